@@ -1,0 +1,54 @@
+"""One runner per ``annokit eval --task``: read the inputs, compute, return text + JSON-ready dicts (private)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable
+
+
+@dataclass
+class EvalOutput:
+    text: str
+    metrics: dict[str, Any]
+    per_class: dict[str, dict[str, Any]] = field(default_factory=dict)
+
+
+Runner = Callable[..., EvalOutput]
+RUNNERS: dict[str, Runner] = {}
+
+
+def register(task: str) -> Callable[[Runner], Runner]:
+    def deco(fn: Runner) -> Runner:
+        RUNNERS[task] = fn
+        return fn
+
+    return deco
+
+
+def _parse_floats(text: str | None) -> list[float] | None:
+    return None if not text else [float(x) for x in text.split(",") if x.strip()]
+
+
+@register("detection")
+def run_detection(*, gt: Path, pred: Path, quiet: bool, iou_type: str | None = None, **opts: Any) -> EvalOutput:
+    from annokit.metrics.coco import COCOParams, evaluate_files
+
+    iou_type = iou_type or "bbox"
+    params = COCOParams.build(
+        iou_type=iou_type,
+        iou_thrs=_parse_floats(opts.get("iou_thrs")),
+        max_dets=[int(x) for x in _parse_floats(opts.get("max_dets")) or []] or None,
+        area_rng=opts.get("area_rng") or None,
+    )
+    res = evaluate_files(gt, pred, params=params, fixed=bool(opts.get("fixed")), progress=not quiet)
+    return EvalOutput(text=res.summary_text() + "\n\n" + res.per_class_table(), metrics=res.metrics_dict(),
+                      per_class=res.per_class_dict())
+
+
+@register("instance")
+def run_instance(*, iou_type: str | None = None, **kw: Any) -> EvalOutput:
+    return run_detection(iou_type=iou_type or "segm", **kw)
+
+
+from annokit.cli import _eval_tasks_more  # noqa: E402,F401  (registers the other tasks)

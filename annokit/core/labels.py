@@ -1,0 +1,80 @@
+"""Label sets: category ids <-> names, sparse ids kept as they are."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+from annokit.core._arrays import as_array
+from annokit.errors import ValidationError
+
+__all__ = ["LabelSet"]
+
+
+class LabelSet(BaseModel):
+    """Categories of a dataset.
+
+    ``ids`` are kept exactly as the source has them (COCO's sparse 1..90 stay 1..90); nothing is renumbered and no
+    ``background`` class is invented.
+
+    >>> ls = LabelSet(ids=[1, 3], names=["person", "car"])
+    >>> ls.name_of(3), ls.id_of("person"), len(ls)
+    ('car', 1, 2)
+    """
+
+    model_config = ConfigDict(arbitrary_types_allowed=True, frozen=True)
+
+    ids: np.ndarray
+    names: list[str]
+    supercategories: list[str | None] | None = None
+    extras: list[dict[str, Any]] | None = Field(default=None, description="other per-category fields, kept")
+
+    @field_validator("ids", mode="before")
+    @classmethod
+    def _ids(cls, v: Any) -> np.ndarray:
+        return as_array(v, "ids", np.int64, 1)
+
+    @model_validator(mode="after")
+    def _check(self) -> "LabelSet":
+        n = len(self.ids)
+        if len(self.names) != n:
+            raise ValidationError(f"LabelSet: {n} ids but {len(self.names)} names")
+        for name, col in (("supercategories", self.supercategories), ("extras", self.extras)):
+            if col is not None and len(col) != n:
+                raise ValidationError(f"LabelSet: {n} ids but {len(col)} {name}")
+        uniq, counts = np.unique(self.ids, return_counts=True)
+        if (counts > 1).any():
+            raise ValidationError(f"LabelSet: category id {int(uniq[counts > 1][0])} appears more than once")
+        return self
+
+    def __len__(self) -> int:
+        return len(self.ids)
+
+    def name_of(self, cat_id: int) -> str:
+        idx = np.flatnonzero(self.ids == cat_id)
+        if idx.size == 0:
+            raise KeyError(f"unknown category id {cat_id}")
+        return self.names[int(idx[0])]
+
+    def id_of(self, name: str) -> int:
+        try:
+            return int(self.ids[self.names.index(name)])
+        except ValueError:
+            raise KeyError(f"unknown category name {name!r}") from None
+
+    def index_of(self, cat_ids: np.ndarray) -> np.ndarray:
+        """Positions of ``cat_ids`` in ``ids`` (-1 where unknown)."""
+        order = np.argsort(self.ids, kind="stable")
+        sorted_ids = self.ids[order]
+        pos = np.searchsorted(sorted_ids, cat_ids)
+        pos = np.clip(pos, 0, max(len(sorted_ids) - 1, 0))
+        if len(sorted_ids) == 0:
+            return np.full(np.shape(cat_ids), -1, dtype=np.int64)
+        ok = sorted_ids[pos] == cat_ids
+        return np.where(ok, order[pos], -1).astype(np.int64)
+
+    @classmethod
+    def from_names(cls, names: list[str], start: int = 1) -> "LabelSet":
+        return cls(ids=np.arange(start, start + len(names)), names=list(names))

@@ -1,0 +1,119 @@
+"""Masks as COCO run-length encoding (RLE); polygons and bitmaps convert at the edges.
+
+An RLE is a dict ``{"size": [height, width], "counts": bytes}`` (compressed, column-major as in COCO). Polygons
+rasterize exactly as pycocotools does (this module calls :mod:`pycocotools.mask` for the raster work), so masks
+made here are bit-identical to those pycocotools evaluates.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Sequence
+
+import numpy as np
+from pycocotools import mask as _cmask
+
+from annokit.errors import ValidationError
+
+__all__ = [
+    "RLE",
+    "segmentation_kind",
+    "segmentation_to_rle",
+    "polygons_to_rle",
+    "bitmap_to_rle",
+    "rle_to_bitmap",
+    "rle_area",
+    "rle_to_ltrb",
+    "mask_iou",
+    "merge_rles",
+]
+
+RLE = dict  # {"size": [h, w], "counts": bytes | str}
+
+
+def segmentation_kind(seg: Any) -> str:
+    """``"polygon"``, ``"rle"`` (compressed), ``"uncompressed_rle"`` or ``"none"``."""
+    if seg is None:
+        return "none"
+    if isinstance(seg, list):
+        return "polygon"
+    if isinstance(seg, dict):
+        counts = seg.get("counts")
+        if isinstance(counts, list):
+            return "uncompressed_rle"
+        if isinstance(counts, (str, bytes)):
+            return "rle"
+    raise ValidationError(f"segmentation is neither a polygon list nor an RLE dict: {type(seg).__name__}")
+
+
+def polygons_to_rle(polygons: Sequence[Sequence[float]], height: int, width: int) -> RLE:
+    """Rasterize one object's polygons (each ``[x0, y0, x1, y1, ...]``) into one RLE, as pycocotools does."""
+    polys = [list(map(float, p)) for p in polygons]
+    if not polys:
+        return _cmask.encode(np.zeros((height, width, 1), dtype=np.uint8, order="F"))[0]
+    rles = _cmask.frPyObjects(polys, height, width)
+    return _cmask.merge(rles) if len(rles) > 1 else rles[0]
+
+
+def segmentation_to_rle(seg: Any, height: int, width: int) -> RLE:
+    """Any COCO segmentation (polygons, uncompressed or compressed RLE) -> compressed RLE.
+
+    Follows ``COCO.annToRLE``: polygons are rasterized and merged, uncompressed counts are compressed, a compressed
+    RLE is returned as it is.
+    """
+    kind = segmentation_kind(seg)
+    if kind == "polygon":
+        return polygons_to_rle(seg, height, width)
+    if kind == "uncompressed_rle":
+        return _cmask.frPyObjects(seg, *seg["size"])
+    if kind == "rle":
+        return seg
+    raise ValidationError("no segmentation to convert")
+
+
+def bitmap_to_rle(mask: np.ndarray) -> RLE:
+    """``(H, W)`` bool/uint8 mask -> compressed RLE."""
+    m = np.asarray(mask)
+    if m.ndim != 2:
+        raise ValidationError(f"mask: expected shape (H, W), got {m.shape}")
+    return _cmask.encode(np.asfortranarray(m.astype(np.uint8)))
+
+
+def rle_to_bitmap(rle: RLE) -> np.ndarray:
+    """Compressed or uncompressed RLE -> ``(H, W)`` bool mask."""
+    if isinstance(rle.get("counts"), list):
+        rle = _cmask.frPyObjects(rle, *rle["size"])
+    return _cmask.decode(rle).astype(bool)
+
+
+def merge_rles(rles: Sequence[RLE], *, intersect: bool = False) -> RLE:
+    return _cmask.merge(list(rles), intersect=int(intersect))
+
+
+def rle_area(rles: Sequence[RLE]) -> np.ndarray:
+    """``(N,)`` float64 pixel counts."""
+    if len(rles) == 0:
+        return np.zeros(0)
+    rles = list(rles)
+    # pycocotools' area() overflows on lists of 256 or more under numpy 2: ask in chunks
+    return np.concatenate(
+        [np.asarray(_cmask.area(rles[i : i + 255]), dtype=np.float64) for i in range(0, len(rles), 255)]
+    )
+
+
+def rle_to_ltrb(rles: Sequence[RLE]) -> np.ndarray:
+    """``(N, 4)`` tight ltrb boxes of the masks (pixel-edge coordinates)."""
+    if len(rles) == 0:
+        return np.zeros((0, 4))
+    xywh = np.asarray(_cmask.toBbox(list(rles)), dtype=np.float64).reshape(-1, 4)
+    out = xywh.copy()
+    out[:, 2] += out[:, 0]
+    out[:, 3] += out[:, 1]
+    return out
+
+
+def mask_iou(a: Sequence[RLE], b: Sequence[RLE], crowd: Sequence[bool] | np.ndarray | None = None) -> np.ndarray:
+    """Pairwise mask IoU ``(len(a), len(b))``; where ``crowd[j]`` the union is ``area(a[i])`` (COCO rule)."""
+    if len(a) == 0 or len(b) == 0:
+        return np.zeros((len(a), len(b)))
+    c = [0] * len(b) if crowd is None else [int(x) for x in crowd]
+    return np.asarray(_cmask.iou(list(a), list(b), c), dtype=np.float64).reshape(len(a), len(b))
