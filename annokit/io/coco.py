@@ -102,9 +102,10 @@ def _check_segmentation(path: Path, where: str, seg: Any, hw: tuple[int, int] | 
 def _bbox_array(path: Path, items: list[dict], key: str, label: str, required: bool = True) -> np.ndarray:
     """``(N, 4)`` xywh from ``items[i][key]``, with a precise error on the first bad one."""
     try:
-        arr = np.array([it[key] for it in items], dtype=np.float64)
-        if arr.shape != (len(items), 4) and len(items):
+        arr = np.array([it[key] for it in items])
+        if len(items) and (arr.shape != (len(items), 4) or arr.dtype.kind not in "fiu"):
             raise ValueError
+        arr = arr.astype(np.float64, copy=False)
     except (KeyError, ValueError, TypeError):
         for i, it in enumerate(items):
             if not isinstance(it, dict):
@@ -131,18 +132,15 @@ def _bbox_array(path: Path, items: list[dict], key: str, label: str, required: b
 
 
 def _int_column(path: Path, items: list[dict], key: str, label: str, default: int | None = None) -> np.ndarray:
+    """``(N,)`` int64 of ``items[i][key]``; the fast path lets numpy type the column, the slow one finds the culprit."""
     try:
-        if default is None:
-            vals = [it[key] for it in items]
-        else:
-            vals = [it.get(key, default) for it in items]
-        arr = np.array(vals, dtype=np.int64)
-        if arr.ndim != 1:
-            raise ValueError
-        # bools, floats with fractions and strings must not pass silently
-        if vals and not all(_is_int(v) for v in vals):
-            raise ValueError
-        return arr
+        vals = [it[key] for it in items] if default is None else [it.get(key, default) for it in items]
+        arr = np.array(vals)
+        if len(vals) == 0:
+            return np.zeros(0, dtype=np.int64)
+        if arr.ndim == 1 and arr.dtype.kind in "iu":
+            return arr.astype(np.int64, copy=False)
+        raise ValueError
     except (KeyError, ValueError, TypeError, OverflowError, AttributeError):
         for i, it in enumerate(items):
             if not isinstance(it, dict):
@@ -158,9 +156,12 @@ def _int_column(path: Path, items: list[dict], key: str, label: str, default: in
 def _float_column(path: Path, items: list[dict], key: str, label: str) -> np.ndarray:
     try:
         vals = [it[key] for it in items]
-        arr = np.array(vals, dtype=np.float64)
-        if arr.ndim != 1 or (vals and not all(_is_num(v) for v in vals)):
+        arr = np.array(vals)
+        if len(vals) == 0:
+            return np.zeros(0)
+        if arr.ndim != 1 or arr.dtype.kind not in "fiu":
             raise ValueError
+        arr = arr.astype(np.float64, copy=False)
     except (KeyError, ValueError, TypeError):
         for i, it in enumerate(items):
             if key not in it:
