@@ -68,11 +68,11 @@ def make(n_images: int = 5000, *, seed: int = 0, masks: bool = False, dets_per_i
         n_copy = rng.integers(1, 4, n_gt) if n_gt else np.zeros(0, int)
         src = np.repeat(np.arange(n_gt), n_copy)
         nb = max(0, dets_per_image - len(src))
-        jit = rng.normal(0, 0.12, (len(src), 4)) * np.repeat(gt_boxes[:, 2:], 2, axis=1)[src] if n_gt else np.zeros((0, 4))
+        jit = rng.normal(0, 0.06, (len(src), 4)) * np.repeat(gt_boxes[:, 2:], 2, axis=1)[src] if n_gt else np.zeros((0, 4))
         d_boxes = gt_boxes[src] + jit if n_gt else np.zeros((0, 4))
         d_boxes[:, 2:] = np.maximum(d_boxes[:, 2:], 2)
         d_cat = gt_cats[src].copy() if n_gt else np.zeros(0, int)
-        flip = rng.random(len(src)) < 0.15
+        flip = rng.random(len(src)) < 0.1
         d_cat[flip] = rng.choice(COCO_CAT_IDS, int(flip.sum()))
         d_score = np.clip(rng.beta(4, 2, len(src)) - np.abs(jit).sum(1) / (gt_boxes[src, 2:].sum(1) + 1) if n_gt
                           else np.zeros(0), 0.01, 1)
@@ -82,7 +82,7 @@ def make(n_images: int = 5000, *, seed: int = 0, masks: bool = False, dets_per_i
         b_boxes = np.concatenate([bxy, bsz], 1)
         all_boxes = np.concatenate([d_boxes, b_boxes])[:dets_per_image].round(2)
         all_cat = np.concatenate([d_cat, rng.choice(COCO_CAT_IDS, nb)])[:dets_per_image]
-        all_score = np.concatenate([d_score, rng.beta(1.2, 5, nb)])[:dets_per_image].round(5)
+        all_score = np.concatenate([d_score, rng.beta(1.0, 8, nb)])[:dets_per_image].round(5)
         if masks:
             dpolys = [_polygon(rng, np.maximum(b, [0, 0, 1, 1]), 10) for b in all_boxes]
             drles = cmask.frPyObjects(dpolys, h, w)
