@@ -196,17 +196,16 @@ def _extras(items: list[dict], known: set[str]) -> list[dict] | None:
 
 
 def _string_id_map(path: Path, images: list[dict], fixed: bool) -> dict[Any, int] | None:
+    """String image ids -> integer codes in the strings' sorted order (pycocotools sorts image ids the same way).
+
+    The strings are kept in ``ImageTable.extras["id"]`` and written back.
+    """
     if not any(isinstance(im.get("id"), str) for im in images):
         return None
-    if not fixed:
-        i = next(i for i, im in enumerate(images) if isinstance(im.get("id"), str))
-        raise FormatError(path, f"images[{i}].id",
-                          f"string image id {images[i]['id']!r}: pycocotools-compatible mode takes integer ids; "
-                          "pass fixed=True (CLI: --fixed) to map string ids to integers")
     keys = [im.get("id") for im in images]
     if not all(isinstance(k, str) for k in keys):
-        raise FormatError(path, "images", "image ids mix strings and integers")
-    # codes follow the sorted order of the strings, so evaluation order equals pycocotools' sorted ids
+        i = next(i for i, k in enumerate(keys) if not isinstance(k, str))
+        raise FormatError(path, f"images[{i}].id", "image ids mix strings and integers")
     return {k: i for i, k in enumerate(sorted(set(keys)))}
 
 
@@ -214,8 +213,8 @@ def _string_id_map(path: Path, images: list[dict], fixed: bool) -> dict[Any, int
 def read_instances(path: PathLike, *, fixed: bool = False) -> Dataset:
     """Read a COCO instances file into a :class:`~annokit.core.dataset.Dataset`.
 
-    ``fixed=True`` accepts string image ids (mapped to integers in their sorted order; the strings are kept and
-    written back). Every malformed item raises :class:`~annokit.errors.FormatError` naming the file and the place.
+    String image ids are accepted (as pycocotools does): they are mapped to integers in their sorted order, kept,
+    and written back. Every malformed item raises :class:`~annokit.errors.FormatError` naming the file and the place.
 
     >>> ds = read_instances("sample_data/scenes/gt.json")  # doctest: +SKIP
     """

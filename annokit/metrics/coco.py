@@ -24,8 +24,9 @@ with ``fixed=True``:
 * the ``ignore`` flag of an annotation is overwritten by ``iscrowd`` (fixed: ``ignore or iscrowd``);
 * the summary's first AP uses ``maxDets=100`` and the others ``maxDets[2]`` whatever the parameters say, and only
   the area labels ``small / medium / large`` (fixed: ``maxDets[-1]`` and every named range);
-* an empty results list crashes pycocotools (annokit scores no detections in both modes);
-* string image ids (see :func:`annokit.io.coco.read_instances` ``fixed=True``).
+* an empty results list crashes pycocotools (annokit scores no detections in both modes, with a warning).
+
+String image ids are accepted and evaluated in their sorted order, as pycocotools does.
 """
 
 from __future__ import annotations

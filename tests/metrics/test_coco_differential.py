@@ -160,3 +160,20 @@ def test_per_class_ap_matches_precision_slices() -> None:
         expected = float(np.mean(s)) if s.size else None
         got = per[f"c{cat}"]["AP"]
         assert (got is None and expected is None) or got == pytest.approx(expected, abs=TOL)
+
+
+def test_string_image_ids_equal_pycocotools() -> None:
+    gt, dets = random_case(21)
+    names = {im["id"]: f"img_{im['id']:x}" for im in gt["images"]}
+    for im in gt["images"]:
+        im["id"] = names[im["id"]]
+    for a in gt["annotations"]:
+        a["image_id"] = names[a["image_id"]]
+    for d in dets:
+        d["image_id"] = names[d["image_id"]]
+    ev = pycocotools_eval(gt, dets, "bbox")
+    ours = _ours(gt, dets, COCOParams())
+    _compare(ours, ev)
+    from annokit.io.coco import dataset_to_coco_dict
+
+    assert dataset_to_coco_dict(dataset_from_coco_dict(gt))["images"] == gt["images"]
