@@ -340,9 +340,9 @@ class PanopticAccumulator:
                 if math.isnan(pq[i]):
                     continue
                 n += 1
-                tot_pq += pq[i]
-                tot_sq += sq[i]
-                tot_rq += rq[i]
+                tot_pq += float(pq[i])
+                tot_sq += float(sq[i])
+                tot_rq += float(rq[i])
             if n == 0:
                 return {"pq": math.nan, "sq": math.nan, "rq": math.nan, "n": 0}
             return {"pq": tot_pq / n, "sq": tot_sq / n, "rq": tot_rq / n, "n": n}
