@@ -102,8 +102,8 @@ def test_imageseg_uses_skimage_and_hand_checked():
     sp = np.array([[0, 1, 1, 1, 1, 2]] * 4)
     # superpixel 1 (16 px): with A -> min(8, 8) = 8, with B -> min(8, 8) = 8; others inside one region
     assert under_segmentation_error(gt, sp) == pytest.approx(16 / 24)
-    assert boundary_recall(gt, sp, tolerance=0) == 0.0
-    assert boundary_recall(gt, sp, tolerance=1) == 1.0
+    assert boundary_recall(gt, sp, tolerance=1) == 0.0  # gt boundary column 2, segment boundaries 0 and 4
+    assert boundary_recall(gt, sp, tolerance=2) == 1.0
     assert boundary_recall(np.zeros((3, 3), int), sp[:3, :3]) == 1.0
 
 
