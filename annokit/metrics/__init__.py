@@ -2,4 +2,3 @@
 
 # Task metrics live in submodules (imported on use, so `import annokit.metrics` stays cheap):
 #   annokit.metrics.classification, localization, semantic, objseg, imageseg, panoptic
-__all__ = ["classification", "localization", "semantic", "objseg", "imageseg", "panoptic"]
