@@ -35,6 +35,7 @@ __all__ = [
     "write_panoptic_json",
     "default_png_dir",
     "iter_panoptic_pairs",
+    "resolve_panoptic_jobs",
 ]
 
 PathLike = str | os.PathLike[str]
@@ -167,19 +168,43 @@ def read_panoptic_json(path: PathLike, *, require_categories: bool = True) -> Pa
     return PanopticFile(p, images, np.asarray(cat_ids, np.int64), names, np.asarray(things, bool), data)
 
 
-def read_id_png(path: PathLike, *, max_pixels: int | None = None) -> np.ndarray:
-    """Read an RGB (or palette) id PNG as ``(H, W)`` uint32 segment ids (0 = void)."""
-    img = open_image(path, max_pixels=max_pixels)
-    with img:
-        if img.mode == "P":
-            img = img.convert("RGB")
-        if img.mode != "RGB":
-            raise FormatError(Path(path), None, f"expected an RGB id PNG, got mode {img.mode}")
-        try:
-            rgba = np.asarray(img.convert("RGBX"))
-        except OSError as exc:
-            raise FormatError(Path(path), None, f"cannot decode ({exc})") from None
-    return rgba.view("<u4")[..., 0] & np.uint32(0xFFFFFF)
+def _decode_rgb_ids(img: Any, path: Path, out: np.ndarray | None) -> np.ndarray:
+    """Decode an RGB Pillow image into ``out`` (uint32 (H, W), reused when it fits) as 24-bit ids."""
+    from PIL import Image
+
+    w, h = img.size
+    if out is None or out.shape != (h, w) or out.dtype != np.uint32 or not out.flags.c_contiguous:
+        out = np.empty((h, w), np.uint32)
+    done = False
+    try:  # let Pillow decode straight into ``out`` (RGB is stored as 4 bytes per pixel); fall back if it won't
+        target = Image.frombuffer("RGB", (w, h), out, "raw", "RGBX", 0, 1)
+        img.im = target.im
+        img.load()
+        done = img.im is target.im
+    except (AttributeError, ValueError, TypeError):
+        done = False
+    if not done:
+        out[...] = np.frombuffer(img.tobytes("raw", "RGBX"), "<u4").reshape(h, w)
+    np.bitwise_and(out, np.uint32(0xFFFFFF), out=out)
+    return out
+
+
+def read_id_png(path: PathLike, *, max_pixels: int | None = None, out: np.ndarray | None = None) -> np.ndarray:
+    """Read an RGB (or palette) id PNG as ``(H, W)`` uint32 segment ids (0 = void).
+
+    ``out``: a uint32 ``(H, W)`` array to decode into (reused when its shape fits; the result is returned).
+    """
+    p = Path(path)
+    img = open_image(p, max_pixels=max_pixels)
+    try:
+        with img:
+            if img.mode == "P":
+                img = img.convert("RGB")
+            if img.mode != "RGB":
+                raise FormatError(p, None, f"expected an RGB id PNG, got mode {img.mode}")
+            return _decode_rgb_ids(img, p, out)
+    except OSError as exc:
+        raise FormatError(p, None, f"cannot decode ({exc})") from None
 
 
 def write_id_png(path: PathLike, ids: np.ndarray) -> None:
@@ -217,14 +242,11 @@ class PanopticPair:
     pred_png: Path
 
 
-def iter_panoptic_pairs(gt: PanopticFile, pred: PanopticFile, gt_dir: PathLike | None = None,
-                        pred_dir: PathLike | None = None, *, threads: int = 0,
-                        max_pixels: int | None = None) -> Iterator[PanopticPair]:
-    """Yield one :class:`PanopticPair` per ground-truth image, in the ground-truth file's order.
+def resolve_panoptic_jobs(gt: PanopticFile, pred: PanopticFile, gt_dir: PathLike | None = None,
+                          pred_dir: PathLike | None = None) -> list[tuple[PanopticImage, Path, PanopticImage, Path]]:
+    """Pair every ground-truth image with its prediction entry and PNG paths, in the ground truth's order.
 
-    Every ground-truth image needs a prediction entry (as panopticapi). ``threads > 0`` decodes PNGs ahead on a
-    thread pool (Pillow and numpy release the GIL), keeping the order.
-    """
+    Every ground-truth image needs a prediction entry (as panopticapi); missing folders are errors."""
     gdir = Path(gt_dir) if gt_dir is not None else default_png_dir(gt.path)
     pdir = Path(pred_dir) if pred_dir is not None else default_png_dir(pred.path)
     for d, what in ((gdir, "ground-truth"), (pdir, "prediction")):
@@ -236,11 +258,21 @@ def iter_panoptic_pairs(gt: PanopticFile, pred: PanopticFile, gt_dir: PathLike |
         pr = by_id.get(g.image_id)
         if pr is None:
             raise FormatError(pred.path, "annotations", f"no prediction for image {g.image_id!r}")
-        jobs.append((g, pr))
+        jobs.append((g, gdir / g.file_name, pr, pdir / pr.file_name))
+    return jobs
 
-    def load(job: tuple[PanopticImage, PanopticImage]) -> PanopticPair:
-        g, pr = job
-        gp, pp = gdir / g.file_name, pdir / pr.file_name
+
+def iter_panoptic_pairs(gt: PanopticFile, pred: PanopticFile, gt_dir: PathLike | None = None,
+                        pred_dir: PathLike | None = None, *, threads: int = 0,
+                        max_pixels: int | None = None) -> Iterator[PanopticPair]:
+    """Yield one :class:`PanopticPair` per ground-truth image, in the ground-truth file's order.
+
+    ``threads > 0`` decodes PNGs ahead on a thread pool (Pillow and numpy release the GIL), keeping the order.
+    """
+    jobs = resolve_panoptic_jobs(gt, pred, gt_dir, pred_dir)
+
+    def load(job: tuple[PanopticImage, Path, PanopticImage, Path]) -> PanopticPair:
+        g, gp, pr, pp = job
         gi = read_id_png(gp, max_pixels=max_pixels)
         pi = read_id_png(pp, max_pixels=max_pixels)
         if gi.shape != pi.shape:
@@ -253,15 +285,4 @@ def iter_panoptic_pairs(gt: PanopticFile, pred: PanopticFile, gt_dir: PathLike |
             yield load(job)
         return
     with ThreadPoolExecutor(max_workers=threads) as ex:
-        window = 4 * threads
-        futures = [ex.submit(load, j) for j in jobs[:window]]
-        nxt = len(futures)
-        i = 0
-        while i < len(futures):
-            res = futures[i].result()
-            futures[i] = None  # type: ignore[call-overload]
-            if nxt < len(jobs):
-                futures.append(ex.submit(load, jobs[nxt]))
-                nxt += 1
-            i += 1
-            yield res
+        yield from ex.map(load, jobs)

@@ -92,31 +92,43 @@ class PanopticImageStats:
     first_mismatch: tuple[int, int, int] | None  # (segment id, json area, png pixels)
 
 
-_LUT = threading.local()
+_LOCAL = threading.local()
+
+
+def _scratch(name: str, n: int, dtype: Any) -> np.ndarray:
+    """A per-thread reusable 1-d buffer of at least ``n`` items (callers use ``[:n]``)."""
+    buf = getattr(_LOCAL, name, None)
+    if buf is None or buf.size < n:
+        buf = np.empty(n, dtype)
+        setattr(_LOCAL, name, buf)
+    return buf[:n]
 
 
 def _lut() -> np.ndarray:
-    lut = getattr(_LUT, "table", None)
+    lut = getattr(_LOCAL, "table", None)
     if lut is None:
-        lut = _LUT.table = np.zeros(1 << 24, np.uint16)  # lazily paged; reset to zeros after each use
+        lut = _LOCAL.table = np.zeros(1 << 24, np.uint16)  # lazily paged; reset to zeros after each use
     return lut
 
 
-def _dense(ids_map: np.ndarray, seg_ids: np.ndarray) -> np.ndarray:
-    """Map ids to 0 = void, 1..S = segment (in ``seg_ids`` order), S+1 = an id not in ``seg_ids``."""
+def _dense(ids_map: np.ndarray, seg_ids: np.ndarray, slot: str = "a") -> np.ndarray:
+    """Map ids to 0 = void, 1..S = segment (in ``seg_ids`` order), S+1 = an id not in ``seg_ids``.
+
+    The result may be a per-thread scratch buffer (valid until the next call with the same ``slot``)."""
     s = seg_ids.size
     flat = ids_map.reshape(-1)
     if s < 65534 and flat.size and flat.dtype.kind in "ui" and (flat.dtype.kind == "u" or int(flat.min()) >= 0) \
             and int(flat.max()) < (1 << 24):
         lut = _lut()
         lut[seg_ids] = np.arange(1, s + 1, dtype=np.uint16)
+        dense = _scratch("dense_" + slot, flat.size, np.uint16)
         try:
-            dense = lut[flat]
+            np.take(lut, flat, out=dense)
         finally:
             lut[seg_ids] = 0
-        zero = dense == 0
-        if int(np.count_nonzero(zero)) != int(np.count_nonzero(flat == 0)):
-            dense[zero & (flat != 0)] = s + 1
+        nz_flat = flat.size - int(np.count_nonzero(flat))
+        if nz_flat != flat.size - int(np.count_nonzero(dense)):
+            dense[(dense == 0) & (flat != 0)] = s + 1
         return dense
     if s == 0:
         return np.where(flat == 0, 0, 1).astype(np.intp)
@@ -155,17 +167,29 @@ def pq_image_stats(gt_ids: np.ndarray, gt_segment_ids: Any, gt_category_ids: Any
     pcat = np.asarray(pred_category_ids, np.int64).reshape(-1)
     ng, npr = gsid.size, psid.size
     k = categories.ids.size
-    gdense = _dense(g, gsid)
-    pdense = _dense(p, psid)
+    # runs of equal (gt id, pred id) along the raster: the joint histogram is a weighted bincount of the runs
+    gf = np.ascontiguousarray(g).reshape(-1)
+    pf = np.ascontiguousarray(p).reshape(-1)
+    n = gf.size
+    change = _scratch("change", n, bool)
+    if n:
+        change[0] = True
+        np.not_equal(gf[1:], gf[:-1], out=change[1:])
+        tmp = _scratch("change2", max(n - 1, 0), bool)
+        np.not_equal(pf[1:], pf[:-1], out=tmp)
+        np.logical_or(change[1:], tmp, out=change[1:])
+    starts = np.flatnonzero(change)
+    lengths = np.diff(starts, append=n)
+    gv = gf[starts]
+    pv = pf[starts]
+    gdense = _dense(gv, gsid, "g").astype(np.intp)
+    pdense = _dense(pv, psid, "p").astype(np.intp)
     nb = npr + 2
-    key = gdense.astype(np.int32 if (ng + 2) * nb < (1 << 31) else np.int64)
-    key *= nb
-    key += pdense
-    joint = np.bincount(key, minlength=(ng + 2) * nb).reshape(ng + 2, nb)
+    joint = np.bincount(gdense * nb + pdense, weights=lengths, minlength=(ng + 2) * nb)
+    joint = joint.astype(np.int64).reshape(ng + 2, nb)  # exact: counts < 2**53
     col = joint.sum(axis=0)
     if col[npr + 1]:
-        flat = p.reshape(-1)
-        bad = int(flat[np.flatnonzero(pdense == npr + 1)[0]])
+        bad = int(pv[np.flatnonzero(pdense == npr + 1)[0]])
         raise PanopticError(f"segment id {bad} is in the prediction PNG but not in its JSON")
     parea = col[1:npr + 1]
     if npr and (parea == 0).any():
@@ -370,32 +394,61 @@ def panoptic_quality(images: Iterable[tuple[Any, ...]], categories: PanopticCate
 
 
 def evaluate_panoptic_files(gt_json: Any, pred_json: Any, gt_dir: Any = None, pred_dir: Any = None, *,
-                            gt_area_source: str = "json", threads: int = 2) -> PanopticResult:
+                            gt_area_source: str = "json", threads: int | None = None) -> PanopticResult:
     """PQ of a COCO panoptic prediction (JSON + PNG folder) against ground truth, as panopticapi's
     ``pq_compute(gt_json, pred_json, gt_folder, pred_folder)``; the PNG folders default to the JSON paths without
     ``.json``. Categories come from the ground-truth JSON. Warns (:class:`annokit.errors.AnnokitWarning`) when
     ground-truth JSON areas disagree with the PNG pixel counts. Errors name the file and the image.
+    ``threads``: images decoded and counted in parallel (default ``min(4, cpu_count)``; 0 = in this thread).
     """
+    import os
     import warnings
 
     from annokit.errors import AnnokitWarning, FormatError
-    from annokit.io.coco_panoptic import iter_panoptic_pairs, read_panoptic_json
+    from annokit.io.coco_panoptic import read_panoptic_json
+
+    from annokit.io.coco_panoptic import PanopticImage, read_id_png, resolve_panoptic_jobs
 
     gt = read_panoptic_json(gt_json)
     pred = read_panoptic_json(pred_json, require_categories=False)
     cats = PanopticCategories.build(gt.category_ids, gt.isthing, gt.category_names)
+    jobs = resolve_panoptic_jobs(gt, pred, gt_dir, pred_dir)
+
+    def one(job: tuple[PanopticImage, Any, PanopticImage, Any]) -> tuple[PanopticImageStats, str]:
+        g, gp, pr, pp = job
+        gbuf = getattr(_LOCAL, "gbuf", None)
+        pbuf = getattr(_LOCAL, "pbuf", None)
+        gi = _LOCAL.gbuf = read_id_png(gp, out=gbuf)
+        pi = _LOCAL.pbuf = read_id_png(pp, out=pbuf)
+        if gi.shape != pi.shape:
+            raise FormatError(pp, None, f"size {pi.shape[1]}x{pi.shape[0]} differs from the ground truth's "
+                                        f"{gi.shape[1]}x{gi.shape[0]} ({gp.name})")
+        try:
+            st = pq_image_stats(gi, g.segment_ids, g.category_ids, g.iscrowd, g.area, pi, pr.segment_ids,
+                                pr.category_ids, cats, gt_area_source=gt_area_source)
+        except PanopticError as exc:
+            raise FormatError(pp, f"image {g.image_id!r}", str(exc)) from None
+        return st, gp.name
+
     acc = PanopticAccumulator(cats, gt_area_source=gt_area_source)
     first: tuple[Any, ...] | None = None
-    for pair in iter_panoptic_pairs(gt, pred, gt_dir, pred_dir, threads=threads):
-        try:
-            st = pq_image_stats(pair.gt_ids, pair.gt.segment_ids, pair.gt.category_ids, pair.gt.iscrowd,
-                                pair.gt.area, pair.pred_ids, pair.pred.segment_ids, pair.pred.category_ids, cats,
-                                gt_area_source=gt_area_source)
-        except PanopticError as exc:
-            raise FormatError(pair.pred_png, f"image {pair.image_id!r}", str(exc)) from None
-        if st.first_mismatch is not None and first is None:
-            first = (pair.gt_png.name, *st.first_mismatch)
-        acc.add_stats(st)
+    if threads is None:
+        threads = min(4, os.cpu_count() or 1)
+    if threads > 0 and len(jobs) > 1:
+        from concurrent.futures import ThreadPoolExecutor
+
+        with ThreadPoolExecutor(max_workers=threads) as ex:
+            results = ex.map(one, jobs, chunksize=1)
+            for st, name in results:
+                if st.first_mismatch is not None and first is None:
+                    first = (name, *st.first_mismatch)
+                acc.add_stats(st)
+    else:
+        for job in jobs:
+            st, name = one(job)
+            if st.first_mismatch is not None and first is None:
+                first = (name, *st.first_mismatch)
+            acc.add_stats(st)
     res = acc.compute()
     if res.area_mismatches and first is not None:
         how = "the JSON areas are used, as panopticapi" if gt_area_source == "json" else "pixel counts are used"
