@@ -127,3 +127,31 @@ def test_localization(tmp_path, capsys):
     assert code == 0, err
     m = json.loads((tmp_path / "o.json").read_text())["metrics"]
     assert m["mean_iou"] == pytest.approx(0.25) and m["corloc"] == 0.5 and m["acc@0.5"] == 0.5
+
+
+def test_semantic_cityscapes_preset_finds_instances(tmp_path, capsys):
+    from annokit.metrics.semantic import SemanticAccumulator
+    gt_dir = tmp_path / "gtFine" / "val" / "city"
+    gt_dir.mkdir(parents=True)
+    (tmp_path / "pred").mkdir()
+    rng = np.random.default_rng(0)
+    acc = SemanticAccumulator.preset("cityscapes")
+    for k in range(2):
+        g = rng.choice([7, 8, 11, 24, 26, 0], size=(12, 16)).astype(np.uint8)
+        g[:4, :4] = 26
+        inst = g.astype(np.uint16)
+        inst[:4, :4] = 26000 + k
+        p = np.where(rng.random(g.shape) < 0.7, g, 7).astype(np.uint8)
+        stem = f"city_000000_{k:06d}"
+        _png(gt_dir / f"{stem}_gtFine_labelIds.png", g)
+        Image.fromarray(inst).save(gt_dir / f"{stem}_gtFine_instanceIds.png")
+        _png(tmp_path / "pred" / f"{stem}_leftImg8bit.png", p)
+        acc.update(g, p, gt_instances=inst)
+    want = acc.compute()
+    code, out, err = run(["eval", "--task", "semantic", "--gt", str(tmp_path / "gtFine"), "--pred",
+                          str(tmp_path / "pred"), "--preset", "cityscapes", "--json", str(tmp_path / "o.json")], capsys)
+    assert code == 0, err
+    data = json.loads((tmp_path / "o.json").read_text())
+    assert data["metrics"]["mIoU"] == pytest.approx(want.mIoU, abs=1e-12)
+    assert data["metrics"]["iIoU"] == pytest.approx(want.iIoU, abs=1e-12) and data["metrics"]["n_images"] == 2
+    assert "car" in data["per_class"] and "iIoU" in data["per_class"]["car"]
