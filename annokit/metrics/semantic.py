@@ -68,8 +68,19 @@ CITYSCAPES_AVG_INSTANCE_SIZE: dict[int, float] = {
 
 
 def _apply_map(a: np.ndarray, mapping: Mapping[int, int] | None) -> np.ndarray:
+    """``mapping`` applied to every value of ``a`` (other values unchanged); int64 result, by lookup table."""
     if not mapping:
         return a
+    a = np.asarray(a)
+    if a.size == 0:
+        return a.astype(np.int64)
+    lo, hi = int(a.min()), int(a.max())
+    if lo >= 0 and hi < (1 << 20):
+        lut = np.arange(hi + 1, dtype=np.int64)
+        for old, new in mapping.items():
+            if 0 <= old <= hi:
+                lut[old] = new
+        return lut[a]
     out = a.astype(np.int64, copy=True)
     for old, new in mapping.items():
         out[a == old] = new
