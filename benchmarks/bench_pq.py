@@ -48,7 +48,7 @@ def main() -> None:
         res = evaluate_panoptic_files(gj, pj, threads=a.threads)
         best = min(best, time.perf_counter() - t)
     m = res.metrics_dict()
-    print(f"annokit      : {best:7.2f} s  (best of {a.repeat}, threads={a.threads or 'default'})  PQ={m['PQ']:.12f} "
+    print(f"annokit      : {best:7.2f} s  (best of {a.repeat}, threads={a.threads if a.threads is not None else 'default'})  PQ={m['PQ']:.12f} "
           f"SQ={m['SQ']:.12f} RQ={m['RQ']:.12f}")
     # where the time goes: PNG decoding alone (Pillow, one thread) bounds any single-thread evaluator from below
     from annokit.io.coco_panoptic import read_id_png
