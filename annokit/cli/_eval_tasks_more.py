@@ -163,13 +163,19 @@ def run_semantic(*, gt: Path, pred: Path, quiet: bool, num_classes: int | None =
             raise click.UsageError(f"{what} must be a folder of label-map PNGs for --task semantic")
     cityscapes = preset == "cityscapes"
     if cityscapes:
-        acc = SemanticAccumulator.preset("cityscapes", num_classes=num_classes)
+        try:
+            acc = SemanticAccumulator.preset("cityscapes", num_classes=num_classes)
+        except ValueError as exc:
+            raise click.UsageError(str(exc)) from None
         gt_files = sorted(gt.rglob("*_labelIds.png")) or sorted(gt.rglob("*.png"))
         key = _cityscapes_key
     else:
         if num_classes is None:
             raise click.UsageError("--task semantic needs --num-classes (or --preset cityscapes)")
-        acc = SemanticAccumulator(num_classes, ignore_index=ignore_index, reduce_zero_label=reduce_zero_label)
+        try:
+            acc = SemanticAccumulator(num_classes, ignore_index=ignore_index, reduce_zero_label=reduce_zero_label)
+        except ValueError as exc:
+            raise click.UsageError(str(exc)) from None
         gt_files = sorted(gt.rglob("*.png"))
         key = str
     if not gt_files:

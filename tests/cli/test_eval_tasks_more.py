@@ -155,3 +155,16 @@ def test_semantic_cityscapes_preset_finds_instances(tmp_path, capsys):
     assert data["metrics"]["mIoU"] == pytest.approx(want.mIoU, abs=1e-12)
     assert data["metrics"]["iIoU"] == pytest.approx(want.iIoU, abs=1e-12) and data["metrics"]["n_images"] == 2
     assert "car" in data["per_class"] and "iIoU" in data["per_class"]["car"]
+
+
+def test_semantic_bad_options_are_usage_errors(tmp_path, capsys):
+    (tmp_path / "gt").mkdir(), (tmp_path / "pred").mkdir()
+    _png(tmp_path / "gt" / "a.png", [[0, 1]])
+    _png(tmp_path / "pred" / "a.png", [[0, 1]])
+    code, out, err = run(["eval", "--task", "semantic", "--gt", str(tmp_path / "gt"), "--pred",
+                          str(tmp_path / "pred"), "--num-classes", "3", "--ignore-index", "1"], capsys)
+    assert code == 2 and "ignore_index 1 is a class index" in err and "Traceback" not in err
+    _png(tmp_path / "pred" / "a.png", [[0, 1, 1]])
+    code, out, err = run(["eval", "--task", "semantic", "--gt", str(tmp_path / "gt"), "--pred",
+                          str(tmp_path / "pred"), "--num-classes", "3"], capsys)
+    assert code == 2 and "differs from the ground truth's" in err
