@@ -52,7 +52,7 @@ def test_localization_merge_exact(seed):
         imgs.append((gb, rng.integers(1, 3, 3), pb, rng.integers(1, 3, 4), rng.random(4)))
     whole = localization_metrics(imgs)
     parts = [LocalizationAccumulator() for _ in range(3)]
-    for i, im in enumerate(imgs):
+    for im in imgs:
         parts[rng.integers(0, 3)].update(*im)
     m = parts[1].merge(parts[2]).merge(parts[0]).compute()
     assert m.metrics_dict() == whole.metrics_dict() and m.per_class_dict() == whole.per_class_dict()

@@ -112,7 +112,7 @@ def test_merge_of_shards_equals_single_pass(seed):
     for g, p, i in imgs:
         whole.update(g, p, gt_instances=i)
     shards = [SemanticAccumulator.preset("cityscapes") for _ in range(3)]
-    for k, (g, p, i) in enumerate(imgs):
+    for g, p, i in imgs:
         shards[rng.integers(0, 3)].update(g, p, gt_instances=i)
     acc = shards[2].merge(shards[0]).merge(shards[1])
     a, b = acc.compute(), whole.compute()
