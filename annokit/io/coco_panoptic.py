@@ -176,13 +176,18 @@ def _decode_rgb_ids(img: Any, path: Path, out: np.ndarray | None) -> np.ndarray:
     if out is None or out.shape != (h, w) or out.dtype != np.uint32 or not out.flags.c_contiguous:
         out = np.empty((h, w), np.uint32)
     done = False
+    lazy = bool(getattr(img, "tile", None))  # not decoded yet: a file image whose pixels can land in ``out``
     try:  # let Pillow decode straight into ``out`` (RGB is stored as 4 bytes per pixel); fall back if it won't
-        target = Image.frombuffer("RGB", (w, h), out, "raw", "RGBX", 0, 1)
-        img.im = target.im
-        img.load()
-        done = img.im is target.im
+        if lazy:
+            target = Image.frombuffer("RGB", (w, h), out, "raw", "RGBX", 0, 1)
+            img.im = target.im
+            img.load()
+            done = img.im is target.im
     except (AttributeError, ValueError, TypeError):
         done = False
+        img = Image.open(path)  # start again from the file on the plain path
+        if img.mode == "P":
+            img = img.convert("RGB")
     if not done:
         out[...] = np.frombuffer(img.tobytes("raw", "RGBX"), "<u4").reshape(h, w)
     np.bitwise_and(out, np.uint32(0xFFFFFF), out=out)

@@ -73,3 +73,14 @@ def test_panoptic_json_reads_refdata(refdata):
     f = read_panoptic_json(refdata.path("panoptic", "panopticapi_sample", "panoptic_examples.json"))
     assert len(f.images) == 2 and f.category_ids.size == 133 and f.isthing.sum() == 80
     assert f.images[0].iscrowd.sum() == 1 and (f.images[0].area > 0).all()
+
+
+def test_palette_id_png_is_read_through_its_colours(tmp_path):
+    ids = np.array([[0, 1, 2], [256, 65536, 1]], np.uint32)
+    colours = [(0, 0, 0), (1, 0, 0), (2, 0, 0), (0, 1, 0), (0, 0, 1)]
+    index = np.array([[0, 1, 2], [3, 4, 1]], np.uint8)
+    img = Image.fromarray(index, mode="P")
+    img.putpalette([c for rgb in colours for c in rgb] + [0] * (768 - 15))
+    img.save(tmp_path / "p.png")
+    assert np.array_equal(read_id_png(tmp_path / "p.png"), ids)
+    assert np.array_equal(read_id_png(tmp_path / "p.png", out=np.full((2, 3), 7, np.uint32)), ids)
