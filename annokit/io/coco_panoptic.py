@@ -1,0 +1,293 @@
+"""COCO panoptic files: a JSON of ``segments_info`` per image plus one RGB id PNG per image.
+
+A pixel's segment id is ``R + 256 * G + 256**2 * B``; id 0 is void (unlabelled). The PNG folder of ``X.json`` is
+``X/`` beside it unless given. Readers validate at the boundary and name the file and the place of any error;
+PNGs over :data:`annokit.io.labelmap.MAX_PIXELS` pixels are refused before decoding.
+
+>>> rgb2id(id2rgb(np.array([[0, 1, 65536 + 2]]))).tolist()
+[[0, 1, 65538]]
+"""
+
+from __future__ import annotations
+
+import os
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Iterator
+
+import numpy as np
+
+from annokit.errors import FormatError
+from annokit.io._atomic import write_bytes_atomic, write_json_atomic
+from annokit.io.labelmap import open_image
+from annokit.io.coco import load_json
+
+__all__ = [
+    "PanopticImage",
+    "PanopticFile",
+    "PanopticPair",
+    "rgb2id",
+    "id2rgb",
+    "read_panoptic_json",
+    "read_id_png",
+    "write_id_png",
+    "write_panoptic_json",
+    "default_png_dir",
+    "iter_panoptic_pairs",
+    "resolve_panoptic_jobs",
+]
+
+PathLike = str | os.PathLike[str]
+
+
+def rgb2id(rgb: np.ndarray) -> np.ndarray:
+    """``(H, W, 3)`` uint8 -> ``(H, W)`` uint32 ids ``R + 256 G + 65536 B``."""
+    a = np.asarray(rgb)
+    if a.ndim != 3 or a.shape[2] != 3:
+        raise ValueError(f"rgb2id: expected shape (H, W, 3), got {a.shape}")
+    a = a.astype(np.uint32)
+    return a[..., 0] + (a[..., 1] << 8) + (a[..., 2] << 16)
+
+
+def id2rgb(ids: np.ndarray) -> np.ndarray:
+    """``(H, W)`` ids in ``[0, 2**24)`` -> ``(H, W, 3)`` uint8."""
+    a = np.asarray(ids)
+    if a.size and (a.min() < 0 or a.max() >= 1 << 24):
+        raise ValueError("id2rgb: ids must lie in [0, 2**24)")
+    a = a.astype(np.uint32)
+    return np.stack([a & 255, (a >> 8) & 255, (a >> 16) & 255], axis=-1).astype(np.uint8)
+
+
+@dataclass(frozen=True)
+class PanopticImage:
+    """One image's ``segments_info`` as arrays (all ``(S,)``); ``area`` is -1 where the JSON has none."""
+
+    image_id: Any
+    file_name: str
+    segment_ids: np.ndarray  # int64
+    category_ids: np.ndarray  # int64
+    iscrowd: np.ndarray  # bool
+    area: np.ndarray  # int64, -1 = absent
+    where: str  # "annotations[i]" for error messages
+
+
+@dataclass(frozen=True)
+class PanopticFile:
+    """A parsed COCO panoptic JSON: images in file order, the category table and the raw dict."""
+
+    path: Path
+    images: list[PanopticImage]
+    category_ids: np.ndarray  # (K,) int64, file order
+    category_names: list[str]
+    isthing: np.ndarray  # (K,) bool
+    raw: dict
+
+
+def _is_int(v: Any) -> bool:
+    return isinstance(v, int) and not isinstance(v, bool)
+
+
+def read_panoptic_json(path: PathLike, *, require_categories: bool = True) -> PanopticFile:
+    """Parse and validate a COCO panoptic JSON (``annotations[].segments_info[]`` and ``categories[]``)."""
+    p = Path(path)
+    data = load_json(p)
+    if not isinstance(data, dict):
+        raise FormatError(p, None, "expected a JSON object at the top level")
+    anns = data.get("annotations")
+    if not isinstance(anns, list):
+        raise FormatError(p, "annotations", "missing or not a list")
+    cats = data.get("categories")
+    cat_ids: list[int] = []
+    names: list[str] = []
+    things: list[bool] = []
+    if cats is None:
+        if require_categories:
+            raise FormatError(p, "categories", "missing")
+    elif not isinstance(cats, list):
+        raise FormatError(p, "categories", "not a list")
+    else:
+        for i, c in enumerate(cats):
+            if not isinstance(c, dict) or not _is_int(c.get("id")):
+                raise FormatError(p, f"categories[{i}]", "expected an object with an integer 'id'")
+            if c["id"] in cat_ids:
+                raise FormatError(p, f"categories[{i}].id", f"duplicate category id {c['id']}")
+            cat_ids.append(int(c["id"]))
+            names.append(str(c.get("name", c["id"])))
+            isthing = c.get("isthing", 1)
+            if isthing not in (0, 1, True, False):
+                raise FormatError(p, f"categories[{i}].isthing", f"expected 0 or 1, got {isthing!r}")
+            things.append(bool(isthing))
+    images: list[PanopticImage] = []
+    seen: set[Any] = set()
+    for i, a in enumerate(anns):
+        where = f"annotations[{i}]"
+        if not isinstance(a, dict):
+            raise FormatError(p, where, "expected an object")
+        image_id = a.get("image_id")
+        if not (_is_int(image_id) or isinstance(image_id, str)):
+            raise FormatError(p, f"{where}.image_id", f"expected an integer or string, got {image_id!r}")
+        if image_id in seen:
+            raise FormatError(p, f"{where}.image_id", f"image {image_id!r} has a second annotation entry")
+        seen.add(image_id)
+        fname = a.get("file_name")
+        if not isinstance(fname, str) or not fname or Path(fname).is_absolute() or ".." in Path(fname).parts:
+            raise FormatError(p, f"{where}.file_name", f"expected a PNG file name, got {fname!r}")
+        segs = a.get("segments_info", [])
+        if not isinstance(segs, list):
+            raise FormatError(p, f"{where}.segments_info", "not a list")
+        n = len(segs)
+        sid = np.empty(n, np.int64)
+        cid = np.empty(n, np.int64)
+        crowd = np.zeros(n, bool)
+        area = np.full(n, -1, np.int64)
+        ids_seen: set[int] = set()
+        for j, s in enumerate(segs):
+            w = f"{where}.segments_info[{j}]"
+            if not isinstance(s, dict):
+                raise FormatError(p, w, "expected an object")
+            v = s.get("id")
+            if not _is_int(v) or not 0 < v < (1 << 24):
+                raise FormatError(p, f"{w}.id", f"expected an integer in 1..16777215 (0 is void), got {v!r}")
+            if v in ids_seen:
+                raise FormatError(p, f"{w}.id", f"duplicate segment id {v} in image {image_id!r}")
+            ids_seen.add(v)
+            c = s.get("category_id")
+            if not _is_int(c):
+                raise FormatError(p, f"{w}.category_id", f"expected an integer, got {c!r}")
+            ic = s.get("iscrowd", 0)
+            if ic not in (0, 1, True, False):
+                raise FormatError(p, f"{w}.iscrowd", f"expected 0 or 1, got {ic!r}")
+            ar = s.get("area")
+            if ar is not None:
+                if not (_is_int(ar) or (isinstance(ar, float) and ar.is_integer())) or ar < 0:
+                    raise FormatError(p, f"{w}.area", f"expected a non-negative integer, got {ar!r}")
+                area[j] = int(ar)
+            sid[j], cid[j], crowd[j] = v, c, bool(ic)
+        images.append(PanopticImage(image_id, fname, sid, cid, crowd, area, where))
+    return PanopticFile(p, images, np.asarray(cat_ids, np.int64), names, np.asarray(things, bool), data)
+
+
+def _decode_rgb_ids(img: Any, path: Path, out: np.ndarray | None) -> np.ndarray:
+    """Decode an RGB Pillow image into ``out`` (uint32 (H, W), reused when it fits) as 24-bit ids."""
+    from PIL import Image
+
+    w, h = img.size
+    if out is None or out.shape != (h, w) or out.dtype != np.uint32 or not out.flags.c_contiguous:
+        out = np.empty((h, w), np.uint32)
+    done = False
+    lazy = bool(getattr(img, "tile", None))  # not decoded yet: a file image whose pixels can land in ``out``
+    try:  # let Pillow decode straight into ``out`` (RGB is stored as 4 bytes per pixel); fall back if it won't
+        if lazy:
+            target = Image.frombuffer("RGB", (w, h), out, "raw", "RGBX", 0, 1)
+            img.im = target.im
+            img.load()
+            done = img.im is target.im
+    except (AttributeError, ValueError, TypeError):
+        done = False
+        img = Image.open(path)  # start again from the file on the plain path
+        if img.mode == "P":
+            img = img.convert("RGB")
+    if not done:
+        out[...] = np.frombuffer(img.tobytes("raw", "RGBX"), "<u4").reshape(h, w)
+    np.bitwise_and(out, np.uint32(0xFFFFFF), out=out)
+    return out
+
+
+def read_id_png(path: PathLike, *, max_pixels: int | None = None, out: np.ndarray | None = None) -> np.ndarray:
+    """Read an RGB (or palette) id PNG as ``(H, W)`` uint32 segment ids (0 = void).
+
+    ``out``: a uint32 ``(H, W)`` array to decode into (reused when its shape fits; the result is returned).
+    """
+    p = Path(path)
+    img = open_image(p, max_pixels=max_pixels)
+    try:
+        with img:
+            if img.mode == "P":
+                img = img.convert("RGB")
+            if img.mode != "RGB":
+                raise FormatError(p, None, f"expected an RGB id PNG, got mode {img.mode}")
+            return _decode_rgb_ids(img, p, out)
+    except OSError as exc:
+        raise FormatError(p, None, f"cannot decode ({exc})") from None
+
+
+def write_id_png(path: PathLike, ids: np.ndarray) -> None:
+    """Write ``(H, W)`` ids as an RGB PNG (atomically)."""
+    import io
+
+    from PIL import Image
+
+    buf = io.BytesIO()
+    Image.fromarray(id2rgb(ids), mode="RGB").save(buf, format="PNG")
+    write_bytes_atomic(path, buf.getvalue())
+
+
+def write_panoptic_json(path: PathLike, data: dict) -> None:
+    """Write a panoptic JSON dict atomically."""
+    write_json_atomic(path, data, indent=False)
+
+
+def default_png_dir(json_path: PathLike) -> Path:
+    """The PNG folder of ``X.json``: ``X/`` beside it (as panopticapi)."""
+    p = Path(json_path)
+    return p.with_suffix("") if p.suffix.lower() == ".json" else p.parent / p.name
+
+
+@dataclass(frozen=True)
+class PanopticPair:
+    """Ground truth and prediction of one image: id maps ``(H, W)`` uint32 and their segment tables."""
+
+    image_id: Any
+    gt_ids: np.ndarray
+    gt: PanopticImage
+    pred_ids: np.ndarray
+    pred: PanopticImage
+    gt_png: Path
+    pred_png: Path
+
+
+def resolve_panoptic_jobs(gt: PanopticFile, pred: PanopticFile, gt_dir: PathLike | None = None,
+                          pred_dir: PathLike | None = None) -> list[tuple[PanopticImage, Path, PanopticImage, Path]]:
+    """Pair every ground-truth image with its prediction entry and PNG paths, in the ground truth's order.
+
+    Every ground-truth image needs a prediction entry (as panopticapi); missing folders are errors."""
+    gdir = Path(gt_dir) if gt_dir is not None else default_png_dir(gt.path)
+    pdir = Path(pred_dir) if pred_dir is not None else default_png_dir(pred.path)
+    for d, what in ((gdir, "ground-truth"), (pdir, "prediction")):
+        if not d.is_dir():
+            raise FormatError(d, None, f"{what} PNG folder not found (give --gt-dir / --pred-dir)")
+    by_id = {im.image_id: im for im in pred.images}
+    jobs = []
+    for g in gt.images:
+        pr = by_id.get(g.image_id)
+        if pr is None:
+            raise FormatError(pred.path, "annotations", f"no prediction for image {g.image_id!r}")
+        jobs.append((g, gdir / g.file_name, pr, pdir / pr.file_name))
+    return jobs
+
+
+def iter_panoptic_pairs(gt: PanopticFile, pred: PanopticFile, gt_dir: PathLike | None = None,
+                        pred_dir: PathLike | None = None, *, threads: int = 0,
+                        max_pixels: int | None = None) -> Iterator[PanopticPair]:
+    """Yield one :class:`PanopticPair` per ground-truth image, in the ground-truth file's order.
+
+    ``threads > 0`` decodes PNGs ahead on a thread pool (Pillow and numpy release the GIL), keeping the order.
+    """
+    jobs = resolve_panoptic_jobs(gt, pred, gt_dir, pred_dir)
+
+    def load(job: tuple[PanopticImage, Path, PanopticImage, Path]) -> PanopticPair:
+        g, gp, pr, pp = job
+        gi = read_id_png(gp, max_pixels=max_pixels)
+        pi = read_id_png(pp, max_pixels=max_pixels)
+        if gi.shape != pi.shape:
+            raise FormatError(pp, None, f"size {pi.shape[1]}x{pi.shape[0]} differs from the ground truth's "
+                                        f"{gi.shape[1]}x{gi.shape[0]} ({gp.name})")
+        return PanopticPair(g.image_id, gi, g, pi, pr, gp, pp)
+
+    if threads <= 0:
+        for job in jobs:
+            yield load(job)
+        return
+    with ThreadPoolExecutor(max_workers=threads) as ex:
+        yield from ex.map(load, jobs)

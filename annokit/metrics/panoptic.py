@@ -1,0 +1,458 @@
+"""Panoptic quality (PQ, SQ, RQ) equal to panopticapi's ``pq_compute``.
+
+Per image (:func:`pq_image_stats`), with ``G`` / ``P`` the ground-truth / predicted id maps:
+
+- one joint histogram of (ground-truth segment, predicted segment) pixel counts, by ``np.bincount`` over dense
+  segment indices (void = id 0 and ids missing from the ground-truth JSON get their own rows);
+- a predicted segment's area is its pixel count in ``P``; a ground-truth segment's area is the JSON ``area``
+  (as panopticapi takes it; ``gt_area="png"`` counts pixels instead). A disagreement is counted and reported
+  (:class:`PanopticResult` ``area_mismatches``; the file-level runner warns);
+- a pair of the same category, the ground truth not crowd, overlapping, is a true positive when
+  ``IoU = inter / (area_p + area_g - inter - void_p) > 0.5`` strictly, ``void_p`` = the prediction's pixels on
+  void ground truth;
+- unmatched non-crowd ground truth is a false negative; an unmatched prediction is a false positive unless more
+  than half of it lies on void plus the crowd region of its own category (the last crowd segment of that category
+  in the JSON, as panopticapi's dict keeps it).
+
+Per category ``PQ = iou_sum / (tp + fp/2 + fn/2)``, ``SQ = iou_sum / tp`` (0 when ``tp = 0``),
+``RQ = tp / (tp + fp/2 + fn/2)``; the All / Things / Stuff numbers average over categories with
+``tp + fp + fn > 0``, in the category list's order; a split with no such category gives NaN (``null``), where
+panopticapi divides by zero. The state (:class:`PanopticAccumulator`) is integer counts per category plus an exact
+sum of matched IoUs, so merging shards in any order equals one pass bit for bit.
+"""
+
+from __future__ import annotations
+
+import math
+import threading
+from dataclasses import dataclass
+from typing import Any, Iterable, Sequence
+
+import numpy as np
+
+from annokit.metrics._exact import ExactSum
+from annokit.metrics._util import fnone
+
+__all__ = [
+    "PanopticCategories",
+    "PanopticImageStats",
+    "PanopticResult",
+    "PanopticAccumulator",
+    "pq_image_stats",
+    "panoptic_quality",
+    "evaluate_panoptic_files",
+]
+
+
+@dataclass(frozen=True)
+class PanopticCategories:
+    """The category table: ``ids`` (K,) int64 in the order averages run, ``isthing`` (K,) bool, ``names``."""
+
+    ids: np.ndarray
+    isthing: np.ndarray
+    names: tuple[str, ...]
+
+    @classmethod
+    def build(cls, ids: Sequence[int], isthing: Sequence[bool], names: Sequence[str] | None = None
+              ) -> "PanopticCategories":
+        i = np.asarray(ids, dtype=np.int64).reshape(-1)
+        t = np.asarray(isthing, dtype=bool).reshape(-1)
+        if i.shape != t.shape:
+            raise ValueError(f"isthing: expected shape {i.shape}, got {t.shape}")
+        if np.unique(i).size != i.size:
+            raise ValueError("category ids must be unique")
+        nm = tuple(str(x) for x in (names if names is not None else i.tolist()))
+        if len(nm) != i.size:
+            raise ValueError(f"names: expected {i.size}, got {len(nm)}")
+        return cls(i, t, nm)
+
+    def index_of(self, cat_ids: np.ndarray) -> np.ndarray:
+        """Index of each category id in ``ids``, or ``K`` (one past the end) for unknown ids."""
+        k = self.ids.size
+        order = np.argsort(self.ids, kind="stable")
+        sorted_ids = self.ids[order]
+        c = np.asarray(cat_ids, dtype=np.int64)
+        pos = np.searchsorted(sorted_ids, c)
+        pos_c = np.minimum(pos, max(k - 1, 0))
+        ok = (pos < k) & (sorted_ids[pos_c] == c) if k else np.zeros(c.shape, bool)
+        return np.where(ok, order[pos_c] if k else 0, k)
+
+
+@dataclass(frozen=True)
+class PanopticImageStats:
+    """One image's contribution: ``tp / fp / fn`` (K,) int64, matched IoUs ``iou`` (T,) with category index
+    ``iou_cat`` (T,), and the number of ground-truth segments whose JSON area differs from their pixel count."""
+
+    tp: np.ndarray
+    fp: np.ndarray
+    fn: np.ndarray
+    iou: np.ndarray
+    iou_cat: np.ndarray
+    area_mismatches: int
+    first_mismatch: tuple[int, int, int] | None  # (segment id, json area, png pixels)
+
+
+_LOCAL = threading.local()
+
+
+def _scratch(name: str, n: int, dtype: Any) -> np.ndarray:
+    """A per-thread reusable 1-d buffer of at least ``n`` items (callers use ``[:n]``)."""
+    buf = getattr(_LOCAL, name, None)
+    if buf is None or buf.size < n:
+        buf = np.empty(n, dtype)
+        setattr(_LOCAL, name, buf)
+    return buf[:n]
+
+
+def _lut() -> np.ndarray:
+    lut = getattr(_LOCAL, "table", None)
+    if lut is None:
+        lut = _LOCAL.table = np.zeros(1 << 24, np.uint16)  # lazily paged; reset to zeros after each use
+    return lut
+
+
+def _dense(ids_map: np.ndarray, seg_ids: np.ndarray, slot: str = "a") -> np.ndarray:
+    """Map ids to 0 = void, 1..S = segment (in ``seg_ids`` order), S+1 = an id not in ``seg_ids``.
+
+    The result may be a per-thread scratch buffer (valid until the next call with the same ``slot``)."""
+    s = seg_ids.size
+    flat = ids_map.reshape(-1)
+    if s < 65534 and flat.size and flat.dtype.kind in "ui" and (flat.dtype.kind == "u" or int(flat.min()) >= 0) \
+            and int(flat.max()) < (1 << 24):
+        lut = _lut()
+        lut[seg_ids] = np.arange(1, s + 1, dtype=np.uint16)
+        dense = _scratch("dense_" + slot, flat.size, np.uint16)
+        try:
+            np.take(lut, flat, out=dense)
+        finally:
+            lut[seg_ids] = 0
+        nz_flat = flat.size - int(np.count_nonzero(flat))
+        if nz_flat != flat.size - int(np.count_nonzero(dense)):
+            dense[(dense == 0) & (flat != 0)] = s + 1
+        return dense
+    if s == 0:
+        return np.where(flat == 0, 0, 1).astype(np.intp)
+    order = np.argsort(seg_ids, kind="stable")
+    srt = seg_ids[order].astype(np.int64)
+    f64 = flat.astype(np.int64)
+    pos = np.searchsorted(srt, f64)
+    pos_c = np.minimum(pos, s - 1)
+    hit = srt[pos_c] == f64
+    lut2 = np.empty(s + 1, np.intp)
+    lut2[:s] = order + 1
+    lut2[s] = s + 1
+    dense = lut2[np.where(hit, pos_c, s)]
+    dense[f64 == 0] = 0
+    return dense
+
+
+class PanopticError(ValueError):
+    """The prediction of one image is inconsistent (segment in PNG but not JSON, unknown category, ...)."""
+
+
+def pq_image_stats(gt_ids: np.ndarray, gt_segment_ids: Any, gt_category_ids: Any, gt_iscrowd: Any,
+                   gt_area: Any, pred_ids: np.ndarray, pred_segment_ids: Any, pred_category_ids: Any,
+                   categories: PanopticCategories, *, gt_area_source: str = "json") -> PanopticImageStats:
+    """Counts of one image. Id maps ``(H, W)`` integer (0 = void); segment tables ``(S,)`` arrays;
+    ``gt_area`` (S,) int with -1 where the JSON has none (the pixel count is used there)."""
+    g = np.asarray(gt_ids)
+    p = np.asarray(pred_ids)
+    if g.shape != p.shape or g.ndim != 2:
+        raise ValueError(f"id maps must be (H, W) and equal in shape, got {g.shape} and {p.shape}")
+    gsid = np.asarray(gt_segment_ids, np.int64).reshape(-1)
+    gcat = np.asarray(gt_category_ids, np.int64).reshape(-1)
+    gcrowd = np.asarray(gt_iscrowd, bool).reshape(-1)
+    garea_json = np.asarray(gt_area, np.int64).reshape(-1)
+    psid = np.asarray(pred_segment_ids, np.int64).reshape(-1)
+    pcat = np.asarray(pred_category_ids, np.int64).reshape(-1)
+    ng, npr = gsid.size, psid.size
+    k = categories.ids.size
+    # runs of equal (gt id, pred id) along the raster: the joint histogram is a weighted bincount of the runs
+    gf = np.ascontiguousarray(g).reshape(-1)
+    pf = np.ascontiguousarray(p).reshape(-1)
+    n = gf.size
+    change = _scratch("change", n, bool)
+    if n:
+        change[0] = True
+        np.not_equal(gf[1:], gf[:-1], out=change[1:])
+        tmp = _scratch("change2", max(n - 1, 0), bool)
+        np.not_equal(pf[1:], pf[:-1], out=tmp)
+        np.logical_or(change[1:], tmp, out=change[1:])
+    starts = np.flatnonzero(change)
+    lengths = np.diff(starts, append=n)
+    gv = gf[starts]
+    pv = pf[starts]
+    gdense = _dense(gv, gsid, "g").astype(np.intp)
+    pdense = _dense(pv, psid, "p").astype(np.intp)
+    nb = npr + 2
+    joint = np.bincount(gdense * nb + pdense, weights=lengths, minlength=(ng + 2) * nb)
+    joint = joint.astype(np.int64).reshape(ng + 2, nb)  # exact: counts < 2**53
+    col = joint.sum(axis=0)
+    if col[npr + 1]:
+        bad = int(pv[np.flatnonzero(pdense == npr + 1)[0]])
+        raise PanopticError(f"segment id {bad} is in the prediction PNG but not in its JSON")
+    parea = col[1:npr + 1]
+    if npr and (parea == 0).any():
+        missing = psid[parea == 0].tolist()
+        raise PanopticError(f"segment ids {missing} are in the prediction JSON but not in its PNG")
+    pci = categories.index_of(pcat)
+    if npr and (pci == k).any():
+        j = int(np.flatnonzero(pci == k)[0])
+        raise PanopticError(f"predicted segment {int(psid[j])} has unknown category_id {int(pcat[j])}")
+    gci = categories.index_of(gcat)
+    gpix = joint.sum(axis=1)[1:ng + 1]
+    has_json = garea_json >= 0
+    mism = has_json & (garea_json != gpix)
+    n_mism = int(mism.sum())
+    first = None
+    if n_mism:
+        j = int(np.flatnonzero(mism)[0])
+        first = (int(gsid[j]), int(garea_json[j]), int(gpix[j]))
+    garea = gpix if gt_area_source == "png" else np.where(has_json, garea_json, gpix)
+
+    inter = joint[1:ng + 1, 1:npr + 1]
+    void_p = joint[0, 1:npr + 1]
+    gi, pj = np.nonzero(inter)
+    keep = (~gcrowd[gi]) & (gcat[gi] == pcat[pj])
+    gi, pj = gi[keep], pj[keep]
+    it = inter[gi, pj]
+    union = parea[pj] + garea[gi] - it - void_p[pj]
+    with np.errstate(divide="ignore", invalid="ignore"):
+        iou = it / union.astype(np.float64)
+    match = iou > 0.5
+    gi, pj, iou = gi[match], pj[match], iou[match]
+    tp = np.bincount(gci[gi], minlength=k + 1)[:k]
+    gt_matched = np.zeros(ng, bool)
+    gt_matched[gi] = True
+    pred_matched = np.zeros(npr, bool)
+    pred_matched[pj] = True
+    fn_mask = ~gt_matched & ~gcrowd
+    fn = np.bincount(gci[fn_mask], minlength=k + 1)[:k]
+    # crowd region per category: the last unmatched crowd segment of that category (dict overwrite order)
+    crowd_row = np.full(k + 1, -1, np.int64)
+    cr = np.flatnonzero(gcrowd & ~gt_matched)
+    for r in cr.tolist():  # in JSON order: a later crowd segment of the same category replaces an earlier one
+        crowd_row[gci[r]] = r
+    um = np.flatnonzero(~pred_matched)
+    absorbed = void_p[um].astype(np.int64)
+    row = crowd_row[pci[um]]
+    has_crowd = row >= 0
+    absorbed[has_crowd] += inter[row[has_crowd], um[has_crowd]]
+    ignored = absorbed / parea[um].astype(np.float64) > 0.5
+    fp = np.bincount(pci[um[~ignored]], minlength=k + 1)[:k]
+    iou_cat = gci[gi]
+    ok = iou_cat < k
+    return PanopticImageStats(tp.astype(np.int64), fp.astype(np.int64), fn.astype(np.int64), iou[ok],
+                              iou_cat[ok], n_mism, first)
+
+
+@dataclass(frozen=True)
+class PanopticResult:
+    """PQ / SQ / RQ for ``all``, ``things``, ``stuff`` (each a dict with pq, sq, rq, n; NaN when n = 0) and per
+    category arrays ``(K,)``: tp, fp, fn (int64), iou_sum, pq, sq, rq (float64; NaN where tp + fp + fn = 0)."""
+
+    categories: PanopticCategories
+    all: dict[str, float]
+    things: dict[str, float]
+    stuff: dict[str, float]
+    tp: np.ndarray
+    fp: np.ndarray
+    fn: np.ndarray
+    iou_sum: np.ndarray
+    pq: np.ndarray
+    sq: np.ndarray
+    rq: np.ndarray
+    n_images: int
+    area_mismatches: int
+
+    def metrics_dict(self) -> dict[str, float | int | None]:
+        """Keys PQ, SQ, RQ, PQ_th, SQ_th, RQ_th, PQ_st, SQ_st, RQ_st, n, n_th, n_st (fractions)."""
+        out: dict[str, float | int | None] = {}
+        for suffix, part in (("", self.all), ("_th", self.things), ("_st", self.stuff)):
+            for key in ("pq", "sq", "rq"):
+                out[key.upper() + suffix] = fnone(part[key])
+        out["n"] = int(self.all["n"])
+        out["n_th"] = int(self.things["n"])
+        out["n_st"] = int(self.stuff["n"])
+        return out
+
+    def per_class_dict(self) -> dict[str, dict[str, Any]]:
+        """Per category name (categories with tp + fp + fn > 0): PQ, SQ, RQ, tp, fp, fn, iou_sum, isthing, id."""
+        out: dict[str, dict[str, Any]] = {}
+        c = self.categories
+        for i in range(c.ids.size):
+            if self.tp[i] + self.fp[i] + self.fn[i] == 0:
+                continue
+            name = c.names[i] if c.names[i] not in out else f"{c.names[i]} ({int(c.ids[i])})"
+            out[name] = {"PQ": fnone(self.pq[i]), "SQ": fnone(self.sq[i]), "RQ": fnone(self.rq[i]),
+                         "tp": int(self.tp[i]), "fp": int(self.fp[i]), "fn": int(self.fn[i]),
+                         "iou_sum": float(self.iou_sum[i]), "isthing": bool(c.isthing[i]), "id": int(c.ids[i])}
+        return out
+
+
+class PanopticAccumulator:
+    """Mergeable PQ state over a fixed category table (see the module docstring)."""
+
+    def __init__(self, categories: PanopticCategories, *, gt_area_source: str = "json") -> None:
+        if gt_area_source not in ("json", "png"):
+            raise ValueError("gt_area_source must be 'json' or 'png'")
+        self.categories = categories
+        self.gt_area_source = gt_area_source
+        k = categories.ids.size
+        self.tp = np.zeros(k, np.int64)
+        self.fp = np.zeros(k, np.int64)
+        self.fn = np.zeros(k, np.int64)
+        self.iou = [ExactSum() for _ in range(k)]
+        self.n_images = 0
+        self.area_mismatches = 0
+
+    def add_stats(self, st: PanopticImageStats) -> "PanopticAccumulator":
+        self.tp += st.tp
+        self.fp += st.fp
+        self.fn += st.fn
+        if st.iou.size:
+            order = np.argsort(st.iou_cat, kind="stable")
+            cats, ious = st.iou_cat[order], st.iou[order]
+            starts = np.flatnonzero(np.r_[True, cats[1:] != cats[:-1]])
+            ends = np.r_[starts[1:], cats.size]
+            for a, b in zip(starts.tolist(), ends.tolist()):
+                self.iou[int(cats[a])].add(ious[a:b])
+        self.n_images += 1
+        self.area_mismatches += st.area_mismatches
+        return self
+
+    def update(self, gt_ids: np.ndarray, gt_segment_ids: Any, gt_category_ids: Any, gt_iscrowd: Any,
+               gt_area: Any, pred_ids: np.ndarray, pred_segment_ids: Any, pred_category_ids: Any
+               ) -> "PanopticAccumulator":
+        """Add one image (arguments as :func:`pq_image_stats`)."""
+        return self.add_stats(pq_image_stats(gt_ids, gt_segment_ids, gt_category_ids, gt_iscrowd, gt_area,
+                                             pred_ids, pred_segment_ids, pred_category_ids, self.categories,
+                                             gt_area_source=self.gt_area_source))
+
+    def merge(self, other: "PanopticAccumulator") -> "PanopticAccumulator":
+        if not (np.array_equal(self.categories.ids, other.categories.ids)
+                and np.array_equal(self.categories.isthing, other.categories.isthing)
+                and self.gt_area_source == other.gt_area_source):
+            raise ValueError("cannot merge accumulators over different category tables or settings")
+        out = PanopticAccumulator(self.categories, gt_area_source=self.gt_area_source)
+        out.tp, out.fp, out.fn = self.tp + other.tp, self.fp + other.fp, self.fn + other.fn
+        out.iou = [a.merge(b) for a, b in zip(self.iou, other.iou)]
+        out.n_images = self.n_images + other.n_images
+        out.area_mismatches = self.area_mismatches + other.area_mismatches
+        return out
+
+    def compute(self) -> PanopticResult:
+        c = self.categories
+        k = c.ids.size
+        iou_sum = np.array([s.value() for s in self.iou], dtype=np.float64)
+        pq = np.full(k, np.nan)
+        sq = np.full(k, np.nan)
+        rq = np.full(k, np.nan)
+        for i in range(k):
+            tp, fp, fn = int(self.tp[i]), int(self.fp[i]), int(self.fn[i])
+            if tp + fp + fn == 0:
+                continue
+            den = tp + 0.5 * fp + 0.5 * fn
+            pq[i] = iou_sum[i] / den
+            sq[i] = iou_sum[i] / tp if tp != 0 else 0.0
+            rq[i] = tp / den
+
+        def average(sel: np.ndarray) -> dict[str, float]:
+            tot_pq = tot_sq = tot_rq = 0.0
+            n = 0
+            for i in np.flatnonzero(sel).tolist():
+                if math.isnan(pq[i]):
+                    continue
+                n += 1
+                tot_pq += float(pq[i])
+                tot_sq += float(sq[i])
+                tot_rq += float(rq[i])
+            if n == 0:
+                return {"pq": math.nan, "sq": math.nan, "rq": math.nan, "n": 0}
+            return {"pq": tot_pq / n, "sq": tot_sq / n, "rq": tot_rq / n, "n": n}
+
+        return PanopticResult(c, average(np.ones(k, bool)), average(c.isthing), average(~c.isthing),
+                              self.tp.copy(), self.fp.copy(), self.fn.copy(), iou_sum, pq, sq, rq,
+                              self.n_images, self.area_mismatches)
+
+
+def panoptic_quality(images: Iterable[tuple[Any, ...]], categories: PanopticCategories, *,
+                     gt_area_source: str = "json") -> PanopticResult:
+    """PQ over an iterable of per-image tuples ``(gt_ids, gt_segment_ids, gt_category_ids, gt_iscrowd, gt_area,
+    pred_ids, pred_segment_ids, pred_category_ids)``.
+
+    >>> cats = PanopticCategories.build([1, 2], [True, False], ["person", "sky"])
+    >>> g = np.array([[1, 1, 2, 2]]); p = np.array([[5, 5, 5, 6]])
+    >>> r = panoptic_quality([(g, [1, 2], [1, 2], [0, 0], [2, 2], p, [5, 6], [1, 2])], cats)
+    >>> round(r.all["pq"], 4), int(r.tp[0]), int(r.fn[1]), int(r.fp[1])
+    (0.3333, 1, 1, 1)
+    """
+    acc = PanopticAccumulator(categories, gt_area_source=gt_area_source)
+    for item in images:
+        acc.update(*item)
+    return acc.compute()
+
+
+def evaluate_panoptic_files(gt_json: Any, pred_json: Any, gt_dir: Any = None, pred_dir: Any = None, *,
+                            gt_area_source: str = "json", threads: int | None = None) -> PanopticResult:
+    """PQ of a COCO panoptic prediction (JSON + PNG folder) against ground truth, as panopticapi's
+    ``pq_compute(gt_json, pred_json, gt_folder, pred_folder)``; the PNG folders default to the JSON paths without
+    ``.json``. Categories come from the ground-truth JSON. Warns (:class:`annokit.errors.AnnokitWarning`) when
+    ground-truth JSON areas disagree with the PNG pixel counts. Errors name the file and the image.
+    ``threads``: images decoded and counted in parallel (default ``min(4, cpu_count)``; 0 = in this thread).
+    """
+    import os
+    import warnings
+
+    from annokit.errors import AnnokitWarning, FormatError
+    from annokit.io.coco_panoptic import read_panoptic_json
+
+    from annokit.io.coco_panoptic import PanopticImage, read_id_png, resolve_panoptic_jobs
+
+    gt = read_panoptic_json(gt_json)
+    pred = read_panoptic_json(pred_json, require_categories=False)
+    cats = PanopticCategories.build(gt.category_ids, gt.isthing, gt.category_names)
+    jobs = resolve_panoptic_jobs(gt, pred, gt_dir, pred_dir)
+
+    def one(job: tuple[PanopticImage, Any, PanopticImage, Any]) -> tuple[PanopticImageStats, str]:
+        g, gp, pr, pp = job
+        gbuf = getattr(_LOCAL, "gbuf", None)
+        pbuf = getattr(_LOCAL, "pbuf", None)
+        gi = _LOCAL.gbuf = read_id_png(gp, out=gbuf)
+        pi = _LOCAL.pbuf = read_id_png(pp, out=pbuf)
+        if gi.shape != pi.shape:
+            raise FormatError(pp, None, f"size {pi.shape[1]}x{pi.shape[0]} differs from the ground truth's "
+                                        f"{gi.shape[1]}x{gi.shape[0]} ({gp.name})")
+        try:
+            st = pq_image_stats(gi, g.segment_ids, g.category_ids, g.iscrowd, g.area, pi, pr.segment_ids,
+                                pr.category_ids, cats, gt_area_source=gt_area_source)
+        except PanopticError as exc:
+            raise FormatError(pp, f"image {g.image_id!r}", str(exc)) from None
+        return st, gp.name
+
+    acc = PanopticAccumulator(cats, gt_area_source=gt_area_source)
+    first: tuple[Any, ...] | None = None
+    if threads is None:
+        threads = min(4, os.cpu_count() or 1)
+    if threads > 0 and len(jobs) > 1:
+        from concurrent.futures import ThreadPoolExecutor
+
+        with ThreadPoolExecutor(max_workers=threads) as ex:
+            results = ex.map(one, jobs, chunksize=1)
+            for st, name in results:
+                if st.first_mismatch is not None and first is None:
+                    first = (name, *st.first_mismatch)
+                acc.add_stats(st)
+    else:
+        for job in jobs:
+            st, name = one(job)
+            if st.first_mismatch is not None and first is None:
+                first = (name, *st.first_mismatch)
+            acc.add_stats(st)
+    res = acc.compute()
+    if res.area_mismatches and first is not None:
+        how = "the JSON areas are used, as panopticapi" if gt_area_source == "json" else "pixel counts are used"
+        warnings.warn(f"{gt.path}: {res.area_mismatches} ground-truth segment(s) have a JSON area that differs "
+                      f"from their PNG pixel count (first: {first[0]} segment {first[1]}: area {first[2]} vs "
+                      f"{first[3]} pixels); {how}", AnnokitWarning, stacklevel=2)
+    return res
