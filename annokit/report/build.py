@@ -254,7 +254,7 @@ def _figures(gt: Dataset, dets: Instances, data: ReportData, prog: Progress) -> 
     out.append(("pr", "Precision-recall curves", _png_uri(fig)))
     prog("figures", 1, 8)
 
-    fig, axes = viz.new_axes(1, 2, size=(5.5, 4.0))
+    fig, axes = viz.new_axes(1, 2, size=(6.0, 4.0))
     viz.error_bars(axes[0], {**tr.main_dap, **tr.special_dap}, title="TIDE dAP (oracle fix, points)")
     viz.error_pie(axes[1], tr.counts)
     out.append(("errors", "Error decomposition", _png_uri(fig)))
@@ -273,7 +273,7 @@ def _figures(gt: Dataset, dets: Instances, data: ReportData, prog: Progress) -> 
 
     cm, labels = detection_confusion(gt, dets, tags, score_thresh=data.threshold)
     k = len(labels)
-    fig, ax = viz.new_axes(size=(min(4 + 0.25 * k, 18), min(3.5 + 0.25 * k, 18)))
+    fig, ax = viz.new_axes(size=(min(4 + 0.25 * k, 13), min(3.5 + 0.25 * k, 12)))
     viz.plot_confusion_matrix(ax, cm, labels, normalize="true",
                               title=f"Detection confusion, rows normalised\n(score >= {data.threshold:.3f})")
     out.append(("confusion", "Detection confusion matrix", _png_uri(fig)))

@@ -192,7 +192,8 @@ def error_bars(ax: Any, dap: Mapping[str, float], *, title: str = "dAP per error
 
 
 def error_pie(ax: Any, counts: Mapping[str, int], *, title: str = "Errors by type (count)") -> Any:
-    """Pie of error counts; types with zero count are left out (one wedge per non-zero type)."""
+    """Pie of error counts; types with zero count are left out (one wedge per non-zero type), names and counts
+    in the legend, percentages on wedges of at least 4 %."""
     items = [(k, int(v)) for k, v in counts.items() if v]
     if not items:
         ax.text(0.5, 0.5, "no errors", ha="center", va="center", transform=ax.transAxes)
@@ -200,8 +201,13 @@ def error_pie(ax: Any, counts: Mapping[str, int], *, title: str = "Errors by typ
         ax.set_title(title)
         return ax
     names, vals = zip(*items)
-    ax.pie(vals, labels=[f"{n} ({v})" for n, v in items], colors=[ERROR_COLORS.get(n, "#999999") for n in names],
-           autopct="%1.0f%%", startangle=90, counterclock=False, textprops={"fontsize": 8})
+    total = float(sum(vals))
+    wedges, _texts, _auto = ax.pie(
+        vals, colors=[ERROR_COLORS.get(n, "#999999") for n in names], startangle=90, counterclock=False,
+        autopct=lambda pct: f"{pct:.0f}%" if pct >= 4 else "", pctdistance=0.75, textprops={"fontsize": 8})
+    # names in a legend, not around the pie: small wedges would make their labels collide
+    ax.legend(wedges, [f"{n} ({v}, {100 * v / total:.1f}%)" for n, v in items], loc="center left",
+              bbox_to_anchor=(1.0, 0.5), fontsize="small", frameon=False)
     ax.set_title(title)
     ax.set_aspect("equal")
     return ax

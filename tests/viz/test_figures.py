@@ -66,7 +66,8 @@ def test_error_bars_and_pie() -> None:
     viz.error_pie(ax, {"Cls": 3, "Loc": 0, "Bkg": 1})
     wedges = [p for p in ax.patches]
     assert len(wedges) == 2
-    assert any("Cls (3)" == t.get_text() for t in ax.texts)
+    assert [t.get_text() for t in ax.get_legend().get_texts()] == ["Cls (3, 75.0%)", "Bkg (1, 25.0%)"]
+    assert sorted(t.get_text() for t in ax.texts if t.get_text()) == ["25%", "75%"]
 
 
 def test_per_class_bars_sorted_with_missing() -> None:
