@@ -1,4 +1,8 @@
-"""Detection confusion matrix (with a background row and column) from the per-object tags of :func:`tide`."""
+"""Confusion matrices: classification / any labels (:func:`confusion_matrix`), semantic segmentation maps
+(:func:`semantic_confusion`) and detection with a background row and column (:func:`detection_confusion`).
+
+All are int64 counts (rows: true, columns: predicted) that add across shards.
+"""
 
 from __future__ import annotations
 
@@ -8,7 +12,43 @@ from annokit.analysis.tide import ObjectTags, _CLS
 from annokit.core.dataset import Dataset
 from annokit.core.instances import Instances
 
-__all__ = ["detection_confusion"]
+__all__ = ["confusion_matrix", "semantic_confusion", "detection_confusion"]
+
+
+def confusion_matrix(y_true: np.ndarray, y_pred: np.ndarray, n_classes: int) -> np.ndarray:
+    """``(n, n)`` int64 counts, rows = true class index, columns = predicted (indices ``0..n-1``; pairs with a value
+    outside that range are dropped). Sums add across shards (``cm(a) + cm(b) == cm(a + b)``).
+
+    >>> confusion_matrix([0, 1, 1], [0, 1, 0], 2).tolist()
+    [[1, 0], [1, 1]]
+    """
+    t = np.asarray(y_true, dtype=np.int64).ravel()
+    p = np.asarray(y_pred, dtype=np.int64).ravel()
+    if t.shape != p.shape:
+        from annokit.errors import ValidationError
+
+        raise ValidationError(f"confusion_matrix: {t.size} true labels but {p.size} predicted")
+    ok = (t >= 0) & (t < n_classes) & (p >= 0) & (p < n_classes)
+    return np.bincount(t[ok] * n_classes + p[ok], minlength=n_classes * n_classes).reshape(n_classes, n_classes)
+
+
+def semantic_confusion(
+    gt: np.ndarray, pred: np.ndarray, n_classes: int, *, ignore_index: int | None = 255
+) -> np.ndarray:
+    """Pixel confusion ``(n, n)`` int64 of two ``(H, W)`` class maps; pixels whose ground truth is
+    ``ignore_index`` are left out (as are predicted values outside ``0..n-1``). Sum over images for a dataset.
+
+    >>> semantic_confusion(np.array([[0, 1], [255, 1]]), np.array([[0, 0], [1, 1]]), 2).tolist()
+    [[1, 0], [1, 1]]
+    """
+    g = np.asarray(gt)
+    p = np.asarray(pred)
+    if g.shape != p.shape:
+        from annokit.errors import ValidationError
+
+        raise ValidationError(f"semantic_confusion: ground truth {g.shape} and prediction {p.shape} differ in size")
+    keep = np.ones(g.shape, dtype=bool) if ignore_index is None else g != ignore_index
+    return confusion_matrix(g[keep], p[keep], n_classes)
 
 
 def detection_confusion(

@@ -117,13 +117,7 @@ def pr_curves(
 
 
 # ------------------------------------------------------------------------------------------------ confusion
-def confusion_matrix(y_true: np.ndarray, y_pred: np.ndarray, n_classes: int) -> np.ndarray:
-    """``(n, n)`` int64 counts, rows = true class index, columns = predicted (indices ``0..n-1``; others are
-    dropped). Sums add across shards (``cm(a) + cm(b) == cm(a + b)``)."""
-    t = np.asarray(y_true, dtype=np.int64).ravel()
-    p = np.asarray(y_pred, dtype=np.int64).ravel()
-    ok = (t >= 0) & (t < n_classes) & (p >= 0) & (p < n_classes)
-    return np.bincount(t[ok] * n_classes + p[ok], minlength=n_classes * n_classes).reshape(n_classes, n_classes)
+from annokit.analysis.confusion import confusion_matrix  # noqa: E402  (numpy only; re-exported here)
 
 
 def _normalise(cm: np.ndarray, how: str | None) -> np.ndarray:

@@ -194,3 +194,87 @@ def test_real_coco_sample(refdata: object) -> None:
     coco = json.loads(gt_path.read_text())
     dets = json.loads(res_path.read_text())
     assert_same(run_annokit(coco, dets), run_tidecv(coco, dets))
+
+
+# ------------------------------------------------------------------------------------------------ masks
+def _mask_case(seed: int) -> tuple[dict, list]:
+    from pycocotools import mask as cmask
+
+    rng = np.random.default_rng(3000 + seed)
+    h, w = 60, 80
+    images = [{"id": i, "file_name": f"{i}.png", "height": h, "width": w} for i in (1, 2, 3)]
+    cats = [{"id": c, "name": f"c{c}"} for c in (1, 2, 3)]
+
+    def poly() -> list[list[float]]:
+        cx, cy = rng.uniform(10, 70), rng.uniform(10, 50)
+        r = rng.uniform(5, 15)
+        ang = np.sort(rng.uniform(0, 2 * np.pi, 6))
+        return [np.stack([cx + r * np.cos(ang), cy + r * np.sin(ang)], 1).ravel().round(1).tolist()]
+
+    anns, dets = [], []
+    aid = 1
+    for im in images:
+        for _ in range(int(rng.integers(1, 5))):
+            seg = poly()
+            rle = cmask.merge(cmask.frPyObjects(seg, h, w))
+            crowd = int(rng.random() < 0.15)
+            x, y, bw, bh = cmask.toBbox(rle).tolist()
+            if crowd:
+                rle_j = {"size": rle["size"], "counts": rle["counts"].decode()}
+                anns.append({"id": aid, "image_id": im["id"], "category_id": int(rng.integers(1, 4)),
+                             "segmentation": rle_j, "bbox": [x, y, bw, bh], "area": float(cmask.area(rle)),
+                             "iscrowd": 1})
+            else:
+                anns.append({"id": aid, "image_id": im["id"], "category_id": int(rng.integers(1, 4)),
+                             "segmentation": seg, "bbox": [x, y, bw, bh], "area": float(cmask.area(rle)),
+                             "iscrowd": 0})
+            aid += 1
+        for _ in range(int(rng.integers(1, 7))):
+            seg = poly()
+            rle = cmask.merge(cmask.frPyObjects(seg, h, w))
+            dets.append({"image_id": im["id"], "category_id": int(rng.integers(1, 4)),
+                         "segmentation": {"size": rle["size"], "counts": rle["counts"].decode()},
+                         "score": float(np.round(rng.random(), 2))})
+    # predictions that copy a gt mask (shifted a little) so that true positives exist
+    for a in anns[:4]:
+        seg = a["segmentation"]
+        if isinstance(seg, list):
+            seg = [[v + 1.0 for v in seg[0]]]
+            rle = cmask.merge(cmask.frPyObjects(seg, h, w))
+            dets.append({"image_id": a["image_id"], "category_id": a["category_id"],
+                         "segmentation": {"size": rle["size"], "counts": rle["counts"].decode()},
+                         "score": float(np.round(rng.random(), 2))})
+    return {"images": images, "categories": cats, "annotations": anns}, dets
+
+
+def run_tidecv_masks(coco: dict, dets: list) -> dict:
+    from pycocotools import mask as cmask
+
+    hw = {im["id"]: (im["height"], im["width"]) for im in coco["images"]}
+    gt = tidecv.Data("gt")
+    for im in coco["images"]:
+        gt.add_image(im["id"], im["file_name"])
+    for a in coco["annotations"]:
+        h, w = hw[a["image_id"]]
+        seg = a["segmentation"]
+        rle = cmask.merge(cmask.frPyObjects(seg, h, w)) if isinstance(seg, list) else seg
+        if a["iscrowd"]:
+            gt.add_ignore_region(a["image_id"], a["category_id"], a["bbox"], rle)
+        else:
+            gt.add_ground_truth(a["image_id"], a["category_id"], a["bbox"], rle)
+    pr = tidecv.Data("pred")
+    for d in dets:
+        pr.add_detection(d["image_id"], d["category_id"], d["score"], None, d["segmentation"])
+    t = tidecv.TIDE()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        run = t.evaluate(gt, pr, mode=tidecv.TIDE.MASK)
+        errs = t.get_all_errors()
+    counts = {e.short_name: n for e, n in run.count_errors().items()}
+    return {"ap": run.ap, "main": errs["main"]["pred"], "special": errs["special"]["pred"], "counts": counts}
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_mask_mode(seed: int) -> None:
+    coco, dets = _mask_case(seed)
+    assert_same(run_annokit(coco, dets, mode="mask"), run_tidecv_masks(coco, dets))
