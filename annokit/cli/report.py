@@ -63,8 +63,11 @@ class _Bar:
             self.bar.label = f"annokit report: {stage}"
             self.bar.update(1)
 
-    def close(self) -> None:
+    def close(self, *, done: bool = False) -> None:
         if self.bar is not None:
+            if done:  # stages can be shorter than planned (fewer bad images than --worst): end at 100 %
+                self.bar.label = "annokit report"
+                self.bar.update(max(self.bar.length - self.bar.pos, 0))
             self.bar.__exit__(None, None, None)
 
 
@@ -88,15 +91,18 @@ def report_command(gt: Path, pred: Path, out: Path, images: Path | None, iou_typ
     """Write an HTML report: summary, per-class table, TIDE error decomposition, figures, worst images."""
     from annokit.report.build import analyse, write_report
 
-    ds, dets = _read(gt, pred)
-    images = images or _default_images(gt)
-    bar = _Bar(not quiet, 4 + 8 + worst)
+    bar = _Bar(not quiet, 1 + 4 + 8 + worst + 1)
     try:
+        ds, dets = _read(gt, pred)
+        bar("reading", 1, 1)
+        images = images or _default_images(gt)
         data = analyse(ds, dets, iou_type=iou_type, worst_n=worst, title=title or f"annokit report: {pred.name}",
                        progress=bar)
         path = write_report(ds, dets, data, out, image_root=images, progress=bar, with_tags=not no_tags)
-    finally:
+    except BaseException:
         bar.close()
+        raise
+    bar.close(done=True)
     if not quiet:
         click.echo(data.tide.summary_text())
         click.echo(f"\nwrote {path}")

@@ -502,6 +502,7 @@ def write_report(
         recs = data.tide.tags.to_records(gt, dets)
         write_bytes_atomic(out / "tags.json", orjson.dumps(recs))  # orjson writes NaN as null
         data.timings["tags"] = time.perf_counter() - t0
+    prog("tags", 1, 1)
     return out / "report.html"
 
 

@@ -278,3 +278,18 @@ def run_tidecv_masks(coco: dict, dets: list) -> dict:
 def test_mask_mode(seed: int) -> None:
     coco, dets = _mask_case(seed)
     assert_same(run_annokit(coco, dets, mode="mask"), run_tidecv_masks(coco, dets))
+
+
+@pytest.mark.parametrize("mode", ["bbox", "mask"])
+def test_sample_data(mode: str) -> None:
+    """The project's sample scenes (skipped where sample_data/ has not been generated)."""
+    import json
+    from pathlib import Path
+
+    scenes = Path(__file__).resolve().parents[2] / "sample_data" / "scenes"
+    if not (scenes / "gt.json").exists():
+        pytest.skip(f"{scenes} is absent (sample data not generated in this checkout)")
+    coco = json.loads((scenes / "gt.json").read_text())
+    dets = json.loads((scenes / "pred.json").read_text())
+    ref = run_tidecv(coco, dets) if mode == "bbox" else run_tidecv_masks(coco, dets)
+    assert_same(run_annokit(coco, dets, mode=mode), ref)

@@ -158,3 +158,40 @@ def test_cli_errors_are_one_line(tmp_path: Path, capsys: pytest.CaptureFixture[s
     assert rc == 2
     err = capsys.readouterr().err
     assert err.startswith("annokit: error:") and "Traceback" not in err
+
+
+def test_progress_bar_on_a_terminal(tmp_path: Path) -> None:
+    """On a real pseudo-terminal the report draws a progress bar on stderr; piped, it draws nothing."""
+    import os
+    import sys
+    import threading
+
+    gt, pred, _ = write_small_dataset(tmp_path, n_img=3)
+    code = "from annokit.cli import main; main()"
+    args = [sys.executable, "-c", code, "report", "--gt", str(gt), "--pred", str(pred), "--out", str(tmp_path / "o"),
+            "--no-tags"]
+    env = {**os.environ, "PYTHONPATH": str(ROOT) + os.pathsep + os.environ.get("PYTHONPATH", "")}
+    master, slave = os.openpty()
+    chunks: list[bytes] = []
+
+    def drain() -> None:
+        while True:
+            try:
+                b = os.read(master, 4096)
+            except OSError:
+                return
+            if not b:
+                return
+            chunks.append(b)
+
+    t = threading.Thread(target=drain, daemon=True)
+    t.start()
+    p = subprocess.run(args, stderr=slave, stdout=subprocess.PIPE, env=env, timeout=120)
+    os.close(slave)
+    t.join(timeout=10)
+    os.close(master)
+    assert p.returncode == 0
+    tty_err = b"".join(chunks).decode(errors="replace")
+    assert "annokit report" in tty_err and "100%" in tty_err
+    piped = subprocess.run(args, capture_output=True, env=env, timeout=120)
+    assert piped.returncode == 0 and "annokit report" not in piped.stderr.decode()
