@@ -21,7 +21,7 @@ shown) and DIR/tags.json (every prediction and ground-truth object tagged TP / F
 """
 
 PLOT_KINDS = ["pr", "errors", "error-pie", "per-class-ap", "confusion", "threshold", "reliability", "box-sizes",
-              "class-counts", "overlay"]
+              "class-counts", "overlay", "breakdown"]
 
 PLOT_EPILOG = """\b
 Examples:
@@ -29,9 +29,11 @@ Examples:
   annokit plot confusion --gt gt.json --pred pred.json --normalize true --out cm.svg
   annokit plot overlay --gt gt.json --pred pred.json --image-id 3 --images images/ --out img3.png
   annokit plot box-sizes --gt gt.json --out sizes.png
+  annokit plot breakdown --gt gt.json --pred pred.json --area small --class person --out bd.png
 
 Kinds: pr, errors (TIDE dAP bars), error-pie, per-class-ap, confusion (detection, with background),
-threshold (precision/recall/F1 vs score), reliability, box-sizes, class-counts (dataset only: no --pred), overlay.
+threshold (precision/recall/F1 vs score), reliability, box-sizes, class-counts (dataset only: no --pred), overlay,
+breakdown (COCO-style C75/C50/Loc/Sim/Oth/BG/FN areas; --area, --class).
 """
 
 
@@ -124,9 +126,12 @@ def report_command(gt: Path, pred: Path, out: Path, images: Path | None, iou_typ
 @click.option("--image-id", type=int, default=None, help="overlay: the image to draw.")
 @click.option("--images", "images", type=click.Path(exists=True, file_okay=False, path_type=Path), default=None,
               help="overlay: folder of the images (default: 'images' beside --gt).")
+@click.option("--area", default="all", show_default=True, help="breakdown: area range (all, small, medium, large).")
+@click.option("--iou-type", type=click.Choice(["bbox", "segm"]), default="bbox", show_default=True)
 @click.option("--dpi", type=int, default=100, show_default=True)
 def plot_command(kind: str, gt: Path, pred: Path | None, out: Path, cls: str | None, normalize: str,
-                 score_thresh: float | None, image_id: int | None, images: Path | None, dpi: int) -> None:
+                 score_thresh: float | None, image_id: int | None, images: Path | None, area: str, iou_type: str,
+                 dpi: int) -> None:
     """Draw one figure and save it as PNG or SVG."""
     import numpy as np
 
@@ -150,9 +155,12 @@ def plot_command(kind: str, gt: Path, pred: Path | None, out: Path, cls: str | N
     from annokit.analysis import tide
     from annokit.analysis.confusion import detection_confusion
 
+    if kind == "breakdown":
+        _plot_breakdown(ds, dets, out, cls=cls, area=area, iou_type=iou_type, dpi=dpi, gt_path=gt)
+        return
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        tr = tide(ds, dets)
+        tr = tide(ds, dets, mode="mask" if iou_type == "segm" else "bbox")
     tags = tr.tags
     ev = tags.pred_status <= 1
     sel = ev.copy()
@@ -218,6 +226,32 @@ def plot_command(kind: str, gt: Path, pred: Path | None, out: Path, cls: str | N
                     status=["FN"] * len(gsel) + [PRED_STATUS[s] for s in tags.pred_status[psel]],
                     scores=np.concatenate([np.full(len(gsel), np.nan), scores[psel]]), names=names,
                     title=f"image {image_id} (score >= {thr:.3f})")
+    viz.save_figure(fig, out, dpi=dpi)
+
+
+def _plot_breakdown(ds: Any, dets: Any, out: Path, *, cls: str | None, area: str, iou_type: str, dpi: int,
+                    gt_path: Path) -> None:
+    from annokit import viz
+
+    try:
+        from annokit.analysis.breakdown import BREAKDOWN_KEYS, pr_breakdown
+        from annokit.metrics.coco import COCOParams, evaluate
+    except ImportError:
+        raise click.UsageError("plot breakdown needs annokit.metrics.coco, which this installation lacks") from None
+    res = evaluate(ds, dets, params=COCOParams(iou_type=iou_type))  # type: ignore[arg-type]
+    bd = pr_breakdown(ds, dets, coco=res)
+    if area not in bd.area_labels:
+        raise click.BadParameter(f"{area!r} is not one of {', '.join(bd.area_labels)}", param_hint="--area")
+    cid = None
+    if cls is not None:
+        try:
+            cid = ds.categories.id_of(cls)
+        except KeyError:
+            raise FormatError(gt_path, "categories", f"no category named {cls!r}") from None
+    curves = {k: bd.curve(k, cat_id=cid, area=area) for k in BREAKDOWN_KEYS}
+    aps = {k: bd.ap(k, cat_id=cid, area=area) for k in BREAKDOWN_KEYS}
+    fig, ax = viz.new_axes(size=(6.5, 5.0))
+    viz.breakdown_curves(ax, bd.rec_thrs, curves, aps=aps, title=f"PR breakdown: {cls or 'all classes'}, area {area}")
     viz.save_figure(fig, out, dpi=dpi)
 
 

@@ -140,6 +140,15 @@ def analyse(
     coco_cat_pos = {}
     if coco is not None:
         coco_cat_pos = {int(c): i for i, c in enumerate(coco.cat_ids)}
+    # error counts per class (as TIDE counts them: FP errors by predicted class, misses by ground-truth class)
+    k_all = len(cats)
+    p_cpos = cats.index_of(dets.labels)
+    g_cpos = cats.index_of(g.labels)
+    err_counts = np.zeros((k_all, len(ERROR_TYPES)), dtype=np.int64)
+    has_err = (tags.pred_error > 0) & (tags.pred_status >= 1) & (tags.pred_status <= 2) & (p_cpos >= 0)
+    np.add.at(err_counts, (p_cpos[has_err], tags.pred_error[has_err].astype(np.int64) - 1), 1)
+    miss = (tags.gt_error == len(ERROR_TYPES)) & (g_cpos >= 0)
+    np.add.at(err_counts, (g_cpos[miss], len(ERROR_TYPES) - 1), 1)
     per_class: list[dict[str, Any]] = []
     for k, (cid, name) in enumerate(zip(cats.ids.tolist(), cats.names)):
         gsel = g.labels == cid
@@ -158,6 +167,7 @@ def analyse(
             "fn": fn_k,
             "precision": tp_k / (tp_k + fp_k) if tp_k + fp_k else None,
             "recall": tp_k / (tp_k + fn_k) if tp_k + fn_k else None,
+            "errors": {t: int(err_counts[k, j]) for j, t in enumerate(ERROR_TYPES)},
         }
         if coco_pc_by_pos is not None and cid in coco_cat_pos:
             e = coco_pc_by_pos[coco_cat_pos[cid]]
@@ -299,32 +309,26 @@ def _figures(gt: Dataset, dets: Instances, data: ReportData, prog: Progress) -> 
 
     if data.pr_breakdown is not None:
         bd = data.pr_breakdown
-        fig, ax = viz.new_axes(size=(6.0, 4.2))
-        _draw_breakdown(ax, bd)
-        out.append(("breakdown", "COCO-style PR breakdown (all classes, all areas)", _png_uri(fig)))
+        n_area = len(bd["area_labels"])
+        ncols = min(n_area, 4)
+        nrows = -(-n_area // ncols)
+        fig, axes = viz.new_axes(nrows, ncols, size=(4.2, 3.6))
+        flat = list(np.atleast_1d(axes).ravel())
+        _draw_breakdown(flat, bd)
+        for ax in flat[n_area:]:
+            ax.set_axis_off()
+        out.append(("breakdown", "COCO-style PR breakdown per area range (all classes)", _png_uri(fig)))
     prog("figures", 8, 8)
     return out
 
 
-def _draw_breakdown(ax: Any, bd: dict[str, Any]) -> None:
-    rec = np.asarray(bd["rec_thrs"])
-    colors = ["#ffffff", "#bdd7e7", "#6baed6", "#3182bd", "#fdae6b", "#e6550d", "#a50f15"]
-    curves = bd["overall"]["all"]
-    prev = np.zeros_like(rec)
-    keys = list(curves)
-    for i, key in enumerate(reversed(keys)):
-        y = np.asarray(curves[key]["precision"])
-        ax.fill_between(rec, 0, y, color=colors[(len(keys) - 1 - i) % len(colors)], step=None,
-                        label=f"[{curves[key]['ap']:.3f}] {key}", edgecolor="#555555", linewidth=0.5)
-        prev = y
-    del prev
-    handles, labels = ax.get_legend_handles_labels()
-    ax.legend(handles[::-1], labels[::-1], loc="lower left", fontsize="small")
-    ax.set_xlim(0, 1)
-    ax.set_ylim(0, 1.0)
-    ax.set_xlabel("recall")
-    ax.set_ylabel("precision")
-    ax.set_title("PR breakdown, all classes")
+def _draw_breakdown(fig_axes: Any, bd: dict[str, Any]) -> None:
+    from annokit.viz.figures import breakdown_curves
+
+    for ax, area in zip(fig_axes, bd["area_labels"]):
+        curves = bd["overall"][area]
+        breakdown_curves(ax, np.asarray(bd["rec_thrs"]), {k: np.asarray(v["precision"]) for k, v in curves.items()},
+                         aps={k: v["ap"] for k, v in curves.items()}, title=f"PR breakdown, all classes, area {area}")
 
 
 def _gallery(gt: Dataset, dets: Instances, data: ReportData, image_root: Path | None,
@@ -436,16 +440,18 @@ def _html(data: ReportData, figures: list[tuple[str, str, str]], gallery: list[t
     if data.coco_metrics is not None:
         cols += [("AP", "AP"), ("AP50", "AP50"), ("AP75", "AP75")]
     cols += [("tide_ap50", "TIDE AP50"), ("tp", "TP"), ("fp", "FP"), ("fn", "FN"), ("precision", "precision"),
-             ("recall", "recall")]
+             ("recall", "recall")] + [(f"err:{t}", t) for t in ERROR_TYPES]
     rows = ["<tr>" + "".join(f'<th{" class=name" if k == "name" else ""}>{e(t)}</th>' for k, t in cols) + "</tr>"]
     for row in data.per_class:
         cells = []
         for k, _ in cols:
-            v = row.get(k)
+            v = row["errors"][k[4:]] if k.startswith("err:") else row.get(k)
             if k == "tide_ap50" and v is not None:
                 v = v / 100
             cells.append(f'<td class=name>{e(str(v))}</td>' if k == "name" else f"<td>{_fmt(v)}</td>")
         rows.append("<tr>" + "".join(cells) + "</tr>")
+    parts.append('<p class="note">TP / FP / FN, precision and recall at the best-F1 threshold; the last six columns '
+                 "count TIDE errors (false positives by predicted class, misses by ground-truth class).</p>")
     parts.append('<table id="per-class-table">' + "".join(rows) + "</table>")
     # figures
     parts.append('<h2 id="figures">Figures</h2><div class="figs">')

@@ -1,7 +1,9 @@
 """Figures on a given matplotlib Axes (matplotlib imported lazily inside the functions)."""
 
 from annokit.viz.figures import (
+    BREAKDOWN_COLORS,
     ERROR_COLORS,
+    breakdown_curves,
     best_f1_threshold,
     box_size_histogram,
     class_count_histogram,
@@ -21,7 +23,9 @@ from annokit.viz.figures import (
 from annokit.viz.overlay import STATUS_COLORS, label_colors, overlay, text_color_for
 
 __all__ = [
+    "BREAKDOWN_COLORS",
     "ERROR_COLORS",
+    "breakdown_curves",
     "STATUS_COLORS",
     "best_f1_threshold",
     "box_size_histogram",

@@ -28,7 +28,9 @@ __all__ = [
     "reliability_diagram",
     "box_size_histogram",
     "class_count_histogram",
+    "breakdown_curves",
     "ERROR_COLORS",
+    "BREAKDOWN_COLORS",
 ]
 
 ERROR_COLORS = {
@@ -40,6 +42,17 @@ ERROR_COLORS = {
     "Miss": "#636363",
     "FalsePos": "#fd8d3c",
     "FalseNeg": "#6baed6",
+}
+
+
+BREAKDOWN_COLORS = {
+    "C75": "#ffffff",
+    "C50": "#bdd7e7",
+    "Loc": "#6baed6",
+    "Sim": "#3182bd",
+    "Oth": "#fdae6b",
+    "BG": "#e6550d",
+    "FN": "#a50f15",
 }
 
 
@@ -342,4 +355,34 @@ def class_count_histogram(
     ax.set_ylabel("objects")
     ax.set_title(title)
     ax.tick_params(axis="x", labelrotation=90, labelsize=7 if len(ids) > 20 else 9)
+    return ax
+
+
+# ------------------------------------------------------------------------------------------------ PR breakdown
+def breakdown_curves(
+    ax: Any,
+    rec_thrs: np.ndarray,
+    curves: Mapping[str, np.ndarray],
+    *,
+    aps: Mapping[str, float | None] | None = None,
+    title: str = "PR breakdown",
+) -> Any:
+    """COCO-analysis style stacked areas: one filled area per key of ``curves`` (``{key: precision (R,)}`` in the
+    order C75, C50, Loc, Sim, Oth, BG, FN: each forgives more, so each lies above the previous), the first drawn on
+    top. The legend reads ``[AP] key``, most forgiving last."""
+    rec = np.asarray(rec_thrs, dtype=float)
+    keys = list(curves)
+    for key in reversed(keys):
+        y = np.clip(np.asarray(curves[key], dtype=float), 0, None)
+        ap = None if aps is None else aps.get(key)
+        lab = f"[{ap:.3f}] {key}" if ap is not None else key
+        ax.fill_between(rec, 0, y, color=BREAKDOWN_COLORS.get(key, "#cccccc"), label=lab, edgecolor="#555555",
+                        linewidth=0.5)
+    handles, labels = ax.get_legend_handles_labels()
+    ax.legend(handles[::-1], labels[::-1], loc="lower left", fontsize="small")
+    ax.set_xlim(0, 1)
+    ax.set_ylim(0, 1.0)
+    ax.set_xlabel("recall")
+    ax.set_ylabel("precision")
+    ax.set_title(title)
     return ax

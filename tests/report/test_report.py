@@ -65,6 +65,8 @@ def test_json_matches_page(report_dir: Path) -> None:
     assert set(data["tide"]["main_dap"]) == {"Cls", "Loc", "Both", "Dupe", "Bkg", "Miss"}
     for row in data["per_class"]:
         assert f"<td class=name>{row['name']}</td>" in page
+    for t, n in data["tide"]["counts"].items():
+        assert sum(row["errors"][t] for row in data["per_class"]) == n, t
     assert len(data["worst_images"]) == len(re.findall(r'<figure class="gallery-item"', page))
     per = data["per_image"]
     bad = np.array(per["fp"]) + np.array(per["fn"])

@@ -151,3 +151,19 @@ def test_save_figure_rejects_unknown_suffix(tmp_path: object) -> None:
     fig, ax = new_axes()
     with pytest.raises(FormatError):
         viz.save_figure(fig, tmp_path / "x.gif")
+
+
+def test_breakdown_curves_stacked_areas() -> None:
+    rec = np.linspace(0, 1, 101)
+    curves = {k: np.clip(1.2 - rec + 0.05 * i, 0, 1) for i, k in enumerate(["C75", "C50", "Loc", "Sim", "Oth", "BG", "FN"])}
+    curves["C75"][50:] = -1  # COCO's -1 never drawn below zero
+    fig, ax = new_axes()
+    viz.breakdown_curves(ax, rec, curves, aps={k: 0.1 * i for i, k in enumerate(curves)})
+    assert len(ax.collections) == 7
+    labels = [t.get_text() for t in ax.get_legend().get_texts()]
+    assert labels == [f"[{0.1 * i:.3f}] {k}" for i, k in enumerate(curves)]
+    # C75 is drawn last (on top) in white
+    from matplotlib.colors import to_hex
+
+    assert to_hex(ax.collections[-1].get_facecolor()[0]) == "#ffffff"
+    assert ax.collections[-1].get_paths()[0].vertices[:, 1].min() >= 0
