@@ -66,8 +66,10 @@ def detection_confusion(
     k = len(cats)
     bg = k
     g = gt.annotations
-    keep = (tags.pred_status <= 1) & (dets.scores >= score_thresh if dets.scores is not None else True)
     pcls = cats.index_of(dets.labels)
+    keep = (tags.pred_status <= 1) & (pcls >= 0)  # predictions of unknown categories are left out
+    if dets.scores is not None:
+        keep &= dets.scores >= score_thresh
     rows: list[np.ndarray] = []
     cols: list[np.ndarray] = []
     tp = keep & (tags.pred_status == 0)

@@ -255,7 +255,7 @@ def _figures(gt: Dataset, dets: Instances, data: ReportData, prog: Progress) -> 
     n_real = int((~g.iscrowd).sum())
     r, p = viz.pr_curve_points(scores[ev], tags.pred_status[ev] == 0, n_real)
     viz.pr_curves(axes[0], {"all classes": (r, p)}, title="Precision-recall, all classes (IoU 0.5)")
-    top = sorted(data.per_class, key=lambda row: -row["ground_truth"])[:10]
+    top = sorted((row for row in data.per_class if row["ground_truth"] > 0), key=lambda row: -row["ground_truth"])[:10]
     curves = {}
     for row in top:
         sel = ev & (dets.labels == row["category_id"])

@@ -47,3 +47,14 @@ def test_detection_confusion_with_background() -> None:
     assert cm.tolist() == [[1, 1, 0], [1, 0, 2], [0, 1, 0]]
     cm2, _ = detection_confusion(ds, dets, r.tags, score_thresh=0.5)
     assert cm2.tolist() == [[1, 0, 0], [1, 0, 2], [0, 1, 0]]
+
+
+def test_detection_confusion_skips_unknown_categories() -> None:
+    ds = Dataset(
+        images=ImageTable(ids=[1], file_names=["a"], heights=[100], widths=[100]),
+        categories=LabelSet(ids=[3], names=["cat"]),
+        annotations=Instances(image_ids=[1], boxes=[[0, 0, 20, 20]], labels=[3]),
+    )
+    dets = Instances(image_ids=[1, 1], labels=[3, 99], boxes=[[0, 0, 20, 20], [50, 50, 60, 60]], scores=[0.9, 0.8])
+    cm, labels = detection_confusion(ds, dets, tide(ds, dets).tags)
+    assert labels == ["cat", "background"] and cm.tolist() == [[1, 0], [0, 0]]

@@ -90,32 +90,37 @@ def test_tags_json(report_dir: Path) -> None:
             assert g["status"] == "TP" and g["matched_row"] == t["row"] and t["iou"] >= 0.5
 
 
-def test_report_in_headless_chromium(report_dir: Path, tmp_path: Path) -> None:
+def _check_in_chromium(html_path: Path, tmp_path: Path, *, min_images: int) -> None:
+    """Load the page in headless Chromium: tables and images in the rendered DOM, every image decoded and laid out
+    at a visible size, and a screenshot full of colour. Skips, saying why, without a chromium binary."""
     exe = _chromium()
     if exe is None:
         pytest.skip("no chromium binary on PATH (install: apt-get install -y chromium); the page check needs a "
                     "real browser")
-    url = (report_dir / "report.html").resolve().as_uri()
+    url = html_path.resolve().as_uri()
     common = [exe, "--headless", "--no-sandbox", "--disable-gpu", "--hide-scrollbars", "--allow-file-access-from-files"]
-    # 1) the DOM after rendering: tables and images present, and every image decoded by the browser. A copy of
-    #    the page with a probe script appended records how many <img> have naturalWidth > 0.
-    page = (report_dir / "report.html").read_text()
+    # 1) the DOM after rendering. A copy of the page with a probe script appended records how many <img> the browser
+    #    decoded (naturalWidth > 0) and laid out visibly (at least 50 x 50 CSS pixels, not hidden).
+    page = html_path.read_text()
     probe = tmp_path / "probe.html"
-    script = ("<script>window.addEventListener('load',function(){var im=document.images,ok=0;"
-              "for(var i=0;i<im.length;i++){if(im[i].complete&&im[i].naturalWidth>0)ok++;}"
-              "document.body.setAttribute('data-decoded',ok+'/'+im.length);});</script>")
+    script = ("<script>window.addEventListener('load',function(){var im=document.images,ok=0,vis=0;"
+              "for(var i=0;i<im.length;i++){var r=im[i].getBoundingClientRect(),cs=getComputedStyle(im[i]);"
+              "if(im[i].complete&&im[i].naturalWidth>0)ok++;"
+              "if(r.width>=50&&r.height>=50&&cs.visibility!=='hidden'&&cs.display!=='none')vis++;}"
+              "document.body.setAttribute('data-decoded',ok+'/'+vis+'/'+im.length);});</script>")
     probe.write_text(page.replace("</body>", script + "</body>"))
-    dom = subprocess.run([*common, "--dump-dom", "--virtual-time-budget=10000", probe.resolve().as_uri()],
-                         capture_output=True, text=True, timeout=120)
+    dom = subprocess.run([*common, "--window-size=1400,2000", "--dump-dom", "--virtual-time-budget=10000",
+                          probe.resolve().as_uri()], capture_output=True, text=True, timeout=120)
     assert dom.returncode == 0, dom.stderr[-2000:]
     html_dom = dom.stdout
     assert html_dom.count("<table") >= 3
     assert 'id="per-class-table"' in html_dom and 'id="tide-table"' in html_dom
     n_img = len(re.findall(r"<img ", html_dom))
-    assert n_img >= 8
-    m = re.search(r'data-decoded="(\d+)/(\d+)"', html_dom)
+    assert n_img >= min_images
+    m = re.search(r'data-decoded="(\d+)/(\d+)/(\d+)"', html_dom)
     assert m is not None, "the probe script did not run"
-    assert int(m.group(1)) == int(m.group(2)) == n_img
+    decoded, visible, total = (int(x) for x in m.groups())
+    assert decoded == visible == total == n_img
     # 2) a screenshot: the figures are visible (the page is not blank and has many colours)
     shot = tmp_path / "shot.png"
     r = subprocess.run([*common, f"--screenshot={shot}", "--window-size=1400,4000", url], capture_output=True,
@@ -125,10 +130,13 @@ def test_report_in_headless_chromium(report_dir: Path, tmp_path: Path) -> None:
 
     arr = np.asarray(Image.open(shot).convert("RGB"))
     assert arr.shape[:2] == (4000, 1400)
-    # every figure is a PNG with coloured plot elements: count distinct colours in the lower part of the page
     lower = arr[1200:].reshape(-1, 3)
     assert len(np.unique(lower[::7], axis=0)) > 200
     assert (lower.min(axis=1) < 200).mean() > 0.05  # substantially non-white
+
+
+def test_report_in_headless_chromium(report_dir: Path, tmp_path: Path) -> None:
+    _check_in_chromium(report_dir / "report.html", tmp_path, min_images=8)
 
 
 def test_sample_data_report(tmp_path: Path) -> None:
@@ -141,14 +149,7 @@ def test_sample_data_report(tmp_path: Path) -> None:
     assert rc == 0
     page = (out / "report.html").read_text()
     assert page.count("data:image/png;base64,") >= 8
-    exe = _chromium()
-    if exe is None:
-        pytest.skip("no chromium binary on PATH (install: apt-get install -y chromium)")
-    shot = tmp_path / "s.png"
-    r = subprocess.run([exe, "--headless", "--no-sandbox", "--disable-gpu", f"--screenshot={shot}",
-                        "--window-size=1400,3000", (out / "report.html").resolve().as_uri()],
-                       capture_output=True, text=True, timeout=120)
-    assert r.returncode == 0 and shot.exists()
+    _check_in_chromium(out / "report.html", tmp_path, min_images=8)
 
 
 def test_cli_errors_are_one_line(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
