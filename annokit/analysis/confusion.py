@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from annokit.analysis.tide import ObjectTags, _CLS
+from annokit.analysis.tide import _CLS, ObjectTags
 from annokit.core.dataset import Dataset
 from annokit.core.instances import Instances
 

@@ -494,7 +494,6 @@ def tide(
 
     tp = pred_status == 0
     fp = pred_status == 1
-    base_sel = tp | fp
     big = len(p_rows) + 1
 
     def run(

@@ -3,9 +3,9 @@
 from annokit.viz.figures import (
     BREAKDOWN_COLORS,
     ERROR_COLORS,
-    breakdown_curves,
     best_f1_threshold,
     box_size_histogram,
+    breakdown_curves,
     class_count_histogram,
     confusion_matrix,
     error_bars,

@@ -7,8 +7,9 @@ Every function takes ``ax`` first and returns it, so figures compose: ``fig, axe
 from __future__ import annotations
 
 import io
+from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Any, Literal, Mapping, Sequence
+from typing import Any, Literal
 
 import numpy as np
 

@@ -7,7 +7,8 @@ luminance, so they read on any background.
 
 from __future__ import annotations
 
-from typing import Any, Mapping, Sequence
+from collections.abc import Mapping, Sequence
+from typing import Any
 
 import numpy as np
 
@@ -80,8 +81,8 @@ def overlay(
 
     Returns the ``ax``; rectangles are ``ax.patches`` and tags are ``ax.texts``, one per object.
     """
-    from matplotlib.patches import Rectangle
     from matplotlib.colors import to_rgb
+    from matplotlib.patches import Rectangle
 
     if image is None:
         if image_hw is None:

@@ -5,12 +5,11 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from _data import write_small_dataset  # type: ignore[import-not-found]
 
 from annokit.cli import cli
 from annokit.cli._common import run_cli
 from annokit.cli.report import PLOT_KINDS
-
-from _data import write_small_dataset  # type: ignore[import-not-found]
 
 
 @pytest.fixture(scope="module")

@@ -10,11 +10,10 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from _data import write_small_dataset  # type: ignore[import-not-found]
 
 from annokit.cli import cli
 from annokit.cli._common import run_cli
-
-from _data import write_small_dataset  # type: ignore[import-not-found]
 
 ROOT = Path(__file__).resolve().parents[2]
 

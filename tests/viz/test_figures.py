@@ -155,7 +155,8 @@ def test_save_figure_rejects_unknown_suffix(tmp_path: object) -> None:
 
 def test_breakdown_curves_stacked_areas() -> None:
     rec = np.linspace(0, 1, 101)
-    curves = {k: np.clip(1.2 - rec + 0.05 * i, 0, 1) for i, k in enumerate(["C75", "C50", "Loc", "Sim", "Oth", "BG", "FN"])}
+    keys = ["C75", "C50", "Loc", "Sim", "Oth", "BG", "FN"]
+    curves = {k: np.clip(1.2 - rec + 0.05 * i, 0, 1) for i, k in enumerate(keys)}
     curves["C75"][50:] = -1  # COCO's -1 never drawn below zero
     fig, ax = new_axes()
     viz.breakdown_curves(ax, rec, curves, aps={k: 0.1 * i for i, k in enumerate(curves)})
