@@ -58,6 +58,7 @@ class ReportData:
     per_image: dict[str, np.ndarray]
     worst_images: list[int]
     pr_breakdown: dict[str, Any] | None = None
+    figure_data: dict[str, Any] = field(default_factory=dict)
     timings: dict[str, float] = field(default_factory=dict)
 
     def to_json(self) -> dict[str, Any]:
@@ -78,6 +79,7 @@ class ReportData:
             "per_image": {k: v.tolist() for k, v in self.per_image.items()},
             "worst_images": self.worst_images,
             "pr_breakdown": self.pr_breakdown,
+            "figures": self.figure_data,
             "timings_s": self.timings,
         }
 
@@ -263,6 +265,14 @@ def _figures(gt: Dataset, dets: Instances, data: ReportData, prog: Progress) -> 
         curves[row["name"]] = viz.pr_curve_points(scores[sel], tags.pred_status[sel] == 0, row["ground_truth"])
     viz.pr_curves(axes[1], curves, title=f"Precision-recall per class (top {len(curves)} by #gt)")
     out.append(("pr", "Precision-recall curves", _png_uri(fig)))
+    rec_thrs = np.arange(101) / 100
+    fd = data.figure_data
+    fd["pr_curves"] = {
+        "note": "interpolated precision at recall 0, 0.01, ..., 1 (IoU 0.5, TIDE matching)",
+        "recall": rec_thrs.tolist(),
+        "precision": {"all classes": viz.pr_envelope(r, p, rec_thrs).tolist(),
+                      **{k: viz.pr_envelope(*v, rec_thrs).tolist() for k, v in curves.items()}},
+    }
     prog("figures", 1, 8)
 
     fig, axes = viz.new_axes(1, 2, size=(6.0, 4.0))
@@ -285,6 +295,8 @@ def _figures(gt: Dataset, dets: Instances, data: ReportData, prog: Progress) -> 
     cm, labels = detection_confusion(gt, dets, tags, score_thresh=data.threshold)
     k = len(labels)
     fig, ax = viz.new_axes(size=(min(4 + 0.25 * k, 13), min(3.5 + 0.25 * k, 12)))
+    fd["detection_confusion"] = {"labels": labels, "counts": cm.tolist(), "score_thresh": data.threshold,
+                                 "note": "rows: true class, columns: predicted class; last: background"}
     viz.plot_confusion_matrix(ax, cm, labels, normalize="true",
                               title=f"Detection confusion, rows normalised\n(score >= {data.threshold:.3f})")
     out.append(("confusion", "Detection confusion matrix", _png_uri(fig)))
@@ -299,11 +311,16 @@ def _figures(gt: Dataset, dets: Instances, data: ReportData, prog: Progress) -> 
     fig, ax = viz.new_axes(size=(6.0, 4.0))
     viz.reliability_diagram(ax, scores[ev], tags.pred_status[ev] == 0,
                             title="Detection confidence vs precision")
+    rb = viz.reliability_bins(scores[ev], tags.pred_status[ev] == 0)
+    fd["reliability"] = {k: (v.tolist() if isinstance(v, np.ndarray) else v) for k, v in rb.items()}
     out.append(("reliability", "Reliability of detection scores", _png_uri(fig)))
     prog("figures", 6, 8)
 
     fig, axes = viz.new_axes(1, 2, size=(5.5, 4.0))
     viz.box_size_histogram(axes[0], g.boxes[~g.iscrowd], title="Ground-truth box size")
+    gb = g.boxes[~g.iscrowd]
+    counts, edges = np.histogram(np.sqrt(np.clip((gb[:, 2] - gb[:, 0]) * (gb[:, 3] - gb[:, 1]), 0, None)), bins=30)
+    fd["box_sizes"] = {"sqrt_area_edges": edges.tolist(), "counts": counts.tolist()}
     viz.class_count_histogram(axes[1], g.labels[~g.iscrowd], names, title="Ground-truth objects per class")
     out.append(("dataset", "Dataset statistics", _png_uri(fig)))
     prog("figures", 7, 8)

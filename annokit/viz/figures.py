@@ -18,7 +18,9 @@ __all__ = [
     "save_figure",
     "figure_png_bytes",
     "pr_curve_points",
+    "pr_envelope",
     "pr_curves",
+    "reliability_bins",
     "confusion_matrix",
     "plot_confusion_matrix",
     "error_bars",
@@ -100,6 +102,19 @@ def pr_curve_points(scores: np.ndarray, is_tp: np.ndarray, num_gt: int) -> tuple
     prec = tp / np.arange(1, len(o) + 1)
     rec = tp / num_gt if num_gt > 0 else np.zeros(len(o))
     return rec.astype(np.float64), prec.astype(np.float64)
+
+
+def pr_envelope(recall: np.ndarray, precision: np.ndarray, rec_thrs: np.ndarray | None = None) -> np.ndarray:
+    """Interpolated precision at each recall threshold (default ``0, 0.01, ..., 1``): the highest precision at any
+    recall ``>= r``, 0 beyond the largest recall reached. ``(R,)`` float64."""
+    r = np.asarray(recall, dtype=np.float64)
+    p = np.asarray(precision, dtype=np.float64)
+    thr = np.arange(101) / 100 if rec_thrs is None else np.asarray(rec_thrs, dtype=np.float64)
+    if len(r) == 0:
+        return np.zeros(len(thr))
+    env = np.maximum.accumulate(p[::-1])[::-1]
+    idx = np.searchsorted(r, thr, side="left")
+    return np.where(idx < len(env), env[np.minimum(idx, len(env) - 1)], 0.0)
 
 
 def pr_curves(
@@ -302,11 +317,12 @@ def threshold_curves(
 
 
 # ------------------------------------------------------------------------------------------------ calibration
-def reliability_diagram(
-    ax: Any, confidences: np.ndarray, correct: np.ndarray, *, n_bins: int = 10, title: str = "Reliability"
-) -> Any:
-    """Accuracy per confidence bin (``n_bins`` equal-width bins on [0, 1]; one bar per non-empty bin) against
-    the diagonal of perfect calibration; the expected calibration error (ECE) is in the title."""
+def reliability_bins(confidences: np.ndarray, correct: np.ndarray, *, n_bins: int = 10) -> dict[str, Any]:
+    """Calibration statistics: ``n_bins`` equal-width bins on [0, 1] (the first ``[0, w]``, then ``(lo, hi]``).
+
+    Returns ``{"edges": (B+1,), "count": (B,) int64, "accuracy": (B,), "confidence": (B,), "ece": float}``
+    (mean accuracy and confidence per bin, 0 for empty bins; ECE = sum over bins of count * |acc - conf| / N).
+    """
     c = np.asarray(confidences, dtype=np.float64)
     y = np.asarray(correct, dtype=bool)
     edges = np.linspace(0, 1, n_bins + 1)
@@ -318,14 +334,25 @@ def reliability_diagram(
     acc_m = np.where(nz, acc / np.maximum(cnt, 1), 0.0)
     conf_m = np.where(nz, conf / np.maximum(cnt, 1), 0.0)
     ece = float(np.sum(cnt[nz] * np.abs(acc_m[nz] - conf_m[nz])) / max(len(c), 1))
+    return {"edges": edges, "count": cnt.astype(np.int64), "accuracy": acc_m, "confidence": conf_m, "ece": ece}
+
+
+def reliability_diagram(
+    ax: Any, confidences: np.ndarray, correct: np.ndarray, *, n_bins: int = 10, title: str = "Reliability"
+) -> Any:
+    """Accuracy per confidence bin (:func:`reliability_bins`; one bar per non-empty bin) against the diagonal of
+    perfect calibration; the expected calibration error (ECE) is in the title."""
+    rb = reliability_bins(confidences, correct, n_bins=n_bins)
+    nz = rb["count"] > 0
     w = 1.0 / n_bins
-    ax.bar(edges[:-1][nz], acc_m[nz], width=w, align="edge", color="#3182bd", edgecolor="white", label="accuracy")
+    ax.bar(rb["edges"][:-1][nz], rb["accuracy"][nz], width=w, align="edge", color="#3182bd", edgecolor="white",
+           label="accuracy")
     ax.plot([0, 1], [0, 1], linestyle="--", color="#888888", label="perfect calibration")
     ax.set_xlim(0, 1)
     ax.set_ylim(0, 1)
     ax.set_xlabel("confidence")
     ax.set_ylabel("accuracy")
-    ax.set_title(f"{title} (ECE {ece:.3f})")
+    ax.set_title(f"{title} (ECE {rb['ece']:.3f})")
     ax.legend(loc="upper left", fontsize="small")
     return ax
 

@@ -64,6 +64,17 @@ def test_json_matches_page(report_dir: Path) -> None:
     assert set(data["tide"]["main_dap"]) == {"Cls", "Loc", "Both", "Dupe", "Bkg", "Miss"}
     for row in data["per_class"]:
         assert f"<td class=name>{row['name']}</td>" in page
+    figs = data["figures"]
+    assert len(figs["pr_curves"]["recall"]) == 101
+    assert figs["pr_curves"]["precision"]["all classes"][0] <= 1.0
+    cm = np.array(figs["detection_confusion"]["counts"])
+    assert cm.shape == (5, 5) and figs["detection_confusion"]["labels"][-1] == "background"
+    # every ground-truth object is either found (a TP on the diagonal) or missed (background column)
+    assert np.trace(cm[:4, :4]) + cm[:4, 4].sum() == data["counts"]["ground_truth"]
+    assert np.trace(cm[:4, :4]) == sum(row["tp"] for row in data["per_class"])
+    assert sum(figs["reliability"]["count"]) == sum(1 for t in json.loads((report_dir / "tags.json").read_text())
+                                                    if t["kind"] == "pred" and t["status"] in ("TP", "FP"))
+    assert sum(figs["box_sizes"]["counts"]) == data["counts"]["ground_truth"]
     for t, n in data["tide"]["counts"].items():
         assert sum(row["errors"][t] for row in data["per_class"]) == n, t
     assert len(data["worst_images"]) == len(re.findall(r'<figure class="gallery-item"', page))

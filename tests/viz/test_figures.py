@@ -168,3 +168,31 @@ def test_breakdown_curves_stacked_areas() -> None:
 
     assert to_hex(ax.collections[-1].get_facecolor()[0]) == "#ffffff"
     assert ax.collections[-1].get_paths()[0].vertices[:, 1].min() >= 0
+
+
+def test_pr_envelope_integrates_to_tide_ap() -> None:
+    from annokit import Dataset, ImageTable, Instances, LabelSet
+    from annokit.analysis import tide
+
+    rng = np.random.default_rng(5)
+    n = 30
+    xy = rng.uniform(0, 80, (n, 2))
+    boxes = np.hstack([xy, xy + rng.uniform(5, 20, (n, 2))])
+    ds = Dataset(images=ImageTable(ids=[1], file_names=["a"], heights=[100], widths=[100]),
+                 categories=LabelSet.from_names(["a"]),
+                 annotations=Instances(image_ids=np.ones(n, int), boxes=boxes, labels=np.ones(n, int)))
+    pick = rng.integers(0, n, 40)
+    det = Instances(image_ids=np.ones(40, int), boxes=boxes[pick] + rng.normal(0, 3, (40, 4)).clip(-2, 2),
+                    labels=np.ones(40, int), scores=rng.random(40))
+    r = tide(ds, det)
+    s, tp = det.scores, r.tags.pred_status == 0
+    env = viz.pr_envelope(*viz.pr_curve_points(s, tp, n))
+    assert env.shape == (101,)
+    assert env.sum() / 101 * 100 == pytest.approx(r.per_class_ap[1], abs=1e-9)
+    assert viz.pr_envelope(np.array([]), np.array([])).tolist() == [0.0] * 101
+
+
+def test_reliability_bins_edges() -> None:
+    rb = viz.reliability_bins(np.array([0.0, 0.1, 0.10001, 1.0]), np.array([1, 0, 1, 1], bool), n_bins=10)
+    assert rb["count"].tolist() == [2, 1, 0, 0, 0, 0, 0, 0, 0, 1]
+    assert rb["accuracy"][0] == 0.5 and rb["confidence"][0] == pytest.approx(0.05)
