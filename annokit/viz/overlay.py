@@ -60,6 +60,7 @@ def overlay(
     names: Mapping[int, str] | None = None,
     semantic: np.ndarray | None = None,
     panoptic: np.ndarray | None = None,
+    ignore_index: int | None = 255,
     alpha: float = 0.45,
     title: str | None = None,
     show_labels: bool = True,
@@ -75,9 +76,12 @@ def overlay(
     masks : sequence of N RLE dicts or (H, W) bool arrays, optional
         Filled with the object's colour at ``alpha``.
     semantic : (H, W) int, optional
-        Class map painted with one colour per class (0 and negative values left clear).
+        Class map painted with one colour per class id (the same id, the same colour, in every image), with a
+        legend of the classes present (named through ``names``, at most 20); ``ignore_index`` and negative values
+        are left clear.
     panoptic : (H, W) int, optional
-        Segment-id map painted with one colour per segment (0 left clear), segment borders drawn.
+        Segment-id map (e.g. ``R + 256 G + 65536 B`` of a COCO panoptic PNG) painted with one colour per segment
+        (0 = void left clear), segment borders drawn in white.
 
     Returns the ``ax``; rectangles are ``ax.patches`` and tags are ``ax.texts``, one per object.
     """
@@ -94,23 +98,32 @@ def overlay(
         h, w = img.shape[:2]
         ax.imshow(img, cmap="gray" if img.ndim == 2 else None)
 
-    def paint(ids: np.ndarray, palette: np.ndarray) -> None:
-        rgba = np.zeros((*ids.shape, 4))
-        pos = ids > 0
-        if pos.any():
-            uniq, inv = np.unique(ids[pos], return_inverse=True)
-            rgba[pos, :3] = palette[inv % len(palette)]
-            rgba[pos, 3] = alpha
-        ax.imshow(rgba, interpolation="nearest")
-
     if semantic is not None:
-        sem = np.asarray(semantic)
-        paint(sem, label_colors(int(max(sem.max(initial=0), 0)) + 1)[1:] if sem.max(initial=0) > 0 else
-              label_colors(1))
+        sem = np.asarray(semantic).astype(np.int64)
+        keep = sem >= 0
+        if ignore_index is not None:
+            keep &= sem != ignore_index
+        rgba = np.zeros((*sem.shape, 4))
+        present = np.unique(sem[keep])
+        if len(present):
+            palette = label_colors(int(present.max()) + 1)  # colour by class id: the same class, the same colour
+            rgba[keep, :3] = palette[sem[keep]]
+            rgba[keep, 3] = alpha
+        ax.imshow(rgba, interpolation="nearest")
+        if 0 < len(present) <= 20:
+            from matplotlib.patches import Patch
+
+            handles = [Patch(facecolor=palette[c], label=(names or {}).get(int(c), str(int(c)))) for c in present]
+            ax.legend(handles=handles, loc="upper right", fontsize=7, framealpha=0.8)
     if panoptic is not None:
         pan = np.asarray(panoptic).astype(np.int64)
-        n_seg = len(np.unique(pan[pan > 0]))
-        paint(pan, label_colors(max(n_seg, 1), seed=3))
+        rgba = np.zeros((*pan.shape, 4))
+        pos = pan > 0
+        if pos.any():
+            uniq, inv = np.unique(pan[pos], return_inverse=True)
+            rgba[pos, :3] = label_colors(len(uniq), seed=3)[inv]
+            rgba[pos, 3] = alpha
+        ax.imshow(rgba, interpolation="nearest")
         border = np.zeros(pan.shape, bool)
         border[:-1] |= pan[:-1] != pan[1:]
         border[:, :-1] |= pan[:, :-1] != pan[:, 1:]

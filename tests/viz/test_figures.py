@@ -139,6 +139,7 @@ def test_overlay_boxes_masks_maps(tmp_path: object) -> None:
         face = t.get_bbox_patch().get_facecolor()
         assert t.get_color() == viz.text_color_for(face)
     assert len(ax.images) == 5  # image, semantic, panoptic, panoptic borders, one mask
+    assert [t.get_text() for t in ax.get_legend().get_texts()] == ["cat"]  # the semantic classes present
     out = viz.save_figure(fig, tmp_path / "o.svg")
     assert out.read_text().lstrip().startswith("<?xml")
     viz.save_figure(fig, tmp_path / "o.png")
@@ -196,3 +197,17 @@ def test_reliability_bins_edges() -> None:
     rb = viz.reliability_bins(np.array([0.0, 0.1, 0.10001, 1.0]), np.array([1, 0, 1, 1], bool), n_bins=10)
     assert rb["count"].tolist() == [2, 1, 0, 0, 0, 0, 0, 0, 0, 1]
     assert rb["accuracy"][0] == 0.5 and rb["confidence"][0] == pytest.approx(0.05)
+
+
+def test_overlay_semantic_colours_by_class_and_ignore() -> None:
+    sem = np.array([[0, 1, 255], [2, 2, -1]])
+    fig, ax = new_axes()
+    viz.overlay(ax, None, image_hw=(2, 3), semantic=sem, names={0: "road", 1: "car", 2: "sky"})
+    rgba = ax.images[1].get_array()
+    assert rgba[0, 2, 3] == 0 and rgba[1, 2, 3] == 0  # ignore and negative pixels stay clear
+    assert (rgba[1, 0] == rgba[1, 1]).all() and not (rgba[0, 0] == rgba[0, 1]).all()
+    assert [t.get_text() for t in ax.get_legend().get_texts()] == ["road", "car", "sky"]
+    # the colour of a class does not depend on which other classes are present
+    fig2, ax2 = new_axes()
+    viz.overlay(ax2, None, image_hw=(1, 1), semantic=np.array([[2]]))
+    assert (ax2.images[1].get_array()[0, 0, :3] == rgba[1, 0, :3]).all()
