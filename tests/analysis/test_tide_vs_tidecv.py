@@ -10,7 +10,13 @@ import pytest
 from annokit.analysis import ERROR_TYPES, tide
 from annokit.io.coco import dataset_from_coco_dict, read_results
 
-tidecv = pytest.importorskip("tidecv", reason="tidecv (test oracle) is not installed: pip install tidecv")
+try:
+    import tidecv
+except ModuleNotFoundError:
+    pytest.skip("tidecv (the test oracle) is not installed: pip install -e '.[test]'", allow_module_level=True)
+except ImportError as exc:  # tidecv imports cv2 (opencv-python), which needs libGL / libglib from the system
+    pytest.skip(f"tidecv is installed but cannot be imported ({exc}); on Debian: apt-get install -y libgl1 "
+                "libglib2.0-0", allow_module_level=True)
 
 TOL = 1e-9
 
