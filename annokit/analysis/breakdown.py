@@ -1,0 +1,184 @@
+"""COCO-style precision-recall breakdown (the C75 / C50 / Loc / Sim / Oth / BG / FN curves of the COCO detection
+analysis, per class and area range), computed with :func:`annokit.metrics.coco.evaluate`.
+
+Definitions (recall thresholds and area ranges as the COCO evaluation; the last ``max_dets``):
+
+``C75``, ``C50``
+    PR at IoU 0.75 and 0.50.
+``Loc``
+    PR at IoU 0.10 (localisation errors forgiven, duplicates still count).
+``Sim``
+    As ``Loc``, after removing every false positive (at IoU 0.10) that overlaps with IoU >= 0.10 a ground truth of
+    *another class of the same supercategory* in its image (supercategory confusions forgiven). The comparison is
+    between the prediction's class and the ground truth's class; a class alone in its supercategory (or classes
+    with no supercategory) forgive nothing.
+``Oth``
+    As ``Sim`` with any other class (all class confusions forgiven).
+``BG``
+    All remaining false positives removed: precision 1 up to the recall ``Oth`` reaches.
+``FN``
+    Precision 1 at every recall (all errors removed).
+
+Unlike ports that relabel confused ground truth as ignored (one detection absorbed per ground truth), every
+confused detection is forgiven here; ``Sim`` is computed from the supercategories of the dataset's categories.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from annokit.core.dataset import Dataset
+from annokit.core.instances import Instances
+
+__all__ = ["BREAKDOWN_KEYS", "PRBreakdown", "pr_breakdown"]
+
+BREAKDOWN_KEYS: tuple[str, ...] = ("C75", "C50", "Loc", "Sim", "Oth", "BG", "FN")
+
+
+@dataclass(frozen=True)
+class PRBreakdown:
+    """``precision[key]``: (R, K, A) float64 precision at ``rec_thrs`` per class and area range (-1 where the class
+    has no ground truth in that range, as COCO)."""
+
+    rec_thrs: np.ndarray
+    cat_ids: np.ndarray
+    cat_names: list[str]
+    area_labels: tuple[str, ...]
+    precision: dict[str, np.ndarray]
+
+    def ap(self, key: str, *, cat_id: int | None = None, area: str = "all") -> float | None:
+        """Area under the curve (mean precision over recall thresholds, valid entries only); over all classes
+        when ``cat_id`` is None. ``None`` when nothing is defined."""
+        a = self.area_labels.index(area)
+        p = self.precision[key][:, :, a]
+        if cat_id is not None:
+            p = p[:, np.flatnonzero(self.cat_ids == cat_id)]
+        v = p[p > -1]
+        return float(v.mean()) if v.size else None
+
+    def curve(self, key: str, *, cat_id: int | None = None, area: str = "all") -> np.ndarray:
+        """(R,) precision; the mean over classes with ground truth in ``area`` when ``cat_id`` is None."""
+        a = self.area_labels.index(area)
+        p = self.precision[key][:, :, a]
+        if cat_id is not None:
+            return p[:, int(np.flatnonzero(self.cat_ids == cat_id)[0])].copy()
+        valid = p > -1
+        n = valid.sum(axis=1)
+        s = np.where(valid, p, 0).sum(axis=1)
+        return np.where(n > 0, s / np.maximum(n, 1), 0.0)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "keys": list(BREAKDOWN_KEYS),
+            "rec_thrs": self.rec_thrs.tolist(),
+            "area_labels": list(self.area_labels),
+            "overall": {
+                area: {k: {"ap": self.ap(k, area=area), "precision": self.curve(k, area=area).tolist()}
+                       for k in BREAKDOWN_KEYS}
+                for area in self.area_labels
+            },
+            "per_class": {
+                name: {area: {k: self.ap(k, cat_id=int(c), area=area) for k in BREAKDOWN_KEYS}
+                       for area in self.area_labels}
+                for c, name in zip(self.cat_ids.tolist(), self.cat_names)
+            },
+        }
+
+
+def _confused(gt: Dataset, dets: Instances, cand: np.ndarray, same_group: np.ndarray, iou_type: str) -> np.ndarray:
+    """(N,) bool: rows in ``cand`` overlapping (IoU >= 0.1) a non-crowd ground truth of another class in its image
+    whose class pair is allowed by ``same_group`` ((K, K) bool over category positions)."""
+    g = gt.annotations
+    out = np.zeros(len(dets), dtype=bool)
+    rows = np.flatnonzero(cand)
+    if len(rows) == 0 or len(g) == 0:
+        return out
+    gsel = np.flatnonzero(~g.iscrowd)
+    g_img = g.image_ids[gsel]
+    o = np.argsort(g_img, kind="stable")
+    gsel, g_img = gsel[o], g_img[o]
+    cpos_d = gt.categories.index_of(dets.labels)
+    cpos_g = gt.categories.index_of(g.labels)
+    d_img = dets.image_ids[rows]
+    lo = np.searchsorted(g_img, d_img, side="left")
+    hi = np.searchsorted(g_img, d_img, side="right")
+    cnt = hi - lo
+    if cnt.sum() == 0:
+        return out
+    pd = np.repeat(rows, cnt)
+    start = np.repeat(lo - np.r_[0, np.cumsum(cnt)[:-1]], cnt)
+    pg = gsel[np.arange(int(cnt.sum())) + start]
+    ok = (dets.labels[pd] != g.labels[pg]) & same_group[cpos_d[pd], cpos_g[pg]]
+    pd, pg = pd[ok], pg[ok]
+    if len(pd) == 0:
+        return out
+    if iou_type == "segm" and dets.segmentations is not None and g.segmentations is not None:
+        from annokit.core.masks import mask_iou, segmentation_to_rle
+
+        hw = {int(i): (int(h), int(w)) for i, h, w in zip(gt.images.ids, gt.images.heights, gt.images.widths)}
+        iou = np.empty(len(pd))
+        for n, (d, j) in enumerate(zip(pd, pg)):
+            h, w = hw[int(g.image_ids[j])]
+            a = segmentation_to_rle(dets.segmentations[d], h, w)
+            b = segmentation_to_rle(g.segmentations[j], h, w)
+            iou[n] = mask_iou([a], [b])[0, 0]
+    else:
+        a, b = dets.boxes[pd], g.boxes[pg]
+        iw = np.minimum(a[:, 2], b[:, 2]) - np.maximum(a[:, 0], b[:, 0])
+        ih = np.minimum(a[:, 3], b[:, 3]) - np.maximum(a[:, 1], b[:, 1])
+        inter = np.where((iw > 0) & (ih > 0), iw * ih, 0.0)
+        union = (a[:, 2] - a[:, 0]) * (a[:, 3] - a[:, 1]) + (b[:, 2] - b[:, 0]) * (b[:, 3] - b[:, 1]) - inter
+        with np.errstate(divide="ignore", invalid="ignore"):
+            iou = np.where(inter > 0, inter / union, 0.0)
+    out[pd[iou >= 0.1]] = True
+    return out
+
+
+def pr_breakdown(gt: Dataset, dets: Instances, *, coco: Any | None = None, iou_type: str | None = None) -> PRBreakdown:
+    """The breakdown of ``dets`` against ``gt`` (module docstring). ``coco``: an existing
+    :func:`annokit.metrics.coco.evaluate` result with the default IoU thresholds (it is computed when absent)."""
+    from annokit.metrics.coco import COCOParams, evaluate
+
+    if coco is None:
+        coco = evaluate(gt, dets, params=COCOParams(iou_type=iou_type or "bbox"))
+    p = coco.params
+    iou_type = p.iou_type
+    thrs = np.asarray(p.iou_thrs)
+    prec: dict[str, np.ndarray] = {}
+    for key, t in (("C75", 0.75), ("C50", 0.5)):
+        idx = np.flatnonzero(np.isclose(thrs, t))
+        if len(idx) == 0:
+            coco_t = evaluate(gt, dets, params=COCOParams(**{**p.__dict__, "iou_thrs": (t,)}))
+            prec[key] = coco_t.precision[0, :, :, :, -1]
+        else:
+            prec[key] = coco.precision[int(idx[0]), :, :, :, -1]
+    p10 = COCOParams(**{**p.__dict__, "iou_thrs": (0.1,)})
+    loc = evaluate(gt, dets, params=p10)
+    prec["Loc"] = loc.precision[0, :, :, :, -1]
+    unmatched = loc.dt_matches[0] < 0
+
+    cats = gt.categories
+    k = len(cats)
+    sup = cats.supercategories or [None] * k
+    sup_arr = np.array([s if s is not None else f"\0{i}" for i, s in enumerate(sup)], dtype=object)
+    same_sup = sup_arr[:, None] == sup_arr[None, :]
+    any_other = np.ones((k, k), dtype=bool)
+    sim_rm = _confused(gt, dets, unmatched, same_sup, iou_type)
+    prec["Sim"] = evaluate(gt, dets[~sim_rm], params=p10).precision[0, :, :, :, -1] if sim_rm.any() else prec["Loc"]
+    oth_rm = _confused(gt, dets, unmatched, any_other, iou_type)
+    prec["Oth"] = evaluate(gt, dets[~oth_rm], params=p10).precision[0, :, :, :, -1] if oth_rm.any() else prec["Loc"]
+    oth = prec["Oth"]
+    prec["BG"] = np.where(oth > -1, (oth > 0).astype(np.float64), -1.0)
+    prec["FN"] = np.where(oth > -1, 1.0, -1.0)
+    cat_pos = cats.index_of(np.asarray(coco.cat_ids))
+    names = [cats.names[i] if i >= 0 else str(c) for i, c in zip(cat_pos, coco.cat_ids)]
+    return PRBreakdown(
+        rec_thrs=np.asarray(p.rec_thrs, dtype=np.float64),
+        cat_ids=np.asarray(coco.cat_ids, dtype=np.int64),
+        cat_names=names,
+        area_labels=tuple(p.area_labels),
+        precision=prec,
+    )

@@ -1,0 +1,60 @@
+"""Confusion matrices: classification, semantic segmentation, detection with background."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from annokit import Dataset, ImageTable, Instances, LabelSet
+from annokit.analysis import confusion_matrix, detection_confusion, semantic_confusion, tide
+from annokit.errors import ValidationError
+
+
+def test_classification_matches_sklearn() -> None:
+    sk = pytest.importorskip("sklearn.metrics")
+    rng = np.random.default_rng(0)
+    t, p = rng.integers(0, 5, 300), rng.integers(0, 5, 300)
+    assert (confusion_matrix(t, p, 5) == sk.confusion_matrix(t, p, labels=range(5))).all()
+
+
+def test_semantic_ignores_and_adds() -> None:
+    rng = np.random.default_rng(1)
+    g = rng.integers(0, 4, (2, 10, 12))
+    g[0, :2] = 255
+    p = rng.integers(0, 4, (2, 10, 12))
+    total = semantic_confusion(g[0], p[0], 4) + semantic_confusion(g[1], p[1], 4)
+    assert (total == semantic_confusion(g, p, 4)).all()
+    assert total.sum() == 2 * 120 - 24
+    with pytest.raises(ValidationError):
+        semantic_confusion(g[0], p[0, :5], 4)
+
+
+def test_detection_confusion_with_background() -> None:
+    ds = Dataset(
+        images=ImageTable(ids=[1], file_names=["a"], heights=[100], widths=[100]),
+        categories=LabelSet(ids=[3, 7], names=["cat", "dog"]),
+        annotations=Instances(image_ids=[1, 1, 1], boxes=[[0, 0, 20, 20], [50, 50, 80, 80], [0, 60, 20, 90]],
+                              labels=[3, 7, 7]),
+    )
+    dets = Instances(image_ids=[1, 1, 1, 1], labels=[3, 3, 7, 7],
+                     boxes=[[0, 0, 20, 20], [50, 50, 80, 80], [90, 0, 99, 9], [0, 0, 20, 21]],
+                     scores=[0.9, 0.8, 0.7, 0.1])
+    r = tide(ds, dets)
+    cm, labels = detection_confusion(ds, dets, r.tags)
+    assert labels == ["cat", "dog", "background"]
+    # cat TP; cat-on-dog (Cls): true dog, predicted cat; dog on nothing: background row; dog on cat (Cls at
+    # score .1 pointing to the cat gt that was matched): true cat -> predicted dog; missed dogs -> background col
+    assert cm.tolist() == [[1, 1, 0], [1, 0, 2], [0, 1, 0]]
+    cm2, _ = detection_confusion(ds, dets, r.tags, score_thresh=0.5)
+    assert cm2.tolist() == [[1, 0, 0], [1, 0, 2], [0, 1, 0]]
+
+
+def test_detection_confusion_skips_unknown_categories() -> None:
+    ds = Dataset(
+        images=ImageTable(ids=[1], file_names=["a"], heights=[100], widths=[100]),
+        categories=LabelSet(ids=[3], names=["cat"]),
+        annotations=Instances(image_ids=[1], boxes=[[0, 0, 20, 20]], labels=[3]),
+    )
+    dets = Instances(image_ids=[1, 1], labels=[3, 99], boxes=[[0, 0, 20, 20], [50, 50, 60, 60]], scores=[0.9, 0.8])
+    cm, labels = detection_confusion(ds, dets, tide(ds, dets).tags)
+    assert labels == ["cat", "background"] and cm.tolist() == [[1, 0], [0, 0]]

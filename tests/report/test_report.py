@@ -1,0 +1,210 @@
+"""The HTML report: content, self-containment, JSON outputs, CLI, and a real headless-browser check."""
+
+from __future__ import annotations
+
+import json
+import re
+import shutil
+import subprocess
+from pathlib import Path
+
+import numpy as np
+import pytest
+from _data import write_small_dataset  # type: ignore[import-not-found]
+
+from annokit.cli import cli
+from annokit.cli._common import run_cli
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def _chromium() -> str | None:
+    for name in ("chromium", "chromium-browser", "google-chrome", "chrome"):
+        p = shutil.which(name)
+        if p:
+            return p
+    return None
+
+
+@pytest.fixture(scope="module")
+def report_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    root = tmp_path_factory.mktemp("rep")
+    gt, pred, images = write_small_dataset(root)
+    out = root / "out"
+    rc = run_cli(cli, ["report", "--gt", str(gt), "--pred", str(pred), "--out", str(out), "--worst", "5", "-q"])
+    assert rc == 0
+    return out
+
+
+def test_files_written(report_dir: Path) -> None:
+    assert {p.name for p in report_dir.iterdir()} == {"report.html", "report.json", "tags.json"}
+
+
+def test_html_is_self_contained(report_dir: Path) -> None:
+    page = (report_dir / "report.html").read_text()
+    # no external resources of any kind
+    assert not re.search(r"""(src|href)\s*=\s*["'](https?:|//|file:)""", page)
+    assert "<link" not in page and "<script" not in page
+    imgs = re.findall(r'<img [^>]*src="([^"]+)"', page)
+    assert imgs and all(s.startswith("data:image/png;base64,") for s in imgs)
+    for t in ("summary-table", "tide-table", "per-class-table"):
+        assert f'id="{t}"' in page
+    # 7 figures (no breakdown without COCO metrics) or 8, plus the gallery
+    n_fig = len(re.findall(r'<figure id="fig-', page))
+    n_gal = len(re.findall(r'<figure class="gallery-item"', page))
+    assert n_fig in (7, 8)
+    assert 1 <= n_gal <= 5
+    assert len(imgs) == n_fig + n_gal
+
+
+def test_json_matches_page(report_dir: Path) -> None:
+    data = json.loads((report_dir / "report.json").read_text())
+    page = (report_dir / "report.html").read_text()
+    assert data["counts"]["images"] == 8
+    assert set(data["tide"]["main_dap"]) == {"Cls", "Loc", "Both", "Dupe", "Bkg", "Miss"}
+    for row in data["per_class"]:
+        assert f"<td class=name>{row['name']}</td>" in page
+    figs = data["figures"]
+    assert len(figs["pr_curves"]["recall"]) == 101
+    assert figs["pr_curves"]["precision"]["all classes"][0] <= 1.0
+    cm = np.array(figs["detection_confusion"]["counts"])
+    assert cm.shape == (5, 5) and figs["detection_confusion"]["labels"][-1] == "background"
+    # every ground-truth object is either found (a TP on the diagonal) or missed (background column)
+    assert np.trace(cm[:4, :4]) + cm[:4, 4].sum() == data["counts"]["ground_truth"]
+    assert np.trace(cm[:4, :4]) == sum(row["tp"] for row in data["per_class"])
+    assert sum(figs["reliability"]["count"]) == sum(1 for t in json.loads((report_dir / "tags.json").read_text())
+                                                    if t["kind"] == "pred" and t["status"] in ("TP", "FP"))
+    assert sum(figs["box_sizes"]["counts"]) == data["counts"]["ground_truth"]
+    for t, n in data["tide"]["counts"].items():
+        assert sum(row["errors"][t] for row in data["per_class"]) == n, t
+    assert len(data["worst_images"]) == len(re.findall(r'<figure class="gallery-item"', page))
+    per = data["per_image"]
+    bad = np.array(per["fp"]) + np.array(per["fn"])
+    worst_bad = [bad[per["image_ids"].index(i)] for i in data["worst_images"]]
+    assert worst_bad == sorted(worst_bad, reverse=True)
+    assert min(worst_bad) >= max([b for i, b in zip(per["image_ids"], bad) if i not in data["worst_images"]],
+                                 default=0)
+
+
+def test_tags_json(report_dir: Path) -> None:
+    tags = json.loads((report_dir / "tags.json").read_text())
+    gt = json.loads((report_dir.parent / "gt.json").read_text())
+    pred = json.loads((report_dir.parent / "pred.json").read_text())
+    assert sum(t["kind"] == "gt" for t in tags) == len(gt["annotations"])
+    assert sum(t["kind"] == "pred" for t in tags) == len(pred)
+    by = {(t["kind"], t["row"]): t for t in tags}
+    for t in tags:
+        assert t["status"] in {"TP", "FP", "FN", "crowd", "ignored", "unevaluated"}
+        if t["kind"] == "pred" and t["status"] == "TP":
+            g = by[("gt", t["matched_row"])]
+            assert g["status"] == "TP" and g["matched_row"] == t["row"] and t["iou"] >= 0.5
+
+
+def _check_in_chromium(html_path: Path, tmp_path: Path, *, min_images: int) -> None:
+    """Load the page in headless Chromium: tables and images in the rendered DOM, every image decoded and laid out
+    at a visible size, and a screenshot full of colour. Skips, saying why, without a chromium binary."""
+    exe = _chromium()
+    if exe is None:
+        pytest.skip("no chromium binary on PATH (install: apt-get install -y chromium); the page check needs a "
+                    "real browser")
+    url = html_path.resolve().as_uri()
+    common = [exe, "--headless", "--no-sandbox", "--disable-gpu", "--hide-scrollbars", "--allow-file-access-from-files"]
+    # 1) the DOM after rendering. A copy of the page with a probe script appended records how many <img> the browser
+    #    decoded (naturalWidth > 0) and laid out visibly (at least 50 x 50 CSS pixels, not hidden).
+    page = html_path.read_text()
+    probe = tmp_path / "probe.html"
+    script = ("<script>window.addEventListener('load',function(){var im=document.images,ok=0,vis=0;"
+              "for(var i=0;i<im.length;i++){var r=im[i].getBoundingClientRect(),cs=getComputedStyle(im[i]);"
+              "if(im[i].complete&&im[i].naturalWidth>0)ok++;"
+              "if(r.width>=50&&r.height>=50&&cs.visibility!=='hidden'&&cs.display!=='none')vis++;}"
+              "document.body.setAttribute('data-decoded',ok+'/'+vis+'/'+im.length);});</script>")
+    probe.write_text(page.replace("</body>", script + "</body>"))
+    dom = subprocess.run([*common, "--window-size=1400,2000", "--dump-dom", "--virtual-time-budget=10000",
+                          probe.resolve().as_uri()], capture_output=True, text=True, timeout=120)
+    assert dom.returncode == 0, dom.stderr[-2000:]
+    html_dom = dom.stdout
+    assert html_dom.count("<table") >= 3
+    assert 'id="per-class-table"' in html_dom and 'id="tide-table"' in html_dom
+    n_img = len(re.findall(r"<img ", html_dom))
+    assert n_img >= min_images
+    m = re.search(r'data-decoded="(\d+)/(\d+)/(\d+)"', html_dom)
+    assert m is not None, "the probe script did not run"
+    decoded, visible, total = (int(x) for x in m.groups())
+    assert decoded == visible == total == n_img
+    # 2) a screenshot: the figures are visible (the page is not blank and has many colours)
+    shot = tmp_path / "shot.png"
+    r = subprocess.run([*common, f"--screenshot={shot}", "--window-size=1400,4000", url], capture_output=True,
+                       text=True, timeout=120)
+    assert r.returncode == 0 and shot.exists(), r.stderr[-2000:]
+    from PIL import Image
+
+    arr = np.asarray(Image.open(shot).convert("RGB"))
+    assert arr.shape[:2] == (4000, 1400)
+    lower = arr[1200:].reshape(-1, 3)
+    assert len(np.unique(lower[::7], axis=0)) > 200
+    assert (lower.min(axis=1) < 200).mean() > 0.05  # substantially non-white
+
+
+def test_report_in_headless_chromium(report_dir: Path, tmp_path: Path) -> None:
+    _check_in_chromium(report_dir / "report.html", tmp_path, min_images=8)
+
+
+def test_sample_data_report(tmp_path: Path) -> None:
+    scenes = ROOT / "sample_data" / "scenes"
+    if not (scenes / "gt.json").exists() or not (scenes / "pred.json").exists():
+        pytest.skip(f"{scenes} is absent (sample data not generated in this checkout)")
+    out = tmp_path / "out"
+    rc = run_cli(cli, ["report", "--gt", str(scenes / "gt.json"), "--pred", str(scenes / "pred.json"),
+                       "--out", str(out), "-q"])
+    assert rc == 0
+    page = (out / "report.html").read_text()
+    assert page.count("data:image/png;base64,") >= 8
+    _check_in_chromium(out / "report.html", tmp_path, min_images=8)
+
+
+def test_cli_errors_are_one_line(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    bad = tmp_path / "gt.json"
+    bad.write_text("{not json")
+    pred = tmp_path / "p.json"
+    pred.write_text("[]")
+    rc = run_cli(cli, ["report", "--gt", str(bad), "--pred", str(pred), "--out", str(tmp_path / "o")])
+    assert rc == 2
+    err = capsys.readouterr().err
+    assert err.startswith("annokit: error:") and "Traceback" not in err
+
+
+def test_progress_bar_on_a_terminal(tmp_path: Path) -> None:
+    """On a real pseudo-terminal the report draws a progress bar on stderr; piped, it draws nothing."""
+    import os
+    import sys
+    import threading
+
+    gt, pred, _ = write_small_dataset(tmp_path, n_img=3)
+    code = "from annokit.cli import main; main()"
+    args = [sys.executable, "-c", code, "report", "--gt", str(gt), "--pred", str(pred), "--out", str(tmp_path / "o"),
+            "--no-tags"]
+    env = {**os.environ, "PYTHONPATH": str(ROOT) + os.pathsep + os.environ.get("PYTHONPATH", "")}
+    master, slave = os.openpty()
+    chunks: list[bytes] = []
+
+    def drain() -> None:
+        while True:
+            try:
+                b = os.read(master, 4096)
+            except OSError:
+                return
+            if not b:
+                return
+            chunks.append(b)
+
+    t = threading.Thread(target=drain, daemon=True)
+    t.start()
+    p = subprocess.run(args, stderr=slave, stdout=subprocess.PIPE, env=env, timeout=120)
+    os.close(slave)
+    t.join(timeout=10)
+    os.close(master)
+    assert p.returncode == 0
+    tty_err = b"".join(chunks).decode(errors="replace")
+    assert "annokit report" in tty_err and "100%" in tty_err
+    piped = subprocess.run(args, capture_output=True, env=env, timeout=120)
+    assert piped.returncode == 0 and "annokit report" not in piped.stderr.decode()
