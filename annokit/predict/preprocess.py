@@ -1,0 +1,144 @@
+"""Image preprocessing for network inputs, and the way back to original pixel coordinates.
+
+A :class:`Preprocess` spec says how an ``(H, W, 3)`` uint8 RGB image becomes a network input: resize (stretch or
+letterbox) to ``size``, swap to BGR if asked, ``x * scale``, then ``(x - mean) / std``, then the layout. Every
+image's :class:`Transform` records ``input = original * scale_xy + pad_xy`` so boxes and maps go back exactly.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal, Sequence
+
+import numpy as np
+from pydantic import BaseModel, ConfigDict
+
+from annokit.errors import ValidationError
+
+__all__ = ["Preprocess", "Transform", "preprocess_batch", "boxes_to_original", "resize_scores"]
+
+
+class Preprocess(BaseModel):
+    """How images become a network input.
+
+    size : (height, width) or None
+        Network input size; ``None`` feeds images at their own size (a batch must then share one size).
+    resize : ``"stretch"`` | ``"letterbox"``
+        Stretch to ``size``, or scale keeping the aspect ratio and pad (centred) with ``pad_value``.
+    scale, mean, std
+        ``x = (pixel * scale - mean) / std`` per channel (in the order after ``channels``).
+    layout : ``"NCHW"`` | ``"NHWC"``; channels : ``"RGB"`` | ``"BGR"``; dtype : ``"float32"`` | ``"float16"`` | ``"uint8"``
+
+    >>> Preprocess(size=(224, 224), mean=(0.485, 0.456, 0.406), std=(0.229, 0.224, 0.225)).layout
+    'NCHW'
+    """
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    size: tuple[int, int] | None = None
+    resize: Literal["stretch", "letterbox"] = "stretch"
+    scale: float = 1 / 255
+    mean: tuple[float, float, float] = (0.0, 0.0, 0.0)
+    std: tuple[float, float, float] = (1.0, 1.0, 1.0)
+    layout: Literal["NCHW", "NHWC"] = "NCHW"
+    channels: Literal["RGB", "BGR"] = "RGB"
+    pad_value: int = 114
+    dtype: Literal["float32", "float16", "uint8"] = "float32"
+
+
+@dataclass(frozen=True)
+class Transform:
+    """``input_xy = original_xy * scale + pad``; ``image_hw`` the original size, ``content_hw`` the resized one."""
+
+    image_hw: tuple[int, int]
+    scale_xy: tuple[float, float]
+    pad_xy: tuple[int, int]
+    content_hw: tuple[int, int]
+
+
+def _resize(img: np.ndarray, hw: tuple[int, int]) -> np.ndarray:
+    from PIL import Image
+
+    if img.shape[:2] == hw:
+        return img
+    return np.asarray(Image.fromarray(img).resize((hw[1], hw[0]), Image.BILINEAR))
+
+
+def preprocess_batch(images: Sequence[np.ndarray], spec: Preprocess) -> tuple[np.ndarray, list[Transform]]:
+    """``images`` (each ``(H, W, 3)`` uint8 RGB) -> a network input of ``spec`` and one :class:`Transform` each."""
+    if spec.size is None:
+        hw0 = images[0].shape[:2]
+        if any(im.shape[:2] != hw0 for im in images):
+            raise ValidationError("images of different sizes in one batch and no input size to resize them to")
+        size = (int(hw0[0]), int(hw0[1]))
+    else:
+        size = (int(spec.size[0]), int(spec.size[1]))
+    H, W = size
+    out = np.empty((len(images), H, W, 3), np.uint8)
+    tfs = []
+    for i, im in enumerate(images):
+        h, w = im.shape[:2]
+        if spec.resize == "letterbox" and (h, w) != size:
+            r = min(H / h, W / w)
+            nh, nw = max(1, int(round(h * r))), max(1, int(round(w * r)))
+            py, px = (H - nh) // 2, (W - nw) // 2
+            out[i] = spec.pad_value
+            out[i, py:py + nh, px:px + nw] = _resize(im, (nh, nw))
+            tfs.append(Transform((h, w), (nw / w, nh / h), (px, py), (nh, nw)))
+        else:
+            out[i] = _resize(im, size)
+            tfs.append(Transform((h, w), (W / w, H / h), (0, 0), (H, W)))
+    x = out[..., ::-1] if spec.channels == "BGR" else out
+    if spec.dtype == "uint8":
+        arr = np.ascontiguousarray(x)
+    else:
+        std = np.asarray(spec.std, np.float32)
+        mul = np.float32(spec.scale) / std
+        add = -np.asarray(spec.mean, np.float32) / std
+        arr = x.astype(np.float32)
+        arr *= mul
+        arr += add
+        if spec.dtype == "float16":
+            arr = arr.astype(np.float16)
+    if spec.layout == "NCHW":
+        arr = np.ascontiguousarray(arr.transpose(0, 3, 1, 2))
+    return arr, tfs
+
+
+def boxes_to_original(boxes: np.ndarray, tf: Transform) -> np.ndarray:
+    """``(N, 4)`` ltrb boxes in network-input pixels -> original pixels, clipped to the image."""
+    b = np.asarray(boxes, dtype=np.float64).reshape(-1, 4)
+    sx, sy = tf.scale_xy
+    px, py = tf.pad_xy
+    out = (b - np.array([px, py, px, py])) / np.array([sx, sy, sx, sy])
+    h, w = tf.image_hw
+    out[:, 0::2] = np.clip(out[:, 0::2], 0, w)
+    out[:, 1::2] = np.clip(out[:, 1::2], 0, h)
+    return out
+
+
+def _linear_weights(n_out: int, n_in: int, start: float, length: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Source indices and weights of linear interpolation: output pixel ``i`` samples the input at
+    ``start + (i + 0.5) * length / n_out - 0.5`` (half-pixel centres, like ``align_corners=False``)."""
+    pos = start + (np.arange(n_out) + 0.5) * (length / n_out) - 0.5
+    pos = np.clip(pos, 0, n_in - 1)
+    i0 = np.floor(pos).astype(np.int64)
+    i1 = np.minimum(i0 + 1, n_in - 1)
+    return i0, i1, (pos - i0).astype(np.float32)
+
+
+def resize_scores(scores: np.ndarray, tf: Transform, input_hw: tuple[int, int]) -> np.ndarray:
+    """``(C, h, w)`` score maps over the network input (any stride) -> ``(C, H, W)`` over the original image.
+
+    The letterbox padding is cut off and the content is resampled bilinearly (half-pixel centres).
+    """
+    c, h, w = scores.shape
+    sy_, sx_ = h / input_hw[0], w / input_hw[1]  # map cells per input pixel
+    px, py = tf.pad_xy
+    ch, cw = tf.content_hw
+    H, W = tf.image_hw
+    y0, y1, wy = _linear_weights(H, h, py * sy_, ch * sy_)
+    x0, x1, wx = _linear_weights(W, w, px * sx_, cw * sx_)
+    s = np.asarray(scores, dtype=np.float32)
+    rows = s[:, y0, :] * (1 - wy)[None, :, None] + s[:, y1, :] * wy[None, :, None]
+    return rows[:, :, x0] * (1 - wx)[None, None, :] + rows[:, :, x1] * wx[None, None, :]
