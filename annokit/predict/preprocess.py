@@ -74,34 +74,41 @@ def preprocess_batch(images: Sequence[np.ndarray], spec: Preprocess) -> tuple[np
     else:
         size = (int(spec.size[0]), int(spec.size[1]))
     H, W = size
-    out = np.empty((len(images), H, W, 3), np.uint8)
     tfs = []
-    for i, im in enumerate(images):
-        h, w = im.shape[:2]
-        if spec.resize == "letterbox" and (h, w) != size:
-            r = min(H / h, W / w)
-            nh, nw = max(1, int(round(h * r))), max(1, int(round(w * r)))
-            py, px = (H - nh) // 2, (W - nw) // 2
-            out[i] = spec.pad_value
-            out[i, py:py + nh, px:px + nw] = _resize(im, (nh, nw))
-            tfs.append(Transform((h, w), (nw / w, nh / h), (px, py), (nh, nw)))
-        else:
-            out[i] = _resize(im, size)
-            tfs.append(Transform((h, w), (W / w, H / h), (0, 0), (H, W)))
+    if all(im.shape[:2] == size for im in images):  # no resizing: no per-image copy either
+        out = np.stack(images)
+        tfs = [Transform(size, (1.0, 1.0), (0, 0), size) for _ in images]
+    else:
+        out = np.empty((len(images), H, W, 3), np.uint8)
+        for i, im in enumerate(images):
+            h, w = im.shape[:2]
+            if spec.resize == "letterbox" and (h, w) != size:
+                r = min(H / h, W / w)
+                nh, nw = max(1, int(round(h * r))), max(1, int(round(w * r)))
+                py, px = (H - nh) // 2, (W - nw) // 2
+                out[i] = spec.pad_value
+                out[i, py:py + nh, px:px + nw] = _resize(im, (nh, nw))
+                tfs.append(Transform((h, w), (nw / w, nh / h), (px, py), (nh, nw)))
+            else:
+                out[i] = _resize(im, size)
+                tfs.append(Transform((h, w), (W / w, H / h), (0, 0), (H, W)))
     x = out[..., ::-1] if spec.channels == "BGR" else out
+    if spec.layout == "NCHW":
+        x = x.transpose(0, 3, 1, 2)  # a view: the float pass below writes the contiguous result
+        shape = (1, 3, 1, 1)
+    else:
+        shape = (1, 1, 1, 3)
     if spec.dtype == "uint8":
         arr = np.ascontiguousarray(x)
     else:
         std = np.asarray(spec.std, np.float32)
-        mul = np.float32(spec.scale) / std
-        add = -np.asarray(spec.mean, np.float32) / std
-        arr = x.astype(np.float32)
-        arr *= mul
+        mul = (np.float32(spec.scale) / std).reshape(shape)
+        add = (-np.asarray(spec.mean, np.float32) / std).reshape(shape)
+        arr = np.empty(x.shape, np.float32)
+        np.multiply(x, mul, out=arr)
         arr += add
         if spec.dtype == "float16":
             arr = arr.astype(np.float16)
-    if spec.layout == "NCHW":
-        arr = np.ascontiguousarray(arr.transpose(0, 3, 1, 2))
     return arr, tfs
 
 
