@@ -27,7 +27,7 @@ from annokit.core.instances import Instances
 from annokit.core.labels import LabelSet
 from annokit.errors import ValidationError
 from annokit.predict.base import Prediction, Task
-from annokit.predict.preprocess import Transform, boxes_to_original, resize_scores
+from annokit.predict.preprocess import Transform, boxes_to_original, upsampled_argmax
 
 __all__ = ["DECODERS", "DECODER_TASKS", "nms", "decode"]
 
@@ -83,9 +83,21 @@ def nms(boxes: np.ndarray, scores: np.ndarray, iou_threshold: float, classes: np
 
 
 def _instances(boxes: np.ndarray, labels: np.ndarray, scores: np.ndarray, segs: list | None = None) -> Instances:
+    """Detections of one image. Decoders check a whole batch at once (:func:`_check_boxes`), so the per-image
+    model is assembled without re-validating each column (every default column is filled here)."""
     n = len(scores)
-    return Instances(image_ids=np.zeros(n, np.int64), boxes=boxes.reshape(n, 4), labels=labels.astype(np.int64),
-                     scores=scores.astype(np.float64), segmentations=segs)
+    b = np.ascontiguousarray(boxes, dtype=np.float64).reshape(n, 4)
+    return Instances.model_construct(
+        image_ids=np.zeros(n, np.int64), boxes=b, labels=np.asarray(labels, np.int64),
+        scores=np.asarray(scores, np.float64), iscrowd=np.zeros(n, bool),
+        area=(b[:, 2] - b[:, 0]) * (b[:, 3] - b[:, 1]), ids=np.arange(1, n + 1, dtype=np.int64),
+        segmentations=segs)
+
+
+def _check_boxes(boxes: np.ndarray, scores: np.ndarray, decoder: str) -> None:
+    """The network's numbers must be finite (a NaN box would poison every metric downstream)."""
+    if not (np.isfinite(boxes).all() and np.isfinite(scores).all()):
+        raise ValidationError(f"decoder {decoder!r}: the network produced non-finite boxes or scores")
 
 
 # ------------------------------------------------------------------------------------------------ decoders
@@ -121,25 +133,27 @@ def decode_segmentation(outputs: Mapping[str, np.ndarray], tfs: Sequence[Transfo
         raise ValidationError(f"decoder 'segmentation': {scores.shape[1]} score channels but {len(labels)} labels")
     ids = np.asarray(labels.ids)
     ids = ids.astype(_label_dtype(ids))
+    identity = bool((ids == np.arange(len(ids))).all()) and len(ids) <= 256
+    if len(tfs) > 1 and all(tf == tfs[0] for tf in tfs):
+        idx_all = upsampled_argmax(scores, tfs[0], input_hw)  # one pass for a batch of equal geometry
+    else:
+        idx_all = [upsampled_argmax(scores[i], tf, input_hw) for i, tf in enumerate(tfs)]
     out = []
-    for i, tf in enumerate(tfs):
-        full = resize_scores(scores[i], tf, input_hw)
-        out.append(Prediction.model_construct(task=Task.SEMANTIC, image_hw=tf.image_hw,
-                                              label_map=ids[full.argmax(0)], instances=None, class_scores=None))
+    for idx, tf in zip(idx_all, tfs):
+        lab = idx.astype(ids.dtype, copy=False) if identity else np.take(ids, idx)
+        out.append(Prediction.model_construct(task=Task.SEMANTIC, image_hw=tf.image_hw, label_map=lab,
+                                              instances=None, class_scores=None))
     return out
 
 
 def _peaks(heat: np.ndarray) -> np.ndarray:
-    """``(C, h, w)`` -> bool, True where a value is the maximum of its 3x3 neighbourhood."""
-    c, h, w = heat.shape
-    p = np.full((c, h + 2, w + 2), -np.inf, dtype=heat.dtype)
-    p[:, 1:-1, 1:-1] = heat
-    m = heat.copy()
-    for dy in (0, 1, 2):
-        for dx in (0, 1, 2):
-            if dy == 1 and dx == 1:
-                continue
-            np.maximum(m, p[:, dy:dy + h, dx:dx + w], out=m)
+    """``(..., h, w)`` -> bool, True where a value is the maximum of its 3x3 neighbourhood."""
+    h, w = heat.shape[-2:]
+    p = np.full(heat.shape[:-2] + (h + 2, w + 2), -np.inf, dtype=heat.dtype)
+    p[..., 1:-1, 1:-1] = heat
+    m = np.maximum(p[..., :, :-2], p[..., :, 1:-1])
+    m = np.maximum(m, p[..., :, 2:])  # row-wise max of 3, (h + 2, w)
+    m = np.maximum(np.maximum(m[..., :-2, :], m[..., 1:-1, :]), m[..., 2:, :])
     return heat >= m
 
 
@@ -148,8 +162,7 @@ def _masks_from_scores(seg_scores: np.ndarray, tf: Transform, input_hw: tuple[in
     """Per detection: pixels inside its box whose arg-max class is its label, as compressed RLE."""
     from annokit.core.masks import bitmap_to_rle
 
-    full = resize_scores(seg_scores, tf, input_hw)
-    lab = mask_labels[full.argmax(0)]
+    lab = mask_labels[upsampled_argmax(seg_scores, tf, input_hw)]
     h, w = tf.image_hw
     segs = []
     for b, c in zip(boxes, labels):
@@ -180,28 +193,39 @@ def decode_centernet(outputs: Mapping[str, np.ndarray], tfs: Sequence[Transform]
     seg = outputs.get("masks_from") if task == Task.INSTANCE else None
     if task == Task.INSTANCE and seg is None:
         raise ValidationError("decoder 'centernet': instance masks need an output for 'masks_from'")
+    flat = np.where(_peaks(heat), heat, 0).reshape(n, -1)
+    img, cand = np.nonzero(flat > score_threshold)
+    score = flat[img, cand]
+    order = np.lexsort((-score, img))  # by image, then descending score (ties: index order)
+    img, cand, score = img[order], cand[order], score[order]
+    bounds = np.searchsorted(img, np.arange(n + 1))
+    rank = np.arange(len(img)) - bounds[img]
+    top = rank < max_detections
+    img, cand, score = img[top], cand[top], score[top]
+    bounds = np.searchsorted(img, np.arange(n + 1))
+    cls, rem = np.divmod(cand, h * w)
+    y, x = np.divmod(rem, w)
+    ox = off[img, 0, y, x] if off is not None else np.full(len(cand), 0.5)
+    oy = off[img, 1, y, x] if off is not None else np.full(len(cand), 0.5)
+    cx, cy = (x + ox) * stride_x, (y + oy) * stride_y
+    bw, bh = wh[img, 0, y, x], wh[img, 1, y, x]
+    boxes = np.stack([cx - bw / 2, cy - bh / 2, cx + bw / 2, cy + bh / 2], axis=1).astype(np.float64)
+    _check_boxes(boxes, score, "centernet")
+    # back to original pixels, every image's transform at once
+    sxy = np.array([[tf.scale_xy[0], tf.scale_xy[1]] for tf in tfs], np.float64)[img]
+    pxy = np.array([[tf.pad_xy[0], tf.pad_xy[1]] for tf in tfs], np.float64)[img]
+    hw_img = np.array([[tf.image_hw[1], tf.image_hw[0]] for tf in tfs], np.float64)[img]
+    boxes = (boxes - np.tile(pxy, 2)) / np.tile(sxy, 2)
+    boxes = np.clip(boxes, 0, np.tile(hw_img, 2))
+    labs = ids[cls]
     out = []
     for i, tf in enumerate(tfs):
-        hm = heat[i]
-        score = np.where(_peaks(hm), hm, 0).reshape(-1)
-        cand = np.flatnonzero(score > score_threshold)
-        if len(cand) > max_detections:
-            cand = cand[np.argpartition(-score[cand], max_detections - 1)[:max_detections]]
-        cand = cand[np.argsort(-score[cand], kind="stable")]
-        cls, rem = np.divmod(cand, h * w)
-        y, x = np.divmod(rem, w)
-        ox = off[i, 0, y, x] if off is not None else np.full(len(cand), 0.5)
-        oy = off[i, 1, y, x] if off is not None else np.full(len(cand), 0.5)
-        cx, cy = (x + ox) * stride_x, (y + oy) * stride_y
-        bw, bh = wh[i, 0, y, x], wh[i, 1, y, x]
-        boxes = np.stack([cx - bw / 2, cy - bh / 2, cx + bw / 2, cy + bh / 2], axis=1).astype(np.float64)
-        boxes = boxes_to_original(boxes, tf)
-        labs = ids[cls]
+        a, b = bounds[i], bounds[i + 1]
         segs = None
         if seg is not None:
             ml = np.arange(seg.shape[1]) if mask_labels is None else np.asarray(mask_labels)
-            segs = _masks_from_scores(seg[i], tf, input_hw, boxes, labs, ml)
-        inst = _instances(boxes, labs, score[cand], segs)
+            segs = _masks_from_scores(seg[i], tf, input_hw, boxes[a:b], labs[a:b], ml)
+        inst = _instances(boxes[a:b], labs[a:b], score[a:b].astype(np.float64), segs)
         out.append(Prediction.model_construct(task=task, image_hw=tf.image_hw, instances=inst, label_map=None,
                                               class_scores=None))
     return out
@@ -239,6 +263,7 @@ def decode_yolo(outputs: Mapping[str, np.ndarray], tfs: Sequence[Transform], inp
         b[:, 2:] = np.maximum(b[:, 2:], b[:, :2])
         sel = nms(b, score[keep], iou_threshold, None if class_agnostic else cls[keep])[:max_detections]
         boxes = boxes_to_original(b[sel], tf)
+        _check_boxes(boxes, score[keep][sel], "yolo")
         inst = _instances(boxes, ids[cls[keep][sel]], score[keep][sel].astype(np.float64))
         out.append(Prediction.model_construct(task=Task.DETECTION, image_hw=tf.image_hw, instances=inst,
                                               label_map=None, class_scores=None))

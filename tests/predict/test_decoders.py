@@ -117,3 +117,32 @@ def test_decoders_check_shapes_and_labels() -> None:
         decode("nope", {}, tf, (4, 4), labels)
     (p,) = decode("softmax", {"logits": np.array([[0.0, np.log(3)]])}, tf, (4, 4), labels)
     np.testing.assert_allclose(p.class_scores, [0.25, 0.75])
+
+
+@settings(max_examples=40, deadline=None)
+@given(st.integers(1, 70), st.integers(0, 2**31 - 1))
+def test_argmax_channels_equals_numpy(c: int, seed: int) -> None:
+    from annokit.predict.preprocess import argmax_channels
+
+    rng = np.random.default_rng(seed)
+    s = rng.integers(0, 4, (c, 5, 7)).astype(np.float32)  # many ties: the first channel must win
+    np.testing.assert_array_equal(argmax_channels(s), s.argmax(0))
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.integers(1, 6), st.integers(2, 9), st.integers(2, 9), st.integers(0, 2**31 - 1), st.booleans())
+def test_upsampled_argmax_equals_argmax_of_resampled_scores(c: int, h: int, w: int, seed: int, ties: bool) -> None:
+    from annokit.predict.preprocess import argmax_channels, upsampled_argmax
+
+    rng = np.random.default_rng(seed)
+    s = (rng.integers(0, 3, (c, h, w)) if ties else rng.normal(size=(c, h, w))).astype(np.float32)
+    H, W = int(rng.integers(1, 40)), int(rng.integers(1, 40))
+    pad = (int(rng.integers(0, 3)), int(rng.integers(0, 3)))
+    ih, iw = h * 4, w * 4
+    tf = Transform((H, W), (1.0, 1.0), pad, (ih - 2 * pad[1], iw - 2 * pad[0]))
+    want = argmax_channels(resize_scores(s, tf, (ih, iw)))
+    np.testing.assert_array_equal(upsampled_argmax(s, tf, (ih, iw)), want)
+    np.testing.assert_array_equal(want, resize_scores(s, tf, (ih, iw)).argmax(0))
+    both = upsampled_argmax(np.stack([s, s[::-1]]), tf, (ih, iw))  # a batch sharing one transform
+    np.testing.assert_array_equal(both[0], want)
+    np.testing.assert_array_equal(both[1], argmax_channels(resize_scores(s[::-1], tf, (ih, iw))))
