@@ -159,20 +159,20 @@ def _peaks(heat: np.ndarray) -> np.ndarray:
 
 def _masks_from_scores(seg_scores: np.ndarray, tf: Transform, input_hw: tuple[int, int], boxes: np.ndarray,
                        labels: np.ndarray, mask_labels: np.ndarray) -> list[dict]:
-    """Per detection: pixels inside its box whose arg-max class is its label, as compressed RLE."""
-    from annokit.core.masks import bitmap_to_rle
+    """Per detection: the pixels inside its box (those whose centres are) whose arg-max class is its label,
+    as compressed RLE (all of an image's masks encoded in one pycocotools call)."""
+    from pycocotools import mask as _cmask
 
-    lab = mask_labels[upsampled_argmax(seg_scores, tf, input_hw)]
+    lab = np.take(mask_labels, upsampled_argmax(seg_scores, tf, input_hw))
     h, w = tf.image_hw
-    segs = []
-    for b, c in zip(boxes, labels):
-        x0, y0 = int(np.floor(b[0] + 0.5)), int(np.floor(b[1] + 0.5))
-        x1, y1 = int(np.floor(b[2] + 0.5)), int(np.floor(b[3] + 0.5))
-        m = np.zeros((h, w), np.uint8)
-        m[y0:y1, x0:x1] = lab[y0:y1, x0:x1] == c
-        rle = bitmap_to_rle(m)
-        segs.append(rle)
-    return segs
+    k = len(boxes)
+    if k == 0:
+        return []
+    edges = np.floor(np.asarray(boxes, np.float64) + 0.5).astype(np.int64)
+    m = np.zeros((h, w, k), np.uint8, order="F")
+    for i, ((x0, y0, x1, y1), c) in enumerate(zip(edges.tolist(), np.asarray(labels).tolist())):
+        m[y0:y1, x0:x1, i] = lab[y0:y1, x0:x1] == c
+    return list(_cmask.encode(m))
 
 
 @_register("centernet", Task.DETECTION, Task.INSTANCE)
