@@ -96,7 +96,8 @@ def predict_command(backend: str, model: str | None, task: str | None, images_di
     predictor = load_predictor(backend, **opts)
     show = progress_enabled(quiet)
     try:
-        with click.progressbar(length=len(items), label="predict", file=None if show else _Null(),
+        with click.progressbar(length=len(items), label="predict",
+                               file=click.get_text_stream("stderr") if show else _Null(),
                                show_pos=True) as bar:
             result = run_predictor(predictor, items, batch_size=batch_size, skip_failures=skip_failures,
                                    score_threshold=score_threshold, progress=bar.update)
