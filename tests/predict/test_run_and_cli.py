@@ -172,3 +172,20 @@ def test_predictors_command_lists_the_builtins() -> None:
     lines = {ln.split()[0]: ln for ln in r.output.splitlines()}
     assert "onnx" in lines and "torchvision" in lines
     assert "annokit.predict.onnx_backend:OnnxPredictor" in lines["onnx"]
+
+
+def test_cli_user_errors_are_one_line(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from annokit.cli._common import run_cli
+
+    cases = [
+        (["predict", "--model", str(tmp_path / "none.onnx"), "--images", str(SAMPLE / "cat"), "--out", "x.json"],
+         "no such model file"),
+        (["predict", "--backend", "nope", "--images", str(SAMPLE / "cat"), "--out", "x.json"], "unknown backend"),
+        (["predict", "--dataset", "coco", "--out", "x.json"], "FORMAT:PATH"),
+    ]
+    for args, msg in cases:
+        if "none.onnx" in args[2] and __import__("importlib").util.find_spec("onnxruntime") is None:
+            continue
+        assert run_cli(cli, args) == 2
+        err = capsys.readouterr().err
+        assert msg in err and "Traceback" not in err and len(err.strip().splitlines()) == 1, err
