@@ -29,7 +29,8 @@ class Preprocess(BaseModel):
         Stretch to ``size``, or scale keeping the aspect ratio and pad (centred) with ``pad_value``.
     scale, mean, std
         ``x = (pixel * scale - mean) / std`` per channel (in the order after ``channels``).
-    layout : ``"NCHW"`` | ``"NHWC"``; channels : ``"RGB"`` | ``"BGR"``; dtype : ``"float32"`` | ``"float16"`` | ``"uint8"``
+    layout : ``"NCHW"`` | ``"NHWC"``; channels : ``"RGB"`` | ``"BGR"``
+    dtype : ``"float32"`` | ``"float16"`` | ``"uint8"``
 
     >>> Preprocess(size=(224, 224), mean=(0.485, 0.456, 0.406), std=(0.229, 0.224, 0.225)).layout
     'NCHW'
