@@ -106,7 +106,7 @@ class TorchvisionPredictor:
                 raise TorchvisionBackendError(f"{wp}: does not fit {model!r}: {exc}") from None
         self.device = torch.device(device)
         self.net = net.eval().to(self.device)
-        self.labels = self._labels(model, labels)
+        self.labels = self._labels(model, labels, num_classes)
         self.score_threshold = float(score_threshold)
         self.batch_size = int(batch_size)
         if isinstance(preprocess, dict):
@@ -116,7 +116,7 @@ class TorchvisionPredictor:
             preprocess = Preprocess(size=size, mean=IMAGENET_MEAN, std=IMAGENET_STD)
         self.preprocess = preprocess
 
-    def _labels(self, model: str, labels: Any) -> LabelSet:
+    def _labels(self, model: str, labels: Any, num_classes: int | None) -> LabelSet:
         if isinstance(labels, LabelSet):
             return labels
         if labels is not None:
@@ -127,9 +127,12 @@ class TorchvisionPredictor:
             try:
                 enum = torchvision.models.get_model_weights(model)
                 names = list(next(iter(enum)).meta["categories"])
-            except Exception:  # no weights table for this model: numbered classes
-                n = getattr(self.net, "num_classes", None) or 0
-                names = [str(i) for i in range(n)]
+            except Exception:  # no weights table for this model
+                names = []
+            if num_classes is not None and len(names) != num_classes:
+                names = [str(i) for i in range(num_classes)]  # a custom head: numbered classes
+            if not names:
+                raise TorchvisionBackendError(f"{model}: no class names known; pass labels=[...]")
         return LabelSet(ids=list(range(len(names))), names=names)
 
     def predict(self, images: Sequence[np.ndarray]) -> list[Prediction]:
