@@ -88,12 +88,15 @@ def predict_command(backend: str, model: str | None, task: str | None, images_di
     opts = dict(_parse_option(o) for o in options)
     if model is not None:
         opts["model"] = model
-    if task is not None:
-        opts["task"] = task
     factory = load_backend(backend)
+    if task is not None and _accepts(factory, "task"):
+        opts["task"] = task
     if score_threshold is not None and _accepts(factory, "score_threshold"):
         opts.setdefault("score_threshold", score_threshold)
     predictor = load_predictor(backend, **opts)
+    has = str(getattr(predictor.task, "value", predictor.task))
+    if task is not None and has != task:
+        raise click.UsageError(f"backend {backend!r} predicts {has}, not {task} (it takes no task option)")
     show = progress_enabled(quiet)
     try:
         with click.progressbar(length=len(items), label="predict",

@@ -97,6 +97,11 @@ def load_predictor(spec: str, **options: Any) -> Any:
     if missing:
         raise BackendError(f"backend {spec!r} needs {', '.join(missing)}, which is not installed")
     try:
-        return factory(**options)
+        predictor = factory(**options)
     except TypeError as exc:
         raise BackendError(f"backend {spec!r}: {exc}") from None
+    missing_attrs = [a for a in ("task", "labels", "predict") if not hasattr(predictor, a)]
+    if missing_attrs:
+        raise BackendError(f"backend {spec!r} built a {type(predictor).__name__} without "
+                           f"{', '.join(missing_attrs)}: not a Predictor")
+    return predictor

@@ -189,3 +189,19 @@ def test_cli_user_errors_are_one_line(tmp_path: Path, capsys: pytest.CaptureFixt
         assert run_cli(cli, args) == 2
         err = capsys.readouterr().err
         assert msg in err and "Traceback" not in err and len(err.strip().splitlines()) == 1, err
+
+
+def test_task_option_for_backends_without_one(tmp_path: Path) -> None:
+    d = _folder(tmp_path, n=2)
+    base = ["predict", "--backend", "tests.predict.test_run_and_cli:PickyPredictor", "--images", str(d)]
+    ok = CliRunner().invoke(cli, [*base, "--task", "classification", "--out", str(tmp_path / "a.csv")])
+    assert ok.exit_code == 0, ok.output
+    bad = CliRunner().invoke(cli, [*base, "--task", "detection", "--out", str(tmp_path / "b.json")])
+    assert bad.exit_code == 2 and "predicts" in bad.output and "not detection" in bad.output
+
+
+def test_a_factory_that_builds_no_predictor_is_refused() -> None:
+    from annokit.predict import BackendError, load_predictor
+
+    with pytest.raises(BackendError, match="not a Predictor"):
+        load_predictor("collections:OrderedDict")
