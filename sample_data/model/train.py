@@ -354,7 +354,8 @@ def figures_from_outputs(outs: dict[str, Path], scenes: Path) -> dict:
     }
 
 
-def score(model_path: Path = MODEL_PATH, scenes: Path = REPO / "sample_data" / "scenes") -> dict:
+def score(model_path: Path = MODEL_PATH, scenes: Path = REPO / "sample_data" / "scenes", *,
+          n_train: int = NUM_TRAIN, epochs: int = EPOCHS) -> dict:
     """Run the model with ``annokit predict`` on ``scenes`` (every task) and compute its figures."""
     import tempfile
 
@@ -363,7 +364,7 @@ def score(model_path: Path = MODEL_PATH, scenes: Path = REPO / "sample_data" / "
         figs = figures_from_outputs(outs, scenes)
     figs["model_bytes"] = model_path.stat().st_size
     figs["scenes"] = "sample_data/scenes (48 images)"
-    figs["train"] = {"seed": TRAIN_SEED, "scenes": NUM_TRAIN, "epochs": EPOCHS}
+    figs["train"] = {"seed": TRAIN_SEED, "scenes": n_train, "epochs": epochs}
     return figs
 
 
@@ -381,7 +382,7 @@ def main() -> None:
         model = train(load_generator(), n_train=args.n_train, epochs=args.epochs)
         export(model, args.out)
         print(f"wrote {args.out} ({args.out.stat().st_size} bytes)")
-    figures = score(args.out)
+    figures = score(args.out, n_train=args.n_train, epochs=args.epochs)
     if args.out == MODEL_PATH:
         FIGURES_PATH.write_text(json.dumps(figures, indent=2, sort_keys=True) + "\n")
         print(f"wrote {FIGURES_PATH}")
