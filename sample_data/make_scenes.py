@@ -1,8 +1,9 @@
 """Seeded generator of the synthetic ``scenes`` sample set (circles, squares and triangles on noisy backgrounds).
 
 Run ``python sample_data/make_scenes.py`` from the repository root: it rewrites ``sample_data/scenes/`` (and
-``sample_data/cat/``) byte-identically. Needs numpy, pillow and annokit only (annokit rasterizes polygons exactly
-as pycocotools does, so every mask, area and box in ``gt.json`` is what COCO evaluation computes).
+``sample_data/cat/``) identically (the same bytes with the same pillow and zlib, the same pixels with any). Needs
+numpy, pillow and annokit only (annokit rasterizes polygons exactly as pycocotools does, so every mask, area and
+box in ``gt.json`` is what COCO evaluation computes).
 
 The scene functions are importable, so other scripts (the model trainer in ``sample_data/model/train.py``) draw
 their own scenes from other seeds::

@@ -1,0 +1,107 @@
+"""Finding predictor backends: the entry-point group ``annokit.predictors``, or a ``module:attr`` spec.
+
+A package adds a backend by declaring, in its ``pyproject.toml``::
+
+    [project.entry-points."annokit.predictors"]
+    mybackend = "my_package.annokit_backend:MyPredictor"
+
+where ``MyPredictor(**options)`` returns a :class:`~annokit.predict.base.Predictor`. annokit's own backends
+(``onnx``, ``torchvision``) are declared the same way; when annokit runs from a source tree that was never
+installed they are still found (from :data:`BUILTINS`). Only the backend asked for is imported, so loading one
+never imports another's framework. An optional class attribute ``requires`` (module names) lets
+``annokit predictors`` say whether the backend's framework is installed without importing it.
+"""
+
+from __future__ import annotations
+
+import importlib
+import importlib.metadata
+import importlib.util
+from dataclasses import dataclass
+from typing import Any, Callable
+
+from annokit.errors import AnnokitError
+
+__all__ = ["GROUP", "BUILTINS", "BackendInfo", "BackendError", "available_backends", "load_backend",
+           "load_predictor"]
+
+GROUP = "annokit.predictors"
+BUILTINS = {
+    "onnx": "annokit.predict.onnx_backend:OnnxPredictor",
+    "torchvision": "annokit.predict.torchvision_backend:TorchvisionPredictor",
+}
+
+
+class BackendError(AnnokitError):
+    """A backend cannot be found, imported or built."""
+
+
+@dataclass(frozen=True)
+class BackendInfo:
+    """A backend found by name: ``target`` is its ``module:attr``, ``source`` the distribution declaring it."""
+
+    name: str
+    target: str
+    source: str
+
+
+def available_backends() -> dict[str, BackendInfo]:
+    """Backends by name: every entry point of :data:`GROUP`, plus annokit's built-ins when not installed."""
+    found: dict[str, BackendInfo] = {}
+    for ep in importlib.metadata.entry_points(group=GROUP):
+        dist = getattr(ep, "dist", None)
+        found.setdefault(ep.name, BackendInfo(ep.name, ep.value, dist.name if dist is not None else "?"))
+    for name, target in BUILTINS.items():
+        found.setdefault(name, BackendInfo(name, target, "annokit (source tree)"))
+    return dict(sorted(found.items()))
+
+
+def _import_target(target: str) -> Callable[..., Any]:
+    mod_name, _, attr = target.partition(":")
+    if not mod_name or not attr:
+        raise BackendError(f"backend spec {target!r}: expected 'module:attr'")
+    try:
+        obj: Any = importlib.import_module(mod_name)
+    except ImportError as exc:
+        raise BackendError(f"backend {target!r}: cannot import {mod_name!r}: {exc}") from None
+    for part in attr.split("."):
+        try:
+            obj = getattr(obj, part)
+        except AttributeError:
+            raise BackendError(f"backend {target!r}: {mod_name!r} has no attribute {attr!r}") from None
+    if not callable(obj):
+        raise BackendError(f"backend {target!r} is not callable")
+    return obj
+
+
+def load_backend(spec: str) -> Callable[..., Any]:
+    """The factory of backend ``spec``: a registered name, or ``module:attr`` for an unregistered one."""
+    backends = available_backends()
+    if spec in backends:
+        return _import_target(backends[spec].target)
+    if ":" in spec:
+        return _import_target(spec)
+    known = ", ".join(backends) or "none"
+    raise BackendError(f"unknown backend {spec!r} (installed: {known}; or give module:attr)")
+
+
+def missing_requirements(factory: Any) -> list[str]:
+    """Modules named in ``factory.requires`` that are not installed (found without importing them)."""
+    return [m for m in getattr(factory, "requires", ()) if importlib.util.find_spec(m) is None]
+
+
+def load_predictor(spec: str, **options: Any) -> Any:
+    """Build a predictor: ``load_predictor("onnx", model="m.onnx", task="detection")``."""
+    factory = load_backend(spec)
+    missing = missing_requirements(factory)
+    if missing:
+        raise BackendError(f"backend {spec!r} needs {', '.join(missing)}, which is not installed")
+    try:
+        predictor = factory(**options)
+    except TypeError as exc:
+        raise BackendError(f"backend {spec!r}: {exc}") from None
+    missing_attrs = [a for a in ("task", "labels", "predict") if not hasattr(predictor, a)]
+    if missing_attrs:
+        raise BackendError(f"backend {spec!r} built a {type(predictor).__name__} without "
+                           f"{', '.join(missing_attrs)}: not a Predictor")
+    return predictor

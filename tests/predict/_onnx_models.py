@@ -1,0 +1,79 @@
+"""Tiny ONNX graphs built with onnx.helper, for testing the onnx backend's plumbing (private test helper)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+
+
+def _save(graph, path: Path, metadata: dict[str, str] | None = None) -> Path:
+    import onnx
+    from onnx import helper
+
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
+    model.ir_version = 8
+    for k, v in (metadata or {}).items():
+        e = model.metadata_props.add()
+        e.key, e.value = k, v
+    onnx.checker.check_model(model)
+    onnx.save(model, str(path))
+    return path
+
+
+def identity_model(path: Path, hw: tuple[int, int] | None = None, metadata: dict | None = None) -> Path:
+    """Output ``x`` = the input tensor, so a test sees exactly what preprocessing fed the network."""
+    from onnx import TensorProto, helper
+
+    shape = ["N", 3, hw[0], hw[1]] if hw else ["N", 3, "H", "W"]
+    inp = helper.make_tensor_value_info("input", TensorProto.FLOAT, shape)
+    out = helper.make_tensor_value_info("x", TensorProto.FLOAT, shape)
+    g = helper.make_graph([helper.make_node("Identity", ["input"], ["x"])], "identity", [inp], [out])
+    meta = {"annokit": json.dumps(metadata)} if metadata is not None else None
+    return _save(g, path, meta)
+
+
+def mean_color_classifier(path: Path, metadata: dict[str, str]) -> Path:
+    """``logits (N, 3)`` = 10 * channel means of the input: the reddest image scores class 0 highest."""
+    from onnx import TensorProto, helper
+
+    inp = helper.make_tensor_value_info("images", TensorProto.FLOAT, ["N", 3, 16, 16])
+    out = helper.make_tensor_value_info("logits", TensorProto.FLOAT, ["N", 3])
+    ten = helper.make_tensor("ten", TensorProto.FLOAT, [], [10.0])
+    nodes = [helper.make_node("GlobalAveragePool", ["images"], ["pooled"]),
+             helper.make_node("Flatten", ["pooled"], ["flat"], axis=1),
+             helper.make_node("Mul", ["flat", "ten"], ["logits"])]
+    g = helper.make_graph(nodes, "meancolor", [inp], [out], initializer=[ten])
+    return _save(g, path, metadata)
+
+
+def constant_yolo(path: Path, raw: np.ndarray, size: tuple[int, int], metadata: dict[str, str]) -> Path:
+    """A detector whose output is always ``raw`` (1, 4 + C, A) broadcast over the batch."""
+    from onnx import TensorProto, helper, numpy_helper
+
+    inp = helper.make_tensor_value_info("images", TensorProto.FLOAT, ["N", 3, size[0], size[1]])
+    out = helper.make_tensor_value_info("output0", TensorProto.FLOAT, ["N", raw.shape[1], raw.shape[2]])
+    const = numpy_helper.from_array(raw.astype(np.float32), "raw")
+    zero = numpy_helper.from_array(np.array(0, np.float32), "zero")
+    nodes = [helper.make_node("ReduceMean", ["images"], ["m"], axes=[1, 2, 3], keepdims=0),  # (N,)
+             helper.make_node("Unsqueeze", ["m", "a12"], ["m3"]),  # (N, 1, 1)
+             helper.make_node("Mul", ["m3", "zero"], ["z"]),
+             helper.make_node("Add", ["z", "raw"], ["output0"])]  # (N, K, A)
+    a12 = numpy_helper.from_array(np.array([1, 2], np.int64), "a12")
+    g = helper.make_graph(nodes, "yolo", [inp], [out], initializer=[const, zero, a12])
+    return _save(g, path, metadata)
+
+
+def failing_model(path: Path) -> Path:
+    """Fails at run time on any input whose height is not 8 (a Reshape to a fixed size)."""
+    from onnx import TensorProto, helper, numpy_helper
+
+    inp = helper.make_tensor_value_info("input", TensorProto.FLOAT, ["N", 3, "H", "W"])
+    out = helper.make_tensor_value_info("logits", TensorProto.FLOAT, ["N", 3])
+    shape = numpy_helper.from_array(np.array([-1, 3, 8, 8], np.int64), "shape")
+    nodes = [helper.make_node("Reshape", ["input", "shape"], ["r"]),
+             helper.make_node("GlobalAveragePool", ["r"], ["p"]),
+             helper.make_node("Flatten", ["p"], ["logits"], axis=1)]
+    g = helper.make_graph(nodes, "failing", [inp], [out], initializer=[shape])
+    return _save(g, path, {"annokit": json.dumps({"tasks": {"classification": {"labels": {"names": ["r", "g", "b"]}}}})})

@@ -1,0 +1,148 @@
+"""Decoders and the way back to original pixels, against brute-force references (and torch where installed)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from annokit.core.boxes import box_iou
+from annokit.core.labels import LabelSet
+from annokit.core.masks import rle_to_bitmap
+from annokit.errors import ValidationError
+from annokit.predict import Preprocess, Task
+from annokit.predict.decoders import decode, nms
+from annokit.predict.preprocess import Transform, boxes_to_original, preprocess_batch, resize_scores
+
+
+def _nms_reference(boxes: np.ndarray, scores: np.ndarray, thr: float) -> list[int]:
+    order = sorted(range(len(scores)), key=lambda i: (-scores[i], i))
+    keep: list[int] = []
+    for i in order:
+        if all(box_iou(boxes[i:i + 1], boxes[j:j + 1])[0, 0] <= thr for j in keep):
+            keep.append(i)
+    return keep
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.integers(0, 30), st.integers(0, 2**31 - 1), st.floats(0.1, 0.9))
+def test_nms_matches_the_greedy_definition(n: int, seed: int, thr: float) -> None:
+    rng = np.random.default_rng(seed)
+    xy = rng.uniform(0, 50, (n, 2))
+    boxes = np.concatenate([xy, xy + rng.uniform(1, 30, (n, 2))], axis=1)
+    scores = rng.choice([0.1, 0.5, 0.9], n) if seed % 2 else rng.random(n)  # ties too
+    assert nms(boxes, scores, thr).tolist() == _nms_reference(boxes, scores, thr)
+
+
+def test_nms_per_class_never_crosses_classes() -> None:
+    boxes = np.array([[0, 0, 10, 10], [0, 0, 10, 10], [1, 1, 10, 10.0]])
+    scores = np.array([0.9, 0.8, 0.7])
+    assert nms(boxes, scores, 0.5, classes=np.array([0, 1, 0])).tolist() == [0, 1]
+
+
+@settings(max_examples=40, deadline=None)
+@given(st.integers(1, 60), st.integers(1, 60), st.integers(8, 40), st.integers(8, 40),
+       st.sampled_from(["stretch", "letterbox"]))
+def test_boxes_go_back_to_where_they_were(h: int, w: int, H: int, W: int, mode: str) -> None:
+    img = np.zeros((h, w, 3), np.uint8)
+    _, (tf,) = preprocess_batch([img], Preprocess(size=(H, W), resize=mode))
+    box = np.array([[0.25 * w, 0.5 * h, 0.75 * w, h]])
+    sx, sy = tf.scale_xy
+    px, py = tf.pad_xy
+    fwd = box * [sx, sy, sx, sy] + [px, py, px, py]
+    np.testing.assert_allclose(boxes_to_original(fwd, tf), box, atol=1e-9)
+    if mode == "letterbox":
+        assert tf.content_hw[0] == H or tf.content_hw[1] == W
+
+
+def test_resize_scores_equals_torch_bilinear() -> None:
+    torch = pytest.importorskip("torch", reason="torch is the oracle of bilinear resampling")
+    rng = np.random.default_rng(1)
+    s = rng.random((3, 6, 9)).astype(np.float32)
+    for hw in [(6, 9), (24, 36), (13, 7), (120, 160)]:
+        tf = Transform(hw, (9 / hw[1], 6 / hw[0]), (0, 0), (6, 9))
+        got = resize_scores(s, tf, (6, 9))
+        want = torch.nn.functional.interpolate(torch.from_numpy(s)[None], size=hw, mode="bilinear",
+                                               align_corners=False)[0].numpy()
+        np.testing.assert_allclose(got, want, atol=1e-5)
+
+
+def test_resize_scores_cuts_the_letterbox_padding() -> None:
+    # a 4x8 image letterboxed into 8x8 (2 rows of padding above and below), scores at stride 2
+    s = np.zeros((2, 4, 4), np.float32)
+    s[1, 1:3] = 1.0  # the content rows
+    s[0, [0, 3]] = 1.0  # the padding rows
+    tf = Transform((4, 8), (1.0, 1.0), (0, 2), (4, 8))
+    out = resize_scores(s, tf, (8, 8))
+    assert out.shape == (2, 4, 8)
+    assert (out[1] > out[0]).all() and (out[1, 1:3] == 1).all()  # only the content is sampled at full weight
+
+
+def test_centernet_decodes_peaks_into_boxes_and_masks() -> None:
+    labels = LabelSet(ids=[1, 2], names=["a", "b"])
+    heat = np.zeros((1, 2, 8, 10), np.float32)
+    heat[0, 0, 2, 3] = 0.9
+    heat[0, 0, 2, 4] = 0.5  # not a local maximum: suppressed
+    heat[0, 1, 6, 8] = 0.6
+    heat[0, 1, 0, 0] = 0.01  # under the threshold
+    wh = np.zeros((1, 2, 8, 10), np.float32)
+    wh[0, :, 2, 3] = (8, 4)
+    wh[0, :, 6, 8] = (4, 4)
+    off = np.full((1, 2, 8, 10), 0.5, np.float32)
+    tf = Transform((16, 20), (2.0, 2.0), (0, 0), (32, 40))  # the image is half the input size
+    seg = np.zeros((1, 3, 8, 10), np.float32)
+    seg[0, 0] = 1
+    seg[0, 1, 1:4, 2:6] = 5  # class 1 around the first centre
+    outs = {"heatmap": heat, "wh": wh, "offset": off, "masks_from": seg}
+    (p,) = decode("centernet", outs, [tf], (32, 40), labels, task=Task.INSTANCE, score_threshold=0.05)
+    inst = p.instances
+    np.testing.assert_allclose(inst.scores, [0.9, 0.6], rtol=1e-6)
+    assert inst.labels.tolist() == [1, 2]
+    # centre (3.5, 2.5) cells * stride 4 = (14, 10) input px; box 8x4 -> (10, 8, 18, 12) input -> /2
+    np.testing.assert_allclose(inst.boxes[0], [5, 4, 9, 6])
+    m = rle_to_bitmap(inst.segmentations[0])
+    assert m.shape == (16, 20) and m.any() and not m[:, :5].any() and not m[:, 9:].any()
+    assert not rle_to_bitmap(inst.segmentations[1]).any()  # no class-2 pixels anywhere
+
+
+def test_decoders_check_shapes_and_labels() -> None:
+    labels = LabelSet(ids=[0, 1], names=["a", "b"])
+    tf = [Transform((4, 4), (1.0, 1.0), (0, 0), (4, 4))]
+    with pytest.raises(ValidationError, match="needs an output for 'logits'"):
+        decode("softmax", {}, tf, (4, 4), labels)
+    with pytest.raises(ValidationError, match="3 scores per image but 2 labels"):
+        decode("softmax", {"logits": np.zeros((1, 3))}, tf, (4, 4), labels)
+    with pytest.raises(ValidationError, match="unknown decoder"):
+        decode("nope", {}, tf, (4, 4), labels)
+    (p,) = decode("softmax", {"logits": np.array([[0.0, np.log(3)]])}, tf, (4, 4), labels)
+    np.testing.assert_allclose(p.class_scores, [0.25, 0.75])
+
+
+@settings(max_examples=40, deadline=None)
+@given(st.integers(1, 70), st.integers(0, 2**31 - 1))
+def test_argmax_channels_equals_numpy(c: int, seed: int) -> None:
+    from annokit.predict.preprocess import argmax_channels
+
+    rng = np.random.default_rng(seed)
+    s = rng.integers(0, 4, (c, 5, 7)).astype(np.float32)  # many ties: the first channel must win
+    np.testing.assert_array_equal(argmax_channels(s), s.argmax(0))
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.integers(1, 6), st.integers(2, 9), st.integers(2, 9), st.integers(0, 2**31 - 1), st.booleans())
+def test_upsampled_argmax_equals_argmax_of_resampled_scores(c: int, h: int, w: int, seed: int, ties: bool) -> None:
+    from annokit.predict.preprocess import argmax_channels, upsampled_argmax
+
+    rng = np.random.default_rng(seed)
+    s = (rng.integers(0, 3, (c, h, w)) if ties else rng.normal(size=(c, h, w))).astype(np.float32)
+    H, W = int(rng.integers(1, 40)), int(rng.integers(1, 40))
+    pad = (int(rng.integers(0, 3)), int(rng.integers(0, 3)))
+    ih, iw = h * 4, w * 4
+    tf = Transform((H, W), (1.0, 1.0), pad, (ih - 2 * pad[1], iw - 2 * pad[0]))
+    want = argmax_channels(resize_scores(s, tf, (ih, iw)))
+    np.testing.assert_array_equal(upsampled_argmax(s, tf, (ih, iw)), want)
+    np.testing.assert_array_equal(want, resize_scores(s, tf, (ih, iw)).argmax(0))
+    both = upsampled_argmax(np.stack([s, s[::-1]]), tf, (ih, iw))  # a batch sharing one transform
+    np.testing.assert_array_equal(both[0], want)
+    np.testing.assert_array_equal(both[1], argmax_channels(resize_scores(s[::-1], tf, (ih, iw))))

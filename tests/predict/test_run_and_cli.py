@@ -1,0 +1,207 @@
+"""Running a predictor over images: batching, failures that name the image, --skip-failures, the CLI."""
+
+from __future__ import annotations
+
+import csv
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+from click.testing import CliRunner
+from PIL import Image
+
+from annokit.cli import cli
+from annokit.core.labels import LabelSet
+from annokit.predict import (
+    Prediction,
+    PredictionError,
+    Task,
+    images_from_dataset,
+    images_from_dir,
+    run_predictor,
+    write_predictions,
+)
+
+SAMPLE = Path(__file__).resolve().parents[2] / "sample_data"
+
+
+class PickyPredictor:
+    """Classifies by mean colour; raises on any image whose top-left pixel is pure red (a real failure mode:
+    a backend that cannot handle some input), and records the batch sizes it was given."""
+
+    task = Task.CLASSIFICATION
+    batch_size = 3
+
+    def __init__(self) -> None:
+        self.labels = LabelSet(ids=[0, 1, 2], names=["r", "g", "b"])
+        self.batches: list[int] = []
+
+    def predict(self, images):
+        self.batches.append(len(images))
+        for im in images:
+            if tuple(im[0, 0]) == (255, 0, 0):
+                raise ValueError("pure red corner: cannot handle it")
+        return [Prediction(task=self.task, image_hw=im.shape[:2], class_scores=im.reshape(-1, 3).mean(0))
+                for im in images]
+
+
+class BoxPredictor:
+    """One detection per image, at the image's centre, scored by the mean brightness."""
+
+    task = Task.DETECTION
+    labels = LabelSet(ids=[1, 2, 3], names=["circle", "square", "triangle"])
+
+    def __init__(self, **_: object) -> None:
+        pass
+
+    def predict(self, images):
+        from annokit.core.instances import Instances
+
+        out = []
+        for im in images:
+            h, w = im.shape[:2]
+            inst = Instances(image_ids=[0, 0], boxes=[[w / 4, h / 4, 3 * w / 4, 3 * h / 4], [0, 0, 1, 1]],
+                             labels=[1, 2], scores=[im.mean() / 255, 0.01])
+            out.append(Prediction(task=self.task, image_hw=(h, w), instances=inst))
+        return out
+
+
+def _folder(tmp_path: Path, n: int = 7, bad: tuple[int, ...] = (), corrupt: tuple[int, ...] = ()) -> Path:
+    d = tmp_path / "imgs"
+    d.mkdir()
+    rng = np.random.default_rng(0)
+    for i in range(n):
+        im = rng.integers(0, 200, (6 + i, 9, 3), dtype=np.uint8)
+        if i in bad:
+            im[0, 0] = (255, 0, 0)
+        name = d / f"im_{i:02d}.png"
+        if i in corrupt:
+            name.write_bytes(b"\x89PNG\r\n\x1a\n truncated")
+        else:
+            Image.fromarray(im).save(name)
+    return d
+
+
+def test_batches_and_order(tmp_path: Path) -> None:
+    items = images_from_dir(_folder(tmp_path))
+    p = PickyPredictor()
+    res = run_predictor(p, items)
+    assert p.batches == [3, 3, 1]
+    assert [it.file_name for it in res.items] == [f"im_{i:02d}.png" for i in range(7)]
+    assert [pr.image_hw for pr in res.predictions] == [(6 + i, 9) for i in range(7)]
+
+
+def test_a_failing_image_is_named_and_skipping_counts_it(tmp_path: Path) -> None:
+    items = images_from_dir(_folder(tmp_path, bad=(4,), corrupt=(1,)))
+    with pytest.raises(PredictionError, match=r"im_01\.png \(image id 2\): cannot read the image"):
+        run_predictor(PickyPredictor(), items)
+    with pytest.raises(PredictionError, match=r"im_04\.png \(image id 5\): ValueError: pure red corner"):
+        run_predictor(PickyPredictor(), items[2:])
+    p = PickyPredictor()
+    res = run_predictor(p, items, skip_failures=True)
+    assert [it.file_name for it, _ in res.failures] == ["im_01.png", "im_04.png"]
+    assert "pure red corner" in res.failures[1][1]
+    assert len(res.items) == 5 and "im_04.png" not in [it.file_name for it in res.items]
+    assert p.batches == [2, 3, 1, 1, 1, 1]  # the failing batch was retried image by image
+
+
+def test_cli_predict_with_skip_failures_and_a_module_attr_backend(tmp_path: Path) -> None:
+    d = _folder(tmp_path, bad=(2,))
+    out = tmp_path / "scores.csv"
+    args = ["predict", "--backend", "tests.predict.test_run_and_cli:PickyPredictor", "--images", str(d),
+            "--out", str(out), "--batch-size", "2"]
+    from annokit.cli._common import run_cli
+
+    assert run_cli(cli, args) == 2  # the error names the image, no traceback
+    assert not out.exists()
+    runner = CliRunner()
+    r = runner.invoke(cli, [*args, "--skip-failures", "--max-images", "5"])
+    assert r.exit_code == 0, r.output
+    assert "1 of 5 images failed" in r.output and "im_02.png" in r.output and "pure red corner" in r.output
+    rows = list(csv.reader(open(out)))
+    assert rows[0] == ["file", "r", "g", "b"] and [r[0] for r in rows[1:]] == ["im_00.png", "im_01.png",
+                                                                                "im_03.png", "im_04.png"]
+
+
+def test_cli_predict_detection_on_a_coco_dataset(tmp_path: Path) -> None:
+    out = tmp_path / "pred.json"
+    r = CliRunner().invoke(cli, ["predict", "--backend", "tests.predict.test_run_and_cli:BoxPredictor",
+                                 "--dataset", f"coco:{SAMPLE / 'scenes' / 'gt.json'}", "--out", str(out),
+                                 "--score-threshold", "0.05", "--max-images", "4"])
+    assert r.exit_code == 0, r.output
+    dets = json.loads(out.read_text())
+    assert [d["image_id"] for d in dets] == [1, 2, 3, 4]  # the ground truth's ids; low scores dropped
+    assert dets[0]["bbox"] == [40, 30, 80, 60] and dets[0]["category_id"] == 1
+
+
+def test_semantic_output_is_a_folder_of_pngs(tmp_path: Path) -> None:
+    class Half:
+        task = Task.SEMANTIC
+        labels = LabelSet(ids=[0, 300], names=["bg", "thing"])
+
+        def predict(self, images):
+            outs = []
+            for im in images:
+                m = np.zeros(im.shape[:2], np.int32)
+                m[:, im.shape[1] // 2:] = 300
+                outs.append(Prediction(task=self.task, image_hw=im.shape[:2], label_map=m))
+            return outs
+
+    items = images_from_dir(_folder(tmp_path, n=2))
+    written = write_predictions(run_predictor(Half(), items), tmp_path / "sem")
+    assert [w.name for w in written] == ["im_00.png", "im_01.png"]
+    back = np.asarray(Image.open(written[1]))
+    assert back.shape == (7, 9) and back[0, -1] == 300 and back[0, 0] == 0  # 16-bit PNG keeps ids over 255
+
+
+def test_dataset_specs(tmp_path: Path) -> None:
+    items, ds = images_from_dataset(f"coco:{SAMPLE / 'scenes' / 'gt.json'}")
+    assert len(items) == 48 and items[0].path == SAMPLE / "scenes" / "images" / "scene_001.png"
+    assert ds is not None and items[5].image_id == 6
+    items, _ = images_from_dataset(f"csv:{SAMPLE / 'cat' / 'labels.csv'}")
+    assert [it.path for it in items] == [SAMPLE / "cat" / "chelsea.png"]
+    for bad in ("gt.json", "xml:foo.xml", f"voc:{SAMPLE / 'cat' / 'labels.csv'}"):
+        with pytest.raises(Exception, match="FORMAT:PATH|no such file|unknown dataset format"):
+            images_from_dataset(bad)
+
+
+def test_predictors_command_lists_the_builtins() -> None:
+    r = CliRunner().invoke(cli, ["predictors"])
+    assert r.exit_code == 0
+    lines = {ln.split()[0]: ln for ln in r.output.splitlines()}
+    assert "onnx" in lines and "torchvision" in lines
+    assert "annokit.predict.onnx_backend:OnnxPredictor" in lines["onnx"]
+
+
+def test_cli_user_errors_are_one_line(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from annokit.cli._common import run_cli
+
+    cases = [
+        (["predict", "--model", str(tmp_path / "none.onnx"), "--images", str(SAMPLE / "cat"), "--out", "x.json"],
+         "no such model file"),
+        (["predict", "--backend", "nope", "--images", str(SAMPLE / "cat"), "--out", "x.json"], "unknown backend"),
+        (["predict", "--dataset", "coco", "--out", "x.json"], "FORMAT:PATH"),
+    ]
+    for args, msg in cases:
+        if "none.onnx" in args[2] and __import__("importlib").util.find_spec("onnxruntime") is None:
+            continue
+        assert run_cli(cli, args) == 2
+        err = capsys.readouterr().err
+        assert msg in err and "Traceback" not in err and len(err.strip().splitlines()) == 1, err
+
+
+def test_task_option_for_backends_without_one(tmp_path: Path) -> None:
+    d = _folder(tmp_path, n=2)
+    base = ["predict", "--backend", "tests.predict.test_run_and_cli:PickyPredictor", "--images", str(d)]
+    ok = CliRunner().invoke(cli, [*base, "--task", "classification", "--out", str(tmp_path / "a.csv")])
+    assert ok.exit_code == 0, ok.output
+    bad = CliRunner().invoke(cli, [*base, "--task", "detection", "--out", str(tmp_path / "b.json")])
+    assert bad.exit_code == 2 and "predicts" in bad.output and "not detection" in bad.output
+
+
+def test_a_factory_that_builds_no_predictor_is_refused() -> None:
+    from annokit.predict import BackendError, load_predictor
+
+    with pytest.raises(BackendError, match="not a Predictor"):
+        load_predictor("collections:OrderedDict")
