@@ -1,0 +1,156 @@
+"""The registry of formats: who reads and who writes what (private; see :func:`annokit.convert.formats`)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable
+
+import numpy as np
+
+from annokit.convert.report import LossRecorder
+from annokit.core.dataset import Dataset
+
+Reader = Callable[[Path, LossRecorder, dict[str, Any]], tuple[Dataset, "list[str] | None"]]
+Writer = Callable[[Dataset, Path, LossRecorder, dict[str, Any], "str | None"], "list[str] | None"]
+
+
+@dataclass(frozen=True)
+class FormatSpec:
+    """One format: ``reader(path, recorder, options) -> (dataset, keys)``,
+    ``writer(dataset, path, recorder, options, kept_in) -> keys``; ``folder``: the dataset is a folder (else a
+    file); ``sidecar``: the folder may carry ``annokit.json`` for what the format has no field for."""
+
+    name: str
+    description: str
+    reader: Reader | None = None
+    writer: Writer | None = None
+    folder: bool = True
+    sidecar: bool = False
+    options: tuple[str, ...] = field(default_factory=tuple)
+
+
+FORMATS: dict[str, FormatSpec] = {}
+
+
+def register(spec: FormatSpec) -> FormatSpec:
+    FORMATS[spec.name] = spec
+    return spec
+
+
+# ----------------------------------------------------------------------------------------------- COCO
+def _coco_read(path: Path, rec: LossRecorder, opts: dict[str, Any]) -> tuple[Dataset, None]:
+    from annokit.io.coco import read_instances
+
+    ds = read_instances(path, fixed=bool(opts.get("fixed", False)))
+    a = ds.annotations
+    if a.extras is not None and len(a) and all("score" in e for e in a.extras):
+        scores = np.array([e["score"] for e in a.extras], dtype=np.float64)
+        extras = [{k: v for k, v in e.items() if k != "score"} for e in a.extras]
+        ds = ds.with_annotations(a.replace(scores=scores, extras=extras if any(extras) else None))
+    return ds, None
+
+
+def _coco_write(ds: Dataset, path: Path, rec: LossRecorder, opts: dict[str, Any], kept_in: str | None) -> None:
+    import orjson
+
+    from annokit.io.coco import dataset_to_coco_dict
+
+    d = dataset_to_coco_dict(ds)
+    if ds.annotations.scores is not None:
+        for r, s in zip(d["annotations"], ds.annotations.scores.tolist()):
+            r["score"] = s
+    path.write_bytes(orjson.dumps(d))
+    return None
+
+
+def _coco_results_read(path: Path, rec: LossRecorder, opts: dict[str, Any]) -> tuple[Dataset, None]:
+    from annokit.core.dataset import ImageTable
+    from annokit.core.labels import LabelSet
+    from annokit.io.coco import load_json, read_instances, read_results
+
+    gt_path = opts.get("gt")
+    if gt_path is not None:
+        gt = read_instances(gt_path, fixed=bool(opts.get("fixed", False)))
+        return gt.with_annotations(read_results(path, gt)), None
+    data = load_json(path)
+    if not isinstance(data, list):
+        from annokit.errors import FormatError
+
+        raise FormatError(path, None, "a results file is a JSON list of detections")
+    ids = sorted({d.get("image_id") for d in data if isinstance(d, dict) and isinstance(d.get("image_id"), int)})
+    sizes: dict[int, tuple[int, int]] = {}
+    for d in data:
+        seg = d.get("segmentation") if isinstance(d, dict) else None
+        if isinstance(seg, dict) and isinstance(seg.get("size"), list) and len(seg["size"]) == 2:
+            sizes.setdefault(d.get("image_id"), tuple(seg["size"]))  # type: ignore[arg-type]
+    hw = [sizes.get(i, (0, 0)) for i in ids]
+    cats = sorted({d.get("category_id") for d in data if isinstance(d, dict)
+                   and isinstance(d.get("category_id"), int)})
+    gt = Dataset(images=ImageTable(ids=ids, file_names=["" for _ in ids], heights=[h for h, _ in hw],
+                                   widths=[w for _, w in hw]),
+                 categories=LabelSet(ids=cats, names=[str(c) for c in cats]),
+                 annotations=__import__("annokit").Instances.empty())
+    rec.warn("results read without --gt: image sizes come from RLE masks only, categories are named by their id")
+    return gt.with_annotations(read_results(path, gt, fixed=True)), None
+
+
+def _coco_results_write(ds: Dataset, path: Path, rec: LossRecorder, opts: dict[str, Any],
+                        kept_in: str | None) -> None:
+    from annokit.errors import FormatError
+    from annokit.io.coco import ltrb_to_coco_bbox
+    import orjson
+
+    a = ds.annotations
+    if a.scores is None:
+        raise FormatError(None, None, "a COCO results file needs scores; these annotations have none (ground truth?)")
+    img_with = set(a.image_ids.tolist())
+    empty = [int(i) for i in ds.images.ids if int(i) not in img_with]
+    rec.add_many("images dropped: a results list has no image table", len(ds.images),
+                 [f"image id {int(i)}" for i in ds.images.ids[:5]])
+    rec.add_many("category names dropped: a results list has category ids only", len(ds.categories))
+    if empty:
+        rec.add_many("images without detections not representable", len(empty), [f"image id {i}" for i in empty])
+    crowd = np.flatnonzero(a.iscrowd)
+    rec.add_many("crowd flag dropped: results have no iscrowd", len(crowd))
+    rec.add_many("annotation ids dropped: results are numbered 1..N on reading", len(a))
+    if a.extras is not None:
+        rec.add_many("annotation fields dropped: results keep image_id, category_id, bbox, score, segmentation",
+                     sum(1 for e in a.extras if e))
+    bboxes = ltrb_to_coco_bbox(a.boxes, a.source_wh).tolist()
+    out = []
+    from annokit.io.coco import _nums
+
+    for i in range(len(a)):
+        r: dict[str, Any] = {"image_id": int(a.image_ids[i]), "category_id": int(a.labels[i]),
+                             "bbox": _nums(bboxes[i]), "score": float(a.scores[i])}
+        if a.segmentations is not None and a.segmentations[i] is not None:
+            seg = a.segmentations[i]
+            if isinstance(seg, dict) and isinstance(seg.get("counts"), bytes):
+                seg = {"size": seg["size"], "counts": seg["counts"].decode("ascii")}
+            r["segmentation"] = seg
+        out.append(r)
+    path.write_bytes(orjson.dumps(out))
+    return None
+
+
+# ----------------------------------------------------------------------------------------------- VOC
+def _voc_read(path: Path, rec: LossRecorder, opts: dict[str, Any]) -> tuple[Dataset, list[str]]:
+    from annokit.io.voc import read_voc_keyed
+
+    return read_voc_keyed(path, zero_based=bool(opts.get("zero_based", False)), recorder=rec)
+
+
+def _voc_write(ds: Dataset, path: Path, rec: LossRecorder, opts: dict[str, Any], kept_in: str | None) -> list[str]:
+    from annokit.io.voc import write_voc_into
+
+    return write_voc_into(ds, path, zero_based=bool(opts.get("zero_based", False)), recorder=rec, kept_in=kept_in,
+                          default_set=str(opts.get("split") or "trainval"))
+
+
+register(FormatSpec("coco", "COCO instances JSON (boxes, polygons, RLE, crowd; scores kept as a 'score' field)",
+                    _coco_read, _coco_write, folder=False, options=("fixed",)))
+register(FormatSpec("coco-results", "COCO results JSON (a list of detections; --gt gives images and categories)",
+                    _coco_results_read, _coco_results_write, folder=False, options=("gt", "fixed")))
+register(FormatSpec("voc", "Pascal VOC folder: Annotations/*.xml, ImageSets/Main, labelmap.txt",
+                    _voc_read, _voc_write, sidecar=True, options=("zero_based", "split")))

@@ -1,0 +1,153 @@
+"""Guards for reading and writing datasets made by others (private).
+
+- :func:`safe_join`: a relative name from a file (``../x``, ``/etc/x``, ``C:\\x``) never leaves its root.
+- :func:`parse_xml`: XML without a DOCTYPE only, so no entity can be declared (billion laughs, external entities).
+- :func:`open_image_checked`: image header read lazily; one whose size exceeds :data:`MAX_PIXELS` is refused before
+  any pixel is decompressed.
+- :func:`image_hw`: (height, width) from the header alone, EXIF orientation honoured (5-8 swap the two).
+- :func:`atomic_dir`: a dataset folder appears whole or not at all.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import re
+import shutil
+import tempfile
+import xml.etree.ElementTree as ET
+from pathlib import Path, PurePosixPath
+from typing import Any, Iterator
+
+from annokit.errors import FormatError
+
+__all__ = ["safe_join", "safe_relpath", "parse_xml", "open_image_checked", "image_hw", "atomic_dir", "MAX_PIXELS",
+           "IMAGE_EXTS"]
+
+MAX_PIXELS = 1 << 28  # 268 million pixels (16384 x 16384)
+MAX_XML_BYTES = 64 << 20
+IMAGE_EXTS = (".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff", ".webp", ".gif")
+_WIN_DRIVE = re.compile(r"^[A-Za-z]:")
+
+
+def safe_relpath(name: str, *, source: Any = None, where: str | None = None) -> PurePosixPath:
+    """``name`` as a relative POSIX path that stays inside its root, or :class:`FormatError`."""
+    if not isinstance(name, str) or not name or "\x00" in name:
+        raise FormatError(source, where, f"unusable file name {name!r}")
+    norm = name.replace("\\", "/")
+    p = PurePosixPath(norm)
+    if p.is_absolute() or _WIN_DRIVE.match(norm):
+        raise FormatError(source, where, f"absolute file name {name!r} is refused (it would be written outside "
+                                         "the destination)")
+    if any(part == ".." for part in p.parts):
+        raise FormatError(source, where, f"file name {name!r} climbs out of its folder ('..'); refused")
+    parts = [x for x in p.parts if x not in ("", ".")]
+    if not parts:
+        raise FormatError(source, where, f"unusable file name {name!r}")
+    return PurePosixPath(*parts)
+
+
+def safe_join(root: str | os.PathLike[str], name: str, *, source: Any = None, where: str | None = None) -> Path:
+    """``root / name`` where ``name`` must stay inside ``root`` (no ``..``, no absolute path)."""
+    return Path(root).joinpath(*safe_relpath(name, source=source, where=where).parts)
+
+
+def parse_xml(path: str | os.PathLike[str], data: bytes | None = None) -> ET.Element:
+    """Parse an XML file that has no DOCTYPE (hence no entity declarations) and is UTF-8 or ASCII."""
+    p = Path(path)
+    if data is None:
+        size = p.stat().st_size
+        if size > MAX_XML_BYTES:
+            raise FormatError(p, None, f"XML file is {size} bytes, over the {MAX_XML_BYTES}-byte limit")
+        data = p.read_bytes()
+    head = data[:4]
+    if head.startswith((b"\xff\xfe", b"\xfe\xff")) or b"\x00" in head:
+        raise FormatError(p, None, "XML in UTF-16/UTF-32 is not read (annotation XML is UTF-8)")
+    if b"<!DOCTYPE" in data or b"<!ENTITY" in data or b"<!doctype" in data.lower():
+        raise FormatError(p, None, "XML with a DOCTYPE or entity declarations is refused (entity expansion and "
+                                   "external entities are unsafe)")
+    try:
+        return ET.fromstring(data)
+    except ET.ParseError as exc:
+        line, col = exc.position
+        raise FormatError(p, f"line {line}, column {col + 1}", f"invalid XML: {exc}") from None
+
+
+def open_image_checked(path: str | os.PathLike[str], *, max_pixels: int = MAX_PIXELS) -> Any:
+    """``PIL.Image`` opened lazily (header only); refused when it would decode to more than ``max_pixels``."""
+    from PIL import Image, UnidentifiedImageError
+
+    p = Path(path)
+    try:
+        with warnings_off():
+            im = Image.open(p)
+    except UnidentifiedImageError:
+        raise FormatError(p, None, "not an image PIL can read") from None
+    except Image.DecompressionBombError:
+        raise FormatError(p, None, f"image is larger than {max_pixels} pixels; refused") from None
+    w, h = im.size
+    if w * h > max_pixels:
+        im.close()
+        raise FormatError(p, None, f"image is {w}x{h} = {w * h} pixels, over the {max_pixels}-pixel limit; refused "
+                                   "(a decompression bomb?)")
+    return im
+
+
+@contextlib.contextmanager
+def warnings_off() -> Iterator[None]:
+    import warnings
+
+    from PIL import Image
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+        yield
+
+
+def image_hw(path: str | os.PathLike[str], *, exif: bool = True) -> tuple[int, int]:
+    """``(height, width)`` of an image as displayed, from its header (no pixel is decoded).
+
+    EXIF orientations 5-8 (rotated by 90 degrees) swap height and width, as Ultralytics and PIL's
+    ``ImageOps.exif_transpose`` do.
+    """
+    im = open_image_checked(path)
+    try:
+        w, h = im.size
+        if exif:
+            try:
+                orient = im.getexif().get(0x0112)
+            except Exception:  # a broken EXIF block is no reason to refuse the image
+                orient = None
+            if orient in (5, 6, 7, 8):
+                w, h = h, w
+        return int(h), int(w)
+    finally:
+        im.close()
+
+
+@contextlib.contextmanager
+def atomic_dir(dest: str | os.PathLike[str], *, overwrite: bool = False) -> Iterator[Path]:
+    """Yield an empty temporary folder beside ``dest``; on success it becomes ``dest``, on error it is removed.
+
+    An existing ``dest`` is an error unless ``overwrite``; then it is replaced only once the new one is complete.
+    """
+    dest = Path(dest)
+    if dest.exists() and not overwrite:
+        if dest.is_dir() and not any(dest.iterdir()):
+            dest.rmdir()
+        else:
+            raise FormatError(dest, None, "destination exists (pass overwrite=True / --overwrite to replace it)")
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{dest.name}.", suffix=".tmp", dir=dest.parent))
+    try:
+        yield tmp
+        if dest.exists():
+            old = dest.with_name(f".{dest.name}.old-{os.getpid()}")
+            os.replace(dest, old)
+            os.replace(tmp, dest)
+            shutil.rmtree(old, ignore_errors=True)
+        else:
+            os.replace(tmp, dest)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise

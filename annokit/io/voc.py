@@ -1,0 +1,589 @@
+"""Pascal VOC: ``Annotations/*.xml``, ``ImageSets/Main``, ``labelmap.txt`` (and the devkit colour map).
+
+Conventions (every shift lives here):
+
+- The devkit's boxes are 1-based inclusive pixel indices. annokit's ltrb are continuous pixel edges, so by default
+  ``l = xmin - 1, t = ymin - 1, r = xmax, b = ymax`` (a box's width is the devkit's ``xmax - xmin + 1``).
+  ``zero_based=True`` reads and writes ``l = xmin, t = ymin, r = xmax, b = ymax`` instead.
+- Integer coordinates are written as integers; float coordinates stay floats, shifted in decimal so that the text
+  ``10.3`` reads back as exactly the float ``9.3`` and the float ``9.3`` writes as exactly ``10.3``.
+- Reading the default convention warns when a file looks zero-based (a coordinate ``xmin`` or ``ymin`` of 0 cannot
+  occur with 1-based pixel indices).
+- ``difficult``, ``truncated``, ``occluded``, ``pose``, ``part``, ``actions`` and any other object field are kept in
+  :attr:`Instances.extras` (typed: ``"1"`` reads as ``1``); the image's ``folder``, ``source``, ``segmented``,
+  ``depth`` ... in :attr:`ImageTable.extras`; the ``ImageSets/Main/<set>.txt`` membership in the image extra
+  ``imagesets``. All are written back.
+- Category ids: ``labelmap.txt`` (datumaro form ``name:r,g,b:parts:actions`` or one name a line) gives them by line:
+  when its first entry is ``background`` that line is id 0 (it is in the file, so it is a category), otherwise
+  the first line is id 1. Without a labelmap the 20 VOC classes have their devkit index (aeroplane = 1 ...) and
+  other names are numbered from 1 in sorted order. No ``background`` is invented.
+
+XML is parsed without DOCTYPEs (no entity can be declared: billion laughs and external entities are refused), and
+a ``<filename>`` or output name with ``..`` or an absolute path is refused.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import warnings
+from decimal import Decimal, InvalidOperation
+from pathlib import Path
+from typing import Any
+from xml.etree.ElementTree import Element
+from xml.sax.saxutils import escape
+
+import numpy as np
+
+from annokit.convert.report import LossRecorder
+from annokit.core.dataset import Dataset, ImageTable
+from annokit.core.instances import Instances
+from annokit.core.labels import LabelSet
+from annokit.errors import AnnokitWarning, FormatError
+from annokit.io._safe import IMAGE_EXTS, atomic_dir, image_hw, parse_xml, safe_join, safe_relpath
+
+__all__ = ["read_voc", "write_voc", "VOC_CLASSES", "voc_colormap", "read_labelmap", "vocxyxy_to_ltrb",
+           "ltrb_to_vocxyxy"]
+
+PathLike = str | os.PathLike[str]
+
+VOC_CLASSES = ["aeroplane", "bicycle", "bird", "boat", "bottle", "bus", "car", "cat", "chair", "cow", "diningtable",
+               "dog", "horse", "motorbike", "person", "pottedplant", "sheep", "sofa", "train", "tvmonitor"]
+_KNOWN_OBJ = ("pose", "truncated", "difficult", "occluded")
+_INT_RE = re.compile(r"^[+-]?\d+$")
+_FLOAT_RE = re.compile(r"^[+-]?(\d+\.?\d*([eE][+-]?\d+)?|\.\d+([eE][+-]?\d+)?)$")
+_TAG_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_.-]*$")
+
+
+def voc_colormap(n: int = 256) -> np.ndarray:
+    """``(n, 3)`` uint8 devkit colour map (``VOClabelcolormap.m``): entry ``i`` spreads the bits of ``i`` over RGB."""
+    cmap = np.zeros((n, 3), dtype=np.uint8)
+    for i in range(n):
+        c, r, g, b = i, 0, 0, 0
+        for j in range(8):
+            r |= ((c >> 0) & 1) << (7 - j)
+            g |= ((c >> 1) & 1) << (7 - j)
+            b |= ((c >> 2) & 1) << (7 - j)
+            c >>= 3
+        cmap[i] = (r, g, b)
+    return cmap
+
+
+# ------------------------------------------------------------------------------------------- coordinates
+def vocxyxy_to_ltrb(xyxy: np.ndarray, *, zero_based: bool = False) -> np.ndarray:
+    """``(N, 4)`` VOC ``[xmin, ymin, xmax, ymax]`` -> ltrb (``- [1, 1, 0, 0]`` unless ``zero_based``)."""
+    b = np.asarray(xyxy, dtype=np.float64).reshape(-1, 4)
+    return b if zero_based else b - np.array([1.0, 1.0, 0.0, 0.0])
+
+
+def ltrb_to_vocxyxy(boxes: np.ndarray, *, zero_based: bool = False) -> np.ndarray:
+    """``(N, 4)`` ltrb -> VOC ``[xmin, ymin, xmax, ymax]`` as floats (``+ [1, 1, 0, 0]`` unless ``zero_based``)."""
+    b = np.asarray(boxes, dtype=np.float64).reshape(-1, 4)
+    return b if zero_based else b + np.array([1.0, 1.0, 0.0, 0.0])
+
+
+def _coord_from_text(text: str | None, shift: int, path: Path, where: str) -> float:
+    """Parse a VOC coordinate and subtract ``shift`` exactly (in decimal for non-integers)."""
+    t = (text or "").strip()
+    if _INT_RE.match(t):
+        return float(int(t) - shift)
+    try:
+        d = Decimal(t)
+    except InvalidOperation:
+        raise FormatError(path, where, f"not a number: {text!r}") from None
+    if not d.is_finite():
+        raise FormatError(path, where, f"not a finite number: {text!r}")
+    return float(d - shift)
+
+
+def _coord_to_text(v: float, shift: int) -> str:
+    """The text of ``v + shift``: an integer when ``v`` is one, else the decimal sum of ``repr(v)`` and ``shift``."""
+    if v.is_integer() and abs(v) < 2**53:
+        return str(int(v) + shift)
+    if shift == 0:
+        return repr(v)
+    s = str(Decimal(repr(v)) + shift)
+    return s
+
+
+# ------------------------------------------------------------------------------------------- typed XML values
+def _typed(text: str | None) -> Any:
+    t = (text or "").strip()
+    if _INT_RE.match(t):
+        return int(t)
+    if _FLOAT_RE.match(t):
+        try:
+            return float(t)
+        except ValueError:  # pragma: no cover
+            return t
+    return t
+
+
+class _Multi(list):
+    """Values of a tag repeated under one parent."""
+
+
+def _elem_value(el: Element) -> Any:
+    kids = list(el)
+    if not kids:
+        return _typed(el.text)
+    out: dict[str, Any] = {}
+    for k in kids:
+        v = _elem_value(k)
+        if k.tag in out:
+            prev = out[k.tag]
+            if isinstance(prev, _Multi):
+                prev.append(v)
+            else:
+                out[k.tag] = _Multi([prev, v])
+        else:
+            out[k.tag] = v
+    return {k: list(v) if isinstance(v, _Multi) else v for k, v in out.items()}
+
+
+def _scalar_text(v: Any) -> str | None:
+    if isinstance(v, bool):
+        return None
+    if isinstance(v, int):
+        return str(v)
+    if isinstance(v, float):
+        return repr(v) if np.isfinite(v) else None
+    if isinstance(v, str):
+        return v
+    return None
+
+
+def _value_xml(tag: str, v: Any, out: list[str], indent: str) -> bool:
+    """Append ``<tag>v</tag>`` lines; False (and nothing appended) when ``v`` has no XML form that reads back equal."""
+    if not _TAG_RE.match(tag) or tag.lower().startswith("xml"):
+        return False
+    if isinstance(v, dict):
+        sub: list[str] = []
+        for k, x in v.items():
+            if not isinstance(k, str) or not _value_xml(k, x, sub, indent + "  "):
+                return False
+        if not sub:
+            return False
+        out.append(f"{indent}<{tag}>")
+        out.extend(sub)
+        out.append(f"{indent}</{tag}>")
+        return True
+    if isinstance(v, list):
+        if len(v) < 2:
+            return False  # a one-item list reads back as the item itself
+        sub = []
+        for x in v:
+            if isinstance(x, list) or not _value_xml(tag, x, sub, indent):
+                return False
+        out.extend(sub)
+        return True
+    t = _scalar_text(v)
+    if t is None or _typed(t) != v or type(_typed(t)) is not type(v) or t != t.strip():
+        return False
+    out.append(f"{indent}<{tag}>{escape(t)}</{tag}>")
+    return True
+
+
+# ------------------------------------------------------------------------------------------- labelmap
+def read_labelmap(path: PathLike) -> list[str]:
+    """Names of a ``labelmap.txt`` (datumaro ``name:color:parts:actions`` lines, or one name a line), in order."""
+    p = Path(path)
+    names: list[str] = []
+    for i, line in enumerate(p.read_text(encoding="utf-8").splitlines()):
+        s = line.strip()
+        if not s or s.startswith("#"):
+            continue
+        name = s.split(":", 1)[0].strip()
+        if not name:
+            raise FormatError(p, f"line {i + 1}", "empty label name")
+        if name in names:
+            raise FormatError(p, f"line {i + 1}", f"label {name!r} is listed twice")
+        names.append(name)
+    return names
+
+
+def _label_set(names_seen: list[str], labelmap: list[str] | None) -> LabelSet:
+    if labelmap is not None:
+        names = list(labelmap)
+        extra = sorted(set(names_seen) - set(names))
+        if extra:
+            warnings.warn(f"labelmap.txt lacks {extra}; they get ids after its last line", AnnokitWarning,
+                          stacklevel=3)
+        names += extra
+        start = 0 if names and names[0] == "background" else 1
+        return LabelSet(ids=np.arange(start, start + len(names)), names=names)
+    uniq = sorted(set(names_seen))
+    if set(uniq) <= set(VOC_CLASSES):
+        ids = [VOC_CLASSES.index(n) + 1 for n in uniq]
+        order = np.argsort(ids)
+        return LabelSet(ids=np.asarray(ids)[order], names=[uniq[i] for i in order])
+    return LabelSet(ids=np.arange(1, len(uniq) + 1), names=uniq)
+
+
+# ------------------------------------------------------------------------------------------- reading
+def _find_xmls(root: Path) -> tuple[Path, list[Path]]:
+    ann = root / "Annotations"
+    base = ann if ann.is_dir() else root
+    files = sorted(base.rglob("*.xml"))
+    return base, files
+
+
+def _imagesets(root: Path) -> dict[str, list[str]]:
+    """``{stem: [set, ...]}`` from ``ImageSets/Main/<set>.txt`` (class files ``<cls>_<set>.txt`` are derived)."""
+    main = root / "ImageSets" / "Main"
+    out: dict[str, list[str]] = {}
+    if not main.is_dir():
+        return out
+    for f in sorted(main.glob("*.txt")):
+        if "_" in f.stem:
+            continue
+        for line in f.read_text(encoding="utf-8").splitlines():
+            s = line.split()
+            if s:
+                out.setdefault(s[0], []).append(f.stem)
+    return out
+
+
+def read_voc_keyed(root: PathLike, *, zero_based: bool = False, recorder: LossRecorder | None = None,
+                   read_image_sizes: bool = True) -> tuple[Dataset, list[str]]:
+    """Read a VOC folder; also return one key per image (the XML path relative to the annotation folder)."""
+    root = Path(root)
+    if not root.is_dir():
+        raise FormatError(root, None, "not a folder (a VOC dataset is a folder with Annotations/)")
+    base, files = _find_xmls(root)
+    if not files:
+        raise FormatError(root, None, "no Annotations/*.xml found")
+    sets = _imagesets(root)
+    jpeg = root / "JPEGImages"
+    shift = 0 if zero_based else 1
+    file_names: list[str] = []
+    keys: list[str] = []
+    heights: list[int] = []
+    widths: list[int] = []
+    img_extras: list[dict[str, Any]] = []
+    obj_img: list[int] = []
+    obj_names: list[str] = []
+    obj_xyxy: list[tuple[float, float, float, float]] = []
+    obj_extras: list[dict[str, Any]] = []
+    zero_hits: list[str] = []
+    for i, f in enumerate(files):
+        rel = f.relative_to(base).as_posix()
+        el = parse_xml(f)
+        if el.tag != "annotation":
+            raise FormatError(f, None, f"root element is <{el.tag}>, not <annotation>")
+        fn = el.findtext("filename")
+        stem = rel[:-4]
+        if fn is None or not fn.strip():
+            fn = stem + ".jpg"
+        fn = fn.strip()
+        safe_relpath(fn, source=f, where="filename")
+        h = w = None
+        extras: dict[str, Any] = {}
+        for child in el:
+            tag = child.tag
+            if tag in ("filename", "object"):
+                continue
+            if tag == "size":
+                for sc in child:
+                    if sc.tag == "width":
+                        w = _typed(sc.text)
+                    elif sc.tag == "height":
+                        h = _typed(sc.text)
+                    else:
+                        extras[sc.tag] = _typed(sc.text)
+                continue
+            extras[tag] = _elem_value(child)
+        if h is not None and w is not None:
+            if not (isinstance(h, int) and isinstance(w, int) and h >= 0 and w >= 0):
+                raise FormatError(f, "size", f"height/width must be non-negative integers, got {h!r}/{w!r}")
+        else:
+            h = w = 0
+            img = jpeg / fn if (jpeg / fn).is_file() else None
+            if img is None and read_image_sizes:
+                for ext in IMAGE_EXTS:
+                    cand = jpeg / (Path(fn).stem + ext)
+                    if cand.is_file():
+                        img = cand
+                        break
+            if img is not None and read_image_sizes:
+                h, w = image_hw(img)
+            elif recorder is not None:
+                recorder.add("image size unknown: no <size> and no image (height and width 0)", rel)
+        st = sets.get(Path(stem).name)
+        if st:
+            extras["imagesets"] = st
+        for j, ob in enumerate(el.iter("object")):
+            where = f"object[{j}]"
+            name = (ob.findtext("name") or "").strip()
+            if not name:
+                raise FormatError(f, where, "object without <name>")
+            bb = ob.find("bndbox")
+            if bb is None:
+                raise FormatError(f, where, "object without <bndbox>")
+            xyxy = []
+            for k in ("xmin", "ymin", "xmax", "ymax"):
+                t = bb.findtext(k)
+                if t is None:
+                    raise FormatError(f, f"{where}.bndbox", f"missing <{k}>")
+                xyxy.append(_coord_from_text(t, shift if k in ("xmin", "ymin") else 0, f, f"{where}.bndbox.{k}"))
+            if xyxy[2] < xyxy[0] or xyxy[3] < xyxy[1]:
+                raise FormatError(f, f"{where}.bndbox", f"xmax < xmin or ymax < ymin ({bb.findtext('xmin')}, "
+                                                        f"{bb.findtext('ymin')}, {bb.findtext('xmax')}, "
+                                                        f"{bb.findtext('ymax')})")
+            if shift and (xyxy[0] < 0 or xyxy[1] < 0) and len(zero_hits) < 3:
+                zero_hits.append(f"{rel}: {where}")
+            oex: dict[str, Any] = {}
+            for c in ob:
+                if c.tag in ("name", "bndbox"):
+                    continue
+                v = _elem_value(c)
+                if c.tag == "part":
+                    oex.setdefault("part", []).append(v)
+                elif c.tag in oex:
+                    prev = oex[c.tag]
+                    if isinstance(prev, _Multi):
+                        prev.append(v)
+                    else:
+                        oex[c.tag] = _Multi([prev, v])
+                else:
+                    oex[c.tag] = v
+            oex = {k: list(v) if isinstance(v, _Multi) else v for k, v in oex.items()}
+            obj_img.append(i)
+            obj_names.append(name)
+            obj_xyxy.append(tuple(xyxy))  # type: ignore[arg-type]
+            obj_extras.append(oex)
+        file_names.append(fn)
+        keys.append(rel)
+        heights.append(int(h))
+        widths.append(int(w))
+        img_extras.append(extras)
+    if zero_hits:
+        msg = (f"{root}: boxes with xmin or ymin 0 (e.g. {zero_hits[0]}) cannot be 1-based devkit indices; the "
+               "files look zero-based: read them with zero_based=True (CLI: --voc-zero-based)")
+        warnings.warn(msg, AnnokitWarning, stacklevel=2)
+        if recorder is not None:
+            recorder.warn(msg)
+    labelmap_path = root / "labelmap.txt"
+    labels = _label_set(obj_names, read_labelmap(labelmap_path) if labelmap_path.is_file() else None)
+    name_to_id = {n: int(i) for n, i in zip(labels.names, labels.ids)}
+    ids = np.arange(1, len(files) + 1, dtype=np.int64)
+    tbl = ImageTable(ids=ids, file_names=file_names, heights=heights, widths=widths,
+                     extras=img_extras if any(img_extras) else None)
+    n = len(obj_img)
+    inst = Instances(image_ids=ids[np.asarray(obj_img, dtype=np.int64)] if n else np.zeros(0, np.int64),
+                     boxes=np.asarray(obj_xyxy, dtype=np.float64).reshape(n, 4),
+                     labels=np.asarray([name_to_id[x] for x in obj_names], dtype=np.int64),
+                     extras=obj_extras if any(obj_extras) else None)
+    return Dataset(images=tbl, categories=labels, annotations=inst), keys
+
+
+def read_voc(root: PathLike, *, zero_based: bool = False, recorder: LossRecorder | None = None) -> Dataset:
+    """Read a Pascal VOC folder (``Annotations/*.xml``, or ``*.xml`` anywhere below ``root``).
+
+    Image ids are 1..N in the sorted order of the XML paths; boxes follow the convention (see the module text).
+
+    >>> ds = read_voc("VOCdevkit/VOC2007")  # doctest: +SKIP
+    """
+    return read_voc_keyed(root, zero_based=zero_based, recorder=recorder)[0]
+
+
+# ------------------------------------------------------------------------------------------- writing
+def voc_stem(file_name: str) -> str:
+    rel = safe_relpath(file_name)
+    return rel.with_suffix("").as_posix() if rel.suffix else rel.as_posix()
+
+
+def write_voc_into(ds: Dataset, root: Path, *, zero_based: bool = False, recorder: LossRecorder | None = None,
+                   kept_in: str | None = None, default_set: str = "trainval") -> list[str]:
+    """Write ``ds`` as VOC into the existing folder ``root``; return each image's key (its XML path).
+
+    ``recorder`` counts what VOC cannot hold (``kept_in`` names the sidecar that keeps it, when there is one).
+    """
+    rec = recorder if recorder is not None else LossRecorder()
+    cats = ds.categories
+    names = cats.names
+    if len(set(names)) != len(names):
+        dup = next(n for n in names if names.count(n) > 1)
+        raise FormatError(None, "categories", f"two categories are named {dup!r}; VOC tells classes apart by name "
+                                              "only (remap them first)")
+    for n in names:
+        if not n or n != n.strip() or "\n" in n or ":" in n:
+            raise FormatError(None, "categories", f"category name {n!r} cannot be written to labelmap.txt / XML")
+    im = ds.images
+    a = ds.annotations
+    n_img = len(im)
+    stems = [voc_stem(f) for f in im.file_names]
+    seen: dict[str, int] = {}
+    for i, s in enumerate(stems):
+        if s.lower() in seen:
+            raise FormatError(None, f"images[{i}].file_name",
+                              f"{im.file_names[i]!r} and {im.file_names[seen[s.lower()]]!r} would write the same "
+                              f"Annotations/{s}.xml")
+        seen[s.lower()] = i
+    pos = im.index_of(a.image_ids)
+    order = np.argsort(pos, kind="stable")
+    starts = np.searchsorted(pos[order], np.arange(n_img + 1))
+    shift = 0 if zero_based else 1
+    label_pos = cats.index_of(a.labels)
+    # losses that do not depend on per-object text
+    if a.scores is not None:
+        rec.add_many("scores dropped: VOC has no score", len(a), [f"annotation id {int(x)}" for x in a.ids[:5]],
+                     kept_in=kept_in)
+    crowd = np.flatnonzero(a.iscrowd)
+    rec.add_many("crowd flag dropped: VOC has no iscrowd", len(crowd),
+                 [f"annotation id {int(a.ids[k])}" for k in crowd[:5]], kept_in=kept_in)
+    if a.segmentations is not None:
+        has = [k for k, s in enumerate(a.segmentations) if s is not None and s != []]
+        rec.add_many("segmentation dropped: VOC XML has boxes only", len(has),
+                     [f"annotation id {int(a.ids[k])}" for k in has[:5]], kept_in=kept_in)
+    default_ids = np.arange(1, len(a) + 1)
+    if len(a) and not np.array_equal(a.ids[order], default_ids):
+        rec.add_many("annotation ids dropped: VOC objects have no id", len(a), kept_in=kept_in)
+    if not np.array_equal(im.ids, np.arange(1, n_img + 1)) or sorted(stems) != stems:
+        rec.add_many("image ids dropped: VOC images have no id (read back as 1..N in file order)", n_img,
+                     kept_in=kept_in)
+    if a.ignore is not None and a.ignore.any():
+        rec.add_many("ignore flag dropped: VOC has no such field", int(a.ignore.sum()), kept_in=kept_in)
+    box_area = (a.boxes[:, 2] - a.boxes[:, 0]) * (a.boxes[:, 3] - a.boxes[:, 1])
+    wh = a.widths_heights()
+    diff_area = np.flatnonzero((a.area != box_area) & (a.area != wh[:, 0] * wh[:, 1]))
+    rec.add_many("area dropped: VOC has no area (read back as the box area)", len(diff_area),
+                 [f"annotation id {int(a.ids[k])}" for k in diff_area[:5]], kept_in=kept_in)
+    if a.source_wh is not None:
+        w_now = wh
+        short = np.stack([a.boxes[:, 2] - a.boxes[:, 0], a.boxes[:, 3] - a.boxes[:, 1]], axis=1)
+        k = np.flatnonzero((w_now != short).any(axis=1))
+        if len(k):
+            from annokit.io.coco import ltrb_to_coco_bbox
+            back = ltrb_to_coco_bbox(a.boxes[k])[:, 2:]
+            bad = k[(back != w_now[k]).any(axis=1)]
+            rec.add_many("COCO width/height spelling dropped (same box edges, different decimal)", len(bad),
+                         [f"annotation id {int(a.ids[j])}" for j in bad[:5]], kept_in=kept_in)
+    expect_ids = np.arange(1, len(cats) + 1)
+    if names and names[0] == "background":
+        expect_ids = expect_ids - 1
+    cat_order = np.argsort(cats.ids, kind="stable")
+    if not np.array_equal(cats.ids[cat_order], expect_ids):
+        rec.add_many("category ids renumbered: labelmap.txt gives ids by line", len(cats), kept_in=kept_in)
+    if cats.supercategories is not None and any(s for s in cats.supercategories):
+        rec.add_many("supercategory dropped: labelmap.txt has none", sum(1 for s in cats.supercategories if s),
+                     kept_in=kept_in)
+    if cats.extras is not None and any(cats.extras):
+        rec.add_many("category fields dropped: labelmap.txt has name and colour only",
+                     sum(1 for e in cats.extras if e), kept_in=kept_in)
+    if ds.info is not None or ds.licenses is not None or ds.extras:
+        rec.add_many("dataset info / licenses / top-level fields dropped: VOC has none", 1, kept_in=kept_in)
+
+    ann_dir = root / "Annotations"
+    ann_dir.mkdir(parents=True, exist_ok=True)
+    sets: dict[str, list[str]] = {}
+    present: dict[str, dict[str, int]] = {}
+    keys = []
+    lab_names = [names[p] for p in label_pos]
+    xyxy_l = a.boxes.tolist()  # shifted in text by _coord_to_text (exact decimal)
+    for i in range(n_img):
+        stem = stems[i]
+        fn = im.file_names[i]
+        iex = dict(im.extras[i]) if im.extras is not None else {}
+        out = ["<annotation>"]
+        folder = iex.pop("folder", None)
+        if folder is not None:
+            if not _value_xml("folder", folder, out, "  "):
+                rec.add("image field dropped: no XML form", f"{fn}: folder", kept_in=kept_in)
+        out.append(f"  <filename>{escape(fn)}</filename>")
+        for k in ("path", "source"):
+            if k in iex:
+                if not _value_xml(k, iex.pop(k), out, "  "):
+                    rec.add("image field dropped: no XML form", f"{fn}: {k}", kept_in=kept_in)
+        depth = iex.pop("depth", 3)
+        out.append("  <size>")
+        out.append(f"    <width>{int(im.widths[i])}</width>")
+        out.append(f"    <height>{int(im.heights[i])}</height>")
+        if not _value_xml("depth", depth, out, "    "):
+            rec.add("image field dropped: no XML form", f"{fn}: depth", kept_in=kept_in)
+        out.append("  </size>")
+        seg = iex.pop("segmented", 0)
+        if not _value_xml("segmented", seg, out, "  "):
+            rec.add("image field dropped: no XML form", f"{fn}: segmented", kept_in=kept_in)
+        img_sets = iex.pop("imagesets", None)
+        if isinstance(img_sets, list) and all(isinstance(s, str) and _TAG_RE.match(s) and "_" not in s
+                                              for s in img_sets) and img_sets:
+            for s in img_sets:
+                sets.setdefault(s, []).append(stem)
+        else:
+            if img_sets is not None:
+                rec.add("image field dropped: imagesets not a list of set names", fn, kept_in=kept_in)
+            sets.setdefault(default_set, []).append(stem)
+        for k, v in iex.items():
+            if not _value_xml(k, v, out, "  "):
+                rec.add("image field dropped: no XML form", f"{fn}: {k}", kept_in=kept_in)
+        here: dict[str, int] = {}
+        for r in order[starts[i]:starts[i + 1]]:
+            name = lab_names[r]
+            x = xyxy_l[r]
+            out.append("  <object>")
+            out.append(f"    <name>{escape(name)}</name>")
+            oex = a.extras[r] if a.extras is not None else None
+            difficult = 0
+            rest: list[tuple[str, Any]] = []
+            if oex:
+                for k in _KNOWN_OBJ:
+                    if k in oex:
+                        if not _value_xml(k, oex[k], out, "    "):
+                            rec.add("object field dropped: no XML form", f"{fn}: {k}", kept_in=kept_in)
+                        elif k == "difficult" and oex[k] in (1, True):
+                            difficult = 1
+                rest = [(k, v) for k, v in oex.items() if k not in _KNOWN_OBJ and not k.startswith("_annokit")]
+            out.append("    <bndbox>")
+            out.append(f"      <xmin>{_coord_to_text(x[0], shift)}</xmin>")
+            out.append(f"      <ymin>{_coord_to_text(x[1], shift)}</ymin>")
+            out.append(f"      <xmax>{_coord_to_text(x[2], 0)}</xmax>")
+            out.append(f"      <ymax>{_coord_to_text(x[3], 0)}</ymax>")
+            out.append("    </bndbox>")
+            for k, v in rest:
+                if k == "part" and isinstance(v, list) and len(v) == 1:
+                    ok = _value_xml(k, v[0], out, "    ")
+                else:
+                    ok = _value_xml(k, v, out, "    ")
+                if not ok:
+                    rec.add(f"object field dropped: no XML form ({k})", f"{fn}: annotation id {int(a.ids[r])}",
+                            kept_in=kept_in)
+            out.append("  </object>")
+            here[name] = max(here.get(name, -1), 0 if difficult else 1)
+        out.append("</annotation>\n")
+        dest = safe_join(ann_dir, stem + ".xml", where=f"images[{i}].file_name")
+        if not dest.parent.exists():
+            dest.parent.mkdir(parents=True, exist_ok=True)
+        dest.write_text("\n".join(out), encoding="utf-8")
+        present[stem] = here
+        keys.append(f"{stem}.xml")
+    main = root / "ImageSets" / "Main"
+    main.mkdir(parents=True, exist_ok=True)
+    for s, members in sets.items():
+        (main / f"{s}.txt").write_text("".join(f"{m}\n" for m in members), encoding="utf-8")
+        for name in names:
+            lines = []
+            for m in members:
+                v = present[m].get(name)
+                lines.append(f"{m} {' 1' if v == 1 else ' 0' if v == 0 else '-1'}\n")
+            (main / f"{name}_{s}.txt").write_text("".join(lines), encoding="utf-8")
+    cmap = voc_colormap(max(256, len(names) + 1))
+    lm = ["# label:color_rgb:parts:actions"]
+    for j, k in enumerate(cat_order):
+        idx = j if (names and names[cat_order[0]] == "background") else j + 1
+        r, g, b = cmap[idx]
+        lm.append(f"{names[k]}:{r},{g},{b}::")
+    (root / "labelmap.txt").write_text("\n".join(lm) + "\n", encoding="utf-8")
+    return keys
+
+
+def write_voc(ds: Dataset, root: PathLike, *, zero_based: bool = False, overwrite: bool = False,
+              recorder: LossRecorder | None = None) -> None:
+    """Write ``ds`` as a VOC folder (atomically: the folder appears whole or not at all).
+
+    Writes ``Annotations/<stem>.xml`` (one per image, images without objects included), ``ImageSets/Main``
+    (``<set>.txt`` and the devkit's ``<class>_<set>.txt`` with 1 / -1 / 0 = difficult only) and ``labelmap.txt``.
+    What VOC cannot hold is counted in ``recorder`` (see :mod:`annokit.convert` for the sidecar that keeps it).
+    """
+    with atomic_dir(root, overwrite=overwrite) as tmp:
+        write_voc_into(ds, tmp, zero_based=zero_based, recorder=recorder)
