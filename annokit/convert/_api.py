@@ -50,7 +50,7 @@ def read_dataset(path: PathLike, fmt: str, *, sidecar: bool = True, recorder: Lo
     p = Path(path)
     if not p.exists():
         raise FormatError(p, None, "does not exist")
-    ds, keys = spec.reader(p, rec, options)
+    ds, keys = spec.reader(p, rec, {**options, "_sidecar": sidecar})
     if sidecar and spec.sidecar and keys is not None and p.is_dir():
         side = read_sidecar(p)
         if side is not None:

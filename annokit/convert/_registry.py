@@ -154,3 +154,36 @@ register(FormatSpec("coco-results", "COCO results JSON (a list of detections; --
                     _coco_results_read, _coco_results_write, folder=False, options=("gt", "fixed")))
 register(FormatSpec("voc", "Pascal VOC folder: Annotations/*.xml, ImageSets/Main, labelmap.txt",
                     _voc_read, _voc_write, sidecar=True, options=("zero_based", "split")))
+
+
+# ----------------------------------------------------------------------------------------------- YOLO
+def _yolo_read(path: Path, rec: LossRecorder, opts: dict[str, Any]) -> tuple[Dataset, list[str]]:
+    from annokit.convert._sidecar import read_sidecar
+    from annokit.io.yolo import read_yolo_keyed
+
+    sizes = None
+    if opts.get("_sidecar", True) and path.is_dir():
+        side = read_sidecar(path)
+        if side is not None:
+            sds, skeys = side
+            sizes = {k: (int(h), int(w)) for k, h, w in zip(skeys, sds.images.heights, sds.images.widths)}
+    return read_yolo_keyed(path, recorder=rec, sizes=sizes, exif=not opts.get("no_exif", False))
+
+
+def _yolo_writer(task: str) -> Writer:
+    def write(ds: Dataset, path: Path, rec: LossRecorder, opts: dict[str, Any], kept_in: str | None) -> list[str]:
+        from annokit.io.yolo import write_yolo_into
+
+        prec = opts.get("precision")
+        images = opts.get("images")
+        return write_yolo_into(ds, path, task=task, split=str(opts.get("split") or "train"), recorder=rec,
+                               kept_in=kept_in, precision=None if prec is None else int(prec),
+                               images=Path(images) if images else None)
+
+    return write
+
+
+register(FormatSpec("yolo", "YOLO / Ultralytics detection: data.yaml, images/<split>, labels/<split>/*.txt",
+                    _yolo_read, _yolo_writer("detect"), sidecar=True, options=("split", "precision", "images")))
+register(FormatSpec("yolo-seg", "YOLO / Ultralytics polygon segmentation (one polygon a line)",
+                    _yolo_read, _yolo_writer("segment"), sidecar=True, options=("split", "precision", "images")))

@@ -112,6 +112,17 @@ def reconcile(fds: Dataset, fkeys: list[str], sds: Dataset, skeys: list[str], re
     boxes = sa.boxes.copy()
     fb, sb = fa.boxes[forder], sa.boxes[sorder]
     close = _close(fb, sb)
+    if not close.all() and fa.segmentations is not None and sa.segmentations is not None:
+        # formats that store a polygon (YOLO segmentation) give its extent as the box: compare with the extent of
+        # the polygon the sidecar's object was written as
+        for k in np.flatnonzero(~close):
+            seg = sa.segmentations[sorder[k]]
+            if isinstance(seg, list) and seg and fa.segmentations[forder[k]] is not None:
+                poly = np.asarray(seg[0], dtype=np.float64)
+                ext = np.array([[poly[0::2].min(), poly[1::2].min(), poly[0::2].max(), poly[1::2].max()]])
+                close[k] = bool(_close(fb[k:k + 1], ext)[0])
+            elif fa.segmentations[forder[k]] is not None and not isinstance(seg, list):
+                close[k] = True  # written as its box's 4-point polygon: the extent is the box
     boxes[sorder[~close]] = fb[~close]
     stale = np.flatnonzero(present & ~matched)
     missing = np.flatnonzero(~present)
