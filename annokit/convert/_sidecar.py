@@ -25,21 +25,39 @@ SIDECAR = "annokit.json"
 _TAG = "annokit_sidecar"
 
 
-def write_sidecar(root: Path, ds: Dataset, keys: list[str], fmt: str) -> None:
-    from annokit.io.coco import dataset_to_coco_dict
+def _cols(model: Any, names: tuple[str, ...]) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for n in names:
+        v = getattr(model, n)
+        if v is None:
+            continue
+        if n == "segmentations":
+            v = [{"size": x["size"], "counts": x["counts"].decode("ascii")}
+                 if isinstance(x, dict) and isinstance(x.get("counts"), bytes) else x for x in v]
+        out[n] = v
+    return out
 
-    d = dataset_to_coco_dict(ds)
-    for rec, k in zip(d["images"], keys):
-        rec["_annokit_key"] = k
-    if ds.annotations.scores is not None:
-        for rec, s in zip(d["annotations"], ds.annotations.scores.tolist()):
-            rec["score"] = s
-    d[_TAG] = {"version": 1, "format": fmt}
-    write_bytes_atomic(root / SIDECAR, orjson.dumps(d))
+
+_IMG = ("ids", "file_names", "heights", "widths", "extras")
+_CAT = ("ids", "names", "supercategories", "extras")
+_ANN = ("image_ids", "boxes", "labels", "scores", "iscrowd", "area", "ids", "segmentations", "ignore", "extras",
+        "source_wh")
+
+
+def write_sidecar(root: Path, ds: Dataset, keys: list[str], fmt: str) -> None:
+    """Write the whole dataset, column by column, with each image's key in the target layout."""
+    d = {_TAG: {"version": 1, "format": fmt}, "keys": keys,
+         "images": _cols(ds.images, _IMG), "categories": _cols(ds.categories, _CAT),
+         "annotations": _cols(ds.annotations, _ANN), "info": ds.info, "licenses": ds.licenses,
+         "extras": ds.extras}
+    write_bytes_atomic(root / SIDECAR, orjson.dumps(d, option=orjson.OPT_SERIALIZE_NUMPY))
 
 
 def read_sidecar(root: Path) -> tuple[Dataset, list[str]] | None:
-    from annokit.io.coco import dataset_from_coco_dict, load_json
+    """The dataset and keys of ``root/annokit.json``, or None when there is none."""
+    from annokit.core.labels import LabelSet
+    from annokit.errors import ValidationError
+    from annokit.io.coco import load_json
 
     p = root / SIDECAR
     if not p.is_file():
@@ -47,20 +65,20 @@ def read_sidecar(root: Path) -> tuple[Dataset, list[str]] | None:
     data = load_json(p)
     if not isinstance(data, dict) or _TAG not in data:
         return None
-    data.pop(_TAG)
-    keys = []
-    for i, im in enumerate(data.get("images", [])):
-        k = im.pop("_annokit_key", None) if isinstance(im, dict) else None
-        if not isinstance(k, str):
-            raise FormatError(p, f"images[{i}]", "sidecar image without _annokit_key")
-        keys.append(k)
-    anns = data.get("annotations", [])
-    scores = None
-    if anns and all(isinstance(a, dict) and "score" in a for a in anns):
-        scores = np.array([a.pop("score") for a in anns], dtype=np.float64)
-    ds = dataset_from_coco_dict(data, path=p, fixed=True)
-    if scores is not None:
-        ds = ds.with_annotations(ds.annotations.replace(scores=scores))
+    try:
+        keys = data["keys"]
+        images = ImageTable(**data["images"])
+        cats = LabelSet(**data["categories"])
+        a = dict(data["annotations"])
+        if "boxes" in a and len(a["boxes"]) == 0:
+            a["boxes"] = np.zeros((0, 4))
+        anns = Instances(**a)
+        ds = Dataset(images=images, categories=cats, annotations=anns, info=data.get("info"),
+                     licenses=data.get("licenses"), extras=data.get("extras") or {})
+    except (KeyError, TypeError, ValidationError, ValueError) as exc:
+        raise FormatError(p, None, f"not a valid annokit sidecar: {exc}") from None
+    if not isinstance(keys, list) or len(keys) != len(images) or not all(isinstance(k, str) for k in keys):
+        raise FormatError(p, "keys", "expected one string key per image")
     return ds, keys
 
 

@@ -21,7 +21,7 @@ from typing import Any, Iterator
 
 from annokit.errors import FormatError
 
-__all__ = ["safe_join", "safe_relpath", "parse_xml", "open_image_checked", "image_hw", "atomic_dir", "MAX_PIXELS",
+__all__ = ["safe_join", "safe_name", "safe_relpath", "parse_xml", "open_image_checked", "image_hw", "atomic_dir", "MAX_PIXELS",
            "IMAGE_EXTS"]
 
 MAX_PIXELS = 1 << 28  # 268 million pixels (16384 x 16384)
@@ -45,6 +45,16 @@ def safe_relpath(name: str, *, source: Any = None, where: str | None = None) -> 
     if not parts:
         raise FormatError(source, where, f"unusable file name {name!r}")
     return PurePosixPath(*parts)
+
+
+def safe_name(name: str, *, source: Any = None, where: str | None = None) -> str:
+    """:func:`safe_relpath` as a string, with a fast path for plain names."""
+    if isinstance(name, str) and name and name[0] != "/" and "\\" not in name and "\x00" not in name \
+            and ":" not in name[:2]:
+        parts = name.split("/")
+        if all(p and p != "." and p != ".." for p in parts):
+            return name
+    return safe_relpath(name, source=source, where=where).as_posix()
 
 
 def safe_join(root: str | os.PathLike[str], name: str, *, source: Any = None, where: str | None = None) -> Path:

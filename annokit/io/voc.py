@@ -40,7 +40,7 @@ from annokit.core.dataset import Dataset, ImageTable
 from annokit.core.instances import Instances
 from annokit.core.labels import LabelSet
 from annokit.errors import AnnokitWarning, FormatError
-from annokit.io._safe import IMAGE_EXTS, atomic_dir, image_hw, parse_xml, safe_join, safe_relpath
+from annokit.io._safe import IMAGE_EXTS, atomic_dir, image_hw, parse_xml, safe_name, safe_relpath
 
 __all__ = ["read_voc", "write_voc", "VOC_CLASSES", "voc_colormap", "read_labelmap", "vocxyxy_to_ltrb",
            "ltrb_to_vocxyxy"]
@@ -83,7 +83,7 @@ def ltrb_to_vocxyxy(boxes: np.ndarray, *, zero_based: bool = False) -> np.ndarra
 
 
 def _coord_from_text(text: str | None, shift: int, path: Path, where: str) -> float:
-    """Parse a VOC coordinate and subtract ``shift`` exactly (in decimal for non-integers)."""
+    """Parse a VOC coordinate and subtract ``shift`` exactly (the float nearest to the decimal difference)."""
     t = (text or "").strip()
     if _INT_RE.match(t):
         return float(int(t) - shift)
@@ -96,14 +96,52 @@ def _coord_from_text(text: str | None, shift: int, path: Path, where: str) -> fl
     return float(d - shift)
 
 
+def _same_binade(hi: np.ndarray, lo: np.ndarray) -> np.ndarray:
+    """Where ``hi`` and ``lo = hi - 1`` lie in one binade [2^k, 2^(k+1)) with ulp < 1 and ``lo`` not its bottom
+    edge: there the float grid shifted by 1 is the grid itself, so rounding commutes with subtracting 1."""
+    mh, eh = np.frexp(hi)
+    ml, el = np.frexp(lo)
+    return (lo > 0) & (eh == el) & (ml != 0.5) & (hi < 2.0**52)
+
+
+def _texts_to_coords(texts: list[str], shift: int) -> np.ndarray:
+    """Many coordinate texts minus ``shift``, each exactly as :func:`_coord_from_text` (vectorized)."""
+    x = np.array([float(t) for t in texts], dtype=np.float64)
+    if shift == 0:
+        return x
+    y = x - shift
+    slow = np.flatnonzero(~_same_binade(x, y))
+    for k in slow.tolist():
+        t = texts[k].strip()
+        y[k] = float(int(t) - shift) if _INT_RE.match(t) else float(Decimal(t) - shift)
+    return y
+
+
 def _coord_to_text(v: float, shift: int) -> str:
     """The text of ``v + shift``: an integer when ``v`` is one, else the decimal sum of ``repr(v)`` and ``shift``."""
     if v.is_integer() and abs(v) < 2**53:
         return str(int(v) + shift)
     if shift == 0:
         return repr(v)
-    s = str(Decimal(repr(v)) + shift)
-    return s
+    return str(Decimal(repr(v)) + shift)
+
+
+def _coords_to_texts(v: np.ndarray, shift: int) -> list[str]:
+    """:func:`_coord_to_text` of many values: ``repr(v + shift)`` where that reads back to ``v`` exactly."""
+    v = np.asarray(v, dtype=np.float64)
+    y = v + shift
+    is_int = (v == np.floor(v)) & (np.abs(v) < 2.0**52)
+    fast = _same_binade(y, v) if shift else np.ones(len(v), dtype=bool)
+    out = []
+    yl, vl = y.tolist(), v.tolist()
+    for k, (a, b, f) in enumerate(zip(is_int.tolist(), fast.tolist(), yl)):
+        if a:
+            out.append(str(int(f)))
+        elif b:
+            out.append(repr(f))
+        else:
+            out.append(_coord_to_text(vl[k], shift))
+    return out
 
 
 # ------------------------------------------------------------------------------------------- typed XML values
@@ -263,7 +301,9 @@ def read_voc_keyed(root: PathLike, *, zero_based: bool = False, recorder: LossRe
     img_extras: list[dict[str, Any]] = []
     obj_img: list[int] = []
     obj_names: list[str] = []
-    obj_xyxy: list[tuple[float, float, float, float]] = []
+    obj_local: list[int] = []
+    tl_texts: list[str] = []
+    br_texts: list[str] = []
     obj_extras: list[dict[str, Any]] = []
     zero_hits: list[str] = []
     for i, f in enumerate(files):
@@ -313,50 +353,75 @@ def read_voc_keyed(root: PathLike, *, zero_based: bool = False, recorder: LossRe
         if st:
             extras["imagesets"] = st
         for j, ob in enumerate(el.iter("object")):
-            where = f"object[{j}]"
-            name = (ob.findtext("name") or "").strip()
-            if not name:
-                raise FormatError(f, where, "object without <name>")
-            bb = ob.find("bndbox")
-            if bb is None:
-                raise FormatError(f, where, "object without <bndbox>")
-            xyxy = []
-            for k in ("xmin", "ymin", "xmax", "ymax"):
-                t = bb.findtext(k)
-                if t is None:
-                    raise FormatError(f, f"{where}.bndbox", f"missing <{k}>")
-                xyxy.append(_coord_from_text(t, shift if k in ("xmin", "ymin") else 0, f, f"{where}.bndbox.{k}"))
-            if xyxy[2] < xyxy[0] or xyxy[3] < xyxy[1]:
-                raise FormatError(f, f"{where}.bndbox", f"xmax < xmin or ymax < ymin ({bb.findtext('xmin')}, "
-                                                        f"{bb.findtext('ymin')}, {bb.findtext('xmax')}, "
-                                                        f"{bb.findtext('ymax')})")
-            if shift and (xyxy[0] < 0 or xyxy[1] < 0) and len(zero_hits) < 3:
-                zero_hits.append(f"{rel}: {where}")
+            name = None
+            bb = None
             oex: dict[str, Any] = {}
             for c in ob:
-                if c.tag in ("name", "bndbox"):
-                    continue
-                v = _elem_value(c)
-                if c.tag == "part":
-                    oex.setdefault("part", []).append(v)
-                elif c.tag in oex:
-                    prev = oex[c.tag]
+                tag = c.tag
+                if tag == "name":
+                    name = (c.text or "").strip()
+                elif tag == "bndbox":
+                    bb = c
+                elif tag == "part":
+                    oex.setdefault("part", []).append(_elem_value(c))
+                elif tag in oex:
+                    prev = oex[tag]
                     if isinstance(prev, _Multi):
-                        prev.append(v)
+                        prev.append(_elem_value(c))
                     else:
-                        oex[c.tag] = _Multi([prev, v])
+                        oex[tag] = _Multi([prev, _elem_value(c)])
                 else:
-                    oex[c.tag] = v
-            oex = {k: list(v) if isinstance(v, _Multi) else v for k, v in oex.items()}
+                    oex[tag] = _elem_value(c)
+            if not name:
+                raise FormatError(f, f"object[{j}]", "object without <name>")
+            if bb is None:
+                raise FormatError(f, f"object[{j}]", "object without <bndbox>")
+            co = {c.tag: c.text for c in bb}
+            try:
+                q = [co["xmin"], co["ymin"], co["xmax"], co["ymax"]]
+            except KeyError as exc:
+                raise FormatError(f, f"object[{j}].bndbox", f"missing <{exc.args[0]}>") from None
+            if any(v is None for v in q):
+                raise FormatError(f, f"object[{j}].bndbox", "empty coordinate")
+            if any(isinstance(v, _Multi) for v in oex.values()):
+                oex = {k: list(v) if isinstance(v, _Multi) else v for k, v in oex.items()}
             obj_img.append(i)
+            obj_local.append(j)
             obj_names.append(name)
-            obj_xyxy.append(tuple(xyxy))  # type: ignore[arg-type]
+            tl_texts.extend(q[:2])
+            br_texts.extend(q[2:])
             obj_extras.append(oex)
         file_names.append(fn)
         keys.append(rel)
         heights.append(int(h))
         widths.append(int(w))
         img_extras.append(extras)
+    n_obj = len(obj_img)
+    try:
+        tl = _texts_to_coords(tl_texts, shift).reshape(n_obj, 2)
+        br = _texts_to_coords(br_texts, 0).reshape(n_obj, 2)
+        xyxy = np.concatenate([tl, br], axis=1)
+        bad = ~np.isfinite(xyxy).all(axis=1)
+    except (ValueError, InvalidOperation):
+        bad = np.ones(n_obj, dtype=bool)
+        xyxy = np.zeros((n_obj, 4))
+    if bad.any():
+        for k in np.flatnonzero(bad).tolist():
+            f = files[obj_img[k]]
+            for t, nm in zip([*tl_texts[2 * k:2 * k + 2], *br_texts[2 * k:2 * k + 2]],
+                             ("xmin", "ymin", "xmax", "ymax")):
+                _coord_from_text(t, 0, f, f"object[{obj_local[k]}].bndbox.{nm}")
+            raise FormatError(f, f"object[{obj_local[k]}].bndbox", "coordinate out of the float range")
+    inv = (xyxy[:, 2] < xyxy[:, 0]) | (xyxy[:, 3] < xyxy[:, 1])
+    if inv.any():
+        k = int(np.flatnonzero(inv)[0])
+        raise FormatError(files[obj_img[k]], f"object[{obj_local[k]}].bndbox",
+                          f"xmax < xmin or ymax < ymin ({tl_texts[2 * k]}, {tl_texts[2 * k + 1]}, "
+                          f"{br_texts[2 * k]}, {br_texts[2 * k + 1]})")
+    if shift:
+        low = np.flatnonzero((xyxy[:, 0] < 0) | (xyxy[:, 1] < 0))
+        zero_hits = [f"{files[obj_img[k]].relative_to(base).as_posix()}: object[{obj_local[k]}]"
+                     for k in low[:3].tolist()]
     if zero_hits:
         msg = (f"{root}: boxes with xmin or ymin 0 (e.g. {zero_hits[0]}) cannot be 1-based devkit indices; the "
                "files look zero-based: read them with zero_based=True (CLI: --voc-zero-based)")
@@ -371,7 +436,7 @@ def read_voc_keyed(root: PathLike, *, zero_based: bool = False, recorder: LossRe
                      extras=img_extras if any(img_extras) else None)
     n = len(obj_img)
     inst = Instances(image_ids=ids[np.asarray(obj_img, dtype=np.int64)] if n else np.zeros(0, np.int64),
-                     boxes=np.asarray(obj_xyxy, dtype=np.float64).reshape(n, 4),
+                     boxes=xyxy,
                      labels=np.asarray([name_to_id[x] for x in obj_names], dtype=np.int64),
                      extras=obj_extras if any(obj_extras) else None)
     return Dataset(images=tbl, categories=labels, annotations=inst), keys
@@ -389,8 +454,19 @@ def read_voc(root: PathLike, *, zero_based: bool = False, recorder: LossRecorder
 
 # ------------------------------------------------------------------------------------------- writing
 def voc_stem(file_name: str) -> str:
-    rel = safe_relpath(file_name)
-    return rel.with_suffix("").as_posix() if rel.suffix else rel.as_posix()
+    """``file_name`` without its extension (sub-folders kept); ``..`` and absolute names are refused."""
+    name = safe_name(file_name, where="file_name")
+    base = name.rsplit("/", 1)[-1]
+    dot = base.rfind(".")
+    return name[: len(name) - len(base) + dot] if dot > 0 else name
+
+
+def _write_new(path: Path, data: bytes) -> None:
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
+    try:
+        os.write(fd, data)
+    finally:
+        os.close(fd)
 
 
 def write_voc_into(ds: Dataset, root: Path, *, zero_based: bool = False, recorder: LossRecorder | None = None,
@@ -480,7 +556,11 @@ def write_voc_into(ds: Dataset, root: Path, *, zero_based: bool = False, recorde
     present: dict[str, dict[str, int]] = {}
     keys = []
     lab_names = [names[p] for p in label_pos]
-    xyxy_l = a.boxes.tolist()  # shifted in text by _coord_to_text (exact decimal)
+    t_xmin = _coords_to_texts(a.boxes[:, 0], shift)
+    t_ymin = _coords_to_texts(a.boxes[:, 1], shift)
+    t_xmax = _coords_to_texts(a.boxes[:, 2], 0)
+    t_ymax = _coords_to_texts(a.boxes[:, 3], 0)
+    made_dirs = {ann_dir}
     for i in range(n_img):
         stem = stems[i]
         fn = im.file_names[i]
@@ -518,11 +598,9 @@ def write_voc_into(ds: Dataset, root: Path, *, zero_based: bool = False, recorde
             if not _value_xml(k, v, out, "  "):
                 rec.add("image field dropped: no XML form", f"{fn}: {k}", kept_in=kept_in)
         here: dict[str, int] = {}
-        for r in order[starts[i]:starts[i + 1]]:
+        for r in order[starts[i]:starts[i + 1]].tolist():
             name = lab_names[r]
-            x = xyxy_l[r]
-            out.append("  <object>")
-            out.append(f"    <name>{escape(name)}</name>")
+            out.append(f"  <object>\n    <name>{escape(name)}</name>")
             oex = a.extras[r] if a.extras is not None else None
             difficult = 0
             rest: list[tuple[str, Any]] = []
@@ -534,12 +612,8 @@ def write_voc_into(ds: Dataset, root: Path, *, zero_based: bool = False, recorde
                         elif k == "difficult" and oex[k] in (1, True):
                             difficult = 1
                 rest = [(k, v) for k, v in oex.items() if k not in _KNOWN_OBJ and not k.startswith("_annokit")]
-            out.append("    <bndbox>")
-            out.append(f"      <xmin>{_coord_to_text(x[0], shift)}</xmin>")
-            out.append(f"      <ymin>{_coord_to_text(x[1], shift)}</ymin>")
-            out.append(f"      <xmax>{_coord_to_text(x[2], 0)}</xmax>")
-            out.append(f"      <ymax>{_coord_to_text(x[3], 0)}</ymax>")
-            out.append("    </bndbox>")
+            out.append(f"    <bndbox>\n      <xmin>{t_xmin[r]}</xmin>\n      <ymin>{t_ymin[r]}</ymin>\n"
+                       f"      <xmax>{t_xmax[r]}</xmax>\n      <ymax>{t_ymax[r]}</ymax>\n    </bndbox>")
             for k, v in rest:
                 if k == "part" and isinstance(v, list) and len(v) == 1:
                     ok = _value_xml(k, v[0], out, "    ")
@@ -551,10 +625,11 @@ def write_voc_into(ds: Dataset, root: Path, *, zero_based: bool = False, recorde
             out.append("  </object>")
             here[name] = max(here.get(name, -1), 0 if difficult else 1)
         out.append("</annotation>\n")
-        dest = safe_join(ann_dir, stem + ".xml", where=f"images[{i}].file_name")
-        if not dest.parent.exists():
+        dest = ann_dir / (stem + ".xml")  # stem checked by voc_stem
+        if "/" in stem and dest.parent not in made_dirs:
             dest.parent.mkdir(parents=True, exist_ok=True)
-        dest.write_text("\n".join(out), encoding="utf-8")
+            made_dirs.add(dest.parent)
+        _write_new(dest, "\n".join(out).encode("utf-8"))
         present[stem] = here
         keys.append(f"{stem}.xml")
     main = root / "ImageSets" / "Main"
