@@ -161,3 +161,50 @@ def atomic_dir(dest: str | os.PathLike[str], *, overwrite: bool = False) -> Iter
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
+
+
+def write_files(items: list[tuple[Path, bytes]], *, threads: int = 8) -> None:
+    """Create many small files (new paths inside a fresh output folder). File creation waits on the disk more
+    than on the CPU, so a few threads overlap the waits."""
+
+    def one(item: tuple[Path, bytes]) -> None:
+        fd = os.open(item[0], os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
+        try:
+            os.write(fd, item[1])
+        finally:
+            os.close(fd)
+
+    if len(items) < 64 or threads <= 1:
+        for it in items:
+            one(it)
+        return
+    _in_threads(lambda chunk: [one(it) for it in chunk], items, threads)
+
+
+def _in_threads(fn: Any, items: list[Any], threads: int) -> list[Any]:
+    """``fn`` over ``threads`` contiguous chunks of ``items``, concatenated in order."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    n = len(items)
+    step = -(-n // threads)
+    chunks = [items[i:i + step] for i in range(0, n, step)]
+    with ThreadPoolExecutor(max_workers=len(chunks)) as ex:
+        parts = list(ex.map(fn, chunks))
+    return [x for part in parts for x in part]
+
+
+def read_files(paths: list[Path], *, threads: int = 8, max_bytes: int | None = None) -> list[bytes]:
+    """The bytes of many small files, read with a few threads (see :func:`write_files`); a file over
+    ``max_bytes`` is refused before it is read."""
+
+    def one(p: Path) -> bytes:
+        with open(p, "rb") as fh:
+            if max_bytes is not None:
+                size = os.fstat(fh.fileno()).st_size
+                if size > max_bytes:
+                    raise FormatError(p, None, f"file is {size} bytes, over the {max_bytes}-byte limit")
+            return fh.read()
+
+    if len(paths) < 64 or threads <= 1:
+        return [one(p) for p in paths]
+    return _in_threads(lambda chunk: [one(p) for p in chunk], paths, threads)

@@ -140,7 +140,7 @@ def _int_column(path: Path, items: list[dict], key: str, label: str, default: in
         if arr.ndim != 1:
             raise ValueError
         # bools, floats with fractions and strings must not pass silently
-        if vals and not all(_is_int(v) for v in vals):
+        if vals and not set(map(type, vals)) <= {int}:
             raise ValueError
         return arr
     except (KeyError, ValueError, TypeError, OverflowError, AttributeError):
@@ -159,7 +159,7 @@ def _float_column(path: Path, items: list[dict], key: str, label: str) -> np.nda
     try:
         vals = [it[key] for it in items]
         arr = np.array(vals, dtype=np.float64)
-        if arr.ndim != 1 or (vals and not all(_is_num(v) for v in vals)):
+        if arr.ndim != 1 or (vals and not set(map(type, vals)) <= {int, float}):
             raise ValueError
     except (KeyError, ValueError, TypeError):
         for i, it in enumerate(items):
@@ -413,13 +413,17 @@ def dataset_to_coco_dict(ds: Dataset) -> dict:
             rec.update(cs.extras[i])
         categories.append(rec)
     a = ds.annotations
-    bboxes = ltrb_to_coco_bbox(a.boxes, a.source_wh).tolist()
+    bb = ltrb_to_coco_bbox(a.boxes, a.source_wh)
+    bboxes = bb.tolist()
+    # integers stay integers in JSON: only rows holding an integral value need the per-value pass
+    int_rows = ((bb == np.floor(bb)) & (np.abs(bb) < 2**53)).any(axis=1).tolist()
     anns = []
     ids, img_ids, labels = a.ids.tolist(), a.image_ids.tolist(), a.labels.tolist()
     areas, crowd = a.area.tolist(), a.iscrowd.tolist()
     for i in range(len(a)):
         rec = {"id": ids[i], "image_id": img_ids[i] if str_ids is None else str_ids[img_ids[i]],
-               "category_id": labels[i], "bbox": _nums(bboxes[i]), "area": _num(areas[i]), "iscrowd": int(crowd[i])}
+               "category_id": labels[i], "bbox": _nums(bboxes[i]) if int_rows[i] else bboxes[i],
+               "area": _num(areas[i]), "iscrowd": int(crowd[i])}
         if a.segmentations is not None and a.segmentations[i] is not None:
             seg = a.segmentations[i]
             if isinstance(seg, dict) and isinstance(seg.get("counts"), bytes):

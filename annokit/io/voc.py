@@ -40,7 +40,7 @@ from annokit.core.dataset import Dataset, ImageTable
 from annokit.core.instances import Instances
 from annokit.core.labels import LabelSet
 from annokit.errors import AnnokitWarning, FormatError
-from annokit.io._safe import IMAGE_EXTS, atomic_dir, image_hw, parse_xml, safe_name, safe_relpath
+from annokit.io._safe import IMAGE_EXTS, MAX_XML_BYTES, atomic_dir, image_hw, parse_xml, read_files, safe_name, safe_relpath, write_files
 
 __all__ = ["read_voc", "write_voc", "VOC_CLASSES", "voc_colormap", "read_labelmap", "vocxyxy_to_ltrb",
            "ltrb_to_vocxyxy"]
@@ -259,11 +259,19 @@ def _label_set(names_seen: list[str], labelmap: list[str] | None) -> LabelSet:
 
 
 # ------------------------------------------------------------------------------------------- reading
-def _find_xmls(root: Path) -> tuple[Path, list[Path]]:
+def _find_xmls(root: Path) -> tuple[Path, list[str]]:
+    """The annotation folder and the XML paths below it (relative, POSIX, sorted)."""
     ann = root / "Annotations"
     base = ann if ann.is_dir() else root
-    files = sorted(base.rglob("*.xml"))
-    return base, files
+    out: list[str] = []
+    b = str(base)
+    for dirpath, dirnames, filenames in os.walk(b):
+        dirnames.sort()
+        rel_dir = os.path.relpath(dirpath, b).replace(os.sep, "/")
+        prefix = "" if rel_dir == "." else rel_dir + "/"
+        out.extend(prefix + f for f in filenames if f.endswith(".xml"))
+    out.sort()
+    return base, out
 
 
 def _imagesets(root: Path) -> dict[str, list[str]]:
@@ -288,7 +296,8 @@ def read_voc_keyed(root: PathLike, *, zero_based: bool = False, recorder: LossRe
     root = Path(root)
     if not root.is_dir():
         raise FormatError(root, None, "not a folder (a VOC dataset is a folder with Annotations/)")
-    base, files = _find_xmls(root)
+    base, rels = _find_xmls(root)
+    files = [base / r for r in rels] if len(rels) < 64 else [Path(os.path.join(base, r)) for r in rels]
     if not files:
         raise FormatError(root, None, "no Annotations/*.xml found")
     sets = _imagesets(root)
@@ -306,9 +315,11 @@ def read_voc_keyed(root: PathLike, *, zero_based: bool = False, recorder: LossRe
     br_texts: list[str] = []
     obj_extras: list[dict[str, Any]] = []
     zero_hits: list[str] = []
+    blobs = read_files(files, max_bytes=MAX_XML_BYTES)
     for i, f in enumerate(files):
-        rel = f.relative_to(base).as_posix()
-        el = parse_xml(f)
+        rel = rels[i]
+        el = parse_xml(f, blobs[i])
+        blobs[i] = b""
         if el.tag != "annotation":
             raise FormatError(f, None, f"root element is <{el.tag}>, not <annotation>")
         fn = el.findtext("filename")
@@ -316,7 +327,7 @@ def read_voc_keyed(root: PathLike, *, zero_based: bool = False, recorder: LossRe
         if fn is None or not fn.strip():
             fn = stem + ".jpg"
         fn = fn.strip()
-        safe_relpath(fn, source=f, where="filename")
+        safe_name(fn, source=f, where="filename")
         h = w = None
         extras: dict[str, Any] = {}
         for child in el:
@@ -420,7 +431,7 @@ def read_voc_keyed(root: PathLike, *, zero_based: bool = False, recorder: LossRe
                           f"{br_texts[2 * k]}, {br_texts[2 * k + 1]})")
     if shift:
         low = np.flatnonzero((xyxy[:, 0] < 0) | (xyxy[:, 1] < 0))
-        zero_hits = [f"{files[obj_img[k]].relative_to(base).as_posix()}: object[{obj_local[k]}]"
+        zero_hits = [f"{rels[obj_img[k]]}: object[{obj_local[k]}]"
                      for k in low[:3].tolist()]
     if zero_hits:
         msg = (f"{root}: boxes with xmin or ymin 0 (e.g. {zero_hits[0]}) cannot be 1-based devkit indices; the "
@@ -467,6 +478,40 @@ def _write_new(path: Path, data: bytes) -> None:
         os.write(fd, data)
     finally:
         os.close(fd)
+
+
+def _image_header(fn: str, h: int, w: int, iex: dict[str, Any], stem: str, sets: dict[str, list[str]],
+                  default_set: str, rec: LossRecorder, kept_in: str | None) -> list[str]:
+    out = ["<annotation>"]
+    folder = iex.pop("folder", None)
+    if folder is not None and not _value_xml("folder", folder, out, "  "):
+        rec.add("image field dropped: no XML form", f"{fn}: folder", kept_in=kept_in)
+    out.append(f"  <filename>{escape(fn)}</filename>")
+    for k in ("path", "source"):
+        if k in iex and not _value_xml(k, iex.pop(k), out, "  "):
+            rec.add("image field dropped: no XML form", f"{fn}: {k}", kept_in=kept_in)
+    depth = iex.pop("depth", None)
+    if h or w or depth is not None:
+        out.append(f"  <size>\n    <width>{w}</width>\n    <height>{h}</height>")
+        if depth is not None and not _value_xml("depth", depth, out, "    "):
+            rec.add("image field dropped: no XML form", f"{fn}: depth", kept_in=kept_in)
+        out.append("  </size>")
+    seg = iex.pop("segmented", None)
+    if seg is not None and not _value_xml("segmented", seg, out, "  "):
+        rec.add("image field dropped: no XML form", f"{fn}: segmented", kept_in=kept_in)
+    img_sets = iex.pop("imagesets", None)
+    if isinstance(img_sets, list) and img_sets and all(isinstance(x, str) and _TAG_RE.match(x) and "_" not in x
+                                                       for x in img_sets):
+        for x in img_sets:
+            sets.setdefault(x, []).append(stem)
+    else:
+        if img_sets is not None:
+            rec.add("image field dropped: imagesets not a list of set names", fn, kept_in=kept_in)
+        sets.setdefault(default_set, []).append(stem)
+    for k, v in iex.items():
+        if not _value_xml(k, v, out, "  "):
+            rec.add("image field dropped: no XML form", f"{fn}: {k}", kept_in=kept_in)
+    return out
 
 
 def write_voc_into(ds: Dataset, root: Path, *, zero_based: bool = False, recorder: LossRecorder | None = None,
@@ -561,47 +606,25 @@ def write_voc_into(ds: Dataset, root: Path, *, zero_based: bool = False, recorde
     t_xmax = _coords_to_texts(a.boxes[:, 2], 0)
     t_ymax = _coords_to_texts(a.boxes[:, 3], 0)
     made_dirs = {ann_dir}
+    heights, widths = im.heights.tolist(), im.widths.tolist()
+    extras_col = a.extras
+    pending: list[tuple[Path, bytes]] = []
     for i in range(n_img):
         stem = stems[i]
         fn = im.file_names[i]
-        iex = dict(im.extras[i]) if im.extras is not None else {}
-        out = ["<annotation>"]
-        folder = iex.pop("folder", None)
-        if folder is not None:
-            if not _value_xml("folder", folder, out, "  "):
-                rec.add("image field dropped: no XML form", f"{fn}: folder", kept_in=kept_in)
-        out.append(f"  <filename>{escape(fn)}</filename>")
-        for k in ("path", "source"):
-            if k in iex:
-                if not _value_xml(k, iex.pop(k), out, "  "):
-                    rec.add("image field dropped: no XML form", f"{fn}: {k}", kept_in=kept_in)
-        depth = iex.pop("depth", 3)
-        out.append("  <size>")
-        out.append(f"    <width>{int(im.widths[i])}</width>")
-        out.append(f"    <height>{int(im.heights[i])}</height>")
-        if not _value_xml("depth", depth, out, "    "):
-            rec.add("image field dropped: no XML form", f"{fn}: depth", kept_in=kept_in)
-        out.append("  </size>")
-        seg = iex.pop("segmented", 0)
-        if not _value_xml("segmented", seg, out, "  "):
-            rec.add("image field dropped: no XML form", f"{fn}: segmented", kept_in=kept_in)
-        img_sets = iex.pop("imagesets", None)
-        if isinstance(img_sets, list) and all(isinstance(s, str) and _TAG_RE.match(s) and "_" not in s
-                                              for s in img_sets) and img_sets:
-            for s in img_sets:
-                sets.setdefault(s, []).append(stem)
-        else:
-            if img_sets is not None:
-                rec.add("image field dropped: imagesets not a list of set names", fn, kept_in=kept_in)
+        iex = im.extras[i] if im.extras is not None else None
+        if not iex:
+            out = [f"<annotation>\n  <filename>{escape(fn)}</filename>\n  <size>\n    <width>{widths[i]}</width>\n"
+                   f"    <height>{heights[i]}</height>\n  </size>" if heights[i] or widths[i] else
+                   f"<annotation>\n  <filename>{escape(fn)}</filename>"]
             sets.setdefault(default_set, []).append(stem)
-        for k, v in iex.items():
-            if not _value_xml(k, v, out, "  "):
-                rec.add("image field dropped: no XML form", f"{fn}: {k}", kept_in=kept_in)
+        else:
+            out = _image_header(fn, heights[i], widths[i], dict(iex), stem, sets, default_set, rec, kept_in)
         here: dict[str, int] = {}
         for r in order[starts[i]:starts[i + 1]].tolist():
             name = lab_names[r]
             out.append(f"  <object>\n    <name>{escape(name)}</name>")
-            oex = a.extras[r] if a.extras is not None else None
+            oex = extras_col[r] if extras_col is not None else None
             difficult = 0
             rest: list[tuple[str, Any]] = []
             if oex:
@@ -625,13 +648,16 @@ def write_voc_into(ds: Dataset, root: Path, *, zero_based: bool = False, recorde
             out.append("  </object>")
             here[name] = max(here.get(name, -1), 0 if difficult else 1)
         out.append("</annotation>\n")
-        dest = ann_dir / (stem + ".xml")  # stem checked by voc_stem
-        if "/" in stem and dest.parent not in made_dirs:
-            dest.parent.mkdir(parents=True, exist_ok=True)
-            made_dirs.add(dest.parent)
-        _write_new(dest, "\n".join(out).encode("utf-8"))
+        dest = f"{ann_dir}/{stem}.xml"  # stem checked by voc_stem
+        if "/" in stem:
+            sub = ann_dir / stem.rsplit("/", 1)[0]
+            if sub not in made_dirs:
+                sub.mkdir(parents=True, exist_ok=True)
+                made_dirs.add(sub)
+        pending.append((dest, "\n".join(out).encode("utf-8")))
         present[stem] = here
         keys.append(f"{stem}.xml")
+    write_files(pending)
     main = root / "ImageSets" / "Main"
     main.mkdir(parents=True, exist_ok=True)
     for s, members in sets.items():
