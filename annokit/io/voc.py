@@ -27,7 +27,7 @@ from __future__ import annotations
 import os
 import re
 import warnings
-from decimal import Decimal, InvalidOperation
+from decimal import Context, Decimal, InvalidOperation
 from pathlib import Path
 from typing import Any
 from xml.etree.ElementTree import Element
@@ -52,6 +52,7 @@ VOC_CLASSES = ["aeroplane", "bicycle", "bird", "boat", "bottle", "bus", "car", "
 _KNOWN_OBJ = ("pose", "truncated", "difficult", "occluded")
 _INT_RE = re.compile(r"^[+-]?\d+$")
 _FLOAT_RE = re.compile(r"^[+-]?(\d+\.?\d*([eE][+-]?\d+)?|\.\d+([eE][+-]?\d+)?)$")
+_EXACT = Context(prec=1200, Emax=999999, Emin=-999999)  # sums of doubles and small integers are exact here
 _TAG_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_.-]*$")
 
 
@@ -93,7 +94,10 @@ def _coord_from_text(text: str | None, shift: int, path: Path, where: str) -> fl
         raise FormatError(path, where, f"not a number: {text!r}") from None
     if not d.is_finite():
         raise FormatError(path, where, f"not a finite number: {text!r}")
-    return float(d - shift)
+    try:
+        return float(_EXACT.subtract(d, Decimal(shift)))
+    except ArithmeticError:
+        raise FormatError(path, where, f"number out of range: {text!r}") from None
 
 
 def _same_binade(hi: np.ndarray, lo: np.ndarray) -> np.ndarray:
@@ -113,7 +117,10 @@ def _texts_to_coords(texts: list[str], shift: int) -> np.ndarray:
     slow = np.flatnonzero(~_same_binade(x, y))
     for k in slow.tolist():
         t = texts[k].strip()
-        y[k] = float(int(t) - shift) if _INT_RE.match(t) else float(Decimal(t) - shift)
+        try:
+            y[k] = float(int(t) - shift) if _INT_RE.match(t) else float(_EXACT.subtract(Decimal(t), Decimal(shift)))
+        except ArithmeticError:
+            y[k] = np.nan
     return y
 
 
@@ -123,7 +130,7 @@ def _coord_to_text(v: float, shift: int) -> str:
         return str(int(v) + shift)
     if shift == 0:
         return repr(v)
-    return str(Decimal(repr(v)) + shift)
+    return str(_EXACT.add(Decimal(repr(v)), Decimal(shift)))
 
 
 def _coords_to_texts(v: np.ndarray, shift: int) -> list[str]:
@@ -413,7 +420,7 @@ def read_voc_keyed(root: PathLike, *, zero_based: bool = False, recorder: LossRe
         br = _texts_to_coords(br_texts, 0).reshape(n_obj, 2)
         xyxy = np.concatenate([tl, br], axis=1)
         bad = ~np.isfinite(xyxy).all(axis=1)
-    except (ValueError, InvalidOperation):
+    except (ValueError, ArithmeticError):
         bad = np.ones(n_obj, dtype=bool)
         xyxy = np.zeros((n_obj, 4))
     if bad.any():

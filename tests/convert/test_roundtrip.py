@@ -1,0 +1,139 @@
+"""Round trips through each format give back exactly what went in; without the sidecar, the loss report counts
+exactly what the format could not hold."""
+
+from __future__ import annotations
+
+import warnings
+from pathlib import Path
+
+import numpy as np
+import orjson
+import pytest
+from hypothesis import HealthCheck, given, settings
+
+from annokit.convert import convert, read_dataset
+from tests.convert._strategies import coco_dicts
+
+SETTINGS = settings(max_examples=8, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+
+
+def _roundtrip(tmp: Path, d: dict, fmt: str, **kw) -> tuple[dict, object]:
+    src = tmp / "in.json"
+    src.write_bytes(orjson.dumps(d))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        rep = convert(src, tmp / fmt, src_format="coco", dst_format=fmt, overwrite=True, **kw)
+        convert(tmp / fmt, tmp / "back.json", src_format=fmt, dst_format="coco", overwrite=True)
+    return orjson.loads((tmp / "back.json").read_bytes()), rep
+
+
+@pytest.mark.parametrize("fmt", ["voc", "yolo", "yolo-seg"])
+@SETTINGS
+@given(d=coco_dicts())
+def test_coco_roundtrip_is_exact_with_sidecar(tmp_path: Path, fmt: str, d: dict) -> None:
+    back, rep = _roundtrip(tmp_path, d, fmt)
+    assert back == d
+    assert rep.lossless, rep.text()
+
+
+@SETTINGS
+@given(d=coco_dicts())
+def test_voc_without_sidecar_keeps_boxes_exactly_and_counts_the_rest(tmp_path: Path, d: dict) -> None:
+    back, rep = _roundtrip(tmp_path, d, "voc", sidecar=False)
+    anns = d["annotations"]
+    # boxes: exact ltrb edges (the 1-based shift is done in decimal), matched by file name
+    def edges(dd: dict) -> list:
+        fn = {im["id"]: im["file_name"] for im in dd["images"]}
+        return sorted((fn[a["image_id"]], a["bbox"][0], a["bbox"][1], a["bbox"][0] + a["bbox"][2],
+                       a["bbox"][1] + a["bbox"][3]) for a in dd["annotations"])
+
+    assert edges(back) == edges(d)
+    assert len(back["images"]) == len(d["images"])  # empty images kept
+    assert [(im["height"], im["width"]) for im in sorted(back["images"], key=lambda x: x["file_name"])] == \
+        [(im["height"], im["width"]) for im in sorted(d["images"], key=lambda x: x["file_name"])]
+    n_seg = sum(1 for a in anns if a.get("segmentation"))
+    n_crowd = sum(a["iscrowd"] for a in anns)
+    assert rep.count("segmentation dropped") == n_seg
+    assert rep.count("crowd flag dropped") == n_crowd
+    assert all(e.kept_in is None for e in rep.entries)
+    # difficult survives through the XML
+    assert sorted(a.get("difficult", -1) for a in anns) == sorted(a.get("difficult", -1) for a in back["annotations"])
+
+
+@SETTINGS
+@given(d=coco_dicts(polygons=False))
+def test_yolo_without_sidecar_counts_inexact_boxes_exactly(tmp_path: Path, d: dict) -> None:
+    from PIL import Image
+
+    imgs = tmp_path / "imgs"
+    for im in d["images"]:
+        p = imgs / im["file_name"]
+        p.parent.mkdir(parents=True, exist_ok=True)
+        Image.new("L", (im["width"], im["height"])).save(p, format="PNG")
+    back, rep = _roundtrip(tmp_path, d, "yolo", sidecar=False, write_options={"images": imgs})
+    src = {(im["file_name"].rsplit("/", 1)[-1].rsplit(".", 1)[0]): im for im in d["images"]}
+    n_inexact = 0
+    got = {}
+    for im in back["images"]:
+        got[Path(im["file_name"]).stem] = im["id"]
+    from annokit.io.coco import read_instances
+
+    orig = read_instances(tmp_path / "in.json")
+    new = read_instances(tmp_path / "back.json")
+    for stem, im in src.items():
+        a = orig.annotations.for_image(im["id"])
+        b = new.annotations.for_image(got[stem])
+        assert len(a) == len(b)
+        n_inexact += int((a.boxes != b.boxes).any(axis=1).sum())
+        assert np.allclose(a.boxes, b.boxes, atol=1e-9)
+    assert rep.count("box not exactly representable") == n_inexact
+    assert rep.count("category ids renumbered") == (0 if sorted(c["id"] for c in d["categories"]) ==
+                                                    list(range(len(d["categories"]))) else len(d["categories"]))
+
+
+def test_real_coco_roundtrips_through_every_layout(tmp_path: Path, refdata) -> None:
+    src = refdata.path("coco", "instances_val2014_100.json")
+    d = orjson.loads(src.read_bytes())
+    for fmt in ("voc", "yolo", "yolo-seg"):
+        back, _ = _roundtrip(tmp_path, d, fmt)
+        assert back == d, fmt
+
+
+def test_strict_refuses_and_writes_nothing(tmp_path: Path, refdata) -> None:
+    from annokit.convert import LossError
+
+    src = refdata.path("coco", "instances_val2014_100.json")
+    with pytest.raises(LossError, match="segmentation dropped"):
+        convert(src, tmp_path / "v", src_format="coco", dst_format="voc", strict=True, sidecar=False)
+    assert not (tmp_path / "v").exists()
+    assert list(tmp_path.iterdir()) == []
+    # with the sidecar nothing is lost, so strict passes
+    rep = convert(src, tmp_path / "v", src_format="coco", dst_format="voc", strict=True)
+    assert rep.lossless and (tmp_path / "v" / "annokit.json").is_file()
+
+
+def test_report_file_and_counts(tmp_path: Path, refdata) -> None:
+    src = refdata.path("coco", "instances_val2014_100.json")
+    convert(src, tmp_path / "y", src_format="coco", dst_format="yolo", sidecar=False,
+            report_path=tmp_path / "r.json")
+    rep = orjson.loads((tmp_path / "r.json").read_bytes())
+    kinds = {e["kind"].split(":")[0]: e for e in rep["entries"]}
+    assert kinds["segmentation dropped"]["count"] == 839
+    assert kinds["crowd flag dropped"]["count"] == 9
+    assert len(kinds["crowd flag dropped"]["examples"]) == 5
+    assert rep["lossless"] is False
+
+
+def test_sidecar_ignored_where_the_files_changed(tmp_path: Path, refdata) -> None:
+    src = refdata.path("coco", "instances_val2014_100.json")
+    convert(src, tmp_path / "v", src_format="coco", dst_format="voc")
+    xmls = sorted((tmp_path / "v" / "Annotations").glob("*.xml"))
+    text = xmls[0].read_text()
+    i = text.index("<object>")
+    j = text.index("</object>") + len("</object>")
+    xmls[0].write_text(text[:i] + text[j:])  # the user deleted one object
+    with pytest.warns(Warning, match="other objects than the sidecar"):
+        ds = read_dataset(tmp_path / "v", "voc")
+    orig = read_dataset(src, "coco")
+    assert len(ds.annotations) == len(orig.annotations) - 1
+    assert len(ds.images) == len(orig.images)
