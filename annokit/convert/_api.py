@@ -9,7 +9,7 @@ from typing import Any, Mapping
 import numpy as np
 
 from annokit.convert._registry import FORMATS, FormatSpec
-from annokit.convert._sidecar import SIDECAR, read_sidecar, reconcile, write_sidecar
+from annokit.convert._sidecar import SIDECAR, read_sidecar, reconcile, strip_slots, write_sidecar
 from annokit.convert.report import LossError, LossRecorder, LossReport
 from annokit.core.dataset import Dataset
 from annokit.core.labels import LabelSet
@@ -54,8 +54,8 @@ def read_dataset(path: PathLike, fmt: str, *, sidecar: bool = True, recorder: Lo
     if sidecar and spec.sidecar and keys is not None and p.is_dir():
         side = read_sidecar(p)
         if side is not None:
-            ds = reconcile(ds, keys, side[0], side[1], rec, p)
-    return ds
+            ds = reconcile(ds, keys, side[0], side[1], rec, p, derived_boxes=spec.derived_boxes)
+    return strip_slots(ds)
 
 
 def _write(ds: Dataset, dst: Path, spec: FormatSpec, rec: LossRecorder, *, sidecar: bool, overwrite: bool,

@@ -27,6 +27,7 @@ class FormatSpec:
     writer: Writer | None = None
     folder: bool = True
     sidecar: bool = False
+    derived_boxes: bool = False
     options: tuple[str, ...] = field(default_factory=tuple)
 
 
@@ -187,3 +188,21 @@ register(FormatSpec("yolo", "YOLO / Ultralytics detection: data.yaml, images/<sp
                     _yolo_read, _yolo_writer("detect"), sidecar=True, options=("split", "precision", "images")))
 register(FormatSpec("yolo-seg", "YOLO / Ultralytics polygon segmentation (one polygon a line)",
                     _yolo_read, _yolo_writer("segment"), sidecar=True, options=("split", "precision", "images")))
+
+
+# ----------------------------------------------------------------------------------------------- PNG masks
+def _png_read(path: Path, rec: LossRecorder, opts: dict[str, Any]) -> tuple[Dataset, list[str]]:
+    from annokit.io.png import read_png_masks_keyed
+
+    return read_png_masks_keyed(path, recorder=rec)
+
+
+def _png_write(ds: Dataset, path: Path, rec: LossRecorder, opts: dict[str, Any], kept_in: str | None) -> list[str]:
+    from annokit.io.png import write_png_masks_into
+
+    return write_png_masks_into(ds, path, recorder=rec, kept_in=kept_in,
+                                instances=not opts.get("semantic_only", False))
+
+
+register(FormatSpec("png", "PNG masks: masks/*.png semantic (palette/gray/RGB) + instances/*.png ids, classes.txt",
+                    _png_read, _png_write, sidecar=True, derived_boxes=True, options=("semantic_only",)))

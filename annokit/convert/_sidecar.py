@@ -86,9 +86,32 @@ def _close(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     return (np.abs(a - b) <= 1e-6 + 1e-12 * np.abs(b)).all(axis=1)
 
 
+SLOT = "_annokit_slot"
+
+
+def strip_slots(ds: Dataset) -> Dataset:
+    """Remove the reader's ``_annokit_slot`` marks from the object extras."""
+    ex = ds.annotations.extras
+    if ex is None or not any(SLOT in e for e in ex):
+        return ds
+    new = [{k: v for k, v in e.items() if k != SLOT} for e in ex]
+    return ds.with_annotations(ds.annotations.replace(extras=new if any(new) else None))
+
+
+def _slots(fa: Instances) -> np.ndarray | None:
+    ex = fa.extras
+    if ex is None or not len(fa) or not all(SLOT in e for e in ex):
+        return None
+    return np.array([e[SLOT] for e in ex], dtype=np.int64)
+
+
 def reconcile(fds: Dataset, fkeys: list[str], sds: Dataset, skeys: list[str], rec: LossRecorder,
-              source: Path) -> Dataset:
-    """The format's dataset ``fds`` completed from the sidecar's ``sds`` wherever they agree, image by image."""
+              source: Path, *, derived_boxes: bool = False) -> Dataset:
+    """The format's dataset ``fds`` completed from the sidecar's ``sds`` wherever they agree, image by image.
+
+    Objects pair up in order within an image, or by the reader's ``_annokit_slot`` (the object's position among the
+    image's objects as written) where a format cannot show every object (a mask fully covered by a later one).
+    ``derived_boxes``: the format's boxes are the extent of its masks, so the sidecar's boxes are kept."""
     snames = sds.categories.names
     if len(set(snames)) == len(snames):
         smap = {n: int(i) for n, i in zip(snames, sds.categories.ids)}
@@ -114,7 +137,7 @@ def reconcile(fds: Dataset, fkeys: list[str], sds: Dataset, skeys: list[str], re
     cf = np.bincount(f_simg[f_simg >= 0], minlength=ns)
     cs = np.bincount(s_pos, minlength=ns)
     matched = present & (cf == cs)
-    for _ in range(2):
+    for _ in range(2 if _slots(fa) is None else 0):
         fsel = np.flatnonzero((f_simg >= 0) & matched[np.clip(f_simg, 0, None)])
         ssel = np.flatnonzero(matched[s_pos])
         forder = fsel[np.argsort(f_simg[fsel], kind="stable")]
@@ -123,13 +146,32 @@ def reconcile(fds: Dataset, fkeys: list[str], sds: Dataset, skeys: list[str], re
         if not bad.any():
             break
         matched[s_pos[sorder[bad]]] = False
-    fsel = np.flatnonzero((f_simg >= 0) & matched[np.clip(f_simg, 0, None)])
-    ssel = np.flatnonzero(matched[s_pos])
-    forder = fsel[np.argsort(f_simg[fsel], kind="stable")]
-    sorder = ssel[np.argsort(s_pos[ssel], kind="stable")]
+    slots = _slots(fa)
+    if slots is not None:
+        # pair by slot: sidecar rows of image s in stable order, the format row's slot picks one
+        ssort = np.argsort(s_pos, kind="stable")
+        sstart = np.searchsorted(s_pos[ssort], np.arange(ns + 1))
+        matched = present.copy()
+        ok_f = f_simg >= 0
+        img_f = np.clip(f_simg, 0, None)
+        valid = ok_f & (slots >= 0) & (slots < cs[img_f])
+        matched[img_f[ok_f & ~valid]] = False
+        srow = np.where(valid, ssort[np.clip(sstart[img_f] + slots, 0, max(len(ssort) - 1, 0))], -1) \
+            if len(ssort) else np.full(len(fa), -1)
+        lab_ok = valid & (srow >= 0)
+        lab_ok[lab_ok] = sa.labels[srow[lab_ok]] == flab[lab_ok]
+        matched[img_f[ok_f & ~lab_ok]] = False
+        fsel = np.flatnonzero(ok_f & matched[img_f])
+        forder = fsel
+        sorder = srow[fsel]
+    else:
+        fsel = np.flatnonzero((f_simg >= 0) & matched[np.clip(f_simg, 0, None)])
+        ssel = np.flatnonzero(matched[s_pos])
+        forder = fsel[np.argsort(f_simg[fsel], kind="stable")]
+        sorder = ssel[np.argsort(s_pos[ssel], kind="stable")]
     boxes = sa.boxes.copy()
     fb, sb = fa.boxes[forder], sa.boxes[sorder]
-    close = _close(fb, sb)
+    close = _close(fb, sb) | derived_boxes
     if not close.all() and fa.segmentations is not None and sa.segmentations is not None:
         # formats that store a polygon (YOLO segmentation) give its extent as the box: compare with the extent of
         # the polygon the sidecar's object was written as

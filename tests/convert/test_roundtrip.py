@@ -27,7 +27,7 @@ def _roundtrip(tmp: Path, d: dict, fmt: str, **kw) -> tuple[dict, object]:
     return orjson.loads((tmp / "back.json").read_bytes()), rep
 
 
-@pytest.mark.parametrize("fmt", ["voc", "yolo", "yolo-seg"])
+@pytest.mark.parametrize("fmt", ["voc", "yolo", "yolo-seg", "png"])
 @SETTINGS
 @given(d=coco_dicts())
 def test_coco_roundtrip_is_exact_with_sidecar(tmp_path: Path, fmt: str, d: dict) -> None:
@@ -94,7 +94,7 @@ def test_yolo_without_sidecar_counts_inexact_boxes_exactly(tmp_path: Path, d: di
 def test_real_coco_roundtrips_through_every_layout(tmp_path: Path, refdata) -> None:
     src = refdata.path("coco", "instances_val2014_100.json")
     d = orjson.loads(src.read_bytes())
-    for fmt in ("voc", "yolo", "yolo-seg"):
+    for fmt in ("voc", "yolo", "yolo-seg", "png"):
         back, _ = _roundtrip(tmp_path, d, fmt)
         assert back == d, fmt
 
