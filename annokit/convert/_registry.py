@@ -206,3 +206,38 @@ def _png_write(ds: Dataset, path: Path, rec: LossRecorder, opts: dict[str, Any],
 
 register(FormatSpec("png", "PNG masks: masks/*.png semantic (palette/gray/RGB) + instances/*.png ids, classes.txt",
                     _png_read, _png_write, sidecar=True, derived_boxes=True, options=("semantic_only",)))
+
+
+# ----------------------------------------------------------------------------------------------- classification
+def _cls_folder_read(path: Path, rec: LossRecorder, opts: dict[str, Any]) -> tuple[Dataset, list[str]]:
+    from annokit.io.classification import read_class_folders
+
+    ds = read_class_folders(path)
+    return ds, list(ds.images.file_names)
+
+
+def _cls_folder_write(ds: Dataset, path: Path, rec: LossRecorder, opts: dict[str, Any],
+                      kept_in: str | None) -> list[str]:
+    from annokit.io.classification import write_class_folders_into
+
+    images = opts.get("images")
+    return write_class_folders_into(ds, path, images=Path(images) if images else None, recorder=rec,
+                                    kept_in=kept_in)
+
+
+def _cls_csv_read(path: Path, rec: LossRecorder, opts: dict[str, Any]) -> tuple[Dataset, None]:
+    from annokit.io.classification import read_class_csv
+
+    return read_class_csv(path, images=opts.get("images")), None
+
+
+def _cls_csv_write(ds: Dataset, path: Path, rec: LossRecorder, opts: dict[str, Any], kept_in: str | None) -> None:
+    from annokit.io.classification import write_class_csv
+
+    write_class_csv(ds, path, recorder=rec)
+
+
+register(FormatSpec("class-folders", "Classification: a folder per class ([split/]class/image), images copied",
+                    _cls_folder_read, _cls_folder_write, sidecar=True, options=("images",)))
+register(FormatSpec("class-csv", "Classification: CSV of file,label (multi-label: several rows; Roboflow one-hot)",
+                    _cls_csv_read, _cls_csv_write, folder=False, options=("images",)))
