@@ -241,3 +241,20 @@ register(FormatSpec("class-folders", "Classification: a folder per class ([split
                     _cls_folder_read, _cls_folder_write, sidecar=True, options=("images",)))
 register(FormatSpec("class-csv", "Classification: CSV of file,label (multi-label: several rows; Roboflow one-hot)",
                     _cls_csv_read, _cls_csv_write, folder=False, options=("images",)))
+
+
+# ----------------------------------------------------------------------------------------------- Cityscapes
+def _cs_read(path: Path, rec: LossRecorder, opts: dict[str, Any]) -> tuple[Dataset, list[str]]:
+    from annokit.io.cityscapes import read_cityscapes_keyed
+
+    return read_cityscapes_keyed(path, recorder=rec)
+
+
+def _cs_write(ds: Dataset, path: Path, rec: LossRecorder, opts: dict[str, Any], kept_in: str | None) -> list[str]:
+    from annokit.io.cityscapes import write_cityscapes_into
+
+    return write_cityscapes_into(ds, path, recorder=rec, kept_in=kept_in, split=str(opts.get("split") or "train"))
+
+
+register(FormatSpec("cityscapes", "Cityscapes gtFine: polygons JSON (+ labelIds / instanceIds PNGs drawn exactly as "
+                    "the official scripts)", _cs_read, _cs_write, sidecar=True, options=("split",)))
