@@ -91,3 +91,65 @@ def formats_command() -> None:
 
 
 COMMANDS: list[click.Command] = [convert_command, formats_command]
+
+
+@click.command(name="validate", epilog="""\b
+Examples:
+  annokit validate coco instances_val2017.json
+  annokit validate voc VOCdevkit/VOC2007
+  annokit validate yolo my_yolo_dataset/ --json problems.json
+
+Exit status: 0 when there is no error (warnings allowed), 1 when there are errors.""")
+@click.argument("fmt", metavar="FMT", type=click.Choice(_format_names()))
+@click.argument("path", type=click.Path(exists=True, path_type=Path))
+@click.option("--json", "json_out", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="Also write the problems as JSON.")
+@click.option("--max", "max_shown", type=int, default=200, show_default=True, help="Print at most this many.")
+def validate_command(fmt: str, path: Path, json_out: Path | None, max_shown: int) -> None:
+    """Check the dataset PATH against format FMT; print every problem with its place."""
+    from annokit.convert._validate import validate
+    from annokit.io._atomic import write_json_atomic
+
+    probs = validate(path, fmt)
+    for pr in probs[:max_shown]:
+        click.echo(str(pr))
+    if len(probs) > max_shown:
+        click.echo(f"... and {len(probs) - max_shown} more")
+    n_err = sum(1 for p in probs if p.level == "error")
+    click.echo(f"{path}: {n_err} errors, {len(probs) - n_err} warnings")
+    if json_out is not None:
+        write_json_atomic(json_out, [p.__dict__ for p in probs])
+    if n_err:
+        raise SystemExit(1)
+
+
+@click.command(name="stats", epilog="""\b
+Examples:
+  annokit stats coco instances_val2017.json
+  annokit stats voc VOCdevkit/VOC2007 --json stats.json""")
+@click.argument("fmt", metavar="FMT", type=click.Choice(_format_names()))
+@click.argument("path", type=click.Path(exists=True, path_type=Path))
+@click.option("--json", "json_out", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="Also write the statistics as JSON.")
+def stats_command(fmt: str, path: Path, json_out: Path | None) -> None:
+    """Print counts per class, the box size distribution and the images without labels."""
+    from annokit.convert import read_dataset
+    from annokit.convert._validate import stats
+    from annokit.io._atomic import write_json_atomic
+
+    s = stats(read_dataset(path, fmt))
+    click.echo(f"{s['images']} images, {s['objects']} objects ({s['crowd']} crowd), {s['categories']} categories; "
+               f"{s['images_without_labels']} images without labels")
+    click.echo(f"{'class':<24} {'id':>6} {'objects':>9} {'images':>8} {'crowd':>6}")
+    for name, r in s["per_class"].items():
+        click.echo(f"{name[:24]:<24} {r['id']:>6} {r['objects']:>9} {r['images']:>8} {r['crowd']:>6}")
+    click.echo("box sizes: " + ", ".join(f"{k}: {v}" for k, v in s["box_sizes"].items()))
+    for name, pc in s["box_percentiles"].items():
+        click.echo(f"  {name:<9} " + "  ".join(f"{k} {v:.1f}" for k, v in pc.items()))
+    if s["images_without_labels_first"]:
+        click.echo("images without labels (first): " + ", ".join(s["images_without_labels_first"]))
+    if json_out is not None:
+        write_json_atomic(json_out, s)
+
+
+COMMANDS.extend([validate_command, stats_command])
