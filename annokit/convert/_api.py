@@ -54,7 +54,8 @@ def read_dataset(path: PathLike, fmt: str, *, sidecar: bool = True, recorder: Lo
     if sidecar and spec.sidecar and keys is not None and p.is_dir():
         side = read_sidecar(p)
         if side is not None:
-            ds = reconcile(ds, keys, side[0], side[1], rec, p, derived_boxes=spec.derived_boxes)
+            ds = reconcile(ds, keys, side[0], side[1], rec, p, derived_boxes=spec.derived_boxes,
+                           slotted=spec.derived_boxes)
     return strip_slots(ds)
 
 

@@ -106,7 +106,7 @@ def _slots(fa: Instances) -> np.ndarray | None:
 
 
 def reconcile(fds: Dataset, fkeys: list[str], sds: Dataset, skeys: list[str], rec: LossRecorder,
-              source: Path, *, derived_boxes: bool = False) -> Dataset:
+              source: Path, *, derived_boxes: bool = False, slotted: bool = False) -> Dataset:
     """The format's dataset ``fds`` completed from the sidecar's ``sds`` wherever they agree, image by image.
 
     Objects pair up in order within an image, or by the reader's ``_annokit_slot`` (the object's position among the
@@ -137,7 +137,7 @@ def reconcile(fds: Dataset, fkeys: list[str], sds: Dataset, skeys: list[str], re
     cf = np.bincount(f_simg[f_simg >= 0], minlength=ns)
     cs = np.bincount(s_pos, minlength=ns)
     matched = present & (cf == cs)
-    for _ in range(2 if _slots(fa) is None else 0):
+    for _ in range(2 if _slots(fa) is None and not slotted else 0):
         fsel = np.flatnonzero((f_simg >= 0) & matched[np.clip(f_simg, 0, None)])
         ssel = np.flatnonzero(matched[s_pos])
         forder = fsel[np.argsort(f_simg[fsel], kind="stable")]
@@ -147,6 +147,8 @@ def reconcile(fds: Dataset, fkeys: list[str], sds: Dataset, skeys: list[str], re
             break
         matched[s_pos[sorder[bad]]] = False
     slots = _slots(fa)
+    if slots is None and slotted and len(fa) == 0:
+        slots = np.zeros(0, dtype=np.int64)
     if slots is not None:
         # pair by slot: sidecar rows of image s in stable order, the format row's slot picks one
         ssort = np.argsort(s_pos, kind="stable")
