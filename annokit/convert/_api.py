@@ -15,7 +15,7 @@ from annokit.core.dataset import Dataset
 from annokit.core.labels import LabelSet
 from annokit.errors import FormatError
 from annokit.io._atomic import atomic_path, write_json_atomic
-from annokit.io._safe import atomic_dir
+from annokit.io._safe import atomic_dir, no_gc
 
 __all__ = ["convert", "read_dataset", "write_dataset", "remap_categories", "formats", "get_format"]
 
@@ -43,6 +43,12 @@ def read_dataset(path: PathLike, fmt: str, *, sidecar: bool = True, recorder: Lo
 
     >>> ds = read_dataset("VOC2007", "voc")  # doctest: +SKIP
     """
+    with no_gc():
+        return _read_dataset(path, fmt, sidecar=sidecar, recorder=recorder, **options)
+
+
+def _read_dataset(path: PathLike, fmt: str, *, sidecar: bool, recorder: LossRecorder | None,
+                  **options: Any) -> Dataset:
     spec = get_format(fmt)
     if spec.reader is None:
         raise FormatError(path, None, f"format {fmt!r} is write-only")
@@ -93,7 +99,8 @@ def write_dataset(ds: Dataset, path: PathLike, fmt: str, *, sidecar: bool = True
     """
     spec = get_format(fmt)
     rec = LossRecorder("memory", fmt)
-    _write(ds, Path(path), spec, rec, sidecar=sidecar, overwrite=overwrite, strict=strict, options=options)
+    with no_gc():
+        _write(ds, Path(path), spec, rec, sidecar=sidecar, overwrite=overwrite, strict=strict, options=options)
     return rec.report()
 
 
@@ -202,11 +209,12 @@ def convert(src: PathLike, dst: PathLike, *, src_format: str, dst_format: str, s
     """
     src_spec, dst_spec = get_format(src_format), get_format(dst_format)
     rec = LossRecorder(src_format, dst_format)
-    ds = read_dataset(src, src_spec.name, sidecar=sidecar, recorder=rec, **dict(read_options or {}))
-    if remap:
-        ds = remap_categories(ds, remap, rec)
-    _write(ds, Path(dst), dst_spec, rec, sidecar=sidecar, overwrite=overwrite, strict=strict,
-           options=dict(write_options or {}))
+    with no_gc():
+        ds = _read_dataset(src, src_spec.name, sidecar=sidecar, recorder=rec, **dict(read_options or {}))
+        if remap:
+            ds = remap_categories(ds, remap, rec)
+        _write(ds, Path(dst), dst_spec, rec, sidecar=sidecar, overwrite=overwrite, strict=strict,
+               options=dict(write_options or {}))
     report = rec.report()
     if report_path is not None:
         write_json_atomic(report_path, report.to_json_dict())

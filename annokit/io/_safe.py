@@ -21,7 +21,7 @@ from typing import Any, Iterator
 
 from annokit.errors import FormatError
 
-__all__ = ["safe_join", "safe_name", "safe_relpath", "parse_xml", "open_image_checked", "image_hw", "atomic_dir", "MAX_PIXELS",
+__all__ = ["no_gc", "safe_join", "safe_name", "safe_relpath", "parse_xml", "open_image_checked", "image_hw", "atomic_dir", "MAX_PIXELS",
            "IMAGE_EXTS"]
 
 MAX_PIXELS = 1 << 28  # 268 million pixels (16384 x 16384)
@@ -64,23 +64,28 @@ def safe_join(root: str | os.PathLike[str], name: str, *, source: Any = None, wh
 
 def parse_xml(path: str | os.PathLike[str], data: bytes | None = None) -> ET.Element:
     """Parse an XML file that has no DOCTYPE (hence no entity declarations) and is UTF-8 or ASCII."""
-    p = Path(path)
+    p = path  # a str or Path, used in messages only when data is given
     if data is None:
+        p = Path(path)
         size = p.stat().st_size
         if size > MAX_XML_BYTES:
             raise FormatError(p, None, f"XML file is {size} bytes, over the {MAX_XML_BYTES}-byte limit")
         data = p.read_bytes()
-    head = data[:4]
-    if head.startswith((b"\xff\xfe", b"\xfe\xff")) or b"\x00" in head:
-        raise FormatError(p, None, "XML in UTF-16/UTF-32 is not read (annotation XML is UTF-8)")
-    if b"<!DOCTYPE" in data or b"<!ENTITY" in data or b"<!doctype" in data.lower():
-        raise FormatError(p, None, "XML with a DOCTYPE or entity declarations is refused (entity expansion and "
-                                   "external entities are unsafe)")
+    _xml_guard(p, data)
     try:
         return ET.fromstring(data)
     except ET.ParseError as exc:
         line, col = exc.position
         raise FormatError(p, f"line {line}, column {col + 1}", f"invalid XML: {exc}") from None
+
+
+def _xml_guard(p: Any, data: bytes) -> None:
+    head = data[:4]
+    if head.startswith((b"\xff\xfe", b"\xfe\xff")) or b"\x00" in head:
+        raise FormatError(p, None, "XML in UTF-16/UTF-32 is not read (annotation XML is UTF-8)")
+    if b"<!" in data and (b"<!DOCTYPE" in data or b"<!ENTITY" in data or b"<!doctype" in data.lower()):
+        raise FormatError(p, None, "XML with a DOCTYPE or entity declarations is refused (entity expansion and "
+                                   "external entities are unsafe)")
 
 
 def open_image_checked(path: str | os.PathLike[str], *, max_pixels: int = MAX_PIXELS) -> Any:
@@ -161,6 +166,22 @@ def atomic_dir(dest: str | os.PathLike[str], *, overwrite: bool = False) -> Iter
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
+
+
+@contextlib.contextmanager
+def no_gc() -> Iterator[None]:
+    """Pause Python's cyclic garbage collector while a reader or writer allocates its many small objects (XML
+    elements, dicts): the collections it would run find no cycles there and cost more than the parsing itself.
+    Restores the collector's previous state."""
+    import gc
+
+    was = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was:
+            gc.enable()
 
 
 def write_files(items: list[tuple[Path, bytes]], *, threads: int = 8) -> None:

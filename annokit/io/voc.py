@@ -40,7 +40,7 @@ from annokit.core.dataset import Dataset, ImageTable
 from annokit.core.instances import Instances
 from annokit.core.labels import LabelSet
 from annokit.errors import AnnokitWarning, FormatError
-from annokit.io._safe import IMAGE_EXTS, MAX_XML_BYTES, atomic_dir, image_hw, parse_xml, read_files, safe_name, safe_relpath, write_files
+from annokit.io._safe import IMAGE_EXTS, MAX_XML_BYTES, atomic_dir, no_gc, image_hw, parse_xml, read_files, safe_name, safe_relpath, write_files
 
 __all__ = ["read_voc", "write_voc", "VOC_CLASSES", "voc_colormap", "read_labelmap", "vocxyxy_to_ltrb",
            "ltrb_to_vocxyxy"]
@@ -110,7 +110,7 @@ def _same_binade(hi: np.ndarray, lo: np.ndarray) -> np.ndarray:
 
 def _texts_to_coords(texts: list[str], shift: int) -> np.ndarray:
     """Many coordinate texts minus ``shift``, each exactly as :func:`_coord_from_text` (vectorized)."""
-    x = np.array([float(t) for t in texts], dtype=np.float64)
+    x = np.array(list(map(float, texts)), dtype=np.float64)
     if shift == 0:
         return x
     y = x - shift
@@ -139,15 +139,14 @@ def _coords_to_texts(v: np.ndarray, shift: int) -> list[str]:
     y = v + shift
     is_int = (v == np.floor(v)) & (np.abs(v) < 2.0**52)
     fast = _same_binade(y, v) if shift else np.ones(len(v), dtype=bool)
-    out = []
-    yl, vl = y.tolist(), v.tolist()
-    for k, (a, b, f) in enumerate(zip(is_int.tolist(), fast.tolist(), yl)):
-        if a:
-            out.append(str(int(f)))
-        elif b:
-            out.append(repr(f))
-        else:
-            out.append(_coord_to_text(vl[k], shift))
+    out = list(map(repr, y.tolist()))
+    k_int = np.flatnonzero(is_int)
+    if len(k_int):
+        for k, t in zip(k_int.tolist(), map(str, y[k_int].astype(np.int64).tolist())):
+            out[k] = t
+    vl = v.tolist()
+    for k in np.flatnonzero(~fast & ~is_int).tolist():
+        out[k] = _coord_to_text(vl[k], shift)
     return out
 
 
@@ -304,7 +303,7 @@ def read_voc_keyed(root: PathLike, *, zero_based: bool = False, recorder: LossRe
     if not root.is_dir():
         raise FormatError(root, None, "not a folder (a VOC dataset is a folder with Annotations/)")
     base, rels = _find_xmls(root)
-    files = [base / r for r in rels] if len(rels) < 64 else [Path(os.path.join(base, r)) for r in rels]
+    files: list[Any] = [os.path.join(base, r) for r in rels]  # strings: 5,000 Path objects cost more than parsing
     if not files:
         raise FormatError(root, None, "no Annotations/*.xml found")
     sets = _imagesets(root)
@@ -337,9 +336,13 @@ def read_voc_keyed(root: PathLike, *, zero_based: bool = False, recorder: LossRe
         safe_name(fn, source=f, where="filename")
         h = w = None
         extras: dict[str, Any] = {}
+        objects = []
         for child in el:
             tag = child.tag
-            if tag in ("filename", "object"):
+            if tag == "object":
+                objects.append(child)
+                continue
+            if tag == "filename":
                 continue
             if tag == "size":
                 for sc in child:
@@ -367,19 +370,19 @@ def read_voc_keyed(root: PathLike, *, zero_based: bool = False, recorder: LossRe
                 h, w = image_hw(img)
             elif recorder is not None:
                 recorder.add("image size unknown: no <size> and no image (height and width 0)", rel)
-        st = sets.get(Path(stem).name)
+        st = sets.get(stem.rsplit("/", 1)[-1])
         if st:
             extras["imagesets"] = st
-        for j, ob in enumerate(el.iter("object")):
+        for j, ob in enumerate(objects):
             name = None
             bb = None
             oex: dict[str, Any] = {}
             for c in ob:
                 tag = c.tag
-                if tag == "name":
-                    name = (c.text or "").strip()
-                elif tag == "bndbox":
+                if tag == "bndbox":
                     bb = c
+                elif tag == "name":
+                    name = (c.text or "").strip()
                 elif tag == "part":
                     oex.setdefault("part", []).append(_elem_value(c))
                 elif tag in oex:
@@ -394,14 +397,19 @@ def read_voc_keyed(root: PathLike, *, zero_based: bool = False, recorder: LossRe
                 raise FormatError(f, f"object[{j}]", "object without <name>")
             if bb is None:
                 raise FormatError(f, f"object[{j}]", "object without <bndbox>")
-            co = {c.tag: c.text for c in bb}
-            try:
-                q = [co["xmin"], co["ymin"], co["xmax"], co["ymax"]]
-            except KeyError as exc:
-                raise FormatError(f, f"object[{j}].bndbox", f"missing <{exc.args[0]}>") from None
-            if any(v is None for v in q):
+            kids = list(bb)
+            if len(kids) == 4 and kids[0].tag == "xmin" and kids[1].tag == "ymin" and kids[2].tag == "xmax" \
+                    and kids[3].tag == "ymax":
+                q = [kids[0].text, kids[1].text, kids[2].text, kids[3].text]
+            else:
+                co = {c.tag: c.text for c in kids}
+                try:
+                    q = [co["xmin"], co["ymin"], co["xmax"], co["ymax"]]
+                except KeyError as exc:
+                    raise FormatError(f, f"object[{j}].bndbox", f"missing <{exc.args[0]}>") from None
+            if None in q:
                 raise FormatError(f, f"object[{j}].bndbox", "empty coordinate")
-            if any(isinstance(v, _Multi) for v in oex.values()):
+            if oex and any(isinstance(v, _Multi) for v in oex.values()):
                 oex = {k: list(v) if isinstance(v, _Multi) else v for k, v in oex.items()}
             obj_img.append(i)
             obj_local.append(j)
@@ -467,7 +475,8 @@ def read_voc(root: PathLike, *, zero_based: bool = False, recorder: LossRecorder
 
     >>> ds = read_voc("VOCdevkit/VOC2007")  # doctest: +SKIP
     """
-    return read_voc_keyed(root, zero_based=zero_based, recorder=recorder)[0]
+    with no_gc():
+        return read_voc_keyed(root, zero_based=zero_based, recorder=recorder)[0]
 
 
 # ------------------------------------------------------------------------------------------- writing
@@ -667,14 +676,25 @@ def write_voc_into(ds: Dataset, root: Path, *, zero_based: bool = False, recorde
     write_files(pending)
     main = root / "ImageSets" / "Main"
     main.mkdir(parents=True, exist_ok=True)
+    # the devkit's <class>_<set>.txt: 1 present, 0 difficult only, -1 absent (a class x image table)
+    col_of = {n: j for j, n in enumerate(names)}
+    table = np.full((len(stems), len(names)), 2, dtype=np.int8)  # 2 = absent
+    row_of = {st: r for r, st in enumerate(stems)}
+    for st, here in present.items():
+        r = row_of[st]
+        for n, v in here.items():
+            table[r, col_of[n]] = v
+    suffix = (" 0\n", " 1\n", "-1\n")
     for s, members in sets.items():
         (main / f"{s}.txt").write_text("".join(f"{m}\n" for m in members), encoding="utf-8")
+        rows = np.array([row_of[m] for m in members], dtype=np.int64)
+        heads = [m + " " for m in members]
+        items = []
         for name in names:
-            lines = []
-            for m in members:
-                v = present[m].get(name)
-                lines.append(f"{m} {' 1' if v == 1 else ' 0' if v == 0 else '-1'}\n")
-            (main / f"{name}_{s}.txt").write_text("".join(lines), encoding="utf-8")
+            col = table[rows, col_of[name]].tolist()
+            items.append((main / f"{name}_{s}.txt",
+                          "".join([h + suffix[v] for h, v in zip(heads, col)]).encode("utf-8")))
+        write_files(items)
     cmap = voc_colormap(max(256, len(names) + 1))
     lm = ["# label:color_rgb:parts:actions"]
     for j, k in enumerate(cat_order):
@@ -693,5 +713,5 @@ def write_voc(ds: Dataset, root: PathLike, *, zero_based: bool = False, overwrit
     (``<set>.txt`` and the devkit's ``<class>_<set>.txt`` with 1 / -1 / 0 = difficult only) and ``labelmap.txt``.
     What VOC cannot hold is counted in ``recorder`` (see :mod:`annokit.convert` for the sidecar that keeps it).
     """
-    with atomic_dir(root, overwrite=overwrite) as tmp:
+    with atomic_dir(root, overwrite=overwrite) as tmp, no_gc():
         write_voc_into(ds, tmp, zero_based=zero_based, recorder=recorder)
