@@ -68,11 +68,11 @@ def run_globox(src: Path, work: Path) -> Path:
     return work / "back.json"
 
 
-def timed(fn, src: Path, repeat: int) -> tuple[list[float], Path | None]:
+def timed(fn, src: Path, repeat: int, workdir: Path | None = None) -> tuple[list[float], Path | None]:
     times = []
     out = None
     for _ in range(repeat):
-        work = Path(tempfile.mkdtemp(prefix="bench_convert_"))
+        work = Path(tempfile.mkdtemp(prefix="bench_convert_", dir=workdir))
         t0 = time.perf_counter()
         res = fn(src, work)
         times.append(time.perf_counter() - t0)
@@ -88,11 +88,16 @@ def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--repeat", type=int, default=3)
     ap.add_argument("--images", type=int, default=5000)
+    ap.add_argument("--workdir", type=Path, default=None,
+                    help="folder for the outputs (default: the system temp folder; /dev/shm times the CPU work "
+                         "without the disk)")
     args = ap.parse_args(argv)
     src = DATA / f"coco_{args.images}.json"
     if not src.exists():
         make_dataset(src, args.images)
     data = orjson.loads(src.read_bytes())
+    where = args.workdir or Path(tempfile.gettempdir())
+    print(f"outputs under {where}; each tool reads COCO, writes 5,000 XML files, reads them, writes COCO")
     print(f"dataset: {src} ({len(data['images'])} images, {len(data['annotations'])} boxes, "
           f"{len(data['categories'])} categories)")
     try:
@@ -107,11 +112,11 @@ def main(argv: list[str] | None = None) -> int:
     t_gb: list[float] = []
     out = None
     for _ in range(args.repeat):
-        t, o = timed(run_annokit, src, 1)
+        t, o = timed(run_annokit, src, 1, args.workdir)
         t_ak += t
         out = out or o
         if have_globox:
-            t_gb += timed(run_globox, src, 1)[0]
+            t_gb += timed(run_globox, src, 1, args.workdir)[0]
     back = orjson.loads(out.read_bytes())
     exact = back == data
     print(f"annokit  COCO->VOC->COCO: median {statistics.median(t_ak):.3f} s  (runs: "

@@ -7,7 +7,6 @@ from typing import Any
 
 import click
 
-from annokit.errors import FormatError
 
 __all__ = ["COMMANDS", "convert_command", "formats_command", "validate_command", "stats_command"]
 

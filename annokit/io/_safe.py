@@ -21,7 +21,8 @@ from typing import Any, Iterator
 
 from annokit.errors import FormatError
 
-__all__ = ["no_gc", "safe_join", "safe_name", "safe_relpath", "parse_xml", "open_image_checked", "image_hw", "atomic_dir", "MAX_PIXELS",
+__all__ = ["no_gc", "safe_join", "safe_name", "safe_relpath", "parse_xml", "open_image_checked", "image_hw",
+           "atomic_dir", "MAX_PIXELS",
            "IMAGE_EXTS"]
 
 MAX_PIXELS = 1 << 28  # 268 million pixels (16384 x 16384)

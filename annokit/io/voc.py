@@ -40,7 +40,8 @@ from annokit.core.dataset import Dataset, ImageTable
 from annokit.core.instances import Instances
 from annokit.core.labels import LabelSet
 from annokit.errors import AnnokitWarning, FormatError
-from annokit.io._safe import IMAGE_EXTS, MAX_XML_BYTES, atomic_dir, no_gc, image_hw, parse_xml, read_files, safe_name, safe_relpath, write_files
+from annokit.io._safe import (IMAGE_EXTS, MAX_XML_BYTES, atomic_dir, image_hw, no_gc, parse_xml, read_files,
+                              safe_name, write_files)
 
 __all__ = ["read_voc", "write_voc", "VOC_CLASSES", "voc_colormap", "read_labelmap", "vocxyxy_to_ltrb",
            "ltrb_to_vocxyxy"]
@@ -486,14 +487,6 @@ def voc_stem(file_name: str) -> str:
     base = name.rsplit("/", 1)[-1]
     dot = base.rfind(".")
     return name[: len(name) - len(base) + dot] if dot > 0 else name
-
-
-def _write_new(path: Path, data: bytes) -> None:
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
-    try:
-        os.write(fd, data)
-    finally:
-        os.close(fd)
 
 
 def _image_header(fn: str, h: int, w: int, iex: dict[str, Any], stem: str, sets: dict[str, list[str]],

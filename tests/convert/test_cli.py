@@ -5,7 +5,6 @@ from __future__ import annotations
 from pathlib import Path
 
 import orjson
-import pytest
 from click.testing import CliRunner
 
 from annokit.cli import cli
