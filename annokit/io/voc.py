@@ -462,11 +462,47 @@ def read_voc_keyed(root: PathLike, *, zero_based: bool = False, recorder: LossRe
     tbl = ImageTable(ids=ids, file_names=file_names, heights=heights, widths=widths,
                      extras=img_extras if any(img_extras) else None)
     n = len(obj_img)
+    segs = _read_segmentation_objects(root, rels, obj_img, obj_local, heights, widths, recorder)
     inst = Instances(image_ids=ids[np.asarray(obj_img, dtype=np.int64)] if n else np.zeros(0, np.int64),
                      boxes=xyxy,
                      labels=np.asarray([name_to_id[x] for x in obj_names], dtype=np.int64),
+                     segmentations=segs,
                      extras=obj_extras if any(obj_extras) else None)
     return Dataset(images=tbl, categories=labels, annotations=inst), keys
+
+
+def _read_segmentation_objects(root: Path, rels: list[str], obj_img: list[int], obj_local: list[int],
+                               heights: list[int], widths: list[int], recorder: LossRecorder | None
+                               ) -> list[Any] | None:
+    """Object masks from ``SegmentationObject/<stem>.png`` (pixel k = the XML's k-th object, 255 = void)."""
+    seg_dir = root / "SegmentationObject"
+    if not seg_dir.is_dir():
+        return None
+    from annokit.core.masks import bitmap_to_rle
+    from annokit.io.png import read_label_png
+
+    segs: list[Any] = [None] * len(obj_img)
+    found = False
+    rows_of: dict[int, list[int]] = {}
+    for r, i in enumerate(obj_img):
+        rows_of.setdefault(i, []).append(r)
+    for i, rel in enumerate(rels):
+        png = seg_dir / (rel[:-4] + ".png")
+        if not png.is_file():
+            continue
+        lab = read_label_png(png)
+        if heights[i] and (lab.shape[0] != heights[i] or lab.shape[1] != widths[i]):
+            raise FormatError(png, None, f"size {lab.shape[1]}x{lab.shape[0]} differs from the XML's "
+                                         f"{widths[i]}x{heights[i]}")
+        found = True
+        for r in rows_of.get(i, []):
+            m = lab == obj_local[r] + 1
+            if m.any():
+                rle = bitmap_to_rle(m)
+                segs[r] = {"size": rle["size"], "counts": rle["counts"].decode("ascii")}
+        if recorder is not None and (lab == 255).any():
+            recorder.add("void pixels (255) of SegmentationObject dropped: COCO has no void", rel)
+    return segs if found else None
 
 
 def read_voc(root: PathLike, *, zero_based: bool = False, recorder: LossRecorder | None = None) -> Dataset:
@@ -562,10 +598,7 @@ def write_voc_into(ds: Dataset, root: Path, *, zero_based: bool = False, recorde
     crowd = np.flatnonzero(a.iscrowd)
     rec.add_many("crowd flag dropped: VOC has no iscrowd", len(crowd),
                  [f"annotation id {int(a.ids[k])}" for k in crowd[:5]], kept_in=kept_in)
-    if a.segmentations is not None:
-        has = [k for k, s in enumerate(a.segmentations) if s is not None and s != []]
-        rec.add_many("segmentation dropped: VOC XML has boxes only", len(has),
-                     [f"annotation id {int(a.ids[k])}" for k in has[:5]], kept_in=kept_in)
+
     default_ids = np.arange(1, len(a) + 1)
     if len(a) and not np.array_equal(a.ids[order], default_ids):
         rec.add_many("annotation ids dropped: VOC objects have no id", len(a), kept_in=kept_in)
@@ -667,6 +700,12 @@ def write_voc_into(ds: Dataset, root: Path, *, zero_based: bool = False, recorde
         present[stem] = here
         keys.append(f"{stem}.xml")
     write_files(pending)
+    if a.segmentations is not None and any(x for x in a.segmentations):
+        seg_sets = _write_segmentation_pngs(ds, root, stems, order, starts, rec, kept_in)
+        if seg_sets:
+            segdir = root / "ImageSets" / "Segmentation"
+            segdir.mkdir(parents=True, exist_ok=True)
+            (segdir / f"{default_set}.txt").write_text("".join(f"{m}\n" for m in seg_sets), encoding="utf-8")
     main = root / "ImageSets" / "Main"
     main.mkdir(parents=True, exist_ok=True)
     # the devkit's <class>_<set>.txt: 1 present, 0 difficult only, -1 absent (a class x image table)
@@ -696,6 +735,70 @@ def write_voc_into(ds: Dataset, root: Path, *, zero_based: bool = False, recorde
         lm.append(f"{names[k]}:{r},{g},{b}::")
     (root / "labelmap.txt").write_text("\n".join(lm) + "\n", encoding="utf-8")
     return keys
+
+
+def _write_segmentation_pngs(ds: Dataset, root: Path, stems: list[str], order: np.ndarray, starts: np.ndarray,
+                             rec: LossRecorder, kept_in: str | None) -> list[str]:
+    """``SegmentationObject`` (pixel k = the XML's k-th object) and ``SegmentationClass`` (pixel = category id)
+    palette PNGs with the devkit colours, for the images that have masks; returns their stems."""
+    from annokit.core.masks import rle_area, rle_to_bitmap, segmentation_to_rle
+    from annokit.io.png import write_label_png
+
+    im, a, cats = ds.images, ds.annotations, ds.categories
+    class_ok = bool(len(cats) == 0 or (cats.ids.max() < 255 and cats.ids.min() >= 0))
+    if not class_ok:
+        rec.add_many("SegmentationClass not written: category ids do not fit 0..254", 1, kept_in=kept_in)
+    segs = a.segmentations or []
+    n_poly = n_over = n_gone = n_many = 0
+    ex_over: list[str] = []
+    done: list[str] = []
+    for i in range(len(im)):
+        rows = order[starts[i]:starts[i + 1]].tolist()
+        if not any(segs[r] for r in rows):
+            continue
+        h, w = int(im.heights[i]), int(im.widths[i])
+        if h <= 0 or w <= 0:
+            rec.add("masks of an image without size dropped", im.file_names[i], kept_in=kept_in)
+            continue
+        if len(rows) > 254:
+            n_many += 1
+            continue
+        obj = np.zeros((h, w), dtype=np.uint8)
+        cls = np.zeros((h, w), dtype=np.uint8)
+        drawn = []
+        for k, r in enumerate(rows, start=1):
+            sg = segs[r]
+            if not sg:
+                continue
+            if isinstance(sg, list):
+                n_poly += 1
+            rle = segmentation_to_rle(sg, h, w)
+            m = rle_to_bitmap(rle)
+            obj[m] = k
+            if class_ok:
+                cls[m] = int(a.labels[r])
+            drawn.append((r, k, float(rle_area([rle])[0])))
+        counts = np.bincount(obj.reshape(-1), minlength=len(rows) + 1)
+        for r, k, full in drawn:
+            if full > 0 and counts[k] == 0:
+                n_gone += 1
+            elif counts[k] != full:
+                n_over += 1
+                if len(ex_over) < 5:
+                    ex_over.append(f"annotation id {int(a.ids[r])}")
+        stem = stems[i]
+        for sub, arr in (("SegmentationObject", obj), ("SegmentationClass", cls if class_ok else None)):
+            if arr is None:
+                continue
+            dest = root / sub / f"{stem}.png"
+            dest.parent.mkdir(parents=True, exist_ok=True)
+            write_label_png(dest, arr, palette=True)
+        done.append(stem)
+    rec.add_many("polygon stored as SegmentationObject pixels (mask exact, vertices lost)", n_poly, kept_in=kept_in)
+    rec.add_many("mask pixels covered by a later overlapping object", n_over, ex_over, kept_in=kept_in)
+    rec.add_many("mask wholly covered by later objects", n_gone, kept_in=kept_in)
+    rec.add_many("masks of an image with more than 254 objects dropped", n_many, kept_in=kept_in)
+    return done
 
 
 def write_voc(ds: Dataset, root: PathLike, *, zero_based: bool = False, overwrite: bool = False,

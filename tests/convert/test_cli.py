@@ -38,7 +38,7 @@ def test_convert_prints_and_writes_the_report(tmp_path: Path, refdata, capsys) -
     rc, out, err = _run(["convert", "--from", "coco", "--to", "voc", str(src), str(tmp_path / "v"), "--no-sidecar",
                          "--report", str(tmp_path / "r.json")], capsys)
     assert rc == 0, err
-    assert "segmentation dropped" in out and "839" in out
+    assert "polygon stored as SegmentationObject pixels" in out and "830" in out and "839" in out
     rep = orjson.loads((tmp_path / "r.json").read_bytes())
     assert rep["source"] == "coco" and rep["target"] == "voc" and not rep["lossless"]
 

@@ -51,9 +51,31 @@ def test_voc_without_sidecar_keeps_boxes_exactly_and_counts_the_rest(tmp_path: P
     assert len(back["images"]) == len(d["images"])  # empty images kept
     assert [(im["height"], im["width"]) for im in sorted(back["images"], key=lambda x: x["file_name"])] == \
         [(im["height"], im["width"]) for im in sorted(d["images"], key=lambda x: x["file_name"])]
-    n_seg = sum(1 for a in anns if a.get("segmentation"))
+    n_poly = sum(1 for a in anns if isinstance(a.get("segmentation"), list) and a["segmentation"])
     n_crowd = sum(a["iscrowd"] for a in anns)
-    assert rep.count("segmentation dropped") == n_seg
+    # masks go to SegmentationObject: polygons lose their vertices (counted), pixels come back exactly
+    assert rep.count("polygon stored as SegmentationObject pixels") == n_poly
+    from annokit.core.masks import rle_to_bitmap, segmentation_to_rle
+
+    fn_back = {im["id"]: im["file_name"] for im in back["images"]}
+    back_by_file: dict = {}
+    for a in back["annotations"]:
+        back_by_file.setdefault(fn_back[a["image_id"]], []).append(a)
+    for im in d["images"]:
+        objs = [a for a in anns if a["image_id"] == im["id"]]
+        masks = [rle_to_bitmap(segmentation_to_rle(a["segmentation"], im["height"], im["width"]))
+                 if a.get("segmentation") else None for a in objs]
+        owner = np.zeros((im["height"], im["width"]), int)
+        for k, m in enumerate(masks, start=1):
+            if m is not None:
+                owner[m] = k
+        got = back_by_file.get(im["file_name"], [])
+        assert len(got) == len(objs)
+        for k, (a, b) in enumerate(zip(objs, got), start=1):
+            if (owner == k).any():
+                np.testing.assert_array_equal(rle_to_bitmap(b["segmentation"]), owner == k)
+            else:
+                assert "segmentation" not in b
     assert rep.count("crowd flag dropped") == n_crowd
     assert all(e.kept_in is None for e in rep.entries)
     # difficult survives through the XML
@@ -103,7 +125,7 @@ def test_strict_refuses_and_writes_nothing(tmp_path: Path, refdata) -> None:
     from annokit.convert import LossError
 
     src = refdata.path("coco", "instances_val2014_100.json")
-    with pytest.raises(LossError, match="segmentation dropped"):
+    with pytest.raises(LossError, match="crowd flag dropped"):
         convert(src, tmp_path / "v", src_format="coco", dst_format="voc", strict=True, sidecar=False)
     assert not (tmp_path / "v").exists()
     assert list(tmp_path.iterdir()) == []

@@ -185,3 +185,36 @@ def test_existing_destination_is_kept_unless_overwrite(tmp_path: Path) -> None:
     assert (tmp_path / "o" / "keep.txt").exists()
     write_voc(ds, tmp_path / "o", overwrite=True)
     assert not (tmp_path / "o" / "keep.txt").exists() and (tmp_path / "o" / "Annotations" / "a.xml").exists()
+
+
+def test_segmentation_object_and_class_pngs(tmp_path: Path) -> None:
+    from annokit.core.masks import bitmap_to_rle, rle_to_bitmap
+    from annokit.io.png import read_label_png
+
+    m1 = np.zeros((6, 8), bool)
+    m1[1:3, 1:4] = True
+    m2 = np.zeros((6, 8), bool)
+    m2[2:5, 3:7] = True
+    ds = Dataset(images=ImageTable(ids=[1], file_names=["a.jpg"], heights=[6], widths=[8]),
+                 categories=LabelSet(ids=[8, 15], names=["cat", "person"]),
+                 annotations=Instances(image_ids=[1, 1], boxes=[[1, 1, 4, 3], [3, 2, 7, 5]], labels=[8, 15],
+                                       segmentations=[bitmap_to_rle(m1), bitmap_to_rle(m2)]))
+    write_voc(ds, tmp_path / "o")
+    obj = read_label_png(tmp_path / "o" / "SegmentationObject" / "a.png")
+    cls = read_label_png(tmp_path / "o" / "SegmentationClass" / "a.png")
+    assert set(np.unique(obj).tolist()) == {0, 1, 2} and set(np.unique(cls).tolist()) == {0, 8, 15}
+    from PIL import Image
+
+    assert Image.open(tmp_path / "o" / "SegmentationObject" / "a.png").mode == "P"  # devkit palette PNG
+    back = read_voc(tmp_path / "o")
+    np.testing.assert_array_equal(rle_to_bitmap(back.annotations.segmentations[1]), m2)
+    np.testing.assert_array_equal(rle_to_bitmap(back.annotations.segmentations[0]), m1 & ~m2)  # later wins
+    assert (tmp_path / "o" / "ImageSets" / "Segmentation" / "trainval.txt").read_text() == "a\n"
+
+
+def test_datumaro_segmentation_object(refdata) -> None:
+    ds = read_voc(refdata.path("formats", "datumaro", "voc_dataset", "voc_dataset1"))
+    from annokit.core.masks import rle_to_bitmap
+
+    assert rle_to_bitmap(ds.annotations.segmentations[0]).all()  # RGB (128, 0, 0) = index 1 = the first object
+    assert ds.annotations.segmentations[1] is None
