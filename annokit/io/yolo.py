@@ -256,7 +256,11 @@ def read_yolo_keyed(root: PathLike, *, recorder: LossRecorder | None = None,
                 for p in sorted(img_dir.rglob("*")):
                     if p.suffix.lower() in IMAGE_EXTS and p.is_file():
                         lab = lab_dir / p.relative_to(img_dir).with_suffix(".txt")
-                        entries[lab.relative_to(root).as_posix()] = p
+                        k = lab.relative_to(root).as_posix()
+                        if k in entries:
+                            raise FormatError(p, None, f"{entries[k].name} and {p.name} share the label file {k}; "
+                                                       "which image it describes is ambiguous")
+                        entries[k] = p
             if lab_dir.is_dir():
                 for lab in sorted(lab_dir.rglob("*.txt")):
                     k = lab.relative_to(root).as_posix()

@@ -138,3 +138,12 @@ def test_yaml_paths_outside_root_are_not_followed(tmp_path: Path) -> None:
 def test_bad_yaml(tmp_path: Path) -> None:
     with pytest.raises(FormatError, match="names"):
         read_yolo(_yolo_dir(tmp_path, "", "train: images/train\n"))
+
+
+def test_two_images_sharing_a_label_file_is_an_error(tmp_path: Path) -> None:
+    from PIL import Image
+
+    root = _yolo_dir(tmp_path, "0 0.5 0.5 0.2 0.2\n")
+    Image.new("L", (10, 10)).save(root / "images" / "train" / "x.jpg")
+    with pytest.raises(FormatError, match="share the label file"):
+        read_yolo(root)
