@@ -14,6 +14,7 @@ from annokit.convert._api import (
     write_dataset,
 )
 from annokit.convert._registry import FORMATS, FormatSpec
+from annokit.convert._validate import Problem, stats, validate
 from annokit.convert.report import LossEntry, LossError, LossRecorder, LossReport
 
 __all__ = [
@@ -23,11 +24,14 @@ __all__ = [
     "LossError",
     "LossRecorder",
     "LossReport",
+    "Problem",
     "convert",
     "formats",
     "get_format",
     "load_mapping",
     "read_dataset",
     "remap_categories",
+    "stats",
+    "validate",
     "write_dataset",
 ]
