@@ -622,11 +622,15 @@ def write_voc_into(ds: Dataset, root: Path, *, zero_based: bool = False, recorde
             bad = k[(back != w_now[k]).any(axis=1)]
             rec.add_many("COCO width/height spelling dropped (same box edges, different decimal)", len(bad),
                          [f"annotation id {int(a.ids[j])}" for j in bad[:5]], kept_in=kept_in)
-    expect_ids = np.arange(1, len(cats) + 1)
-    if names and names[0] == "background":
-        expect_ids = expect_ids - 1
     cat_order = np.argsort(cats.ids, kind="stable")
-    if not np.array_equal(cats.ids[cat_order], expect_ids):
+    first_bg = bool(names) and names[cat_order[0]] == "background"
+    expect_ids = np.arange(1, len(cats) + 1) - (1 if first_bg else 0)
+    # VOC classes with their devkit index need no labelmap.txt (read back the same without one)
+    # (and every category has an object, or reading without a labelmap would not know it)
+    devkit = bool(names) and all(n in VOC_CLASSES and int(i) == VOC_CLASSES.index(n) + 1
+                                 for n, i in zip(names, cats.ids.tolist())) and \
+        bool((np.bincount(label_pos, minlength=len(cats)) > 0).all())
+    if not devkit and not np.array_equal(cats.ids[cat_order], expect_ids):
         rec.add_many("category ids renumbered: labelmap.txt gives ids by line", len(cats), kept_in=kept_in)
     if cats.supercategories is not None and any(s for s in cats.supercategories):
         rec.add_many("supercategory dropped: labelmap.txt has none", sum(1 for s in cats.supercategories if s),
@@ -727,11 +731,12 @@ def write_voc_into(ds: Dataset, root: Path, *, zero_based: bool = False, recorde
             items.append((main / f"{name}_{s}.txt",
                           "".join([h + suffix[v] for h, v in zip(heads, col)]).encode("utf-8")))
         write_files(items)
+    if devkit:
+        return keys
     cmap = voc_colormap(max(256, len(names) + 1))
     lm = ["# label:color_rgb:parts:actions"]
     for j, k in enumerate(cat_order):
-        idx = j if (names and names[cat_order[0]] == "background") else j + 1
-        r, g, b = cmap[idx]
+        r, g, b = cmap[j if first_bg else j + 1]
         lm.append(f"{names[k]}:{r},{g},{b}::")
     (root / "labelmap.txt").write_text("\n".join(lm) + "\n", encoding="utf-8")
     return keys

@@ -222,6 +222,9 @@ def read_yolo_keyed(root: PathLike, *, recorder: LossRecorder | None = None,
         yml = cands[0]
     data = _load_yaml(yml)
     names = _names(yml, data)
+    if "kpt_shape" in data:
+        raise FormatError(yml, "kpt_shape", "a YOLO pose (keypoint) dataset: keypoints are not read by annokit, and "
+                                            "reading their lines as polygons would be wrong")
     ncls = len(names)
     rec = recorder
     splits = _split_dirs(root, data)

@@ -159,3 +159,22 @@ def test_sidecar_ignored_where_the_files_changed(tmp_path: Path, refdata) -> Non
     orig = read_dataset(src, "coco")
     assert len(ds.annotations) == len(orig.annotations) - 1
     assert len(ds.images) == len(orig.images)
+
+
+def test_voc_to_coco_to_voc_loses_nothing(tmp_path: Path, refdata) -> None:
+    from annokit.core.masks import rle_to_bitmap
+    from annokit.io.voc import read_voc
+
+    src = refdata.path("formats", "datumaro", "voc_dataset", "voc_dataset1")
+    r1 = convert(src, tmp_path / "c.json", src_format="voc", dst_format="coco")
+    r2 = convert(tmp_path / "c.json", tmp_path / "v", src_format="coco", dst_format="voc", sidecar=False)
+    assert r1.lossless and r2.lossless, (r1.text(), r2.text())
+    a, b = read_voc(src), read_voc(tmp_path / "v")
+    np.testing.assert_array_equal(a.annotations.boxes, b.annotations.boxes)
+    assert a.annotations.extras == b.annotations.extras  # difficult / truncated / pose / part / actions
+    assert a.images.extras == b.images.extras and a.images.file_names == b.images.file_names
+    assert a.categories.names == b.categories.names and a.categories.ids.tolist() == b.categories.ids.tolist()
+    for x, y in zip(a.annotations.segmentations, b.annotations.segmentations):
+        assert (x is None) == (y is None)
+        if x is not None:
+            np.testing.assert_array_equal(rle_to_bitmap(x), rle_to_bitmap(y))
