@@ -213,8 +213,13 @@ def convert(src: PathLike, dst: PathLike, *, src_format: str, dst_format: str, s
         ds = _read_dataset(src, src_spec.name, sidecar=sidecar, recorder=rec, **dict(read_options or {}))
         if remap:
             ds = remap_categories(ds, remap, rec)
-        _write(ds, Path(dst), dst_spec, rec, sidecar=sidecar, overwrite=overwrite, strict=strict,
-               options=dict(write_options or {}))
+        try:
+            _write(ds, Path(dst), dst_spec, rec, sidecar=sidecar, overwrite=overwrite, strict=strict,
+                   options=dict(write_options or {}))
+        except LossError as exc:
+            if report_path is not None:  # the refused conversion's report, to see what it would lose
+                write_json_atomic(report_path, exc.report.to_json_dict())
+            raise
     report = rec.report()
     if report_path is not None:
         write_json_atomic(report_path, report.to_json_dict())

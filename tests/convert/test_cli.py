@@ -46,9 +46,10 @@ def test_convert_prints_and_writes_the_report(tmp_path: Path, refdata, capsys) -
 def test_strict_is_a_one_line_error_and_writes_nothing(tmp_path: Path, refdata, capsys) -> None:
     src = refdata.path("coco", "instances_val2014_100.json")
     rc, _, err = _run(["convert", "--from", "coco", "--to", "yolo", str(src), str(tmp_path / "y"), "--strict",
-                       "--no-sidecar"], capsys)
+                       "--no-sidecar", "--report", str(tmp_path / "r.json")], capsys)
     assert rc == 2 and err.startswith("annokit: error: strict conversion") and "Traceback" not in err
     assert not (tmp_path / "y").exists()
+    assert orjson.loads((tmp_path / "r.json").read_bytes())["lossless"] is False  # what it would have lost
 
 
 def test_hostile_input_is_one_line(tmp_path: Path, capsys) -> None:
