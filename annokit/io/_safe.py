@@ -100,7 +100,7 @@ def open_image_checked(path: str | os.PathLike[str], *, max_pixels: int = MAX_PI
     except UnidentifiedImageError:
         raise FormatError(p, None, "not an image PIL can read") from None
     except Image.DecompressionBombError:
-        raise FormatError(p, None, f"image is larger than {max_pixels} pixels; refused") from None
+        raise FormatError(p, None, "image is larger than PIL's decompression-bomb limit; refused") from None
     w, h = im.size
     if w * h > max_pixels:
         im.close()

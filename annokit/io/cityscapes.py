@@ -307,6 +307,7 @@ def write_cityscapes_into(ds: Dataset, root: Path, *, recorder: LossRecorder | N
     starts = np.searchsorted(pos[order], np.arange(len(im) + 1))
     name_of = dict(zip(cats.ids.tolist(), cats.names))
     keys = []
+    seen_stems: set[str] = set()
     n_other = n_rle = n_multi = n_none = 0
     ex_other: list[str] = []
     for i in range(len(im)):
@@ -322,6 +323,9 @@ def write_cityscapes_into(ds: Dataset, root: Path, *, recorder: LossRecorder | N
         if stem.endswith("_leftImg8bit"):
             stem = stem[: -len("_leftImg8bit")]
         sp = split
+        if stem.lower() in seen_stems:
+            raise FormatError(None, f"images[{i}].file_name", f"two images would write the same {stem}_gtFine_*")
+        seen_stems.add(stem.lower())
         if im.extras is not None and isinstance(im.extras[i].get("split"), str) and im.extras[i]["split"]:
             sp = safe_name(im.extras[i]["split"])
         objs = []
