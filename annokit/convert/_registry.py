@@ -61,8 +61,25 @@ def _coco_write(ds: Dataset, path: Path, rec: LossRecorder, opts: dict[str, Any]
     if ds.annotations.scores is not None:
         for r, s in zip(d["annotations"], ds.annotations.scores.tolist()):
             r["score"] = s
+    _count_xywh_inexact(ds, rec, kept_in)
     path.write_bytes(orjson.dumps(d))
     return None
+
+
+def _count_xywh_inexact(ds: Dataset, rec: LossRecorder, kept_in: str | None) -> None:
+    """Boxes whose right / bottom edge no float width reaches from the left / top edge (``x + w != r``)."""
+    from annokit.io.coco import ltrb_to_coco_bbox
+
+    a = ds.annotations
+    if not len(a):
+        return
+    bb = ltrb_to_coco_bbox(a.boxes, a.source_wh)
+    bad = np.flatnonzero((bb[:, 0] + bb[:, 2] != a.boxes[:, 2]) | (bb[:, 1] + bb[:, 3] != a.boxes[:, 3]))
+    if len(bad):
+        err = float(np.abs(np.concatenate([bb[bad, 0] + bb[bad, 2] - a.boxes[bad, 2],
+                                           bb[bad, 1] + bb[bad, 3] - a.boxes[bad, 3]])).max())
+        rec.add_many(f"box edge not exactly representable as COCO x + w (max error {err:.3g} px)", len(bad),
+                     [f"annotation id {int(a.ids[k])}" for k in bad[:5]], kept_in=kept_in)
 
 
 def _coco_results_read(path: Path, rec: LossRecorder, opts: dict[str, Any]) -> tuple[Dataset, None]:

@@ -361,6 +361,18 @@ def _shortest_width(l: np.ndarray, r: np.ndarray) -> np.ndarray:
         idx = np.flatnonzero(todo)[ok]
         out[idx] = c[ok]
         todo[idx] = False
+    # r - l need not give l + w == r back (rounding): try the floats a few ulps around it; where none does, the
+    # box has no exact COCO [x, y, w, h] and the nearest width is kept
+    for step in (1, -1, 2, -2, 3, -3, 4, -4):
+        if not todo.any():
+            break
+        idx = np.flatnonzero(todo)
+        c = w0[idx]
+        for _ in range(abs(step)):
+            c = np.nextafter(c, np.inf if step > 0 else -np.inf)
+        ok = (l[idx] + c) == r[idx]
+        out[idx[ok]] = c[ok]
+        todo[idx[ok]] = False
     return out
 
 

@@ -95,13 +95,11 @@ def test_yolo_without_sidecar_counts_inexact_boxes_exactly(tmp_path: Path, d: di
     back, rep = _roundtrip(tmp_path, d, "yolo", sidecar=False, write_options={"images": imgs})
     src = {(im["file_name"].rsplit("/", 1)[-1].rsplit(".", 1)[0]): im for im in d["images"]}
     n_inexact = 0
-    got = {}
-    for im in back["images"]:
-        got[Path(im["file_name"]).stem] = im["id"]
     from annokit.io.coco import read_instances
 
     orig = read_instances(tmp_path / "in.json")
-    new = read_instances(tmp_path / "back.json")
+    new = read_dataset(tmp_path / "yolo", "yolo", sidecar=False)  # the YOLO stage alone
+    got = {Path(f).stem: int(i) for f, i in zip(new.images.file_names, new.images.ids)}
     for stem, im in src.items():
         a = orig.annotations.for_image(im["id"])
         b = new.annotations.for_image(got[stem])
