@@ -176,3 +176,30 @@ def test_voc_to_coco_to_voc_loses_nothing(tmp_path: Path, refdata) -> None:
         assert (x is None) == (y is None)
         if x is not None:
             np.testing.assert_array_equal(rle_to_bitmap(x), rle_to_bitmap(y))
+
+
+def test_sidecar_with_images_added_and_removed(tmp_path: Path, refdata) -> None:
+    src = refdata.path("coco", "instances_val2014_100.json")
+    convert(src, tmp_path / "v", src_format="coco", dst_format="voc")
+    ann = tmp_path / "v" / "Annotations"
+    xmls = sorted(ann.glob("*.xml"))
+    gone = xmls[0]
+    text = xmls[1].read_text().replace(xmls[1].stem, "zz_new_image")
+    (ann / "zz_new_image.xml").write_text(text)
+    gone.unlink()
+    with pytest.warns(Warning, match="1 of its images are gone"):
+        ds = read_dataset(tmp_path / "v", "voc")
+    orig = read_dataset(src, "coco")
+    assert len(ds.images) == len(orig.images)  # one gone, one new
+    new = int(ds.images.ids[ds.images.file_names.index("zz_new_image.jpg")])
+    assert new == int(orig.images.ids.max()) + 1
+    assert len(ds.annotations.for_image(new)) == text.count("<object>")
+    gone_id = [int(i) for i, f in zip(orig.images.ids, orig.images.file_names) if f == gone.stem + ".jpg"][0]
+    assert gone_id not in ds.images.ids.tolist()
+    # everything else is exactly the original
+    keep = [int(i) for i in orig.images.ids if int(i) != gone_id]
+    for i in keep[:20]:
+        a, b = orig.annotations.for_image(i), ds.annotations.for_image(i)
+        np.testing.assert_array_equal(a.ids, b.ids)
+        np.testing.assert_array_equal(a.boxes, b.boxes)
+        assert a.segmentations == b.segmentations
