@@ -326,6 +326,9 @@ def read_voc_keyed(root: PathLike, *, zero_based: bool = False, recorder: LossRe
     for i, f in enumerate(files):
         rel = rels[i]
         el = parse_xml(f, blobs[i])
+        if recorder is not None and (b'="' in blobs[i] or b"='" in blobs[i]) and \
+                any(e.attrib for e in el.iter()):
+            recorder.add("XML attributes ignored (VOC annotations have none)", rel)
         blobs[i] = b""
         if el.tag != "annotation":
             raise FormatError(f, None, f"root element is <{el.tag}>, not <annotation>")

@@ -218,3 +218,14 @@ def test_datumaro_segmentation_object(refdata) -> None:
 
     assert rle_to_bitmap(ds.annotations.segmentations[0]).all()  # RGB (128, 0, 0) = index 1 = the first object
     assert ds.annotations.segmentations[1] is None
+
+
+def test_xml_attributes_are_counted(tmp_path: Path) -> None:
+    from annokit.convert import LossRecorder
+
+    rec = LossRecorder()
+    from annokit.io.voc import read_voc_keyed
+
+    read_voc_keyed(_voc(tmp_path, _xml(_obj("cat", (1, 2, 3, 4)).replace("<object>", '<object id="7">'))),
+                   recorder=rec)
+    assert rec.report().count("XML attributes ignored") == 1

@@ -147,3 +147,25 @@ def test_two_images_sharing_a_label_file_is_an_error(tmp_path: Path) -> None:
     Image.new("L", (10, 10)).save(root / "images" / "train" / "x.jpg")
     with pytest.raises(FormatError, match="share the label file"):
         read_yolo(root)
+
+
+def test_scores_as_a_sixth_column(tmp_path: Path) -> None:
+    from PIL import Image
+
+    (tmp_path / "src").mkdir()
+    Image.new("L", (64, 48)).save(tmp_path / "src" / "a.png")
+    ds = Dataset(images=ImageTable(ids=[1], file_names=["a.png"], heights=[48], widths=[64]),
+                 categories=LabelSet(ids=[0], names=["x"]),
+                 annotations=Instances(image_ids=[1, 1], boxes=[[0, 0, 32, 24], [16, 8, 48, 40]], labels=[0, 0],
+                                       scores=[0.25, 0.875]))
+    write_yolo(ds, tmp_path / "y", images=tmp_path / "src")
+    assert (tmp_path / "y" / "labels" / "train" / "a.txt").read_text() == "0 0.25 0.25 0.5 0.5 0.25\n" \
+        "0 0.5 0.5 0.5 0.6666666666666666 0.875\n"
+    back = read_yolo(tmp_path / "y")
+    assert back.annotations.scores.tolist() == [0.25, 0.875]
+    np.testing.assert_array_equal(back.annotations.boxes, ds.annotations.boxes)
+
+
+def test_pose_datasets_refused(tmp_path: Path) -> None:
+    with pytest.raises(FormatError, match="pose"):
+        read_yolo(_yolo_dir(tmp_path, "0 0.5 0.5 0.2 0.2\n", "names: [a]\nkpt_shape: [17, 3]\ntrain: images/train\n"))
