@@ -238,6 +238,70 @@ def _check_yolo(root: Path, out: list[Problem]) -> None:
                     out.append(Problem("error", str(f), w, f"{len(vals)} numbers: expected 4 or an even count >= 6"))
 
 
+def _check_png(root: Path, out: list[Problem]) -> None:
+    from annokit.io.png import VOID, _stems, read_classes, read_label_png
+
+    try:
+        labels, colors, background = read_classes(root)
+    except FormatError as exc:
+        out.append(Problem("error", exc.path or str(root), exc.where or "", exc.message))
+        return
+    known = set(labels.ids.tolist()) if labels is not None else None
+    if labels is None:
+        out.append(Problem("warning", str(root), "", "no classes.txt / dataset_meta.json / labelmap.txt"))
+    sem, ins = _stems(root / "masks"), _stems(root / "instances")
+    if not sem and not ins:
+        out.append(Problem("error", str(root), "", "no masks/*.png or instances/*.png"))
+    shapes: dict[str, tuple[int, ...]] = {}
+    for key, p in sorted(sem.items()):
+        try:
+            a = read_label_png(p, colors=colors)
+        except FormatError as exc:
+            out.append(Problem("error", str(p), exc.where or "", exc.message))
+            continue
+        shapes[key] = a.shape
+        if known is not None:
+            bad = sorted(set(np.unique(a).tolist()) - known - {background, VOID})
+            if bad:
+                out.append(Problem("error", str(p), "", f"values {bad[:10]} are not in the class list"))
+    for key, p in sorted(ins.items()):
+        try:
+            a = read_label_png(p)
+        except FormatError as exc:
+            out.append(Problem("error", str(p), exc.where or "", exc.message))
+            continue
+        if key not in sem:
+            out.append(Problem("error", str(p), "", "instance map without its masks/ semantic map"))
+        elif shapes.get(key) is not None and shapes[key] != a.shape:
+            out.append(Problem("error", str(p), "", f"size {a.shape[::-1]} differs from masks/{key}.png"))
+
+
+def _check_cityscapes(root: Path, out: list[Problem]) -> None:
+    from annokit.io.cityscapes import _entries, _load_polygons, _resolve
+
+    ents = _entries(root)
+    if not ents:
+        out.append(Problem("error", str(root), "", "no *_gtFine_polygons.json or *_gtFine_instanceIds.png"))
+    for _, _, p in ents:
+        if p.suffix != ".json":
+            continue
+        try:
+            d = _load_polygons(p)
+        except FormatError as exc:
+            out.append(Problem("error", str(p), exc.where or "", exc.message))
+            continue
+        for j, o in enumerate(d.get("objects", [])):
+            lab, _ = _resolve(o["label"])
+            if lab is None:
+                out.append(Problem("error", str(p), f"objects[{j}].label", f"{o['label']!r} is not a Cityscapes label"))
+            if len(o["polygon"]) < 3:
+                out.append(Problem("warning", str(p), f"objects[{j}].polygon", "fewer than 3 points"))
+            pts = np.asarray(o["polygon"], dtype=np.float64).reshape(-1, 2)
+            if len(pts) and ((pts.min(axis=0) < -1).any() or pts[:, 0].max() > d["imgWidth"] + 1
+                             or pts[:, 1].max() > d["imgHeight"] + 1):
+                out.append(Problem("warning", str(p), f"objects[{j}].polygon", "reaches outside the image"))
+
+
 def _check_dataset(ds: Dataset, where: str, out: list[Problem]) -> None:
     im, a = ds.images, ds.annotations
     nosize = np.flatnonzero((im.heights == 0) | (im.widths == 0))
@@ -265,7 +329,8 @@ def validate(path: str | Path, fmt: str) -> list[Problem]:
     out: list[Problem] = []
     if not p.exists():
         return [Problem("error", str(p), "", "does not exist")]
-    checker = {"coco": _check_coco, "voc": _check_voc, "yolo": _check_yolo, "yolo-seg": _check_yolo}.get(fmt)
+    checker = {"coco": _check_coco, "voc": _check_voc, "yolo": _check_yolo, "yolo-seg": _check_yolo,
+               "png": _check_png, "cityscapes": _check_cityscapes}.get(fmt)
     if checker is not None:
         checker(p, out)
     if not any(x.level == "error" for x in out):

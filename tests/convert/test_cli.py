@@ -113,3 +113,27 @@ def test_remap_by_name_and_mapping_file(tmp_path: Path, refdata, capsys) -> None
     assert {c["id"] for c in d["categories"] if c["name"] == "person"} == {100}
     assert "car" not in {c["name"] for c in d["categories"]}
     assert "objects dropped: their category is mapped to nothing" in out and " 19 " in out
+
+
+def test_validate_png_and_cityscapes(tmp_path: Path, capsys) -> None:
+    import numpy as np
+
+    from annokit.io.png import write_label_png
+
+    (tmp_path / "p" / "masks").mkdir(parents=True)
+    (tmp_path / "p" / "instances").mkdir()
+    (tmp_path / "p" / "classes.txt").write_text("1 cat\n")
+    write_label_png(tmp_path / "p" / "masks" / "a.png", np.array([[0, 1, 7]]))
+    write_label_png(tmp_path / "p" / "instances" / "a.png", np.array([[0, 1]]), palette=False)
+    write_label_png(tmp_path / "p" / "instances" / "b.png", np.array([[0, 1]]), palette=False)
+    rc, out, _ = _run(["validate", "png", str(tmp_path / "p")], capsys)
+    assert rc == 1 and "values [7] are not in the class list" in out and "differs from masks/a.png" in out
+    assert "b.png: instance map without its masks/" in out
+    gt = tmp_path / "c" / "gtFine" / "train" / "x"
+    gt.mkdir(parents=True)
+    (gt / "x_0_0_gtFine_polygons.json").write_text(
+        '{"imgHeight": 4, "imgWidth": 4, "objects": [{"label": "unicorn", "polygon": [[0, 0], [1, 0], [1, 1]]},'
+        '{"label": "car", "polygon": [[0, 0], [1, 0]]}]}')
+    rc, out, _ = _run(["validate", "cityscapes", str(tmp_path / "c")], capsys)
+    assert rc == 1 and "objects[0].label: 'unicorn' is not a Cityscapes label" in out
+    assert "objects[1].polygon: fewer than 3 points" in out
