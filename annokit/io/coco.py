@@ -132,15 +132,19 @@ def _bbox_array(path: Path, items: list[dict], key: str, label: str, required: b
 
 
 def _int_column(path: Path, items: list[dict], key: str, label: str, default: int | None = None) -> np.ndarray:
-    """``(N,)`` int64 of ``items[i][key]``; the fast path lets numpy type the column, the slow one finds the culprit."""
+    """``(N,)`` int64 of ``items[i][key]``: one vectorised pass, and a slow pass only to name the culprit."""
     try:
-        vals = [it[key] for it in items] if default is None else [it.get(key, default) for it in items]
-        arr = np.array(vals)
-        if len(vals) == 0:
-            return np.zeros(0, dtype=np.int64)
-        if arr.ndim == 1 and arr.dtype.kind in "iu":
-            return arr.astype(np.int64, copy=False)
-        raise ValueError
+        if default is None:
+            vals = [it[key] for it in items]
+        else:
+            vals = [it.get(key, default) for it in items]
+        arr = np.array(vals, dtype=np.int64)
+        if arr.ndim != 1:
+            raise ValueError
+        # bools, floats with fractions and strings must not pass silently
+        if vals and not set(map(type, vals)) <= {int}:
+            raise ValueError
+        return arr
     except (KeyError, ValueError, TypeError, OverflowError, AttributeError):
         for i, it in enumerate(items):
             if not isinstance(it, dict):
@@ -156,10 +160,8 @@ def _int_column(path: Path, items: list[dict], key: str, label: str, default: in
 def _float_column(path: Path, items: list[dict], key: str, label: str) -> np.ndarray:
     try:
         vals = [it[key] for it in items]
-        arr = np.array(vals)
-        if len(vals) == 0:
-            return np.zeros(0)
-        if arr.ndim != 1 or arr.dtype.kind not in "fiu":
+        arr = np.array(vals, dtype=np.float64)
+        if arr.ndim != 1 or (vals and not set(map(type, vals)) <= {int, float}):
             raise ValueError
         arr = arr.astype(np.float64, copy=False)
     except (KeyError, ValueError, TypeError):
@@ -361,6 +363,18 @@ def _shortest_width(l: np.ndarray, r: np.ndarray) -> np.ndarray:
         idx = np.flatnonzero(todo)[ok]
         out[idx] = c[ok]
         todo[idx] = False
+    # r - l need not give l + w == r back (rounding): try the floats a few ulps around it; where none does, the
+    # box has no exact COCO [x, y, w, h] and the nearest width is kept
+    for step in (1, -1, 2, -2, 3, -3, 4, -4):
+        if not todo.any():
+            break
+        idx = np.flatnonzero(todo)
+        c = w0[idx]
+        for _ in range(abs(step)):
+            c = np.nextafter(c, np.inf if step > 0 else -np.inf)
+        ok = (l[idx] + c) == r[idx]
+        out[idx[ok]] = c[ok]
+        todo[idx[ok]] = False
     return out
 
 
@@ -413,13 +427,17 @@ def dataset_to_coco_dict(ds: Dataset) -> dict:
             rec.update(cs.extras[i])
         categories.append(rec)
     a = ds.annotations
-    bboxes = ltrb_to_coco_bbox(a.boxes, a.source_wh).tolist()
+    bb = ltrb_to_coco_bbox(a.boxes, a.source_wh)
+    bboxes = bb.tolist()
+    # integers stay integers in JSON: only rows holding an integral value need the per-value pass
+    int_rows = ((bb == np.floor(bb)) & (np.abs(bb) < 2**53)).any(axis=1).tolist()
     anns = []
     ids, img_ids, labels = a.ids.tolist(), a.image_ids.tolist(), a.labels.tolist()
     areas, crowd = a.area.tolist(), a.iscrowd.tolist()
     for i in range(len(a)):
         rec = {"id": ids[i], "image_id": img_ids[i] if str_ids is None else str_ids[img_ids[i]],
-               "category_id": labels[i], "bbox": _nums(bboxes[i]), "area": _num(areas[i]), "iscrowd": int(crowd[i])}
+               "category_id": labels[i], "bbox": _nums(bboxes[i]) if int_rows[i] else bboxes[i],
+               "area": _num(areas[i]), "iscrowd": int(crowd[i])}
         if a.segmentations is not None and a.segmentations[i] is not None:
             seg = a.segmentations[i]
             if isinstance(seg, dict) and isinstance(seg.get("counts"), bytes):
