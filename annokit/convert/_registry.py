@@ -275,3 +275,22 @@ def _cs_write(ds: Dataset, path: Path, rec: LossRecorder, opts: dict[str, Any], 
 
 register(FormatSpec("cityscapes", "Cityscapes gtFine: polygons JSON (+ labelIds / instanceIds PNGs drawn exactly as "
                     "the official scripts)", _cs_read, _cs_write, sidecar=True, options=("split",)))
+
+
+# ----------------------------------------------------------------------------------------------- COCO panoptic
+def _pan_read(path: Path, rec: LossRecorder, opts: dict[str, Any]) -> tuple[Dataset, None]:
+    from annokit.io.panoptic_convert import read_panoptic_dataset
+
+    return read_panoptic_dataset(path, opts.get("png_dir")), None
+
+
+def _pan_write(ds: Dataset, path: Path, rec: LossRecorder, opts: dict[str, Any], kept_in: str | None) -> None:
+    from annokit.io.panoptic_convert import write_panoptic_dataset
+
+    name = str(opts.get("name") or "panoptic")
+    write_panoptic_dataset(ds, path / f"{name}.json", recorder=rec)
+    return None
+
+
+register(FormatSpec("coco-panoptic", "COCO panoptic: NAME.json + NAME/ RGB id PNGs (id = R + 256 G + 256^2 B, 0 void)",
+                    _pan_read, _pan_write, options=("name", "png_dir")))
