@@ -211,8 +211,9 @@ def upsampled_argmax(scores: np.ndarray, tf: Transform, input_hw: tuple[int, int
     lp = np.pad(low, ((0, 0), (0, 1), (0, 1)), mode="edge")
     corner = lp[:, :-1, :-1]
     same = (corner == lp[:, 1:, :-1]) & (corner == lp[:, :-1, 1:]) & (corner == lp[:, 1:, 1:])
-    out = np.take(np.take(low, y0, axis=1), x0, axis=2)
-    border = ~np.take(np.take(same, y0, axis=1), x0, axis=2)
+    src = (y0[:, None] * w + x0[None, :]).ravel()  # source cell of every output pixel: one gather, not two
+    out = np.take(low.reshape(n, h * w), src, axis=1).reshape(n, H, W)
+    border = ~np.take(same.reshape(n, h * w), src, axis=1)
     flat = np.flatnonzero(border)
     if len(flat):
         img, rem = np.divmod(flat, H * W)
