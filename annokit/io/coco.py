@@ -291,9 +291,8 @@ def dataset_from_coco_dict(data: dict, *, path: PathLike | None = None, fixed: b
         raise FormatError(p, f"annotations[{i}].iscrowd", f"expected 0 or 1, got {int(iscrowd[i])}")
 
     # ids that must exist / be unique
-    img_index = ImageTable.model_construct(ids=img_ids).__class__.index_of  # unbound helper
     tbl = ImageTable(ids=img_ids, file_names=file_names, heights=heights, widths=widths, extras=img_extras)
-    pos = img_index(tbl, a_img)
+    pos = tbl.index_of(a_img)
     if (pos < 0).any():
         i = int(np.flatnonzero(pos < 0)[0])
         raise FormatError(p, f"annotations[{i}].image_id", f"unknown image id {anns[i]['image_id']!r}")

@@ -30,7 +30,7 @@ from annokit.core.labels import LabelSet
 from annokit.core.masks import rle_to_bitmap, segmentation_to_rle
 from annokit.errors import FormatError
 from annokit.io._atomic import write_json_atomic
-from annokit.io.coco import ltrb_to_coco_bbox
+from annokit.io.coco import _num, ltrb_to_coco_bbox
 from annokit.io.coco_panoptic import default_png_dir, read_id_png, read_panoptic_json, write_id_png
 
 __all__ = [
@@ -58,10 +58,6 @@ def find_panoptic_json(path: PathLike) -> Path:
         raise FormatError(p, None, "expected one panoptic JSON with a PNG folder of the same name beside it, "
                                    f"found {len(cands)}")
     return cands[0]
-
-
-def _num(v: float) -> int | float:
-    return int(v) if float(v).is_integer() else float(v)
 
 
 def read_panoptic_dataset(path: PathLike, png_dir: PathLike | None = None) -> Dataset:

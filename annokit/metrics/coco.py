@@ -221,10 +221,13 @@ def evaluate_files(
     progress: bool = False,
 ) -> COCOResult:
     """Read a COCO instances file and a results file, and :func:`evaluate` them."""
+    from annokit.io._safe import no_gc
     from annokit.io.coco import read_instances, read_results
 
-    gt = read_instances(gt_path, fixed=fixed)
-    dt = read_results(pred_path, gt, fixed=fixed)
+    # parsing creates millions of small containers; the cyclic GC would rescan them over and over
+    with no_gc():
+        gt = read_instances(gt_path, fixed=fixed)
+        dt = read_results(pred_path, gt, fixed=fixed)
     return evaluate(gt, dt, params=params, fixed=fixed, progress=progress)
 
 
@@ -420,15 +423,11 @@ def _accumulate(
     scores = -np.ones((T, R, K, A, M))
     eps = np.spacing(1)
     d_cat = d_group % K
-    d_img = d_group // K
     g_cat = g_group % K
     npig_all = np.stack([np.bincount(g_cat[~g_ign[a]], minlength=K) for a in range(A)], axis=1)  # (K, A)
-    # all detections in accumulate order: category, score (desc), image, rank in the image
-    acc_order = np.lexsort((rank, d_img, -d_score, d_cat))
-    is_c = np.zeros(len(d_group), dtype=bool)
-    is_c[cdet] = True
-    c_of = np.full(len(d_group), -1, dtype=np.int64)
-    c_of[cdet] = np.arange(len(cdet))
+    # all detections in accumulate order: category, score (desc), image, rank in the image. The rows already
+    # run by (image, category, rank), so a stable sort on (category, -score) keeps image and rank order on ties.
+    acc_order = np.lexsort((-d_score, d_cat))
     a_idx = np.arange(A)
     for m, md in enumerate(max_dets):
         L = acc_order[rank[acc_order] < md]  # detections kept at this maxDets, in order
@@ -436,25 +435,23 @@ def _accumulate(
         gpos = np.full(len(d_group), -1, dtype=np.int64)
         gpos[L] = np.arange(n_L)
         cb = np.searchsorted(d_cat[L], np.arange(K + 1))  # category segments of L
-        seg_first = np.repeat(cb[:-1], np.diff(cb))  # first position of each position's category
-        # running count of detections inside the range, restarted at every category (inclusive)
-        inside = (~d_out[:, L]).astype(np.int64)
-        cum = np.cumsum(inside, axis=1)
-        base = cum - np.where(seg_first > 0, cum[:, np.maximum(seg_first - 1, 0)], 0)
+        # running count of detections inside the range (inclusive), and its value before each category starts
+        cum = np.cumsum(~d_out[:, L], axis=1, dtype=np.int64)
+        cum0 = np.concatenate([np.zeros((A, 1), np.int64), cum], axis=1)[:, cb[:-1]]  # (A, K)
         # events: matched detections kept at this maxDets that change the count or are true positives
         ev_a, ev_t, ev_c = np.nonzero((c_tp | (c_delta != 0)) & (gpos[cdet] >= 0)[None, None, :])
         ev_pos = gpos[cdet[ev_c]]
         ev_k = d_cat[cdet[ev_c]]
-        o = np.lexsort((ev_pos, ev_t, ev_a, ev_k))
-        ev_a, ev_t, ev_c, ev_pos, ev_k = ev_a[o], ev_t[o], ev_c[o], ev_pos[o], ev_k[o]
         key = (ev_k * A + ev_a) * T + ev_t
+        o = np.argsort(key * (n_L + 1) + ev_pos)  # unique keys: by (category, range, threshold, position)
+        ev_a, ev_t, ev_c, ev_pos, ev_k, key = ev_a[o], ev_t[o], ev_c[o], ev_pos[o], ev_k[o], key[o]
         first = np.r_[True, key[1:] != key[:-1]] if len(key) else np.zeros(0, bool)
         seg_id = np.cumsum(first) - 1
         delta = c_delta[ev_a, ev_t, ev_c]
         cd = np.cumsum(delta)
         starts = np.flatnonzero(first)
         cd = cd - (cd[starts] - delta[starts])[seg_id]
-        counted = base[ev_a, ev_pos] + cd
+        counted = cum[ev_a, ev_pos] - cum0[ev_a, ev_k] + cd
         is_tp = c_tp[ev_a, ev_t, ev_c]
         ctp = np.cumsum(is_tp)
         ktp = ctp - (ctp[starts] - is_tp[starts])[seg_id]  # k of the k-th true positive (where is_tp)
