@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import warnings
 
 import numpy as np
@@ -12,6 +13,9 @@ from annokit.io.coco import dataset_from_coco_dict, read_results
 from annokit.metrics.coco import COCOParams, evaluate
 
 TOL = 1e-9
+# more seeds for a longer sweep: ANNOKIT_COCO_SEEDS=1000 python -m pytest tests/metrics/test_coco_differential.py
+N_BBOX = int(os.environ.get("ANNOKIT_COCO_SEEDS", 40))
+N_SEGM = max(1, N_BBOX * 3 // 10)
 
 
 def _ours(gt: dict, dets: list, params: COCOParams, fixed: bool = False):
@@ -29,7 +33,7 @@ def _compare(ours, ev) -> None:
     np.testing.assert_allclose(ours.stats, ev.stats, atol=TOL, rtol=0)
 
 
-@pytest.mark.parametrize("seed", range(40))
+@pytest.mark.parametrize("seed", range(N_BBOX))
 def test_bbox_random(seed: int) -> None:
     gt, dets = random_case(seed)
     if not dets:
@@ -39,7 +43,7 @@ def test_bbox_random(seed: int) -> None:
     _compare(_ours(gt, dets, COCOParams()), ev)
 
 
-@pytest.mark.parametrize("seed", range(12))
+@pytest.mark.parametrize("seed", range(N_SEGM))
 def test_segm_random(seed: int) -> None:
     gt, dets = random_case(1000 + seed, segm=True)
     if not dets:
