@@ -97,7 +97,7 @@ def test_panoptic_round_trip_exact(tmp_path_factory, case) -> None:
     _same(src, root / "out" / "pan.json")
 
 
-@settings(max_examples=20, deadline=None, suppress_health_check=[HealthCheck.too_slow,
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow,
                                                                   HealthCheck.function_scoped_fixture])
 @given(panoptic_sets())
 def test_panoptic_things_plus_semantic_round_trip(tmp_path_factory, case) -> None:
@@ -106,7 +106,8 @@ def test_panoptic_things_plus_semantic_round_trip(tmp_path_factory, case) -> Non
     ds = read_panoptic_dataset(src)
     things, sem = split_things_stuff(ds)
     stuff = ds.annotations[np.isin(ds.annotations.labels, [120, 130])]
-    orig = {(int(i), int(c)): int(s) for i, c, s in zip(stuff.image_ids, stuff.labels, stuff.ids)}
+    seg_ids = [int(e.get("segment_id", i)) for e, i in zip(stuff.extras or [{}] * len(stuff), stuff.ids.tolist())]
+    orig = {(int(i), int(c)): s for i, c, s in zip(stuff.image_ids, stuff.labels, seg_ids)}
     # with the stuff ids supplied, nothing is lost
     rec = LossRecorder()
     merged = merge_things_stuff(things, sem, recorder=rec, original_ids=orig)
