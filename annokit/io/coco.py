@@ -416,15 +416,7 @@ def dataset_to_coco_dict(ds: Dataset) -> dict:
     str_ids = None
     if im.extras is not None and any("id" in e for e in im.extras):
         str_ids = {int(im.ids[i]): im.extras[i].get("id", int(im.ids[i])) for i in range(len(im))}
-    cs = ds.categories
-    categories = []
-    for i in range(len(cs)):
-        rec = {"id": int(cs.ids[i]), "name": cs.names[i]}
-        if cs.supercategories is not None:
-            rec["supercategory"] = cs.supercategories[i]
-        if cs.extras is not None:
-            rec.update(cs.extras[i])
-        categories.append(rec)
+    categories = categories_to_coco(ds.categories)
     a = ds.annotations
     bb = ltrb_to_coco_bbox(a.boxes, a.source_wh)
     bboxes = bb.tolist()
@@ -451,12 +443,31 @@ def dataset_to_coco_dict(ds: Dataset) -> dict:
                 extra = {k: v for k, v in extra.items() if k != "_annokit_no_area"}
             rec.update(extra)
         anns.append(rec)
+    return coco_top_level(ds, images, anns, categories)
+
+
+def categories_to_coco(cs: LabelSet) -> list[dict[str, Any]]:
+    """The ``categories`` list of a COCO file (id, name, supercategory, then every kept field)."""
+    out = []
+    for i in range(len(cs)):
+        rec: dict[str, Any] = {"id": int(cs.ids[i]), "name": cs.names[i]}
+        if cs.supercategories is not None:
+            rec["supercategory"] = cs.supercategories[i]
+        if cs.extras is not None:
+            rec.update(cs.extras[i])
+        out.append(rec)
+    return out
+
+
+def coco_top_level(ds: Dataset, images: list, annotations: list, categories: list) -> dict[str, Any]:
+    """A COCO-style top-level dict: ``info`` and ``licenses`` when the dataset has them, the three lists, then every
+    other top-level field it kept."""
     out: dict[str, Any] = {}
     if ds.info is not None:
         out["info"] = ds.info
     if ds.licenses is not None:
         out["licenses"] = ds.licenses
-    out.update({"images": images, "annotations": anns, "categories": categories})
+    out.update({"images": images, "annotations": annotations, "categories": categories})
     out.update(ds.extras)
     return out
 

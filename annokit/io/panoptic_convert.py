@@ -30,7 +30,7 @@ from annokit.core.labels import LabelSet
 from annokit.core.masks import rle_to_bitmap, segmentation_to_rle
 from annokit.errors import FormatError
 from annokit.io._atomic import write_json_atomic
-from annokit.io.coco import _num, ltrb_to_coco_bbox
+from annokit.io.coco import _num, categories_to_coco, coco_top_level, ltrb_to_coco_bbox
 from annokit.io.coco_panoptic import default_png_dir, read_id_png, read_panoptic_json, write_id_png
 
 __all__ = [
@@ -267,25 +267,12 @@ def write_panoptic_dataset(ds: Dataset, json_path: PathLike, png_dir: PathLike |
             rec.update({k: v for k, v in ds.images.extras[i].items()
                         if k not in ("panoptic_file_name", "panoptic_extras")})
         images_out.append(rec)
-    cats = []
-    cs = ds.categories
-    for k in range(len(cs)):
-        c: dict[str, Any] = {"id": int(cs.ids[k]), "name": cs.names[k]}
-        if cs.supercategories is not None:
-            c["supercategory"] = cs.supercategories[k]
-        extra = cs.extras[k] if cs.extras is not None else {}
-        if "isthing" not in extra:
+    cats = categories_to_coco(ds.categories)
+    for k, c in enumerate(cats):
+        if "isthing" not in c:
             lose("categories without 'isthing': written as things (isthing = 1)", f"categories[{k}]")
             c["isthing"] = 1
-        c.update(extra)
-        cats.append(c)
-    out: dict[str, Any] = {}
-    if ds.info is not None:
-        out["info"] = ds.info
-    if ds.licenses is not None:
-        out["licenses"] = ds.licenses
-    out.update({"images": images_out, "annotations": anns_out, "categories": cats})
-    out.update(ds.extras)
+    out = coco_top_level(ds, images_out, anns_out, cats)
     write_json_atomic(jp, out, indent=False)
 
 
