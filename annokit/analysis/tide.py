@@ -74,6 +74,30 @@ PRED_STATUS: tuple[str, ...] = ("TP", "FP", "ignored", "unevaluated")
 GT_STATUS: tuple[str, ...] = ("TP", "FN", "crowd")
 
 
+def _records(kind: str, inst: Instances, scores: np.ndarray | None, status: np.ndarray, status_names: Any,
+             match: np.ndarray, other_ids: np.ndarray, iou: np.ndarray, error: np.ndarray) -> list[dict[str, Any]]:
+    """The per-object records of one side (ground truth or predictions) for :meth:`TideResult.to_records`."""
+    out: list[dict[str, Any]] = []
+    for i in range(len(inst)):
+        m = int(match[i])
+        out.append(
+            {
+                "kind": kind,
+                "row": i,
+                "id": int(inst.ids[i]),
+                "image_id": int(inst.image_ids[i]),
+                "category_id": int(inst.labels[i]),
+                "score": None if scores is None else float(scores[i]),
+                "status": status_names[status[i]],
+                "matched_row": m if m >= 0 else None,
+                "matched_id": int(other_ids[m]) if m >= 0 else None,
+                "iou": float(iou[i]),
+                "error": _CODE_NAME[error[i]] or None,
+            }
+        )
+    return out
+
+
 @dataclass(frozen=True)
 class ObjectTags:
     """Per-object outcome of a matching, as columns (row ``i`` describes row ``i`` of the input).
@@ -104,44 +128,10 @@ class ObjectTags:
         """One JSON-ready dict per object: kind, row, id, image_id, category_id, score, status, matched row and id,
         IoU and error type."""
         g = gt.annotations
-        out: list[dict[str, Any]] = []
-        gids, pids = g.ids, dets.ids
-        for i in range(len(g)):
-            m = int(self.gt_match[i])
-            out.append(
-                {
-                    "kind": "gt",
-                    "row": i,
-                    "id": int(gids[i]),
-                    "image_id": int(g.image_ids[i]),
-                    "category_id": int(g.labels[i]),
-                    "score": None,
-                    "status": GT_STATUS[self.gt_status[i]],
-                    "matched_row": m if m >= 0 else None,
-                    "matched_id": int(pids[m]) if m >= 0 else None,
-                    "iou": float(self.gt_iou[i]),
-                    "error": _CODE_NAME[self.gt_error[i]] or None,
-                }
-            )
-        scores = dets.scores if dets.scores is not None else np.zeros(len(dets))
-        for i in range(len(dets)):
-            m = int(self.pred_match[i])
-            out.append(
-                {
-                    "kind": "pred",
-                    "row": i,
-                    "id": int(pids[i]),
-                    "image_id": int(dets.image_ids[i]),
-                    "category_id": int(dets.labels[i]),
-                    "score": float(scores[i]),
-                    "status": PRED_STATUS[self.pred_status[i]],
-                    "matched_row": m if m >= 0 else None,
-                    "matched_id": int(gids[m]) if m >= 0 else None,
-                    "iou": float(self.pred_iou[i]),
-                    "error": _CODE_NAME[self.pred_error[i]] or None,
-                }
-            )
-        return out
+        return _records("gt", g, None, self.gt_status, GT_STATUS, self.gt_match, dets.ids, self.gt_iou,
+                        self.gt_error) + \
+            _records("pred", dets, dets.scores if dets.scores is not None else np.zeros(len(dets)),
+                     self.pred_status, PRED_STATUS, self.pred_match, g.ids, self.pred_iou, self.pred_error)
 
     def per_image_counts(self, gt: Dataset, dets: Instances) -> dict[str, np.ndarray]:
         """``{"image_ids", "tp", "fp", "fn"}``: (K,) arrays over ``gt.images.ids`` (ignored predictions not counted)."""

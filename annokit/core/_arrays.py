@@ -30,5 +30,17 @@ def check_len(arr: Any, n: int, name: str) -> None:
         raise ValidationError(f"{name}: expected length {n} (one per instance), got {len(arr)}")
 
 
+def index_of(ids: np.ndarray, values: Any, *, missing: int = -1) -> np.ndarray:
+    """Position of each of ``values`` in the unique ``ids`` (any order), ``missing`` where it is not there."""
+    ids = np.asarray(ids)
+    vals = np.asarray(values, dtype=ids.dtype if ids.size else np.int64)
+    if ids.size == 0:
+        return np.full(vals.shape, missing, dtype=np.int64)
+    order = np.argsort(ids, kind="stable")
+    sorted_ids = ids[order]
+    pos = np.clip(np.searchsorted(sorted_ids, vals), 0, len(sorted_ids) - 1)
+    return np.where(sorted_ids[pos] == vals, order[pos], missing).astype(np.int64)
+
+
 def first_bad(mask: np.ndarray) -> int:
     return int(np.flatnonzero(mask)[0])

@@ -7,7 +7,7 @@ from typing import Any
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from annokit.core._arrays import as_array
+from annokit.core._arrays import as_array, index_of
 from annokit.core.instances import Instances
 from annokit.core.labels import LabelSet
 from annokit.errors import ValidationError
@@ -55,12 +55,7 @@ class ImageTable(BaseModel):
 
     def index_of(self, image_ids: np.ndarray) -> np.ndarray:
         """Positions of ``image_ids`` in ``ids`` (-1 where unknown)."""
-        if len(self.ids) == 0:
-            return np.full(np.shape(image_ids), -1, dtype=np.int64)
-        order = np.argsort(self.ids, kind="stable")
-        sorted_ids = self.ids[order]
-        pos = np.clip(np.searchsorted(sorted_ids, image_ids), 0, len(sorted_ids) - 1)
-        return np.where(sorted_ids[pos] == image_ids, order[pos], -1).astype(np.int64)
+        return index_of(self.ids, image_ids)
 
     def hw_of(self, image_id: int) -> tuple[int, int]:
         i = int(self.index_of(np.array([image_id]))[0])

@@ -7,7 +7,7 @@ from typing import Any
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from annokit.core._arrays import as_array
+from annokit.core._arrays import as_array, index_of
 from annokit.errors import ValidationError
 
 __all__ = ["LabelSet"]
@@ -66,14 +66,7 @@ class LabelSet(BaseModel):
 
     def index_of(self, cat_ids: np.ndarray) -> np.ndarray:
         """Positions of ``cat_ids`` in ``ids`` (-1 where unknown)."""
-        order = np.argsort(self.ids, kind="stable")
-        sorted_ids = self.ids[order]
-        pos = np.searchsorted(sorted_ids, cat_ids)
-        pos = np.clip(pos, 0, max(len(sorted_ids) - 1, 0))
-        if len(sorted_ids) == 0:
-            return np.full(np.shape(cat_ids), -1, dtype=np.int64)
-        ok = sorted_ids[pos] == cat_ids
-        return np.where(ok, order[pos], -1).astype(np.int64)
+        return index_of(self.ids, cat_ids)
 
     @classmethod
     def from_names(cls, names: list[str], start: int = 1) -> "LabelSet":

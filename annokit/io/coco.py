@@ -178,6 +178,18 @@ def _float_column(path: Path, items: list[dict], key: str, label: str) -> np.nda
     return arr
 
 
+def _image_id_column(path: Path, items: list[dict], id_map: dict[Any, int] | None, label: str) -> np.ndarray:
+    """``(N,)`` int64 image ids of ``items``; with ``id_map`` (string ids), their integer codes."""
+    if id_map is None:
+        return _int_column(path, items, "image_id", label)
+    out = np.empty(len(items), np.int64)
+    for i, it in enumerate(items):
+        if it.get("image_id") not in id_map:
+            raise FormatError(path, f"{label}[{i}].image_id", f"unknown image id {it.get('image_id')!r}")
+        out[i] = id_map[it["image_id"]]
+    return out
+
+
 def _list_of_objects(path: Path, data: dict, key: str, required: bool = True) -> list[dict]:
     if key not in data:
         if required:
@@ -197,7 +209,7 @@ def _extras(items: list[dict], known: set[str]) -> list[dict] | None:
     return out if any(out) else None
 
 
-def _string_id_map(path: Path, images: list[dict], fixed: bool) -> dict[Any, int] | None:
+def _string_id_map(path: Path, images: list[dict]) -> dict[Any, int] | None:
     """String image ids -> integer codes in the strings' sorted order (pycocotools sorts image ids the same way).
 
     The strings are kept in ``ImageTable.extras["id"]`` and written back.
@@ -233,7 +245,7 @@ def dataset_from_coco_dict(data: dict, *, path: PathLike | None = None, fixed: b
     cats = _list_of_objects(p, data, "categories")
     anns = _list_of_objects(p, data, "annotations", required=False)
 
-    id_map = _string_id_map(p, images, fixed)
+    id_map = _string_id_map(p, images)
     if id_map is None:
         img_ids = _int_column(p, images, "id", "images")
     else:
@@ -275,14 +287,7 @@ def dataset_from_coco_dict(data: dict, *, path: PathLike | None = None, fixed: b
 
     n = len(anns)
     ann_ids = _int_column(p, anns, "id", "annotations")
-    if id_map is None:
-        a_img = _int_column(p, anns, "image_id", "annotations")
-    else:
-        a_img = np.empty(n, dtype=np.int64)
-        for i, a in enumerate(anns):
-            if a.get("image_id") not in id_map:
-                raise FormatError(p, f"annotations[{i}].image_id", f"unknown image id {a.get('image_id')!r}")
-            a_img[i] = id_map[a["image_id"]]
+    a_img = _image_id_column(p, anns, id_map, "annotations")
     a_cat = _int_column(p, anns, "category_id", "annotations")
     xywh = _bbox_array(p, anns, "bbox", "annotations")
     iscrowd = _int_column(p, anns, "iscrowd", "annotations", default=0)
@@ -503,14 +508,7 @@ def read_results(path: PathLike | list, gt: Dataset, *, fixed: bool = False) -> 
     str_map = None
     if gt.images.extras is not None and any("id" in e for e in gt.images.extras):
         str_map = {e.get("id"): int(gt.images.ids[i]) for i, e in enumerate(gt.images.extras)}
-    if str_map is None:
-        img = _int_column(p, data, "image_id", "")
-    else:
-        img = np.empty(len(data), np.int64)
-        for i, d in enumerate(data):
-            if d.get("image_id") not in str_map:
-                raise FormatError(p, f"[{i}].image_id", f"unknown image id {d.get('image_id')!r}")
-            img[i] = str_map[d["image_id"]]
+    img = _image_id_column(p, data, str_map, "")
     cat = _int_column(p, data, "category_id", "")
     score = _float_column(p, data, "score", "")
     pos = gt.images.index_of(img)

@@ -20,6 +20,7 @@ import numpy as np
 
 from annokit.errors import FormatError
 from annokit.io._atomic import write_bytes_atomic, write_json_atomic
+from annokit.io._safe import safe_name
 from annokit.io.labelmap import open_image
 from annokit.io.coco import load_json
 
@@ -131,8 +132,7 @@ def read_panoptic_json(path: PathLike, *, require_categories: bool = True) -> Pa
             raise FormatError(p, f"{where}.image_id", f"image {image_id!r} has a second annotation entry")
         seen.add(image_id)
         fname = a.get("file_name")
-        if not isinstance(fname, str) or not fname or Path(fname).is_absolute() or ".." in Path(fname).parts:
-            raise FormatError(p, f"{where}.file_name", f"expected a PNG file name, got {fname!r}")
+        safe_name(fname, source=p, where=f"{where}.file_name")
         segs = a.get("segments_info", [])
         if not isinstance(segs, list):
             raise FormatError(p, f"{where}.segments_info", "not a list")

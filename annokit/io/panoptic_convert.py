@@ -27,9 +27,10 @@ from pycocotools import mask as _cmask
 from annokit.core.dataset import Dataset, ImageTable
 from annokit.core.instances import Instances
 from annokit.core.labels import LabelSet
-from annokit.core.masks import rle_to_bitmap, segmentation_to_rle
+from annokit.core.masks import rle_area, rle_to_bitmap, segmentation_to_rle
 from annokit.errors import FormatError
 from annokit.io._atomic import write_json_atomic
+from annokit.io._safe import safe_name
 from annokit.io.coco import _num, categories_to_coco, coco_top_level, ltrb_to_coco_bbox
 from annokit.io.coco_panoptic import default_png_dir, read_id_png, read_panoptic_json, write_id_png
 
@@ -114,7 +115,7 @@ def read_panoptic_dataset(path: PathLike, png_dir: PathLike | None = None) -> Da
             stack = np.asfortranarray((ids[:, :, None] == pim.segment_ids[None, None, :].astype(np.uint32))
                                       .astype(np.uint8))
             rles = _cmask.encode(stack)
-            m_area = np.asarray([_cmask.area(r) for r in rles], dtype=np.float64)
+            m_area = rle_area(rles)
             m_box = np.asarray(_cmask.toBbox(rles), dtype=np.float64).reshape(-1, 4)
         for j, seg in enumerate(ann.get("segments_info", [])):
             cols["img"].append(codes[pim.image_id])
@@ -175,10 +176,7 @@ def _segment_ids(a: Instances) -> np.ndarray:
 def _png_name(ds: Dataset, i: int) -> str:
     e = ds.images.extras[i] if ds.images.extras is not None else {}
     name = e.get("panoptic_file_name") or (Path(ds.images.file_names[i] or f"{int(ds.images.ids[i])}").stem + ".png")
-    p = Path(name)
-    if p.is_absolute() or ".." in p.parts or not name:
-        raise FormatError(None, f"images[{i}]", f"unsafe PNG file name {name!r}")
-    return name
+    return safe_name(name, where=f"images[{i}]")
 
 
 def write_panoptic_dataset(ds: Dataset, json_path: PathLike, png_dir: PathLike | None = None, *,
@@ -337,7 +335,7 @@ def merge_things_stuff(things: Dataset, semantic: dict[int, np.ndarray], *, void
         boxes = xywh.copy()
         boxes[:, 2:] += xywh[:, :2]
         parts.append(Instances(image_ids=np.full(len(classes), iid), boxes=boxes, labels=classes,
-                               area=np.asarray(_cmask.area(rles), np.float64), ids=ids,
+                               area=rle_area(rles), ids=ids,
                                segmentations=[{"size": r["size"], "counts": r["counts"]} for r in rles],
                                extras=[{"segment_id": sid} for sid in ids], source_wh=xywh[:, 2:]))
     base = t.replace(extras=t.extras if t.extras is not None else [{} for _ in range(len(t))],

@@ -38,6 +38,7 @@ from typing import Any, Literal, Sequence
 
 import numpy as np
 
+from annokit.core._arrays import index_of
 from annokit.core.dataset import Dataset
 from annokit.core.instances import Instances
 from annokit.errors import FormatError, PycocotoolsQuirkWarning, ValidationError
@@ -270,9 +271,9 @@ def evaluate(
     max_det = max_dets[-1]
 
     ga = gt.annotations
-    g_img, g_cat = _index_in(img_ids, ga.image_ids), _index_in(cat_ids, ga.labels)
+    g_img, g_cat = index_of(img_ids, ga.image_ids), index_of(cat_ids, ga.labels)
     g_rows = np.flatnonzero((g_img >= 0) & (g_cat >= 0))
-    d_img, d_cat = _index_in(img_ids, dt.image_ids), _index_in(cat_ids, dt.labels)
+    d_img, d_cat = index_of(img_ids, dt.image_ids), index_of(cat_ids, dt.labels)
     d_keep = np.flatnonzero((d_img >= 0) & (d_cat >= 0))
 
     # ---- ground truth: group by (image, category), file order kept inside a group
@@ -499,14 +500,6 @@ def _accumulate(
 
 def _quirk(notes: list[str], text: str) -> None:
     notes.append(text)
-
-
-def _index_in(sorted_ids: np.ndarray, values: np.ndarray) -> np.ndarray:
-    """Position of each value in the sorted unique ``sorted_ids`` (-1 where absent)."""
-    if len(sorted_ids) == 0:
-        return np.full(len(values), -1, dtype=np.int64)
-    pos = np.clip(np.searchsorted(sorted_ids, values), 0, len(sorted_ids) - 1)
-    return np.where(sorted_ids[pos] == values, pos, -1).astype(np.int64)
 
 
 def _pair_box_iou(dt: Instances, d_rows: np.ndarray, pair_d: np.ndarray, ga: Instances, g_rows: np.ndarray,

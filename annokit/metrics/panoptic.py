@@ -30,6 +30,7 @@ from typing import Any, Iterable, Sequence
 
 import numpy as np
 
+from annokit.core._arrays import index_of
 from annokit.metrics._exact import ExactSum
 from annokit.metrics._util import fnone
 
@@ -68,14 +69,7 @@ class PanopticCategories:
 
     def index_of(self, cat_ids: np.ndarray) -> np.ndarray:
         """Index of each category id in ``ids``, or ``K`` (one past the end) for unknown ids."""
-        k = self.ids.size
-        order = np.argsort(self.ids, kind="stable")
-        sorted_ids = self.ids[order]
-        c = np.asarray(cat_ids, dtype=np.int64)
-        pos = np.searchsorted(sorted_ids, c)
-        pos_c = np.minimum(pos, max(k - 1, 0))
-        ok = (pos < k) & (sorted_ids[pos_c] == c) if k else np.zeros(c.shape, bool)
-        return np.where(ok, order[pos_c] if k else 0, k)
+        return index_of(self.ids, np.asarray(cat_ids, dtype=np.int64), missing=self.ids.size)
 
 
 @dataclass(frozen=True)

@@ -134,3 +134,18 @@ def test_write_is_atomic(tmp_path: Path) -> None:
                                  "categories": [{"id": 1, "name": "a"}], "annotations": []})
     write_instances(gt, target)
     assert dataset_to_coco_dict(read_instances(target))["images"][0]["id"] == 1
+
+
+def test_results_of_unknown_category_warn_and_are_not_scored() -> None:
+    from annokit.errors import AnnokitWarning
+    from annokit.metrics.coco import evaluate
+
+    gt = dataset_from_coco_dict({"images": [{"id": 1, "file_name": "a", "height": 10, "width": 10}],
+                                 "categories": [{"id": 1, "name": "a"}],
+                                 "annotations": [{"id": 1, "image_id": 1, "category_id": 1, "bbox": [0, 0, 4, 4],
+                                                  "area": 16, "iscrowd": 0}]})
+    dets = [{"image_id": 1, "category_id": 1, "bbox": [0, 0, 4, 4], "score": 0.5},
+            {"image_id": 1, "category_id": 99, "bbox": [0, 0, 4, 4], "score": 0.9}]
+    with pytest.warns(AnnokitWarning, match=r"1 detections have a category id not in the ground truth"):
+        inst = read_results(dets, gt)
+    assert evaluate(gt, inst).stats[0] == pytest.approx(1.0)  # the category-99 detection is no false positive
