@@ -25,6 +25,8 @@ __all__ = [
     "rle_to_ltrb",
     "mask_iou",
     "merge_rles",
+    "counts_to_strings",
+    "rles_from_runs",
 ]
 
 RLE = dict  # {"size": [h, w], "counts": bytes | str}
@@ -117,3 +119,80 @@ def mask_iou(a: Sequence[RLE], b: Sequence[RLE], crowd: Sequence[bool] | np.ndar
         return np.zeros((len(a), len(b)))
     c = [0] * len(b) if crowd is None else [int(x) for x in crowd]
     return np.asarray(_cmask.iou(list(a), list(b), c), dtype=np.float64).reshape(len(a), len(b))
+
+
+def counts_to_strings(counts: np.ndarray, lengths: np.ndarray) -> list[bytes]:
+    """Many uncompressed RLEs at once -> their compressed COCO strings, byte-identical to pycocotools'.
+
+    ``counts``: every RLE's run lengths, one after another; ``lengths``: how many belong to each RLE. The COCO
+    string codes each count (minus the count two before it, from the fourth on) in 5-bit groups, low first, each
+    group ``+ 48`` with ``0x20`` set while more follow -- done here for all counts together with array operations.
+    """
+    cnt = np.asarray(counts, dtype=np.int64)
+    lengths = np.asarray(lengths, dtype=np.int64)
+    stop = np.cumsum(lengths)
+    x = cnt.copy()
+    if len(cnt):
+        local = np.arange(len(cnt)) - np.repeat(stop - lengths, lengths)
+        d = np.flatnonzero(local > 2)
+        x[d] -= cnt[d - 2]
+    # round r codes 5 more bits of the counts still "alive"; most counts need one or two rounds
+    rounds: list[tuple[np.ndarray, np.ndarray]] = []  # (which counts, their byte in this round)
+    nbytes = np.ones(len(x), np.int64)
+    who = np.arange(len(x))
+    while len(who):
+        c = x & 0x1F
+        x >>= 5
+        more = np.where(c & 0x10, x != -1, x != 0)
+        rounds.append((who, (c | (more.view(np.uint8) << 5)) + 48))
+        who, x = who[more], x[more]
+        nbytes[who] += 1
+    start = np.cumsum(nbytes) - nbytes
+    data = np.empty(int(nbytes.sum()), np.uint8)
+    for r, (w, byte) in enumerate(rounds):
+        data[start[w] + r] = byte
+    raw = data.tobytes()
+    at = np.concatenate([[0], np.cumsum(nbytes)])[np.concatenate([[0], stop])].tolist()
+    return [raw[a:b] for a, b in zip(at[:-1], at[1:])]
+
+
+def rles_from_runs(owner: np.ndarray, starts: np.ndarray, ends: np.ndarray, n: int, height: int,
+                   width: int) -> list[RLE]:
+    """Masks given as runs of ones -> ``n`` compressed RLEs (byte-identical to ``pycocotools.mask.encode``).
+
+    Run ``j`` covers column-major pixel indices ``[starts[j], ends[j])`` of mask ``owner[j]``; runs are sorted by
+    ``(owner, start)``, non-empty and non-overlapping (touching runs are joined here). A mask without runs is
+    all zeros.
+    """
+    owner = np.asarray(owner, np.int64)
+    s = np.asarray(starts, np.int64)
+    e = np.asarray(ends, np.int64)
+    total = height * width
+    if len(s) > 1:  # join runs that touch (a run ending where the next of the same mask begins)
+        join = (e[:-1] == s[1:]) & (owner[:-1] == owner[1:])
+        if join.any():
+            keep_s = np.concatenate([[True], ~join])
+            keep_e = np.concatenate([~join, [True]])
+            owner, s, e = owner[keep_s], s[keep_s], e[keep_e]
+    runs = np.bincount(owner, minlength=n) if len(owner) else np.zeros(n, np.int64)
+    # positions per mask: 0, s0, e0, s1, e1, ..., total; the counts are their differences
+    size = 2 * runs + 2
+    off = np.cumsum(size) - size
+    pos = np.empty(int(size.sum()), np.int64)
+    pos[off] = 0
+    pos[off + size - 1] = total
+    rank = np.arange(len(owner)) - np.repeat(np.cumsum(runs) - runs, runs)
+    at = off[owner] + 1 + 2 * rank
+    pos[at] = s
+    pos[at + 1] = e
+    cnt = np.diff(pos)
+    head = np.ones(len(cnt), bool)
+    head[(off + size - 1)[:-1]] = False  # the difference across two masks is not a count
+    lengths = size - 1
+    # pycocotools ends on the last run: no trailing zero-length run of zeros (a mask whose last pixel is set)
+    last = off + size - 2  # index into cnt of each mask's last count
+    drop = (cnt[last] == 0) & (runs > 0)
+    head[last[drop]] = False
+    lengths = lengths - drop
+    strings = counts_to_strings(cnt[head], lengths)
+    return [{"size": [height, width], "counts": c} for c in strings]

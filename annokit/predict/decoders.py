@@ -25,6 +25,7 @@ import numpy as np
 from annokit.core.boxes import box_iou
 from annokit.core.instances import Instances
 from annokit.core.labels import LabelSet
+from annokit.core.masks import rles_from_runs
 from annokit.errors import ValidationError
 from annokit.predict.base import Prediction, Task
 from annokit.predict.preprocess import Transform, boxes_to_original, upsampled_argmax
@@ -157,22 +158,54 @@ def _peaks(heat: np.ndarray) -> np.ndarray:
     return heat >= m
 
 
-def _masks_from_scores(seg_scores: np.ndarray, tf: Transform, input_hw: tuple[int, int], boxes: np.ndarray,
-                       labels: np.ndarray, mask_labels: np.ndarray) -> list[dict]:
-    """Per detection: the pixels inside its box (those whose centres are) whose arg-max class is its label,
-    as compressed RLE (all of an image's masks encoded in one pycocotools call)."""
-    from pycocotools import mask as _cmask
+def _masks_in_boxes(lab: np.ndarray, img: np.ndarray, boxes: np.ndarray, labels: np.ndarray) -> list[dict]:
+    """Per detection ``j``: the pixels of label map ``lab[img[j]]`` inside its box (those whose centres are) that
+    carry label ``labels[j]``, as compressed RLE -- the same bytes as ``pycocotools.mask.encode`` of those bitmaps.
 
-    lab = np.take(mask_labels, upsampled_argmax(seg_scores, tf, input_hw))
-    h, w = tf.image_hw
+    ``lab``: ``(N, H, W)`` small non-negative integers (``labels`` in the same numbering; values absent from the
+    map give empty masks). No bitmap is made: the maps' column runs (COCO RLE is column-major) are cut to each
+    box's rows and columns, for all detections together.
+    """
+    n, h, w = lab.shape
     k = len(boxes)
     if k == 0:
         return []
+    v = int(lab.max()) + 1
     edges = np.floor(np.asarray(boxes, np.float64) + 0.5).astype(np.int64)
-    m = np.zeros((h, w, k), np.uint8, order="F")
-    for i, ((x0, y0, x1, y1), c) in enumerate(zip(edges.tolist(), np.asarray(labels).tolist())):
-        m[y0:y1, x0:x1, i] = lab[y0:y1, x0:x1] == c
-    return list(_cmask.encode(m))
+    x0, y0, x1, y1 = edges.T
+    x1 = np.maximum(x1, x0)
+    # the runs of equal values down every column of every map: column g = image * W + x, rows [top, bottom)
+    cols = np.ascontiguousarray(lab.transpose(0, 2, 1)).reshape(n * w * h)
+    change = np.empty(cols.shape, bool)
+    change[0] = True
+    np.not_equal(cols[1:], cols[:-1], out=change[1:])
+    change[::h] = True  # every column starts a run
+    at = np.flatnonzero(change)  # ordered by column, then row
+    g = at // h
+    top = at - g * h
+    bottom = np.empty_like(top)
+    bottom[:-1] = top[1:]
+    bottom[:-1][top[1:] == 0] = h  # a run followed by a column's first run ends at the column's end
+    bottom[-1] = h
+    # group the runs by (image, value); within a group they stay ordered by column, so each detection's runs
+    # (its image, its label, its columns) are one slice
+    group = (g // w) * v + cols[at]
+    order = np.argsort(group.astype(np.uint16) if n * v < 65536 else group, kind="stable")
+    key = group[order] * w + g[order] % w
+    top, bottom, x = top[order], bottom[order], g[order] % w
+    lab_j = np.asarray(labels, np.int64)
+    base = (np.asarray(img, np.int64) * v + np.clip(lab_j, 0, v - 1)) * w
+    lo = np.searchsorted(key, base + x0)
+    hi = np.where((lab_j >= 0) & (lab_j < v), np.searchsorted(key, base + x1), lo)
+    cnt = hi - lo
+    owner = np.repeat(np.arange(k), cnt)
+    run = np.arange(int(cnt.sum())) - np.repeat(np.cumsum(cnt) - cnt, cnt) + np.repeat(lo, cnt)
+    a = np.maximum(top[run], y0[owner])
+    b = np.minimum(bottom[run], y1[owner])
+    keep = a < b
+    owner, run, a, b = owner[keep], run[keep], a[keep], b[keep]
+    xr = x[run] * h
+    return rles_from_runs(owner, xr + a, xr + b, k, h, w)
 
 
 @_register("centernet", Task.DETECTION, Task.INSTANCE)
@@ -218,13 +251,33 @@ def decode_centernet(outputs: Mapping[str, np.ndarray], tfs: Sequence[Transform]
     boxes = (boxes - np.tile(pxy, 2)) / np.tile(sxy, 2)
     boxes = np.clip(boxes, 0, np.tile(hw_img, 2))
     labs = ids[cls]
+    masks = None
+    if seg is not None:
+        if not np.isfinite(seg).all():
+            raise ValidationError("decoder 'centernet': the network produced non-finite mask scores")
+        # the label map in channel positions; a detection's label becomes the channel(s) that carry it
+        ml = np.arange(seg.shape[1]) if mask_labels is None else np.asarray(mask_labels)
+        if len(ml) != seg.shape[1]:
+            raise ValidationError(f"decoder 'centernet': {len(ml)} mask labels for {seg.shape[1]} score channels")
+        kinds, channel_kind = np.unique(ml, return_inverse=True)
+        channel_kind = channel_kind.reshape(-1).astype(np.uint8 if len(kinds) <= 256 else np.int64)
+        pos = np.minimum(np.searchsorted(kinds, labs), len(kinds) - 1)
+        det_kind = np.where(kinds[pos] == labs, pos, -1)  # -1: no channel carries the label (empty masks)
+        same_kinds = len(kinds) == len(ml) and bool((kinds == ml).all())
+        if all(tf == tfs[0] for tf in tfs):  # one pass for a batch of equal geometry
+            idx = upsampled_argmax(seg, tfs[0], input_hw)
+            masks = _masks_in_boxes(idx if same_kinds else np.take(channel_kind, idx), img, boxes, det_kind)
+        else:
+            masks = []
+            for i, tf in enumerate(tfs):
+                a, b = bounds[i], bounds[i + 1]
+                idx = upsampled_argmax(seg[i], tf, input_hw)[None]
+                masks += _masks_in_boxes(idx if same_kinds else np.take(channel_kind, idx),
+                                         np.zeros(b - a, np.int64), boxes[a:b], det_kind[a:b])
     out = []
     for i, tf in enumerate(tfs):
         a, b = bounds[i], bounds[i + 1]
-        segs = None
-        if seg is not None:
-            ml = np.arange(seg.shape[1]) if mask_labels is None else np.asarray(mask_labels)
-            segs = _masks_from_scores(seg[i], tf, input_hw, boxes[a:b], labs[a:b], ml)
+        segs = masks[a:b] if masks is not None else None
         inst = _instances(boxes[a:b], labs[a:b], score[a:b].astype(np.float64), segs)
         out.append(Prediction.model_construct(task=task, image_hw=tf.image_hw, instances=inst, label_map=None,
                                               class_scores=None))

@@ -168,31 +168,83 @@ def resize_scores(scores: np.ndarray, tf: Transform, input_hw: tuple[int, int]) 
 
 
 def argmax_channels(scores: np.ndarray) -> np.ndarray:
-    """``(C, H, W)`` -> ``(H, W)`` index of the largest channel (the first on ties, as ``np.argmax``).
+    """``(C, ...)`` -> ``(...)`` index of the largest channel, exactly ``np.argmax(scores, axis=0)`` (the first
+    channel on ties; the first NaN where there is one).
 
-    A loop over channels: for the few channels of segmentation models it is several times faster than
-    ``np.argmax(axis=0)``, which walks the channel axis with a stride.
+    ``np.argmax`` over the leading axis walks it with a stride and is slow. Here channels play a knock-out
+    tournament in order: neighbours meet, the right one wins only when strictly greater (so ties keep the
+    earlier channel), winners meet winners -- every step a plain pass over contiguous memory.
     """
-    c = scores.shape[0]
-    if c > 64:
-        return scores.argmax(0)
-    best = scores[0].copy()
-    idx = np.zeros(scores.shape[1:], np.uint8 if c < 256 else np.int64)
-    for k in range(1, c):
-        m = scores[k] > best
-        idx[m] = k
-        np.maximum(best, scores[k], out=best)
-    return idx
+    s = np.asarray(scores)
+    c = s.shape[0]
+    dtype = np.uint8 if c <= 256 else np.int64
+    if c == 1:
+        return np.zeros(s.shape[1:], dtype)
+    vals = [s[k] for k in range(c)]
+    idx: list[int | np.ndarray] = list(range(c))  # an int: every pixel still has that channel
+    while len(vals) > 1:
+        nv: list[np.ndarray] = []
+        ni: list[int | np.ndarray] = []
+        for a in range(0, len(vals) - 1, 2):
+            va, vb, ia, ib = vals[a], vals[a + 1], idx[a], idx[a + 1]
+            right = np.greater(vb, va)
+            nv.append(np.maximum(va, vb))
+            if dtype is np.uint8:  # ia + right * (ib - ia), wrapping mod 256 to the right value
+                won = right.view(np.uint8)
+                if isinstance(ia, int) and isinstance(ib, int):
+                    ni.append(won + np.uint8(ia) if ib - ia == 1 else won * np.uint8(ib - ia) + np.uint8(ia))
+                else:
+                    step = np.subtract(ib, ia, dtype=np.uint8, casting="unsafe")
+                    step *= won
+                    step += ia if isinstance(ia, np.ndarray) else np.uint8(ia)
+                    ni.append(step)
+            else:
+                ni.append(np.where(right, ib, ia).astype(dtype, copy=False))
+        if len(vals) % 2:
+            nv.append(vals[-1])
+            ni.append(idx[-1])
+        vals, idx = nv, ni
+    out = idx[0]
+    assert isinstance(out, np.ndarray)
+    bad = np.isnan(vals[0]) if vals[0].dtype.kind == "f" else None  # NaN is carried by np.maximum to the top
+    if bad is not None and bad.any():  # there np.argmax answers the first NaN
+        out[bad] = np.argmax(s[:, bad], axis=0)
+    return out
+
+
+def _quad_labels(corners: tuple[np.ndarray, ...], img: np.ndarray, rows: np.ndarray, cols: np.ndarray,
+                 wy: np.ndarray, wx: np.ndarray, hw: tuple[int, int]) -> tuple[np.ndarray, np.ndarray]:
+    """Arg-max labels and flat output positions of the pixels of ``Q`` source quads.
+
+    ``corners``: the scores ``(C, Q)`` at a quad's top-left, the bottom-left minus it, the top-right, and the
+    bottom-right minus the top-right; ``rows`` ``(fy, Q)`` and ``cols`` ``(fx, Q)`` the output rows and columns of
+    each quad. The arithmetic is :func:`resize_scores`' (rows first, then columns, in float32), laid out with the
+    quads innermost so every pass runs over long contiguous rows.
+    """
+    s00, d10, s01, d11 = corners
+    H, W = hw
+    WY, WX = wy[rows], wx[cols]
+    left = d10[:, None, :] * WY
+    left += s00[:, None, :]  # (C, fy, Q)
+    right = d11[:, None, :] * WY
+    right += s01[:, None, :]
+    right -= left
+    v = right[:, :, None, :] * WX[None, None]
+    v += left[:, :, None, :]  # (C, fy, fx, Q)
+    lab = argmax_channels(v.reshape(len(v), -1))
+    pos = ((img * H)[None, :] + rows) * W
+    return lab, (pos[:, None, :] + cols[None]).reshape(-1)
 
 
 def upsampled_argmax(scores: np.ndarray, tf: Transform, input_hw: tuple[int, int]) -> np.ndarray:
     """``argmax_channels(resize_scores(scores, tf, input_hw))`` without resampling every channel everywhere.
 
     ``scores``: ``(C, h, w)``, or ``(N, C, h, w)`` for N images sharing one transform (then ``(N, H, W)`` comes
-    back). A resampled pixel is a convex combination of its four source cells; where those four share one
-    arg-max class the combination has it too (ties still go to the first channel), so only the pixels whose
-    source cells disagree -- the class borders -- are resampled, with the same float32 arithmetic as
-    :func:`resize_scores`. Returns channel indices.
+    back). Every output pixel is a convex combination of one *quad* of source cells (its top-left cell and the
+    cells below, right and diagonal). Where a quad's four cells share one arg-max class, so do all its pixels
+    (ties still go to the first channel): they are filled by repeating the low-resolution arg-max. Only the
+    pixels of quads whose cells disagree -- the class borders -- are resampled, with the same float32
+    arithmetic as :func:`resize_scores`. Returns channel indices.
     """
     single = scores.ndim == 3
     s = np.asarray(scores, dtype=np.float32)
@@ -203,38 +255,56 @@ def upsampled_argmax(scores: np.ndarray, tf: Transform, input_hw: tuple[int, int
     px, py = tf.pad_xy
     ch, cw = tf.content_hw
     H, W = tf.image_hw
-    y0, y1, wy = _linear_weights(H, h, py * sy_, ch * sy_)
-    x0, x1, wx = _linear_weights(W, w, px * sx_, cw * sx_)
-    low = argmax_channels(s.transpose(1, 0, 2, 3))  # (N, h, w)
-    # same[i, j]: the cells (i, j), (i + 1, j), (i, j + 1), (i + 1, j + 1) agree (edges replicated, as the
-    # clamped source indices y1 = min(y0 + 1, h - 1) and x1 = min(x0 + 1, w - 1) are)
-    lp = np.pad(low, ((0, 0), (0, 1), (0, 1)), mode="edge")
+    y0, _, wy = _linear_weights(H, h, py * sy_, ch * sy_)
+    x0, _, wx = _linear_weights(W, w, px * sx_, cw * sx_)
+    by_channel = s.transpose(1, 0, 2, 3)  # (C, N, h, w)
+    low = argmax_channels(by_channel)  # (N, h, w)
+    # same[i, j]: cells (i, j), (i + 1, j), (i, j + 1), (i + 1, j + 1) agree, the last row and column repeated
+    # (as the clamped source indices min(i + 1, h - 1) and min(j + 1, w - 1) are)
+    lp = np.empty((n, h + 1, w + 1), low.dtype)
+    lp[:, :h, :w] = low
+    lp[:, h, :w] = low[:, h - 1]
+    lp[:, :, w] = lp[:, :, w - 1]
     corner = lp[:, :-1, :-1]
     same = (corner == lp[:, 1:, :-1]) & (corner == lp[:, :-1, 1:]) & (corner == lp[:, 1:, 1:])
-    src = (y0[:, None] * w + x0[None, :]).ravel()  # source cell of every output pixel: one gather, not two
-    out = np.take(low.reshape(n, h * w), src, axis=1).reshape(n, H, W)
-    border = ~np.take(same.reshape(n, h * w), src, axis=1)
-    flat = np.flatnonzero(border)
-    if len(flat):
-        img, rem = np.divmod(flat, H * W)
-        ys, xs = np.divmod(rem, W)
-        WY, WX = wy[ys], wx[xs]
-        base = img * (h * w)
-        top, bot = base + y0[ys] * w, base + y1[ys] * w
-        left, right = x0[xs], x1[xs]
-        s2 = s.transpose(1, 0, 2, 3).reshape(c, n * h * w)
-        a = np.take(s2, top + left, axis=1)
-        b = np.take(s2, bot + left, axis=1)
-        b -= a
-        b *= WY
-        a += b  # left column, rows interpolated
-        e = np.take(s2, top + right, axis=1)
-        d = np.take(s2, bot + right, axis=1)
-        d -= e
-        d *= WY
-        e += d  # right column
-        e -= a
-        e *= WX
-        a += e
-        out.reshape(-1)[flat] = argmax_channels(a[:, :, None])[:, 0]
+    out = np.take(np.take(low, x0, axis=2), y0, axis=1)  # (N, H, W): every pixel its quad's top-left class
+    q = np.flatnonzero(~same)
+    if len(q) == 0:
+        return out[0] if single else out
+    img, rem = np.divmod(q, h * w)
+    i, j = np.divmod(rem, w)
+    # the output rows of quad row i are ry[i] .. ry[i] + ny[i] - 1 (y0 is non-decreasing), columns likewise
+    ny = np.bincount(y0, minlength=h)
+    ry = np.cumsum(ny) - ny
+    nx = np.bincount(x0, minlength=w)
+    rx = np.cumsum(nx) - nx
+    flat_scores = by_channel.reshape(c, n * h * w)
+    base = img * (h * w)
+    top, bottom = base + i * w, base + np.minimum(i + 1, h - 1) * w
+    left, right = j, np.minimum(j + 1, w - 1)
+    s00 = np.take(flat_scores, top + left, axis=1)  # (C, Q)
+    d10 = np.take(flat_scores, bottom + left, axis=1)
+    d10 -= s00
+    s01 = np.take(flat_scores, top + right, axis=1)
+    d11 = np.take(flat_scores, bottom + right, axis=1)
+    d11 -= s01
+    nyq, nxq = ny[i], nx[j]
+    # most quads span the same number of rows and columns (the stride): those are one regular block; the rest
+    # (image edges, fractional scales) are padded to their largest size and the padding dropped
+    fy, fx = int(np.bincount(nyq).argmax()), int(np.bincount(nxq).argmax())
+    regular = (nyq == fy) & (nxq == fx)
+    flat_out = out.reshape(-1)
+    for sel in (slice(None),) if regular.all() else (np.flatnonzero(regular), np.flatnonzero(~regular)):
+        ny_s, nx_s = nyq[sel], nxq[sel]
+        if len(ny_s) == 0:
+            continue
+        my, mx = int(ny_s.max()), int(nx_s.max())
+        rows = np.minimum(ry[i[sel]][None, :] + np.arange(my)[:, None], H - 1)  # (my, Q)
+        cols = np.minimum(rx[j[sel]][None, :] + np.arange(mx)[:, None], W - 1)  # (mx, Q)
+        lab, pos = _quad_labels((s00[:, sel], d10[:, sel], s01[:, sel], d11[:, sel]), img[sel], rows, cols,
+                                wy, wx, (H, W))
+        if my != int(ny_s.min()) or mx != int(nx_s.min()):  # padded: keep the quads' own pixels only
+            keep = ((np.arange(my)[:, None] < ny_s)[:, None, :] & (np.arange(mx)[:, None] < nx_s)[None]).reshape(-1)
+            lab, pos = lab[keep], pos[keep]
+        flat_out[pos] = lab
     return out[0] if single else out

@@ -119,14 +119,18 @@ def test_decoders_check_shapes_and_labels() -> None:
     np.testing.assert_allclose(p.class_scores, [0.25, 0.75])
 
 
-@settings(max_examples=40, deadline=None)
-@given(st.integers(1, 70), st.integers(0, 2**31 - 1))
-def test_argmax_channels_equals_numpy(c: int, seed: int) -> None:
+@settings(max_examples=80, deadline=None)
+@given(st.integers(1, 300), st.integers(0, 2**31 - 1), st.booleans())
+def test_argmax_channels_equals_numpy(c: int, seed: int, nan: bool) -> None:
     from annokit.predict.preprocess import argmax_channels
 
     rng = np.random.default_rng(seed)
     s = rng.integers(0, 4, (c, 5, 7)).astype(np.float32)  # many ties: the first channel must win
-    np.testing.assert_array_equal(argmax_channels(s), s.argmax(0))
+    if nan:  # np.argmax's rule: the first NaN wins
+        s[rng.integers(0, c, 6), rng.integers(0, 5, 6), rng.integers(0, 7, 6)] = np.nan
+    got = argmax_channels(s)
+    np.testing.assert_array_equal(got, s.argmax(0))
+    assert got.dtype == (np.uint8 if c <= 256 else np.int64)
 
 
 @settings(max_examples=60, deadline=None)
@@ -146,3 +150,40 @@ def test_upsampled_argmax_equals_argmax_of_resampled_scores(c: int, h: int, w: i
     both = upsampled_argmax(np.stack([s, s[::-1]]), tf, (ih, iw))  # a batch sharing one transform
     np.testing.assert_array_equal(both[0], want)
     np.testing.assert_array_equal(both[1], argmax_channels(resize_scores(s[::-1], tf, (ih, iw))))
+
+
+@settings(max_examples=100, deadline=None)
+@given(st.integers(1, 3), st.integers(2, 6), st.integers(2, 6), st.integers(0, 2**31 - 1), st.booleans(),
+       st.sampled_from([(0, 3, 7), (7, 0, 3), (0, 3, 3), (0, 9, 9)]))
+def test_instance_masks_are_the_box_cut_of_the_label_map(n: int, h: int, w: int, seed: int, same: bool,
+                                                         mask_labels: tuple[int, ...]) -> None:
+    """Every mask equals, byte for byte, pycocotools' encoding of its definition: the pixels whose centres lie
+    inside the box and whose (resampled) arg-max class is the detection's label. Batches of one geometry and of
+    several (letterboxed) geometries take different paths; both are checked."""
+    from pycocotools import mask as cmask
+
+    from annokit.predict.preprocess import argmax_channels
+
+    rng = np.random.default_rng(seed)
+    labels = LabelSet(ids=[3, 7], names=["a", "b"])  # mask channels may repeat a label, or carry none of one
+    ih, iw = h * 4, w * 4
+    tfs = []
+    for _ in range(n):
+        H, W = (ih, iw) if same else (int(rng.integers(1, 30)), int(rng.integers(1, 30)))
+        pad = (0, 0) if same else (int(rng.integers(0, 3)), int(rng.integers(0, 3)))
+        tfs.append(Transform((H, W), (1.0, 1.0), pad, (ih - 2 * pad[1], iw - 2 * pad[0])))
+    heat = rng.random((n, 2, h, w)).astype(np.float32)
+    wh = rng.uniform(0, 3 * max(ih, iw), (n, 2, h, w)).astype(np.float32)
+    off = rng.random((n, 2, h, w)).astype(np.float32)
+    seg = rng.integers(0, 3, (n, 3, h, w)).astype(np.float32)  # ties included
+    outs = {"heatmap": heat, "wh": wh, "offset": off, "masks_from": seg}
+    preds = decode("centernet", outs, tfs, (ih, iw), labels, task=Task.INSTANCE, score_threshold=0.2,
+                   mask_labels=mask_labels)
+    for i, (p, tf) in enumerate(zip(preds, tfs)):
+        lab = np.take(mask_labels, argmax_channels(resize_scores(seg[i], tf, (ih, iw))))
+        H, W = tf.image_hw
+        want = np.zeros((H, W, len(p.instances.boxes)), np.uint8, order="F")
+        for j, (box, c) in enumerate(zip(p.instances.boxes, p.instances.labels)):
+            x0, y0, x1, y1 = np.floor(box + 0.5).astype(int)
+            want[y0:y1, x0:x1, j] = lab[y0:y1, x0:x1] == c
+        assert p.instances.segmentations == (list(cmask.encode(want)) if len(p.instances.boxes) else [])
