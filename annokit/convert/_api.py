@@ -8,6 +8,7 @@ from typing import Any, Mapping
 
 import numpy as np
 
+from annokit._gc import no_gc
 from annokit.convert._registry import FORMATS, FormatSpec
 from annokit.convert._sidecar import SIDECAR, read_sidecar, reconcile, strip_slots, write_sidecar
 from annokit.convert.report import LossError, LossRecorder, LossReport
@@ -15,7 +16,7 @@ from annokit.core.dataset import Dataset
 from annokit.core.labels import LabelSet
 from annokit.errors import FormatError
 from annokit.io._atomic import atomic_path, write_json_atomic
-from annokit.io._safe import atomic_dir, no_gc
+from annokit.io._safe import atomic_dir
 
 __all__ = ["convert", "read_dataset", "write_dataset", "remap_categories", "formats", "get_format"]
 

@@ -132,10 +132,11 @@ def counts_to_strings(counts: np.ndarray, lengths: np.ndarray) -> list[bytes]:
     lengths = np.asarray(lengths, dtype=np.int64)
     stop = np.cumsum(lengths)
     x = cnt.copy()
-    if len(cnt):
-        local = np.arange(len(cnt)) - np.repeat(stop - lengths, lengths)
-        d = np.flatnonzero(local > 2)
-        x[d] -= cnt[d - 2]
+    x[2:] -= cnt[:-2]
+    first = stop - lengths
+    for k in range(3):  # an RLE's first three counts are coded as they are
+        at = first[lengths > k] + k
+        x[at] = cnt[at]
     # round r codes 5 more bits of the counts still "alive"; most counts need one or two rounds
     rounds: list[tuple[np.ndarray, np.ndarray]] = []  # (which counts, their byte in this round)
     nbytes = np.ones(len(x), np.int64)

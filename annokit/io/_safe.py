@@ -19,6 +19,7 @@ import xml.etree.ElementTree as ET
 from pathlib import Path, PurePosixPath
 from typing import Any, Iterator
 
+from annokit._gc import no_gc  # noqa: F401  (readers and writers import it from here)
 from annokit.errors import FormatError
 
 __all__ = ["no_gc", "safe_join", "safe_name", "safe_relpath", "parse_xml", "open_image_checked", "image_hw",
@@ -167,22 +168,6 @@ def atomic_dir(dest: str | os.PathLike[str], *, overwrite: bool = False) -> Iter
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
-
-
-@contextlib.contextmanager
-def no_gc() -> Iterator[None]:
-    """Pause Python's cyclic garbage collector while a reader or writer allocates its many small objects (XML
-    elements, dicts): the collections it would run find no cycles there and cost more than the parsing itself.
-    Restores the collector's previous state."""
-    import gc
-
-    was = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        if was:
-            gc.enable()
 
 
 def write_files(items: list[tuple[Path, bytes]], *, threads: int = 8) -> None:

@@ -222,7 +222,7 @@ def evaluate_files(
     progress: bool = False,
 ) -> COCOResult:
     """Read a COCO instances file and a results file, and :func:`evaluate` them."""
-    from annokit.io._safe import no_gc
+    from annokit._gc import no_gc
     from annokit.io.coco import read_instances, read_results
 
     # parsing creates millions of small containers; the cyclic GC would rescan them over and over

@@ -22,6 +22,7 @@ from typing import Any, Mapping, Sequence
 
 import numpy as np
 
+from annokit._gc import no_gc
 from annokit.core.labels import LabelSet
 from annokit.errors import AnnokitError
 from annokit.predict.base import Prediction, Task, check_images
@@ -216,7 +217,8 @@ class OnnxPredictor:
         if len(images) == 0:
             return []
         outs, tfs, hw = self.raw(images)
-        return self._decode(outs, tfs, hw, self.labels, **self.decoder_options)
+        with no_gc():  # per-object results (masks) are many small objects
+            return self._decode(outs, tfs, hw, self.labels, **self.decoder_options)
 
     def warmup(self) -> None:
         """One run on a blank image, so the first timed batch does not pay for onnxruntime's set-up."""

@@ -212,28 +212,29 @@ def argmax_channels(scores: np.ndarray) -> np.ndarray:
     return out
 
 
-def _quad_labels(corners: tuple[np.ndarray, ...], img: np.ndarray, rows: np.ndarray, cols: np.ndarray,
-                 wy: np.ndarray, wx: np.ndarray, hw: tuple[int, int]) -> tuple[np.ndarray, np.ndarray]:
-    """Arg-max labels and flat output positions of the pixels of ``Q`` source quads.
-
-    ``corners``: the scores ``(C, Q)`` at a quad's top-left, the bottom-left minus it, the top-right, and the
-    bottom-right minus the top-right; ``rows`` ``(fy, Q)`` and ``cols`` ``(fx, Q)`` the output rows and columns of
-    each quad. The arithmetic is :func:`resize_scores`' (rows first, then columns, in float32), laid out with the
-    quads innermost so every pass runs over long contiguous rows.
-    """
-    s00, d10, s01, d11 = corners
-    H, W = hw
-    WY, WX = wy[rows], wx[cols]
-    left = d10[:, None, :] * WY
-    left += s00[:, None, :]  # (C, fy, Q)
-    right = d11[:, None, :] * WY
-    right += s01[:, None, :]
+def _lerp_block(s00: np.ndarray, s10: np.ndarray, s01: np.ndarray, s11: np.ndarray, WY: np.ndarray,
+                WX: np.ndarray) -> np.ndarray:
+    """Bilinear values ``(..., fy, fx, Q)`` of ``Q`` quads with corners ``(..., Q)`` at row weights ``WY`` ``(fy, Q)``
+    and column weights ``WX`` ``(fx, Q)``: :func:`resize_scores`' float32 arithmetic (rows first, then columns),
+    laid out with the quads innermost so every pass runs over long contiguous rows."""
+    left = (s10 - s00)[..., None, :] * WY
+    left += s00[..., None, :]  # (..., fy, Q)
+    right = (s11 - s01)[..., None, :] * WY
+    right += s01[..., None, :]
     right -= left
-    v = right[:, :, None, :] * WX[None, None]
-    v += left[:, :, None, :]  # (C, fy, fx, Q)
-    lab = argmax_channels(v.reshape(len(v), -1))
-    pos = ((img * H)[None, :] + rows) * W
-    return lab, (pos[:, None, :] + cols[None]).reshape(-1)
+    v = right[..., :, None, :] * WX
+    v += left[..., :, None, :]
+    return v
+
+
+def _quad_labels(corners: tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray], WY: np.ndarray,
+                 WX: np.ndarray) -> np.ndarray:
+    """Arg-max labels ``(fy, fx, Q)`` of the pixels of ``Q`` source quads (``corners``: the scores ``(C, Q)`` at the
+    top-left, bottom-left, top-right and bottom-right cells; ``WY`` ``(fy, Q)``, ``WX`` ``(fx, Q)`` the weights
+    of each quad's output rows and columns)."""
+    c = corners[0].shape[0]
+    v = _lerp_block(*corners, WY, WX)  # (C, fy, fx, Q)
+    return argmax_channels(v.reshape(c, -1)).reshape(v.shape[1:])
 
 
 def upsampled_argmax(scores: np.ndarray, tf: Transform, input_hw: tuple[int, int]) -> np.ndarray:
@@ -282,12 +283,8 @@ def upsampled_argmax(scores: np.ndarray, tf: Transform, input_hw: tuple[int, int
     base = img * (h * w)
     top, bottom = base + i * w, base + np.minimum(i + 1, h - 1) * w
     left, right = j, np.minimum(j + 1, w - 1)
-    s00 = np.take(flat_scores, top + left, axis=1)  # (C, Q)
-    d10 = np.take(flat_scores, bottom + left, axis=1)
-    d10 -= s00
-    s01 = np.take(flat_scores, top + right, axis=1)
-    d11 = np.take(flat_scores, bottom + right, axis=1)
-    d11 -= s01
+    corners = tuple(np.take(flat_scores, at, axis=1) for at in (top + left, bottom + left, top + right,
+                                                                  bottom + right))  # each (C, Q)
     nyq, nxq = ny[i], nx[j]
     # most quads span the same number of rows and columns (the stride): those are one regular block; the rest
     # (image edges, fractional scales) are padded to their largest size and the padding dropped
@@ -301,8 +298,10 @@ def upsampled_argmax(scores: np.ndarray, tf: Transform, input_hw: tuple[int, int
         my, mx = int(ny_s.max()), int(nx_s.max())
         rows = np.minimum(ry[i[sel]][None, :] + np.arange(my)[:, None], H - 1)  # (my, Q)
         cols = np.minimum(rx[j[sel]][None, :] + np.arange(mx)[:, None], W - 1)  # (mx, Q)
-        lab, pos = _quad_labels((s00[:, sel], d10[:, sel], s01[:, sel], d11[:, sel]), img[sel], rows, cols,
-                                wy, wx, (H, W))
+        lab = _quad_labels(tuple(x if isinstance(sel, slice) else np.take(x, sel, axis=1) for x in corners),
+                           wy[rows], wx[cols]).reshape(-1)
+        pos = ((img[sel] * H)[None, :] + rows) * W
+        pos = (pos[:, None, :] + cols[None]).reshape(-1)
         if my != int(ny_s.min()) or mx != int(nx_s.min()):  # padded: keep the quads' own pixels only
             keep = ((np.arange(my)[:, None] < ny_s)[:, None, :] & (np.arange(mx)[:, None] < nx_s)[None]).reshape(-1)
             lab, pos = lab[keep], pos[keep]
