@@ -147,15 +147,27 @@ def decode_segmentation(outputs: Mapping[str, np.ndarray], tfs: Sequence[Transfo
     return out
 
 
-def _peaks(heat: np.ndarray) -> np.ndarray:
-    """``(..., h, w)`` -> bool, True where a value is the maximum of its 3x3 neighbourhood."""
+def _peaks_above(heat: np.ndarray, threshold: float) -> np.ndarray:
+    """Flat indices into ``heat`` ``(..., h, w)``, ascending, of the values above ``threshold`` that are the maximum
+    of their 3x3 neighbourhood (ties count as maxima; a NaN neighbour disqualifies).
+
+    The threshold is applied first: few cells pass it, and only their eight neighbours are looked at.
+    """
     h, w = heat.shape[-2:]
-    p = np.full(heat.shape[:-2] + (h + 2, w + 2), -np.inf, dtype=heat.dtype)
-    p[..., 1:-1, 1:-1] = heat
-    m = np.maximum(p[..., :, :-2], p[..., :, 1:-1])
-    m = np.maximum(m, p[..., :, 2:])  # row-wise max of 3, (h + 2, w)
-    m = np.maximum(np.maximum(m[..., :-2, :], m[..., 1:-1, :]), m[..., 2:, :])
-    return heat >= m
+    flat = heat.reshape(-1)
+    idx = np.flatnonzero(flat > threshold)
+    v = flat[idx]
+    y = (idx // w) % h
+    x = idx % w
+    ok = np.ones(len(idx), bool)
+    for dy in (-1, 0, 1):
+        for dx in (-1, 0, 1):
+            if dy == 0 and dx == 0:
+                continue
+            inside = (y + dy >= 0) & (y + dy < h) & (x + dx >= 0) & (x + dx < w)
+            nb = np.where(inside, idx + (dy * w + dx), idx)  # outside the map: compare with itself
+            ok &= flat[nb] <= v
+    return idx[ok]
 
 
 def _masks_in_boxes(lab: np.ndarray, img: np.ndarray, boxes: np.ndarray, labels: np.ndarray) -> list[dict]:
@@ -226,9 +238,9 @@ def decode_centernet(outputs: Mapping[str, np.ndarray], tfs: Sequence[Transform]
     seg = outputs.get("masks_from") if task == Task.INSTANCE else None
     if task == Task.INSTANCE and seg is None:
         raise ValidationError("decoder 'centernet': instance masks need an output for 'masks_from'")
-    flat = np.where(_peaks(heat), heat, 0).reshape(n, -1)
-    img, cand = np.nonzero(flat > score_threshold)
-    score = flat[img, cand]
+    peaks = _peaks_above(heat, score_threshold)
+    img, cand = np.divmod(peaks, c * h * w)
+    score = heat.reshape(-1)[peaks]
     order = np.lexsort((-score, img))  # by image, then descending score (ties: index order)
     img, cand, score = img[order], cand[order], score[order]
     bounds = np.searchsorted(img, np.arange(n + 1))

@@ -187,3 +187,23 @@ def test_instance_masks_are_the_box_cut_of_the_label_map(n: int, h: int, w: int,
             x0, y0, x1, y1 = np.floor(box + 0.5).astype(int)
             want[y0:y1, x0:x1, j] = lab[y0:y1, x0:x1] == c
         assert p.instances.segmentations == (list(cmask.encode(want)) if len(p.instances.boxes) else [])
+
+
+@settings(max_examples=80, deadline=None)
+@given(st.integers(1, 3), st.integers(1, 4), st.integers(1, 7), st.integers(1, 7), st.integers(0, 2**31 - 1),
+       st.sampled_from([-1.0, 0.0, 0.3]), st.booleans())
+def test_peaks_are_the_3x3_maxima_above_the_threshold(n: int, c: int, h: int, w: int, seed: int, thr: float,
+                                                      nan: bool) -> None:
+    from annokit.predict.decoders import _peaks_above
+
+    rng = np.random.default_rng(seed)
+    heat = rng.integers(0, 4, (n, c, h, w)).astype(np.float32) / 3  # ties between neighbours are common
+    if nan:
+        heat[0, 0, rng.integers(0, h), rng.integers(0, w)] = np.nan
+    want = []
+    for i, (a, b, y, x) in enumerate(np.ndindex(*heat.shape)):
+        v = heat[a, b, y, x]
+        hood = heat[a, b, max(y - 1, 0):y + 2, max(x - 1, 0):x + 2]
+        if v > thr and not np.isnan(hood).any() and (hood <= v).all():
+            want.append(i)
+    assert _peaks_above(heat, thr).tolist() == want
