@@ -11,6 +11,7 @@ from __future__ import annotations
 import csv
 import io
 import os
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Sequence
@@ -122,7 +123,7 @@ def load_image(path: PathLike) -> np.ndarray:
             return np.asarray(im.convert("RGB"))
     except FileNotFoundError:
         raise PredictionError(str(path), "no such file") from None
-    except (UnidentifiedImageError, OSError, ValueError) as exc:
+    except (UnidentifiedImageError, OSError, ValueError, Image.DecompressionBombError) as exc:
         raise PredictionError(str(path), f"cannot read the image: {exc}") from None
 
 
@@ -176,37 +177,55 @@ def run_predictor(predictor: Predictor, items: Sequence[ImageItem], *, batch_siz
     warm = getattr(predictor, "warmup", None)
     if callable(warm):
         warm()
-    for start in range(0, len(items), bs):
-        batch = list(items[start:start + bs])
-        loaded: list[tuple[ImageItem, np.ndarray]] = []
-        for it in batch:
-            try:
-                loaded.append((it, load_image(it.path)))
-            except PredictionError as exc:
-                fail(it, exc.reason)
-        if loaded:
-            imgs = [im for _, im in loaded]
-            try:
-                preds = predictor.predict(imgs)
-                _check_output(preds, imgs, task)
-            except Exception as exc:  # a backend may raise anything: find the image
-                if len(loaded) == 1:
-                    fail(loaded[0][0], _why(exc))
+    batches = [list(items[start:start + bs]) for start in range(0, len(items), bs)]
+    # the next batch's files are read and decoded on a second thread while the model runs on this one (image
+    # decoders and inference engines release the GIL); at most two batches of images are in memory
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="annokit-load") as pool:
+        pending = pool.submit(_load_batch, batches[0]) if batches else None
+        for k, batch in enumerate(batches):
+            assert pending is not None
+            read = pending.result()
+            pending = pool.submit(_load_batch, batches[k + 1]) if k + 1 < len(batches) else None
+            loaded: list[tuple[ImageItem, np.ndarray]] = []
+            for it, im in read:
+                if isinstance(im, PredictionError):
+                    fail(it, im.reason)
                 else:
-                    for it, im in loaded:
-                        try:
-                            one = predictor.predict([im])
-                            _check_output(one, [im], task)
-                        except Exception as exc1:
-                            fail(it, _why(exc1))
-                            continue
-                        keep(it, one[0])
-            else:
-                for (it, _), p in zip(loaded, preds):
-                    keep(it, p)
-        if progress is not None:
-            progress(len(batch))
+                    loaded.append((it, im))
+            if loaded:
+                imgs = [im for _, im in loaded]
+                try:
+                    preds = predictor.predict(imgs)
+                    _check_output(preds, imgs, task)
+                except Exception as exc:  # a backend may raise anything: find the image
+                    if len(loaded) == 1:
+                        fail(loaded[0][0], _why(exc))
+                    else:
+                        for it, im in loaded:
+                            try:
+                                one = predictor.predict([im])
+                                _check_output(one, [im], task)
+                            except Exception as exc1:
+                                fail(it, _why(exc1))
+                                continue
+                            keep(it, one[0])
+                else:
+                    for (it, _), p in zip(loaded, preds):
+                        keep(it, p)
+            if progress is not None:
+                progress(len(batch))
     return result
+
+
+def _load_batch(batch: Sequence[ImageItem]) -> list[tuple[ImageItem, np.ndarray | PredictionError]]:
+    """Read a batch's images; an unreadable one comes back as its error, in its place."""
+    out: list[tuple[ImageItem, np.ndarray | PredictionError]] = []
+    for it in batch:
+        try:
+            out.append((it, load_image(it.path)))
+        except PredictionError as exc:
+            out.append((it, exc))
+    return out
 
 
 def _png(arr: np.ndarray) -> bytes:

@@ -106,6 +106,36 @@ def test_a_failing_image_is_named_and_skipping_counts_it(tmp_path: Path) -> None
     assert p.batches == [2, 3, 1, 1, 1, 1]  # the failing batch was retried image by image
 
 
+@pytest.mark.filterwarnings("ignore::PIL.Image.DecompressionBombWarning")
+def test_a_decompression_bomb_is_a_named_failure(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    d = _folder(tmp_path, n=3)  # 6x9, 7x9 and 8x9 pixels
+    monkeypatch.setattr(Image, "MAX_IMAGE_PIXELS", 33)  # only the 8x9 image is over twice the limit: refused
+    items = images_from_dir(d)
+    with pytest.raises(PredictionError, match=r"im_02\.png \(image id 3\): cannot read the image: .*decompression"):
+        run_predictor(PickyPredictor(), items)
+    res = run_predictor(PickyPredictor(), items, skip_failures=True)
+    assert [it.file_name for it, _ in res.failures] == ["im_02.png"]
+
+
+def test_images_are_read_one_batch_ahead(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The next batch is read while the model runs, never further ahead, and results keep their order."""
+    from annokit.predict import run as run_mod
+
+    reads: list[str] = []
+    real = run_mod.load_image
+    monkeypatch.setattr(run_mod, "load_image", lambda path: (reads.append(Path(path).name), real(path))[1])
+    seen: list[int] = []
+
+    class Watching(PickyPredictor):
+        def predict(self, images):
+            seen.append(len(reads))
+            return super().predict(images)
+
+    res = run_predictor(Watching(), images_from_dir(_folder(tmp_path)))
+    assert seen[0] in (3, 6) and all(s <= 3 * (k + 2) for k, s in enumerate(seen))
+    assert [it.file_name for it in res.items] == [f"im_{i:02d}.png" for i in range(7)]
+
+
 def test_cli_predict_with_skip_failures_and_a_module_attr_backend(tmp_path: Path) -> None:
     d = _folder(tmp_path, bad=(2,))
     out = tmp_path / "scores.csv"
