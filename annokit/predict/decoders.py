@@ -132,6 +132,8 @@ def decode_segmentation(outputs: Mapping[str, np.ndarray], tfs: Sequence[Transfo
         scores = scores.transpose(0, 3, 1, 2)
     if scores.shape[1] != len(labels):
         raise ValidationError(f"decoder 'segmentation': {scores.shape[1]} score channels but {len(labels)} labels")
+    if not np.isfinite(scores).all():
+        raise ValidationError("decoder 'segmentation': the network produced non-finite scores")
     ids = np.asarray(labels.ids)
     ids = ids.astype(_label_dtype(ids))
     identity = bool((ids == np.arange(len(ids))).all()) and len(ids) <= 256

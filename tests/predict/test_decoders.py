@@ -207,3 +207,20 @@ def test_peaks_are_the_3x3_maxima_above_the_threshold(n: int, c: int, h: int, w:
         if v > thr and not np.isnan(hood).any() and (hood <= v).all():
             want.append(i)
     assert _peaks_above(heat, thr).tolist() == want
+
+
+def test_non_finite_network_outputs_are_refused() -> None:
+    labels = LabelSet(ids=[0, 1], names=["a", "b"])
+    tf = [Transform((8, 8), (1.0, 1.0), (0, 0), (8, 8))]
+    scores = np.zeros((1, 2, 2, 2), np.float32)
+    scores[0, 1, 1, 1] = np.nan
+    with pytest.raises(ValidationError, match="non-finite scores"):
+        decode("segmentation", {"scores": scores}, tf, (8, 8), labels)
+    heat = np.zeros((1, 2, 2, 2), np.float32)
+    heat[0, 0, 0, 0] = 0.9
+    outs = {"heatmap": heat, "wh": np.ones((1, 2, 2, 2), np.float32), "masks_from": scores}
+    with pytest.raises(ValidationError, match="non-finite mask scores"):
+        decode("centernet", outs, tf, (8, 8), labels, task=Task.INSTANCE)
+    outs["wh"] = np.full((1, 2, 2, 2), np.inf, np.float32)
+    with pytest.raises(ValidationError, match="non-finite boxes"):
+        decode("centernet", outs, tf, (8, 8), labels)
