@@ -15,7 +15,8 @@ training image is a sample image). One network, three heads, all at a quarter of
 The ONNX file carries its preprocessing, its class names and a decoder per task in the metadata key ``annokit``,
 so ``annokit predict --backend onnx --model sample_data/model/scenes_cnn.onnx --task detection ...`` needs no
 other option. Scoring runs the model through annokit's own onnx backend (the code ``annokit predict`` runs) on
-``sample_data/scenes`` and writes the figures to ``sample_data/model/scenes_cnn.json``; the tests pin them.
+``sample_data/scenes`` and writes the figures to ``sample_data/model/scenes_cnn.json`` and to the tables of the
+repository's README and ``sample_data/model/README.md``; the tests pin them.
 """
 
 from __future__ import annotations
@@ -368,6 +369,32 @@ def score(model_path: Path = MODEL_PATH, scenes: Path = REPO / "sample_data" / "
     return figs
 
 
+README_PATHS = (REPO / "README.md", HERE / "README.md")
+TABLE_START, TABLE_END = "<!-- scenes-cnn-figures:start -->", "<!-- scenes-cnn-figures:end -->"
+
+
+def figures_table(figs: dict) -> str:
+    """The figures as the Markdown table both READMEs show (between the two markers)."""
+    iou = ", ".join(f"{k} {v:.3f}" for k, v in figs["semantic_iou"].items())
+    rows = [
+        ("classification (class of the largest object, 4 classes)",
+         f"accuracy {figs['classification_accuracy']:.3f}"),
+        ("semantic segmentation (background + 3 classes)", f"mIoU {figs['semantic_miou']:.3f} ({iou})"),
+        ("detection", f"box AP {figs['bbox_ap']:.3f}, AP50 {figs['bbox_ap50']:.3f}, AP75 {figs['bbox_ap75']:.3f} "
+                      f"(small {figs['bbox_ap_small']:.3f}, medium {figs['bbox_ap_medium']:.3f}, "
+                      f"large {figs['bbox_ap_large']:.3f})"),
+        ("instance segmentation (box x segmentation head)",
+         f"mask AP {figs['segm_ap']:.3f}, AP50 {figs['segm_ap50']:.3f}"),
+    ]
+    return "\n".join(["| task | figure |", "|---|---|"] + [f"| {a} | {b} |" for a, b in rows])
+
+
+def with_figures(text: str, figs: dict) -> str:
+    """``text`` with the block between the markers replaced by :func:`figures_table` (ValueError if absent)."""
+    a, b = text.index(TABLE_START) + len(TABLE_START), text.index(TABLE_END)
+    return text[:a] + "\n" + figures_table(figs) + "\n" + text[b:]
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--score", action="store_true", help="only score the shipped model")
@@ -386,6 +413,9 @@ def main() -> None:
     if args.out == MODEL_PATH:
         FIGURES_PATH.write_text(json.dumps(figures, indent=2, sort_keys=True) + "\n")
         print(f"wrote {FIGURES_PATH}")
+        for readme in README_PATHS:
+            readme.write_text(with_figures(readme.read_text(), figures))
+            print(f"updated the figures in {readme}")
     print(json.dumps(figures, indent=2, sort_keys=True))
 
 

@@ -47,6 +47,15 @@ def test_model_is_small_and_self_describing() -> None:
     assert meta["preprocess"]["size"] == [120, 160]
 
 
+def test_readme_tables_show_the_figures_file(train_mod) -> None:
+    """Both READMEs show the figures of scenes_cnn.json, as train.py writes them."""
+    want = train_mod.figures_table(json.loads((MODEL_DIR / "scenes_cnn.json").read_text()))
+    for readme in train_mod.README_PATHS:
+        text = readme.read_text()
+        block = text[text.index(train_mod.TABLE_START) + len(train_mod.TABLE_START):text.index(train_mod.TABLE_END)]
+        assert block.strip() == want, readme
+
+
 def test_figures_match_the_training_script(train_mod, outputs) -> None:
     want = json.loads((MODEL_DIR / "scenes_cnn.json").read_text())
     got = train_mod.figures_from_outputs(outputs, SCENES)
