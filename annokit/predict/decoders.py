@@ -149,6 +149,10 @@ def decode_segmentation(outputs: Mapping[str, np.ndarray], tfs: Sequence[Transfo
     return out
 
 
+_DY = np.array([-1, -1, -1, 0, 0, 1, 1, 1])
+_DX = np.array([-1, 0, 1, -1, 1, -1, 0, 1])
+
+
 def _peaks_above(heat: np.ndarray, threshold: float) -> np.ndarray:
     """Flat indices into ``heat`` ``(..., h, w)``, ascending, of the values above ``threshold`` that are the maximum
     of their 3x3 neighbourhood (ties count as maxima; a NaN neighbour disqualifies).
@@ -158,17 +162,14 @@ def _peaks_above(heat: np.ndarray, threshold: float) -> np.ndarray:
     h, w = heat.shape[-2:]
     flat = heat.reshape(-1)
     idx = np.flatnonzero(flat > threshold)
-    v = flat[idx]
     y = (idx // w) % h
     x = idx % w
-    ok = np.ones(len(idx), bool)
-    for dy in (-1, 0, 1):
-        for dx in (-1, 0, 1):
-            if dy == 0 and dx == 0:
-                continue
-            inside = (y + dy >= 0) & (y + dy < h) & (x + dx >= 0) & (x + dx < w)
-            nb = np.where(inside, idx + (dy * w + dx), idx)  # outside the map: compare with itself
-            ok &= flat[nb] <= v
+    # the eight neighbours of every candidate at once; one outside the map is the candidate itself
+    ny = y[None, :] + _DY[:, None]
+    nx = x[None, :] + _DX[:, None]
+    inside = (ny >= 0) & (ny < h) & (nx >= 0) & (nx < w)
+    nb = np.where(inside, idx[None, :] + (_DY * w + _DX)[:, None], idx[None, :])
+    ok = (flat[nb] <= flat[idx]).all(0)
     return idx[ok]
 
 
