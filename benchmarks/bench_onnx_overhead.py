@@ -24,25 +24,16 @@ from __future__ import annotations
 
 import argparse
 import json
-import statistics
 import sys
-import time
-from pathlib import Path
 
 import numpy as np
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
+from _shipped_model import ROOT, interleaved_medians, model_arguments
 
 
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("--model", type=Path, default=ROOT / "sample_data" / "model" / "scenes_cnn.onnx")
-    ap.add_argument("--images", type=Path, default=ROOT / "sample_data" / "scenes" / "images")
-    ap.add_argument("--task", default="detection")
-    ap.add_argument("--batch", type=int, default=16)
-    ap.add_argument("--repeat", type=int, default=30)
-    ap.add_argument("--threads", type=int, default=1)
+    model_arguments(ap, task="detection", repeat=30, threads=1)
     ap.add_argument("--check", action="store_true", help="exit 1 when the overhead is 10%% or more")
     args = ap.parse_args()
 
@@ -106,15 +97,7 @@ def main() -> int:
                         else list(g) == list(p.instances.segmentations))
                 if not same:
                     raise SystemExit("the plain decoding differs from annokit's: no comparison")
-    for fn in sides.values():  # warm-up
-        fn()
-    t: dict[str, list[float]] = {k: [] for k in sides}
-    for _ in range(args.repeat):
-        for name, fn in sides.items():
-            t0 = time.perf_counter()
-            fn()
-            t[name].append(time.perf_counter() - t0)
-    med = {k: statistics.median(v) for k, v in t.items()}
+    med = interleaved_medians(sides, args.repeat)
     overhead = med["annokit"] / med["direct"] - 1
     n = len(images)
     report = {

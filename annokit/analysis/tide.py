@@ -200,6 +200,19 @@ class TideResult:
 
 
 # ---------------------------------------------------------------------------------------------------- IoU
+def _label_counts(labels: np.ndarray) -> dict[int, int]:
+    """``{label: how many times it occurs}``."""
+    return {int(c): int(n) for c, n in zip(*np.unique(labels, return_counts=True))}
+
+
+def _without(num_gt: dict[int, int], labels: np.ndarray) -> dict[int, int]:
+    """``num_gt`` less one per occurrence of each label in ``labels`` (ground truth taken out of a scenario)."""
+    out = dict(num_gt)
+    for c, n in _label_counts(labels).items():
+        out[c] -= n
+    return out
+
+
 def _xywh(inst: Instances) -> np.ndarray:
     wh = inst.widths_heights()
     return np.column_stack([inst.boxes[:, 0], inst.boxes[:, 1], wh[:, 0], wh[:, 1]])
@@ -476,10 +489,7 @@ def tide(
     gt_error[miss] = _MISS
 
     # ---- AP of every scenario
-    num_gt: dict[int, int] = {}
-    gl_real = glab[~crowd]
-    for c_, n_ in zip(*np.unique(gl_real, return_counts=True)):
-        num_gt[int(c_)] = int(n_)
+    num_gt = _label_counts(glab[~crowd])
     include = set(num_gt) if exclude_classes_without_gt else None
 
     tp = pred_status == 0
@@ -522,19 +532,13 @@ def tide(
     per_type_per_class: dict[str, dict[int, float]] = {}
     for code_, name in enumerate(ERROR_TYPES, start=1):
         if code_ == _MISS:
-            ngt_fix = dict(num_gt)
-            for c_, n_ in zip(*np.unique(glab[miss], return_counts=True)):
-                ngt_fix[int(c_)] -= int(n_)
-            ap_, per_ = run(np.zeros(npred, dtype=bool), ngt_fix)
+            ap_, per_ = run(np.zeros(npred, dtype=bool), _without(num_gt, glab[miss]))
         else:
             ap_, per_ = run(is_err & (pred_error == code_), num_gt)
         main[name] = max(ap_ - base_ap, 0.0)
         per_type_per_class[name] = per_
     fp_ap, _ = run(None, num_gt, fp_zero=True)
-    ngt_fn = dict(num_gt)
-    for c_, n_ in zip(*np.unique(glab[fn], return_counts=True)):
-        ngt_fn[int(c_)] -= int(n_)
-    fn_ap, _ = run(None, ngt_fn)
+    fn_ap, _ = run(None, _without(num_gt, glab[fn]))
     special = {"FalsePos": fp_ap - base_ap, "FalseNeg": fn_ap - base_ap}
 
     counts = {name: int((is_err & (pred_error == code_)).sum()) for code_, name in enumerate(ERROR_TYPES[:-1], 1)}

@@ -19,10 +19,9 @@ import xml.etree.ElementTree as ET
 from pathlib import Path, PurePosixPath
 from typing import Any, Iterator
 
-from annokit._gc import no_gc  # noqa: F401  (readers and writers import it from here)
 from annokit.errors import FormatError
 
-__all__ = ["no_gc", "safe_join", "safe_name", "safe_relpath", "parse_xml", "open_image_checked", "image_hw",
+__all__ = ["safe_join", "safe_name", "safe_relpath", "parse_xml", "open_image_checked", "image_hw",
            "atomic_dir", "MAX_PIXELS",
            "IMAGE_EXTS"]
 

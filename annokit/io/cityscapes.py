@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Any, NamedTuple
+from typing import Any, Iterator, NamedTuple
 
 import numpy as np
 
@@ -131,58 +131,56 @@ def _resolve(label: str) -> tuple[CityscapesLabel | None, bool]:
     return BY_NAME.get(label), False
 
 
-def render_label_ids(polygons: dict[str, Any] | PathLike, *, encoding: str = "ids") -> np.ndarray:
-    """``(H, W)`` uint8 ``labelIds`` (``encoding="ids"``) or ``labelTrainIds`` (``"trainIds"``) of a polygon JSON,
-    drawn as ``cityscapesscripts.preparation.json2labelImg`` draws it."""
+def _canvas(polygons: dict[str, Any] | PathLike, encoding: str, mode: str) -> tuple[dict[str, Any], Any, Any]:
+    """The polygon JSON, and a PIL image of its size filled with ``unlabeled`` and its drawing context."""
     from PIL import Image, ImageDraw
 
     d = polygons if isinstance(polygons, dict) else _load_polygons(Path(polygons))
     bg = BY_NAME["unlabeled"].id if encoding == "ids" else BY_NAME["unlabeled"].train_id
-    img = Image.new("L", (d["imgWidth"], d["imgHeight"]), bg)
-    draw = ImageDraw.Draw(img)
-    for o in d.get("objects", []):
-        if o.get("deleted"):
-            continue
-        lab, _ = _resolve(o["label"])
-        if lab is None:
-            raise FormatError(None, None, f"label {o['label']!r} is not a Cityscapes label")
-        if lab.id < 0:
-            continue
-        val = lab.id if encoding == "ids" else lab.train_id
-        poly = [(p[0], p[1]) for p in o["polygon"]]
-        try:
-            draw.polygon(poly, fill=val)
-        except (TypeError, ValueError):  # the official script skips what PIL cannot draw
-            continue
-    return np.asarray(img)
+    img = Image.new(mode, (d["imgWidth"], d["imgHeight"]), bg)
+    return d, img, ImageDraw.Draw(img)
 
 
-def render_instance_ids(polygons: dict[str, Any] | PathLike, *, encoding: str = "ids") -> np.ndarray:
-    """``(H, W)`` int32 ``instanceIds`` of a polygon JSON, drawn as ``json2instanceImg`` draws it: instances
-    ``id * 1000 + k``, groups and classes without instances their class id."""
-    from PIL import Image, ImageDraw
-
-    d = polygons if isinstance(polygons, dict) else _load_polygons(Path(polygons))
-    bg = BY_NAME["unlabeled"].id if encoding == "ids" else BY_NAME["unlabeled"].train_id
-    img = Image.new("I", (d["imgWidth"], d["imgHeight"]), bg)
-    draw = ImageDraw.Draw(img)
-    counts = {lab.name: 0 for lab in LABELS if lab.has_instances}
+def _drawn_objects(d: dict[str, Any]) -> Iterator[tuple[dict[str, Any], CityscapesLabel, bool]]:
+    """The objects drawn, in order: ``(object, label, is a group)``; deleted ones skipped, unknown labels refused."""
     for o in d.get("objects", []):
         if o.get("deleted"):
             continue
         lab, group = _resolve(o["label"])
         if lab is None:
             raise FormatError(None, None, f"label {o['label']!r} is not a Cityscapes label")
+        yield o, lab, group
+
+
+def _fill(draw: Any, o: dict[str, Any], value: int) -> None:
+    try:
+        draw.polygon([(p[0], p[1]) for p in o["polygon"]], fill=value)
+    except (TypeError, ValueError):  # the official scripts skip what PIL cannot draw
+        pass
+
+
+def render_label_ids(polygons: dict[str, Any] | PathLike, *, encoding: str = "ids") -> np.ndarray:
+    """``(H, W)`` uint8 ``labelIds`` (``encoding="ids"``) or ``labelTrainIds`` (``"trainIds"``) of a polygon JSON,
+    drawn as ``cityscapesscripts.preparation.json2labelImg`` draws it."""
+    d, img, draw = _canvas(polygons, encoding, "L")
+    for o, lab, _ in _drawn_objects(d):
+        if lab.id >= 0:
+            _fill(draw, o, lab.id if encoding == "ids" else lab.train_id)
+    return np.asarray(img)
+
+
+def render_instance_ids(polygons: dict[str, Any] | PathLike, *, encoding: str = "ids") -> np.ndarray:
+    """``(H, W)`` int32 ``instanceIds`` of a polygon JSON, drawn as ``json2instanceImg`` draws it: instances
+    ``id * 1000 + k``, groups and classes without instances their class id."""
+    d, img, draw = _canvas(polygons, encoding, "I")
+    counts = {lab.name: 0 for lab in LABELS if lab.has_instances}
+    for o, lab, group in _drawn_objects(d):
         val = lab.id if encoding == "ids" else lab.train_id
         if lab.has_instances and not group and val != 255:
             val = val * 1000 + counts[lab.name]
             counts[lab.name] += 1
-        if val < 0:
-            continue
-        try:
-            draw.polygon([(p[0], p[1]) for p in o["polygon"]], fill=val)
-        except (TypeError, ValueError):
-            continue
+        if val >= 0:
+            _fill(draw, o, val)
     return np.asarray(img).astype(np.int32)
 
 

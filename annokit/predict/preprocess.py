@@ -191,8 +191,8 @@ def argmax_channels(scores: np.ndarray) -> np.ndarray:
             nv.append(np.maximum(va, vb))
             if dtype is np.uint8:  # ia + right * (ib - ia), wrapping mod 256 to the right value
                 won = right.view(np.uint8)
-                if isinstance(ia, int) and isinstance(ib, int):
-                    ni.append(won + np.uint8(ia) if ib - ia == 1 else won * np.uint8(ib - ia) + np.uint8(ia))
+                if isinstance(ia, int) and isinstance(ib, int):  # first round: neighbours, ib == ia + 1
+                    ni.append(won + np.uint8(ia))
                 else:
                     step = np.subtract(ib, ia, dtype=np.uint8, casting="unsafe")
                     step *= won
@@ -225,16 +225,6 @@ def _lerp_block(s00: np.ndarray, s10: np.ndarray, s01: np.ndarray, s11: np.ndarr
     v = right[..., :, None, :] * WX
     v += left[..., :, None, :]
     return v
-
-
-def _quad_labels(corners: tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray], WY: np.ndarray,
-                 WX: np.ndarray) -> np.ndarray:
-    """Arg-max labels ``(fy, fx, Q)`` of the pixels of ``Q`` source quads (``corners``: the scores ``(C, Q)`` at the
-    top-left, bottom-left, top-right and bottom-right cells; ``WY`` ``(fy, Q)``, ``WX`` ``(fx, Q)`` the weights
-    of each quad's output rows and columns)."""
-    c = corners[0].shape[0]
-    v = _lerp_block(*corners, WY, WX)  # (C, fy, fx, Q)
-    return argmax_channels(v.reshape(c, -1)).reshape(v.shape[1:])
 
 
 def upsampled_argmax(scores: np.ndarray, tf: Transform, input_hw: tuple[int, int]) -> np.ndarray:
@@ -298,8 +288,9 @@ def upsampled_argmax(scores: np.ndarray, tf: Transform, input_hw: tuple[int, int
         my, mx = int(ny_s.max()), int(nx_s.max())
         rows = np.minimum(ry[i[sel]][None, :] + np.arange(my)[:, None], H - 1)  # (my, Q)
         cols = np.minimum(rx[j[sel]][None, :] + np.arange(mx)[:, None], W - 1)  # (mx, Q)
-        lab = _quad_labels(tuple(x if isinstance(sel, slice) else np.take(x, sel, axis=1) for x in corners),
-                           wy[rows], wx[cols]).reshape(-1)
+        v = _lerp_block(*(x if isinstance(sel, slice) else np.take(x, sel, axis=1) for x in corners), wy[rows],
+                        wx[cols])  # (C, my, mx, Q)
+        lab = argmax_channels(v.reshape(c, -1))
         pos = ((img[sel] * H)[None, :] + rows) * W
         pos = (pos[:, None, :] + cols[None]).reshape(-1)
         if my != int(ny_s.min()) or mx != int(nx_s.min()):  # padded: keep the quads' own pixels only

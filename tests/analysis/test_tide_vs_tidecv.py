@@ -69,6 +69,17 @@ def make_case(rng: np.random.Generator, *, n_img: int = 6, n_cls: int = 4, n_gt:
     return {"images": images, "categories": cats, "annotations": anns}, dets
 
 
+def _tidecv_result(gt: object, pr: object, mode: object) -> dict:
+    """tidecv's AP, main and special dAP and error counts for ground truth ``gt`` and predictions ``pr``."""
+    t = tidecv.TIDE()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        run = t.evaluate(gt, pr, mode=mode)
+        errs = t.get_all_errors()
+    counts = {e.short_name: n for e, n in run.count_errors().items()}
+    return {"ap": run.ap, "main": errs["main"]["pred"], "special": errs["special"]["pred"], "counts": counts}
+
+
 def run_tidecv(coco: dict, dets: list, max_dets: int = 100) -> dict:
     gt = tidecv.Data("gt", max_dets=max_dets)
     for im in coco["images"]:
@@ -83,13 +94,7 @@ def run_tidecv(coco: dict, dets: list, max_dets: int = 100) -> dict:
     pr = tidecv.Data("pred")
     for d in dets:
         pr.add_detection(d["image_id"], d["category_id"], d["score"], d["bbox"], None)
-    t = tidecv.TIDE()
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        run = t.evaluate(gt, pr, mode=tidecv.TIDE.BOX)
-        errs = t.get_all_errors()
-    counts = {e.short_name: n for e, n in run.count_errors().items()}
-    return {"ap": run.ap, "main": errs["main"]["pred"], "special": errs["special"]["pred"], "counts": counts}
+    return _tidecv_result(gt, pr, tidecv.TIDE.BOX)
 
 
 def run_annokit(coco: dict, dets: list, **kw: object) -> object:
@@ -271,13 +276,7 @@ def run_tidecv_masks(coco: dict, dets: list) -> dict:
     pr = tidecv.Data("pred")
     for d in dets:
         pr.add_detection(d["image_id"], d["category_id"], d["score"], None, d["segmentation"])
-    t = tidecv.TIDE()
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        run = t.evaluate(gt, pr, mode=tidecv.TIDE.MASK)
-        errs = t.get_all_errors()
-    counts = {e.short_name: n for e, n in run.count_errors().items()}
-    return {"ap": run.ap, "main": errs["main"]["pred"], "special": errs["special"]["pred"], "counts": counts}
+    return _tidecv_result(gt, pr, tidecv.TIDE.MASK)
 
 
 @pytest.mark.parametrize("seed", range(6))

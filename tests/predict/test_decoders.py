@@ -224,3 +224,22 @@ def test_non_finite_network_outputs_are_refused() -> None:
     outs["wh"] = np.full((1, 2, 2, 2), np.inf, np.float32)
     with pytest.raises(ValidationError, match="non-finite boxes"):
         decode("centernet", outs, tf, (8, 8), labels)
+
+
+def test_a_negative_threshold_keeps_peaks_only() -> None:
+    """Every cell passes a threshold of -1, but only the 3x3 maxima become detections (before, every non-peak
+    came out too, with score 0)."""
+    labels = LabelSet(ids=[1], names=["a"])
+    heat = np.zeros((1, 1, 6, 6), np.float32)
+    heat[0, 0, 1, 1] = 0.9
+    heat[0, 0, 4, 4] = 0.6
+    heat[0, 0, 4, 5] = 0.3
+    outs = {"heatmap": heat, "wh": np.full((1, 2, 6, 6), 4, np.float32)}
+    tf = [Transform((24, 24), (1.0, 1.0), (0, 0), (24, 24))]
+    (p,) = decode("centernet", outs, tf, (24, 24), labels, score_threshold=-1.0)
+    # the two peaks, and the zero cells not next to a positive one (a plateau of ties counts as maxima)
+    zeros_far = sum(1 for y in range(6) for x in range(6)
+                    if heat[0, 0, max(y - 1, 0):y + 2, max(x - 1, 0):x + 2].max() == 0)
+    assert len(p.instances) == 2 + zeros_far
+    np.testing.assert_allclose(p.instances.scores[:2], [0.9, 0.6], rtol=1e-6)
+    assert (p.instances.scores[2:] == 0).all()

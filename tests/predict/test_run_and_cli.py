@@ -118,21 +118,37 @@ def test_a_decompression_bomb_is_a_named_failure(tmp_path: Path, monkeypatch: py
 
 
 def test_images_are_read_one_batch_ahead(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    """The next batch is read while the model runs, never further ahead, and results keep their order."""
+    """While the model runs on a batch, the next batch is read (and never one further); results keep their order."""
+    import threading
+    import time
+
     from annokit.predict import run as run_mod
 
     reads: list[str] = []
+    lock = threading.Lock()
     real = run_mod.load_image
-    monkeypatch.setattr(run_mod, "load_image", lambda path: (reads.append(Path(path).name), real(path))[1])
+
+    def counting_load(path):
+        im = real(path)
+        with lock:
+            reads.append(Path(path).name)
+        return im
+
+    monkeypatch.setattr(run_mod, "load_image", counting_load)
     seen: list[int] = []
 
     class Watching(PickyPredictor):
         def predict(self, images):
+            k = len(self.batches)  # 0-based number of this batch (3 images each, 7 in all)
+            want = min(3 * (k + 2), 7)  # this batch and the next one
+            deadline = time.monotonic() + 5
+            while len(reads) < want and time.monotonic() < deadline:  # reading only one batch at a time: waits
+                time.sleep(0.005)
             seen.append(len(reads))
             return super().predict(images)
 
     res = run_predictor(Watching(), images_from_dir(_folder(tmp_path)))
-    assert seen[0] in (3, 6) and all(s <= 3 * (k + 2) for k, s in enumerate(seen))
+    assert seen == [6, 7, 7]
     assert [it.file_name for it in res.items] == [f"im_{i:02d}.png" for i in range(7)]
 
 
