@@ -21,7 +21,8 @@ HERE = Path(__file__).resolve().parent
 
 RUNNERS = {
     "annokit": """
-from annokit.metrics.coco import COCOParams, evaluate_files
+from annokit.api import evaluate_coco_files as evaluate_files
+from annokit.metrics.coco import COCOParams
 t0 = time.perf_counter()
 stats = evaluate_files(GT, DT, params=COCOParams(iou_type=IOU)).stats.tolist()
 """,
@@ -83,9 +84,8 @@ def main() -> None:
     gt, dt = data / "gt.json", data / "dt.json"
     if not gt.exists():
         sys.path.insert(0, str(HERE))
-        from make_coco_data import make
-
         import orjson
+        from make_coco_data import make
 
         print(f"generating {data} ...")
         g, d = make(a.images, seed=0, masks=a.iou_type == "segm")

@@ -27,7 +27,6 @@ import json
 import sys
 
 import numpy as np
-
 from _shipped_model import ROOT, interleaved_medians, model_arguments
 
 

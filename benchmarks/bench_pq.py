@@ -3,7 +3,7 @@
     python benchmarks/bench_pq.py [--images 500] [--data /tmp/annokit_pq_bench] [--threads 2]
 
 Generates (once, seeded) ``--images`` synthetic 640x480 images with ~20 segments each (benchmarks/synth_panoptic.py),
-times annokit's :func:`annokit.metrics.panoptic.evaluate_panoptic_files`, then panopticapi's single-core routine
+times annokit's :func:`annokit.api.evaluate_panoptic_files`, then panopticapi's single-core routine
 (``pq_compute_single_core`` + ``pq_average``, what ``pq_compute`` runs per worker) and checks both give the same
 numbers. panopticapi is not on PyPI: point ``PANOPTICAPI_DIR`` at a checkout (default ``../peers/panopticapi``
 beside the repository); without it the peer is skipped with a message.
@@ -24,9 +24,9 @@ HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 sys.path.insert(0, str(HERE.parent))
 
-from synth_panoptic import make_dataset  # noqa: E402
+from synth_panoptic import make_dataset
 
-from annokit.metrics.panoptic import evaluate_panoptic_files  # noqa: E402
+from annokit.api import evaluate_panoptic_files
 
 
 def main() -> None:
@@ -50,7 +50,8 @@ def main() -> None:
         best = min(best, time.perf_counter() - t)
         cpu = min(cpu, time.process_time() - c)
     m = res.metrics_dict()
-    print(f"annokit      : {best:7.2f} s  (best of {a.repeat}, threads={a.threads if a.threads is not None else 'default'})  PQ={m['PQ']:.12f} "
+    threads = a.threads if a.threads is not None else "default"
+    print(f"annokit      : {best:7.2f} s  (best of {a.repeat}, threads={threads})  PQ={m['PQ']:.12f} "
           f"SQ={m['SQ']:.12f} RQ={m['RQ']:.12f}  cpu {cpu:.2f} s")
     # where the time goes: PNG decoding alone (Pillow, one thread) bounds any single-thread evaluator from below
     from annokit.io.coco_panoptic import read_id_png

@@ -15,7 +15,8 @@ __all__ = ["main", "cli"]
 
 @click.group(
     context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 110},
-    epilog="Example:\n\n  annokit eval --gt sample_data/scenes/gt.json --pred sample_data/scenes/pred.json --iou-type bbox",
+    epilog="Example:\n\n  annokit eval --gt sample_data/scenes/gt.json --pred sample_data/scenes/pred.json "
+           "--iou-type bbox",
 )
 @click.version_option(package_name="annokit")
 def cli() -> None:

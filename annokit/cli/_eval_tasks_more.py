@@ -232,7 +232,7 @@ def run_semantic(*, gt: Path, pred: Path, quiet: bool, num_classes: int | None =
 def run_panoptic(*, gt: Path, pred: Path, quiet: bool, gt_dir: Path | None = None, pred_dir: Path | None = None,
                  **_: Any) -> EvalOutput:
     """``--gt GT.json --pred PRED.json`` with PNG folders beside them (named as the JSON stem) or given."""
-    from annokit.metrics.panoptic import evaluate_panoptic_files
+    from annokit.api import evaluate_panoptic_files
 
     res = evaluate_panoptic_files(gt, pred, gt_dir, pred_dir)
     metrics = res.metrics_dict()

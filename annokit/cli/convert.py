@@ -7,7 +7,6 @@ from typing import Any
 
 import click
 
-
 __all__ = ["COMMANDS", "convert_command", "formats_command", "validate_command", "stats_command"]
 
 
@@ -106,8 +105,8 @@ Exit status: 0 when there is no error (warnings allowed), 1 when there are error
 @click.option("--max", "max_shown", type=int, default=200, show_default=True, help="Print at most this many.")
 def validate_command(fmt: str, path: Path, json_out: Path | None, max_shown: int) -> None:
     """Check the dataset PATH against format FMT; print every problem with its place."""
+    from annokit._internal.files import write_json_atomic
     from annokit.convert._validate import validate
-    from annokit.io._atomic import write_json_atomic
 
     probs = validate(path, fmt)
     for pr in probs[:max_shown]:
@@ -132,9 +131,9 @@ Examples:
               help="Also write the statistics as JSON.")
 def stats_command(fmt: str, path: Path, json_out: Path | None) -> None:
     """Print counts per class, the box size distribution and the images without labels."""
+    from annokit._internal.files import write_json_atomic
     from annokit.convert import read_dataset
     from annokit.convert._validate import stats
-    from annokit.io._atomic import write_json_atomic
 
     s = stats(read_dataset(path, fmt))
     click.echo(f"{s['images']} images, {s['objects']} objects ({s['crowd']} crowd), {s['categories']} categories; "

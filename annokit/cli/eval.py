@@ -7,8 +7,8 @@ from typing import Any
 
 import click
 
-from annokit.cli import _eval_tasks
-from annokit.io._atomic import write_json_atomic
+from annokit._internal.files import write_json_atomic
+from annokit.cli import _eval_tasks, _eval_tasks_more  # noqa: F401  (the second registers the other tasks)
 
 TASKS = ["classification", "localization", "detection", "instance", "semantic", "panoptic"]
 

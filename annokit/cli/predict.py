@@ -9,7 +9,7 @@ from typing import Any
 
 import click
 
-from annokit.cli._common import progress_enabled
+from annokit.cli._common import ProgressBar
 
 __all__ = ["COMMANDS", "predict_command", "predictors_command"]
 
@@ -97,13 +97,10 @@ def predict_command(backend: str, model: str | None, task: str | None, images_di
     has = str(getattr(predictor.task, "value", predictor.task))
     if task is not None and has != task:
         raise click.UsageError(f"backend {backend!r} predicts {has}, not {task} (it takes no task option)")
-    show = progress_enabled(quiet)
     try:
-        with click.progressbar(length=len(items), label="predict",
-                               file=click.get_text_stream("stderr") if show else _Null(),
-                               show_pos=True) as bar:
+        with ProgressBar("predict", len(items), quiet=quiet) as bar:
             result = run_predictor(predictor, items, batch_size=batch_size, skip_failures=skip_failures,
-                                   score_threshold=score_threshold, progress=bar.update)
+                                   score_threshold=score_threshold, progress=bar)
     finally:
         close = getattr(predictor, "close", None)
         if callable(close):
@@ -123,22 +120,11 @@ def predict_command(backend: str, model: str | None, task: str | None, images_di
         click.echo(f"{n}{len(result.items)} images ({result.task.value}, {len(result.failures)} failed) -> {dest}")
 
 
-class _Null:
-    def write(self, _: str) -> None:
-        pass
-
-    def flush(self) -> None:
-        pass
-
-    def isatty(self) -> bool:
-        return False
-
-
 @click.command(name="predictors", epilog="Example:\n\n  annokit predictors")
 def predictors_command() -> None:
     """List the predictor backends installed (entry-point group annokit.predictors) and whether each can run."""
-    from annokit.predict.registry import available_backends, load_backend, missing_requirements
     from annokit.errors import AnnokitError
+    from annokit.predict.registry import available_backends, load_backend, missing_requirements
 
     for name, info in available_backends().items():
         try:

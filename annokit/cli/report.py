@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import sys
 import warnings
 from pathlib import Path
 from typing import Any
 
 import click
 
+from annokit.cli._common import ProgressBar
 from annokit.errors import FormatError
 
 REPORT_EPILOG = """\b
@@ -50,29 +50,6 @@ def _default_images(gt: Path) -> Path | None:
     return cand if cand.is_dir() else None
 
 
-class _Bar:
-    """A progress bar over the report's stages (stderr, only on a terminal)."""
-
-    def __init__(self, enabled: bool, total: int) -> None:
-        self.bar = None
-        if enabled and sys.stderr.isatty():
-            self.bar = click.progressbar(length=total, label="annokit report", file=sys.stderr)
-            self.bar.__enter__()
-        self.done = 0
-
-    def __call__(self, stage: str, i: int, n: int) -> None:
-        if self.bar is not None:
-            self.bar.label = f"annokit report: {stage}"
-            self.bar.update(1)
-
-    def close(self, *, done: bool = False) -> None:
-        if self.bar is not None:
-            if done:  # stages can be shorter than planned (fewer bad images than --worst): end at 100 %
-                self.bar.label = "annokit report"
-                self.bar.update(max(self.bar.length - self.bar.pos, 0))
-            self.bar.__exit__(None, None, None)
-
-
 @click.command(name="report", epilog=REPORT_EPILOG)
 @click.option("--gt", "gt", required=True, type=click.Path(exists=True, dir_okay=False, path_type=Path),
               help="Ground truth (COCO instances JSON).")
@@ -93,18 +70,13 @@ def report_command(gt: Path, pred: Path, out: Path, images: Path | None, iou_typ
     """Write an HTML report: summary, per-class table, TIDE error decomposition, figures, worst images."""
     from annokit.report.build import analyse, write_report
 
-    bar = _Bar(not quiet, 1 + 4 + 8 + worst + 1)
-    try:
+    with ProgressBar("annokit report", 1 + 4 + 8 + worst + 1, quiet=quiet) as bar:
         ds, dets = _read(gt, pred)
         bar("reading", 1, 1)
         images = images or _default_images(gt)
         data = analyse(ds, dets, iou_type=iou_type, worst_n=worst, title=title or f"annokit report: {pred.name}",
                        progress=bar)
         path = write_report(ds, dets, data, out, image_root=images, progress=bar, with_tags=not no_tags)
-    except BaseException:
-        bar.close()
-        raise
-    bar.close(done=True)
     if not quiet:
         click.echo(data.tide.summary_text())
         click.echo(f"\nwrote {path}")
@@ -208,14 +180,14 @@ def plot_command(kind: str, gt: Path, pred: Path | None, out: Path, cls: str | N
         if image_id is None:
             raise click.UsageError("plot overlay needs --image-id")
         from annokit.analysis.tide import PRED_STATUS
-        from annokit.report.build import _load_image
+        from annokit.report.build import load_image
 
         try:
             h, w = ds.images.hw_of(image_id)
         except KeyError:
             raise FormatError(gt, "images", f"no image with id {image_id}") from None
         k = int(ds.images.index_of(np.array([image_id]))[0])
-        img = _load_image(images or _default_images(gt), ds.images.file_names[k])
+        img = load_image(images or _default_images(gt), ds.images.file_names[k])
         above = ev & (scores >= thr)
         found = np.zeros(len(g), bool)
         found[tags.pred_match[above & (tags.pred_status == 0)]] = True

@@ -6,6 +6,7 @@
 
 from annokit.convert._api import (
     convert,
+    detect_format,
     formats,
     get_format,
     load_mapping,
@@ -15,7 +16,7 @@ from annokit.convert._api import (
 )
 from annokit.convert._registry import FORMATS, FormatSpec
 from annokit.convert._validate import Problem, stats, validate
-from annokit.convert.report import LossEntry, LossError, LossRecorder, LossReport
+from annokit.core.losses import LossEntry, LossError, LossRecorder, LossReport
 
 __all__ = [
     "FORMATS",
@@ -26,6 +27,7 @@ __all__ = [
     "LossReport",
     "Problem",
     "convert",
+    "detect_format",
     "formats",
     "get_format",
     "load_mapping",

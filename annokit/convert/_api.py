@@ -3,22 +3,23 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Mapping
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any
 
 import numpy as np
 
-from annokit._gc import no_gc
+from annokit._internal.files import atomic_dir, atomic_path, write_json_atomic
+from annokit._internal.gc import no_gc
 from annokit.convert._registry import FORMATS, FormatSpec
 from annokit.convert._sidecar import SIDECAR, read_sidecar, reconcile, strip_slots, write_sidecar
-from annokit.convert.report import LossError, LossRecorder, LossReport
 from annokit.core.dataset import Dataset
 from annokit.core.labels import LabelSet
+from annokit.core.losses import LossError, LossRecorder, LossReport
 from annokit.errors import FormatError
-from annokit.io._atomic import atomic_path, write_json_atomic
-from annokit.io._safe import atomic_dir
 
-__all__ = ["convert", "read_dataset", "write_dataset", "remap_categories", "formats", "get_format"]
+__all__ = ["convert", "detect_format", "read_dataset", "write_dataset", "remap_categories", "formats",
+           "get_format"]
 
 PathLike = str | os.PathLike[str]
 
@@ -33,6 +34,73 @@ def get_format(name: str) -> FormatSpec:
 def formats() -> list[FormatSpec]:
     """Every registered format, with what it can read and write."""
     return [FORMATS[k] for k in sorted(FORMATS)]
+
+
+def detect_format(path: PathLike) -> str:
+    """The name of the format ``path`` is in, recognised from its layout (and, for JSON, its top-level keys).
+
+    A folder annokit wrote says its format in its ``annokit.json``; otherwise: ``Annotations/`` is VOC,
+    ``data.yaml`` or ``labels/`` YOLO, ``gtFine/`` Cityscapes, ``masks/`` or ``instances/`` PNG masks, a JSON
+    beside a folder of the same name COCO panoptic, folders of images class folders. A JSON file is COCO instances
+    (an object with ``images``), COCO panoptic (``segments_info`` in its annotations) or COCO results (a list);
+    a ``.csv`` is class-csv. Anything else is a :class:`FormatError` that asks for the format by name.
+
+    >>> detect_format("sample_data/scenes/gt.json")
+    'coco'
+    """
+    p = Path(path)
+    if p.is_dir():
+        fmt = _detect_folder(p)
+    elif p.suffix.lower() == ".json" and p.is_file():
+        fmt = _detect_json(p)
+    elif p.suffix.lower() == ".csv" and p.is_file():
+        fmt = "class-csv"
+    elif not p.exists():
+        raise FormatError(p, None, "does not exist")
+    else:
+        fmt = None
+    if fmt is None:
+        raise FormatError(p, None, f"cannot tell its format: name it (one of {', '.join(sorted(FORMATS))})")
+    return fmt
+
+
+def _detect_folder(p: Path) -> str | None:
+    side = p / SIDECAR
+    if side.is_file():
+        try:
+            import orjson
+
+            tag = orjson.loads(side.read_bytes()).get("annokit_sidecar", {})
+            if isinstance(tag, dict) and tag.get("format") in FORMATS:
+                return str(tag["format"])
+        except (orjson.JSONDecodeError, OSError, AttributeError):
+            pass
+    if (p / "Annotations").is_dir():
+        return "voc"
+    if (p / "gtFine").is_dir():
+        return "cityscapes"
+    if (p / "data.yaml").is_file() or (p / "labels").is_dir():
+        return "yolo"
+    if (p / "masks").is_dir() or (p / "instances").is_dir():
+        return "png"
+    if p.with_suffix(".json").is_file() or any(p.glob("*.json")) and any(
+            (p / q.stem).is_dir() for q in p.glob("*.json")):
+        return "coco-panoptic"
+    if any(c.is_dir() for c in p.iterdir()):
+        return "class-folders"
+    return None
+
+
+def _detect_json(p: Path) -> str | None:
+    with open(p, "rb") as fh:
+        head = fh.read(1 << 16).lstrip()
+    if head[:1] == b"[":
+        return "coco-results"
+    if head[:1] != b"{":
+        return None
+    if b'"segments_info"' in head or (p.with_suffix("").is_dir() and b'"annotations"' in head):
+        return "coco-panoptic"
+    return "coco"
 
 
 def read_dataset(path: PathLike, fmt: str, *, sidecar: bool = True, recorder: LossRecorder | None = None,
@@ -95,7 +163,7 @@ def write_dataset(ds: Dataset, path: PathLike, fmt: str, *, sidecar: bool = True
                   strict: bool = False, **options: Any) -> LossReport:
     """Write ``ds`` in format ``fmt`` (atomically) and return the loss report.
 
-    ``strict=True`` raises :class:`~annokit.convert.report.LossError` (and writes nothing) when anything would be
+    ``strict=True`` raises :class:`~annokit.core.losses.LossError` (and writes nothing) when anything would be
     lost. ``sidecar=False`` writes no ``annokit.json``: what the format cannot hold is then lost (and counted).
     """
     spec = get_format(fmt)

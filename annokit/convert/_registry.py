@@ -2,14 +2,15 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import numpy as np
 
-from annokit.convert.report import LossRecorder
 from annokit.core.dataset import Dataset
+from annokit.core.losses import LossRecorder
 
 Reader = Callable[[Path, LossRecorder, dict[str, Any]], tuple[Dataset, "list[str] | None"]]
 Writer = Callable[[Dataset, Path, LossRecorder, dict[str, Any], "str | None"], "list[str] | None"]
@@ -115,9 +116,10 @@ def _coco_results_read(path: Path, rec: LossRecorder, opts: dict[str, Any]) -> t
 
 def _coco_results_write(ds: Dataset, path: Path, rec: LossRecorder, opts: dict[str, Any],
                         kept_in: str | None) -> None:
-    from annokit.errors import FormatError
-    from annokit.io.coco import ltrb_to_coco_bbox
     import orjson
+
+    from annokit.errors import FormatError
+    from annokit.io.coco import results_to_list
 
     a = ds.annotations
     if a.scores is None:
@@ -135,19 +137,7 @@ def _coco_results_write(ds: Dataset, path: Path, rec: LossRecorder, opts: dict[s
     if a.extras is not None:
         rec.add_many("annotation fields dropped: results keep image_id, category_id, bbox, score, segmentation",
                      sum(1 for e in a.extras if e))
-    bboxes = ltrb_to_coco_bbox(a.boxes, a.source_wh).tolist()
-    out = []
-    from annokit.io.coco import _nums
-
-    for i in range(len(a)):
-        r: dict[str, Any] = {"image_id": int(a.image_ids[i]), "category_id": int(a.labels[i]),
-                             "bbox": _nums(bboxes[i]), "score": float(a.scores[i])}
-        if a.segmentations is not None and a.segmentations[i] is not None:
-            seg = a.segmentations[i]
-            if isinstance(seg, dict) and isinstance(seg.get("counts"), bytes):
-                seg = {"size": seg["size"], "counts": seg["counts"].decode("ascii")}
-            r["segmentation"] = seg
-        out.append(r)
+    out = results_to_list(a)
     path.write_bytes(orjson.dumps(out))
     return None
 

@@ -15,11 +15,11 @@ from typing import Any
 import numpy as np
 import orjson
 
-from annokit.convert.report import LossRecorder
+from annokit._internal.files import write_bytes_atomic
 from annokit.core.dataset import Dataset, ImageTable
 from annokit.core.instances import Instances
+from annokit.core.losses import LossRecorder
 from annokit.errors import AnnokitWarning, FormatError
-from annokit.io._atomic import write_bytes_atomic
 
 SIDECAR = "annokit.json"
 _TAG = "annokit_sidecar"

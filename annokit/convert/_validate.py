@@ -71,7 +71,7 @@ def _check_coco(path: Path, out: list[Problem]) -> None:
                 out.append(Problem("warning", P, f"{w}.file_name", f"same file as images[{names[fn]}]: {fn!r}"))
             names.setdefault(fn, i)
             try:
-                from annokit.io._safe import safe_name
+                from annokit._internal.paths import safe_name
 
                 safe_name(fn)
             except FormatError as exc:
@@ -123,7 +123,8 @@ def _check_coco(path: Path, out: list[Problem]) -> None:
 
 
 def _check_voc(root: Path, out: list[Problem]) -> None:
-    from annokit.io._safe import parse_xml, safe_name
+    from annokit._internal.paths import safe_name
+    from annokit.io._safe import parse_xml
     from annokit.io.voc import _coord_from_text, _find_xmls
 
     base, rels = _find_xmls(root)

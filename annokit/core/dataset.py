@@ -2,20 +2,29 @@
 
 from __future__ import annotations
 
-from typing import Any
+import html
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, cast
 
 import numpy as np
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from numpy.typing import ArrayLike
+from pydantic import Field, PrivateAttr, field_validator, model_validator
 
-from annokit.core._arrays import as_array, index_of
+from annokit._internal.arrays import index_of
+from annokit.core.arrays import IntArray, as_array
 from annokit.core.instances import Instances
 from annokit.core.labels import LabelSet
+from annokit.core.model import FrozenModel
 from annokit.errors import ValidationError
 
-__all__ = ["ImageTable", "Dataset"]
+if TYPE_CHECKING:
+    import pandas
+
+__all__ = ["Dataset", "ImageRecord", "ImageTable"]
 
 
-class ImageTable(BaseModel):
+class ImageTable(FrozenModel):
     """Images as columns: ``ids`` (int64), ``file_names``, ``heights`` and ``widths`` (sizes are (height, width)).
 
     >>> t = ImageTable(ids=[7], file_names=["a.jpg"], heights=[480], widths=[640])
@@ -23,51 +32,80 @@ class ImageTable(BaseModel):
     (480, 640)
     """
 
-    model_config = ConfigDict(arbitrary_types_allowed=True, frozen=True)
-
-    ids: np.ndarray
+    ids: IntArray
     file_names: list[str]
-    heights: np.ndarray
-    widths: np.ndarray
+    heights: IntArray
+    widths: IntArray
     extras: list[dict[str, Any]] | None = None
 
-    @field_validator("ids", "heights", "widths", mode="before")
+    @field_validator("ids", "heights", "widths", mode="plain")
     @classmethod
-    def _col(cls, v: Any, info: Any) -> np.ndarray:
+    def _col(cls, v: Any, info: Any) -> IntArray:
         return as_array(v, info.field_name, np.int64, 1)
 
     @model_validator(mode="after")
-    def _check(self) -> "ImageTable":
+    def _check(self) -> ImageTable:
         n = len(self.ids)
         for name in ("file_names", "heights", "widths", "extras"):
             col = getattr(self, name)
             if col is not None and len(col) != n:
-                raise ValidationError(f"ImageTable: {n} ids but {len(col)} {name}")
+                raise ValidationError(f"{n} ids but {len(col)} {name}")
         uniq, counts = np.unique(self.ids, return_counts=True)
         if (counts > 1).any():
-            raise ValidationError(f"ImageTable: image id {int(uniq[counts > 1][0])} appears more than once")
+            raise ValidationError(f"image id {int(uniq[counts > 1][0])} appears more than once")
         if (self.heights < 0).any() or (self.widths < 0).any():
-            raise ValidationError("ImageTable: negative image size")
+            raise ValidationError("negative image size")
         return self
 
     def __len__(self) -> int:
         return len(self.ids)
 
-    def index_of(self, image_ids: np.ndarray) -> np.ndarray:
+    def __repr__(self) -> str:
+        return f"ImageTable({len(self)} image{'s' * (len(self) != 1)})"
+
+    __str__ = __repr__
+
+    def index_of(self, image_ids: ArrayLike) -> IntArray:
         """Positions of ``image_ids`` in ``ids`` (-1 where unknown)."""
         return index_of(self.ids, image_ids)
 
     def hw_of(self, image_id: int) -> tuple[int, int]:
+        """``(height, width)`` of one image; :class:`KeyError` for an unknown id."""
         i = int(self.index_of(np.array([image_id]))[0])
         if i < 0:
             raise KeyError(f"unknown image id {image_id}")
         return int(self.heights[i]), int(self.widths[i])
 
 
-class Dataset(BaseModel):
-    """Images, categories and their objects (ground truth, or predictions when ``annotations.scores`` is set)."""
+@dataclass(frozen=True)
+class ImageRecord:
+    """One image of a :class:`Dataset` with its objects (what ``ds[image_id]`` and ``iter(ds)`` give)."""
 
-    model_config = ConfigDict(arbitrary_types_allowed=True, frozen=True)
+    id: int
+    file_name: str
+    height: int
+    width: int
+    annotations: Instances
+    extras: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def image_hw(self) -> tuple[int, int]:
+        return (self.height, self.width)
+
+
+class Dataset(FrozenModel):
+    """Images, categories and their objects (ground truth, or predictions when ``annotations.scores`` is set).
+
+    A container of images: ``len(ds)`` images, ``ds[image_id]`` one :class:`ImageRecord`, ``for im in ds`` every
+    image in order with its objects.
+
+    >>> import annokit
+    >>> ds = annokit.load("sample_data/scenes/gt.json")
+    >>> ds
+    Dataset(48 images, 135 objects, 3 categories)
+    >>> ds[ds.images.ids[0]].annotations
+    Instances(4 objects in 1 image, 3 labels, segmentations)
+    """
 
     images: ImageTable
     categories: LabelSet
@@ -75,9 +113,10 @@ class Dataset(BaseModel):
     info: dict[str, Any] | None = None
     licenses: list[Any] | None = None
     extras: dict[str, Any] = Field(default_factory=dict, description="other top-level fields, kept")
+    _groups: Any = PrivateAttr(default=None)
 
     @model_validator(mode="after")
-    def _check(self) -> "Dataset":
+    def _check(self) -> Dataset:
         ann = self.annotations
         if len(ann):
             unknown = self.images.index_of(ann.image_ids) < 0
@@ -90,7 +129,81 @@ class Dataset(BaseModel):
                 raise ValidationError(f"annotations[{i}]: unknown category id {int(ann.labels[i])}")
         return self
 
-    def with_annotations(self, annotations: Instances) -> "Dataset":
+    # ------------------------------------------------------------------ a container of images
+    def __len__(self) -> int:
+        return len(self.images)
+
+    def _rows_by_image(self) -> tuple[IntArray, IntArray]:
+        """Annotation rows sorted by image position (stable), and each image's start in them (computed once)."""
+        if self._groups is None:
+            pos = self.images.index_of(self.annotations.image_ids)
+            order = np.argsort(pos, kind="stable")
+            starts = np.searchsorted(pos[order], np.arange(len(self.images) + 1))
+            self._groups = (order, starts)
+        return cast(tuple[IntArray, IntArray], self._groups)
+
+    def _record(self, i: int) -> ImageRecord:
+        order, starts = self._rows_by_image()
+        im = self.images
+        return ImageRecord(id=int(im.ids[i]), file_name=im.file_names[i], height=int(im.heights[i]),
+                           width=int(im.widths[i]), annotations=self.annotations[order[starts[i]:starts[i + 1]]],
+                           extras=dict(im.extras[i]) if im.extras is not None else {})
+
+    def __getitem__(self, image_id: int) -> ImageRecord:
+        """The image with id ``image_id`` and its objects; :class:`KeyError` for an unknown id."""
+        i = int(self.images.index_of(np.array([image_id]))[0])
+        if i < 0:
+            raise KeyError(f"unknown image id {image_id}")
+        return self._record(i)
+
+    def __iter__(self) -> Iterator[ImageRecord]:  # type: ignore[override]
+        """Every image in order, with its objects."""
+        for i in range(len(self.images)):
+            yield self._record(i)
+
+    def __contains__(self, image_id: object) -> bool:
+        return isinstance(image_id, (int, np.integer)) and bool(self.images.index_of(np.array([image_id]))[0] >= 0)
+
+    def __repr__(self) -> str:
+        n, m, k = len(self), len(self.annotations), len(self.categories)
+        what = "detections" if self.annotations.scores is not None else "objects"
+        return f"Dataset({n} image{'s' * (n != 1)}, {m} {what}, {k} categor{'ies' if k != 1 else 'y'})"
+
+    __str__ = __repr__
+
+    def _repr_html_(self) -> str:
+        """A small table for notebooks: the counts, then objects per category."""
+        cats = self.categories
+        counts = np.bincount(cats.index_of(self.annotations.labels), minlength=len(cats)) if len(cats) else ()
+        rows = "".join(f"<tr><td>{int(cid)}</td><td>{html.escape(name)}</td><td>{int(c)}</td></tr>"
+                       for cid, name, c in zip(cats.ids, cats.names, counts))
+        return (f"<div><b>{html.escape(repr(self))}</b><table><thead><tr><th>id</th><th>category</th>"
+                f"<th>objects</th></tr></thead><tbody>{rows}</tbody></table></div>")
+
+    def to_pandas(self) -> pandas.DataFrame:
+        """One row per object: image id and file name, category id and name, ``l t r b``, area, crowd, id, and the
+        score for predictions. Needs pandas (``pip install 'annokit[pandas]'``)."""
+        try:
+            import pandas as pd
+        except ImportError:
+            raise ValidationError("to_pandas needs pandas: pip install 'annokit[pandas]'") from None
+        a = self.annotations
+        img_pos = self.images.index_of(a.image_ids)
+        cat_pos = self.categories.index_of(a.labels)
+        cols: dict[str, Any] = {
+            "image_id": np.asarray(a.image_ids),
+            "file_name": [self.images.file_names[i] for i in img_pos],
+            "category_id": np.asarray(a.labels),
+            "category": [self.categories.names[k] for k in cat_pos],
+            "l": a.boxes[:, 0], "t": a.boxes[:, 1], "r": a.boxes[:, 2], "b": a.boxes[:, 3],
+            "area": np.asarray(a.area), "iscrowd": np.asarray(a.iscrowd), "id": np.asarray(a.ids),
+        }
+        if a.scores is not None:
+            cols["score"] = np.asarray(a.scores)
+        return pd.DataFrame(cols)
+
+    def with_annotations(self, annotations: Instances) -> Dataset:
+        """The same images and categories with other objects."""
         return Dataset(
             images=self.images,
             categories=self.categories,

@@ -7,7 +7,8 @@ made here are bit-identical to those pycocotools evaluates.
 
 from __future__ import annotations
 
-from typing import Any, Sequence
+from collections.abc import Sequence
+from typing import Any, cast
 
 import numpy as np
 from pycocotools import mask as _cmask
@@ -29,7 +30,14 @@ __all__ = [
     "rles_from_runs",
 ]
 
-RLE = dict  # {"size": [h, w], "counts": bytes | str}
+RLE = dict[str, Any]
+"""A COCO run-length encoding: ``{"size": [height, width], "counts": bytes | str}`` (compressed) or with
+``counts`` a list of run lengths (uncompressed)."""
+
+
+def _rle(obj: Any) -> RLE:
+    """pycocotools' untyped RLE result, typed."""
+    return cast(RLE, obj)
 
 
 def segmentation_kind(seg: Any) -> str:
@@ -51,9 +59,9 @@ def polygons_to_rle(polygons: Sequence[Sequence[float]], height: int, width: int
     """Rasterize one object's polygons (each ``[x0, y0, x1, y1, ...]``) into one RLE, as pycocotools does."""
     polys = [list(map(float, p)) for p in polygons]
     if not polys:
-        return _cmask.encode(np.zeros((height, width, 1), dtype=np.uint8, order="F"))[0]
+        return _rle(_cmask.encode(np.zeros((height, width, 1), dtype=np.uint8, order="F"))[0])
     rles = _cmask.frPyObjects(polys, height, width)
-    return _cmask.merge(rles) if len(rles) > 1 else rles[0]
+    return _rle(_cmask.merge(rles) if len(rles) > 1 else rles[0])
 
 
 def segmentation_to_rle(seg: Any, height: int, width: int) -> RLE:
@@ -66,9 +74,9 @@ def segmentation_to_rle(seg: Any, height: int, width: int) -> RLE:
     if kind == "polygon":
         return polygons_to_rle(seg, height, width)
     if kind == "uncompressed_rle":
-        return _cmask.frPyObjects(seg, *seg["size"])
+        return _rle(_cmask.frPyObjects(seg, *seg["size"]))
     if kind == "rle":
-        return seg
+        return _rle(seg)
     raise ValidationError("no segmentation to convert")
 
 
@@ -77,18 +85,18 @@ def bitmap_to_rle(mask: np.ndarray) -> RLE:
     m = np.asarray(mask)
     if m.ndim != 2:
         raise ValidationError(f"mask: expected shape (H, W), got {m.shape}")
-    return _cmask.encode(np.asfortranarray(m.astype(np.uint8)))
+    return _rle(_cmask.encode(np.asfortranarray(m.astype(np.uint8))))
 
 
 def rle_to_bitmap(rle: RLE) -> np.ndarray:
     """Compressed or uncompressed RLE -> ``(H, W)`` bool mask."""
     if isinstance(rle.get("counts"), list):
         rle = _cmask.frPyObjects(rle, *rle["size"])
-    return _cmask.decode(rle).astype(bool)
+    return np.asarray(_cmask.decode(rle), dtype=bool)
 
 
 def merge_rles(rles: Sequence[RLE], *, intersect: bool = False) -> RLE:
-    return _cmask.merge(list(rles), intersect=int(intersect))
+    return _rle(_cmask.merge(list(rles), intersect=int(intersect)))
 
 
 def rle_area(rles: Sequence[RLE]) -> np.ndarray:

@@ -5,14 +5,17 @@ from __future__ import annotations
 from typing import Any
 
 import numpy as np
-from pydantic import BaseModel, ConfigDict, field_validator
+from numpy.typing import NDArray
+from pydantic import field_validator
 
+from annokit.core.arrays import BoolArray, frozen
+from annokit.core.model import FrozenModel
 from annokit.errors import ValidationError
 
 __all__ = ["SemanticMap"]
 
 
-class SemanticMap(BaseModel):
+class SemanticMap(FrozenModel):
     """``labels``: ``(H, W)`` integer class ids; pixels equal to ``ignore_index`` count for nothing.
 
     >>> m = SemanticMap(labels=np.array([[0, 1], [255, 1]], np.uint8))
@@ -20,27 +23,26 @@ class SemanticMap(BaseModel):
     ((2, 2), 3)
     """
 
-    model_config = ConfigDict(arbitrary_types_allowed=True, frozen=True)
-
-    labels: np.ndarray
+    labels: NDArray[np.integer[Any]]
     ignore_index: int | None = 255
 
-    @field_validator("labels", mode="before")
+    @field_validator("labels", mode="plain")
     @classmethod
-    def _labels(cls, v: Any) -> np.ndarray:
+    def _labels(cls, v: Any) -> NDArray[np.integer[Any]]:
         arr = np.asarray(v)
         if arr.ndim != 2:
             raise ValidationError(f"labels: expected shape (H, W), got {arr.shape}")
         if not np.issubdtype(arr.dtype, np.integer):
             raise ValidationError(f"labels: expected an integer dtype, got {arr.dtype}")
-        return arr
+        return frozen(arr)
 
     @property
     def image_hw(self) -> tuple[int, int]:
         return (int(self.labels.shape[0]), int(self.labels.shape[1]))
 
     @property
-    def valid(self) -> np.ndarray:
+    def valid(self) -> BoolArray:
         if self.ignore_index is None:
             return np.ones(self.labels.shape, dtype=bool)
-        return self.labels != self.ignore_index
+        valid: BoolArray = self.labels != self.ignore_index
+        return valid

@@ -18,17 +18,20 @@ so). The PNGs are the pixel truth.
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Any, Iterator, NamedTuple
+from typing import Any, NamedTuple
 
 import numpy as np
 
-from annokit.convert.report import LossRecorder
+from annokit._internal.files import atomic_dir
+from annokit._internal.paths import safe_name
 from annokit.core.dataset import Dataset, ImageTable
 from annokit.core.instances import Instances
 from annokit.core.labels import LabelSet
+from annokit.core.losses import LossRecorder
 from annokit.errors import FormatError
-from annokit.io._safe import MAX_PIXELS, atomic_dir, safe_name
+from annokit.io._safe import MAX_PIXELS
 
 __all__ = ["LABELS", "CityscapesLabel", "render_label_ids", "render_instance_ids", "read_cityscapes",
            "write_cityscapes", "label_set"]
@@ -189,7 +192,7 @@ def _entries(root: Path) -> list[tuple[str, str, Path]]:
     """(split, stem relative to the split, file) of every polygon JSON, else of every instanceIds PNG."""
     gt = root / "gtFine" if (root / "gtFine").is_dir() else root
     out = []
-    for kind, suffix in (("json", "_gtFine_polygons.json"), ("png", "_gtFine_instanceIds.png")):
+    for _kind, suffix in (("json", "_gtFine_polygons.json"), ("png", "_gtFine_instanceIds.png")):
         for p in sorted(gt.rglob(f"*{suffix}")):
             rel = p.relative_to(gt).as_posix()
             split = rel.split("/", 1)[0] if "/" in rel else ""

@@ -22,12 +22,14 @@ from typing import Any
 
 import numpy as np
 
-from annokit.convert.report import LossRecorder
+from annokit._internal.files import atomic_dir
+from annokit._internal.paths import safe_join, safe_name
 from annokit.core.dataset import Dataset, ImageTable
 from annokit.core.instances import Instances
 from annokit.core.labels import LabelSet
+from annokit.core.losses import LossRecorder
 from annokit.errors import FormatError
-from annokit.io._safe import IMAGE_EXTS, atomic_dir, image_hw, safe_join, safe_name
+from annokit.io._safe import IMAGE_EXTS, image_hw
 
 __all__ = ["read_class_folders", "write_class_folders", "read_class_csv", "write_class_csv"]
 

@@ -12,20 +12,22 @@ from __future__ import annotations
 import math
 import os
 import warnings
+from collections.abc import Iterable
 from pathlib import Path
-from typing import Any, Iterable
+from typing import Any
 
 import numpy as np
 import orjson
 
+from annokit._internal.files import write_bytes_atomic
 from annokit.core.dataset import Dataset, ImageTable
 from annokit.core.instances import Instances
 from annokit.core.labels import LabelSet
 from annokit.core.masks import segmentation_kind
 from annokit.errors import AnnokitWarning, FormatError, ValidationError
-from annokit.io._atomic import write_bytes_atomic
 
-__all__ = ["read_instances", "write_instances", "read_results", "write_results", "load_json", "ltrb_to_coco_bbox"]
+__all__ = ["load_json", "ltrb_to_coco_bbox", "read_instances", "read_results", "results_to_list", "write_instances",
+           "write_results"]
 
 PathLike = str | os.PathLike[str]
 
@@ -562,6 +564,12 @@ def read_results(path: PathLike | list, gt: Dataset, *, fixed: bool = False) -> 
 
 def write_results(dets: Instances, path: PathLike, *, include_masks: bool = True) -> None:
     """Write detections as a COCO results list (``image_id, category_id, bbox, score[, segmentation]``)."""
+    write_bytes_atomic(path, orjson.dumps(results_to_list(dets, include_masks=include_masks)))
+
+
+def results_to_list(dets: Instances, *, include_masks: bool = True) -> list[dict[str, Any]]:
+    """Detections as COCO result records (``image_id, category_id, bbox, score[, segmentation]``), boxes in the
+    exact-width xywh of :func:`ltrb_to_coco_bbox`, compressed RLE counts as text."""
     if dets.scores is None:
         raise ValidationError("write_results: these instances have no scores (ground truth?)")
     bboxes = ltrb_to_coco_bbox(dets.boxes, dets.source_wh).tolist()
@@ -575,4 +583,4 @@ def write_results(dets: Instances, path: PathLike, *, include_masks: bool = True
                 seg = {"size": seg["size"], "counts": seg["counts"].decode("ascii")}
             rec["segmentation"] = seg
         out.append(rec)
-    write_bytes_atomic(path, orjson.dumps(out))
+    return out

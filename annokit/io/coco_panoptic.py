@@ -11,18 +11,19 @@ PNGs over :data:`annokit.io.labelmap.MAX_PIXELS` pixels are refused before decod
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 import numpy as np
 
+from annokit._internal.files import write_bytes_atomic, write_json_atomic
+from annokit._internal.paths import safe_name
 from annokit.errors import FormatError
-from annokit.io._atomic import write_bytes_atomic, write_json_atomic
-from annokit.io._safe import safe_name
-from annokit.io.labelmap import open_image
 from annokit.io.coco import load_json
+from annokit.io.labelmap import open_image
 
 __all__ = [
     "PanopticImage",

@@ -24,13 +24,13 @@ from typing import Any
 import numpy as np
 from pycocotools import mask as _cmask
 
+from annokit._internal.files import write_json_atomic
+from annokit._internal.paths import safe_name
 from annokit.core.dataset import Dataset, ImageTable
 from annokit.core.instances import Instances
 from annokit.core.labels import LabelSet
 from annokit.core.masks import rle_area, rle_to_bitmap, segmentation_to_rle
 from annokit.errors import FormatError
-from annokit.io._atomic import write_json_atomic
-from annokit.io._safe import safe_name
 from annokit.io.coco import _num, categories_to_coco, coco_top_level, ltrb_to_coco_bbox
 from annokit.io.coco_panoptic import default_png_dir, read_id_png, read_panoptic_json, write_id_png
 
@@ -159,8 +159,9 @@ def read_panoptic_dataset(path: PathLike, png_dir: PathLike | None = None) -> Da
                      iscrowd=np.asarray(cols["crowd"], bool), area=np.asarray(cols["area"], np.float64),
                      ids=seg_ids, segmentations=cols["seg"],
                      extras=cols["extra"] if any(cols["extra"]) else None, source_wh=xywh[:, 2:])
-    table = ImageTable(ids=[codes[im["id"]] for im in images], file_names=[str(im.get("file_name", "")) for im in images],
-                       heights=heights, widths=widths, extras=img_extras)
+    table = ImageTable(ids=[codes[im["id"]] for im in images],
+                       file_names=[str(im.get("file_name", "")) for im in images], heights=heights, widths=widths,
+                       extras=img_extras)
     top = {k: v for k, v in raw.items() if k not in {"images", "annotations", "categories", "info", "licenses"}}
     return Dataset(images=table, categories=labels, annotations=inst, info=raw.get("info"),
                    licenses=raw.get("licenses"), extras=top)
@@ -182,7 +183,7 @@ def _png_name(ds: Dataset, i: int) -> str:
 def write_panoptic_dataset(ds: Dataset, json_path: PathLike, png_dir: PathLike | None = None, *,
                            recorder: Any = None) -> None:
     """Paint ``ds``'s masks into id PNGs and write the panoptic JSON; losses go to ``recorder`` (a
-    :class:`~annokit.convert.report.LossRecorder`) when given.
+    :class:`~annokit.core.losses.LossRecorder`) when given.
 
     The caller makes the whole output atomic (``annokit convert`` writes into a temporary folder and renames it);
     each file is itself written atomically.

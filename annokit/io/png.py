@@ -25,12 +25,14 @@ from typing import Any
 
 import numpy as np
 
-from annokit.convert.report import LossRecorder
+from annokit._internal.files import atomic_dir
+from annokit._internal.paths import safe_name
 from annokit.core.dataset import Dataset, ImageTable
 from annokit.core.instances import Instances
 from annokit.core.labels import LabelSet
+from annokit.core.losses import LossRecorder
 from annokit.errors import FormatError
-from annokit.io._safe import atomic_dir, open_image_checked, safe_name
+from annokit.io._safe import open_image_checked
 
 __all__ = ["read_png_masks", "write_png_masks", "read_label_png", "write_label_png", "read_classes"]
 

@@ -35,14 +35,15 @@ from xml.sax.saxutils import escape
 
 import numpy as np
 
-from annokit._gc import no_gc
-from annokit.convert.report import LossRecorder
+from annokit._internal.files import atomic_dir, read_files, write_files
+from annokit._internal.gc import no_gc
+from annokit._internal.paths import safe_name
 from annokit.core.dataset import Dataset, ImageTable
 from annokit.core.instances import Instances
 from annokit.core.labels import LabelSet
+from annokit.core.losses import LossRecorder
 from annokit.errors import AnnokitWarning, FormatError
-from annokit.io._safe import (IMAGE_EXTS, MAX_XML_BYTES, atomic_dir, image_hw, parse_xml, read_files, safe_name,
-                              write_files)
+from annokit.io._safe import IMAGE_EXTS, MAX_XML_BYTES, image_hw, parse_xml
 
 __all__ = ["read_voc", "write_voc", "VOC_CLASSES", "voc_colormap", "read_labelmap", "vocxyxy_to_ltrb",
            "ltrb_to_vocxyxy"]

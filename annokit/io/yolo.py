@@ -21,12 +21,14 @@ from typing import Any
 
 import numpy as np
 
-from annokit.convert.report import LossRecorder
+from annokit._internal.files import atomic_dir
+from annokit._internal.paths import safe_join, safe_relpath
 from annokit.core.dataset import Dataset, ImageTable
 from annokit.core.instances import Instances
 from annokit.core.labels import LabelSet
+from annokit.core.losses import LossRecorder
 from annokit.errors import FormatError
-from annokit.io._safe import IMAGE_EXTS, atomic_dir, image_hw, safe_join, safe_relpath
+from annokit.io._safe import IMAGE_EXTS, image_hw
 
 __all__ = ["read_yolo", "write_yolo", "ltrb_to_yolo", "yolo_to_ltrb"]
 

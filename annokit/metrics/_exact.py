@@ -25,7 +25,7 @@ class ExactSum:
     def __init__(self) -> None:
         self._parts: dict[int, int] = {}
 
-    def add(self, values: np.ndarray | float) -> "ExactSum":
+    def add(self, values: np.ndarray | float) -> ExactSum:
         v = np.asarray(values, dtype=np.float64).ravel()
         if v.size == 0:
             return self
@@ -48,14 +48,14 @@ class ExactSum:
             parts[ex] = parts.get(ex, 0) + total
         return self
 
-    def merge(self, other: "ExactSum") -> "ExactSum":
+    def merge(self, other: ExactSum) -> ExactSum:
         out = ExactSum()
         out._parts = dict(self._parts)
         for ex, s in other._parts.items():
             out._parts[ex] = out._parts.get(ex, 0) + s
         return out
 
-    def copy(self) -> "ExactSum":
+    def copy(self) -> ExactSum:
         out = ExactSum()
         out._parts = dict(self._parts)
         return out

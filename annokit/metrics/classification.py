@@ -33,9 +33,10 @@ Definitions (each equals scikit-learn 1.9 as noted; tested against it):
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from fractions import Fraction
-from typing import Any, Sequence
+from typing import Any
 
 import numpy as np
 
@@ -184,18 +185,18 @@ class ClassificationAccumulator:
         self.zero_division = float(zero_division)
         self.confusion = np.zeros((num_classes, num_classes), dtype=np.int64)
         self.has_scores: bool | None = None
-        self.topk_hits = {k: 0 for k in self.top_ks}
+        self.topk_hits = dict.fromkeys(self.top_ks, 0)
         self.logloss = ExactSum()
         self.bin_count = np.zeros(n_bins, dtype=np.int64)
         self.bin_correct = np.zeros(n_bins, dtype=np.int64)
         self.bin_conf = [ExactSum() for _ in range(n_bins)]
 
-    def _same_config(self, other: "ClassificationAccumulator") -> None:
+    def _same_config(self, other: ClassificationAccumulator) -> None:
         if (self.num_classes, self.top_ks, self.n_bins, self.zero_division) != (
                 other.num_classes, other.top_ks, other.n_bins, other.zero_division):
             raise ValueError("cannot merge accumulators with different settings")
 
-    def update(self, y_true: Any, y_pred: Any = None, *, scores: Any = None) -> "ClassificationAccumulator":
+    def update(self, y_true: Any, y_pred: Any = None, *, scores: Any = None) -> ClassificationAccumulator:
         c = self.num_classes
         yt = as_int_array(y_true, "y_true")
         _check_labels(yt, c, "y_true")
@@ -238,7 +239,7 @@ class ClassificationAccumulator:
                 self.bin_conf[j].add(cs[lo:hi])
         return self
 
-    def merge(self, other: "ClassificationAccumulator") -> "ClassificationAccumulator":
+    def merge(self, other: ClassificationAccumulator) -> ClassificationAccumulator:
         """A new accumulator holding both states (neither input changes)."""
         self._same_config(other)
         if self.has_scores is not None and other.has_scores is not None and self.has_scores != other.has_scores:

@@ -32,18 +32,19 @@ String image ids are accepted and evaluated in their sorted order, as pycocotool
 from __future__ import annotations
 
 import warnings
+from collections.abc import Sequence
 from dataclasses import dataclass, field
-from pathlib import Path
-from typing import Any, Literal, Sequence
+from typing import Any, Literal
 
 import numpy as np
 
-from annokit.core._arrays import index_of
+from annokit._internal.arrays import index_of
+from annokit._internal.progress import Progress, tracked
 from annokit.core.dataset import Dataset
 from annokit.core.instances import Instances
 from annokit.errors import FormatError, PycocotoolsQuirkWarning, ValidationError
 
-__all__ = ["COCOParams", "COCOResult", "evaluate", "evaluate_files", "STAT_KEYS"]
+__all__ = ["COCOParams", "COCOResult", "evaluate", "STAT_KEYS"]
 
 STAT_KEYS = ("AP", "AP50", "AP75", "APs", "APm", "APl", "AR1", "AR10", "AR100", "ARs", "ARm", "ARl")
 _STD_AREA = {"small": "s", "medium": "m", "large": "l"}
@@ -92,7 +93,7 @@ class COCOParams:
         iou_thrs: Sequence[float] | None = None,
         max_dets: Sequence[int] | None = None,
         area_rng: Sequence[str] | dict[str, tuple[float, float]] | None = None,
-    ) -> "COCOParams":
+    ) -> COCOParams:
         """Parameters from CLI-style values; ``area_rng`` as ``["nano=0:64", ...]`` or ``{"nano": (0, 64)}``.
 
         Named ranges replace small/medium/large; ``all = [0, 1e10]`` stays first unless named.
@@ -217,23 +218,9 @@ def _fmt(v: float | None) -> str:
 
 
 # --------------------------------------------------------------------------------------------------- evaluation
-def evaluate_files(
-    gt_path: str | Path, pred_path: str | Path, *, params: COCOParams | None = None, fixed: bool = False,
-    progress: bool = False,
-) -> COCOResult:
-    """Read a COCO instances file and a results file, and :func:`evaluate` them."""
-    from annokit._gc import no_gc
-    from annokit.io.coco import read_instances, read_results
-
-    # parsing creates millions of small containers; the cyclic GC would rescan them over and over
-    with no_gc():
-        gt = read_instances(gt_path, fixed=fixed)
-        dt = read_results(pred_path, gt, fixed=fixed)
-    return evaluate(gt, dt, params=params, fixed=fixed, progress=progress)
-
-
 def evaluate(
-    gt: Dataset, dt: Instances, *, params: COCOParams | None = None, fixed: bool = False, progress: bool = False
+    gt: Dataset, dt: Instances, *, params: COCOParams | None = None, fixed: bool = False,
+    progress: Progress | None = None,
 ) -> COCOResult:
     """Evaluate detections ``dt`` (with scores) against ``gt`` exactly as pycocotools' COCOeval does.
 
@@ -292,7 +279,8 @@ def evaluate(
             g_ign_flag |= ga.ignore[g_rows]
         elif overwritten.any():
             _quirk(notes, f"{int(overwritten.sum())} ground-truth annotations have ignore=1 but iscrowd=0: "
-                          "pycocotools overwrites 'ignore' with 'iscrowd', so they are scored (fixed=True honours them)")
+                          "pycocotools overwrites 'ignore' with 'iscrowd', so they are scored "
+                          "(fixed=True honours them)")
     if not fixed and (g_ids == 0).any():
         _quirk(notes, "a ground-truth annotation has id 0: pycocotools never counts it as matched "
                       "(its detection becomes a false positive); fixed=True scores it normally")
@@ -526,9 +514,8 @@ def _box_polygon(box: np.ndarray) -> list[list[float]]:
 
 
 def _pair_mask_iou(gt: Dataset, dt: Instances, d_rows: np.ndarray, pair_d: np.ndarray, g_rows: np.ndarray,
-                   pair_g: np.ndarray, g_crowd: np.ndarray, *, progress: bool = False) -> np.ndarray:
+                   pair_g: np.ndarray, g_crowd: np.ndarray, *, progress: Progress | None = None) -> np.ndarray:
     """Mask IoU of each pair: one pycocotools ``iou`` call per image over the masks that pair up there."""
-    from annokit._progress import progress_iter
     from annokit.core.masks import mask_iou, segmentation_to_rle
 
     out = np.zeros(len(pair_d))
@@ -540,7 +527,7 @@ def _pair_mask_iou(gt: Dataset, dt: Instances, d_rows: np.ndarray, pair_d: np.nd
     cuts = np.flatnonzero(np.r_[True, img_pos[1:] != img_pos[:-1], True])
     d_segs = dt.segmentations
     g_segs = ga.segmentations
-    for c in progress_iter(range(len(cuts) - 1), enabled=progress, desc="mask IoU"):
+    for c in tracked(range(len(cuts) - 1), progress, "mask IoU", len(cuts) - 1):
         s, e = cuts[c], cuts[c + 1]
         ip = int(img_pos[s])
         h, w = int(gt.images.heights[ip]), int(gt.images.widths[ip])

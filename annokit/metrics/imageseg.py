@@ -122,14 +122,14 @@ class ImageSegAccumulator:
         self.sums = {k: ExactSum() for k in _KEYS}
         self.n = 0
 
-    def update(self, gt: Any, seg: Any) -> "ImageSegAccumulator":
+    def update(self, gt: Any, seg: Any) -> ImageSegAccumulator:
         sc = image_segmentation_scores(gt, seg, tolerance=self.tolerance)
         for k in _KEYS:
             self.sums[k].add(sc[k])
         self.n += 1
         return self
 
-    def merge(self, other: "ImageSegAccumulator") -> "ImageSegAccumulator":
+    def merge(self, other: ImageSegAccumulator) -> ImageSegAccumulator:
         if self.tolerance != other.tolerance:
             raise ValueError("cannot merge accumulators with different tolerance")
         out = ImageSegAccumulator(tolerance=self.tolerance)

@@ -18,8 +18,9 @@ The state is integer counts plus exact sums of IoUs, so shard merges are exact.
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, Mapping, Sequence
+from typing import Any
 
 import numpy as np
 
@@ -79,15 +80,15 @@ class LocalizationAccumulator:
         self.best_iou = ExactSum()
         self.n_objects = 0
         self.n_images = 0
-        self.acc_hits = {t: 0 for t in self.thresholds}
-        self.top1_hits = {t: 0 for t in self.thresholds}
+        self.acc_hits = dict.fromkeys(self.thresholds, 0)
+        self.top1_hits = dict.fromkeys(self.thresholds, 0)
         self.class_hits: dict[int, int] = {}
         self.class_pairs: dict[int, int] = {}
         self.class_iou: dict[int, ExactSum] = {}
         self.class_objects: dict[int, int] = {}
 
     def update(self, gt_boxes: Any, gt_labels: Any, pred_boxes: Any, pred_labels: Any, pred_scores: Any
-               ) -> "LocalizationAccumulator":
+               ) -> LocalizationAccumulator:
         """One image: ``gt_boxes`` (G, 4), ``gt_labels`` (G,), ``pred_boxes`` (P, 4), ``pred_labels`` (P,),
         ``pred_scores`` (P,)."""
         gb = np.asarray(gt_boxes, np.float64).reshape(-1, 4)
@@ -125,7 +126,7 @@ class LocalizationAccumulator:
                 self.top1_hits[t] += int(col_same.max() >= t)
         return self
 
-    def merge(self, other: "LocalizationAccumulator") -> "LocalizationAccumulator":
+    def merge(self, other: LocalizationAccumulator) -> LocalizationAccumulator:
         if (self.iou, self.thresholds) != (other.iou, other.thresholds):
             raise ValueError("cannot merge accumulators with different settings")
         out = LocalizationAccumulator(iou=self.iou, thresholds=self.thresholds)

@@ -119,7 +119,7 @@ class ObjectSegAccumulator:
         self.dice_sum = ExactSum()
         self.f_sum = ExactSum()
 
-    def update(self, gt: Any, pred: Any, *, void: Any = None) -> "ObjectSegAccumulator":
+    def update(self, gt: Any, pred: Any, *, void: Any = None) -> ObjectSegAccumulator:
         g, p = _masks(gt, pred, void)
         self.inter += int(np.count_nonzero(g & p))
         self.union += int(np.count_nonzero(g | p))
@@ -132,7 +132,7 @@ class ObjectSegAccumulator:
         self.n += 1
         return self
 
-    def merge(self, other: "ObjectSegAccumulator") -> "ObjectSegAccumulator":
+    def merge(self, other: ObjectSegAccumulator) -> ObjectSegAccumulator:
         if self.bound_th != other.bound_th:
             raise ValueError("cannot merge accumulators with different bound_th")
         out = ObjectSegAccumulator(bound_th=self.bound_th)

@@ -25,12 +25,13 @@ from __future__ import annotations
 
 import math
 import threading
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from typing import Any, Iterable, Sequence
+from typing import Any
 
 import numpy as np
 
-from annokit.core._arrays import index_of
+from annokit._internal.arrays import index_of
 from annokit.metrics._exact import ExactSum
 from annokit.metrics._util import fnone
 
@@ -41,7 +42,6 @@ __all__ = [
     "PanopticAccumulator",
     "pq_image_stats",
     "panoptic_quality",
-    "evaluate_panoptic_files",
 ]
 
 
@@ -55,7 +55,7 @@ class PanopticCategories:
 
     @classmethod
     def build(cls, ids: Sequence[int], isthing: Sequence[bool], names: Sequence[str] | None = None
-              ) -> "PanopticCategories":
+              ) -> PanopticCategories:
         i = np.asarray(ids, dtype=np.int64).reshape(-1)
         t = np.asarray(isthing, dtype=bool).reshape(-1)
         if i.shape != t.shape:
@@ -300,7 +300,7 @@ class PanopticAccumulator:
         self.n_images = 0
         self.area_mismatches = 0
 
-    def add_stats(self, st: PanopticImageStats) -> "PanopticAccumulator":
+    def add_stats(self, st: PanopticImageStats) -> PanopticAccumulator:
         self.tp += st.tp
         self.fp += st.fp
         self.fn += st.fn
@@ -317,13 +317,13 @@ class PanopticAccumulator:
 
     def update(self, gt_ids: np.ndarray, gt_segment_ids: Any, gt_category_ids: Any, gt_iscrowd: Any,
                gt_area: Any, pred_ids: np.ndarray, pred_segment_ids: Any, pred_category_ids: Any
-               ) -> "PanopticAccumulator":
+               ) -> PanopticAccumulator:
         """Add one image (arguments as :func:`pq_image_stats`)."""
         return self.add_stats(pq_image_stats(gt_ids, gt_segment_ids, gt_category_ids, gt_iscrowd, gt_area,
                                              pred_ids, pred_segment_ids, pred_category_ids, self.categories,
                                              gt_area_source=self.gt_area_source))
 
-    def merge(self, other: "PanopticAccumulator") -> "PanopticAccumulator":
+    def merge(self, other: PanopticAccumulator) -> PanopticAccumulator:
         if not (np.array_equal(self.categories.ids, other.categories.ids)
                 and np.array_equal(self.categories.isthing, other.categories.isthing)
                 and self.gt_area_source == other.gt_area_source):
@@ -385,68 +385,3 @@ def panoptic_quality(images: Iterable[tuple[Any, ...]], categories: PanopticCate
     for item in images:
         acc.update(*item)
     return acc.compute()
-
-
-def evaluate_panoptic_files(gt_json: Any, pred_json: Any, gt_dir: Any = None, pred_dir: Any = None, *,
-                            gt_area_source: str = "json", threads: int | None = None) -> PanopticResult:
-    """PQ of a COCO panoptic prediction (JSON + PNG folder) against ground truth, as panopticapi's
-    ``pq_compute(gt_json, pred_json, gt_folder, pred_folder)``; the PNG folders default to the JSON paths without
-    ``.json``. Categories come from the ground-truth JSON. Warns (:class:`annokit.errors.AnnokitWarning`) when
-    ground-truth JSON areas disagree with the PNG pixel counts. Errors name the file and the image.
-    ``threads``: images decoded and counted in parallel (default ``min(4, cpu_count)``; 0 = in this thread).
-    """
-    import os
-    import warnings
-
-    from annokit.errors import AnnokitWarning, FormatError
-    from annokit.io.coco_panoptic import read_panoptic_json
-
-    from annokit.io.coco_panoptic import PanopticImage, read_id_png, resolve_panoptic_jobs
-
-    gt = read_panoptic_json(gt_json)
-    pred = read_panoptic_json(pred_json, require_categories=False)
-    cats = PanopticCategories.build(gt.category_ids, gt.isthing, gt.category_names)
-    jobs = resolve_panoptic_jobs(gt, pred, gt_dir, pred_dir)
-
-    def one(job: tuple[PanopticImage, Any, PanopticImage, Any]) -> tuple[PanopticImageStats, str]:
-        g, gp, pr, pp = job
-        gbuf = getattr(_LOCAL, "gbuf", None)
-        pbuf = getattr(_LOCAL, "pbuf", None)
-        gi = _LOCAL.gbuf = read_id_png(gp, out=gbuf)
-        pi = _LOCAL.pbuf = read_id_png(pp, out=pbuf)
-        if gi.shape != pi.shape:
-            raise FormatError(pp, None, f"size {pi.shape[1]}x{pi.shape[0]} differs from the ground truth's "
-                                        f"{gi.shape[1]}x{gi.shape[0]} ({gp.name})")
-        try:
-            st = pq_image_stats(gi, g.segment_ids, g.category_ids, g.iscrowd, g.area, pi, pr.segment_ids,
-                                pr.category_ids, cats, gt_area_source=gt_area_source)
-        except PanopticError as exc:
-            raise FormatError(pp, f"image {g.image_id!r}", str(exc)) from None
-        return st, gp.name
-
-    acc = PanopticAccumulator(cats, gt_area_source=gt_area_source)
-    first: tuple[Any, ...] | None = None
-    if threads is None:
-        threads = min(4, os.cpu_count() or 1)
-    if threads > 0 and len(jobs) > 1:
-        from concurrent.futures import ThreadPoolExecutor
-
-        with ThreadPoolExecutor(max_workers=threads) as ex:
-            results = ex.map(one, jobs, chunksize=1)
-            for st, name in results:
-                if st.first_mismatch is not None and first is None:
-                    first = (name, *st.first_mismatch)
-                acc.add_stats(st)
-    else:
-        for job in jobs:
-            st, name = one(job)
-            if st.first_mismatch is not None and first is None:
-                first = (name, *st.first_mismatch)
-            acc.add_stats(st)
-    res = acc.compute()
-    if res.area_mismatches and first is not None:
-        how = "the JSON areas are used, as panopticapi" if gt_area_source == "json" else "pixel counts are used"
-        warnings.warn(f"{gt.path}: {res.area_mismatches} ground-truth segment(s) have a JSON area that differs "
-                      f"from their PNG pixel count (first: {first[0]} segment {first[1]}: area {first[2]} vs "
-                      f"{first[3]} pixels); {how}", AnnokitWarning, stacklevel=2)
-    return res

@@ -32,8 +32,9 @@ weighted by ``avg_size[class] / instance_pixels``, ``iIoU = tpW / (tpW + fnW + F
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, Mapping, Sequence
+from typing import Any
 
 import numpy as np
 
@@ -191,7 +192,7 @@ class SemanticAccumulator:
         self.fn_w = [ExactSum() for _ in range(num_classes)]
 
     @classmethod
-    def preset(cls, name: str, *, num_classes: int | None = None, **kw: Any) -> "SemanticAccumulator":
+    def preset(cls, name: str, *, num_classes: int | None = None, **kw: Any) -> SemanticAccumulator:
         """``"mmseg"`` (defaults) or ``"cityscapes"`` (labelIds in, 19 train ids, iIoU weights)."""
         if name == "mmseg":
             if num_classes is None:
@@ -209,7 +210,7 @@ class SemanticAccumulator:
         return (self.num_classes, self.ignore_index, self.reduce_zero_label, self.label_map, self.pred_label_map,
                 self.instance_weights, self.class_names)
 
-    def update(self, gt: Any, pred: Any, *, gt_instances: Any = None) -> "SemanticAccumulator":
+    def update(self, gt: Any, pred: Any, *, gt_instances: Any = None) -> SemanticAccumulator:
         """Add one image: ``gt`` / ``pred`` ``(H, W)`` integer maps in the input label space; ``gt_instances``
         ``(H, W)`` Cityscapes instance ids (``class_id * 1000 + k``) for iIoU."""
         g = np.asarray(gt)
@@ -255,7 +256,7 @@ class SemanticAccumulator:
             self.tp_w[cls_].add(float(tps[j]) * weight)
             self.fn_w[cls_].add(float(sizes[j] - tps[j]) * weight)
 
-    def merge(self, other: "SemanticAccumulator") -> "SemanticAccumulator":
+    def merge(self, other: SemanticAccumulator) -> SemanticAccumulator:
         if self._settings() != other._settings():
             raise ValueError("cannot merge accumulators with different settings")
         out = SemanticAccumulator(self.num_classes, ignore_index=self.ignore_index,

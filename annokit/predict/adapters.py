@@ -17,7 +17,8 @@ all work, and neither torch, torchvision nor ultralytics is imported here.
 
 from __future__ import annotations
 
-from typing import Any, Mapping, Sequence
+from collections.abc import Mapping, Sequence
+from typing import Any
 
 import numpy as np
 

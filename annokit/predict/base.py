@@ -7,14 +7,16 @@ entry-point group ``annokit.predictors`` (see :mod:`annokit.predict.registry`).
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from enum import Enum
-from typing import Any, Protocol, Sequence, runtime_checkable
+from typing import Any, Protocol, runtime_checkable
 
 import numpy as np
-from pydantic import BaseModel, ConfigDict, field_validator, model_validator
+from pydantic import ConfigDict, field_validator, model_validator
 
 from annokit.core.instances import Instances
 from annokit.core.labels import LabelSet
+from annokit.core.model import FrozenModel
 from annokit.errors import AnnokitError, ValidationError
 
 __all__ = ["Task", "Prediction", "Predictor", "PredictionError", "check_images"]
@@ -38,7 +40,7 @@ class PredictionError(AnnokitError):
         super().__init__(f"{image}: {message}")
 
 
-class Prediction(BaseModel):
+class Prediction(FrozenModel):
     """One image's prediction, in that image's pixel coordinates.
 
     Attributes
@@ -89,7 +91,7 @@ class Prediction(BaseModel):
         return a
 
     @model_validator(mode="after")
-    def _check(self) -> "Prediction":
+    def _check(self) -> Prediction:
         need = {Task.CLASSIFICATION: "class_scores", Task.DETECTION: "instances", Task.INSTANCE: "instances",
                 Task.SEMANTIC: "label_map"}[self.task]
         if getattr(self, need) is None:

@@ -17,12 +17,13 @@ from __future__ import annotations
 import ast
 import json
 import os
+from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Any, Mapping, Sequence
+from typing import Any
 
 import numpy as np
 
-from annokit._gc import no_gc
+from annokit._internal.gc import no_gc
 from annokit.core.labels import LabelSet
 from annokit.errors import AnnokitError
 from annokit.predict.base import Prediction, Task, check_images

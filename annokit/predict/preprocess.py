@@ -8,19 +8,21 @@ image's :class:`Transform` records ``input = original * scale_xy + pad_xy`` so b
 from __future__ import annotations
 
 import functools
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Literal, Sequence
+from typing import Literal
 
 import numpy as np
-from pydantic import BaseModel, ConfigDict
+from pydantic import ConfigDict
 
+from annokit.core.model import FrozenModel
 from annokit.errors import ValidationError
 
 __all__ = ["Preprocess", "Transform", "preprocess_batch", "boxes_to_original", "resize_scores",
            "argmax_channels", "upsampled_argmax"]
 
 
-class Preprocess(BaseModel):
+class Preprocess(FrozenModel):
     """How images become a network input.
 
     size : (height, width) or None

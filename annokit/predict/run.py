@@ -11,13 +11,15 @@ from __future__ import annotations
 import csv
 import io
 import os
+from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Sequence
+from typing import Any
 
 import numpy as np
 
+from annokit._internal.progress import Progress
 from annokit.core.instances import Instances
 from annokit.core.labels import LabelSet
 from annokit.errors import AnnokitError, FormatError
@@ -150,13 +152,13 @@ def _why(exc: BaseException) -> str:
 
 def run_predictor(predictor: Predictor, items: Sequence[ImageItem], *, batch_size: int | None = None,
                   skip_failures: bool = False, score_threshold: float | None = None,
-                  progress: Callable[[int], None] | None = None) -> RunResult:
+                  progress: Progress | None = None) -> RunResult:
     """Predict every item, ``batch_size`` at a time (default: the predictor's ``batch_size``, else 8).
 
     A batch that fails is retried image by image to find which image fails and why; that image raises
     :class:`PredictionError` naming it, or, with ``skip_failures``, is recorded in ``failures`` and the run goes
     on. Unreadable images count as failures the same way. ``score_threshold`` drops detections below it.
-    ``progress(n)`` is called after each batch with the number of images done in it.
+    ``progress("predict", done, total)`` is called after each batch (images done of all).
     """
     task = Task(predictor.task)
     bs = int(batch_size or getattr(predictor, "batch_size", None) or 8)
@@ -182,7 +184,7 @@ def run_predictor(predictor: Predictor, items: Sequence[ImageItem], *, batch_siz
     # decoders and inference engines release the GIL); at most two batches of images are in memory
     with ThreadPoolExecutor(max_workers=1, thread_name_prefix="annokit-load") as pool:
         pending = pool.submit(_load_batch, batches[0]) if batches else None
-        for k, batch in enumerate(batches):
+        for k, _batch in enumerate(batches):
             assert pending is not None
             read = pending.result()
             pending = pool.submit(_load_batch, batches[k + 1]) if k + 1 < len(batches) else None
@@ -213,7 +215,7 @@ def run_predictor(predictor: Predictor, items: Sequence[ImageItem], *, batch_siz
                     for (it, _), p in zip(loaded, preds):
                         keep(it, p)
             if progress is not None:
-                progress(len(batch))
+                progress("predict", min(bs * (k + 1), len(items)), len(items))
     return result
 
 
@@ -251,7 +253,7 @@ def write_predictions(result: RunResult, out: PathLike) -> list[Path]:
       the image with a ``.png`` suffix;
     * classification: a CSV ``file,<label 1>,<label 2>,...`` of scores.
     """
-    from annokit.io._atomic import atomic_path, write_bytes_atomic
+    from annokit._internal.files import atomic_path, write_bytes_atomic
 
     out = Path(out)
     if result.task in (Task.DETECTION, Task.INSTANCE):

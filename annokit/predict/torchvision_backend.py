@@ -15,8 +15,9 @@ torch and torchvision are imported when a predictor is built.
 from __future__ import annotations
 
 import os
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any
 
 import numpy as np
 

@@ -10,21 +10,19 @@ from __future__ import annotations
 import base64
 import html
 import time
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
 import numpy as np
 
+from annokit._internal.progress import Progress
 from annokit.analysis.tide import ERROR_TYPES, PRED_STATUS, TideResult, tide
 from annokit.core.dataset import Dataset
 from annokit.core.instances import Instances
 
 __all__ = ["ReportData", "build_report", "analyse", "write_report", "coco_evaluate"]
 
-Progress = Callable[[str, int, int], None]
-"""``progress(stage, done, total)``: called as the report advances."""
 
 
 # ------------------------------------------------------------------------------------------------ COCO metrics
@@ -108,11 +106,11 @@ def analyse(
     t0 = time.perf_counter()
     coco = coco_evaluate(gt, dets, iou_type) if with_coco else None
     timings["coco"] = time.perf_counter() - t0
-    prog("COCO metrics", 1, 4)
+    prog("analysis: COCO metrics", 1, 4)
     t0 = time.perf_counter()
     tr = tide(gt, dets, mode="mask" if iou_type == "segm" else "bbox")
     timings["tide"] = time.perf_counter() - t0
-    prog("error decomposition", 2, 4)
+    prog("analysis: error decomposition", 2, 4)
     breakdown = None
     if with_breakdown and coco is not None:
         from annokit.analysis.breakdown import pr_breakdown
@@ -120,7 +118,7 @@ def analyse(
         t0 = time.perf_counter()
         breakdown = pr_breakdown(gt, dets, coco=coco).to_dict()
         timings["breakdown"] = time.perf_counter() - t0
-    prog("PR breakdown", 3, 4)
+    prog("analysis: PR breakdown", 3, 4)
 
     tags = tr.tags
     g = gt.annotations
@@ -196,7 +194,7 @@ def analyse(
     bad = per_image["fp"] + per_image["fn"]
     order = np.lexsort((np.arange(n_img), -bad))
     worst = [int(gt.images.ids[i]) for i in order[:worst_n] if bad[i] > 0]
-    prog("tables", 4, 4)
+    prog("analysis: tables", 4, 4)
     return ReportData(
         title=title,
         iou_type=iou_type,
@@ -225,7 +223,8 @@ def _png_uri(fig: Any) -> str:
     return "data:image/png;base64," + base64.b64encode(figure_png_bytes(fig, dpi=80)).decode("ascii")
 
 
-def _load_image(root: Path | None, file_name: str) -> np.ndarray | None:
+def load_image(root: Path | None, file_name: str) -> np.ndarray | None:
+    """The image ``root / file_name`` as (H, W, 3) uint8 RGB, or None when there is none or it cannot be read."""
     if root is None:
         return None
     p = root / file_name
@@ -369,7 +368,7 @@ def _gallery(gt: Dataset, dets: Instances, data: ReportData, image_root: Path | 
         k = pos_of[img_id]
         fname = gt.images.file_names[k]
         hw = (int(gt.images.heights[k]), int(gt.images.widths[k]))
-        img = _load_image(image_root, fname)
+        img = load_image(image_root, fname)
         if img is not None:
             hw = img.shape[:2]
         gsel = np.flatnonzero((g.image_ids == img_id) & ~g.iscrowd)
@@ -506,7 +505,7 @@ def write_report(
     ``tags.json`` (one record per object, see :meth:`ObjectTags.to_records`) into ``out_dir``."""
     import orjson
 
-    from annokit.io._atomic import json_clean, write_bytes_atomic
+    from annokit._internal.files import json_clean, write_bytes_atomic
 
     prog = progress or (lambda *_: None)
     out = Path(out_dir)

@@ -71,7 +71,7 @@ def new_axes(nrows: int = 1, ncols: int = 1, *, size: tuple[float, float] = (6.0
 
 def save_figure(fig: Any, path: str | Path, *, dpi: int = 100) -> Path:
     """Write ``fig`` as PNG or SVG (by the file suffix), atomically."""
-    from annokit.io._atomic import write_bytes_atomic
+    from annokit._internal.files import write_bytes_atomic
 
     p = Path(path)
     fmt = p.suffix.lower().lstrip(".")

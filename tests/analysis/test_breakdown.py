@@ -9,7 +9,7 @@ from annokit import Dataset, ImageTable, Instances, LabelSet
 
 pytest.importorskip("annokit.metrics.coco", reason="annokit.metrics.coco (COCO evaluation) is not in this checkout")
 
-from annokit.analysis.breakdown import BREAKDOWN_KEYS, pr_breakdown  # noqa: E402
+from annokit.analysis.breakdown import BREAKDOWN_KEYS, pr_breakdown
 
 A, B, C = [10.0, 10.0, 50.0, 50.0], [100.0, 10.0, 140.0, 50.0], [10.0, 100.0, 50.0, 140.0]
 

@@ -11,7 +11,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from annokit.convert import convert
-from annokit.convert.report import LossRecorder
+from annokit.core.losses import LossRecorder
 from annokit.io.coco_panoptic import read_id_png, write_id_png
 from annokit.io.panoptic_convert import (
     merge_things_stuff,
@@ -40,7 +40,7 @@ def panoptic_sets(draw):
             cat = draw(st.sampled_from(CATS))
             if not cat["isthing"] and cat["id"] in stuff_done:
                 continue
-            sid = draw(st.integers(1, (1 << 24) - 1).filter(lambda v: v not in used))
+            sid = draw(st.integers(1, (1 << 24) - 1).filter(lambda v, used=used: v not in used))
             y0, x0 = draw(st.integers(0, h - 1)), draw(st.integers(0, w - 1))
             y1, x1 = draw(st.integers(y0 + 1, h)), draw(st.integers(x0 + 1, w))
             ids[y0:y1, x0:x1] = sid

@@ -71,7 +71,7 @@ def test_voc_without_sidecar_keeps_boxes_exactly_and_counts_the_rest(tmp_path: P
                 owner[m] = k
         got = back_by_file.get(im["file_name"], [])
         assert len(got) == len(objs)
-        for k, (a, b) in enumerate(zip(objs, got), start=1):
+        for k, b in enumerate(got, start=1):
             if (owner == k).any():
                 np.testing.assert_array_equal(rle_to_bitmap(b["segmentation"]), owner == k)
             else:

@@ -120,7 +120,7 @@ def test_results_round_trip(tmp_path: Path) -> None:
 
 
 def test_write_is_atomic(tmp_path: Path) -> None:
-    from annokit.io._atomic import atomic_path
+    from annokit._internal.files import atomic_path
 
     target = tmp_path / "gt.json"
     target.write_text("old")

@@ -14,8 +14,7 @@ from hypothesis import strategies as st
 from annokit.core import Dataset, ImageTable, Instances, LabelSet
 from annokit.errors import AnnokitWarning, FormatError
 from annokit.io.coco import read_instances
-from annokit.io.voc import (_coords_to_texts, _texts_to_coords, read_labelmap, read_voc, voc_colormap,
-                            write_voc)
+from annokit.io.voc import _coords_to_texts, _texts_to_coords, read_labelmap, read_voc, voc_colormap, write_voc
 
 
 def _xml(objs: str, size: str = "<size><width>20</width><height>10</height><depth>3</depth></size>") -> str:

@@ -6,10 +6,17 @@ import warnings
 
 import numpy as np
 import pytest
-from hypothesis import given, settings, strategies as st
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from annokit.metrics.classification import (
-    ClassificationAccumulator, calibration, classification_metrics, cohen_kappa, log_loss, top_k_accuracy)
+    ClassificationAccumulator,
+    calibration,
+    classification_metrics,
+    cohen_kappa,
+    log_loss,
+    top_k_accuracy,
+)
 
 skm = pytest.importorskip("sklearn.metrics")
 TOL = 1e-9
@@ -78,7 +85,8 @@ def test_degenerate_values():
     assert r.metrics_dict()["kappa"] is None and r.metrics_dict()["log_loss"] is None
     # a class only predicted: precision 0, recall undefined -> counts as 0 in the macro mean (sklearn)
     r = classification_metrics([0, 0], [0, 1], num_classes=2)
-    assert np.isnan(r.recall[1]) and r.macro_recall == 0.25 == skm.recall_score([0, 0], [0, 1], average="macro", zero_division=0)
+    want = skm.recall_score([0, 0], [0, 1], average="macro", zero_division=0)
+    assert np.isnan(r.recall[1]) and r.macro_recall == 0.25 == want
     empty = ClassificationAccumulator(3).compute()
     assert empty.n == 0 and empty.metrics_dict()["accuracy"] is None
 

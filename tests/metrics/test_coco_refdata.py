@@ -8,7 +8,8 @@ import numpy as np
 import pytest
 from coco_oracle import pycocotools_eval
 
-from annokit.metrics.coco import COCOParams, evaluate_files
+from annokit.api import evaluate_coco_files as evaluate_files
+from annokit.metrics.coco import COCOParams
 
 ORDER16 = ["AP", "AP50", "AP75", "AP_nano", "AP_micro", "APs", "APm", "APl", "AR1", "AR10", "AR100", "AR_nano",
            "AR_micro", "ARs", "ARm", "ARl"]

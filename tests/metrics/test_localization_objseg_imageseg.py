@@ -7,7 +7,11 @@ import numpy as np
 import pytest
 
 from annokit.metrics.imageseg import (
-    ImageSegAccumulator, boundary_recall, image_segmentation_scores, under_segmentation_error)
+    ImageSegAccumulator,
+    boundary_recall,
+    image_segmentation_scores,
+    under_segmentation_error,
+)
 from annokit.metrics.localization import LocalizationAccumulator, box_iou, localization_metrics
 from annokit.metrics.objseg import ObjectSegAccumulator, boundary_fscore, mask_iou_dice, seg2bmap
 
@@ -17,7 +21,7 @@ def test_box_iou_equals_pycocotools():
     rng = np.random.default_rng(0)
     xywh_a = np.c_[rng.uniform(0, 50, (7, 2)), rng.uniform(1, 30, (7, 2))]
     xywh_b = np.c_[rng.uniform(0, 50, (5, 2)), rng.uniform(1, 30, (5, 2))]
-    ltrb = lambda b: np.c_[b[:, :2], b[:, :2] + b[:, 2:]]  # noqa: E731
+    ltrb = lambda b: np.c_[b[:, :2], b[:, :2] + b[:, 2:]]
     want = mask_utils.iou(xywh_a.tolist(), xywh_b.tolist(), [0] * 5)
     np.testing.assert_allclose(box_iou(ltrb(xywh_a), ltrb(xywh_b)), want, atol=1e-12)
 

@@ -10,10 +10,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from annokit.api import evaluate_panoptic_files
 from annokit.errors import AnnokitWarning, FormatError
 from annokit.io.coco_panoptic import id2rgb, rgb2id, write_id_png, write_panoptic_json
-from annokit.metrics.panoptic import (
-    PanopticAccumulator, PanopticCategories, evaluate_panoptic_files, panoptic_quality, pq_image_stats)
+from annokit.metrics.panoptic import PanopticAccumulator, PanopticCategories, panoptic_quality, pq_image_stats
 
 ROOT = Path(__file__).resolve().parents[2]
 TOL = 1e-9
@@ -171,9 +171,10 @@ def _peer():
 def test_against_panopticapi_on_synthetic_data(tmp_path, seed):
     core = _peer()
     sys.path.insert(0, str(ROOT / "benchmarks"))
-    from synth_panoptic import make_dataset
     import contextlib
     import io
+
+    from synth_panoptic import make_dataset
     gj, pj = make_dataset(tmp_path, images=8, height=40, width=56, segments=10, seed=seed, cell=4)
     g, p = json.loads(gj.read_text()), json.loads(pj.read_text())
     cats = {c["id"]: c for c in g["categories"]}

@@ -61,7 +61,8 @@ def test_id_png_round_trip_and_reuse(tmp_path):
      r"annotations\[0\]\.segments_info\[1\]\.id: duplicate segment id 3"),
     ({"annotations": [{"image_id": 1, "file_name": "../a.png"}], "categories": []}, r"annotations\[0\]\.file_name"),
     ({"annotations": [{"image_id": 1, "file_name": "a.png", "segments_info": [
-        {"id": 3, "category_id": 1, "iscrowd": 2}]}], "categories": []}, r"annotations\[0\]\.segments_info\[0\]\.iscrowd"),
+        {"id": 3, "category_id": 1, "iscrowd": 2}]}], "categories": []},
+     r"annotations\[0\]\.segments_info\[0\]\.iscrowd"),
 ])
 def test_panoptic_json_errors_name_the_place(tmp_path, doc, where):
     (tmp_path / "x.json").write_text(json.dumps(doc))

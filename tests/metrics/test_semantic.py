@@ -8,8 +8,7 @@ import math
 import numpy as np
 import pytest
 
-from annokit.metrics.semantic import (
-    CITYSCAPES_ID_TO_TRAIN_ID, SemanticAccumulator, preprocess_gt, semantic_metrics)
+from annokit.metrics.semantic import CITYSCAPES_ID_TO_TRAIN_ID, SemanticAccumulator, preprocess_gt, semantic_metrics
 
 TOL = 1e-9
 nan = math.nan

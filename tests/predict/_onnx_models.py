@@ -76,4 +76,5 @@ def failing_model(path: Path) -> Path:
              helper.make_node("GlobalAveragePool", ["r"], ["p"]),
              helper.make_node("Flatten", ["p"], ["logits"], axis=1)]
     g = helper.make_graph(nodes, "failing", [inp], [out], initializer=[shape])
-    return _save(g, path, {"annokit": json.dumps({"tasks": {"classification": {"labels": {"names": ["r", "g", "b"]}}}})})
+    meta = {"tasks": {"classification": {"labels": {"names": ["r", "g", "b"]}}}}
+    return _save(g, path, {"annokit": json.dumps(meta)})

@@ -11,12 +11,11 @@ import pytest
 pytest.importorskip("onnxruntime", reason="the onnx backend needs onnxruntime (pip install 'annokit[onnx]')")
 pytest.importorskip("onnx", reason="building test graphs needs the onnx package")
 
-from annokit.errors import AnnokitError  # noqa: E402
-from annokit.predict import Preprocess, Task, load_predictor  # noqa: E402
-from annokit.predict.onnx_backend import OnnxPredictor  # noqa: E402
-from annokit.predict.preprocess import preprocess_batch  # noqa: E402
-
-from tests.predict._onnx_models import constant_yolo, identity_model, mean_color_classifier  # noqa: E402
+from annokit.errors import AnnokitError
+from annokit.predict import Preprocess, Task, load_predictor
+from annokit.predict.onnx_backend import OnnxPredictor
+from annokit.predict.preprocess import preprocess_batch
+from tests.predict._onnx_models import constant_yolo, identity_model, mean_color_classifier
 
 
 def _raw(pred: OnnxPredictor, images: list[np.ndarray]) -> np.ndarray:

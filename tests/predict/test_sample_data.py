@@ -99,10 +99,11 @@ def test_predictions_are_readable_and_scored() -> None:
     raw = json.loads((SCENES / "pred.json").read_text())
     assert all(isinstance(d["segmentation"]["counts"], str) and len(d["bbox"]) == 4 for d in raw)
     pytest.importorskip("pycocotools")
-    from pycocotools.coco import COCO
-    from pycocotools.cocoeval import COCOeval
     import contextlib
     import io
+
+    from pycocotools.coco import COCO
+    from pycocotools.cocoeval import COCOeval
 
     with contextlib.redirect_stdout(io.StringIO()):
         gt = COCO(str(SCENES / "gt.json"))

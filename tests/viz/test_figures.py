@@ -64,7 +64,7 @@ def test_error_bars_and_pie() -> None:
     assert [t.get_text() for t in ax.get_xticklabels()] == list(dap)
     fig, ax = new_axes()
     viz.error_pie(ax, {"Cls": 3, "Loc": 0, "Bkg": 1})
-    wedges = [p for p in ax.patches]
+    wedges = list(ax.patches)
     assert len(wedges) == 2
     assert [t.get_text() for t in ax.get_legend().get_texts()] == ["Cls (3, 75.0%)", "Bkg (1, 25.0%)"]
     assert sorted(t.get_text() for t in ax.texts if t.get_text()) == ["25%", "75%"]

@@ -14,10 +14,12 @@ lost (reading the target back restores it), but a tool other than annokit will n
 
 from __future__ import annotations
 
-from typing import Iterable
+from collections.abc import Iterable
+from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import Field
 
+from annokit.core.model import FrozenModel
 from annokit.errors import AnnokitError
 
 __all__ = ["LossEntry", "LossReport", "LossRecorder", "LossError", "MAX_EXAMPLES"]
@@ -25,10 +27,8 @@ __all__ = ["LossEntry", "LossReport", "LossRecorder", "LossError", "MAX_EXAMPLES
 MAX_EXAMPLES = 5
 
 
-class LossEntry(BaseModel):
+class LossEntry(FrozenModel):
     """One kind of loss: what (``kind``), how many (``count``), where (the first ``examples``)."""
-
-    model_config = ConfigDict(frozen=True)
 
     kind: str
     count: int
@@ -36,10 +36,8 @@ class LossEntry(BaseModel):
     kept_in: str | None = Field(default=None, description="sidecar file that keeps it (then nothing is lost)")
 
 
-class LossReport(BaseModel):
+class LossReport(FrozenModel):
     """All losses of one conversion (``entries``) and the warnings met on the way (``warnings``)."""
-
-    model_config = ConfigDict(frozen=True)
 
     source: str
     target: str
@@ -71,11 +69,11 @@ class LossReport(BaseModel):
             lines.append(f"  warning: {w}")
         return "\n".join(lines)
 
-    def to_json_dict(self) -> dict:
+    def to_json_dict(self) -> dict[str, Any]:
         return {"source": self.source, "target": self.target, "lossless": self.lossless,
                 "entries": [e.model_dump() for e in self.entries], "warnings": list(self.warnings)}
 
-    def merged(self, other: "LossReport") -> "LossReport":
+    def merged(self, other: LossReport) -> LossReport:
         rec = LossRecorder(self.source, other.target)
         for e in [*self.entries, *other.entries]:
             rec.add_many(e.kind, e.count, e.examples, kept_in=e.kept_in)

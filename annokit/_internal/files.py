@@ -1,0 +1,139 @@
+"""Writing files and folders that appear whole or not at all (a temporary sibling, then a rename), and reading or
+writing many small files with a few threads (private)."""
+
+from __future__ import annotations
+
+import contextlib
+import math
+import os
+import shutil
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import orjson
+
+from annokit.errors import FormatError
+
+__all__ = ["atomic_dir", "atomic_path", "json_clean", "read_files", "write_bytes_atomic", "write_files",
+           "write_json_atomic"]
+
+
+@contextlib.contextmanager
+def atomic_path(dest: str | os.PathLike[str]) -> Iterator[Path]:
+    """Yield a temporary path next to ``dest``; on success it is renamed onto ``dest``, on error removed."""
+    dest = Path(dest)
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{dest.name}.", suffix=".tmp", dir=dest.parent)
+    os.close(fd)
+    tmp_path = Path(tmp)
+    try:
+        yield tmp_path
+        # mkstemp makes the file private (0600); give it the mode a plain open() would have
+        umask = os.umask(0)
+        os.umask(umask)
+        os.chmod(tmp_path, 0o666 & ~umask)
+        os.replace(tmp_path, dest)
+    except BaseException:
+        with contextlib.suppress(FileNotFoundError):
+            tmp_path.unlink()
+        raise
+
+
+def write_bytes_atomic(dest: str | os.PathLike[str], data: bytes) -> None:
+    with atomic_path(dest) as tmp:
+        tmp.write_bytes(data)
+
+
+def json_clean(obj: Any) -> Any:
+    """Replace NaN / inf floats by ``None`` (JSON ``null``), recursively; numpy scalars become Python numbers."""
+    if isinstance(obj, dict):
+        return {str(k): json_clean(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [json_clean(v) for v in obj]
+    if hasattr(obj, "item") and not hasattr(obj, "__len__"):
+        obj = obj.item()
+    if isinstance(obj, float) and not math.isfinite(obj):
+        return None
+    return obj
+
+
+def write_json_atomic(dest: str | os.PathLike[str], obj: Any, *, indent: bool = True) -> None:
+    opts = orjson.OPT_SERIALIZE_NUMPY | (orjson.OPT_INDENT_2 if indent else 0)
+    write_bytes_atomic(dest, orjson.dumps(json_clean(obj), option=opts))
+
+
+@contextlib.contextmanager
+def atomic_dir(dest: str | os.PathLike[str], *, overwrite: bool = False) -> Iterator[Path]:
+    """Yield an empty temporary folder beside ``dest``; on success it becomes ``dest``, on error it is removed.
+
+    An existing ``dest`` is an error unless ``overwrite``; then it is replaced only once the new one is complete.
+    """
+    dest = Path(dest)
+    if dest.exists() and not overwrite:
+        if dest.is_dir() and not any(dest.iterdir()):
+            dest.rmdir()
+        else:
+            raise FormatError(dest, None, "destination exists (pass overwrite=True / --overwrite to replace it)")
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{dest.name}.", suffix=".tmp", dir=dest.parent))
+    try:
+        yield tmp
+        if dest.exists():
+            old = dest.with_name(f".{dest.name}.old-{os.getpid()}")
+            os.replace(dest, old)
+            os.replace(tmp, dest)
+            shutil.rmtree(old, ignore_errors=True)
+        else:
+            os.replace(tmp, dest)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+
+
+def write_files(items: list[tuple[Path, bytes]], *, threads: int = 8) -> None:
+    """Create many small files (new paths inside a fresh output folder). File creation waits on the disk more
+    than on the CPU, so a few threads overlap the waits."""
+
+    def one(item: tuple[Path, bytes]) -> int:
+        fd = os.open(item[0], os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
+        try:
+            return os.write(fd, item[1])
+        finally:
+            os.close(fd)
+
+    if len(items) < 64 or threads <= 1:
+        for it in items:
+            one(it)
+        return
+    _in_threads(lambda chunk: [one(it) for it in chunk], items, threads)
+
+
+def _in_threads(fn: Any, items: list[Any], threads: int) -> list[Any]:
+    """``fn`` over ``threads`` contiguous chunks of ``items``, concatenated in order."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    n = len(items)
+    step = -(-n // threads)
+    chunks = [items[i:i + step] for i in range(0, n, step)]
+    with ThreadPoolExecutor(max_workers=len(chunks)) as ex:
+        parts = list(ex.map(fn, chunks))
+    return [x for part in parts for x in part]
+
+
+def read_files(paths: list[Path], *, threads: int = 8, max_bytes: int | None = None) -> list[bytes]:
+    """The bytes of many small files, read with a few threads (see :func:`write_files`); a file over
+    ``max_bytes`` is refused before it is read."""
+
+    def one(p: Path) -> bytes:
+        with open(p, "rb") as fh:
+            if max_bytes is not None:
+                size = os.fstat(fh.fileno()).st_size
+                if size > max_bytes:
+                    raise FormatError(p, None, f"file is {size} bytes, over the {max_bytes}-byte limit")
+            return fh.read()
+
+    if len(paths) < 64 or threads <= 1:
+        return [one(p) for p in paths]
+    return _in_threads(lambda chunk: [one(p) for p in chunk], paths, threads)

@@ -1,0 +1,210 @@
+"""The short Python API: load and save datasets in any format, evaluate predictions from files or objects.
+
+These are the functions ``annokit.load``, ``annokit.save`` and ``annokit.evaluate`` (imported lazily by the top
+package, so ``import annokit`` stays cheap). They sit above :mod:`annokit.io`, :mod:`annokit.convert` and
+:mod:`annokit.metrics` and only join them: reading a file is the readers' job, scoring is the metrics' job.
+
+>>> import annokit
+>>> gt = annokit.load("sample_data/scenes/gt.json")
+>>> res = annokit.evaluate(gt, "sample_data/scenes/pred.json")
+>>> round(res.metrics_dict()["AP"], 3)
+0.591
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+import warnings
+from collections.abc import Iterator
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Literal
+
+from annokit._internal.gc import no_gc
+from annokit._internal.progress import Progress
+from annokit.core.dataset import Dataset
+from annokit.core.instances import Instances
+from annokit.errors import AnnokitWarning, FormatError, ValidationError
+
+if TYPE_CHECKING:
+    from annokit.core.losses import LossReport
+    from annokit.metrics.coco import COCOParams, COCOResult
+    from annokit.metrics.panoptic import PanopticResult
+
+__all__ = ["evaluate", "evaluate_coco_files", "evaluate_panoptic_files", "load", "save"]
+
+PathLike = str | os.PathLike[str]
+
+
+def load(path: PathLike, format: str | None = None, *, sidecar: bool = True) -> Dataset:
+    """Read a dataset in any registered format (``annokit formats`` lists them).
+
+    Parameters
+    ----------
+    path : str or path
+        A file (COCO JSON, CSV) or a folder (VOC, YOLO, Cityscapes, PNG masks, class folders, ...).
+    format : str, optional
+        The format's name; by default it is recognised from the path
+        (:func:`annokit.convert.detect_format`).
+    sidecar : bool
+        Fill in what a folder format has no field for from the ``annokit.json`` annokit wrote beside it.
+
+    Returns
+    -------
+    Dataset
+
+    Examples
+    --------
+    >>> ds = load("sample_data/scenes/gt.json")
+    >>> len(ds), len(ds.annotations)
+    (48, 135)
+    """
+    from annokit.convert import detect_format, read_dataset
+
+    fmt = format or detect_format(path)
+    return read_dataset(path, fmt, sidecar=sidecar)
+
+
+def save(ds: Dataset, path: PathLike, format: str, *, overwrite: bool = False, strict: bool = False,
+         sidecar: bool = True) -> LossReport:
+    """Write ``ds`` in ``format`` (atomically: the file or folder appears whole or not at all).
+
+    Returns the loss report: every kind of information ``format`` cannot hold, counted. ``strict`` makes any loss
+    an error (:class:`annokit.core.losses.LossError`, nothing written); an existing ``path`` is an error unless
+    ``overwrite``.
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> ds = load("sample_data/scenes/gt.json")
+    >>> report = save(ds, tempfile.mkdtemp() + "/voc", "voc")
+    >>> report.lossless  # VOC has no field for polygons and COCO ids: annokit.json keeps them
+    True
+    """
+    from annokit.convert import write_dataset
+
+    return write_dataset(ds, path, format, sidecar=sidecar, overwrite=overwrite, strict=strict)
+
+
+def evaluate(gt: Dataset | PathLike, pred: Instances | Dataset | PathLike, *,
+             iou_type: Literal["bbox", "segm"] = "bbox", params: COCOParams | None = None, fixed: bool = False,
+             progress: Progress | None = None) -> COCOResult:
+    """COCO evaluation (all 12 numbers, precision / recall arrays, per-class AP) of ``pred`` against ``gt``.
+
+    Parameters
+    ----------
+    gt : Dataset or path
+        Ground truth; a path is read as COCO instances JSON.
+    pred : Instances, Dataset or path
+        Detections with scores; a path is read as a COCO results file (a list of detections) or, when it holds
+        a whole COCO dataset with ``score`` fields, as that.
+    iou_type : {"bbox", "segm"}
+        Boxes or masks (ignored when ``params`` is given: ``params.iou_type`` decides).
+    params : COCOParams, optional
+        IoU thresholds, maxDets, area ranges, image / category subsets (defaults equal pycocotools').
+    fixed : bool
+        Fix pycocotools' known defects instead of reproducing them (docs/coco-eval.md).
+    progress : callable, optional
+        ``progress(stage, done, total)``, called as the evaluation advances.
+
+    Returns
+    -------
+    COCOResult
+
+    Examples
+    --------
+    >>> res = evaluate("sample_data/scenes/gt.json", "sample_data/scenes/pred.json", iou_type="bbox")
+    >>> res.stats.shape
+    (12,)
+    """
+    from annokit.io.coco import read_instances, read_results
+    from annokit.metrics.coco import COCOParams
+    from annokit.metrics.coco import evaluate as coco_evaluate
+
+    p = params if params is not None else COCOParams(iou_type=iou_type)
+    with no_gc():  # parsing makes millions of small containers: the cyclic GC would rescan them over and over
+        gt_ds = gt if isinstance(gt, Dataset) else read_instances(gt, fixed=fixed)
+        if isinstance(pred, Dataset):
+            dt = pred.annotations
+        elif isinstance(pred, Instances):
+            dt = pred
+        else:
+            dt = read_results(pred, gt_ds, fixed=fixed)
+    if dt.scores is None:
+        raise ValidationError("evaluate: the predictions have no scores")
+    return coco_evaluate(gt_ds, dt, params=p, fixed=fixed, progress=progress)
+
+
+def evaluate_coco_files(gt_path: PathLike, pred_path: PathLike, *, params: COCOParams | None = None,
+                        fixed: bool = False, progress: Progress | None = None) -> COCOResult:
+    """:func:`evaluate` of a COCO instances file and a COCO results file (as ``pycocotools``' ``COCOeval``)."""
+    for p in (gt_path, pred_path):
+        if not Path(p).is_file():
+            raise FormatError(p, None, "no such file")
+    return evaluate(gt_path, pred_path, params=params, fixed=fixed, progress=progress)
+
+
+def evaluate_panoptic_files(gt_json: PathLike, pred_json: PathLike, gt_dir: PathLike | None = None,
+                            pred_dir: PathLike | None = None, *, gt_area_source: Literal["json", "pixels"] = "json",
+                            threads: int | None = None) -> PanopticResult:
+    """PQ of a COCO panoptic prediction (JSON + PNG folder) against ground truth, as panopticapi's
+    ``pq_compute(gt_json, pred_json, gt_folder, pred_folder)``.
+
+    The PNG folders default to the JSON paths without ``.json``. Categories come from the ground-truth JSON.
+    Warns (:class:`annokit.errors.AnnokitWarning`) when ground-truth JSON areas disagree with the PNG pixel counts.
+    Errors name the file and the image. ``threads``: images decoded and counted in parallel (default
+    ``min(4, cpu_count)``; 0 = in this thread).
+    """
+    from annokit.io.coco_panoptic import read_panoptic_json, resolve_panoptic_jobs
+    from annokit.metrics.panoptic import PanopticAccumulator, PanopticCategories
+
+    gt = read_panoptic_json(gt_json)
+    pred = read_panoptic_json(pred_json, require_categories=False)
+    cats = PanopticCategories.build(gt.category_ids, gt.isthing, gt.category_names)
+    jobs = resolve_panoptic_jobs(gt, pred, gt_dir, pred_dir)
+    acc = PanopticAccumulator(cats, gt_area_source=gt_area_source)
+    first: tuple[Any, ...] | None = None
+    for st, name in _panoptic_stats(jobs, cats, gt_area_source, threads):
+        if st.first_mismatch is not None and first is None:
+            first = (name, *st.first_mismatch)
+        acc.add_stats(st)
+    res = acc.compute()
+    if res.area_mismatches and first is not None:
+        how = "the JSON areas are used, as panopticapi" if gt_area_source == "json" else "pixel counts are used"
+        warnings.warn(f"{gt.path}: {res.area_mismatches} ground-truth segment(s) have a JSON area that differs "
+                      f"from their PNG pixel count (first: {first[0]} segment {first[1]}: area {first[2]} vs "
+                      f"{first[3]} pixels); {how}", AnnokitWarning, stacklevel=2)
+    return res
+
+
+_LOCAL = threading.local()  # per-thread decode buffers, reused image after image
+
+
+def _panoptic_stats(jobs: list[Any], cats: Any, gt_area_source: Literal["json", "pixels"],
+                    threads: int | None) -> Iterator[tuple[Any, str]]:
+    """``(PanopticImageStats, ground-truth PNG name)`` per job, decoded and counted on ``threads`` threads."""
+    from annokit.io.coco_panoptic import read_id_png
+    from annokit.metrics.panoptic import PanopticError, pq_image_stats
+
+    def one(job: tuple[Any, Path, Any, Path]) -> tuple[Any, str]:
+        g, gp, pr, pp = job
+        gi = _LOCAL.gbuf = read_id_png(gp, out=getattr(_LOCAL, "gbuf", None))
+        pi = _LOCAL.pbuf = read_id_png(pp, out=getattr(_LOCAL, "pbuf", None))
+        if gi.shape != pi.shape:
+            raise FormatError(pp, None, f"size {pi.shape[1]}x{pi.shape[0]} differs from the ground truth's "
+                                        f"{gi.shape[1]}x{gi.shape[0]} ({gp.name})")
+        try:
+            st = pq_image_stats(gi, g.segment_ids, g.category_ids, g.iscrowd, g.area, pi, pr.segment_ids,
+                                pr.category_ids, cats, gt_area_source=gt_area_source)
+        except PanopticError as exc:
+            raise FormatError(pp, f"image {g.image_id!r}", str(exc)) from None
+        return st, gp.name
+
+    n = min(4, os.cpu_count() or 1) if threads is None else threads
+    if n > 0 and len(jobs) > 1:
+        from concurrent.futures import ThreadPoolExecutor
+
+        with ThreadPoolExecutor(max_workers=n) as ex:
+            yield from ex.map(one, jobs, chunksize=1)
+    else:
+        yield from map(one, jobs)
