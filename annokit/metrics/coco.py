@@ -31,8 +31,9 @@ String image ids are accepted and evaluated in their sorted order, as pycocotool
 
 from __future__ import annotations
 
+import functools
 import warnings
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Literal
 
@@ -155,10 +156,29 @@ class COCOResult:
     stats: np.ndarray
     extra_stats: dict[str, float]
     stat_labels: list[str]
-    dt_matches: np.ndarray
-    gt_matches: np.ndarray
     fixed: bool = False
     notes: list[str] = field(default_factory=list)
+    row_matches: Callable[[], tuple[np.ndarray, np.ndarray]] | None = field(default=None, repr=False, compare=False)
+    _matches: tuple[np.ndarray, np.ndarray] | None = field(default=None, init=False, repr=False, compare=False)
+
+    @property
+    def dt_matches(self) -> np.ndarray:
+        """``(T, N)``: matched ground-truth row of every detection row (computed on first use)."""
+        return self._row_matches()[0]
+
+    @property
+    def gt_matches(self) -> np.ndarray:
+        """``(T, G)``: matched detection row of every ground-truth row (computed on first use)."""
+        return self._row_matches()[1]
+
+    def _row_matches(self) -> tuple[np.ndarray, np.ndarray]:
+        if self._matches is None:
+            if self.row_matches is None:
+                none = np.zeros((len(self.params.iou_thrs), 0), dtype=np.int64)
+                self._matches = (none, none)
+            else:
+                self._matches = self.row_matches()
+        return self._matches
 
     # ----------------------------------------------------------------------------------------- views
     def metrics_dict(self) -> dict[str, float | None]:
@@ -257,7 +277,7 @@ def evaluate(
     batch = acc._batch(dt, progress)
     acc._add(batch.records)
     res = acc.compute(stacklevel=3)
-    res.dt_matches, res.gt_matches = _row_matches(acc, batch, len(dt), len(gt.annotations))
+    res.row_matches = functools.partial(_row_matches, acc, batch, len(dt), len(gt.annotations))
     return res
 
 
@@ -360,17 +380,16 @@ class COCOAccumulator:
 
     def compute(self, *, stacklevel: int = 2) -> COCOResult:
         """The result over every detection added so far (warnings for pycocotools' defects the input hits)."""
-        K, A, T = self._frame.shape[:3]
+        _, A, T = self._frame.shape[:3]
         recs = eng.MatchRecords.concat(self._chunks) if self._chunks else eng.MatchRecords.empty(A, T)
         precision, recall, scores = eng.accumulate(self._frame, recs, self._npig)
         notes = list(self._notes)
         stats, extra, labels = _summarize(self._params, precision, recall, self._fixed, notes)
         for n in notes:
             warnings.warn(n, PycocotoolsQuirkWarning, stacklevel=stacklevel)
-        none = np.zeros((T, 0), dtype=np.int64)
         return COCOResult(params=self._params, cat_ids=self._frame.cat_ids, cat_names=list(self._cat_names),
                           precision=precision, recall=recall, scores=scores, stats=stats, extra_stats=extra,
-                          stat_labels=labels, dt_matches=none, gt_matches=none, fixed=self._fixed, notes=notes)
+                          stat_labels=labels, fixed=self._fixed, notes=notes)
 
     def __getstate__(self) -> dict[str, Any]:
         state = dict(self.__dict__)
@@ -396,12 +415,12 @@ class COCOAccumulator:
         return _Batch(dets, matches, eng.match_records(f, gtg, dets, matches, dt.scores, dt.area))
 
     def _add(self, recs: eng.MatchRecords) -> None:
-        imgs = np.unique(recs.img)
-        again = imgs[self._seen[imgs]]
-        if len(again):
-            raise ValidationError(f"image {int(self._frame.img_ids[again[0]])} already has detections from an "
-                                  "earlier update (the detections of an image must come in one update)")
-        self._seen[imgs] = True
+        again = self._seen[recs.img]
+        if again.any():
+            img = int(self._frame.img_ids[recs.img[np.argmax(again)]])
+            raise ValidationError(f"image {img} already has detections from an earlier update (the detections of "
+                                  "an image must come in one update)")
+        self._seen[recs.img] = True
         if len(recs):
             self._chunks.append(recs)
 

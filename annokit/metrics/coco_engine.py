@@ -28,7 +28,6 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from annokit._internal.arrays import index_of
 
 __all__ = ["EvalFrame", "GTGroups", "RankedDets", "Pairs", "Matches", "MatchRecords", "PairIoU", "group_gt",
            "rank_dets", "candidate_pairs", "match", "match_records", "accumulate", "box_pair_iou", "TP", "FP",
@@ -80,6 +79,32 @@ class EvalFrame:
         """``(A, N)``: ``area`` outside each range (both ends inclusive inside)."""
         return (area[None, :] < self.area_lo[:, None]) | (area[None, :] > self.area_hi[:, None])
 
+    def img_index(self, image_ids: np.ndarray) -> np.ndarray:
+        """Position of each image id in ``img_ids``, -1 where it is not evaluated."""
+        return _lookup(self.img_ids, image_ids)
+
+    def cat_index(self, labels: np.ndarray) -> np.ndarray:
+        """Position of each category id in ``cat_ids``, -1 where it is not evaluated."""
+        return _lookup(self.cat_ids, labels)
+
+
+def _lookup(ids: np.ndarray, values: np.ndarray) -> np.ndarray:
+    """Position of each of ``values`` in the sorted unique ``ids``, -1 where absent: a table when the ids are small
+    non-negative integers (the usual case), else a binary search."""
+    v = np.asarray(values, dtype=np.int64)
+    out = np.full(v.shape, -1, dtype=np.int64)
+    if len(ids) == 0 or len(v) == 0:
+        return out
+    lo, hi = int(ids[0]), int(ids[-1])
+    if lo >= 0 and hi < 8 * len(ids) + (1 << 16):
+        table = np.full(hi + 1, -1, dtype=np.int64)
+        table[ids] = np.arange(len(ids))
+        inside = (v >= 0) & (v <= hi)
+        out[inside] = table[v[inside]]
+        return out
+    pos = np.minimum(np.searchsorted(ids, v), len(ids) - 1)
+    return np.where(ids[pos] == v, pos, -1)
+
 
 @dataclass(frozen=True)
 class GTGroups:
@@ -106,7 +131,7 @@ def group_gt(frame: EvalFrame, image_ids: np.ndarray, labels: np.ndarray, area: 
     range when flagged or its ``area`` is outside it.
     """
     K, A = frame.shape[:2]
-    g_img, g_cat = index_of(frame.img_ids, image_ids), index_of(frame.cat_ids, labels)
+    g_img, g_cat = frame.img_index(image_ids), frame.cat_index(labels)
     rows = np.flatnonzero((g_img >= 0) & (g_cat >= 0))
     key = g_img[rows] * K + g_cat[rows]
     order = np.argsort(key, kind="stable")
@@ -126,29 +151,57 @@ class RankedDets:
     """Detections of the frame, by (image, category) group, then score (highest first), then given order.
 
     ``rows`` index the caller's detections; ``key`` is ``image_index * K + category_index``; ``rank`` is the
-    position inside the group (only ranks below ``max(maxDets)`` are kept).
+    position inside the group (only ranks below ``max(maxDets)`` are kept); ``canon`` lists these detections in
+    accumulate order (category, score, image, rank).
     """
 
     rows: np.ndarray
     key: np.ndarray
     rank: np.ndarray
+    canon: np.ndarray
 
     def __len__(self) -> int:
         return len(self.rows)
 
 
 def rank_dets(frame: EvalFrame, image_ids: np.ndarray, labels: np.ndarray, scores: np.ndarray) -> RankedDets:
-    """Stage 2: sort the detections inside their groups (stable on score ties) and keep the top ``max(maxDets)``."""
+    """Stage 2: sort the detections inside their groups (stable on score ties) and keep the top ``max(maxDets)``.
+
+    One sort by score, category by category, gives the accumulate order (category, score, image, given order);
+    a stable sort of that by image gives the groups.
+    """
     K = frame.shape[0]
-    d_img, d_cat = index_of(frame.img_ids, image_ids), index_of(frame.cat_ids, labels)
+    d_img, d_cat = frame.img_index(image_ids), frame.cat_index(labels)
     keep = np.flatnonzero((d_img >= 0) & (d_cat >= 0))
-    key = d_img[keep] * K + d_cat[keep]
-    order = np.argsort(-np.asarray(scores, dtype=np.float64)[keep], kind="stable")
-    order = order[np.argsort(key[order], kind="stable")]
-    rows, key = keep[order], key[order]
-    rank = _rank_in_runs(key)
+    img, cat = d_img[keep], d_cat[keep]
+    o = _stable_int_order(img)
+    o = o[_stable_int_order(cat[o])]
+    neg = -np.asarray(scores, dtype=np.float64)[keep][o]
+    cb = np.searchsorted(cat[o], np.arange(K + 1))
+    for k in np.flatnonzero(cb[1:] - cb[:-1] > 1):
+        s, e = cb[k], cb[k + 1]
+        o[s:e] = o[s:e][np.argsort(neg[s:e], kind="stable")]
+    g = o[_stable_int_order(img[o])]  # image, category, score, given order
+    key = img * K + cat
+    rank = _rank_in_runs(key[g])
     sel = rank < frame.max_dets[-1]
-    return RankedDets(rows=rows[sel], key=key[sel], rank=rank[sel])
+    pos = np.full(len(keep), -1, dtype=np.int64)
+    pos[g[sel]] = np.arange(int(sel.sum()))
+    canon = pos[o]
+    return RankedDets(rows=keep[g[sel]], key=key[g[sel]], rank=rank[sel], canon=canon[canon >= 0])
+
+
+def _stable_int_order(v: np.ndarray) -> np.ndarray:
+    """Stable argsort of non-negative integers: radix passes of 16 bits (numpy sorts 16-bit keys by radix)."""
+    if len(v) == 0:
+        return np.zeros(0, np.int64)
+    top = int(v.max())
+    if top >= 2**32:
+        return np.argsort(v, kind="stable")
+    o = np.argsort(v.astype(np.uint16) if top < 2**16 else (v & 0xFFFF).astype(np.uint16), kind="stable")
+    if top >= 2**16:
+        o = o[np.argsort((v[o] >> 16).astype(np.uint16), kind="stable")]
+    return o
 
 
 def _rank_in_runs(key: np.ndarray) -> np.ndarray:
@@ -208,7 +261,7 @@ def match(frame: EvalFrame, gtg: GTGroups, dets: RankedDets, pairs: Pairs) -> Ma
     P = len(pairs.det)
     new = np.r_[True, pairs.det[1:] != pairs.det[:-1]] if P else np.zeros(0, bool)
     cand = pairs.det[new]
-    out = np.full((len(cand), A, T), -1, dtype=np.int64)
+    out = np.full((len(cand), A, T), -1, dtype=np.int32 if len(gtg.rows) < 2**31 else np.int64)
     if P == 0:
         return Matches(det=cand, gt=out)
     pc = np.cumsum(new) - 1
@@ -227,7 +280,22 @@ def match(frame: EvalFrame, gtg: GTGroups, dets: RankedDets, pairs: Pairs) -> Ma
 def _match_rank(thr: np.ndarray, pc: np.ndarray, pg: np.ndarray, pv: np.ndarray, taken: np.ndarray,
                 reg: np.ndarray, crowd: np.ndarray, out: np.ndarray) -> None:
     """One rank: every detection of that rank (one per group) picks its ground truth; ``taken`` and ``out`` are
-    updated in place. Arrays are ``(pairs, A, T)``; segments of pairs belong to one detection."""
+    updated in place. The detections of one rank are in different groups, so their ground truth differs."""
+    new = np.r_[True, pc[1:] != pc[:-1]]
+    single = new & np.r_[new[1:], True]  # a detection with one candidate: it takes it wherever it may
+    if single.any():
+        g = pg[single]
+        hit = (pv[single][:, None, None] >= thr[None, None, :]) & (~taken[g] | crowd[g][:, None, None])
+        taken[g] |= hit
+        out[pc[single]] = np.where(hit, g[:, None, None], -1)
+    if not single.all():
+        m = ~single
+        _match_choose(thr, pc[m], pg[m], pv[m], taken, reg, crowd, out)
+
+
+def _match_choose(thr: np.ndarray, pc: np.ndarray, pg: np.ndarray, pv: np.ndarray, taken: np.ndarray,
+                  reg: np.ndarray, crowd: np.ndarray, out: np.ndarray) -> None:
+    """Detections with several candidates: arrays are ``(pairs, A, T)``, segments of pairs share a detection."""
     new = np.r_[True, pc[1:] != pc[:-1]]
     seg_start = np.flatnonzero(new)
     seg_of = np.cumsum(new) - 1
@@ -249,17 +317,17 @@ def _match_rank(thr: np.ndarray, pc: np.ndarray, pg: np.ndarray, pv: np.ndarray,
 class MatchRecords:
     """Everything :func:`accumulate` needs of some detections (and all a streaming evaluation keeps).
 
-    Per detection: ``score``, category and image index (``cat``, ``img``), ``rank`` in its group, ``out`` ``(A, N)``
-    (area outside each range). A detection's status is :data:`FP` where its area is inside the range and
-    :data:`IGNORED` outside, except for the rows ``cand`` whose statuses are given in ``status`` ``(C, A, T)``.
-    ``canonical``: the rows are in accumulate order already.
+    Per detection: ``score``, category and image index (``cat``, ``img``), ``rank`` in its group and ``area``. A
+    detection's status is :data:`FP` where its area is inside the range and :data:`IGNORED` outside, except for the
+    rows ``cand`` (sorted) whose statuses are ``status`` ``(C, A, T)``. ``canonical``: the rows are in accumulate
+    order (category, score highest first, image, rank).
     """
 
     score: np.ndarray
     cat: np.ndarray
     img: np.ndarray
     rank: np.ndarray
-    out: np.ndarray
+    area: np.ndarray
     cand: np.ndarray
     status: np.ndarray
     canonical: bool = False
@@ -271,7 +339,7 @@ class MatchRecords:
     def empty(cls, n_ranges: int, n_thrs: int) -> MatchRecords:
         """No detections."""
         return cls(score=np.zeros(0), cat=np.zeros(0, np.int32), img=np.zeros(0, np.int32),
-                   rank=np.zeros(0, np.int32), out=np.zeros((n_ranges, 0), bool), cand=np.zeros(0, np.int64),
+                   rank=np.zeros(0, np.int32), area=np.zeros(0), cand=np.zeros(0, np.int64),
                    status=np.zeros((0, n_ranges, n_thrs), np.uint8), canonical=True)
 
     @classmethod
@@ -282,7 +350,7 @@ class MatchRecords:
         offs = np.cumsum([0] + [len(p) for p in parts[:-1]])
         return cls(score=np.concatenate([p.score for p in parts]), cat=np.concatenate([p.cat for p in parts]),
                    img=np.concatenate([p.img for p in parts]), rank=np.concatenate([p.rank for p in parts]),
-                   out=np.concatenate([p.out for p in parts], axis=1),
+                   area=np.concatenate([p.area for p in parts]),
                    cand=np.concatenate([p.cand + o for p, o in zip(parts, offs)]),
                    status=np.concatenate([p.status for p in parts]))
 
@@ -293,16 +361,15 @@ class MatchRecords:
         pos = inv[self.cand]
         o = np.argsort(pos)
         return MatchRecords(score=self.score[order], cat=self.cat[order], img=self.img[order],
-                            rank=self.rank[order], out=self.out[:, order], cand=pos[o], status=self.status[o],
+                            rank=self.rank[order], area=self.area[order], cand=pos[o], status=self.status[o],
                             canonical=canonical)
 
-    def canonicalize(self, n_cats: int) -> MatchRecords:
+    def canonicalize(self) -> MatchRecords:
         """These rows in accumulate order: category, score (highest first), image, rank."""
         if self.canonical:
             return self
-        # image and rank identify a row inside a category: one unique integer key, then two stable sorts
-        o = np.argsort((self.img.astype(np.int64) * n_cats + self.cat) * (int(self.rank.max(initial=0)) + 1)
-                       + self.rank)
+        # image and rank order the rows of a category with equal scores: sort by them, then two stable sorts
+        o = np.lexsort((self.rank, self.img))
         o = o[np.argsort(-self.score[o], kind="stable")]
         o = o[np.argsort(self.cat[o], kind="stable")]
         return self.take(o, canonical=True)
@@ -310,16 +377,23 @@ class MatchRecords:
 
 def match_records(frame: EvalFrame, gtg: GTGroups, dets: RankedDets, matches: Matches, scores: np.ndarray,
                   areas: np.ndarray) -> MatchRecords:
-    """Stage 5: the statuses of every kept detection (``scores`` / ``areas`` of the caller's rows)."""
+    """Stage 5: the statuses of every kept detection (``scores`` / ``areas`` of the caller's rows), in accumulate
+    order."""
     K = frame.shape[0]
-    out = frame.outside(np.asarray(areas, dtype=np.float64)[dets.rows])
-    status = _statuses(gtg, matches, out[:, matches.det])
-    default = np.where(out[:, matches.det].T, IGNORED, FP)[:, :, None]
-    keep = (status != default).any(axis=(1, 2))
+    area = np.asarray(areas, dtype=np.float64)[dets.rows]
+    c_out = frame.outside(area[matches.det])
+    status = _statuses(gtg, matches, c_out)
+    keep = (status != np.where(c_out.T, IGNORED, FP)[:, :, None]).any(axis=(1, 2))
+    inv = np.empty(len(dets), np.int64)
+    inv[dets.canon] = np.arange(len(dets))
+    cand = inv[matches.det[keep]]
+    o = np.argsort(cand)
+    rows = dets.rows[dets.canon]
+    key = dets.key[dets.canon]
     small = np.int32 if K * len(frame.img_ids) < 2**31 else np.int64
-    return MatchRecords(score=np.asarray(scores, dtype=np.float64)[dets.rows], cat=(dets.key % K).astype(np.int32),
-                        img=(dets.key // K).astype(small), rank=dets.rank.astype(np.int32), out=out,
-                        cand=matches.det[keep], status=status[keep])
+    return MatchRecords(score=np.asarray(scores, dtype=np.float64)[rows], cat=(key % K).astype(np.int32),
+                        img=(key // K).astype(small), rank=dets.rank[dets.canon].astype(np.int32),
+                        area=area[dets.canon], cand=cand[o], status=status[keep][o], canonical=True)
 
 
 def _statuses(gtg: GTGroups, matches: Matches, c_out: np.ndarray) -> np.ndarray:
@@ -328,17 +402,19 @@ def _statuses(gtg: GTGroups, matches: Matches, c_out: np.ndarray) -> np.ndarray:
     Matched to ignored ground truth: ignored. Unmatched (or matched to an uncounted row): false positive, or ignored
     when its area is outside the range. Matched otherwise: true positive.
     """
-    A = c_out.shape[0]
-    m = matches.gt
-    matched = m >= 0
-    g = np.where(matched, m, 0)
-    if len(gtg.rows):
-        m_ign = matched & gtg.ign[np.arange(A)[None, :, None], g]
-        counted = matched & ~gtg.uncounted[g]
-    else:
-        m_ign = counted = np.zeros_like(matched)
-    ign = m_ign | (~counted & c_out.T[:, :, None])
-    return np.where(counted & ~ign, TP, np.where(ign, IGNORED, FP)).astype(np.uint8)
+    C, A, T = matches.gt.shape
+    status = np.empty((C, A, T), dtype=np.uint8)
+    status[...] = np.where(c_out.T, IGNORED, FP)[:, :, None]
+    flat = np.flatnonzero(matches.gt.ravel() >= 0)
+    if len(flat):
+        g = matches.gt.ravel()[flat].astype(np.int64)
+        ca = flat // T  # c * A + a
+        a = ca % A
+        ign = gtg.ign.ravel()[a * len(gtg.rows) + g]
+        counted = ~gtg.uncounted[g]
+        out = c_out.T.ravel()[ca]
+        status.ravel()[flat] = np.where(counted & ~ign, TP, np.where(ign | out, IGNORED, FP))
+    return status
 
 
 # ----------------------------------------------------------------------------------------------- accumulate
@@ -350,21 +426,30 @@ def accumulate(frame: EvalFrame, records: MatchRecords, npig: np.ndarray
     ``pr = tp / (tp + fp + eps)`` made non-increasing from the right; precision at recall threshold ``r`` is that
     curve where ``tp / npig`` first reaches ``r``. Recall moves only at true positives and precision only rises
     there, so it is enough to know, at the k-th true positive, how many detections were counted up to it: a running
-    count over all detections inside the range, corrected at the few whose status is not the default.
+    count over all detections inside the range, corrected at the few whose status is not the default. A smaller
+    maxDets changes only the categories that have a detection of higher rank: the others are copied.
     """
     K, A, T, R, M = frame.shape
     precision = -np.ones((T, R, K, A, M))
     recall = -np.ones((T, K, A, M))
     scores = -np.ones((T, R, K, A, M))
-    rec = records.canonicalize(K)
+    rec = records.canonicalize()
     need = _recall_steps(frame.rec_thrs, npig)  # (K, A, R)
-    for m, md in enumerate(frame.max_dets):
-        q, s, rc = _curves(_at_max_dets(rec, md, K), npig, need, T)  # (A, T, K, R), (A, T, K, R), (A, T, K)
-        has = npig > 0  # (K, A)
-        mask = has.T[:, None, :]  # (A, 1, K)
-        precision[..., m] = np.where(mask[..., None], q, -1.0).transpose(1, 3, 2, 0)
-        scores[..., m] = np.where(mask[..., None], s, -1.0).transpose(1, 3, 2, 0)
-        recall[..., m] = np.where(mask, rc, -1.0).transpose(1, 2, 0)
+    has = (npig > 0).T  # (A, K)
+    for m in range(M - 1, -1, -1):
+        md = frame.max_dets[m]
+        cats = np.arange(K) if m == M - 1 else np.unique(rec.cat[rec.rank >= md])
+        if m < M - 1:
+            precision[..., m], recall[..., m], scores[..., m] = (precision[..., m + 1], recall[..., m + 1],
+                                                                 scores[..., m + 1])
+        if len(cats) == 0:
+            continue
+        q, s, rc = _curves(_at_max_dets(frame, rec, md, cats), npig[cats], need[cats], T)
+        mask = has[:, cats][:, None, :]  # (A, 1, K')
+        p_m, s_m, r_m = precision[..., m], scores[..., m], recall[..., m]  # views
+        p_m[:, :, cats] = np.where(mask[..., None], q, -1.0).transpose(1, 3, 2, 0)
+        s_m[:, :, cats] = np.where(mask[..., None], s, -1.0).transpose(1, 3, 2, 0)
+        r_m[:, cats] = np.where(mask, rc, -1.0).transpose(1, 2, 0)
     return precision, recall, scores
 
 
@@ -397,17 +482,24 @@ class _Slice:
     status: np.ndarray
 
 
-def _at_max_dets(rec: MatchRecords, md: int, K: int) -> _Slice:
-    """The canonical records of rank below ``md``."""
-    if len(rec) == 0 or int(rec.rank.max()) < md:
-        cat, score, out, cpos, status = rec.cat, rec.score, rec.out, rec.cand, rec.status
+def _at_max_dets(frame: EvalFrame, rec: MatchRecords, md: int, cats: np.ndarray) -> _Slice:
+    """The canonical records of rank below ``md`` of the categories ``cats`` (sorted), renumbered 0..len-1."""
+    K = frame.shape[0]
+    keep: np.ndarray | None = None
+    if len(cats) < K:
+        keep = np.isin(rec.cat, cats)
+    if len(rec) and int(rec.rank.max()) >= md:
+        keep = rec.rank < md if keep is None else keep & (rec.rank < md)
+    if keep is None:
+        cat, score, area, cpos, status = rec.cat, rec.score, rec.area, rec.cand, rec.status
     else:
-        keep = rec.rank < md
         ck = keep[rec.cand]
-        cat, score, out = rec.cat[keep], rec.score[keep], rec.out[:, keep]
+        cat, score, area = rec.cat[keep], rec.score[keep], rec.area[keep]
         cpos, status = (np.cumsum(keep) - 1)[rec.cand[ck]], rec.status[ck]
-    cb = np.searchsorted(cat, np.arange(K + 1)).astype(np.int64)
-    return _Slice(score=score, cat=cat, cb=cb, out=out, cpos=cpos, status=status)
+    if len(cats) < K:
+        cat = np.searchsorted(cats, cat).astype(cat.dtype)
+    cb = np.searchsorted(cat, np.arange(len(cats) + 1)).astype(np.int64)
+    return _Slice(score=score, cat=cat, cb=cb, out=frame.outside(area), cpos=cpos, status=status)
 
 
 def _curves(sl: _Slice, npig: np.ndarray, need: np.ndarray, T: int
@@ -436,25 +528,32 @@ def _curves(sl: _Slice, npig: np.ndarray, need: np.ndarray, T: int
 def _tp_events(sl: _Slice, K: int, T: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """The true positives of every (area range, threshold, category) segment, in score order: segment id
     ``(a * T + t) * K + k``, precision ``k / (tp + fp + eps)`` at the k-th true positive, its position."""
-    counted_base = ~sl.out  # (A, n): the default status is counted inside the range
-    cnt = np.cumsum(counted_base, axis=1, dtype=np.int64)
-    cnt = np.concatenate([np.zeros((cnt.shape[0], 1), np.int64), cnt], axis=1)  # cnt[:, j] = counted before j
-    st = sl.status.transpose(1, 2, 0)  # (A, T, C)
-    is_tp = st == TP
-    delta = (st != IGNORED).astype(np.int64) - counted_base[:, sl.cpos][:, None, :]
-    ea, et, ec = np.nonzero(is_tp | (delta != 0))  # by (a, t), then position: segments (a, t, k) are contiguous
+    A, n = sl.out.shape
+    C = len(sl.cpos)
+    cnt = np.zeros((A, n + 1), dtype=np.int32 if n < 2**31 - 1 else np.int64)  # counted before each position
+    np.cumsum(~sl.out, axis=1, out=cnt[:, 1:])
+    st = sl.status.transpose(1, 2, 0).ravel()  # (A, T, C): events come by (a, t), then position
+    c_out = sl.out[:, sl.cpos]  # (A, C)
+    default = np.where(c_out, IGNORED, FP)
+    ev = np.flatnonzero(st != np.broadcast_to(default[:, None, :], (A, T, C)).ravel())
+    at, ec = np.divmod(ev, C)
+    ea = at // T
+    s_ev = st[ev]
     pos = sl.cpos[ec]
-    k = sl.cat[pos].astype(np.int64)
-    seg = (ea * T + et) * K + k
-    d, tp = delta[ea, et, ec], is_tp[ea, et, ec].astype(np.int64)
-    new = np.r_[True, seg[1:] != seg[:-1]] if len(seg) else np.zeros(0, bool)
-    first = np.maximum.accumulate(np.where(new, np.arange(len(seg)), 0)) if len(seg) else np.zeros(0, np.int64)
+    seg = at * K + sl.cat[pos]
+    d = (s_ev != IGNORED).astype(np.int64) - ~c_out.ravel()[ea * C + ec]
+    tp = (s_ev == TP).astype(np.int64)
+    new = np.empty(len(seg), bool)
+    new[:1] = True
+    np.not_equal(seg[1:], seg[:-1], out=new[1:])
+    first = np.maximum.accumulate(np.where(new, np.arange(len(seg)), 0))
     cd, ct = np.cumsum(d), np.cumsum(tp)
-    cd = cd - (cd[first] - d[first])
-    ktp = ct - (ct[first] - tp[first])
-    counted = cnt[ea, pos + 1] - cnt[ea, sl.cb[k]] + cd
+    cd -= cd[first] - d[first]
+    ct -= ct[first] - tp[first]
+    cnt_f = cnt.ravel()
+    counted = cnt_f[ea * (n + 1) + pos + 1].astype(np.int64) - cnt_f[ea * (n + 1) + sl.cb[sl.cat[pos]]] + cd
     sel = tp.astype(bool)
-    pr = ktp[sel].astype(np.float64) / (counted[sel].astype(np.float64) + _EPS)
+    pr = ct[sel].astype(np.float64) / (counted[sel].astype(np.float64) + _EPS)
     return seg[sel], pr, pos[sel]
 
 
