@@ -467,13 +467,14 @@ def _cat_names(gt: Dataset, cat_ids: np.ndarray) -> list[str]:
 def _as_instances(predictions: Instances | list[dict[str, Any]], gt: Dataset | None) -> Instances:
     if not isinstance(predictions, list):
         return predictions
-    from annokit._internal.coco_results import parse_results_list
-    from annokit.core.instances import Instances
+    from annokit.core.coco_results import ResultsTarget, result_columns
 
     if gt is None:
         raise ValidationError("this accumulator was unpickled without its ground truth: merge it into one "
                               "built on the ground truth to add detections")
-    return Instances(**parse_results_list(predictions, gt).instance_columns())
+    cols = result_columns(predictions, ResultsTarget.of(gt), fixed=True)
+    cols.warn_unknown("<results>", stacklevel=3)
+    return cols.instances()
 
 
 def _row_matches(acc: COCOAccumulator, batch: _Batch, n_dt: int, n_gt: int) -> tuple[np.ndarray, np.ndarray]:
