@@ -361,7 +361,8 @@ def _key(blk: Block, i: int) -> str:
 
 def _spans(buf: bytes, start: np.ndarray, width: int) -> np.ndarray:
     view = np.ndarray(shape=(len(buf) - width + 1,), dtype=f"V{width}", buffer=buf, offset=0, strides=(1,))
-    return view[start].view(np.uint8).reshape(len(start), width)
+    out: np.ndarray = view[start].view(np.uint8).reshape(len(start), width)
+    return out
 
 
 # ------------------------------------------------------------------------------------------------ values

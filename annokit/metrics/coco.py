@@ -602,10 +602,13 @@ def _summarize(p: COCOParams, precision: np.ndarray, recall: np.ndarray, fixed: 
     md = p.max_dets
     m_ext = md[-1] if fixed else (md[2] if len(md) > 2 else md[-1])
     named = [lbl for lbl in p.area_labels if lbl not in ("all", "small", "medium", "large")]
-    ext: list[_Spec] = [(True, None, lbl, m_ext) for lbl in named] + [(False, None, lbl, m_ext) for lbl in named]
     extra: dict[str, float] = {}
-    for s in ext:
-        v = _summary_value(p, precision, recall, s)
-        extra[f"{'AP' if s[0] else 'AR'}_{s[2]}"] = v
-        labels.append(_summary_line(p, s, v))
+    ap_lines, ar_lines = [], []
+    for lbl in named:  # AP_<name>, AR_<name> per range; the AP lines first, then the AR lines
+        for ap, lines in ((True, ap_lines), (False, ar_lines)):
+            spec: _Spec = (ap, None, lbl, m_ext)
+            v = _summary_value(p, precision, recall, spec)
+            extra[f"{'AP' if ap else 'AR'}_{lbl}"] = v
+            lines.append(_summary_line(p, spec, v))
+    labels += ap_lines + ar_lines
     return stats, extra, labels
