@@ -603,7 +603,8 @@ def _summarize(p: COCOParams, precision: np.ndarray, recall: np.ndarray, fixed: 
     m_ext = md[-1] if fixed else (md[2] if len(md) > 2 else md[-1])
     named = [lbl for lbl in p.area_labels if lbl not in ("all", "small", "medium", "large")]
     extra: dict[str, float] = {}
-    ap_lines, ar_lines = [], []
+    ap_lines: list[str] = []
+    ar_lines: list[str] = []
     for lbl in named:  # AP_<name>, AR_<name> per range; the AP lines first, then the AR lines
         for ap, lines in ((True, ap_lines), (False, ar_lines)):
             spec: _Spec = (ap, None, lbl, m_ext)
