@@ -353,7 +353,10 @@ def _key(blk: Block, i: int) -> str:
     rows = _spans(blk.buf, a, width)
     if (rows != rows[0]).any():
         raise Irregular
-    key = orjson.loads(bytes(rows[0]))
+    try:
+        key = orjson.loads(bytes(rows[0]))
+    except orjson.JSONDecodeError:
+        raise Irregular from None
     if not isinstance(key, str):
         raise Irregular
     return key

@@ -248,9 +248,13 @@ def _fast_rles(f: dict[tuple[str, ...], ScalarField | StringField | None], h: np
     assert isinstance(size, ScalarField)
     if ((size.ints[:, 0] != h) | (size.ints[:, 1] != w)).any():
         raise Irregular
-    raw = counts.raw if not counts.escaped else [orjson.loads(b'"' + r + b'"').encode() for r in counts.raw]
-    return [{"size": [int(a), int(b)], "counts": c.decode("ascii")}
-            for a, b, c in zip(size.ints[:, 0].tolist(), size.ints[:, 1].tolist(), raw)]
+    try:
+        raw = counts.raw if not counts.escaped else [orjson.loads(b'"' + r + b'"').encode() for r in counts.raw]
+        text = [c.decode("ascii") for c in raw]
+    except (orjson.JSONDecodeError, UnicodeDecodeError):
+        raise Irregular from None
+    return [{"size": [int(a), int(b)], "counts": c}
+            for a, b, c in zip(size.ints[:, 0].tolist(), size.ints[:, 1].tolist(), text)]
 
 
 def _all_ints_k(f: ScalarField | StringField | None, k: int) -> bool:
