@@ -19,7 +19,7 @@ from typing import Any
 import numpy as np
 import orjson
 
-from annokit._internal.jsonnum import parse_numbers
+from annokit._internal.jsonnum import Numbers, parse_numbers
 from annokit.errors import FormatError
 
 __all__ = ["Block", "Irregular", "NotAList", "ScalarField", "StringField", "json_error", "read_blocks"]
@@ -31,6 +31,8 @@ Q, COLON, COMMA, LBRACE, RBRACE, LBRACK, RBRACK = (ord(c) for c in '":,{}[]')
 _STRUCTURAL = bytes(c if chr(c) in '":,{}[]' else 0 for c in range(256))  # translate table: the rest to 0
 _PLAIN = bytes(range(32, 128)) + b"\t\n\r"  # what may stand anywhere in a block the fast path takes
 _WS = b" \t\n\r"
+_NUMCHARS = b"0123456789.+-"
+_NUM01 = bytes(int(chr(c) in "0123456789.+-") for c in range(256))
 
 
 class Irregular(Exception):
@@ -65,7 +67,8 @@ class Block:
 
     ``regular`` is False when something other than whitespace and one comma lies between them (the general parser
     then reports it). ``offset`` is the file offset of ``buf[_PAD]``; ``lines`` and ``col`` the newlines before it
-    and its column (for error positions).
+    and its column (for error positions). A block cut by its records' :class:`Pattern` carries their numbers
+    (``numbers``: one row per record, one column per number of the pattern); its tokens are found when asked for.
     """
 
     buf: bytes
@@ -77,10 +80,12 @@ class Block:
     lines: int
     col: int
     regular: bool
-    _pos: np.ndarray
-    _code: np.ndarray
-    _rec: np.ndarray
+    _pos: np.ndarray | None = None
+    _code: np.ndarray | None = None
+    _rec: np.ndarray | None = None
     _gaps: dict[int, tuple[np.ndarray, np.ndarray]] | None = None
+    pattern: Pattern | None = None
+    numbers: Numbers | None = None
 
     def records_json(self) -> bytes:
         """The block's records as a JSON list (for the general parser)."""
@@ -101,6 +106,12 @@ class Block:
         """
         if not self.regular or self.n == 0:
             raise Irregular
+        if self.pattern is not None and self.numbers is not None:
+            try:
+                return _pattern_fields(self.pattern, self.numbers, self.n, want)
+            except Irregular:
+                pass
+        self._tokenize()
         layout = _layout(self)
         out: dict[tuple[str, ...], ScalarField | StringField | None] = {}
         for key, kind in want.items():
@@ -108,6 +119,32 @@ class Block:
             out[key] = None if shape is None else _extract(self, shape, kind)
         _check_rest(self, layout, want, out)
         return out
+
+    def _tokenize(self) -> None:
+        """The tokens of a block cut by pattern (found only when the token path needs them)."""
+        if self._rec is not None:
+            return
+        pos, code = _tokens(self.buf[: self.end])
+        blk, _ = _complete(self.buf[: self.end], pos, code, self.first, True, (self.offset, self.lines, self.col),
+                           Path("<results>"))
+        if blk is None or blk.n != self.n or blk.begin != self.begin:
+            raise Irregular
+        self._pos, self._code, self._rec = blk.pos, blk.code, blk._rec
+
+    @property
+    def rec(self) -> np.ndarray:
+        assert self._rec is not None
+        return self._rec
+
+    @property
+    def pos(self) -> np.ndarray:
+        assert self._pos is not None
+        return self._pos
+
+    @property
+    def code(self) -> np.ndarray:
+        assert self._code is not None
+        return self._code
 
 
 def _line_col(buf: bytes, at: int, lines: int, col: int) -> tuple[int, int]:
@@ -148,15 +185,27 @@ class _BytesReader:
 
 
 def _blocks(f: Any, path: Path, size: int) -> Iterator[Block]:
-    """Read ``f`` in pieces of ``size``; yield the whole records of each, carry the rest to the next."""
+    """Read ``f`` in pieces of ``size``; yield the whole records of each, carry the rest to the next.
+
+    Once the first block shows a :class:`Pattern`, a piece is cut at its last record boundary and checked against
+    the pattern, which also finds its numbers; a piece that does not fit is tokenized (from then on, every piece).
+    """
     carry, offset, lines, col, index, opened = b"", 0, 0, 0, 0, False
+    pattern: Pattern | None = None
     while True:
         data = f.read(size)
         buf = b" " * _PAD + carry + data
         if not opened and (data or not carry):
             buf, opened = _skip_open(buf), True
-        pos, code = _tokens(buf)
-        blk, cut = _complete(buf, pos, code, index, index > 0, (offset, lines, col))
+        found = _pattern_block(buf, pattern, index, (offset, lines, col)) if pattern is not None and data else None
+        if found is None:
+            pos, code = _tokens(buf)
+            found = _complete(buf, pos, code, index, index > 0, (offset, lines, col), path)
+            if found[0] is not None and pattern is None and index == 0:
+                pattern = Pattern.learn(found[0])
+            elif pattern is not None and data:
+                pattern = None  # the file changed its layout: tokens from here on
+        blk, cut = found
         if blk is not None:
             yield blk
             index += blk.n
@@ -211,7 +260,7 @@ def _unquote_escaped(b: np.ndarray, pos: np.ndarray, quote: np.ndarray) -> None:
 
 
 def _complete(buf: bytes, pos: np.ndarray, code: np.ndarray, index: int, comma: bool,
-              where: tuple[int, int, int]) -> tuple[Block | None, int]:
+              where: tuple[int, int, int], path: Path) -> tuple[Block | None, int]:
     """The block of whole records in ``buf`` (or None) and where the rest starts. ``comma``: a separator comes
     first (records were read before)."""
     depth = np.cumsum(((code | 0x20) == LBRACE).astype(np.int64) - ((code | 0x20) == RBRACE))  # [{ and ]}
@@ -224,6 +273,10 @@ def _complete(buf: bytes, pos: np.ndarray, code: np.ndarray, index: int, comma: 
     n = min(len(starts), len(ends))
     last = int(pos[ends[n - 1]]) + 1
     first = int(pos[starts[0]])
+    if comma and buf[_PAD:].lstrip(_WS)[:1] != b",":  # the previous record is not followed by a separator
+        at = len(buf) - len(buf[_PAD:].lstrip(_WS))
+        line, col = _line_col(buf, at, where[1], where[2])
+        raise json_error(path, line, col, "unexpected character, expected ',' or ']'")
     if comma:  # whitespace, the separator, whitespace, then the first record
         lead = starts[0] > 0 and code[0] == COMMA and not buf[_PAD: int(pos[0])].strip(_WS)
         begin = int(pos[0]) + 1 if lead else _PAD
@@ -278,16 +331,16 @@ class _Shape:
 def _layout(blk: Block) -> dict[tuple[str, ...], _Shape]:
     """The key paths of the first record and their value shapes, after checking that every record has the same
     tokens and the same key bytes."""
-    start, end = blk._rec
+    start, end = blk.rec
     length = end - start + 1
     L = int(length[0])
     if (length != L).any():
         raise Irregular
-    first_code = blk._code[start[0]: start[0] + L]
+    first_code = blk.code[start[0]: start[0] + L]
     if blk.n > 1:
-        if (blk._code[start[:, None] + np.arange(L)] != first_code).any():
+        if (blk.code[start[:, None] + np.arange(L)] != first_code).any():
             raise Irregular
-        if ((start[1:] - end[:-1]) != 2).any() or (blk._code[end[:-1] + 1] != COMMA).any():
+        if ((start[1:] - end[:-1]) != 2).any() or (blk.code[end[:-1] + 1] != COMMA).any():
             raise Irregular  # a comma between records, nothing else
     out: dict[tuple[str, ...], _Shape] = {}
     _object(blk, first_code.tolist(), 0, (), out)
@@ -345,8 +398,8 @@ def _skip(code: list[int], i: int) -> int:
 
 def _key(blk: Block, i: int) -> str:
     """The key whose opening quote is token ``i`` of every record (the same bytes in all, else Irregular)."""
-    a = blk._pos[blk._rec[0] + i]
-    z = blk._pos[blk._rec[0] + i + 1]
+    a = blk.pos[blk.rec[0] + i]
+    z = blk.pos[blk.rec[0] + i + 1]
     width = int(z[0] - a[0] + 1)
     if (z - a + 1 != width).any():
         raise Irregular
@@ -377,8 +430,8 @@ def _gap(blk: Block, t: int) -> tuple[np.ndarray, np.ndarray]:
     if t in blk._gaps:
         return blk._gaps[t]
     b = np.frombuffer(blk.buf, dtype=np.uint8)
-    s = blk._pos[blk._rec[0] + t] + 1
-    e = blk._pos[blk._rec[0] + t + 1]
+    s = blk.pos[blk.rec[0] + t] + 1
+    e = blk.pos[blk.rec[0] + t + 1]
     lead = np.flatnonzero((b[s] <= 32) & (s < e))
     if len(lead):
         s = s.copy()
@@ -401,8 +454,8 @@ def _trim(b: np.ndarray, edge: np.ndarray, other: np.ndarray, at: np.ndarray, st
 
 
 def _extract_strings(blk: Block, shape: _Shape) -> StringField:
-    a = blk._pos[blk._rec[0] + shape.at]
-    z = blk._pos[blk._rec[0] + shape.at + 1]
+    a = blk.pos[blk.rec[0] + shape.at]
+    z = blk.pos[blk.rec[0] + shape.at + 1]
     buf = blk.buf
     raw = [buf[x + 1: y] for x, y in zip(a.tolist(), z.tolist())]
     return StringField(raw=raw, escaped=any(b"\\" in r for r in raw))
@@ -422,7 +475,7 @@ def _numbers(blk: Block, gaps: list[int]) -> ScalarField:
     starts, lengths = zip(*(_gap(blk, t) for t in gaps))
     s, ln = np.stack(starts, axis=1).ravel(), np.stack(lengths, axis=1).ravel()
     if len(gaps) == 1 and (ln == 0).all():
-        if blk._code[blk._rec[0, 0] + gaps[0]] != LBRACK:
+        if blk.code[blk._rec[0, 0] + gaps[0]] != LBRACK:
             raise Irregular  # no value after a colon
         return ScalarField(np.zeros((blk.n, 0)), np.zeros((blk.n, 0), np.int64), np.zeros((blk.n, 0), bool))
     r = parse_numbers(blk.buf, s, ln)
@@ -439,19 +492,20 @@ def _check_rest(blk: Block, layout: dict[tuple[str, ...], _Shape], want: dict[tu
     text = blk.buf[blk.begin: blk.end]
     if text.translate(None, _PLAIN):
         raise Irregular  # non-ASCII or a control character: the general parser checks them
-    lo, hi = int(blk._rec[0, 0]), int(blk._rec[1, -1])
-    pos, code = blk._pos[lo: hi + 1], blk._code[lo: hi + 1]
+    lo, hi = int(blk.rec[0, 0]), int(blk.rec[1, -1])
+    pos, code = blk.pos[lo: hi + 1], blk.code[lo: hi + 1]
     quote = np.flatnonzero(code == Q)
     in_strings = int((pos[quote[1::2]] - pos[quote[0::2]] - 1).sum())
     values = 0
     for path, shape in layout.items():
         in_strings -= _blank_in_strings(blk, path, shape, got.get(path))
         if shape.kind in ("scalar", "array"):
-            for t in [shape.at] if shape.kind == "scalar" else list(shape.gaps):
+            gaps = [shape.at] if shape.kind == "scalar" else list(shape.gaps)
+            for t in gaps:
                 s, ln = _gap(blk, t)
                 values += int(ln.sum())
                 if path not in want:
-                    _check_scalars(blk, s, ln, shape.kind == "array")
+                    _check_scalars(blk, s, ln, shape.kind == "array" and len(gaps) == 1)
     if len(text) - sum(text.count(w) for w in (b" ", b"\t", b"\n", b"\r")) != len(pos) + in_strings + values:
         raise Irregular
 
@@ -467,9 +521,9 @@ def _blank_in_strings(blk: Block, path: tuple[str, ...], shape: _Shape, got: Sca
     return blank
 
 
-def _check_scalars(blk: Block, s: np.ndarray, ln: np.ndarray, in_array: bool) -> None:
+def _check_scalars(blk: Block, s: np.ndarray, ln: np.ndarray, may_be_empty: bool) -> None:
     """Values nobody asked for must still be JSON scalars (an empty gap only as ``[]``)."""
-    if in_array:
+    if may_be_empty:
         s, ln = s[ln > 0], ln[ln > 0]
     lit = np.isin(ln, (4, 5))
     for i in np.flatnonzero(lit).tolist():
@@ -480,3 +534,140 @@ def _check_scalars(blk: Block, s: np.ndarray, ln: np.ndarray, in_array: bool) ->
     r = parse_numbers(blk.buf, s[~lit], ln[~lit])
     if not r.ok.all():
         raise Irregular
+
+
+# ------------------------------------------------------------------------------------------------ pattern path
+@dataclass(frozen=True)
+class Pattern:
+    """What every record of a regular file looks like apart from its numbers, learned from its first two records.
+
+    ``rec`` / ``sep``: a record and the text between two records with the number characters (``0-9.+-``) removed;
+    ``boundary``: ``}``, the separator as written, ``{``; ``slots``: key path and array index (-1: a plain value)
+    of each number, in text order; ``offsets``: where each number sits in ``rec``; ``braces``: ``{`` per record.
+    A block whose text without number characters is ``rec`` repeated (joined by ``sep``) and whose runs of number
+    characters sit at ``offsets`` of every record has exactly these keys, values and whitespace in every record.
+    """
+
+    rec: bytes
+    sep: bytes
+    boundary: bytes
+    slots: tuple[tuple[tuple[str, ...], int], ...]
+    offsets: np.ndarray
+    braces: int
+    paths: frozenset[tuple[str, ...]]
+
+    @classmethod
+    def learn(cls, blk: Block) -> Pattern | None:
+        """The pattern of ``blk``'s first two records (None when they are not simple enough)."""
+        if blk.n < 2 or not blk.regular:
+            return None
+        a0, z0, a1 = (int(blk.pos[i]) for i in (blk.rec[0, 0], blk.rec[1, 0], blk.rec[0, 1]))
+        text, sep_raw = blk.buf[a0: z0 + 1], blk.buf[z0 + 1: a1]
+        if sep_raw.strip(_WS) != b",":
+            return None
+        try:
+            value = orjson.loads(text)
+            slots = list(_number_slots(value, ()))
+        except (orjson.JSONDecodeError, Irregular, AttributeError):
+            return None
+        runs = _runs(text)
+        if len(runs[0]) != len(slots):
+            return None
+        offsets = runs[0] - np.concatenate([[0], np.cumsum(runs[1] - runs[0])[:-1]])
+        return cls(rec=text.translate(None, _NUMCHARS), sep=sep_raw.translate(None, _NUMCHARS),
+                   boundary=b"}" + sep_raw + b"{", slots=tuple(slots), offsets=offsets.astype(np.int64),
+                   braces=text.count(b"{"), paths=frozenset(_paths(value, ())))
+
+
+def _number_slots(value: Any, path: tuple[str, ...]) -> Iterator[tuple[tuple[str, ...], int]]:
+    """Key path and array index of every number of a record, in text order (Irregular for nested arrays)."""
+    for k, v in value.items():
+        p = (*path, k)
+        if isinstance(v, dict):
+            yield from _number_slots(v, p)
+        elif isinstance(v, list):
+            for i, x in enumerate(v):
+                if isinstance(x, (list, dict)):
+                    raise Irregular
+                if isinstance(x, (int, float)) and not isinstance(x, bool):
+                    yield p, i
+        elif isinstance(v, (int, float)) and not isinstance(v, bool):
+            yield p, -1
+
+
+def _paths(value: Any, path: tuple[str, ...]) -> Iterator[tuple[str, ...]]:
+    for k, v in value.items():
+        yield (*path, k)
+        if isinstance(v, dict):
+            yield from _paths(v, (*path, k))
+
+
+def _runs(text: bytes) -> tuple[np.ndarray, np.ndarray]:
+    """Starts and ends of the runs of number characters in ``text`` (which starts and ends with a brace)."""
+    t = np.frombuffer(text.translate(_NUM01), dtype=np.uint8)
+    edges = np.flatnonzero(t[1:] != t[:-1]) + 1
+    return edges[0::2], edges[1::2]
+
+
+def _pattern_block(buf: bytes, pattern: Pattern, index: int, where: tuple[int, int, int]
+                   ) -> tuple[Block, int] | None:
+    """The records of ``buf`` up to its last record boundary, if they follow ``pattern`` (else None)."""
+    sep_raw = pattern.boundary[1:-1]
+    begin = _PAD + len(sep_raw)
+    if buf[_PAD:begin] != sep_raw:
+        return None
+    cut = buf.rfind(pattern.boundary, begin)
+    if cut < 0:
+        return None
+    numbers = _pattern_numbers(buf, begin, cut + 1, pattern)
+    if numbers is None:
+        return None
+    offset, lines, col = where
+    n = len(numbers.value) // len(pattern.slots) if pattern.slots else 0
+    return Block(buf=buf, begin=begin, end=cut + 1, first=index, n=n, offset=offset, lines=lines, col=col,
+                 regular=True, pattern=pattern, numbers=numbers), cut + 1
+
+
+def _pattern_numbers(buf: bytes, begin: int, end: int, pattern: Pattern) -> Numbers | None:
+    """The numbers of the records in ``buf[begin:end]`` when they follow ``pattern``, else None."""
+    text = buf[begin:end]
+    sk = text.translate(None, _NUMCHARS)
+    size, sep = len(pattern.rec), len(pattern.sep)
+    n, rest = divmod(len(sk) + sep, size + sep)
+    V = len(pattern.slots)
+    if rest or n < 1 or V == 0 or sk != (pattern.rec + pattern.sep) * (n - 1) + pattern.rec:
+        return None
+    starts, ends = _runs(text)
+    if len(starts) != n * V or len(ends) != n * V:
+        return None
+    braces = np.flatnonzero(np.frombuffer(text, dtype=np.uint8) == LBRACE)
+    if len(braces) != n * pattern.braces:
+        return None
+    lengths = (ends - starts).reshape(n, V)
+    before = np.cumsum(lengths, axis=1) - lengths  # number characters before each run, in its record
+    at = starts.reshape(n, V) - braces[:: pattern.braces][:, None] - before
+    if not (at == pattern.offsets[None, :]).all():
+        return None  # a run out of place: a number moved into a string, a value went missing
+    nums = parse_numbers(buf, starts + begin, ends - starts)
+    return nums if nums.ok.all() else None
+
+
+def _pattern_fields(pattern: Pattern, nums: Numbers, n: int, want: dict[tuple[str, ...], str]
+                    ) -> dict[tuple[str, ...], ScalarField | StringField | None]:
+    """The asked-for fields from a pattern block's numbers (Irregular for strings: the token path has them)."""
+    V = len(pattern.slots)
+    values, ints, is_int = (a.reshape(n, V) for a in (nums.value, nums.integer, nums.is_int))
+    out: dict[tuple[str, ...], ScalarField | StringField | None] = {}
+    for path, kind in want.items():
+        cols = [j for j, (p, _) in enumerate(pattern.slots) if p == path]
+        if not cols:
+            if path in pattern.paths and kind != "numbers":
+                raise Irregular  # a string or a literal there
+            out[path] = None if path not in pattern.paths else ScalarField(
+                np.zeros((n, 0)), np.zeros((n, 0), np.int64), np.zeros((n, 0), bool))
+            continue
+        plain = pattern.slots[cols[0]][1] == -1
+        if plain != (kind in ("number", "number_or_string")) or (plain and len(cols) != 1):
+            raise Irregular
+        out[path] = ScalarField(values=values[:, cols], ints=ints[:, cols], is_int=is_int[:, cols])
+    return out

@@ -70,70 +70,108 @@ def parse_numbers(buf: bytes, start: np.ndarray, length: np.ndarray) -> Numbers:
     return Numbers(value=value, integer=integer, is_int=is_int, ok=ok)
 
 
-_BLOCK = 1 << 16  # tokens per vector pass: the working arrays stay in cache
+_BLOCK = 1 << 14  # tokens per vector pass: the working arrays stay in cache
+_U = np.uint64
+_HI = _U(0x8080808080808080)
+_LO7 = _U(0x7F7F7F7F7F7F7F7F)
+_GATHER = _U(0x0102040810204080)  # (x >> 7) * this >> 56: the high bit of byte i to bit i
+_P10U = np.array([10**k for k in range(20)], dtype=np.uint64)
 
 
-def _windows(buf: bytes, ends: np.ndarray, width: int) -> np.ndarray:
-    """``(width, n)``: column ``j`` holds byte ``j`` of the ``width`` bytes before each of ``ends`` (all at least
-    ``width``)."""
-    view = np.ndarray(shape=(len(buf) - width + 1,), dtype=f"V{width}", buffer=buf, offset=0, strides=(1,))
-    return np.ascontiguousarray(view[ends - width].view(np.uint8).reshape(len(ends), width).T)
+def _zero_bytes(v: np.ndarray) -> np.ndarray:
+    """High bit set in every byte of ``v`` that is 0 (exact: no carries between bytes)."""
+    return ~(((v & _LO7) + _LO7) | v | _LO7) & _HI
+
+
+def _eq(v: np.ndarray, c: int) -> np.ndarray:
+    return _zero_bytes(v ^ _U(c * 0x0101010101010101))
+
+
+def _digit_bytes(v: np.ndarray) -> np.ndarray:
+    """High bit set in every byte of ``v`` that is an ASCII digit."""
+    lo = v & _LO7
+    return (lo + _U(0x5050505050505050)) & ~(lo + _U(0x4646464646464646)) & ~v & _HI
+
+
+def _flags(m: np.ndarray) -> np.ndarray:
+    """One bit per byte (byte ``i`` to bit ``i``) of high-bit byte flags."""
+    return ((m >> _U(7)) * _GATHER) >> _U(56)
 
 
 def _fast_rows(buf: bytes, start: np.ndarray, length: np.ndarray, rows: np.ndarray, width: int,
                value: np.ndarray, integer: np.ndarray, is_int: np.ndarray, ok: np.ndarray) -> None:
     """Tokens of ``rows`` (each at most ``width`` bytes), block by block."""
+    words = np.ndarray(shape=(len(buf) - 7,), dtype="<u8", buffer=buf, offset=0, strides=(1,))
+    block = _fast_word if width == 8 else _fast_block
     for b in range(0, len(rows), _BLOCK):
         r = rows[b: b + _BLOCK]
-        good, mant, e10, neg, whole = _fast_block(buf, start[r], length[r], width)
+        good, mant, e10, neg, whole = block(words, start[r], length[r], width)
         _convert(r, good, mant, e10, neg, whole, value, integer, is_int, ok)
 
 
-def _fast_block(buf: bytes, start: np.ndarray, ln: np.ndarray, width: int
+def _fast_word(words: np.ndarray, start: np.ndarray, ln: np.ndarray, width: int
+               ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """:func:`_fast_block` for tokens of at most 8 bytes: one word each, byte masks instead of bit flags."""
+    v = words[start + ln - 8]
+    sh = (_U(8) - ln.astype(np.uint64)) * _U(8)  # the token's first byte, in bits
+    inside = ~_U(0) << sh
+    dot = _eq(v, 46) & inside
+    neg = ((v >> sh) & _U(0xFF)) == 45
+    odd = ~_digit_bytes(v) & _HI & inside
+    good = (odd == (dot | (neg.astype(np.uint64) * (_U(0x80) << sh)))) & ((dot & (dot - _U(1))) == 0)
+    whole = dot == 0
+    dp = np.where(whole, 8, (((dot >> _U(7)) * _U(0x0001020304050607)) >> _U(56)).astype(np.int64))
+    lead = (sh >> _U(3)).astype(np.int64) + neg
+    zero_lead = ((v >> (_U(8) * lead.astype(np.uint64))) & _U(0xFF)) == 48
+    good &= (lead < dp) & (dp != 7) & ~(zero_lead & (dp - lead > 1))
+    keep = (~_U(0) << (_U(8) * lead.astype(np.uint64))) & ~((dot >> _U(7)) * _U(0xFF))
+    full = _swar((v & keep) | (_ZEROS & ~keep))
+    p = _P10U[8 - dp]
+    mant = np.where(whole, full, (full // p) * (p // _U(10)) + full % p)
+    return good, mant, np.where(whole, 0, 7 - dp).astype(np.int64), neg, whole
+
+
+def _fast_block(words: np.ndarray, start: np.ndarray, ln: np.ndarray, width: int
                 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """Tokens of the shape ``-?digits(.digits)?`` with at most 19 digits: ``(good, mantissa, digits after the
-    point, negative, no point)``. Right-aligned in ``width`` columns, the token starts at column ``width - ln``."""
-    a = _windows(buf, start + ln, width)
-    first = (width - ln).astype(np.int8)
-    neg = np.zeros(len(ln), dtype=bool)
-    n_dot = np.zeros(len(ln), dtype=np.int8)
-    n_odd = np.zeros(len(ln), dtype=np.int8)
-    dp = np.full(len(ln), -1, dtype=np.int8)  # column of the point
-    for j in range(width):
-        c = a[j]
-        inside = first <= j
-        neg |= (first == j) & (c == 45)
-        dot = inside & (c == 46)
-        n_dot += dot
-        n_odd += inside & ((c - 48) > 9)  # not a digit (uint8 arithmetic wraps below '0')
-        dp[dot] = j
-    whole = n_dot == 0
-    lead = first + neg  # column of the first digit
-    int_end = np.where(whole, width, dp)
-    zero_lead = np.take_along_axis(a, np.minimum(lead, width - 1)[None, :].astype(np.int64), axis=0)[0] == 48
-    ndig = ln - neg - ~whole
-    good = (n_dot <= 1) & (n_odd == n_dot + neg) & (lead < int_end) & (dp != width - 1) & (ndig <= 19)
-    good &= ~(zero_lead & (int_end - lead > 1))  # no leading zero ("01")
-    digits = np.empty_like(a)  # the digits right-aligned, the point squeezed out, '0' in front
-    digits[0] = a[0]
-    for j in range(1, width):
-        digits[j] = np.where(j > dp, a[j], a[j - 1])
-    for j in range(width):
-        digits[j][j < width - ndig] = 48
-    mant = _swar(digits.T)
-    return good, mant, np.where(whole, 0, width - 1 - dp).astype(np.int64), neg, whole
+    point, negative, no point)``. Each token is read as the ``width`` bytes that end with it (``width / 8`` words),
+    its first byte at ``first = width - ln``; one bit per byte marks digits, points, minus signs and zeros."""
+    nw = width // 8
+    first = (width - ln).astype(np.uint64)
+    vs = [words[start + ln - width + 8 * k] for k in range(nw)]
+    f_odd, f_dot, f_minus, f_zero = (np.zeros(len(ln), np.uint64) for _ in range(4))
+    for k, v in enumerate(vs):
+        sh = _U(8 * k)
+        f_odd |= _flags(~_digit_bytes(v) & _HI) << sh
+        f_dot |= _flags(_eq(v, 46)) << sh
+        f_minus |= _flags(_eq(v, 45)) << sh
+        f_zero |= _flags(_eq(v, 48)) << sh
+    inside = ~((_U(1) << first) - _U(1))
+    f_odd, f_dot, f_minus = f_odd & inside, f_dot & inside, f_minus & inside
+    neg = (f_minus >> first) & _U(1)
+    whole = f_dot == 0
+    good = (f_minus == neg << first) & (f_odd == (f_dot | f_minus)) & ((f_dot & (f_dot - _U(1))) == 0)
+    dp = np.where(whole, width, np.log2(np.maximum(f_dot, _U(1)).astype(np.float64)).astype(np.int64))
+    lead = first.astype(np.int64) + neg.astype(np.int64)  # the first digit
+    zero_lead = ((f_zero >> lead.astype(np.uint64)) & _U(1)) == 1
+    good &= (lead < dp) & (dp != width - 1) & (width - lead <= 19) & ~(zero_lead & (dp - lead > 1))
+    full = np.zeros(len(ln), np.uint64)
+    for k, v in enumerate(vs):  # the digits from the first one on, the point read as a zero
+        drop = np.clip(lead - 8 * k, 0, 8).astype(np.uint64)
+        keep = np.where(drop >= 8, _U(0), ~_U(0) << (_U(8) * drop)) & ~((_eq(v, 46) >> _U(7)) * _U(0xFF))
+        full = full * _U(100_000_000) + _swar((v & keep) | (_ZEROS & ~keep))
+    p = _P10U[np.clip(width - dp, 0, 19)]
+    mant = np.where(whole, full, (full // p) * (p // _U(10)) + full % p)
+    e10 = np.where(whole, 0, width - 1 - dp).astype(np.int64)
+    return good, mant, e10, neg.astype(bool), whole
 
 
-def _swar(digits: np.ndarray) -> np.ndarray:
-    """The integer of ASCII digit rows (``(n, 8k)`` uint8, most significant first), eight digits per multiply."""
-    words = np.ascontiguousarray(digits).view("<u8")
-    out = np.zeros(len(digits), dtype=np.uint64)
-    for k in range(words.shape[1]):
-        v = words[:, k] - _ZEROS
-        v = v * np.uint64(10) + (v >> np.uint64(8))
-        v = (((v & _MASK) * _MUL1) + (((v >> np.uint64(16)) & _MASK) * _MUL2)) >> np.uint64(32)
-        out = out * np.uint64(100_000_000) + (v & np.uint64(0xFFFFFFFF))
-    return out
+def _swar(v: np.ndarray) -> np.ndarray:
+    """The 8-digit integer of words of ASCII digits (most significant first in memory)."""
+    v = v - _ZEROS
+    v = v * _U(10) + (v >> _U(8))
+    v = (((v & _MASK) * _MUL1) + (((v >> _U(16)) & _MASK) * _MUL2)) >> _U(32)
+    return v & _U(0xFFFFFFFF)
 
 
 def _convert(rows: np.ndarray, good: np.ndarray, mant: np.ndarray, e10: np.ndarray, neg: np.ndarray,

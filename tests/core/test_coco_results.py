@@ -220,3 +220,40 @@ def test_reading_holds_no_object_per_record(tmp_path: Path) -> None:
     assert len(cols) == n and np.array_equal(cols.scores, score)
     column_bytes = n * (8 + 8 + 8 + 32 + 8)
     assert peak < 2.5 * column_bytes + 64 * (1 << 20) // 4, (peak, column_bytes)  # orjson alone: ~10x the columns
+
+
+def _pattern_file(tmp_path: Path, text_of) -> Path:
+    rng = np.random.default_rng(9)
+    records = [{"image_id": int(rng.choice(IMAGES["ids"])), "category_id": int(rng.choice(CATS)),
+                "score": float(np.float32(rng.random())), "bbox": np.round(rng.uniform(0, 9, 4), 2).tolist(),
+                "note": "x"} for _ in range(400)]
+    path = tmp_path / "p.json"
+    path.write_bytes(text_of(records))
+    return path
+
+
+def test_later_blocks_follow_the_first_records_pattern(tmp_path: Path) -> None:
+    from annokit._internal.jsoncols import read_blocks
+
+    path = _pattern_file(tmp_path, lambda rs: json.dumps(rs).encode())
+    blocks = list(read_blocks(path, block_bytes=2048))
+    assert blocks[0].numbers is None and all(b.numbers is not None for b in blocks[1:-1])
+    _same(read_result_columns(path, _target(), block_bytes=2048), result_columns(json.loads(path.read_bytes()),
+                                                                               _target()))
+
+
+def test_a_digit_moved_into_a_string_is_not_a_value(tmp_path: Path) -> None:
+    """Same text without digits, same count of numbers: still an error (the number is out of its place)."""
+    path = _pattern_file(tmp_path, lambda rs: json.dumps(rs).encode())
+    text = path.read_bytes()
+    at = text.index(b'"note": "x"', len(text) // 2)
+    rec_start = text.rindex(b"{", 0, at)
+    score = text.index(b'"score": ', rec_start) + len(b'"score": ')
+    end = score
+    while text[end: end + 1] in b"0123456789.":
+        end += 1
+    digits = text[score:end]
+    bad = text[:score] + text[end:at] + b'"note": "x' + digits + b'"' + text[at + len(b'"note": "x"'):]
+    path.write_bytes(bad)
+    with pytest.raises(FormatError, match="invalid JSON"):
+        read_result_columns(path, _target(), block_bytes=2048)
