@@ -132,7 +132,7 @@ def plot_command(kind: str, gt: Path, pred: Path | None, out: Path, cls: str | N
         return
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        tr = tide(ds, dets, mode="mask" if iou_type == "segm" else "bbox")
+        tr = tide(ds, dets, iou_type=iou_type)
     tags = tr.tags
     ev = tags.pred_status <= 1
     sel = ev.copy()

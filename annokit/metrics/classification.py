@@ -36,10 +36,11 @@ import math
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from fractions import Fraction
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
 
+from annokit.errors import ValidationError
 from annokit.metrics._exact import ExactSum
 from annokit.metrics._util import as_int_array, fnone, nan_div
 
@@ -60,6 +61,11 @@ __all__ = [
 ]
 
 _EPS = float(np.finfo(np.float64).eps)
+
+Average = Literal["macro", "micro", "weighted"]
+"""How :func:`precision_recall_f1` averages over classes (``None``: no average, per-class arrays)."""
+KappaWeights = Literal["linear", "quadratic"]
+"""Weights of :func:`cohen_kappa` (``None``: unweighted)."""
 
 
 @dataclass(frozen=True)
@@ -146,7 +152,23 @@ class ClassificationResult:
 def _check_labels(y: np.ndarray, c: int, name: str) -> None:
     if y.size and (y.min() < 0 or y.max() >= c):
         bad = int(np.flatnonzero((y < 0) | (y >= c))[0])
-        raise ValueError(f"{name}[{bad}] = {int(y[bad])} is outside 0..{c - 1}")
+        raise ValidationError(f"{name}[{bad}] = {int(y[bad])} is outside 0..{c - 1}")
+
+
+def _counts(yt: np.ndarray, yp: np.ndarray, c: int) -> np.ndarray:
+    """``(c, c)`` int64 confusion counts of two checked-here (N,) int64 label arrays."""
+    if yp.shape != yt.shape:
+        raise ValidationError(f"y_pred: expected shape {yt.shape}, got {yp.shape}")
+    _check_labels(yp, c, "y_pred")
+    return np.bincount(yt * c + yp, minlength=c * c).reshape(c, c)
+
+
+def _scores_2d(scores: Any, name: str = "scores") -> np.ndarray:
+    """``scores`` as an (N, C) float64 array with C >= 1, else :class:`ValidationError`."""
+    s = np.asarray(scores, dtype=np.float64)
+    if s.ndim != 2 or s.shape[1] < 1:
+        raise ValidationError(f"{name}: expected an (N, C) array of class scores, got shape {s.shape}")
+    return s
 
 
 def _topk_hits(scores: np.ndarray, y_true: np.ndarray, k: int) -> int:
@@ -174,13 +196,13 @@ class ClassificationAccumulator:
     def __init__(self, num_classes: int, *, top_k: Sequence[int] = (5,), n_bins: int = 15,
                  zero_division: float = 0.0) -> None:
         if num_classes < 1:
-            raise ValueError("num_classes must be >= 1")
+            raise ValidationError("num_classes must be >= 1")
         if n_bins < 1:
-            raise ValueError("n_bins must be >= 1")
+            raise ValidationError("n_bins must be >= 1")
         self.num_classes = int(num_classes)
         self.top_ks = tuple(sorted({int(k) for k in top_k}))
         if any(k < 1 for k in self.top_ks):
-            raise ValueError("top_k values must be >= 1")
+            raise ValidationError("top_k values must be >= 1")
         self.n_bins = int(n_bins)
         self.zero_division = float(zero_division)
         self.confusion = np.zeros((num_classes, num_classes), dtype=np.int64)
@@ -194,7 +216,7 @@ class ClassificationAccumulator:
     def _same_config(self, other: ClassificationAccumulator) -> None:
         if (self.num_classes, self.top_ks, self.n_bins, self.zero_division) != (
                 other.num_classes, other.top_ks, other.n_bins, other.zero_division):
-            raise ValueError("cannot merge accumulators with different settings")
+            raise ValidationError("cannot merge accumulators with different settings")
 
     def update(self, y_true: Any, y_pred: Any = None, *, scores: Any = None) -> ClassificationAccumulator:
         c = self.num_classes
@@ -202,25 +224,22 @@ class ClassificationAccumulator:
         _check_labels(yt, c, "y_true")
         has = scores is not None
         if self.has_scores is not None and self.has_scores != has and yt.size:
-            raise ValueError("all updates must give scores, or none")
+            raise ValidationError("all updates must give scores, or none")
         if yt.size:
             self.has_scores = has
         if has:
             s = np.asarray(scores, dtype=np.float64)
             if s.ndim != 2 or s.shape != (yt.size, c):
-                raise ValueError(f"scores: expected shape ({yt.size}, {c}), got {s.shape}")
+                raise ValidationError(f"scores: expected shape ({yt.size}, {c}), got {s.shape}")
             if not np.all(np.isfinite(s)):
-                raise ValueError("scores must be finite")
+                raise ValidationError("scores must be finite")
             arg = s.argmax(axis=1) if yt.size else np.zeros(0, dtype=np.int64)
             yp = arg if y_pred is None else as_int_array(y_pred, "y_pred")
         elif y_pred is None:
-            raise ValueError("give y_pred or scores")
+            raise ValidationError("give y_pred or scores")
         else:
             yp = as_int_array(y_pred, "y_pred")
-        if yp.shape != yt.shape:
-            raise ValueError(f"y_pred: expected shape {yt.shape}, got {yp.shape}")
-        _check_labels(yp, c, "y_pred")
-        self.confusion += np.bincount(yt * c + yp, minlength=c * c).reshape(c, c)
+        self.confusion += _counts(yt, yp, c)
         if has and yt.size:
             for k in self.top_ks:
                 self.topk_hits[k] += _topk_hits(s, yt, k)
@@ -243,7 +262,7 @@ class ClassificationAccumulator:
         """A new accumulator holding both states (neither input changes)."""
         self._same_config(other)
         if self.has_scores is not None and other.has_scores is not None and self.has_scores != other.has_scores:
-            raise ValueError("cannot merge a state with scores and one without")
+            raise ValidationError("cannot merge a state with scores and one without")
         out = ClassificationAccumulator(self.num_classes, top_k=self.top_ks, n_bins=self.n_bins,
                                         zero_division=self.zero_division)
         out.confusion = self.confusion + other.confusion
@@ -294,7 +313,7 @@ class ClassificationAccumulator:
         rec_sup = recall[true_sum > 0]
         kappas = [_kappa(cm, w) for w in (None, "linear", "quadratic")]
         has = bool(self.has_scores)
-        cal = self._calibration(n) if has else None
+        cal = self.calibration() if has else None
         return ClassificationResult(
             num_classes=self.num_classes, n=n, confusion=cm.copy(),
             accuracy=tps / n if n else math.nan,
@@ -310,7 +329,9 @@ class ClassificationAccumulator:
             calibration=cal,
         )
 
-    def _calibration(self, n: int) -> Calibration:
+    def calibration(self) -> Calibration:
+        """Expected / maximum calibration error and reliability data of the scores seen so far."""
+        n = int(self.confusion.sum())
         edges = np.linspace(0.0, 1.0, self.n_bins + 1)
         sums = np.array([b.value() for b in self.bin_conf])
         mean_conf = nan_div(sums, self.bin_count)
@@ -328,7 +349,7 @@ class ClassificationAccumulator:
         return Calibration(ece_total, mce, edges, self.bin_count.copy(), self.bin_correct.copy(), mean_conf, acc)
 
 
-def _kappa(cm: np.ndarray, weights: str | None) -> float:
+def _kappa(cm: np.ndarray, weights: KappaWeights | None) -> float:
     c = cm.shape[0]
     cmf = cm.astype(np.float64)
     sum0 = cmf.sum(axis=0)
@@ -370,20 +391,49 @@ def classification_metrics(y_true: Any, y_pred: Any = None, *, scores: Any = Non
                            top_k: Sequence[int] = (5,), n_bins: int = 15,
                            zero_division: float = 0.0) -> ClassificationResult:
     """Every metric at once. ``y_true``: (N,) int; ``y_pred``: (N,) int and/or ``scores``: (N, C) float."""
+    if scores is not None:
+        scores = _scores_2d(scores)
+    elif y_pred is None:
+        raise ValidationError("give y_pred or scores")
     if num_classes is None:
         if scores is not None:
-            num_classes = int(np.asarray(scores).shape[1])
+            num_classes = int(scores.shape[1])
         else:
-            yt = np.asarray(y_true)
-            yp = np.asarray(y_pred)
+            yt = as_int_array(y_true, "y_true")
+            yp = as_int_array(y_pred, "y_pred")
             num_classes = int(max(yt.max(initial=-1), yp.max(initial=-1))) + 1 or 1
     acc = ClassificationAccumulator(num_classes, top_k=top_k, n_bins=n_bins, zero_division=zero_division)
     return acc.update(y_true, y_pred, scores=scores).compute()
 
 
 def confusion_matrix(y_true: Any, y_pred: Any, num_classes: int) -> np.ndarray:
-    """``(C, C)`` int64 counts, rows true class, columns predicted (``sklearn.metrics.confusion_matrix``)."""
-    return ClassificationAccumulator(num_classes, top_k=(1,)).update(y_true, y_pred).confusion
+    """``(C, C)`` int64 counts, rows true class, columns predicted: ``sklearn.metrics.confusion_matrix(y_true,
+    y_pred, labels=range(C))``.
+
+    The one confusion matrix of annokit (:mod:`annokit.analysis.confusion` builds the semantic and detection ones
+    on it). Counts add across shards: ``cm(a) + cm(b) == cm(a + b)``.
+
+    Parameters
+    ----------
+    y_true, y_pred : (N,) int
+        Class indices ``0 .. num_classes - 1``; a value outside that range is a :class:`ValidationError`.
+    num_classes : int
+        ``C``.
+
+    Returns
+    -------
+    (C, C) int64 array
+
+    Examples
+    --------
+    >>> confusion_matrix([0, 1, 1], [0, 1, 0], num_classes=2).tolist()
+    [[1, 0], [1, 1]]
+    """
+    if num_classes < 1:
+        raise ValidationError(f"num_classes must be >= 1, got {num_classes}")
+    yt = as_int_array(y_true, "y_true")
+    _check_labels(yt, num_classes, "y_true")
+    return _counts(yt, as_int_array(y_pred, "y_pred"), int(num_classes))
 
 
 def accuracy(y_true: Any, y_pred: Any) -> float:
@@ -391,13 +441,13 @@ def accuracy(y_true: Any, y_pred: Any) -> float:
     yt = as_int_array(y_true, "y_true")
     yp = as_int_array(y_pred, "y_pred")
     if yt.shape != yp.shape:
-        raise ValueError(f"y_pred: expected shape {yt.shape}, got {yp.shape}")
+        raise ValidationError(f"y_pred: expected shape {yt.shape}, got {yp.shape}")
     return float((yt == yp).sum()) / yt.size if yt.size else math.nan
 
 
 def top_k_accuracy(y_true: Any, scores: Any, k: int = 5) -> float:
     """``sklearn.metrics.top_k_accuracy_score(y_true, scores, k=k, labels=range(C))`` for (N, C) scores."""
-    s = np.asarray(scores, dtype=np.float64)
+    s = _scores_2d(scores)
     return classification_metrics(y_true, scores=s, num_classes=s.shape[1], top_k=(k,)).top_k[k]
 
 
@@ -407,21 +457,22 @@ def balanced_accuracy(y_true: Any, y_pred: Any, num_classes: int | None = None) 
 
 
 def precision_recall_f1(y_true: Any, y_pred: Any, num_classes: int | None = None, *,
-                        average: str | None = None, zero_division: float = 0.0) -> tuple[Any, Any, Any]:
+                        average: Average | None = None, zero_division: float = 0.0) -> tuple[Any, Any, Any]:
     """Per-class ``(C,)`` arrays (``average=None``, NaN where undefined) or the ``macro`` / ``micro`` /
     ``weighted`` means, as ``sklearn.metrics.precision_recall_fscore_support``."""
     r = classification_metrics(y_true, y_pred, num_classes=num_classes, top_k=(1,), zero_division=zero_division)
     if average is None:
         return r.precision, r.recall, r.f1
     if average not in ("macro", "micro", "weighted"):
-        raise ValueError(f"average must be None, 'macro', 'micro' or 'weighted', got {average!r}")
+        raise ValidationError(f"average must be None, 'macro', 'micro' or 'weighted', got {average!r}")
     return (getattr(r, f"{average}_precision"), getattr(r, f"{average}_recall"), getattr(r, f"{average}_f1"))
 
 
-def cohen_kappa(y_true: Any, y_pred: Any, num_classes: int | None = None, *, weights: str | None = None) -> float:
+def cohen_kappa(y_true: Any, y_pred: Any, num_classes: int | None = None, *,
+                weights: KappaWeights | None = None) -> float:
     """``sklearn.metrics.cohen_kappa_score(labels=range(C), weights=weights)``; weights None/'linear'/'quadratic'."""
     if weights not in (None, "linear", "quadratic"):
-        raise ValueError(f"weights must be None, 'linear' or 'quadratic', got {weights!r}")
+        raise ValidationError(f"weights must be None, 'linear' or 'quadratic', got {weights!r}")
     r = classification_metrics(y_true, y_pred, num_classes=num_classes, top_k=(1,))
     return {None: r.kappa, "linear": r.kappa_linear, "quadratic": r.kappa_quadratic}[weights]
 
@@ -433,14 +484,11 @@ def matthews_corrcoef(y_true: Any, y_pred: Any, num_classes: int | None = None) 
 
 def log_loss(y_true: Any, probs: Any) -> float:
     """``sklearn.metrics.log_loss(y_true, probs, labels=range(C))`` for (N, C) probabilities."""
-    p = np.asarray(probs, dtype=np.float64)
+    p = _scores_2d(probs, "probs")
     return classification_metrics(y_true, scores=p, num_classes=p.shape[1], top_k=(1,)).log_loss
 
 
 def calibration(y_true: Any, probs: Any, *, n_bins: int = 15) -> Calibration:
     """ECE / MCE and reliability data for (N, C) probabilities (binning in the module docstring)."""
-    p = np.asarray(probs, dtype=np.float64)
-    r = classification_metrics(y_true, scores=p, num_classes=p.shape[1], top_k=(1,), n_bins=n_bins)
-    if r.calibration is None:  # pragma: no cover - scores were given, so calibration exists
-        raise RuntimeError("calibration missing")
-    return r.calibration
+    p = _scores_2d(probs, "probs")
+    return ClassificationAccumulator(p.shape[1], top_k=(1,), n_bins=n_bins).update(y_true, scores=p).calibration()

@@ -108,7 +108,7 @@ def analyse(
     timings["coco"] = time.perf_counter() - t0
     prog("analysis: COCO metrics", 1, 4)
     t0 = time.perf_counter()
-    tr = tide(gt, dets, mode="mask" if iou_type == "segm" else "bbox")
+    tr = tide(gt, dets, iou_type=iou_type)
     timings["tide"] = time.perf_counter() - t0
     prog("analysis: error decomposition", 2, 4)
     breakdown = None

@@ -21,7 +21,6 @@ __all__ = [
     "pr_envelope",
     "pr_curves",
     "reliability_bins",
-    "confusion_matrix",
     "plot_confusion_matrix",
     "error_bars",
     "error_pie",
@@ -146,9 +145,6 @@ def pr_curves(
 
 
 # ------------------------------------------------------------------------------------------------ confusion
-from annokit.analysis.confusion import confusion_matrix  # noqa: E402  (numpy only; re-exported here)
-
-
 def _normalise(cm: np.ndarray, how: str | None) -> np.ndarray:
     cm = cm.astype(np.float64)
     with np.errstate(divide="ignore", invalid="ignore"):

@@ -32,11 +32,13 @@ def test_pr_curves_one_line_per_curve_and_legend() -> None:
 
 
 def test_confusion_matrix_counts_and_cells() -> None:
-    cm = viz.confusion_matrix([0, 0, 1, 2, 2, 2], [0, 1, 1, 2, 0, 2], 3)
+    from annokit.metrics.classification import confusion_matrix
+
+    cm = confusion_matrix([0, 0, 1, 2, 2, 2], [0, 1, 1, 2, 0, 2], 3)
     assert cm.tolist() == [[1, 1, 0], [0, 1, 0], [1, 0, 2]]
-    a = viz.confusion_matrix([0, 1], [0, 1], 3)
-    b = viz.confusion_matrix([2, 2], [2, 0], 3)
-    assert (viz.confusion_matrix([0, 1, 2, 2], [0, 1, 2, 0], 3) == a + b).all()
+    a = confusion_matrix([0, 1], [0, 1], 3)
+    b = confusion_matrix([2, 2], [2, 0], 3)
+    assert (confusion_matrix([0, 1, 2, 2], [0, 1, 2, 0], 3) == a + b).all()
     fig, ax = new_axes()
     viz.plot_confusion_matrix(ax, cm, ["a", "b", "c"], normalize="true")
     texts = [t.get_text() for t in ax.texts]
