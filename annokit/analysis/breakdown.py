@@ -25,13 +25,17 @@ confused detection is forgiven here; ``Sim`` is computed from the supercategorie
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import Any
+from dataclasses import dataclass, replace
+from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
 
 from annokit.core.dataset import Dataset
 from annokit.core.instances import Instances
+from annokit.errors import ValidationError
+
+if TYPE_CHECKING:
+    from annokit.metrics.coco import COCOResult
 
 __all__ = ["BREAKDOWN_KEYS", "PRBreakdown", "pr_breakdown"]
 
@@ -49,22 +53,33 @@ class PRBreakdown:
     area_labels: tuple[str, ...]
     precision: dict[str, np.ndarray]
 
+    def _slice(self, key: str, cat_id: int | None, area: str) -> np.ndarray:
+        """(R, K) or, with ``cat_id``, (R, 1) precision of ``key`` in ``area``; unknown names are a
+        :class:`ValidationError`."""
+        if key not in self.precision:
+            raise ValidationError(f"PR breakdown: {key!r} is not one of {', '.join(BREAKDOWN_KEYS)}")
+        if area not in self.area_labels:
+            raise ValidationError(f"PR breakdown: area {area!r} is not one of {', '.join(self.area_labels)}")
+        p = self.precision[key][:, :, self.area_labels.index(area)]
+        if cat_id is None:
+            return p
+        k = np.flatnonzero(self.cat_ids == cat_id)
+        if len(k) == 0:
+            raise ValidationError(f"PR breakdown: no category id {cat_id!r}")
+        return p[:, k[:1]]
+
     def ap(self, key: str, *, cat_id: int | None = None, area: str = "all") -> float | None:
         """Area under the curve (mean precision over recall thresholds, valid entries only); over all classes
         when ``cat_id`` is None. ``None`` when nothing is defined."""
-        a = self.area_labels.index(area)
-        p = self.precision[key][:, :, a]
-        if cat_id is not None:
-            p = p[:, np.flatnonzero(self.cat_ids == cat_id)]
+        p = self._slice(key, cat_id, area)
         v = p[p > -1]
         return float(v.mean()) if v.size else None
 
     def curve(self, key: str, *, cat_id: int | None = None, area: str = "all") -> np.ndarray:
         """(R,) precision; the mean over classes with ground truth in ``area`` when ``cat_id`` is None."""
-        a = self.area_labels.index(area)
-        p = self.precision[key][:, :, a]
+        p = self._slice(key, cat_id, area)
         if cat_id is not None:
-            return p[:, int(np.flatnonzero(self.cat_ids == cat_id)[0])].copy()
+            return p[:, 0].copy()
         valid = p > -1
         n = valid.sum(axis=1)
         s = np.where(valid, p, 0).sum(axis=1)
@@ -88,7 +103,8 @@ class PRBreakdown:
         }
 
 
-def _confused(gt: Dataset, dets: Instances, cand: np.ndarray, same_group: np.ndarray, iou_type: str) -> np.ndarray:
+def _confused(gt: Dataset, dets: Instances, cand: np.ndarray, same_group: np.ndarray,
+              iou_type: Literal["bbox", "segm"]) -> np.ndarray:
     """(N,) bool: rows in ``cand`` overlapping (IoU >= 0.1) a non-crowd ground truth of another class in its image
     whose class pair is allowed by ``same_group`` ((K, K) bool over category positions)."""
     g = gt.annotations
@@ -137,25 +153,48 @@ def _confused(gt: Dataset, dets: Instances, cand: np.ndarray, same_group: np.nda
     return out
 
 
-def pr_breakdown(gt: Dataset, dets: Instances, *, coco: Any | None = None, iou_type: str | None = None) -> PRBreakdown:
-    """The breakdown of ``dets`` against ``gt`` (module docstring). ``coco``: an existing
-    :func:`annokit.metrics.coco.evaluate` result with the default IoU thresholds (it is computed when absent)."""
+def pr_breakdown(gt: Dataset, dets: Instances, *, coco: COCOResult | None = None,
+                 iou_type: Literal["bbox", "segm"] = "bbox") -> PRBreakdown:
+    """The breakdown of ``dets`` against ``gt`` (module docstring).
+
+    Parameters
+    ----------
+    gt : Dataset
+        Ground truth.
+    dets : Instances
+        Predictions with scores.
+    coco : COCOResult, optional
+        An existing :func:`annokit.metrics.coco.evaluate` result of ``dets`` on ``gt`` (its parameters, IoU type
+        included, are used); computed with the default parameters when absent.
+    iou_type : {"bbox", "segm"}
+        Box or mask IoU, when ``coco`` is absent.
+
+    Returns
+    -------
+    PRBreakdown
+
+    Examples
+    --------
+    >>> import annokit
+    >>> gt = annokit.load("sample_data/scenes/gt.json")
+    >>> bd = pr_breakdown(gt, annokit.load("sample_data/scenes/pred.json").annotations)  # doctest: +SKIP
+    >>> round(bd.ap("C50"), 3)  # doctest: +SKIP
+    """
     from annokit.metrics.coco import COCOParams, evaluate
 
     if coco is None:
-        coco = evaluate(gt, dets, params=COCOParams(iou_type=iou_type or "bbox"))
+        coco = evaluate(gt, dets, params=COCOParams(iou_type=iou_type))
     p = coco.params
-    iou_type = p.iou_type
     thrs = np.asarray(p.iou_thrs)
     prec: dict[str, np.ndarray] = {}
     for key, t in (("C75", 0.75), ("C50", 0.5)):
         idx = np.flatnonzero(np.isclose(thrs, t))
         if len(idx) == 0:
-            coco_t = evaluate(gt, dets, params=COCOParams(**{**p.__dict__, "iou_thrs": (t,)}))
+            coco_t = evaluate(gt, dets, params=replace(p, iou_thrs=(t,)))
             prec[key] = coco_t.precision[0, :, :, :, -1]
         else:
             prec[key] = coco.precision[int(idx[0]), :, :, :, -1]
-    p10 = COCOParams(**{**p.__dict__, "iou_thrs": (0.1,)})
+    p10 = replace(p, iou_thrs=(0.1,))
     loc = evaluate(gt, dets, params=p10)
     prec["Loc"] = loc.precision[0, :, :, :, -1]
     unmatched = loc.dt_matches[0] < 0
@@ -166,9 +205,9 @@ def pr_breakdown(gt: Dataset, dets: Instances, *, coco: Any | None = None, iou_t
     sup_arr = np.array([s if s is not None else f"\0{i}" for i, s in enumerate(sup)], dtype=object)
     same_sup = sup_arr[:, None] == sup_arr[None, :]
     any_other = np.ones((k, k), dtype=bool)
-    sim_rm = _confused(gt, dets, unmatched, same_sup, iou_type)
+    sim_rm = _confused(gt, dets, unmatched, same_sup, p.iou_type)
     prec["Sim"] = evaluate(gt, dets[~sim_rm], params=p10).precision[0, :, :, :, -1] if sim_rm.any() else prec["Loc"]
-    oth_rm = _confused(gt, dets, unmatched, any_other, iou_type)
+    oth_rm = _confused(gt, dets, unmatched, any_other, p.iou_type)
     prec["Oth"] = evaluate(gt, dets[~oth_rm], params=p10).precision[0, :, :, :, -1] if oth_rm.any() else prec["Loc"]
     oth = prec["Oth"]
     prec["BG"] = np.where(oth > -1, (oth > 0).astype(np.float64), -1.0)

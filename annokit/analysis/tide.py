@@ -492,7 +492,8 @@ class _ImageMatch:
     @property
     def cls_iou(self) -> np.ndarray:
         """IoU with same-class ground truth, 0 elsewhere."""
-        return self.iou * self.same
+        out: np.ndarray = self.iou * self.same
+        return out
 
 
 def _greedy(P: np.ndarray, G: np.ndarray, plab: np.ndarray, glab: np.ndarray, iou_fn: IouFunction,

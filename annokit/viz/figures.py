@@ -145,16 +145,19 @@ def pr_curves(
 
 
 # ------------------------------------------------------------------------------------------------ confusion
-def _normalise(cm: np.ndarray, how: str | None) -> np.ndarray:
-    cm = cm.astype(np.float64)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        if how == "true":
-            return np.nan_to_num(cm / cm.sum(axis=1, keepdims=True))
-        if how == "pred":
-            return np.nan_to_num(cm / cm.sum(axis=0, keepdims=True))
-        if how == "all":
-            return np.nan_to_num(cm / cm.sum())
-    return cm
+Normalize = Literal["true", "pred", "all"]
+"""How :func:`plot_confusion_matrix` normalises: rows (``"true"``), columns (``"pred"``) or the total (``"all"``)."""
+
+
+def _normalise(cm: np.ndarray, how: Normalize | None) -> np.ndarray:
+    """``cm`` as float64, divided by its row sums, column sums or total (0 where that sum is 0)."""
+    m = np.asarray(cm, dtype=np.float64)
+    if how is None:
+        return m
+    total = {"true": m.sum(axis=1, keepdims=True), "pred": m.sum(axis=0, keepdims=True), "all": m.sum()}[how]
+    out = np.zeros_like(m)
+    np.divide(m, total, out=out, where=np.broadcast_to(total, m.shape) != 0)
+    return out
 
 
 def plot_confusion_matrix(
@@ -162,7 +165,7 @@ def plot_confusion_matrix(
     matrix: np.ndarray,
     labels: Sequence[str],
     *,
-    normalize: Literal["true", "pred", "all"] | None = None,
+    normalize: Normalize | None = None,
     title: str = "Confusion matrix",
     annotate: bool | None = None,
     cmap: str = "Blues",
@@ -170,12 +173,16 @@ def plot_confusion_matrix(
     """Draw a ``(K, K)`` matrix (rows true, columns predicted) with ``labels`` on both axes. ``normalize``: rows
     (``"true"``), columns (``"pred"``) or the total (``"all"``). Cell values are written when ``annotate`` (default:
     K <= 20), in black or white by the cell's brightness so they stay legible."""
-    m = _normalise(np.asarray(matrix), normalize)
-    k = m.shape[0]
-    if m.shape != (k, k) or len(labels) != k:
-        from annokit.errors import ValidationError
+    from annokit.errors import ValidationError
 
+    m = np.asarray(matrix)
+    k = len(labels)
+    if m.shape != (k, k):
         raise ValidationError(f"plot_confusion_matrix: matrix {m.shape} and {len(labels)} labels do not agree")
+    if normalize not in (None, "true", "pred", "all"):
+        raise ValidationError(f"plot_confusion_matrix: normalize must be 'true', 'pred', 'all' or None, "
+                              f"got {normalize!r}")
+    m = _normalise(m, normalize)
     im = ax.imshow(m, cmap=cmap, vmin=0, vmax=(1.0 if normalize else max(float(m.max()), 1.0)), aspect="auto")
     ax.set_xticks(range(k), labels=list(labels), rotation=90 if k > 6 else 45, ha="right" if k <= 6 else "center")
     ax.set_yticks(range(k), labels=list(labels))
