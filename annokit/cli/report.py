@@ -376,8 +376,8 @@ def _breakdown(req: _Plot) -> Any:
     if req.area not in bd.area_labels:
         raise click.BadParameter(f"{req.area!r} is not one of {', '.join(bd.area_labels)}", param_hint="--area")
     cid = req.category()
-    curves = {k: bd.curve(k, cat_id=cid, area=req.area) for k in BREAKDOWN_KEYS}
-    aps = {k: bd.ap(k, cat_id=cid, area=req.area) for k in BREAKDOWN_KEYS}
+    curves: dict[str, np.ndarray] = {k: bd.curve(k, cat_id=cid, area=req.area) for k in BREAKDOWN_KEYS}
+    aps: dict[str, float | None] = {k: bd.ap(k, cat_id=cid, area=req.area) for k in BREAKDOWN_KEYS}
     fig, ax = viz.new_axes(size=(6.5, 5.0))
     viz.breakdown_curves(ax, bd.rec_thrs, curves, aps=aps,
                          title=f"PR breakdown: {req.cls or 'all classes'}, area {req.area}")

@@ -275,58 +275,32 @@ class ClassificationAccumulator:
         return out
 
     def compute(self) -> ClassificationResult:
+        """Every metric of the state (definitions in the module docstring)."""
         cm = self.confusion
         n = int(cm.sum())
-        zd = self.zero_division
         tp = np.diag(cm).astype(np.int64)
-        true_sum = cm.sum(axis=1)
-        pred_sum = cm.sum(axis=0)
-        present = (true_sum + pred_sum) > 0
-        excluded = tuple(int(i) for i in np.flatnonzero(~present))
-        precision = nan_div(tp, pred_sum)
-        recall = nan_div(tp, true_sum)
-        f1 = nan_div(2 * tp, true_sum + pred_sum)
-
-        def mean_over_present(x: np.ndarray) -> float:
-            v = x[present]
-            if v.size == 0:
-                return math.nan
-            if math.isnan(zd):
-                v = v[~np.isnan(v)]
-                return float(np.mean(v)) if v.size else math.nan
-            return float(np.mean(np.where(np.isnan(v), zd, v)))
-
-        def weighted(x: np.ndarray) -> float:
-            w = true_sum[present]
-            v = x[present]
-            if w.sum() == 0:
-                return zd
-            if math.isnan(zd):
-                keep = ~np.isnan(v)
-                return float(np.average(v[keep], weights=w[keep])) if w[keep].sum() else math.nan
-            return float(np.average(np.where(np.isnan(v), zd, v), weights=w))
-
-        def zdiv(a: int, b: int) -> float:
-            return a / b if b else zd
-
+        true_sum, pred_sum = cm.sum(axis=1), cm.sum(axis=0)
+        means = _Means(true_sum, (true_sum + pred_sum) > 0, self.zero_division)
+        precision, recall, f1 = nan_div(tp, pred_sum), nan_div(tp, true_sum), nan_div(2 * tp, true_sum + pred_sum)
         tps, ps, ts = int(tp.sum()), int(pred_sum.sum()), int(true_sum.sum())
         rec_sup = recall[true_sum > 0]
         kappas = [_kappa(cm, w) for w in (None, "linear", "quadratic")]
         has = bool(self.has_scores)
-        cal = self.calibration() if has else None
         return ClassificationResult(
             num_classes=self.num_classes, n=n, confusion=cm.copy(),
             accuracy=tps / n if n else math.nan,
             top_k={k: (self.topk_hits[k] / n if (has and n) else math.nan) for k in self.top_ks},
             balanced_accuracy=float(np.mean(rec_sup)) if rec_sup.size else math.nan,
-            precision=precision, recall=recall, f1=f1, support=true_sum.copy(), excluded=excluded,
-            macro_precision=mean_over_present(precision), macro_recall=mean_over_present(recall),
-            macro_f1=mean_over_present(f1),
-            micro_precision=zdiv(tps, ps), micro_recall=zdiv(tps, ts), micro_f1=zdiv(2 * tps, ps + ts),
-            weighted_precision=weighted(precision), weighted_recall=weighted(recall), weighted_f1=weighted(f1),
+            precision=precision, recall=recall, f1=f1, support=true_sum.copy(),
+            excluded=tuple(int(i) for i in np.flatnonzero(~means.present)),
+            macro_precision=means.macro(precision), macro_recall=means.macro(recall), macro_f1=means.macro(f1),
+            micro_precision=means.ratio(tps, ps), micro_recall=means.ratio(tps, ts),
+            micro_f1=means.ratio(2 * tps, ps + ts),
+            weighted_precision=means.weighted(precision), weighted_recall=means.weighted(recall),
+            weighted_f1=means.weighted(f1),
             kappa=kappas[0], kappa_linear=kappas[1], kappa_quadratic=kappas[2], mcc=_mcc(cm),
             log_loss=self.logloss.value() / n if (has and n) else math.nan,
-            calibration=cal,
+            calibration=self.calibration() if has else None,
         )
 
     def calibration(self) -> Calibration:
@@ -347,6 +321,38 @@ class ClassificationAccumulator:
         nonempty = self.bin_count > 0
         mce = float(np.max(np.abs(acc[nonempty] - mean_conf[nonempty]))) if nonempty.any() else math.nan
         return Calibration(ece_total, mce, edges, self.bin_count.copy(), self.bin_correct.copy(), mean_conf, acc)
+
+
+@dataclass(frozen=True)
+class _Means:
+    """scikit-learn's averages of per-class values: over the classes ``present`` in ground truth or prediction,
+    an undefined (NaN) value counting as ``zero_division`` (left out when that is NaN too)."""
+
+    true_sum: np.ndarray
+    present: np.ndarray
+    zero_division: float
+
+    def macro(self, x: np.ndarray) -> float:
+        v = x[self.present]
+        if v.size == 0:
+            return math.nan
+        if math.isnan(self.zero_division):
+            v = v[~np.isnan(v)]
+            return float(np.mean(v)) if v.size else math.nan
+        return float(np.mean(np.where(np.isnan(v), self.zero_division, v)))
+
+    def weighted(self, x: np.ndarray) -> float:
+        w = self.true_sum[self.present]
+        v = x[self.present]
+        if w.sum() == 0:
+            return self.zero_division
+        if math.isnan(self.zero_division):
+            keep = ~np.isnan(v)
+            return float(np.average(v[keep], weights=w[keep])) if w[keep].sum() else math.nan
+        return float(np.average(np.where(np.isnan(v), self.zero_division, v), weights=w))
+
+    def ratio(self, a: int, b: int) -> float:
+        return a / b if b else self.zero_division
 
 
 def _kappa(cm: np.ndarray, weights: KappaWeights | None) -> float:

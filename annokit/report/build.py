@@ -177,7 +177,7 @@ def analyse(
     >>> gt = annokit.load("sample_data/scenes/gt.json")
     >>> data = analyse(gt, read_results("sample_data/scenes/pred.json", gt), worst_n=3)
     >>> len(data.worst_images), round(data.threshold, 3)
-    (3, 0.478)
+    (3, 0.494)
     """
     if dets.scores is None:
         raise ValidationError("report: the predictions have no scores")
