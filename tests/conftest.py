@@ -7,6 +7,7 @@ tests that need it skip, saying why, when it is absent (a user's fresh clone).
 from __future__ import annotations
 
 from pathlib import Path
+from typing import NamedTuple
 
 import pytest
 
@@ -65,16 +66,24 @@ def run_cli_in(cwd: Path, argv: list[str]) -> object:
         os.chdir(old)
 
 
+class SampleReport(NamedTuple):
+    """The first example of ``annokit report --help`` as run: its output folder and what it printed."""
+
+    out: Path
+    stdout: str
+    stderr: str
+
+
 @pytest.fixture(scope="session")
-def sample_report(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """The report folder written by the first example of ``annokit report --help`` (on sample_data), built once per
-    session and shared by the report tests and the CLI example test."""
+def sample_report(tmp_path_factory: pytest.TempPathFactory) -> SampleReport:
+    """The report written by the first example of ``annokit report --help`` (on sample_data, off a terminal), built
+    once per session and shared by the report tests and the CLI example test."""
     from annokit.cli.report import REPORT_EPILOG
 
     if not (SAMPLE / "scenes" / "pred.json").exists():
         pytest.skip(f"{SAMPLE / 'scenes'} is absent (sample data not generated in this checkout)")
     argv = sample_examples(REPORT_EPILOG)[0]
     cwd = tmp_path_factory.mktemp("sample_report")
-    res = run_cli_in(cwd, [*argv, "-q"])
+    res = run_cli_in(cwd, argv)
     assert res.exit_code == 0 and res.exception is None, (res.stderr, res.exception)
-    return cwd / argv[argv.index("--out") + 1]
+    return SampleReport(cwd / argv[argv.index("--out") + 1], res.stdout, res.stderr)

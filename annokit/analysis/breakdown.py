@@ -30,6 +30,7 @@ from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
 
+from annokit.core.boxes import box_iou_matched
 from annokit.core.dataset import Dataset
 from annokit.core.instances import Instances
 from annokit.errors import ValidationError
@@ -157,14 +158,7 @@ def _pair_iou(gt: Dataset, dets: Instances, pd: np.ndarray, pg: np.ndarray,
             b = segmentation_to_rle(g.segmentations[j], h, w)
             iou[n] = mask_iou([a], [b])[0, 0]
         return iou
-    a, b = dets.boxes[pd], g.boxes[pg]
-    iw = np.minimum(a[:, 2], b[:, 2]) - np.maximum(a[:, 0], b[:, 0])
-    ih = np.minimum(a[:, 3], b[:, 3]) - np.maximum(a[:, 1], b[:, 1])
-    inter = np.where((iw > 0) & (ih > 0), iw * ih, 0.0)
-    union = (a[:, 2] - a[:, 0]) * (a[:, 3] - a[:, 1]) + (b[:, 2] - b[:, 0]) * (b[:, 3] - b[:, 1]) - inter
-    with np.errstate(divide="ignore", invalid="ignore"):
-        out: np.ndarray = np.where(inter > 0, inter / union, 0.0)
-    return out
+    return box_iou_matched(dets.boxes[pd], g.boxes[pg])
 
 
 def pr_breakdown(gt: Dataset, dets: Instances, *, coco: COCOResult | None = None,

@@ -58,6 +58,8 @@ __all__ = [
     "matthews_corrcoef",
     "log_loss",
     "calibration",
+    "calibration_of_confidences",
+    "CalibrationBins",
 ]
 
 _EPS = float(np.finfo(np.float64).eps)
@@ -197,8 +199,6 @@ class ClassificationAccumulator:
                  zero_division: float = 0.0) -> None:
         if num_classes < 1:
             raise ValidationError("num_classes must be >= 1")
-        if n_bins < 1:
-            raise ValidationError("n_bins must be >= 1")
         self.num_classes = int(num_classes)
         self.top_ks = tuple(sorted({int(k) for k in top_k}))
         if any(k < 1 for k in self.top_ks):
@@ -209,9 +209,7 @@ class ClassificationAccumulator:
         self.has_scores: bool | None = None
         self.topk_hits = dict.fromkeys(self.top_ks, 0)
         self.logloss = ExactSum()
-        self.bin_count = np.zeros(n_bins, dtype=np.int64)
-        self.bin_correct = np.zeros(n_bins, dtype=np.int64)
-        self.bin_conf = [ExactSum() for _ in range(n_bins)]
+        self.bins = CalibrationBins(n_bins)
 
     def _same_config(self, other: ClassificationAccumulator) -> None:
         if (self.num_classes, self.top_ks, self.n_bins, self.zero_division) != (
@@ -245,17 +243,7 @@ class ClassificationAccumulator:
                 self.topk_hits[k] += _topk_hits(s, yt, k)
             p_true = np.clip(s[np.arange(yt.size), yt], _EPS, 1 - _EPS)
             self.logloss.add(-np.log(p_true))
-            conf = s.max(axis=1)
-            correct = arg == yt
-            b = _bin_index(conf, self.n_bins)
-            self.bin_count += np.bincount(b, minlength=self.n_bins)
-            self.bin_correct += np.bincount(b[correct], minlength=self.n_bins)
-            order = np.argsort(b, kind="stable")
-            bs = b[order]
-            cs = conf[order]
-            for j in np.unique(bs).tolist():
-                lo, hi = np.searchsorted(bs, [j, j + 1])
-                self.bin_conf[j].add(cs[lo:hi])
+            self.bins.add(s.max(axis=1), arg == yt)
         return self
 
     def merge(self, other: ClassificationAccumulator) -> ClassificationAccumulator:
@@ -269,9 +257,7 @@ class ClassificationAccumulator:
         out.has_scores = self.has_scores if self.has_scores is not None else other.has_scores
         out.topk_hits = {k: self.topk_hits[k] + other.topk_hits[k] for k in self.top_ks}
         out.logloss = self.logloss.merge(other.logloss)
-        out.bin_count = self.bin_count + other.bin_count
-        out.bin_correct = self.bin_correct + other.bin_correct
-        out.bin_conf = [a.merge(b) for a, b in zip(self.bin_conf, other.bin_conf)]
+        out.bins = self.bins.merge(other.bins)
         return out
 
     def compute(self) -> ClassificationResult:
@@ -305,22 +291,76 @@ class ClassificationAccumulator:
 
     def calibration(self) -> Calibration:
         """Expected / maximum calibration error and reliability data of the scores seen so far."""
-        n = int(self.confusion.sum())
+        return self.bins.calibration()
+
+
+class CalibrationBins:
+    """Mergeable calibration state: per equal-width confidence bin (module docstring) the sample count, the
+    number correct and an exact sum of confidences. The one reliability binning of annokit
+    (:func:`annokit.viz.reliability_bins` reads it too)."""
+
+    def __init__(self, n_bins: int) -> None:
+        if n_bins < 1:
+            raise ValidationError("n_bins must be >= 1")
+        self.n_bins = int(n_bins)
+        self.count = np.zeros(n_bins, dtype=np.int64)
+        self.correct = np.zeros(n_bins, dtype=np.int64)
+        self.conf = [ExactSum() for _ in range(n_bins)]
+
+    def add(self, confidence: np.ndarray, correct: np.ndarray) -> CalibrationBins:
+        """Count (N,) confidences with their (N,) correct flags."""
+        b = _bin_index(confidence, self.n_bins)
+        self.count += np.bincount(b, minlength=self.n_bins)
+        self.correct += np.bincount(b[correct], minlength=self.n_bins)
+        order = np.argsort(b, kind="stable")
+        bs, cs = b[order], confidence[order]
+        for j in np.unique(bs).tolist():
+            lo, hi = np.searchsorted(bs, [j, j + 1])
+            self.conf[j].add(cs[lo:hi])
+        return self
+
+    def merge(self, other: CalibrationBins) -> CalibrationBins:
+        """A new state holding both (neither input changes)."""
+        if self.n_bins != other.n_bins:
+            raise ValidationError("cannot merge calibration bins of different counts")
+        out = CalibrationBins(self.n_bins)
+        out.count, out.correct = self.count + other.count, self.correct + other.correct
+        out.conf = [a.merge(b) for a, b in zip(self.conf, other.conf)]
+        return out
+
+    def calibration(self) -> Calibration:
+        """ECE (exact, rounded once), MCE and the per-bin data; NaN without samples."""
+        n = int(self.count.sum())
         edges = np.linspace(0.0, 1.0, self.n_bins + 1)
-        sums = np.array([b.value() for b in self.bin_conf])
-        mean_conf = nan_div(sums, self.bin_count)
-        acc = nan_div(self.bin_correct, self.bin_count)
+        mean_conf = nan_div(np.array([b.value() for b in self.conf]), self.count)
+        acc = nan_div(self.correct, self.count)
         if n == 0:
-            return Calibration(math.nan, math.nan, edges, self.bin_count.copy(), self.bin_correct.copy(),
-                               mean_conf, acc)
+            return Calibration(math.nan, math.nan, edges, self.count.copy(), self.correct.copy(), mean_conf, acc)
         ece_fr = Fraction(0)
-        for j in range(self.n_bins):
-            if self.bin_count[j]:
-                ece_fr += abs(Fraction(int(self.bin_correct[j])) - self.bin_conf[j].fraction())
-        ece_total = float(Fraction(ece_fr) / n)
-        nonempty = self.bin_count > 0
-        mce = float(np.max(np.abs(acc[nonempty] - mean_conf[nonempty]))) if nonempty.any() else math.nan
-        return Calibration(ece_total, mce, edges, self.bin_count.copy(), self.bin_correct.copy(), mean_conf, acc)
+        for j in np.flatnonzero(self.count).tolist():
+            ece_fr += abs(Fraction(int(self.correct[j])) - self.conf[j].fraction())
+        nonempty = self.count > 0
+        mce = float(np.max(np.abs(acc[nonempty] - mean_conf[nonempty])))
+        return Calibration(float(ece_fr / n), mce, edges, self.count.copy(), self.correct.copy(), mean_conf, acc)
+
+
+def calibration_of_confidences(confidence: Any, correct: Any, *, n_bins: int = 15) -> Calibration:
+    """ECE / MCE and reliability data of (N,) confidences in [0, 1] and their (N,) correct flags (e.g. detection
+    scores and whether each detection is a true positive), with the binning of the module docstring.
+
+    Examples
+    --------
+    >>> c = calibration_of_confidences([0.9, 0.8, 0.3], [True, False, True], n_bins=10)
+    >>> round(c.ece, 4), c.count[8:].tolist()
+    (0.5333, [1, 0])
+    """
+    conf = np.asarray(confidence, dtype=np.float64).reshape(-1)
+    ok = np.asarray(correct).reshape(-1)
+    if conf.shape != ok.shape:
+        raise ValidationError(f"correct: expected {conf.size} flags, got {ok.size}")
+    if not np.all(np.isfinite(conf)):
+        raise ValidationError("confidence must be finite")
+    return CalibrationBins(n_bins).add(conf, ok.astype(bool)).calibration()
 
 
 @dataclass(frozen=True)

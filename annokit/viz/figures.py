@@ -321,23 +321,18 @@ def threshold_curves(
 
 # ------------------------------------------------------------------------------------------------ calibration
 def reliability_bins(confidences: np.ndarray, correct: np.ndarray, *, n_bins: int = 10) -> dict[str, Any]:
-    """Calibration statistics: ``n_bins`` equal-width bins on [0, 1] (the first ``[0, w]``, then ``(lo, hi]``).
+    """Calibration statistics: ``n_bins`` equal-width bins on [0, 1] (the first ``[0, w]``, then ``(lo, hi]``),
+    computed by :func:`annokit.metrics.classification.calibration_of_confidences` (the one binning of annokit).
 
     Returns ``{"edges": (B+1,), "count": (B,) int64, "accuracy": (B,), "confidence": (B,), "ece": float}``
-    (mean accuracy and confidence per bin, 0 for empty bins; ECE = sum over bins of count * |acc - conf| / N).
+    (mean accuracy and confidence per bin, 0 for empty bins; ECE = sum over bins of count * |acc - conf| / N, exact,
+    0 without samples).
     """
-    c = np.asarray(confidences, dtype=np.float64)
-    y = np.asarray(correct, dtype=bool)
-    edges = np.linspace(0, 1, n_bins + 1)
-    b = np.clip(np.digitize(c, edges[1:-1], right=True), 0, n_bins - 1)
-    cnt = np.bincount(b, minlength=n_bins)
-    acc = np.bincount(b, weights=y.astype(float), minlength=n_bins)
-    conf = np.bincount(b, weights=c, minlength=n_bins)
-    nz = cnt > 0
-    acc_m = np.where(nz, acc / np.maximum(cnt, 1), 0.0)
-    conf_m = np.where(nz, conf / np.maximum(cnt, 1), 0.0)
-    ece = float(np.sum(cnt[nz] * np.abs(acc_m[nz] - conf_m[nz])) / max(len(c), 1))
-    return {"edges": edges, "count": cnt.astype(np.int64), "accuracy": acc_m, "confidence": conf_m, "ece": ece}
+    from annokit.metrics.classification import calibration_of_confidences
+
+    cal = calibration_of_confidences(confidences, correct, n_bins=n_bins)
+    return {"edges": cal.edges, "count": cal.count, "accuracy": np.nan_to_num(cal.accuracy),
+            "confidence": np.nan_to_num(cal.mean_confidence), "ece": 0.0 if np.isnan(cal.ece) else cal.ece}
 
 
 def reliability_diagram(

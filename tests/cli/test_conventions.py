@@ -11,7 +11,7 @@ import click
 import pytest
 
 from annokit.cli import cli
-from tests.conftest import SAMPLE, run_cli_in, sample_examples
+from tests.conftest import SAMPLE, SampleReport, run_cli_in, sample_examples
 
 # the commands this suite runs examples of (predict / predictors belong to annokit/cli/predict.py, tested there)
 MINE = ["eval", "convert", "validate", "stats", "report", "plot"]
@@ -59,9 +59,10 @@ def test_the_examples_run(name: str, workdir: Path) -> None:
         assert res.exit_code == 0 and res.exception is None, (argv, res.stderr, res.exception)
 
 
-def test_the_report_example_runs(sample_report: Path) -> None:
+def test_the_report_example_runs(sample_report: SampleReport) -> None:
     """The first example of ``annokit report --help`` (run once per session by the ``sample_report`` fixture)."""
-    assert (sample_report / "report.html").is_file()
+    assert (sample_report.out / "report.html").is_file()
+    assert "bbox AP @ 50" in sample_report.stdout and "wrote " in sample_report.stdout
 
 
 @pytest.mark.parametrize("name", sorted(_commands()))

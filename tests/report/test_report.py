@@ -14,6 +14,7 @@ from _data import write_small_dataset  # type: ignore[import-not-found]
 
 from annokit.cli import cli
 from annokit.cli._common import run_cli
+from tests.conftest import SampleReport
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -26,12 +27,12 @@ def _chromium() -> str | None:
     return None
 
 
-def test_files_written(sample_report: Path) -> None:
-    assert {p.name for p in sample_report.iterdir()} == {"report.html", "report.json", "tags.json"}
+def test_files_written(sample_report: SampleReport) -> None:
+    assert {p.name for p in sample_report.out.iterdir()} == {"report.html", "report.json", "tags.json"}
 
 
-def test_html_is_self_contained(sample_report: Path) -> None:
-    page = (sample_report / "report.html").read_text()
+def test_html_is_self_contained(sample_report: SampleReport) -> None:
+    page = (sample_report.out / "report.html").read_text()
     # no external resources of any kind
     assert not re.search(r"""(src|href)\s*=\s*["'](https?:|//|file:)""", page)
     assert "<link" not in page and "<script" not in page
@@ -47,9 +48,9 @@ def test_html_is_self_contained(sample_report: Path) -> None:
     assert len(imgs) == n_fig + n_gal
 
 
-def test_json_matches_page(sample_report: Path) -> None:
-    data = json.loads((sample_report / "report.json").read_text())
-    page = (sample_report / "report.html").read_text()
+def test_json_matches_page(sample_report: SampleReport) -> None:
+    data = json.loads((sample_report.out / "report.json").read_text())
+    page = (sample_report.out / "report.html").read_text()
     gt = json.loads((ROOT / "sample_data" / "scenes" / "gt.json").read_text())
     assert data["counts"]["images"] == len(gt["images"])
     assert set(data["tide"]["main_dap"]) == {"Cls", "Loc", "Both", "Dupe", "Bkg", "Miss"}
@@ -66,7 +67,7 @@ def test_json_matches_page(sample_report: Path) -> None:
     # every ground-truth object is either found (a TP on the diagonal) or missed (background column)
     assert np.trace(cm[:k, :k]) + cm[:k, k].sum() == data["counts"]["ground_truth"]
     assert np.trace(cm[:k, :k]) == sum(row["tp"] for row in data["per_class"])
-    assert sum(figs["reliability"]["count"]) == sum(1 for t in json.loads((sample_report / "tags.json").read_text())
+    assert sum(figs["reliability"]["count"]) == sum(1 for t in json.loads((sample_report.out / "tags.json").read_text())
                                                     if t["kind"] == "pred" and t["status"] in ("TP", "FP"))
     assert sum(figs["box_sizes"]["counts"]) == data["counts"]["ground_truth"]
     for t, n in data["tide"]["counts"].items():
@@ -81,8 +82,8 @@ def test_json_matches_page(sample_report: Path) -> None:
     assert set(data["timings_s"]) >= {"coco", "tide", "breakdown", "figures", "gallery", "tags"}
 
 
-def test_tags_json(sample_report: Path) -> None:
-    tags = json.loads((sample_report / "tags.json").read_text())
+def test_tags_json(sample_report: SampleReport) -> None:
+    tags = json.loads((sample_report.out / "tags.json").read_text())
     gt = json.loads((ROOT / "sample_data" / "scenes" / "gt.json").read_text())
     pred = json.loads((ROOT / "sample_data" / "scenes" / "pred.json").read_text())
     assert sum(t["kind"] == "gt" for t in tags) == len(gt["annotations"])
@@ -140,9 +141,9 @@ def _check_in_chromium(html_path: Path, tmp_path: Path, *, min_images: int) -> N
     assert (lower.min(axis=1) < 200).mean() > 0.05  # substantially non-white
 
 
-def test_report_in_headless_chromium(sample_report: Path, tmp_path: Path) -> None:
+def test_report_in_headless_chromium(sample_report: SampleReport, tmp_path: Path) -> None:
     """The page renders in a real browser: one check, on the sample-data report every other test reads too."""
-    _check_in_chromium(sample_report / "report.html", tmp_path, min_images=8)
+    _check_in_chromium(sample_report.out / "report.html", tmp_path, min_images=8)
 
 
 def test_page_escapes_names_and_the_library_writes_atomically(tmp_path: Path) -> None:
@@ -187,27 +188,33 @@ def test_cli_errors_are_one_line(tmp_path: Path, capsys: pytest.CaptureFixture[s
     assert err.startswith("annokit: error:") and "Traceback" not in err
 
 
-def test_report_refuses_an_existing_folder(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_report_refuses_an_existing_folder_and_replaces_it_with_overwrite(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     gt, pred, _ = write_small_dataset(tmp_path, n_img=1)
     out = tmp_path / "o"
     out.mkdir()
     (out / "keep.txt").write_text("mine")
-    rc = run_cli(cli, ["report", "--gt", str(gt), "--pred", str(pred), "--out", str(out)])
+    args = ["report", "--gt", str(gt), "--pred", str(pred), "--out", str(out), "--worst", "0", "--no-tags"]
+    rc = run_cli(cli, args)
     err = capsys.readouterr().err
     assert rc == 2 and "exists (pass --overwrite to replace it)" in err and (out / "keep.txt").exists()
+    assert run_cli(cli, [*args, "--overwrite", "-q"]) == 0
+    assert {p.name for p in out.iterdir()} == {"report.html", "report.json"}  # replaced whole
+
+
+def test_no_progress_bar_off_a_terminal(sample_report: SampleReport) -> None:
+    assert "annokit report" not in sample_report.stderr and "%" not in sample_report.stderr
 
 
 def test_progress_bar_on_a_terminal(tmp_path: Path) -> None:
-    """On a real pseudo-terminal the report draws a progress bar on stderr; off a terminal it draws nothing. The
-    second run replaces the first one's folder whole (--overwrite)."""
+    """On a real pseudo-terminal the report draws a progress bar on stderr that ends at 100 %."""
     import os
     import sys
     import threading
 
-    from click.testing import CliRunner
-
-    gt, pred, _ = write_small_dataset(tmp_path, n_img=2)
-    args = ["report", "--gt", str(gt), "--pred", str(pred), "--out", str(tmp_path / "o"), "--worst", "1"]
+    gt, pred, _ = write_small_dataset(tmp_path, n_img=1)
+    args = ["report", "--gt", str(gt), "--pred", str(pred), "--out", str(tmp_path / "o"), "--worst", "0",
+            "--no-tags"]
     env = {**os.environ, "PYTHONPATH": str(ROOT) + os.pathsep + os.environ.get("PYTHONPATH", "")}
     master, slave = os.openpty()
     chunks: list[bytes] = []
@@ -232,7 +239,3 @@ def test_progress_bar_on_a_terminal(tmp_path: Path) -> None:
     assert p.returncode == 0
     tty_err = b"".join(chunks).decode(errors="replace")
     assert "annokit report" in tty_err and "100%" in tty_err
-    assert (tmp_path / "o" / "tags.json").exists()
-    piped = CliRunner().invoke(cli, [*args[:-2], "--worst", "0", "--no-tags", "--overwrite"])  # not a terminal
-    assert piped.exit_code == 0 and "annokit report" not in piped.stderr
-    assert {p.name for p in (tmp_path / "o").iterdir()} == {"report.html", "report.json"}

@@ -201,6 +201,21 @@ def test_reliability_bins_edges() -> None:
     assert rb["accuracy"][0] == 0.5 and rb["confidence"][0] == pytest.approx(0.05)
 
 
+def test_reliability_bins_are_the_metrics_calibration() -> None:
+    """One binning: the figure's bins, the detection calibration and the classification ECE agree exactly."""
+    from annokit.metrics.classification import ClassificationAccumulator, calibration_of_confidences
+
+    rng = np.random.default_rng(3)
+    p = rng.dirichlet(np.ones(4), 300)
+    y = rng.integers(0, 4, 300)
+    conf, correct = p.max(axis=1), p.argmax(axis=1) == y
+    cal = calibration_of_confidences(conf, correct, n_bins=10)
+    rb = viz.reliability_bins(conf, correct, n_bins=10)
+    assert rb["ece"] == cal.ece and rb["count"].tolist() == cal.count.tolist()
+    whole = ClassificationAccumulator(4, n_bins=10).update(y, scores=p).compute().calibration
+    assert whole is not None and whole.to_dict() == cal.to_dict()
+
+
 def test_overlay_semantic_colours_by_class_and_ignore() -> None:
     sem = np.array([[0, 1, 255], [2, 2, -1]])
     fig, ax = new_axes()
