@@ -93,10 +93,7 @@ def detection_confusion(
     >>> detection_confusion(ds, det, tide(ds, det).tags)[0].tolist()
     [[0, 1, 1], [0, 0, 0], [0, 0, 0]]
     """
-    if len(tags.pred_status) != len(dets) or len(tags.gt_status) != len(gt.annotations):
-        raise ValidationError(f"detection_confusion: the tags describe {len(tags.pred_status)} predictions and "
-                              f"{len(tags.gt_status)} ground-truth objects, not {len(dets)} and "
-                              f"{len(gt.annotations)}")
+    tags.check(gt, dets)
     cats = gt.categories
     k = len(cats)
     bg = k

@@ -125,9 +125,16 @@ class ObjectTags:
     gt_iou: np.ndarray
     gt_error: np.ndarray
 
+    def check(self, gt: Dataset, dets: Instances) -> None:
+        """:class:`ValidationError` unless these tags describe ``gt`` and ``dets`` (one row per object)."""
+        if len(self.pred_status) != len(dets) or len(self.gt_status) != len(gt.annotations):
+            raise ValidationError(f"the tags describe {len(self.pred_status)} predictions and {len(self.gt_status)} "
+                                  f"ground-truth objects, not {len(dets)} and {len(gt.annotations)}")
+
     def to_records(self, gt: Dataset, dets: Instances) -> list[dict[str, Any]]:
         """One JSON-ready dict per object: kind, row, id, image_id, category_id, score, status, matched row and id,
         IoU and error type."""
+        self.check(gt, dets)
         g = gt.annotations
         return _records("gt", g, None, self.gt_status, GT_STATUS, self.gt_match, dets.ids, self.gt_iou,
                         self.gt_error) + \
@@ -136,6 +143,7 @@ class ObjectTags:
 
     def per_image_counts(self, gt: Dataset, dets: Instances) -> dict[str, np.ndarray]:
         """``{"image_ids", "tp", "fp", "fn"}``: (K,) arrays over ``gt.images.ids`` (ignored predictions not counted)."""
+        self.check(gt, dets)
         ids = gt.images.ids
         k = len(ids)
         pi = gt.images.index_of(dets.image_ids)
@@ -262,9 +270,11 @@ def tide_ap(
     -------
     (mAP, {class: AP}); mAP is ``nan`` when no class is left.
     """
-    classes = np.asarray(classes, dtype=np.int64)
-    scores = np.asarray(scores, dtype=np.float64)
-    is_tp = np.asarray(is_tp, dtype=bool)
+    classes = np.asarray(classes, dtype=np.int64).reshape(-1)
+    scores = np.asarray(scores, dtype=np.float64).reshape(-1)
+    is_tp = np.asarray(is_tp, dtype=bool).reshape(-1)
+    if not len(classes) == len(scores) == len(is_tp) == len(np.asarray(order).reshape(-1)):
+        raise ValidationError("tide_ap: classes, scores, is_tp and order must have one length")
     srt = np.lexsort((np.asarray(order), -scores, classes))
     c_s, tp_s = classes[srt], is_tp[srt]
     uniq, start = np.unique(c_s, return_index=True)

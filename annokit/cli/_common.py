@@ -127,7 +127,7 @@ def format_names() -> list[str]:
 
 def from_option(what: str = "the dataset") -> Callable[[F], F]:
     """``--from FORMAT``: the format of ``what`` (default: recognised from the path)."""
-    return click.option("--from", "src_format", type=click.Choice(format_names()), default=None,
+    return click.option("--from", "src_format", type=click.Choice(format_names()), default=None, metavar="FORMAT",
                         help=f"Format of {what} (default: recognised from the path; `annokit formats` lists them).")
 
 
@@ -139,7 +139,7 @@ def quiet_option(f: F) -> F:
 def overwrite_option(what: str) -> Callable[[F], F]:
     """``--overwrite``: replace an existing ``what``."""
     return click.option("--overwrite", is_flag=True, default=False,
-                        help=f"Replace {what} if it exists (without it an existing one is an error).")
+                        help=f"Replace {what} when it exists (without --overwrite an existing one is an error).")
 
 
 def json_option(what: str) -> Callable[[F], F]:

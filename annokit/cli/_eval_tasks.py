@@ -37,8 +37,8 @@ class EvalInputs:
     quiet: bool = False
     iou_type: Literal["bbox", "segm"] | None = None
     fixed: bool = False
-    iou_thrs: str | None = None
-    max_dets: str | None = None
+    iou_thrs: tuple[float, ...] | None = None
+    max_dets: tuple[int, ...] | None = None
     area_rng: tuple[str, ...] = ()
     gt_dir: Path | None = None
     pred_dir: Path | None = None
@@ -72,10 +72,6 @@ def register(task: Task) -> Callable[[Runner], Runner]:
     return deco
 
 
-def _parse_floats(text: str | None) -> list[float] | None:
-    return None if not text else [float(x) for x in text.split(",") if x.strip()]
-
-
 def read_instance_gt(inp: EvalInputs) -> Dataset | None:
     """The ground truth of an instance task in its format (``--from``, else recognised); None for COCO, which the
     COCO path reads (with pycocotools' reading rules and ``--fixed``)."""
@@ -93,8 +89,8 @@ def run_detection(inp: EvalInputs) -> EvalOutput:
 
     params = COCOParams.build(
         iou_type=inp.iou_type or "bbox",
-        iou_thrs=_parse_floats(inp.iou_thrs),
-        max_dets=[int(x) for x in _parse_floats(inp.max_dets) or []] or None,
+        iou_thrs=inp.iou_thrs,
+        max_dets=inp.max_dets,
         area_rng=list(inp.area_rng) or None,
     )
     ds = read_instance_gt(inp)

@@ -54,8 +54,8 @@ def _target_format(dst: Path, fmt: str | None) -> str:
 @click.argument("src", type=click.Path(exists=True, path_type=Path))
 @click.argument("dst", type=click.Path(path_type=Path))
 @from_option("SRC")
-@click.option("--to", "dst_format", type=click.Choice(format_names()), default=None,
-              help="Target format (default: coco for a .json DST, class-csv for a .csv DST).")
+@click.option("--to", "dst_format", type=click.Choice(format_names()), default=None, metavar="FORMAT",
+              help="Target format (default: coco for a .json DST, class-csv for a .csv DST; `annokit formats`).")
 @json_option("the loss report")
 @click.option("--strict", is_flag=True, default=False, help="Any loss is an error; nothing is written.")
 @click.option("--no-sidecar", is_flag=True, default=False,

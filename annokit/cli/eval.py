@@ -41,6 +41,32 @@ are COCO results whose image and category ids are the dataset's as annokit reads
 _TASK_OF_FORMAT = {"coco-panoptic": "panoptic", "class-csv": "classification"}
 
 
+def _iou_list(ctx: click.Context, param: click.Parameter, text: str | None) -> tuple[float, ...] | None:
+    """``--iou-thrs``: comma-separated numbers in [0, 1]."""
+    if not text:
+        return None
+    try:
+        vals = tuple(float(x) for x in text.split(",") if x.strip())
+    except ValueError:
+        raise click.BadParameter(f"{text!r}: expected comma-separated numbers, e.g. 0.5,0.75") from None
+    if not vals or any(not 0.0 <= v <= 1.0 for v in vals):
+        raise click.BadParameter(f"{text!r}: IoU thresholds are numbers in [0, 1]")
+    return vals
+
+
+def _int_list(ctx: click.Context, param: click.Parameter, text: str | None) -> tuple[int, ...] | None:
+    """``--max-dets``: comma-separated positive integers."""
+    if not text:
+        return None
+    try:
+        vals = tuple(int(x) for x in text.split(",") if x.strip())
+    except ValueError:
+        raise click.BadParameter(f"{text!r}: expected comma-separated integers, e.g. 1,10,100") from None
+    if not vals or any(v < 1 for v in vals):
+        raise click.BadParameter(f"{text!r}: maxDets are integers >= 1")
+    return vals
+
+
 def _task(task: str | None, gt: Path, gt_format: str | None, iou_type: str | None) -> str:
     """``--task``, or the task the ground truth's format implies (an unrecognised one: detection)."""
     if task is not None:
@@ -72,26 +98,30 @@ def _task(task: str | None, gt: Path, gt_format: str | None, iou_type: str | Non
 @overwrite_option("the --json file")
 @click.option("--fixed", is_flag=True, default=False,
               help="detection: fix pycocotools' known defects instead of reproducing them (see docs/coco-eval.md).")
-@click.option("--iou-thrs", default=None, help="detection: comma-separated IoU thresholds (default .50:.05:.95).")
-@click.option("--max-dets", default=None, help="detection: comma-separated maxDets (default 1,10,100).")
+@click.option("--iou-thrs", default=None, callback=_iou_list,
+              help="detection: comma-separated IoU thresholds (default .50:.05:.95).")
+@click.option("--max-dets", default=None, callback=_int_list, help="detection: comma-separated maxDets (default "
+                                                                   "1,10,100).")
 @click.option("--area-rng", "area_rng", multiple=True,
               help="detection: named area range NAME=LO:HI (repeatable; replaces small/medium/large).")
 @click.option("--gt-dir", type=click.Path(exists=True, file_okay=False, path_type=Path), default=None,
               help="panoptic: folder of ground-truth PNGs (default: beside --gt, named as its stem).")
 @click.option("--pred-dir", type=click.Path(exists=True, file_okay=False, path_type=Path), default=None,
               help="panoptic: folder of predicted PNGs (default: beside --pred, named as its stem).")
-@click.option("--num-classes", type=int, default=None, help="semantic: number of classes.")
+@click.option("--num-classes", type=click.IntRange(1), default=None, help="semantic: number of classes.")
 @click.option("--ignore-index", type=int, default=255, show_default=True, help="semantic: label to ignore.")
 @click.option("--reduce-zero-label", is_flag=True, default=False,
               help="semantic: label 0 becomes ignore and every other label moves down by one (mmseg).")
 @click.option("--preset", type=click.Choice(["mmseg", "cityscapes"]), default=None, help="semantic: conventions.")
-@click.option("--top-k", type=int, default=5, show_default=True, help="classification: k of top-k accuracy.")
+@click.option("--top-k", type=click.IntRange(1), default=5, show_default=True,
+              help="classification: k of top-k accuracy.")
 @quiet_option
 def eval_command(task: str | None, gt: Path, src_format: str | None, pred: Path,
                  iou_type: Literal["bbox", "segm"] | None, json_out: Path | None, overwrite: bool, fixed: bool,
-                 iou_thrs: str | None, max_dets: str | None, area_rng: tuple[str, ...], gt_dir: Path | None,
-                 pred_dir: Path | None, num_classes: int | None, ignore_index: int, reduce_zero_label: bool,
-                 preset: Literal["mmseg", "cityscapes"] | None, top_k: int, quiet: bool) -> None:
+                 iou_thrs: tuple[float, ...] | None, max_dets: tuple[int, ...] | None, area_rng: tuple[str, ...],
+                 gt_dir: Path | None, pred_dir: Path | None, num_classes: int | None, ignore_index: int,
+                 reduce_zero_label: bool, preset: Literal["mmseg", "cityscapes"] | None, top_k: int,
+                 quiet: bool) -> None:
     """Score predictions against ground truth and print a summary (and a per-class table)."""
     refuse_existing(overwrite, json_out)
     inputs = EvalInputs(gt=gt, pred=pred, gt_format=src_format, quiet=quiet, iou_type=iou_type, fixed=fixed,

@@ -91,11 +91,24 @@ def figure_png_bytes(fig: Any, *, dpi: int = 80) -> bytes:
 
 
 # ------------------------------------------------------------------------------------------------ PR curves
+def _scored(scores: Any, is_tp: Any) -> tuple[np.ndarray, np.ndarray]:
+    """(N,) float64 scores and (N,) bool true-positive flags, else :class:`ValidationError`."""
+    from annokit.errors import ValidationError
+
+    try:
+        s = np.asarray(scores, dtype=np.float64).reshape(-1)
+    except (TypeError, ValueError):
+        raise ValidationError("scores: expected an (N,) array of numbers") from None
+    t = np.asarray(is_tp, dtype=bool).reshape(-1)
+    if s.shape != t.shape:
+        raise ValidationError(f"{s.size} scores but {t.size} true-positive flags")
+    return s, t
+
+
 def pr_curve_points(scores: np.ndarray, is_tp: np.ndarray, num_gt: int) -> tuple[np.ndarray, np.ndarray]:
     """Raw precision-recall points of scored detections: ``(recall (N,), precision (N,))`` float64, detections
     sorted by descending score (stable). Empty when there are no detections; recall is 0 when ``num_gt == 0``."""
-    s = np.asarray(scores, dtype=np.float64)
-    t = np.asarray(is_tp, dtype=bool)
+    s, t = _scored(scores, is_tp)
     o = np.argsort(-s, kind="stable")
     tp = np.cumsum(t[o])
     prec = tp / np.arange(1, len(o) + 1)
@@ -273,10 +286,10 @@ def per_class_bars(
 def best_f1_threshold(scores: np.ndarray, is_tp: np.ndarray, num_gt: int) -> tuple[float, float, float, float]:
     """``(threshold, f1, precision, recall)`` at the score threshold with the highest F1 (keeping detections with
     ``score >= threshold``; the highest threshold wins ties). ``(nan, 0, 0, 0)`` without detections."""
-    s = np.asarray(scores, dtype=np.float64)
+    s, t = _scored(scores, is_tp)
     if len(s) == 0:
         return float("nan"), 0.0, 0.0, 0.0
-    thr, prec, rec = _threshold_table(s, np.asarray(is_tp, bool), num_gt)
+    thr, prec, rec = _threshold_table(s, t, num_gt)
     f1 = np.where(prec + rec > 0, 2 * prec * rec / np.maximum(prec + rec, 1e-300), 0.0)
     i = int(np.argmax(f1))
     return float(thr[i]), float(f1[i]), float(prec[i]), float(rec[i])
@@ -299,8 +312,7 @@ def threshold_curves(
 ) -> Any:
     """Precision, recall and F1 against the score threshold (three lines) with the best-F1 threshold marked by a
     vertical line and a label."""
-    s = np.asarray(scores, dtype=np.float64)
-    t = np.asarray(is_tp, dtype=bool)
+    s, t = _scored(scores, is_tp)
     if len(s):
         thr, prec, rec = _threshold_table(s, t, num_gt)
         f1 = np.where(prec + rec > 0, 2 * prec * rec / np.maximum(prec + rec, 1e-300), 0.0)

@@ -228,3 +228,21 @@ def test_overlay_semantic_colours_by_class_and_ignore() -> None:
     fig2, ax2 = new_axes()
     viz.overlay(ax2, None, image_hw=(1, 1), semantic=np.array([[2]]))
     assert (ax2.images[1].get_array()[0, 0, :3] == rgba[1, 0, :3]).all()
+
+
+def test_bad_input_is_an_annokit_error(tmp_path) -> None:
+    from annokit.errors import AnnokitError
+
+    fig, ax = new_axes()
+    calls = [lambda: viz.pr_curve_points([0.9, 0.5], [1], num_gt=1),
+             lambda: viz.best_f1_threshold([0.9], [1, 0], 2),
+             lambda: viz.reliability_bins([0.5, np.nan], [1, 0]),
+             lambda: viz.plot_confusion_matrix(ax, np.zeros((2, 2)), ["a", "b", "c"]),
+             lambda: viz.plot_confusion_matrix(ax, np.zeros((2, 2)), ["a", "b"], normalize="rows"),
+             lambda: viz.overlay(ax, None),
+             lambda: viz.overlay(ax, None, image_hw=(4, 4), boxes=np.zeros((2, 4)), labels=[1]),
+             lambda: viz.overlay(ax, np.zeros(5), boxes=np.zeros((1, 4))),
+             lambda: viz.save_figure(fig, tmp_path / "x.gif")]
+    for call in calls:
+        with pytest.raises(AnnokitError):
+            call()
