@@ -39,12 +39,10 @@ def _no_progress(stage: str, done: int, total: int | None, /) -> None:
 
 
 # ------------------------------------------------------------------------------------------------ COCO metrics
-def coco_evaluate(gt: Dataset, dets: Instances, iou_type: IouType) -> COCOResult | None:
-    """COCO mAP through :func:`annokit.metrics.coco.evaluate`; ``None`` when that module is not available."""
-    try:
-        from annokit.metrics.coco import COCOParams, evaluate
-    except ImportError:
-        return None
+def coco_evaluate(gt: Dataset, dets: Instances, iou_type: IouType) -> COCOResult:
+    """COCO mAP through :func:`annokit.metrics.coco.evaluate` with the default parameters."""
+    from annokit.metrics.coco import COCOParams, evaluate
+
     return evaluate(gt, dets, params=COCOParams(iou_type=iou_type))
 
 
