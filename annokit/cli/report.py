@@ -222,8 +222,8 @@ class _Matching:
 
     @classmethod
     def of(cls, req: _Plot) -> _Matching:
-        from annokit import viz
         from annokit.analysis import tide
+        from annokit.report.build import Outcome
 
         dets, g = req.dets, req.ds.annotations
         if dets is None or dets.scores is None:  # pragma: no cover - checked by the command
@@ -237,8 +237,7 @@ class _Matching:
         real = ~g.iscrowd if cid is None else ~g.iscrowd & (g.labels == cid)
         thr = req.score_threshold
         if thr is None:
-            thr = viz.best_f1_threshold(dets.scores[ev], tr.tags.pred_status[ev] == 0, int((~g.iscrowd).sum()))[0]
-            thr = float(thr) if np.isfinite(thr) else 1.0
+            thr = Outcome.at_best_f1(req.ds, dets, tr.tags).threshold  # as the report's
         return cls(tr, ev, sel, int(real.sum()), float(thr))
 
     def is_tp(self, rows: np.ndarray) -> np.ndarray:

@@ -29,7 +29,7 @@ from annokit.errors import ValidationError
 if TYPE_CHECKING:
     from annokit.metrics.coco import COCOResult
 
-__all__ = ["ReportData", "build_report", "analyse", "write_report", "coco_evaluate", "load_image"]
+__all__ = ["Outcome", "ReportData", "build_report", "analyse", "write_report", "coco_evaluate", "load_image"]
 
 IouType = Literal["bbox", "segm"]
 
