@@ -146,14 +146,9 @@ def test_report_in_headless_chromium(sample_report: SampleReport, tmp_path: Path
     _check_in_chromium(sample_report.out / "report.html", tmp_path, min_images=8)
 
 
-def test_page_escapes_names_and_the_library_writes_atomically(tmp_path: Path) -> None:
-    """Category names and the title are escaped (jinja2 autoescape); write_report leaves ``data`` unchanged, refuses
-    an existing folder without ``overwrite`` and replaces it whole with it."""
-    import os
-
-    from annokit.errors import FormatError
+def _small_report_data(tmp_path: Path, **kw: object) -> tuple:
     from annokit.io.coco import read_instances, read_results
-    from annokit.report import analyse, write_report
+    from annokit.report import analyse
 
     gt_path, pred_path, images = write_small_dataset(tmp_path, n_img=2)
     d = json.loads(gt_path.read_text())
@@ -161,18 +156,39 @@ def test_page_escapes_names_and_the_library_writes_atomically(tmp_path: Path) ->
     gt_path.write_text(json.dumps(d))
     gt = read_instances(gt_path)
     dt = read_results(pred_path, gt)
-    data = analyse(gt, dt, worst_n=1, title="a & b <i>", with_coco=False)
-    out = tmp_path / "rep"
-    write_report(gt, dt, data, out, image_root=images, with_tags=False)
-    page = (out / "report.html").read_text()
+    return gt, dt, analyse(gt, dt, worst_n=1, title="a & b <i>", with_coco=False), images
+
+
+def test_page_escapes_names_and_titles(tmp_path: Path) -> None:
+    """Category names and the title are escaped (jinja2 autoescape: turned off, this test fails)."""
+    from annokit.report._page import render_page
+
+    _, _, data, _ = _small_report_data(tmp_path)
+    page = render_page(data, [], [])
     assert "<script" not in page and "&lt;script&gt;alert(1)&lt;/script&gt;" in page
     assert "<title>a &amp; b &lt;i&gt;</title>" in page
+    assert 'id="per-class-table"' in page and "COCO metrics not computed" in page
+
+
+def test_write_report_keeps_its_argument_and_refuses_an_existing_folder(tmp_path: Path) -> None:
+    """write_report leaves ``data`` unchanged, makes a folder with a plain mkdir's mode and refuses an existing
+    folder without ``overwrite``, before any drawing (the replacement with --overwrite: the terminal test)."""
+    import os
+
+    from annokit.errors import FormatError
+    from annokit.report import write_report
+
+    gt, dt, data, images = _small_report_data(tmp_path)
+    out = tmp_path / "rep"
+    write_report(gt, dt, data, out, image_root=images, with_tags=False)
+    assert {p.name for p in out.iterdir()} == {"report.html", "report.json"}
     assert data.figure_data == {} and "figures" not in data.timings  # the argument is not changed
+    assert "figures" in json.loads((out / "report.json").read_text())["timings_s"]
     umask = os.umask(0)
     os.umask(umask)
-    assert (out.stat().st_mode & 0o777) == 0o777 & ~umask  # the folder has a plain mkdir's mode
+    assert (out.stat().st_mode & 0o777) == 0o777 & ~umask
     (out / "stale.txt").write_text("old")
-    with pytest.raises(FormatError, match="exists"):  # refused before any drawing (overwrite: the CLI test below)
+    with pytest.raises(FormatError, match="exists"):
         write_report(gt, dt, data, out, with_tags=False)
     assert (out / "stale.txt").exists()
 
@@ -188,18 +204,14 @@ def test_cli_errors_are_one_line(tmp_path: Path, capsys: pytest.CaptureFixture[s
     assert err.startswith("annokit: error:") and "Traceback" not in err
 
 
-def test_report_refuses_an_existing_folder_and_replaces_it_with_overwrite(
-        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_report_refuses_an_existing_folder(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     gt, pred, _ = write_small_dataset(tmp_path, n_img=1)
     out = tmp_path / "o"
     out.mkdir()
     (out / "keep.txt").write_text("mine")
-    args = ["report", "--gt", str(gt), "--pred", str(pred), "--out", str(out), "--worst", "0", "--no-tags"]
-    rc = run_cli(cli, args)
+    rc = run_cli(cli, ["report", "--gt", str(gt), "--pred", str(pred), "--out", str(out)])
     err = capsys.readouterr().err
     assert rc == 2 and "exists (pass --overwrite to replace it)" in err and (out / "keep.txt").exists()
-    assert run_cli(cli, [*args, "--overwrite", "-q"]) == 0
-    assert {p.name for p in out.iterdir()} == {"report.html", "report.json"}  # replaced whole
 
 
 def test_no_progress_bar_off_a_terminal(sample_report: SampleReport) -> None:
@@ -207,14 +219,17 @@ def test_no_progress_bar_off_a_terminal(sample_report: SampleReport) -> None:
 
 
 def test_progress_bar_on_a_terminal(tmp_path: Path) -> None:
-    """On a real pseudo-terminal the report draws a progress bar on stderr that ends at 100 %."""
+    """On a real pseudo-terminal the report draws a progress bar on stderr that ends at 100 %; --overwrite replaces
+    the existing folder whole."""
     import os
     import sys
     import threading
 
     gt, pred, _ = write_small_dataset(tmp_path, n_img=1)
+    (tmp_path / "o").mkdir()
+    (tmp_path / "o" / "stale.txt").write_text("old")
     args = ["report", "--gt", str(gt), "--pred", str(pred), "--out", str(tmp_path / "o"), "--worst", "0",
-            "--no-tags"]
+            "--no-tags", "--overwrite"]
     env = {**os.environ, "PYTHONPATH": str(ROOT) + os.pathsep + os.environ.get("PYTHONPATH", "")}
     master, slave = os.openpty()
     chunks: list[bytes] = []
@@ -239,3 +254,4 @@ def test_progress_bar_on_a_terminal(tmp_path: Path) -> None:
     assert p.returncode == 0
     tty_err = b"".join(chunks).decode(errors="replace")
     assert "annokit report" in tty_err and "100%" in tty_err
+    assert {p.name for p in (tmp_path / "o").iterdir()} == {"report.html", "report.json"}  # replaced whole
