@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
-from typing import Literal
+from typing import Literal, TypeVar
 
 import click
 
@@ -41,30 +42,29 @@ are COCO results whose image and category ids are the dataset's as annokit reads
 _TASK_OF_FORMAT = {"coco-panoptic": "panoptic", "class-csv": "classification"}
 
 
-def _iou_list(ctx: click.Context, param: click.Parameter, text: str | None) -> tuple[float, ...] | None:
-    """``--iou-thrs``: comma-separated numbers in [0, 1]."""
-    if not text:
-        return None
-    try:
-        vals = tuple(float(x) for x in text.split(",") if x.strip())
-    except ValueError:
-        raise click.BadParameter(f"{text!r}: expected comma-separated numbers, e.g. 0.5,0.75") from None
-    if not vals or any(not 0.0 <= v <= 1.0 for v in vals):
-        raise click.BadParameter(f"{text!r}: IoU thresholds are numbers in [0, 1]")
-    return vals
+T = TypeVar("T", int, float)
 
 
-def _int_list(ctx: click.Context, param: click.Parameter, text: str | None) -> tuple[int, ...] | None:
-    """``--max-dets``: comma-separated positive integers."""
-    if not text:
-        return None
-    try:
-        vals = tuple(int(x) for x in text.split(",") if x.strip())
-    except ValueError:
-        raise click.BadParameter(f"{text!r}: expected comma-separated integers, e.g. 1,10,100") from None
-    if not vals or any(v < 1 for v in vals):
-        raise click.BadParameter(f"{text!r}: maxDets are integers >= 1")
-    return vals
+def _number_list(parse: Callable[[str], T], example: str, valid: Callable[[T], bool],
+                 rule: str) -> Callable[[click.Context, click.Parameter, str | None], tuple[T, ...] | None]:
+    """A click callback reading a comma-separated list of numbers (``parse``), each ``valid`` (else ``rule``)."""
+
+    def callback(ctx: click.Context, param: click.Parameter, text: str | None) -> tuple[T, ...] | None:
+        if not text:
+            return None
+        try:
+            vals = tuple(parse(x) for x in text.split(",") if x.strip())
+        except ValueError:
+            raise click.BadParameter(f"{text!r}: expected comma-separated {parse.__name__}s, e.g. {example}") from None
+        if not vals or not all(valid(v) for v in vals):
+            raise click.BadParameter(f"{text!r}: {rule}")
+        return vals
+
+    return callback
+
+
+_iou_list = _number_list(float, "0.5,0.75", lambda v: 0.0 <= v <= 1.0, "IoU thresholds are numbers in [0, 1]")
+_int_list = _number_list(int, "1,10,100", lambda v: v >= 1, "maxDets are integers >= 1")
 
 
 def _task(task: str | None, gt: Path, gt_format: str | None, iou_type: str | None) -> str:

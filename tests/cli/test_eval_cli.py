@@ -101,9 +101,9 @@ def test_import_is_light() -> None:
 
 
 @pytest.mark.parametrize("extra, needle", [
-    (["--iou-thrs", "abc"], "expected comma-separated numbers"),
+    (["--iou-thrs", "abc"], "expected comma-separated floats"),
     (["--iou-thrs", "0.5,1.5"], "numbers in [0, 1]"),
-    (["--max-dets", "1.5"], "expected comma-separated integers"),
+    (["--max-dets", "1.5"], "expected comma-separated ints"),
     (["--max-dets", "0"], "integers >= 1"),
     (["--top-k", "0"], "--top-k"),
 ])
