@@ -527,34 +527,42 @@ def _curves(sl: _Slice, npig: np.ndarray, need: np.ndarray, T: int
 
 def _tp_events(sl: _Slice, K: int, T: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """The true positives of every (area range, threshold, category) segment, in score order: segment id
-    ``(a * T + t) * K + k``, precision ``k / (tp + fp + eps)`` at the k-th true positive, its position."""
+    ``(a * T + t) * K + k``, precision ``k / (tp + fp + eps)`` at the k-th true positive, its position.
+
+    ``tp + fp`` up to a position is the count of detections counted by default (inside the range) up to it, plus
+    the few corrections where a detection's status changes that (matched to ignored ground truth, or a true positive
+    outside the range), summed through a search in the sorted corrections.
+    """
     A, n = sl.out.shape
     C = len(sl.cpos)
     cnt = np.zeros((A, n + 1), dtype=np.int32 if n < 2**31 - 1 else np.int64)  # counted before each position
     np.cumsum(~sl.out, axis=1, out=cnt[:, 1:])
-    st = sl.status.transpose(1, 2, 0).ravel()  # (A, T, C): events come by (a, t), then position
-    c_out = sl.out[:, sl.cpos]  # (A, C)
-    default = np.where(c_out, IGNORED, FP)
-    ev = np.flatnonzero(st != np.broadcast_to(default[:, None, :], (A, T, C)).ravel())
-    at, ec = np.divmod(ev, C)
-    ea = at // T
-    s_ev = st[ev]
-    pos = sl.cpos[ec]
-    seg = at * K + sl.cat[pos]
-    d = (s_ev != IGNORED).astype(np.int64) - ~c_out.ravel()[ea * C + ec]
-    tp = (s_ev == TP).astype(np.int64)
-    new = np.empty(len(seg), bool)
-    new[:1] = True
-    np.not_equal(seg[1:], seg[:-1], out=new[1:])
-    first = np.maximum.accumulate(np.where(new, np.arange(len(seg)), 0))
-    cd, ct = np.cumsum(d), np.cumsum(tp)
-    cd -= cd[first] - d[first]
-    ct -= ct[first] - tp[first]
+    st = sl.status.transpose(1, 2, 0).ravel()  # (A, T, C): by (a, t), then position
+    c_in = np.broadcast_to(~sl.out[:, sl.cpos][:, None, :], (A, T, C)).ravel()  # counted by default
+    tp = np.flatnonzero(st == TP)
+    seg, pos, row = _event_keys(tp, C, T, K, sl, n)
+    new = np.flatnonzero(np.r_[True, seg[1:] != seg[:-1]])
+    ktp = np.arange(1, len(tp) + 1) - np.repeat(new, np.diff(np.r_[new, len(tp)]))
+    k = seg % K
     cnt_f = cnt.ravel()
-    counted = cnt_f[ea * (n + 1) + pos + 1].astype(np.int64) - cnt_f[ea * (n + 1) + sl.cb[sl.cat[pos]]] + cd
-    sel = tp.astype(bool)
-    pr = ct[sel].astype(np.float64) / (counted[sel].astype(np.float64) + _EPS)
-    return seg[sel], pr, pos[sel]
+    counted = cnt_f[row + pos + 1].astype(np.int64) - cnt_f[row + sl.cb[k]]
+    fix = np.flatnonzero((st != IGNORED) != c_in)
+    if len(fix):
+        f_seg, f_pos, _ = _event_keys(fix, C, T, K, sl, n)
+        f_key = f_seg * (n + 1) + f_pos
+        f_sum = np.r_[0, np.cumsum(np.where(c_in[fix], -1, 1))]
+        key = seg * (n + 1)
+        counted += f_sum[np.searchsorted(f_key, key + pos, side="right")] - f_sum[np.searchsorted(f_key, key)]
+    pr = ktp.astype(np.float64) / (counted.astype(np.float64) + _EPS)
+    return seg, pr, pos
+
+
+def _event_keys(flat: np.ndarray, C: int, T: int, K: int, sl: _Slice, n: int
+                ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """For flat ``(a, t, c)`` indices: segment id, position, and the row offset of ``a`` in the count table."""
+    at, ec = np.divmod(flat, C)
+    pos = sl.cpos[ec]
+    return at * K + sl.cat[pos], pos, (at // T) * (n + 1)
 
 
 def _envelope(pr: np.ndarray, start: np.ndarray, n_tp: np.ndarray, need: np.ndarray) -> np.ndarray:
