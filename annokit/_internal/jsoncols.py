@@ -25,6 +25,7 @@ from annokit.errors import FormatError
 __all__ = ["Block", "Irregular", "NotAList", "ScalarField", "StringField", "json_error", "read_blocks"]
 
 _PAD = 32  # spaces in front of every block: number windows read up to 24 bytes before a token's end
+_FIRST = 256 << 10  # bytes of the first block
 _OPEN = {ord("{"), ord("[")}
 _CLOSE = {ord("}"), ord("]")}
 Q, COLON, COMMA, LBRACE, RBRACE, LBRACK, RBRACK = (ord(c) for c in '":,{}[]')
@@ -156,7 +157,7 @@ def _line_col(buf: bytes, at: int, lines: int, col: int) -> tuple[int, int]:
     return lines + buf.count(b"\n", _PAD, at) + 1, at - nl
 
 
-def read_blocks(source: Path | bytes, *, block_bytes: int = 32 << 20) -> Iterator[Block]:
+def read_blocks(source: Path | bytes, *, block_bytes: int = 4 << 20) -> Iterator[Block]:
     """The records of the JSON array in ``source`` (a file path or the bytes), block by block.
 
     Raises :class:`NotAList` when the text does not start with ``[`` and :class:`FormatError` (named after
@@ -193,7 +194,7 @@ def _blocks(f: Any, path: Path, size: int) -> Iterator[Block]:
     carry, offset, lines, col, index, opened = b"", 0, 0, 0, 0, False
     pattern: Pattern | None = None
     while True:
-        data = f.read(size)
+        data = f.read(size if index else min(size, _FIRST))  # a small first block: the pattern comes from it
         buf = b" " * _PAD + carry + data
         if not opened and (data or not carry):
             buf, opened = _skip_open(buf), True

@@ -113,7 +113,7 @@ class _Part:
 
 
 def read_result_columns(path: Path, target: ResultsTarget, *, fixed: bool = False,
-                        block_bytes: int = 32 << 20) -> ResultColumns:
+                        block_bytes: int = 4 << 20) -> ResultColumns:
     """The detections of the COCO results file ``path``, read in blocks of whole records.
 
     Raises :class:`~annokit.errors.FormatError` naming the file and the place of the first problem.

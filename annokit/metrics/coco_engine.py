@@ -28,6 +28,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from annokit._internal.arrays import index_of
+
 
 __all__ = ["EvalFrame", "GTGroups", "RankedDets", "Pairs", "Matches", "MatchRecords", "PairIoU", "group_gt",
            "rank_dets", "candidate_pairs", "match", "match_records", "accumulate", "box_pair_iou", "TP", "FP",
@@ -81,29 +83,11 @@ class EvalFrame:
 
     def img_index(self, image_ids: np.ndarray) -> np.ndarray:
         """Position of each image id in ``img_ids``, -1 where it is not evaluated."""
-        return _lookup(self.img_ids, image_ids)
+        return index_of(self.img_ids, image_ids)
 
     def cat_index(self, labels: np.ndarray) -> np.ndarray:
         """Position of each category id in ``cat_ids``, -1 where it is not evaluated."""
-        return _lookup(self.cat_ids, labels)
-
-
-def _lookup(ids: np.ndarray, values: np.ndarray) -> np.ndarray:
-    """Position of each of ``values`` in the sorted unique ``ids``, -1 where absent: a table when the ids are small
-    non-negative integers (the usual case), else a binary search."""
-    v = np.asarray(values, dtype=np.int64)
-    out = np.full(v.shape, -1, dtype=np.int64)
-    if len(ids) == 0 or len(v) == 0:
-        return out
-    lo, hi = int(ids[0]), int(ids[-1])
-    if lo >= 0 and hi < 8 * len(ids) + (1 << 16):
-        table = np.full(hi + 1, -1, dtype=np.int64)
-        table[ids] = np.arange(len(ids))
-        inside = (v >= 0) & (v <= hi)
-        out[inside] = table[v[inside]]
-        return out
-    pos = np.minimum(np.searchsorted(ids, v), len(ids) - 1)
-    return np.where(ids[pos] == v, pos, -1)
+        return index_of(self.cat_ids, labels)
 
 
 @dataclass(frozen=True)
