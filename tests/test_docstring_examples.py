@@ -22,6 +22,10 @@ MODULES = [
     "annokit.viz.overlay",
     "annokit.report.build",
     "annokit._internal.progress",
+    "annokit._internal.jsonnum",
+    "annokit.metrics.coco",
+    "annokit.metrics.voc",
+    "annokit.api",
 ]
 
 

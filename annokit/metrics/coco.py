@@ -200,23 +200,25 @@ class COCOResult:
         return float(np.mean(s)) if s.size else None
 
     def per_class_dict(self) -> dict[str, dict[str, float | None]]:
-        """``{name: {"AP", "AP50", "AP75", "APs", "APm", "APl", "AR100"}}`` (area ``all``, ``maxDets[-1]``)."""
-        out: dict[str, dict[str, float | None]] = {}
+        """``{name: {"AP", "AP50", "AP75", "APs", "APm", "APl", "AR100"}}`` (area ``all``, ``maxDets[-1]``): the
+        mean of the entries that are not -1, as :meth:`class_ap` (every category at once)."""
         p = self.params
-        for k, name in enumerate(self.cat_names):
-            r = self.recall[:, k, 0, -1]
-            r = r[r > -1]
-            entry = {
-                "AP": self.class_ap(k),
-                "AP50": self.class_ap(k, iou=0.5),
-                "AP75": self.class_ap(k, iou=0.75),
-                "APs": self.class_ap(k, area="small"),
-                "APm": self.class_ap(k, area="medium"),
-                "APl": self.class_ap(k, area="large"),
-                f"AR{p.max_dets[-1]}": float(np.mean(r)) if r.size else None,
-            }
-            key = name if name not in out else f"{name} (id {int(self.cat_ids[k])})"
-            out[key] = entry
+        cols: dict[str, np.ndarray] = {}
+        for key, iou, area in (("AP", None, "all"), ("AP50", 0.5, "all"), ("AP75", 0.75, "all"),
+                               ("APs", None, "small"), ("APm", None, "medium"), ("APl", None, "large")):
+            if area not in p.area_labels:
+                cols[key] = np.full(len(self.cat_names), np.nan)
+                continue
+            s = self.precision[:, :, :, p.area_labels.index(area), -1]
+            if iou is not None:
+                s = s[np.flatnonzero(np.asarray(p.iou_thrs) == iou)]
+            cols[key] = _masked_mean(s.reshape(-1, s.shape[-1]))
+        cols[f"AR{p.max_dets[-1]}"] = _masked_mean(self.recall[:, :, 0, -1])
+        out: dict[str, dict[str, float | None]] = {}
+        values = {k: v.tolist() for k, v in cols.items()}
+        for i, name in enumerate(self.cat_names):
+            key = name if name not in out else f"{name} (id {int(self.cat_ids[i])})"
+            out[key] = {k: None if v[i] != v[i] else v[i] for k, v in values.items()}
         return out
 
     def summary_text(self) -> str:
@@ -230,6 +232,14 @@ class COCOResult:
         for name, e in rows.items():
             lines.append(f"{name:<{width}}  " + "  ".join(_fmt(e[k]) for k in ("AP", "AP50", "AP75")))
         return "\n".join(lines)
+
+
+def _masked_mean(s: np.ndarray) -> np.ndarray:
+    """Per column, the mean of the entries that are not -1 (NaN where none)."""
+    keep = s > -1
+    n = keep.sum(axis=0)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return np.where(n > 0, np.where(keep, s, 0.0).sum(axis=0) / np.maximum(n, 1), np.nan)
 
 
 def _none(v: float) -> float | None:
@@ -316,13 +326,13 @@ class COCOAccumulator:
 
     Examples
     --------
-    >>> import annokit
-    >>> gt = annokit.load("sample_data/scenes/gt.json")
-    >>> dets = annokit.io.coco.read_results("sample_data/scenes/pred.json", gt)
+    >>> from annokit.io.coco import read_instances, read_results
+    >>> gt = read_instances("sample_data/scenes/gt.json")
+    >>> dets = read_results("sample_data/scenes/pred.json", gt)
     >>> a, b = COCOAccumulator(gt), COCOAccumulator(gt)
     >>> _ = a.update(dets[dets.image_ids % 2 == 0]); _ = b.update(dets[dets.image_ids % 2 == 1])
-    >>> round(a.merge(b).compute().stats[0], 3)
-    0.591
+    >>> float(round(a.merge(b).compute().stats[0], 3))
+    0.531
     """
 
     def __init__(self, gt: Dataset, *, iou_type: Literal["bbox", "segm"] = "bbox", params: COCOParams | None = None,

@@ -488,25 +488,32 @@ def _at_max_dets(frame: EvalFrame, rec: MatchRecords, md: int, cats: np.ndarray)
 
 def _curves(sl: _Slice, npig: np.ndarray, need: np.ndarray, T: int
             ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Precision and scores ``(A, T, K, R)`` and recall ``(A, T, K)`` at one maxDets (valid where ``npig > 0``)."""
+    """Precision and scores ``(A, T, K, R)`` and recall ``(A, T, K)`` at one maxDets (valid where ``npig > 0``).
+
+    Only segments with a true positive have a curve; the others have precision 0, and score 0 except at recall
+    thresholds <= 0 (where pycocotools reads the category's first detection, whatever its status).
+    """
     K, A, R = need.shape
     S = A * T * K
     nd = sl.cb[1:] - sl.cb[:-1]  # (K,) detections per category
     seg, pr, pos = _tp_events(sl, K, T)
     n_tp = np.bincount(seg, minlength=S)
     start = np.cumsum(n_tp) - n_tp
-    need_s = np.broadcast_to(need.transpose(1, 0, 2)[:, None, :, :], (A, T, K, R)).reshape(S, R)
-    q = _envelope(pr, start, n_tp, need_s)
-    # scores: of the need-th true positive; of the category's first detection where recall 0 is asked for
-    ok = (need_s >= 1) & (need_s <= n_tp[:, None])
-    s = np.append(sl.score[pos], 0.0)[np.where(ok, start[:, None] + need_s - 1, len(pos))]
+    act = np.flatnonzero(n_tp > 0)
+    a_of, k_of = act // (T * K), act % K
+    need_a = need[k_of, a_of]  # (active, R)
+    q = np.zeros((S, R))
+    q[act] = _envelope(pr, start[act], n_tp[act], need_a)
+    ok = (need_a >= 1) & (need_a <= n_tp[act, None])
+    sc = np.zeros((S, R))
+    sc[act] = np.where(ok, np.append(sl.score[pos], 0.0)[np.where(ok, start[act, None] + need_a - 1, len(pos))], 0.0)
     first = np.zeros(K)
     first[nd > 0] = sl.score[sl.cb[:-1][nd > 0]]
-    has_det = np.broadcast_to((nd > 0)[None, None, :], (A, T, K)).reshape(S)
-    s = np.where((need_s == 0) & has_det[:, None], np.broadcast_to(first, (A * T, K)).reshape(S)[:, None], s)
+    r0 = np.flatnonzero((need == 0).any(axis=(0, 1)))  # thresholds <= 0 (need is 0 wherever npig > 0)
+    sc[:, r0] = np.broadcast_to(first, (A * T, K)).reshape(S)[:, None]
     rc = n_tp.reshape(A, T, K) / np.maximum(npig.T, 1)[:, None, :]
     rc = np.where((nd > 0)[None, None, :], rc, 0.0)
-    return q.reshape(A, T, K, R), s.reshape(A, T, K, R), rc
+    return q.reshape(A, T, K, R), sc.reshape(A, T, K, R), rc
 
 
 def _tp_events(sl: _Slice, K: int, T: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -524,6 +531,8 @@ def _tp_events(sl: _Slice, K: int, T: int) -> tuple[np.ndarray, np.ndarray, np.n
     st = sl.status.transpose(1, 2, 0).ravel()  # (A, T, C): by (a, t), then position
     c_in = np.broadcast_to(~sl.out[:, sl.cpos][:, None, :], (A, T, C)).ravel()  # counted by default
     tp = np.flatnonzero(st == TP)
+    if len(tp) == 0:
+        return np.zeros(0, np.int64), np.zeros(0), np.zeros(0, np.int64)
     seg, pos, row = _event_keys(tp, C, T, K, sl, n)
     new = np.flatnonzero(np.r_[True, seg[1:] != seg[:-1]])
     ktp = np.arange(1, len(tp) + 1) - np.repeat(new, np.diff(np.r_[new, len(tp)]))
@@ -535,8 +544,9 @@ def _tp_events(sl: _Slice, K: int, T: int) -> tuple[np.ndarray, np.ndarray, np.n
         f_seg, f_pos, _ = _event_keys(fix, C, T, K, sl, n)
         f_key = f_seg * (n + 1) + f_pos
         f_sum = np.r_[0, np.cumsum(np.where(c_in[fix], -1, 1))]
-        key = seg * (n + 1)
-        counted += f_sum[np.searchsorted(f_key, key + pos, side="right")] - f_sum[np.searchsorted(f_key, key)]
+        new_seg = np.r_[new, len(tp)]
+        base = f_sum[np.searchsorted(f_key, seg[new] * (n + 1))]  # corrections before each segment
+        counted += f_sum[np.searchsorted(f_key, seg * (n + 1) + pos, side="right")] - np.repeat(base, np.diff(new_seg))
     pr = ktp.astype(np.float64) / (counted.astype(np.float64) + _EPS)
     return seg, pr, pos
 
