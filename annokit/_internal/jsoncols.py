@@ -198,15 +198,17 @@ def _blocks(f: Any, path: Path, size: int) -> Iterator[Block]:
         buf = b" " * _PAD + carry + data
         if not opened and (data or not carry):
             buf, opened = _skip_open(buf), True
-        found = _pattern_block(buf, pattern, index, (offset, lines, col)) if pattern is not None and data else None
-        if found is None:
+        fits = _pattern_block(buf, pattern, index, (offset, lines, col)) if pattern is not None and data else None
+        blk: Block | None
+        if fits is not None:
+            blk, cut = fits
+        else:
             pos, code = _tokens(buf)
-            found = _complete(buf, pos, code, index, index > 0, (offset, lines, col), path)
-            if found[0] is not None and pattern is None and index == 0:
-                pattern = Pattern.learn(found[0])
+            blk, cut = _complete(buf, pos, code, index, index > 0, (offset, lines, col), path)
+            if blk is not None and pattern is None and index == 0:
+                pattern = Pattern.learn(blk)
             elif pattern is not None and data:
                 pattern = None  # the file changed its layout: tokens from here on
-        blk, cut = found
         if blk is not None:
             yield blk
             index += blk.n
@@ -476,7 +478,7 @@ def _numbers(blk: Block, gaps: list[int]) -> ScalarField:
     starts, lengths = zip(*(_gap(blk, t) for t in gaps))
     s, ln = np.stack(starts, axis=1).ravel(), np.stack(lengths, axis=1).ravel()
     if len(gaps) == 1 and (ln == 0).all():
-        if blk.code[blk._rec[0, 0] + gaps[0]] != LBRACK:
+        if blk.code[blk.rec[0, 0] + gaps[0]] != LBRACK:
             raise Irregular  # no value after a colon
         return ScalarField(np.zeros((blk.n, 0)), np.zeros((blk.n, 0), np.int64), np.zeros((blk.n, 0), bool))
     r = parse_numbers(blk.buf, s, ln)

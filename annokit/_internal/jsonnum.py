@@ -80,7 +80,8 @@ _P10U = np.array([10**k for k in range(20)], dtype=np.uint64)
 
 def _zero_bytes(v: np.ndarray) -> np.ndarray:
     """High bit set in every byte of ``v`` that is 0 (exact: no carries between bytes)."""
-    return ~(((v & _LO7) + _LO7) | v | _LO7) & _HI
+    out: np.ndarray = ~(((v & _LO7) + _LO7) | v | _LO7) & _HI
+    return out
 
 
 def _eq(v: np.ndarray, c: int) -> np.ndarray:
@@ -90,7 +91,8 @@ def _eq(v: np.ndarray, c: int) -> np.ndarray:
 def _digit_bytes(v: np.ndarray) -> np.ndarray:
     """High bit set in every byte of ``v`` that is an ASCII digit."""
     lo = v & _LO7
-    return (lo + _U(0x5050505050505050)) & ~(lo + _U(0x4646464646464646)) & ~v & _HI
+    out: np.ndarray = (lo + _U(0x5050505050505050)) & ~(lo + _U(0x4646464646464646)) & ~v & _HI
+    return out
 
 
 def _flags(m: np.ndarray) -> np.ndarray:

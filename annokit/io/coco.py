@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import math
 import os
-import warnings
 from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
@@ -23,8 +22,7 @@ from annokit._internal.files import write_bytes_atomic
 from annokit.core.dataset import Dataset, ImageTable
 from annokit.core.instances import Instances
 from annokit.core.labels import LabelSet
-from annokit.core.masks import segmentation_kind
-from annokit.errors import AnnokitWarning, FormatError, ValidationError
+from annokit.errors import FormatError, ValidationError
 
 __all__ = ["load_json", "ltrb_to_coco_bbox", "read_instances", "read_results", "results_to_list", "write_instances",
            "write_results"]
@@ -485,7 +483,7 @@ def write_instances(ds: Dataset, path: PathLike) -> None:
 
 
 # ----------------------------------------------------------------------------------------------- results
-def read_results(path: PathLike | list, gt: Dataset, *, fixed: bool = False) -> Instances:
+def read_results(path: PathLike | list[Any], gt: Dataset, *, fixed: bool = False) -> Instances:
     """Read a COCO results file (a list of detections) against the ground truth ``gt``.
 
     Follows ``COCO.loadRes``: detection ids are 1..N in file order; when the first detection has a non-empty

@@ -30,7 +30,6 @@ import numpy as np
 
 from annokit._internal.arrays import index_of
 
-
 __all__ = ["EvalFrame", "GTGroups", "RankedDets", "Pairs", "Matches", "MatchRecords", "PairIoU", "group_gt",
            "rank_dets", "candidate_pairs", "match", "match_records", "accumulate", "box_pair_iou", "TP", "FP",
            "IGNORED"]

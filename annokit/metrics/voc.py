@@ -2,9 +2,10 @@
 
 Per class, detections are taken in decreasing confidence (ties: by image id, then in the order given for that
 image). Each one is compared with every ground-truth object of its image and class (matched or not) and takes the
-one of highest overlap (the first on ties). If that overlap is ``>= iou_threshold``: a *difficult* object makes the detection neither true nor false
-positive; an object not yet detected makes it a true positive (and the object detected); otherwise it is a false
-positive (duplicate). Below the threshold it is a false positive. Recall is over non-difficult objects.
+one of highest overlap (the first on ties). If that overlap is ``>= iou_threshold``: a *difficult* object makes the
+detection neither true nor false positive; an object not yet detected makes it a true positive (and the object
+detected); otherwise it is a false positive (duplicate). Below the threshold it is a false positive. Recall is over
+non-difficult objects.
 
 ``iou_mode="devkit"`` (default) measures overlap as the devkit does on integer pixel boxes, counting both end pixels
 (``width = r - l + 1``); ``iou_mode="continuous"`` uses ``width = r - l``. Boxes read with :mod:`annokit.io.voc`
