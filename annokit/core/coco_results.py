@@ -88,9 +88,19 @@ class ResultColumns:
         boxes = self.xywh.copy()
         boxes[:, 2] += self.xywh[:, 0]
         boxes[:, 3] += self.xywh[:, 1]
-        return Instances(image_ids=self.image_ids, boxes=boxes, labels=self.labels, scores=self.scores,
-                         area=self.area, ids=np.arange(1, len(self) + 1), segmentations=self.segmentations,
-                         source_wh=self.xywh[:, 2:])
+        cols: dict[str, Any] = {"image_ids": self.image_ids, "boxes": boxes, "labels": self.labels,
+                                "scores": self.scores, "area": self.area,
+                                "ids": np.arange(1, len(self) + 1, dtype=np.int64),
+                                "segmentations": self.segmentations,
+                                "source_wh": np.ascontiguousarray(self.xywh[:, 2:])}
+        checked = (np.isfinite(boxes).all() and (boxes[:, 2:] >= boxes[:, :2]).all()
+                   and np.isfinite(self.scores).all() and (np.isfinite(self.area) & (self.area >= 0)).all())
+        if not checked:  # the model's own checks say what is wrong
+            return Instances(**cols)
+        # the columns are checked: skip re-validating them (and every segmentation dict) one by one
+        inst: Instances = Instances.model_construct(**cols, iscrowd=np.zeros(len(self), bool), ignore=None,
+                                                    extras=None)
+        return inst
 
     def warn_unknown(self, where: str | Path, *, stacklevel: int = 2) -> None:
         """The warning for detections of categories the ground truth lacks (pycocotools drops them silently)."""
@@ -249,12 +259,23 @@ def _fast_rles(f: dict[tuple[str, ...], ScalarField | StringField | None], h: np
     if ((size.ints[:, 0] != h) | (size.ints[:, 1] != w)).any():
         raise Irregular
     try:
-        raw = counts.raw if not counts.escaped else [orjson.loads(b'"' + r + b'"').encode() for r in counts.raw]
-        text = [c.decode("ascii") for c in raw]
+        text = _unescape(counts.raw) if counts.escaped else [c.decode("ascii") for c in counts.raw]
     except (orjson.JSONDecodeError, UnicodeDecodeError):
         raise Irregular from None
     return [{"size": [int(a), int(b)], "counts": c}
             for a, b, c in zip(size.ints[:, 0].tolist(), size.ints[:, 1].tolist(), text)]
+
+
+def _unescape(raw: list[bytes]) -> list[str]:
+    """JSON string contents: RLE counts escape only backslashes (``\\\\``), undone for all strings at once; any
+    other escape through orjson."""
+    joined = b"\0".join(raw)
+    plain = joined.replace(b"\\\\", b"\\")
+    if joined.count(b"\\") == 2 * plain.count(b"\\"):
+        return plain.decode("ascii").split("\0")
+    out = orjson.loads(b"[" + b",".join(b'"' + r + b'"' for r in raw) + b"]")
+    assert all(isinstance(t, str) for t in out)
+    return [str(t) for t in out]
 
 
 def _all_ints_k(f: ScalarField | StringField | None, k: int) -> bool:
