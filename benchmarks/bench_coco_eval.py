@@ -33,6 +33,14 @@ import contextlib, io, json, resource, sys, time
 t0 = time.perf_counter()
 GT, DT, IOU, OUT = sys.argv[1], sys.argv[2], sys.argv[3], sys.argv[4]
 """
+PYCOCO_API = """
+t1 = time.perf_counter()
+with contextlib.redirect_stdout(io.StringIO()):
+    g = COCO(GT); d = g.loadRes(DT)
+    t2 = time.perf_counter()
+    e = COCOeval(g, d, IOU); e.evaluate(); e.accumulate(); e.summarize()
+stats = [float(x) for x in e.stats[:12]]
+"""  # the pycocotools interface (its drop-in replacements share it)
 RUNNERS = {
     "annokit": """
 from annokit.cli import cli
@@ -52,34 +60,9 @@ with contextlib.redirect_stdout(io.StringIO()):
     e = COCOeval(g, d, IOU); e.evaluate(); e.accumulate(); e.summarize()
 stats = [float(x) for x in e.stats[:12]]
 """,
-    "ultrafast-pycocotools": """
-from ultrafast_pycocotools import COCO, COCOeval
-t1 = time.perf_counter()
-with contextlib.redirect_stdout(io.StringIO()):
-    g = COCO(GT); d = g.loadRes(DT)
-    t2 = time.perf_counter()
-    e = COCOeval(g, d, IOU); e.evaluate(); e.accumulate(); e.summarize()
-stats = [float(x) for x in e.stats[:12]]
-""",
-    "faster-coco-eval": """
-from faster_coco_eval import COCO, COCOeval_faster
-t1 = time.perf_counter()
-with contextlib.redirect_stdout(io.StringIO()):
-    g = COCO(GT); d = g.loadRes(DT)
-    t2 = time.perf_counter()
-    e = COCOeval_faster(g, d, IOU); e.evaluate(); e.accumulate(); e.summarize()
-stats = [float(x) for x in e.stats[:12]]
-""",
-    "pycocotools": """
-from pycocotools.coco import COCO
-from pycocotools.cocoeval import COCOeval
-t1 = time.perf_counter()
-with contextlib.redirect_stdout(io.StringIO()):
-    g = COCO(GT); d = g.loadRes(DT)
-    t2 = time.perf_counter()
-    e = COCOeval(g, d, IOU); e.evaluate(); e.accumulate(); e.summarize()
-stats = [float(x) for x in e.stats]
-""",
+    "ultrafast-pycocotools": "from ultrafast_pycocotools import COCO, COCOeval\n" + PYCOCO_API,
+    "faster-coco-eval": "from faster_coco_eval import COCO, COCOeval_faster as COCOeval\n" + PYCOCO_API,
+    "pycocotools": "from pycocotools.coco import COCO\nfrom pycocotools.cocoeval import COCOeval\n" + PYCOCO_API,
 }
 EPILOGUE = """
 t3 = time.perf_counter()

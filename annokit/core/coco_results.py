@@ -31,7 +31,7 @@ if TYPE_CHECKING:
     from annokit.core.dataset import Dataset
     from annokit.core.instances import Instances
 
-__all__ = ["ResultColumns", "ResultsTarget", "read_result_columns", "result_columns"]
+__all__ = ["ResultColumns", "ResultsTarget", "check_rle", "read_result_columns", "result_columns"]
 
 _MISSING = object()
 _WANT = {("image_id",): "number_or_string", ("category_id",): "number", ("score",): "number", ("bbox",): "numbers",
@@ -417,10 +417,16 @@ def _check_segmentation(path: Path, where: str, seg: Any, hw: tuple[int, int]) -
         return
     if not isinstance(seg, dict):
         raise FormatError(path, f"{where}.segmentation", f"expected polygons or an RLE dict, got {type(seg).__name__}")
+    check_rle(path, where, seg, hw)
+
+
+def check_rle(path: Path, where: str, seg: dict[str, Any], hw: tuple[int, int] | None) -> None:
+    """An RLE segmentation dict: ``size`` ``[height, width]`` (the image's, when ``hw`` is given), ``counts`` a
+    string or run lengths adding up to ``height * width``; else a :class:`FormatError` at ``where``."""
     size, counts = seg.get("size"), seg.get("counts")
     if not (isinstance(size, list) and len(size) == 2 and all(_is_int(s) and s >= 0 for s in size)):
         raise FormatError(path, f"{where}.segmentation.size", f"expected [height, width], got {size!r}")
-    if tuple(size) != hw:
+    if hw is not None and tuple(size) != hw:
         raise FormatError(path, f"{where}.segmentation.size",
                           f"RLE size {size} differs from the image size [{hw[0]}, {hw[1]}]")
     if isinstance(counts, list):

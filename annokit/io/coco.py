@@ -74,20 +74,10 @@ def _check_polygons(path: Path, where: str, seg: Any) -> None:
                 raise FormatError(path, f"{where}.segmentation[{j}]", f"coordinate is not a finite number: {v!r}")
 
 
-def _check_rle(path: Path, where: str, seg: dict, hw: tuple[int, int] | None) -> None:
-    size = seg.get("size")
-    if not (isinstance(size, list) and len(size) == 2 and all(_is_int(s) and s >= 0 for s in size)):
-        raise FormatError(path, f"{where}.segmentation.size", f"expected [height, width], got {size!r}")
-    if hw is not None and tuple(size) != hw:
-        raise FormatError(path, f"{where}.segmentation.size",
-                          f"RLE size {size} differs from the image size [{hw[0]}, {hw[1]}]")
-    counts = seg.get("counts")
-    if isinstance(counts, list):
-        if sum(counts) != size[0] * size[1]:
-            raise FormatError(path, f"{where}.segmentation.counts",
-                              f"uncompressed counts sum to {sum(counts)}, not height*width = {size[0] * size[1]}")
-    elif not isinstance(counts, (str, bytes)):
-        raise FormatError(path, f"{where}.segmentation.counts", "expected a string or a list of run lengths")
+def _check_rle(path: Path, where: str, seg: dict[str, Any], hw: tuple[int, int] | None) -> None:
+    from annokit.core.coco_results import check_rle  # the one RLE check, shared with the results reader
+
+    check_rle(path, where, seg, hw)
 
 
 def _check_segmentation(path: Path, where: str, seg: Any, hw: tuple[int, int] | None) -> None:
