@@ -42,7 +42,8 @@ def _tokens(seed: int, n: int) -> list[bytes]:
 
 
 def _halfway(seed: int, n: int) -> list[bytes]:
-    """Decimals exactly halfway between two doubles (cut to 19 significant digits): the hard cases of rounding."""
+    """Decimals next to a halfway point between two doubles (cut to 18 significant digits, so they take the 80-bit
+    path): where rounding twice can go wrong."""
     getcontext().prec = 60
     rng = random.Random(seed)
     out = []
@@ -50,7 +51,7 @@ def _halfway(seed: int, n: int) -> list[bytes]:
         a = float(np.float64(rng.uniform(0, 1000)))
         mid = format((Decimal(a) + Decimal(float(np.nextafter(a, np.inf)))) / 2, "f")
         digits = mid.replace(".", "").lstrip("0")
-        out.append(mid[: len(mid) - max(0, len(digits) - 19)].encode())
+        out.append(mid[: len(mid) - max(0, len(digits) - 18)].encode())
     return out
 
 
