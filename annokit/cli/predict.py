@@ -109,7 +109,8 @@ def _show_failures(failures: list[Any], total: int) -> None:
               help="With --dataset: the folder its file names are relative to (default: images/ beside it).")
 @click.option("--out", required=True, type=click.Path(path_type=Path),
               help="Output: results JSON (detection/instance), a folder (semantic) or a CSV (classification).")
-@click.option("--overwrite", is_flag=True, default=False, help="Replace --out if it exists (once the new one is whole).")
+@click.option("--overwrite", is_flag=True, default=False,
+              help="Replace --out if it exists (once the new one is whole).")
 @click.option("--batch-size", type=click.IntRange(1), default=None, help="Images per batch (default: backend's).")
 @click.option("--score-threshold", type=float, default=None,
               help="Drop detections scored below this (also passed to the backend when it takes it).")

@@ -29,7 +29,6 @@ Results
 from annokit.core.instances import Instances
 from annokit.core.masks import bitmap_to_rle
 from annokit.predict.base import Prediction, Task
-from annokit.predict.options import labels_from
 from annokit.predict.decoders import (
     CenterNetOptions,
     Detections,
@@ -39,6 +38,7 @@ from annokit.predict.decoders import (
     nms,
     yolo_detections,
 )
+from annokit.predict.options import labels_from
 from annokit.predict.preprocess import (
     Preprocess,
     Transform,

@@ -37,7 +37,7 @@ from annokit.core.masks import RLE, rles_from_runs
 from annokit.errors import ValidationError
 from annokit.predict.base import Prediction, Task
 from annokit.predict.options import OptionError, Options, parse_options
-from annokit.predict.preprocess import Transform, boxes_to_original, upsampled_argmax
+from annokit.predict.preprocess import Transform, upsampled_argmax
 
 __all__ = ["DECODERS", "DecoderSpec", "Detections", "SoftmaxOptions", "SegmentationOptions", "CenterNetOptions",
            "YoloOptions", "nms", "yolo_detections", "centernet_detections", "detections_to_original", "decode",
@@ -173,8 +173,8 @@ def nms(boxes: np.ndarray, scores: np.ndarray, iou_threshold: float, classes: np
 
     Examples
     --------
-    >>> b = np.array([[0, 0, 10, 10], [1, 1, 10, 10], [0, 0, 10, 10]], float)
-    >>> nms(b, np.array([0.9, 0.8, 0.7]), 0.5).tolist(), nms(b, np.array([0.9, 0.8, 0.7]), 0.5, np.array([0, 0, 1])).tolist()
+    >>> b, s = np.array([[0, 0, 10, 10], [1, 1, 10, 10], [0, 0, 10, 10]], float), np.array([0.9, 0.8, 0.7])
+    >>> nms(b, s, 0.5).tolist(), nms(b, s, 0.5, classes=np.array([0, 0, 1])).tolist()
     ([0], [0, 2])
     """
     order = np.argsort(-np.asarray(scores), kind="stable")
@@ -207,7 +207,9 @@ def yolo_detections(raw: np.ndarray, num_classes: int, options: YoloOptions | No
 
     Returns
     -------
-    :class:`Detections` (a box's class is its best-scoring class; its score that class's score).
+    :class:`Detections` (a box's class is its best-scoring class; its score that class's score). Boxes are
+    as the network gives them (not clipped to the input: NMS sees them whole, as ultralytics' does);
+    :func:`detections_to_original` clips them to the image.
 
     Examples
     --------
@@ -246,8 +248,8 @@ def _yolo_image(r: np.ndarray, o: YoloOptions) -> tuple[np.ndarray, np.ndarray, 
     if o.box_format == "cxcywh":
         half = b[:, 2:] / 2
         b = np.concatenate([b[:, :2] - half, b[:, :2] + half], axis=1)
-    b = np.maximum(b.reshape(-1, 4), 0)
-    b[:, 2:] = np.maximum(b[:, 2:], b[:, :2])
+    b = b.reshape(-1, 4)
+    b[:, 2:] = np.maximum(b[:, 2:], b[:, :2])  # a negative size is an empty box
     s, c = score[keep].astype(np.float64), cls[keep].astype(np.int64)
     if not (np.isfinite(b).all() and np.isfinite(s).all()):
         raise ValidationError("decoder 'yolo': the network produced non-finite boxes or scores")

@@ -23,7 +23,7 @@ import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Literal, Union
+from typing import Any, Literal
 
 import numpy as np
 
@@ -36,8 +36,8 @@ __all__ = ["IMAGE_SUFFIXES", "ImageItem", "ImageRange", "images_from_dir", "imag
            "parse_image_range"]
 
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".webp", ".gif", ".ppm")
-PathLike = Union[str, "os.PathLike[str]"]
-ImageRange = Union[Literal["auto", "minmax"], tuple[float, float]]
+PathLike = str | os.PathLike[str]
+ImageRange = Literal["auto", "minmax"] | tuple[float, float]
 _LEGACY_PREFIXES = {"coco": "coco", "csv": "class-csv", "images": "images"}
 
 

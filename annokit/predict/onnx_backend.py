@@ -165,7 +165,8 @@ def _choose_task(task: Task | None, info: _ModelInfo) -> tuple[Task, dict[str, A
         raise OnnxBackendError(f"{info.where}: unknown task {chosen!r} in the model's metadata") from None
     tmeta = info.tasks.get(t.value, {})
     if info.tasks and not tmeta:
-        raise OnnxBackendError(f"{info.where}: the model has no {t.value} head (it has: {', '.join(sorted(info.tasks))})")
+        raise OnnxBackendError(f"{info.where}: the model has no {t.value} head "
+                               f"(it has: {', '.join(sorted(info.tasks))})")
     return t, dict(tmeta)
 
 
@@ -302,11 +303,12 @@ class OnnxPredictor:
                  class_agnostic: bool | None = None) -> None:
         if isinstance(preprocess, Preprocess):
             preprocess = preprocess.model_dump(exclude_unset=True)
-        values = dict(model=model, task=task, decoder=decoder, outputs=outputs, labels=labels, preprocess=preprocess,
-                      batch_size=batch_size, threads=threads, providers=providers, score_threshold=score_threshold,
-                      iou_threshold=iou_threshold, max_detections=max_detections, activation=activation,
-                      channels_last=channels_last, heatmap_activation=heatmap_activation, mask_labels=mask_labels,
-                      objectness=objectness, box_format=box_format, class_agnostic=class_agnostic)
+        values = {"model": model, "task": task, "decoder": decoder, "outputs": outputs, "labels": labels,
+                  "preprocess": preprocess, "batch_size": batch_size, "threads": threads, "providers": providers,
+                  "score_threshold": score_threshold, "iou_threshold": iou_threshold,
+                  "max_detections": max_detections, "activation": activation, "channels_last": channels_last,
+                  "heatmap_activation": heatmap_activation, "mask_labels": mask_labels, "objectness": objectness,
+                  "box_format": box_format, "class_agnostic": class_agnostic}
         self._setup(parse_options(OnnxOptions, values, where=_WHERE))
 
     def _setup(self, o: OnnxOptions) -> None:
@@ -324,7 +326,9 @@ class OnnxPredictor:
         self.labels = _choose_labels(o.labels, tmeta, info, _class_count(spec, roles, info, self.decoder_options))
         self.preprocess = _choose_preprocess(o.preprocess, info)
         self.input_name = info.input_name
-        self.batch_size = o.batch_size
+        b0 = info.input_shape[0] if info.input_shape else None
+        self.static_batch = b0 if isinstance(b0, int) and b0 > 0 else None  #: an export's fixed batch size
+        self.batch_size = min(o.batch_size, self.static_batch or o.batch_size)
         self._spec = spec
 
     def __repr__(self) -> str:
@@ -337,8 +341,23 @@ class OnnxPredictor:
         ims = check_images(images)
         x, tfs = preprocess_batch(ims, self.preprocess)
         hw = (x.shape[2], x.shape[3]) if self.preprocess.layout == "NCHW" else (x.shape[1], x.shape[2])
-        res = self.session.run(self.fetch, {self.input_name: x})
+        if self.static_batch is None or len(x) == self.static_batch:
+            res = self.session.run(self.fetch, {self.input_name: x})
+        else:
+            res = self._run_in_static_batches(x)
         return dict(zip(self.roles, res)), tfs, hw
+
+    def _run_in_static_batches(self, x: np.ndarray) -> list[np.ndarray]:
+        """A model exported with a fixed batch size (YOLO exports: 1) runs the batch in chunks of that size, the
+        last one padded with zeros, and the outputs are put back together."""
+        b0 = int(self.static_batch or 1)
+        parts = []
+        for i in range(0, len(x), b0):
+            chunk = x[i:i + b0]
+            if len(chunk) < b0:
+                chunk = np.concatenate([chunk, np.zeros((b0 - len(chunk), *chunk.shape[1:]), chunk.dtype)])
+            parts.append(self.session.run(self.fetch, {self.input_name: chunk}))
+        return [np.concatenate([p[k] for p in parts])[:len(x)] for k in range(len(self.fetch))]
 
     def decode(self, outputs: Mapping[str, np.ndarray], tfs: Sequence[Transform],
                input_hw: tuple[int, int]) -> list[Prediction]:

@@ -7,10 +7,11 @@ got. Nothing is silently ignored.
 
 >>> class MyOptions(Options):
 ...     threads: int = 1
->>> parse_options(MyOptions, {"thread": 2}, where="backend 'mine'")
-Traceback (most recent call last):
-...
-annokit.predict.options.OptionError: backend 'mine': unknown option 'thread' (did you mean 'threads'?); valid options: threads
+>>> try:
+...     parse_options(MyOptions, {"thread": 2}, where="backend 'mine'")
+... except OptionError as e:
+...     print(e)
+backend 'mine': unknown option 'thread' (did you mean 'threads'?); valid options: threads
 """
 
 from __future__ import annotations

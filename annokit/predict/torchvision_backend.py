@@ -127,10 +127,10 @@ class TorchvisionPredictor:
                  device: str = "cpu", batch_size: int = 4, model_options: Mapping[str, Any] | None = None) -> None:
         if isinstance(preprocess, Preprocess):
             preprocess = preprocess.model_dump(exclude_unset=True)
-        o = parse_options(TorchvisionOptions, dict(
-            model=model, weights=weights, labels=labels, num_classes=num_classes, task=task, preprocess=preprocess,
-            score_threshold=score_threshold, device=device, batch_size=batch_size,
-            model_options=dict(model_options or {})), where="backend 'torchvision'")
+        values = {"model": model, "weights": weights, "labels": labels, "num_classes": num_classes, "task": task,
+                  "preprocess": preprocess, "score_threshold": score_threshold, "device": device,
+                  "batch_size": batch_size, "model_options": dict(model_options or {})}
+        o = parse_options(TorchvisionOptions, values, where="backend 'torchvision'")
         try:
             import torch
         except ImportError:
