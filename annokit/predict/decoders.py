@@ -241,16 +241,17 @@ def _yolo_image(r: np.ndarray, o: YoloOptions) -> tuple[np.ndarray, np.ndarray, 
     cls_scores = r[:, 4 + int(o.objectness):]
     if o.objectness:
         cls_scores = cls_scores * r[:, 4:5]
-    cls = cls_scores.argmax(1)
-    score = cls_scores[np.arange(len(r)), cls]
-    keep = np.flatnonzero(score > o.score_threshold)
+    keep = np.flatnonzero(cls_scores.max(1) > o.score_threshold)  # few rows pass: the rest is done on them
+    kept = cls_scores[keep]
+    cls = kept.argmax(1)
+    score = kept[np.arange(len(keep)), cls]
     b = r[keep, :4].astype(np.float64)
     if o.box_format == "cxcywh":
         half = b[:, 2:] / 2
         b = np.concatenate([b[:, :2] - half, b[:, :2] + half], axis=1)
     b = b.reshape(-1, 4)
     b[:, 2:] = np.maximum(b[:, 2:], b[:, :2])  # a negative size is an empty box
-    s, c = score[keep].astype(np.float64), cls[keep].astype(np.int64)
+    s, c = score.astype(np.float64), cls.astype(np.int64)
     if not (np.isfinite(b).all() and np.isfinite(s).all()):
         raise ValidationError("decoder 'yolo': the network produced non-finite boxes or scores")
     sel = nms(b, s, o.iou_threshold, None if o.class_agnostic else c)[:o.max_detections]
@@ -321,17 +322,23 @@ def detections_to_original(dets: Detections, tfs: Sequence[Transform]) -> np.nda
     return out
 
 
+def _readonly(a: np.ndarray) -> np.ndarray:
+    a.flags.writeable = False  # arrays made here and owned by the result: no read-only view needed
+    return a
+
+
 def _instances(boxes: np.ndarray, labels: np.ndarray, scores: np.ndarray,
                segs: list[RLE | None] | None = None) -> Instances:
     """Detections of one image. Decoders check a whole batch at once, so the per-image model is assembled without
-    re-validating each column (every default column is filled here)."""
+    re-validating each column (every column given, the arrays fresh and read-only)."""
     n = len(scores)
-    b = np.ascontiguousarray(boxes, dtype=np.float64).reshape(n, 4)
+    b = np.array(boxes, dtype=np.float64).reshape(n, 4)
     inst: Instances = Instances.model_construct(
-        image_ids=np.zeros(n, np.int64), boxes=b, labels=np.asarray(labels, np.int64),
-        scores=np.asarray(scores, np.float64), iscrowd=np.zeros(n, bool),
-        area=(b[:, 2] - b[:, 0]) * (b[:, 3] - b[:, 1]), ids=np.arange(1, n + 1, dtype=np.int64),
-        segmentations=segs)
+        image_ids=_readonly(np.zeros(n, np.int64)), boxes=_readonly(b),
+        labels=_readonly(np.array(labels, np.int64)), scores=_readonly(np.array(scores, np.float64)),
+        iscrowd=_readonly(np.zeros(n, bool)), area=_readonly((b[:, 2] - b[:, 0]) * (b[:, 3] - b[:, 1])),
+        ids=_readonly(np.arange(1, n + 1, dtype=np.int64)), segmentations=segs, ignore=None, extras=None,
+        source_wh=None)
     return inst
 
 

@@ -272,6 +272,9 @@ def _write_label_maps(result: RunResult, out: Path, overwrite: bool) -> list[Pat
         names[rel.lower()] = it.file_name
     rels = [Path(it.file_name).with_suffix(".png").as_posix() for it in result.items]
     with atomic_dir(out, overwrite=overwrite) as tmp:
+        umask = os.umask(0)
+        os.umask(umask)
+        os.chmod(tmp, 0o777 & ~umask)  # the temporary folder is private (0700); the result is an ordinary folder
         for rel, p in zip(rels, result.predictions):
             dest = safe_join(tmp, rel, where="file name")
             dest.parent.mkdir(parents=True, exist_ok=True)

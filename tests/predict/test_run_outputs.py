@@ -100,6 +100,9 @@ def test_outputs_are_not_overwritten_without_asking(tmp_path: Path) -> None:
     assert (out / "stale.png").exists()
     assert run_cli(cli, [*args, "--overwrite"]) == 0
     assert sorted(p.name for p in out.iterdir()) == ["im_0.png", "im_1.png"]  # replaced whole
+    umask = os.umask(0)
+    os.umask(umask)
+    assert out.stat().st_mode & 0o777 == 0o777 & ~umask  # an ordinary folder, not the temporary's 0700
     res = run_predictor(Halves(), images_from_dir(d))
     with pytest.raises(AnnokitError, match=r"destination exists \(pass overwrite=True"):
         write_predictions(res, out)
