@@ -89,15 +89,17 @@ def interleaved_medians(sides: dict[str, Callable[[], object]], repeat: int) -> 
     return {k: statistics.median(v) for k, v in interleaved_times(sides, repeat).items()}
 
 
-def interleaved_times(sides: dict[str, Callable[[], object]], repeat: int) -> dict[str, list[float]]:
+def interleaved_times(sides: dict[str, Callable[[], object]], repeat: int, *,
+                      clock: Callable[[], float] = time.perf_counter) -> dict[str, list[float]]:
     """Seconds of each call of each side: one warm-up call each, then ``repeat`` rounds calling every side in turn
-    (so a slow moment of the machine touches all of them)."""
+    (so a slow moment of the machine touches all of them). ``clock``: wall time by default; ``time.process_time``
+    counts this process's CPU time only (steadier on a busy machine, but it also counts idle spinning threads)."""
     for fn in sides.values():
         fn()
     t: dict[str, list[float]] = {k: [] for k in sides}
     for _ in range(repeat):
         for name, fn in sides.items():
-            t0 = time.perf_counter()
+            t0 = clock()
             fn()
-            t[name].append(time.perf_counter() - t0)
+            t[name].append(clock() - t0)
     return t
