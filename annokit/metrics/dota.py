@@ -12,10 +12,10 @@ false positive; anything else is a false positive. Recall is over non-difficult 
 AP: ``method="11point"`` (VOC07, the devkit's ``main()``) or ``"allpoint"`` (VOC12), by
 :func:`annokit.metrics.voc.voc_ap`. ``mAP`` is the plain mean over the evaluated classes, in order.
 
-Defects of the reference reproduced by default and fixed with ``fixed=True``:
+Two zero-area quadrilaterals whose hulls touch have IoU ``0/0 = NaN`` in the devkit, and its ``np.max`` then makes
+the detection a false positive; a zero-area detection has IoU 0 with everything else, so this changes no count
+(``fixed`` uses 0). Defects of the reference reproduced by default and fixed with ``fixed=True``:
 
-* Two zero-area quadrilaterals whose hulls touch have IoU ``0/0 = NaN``; the devkit's ``np.max`` then makes the
-  detection a false positive even when another object matches it. Fixed: such a pair has IoU 0.
 * Tied scores are ordered by an unstable sort. Fixed: stable (ties keep file order).
 * A class with no non-difficult object gets AP 0 under 11-point and NaN under all-point, both counted in ``mAP``.
   Fixed: its AP is NaN (``null``) and it is left out of ``mAP``.

@@ -17,15 +17,37 @@ from typing import Any
 DEVKIT = Path(os.environ.get("ANNOKIT_DOTA_DEVKIT", "/work/peers/dota_devkit"))
 
 
+def _paths() -> None:
+    for p in (DEVKIT, DEVKIT / "polyiou_ctypes"):  # the ctypes stand-in first, before the devkit's SWIG wrapper
+        if str(p) in sys.path:
+            sys.path.remove(str(p))
+        sys.path.insert(0, str(p))
+
+
+def load_polyiou() -> Any | None:
+    """The devkit's compiled ``polyiou`` (or None, reason in ``REASON``)."""
+    global REASON
+    if not (DEVKIT / "polyiou.cpp").is_file():
+        REASON = f"DOTA devkit not found at {DEVKIT} (set ANNOKIT_DOTA_DEVKIT)"
+        return None
+    _paths()
+    try:
+        import polyiou
+
+        return polyiou
+    except Exception as exc:
+        REASON = f"the devkit's compiled polyiou cannot be imported ({type(exc).__name__}: {exc})"
+        return None
+
+
 def load_devkit() -> Any | None:
     """The devkit's evaluation module, or None (with the reason in ``REASON``) when it cannot be imported."""
     global REASON
     if not (DEVKIT / "dota_evaluation_task1.py").is_file():
         REASON = f"DOTA devkit not found at {DEVKIT} (set ANNOKIT_DOTA_DEVKIT)"
         return None
-    for p in (DEVKIT, DEVKIT / "polyiou_ctypes"):
-        if str(p) not in sys.path:
-            sys.path.insert(0, str(p))
+    if load_polyiou() is None:
+        return None
     try:
         import matplotlib
 
