@@ -21,6 +21,8 @@ GOLDEN = json.loads((HERE / "golden" / "protocols.json").read_text())
 # live differential runs against the oracles (marked slow; a small version by default):
 # ANNOKIT_PROTOCOL_SEEDS=50 python -m pytest -m slow tests/metrics/test_dota.py tests/metrics/test_openimages.py
 SEEDS = int(os.environ.get("ANNOKIT_PROTOCOL_SEEDS", "3"))
+# golden numbers checked without the oracles: the first 8 seeded sets by default, up to all 20 committed
+GOLDEN_SEEDS = min(int(os.environ.get("ANNOKIT_PROTOCOL_GOLDEN", "8")), len(GOLDEN["dota"]))
 
 
 def same(a: float, b: float, tol: float = 1e-12) -> bool:

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from _protocol_cases import SEEDS, check_fingerprint, dota_fingerprint, same
+from _protocol_cases import GOLDEN_SEEDS, SEEDS, check_fingerprint, dota_fingerprint, same
 from synth_protocols import DOTA_CLASSES, dota_arrays, write_dota
 
 import dota_oracle
@@ -42,7 +42,7 @@ def devkit() -> object:
     return mod
 
 
-@pytest.mark.parametrize("seed", range(20))
+@pytest.mark.parametrize("seed", range(GOLDEN_SEEDS))
 def test_golden_numbers_of_the_devkit(tmp_path: Path, seed: int) -> None:
     arrays = dota_arrays(seed, 30)
     entry = check_fingerprint("dota", seed, dota_fingerprint(arrays))
