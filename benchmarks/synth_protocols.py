@@ -14,7 +14,10 @@ from typing import Any
 
 import numpy as np
 
-DOTA_CLASSES = ["plane", "ship", "small-vehicle", "large-vehicle", "harbor", "storage-tank"]
+# DOTA-v1.0's 15 classes, the devkit's own list
+DOTA_CLASSES = ["plane", "baseball-diamond", "bridge", "ground-track-field", "small-vehicle", "large-vehicle", "ship",
+                "tennis-court", "basketball-court", "storage-tank", "soccer-ball-field", "roundabout", "harbor",
+                "swimming-pool", "helicopter"]
 
 
 def _rboxes(rng: np.random.Generator, n: int, size: float) -> np.ndarray:

@@ -71,8 +71,7 @@ def run_dota(*, gt: Path, pred: Path, ap_method: str | None = None, fixed: bool 
 
     labels = read_dota_labels(gt)
     dets = read_dota_task1(pred, labels)
-    method = "allpoint" if ap_method == "allpoint" else "11point"
-    res = evaluate_dota(labels, dets, method=method, fixed=fixed)
+    res = evaluate_dota(labels, dets, method="allpoint" if ap_method == "allpoint" else "11point", fixed=fixed)
     return _output(res.metrics_dict(), res.per_class_dict(), ["AP", "n_gt", "n_det"])
 
 

@@ -56,7 +56,7 @@ Examples:
 @click.option("--preset", type=click.Choice(["mmseg", "cityscapes"]), default=None, help="semantic: conventions.")
 @click.option("--top-k", type=int, default=5, show_default=True, help="classification: k of top-k accuracy.")
 @click.option("--protocol", type=click.Choice(_eval_protocols.PROTOCOLS), default=None,
-              help="Evaluate by a published protocol other than COCO (docs/openimages.md, docs/dota.md, docs/voc-ap.md).")
+              help="A published protocol other than COCO (docs/openimages.md, docs/dota.md, docs/voc-ap.md).")
 @click.option("--hierarchy", type=click.Path(exists=True, dir_okay=False, path_type=Path), default=None,
               help="openimages: the class hierarchy JSON.")
 @click.option("--iou-mode", type=click.Choice(["devkit", "continuous"]), default=None,

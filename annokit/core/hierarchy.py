@@ -198,6 +198,7 @@ class ImageLabels(FrozenModel):
 
     def __repr__(self) -> str:
         n, m = len(self), len(np.unique(self.image_ids))
-        return f"ImageLabels({n} label{'s' * (n != 1)} on {m} image{'s' * (m != 1)}, {int(self.positive.sum())} positive)"
+        pos = int(self.positive.sum())
+        return f"ImageLabels({n} label{'s' * (n != 1)} on {m} image{'s' * (m != 1)}, {pos} positive)"
 
     __str__ = __repr__

@@ -74,6 +74,71 @@ def _parse_label_file(path: Path, text: str) -> tuple[list[list[float]], list[st
     return coords, names, difficult, header
 
 
+def _fast_tokens(text: str) -> tuple[list[str], dict[str, str]] | None:
+    """The tokens of a label file whose object lines all have 10 fields (the common case), with its header; None
+    when any line needs the line-by-line parser (9 fields, or something wrong to report)."""
+    lines = text.split("\n")
+    header: dict[str, str] = {}
+    start = 0
+    for line in lines:
+        t = line.strip()
+        if t and (" " in t or "\t" in t or ":" not in t):
+            break
+        if t:
+            key, _, value = t.partition(":")
+            header[key] = value
+        start += 1
+    body = lines[start:]
+    tokens = " ".join(body).split()
+    n = sum(1 for ln in body if ln.strip())
+    return (tokens, header) if len(tokens) == 10 * n else None
+
+
+def _bulk(files: list[Path], texts: list[str]) -> tuple[np.ndarray, list[str], np.ndarray, list[dict[str, str]],
+                                                         list[int]] | None:
+    """Corners, names, difficult flags, headers and object counts of every file at once, or None when a file needs
+    the line-by-line parser (which also names the place of any error)."""
+    all_tokens: list[str] = []
+    headers, counts = [], []
+    for text in texts:
+        fast = _fast_tokens(text)
+        if fast is None:
+            return None
+        all_tokens += fast[0]
+        headers.append(fast[1])
+        counts.append(len(fast[0]) // 10)
+    flag_text = all_tokens[9::10]
+    if not all(t.lstrip("+-").isdigit() for t in flag_text):
+        return None
+    try:
+        coords = _columns(all_tokens, range(8), 10)
+    except ValueError:
+        return None
+    if not np.isfinite(coords).all():
+        return None
+    flags = np.array([int(t) != 0 for t in flag_text], dtype=bool)
+    return coords.reshape(-1, 4, 2), all_tokens[8::10], flags, headers, counts
+
+
+def _columns(tokens: list[Any], cols: range, width: int) -> np.ndarray:
+    """``float()`` of the given columns of a flat token list of rows of ``width`` tokens (Python's float parser,
+    as the devkit's; a ``ValueError`` for a token that is not a number)."""
+    n = len(tokens) // width
+    out = np.empty((n, len(cols)))
+    for j, k in enumerate(cols):
+        out[:, j] = np.fromiter(map(float, tokens[k::width]), dtype=np.float64, count=n)
+    return out
+
+
+def _line_by_line(files: list[Path], texts: list[str]) -> tuple[np.ndarray, list[str], np.ndarray,
+                                                                 list[dict[str, str]], list[int]]:
+    parsed = [_parse_label_file(p, t) for p, t in zip(files, texts)]
+    corners = np.array([row for c, _, _, _ in parsed for row in c], dtype=np.float64).reshape(-1, 4, 2)
+    names = [n for _, ns, _, _ in parsed for n in ns]
+    flags = np.array([d for _, _, ds, _ in parsed for d in ds], dtype=bool)
+    return corners, names, flags, [h for _, _, _, h in parsed], [len(c) for c, _, _, _ in parsed]
+
+
 def read_dota_labels(label_dir: PathLike) -> Dataset:
     """Ground truth from a folder of DOTA label files (one ``<image>.txt`` per image).
 
@@ -94,27 +159,26 @@ def read_dota_labels(label_dir: PathLike) -> Dataset:
     root = Path(label_dir)
     if not root.is_dir():
         raise FormatError(root, None, "not a folder of DOTA label files")
-    files = sorted(p for p in root.iterdir() if p.suffix == ".txt" and p.is_file())
+    with os.scandir(root) as it:
+        names = sorted(e.name for e in it if e.name.endswith(".txt") and e.is_file())
+    files = [root / n for n in names]
     if not files:
         raise FormatError(root, None, "no label files (*.txt)")
-    parsed = []
+    texts = []
     for p, raw in zip(files, read_files(files, max_bytes=MAX_FILE_BYTES)):
         try:
-            text = raw.decode("utf-8-sig")
+            texts.append(raw.decode("utf-8-sig"))
         except UnicodeDecodeError as exc:
             raise FormatError(p, None, f"not UTF-8 text ({exc.reason})") from None
-        parsed.append(_parse_label_file(p, text))
-    classes = sorted({n for _, names, _, _ in parsed for n in names})
+    corners, names, flags, headers, counts = _bulk(files, texts) or _line_by_line(files, texts)
+    classes = sorted(set(names))
     cat_id = {n: i + 1 for i, n in enumerate(classes)}
-    counts = [len(c) for c, _, _, _ in parsed]
-    corners = np.array([row for c, _, _, _ in parsed for row in c], dtype=np.float64).reshape(-1, 4, 2)
     images = ImageTable(ids=np.arange(1, len(files) + 1), file_names=[p.stem + ".png" for p in files],
                         heights=np.zeros(len(files), np.int64), widths=np.zeros(len(files), np.int64),
-                        extras=[dict(h) for _, _, _, h in parsed])
+                        extras=headers)
     ann = Instances(image_ids=np.repeat(np.arange(1, len(files) + 1), counts), boxes=corners_to_ltrb(corners),
-                    labels=np.array([cat_id[n] for _, names, _, _ in parsed for n in names], dtype=np.int64),
-                    corners=corners,
-                    extras=[{"difficult": d} for _, _, diff, _ in parsed for d in diff])
+                    labels=np.array([cat_id[n] for n in names], dtype=np.int64), corners=corners,
+                    extras=[{"difficult": d} for d in flags.tolist()])
     return Dataset(images=images, categories=LabelSet.from_names(classes), annotations=ann)
 
 
@@ -141,10 +205,9 @@ def _parse_task1(path: Path, raw: bytes) -> tuple[list[str], np.ndarray]:
     tokens = raw.split()
     if len(tokens) == 10 * len(lines):
         try:
-            nums = np.array(tokens, dtype=object).reshape(-1, 10)
-            values = nums[:, 1:].astype(np.bytes_).astype(np.float64)
+            values = _columns(tokens, range(1, 10), 10)
             if np.isfinite(values).all():
-                return [t.decode("utf-8", "replace") for t in nums[:, 0]], values
+                return [t.decode("utf-8", "replace") for t in tokens[0::10]], values
         except ValueError:
             pass
     names, rows = [], []  # slow path: find and name the bad line
@@ -186,7 +249,8 @@ def read_dota_task1(pred: PathLike, gt: Dataset) -> Dataset:
     corners = values[:, 1:].reshape(-1, 4, 2)
     dets = Instances(image_ids=img, boxes=corners_to_ltrb(corners), labels=np.concatenate([c for _, c, _ in parts]),
                      scores=values[:, 0], corners=corners)
-    return Dataset(images=gt.images, categories=LabelSet(ids=ids, names=names), annotations=dets)
+    return Dataset(images=gt.images, categories=LabelSet(ids=np.array(ids, dtype=np.int64), names=names),
+                   annotations=dets)
 
 
 def _fmt(v: float) -> str:

@@ -12,7 +12,6 @@ COCO-style ground truth.
 from __future__ import annotations
 
 import os
-from pathlib import Path
 from typing import Any
 
 import numpy as np

@@ -212,9 +212,10 @@ def evaluate_dota(gt: Dataset, dt: Dataset | Instances, *, method: Literal["11po
     pd, pg = _candidates(g, d)
     iou = quad_iou_matched(d.quads[pd], g.quads[pg], zero_area=0.0 if fixed else np.nan, min_iou=iou_threshold)
     ovmax, jmax = _best_match(len(det), pd, pg, iou)
+    scores = np.asarray(det.scores)
     per_class = {}
     for cid in order:
         n_gt = int(((g.labels == cid) & ~difficult).sum())
-        per_class[cid] = _class_result(cid, np.flatnonzero(d.labels == cid), d.flags, ovmax, jmax, difficult,
+        per_class[cid] = _class_result(cid, np.flatnonzero(d.labels == cid), scores, ovmax, jmax, difficult,
                                        n_gt, thr=iou_threshold, method=method, fixed=fixed)
     return DOTAResult(per_class=per_class, names=names, method=method, iou_threshold=iou_threshold, fixed=fixed)

@@ -19,7 +19,7 @@ from annokit.metrics.openimages import evaluate_openimages
 from annokit.metrics.voc import evaluate_voc
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "benchmarks"))
-from synth_protocols import dota_arrays, openimages_data, write_dota, write_openimages  # noqa: E402
+from synth_protocols import dota_arrays, openimages_data, write_dota, write_openimages
 
 
 def _eval(args: list[str]) -> dict:

@@ -26,7 +26,7 @@ from annokit.core.rotated import (
 )
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "metrics"))
-import dota_oracle  # noqa: E402
+import dota_oracle
 
 finite = st.floats(-1e4, 1e4, allow_nan=False)
 size = st.floats(0.01, 1e3, allow_nan=False)

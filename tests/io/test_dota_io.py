@@ -12,7 +12,7 @@ from annokit import FormatError
 from annokit.io.dota import read_dota_labels, read_dota_task1, write_dota_labels, write_dota_task1
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "metrics"))
-import dota_oracle  # noqa: E402
+import dota_oracle
 
 
 def _labels(tmp_path: Path, files: dict[str, str]) -> Path:

@@ -15,7 +15,7 @@ HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parents[1] / "benchmarks"))
 sys.path.insert(0, str(HERE / "golden"))
 
-from make_protocols_golden import dota_fingerprint, oid_fingerprint  # noqa: E402,F401
+from make_protocols_golden import dota_fingerprint, oid_fingerprint  # noqa: F401
 
 GOLDEN = json.loads((HERE / "golden" / "protocols.json").read_text())
 # live differential runs against the oracles (marked slow; a small version by default):

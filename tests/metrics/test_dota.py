@@ -6,12 +6,12 @@ from __future__ import annotations
 import math
 from pathlib import Path
 
+import dota_oracle
 import numpy as np
 import pytest
 from _protocol_cases import GOLDEN_SEEDS, SEEDS, check_fingerprint, dota_fingerprint, same
 from synth_protocols import DOTA_CLASSES, dota_arrays, write_dota
 
-import dota_oracle
 from annokit.core.dataset import Dataset, ImageTable
 from annokit.core.instances import Instances
 from annokit.core.labels import LabelSet

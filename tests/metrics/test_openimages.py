@@ -8,11 +8,11 @@ import math
 from typing import Any
 
 import numpy as np
+import oid_oracle
 import pytest
 from _protocol_cases import GOLDEN_SEEDS, SEEDS, check_fingerprint, oid_fingerprint, same
 from synth_protocols import openimages_data
 
-import oid_oracle
 from annokit import ValidationError
 from annokit.core.hierarchy import ImageLabels, LabelHierarchy
 from annokit.io.coco import dataset_from_coco_dict, read_results

@@ -20,9 +20,9 @@ from typing import Any
 HERE = Path(__file__).resolve().parent
 sys.path[:0] = [str(HERE.parent), str(HERE.parents[2] / "benchmarks")]
 
-from dota_oracle import devkit_eval, load_devkit  # noqa: E402
-from oid_oracle import load_oracle, oracle_eval  # noqa: E402
-from synth_protocols import DOTA_CLASSES, dota_arrays, openimages_data, write_dota  # noqa: E402
+from dota_oracle import devkit_eval, load_devkit
+from oid_oracle import load_oracle, oracle_eval
+from synth_protocols import DOTA_CLASSES, dota_arrays, openimages_data, write_dota
 
 DOTA_IMAGES = 30
 OID_IMAGES = 40
