@@ -128,50 +128,61 @@ def quad_area(corners: FloatArray) -> FloatArray:
 
 
 # ------------------------------------------------------------------------------------------ clipping
-def _cross_dist(p: FloatArray, q: FloatArray) -> FloatArray:
-    """``d[k, i, j]``: signed distance (times the edge length) of point ``p[k, i]`` from the line of edge ``j`` of
-    ``q`` (``q[k, j] -> q[k, j + 1]``); ``>= 0`` on the inner side of a positively oriented polygon."""
-    q0 = q[:, None, :, :]
-    e = np.roll(q, -1, axis=1)[:, None, :, :] - q0
-    r = p[:, :, None, :] - q0
-    return np.asarray(e[..., 0] * r[..., 1] - e[..., 1] * r[..., 0])
+def _side(px: FloatArray, py: FloatArray, qx: FloatArray, qy: FloatArray) -> FloatArray:
+    """``d[k, i, j]``: signed distance (times the edge's length) of point ``i`` of ``p`` from the line of edge ``j``
+    of ``q`` (``q[j] -> q[j + 1]``); ``>= 0`` on the inner side of a positively oriented polygon."""
+    ex = np.roll(qx, -1, axis=1) - qx
+    ey = np.roll(qy, -1, axis=1) - qy
+    return np.asarray(ex[:, None, :] * (py[:, :, None] - qy[:, None, :])
+                      - ey[:, None, :] * (px[:, :, None] - qx[:, None, :]))
 
 
-def _crossings(a: FloatArray, da: FloatArray, db: FloatArray) -> tuple[FloatArray, np.ndarray]:
-    """Points where edge ``i`` of ``a`` properly crosses edge ``j`` of ``b`` (``(K, 16, 2)``, validity mask): the
-    endpoints of each edge lie strictly on both sides of the other's line. The point is
-    ``(E dS - S dE) / (dS - dE)`` on ``a``'s edge ``S -> E`` (exact when the true point is representable and the
-    products are exact, as for axis-aligned integer boxes)."""
-    ds, de = da, np.roll(da, -1, axis=1)  # (K, i, j): a's edge i endpoints against b's edge j
-    fs = np.swapaxes(db, 1, 2)  # (K, i, j): b's edge j endpoints against a's edge i
+def _corner_set(a: FloatArray, b: FloatArray) -> tuple[FloatArray, FloatArray, np.ndarray]:
+    """The corners of the intersection of convex, positively oriented ``a`` and ``b`` (K, 4, 2), unordered: the
+    corners of each inside the other (closed test) and the proper crossings of their edges (the endpoints of each
+    edge strictly on both sides of the other's line). A crossing on ``a``'s edge ``S -> E`` is
+    ``(E dS - S dE) / (dS - dE)`` -- exact when the true point is representable and the products are exact, as for
+    axis-aligned integer boxes. Returns x, y (K, 24) and the validity mask."""
+    ax, ay, bx, by = a[..., 0], a[..., 1], b[..., 0], b[..., 1]
+    da = _side(ax, ay, bx, by)  # (K, i, j): a's corner i against b's edge j
+    db = _side(bx, by, ax, ay)  # (K, j, i): b's corner j against a's edge i
+    de = np.roll(da, -1, axis=1)  # a's edge i end point
+    fs = np.swapaxes(db, 1, 2)  # b's edge j start point against a's edge i
     fe = np.roll(fs, -1, axis=2)
-    ok = (((ds > 0) & (de < 0)) | ((ds < 0) & (de > 0))) & (((fs > 0) & (fe < 0)) | ((fs < 0) & (fe > 0)))
-    s_pt, e_pt = a[:, :, None, :], np.roll(a, -1, axis=1)[:, :, None, :]
+    ok = ((da > 0) != (de > 0)) & (da != 0) & (de != 0) & ((fs > 0) != (fe > 0)) & (fs != 0) & (fe != 0)
+    ex, ey = np.roll(ax, -1, axis=1)[:, :, None], np.roll(ay, -1, axis=1)[:, :, None]
     with np.errstate(divide="ignore", invalid="ignore"):
-        pts = (e_pt * ds[..., None] - s_pt * de[..., None]) / (ds - de)[..., None]
+        den = da - de
+        cx = (ex * da - ax[:, :, None] * de) / den
+        cy = (ey * da - ay[:, :, None] * de) / den
     k = len(a)
-    return pts.reshape(k, -1, 2), ok.reshape(k, -1)
+    x = np.concatenate([ax, bx, cx.reshape(k, -1)], axis=1)
+    y = np.concatenate([ay, by, cy.reshape(k, -1)], axis=1)
+    valid = np.concatenate([(da >= 0).all(2), (db >= 0).all(2), ok.reshape(k, -1)], axis=1)
+    return x, y, valid
 
 
 def _convex_overlap(a: FloatArray, b: FloatArray) -> FloatArray:
     """``(K,)`` areas of the intersections of convex, positively oriented quadrilaterals ``a[k]`` and ``b[k]``
-    (repeated corners allowed). The intersection's corners are the corners of each inside the other (closed test)
-    and the proper crossings of their edges; ordered by angle around their mean, the shoelace sum gives the area
-    (duplicates and points within rounding of the boundary add nothing measurable)."""
-    da, db = _cross_dist(a, b), _cross_dist(b, a)
-    cross_pts, cross_ok = _crossings(a, da, db)
-    pts = np.concatenate([a, b, cross_pts], axis=1)
-    ok = np.concatenate([(da >= 0).all(2), (db >= 0).all(2), cross_ok], axis=1)
-    n = ok.sum(1)
-    w = ok[..., None]
-    centre = np.where(w, pts, 0.0).sum(1) / np.maximum(n, 1)[:, None]
-    rel = pts - centre[:, None, :]
-    angle = np.where(ok, np.arctan2(rel[..., 1], rel[..., 0]), np.inf)
-    order = np.argsort(angle, axis=1, kind="stable")
-    rel = np.take_along_axis(rel, order[..., None], axis=1)
-    rel = np.where(np.arange(rel.shape[1])[None, :, None] < n[:, None, None], rel, rel[:, :1])
-    area = _signed_area(rel)
-    return np.where(n >= 3, area, 0.0)
+    (repeated corners allowed): the corner set of :func:`_corner_set` in angular order around its mean, then the
+    shoelace sum (duplicates, and points within rounding of the boundary, add nothing measurable)."""
+    x, y, valid = _corner_set(a, b)
+    n = valid.sum(1)
+    nn = np.maximum(n, 1)
+    x = x - (np.where(valid, x, 0.0).sum(1) / nn)[:, None]
+    y = y - (np.where(valid, y, 0.0).sum(1) / nn)[:, None]
+    with np.errstate(divide="ignore", invalid="ignore"):
+        r = x / (np.abs(x) + np.abs(y))  # a pseudo-angle: increases with the angle, cheaper than arctan2
+    turn = np.where(y >= 0, 1 - r, 3 + r)
+    order = np.argsort(np.where(valid & np.isfinite(turn), turn, np.where(valid, 0.0, np.inf)), axis=1,
+                       kind="stable")
+    x = np.take_along_axis(x, order, axis=1)
+    y = np.take_along_axis(y, order, axis=1)
+    pad = np.arange(x.shape[1])[None, :] >= n[:, None]
+    x = np.where(pad, x[:, :1], x)
+    y = np.where(pad, y[:, :1], y)
+    area = (x * np.roll(y, -1, axis=1) - np.roll(x, -1, axis=1) * y).sum(1) / 2
+    return np.asarray(np.where(n >= 3, area, 0.0))
 
 
 def _convex(q: FloatArray) -> tuple[FloatArray, np.ndarray]:
