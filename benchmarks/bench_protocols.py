@@ -1,7 +1,8 @@
 """Time the evaluation protocols end to end (files in -> per-class AP out): annokit vs the reference code, on a
 seeded synthetic set per protocol, in the same process and run, interleaved.
 
-* ``dota``: 15 classes (DOTA-v1.0's), ~30 objects an image; ``annokit`` (read_dota_labels + read_dota_task1 + evaluate_dota) vs the DOTA devkit's
+* ``dota``: 15 classes (DOTA-v1.0's), ~30 objects an image; ``annokit`` (read_dota_labels + read_dota_task1 +
+  evaluate_dota) vs the DOTA devkit's
   ``dota_evaluation_task1.voc_eval`` over every class (``$ANNOKIT_DOTA_DEVKIT``, default /work/peers/dota_devkit,
   with its compiled ``polyiou``).
 * ``openimages``: ``annokit`` (read the COCO files, hierarchy, evaluate_openimages) vs the TF Object Detection
@@ -27,13 +28,11 @@ import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
 
 HERE = Path(__file__).resolve().parent
 sys.path[:0] = [str(HERE), str(HERE.parent / "tests" / "metrics")]
 
-from synth_protocols import DOTA_CLASSES, dota_arrays, openimages_data, write_dota, write_openimages  # noqa: E402
-
+from synth_protocols import DOTA_CLASSES, dota_arrays, openimages_data, write_dota, write_openimages
 
 DOTA_OBJECTS, DOTA_SIZE = 30.0, 2000.0  # objects per image and image size of the DOTA-like set (DOTA-v1.0: ~67 per
 # image in images of 800 to 4000 pixels)

@@ -14,11 +14,11 @@ Definitions (image coordinates: ``x`` to the right, ``y`` down, continuous pixel
 
 Polygon IoU (:func:`quad_iou`, :func:`quad_iou_matched`) is the area of the intersection over the area of the
 union of two quadrilaterals, exact up to floating-point rounding. A quadrilateral's area is the absolute value of
-its shoelace sum. Convex quadrilaterals are intersected directly (the corners of each inside the other and the crossings of their
-edges, in angular order); a non-convex or
-self-intersecting one is split into the two signed triangles of the fan from its first corner, so that what is
-measured is the integral of the product of the two winding numbers -- for simple polygons the plain intersection
-area (as shapely computes it), for a self-intersecting "bow tie" the same number as the DOTA devkit's ``polyiou``.
+its shoelace sum. Convex quadrilaterals are intersected directly (the corners of each inside the other and the
+crossings of their edges, in angular order); a non-convex or self-intersecting one is split into the two signed
+triangles of the fan from its first corner, so that what is measured is the integral of the product of the two
+winding numbers -- for simple polygons the plain intersection area (as shapely computes it), for a
+self-intersecting "bow tie" the same number as the DOTA devkit's ``polyiou``.
 """
 
 from __future__ import annotations
@@ -31,7 +31,7 @@ from annokit.errors import ValidationError
 __all__ = ["corners_to_ltrb", "corners_to_rbox", "ltrb_to_corners", "quad_area", "quad_iou", "quad_iou_matched",
            "rbox_iou", "rbox_to_corners", "check_corners", "check_rboxes"]
 
-_CHUNK = 131072  # pairs clipped at once (bounds the temporary arrays to a few tens of MB)
+_CHUNK = 131072  # pairs intersected at once (bounds the temporary arrays to a few tens of MB)
 
 
 # ------------------------------------------------------------------------------------------ conversions
@@ -127,7 +127,7 @@ def quad_area(corners: FloatArray) -> FloatArray:
     return np.abs(_signed_area(q - q[:, :1]))
 
 
-# ------------------------------------------------------------------------------------------ clipping
+# ------------------------------------------------------------------------------------------ intersection
 def _side(px: FloatArray, py: FloatArray, qx: FloatArray, qy: FloatArray) -> FloatArray:
     """``d[k, i, j]``: signed distance (times the edge's length) of point ``i`` of ``p`` from the line of edge ``j``
     of ``q`` (``q[j] -> q[j + 1]``); ``>= 0`` on the inner side of a positively oriented polygon."""
@@ -238,7 +238,7 @@ def quad_iou_matched(a: FloatArray, b: FloatArray, *, zero_area: float = 0.0,
 
     ``min_iou``: pairs of convex quadrilaterals whose IoU cannot reach it (bounded by
     ``U / (A + B - U)`` with ``U = min(A, B, area of the hulls' overlap)``, less a relative 1e-9 margin) are not
-    clipped and come out as 0; every IoU that can reach ``min_iou`` is exact.
+    intersected and come out as 0; every IoU that can reach ``min_iou`` is exact.
 
     >>> sq = np.array([[[0, 0], [2, 0], [2, 2], [0, 2]]], float)
     >>> float(quad_iou_matched(sq, sq + [1, 0])[0])
@@ -286,7 +286,7 @@ def _iou_chunk(qa: FloatArray, qb: FloatArray, area_a: FloatArray, area_b: Float
 def quad_iou(a: FloatArray, b: FloatArray, *, min_iou: float | None = None) -> FloatArray:
     """Pairwise IoU ``(N, M)`` of ``(N, 4, 2)`` quadrilaterals ``a`` against ``(M, 4, 2)`` quadrilaterals ``b``.
 
-    Only pairs whose axis-aligned hulls overlap are clipped; the others are 0 (as are pairs of zero-area shapes).
+    Only pairs whose axis-aligned hulls overlap are intersected; the others are 0 (as are pairs of zero-area shapes).
     ``min_iou``: as in :func:`quad_iou_matched` (values that cannot reach it may come out as 0).
 
     >>> sq = np.array([[[0, 0], [2, 0], [2, 2], [0, 2]]], float)

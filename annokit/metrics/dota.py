@@ -30,6 +30,7 @@ from typing import Any, Literal
 
 import numpy as np
 
+from annokit._internal.arrays import equal_key_pairs
 from annokit.core.arrays import BoolArray, FloatArray, IntArray
 from annokit.core.dataset import Dataset
 from annokit.core.instances import Instances
@@ -79,18 +80,17 @@ def _num(v: float) -> float | None:
 
 @dataclass(frozen=True)
 class _Objects:
-    """Columns the matching needs: quadrilaterals, their hulls, labels, images (and flags or scores)."""
+    """Columns the matching needs: quadrilaterals, their hulls, labels, images."""
 
     quads: FloatArray
     hulls: FloatArray
     labels: IntArray
     images: IntArray
-    flags: FloatArray | BoolArray
 
     @classmethod
-    def of(cls, inst: Instances, flags: FloatArray | BoolArray) -> _Objects:
+    def of(cls, inst: Instances) -> _Objects:
         quads = np.asarray(inst.corners) if inst.corners is not None else ltrb_to_corners(inst.boxes)
-        return cls(quads, corners_to_ltrb(quads), np.asarray(inst.labels), np.asarray(inst.image_ids), flags)
+        return cls(quads, corners_to_ltrb(quads), np.asarray(inst.labels), np.asarray(inst.image_ids))
 
 
 def _difficult(gt: Instances) -> BoolArray:
@@ -104,13 +104,7 @@ def _candidates(g: _Objects, d: _Objects) -> tuple[IntArray, IntArray]:
     _, lab = np.unique(np.concatenate([g.labels, d.labels]), return_inverse=True)
     imgs, img = np.unique(np.concatenate([g.images, d.images]), return_inverse=True)
     key = lab.reshape(-1) * len(imgs) + img.reshape(-1)
-    gk, dk = key[:len(g.labels)], key[len(g.labels):]
-    order = np.argsort(gk, kind="stable")
-    lo = np.searchsorted(gk[order], dk, "left")
-    hi = np.searchsorted(gk[order], dk, "right")
-    count = hi - lo
-    det = np.repeat(np.arange(len(dk)), count)
-    gt = order[np.repeat(lo, count) + np.arange(len(det)) - np.repeat(np.cumsum(count) - count, count)]
+    det, gt = equal_key_pairs(key[len(g.labels):], key[:len(g.labels)])
     a, b = d.hulls[det], g.hulls[gt]
     iw = np.maximum(np.minimum(b[:, 2], a[:, 2]) - np.maximum(b[:, 0], a[:, 0]) + 1.0, 0.0)
     ih = np.maximum(np.minimum(b[:, 3], a[:, 3]) - np.maximum(b[:, 1], a[:, 1]) + 1.0, 0.0)
@@ -207,8 +201,8 @@ def evaluate_dota(gt: Dataset, dt: Dataset | Instances, *, method: Literal["11po
     else:
         order = [int(i) for i in cats.ids]
     difficult = _difficult(gt.annotations)
-    g = _Objects.of(gt.annotations, difficult)
-    d = _Objects.of(det, np.asarray(det.scores))
+    g = _Objects.of(gt.annotations)
+    d = _Objects.of(det)
     pd, pg = _candidates(g, d)
     iou = quad_iou_matched(d.quads[pd], g.quads[pg], zero_area=0.0 if fixed else np.nan, min_iou=iou_threshold)
     ovmax, jmax = _best_match(len(det), pd, pg, iou)

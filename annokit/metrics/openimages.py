@@ -33,6 +33,7 @@ from typing import Any
 
 import numpy as np
 
+from annokit._internal.arrays import equal_key_pairs
 from annokit.core.arrays import BoolArray, FloatArray, IntArray
 from annokit.core.dataset import Dataset
 from annokit.core.hierarchy import ImageLabels, LabelHierarchy
@@ -204,16 +205,6 @@ def _rank_in_groups(key: IntArray, scores: FloatArray, *, fixed: bool) -> tuple[
     return order, np.arange(len(order)) - start
 
 
-def _pairs(dkey: IntArray, gkey: IntArray) -> tuple[IntArray, IntArray]:
-    """All ``(detection, ground truth)`` index pairs with equal keys, ground truth in row order."""
-    order = np.argsort(gkey, kind="stable")
-    lo = np.searchsorted(gkey[order], dkey, "left")
-    count = np.searchsorted(gkey[order], dkey, "right") - lo
-    det = np.repeat(np.arange(len(dkey)), count)
-    gt = order[np.repeat(lo, count) + np.arange(len(det)) - np.repeat(np.cumsum(count) - count, count)]
-    return det, gt
-
-
 def _overlaps(d: FloatArray, g: FloatArray) -> tuple[FloatArray, FloatArray]:
     """IoU and IoA (over the detection's area) of paired ``[ymin, xmin, ymax, xmax]`` boxes, computed as
     ``np_box_ops`` does (same operations, same rounding)."""
@@ -256,7 +247,7 @@ def _match(d: _Boxes, g: _Boxes, k: int, image_ids: IntArray, *, thr: float, wei
     order = order[rank < MAX_PER_IMAGE_CLASS]
     img, cat, score = d.img[order], d.cat[order], np.asarray(d.value, dtype=np.float64)[order]
     n = len(order)
-    det, gt = _pairs(img * k + cat, g.img * k + g.cat)
+    det, gt = equal_key_pairs(img * k + cat, g.img * k + g.cat)
     iou, ioa = _overlaps(d.yxyx[order][det], g.yxyx[gt])
     grp = np.asarray(g.value, dtype=bool)[gt]
     best, val = _first_best(det[~grp], gt[~grp], iou[~grp], n)
