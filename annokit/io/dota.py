@@ -26,6 +26,7 @@ from typing import Any
 import numpy as np
 
 from annokit._internal.files import atomic_dir, read_files, write_files
+from annokit._internal.paths import safe_name
 from annokit.core.dataset import Dataset, ImageTable
 from annokit.core.instances import Instances
 from annokit.core.labels import LabelSet
@@ -281,9 +282,16 @@ def write_dota_labels(ds: Dataset, label_dir: PathLike, *, overwrite: bool = Fal
         for pos, img in enumerate(ds.images.ids):
             extras: dict[str, Any] = ds.images.extras[pos] if ds.images.extras else {}
             head = [f"{k}:{v}" for k, v in extras.items()]
-            stem = Path(ds.images.file_names[pos]).stem
+            stem = safe_name(Path(ds.images.file_names[pos]).stem, source=label_dir, where=f"images[{pos}]")
             items.append((tmp / f"{stem}.txt", ("\n".join(head + lines[int(img)]) + "\n").encode()))
         write_files(items)
+
+
+def _class_file(name: str, pred_dir: PathLike) -> str:
+    """``Task1_<name>.txt``; a class name that is not a plain file name part is refused."""
+    if not name or name in (".", "..") or any(c in name for c in "/\\\x00") or name != name.strip():
+        raise FormatError(pred_dir, None, f"class name {name!r} cannot be part of a file name")
+    return f"Task1_{name}.txt"
 
 
 def write_dota_task1(dets: Dataset, pred_dir: PathLike, *, overwrite: bool = False) -> None:
@@ -300,5 +308,5 @@ def write_dota_task1(dets: Dataset, pred_dir: PathLike, *, overwrite: bool = Fal
             rows = np.flatnonzero(ann.labels == cid)
             text = "".join(f"{stems[int(ann.image_ids[k])]} {float(ann.scores[k])!r} " +
                            " ".join(_fmt(v) for v in corners[k]) + "\n" for k in rows)
-            items.append((tmp / f"Task1_{name}.txt", text.encode()))
+            items.append((tmp / _class_file(name, pred_dir), text.encode()))
         write_files(items)

@@ -109,3 +109,11 @@ def test_devkit_sample_labels_parse_as_the_devkit() -> None:
     assert np.array_equal(a.corners.reshape(-1, 8), np.array([o["bbox"] for o in ref]))  # type: ignore[union-attr]
     assert [ds.categories.name_of(int(c)) for c in a.labels] == [o["name"] for o in ref]
     assert [e["difficult"] for e in a.extras] == [bool(o["difficult"]) for o in ref]
+
+
+def test_writer_refuses_class_names_that_are_paths(tmp_path: Path) -> None:
+    ds = read_dota_labels(_labels(tmp_path, {"P1.txt": "0 0 1 0 1 1 0 1 ../../evil\n"}))
+    dets = ds.with_annotations(ds.annotations.replace(scores=[0.5]))
+    with pytest.raises(FormatError, match="class name '../../evil' cannot be part of a file name"):
+        write_dota_task1(dets, tmp_path / "out")
+    assert not (tmp_path / "out").exists() and not (tmp_path.parent / "evil").exists()
