@@ -335,9 +335,7 @@ def evaluate_openimages(gt: Dataset, dt: Instances, *, image_labels: ImageLabels
         raise ValidationError("evaluate_openimages: the detections have no scores")
     cats = gt.categories
     k = len(cats)
-    flags = np.zeros(len(gt.annotations), bool) if group_of is None else np.asarray(group_of, dtype=bool)
-    if group_of is None:
-        flags = np.asarray(gt.annotations.iscrowd, dtype=bool)
+    flags = np.asarray(gt.annotations.iscrowd if group_of is None else group_of, dtype=bool)
     if len(flags) != len(gt.annotations):
         raise ValidationError(f"group_of: expected {len(gt.annotations)} flags, got {len(flags)}")
     used = np.unique(cats.index_of(np.concatenate([gt.annotations.labels, dt.labels, image_labels.labels
