@@ -283,11 +283,14 @@ def _iou_chunk(qa: FloatArray, qb: FloatArray, area_a: FloatArray, area_b: Float
         return np.where(union == 0, zero_area, inter / union)
 
 
-def quad_iou(a: FloatArray, b: FloatArray, *, min_iou: float | None = None) -> FloatArray:
+def quad_iou(a: FloatArray, b: FloatArray, *, crowd: np.ndarray | None = None,
+             min_iou: float | None = None) -> FloatArray:
     """Pairwise IoU ``(N, M)`` of ``(N, 4, 2)`` quadrilaterals ``a`` against ``(M, 4, 2)`` quadrilaterals ``b``.
 
     Only pairs whose axis-aligned hulls overlap are intersected; the others are 0 (as are pairs of zero-area shapes).
-    ``min_iou``: as in :func:`quad_iou_matched` (values that cannot reach it may come out as 0).
+    Where ``crowd[j]`` is true the union is the area of ``a[i]`` alone (COCO's crowd rule, as
+    :func:`annokit.core.boxes.box_iou`). ``min_iou``: as in :func:`quad_iou_matched` (values that cannot reach it
+    may come out as 0; crowd pairs are always computed).
 
     >>> sq = np.array([[[0, 0], [2, 0], [2, 2], [0, 2]]], float)
     >>> quad_iou(sq, np.concatenate([sq, sq + 5])).tolist()
@@ -300,11 +303,20 @@ def quad_iou(a: FloatArray, b: FloatArray, *, min_iou: float | None = None) -> F
     ih = np.minimum(ha[:, None, 3], hb[None, :, 3]) - np.maximum(ha[:, None, 1], hb[None, :, 1])
     i, j = np.nonzero((iw > 0) & (ih > 0))
     out = np.zeros((len(qa), len(qb)))
-    out[i, j] = quad_iou_matched(qa[i], qb[j], min_iou=min_iou)
+    is_crowd = np.zeros(len(j), dtype=bool) if crowd is None else np.asarray(crowd, dtype=bool)[j]
+    out[i[~is_crowd], j[~is_crowd]] = quad_iou_matched(qa[i[~is_crowd]], qb[j[~is_crowd]], min_iou=min_iou)
+    ic, jc = i[is_crowd], j[is_crowd]
+    if len(ic):
+        area = quad_area(qa[ic])
+        inter = np.concatenate([_intersection_areas(qa[ic[s:s + _CHUNK]], qb[jc[s:s + _CHUNK]])
+                                for s in range(0, len(ic), _CHUNK)])
+        with np.errstate(divide="ignore", invalid="ignore"):
+            out[ic, jc] = np.where(area > 0, inter / area, 0.0)
     return out
 
 
-def rbox_iou(a: FloatArray, b: FloatArray, *, min_iou: float | None = None) -> FloatArray:
-    """Pairwise IoU ``(N, M)`` of ``(N, 5)`` rboxes against ``(M, 5)`` rboxes (on their corners); ``min_iou`` as
-    in :func:`quad_iou_matched`."""
-    return quad_iou(rbox_to_corners(a), rbox_to_corners(b), min_iou=min_iou)
+def rbox_iou(a: FloatArray, b: FloatArray, *, crowd: np.ndarray | None = None,
+             min_iou: float | None = None) -> FloatArray:
+    """Pairwise IoU ``(N, M)`` of ``(N, 5)`` rboxes against ``(M, 5)`` rboxes (on their corners); ``crowd`` and
+    ``min_iou`` as in :func:`quad_iou`."""
+    return quad_iou(rbox_to_corners(a), rbox_to_corners(b), crowd=crowd, min_iou=min_iou)

@@ -133,6 +133,19 @@ def test_pairwise_and_min_iou() -> None:
     assert quad_iou(np.zeros((0, 4, 2)), rbox_to_corners(b)).shape == (0, 60)
 
 
+def test_crowd_rule_and_axis_aligned_agreement() -> None:
+    """At angle 0 the rotated IoU equals the box IoU, crowd rule included."""
+    from annokit.core.boxes import box_iou
+
+    rng = np.random.default_rng(4)
+    lt = rng.integers(0, 50, (40, 2)).astype(float)
+    boxes = np.concatenate([lt, lt + rng.integers(1, 30, (40, 2))], axis=1)
+    crowd = rng.random(40) < 0.3
+    rb = np.column_stack([(boxes[:, :2] + boxes[:, 2:]) / 2, boxes[:, 2:] - boxes[:, :2], np.zeros(40)])
+    np.testing.assert_allclose(rbox_iou(rb[:25], rb[25:], crowd=crowd[25:]),
+                               box_iou(boxes[:25], boxes[25:], crowd=crowd[25:]), rtol=0, atol=1e-15)
+
+
 def _polyiou() -> object:
     mod = dota_oracle.load_polyiou()
     if mod is None:
