@@ -14,17 +14,32 @@ per-class ``AP`` for DOTA and VOC.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from annokit.cli._eval_tasks import EvalOutput
-from annokit.cli._eval_tasks_more import _summary, _table
+from annokit.cli._format import summary, table
 from annokit.errors import FormatError
 
-__all__ = ["PROTOCOLS", "run_protocol"]
+__all__ = ["PROTOCOLS", "ProtocolInputs", "run_protocol"]
 
-Runner = Callable[..., EvalOutput]
+
+@dataclass(frozen=True)
+class ProtocolInputs:
+    """What ``annokit eval --protocol`` was given (each runner reads what its protocol needs)."""
+
+    gt: Path
+    pred: Path
+    hierarchy: Path | None = None
+    iou_mode: Literal["devkit", "continuous"] = "devkit"
+    ap_method: Literal["11point", "allpoint"] = "11point"
+    fixed: bool = False
+
+
+Runner = Callable[[ProtocolInputs], EvalOutput]
 _RUNNERS: dict[str, Runner] = {}
 
 
@@ -37,7 +52,7 @@ def _protocol(name: str) -> Callable[[Runner], Runner]:
 
 
 def _output(metrics: dict[str, Any], per_class: dict[str, dict[str, Any]], cols: list[str]) -> EvalOutput:
-    text = _summary(metrics, list(metrics)) + "\n\n" + _table(per_class, cols)
+    text = summary(metrics, list(metrics)) + "\n\n" + table(per_class, cols)
     return EvalOutput(text=text.rstrip(), metrics=metrics, per_class=per_class)
 
 
@@ -52,37 +67,32 @@ def _coco_inputs(gt: Path, pred: Path) -> tuple[Any, Any]:
 
 
 @_protocol("openimages")
-def run_openimages(*, gt: Path, pred: Path, hierarchy: Path | None = None, fixed: bool = False,
-                   **_: Any) -> EvalOutput:
+def run_openimages(inp: ProtocolInputs) -> EvalOutput:
     from annokit.io.openimages import group_of_from_coco, image_labels_from_coco, read_hierarchy
     from annokit.metrics.openimages import evaluate_openimages
 
-    ds, dt = _coco_inputs(gt, pred)
-    tree = read_hierarchy(hierarchy) if hierarchy is not None else None
-    res = evaluate_openimages(ds, dt, image_labels=image_labels_from_coco(ds, path=gt),
-                              group_of=group_of_from_coco(ds, path=gt), hierarchy=tree, fixed=fixed)
+    ds, dt = _coco_inputs(inp.gt, inp.pred)
+    tree = read_hierarchy(inp.hierarchy) if inp.hierarchy is not None else None
+    res = evaluate_openimages(ds, dt, image_labels=image_labels_from_coco(ds, path=inp.gt),
+                              group_of=group_of_from_coco(ds, path=inp.gt), hierarchy=tree, fixed=inp.fixed)
     return _output(res.metrics_dict(), res.per_class_dict(), ["AP", "n_gt"])
 
 
 @_protocol("dota")
-def run_dota(*, gt: Path, pred: Path, ap_method: str | None = None, fixed: bool = False, **_: Any) -> EvalOutput:
+def run_dota(inp: ProtocolInputs) -> EvalOutput:
     from annokit.io.dota import read_dota_labels, read_dota_task1
     from annokit.metrics.dota import evaluate_dota
 
-    labels = read_dota_labels(gt)
-    dets = read_dota_task1(pred, labels)
-    res = evaluate_dota(labels, dets, method="allpoint" if ap_method == "allpoint" else "11point", fixed=fixed)
+    labels = read_dota_labels(inp.gt)
+    res = evaluate_dota(labels, read_dota_task1(inp.pred, labels), method=inp.ap_method, fixed=inp.fixed)
     return _output(res.metrics_dict(), res.per_class_dict(), ["AP", "n_gt", "n_det"])
 
 
-def _run_voc(gt: Path, pred: Path, method: str, iou_mode: str | None) -> EvalOutput:
-    import math
-
+def _run_voc(inp: ProtocolInputs, method: Literal["11point", "allpoint"]) -> EvalOutput:
     from annokit.metrics.voc import evaluate_voc
 
-    ds, dt = _coco_inputs(gt, pred)
-    res = evaluate_voc(ds.annotations, dt, iou_threshold=0.5, method=method,  # type: ignore[arg-type]
-                       iou_mode="continuous" if iou_mode == "continuous" else "devkit")
+    ds, dt = _coco_inputs(inp.gt, inp.pred)
+    res = evaluate_voc(ds.annotations, dt, iou_threshold=0.5, method=method, iou_mode=inp.iou_mode)
     names = {int(i): n for i, n in zip(ds.categories.ids, ds.categories.names)}
     per_class = {names.get(c, str(c)): {"AP": None if math.isnan(r.ap) else r.ap, "n_gt": r.n_gt}
                  for c, r in res.per_class.items()}
@@ -91,18 +101,18 @@ def _run_voc(gt: Path, pred: Path, method: str, iou_mode: str | None) -> EvalOut
 
 
 @_protocol("voc07")
-def run_voc07(*, gt: Path, pred: Path, iou_mode: str | None = None, **_: Any) -> EvalOutput:
-    return _run_voc(gt, pred, "11point", iou_mode)
+def run_voc07(inp: ProtocolInputs) -> EvalOutput:
+    return _run_voc(inp, "11point")
 
 
 @_protocol("voc12")
-def run_voc12(*, gt: Path, pred: Path, iou_mode: str | None = None, **_: Any) -> EvalOutput:
-    return _run_voc(gt, pred, "allpoint", iou_mode)
+def run_voc12(inp: ProtocolInputs) -> EvalOutput:
+    return _run_voc(inp, "allpoint")
 
 
 PROTOCOLS = sorted(_RUNNERS)
 
 
-def run_protocol(protocol: str, **kw: Any) -> EvalOutput:
+def run_protocol(protocol: str, inp: ProtocolInputs) -> EvalOutput:
     """Run one protocol; its output's metrics are the reference's keys."""
-    return _RUNNERS[protocol](**kw)
+    return _RUNNERS[protocol](inp)
