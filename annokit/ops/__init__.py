@@ -11,7 +11,7 @@ dedupe`` are the same on the command line. See ``docs/ops.md``.
 >>> ds = annokit.load("sample_data/scenes/gt.json")
 >>> parts = split_dataset(filter_dataset(ds, min_area=100), {"train": 0.8, "val": 0.2}, seed=0).datasets
 >>> [len(d) for d in parts.values()]
-[38, 10]
+[39, 9]
 """
 
 from annokit.ops._common import OpsError
