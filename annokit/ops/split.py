@@ -25,8 +25,9 @@ its target by ``m_k`` or more. A split short by ``D > 0`` at the end lacked at l
 neediest split did too, and every other split was handed units of ``k`` only while lacking at least
 ``D - m_k / S``: it ends lacking at least ``D - m_k / S - m_k`` (or, never handed one, its whole positive target).
 As the needs sum to zero, ``D + (S - 1)(D - m_k / S - m_k) <= 0``, so ``D <= (1 - 1 / S^2) m_k < m_k``. The same
-holds for image counts with ``stratify="none"`` (``m``: the largest group; 1 for images). Classes that share units with others have no such bound (their objects come in fixed bundles);
-:attr:`SplitResult.stats` gives each class's largest deviation, in objects and in units of ``m_k``.
+holds for image counts with ``stratify="none"`` (``m``: the largest group; 1 for images). Classes that share units
+with others have no such bound (their objects come in fixed bundles); :attr:`SplitResult.stats` gives each
+class's largest deviation, in objects and in units of ``m_k``.
 """
 
 from __future__ import annotations
