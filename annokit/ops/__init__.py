@@ -15,12 +15,13 @@ dedupe`` are the same on the command line. See ``docs/ops.md``.
 """
 
 from annokit.ops._common import OpsError
+from annokit.ops._images import default_image_root, pixel_hashes
 from annokit.ops.dedupe import DedupeResult, dedupe_dataset
 from annokit.ops.filter import filter_dataset, read_image_list
 from annokit.ops.merge import IdMap, MergeResult, OnConflict, merge_datasets
 from annokit.ops.remap import parse_map, remap_dataset
 from annokit.ops.sample import SampleBy, image_uncertainty, sample_dataset
-from annokit.ops.split import SplitResult, Stratify, parse_ratios, split_dataset
+from annokit.ops.split import SplitResult, Stratify, parse_ratios, split_dataset, write_splits
 
 __all__ = [
     "DedupeResult",
@@ -32,13 +33,16 @@ __all__ = [
     "SplitResult",
     "Stratify",
     "dedupe_dataset",
+    "default_image_root",
     "filter_dataset",
     "image_uncertainty",
     "merge_datasets",
     "parse_map",
     "parse_ratios",
+    "pixel_hashes",
     "read_image_list",
     "remap_dataset",
     "sample_dataset",
     "split_dataset",
+    "write_splits",
 ]

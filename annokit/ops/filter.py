@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable
 from pathlib import Path
 
 import numpy as np
+from numpy.typing import ArrayLike
 
 from annokit.core.arrays import BoolArray, IntArray
 from annokit.core.dataset import Dataset
@@ -28,7 +29,7 @@ __all__ = ["filter_dataset", "read_image_list"]
 
 def filter_dataset(ds: Dataset, *, classes: Iterable[str | int] | None = None,
                    exclude_classes: Iterable[str | int] | None = None, min_area: float | None = None,
-                   max_area: float | None = None, image_ids: Sequence[int] | None = None,
+                   max_area: float | None = None, image_ids: ArrayLike | None = None,
                    drop_empty_images: bool = False, recorder: LossRecorder | None = None) -> Dataset:
     """The images and objects of ``ds`` that match every condition given; each one that goes is counted in
     ``recorder`` under its reason.
@@ -43,7 +44,7 @@ def filter_dataset(ds: Dataset, *, classes: Iterable[str | int] | None = None,
     min_area, max_area : float, optional
         Keep objects with ``min_area <= area <= max_area``; ``area`` is the object's area as the source states it
         (COCO ``area``: the mask's pixels for COCO masks; the box area where the format has none).
-    image_ids : sequence of int, optional
+    image_ids : array-like of int, optional
         Keep only these images (see :func:`read_image_list`); an unknown id is an :class:`OpsError`.
     drop_empty_images : bool
         Drop the images left without objects (those empty in the source and those the filter emptied, counted
@@ -102,7 +103,7 @@ def _kept_categories(ds: Dataset, classes: Iterable[str | int] | None,
     return keep
 
 
-def _kept_images(ds: Dataset, image_ids: Sequence[int] | None) -> BoolArray:
+def _kept_images(ds: Dataset, image_ids: ArrayLike | None) -> BoolArray:
     if image_ids is None:
         return np.ones(len(ds.images), dtype=bool)
     pos = ds.images.index_of(np.asarray(image_ids, dtype=np.int64))

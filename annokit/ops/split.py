@@ -33,6 +33,7 @@ class's largest deviation, in objects and in units of ``m_k``.
 from __future__ import annotations
 
 import math
+import os
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -40,13 +41,14 @@ from typing import Any, Literal
 
 import numpy as np
 
+from annokit._internal.files import atomic_dir, write_json_atomic
 from annokit._internal.progress import Progress
 from annokit.core.arrays import IntArray
 from annokit.core.dataset import Dataset
-from annokit.core.losses import LossRecorder
+from annokit.core.losses import LossRecorder, LossReport
 from annokit.ops._common import OpsError, did_you_mean, subset
 
-__all__ = ["SplitResult", "Stratify", "parse_ratios", "split_dataset"]
+__all__ = ["SplitResult", "Stratify", "parse_ratios", "split_dataset", "write_splits"]
 
 Stratify = Literal["class", "none"]
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
@@ -294,3 +296,32 @@ def _stats(ds: Dataset, u: _Units, assign: IntArray, r: np.ndarray, names: list[
     img = np.bincount(assign, weights=u.sizes, minlength=n_split).astype(np.int64)
     return {"classes": classes, "images": {"target": dict(zip(names, (r * len(ds.images)).round(6).tolist())),
                                            "actual": dict(zip(names, img.tolist()))}}
+
+
+def write_splits(result: SplitResult, dst: str | os.PathLike[str], fmt: str, *, overwrite: bool = False,
+                 sidecar: bool = True) -> LossReport:
+    """Write each split of ``result`` into the folder ``dst`` in format ``fmt`` (``NAME.json`` / ``NAME.csv`` for
+    file formats, ``NAME/`` for folder formats) and ``dst/splits.json`` (:meth:`SplitResult.summary`), all at once:
+    on any error nothing is left. Returns the write's loss report (what ``fmt`` cannot hold, all splits together).
+
+    >>> import annokit, tempfile
+    >>> from annokit.ops import split_dataset, write_splits
+    >>> res = split_dataset(annokit.load("sample_data/scenes/gt.json"), {"train": 0.8, "val": 0.2})
+    >>> out = tempfile.mkdtemp() + "/splits"
+    >>> write_splits(res, out, "coco").lossless, sorted(p.name for p in Path(out).iterdir())
+    (True, ['splits.json', 'train.json', 'val.json'])
+    """
+    from annokit.convert import get_format, write_dataset
+
+    spec = get_format(fmt)
+    suffix = "" if spec.folder else ".csv" if fmt == "class-csv" else ".json"
+    rec = LossRecorder("memory", fmt)
+    with atomic_dir(dst, overwrite=overwrite) as tmp:
+        for name, part in result.datasets.items():
+            rep = write_dataset(part, tmp / f"{name}{suffix}", fmt, sidecar=sidecar)
+            for e in rep.entries:
+                rec.add_many(e.kind, e.count, [f"{name}: {x}" for x in e.examples], kept_in=e.kept_in)
+            for w in rep.warnings:
+                rec.warn(f"{name}: {w}")
+        write_json_atomic(tmp / "splits.json", result.summary())
+    return rec.report()
