@@ -257,7 +257,7 @@ def _place_images(datasets: Sequence[Dataset], srcs: list[str], keys: list[list[
         for i in fresh.tolist():
             seen.setdefault(ks[i], (s, int(new[i])))
         _count_images(rec, srcs[s], d, new, fresh, taken)
-        parts.append(take_images(d.images, fresh))
+        parts.append(take_images(d.images, fresh, ids=ids))
         new_ids.append(new)
         matched.append(np.flatnonzero((new >= 0) & ~np.isin(np.arange(len(new)), fresh)))
     return _Images(table=concat_images(parts), new_ids=new_ids, matched=matched)
