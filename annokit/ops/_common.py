@@ -78,7 +78,8 @@ def count(rec: LossRecorder, kind: str, mask: BoolArray, ids: Any, prefix: str =
 def take_images(images: ImageTable, idx: IntArray, *, ids: IntArray | None = None) -> ImageTable:
     """The rows ``idx`` of an image table (with other ``ids`` when given)."""
     ex = images.extras
-    return ImageTable(ids=images.ids[idx] if ids is None else ids, file_names=[images.file_names[i] for i in idx.tolist()],
+    return ImageTable(ids=images.ids[idx] if ids is None else ids,
+                      file_names=[images.file_names[i] for i in idx.tolist()],
                       heights=images.heights[idx], widths=images.widths[idx],
                       extras=[ex[i] for i in idx.tolist()] if ex is not None else None)
 

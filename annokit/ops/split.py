@@ -245,6 +245,8 @@ def _assign(u: _Units, r: np.ndarray, stratified: bool, rng: np.random.Generator
     """The split of each unit: units in decreasing size (images: all 1), ties in a seeded random order, each to
     the split :func:`_choose` picks."""
     n_units, n_split = len(u.sizes), len(r)
+    if (not stratified or not len(u.counts)) and (u.sizes == 1).all():
+        return _assign_images(n_units, r, rng)
     rank = np.empty(n_units, dtype=np.int64)
     rank[rng.permutation(n_units)] = np.arange(n_units)
     ties = rng.random((n_units, n_split)).tolist()  # the seeded choice among equal scores
@@ -255,27 +257,52 @@ def _assign(u: _Units, r: np.ndarray, stratified: bool, rng: np.random.Generator
     out = [0] * n_units
     step = max(1, n_units // 100)
     for done, i in enumerate(order, 1):
-        rows = range(ip[i], ip[i + 1])
-        s = _choose(need, [(cl[p], ct[p]) for p in rows], sizes[i], ties[i])
+        lo, hi = ip[i], ip[i + 1]
+        ks, cs = cl[lo:hi], ct[lo:hi]
+        s = _choose(need, ks, cs, sizes[i], ties[i])
         out[i] = s
         need.img[s] -= sizes[i]
-        for p in rows:
-            need.cls[cl[p]][s] -= ct[p]
+        for k, c in zip(ks, cs):
+            need.cls[k][s] -= c
         if progress is not None and (done % step == 0 or done == n_units):
             progress("splitting", done, n_units)
     return np.asarray(out, dtype=np.int64)
 
 
-def _choose(need: _Needs, objects: list[tuple[int, int]], size: int, ties: list[float]) -> int:
-    """The split for a unit holding ``objects`` (class, count) and ``size`` images: among the splits that lack
-    objects of each of its classes, within the class's slack of the split lacking most (all splits when none
-    does), the one where it cuts the weighted squared shortfall most (the largest ``sum_k c_k need_ks / n_k +
-    size need_s / N``), ties by ``ties``."""
+def _assign_images(n: int, r: np.ndarray, rng: np.random.Generator) -> IntArray:
+    """The same greedy for ``n`` single images by image counts alone, at once: handing each image to the split
+    lacking the most images hands out the splits' "slots" (split ``s``'s ``j``-th image is handed while it lacks
+    ``r_s n - j``) in decreasing order of that need; images in a seeded random order, equal needs in a seeded
+    random order."""
+    order = rng.permutation(n)
+    slots = [int(math.ceil(x * n)) + 1 for x in r]
+    need = np.concatenate([x * n - np.arange(m) for x, m in zip(r, slots)])
+    owner = np.repeat(np.arange(len(r)), slots)
+    picked = np.lexsort((rng.random(len(need)), -need))[:n]
+    out = np.empty(n, dtype=np.int64)
+    out[order] = owner[picked]
+    return out
+
+
+def _choose(need: _Needs, ks: list[int], cs: list[int], size: int, ties: list[float]) -> int:
+    """The split for a unit holding ``cs[j]`` objects of class ``ks[j]`` and ``size`` images: among the splits that
+    lack objects of each of its classes, within the class's slack of the split lacking most (all splits when none
+    does), the one where it cuts the weighted squared shortfall most (the largest ``sum_k c_k need_sk / n_k +
+    size need_s / N``), ties by ``ties``. (Plain loops: this runs once per unit.)"""
     splits = range(len(need.img))
-    cands = [s for s in splits
-             if all(0 < need.cls[k][s] and max(need.cls[k]) - need.cls[k][s] <= need.slack[k] for k, _ in objects)]
-    return max(cands or splits, key=lambda s: (sum(c * need.w_cls[k] * need.cls[k][s] for k, c in objects)
-                                               + size * need.w_img * need.img[s], ties[s]))
+    scores = [size * need.w_img * v for v in need.img]
+    ok = [True] * len(scores)
+    for k, c in zip(ks, cs):
+        row = need.cls[k]
+        wc = c * need.w_cls[k]
+        lowest = max(row) - need.slack[k]
+        for s in splits:
+            v = row[s]
+            scores[s] += wc * v
+            if v <= 0 or v < lowest:
+                ok[s] = False
+    pool = [s for s in splits if ok[s]] or splits
+    return max(pool, key=lambda s: (scores[s], ties[s]))
 
 
 def _stats(ds: Dataset, u: _Units, assign: IntArray, r: np.ndarray, names: list[str]) -> dict[str, Any]:
