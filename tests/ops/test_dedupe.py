@@ -45,7 +45,7 @@ def _brute_force(ds: Dataset, thr: float) -> dict[int, int]:
     return out
 
 
-@settings(max_examples=80, deadline=None)
+@settings(max_examples=40, deadline=None)
 @given(datasets(max_images=4, max_objects=12), st.sampled_from([0.3, 0.5, 0.95, 1.0]), st.booleans())
 def test_duplicate_objects_follow_the_rule(ds: Dataset, thr: float, scored: bool) -> None:
     a = ds.annotations

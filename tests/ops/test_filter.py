@@ -19,7 +19,7 @@ from tests.ops._strategies import datasets
 GT = SAMPLE / "scenes" / "gt.json"
 
 
-@settings(max_examples=60, deadline=None)
+@settings(max_examples=30, deadline=None)
 @given(datasets())
 def test_filter_by_all_classes_is_the_identity(ds: annokit.Dataset) -> None:
     rec = LossRecorder()
@@ -29,7 +29,7 @@ def test_filter_by_all_classes_is_the_identity(ds: annokit.Dataset) -> None:
     assert rec.report().entries == []
 
 
-@settings(max_examples=80, deadline=None)
+@settings(max_examples=40, deadline=None)
 @given(datasets(), st.data())
 def test_every_dropped_object_and_image_is_counted_once(ds: annokit.Dataset, data: st.DataObject) -> None:
     names = ds.categories.names

@@ -22,7 +22,7 @@ from tests.ops._strategies import canonical, content, datasets
 GT = SAMPLE / "scenes" / "gt.json"
 
 
-@settings(max_examples=60, deadline=None)
+@settings(max_examples=30, deadline=None)
 @given(datasets(), st.integers(0, 2**31), st.sampled_from([2, 3]))
 def test_split_then_merge_gives_back_the_source(ds: Dataset, seed: int, parts: int) -> None:
     ratios = {f"p{k}": 1 / parts for k in range(parts)}
@@ -42,7 +42,7 @@ def _renamed(ds: Dataset, tag: str) -> Dataset:
                                          heights=im.heights, widths=im.widths, extras=im.extras))
 
 
-@settings(max_examples=50, deadline=None)
+@settings(max_examples=25, deadline=None)
 @given(datasets(max_images=6), datasets(max_images=6), datasets(max_images=6), st.data())
 def test_merge_is_associative_up_to_the_id_mapping(a: Dataset, b: Dataset, c: Dataset, data: st.DataObject) -> None:
     b, c = _renamed(b, "b"), _renamed(c, "c")
@@ -57,7 +57,7 @@ def test_merge_is_associative_up_to_the_id_mapping(a: Dataset, b: Dataset, c: Da
             m.annotations)
 
 
-@settings(max_examples=50, deadline=None)
+@settings(max_examples=25, deadline=None)
 @given(datasets(), datasets())
 def test_ids_never_collide_and_the_mapping_says_where_each_went(a: Dataset, b: Dataset) -> None:
     b = _renamed(b, "b")

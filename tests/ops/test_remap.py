@@ -65,7 +65,7 @@ def test_mapping_is_simultaneous() -> None:
     assert out.annotations == ds.annotations
 
 
-@settings(max_examples=60, deadline=None)
+@settings(max_examples=30, deadline=None)
 @given(datasets(), st.data())
 def test_identity_and_counts(ds: Dataset, data: st.DataObject) -> None:
     assert remap_dataset(ds, {n: n for n in ds.categories.names}) == ds

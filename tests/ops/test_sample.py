@@ -20,7 +20,7 @@ GT = SAMPLE / "scenes" / "gt.json"
 PRED = SAMPLE / "scenes" / "pred.json"
 
 
-@settings(max_examples=60, deadline=None)
+@settings(max_examples=30, deadline=None)
 @given(datasets(max_images=20), st.data(), st.sampled_from(["random", "class-balanced"]))
 def test_n_distinct_images_with_their_objects_reproducibly(ds: Dataset, data: st.DataObject, by: str) -> None:
     n = data.draw(st.integers(1, len(ds)))
@@ -34,7 +34,7 @@ def test_n_distinct_images_with_their_objects_reproducibly(ds: Dataset, data: st
     assert sample_dataset(ds, n, by=by, seed=seed) == out  # type: ignore[arg-type]
 
 
-@settings(max_examples=80, deadline=None)
+@settings(max_examples=40, deadline=None)
 @given(datasets(max_images=30, max_objects=3, single_class_images=True), st.data())
 def test_class_balanced_shares_images_evenly_between_classes(ds: Dataset, data: st.DataObject) -> None:
     """With one class per image, each class ends in floor(n/K) or ceil(n/K) images, or all of its images."""

@@ -34,7 +34,7 @@ def _class_counts(ds: Dataset, part: Dataset) -> np.ndarray:
     return np.array([(part.annotations.labels == c).sum() for c in ds.categories.ids])
 
 
-@settings(max_examples=120, deadline=None)
+@settings(max_examples=60, deadline=None)
 @given(datasets(max_images=30, max_objects=5, single_class_images=True), ratio_sets, st.integers(0, 2**32 - 1))
 def test_single_class_images_end_within_one_image_of_their_target(ds: Dataset, ratios: dict[str, float],
                                                                   seed: int) -> None:
@@ -48,7 +48,7 @@ def test_single_class_images_end_within_one_image_of_their_target(ds: Dataset, r
         assert ((dev < most) | (total == 0)).all(), (name, dev, most)
 
 
-@settings(max_examples=80, deadline=None)
+@settings(max_examples=40, deadline=None)
 @given(datasets(max_images=40, max_objects=3), ratio_sets, st.integers(0, 2**32 - 1), st.booleans())
 def test_unstratified_image_counts_within_one_of_the_target(ds: Dataset, ratios: dict[str, float], seed: int,
                                                             groups: bool) -> None:
@@ -61,7 +61,7 @@ def test_unstratified_image_counts_within_one_of_the_target(ds: Dataset, ratios:
         assert abs(len(part) - ratios[name] * len(ds)) < biggest
 
 
-@settings(max_examples=80, deadline=None)
+@settings(max_examples=40, deadline=None)
 @given(datasets(max_images=30), ratio_sets, st.integers(0, 2**32 - 1), st.sampled_from(["class", "none"]))
 def test_every_image_in_one_split_groups_whole_ids_kept(ds: Dataset, ratios: dict[str, float], seed: int,
                                                         stratify: str) -> None:
