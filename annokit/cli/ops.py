@@ -3,7 +3,6 @@ every dropped or changed item counted."""
 
 from __future__ import annotations
 
-import sys
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -11,67 +10,66 @@ from typing import Any
 
 import click
 
-from annokit.cli._common import ProgressBar
+from annokit.cli._common import (
+    Console,
+    ProgressBar,
+    format_names,
+    from_option,
+    json_option,
+    overwrite_option,
+    quiet_option,
+    refuse_existing,
+    resolve_format,
+    write_json_output,
+)
 
 __all__ = ["COMMANDS"]
-
-
-def _format_names() -> list[str]:
-    from annokit.convert import FORMATS
-
-    return sorted(FORMATS)
 
 
 # ---------------------------------------------------------------------------------------------- shared pieces
 @dataclass(frozen=True)
 class _Io:
-    """The options every command shares."""
+    """The options every command shares (the project's CLI conventions, annokit/cli/_common.py)."""
 
     src_format: str | None
     dst_format: str | None
     overwrite: bool
     quiet: bool
-    json_out: str | None
+    json_out: Path | None
+
+    @property
+    def console(self) -> Console:
+        return Console.of(self.quiet, self.json_out)
 
 
 def _io_options(fn: Callable[..., Any]) -> Callable[..., Any]:
-    """--from / --to / --overwrite / --json / -q, gathered into one ``io`` argument."""
-    opts = [
-        click.option("--from", "src_format", type=click.Choice(_format_names()), default=None,
-                     help="Source format (default: recognised from the path)."),
-        click.option("--to", "dst_format", type=click.Choice(_format_names()), default=None,
-                     help="Target format (default: the source's)."),
-        click.option("--overwrite", is_flag=True, default=False, help="Replace DST if it exists (once the new one "
-                                                                      "is whole)."),
-        click.option("--json", "json_out", metavar="PATH|-", default=None,
-                     help="Also write the report as JSON to PATH ('-': to stdout, instead of the text)."),
-        click.option("--quiet", "-q", is_flag=True, default=False, help="Print nothing but errors."),
-    ]
+    """--from / --to / --json / --overwrite / -q, gathered into one ``io`` argument of ``fn``."""
 
-    def wrapped(src_format: str | None, dst_format: str | None, overwrite: bool, json_out: str | None,
+    def wrapped(src_format: str | None, dst_format: str | None, overwrite: bool, json_out: Path | None,
                 quiet: bool, **kw: Any) -> Any:
         return fn(io=_Io(src_format, dst_format, overwrite, quiet, json_out), **kw)
 
     wrapped.__name__ = fn.__name__
     wrapped.__doc__ = fn.__doc__
-    for o in reversed(opts):
-        wrapped = o(wrapped)
+    for option in (quiet_option, overwrite_option("DST (once the new one is whole) and the --json file"),
+                   json_option("the report"),
+                   click.option("--to", "dst_format", type=click.Choice(format_names()), default=None,
+                                metavar="FORMAT", help="Format of DST (default: the source's; `annokit formats`)."),
+                   from_option("the source")):
+        wrapped = option(wrapped)
     return wrapped
 
 
 def _read(path: Path, fmt: str | None) -> tuple[Any, str]:
-    from annokit.convert import detect_format, read_dataset
+    from annokit.convert import read_dataset
 
-    fmt = fmt or detect_format(path)
+    fmt = resolve_format(path, fmt)
     return read_dataset(path, fmt), fmt
 
 
-def _check_dst(dst: Path, overwrite: bool) -> None:
-    """Refuse an existing DST before any work (an empty folder is not in the way)."""
-    from annokit.errors import FormatError
-
-    if dst.exists() and not overwrite and not (dst.is_dir() and not any(dst.iterdir())):
-        raise FormatError(dst, None, "destination exists (pass --overwrite to replace it)")
+def _check_dst(dst: Path | None, io: _Io) -> None:
+    """Refuse an existing DST or --json file before any work."""
+    refuse_existing(io.overwrite, dst, io.json_out)
 
 
 def _counts(ds: Any) -> dict[str, int]:
@@ -93,25 +91,13 @@ class _Outcome:
 
 
 def _emit(out: _Outcome, io: _Io) -> None:
-    """The report: text on stdout (unless quiet or ``--json -``), JSON where ``--json`` says."""
-    data = {"command": out.command, "sources": out.sources, "destination": out.destination,
-            "before": out.before, "after": out.after, "changes": out.changes.to_json_dict()["entries"],
-            "warnings": out.changes.warnings, "written": out.written.to_json_dict() if out.written else None,
-            **(out.extra or {})}
-    if io.json_out == "-":
-        import orjson
-
-        from annokit._internal.files import json_clean
-
-        sys.stdout.write(orjson.dumps(json_clean(data), option=orjson.OPT_INDENT_2).decode() + "\n")
-    elif io.json_out is not None:
-        from annokit._internal.files import write_json_atomic
-
-        write_json_atomic(io.json_out, data)
-    if io.quiet or io.json_out == "-":
-        return
-    for line in _text(out):
-        click.echo(line)
+    """The report: text (unless quiet; on stderr with ``--json -``), and JSON where ``--json`` says."""
+    if io.json_out is not None:
+        write_json_output(io.json_out, {
+            "command": out.command, "sources": out.sources, "destination": out.destination, "before": out.before,
+            "after": out.after, "changes": out.changes.to_json_dict()["entries"], "warnings": out.changes.warnings,
+            "written": out.written.to_json_dict() if out.written else None, **(out.extra or {})})
+    io.console.echo("\n".join(_text(out)))
 
 
 def _text(out: _Outcome) -> list[str]:
@@ -138,7 +124,7 @@ def _one_to_one(command: str, src: Path, dst: Path, io: _Io, op: Callable[[Any, 
     """Read SRC, apply ``op(dataset, recorder)``, write DST in --to (default: the source's format), report."""
     from annokit.core.losses import LossRecorder
 
-    _check_dst(dst, io.overwrite)
+    _check_dst(dst, io)
     ds, fmt = _read(src, io.src_format)
     rec = LossRecorder(fmt, command)
     out = op(ds, rec)
@@ -155,7 +141,7 @@ FILTER_EPILOG = """\b
 Examples:
   annokit filter sample_data/scenes/gt.json circles.json --classes circle --drop-empty-images
   annokit filter sample_data/scenes/gt.json big.json --exclude-classes triangle --min-area 400
-  annokit filter sample_data/scenes/gt.json some.json --images ids.txt --to voc
+  annokit filter gt.json some.json --images ids.txt --to voc
 
 --images names a text file of image ids or file names, one a line. An object failing several conditions is counted
 once, under the first: its image is not kept, its class is not kept, its area is below --min-area, above
@@ -192,9 +178,9 @@ def filter_command(io: _Io, src: Path, dst: Path, classes: str | None, exclude_c
 # ---------------------------------------------------------------------------------------------- merge
 MERGE_EPILOG = """\b
 Examples:
-  annokit filter sample_data/scenes/gt.json a.json --images a.txt
-  annokit filter sample_data/scenes/gt.json b.json --images b.txt
-  annokit merge a.json b.json merged.json
+  annokit filter sample_data/scenes/gt.json circles.json --classes circle
+  annokit filter sample_data/scenes/gt.json others.json --exclude-classes circle
+  annokit merge circles.json others.json merged.json
   annokit merge a.json voc_dir/ merged/ --to yolo --on-conflict rename
 
 Image and annotation ids are kept unless an earlier source has them (then they get new ones); categories are
@@ -228,7 +214,7 @@ def merge_command(io: _Io, paths: tuple[Path, ...], on_conflict: str, by_id: boo
     if len(paths) < 3:
         raise click.UsageError("give at least two sources and a destination")
     srcs, dst = list(paths[:-1]), paths[-1]
-    _check_dst(dst, io.overwrite)
+    _check_dst(dst, io)
     read = [_read(_existing(p), io.src_format) for p in srcs]
     roots = list(image_dirs) or [default_image_root(p) for p in srcs]
     rec = LossRecorder(read[0][1], "merge")
@@ -282,7 +268,7 @@ def split_command(io: _Io, src: Path, dst: Path, ratios: str, stratify: str, gro
     from annokit.ops import parse_ratios, split_dataset, write_splits
 
     parsed = parse_ratios(ratios)
-    _check_dst(dst, io.overwrite)
+    _check_dst(dst, io)
     ds, fmt = _read(src, io.src_format)
     rec = LossRecorder(fmt, "split")
     with ProgressBar("split", None, quiet=io.quiet) as bar:
@@ -294,13 +280,12 @@ def split_command(io: _Io, src: Path, dst: Path, ratios: str, stratify: str, gro
         del summary["splits"][name]["image_ids"]
     _emit(_Outcome("split", [str(src)], str(dst), _counts(ds), _counts(ds), rec.report(), written,
                    {"split": summary}), io)
-    if not io.quiet and io.json_out != "-":
-        for name, d in res.datasets.items():
-            click.echo(f"  {name}: {len(d)} images, {len(d.annotations)} objects")
-        worst = max(summary["classes"], key=lambda c: c["max_deviation"], default=None)
-        if worst is not None:
-            click.echo(f"  largest class deviation: {worst['name']!r} {worst['max_deviation']:g} objects "
-                       f"(most in one image: {worst['max_per_unit']})")
+    for name, d in res.datasets.items():
+        io.console.echo(f"  {name}: {len(d)} images, {len(d.annotations)} objects")
+    worst = max(summary["classes"], key=lambda c: c["max_deviation"], default=None)
+    if worst is not None:
+        io.console.echo(f"  largest class deviation: {worst['name']!r} {worst['max_deviation']:g} objects "
+                        f"(most in one image: {worst['max_per_unit']})")
 
 
 # ---------------------------------------------------------------------------------------------- sample
@@ -345,7 +330,7 @@ REMAP_EPILOG = """\b
 Examples:
   annokit remap sample_data/scenes/gt.json shapes.json --map square=polygon,triangle=polygon
   annokit remap sample_data/scenes/gt.json no_circles.json --map circle=-
-  annokit remap sample_data/scenes/gt.json renamed.json --map-file mapping.txt --renumber
+  annokit remap gt.json renamed.json --map-file mapping.txt --renumber
 
 OLD is a category name (or id); NEW a name, an id, or - to drop the category and its objects. Categories given
 the same name become one (with the id of the one keeping its name, else the first's). A map file is JSON
@@ -406,7 +391,7 @@ def dedupe_command(io: _Io, src: Path, dst: Path | None, iou: float, image_dir: 
     if dst is not None and not apply:
         raise click.UsageError("DST is written only with --apply")
     if dst is not None:
-        _check_dst(dst, io.overwrite)
+        _check_dst(dst, io)
     ds, fmt = _read(src, io.src_format)
     root = image_dir or _found_images(src, ds)
     rec = LossRecorder(fmt, "dedupe")
