@@ -158,11 +158,13 @@ def measure(sizes: list[int], repeat: int, dm_python: str | None, timeout: float
                 r = run(dm_python, DATUMARO_WORKER, datumaro_layout(path), timeout)
                 dmr += [r] if r else []
         out[n] = {"annokit": ak, "datumaro": dmr}
+        report(out)  # as it goes: the tables so far
+        (DATA / "bench_ops_results.json").write_text(json.dumps({str(k): v for k, v in out.items()}))
     return out
 
 
 def report(results: dict[int, Any]) -> None:
-    ops = [k for k in results[max(results)]["annokit"][0] if k not in ("counts", "images")]
+    ops = [k for k in results[min(results)]["annokit"][0] if k not in ("counts", "images")]
     print("\nannokit, seconds: median (min-max); per 1,000 images in the last column of each size")
     print(f"{'operation':<26}" + "".join(f"{n:>26,}" for n in results))
     for op in ops:
@@ -279,7 +281,6 @@ def main(argv: list[str] | None = None) -> int:
     if dm_python is None:
         print("datumaro: no interpreter (see the docstring): timing annokit alone")
     results = measure(sizes, a.repeat, dm_python, a.timeout)
-    report(results)
     if dm_python and results[max(sizes)]["datumaro"]:
         print(f"(datumaro {results[max(sizes)]['datumaro'][0]['version']})")
     if a.quality:
