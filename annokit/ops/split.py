@@ -331,11 +331,11 @@ def write_splits(result: SplitResult, dst: str | os.PathLike[str], fmt: str, *, 
     file formats, ``NAME/`` for folder formats) and ``dst/splits.json`` (:meth:`SplitResult.summary`), all at once:
     on any error nothing is left. Returns the write's loss report (what ``fmt`` cannot hold, all splits together).
 
-    >>> import annokit, tempfile
+    >>> import annokit, pathlib, tempfile
     >>> from annokit.ops import split_dataset, write_splits
     >>> res = split_dataset(annokit.load("sample_data/scenes/gt.json"), {"train": 0.8, "val": 0.2})
     >>> out = tempfile.mkdtemp() + "/splits"
-    >>> write_splits(res, out, "coco").lossless, sorted(p.name for p in Path(out).iterdir())
+    >>> write_splits(res, out, "coco").lossless, sorted(p.name for p in pathlib.Path(out).iterdir())
     (True, ['splits.json', 'train.json', 'val.json'])
     """
     from annokit.convert import get_format, write_dataset
