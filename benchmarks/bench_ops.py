@@ -233,7 +233,7 @@ def closeness(counts: np.ndarray, most: np.ndarray, r: np.ndarray) -> str:
     return f"{100 * (dev < 1).mean():5.1f} % within one image, worst {dev.max():6.2f}, mean {dev.mean():5.2f}"
 
 
-def quality(path: Path, dm_counts: dict[str, list[int]] | None) -> None:
+def quality(path: Path, dm: dict[str, Any] | None) -> None:
     import annokit
     from annokit.core.losses import LossRecorder
     from annokit.ops import split_dataset
@@ -261,9 +261,9 @@ def quality(path: Path, dm_counts: dict[str, list[int]] | None) -> None:
     sech = sechidis(units, r)
     print(f"  Sechidis order     {closeness(counts_of(sech), most, r)}; images "
           f"{np.bincount(sech, minlength=len(r)).tolist()} ({time.perf_counter() - t:.1f} s)")
-    if dm_counts is not None:
-        c = np.array([dm_counts[s] for s in RATIOS], dtype=np.float64)
-        print(f"  datumaro           {closeness(c, most, r)}")
+    if dm is not None:
+        c = np.array([dm["counts"][s] for s in RATIOS], dtype=np.float64)
+        print(f"  datumaro           {closeness(c, most, r)}; images {[dm['images'][s] for s in RATIOS]}")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -285,7 +285,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"(datumaro {results[max(sizes)]['datumaro'][0]['version']})")
     if a.quality:
         last = results[max(sizes)]["datumaro"]
-        quality(dataset(max(sizes), max(sizes)), last[0]["counts"] if last else None)
+        quality(dataset(max(sizes), max(sizes)), last[0] if last else None)
     return 0
 
 
