@@ -23,7 +23,7 @@ from annokit._internal.files import write_bytes_atomic, write_json_atomic
 from annokit._internal.paths import safe_name
 from annokit.errors import FormatError
 from annokit.io.coco import load_json
-from annokit.io.labelmap import open_image
+from annokit.io.labelmap import MAX_PIXELS, fast_png_codec, open_image, png_header, scratch_bytes
 
 __all__ = [
     "PanopticImage",
@@ -174,8 +174,7 @@ def _decode_rgb_ids(img: Any, path: Path, out: np.ndarray | None) -> np.ndarray:
     from PIL import Image
 
     w, h = img.size
-    if out is None or out.shape != (h, w) or out.dtype != np.uint32 or not out.flags.c_contiguous:
-        out = np.empty((h, w), np.uint32)
+    out = _id_buffer(out, h, w)
     done = False
     lazy = bool(getattr(img, "tile", None))  # not decoded yet: a file image whose pixels can land in ``out``
     try:  # let Pillow decode straight into ``out`` (RGB is stored as 4 bytes per pixel); fall back if it won't
@@ -195,12 +194,73 @@ def _decode_rgb_ids(img: Any, path: Path, out: np.ndarray | None) -> np.ndarray:
     return out
 
 
+def _id_buffer(out: np.ndarray | None, h: int, w: int) -> np.ndarray:
+    """``out`` when it is a C-contiguous uint32 ``(h, w)`` array, else a new one."""
+    if out is None or out.shape != (h, w) or out.dtype != np.uint32 or not out.flags.c_contiguous:
+        return np.empty((h, w), np.uint32)
+    return out
+
+
+def _read_id_png_fast(p: Path, limit: int, out: np.ndarray | None) -> np.ndarray | None:
+    """8-bit RGB id PNGs through :func:`annokit.io.labelmap.fast_png_codec`, straight into a reused buffer;
+    ``None`` for anything else (Pillow's path then decodes it, or names what is wrong)."""
+    codec = fast_png_codec()
+    if codec is None:
+        return None
+    try:
+        data = p.read_bytes()
+    except OSError:
+        return None
+    head = png_header(data)
+    if head is None or head.bit_depth != 8 or head.color_type != 2:
+        return None
+    h, w = head.height, head.width
+    if not 0 < h * w <= limit:
+        return None
+    n = h * w
+    buf = scratch_bytes("rgb", 3 * n + 1)  # one spare byte: the last pixel is read as 4 bytes below
+    try:
+        rgb = codec.png_decode(data, out=buf[:3 * n].reshape(h, w, 3))
+    except Exception:  # noqa: BLE001 - any decoder failure: Pillow's path decides and reports
+        return None
+    if not (isinstance(rgb, np.ndarray) and rgb.shape == (h, w, 3) and np.shares_memory(rgb, buf)):
+        return None
+    ids = _id_buffer(out, h, w)
+    # pixel i's bytes R, G, B (and the next pixel's R) as a little-endian uint32 at offset 3 i, masked to 24 bits
+    packed = np.ndarray((n,), "<u4", buffer=buf, strides=(3,))
+    np.bitwise_and(packed, np.uint32(0xFFFFFF), out=ids.reshape(-1))
+    return ids
+
+
 def read_id_png(path: PathLike, *, max_pixels: int | None = None, out: np.ndarray | None = None) -> np.ndarray:
     """Read an RGB (or palette) id PNG as ``(H, W)`` uint32 segment ids (0 = void).
 
-    ``out``: a uint32 ``(H, W)`` array to decode into (reused when its shape fits; the result is returned).
+    Parameters
+    ----------
+    path : str or path
+        The PNG.
+    max_pixels : int, optional
+        Images with more pixels are refused before decoding (default :data:`annokit.io.labelmap.MAX_PIXELS`).
+    out : numpy.ndarray, optional
+        A uint32 ``(H, W)`` array to decode into (used when its shape fits; the result is returned).
+
+    Returns
+    -------
+    numpy.ndarray
+        ``(H, W)`` uint32 ids ``R + 256 G + 65536 B``.
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> f = tempfile.NamedTemporaryFile(suffix=".png", delete=False).name
+    >>> write_id_png(f, np.array([[0, 1, 70000]]))
+    >>> read_id_png(f).tolist()
+    [[0, 1, 70000]]
     """
     p = Path(path)
+    fast = _read_id_png_fast(p, MAX_PIXELS if max_pixels is None else int(max_pixels), out)
+    if fast is not None:
+        return fast
     img = open_image(p, max_pixels=max_pixels)
     try:
         with img:

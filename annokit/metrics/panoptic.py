@@ -27,7 +27,7 @@ import math
 import threading
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
 
@@ -90,54 +90,154 @@ _LOCAL = threading.local()
 
 
 def _scratch(name: str, n: int, dtype: Any) -> np.ndarray:
-    """A per-thread reusable 1-d buffer of at least ``n`` items (callers use ``[:n]``)."""
+    """A per-thread reusable 1-d buffer of at least ``n`` items (callers use ``[:n]``): fresh buffers per image
+    would cost a page fault per 4 KiB."""
     buf = getattr(_LOCAL, name, None)
-    if buf is None or buf.size < n:
-        buf = np.empty(n, dtype)
+    if buf is None or buf.size < n or buf.dtype != dtype:
+        buf = np.empty(max(n, 1), dtype)
         setattr(_LOCAL, name, buf)
     return buf[:n]
 
 
-def _lut() -> np.ndarray:
-    lut = getattr(_LOCAL, "table", None)
-    if lut is None:
-        lut = _LOCAL.table = np.zeros(1 << 24, np.uint16)  # lazily paged; reset to zeros after each use
-    return lut
-
-
-def _dense(ids_map: np.ndarray, seg_ids: np.ndarray, slot: str = "a") -> np.ndarray:
-    """Map ids to 0 = void, 1..S = segment (in ``seg_ids`` order), S+1 = an id not in ``seg_ids``.
-
-    The result may be a per-thread scratch buffer (valid until the next call with the same ``slot``)."""
+def _dense(values: np.ndarray, seg_ids: np.ndarray) -> np.ndarray:
+    """Map ids to 0 = void (id 0), 1..S = segment (in ``seg_ids`` order), S+1 = an id not in ``seg_ids``."""
     s = seg_ids.size
-    flat = ids_map.reshape(-1)
-    if s < 65534 and flat.size and flat.dtype.kind in "ui" and (flat.dtype.kind == "u" or int(flat.min()) >= 0) \
-            and int(flat.max()) < (1 << 24):
-        lut = _lut()
-        lut[seg_ids] = np.arange(1, s + 1, dtype=np.uint16)
-        dense = _scratch("dense_" + slot, flat.size, np.uint16)
-        try:
-            np.take(lut, flat, out=dense)
-        finally:
-            lut[seg_ids] = 0
-        nz_flat = flat.size - int(np.count_nonzero(flat))
-        if nz_flat != flat.size - int(np.count_nonzero(dense)):
-            dense[(dense == 0) & (flat != 0)] = s + 1
-        return dense
-    if s == 0:
-        return np.where(flat == 0, 0, 1).astype(np.intp)
-    order = np.argsort(seg_ids, kind="stable")
-    srt = seg_ids[order].astype(np.int64)
-    f64 = flat.astype(np.int64)
-    pos = np.searchsorted(srt, f64)
-    pos_c = np.minimum(pos, s - 1)
-    hit = srt[pos_c] == f64
-    lut2 = np.empty(s + 1, np.intp)
-    lut2[:s] = order + 1
-    lut2[s] = s + 1
-    dense = lut2[np.where(hit, pos_c, s)]
-    dense[f64 == 0] = 0
-    return dense
+    v = values.astype(np.int64, copy=False)
+    out = np.full(v.shape, s + 1, np.intp)
+    if s:
+        order = np.argsort(seg_ids, kind="stable")
+        srt = seg_ids[order]
+        pos = np.minimum(np.searchsorted(srt, v), s - 1)
+        hit = srt[pos] == v
+        out[hit] = order[pos[hit]] + 1
+    out[v == 0] = 0
+    return out
+
+
+@dataclass(frozen=True)
+class _Joint:
+    """Pixel counts of (ground-truth segment, predicted segment): rows / columns 0 = void, 1..S = the JSON's
+    segments in order, S+1 = ids missing from the JSON; ``unknown_pred`` is one such predicted id (or -1)."""
+
+    counts: np.ndarray
+    unknown_pred: int
+
+
+def _joint_histogram(g: np.ndarray, p: np.ndarray, gsid: np.ndarray, psid: np.ndarray) -> _Joint:
+    """The joint histogram from the runs of equal (ground truth, prediction) along the raster: four passes over
+    the pixels (two comparisons, their union, the run starts), then work proportional to the number of runs."""
+    gf = np.ascontiguousarray(g).reshape(-1)
+    pf = np.ascontiguousarray(p).reshape(-1)
+    n = gf.size
+    change = _scratch("change", n, np.dtype(bool))
+    if n:
+        change[0] = True
+        np.not_equal(gf[1:], gf[:-1], out=change[1:])
+        other = _scratch("change2", n - 1, np.dtype(bool))
+        np.not_equal(pf[1:], pf[:-1], out=other)
+        np.logical_or(change[1:], other, out=change[1:])
+    starts = np.flatnonzero(change)
+    lengths = np.diff(starts, append=n)
+    gv, pv = gf[starts], pf[starts]
+    gd = _dense(gv, gsid)
+    pd = _dense(pv, psid)
+    nb = psid.size + 2
+    counts = np.bincount(gd * nb + pd, weights=lengths, minlength=(gsid.size + 2) * nb)
+    unknown = np.flatnonzero(pd == nb - 1)
+    return _Joint(counts.astype(np.int64).reshape(gsid.size + 2, nb),  # exact: counts < 2**53
+                  int(pv[unknown[0]]) if unknown.size else -1)
+
+
+def _check_prediction(joint: _Joint, psid: np.ndarray, pcat: np.ndarray, categories: PanopticCategories
+                      ) -> np.ndarray:
+    """Raise :class:`PanopticError` as panopticapi does on an inconsistent prediction; return the predicted
+    segments' category indices."""
+    if joint.unknown_pred >= 0:
+        raise PanopticError(f"segment id {joint.unknown_pred} is in the prediction PNG but not in its JSON")
+    parea = joint.counts[:, 1:psid.size + 1].sum(axis=0)
+    if psid.size and (parea == 0).any():
+        missing = psid[parea == 0].tolist()
+        raise PanopticError(f"segment ids {missing} are in the prediction JSON but not in its PNG")
+    pci = categories.index_of(pcat)
+    k = categories.ids.size
+    if psid.size and (pci == k).any():
+        j = int(np.flatnonzero(pci == k)[0])
+        raise PanopticError(f"predicted segment {int(psid[j])} has unknown category_id {int(pcat[j])}")
+    return pci
+
+
+@dataclass(frozen=True)
+class _GtAreas:
+    """Ground-truth areas as PQ uses them, and how many JSON areas differ from the pixel counts (the first)."""
+
+    area: np.ndarray
+    mismatches: int
+    first: tuple[int, int, int] | None
+
+
+def _gt_areas(joint: _Joint, gsid: np.ndarray, garea_json: np.ndarray, source: str) -> _GtAreas:
+    """The JSON ``area`` where present (panopticapi), else the pixel count; ``source="png"`` counts pixels."""
+    ng = gsid.size
+    gpix = joint.counts[1:ng + 1].sum(axis=1)
+    has_json = garea_json >= 0
+    mism = has_json & (garea_json != gpix)
+    n_mism = int(mism.sum())
+    first = None
+    if n_mism:
+        j = int(np.flatnonzero(mism)[0])
+        first = (int(gsid[j]), int(garea_json[j]), int(gpix[j]))
+    area = gpix if source == "png" else np.where(has_json, garea_json, gpix)
+    return _GtAreas(area, n_mism, first)
+
+
+@dataclass(frozen=True)
+class _Matches:
+    """Matched pairs (ground-truth row ``gi``, prediction column ``pj``) with their IoU."""
+
+    gi: np.ndarray
+    pj: np.ndarray
+    iou: np.ndarray
+
+
+def _match(joint: _Joint, garea: np.ndarray, gcat: np.ndarray, gcrowd: np.ndarray, pcat: np.ndarray) -> _Matches:
+    """Same-category, non-crowd overlapping pairs with ``IoU = inter / (area_p + area_g - inter - void_p) > 0.5``."""
+    ng, npr = gcat.size, pcat.size
+    inter = joint.counts[1:ng + 1, 1:npr + 1]
+    parea = joint.counts[:, 1:npr + 1].sum(axis=0)
+    void_p = joint.counts[0, 1:npr + 1]
+    gi, pj = np.nonzero(inter)
+    keep = (~gcrowd[gi]) & (gcat[gi] == pcat[pj])
+    gi, pj = gi[keep], pj[keep]
+    it = inter[gi, pj]
+    union = parea[pj] + garea[gi] - it - void_p[pj]
+    with np.errstate(divide="ignore", invalid="ignore"):
+        iou = it / union.astype(np.float64)
+    ok = iou > 0.5
+    return _Matches(gi[ok], pj[ok], iou[ok])
+
+
+def _unmatched_predictions(joint: _Joint, m: _Matches, gci: np.ndarray, gcrowd: np.ndarray, pci: np.ndarray,
+                           k: int) -> np.ndarray:
+    """False positives per category: unmatched predictions, except those more than half on void plus the crowd
+    region of their category (the last unmatched crowd segment of it in the JSON, as panopticapi's dict keeps)."""
+    ng, npr = gci.size, pci.size
+    inter = joint.counts[1:ng + 1, 1:npr + 1]
+    parea = joint.counts[:, 1:npr + 1].sum(axis=0)
+    gt_matched = np.zeros(ng, bool)
+    gt_matched[m.gi] = True
+    pred_matched = np.zeros(npr, bool)
+    pred_matched[m.pj] = True
+    crowd_row = np.full(k + 1, -1, np.int64)
+    for r in np.flatnonzero(gcrowd & ~gt_matched).tolist():  # JSON order: a later crowd replaces an earlier one
+        crowd_row[gci[r]] = r
+    um = np.flatnonzero(~pred_matched)
+    absorbed = joint.counts[0, 1:npr + 1][um].astype(np.int64)
+    row = crowd_row[pci[um]]
+    has_crowd = row >= 0
+    absorbed[has_crowd] += inter[row[has_crowd], um[has_crowd]]
+    ignored = absorbed / parea[um].astype(np.float64) > 0.5
+    fp: np.ndarray = np.bincount(pci[um[~ignored]], minlength=k + 1)[:k]
+    return fp
 
 
 class PanopticError(ValueError):
@@ -146,9 +246,34 @@ class PanopticError(ValueError):
 
 def pq_image_stats(gt_ids: np.ndarray, gt_segment_ids: Any, gt_category_ids: Any, gt_iscrowd: Any,
                    gt_area: Any, pred_ids: np.ndarray, pred_segment_ids: Any, pred_category_ids: Any,
-                   categories: PanopticCategories, *, gt_area_source: str = "json") -> PanopticImageStats:
-    """Counts of one image. Id maps ``(H, W)`` integer (0 = void); segment tables ``(S,)`` arrays;
-    ``gt_area`` (S,) int with -1 where the JSON has none (the pixel count is used there)."""
+                   categories: PanopticCategories, *, gt_area_source: Literal["json", "png"] = "json"
+                   ) -> PanopticImageStats:
+    """Counts of one image (the stages: joint histogram, prediction checks, areas, matching, leftovers).
+
+    Parameters
+    ----------
+    gt_ids, pred_ids : numpy.ndarray
+        ``(H, W)`` integer id maps of one shape (0 = void).
+    gt_segment_ids, gt_category_ids, gt_iscrowd, gt_area : array-like
+        The ground truth's segment table, ``(S,)`` each; ``gt_area`` is -1 where the JSON has none.
+    pred_segment_ids, pred_category_ids : array-like
+        The prediction's segment table.
+    categories : PanopticCategories
+        The category table.
+    gt_area_source : {"json", "png"}
+        Ground-truth areas from the JSON (panopticapi) or from the pixel counts.
+
+    Returns
+    -------
+    PanopticImageStats
+
+    Examples
+    --------
+    >>> cats = PanopticCategories.build([1], [True])
+    >>> st = pq_image_stats(np.array([[1, 1]]), [1], [1], [0], [2], np.array([[7, 7]]), [7], [1], cats)
+    >>> st.tp.tolist(), st.iou.tolist()
+    ([1], [1.0])
+    """
     g = np.asarray(gt_ids)
     p = np.asarray(pred_ids)
     if g.shape != p.shape or g.ndim != 2:
@@ -156,88 +281,23 @@ def pq_image_stats(gt_ids: np.ndarray, gt_segment_ids: Any, gt_category_ids: Any
     gsid = np.asarray(gt_segment_ids, np.int64).reshape(-1)
     gcat = np.asarray(gt_category_ids, np.int64).reshape(-1)
     gcrowd = np.asarray(gt_iscrowd, bool).reshape(-1)
-    garea_json = np.asarray(gt_area, np.int64).reshape(-1)
     psid = np.asarray(pred_segment_ids, np.int64).reshape(-1)
     pcat = np.asarray(pred_category_ids, np.int64).reshape(-1)
-    ng, npr = gsid.size, psid.size
     k = categories.ids.size
-    # runs of equal (gt id, pred id) along the raster: the joint histogram is a weighted bincount of the runs
-    gf = np.ascontiguousarray(g).reshape(-1)
-    pf = np.ascontiguousarray(p).reshape(-1)
-    n = gf.size
-    change = _scratch("change", n, bool)
-    if n:
-        change[0] = True
-        np.not_equal(gf[1:], gf[:-1], out=change[1:])
-        tmp = _scratch("change2", max(n - 1, 0), bool)
-        np.not_equal(pf[1:], pf[:-1], out=tmp)
-        np.logical_or(change[1:], tmp, out=change[1:])
-    starts = np.flatnonzero(change)
-    lengths = np.diff(starts, append=n)
-    gv = gf[starts]
-    pv = pf[starts]
-    gdense = _dense(gv, gsid, "g").astype(np.intp)
-    pdense = _dense(pv, psid, "p").astype(np.intp)
-    nb = npr + 2
-    joint = np.bincount(gdense * nb + pdense, weights=lengths, minlength=(ng + 2) * nb)
-    joint = joint.astype(np.int64).reshape(ng + 2, nb)  # exact: counts < 2**53
-    col = joint.sum(axis=0)
-    if col[npr + 1]:
-        bad = int(pv[np.flatnonzero(pdense == npr + 1)[0]])
-        raise PanopticError(f"segment id {bad} is in the prediction PNG but not in its JSON")
-    parea = col[1:npr + 1]
-    if npr and (parea == 0).any():
-        missing = psid[parea == 0].tolist()
-        raise PanopticError(f"segment ids {missing} are in the prediction JSON but not in its PNG")
-    pci = categories.index_of(pcat)
-    if npr and (pci == k).any():
-        j = int(np.flatnonzero(pci == k)[0])
-        raise PanopticError(f"predicted segment {int(psid[j])} has unknown category_id {int(pcat[j])}")
+    joint = _joint_histogram(g, p, gsid, psid)
+    pci = _check_prediction(joint, psid, pcat, categories)
     gci = categories.index_of(gcat)
-    gpix = joint.sum(axis=1)[1:ng + 1]
-    has_json = garea_json >= 0
-    mism = has_json & (garea_json != gpix)
-    n_mism = int(mism.sum())
-    first = None
-    if n_mism:
-        j = int(np.flatnonzero(mism)[0])
-        first = (int(gsid[j]), int(garea_json[j]), int(gpix[j]))
-    garea = gpix if gt_area_source == "png" else np.where(has_json, garea_json, gpix)
-
-    inter = joint[1:ng + 1, 1:npr + 1]
-    void_p = joint[0, 1:npr + 1]
-    gi, pj = np.nonzero(inter)
-    keep = (~gcrowd[gi]) & (gcat[gi] == pcat[pj])
-    gi, pj = gi[keep], pj[keep]
-    it = inter[gi, pj]
-    union = parea[pj] + garea[gi] - it - void_p[pj]
-    with np.errstate(divide="ignore", invalid="ignore"):
-        iou = it / union.astype(np.float64)
-    match = iou > 0.5
-    gi, pj, iou = gi[match], pj[match], iou[match]
-    tp = np.bincount(gci[gi], minlength=k + 1)[:k]
-    gt_matched = np.zeros(ng, bool)
-    gt_matched[gi] = True
-    pred_matched = np.zeros(npr, bool)
-    pred_matched[pj] = True
-    fn_mask = ~gt_matched & ~gcrowd
-    fn = np.bincount(gci[fn_mask], minlength=k + 1)[:k]
-    # crowd region per category: the last unmatched crowd segment of that category (dict overwrite order)
-    crowd_row = np.full(k + 1, -1, np.int64)
-    cr = np.flatnonzero(gcrowd & ~gt_matched)
-    for r in cr.tolist():  # in JSON order: a later crowd segment of the same category replaces an earlier one
-        crowd_row[gci[r]] = r
-    um = np.flatnonzero(~pred_matched)
-    absorbed = void_p[um].astype(np.int64)
-    row = crowd_row[pci[um]]
-    has_crowd = row >= 0
-    absorbed[has_crowd] += inter[row[has_crowd], um[has_crowd]]
-    ignored = absorbed / parea[um].astype(np.float64) > 0.5
-    fp = np.bincount(pci[um[~ignored]], minlength=k + 1)[:k]
-    iou_cat = gci[gi]
+    areas = _gt_areas(joint, gsid, np.asarray(gt_area, np.int64).reshape(-1), gt_area_source)
+    m = _match(joint, areas.area, gcat, gcrowd, pcat)
+    tp = np.bincount(gci[m.gi], minlength=k + 1)[:k]
+    matched = np.zeros(gsid.size, bool)
+    matched[m.gi] = True
+    fn = np.bincount(gci[~matched & ~gcrowd], minlength=k + 1)[:k]
+    fp = _unmatched_predictions(joint, m, gci, gcrowd, pci, k)
+    iou_cat = gci[m.gi]
     ok = iou_cat < k
-    return PanopticImageStats(tp.astype(np.int64), fp.astype(np.int64), fn.astype(np.int64), iou[ok],
-                              iou_cat[ok], n_mism, first)
+    return PanopticImageStats(tp.astype(np.int64), fp.astype(np.int64), fn.astype(np.int64), m.iou[ok],
+                              iou_cat[ok], areas.mismatches, areas.first)
 
 
 @dataclass(frozen=True)
