@@ -151,10 +151,29 @@ def evaluate_panoptic_files(gt_json: PathLike, pred_json: PathLike, gt_dir: Path
     """PQ of a COCO panoptic prediction (JSON + PNG folder) against ground truth, as panopticapi's
     ``pq_compute(gt_json, pred_json, gt_folder, pred_folder)``.
 
-    The PNG folders default to the JSON paths without ``.json``. Categories come from the ground-truth JSON.
+    Parameters
+    ----------
+    gt_json, pred_json : str or path
+        COCO panoptic JSONs; categories come from the ground truth's.
+    gt_dir, pred_dir : str or path, optional
+        The PNG folders (default: the JSON paths without ``.json``).
+    gt_area_source : {"json", "png"}
+        Ground-truth areas from the JSON (panopticapi) or from the PNG pixel counts.
+    threads : int, optional
+        Images decoded and counted in parallel (default ``min(4, cpu_count)``; 0 = in this thread).
+
+    Returns
+    -------
+    PanopticResult
+
     Warns (:class:`annokit.errors.AnnokitWarning`) when ground-truth JSON areas disagree with the PNG pixel counts.
-    Errors name the file and the image. ``threads``: images decoded and counted in parallel (default
-    ``min(4, cpu_count)``; 0 = in this thread).
+    Errors name the file and the image.
+
+    Examples
+    --------
+    >>> r = evaluate_panoptic_files("gt.json", "pred.json")  # doctest: +SKIP
+    >>> r.metrics_dict()["PQ"]  # doctest: +SKIP
+    0.525
     """
     from annokit.io.coco_panoptic import read_panoptic_json, resolve_panoptic_jobs
     from annokit.metrics.panoptic import PanopticAccumulator, PanopticCategories

@@ -15,7 +15,7 @@ from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeGuard
 
 import numpy as np
 
@@ -23,7 +23,7 @@ from annokit._internal.files import write_bytes_atomic, write_json_atomic
 from annokit._internal.paths import safe_name
 from annokit.errors import FormatError
 from annokit.io.coco import load_json
-from annokit.io.labelmap import MAX_PIXELS, fast_png_codec, open_image, png_header, scratch_bytes
+from annokit.io.labelmap import MAX_PIXELS, fast_png_codec, open_image, png_header, read_png_bytes, scratch_bytes
 
 __all__ = [
     "PanopticImage",
@@ -49,7 +49,8 @@ def rgb2id(rgb: np.ndarray) -> np.ndarray:
     if a.ndim != 3 or a.shape[2] != 3:
         raise ValueError(f"rgb2id: expected shape (H, W, 3), got {a.shape}")
     a = a.astype(np.uint32)
-    return a[..., 0] + (a[..., 1] << 8) + (a[..., 2] << 16)
+    ids: np.ndarray = a[..., 0] + (a[..., 1] << 8) + (a[..., 2] << 16)
+    return ids
 
 
 def id2rgb(ids: np.ndarray) -> np.ndarray:
@@ -83,10 +84,10 @@ class PanopticFile:
     category_ids: np.ndarray  # (K,) int64, file order
     category_names: list[str]
     isthing: np.ndarray  # (K,) bool
-    raw: dict
+    raw: dict[str, Any]
 
 
-def _is_int(v: Any) -> bool:
+def _is_int(v: Any) -> TypeGuard[int]:
     return isinstance(v, int) and not isinstance(v, bool)
 
 
@@ -132,8 +133,7 @@ def read_panoptic_json(path: PathLike, *, require_categories: bool = True) -> Pa
         if image_id in seen:
             raise FormatError(p, f"{where}.image_id", f"image {image_id!r} has a second annotation entry")
         seen.add(image_id)
-        fname = a.get("file_name")
-        safe_name(fname, source=p, where=f"{where}.file_name")
+        fname = safe_name(a.get("file_name"), source=p, where=f"{where}.file_name")  # type: ignore[arg-type]
         segs = a.get("segments_info", [])
         if not isinstance(segs, list):
             raise FormatError(p, f"{where}.segments_info", "not a list")
@@ -204,12 +204,9 @@ def _id_buffer(out: np.ndarray | None, h: int, w: int) -> np.ndarray:
 def _read_id_png_fast(p: Path, limit: int, out: np.ndarray | None) -> np.ndarray | None:
     """8-bit RGB id PNGs through :func:`annokit.io.labelmap.fast_png_codec`, straight into a reused buffer;
     ``None`` for anything else (Pillow's path then decodes it, or names what is wrong)."""
+    data = read_png_bytes(p)
     codec = fast_png_codec()
-    if codec is None:
-        return None
-    try:
-        data = p.read_bytes()
-    except OSError:
+    if data is None or codec is None:
         return None
     head = png_header(data)
     if head is None or head.bit_depth != 8 or head.color_type != 2:
@@ -284,7 +281,7 @@ def write_id_png(path: PathLike, ids: np.ndarray) -> None:
     write_bytes_atomic(path, buf.getvalue())
 
 
-def write_panoptic_json(path: PathLike, data: dict) -> None:
+def write_panoptic_json(path: PathLike, data: dict[str, Any]) -> None:
     """Write a panoptic JSON dict atomically."""
     write_json_atomic(path, data, indent=False)
 

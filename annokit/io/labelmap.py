@@ -20,14 +20,14 @@ import numpy as np
 
 from annokit.errors import FormatError
 
-__all__ = ["MAX_PIXELS", "PngHeader", "fast_png_codec", "open_image", "png_header", "read_label_map", "scratch_bytes"]
+__all__ = ["MAX_PIXELS", "PngHeader", "fast_png_codec", "open_image", "png_header", "read_label_map", "read_png_bytes",
+           "scratch_bytes"]
 
 #: Largest image (height x width) the readers decode; larger ones are refused before decoding (bomb guard).
 MAX_PIXELS = 1 << 28
 
 
 _PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
-
 
 @dataclass(frozen=True)
 class PngHeader:
@@ -69,6 +69,17 @@ def fast_png_codec() -> ModuleType | None:
     return _CODEC[0]
 
 
+def read_png_bytes(p: Path) -> bytes | None:
+    """The file's bytes for :func:`fast_png_codec`, or ``None`` when it is not installed or the file cannot be
+    read (Pillow's path then opens it and reports the error)."""
+    if fast_png_codec() is None:
+        return None
+    try:
+        return p.read_bytes()
+    except OSError:
+        return None
+
+
 _LOCAL = threading.local()
 
 
@@ -106,23 +117,20 @@ def open_image(path: str | os.PathLike[str], *, max_pixels: int | None = None) -
 
 
 def _read_gray8_fast(p: Path, limit: int, out: np.ndarray | None) -> np.ndarray | None:
-    """8-bit grayscale PNGs through :func:`fast_png_codec` (into ``out`` when it fits); ``None`` for anything
-    else, which Pillow's path then decodes or reports."""
+    """8-bit grayscale PNGs through :func:`fast_png_codec` (into ``out`` when it fits); ``None`` for anything else,
+    which Pillow's path then decodes or reports."""
+    data = read_png_bytes(p)
+    if data is None:
+        return None
     codec = fast_png_codec()
-    if codec is None:
-        return None
-    try:
-        data = p.read_bytes()
-    except OSError:
-        return None
     head = png_header(data)
-    if head is None or head.bit_depth != 8 or head.color_type != 0 or not 0 < head.width * head.height <= limit:
+    if codec is None or head is None or head.bit_depth != 8 or head.color_type != 0 or not 0 < head.width * head.height <= limit:
         return None
     shape = (head.height, head.width)
     fits = out is not None and out.shape == shape and out.dtype == np.uint8 and out.flags.c_contiguous
     target = out if fits else np.empty(shape, np.uint8)
     try:
-        arr = codec.png_decode(data, out=target)
+            arr = codec.png_decode(data, out=target)
     except Exception:  # noqa: BLE001 - any decoder failure: Pillow's path decides and reports
         return None
     if not (isinstance(arr, np.ndarray) and arr.shape == shape and arr.dtype == np.uint8):
@@ -141,8 +149,8 @@ def read_label_map(path: str | os.PathLike[str], *, max_pixels: int | None = Non
     max_pixels : int, optional
         Images with more pixels are refused before decoding (default :data:`MAX_PIXELS`).
     out : numpy.ndarray, optional
-        A uint8 ``(H, W)`` array 8-bit grayscale images may be decoded into (when its shape fits); reading a
-        folder with one such buffer saves a fresh allocation per image.
+        A uint8 ``(H, W)`` array 8-bit images may be decoded into (when its shape fits); reading a folder with
+        one such buffer saves a fresh allocation per image.
 
     Returns
     -------

@@ -54,8 +54,8 @@ class PanopticCategories:
     names: tuple[str, ...]
 
     @classmethod
-    def build(cls, ids: Sequence[int], isthing: Sequence[bool], names: Sequence[str] | None = None
-              ) -> PanopticCategories:
+    def build(cls, ids: Sequence[int] | np.ndarray, isthing: Sequence[bool] | np.ndarray,
+              names: Sequence[str] | None = None) -> PanopticCategories:
         i = np.asarray(ids, dtype=np.int64).reshape(-1)
         t = np.asarray(isthing, dtype=bool).reshape(-1)
         if i.shape != t.shape:
@@ -347,7 +347,7 @@ class PanopticResult:
 class PanopticAccumulator:
     """Mergeable PQ state over a fixed category table (see the module docstring)."""
 
-    def __init__(self, categories: PanopticCategories, *, gt_area_source: str = "json") -> None:
+    def __init__(self, categories: PanopticCategories, *, gt_area_source: Literal["json", "png"] = "json") -> None:
         if gt_area_source not in ("json", "png"):
             raise ValueError("gt_area_source must be 'json' or 'png'")
         self.categories = categories
@@ -431,7 +431,7 @@ class PanopticAccumulator:
 
 
 def panoptic_quality(images: Iterable[tuple[Any, ...]], categories: PanopticCategories, *,
-                     gt_area_source: str = "json") -> PanopticResult:
+                     gt_area_source: Literal["json", "png"] = "json") -> PanopticResult:
     """PQ over an iterable of per-image tuples ``(gt_ids, gt_segment_ids, gt_category_ids, gt_iscrowd, gt_area,
     pred_ids, pred_segment_ids, pred_category_ids)``.
 

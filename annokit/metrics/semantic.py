@@ -160,6 +160,24 @@ class SemanticResult:
         return out
 
 
+def _byte_pair_counts(g: np.ndarray, p: np.ndarray) -> np.ndarray:
+    """``(256, 256)`` int64 counts of the (gt, pred) byte pairs of two uint8 maps, from the runs of equal pairs
+    along the raster (three byte-wide passes and the run starts; the rest is proportional to the runs)."""
+    gf = np.ascontiguousarray(g).reshape(-1)
+    pf = np.ascontiguousarray(p).reshape(-1)
+    n = gf.size
+    if n == 0:
+        return np.zeros((256, 256), np.int64)
+    change = np.empty(n, bool)
+    change[0] = True
+    np.not_equal(gf[1:], gf[:-1], out=change[1:])
+    change[1:] |= pf[1:] != pf[:-1]
+    starts = np.flatnonzero(change)
+    keys = (gf[starts].astype(np.intp) << 8) | pf[starts]
+    counts = np.bincount(keys, weights=np.diff(starts, append=n), minlength=1 << 16)
+    return counts.astype(np.int64).reshape(256, 256)  # exact: pixel counts < 2**53
+
+
 def _nanmean(x: np.ndarray) -> float:
     v = x[~np.isnan(x)]
     return float(np.mean(v)) if v.size else math.nan
@@ -268,8 +286,8 @@ class SemanticAccumulator:
         """Add one image: ``gt`` / ``pred`` ``(H, W)`` integer maps in the input label space; ``gt_instances``
         ``(H, W)`` Cityscapes instance ids (``class_id * 1000 + k``) for iIoU.
 
-        Two uint8 maps (what 8-bit label PNGs decode to) are counted as raw byte pairs, one pass over the pixels;
-        the mappings are applied to the 256 x 256 table when the result is read."""
+        Two uint8 maps (what 8-bit label PNGs decode to) are counted as raw byte pairs; the mappings are applied
+        to the 256 x 256 table when the result is read."""
         g = np.asarray(gt)
         p = np.asarray(pred)
         if g.shape != p.shape or g.ndim != 2:
@@ -278,9 +296,7 @@ class SemanticAccumulator:
             if a.size and not (np.issubdtype(a.dtype, np.integer) or a.dtype == bool):
                 raise ValueError(f"{name}: expected integer labels, got dtype {a.dtype}")
         if g.dtype == np.uint8 and p.dtype == np.uint8 and gt_instances is None:
-            key = np.left_shift(g.reshape(-1), 8, dtype=np.uint16)
-            np.bitwise_or(key, p.reshape(-1), out=key)
-            counts = np.bincount(key, minlength=1 << 16).reshape(256, 256)
+            counts = _byte_pair_counts(g, p)
             self._raw8 = counts if self._raw8 is None else self._raw8 + counts
             return self
         c = self.num_classes
