@@ -178,17 +178,18 @@ def evaluate_panoptic_files(gt_json: PathLike, pred_json: PathLike, gt_dir: Path
     from annokit.io.coco_panoptic import read_panoptic_json, resolve_panoptic_jobs
     from annokit.metrics.panoptic import PanopticAccumulator, PanopticCategories
 
-    gt = read_panoptic_json(gt_json)
-    pred = read_panoptic_json(pred_json, require_categories=False)
-    cats = PanopticCategories.build(gt.category_ids, gt.isthing, gt.category_names)
-    jobs = resolve_panoptic_jobs(gt, pred, gt_dir, pred_dir)
-    acc = PanopticAccumulator(cats, gt_area_source=gt_area_source)
-    first: tuple[Any, ...] | None = None
-    for st, name in _panoptic_stats(jobs, cats, gt_area_source, threads):
-        if st.first_mismatch is not None and first is None:
-            first = (name, *st.first_mismatch)
-        acc.add_stats(st)
-    res = acc.compute()
+    with no_gc():  # per-segment dicts and per-image records: the cyclic GC would rescan them and find no cycles
+        gt = read_panoptic_json(gt_json)
+        pred = read_panoptic_json(pred_json, require_categories=False)
+        cats = PanopticCategories.build(gt.category_ids, gt.isthing, gt.category_names)
+        jobs = resolve_panoptic_jobs(gt, pred, gt_dir, pred_dir)
+        acc = PanopticAccumulator(cats, gt_area_source=gt_area_source)
+        first: tuple[Any, ...] | None = None
+        for st, name in _panoptic_stats(jobs, cats, gt_area_source, threads):
+            if st.first_mismatch is not None and first is None:
+                first = (name, *st.first_mismatch)
+            acc.add_stats(st)
+        res = acc.compute()
     if res.area_mismatches and first is not None:
         how = "the JSON areas are used, as panopticapi" if gt_area_source == "json" else "pixel counts are used"
         warnings.warn(f"{gt.path}: {res.area_mismatches} ground-truth segment(s) have a JSON area that differs "
