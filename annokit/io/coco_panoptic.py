@@ -218,7 +218,7 @@ def _read_id_png_fast(p: Path, limit: int, out: np.ndarray | None) -> np.ndarray
     buf = scratch_bytes("rgb", 3 * n + 1)  # one spare byte: the last pixel is read as 4 bytes below
     try:
         rgb = codec.png_decode(data, out=buf[:3 * n].reshape(h, w, 3))
-    except Exception:  # noqa: BLE001 - any decoder failure: Pillow's path decides and reports
+    except Exception:  # any decoder failure: Pillow's path decides and reports
         return None
     if not (isinstance(rgb, np.ndarray) and rgb.shape == (h, w, 3) and np.shares_memory(rgb, buf)):
         return None

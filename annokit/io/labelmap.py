@@ -124,14 +124,16 @@ def _read_gray8_fast(p: Path, limit: int, out: np.ndarray | None) -> np.ndarray 
         return None
     codec = fast_png_codec()
     head = png_header(data)
-    if codec is None or head is None or head.bit_depth != 8 or head.color_type != 0 or not 0 < head.width * head.height <= limit:
+    if codec is None or head is None or head.bit_depth != 8 or head.color_type != 0:
+        return None
+    if not 0 < head.width * head.height <= limit:
         return None
     shape = (head.height, head.width)
     fits = out is not None and out.shape == shape and out.dtype == np.uint8 and out.flags.c_contiguous
     target = out if fits else np.empty(shape, np.uint8)
     try:
             arr = codec.png_decode(data, out=target)
-    except Exception:  # noqa: BLE001 - any decoder failure: Pillow's path decides and reports
+    except Exception:  # any decoder failure: Pillow's path decides and reports
         return None
     if not (isinstance(arr, np.ndarray) and arr.shape == shape and arr.dtype == np.uint8):
         return None
