@@ -16,10 +16,7 @@ The data (benchmarks/synth_panoptic.py, seeded) is made once under ``--data``. p
 from __future__ import annotations
 
 import argparse
-import json
 import os
-import statistics
-import subprocess
 import sys
 import time
 from pathlib import Path
@@ -27,6 +24,8 @@ from typing import Any
 
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
+
+from _peers import PEAK_MB, interleaved, print_table, run_fresh
 
 RUNNERS = {
     "annokit": """
@@ -59,28 +58,14 @@ per_class = {str(k): (v["pq"], v["sq"], v["rq"]) for k, v in r["per_class"].item
 }
 
 PRELUDE = """
-import contextlib, io, json, os, resource, sys, time
+import contextlib, io, json, os, sys, time
 GT, PRED = sys.argv[1], sys.argv[2]
 """
-EPILOGUE = """
-print(json.dumps({"seconds": time.perf_counter() - t0, "cpu": time.process_time() - c0, "splits": splits,
-                  "per_class": per_class, "peak_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}))
+EPILOGUE = PEAK_MB + """
+print(json.dumps({"seconds": time.perf_counter() - t0, "cpu": time.process_time() - c0,
+                  "numbers": {"splits": splits, "per_class": per_class},
+                  "peak_mb": peak_mb()}))
 """
-
-
-def run_one(name: str, gt: Path, pred: Path, timeout: float) -> dict[str, Any] | None:
-    """One fresh process of ``name``: its seconds, CPU seconds, peak MB and numbers (``None`` if it failed)."""
-    try:
-        out = subprocess.run([sys.executable, "-c", PRELUDE + RUNNERS[name] + EPILOGUE, str(gt), str(pred)],
-                             capture_output=True, text=True, timeout=timeout)
-    except subprocess.TimeoutExpired:
-        print(f"  {name}: over {timeout:.0f} s, stopped")
-        return None
-    if out.returncode != 0:
-        print(f"  {name}: not run ({(out.stderr.strip().splitlines() or ['?'])[-1]})")
-        return None
-    result: dict[str, Any] = json.loads(out.stdout.strip().splitlines()[-1])
-    return result
 
 
 def agree(a: dict[str, Any], b: dict[str, Any], tol: float = 1e-9) -> str:
@@ -156,27 +141,10 @@ def main() -> None:
         stages(gt, pred)
         return
     tools = [t for t in a.tools.split(",") if t != "panopticapi" or os.environ.get("PANOPTICAPI_DIR")]
-    runs: dict[str, list[dict[str, Any]]] = {t: [] for t in tools}
-    for i in range(a.repeat):
-        for name in tools if i % 2 == 0 else tools[::-1]:  # interleaved, alternating order
-            r = run_one(name, gt, pred, a.timeout)
-            if r is not None:
-                runs[name].append(r)
-    print(f"PQ of {a.images} images (640x480, ~20 segments), {a.repeat} interleaved runs, "
-          f"{os.cpu_count()} CPUs; load average now {os.getloadavg()[0]:.1f}")
-    print(f"{'tool':12s} {'median s':>9s} {'min-max s':>13s} {'cpu s':>7s} {'peak MB':>8s} {'vs annokit':>11s}  agree")
-    base = runs.get("annokit") or []
-    base_t = statistics.median(r["seconds"] for r in base) if base else float("nan")
-    for name, rs in runs.items():
-        if not rs:
-            continue
-        sec = [r["seconds"] for r in rs]
-        med = statistics.median(sec)
-        same = agree(base[0], rs[0]) if base and name != "annokit" else ""
-        print(f"{name:12s} {med:9.2f} {min(sec):6.2f}-{max(sec):<6.2f} {statistics.median(r['cpu'] for r in rs):7.2f}"
-              f" {max(r['peak_mb'] for r in rs):8.1f} {med / base_t:10.2f}x  {same}")
-    print("(vs annokit > 1: annokit is that many times faster)")
-
+    runs = interleaved(tools, a.repeat, lambda name: run_fresh(PRELUDE + RUNNERS[name] + EPILOGUE,
+                                                               [str(gt), str(pred)], name, a.timeout))
+    print_table(f"PQ of {a.images} images (640x480, ~20 segments), {a.repeat} interleaved runs", runs, agree,
+                "numbers")
 
 if __name__ == "__main__":
     main()

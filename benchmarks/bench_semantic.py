@@ -16,16 +16,15 @@ The data (seeded) is made once under ``--data``: ground truth is a Voronoi parti
 from __future__ import annotations
 
 import argparse
-import json
-import os
-import statistics
-import subprocess
 import sys
 import time
 from pathlib import Path
 from typing import Any
 
 import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _peers import PEAK_MB, interleaved, print_table, run_fresh
 
 RUNNERS = {
     "annokit": """
@@ -48,12 +47,12 @@ out["Acc"] = [c["Acc"] for c in r["per_class"]]
 }
 
 PRELUDE = """
-import json, resource, sys, time
+import json, sys, time
 GT, PRED, C = sys.argv[1], sys.argv[2], int(sys.argv[3])
 """
-EPILOGUE = """
+EPILOGUE = PEAK_MB + """
 print(json.dumps({"seconds": time.perf_counter() - t0, "cpu": time.process_time() - c0, "numbers": out,
-                  "peak_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}))
+                  "peak_mb": peak_mb()}))
 """
 
 
@@ -89,21 +88,6 @@ def make_dataset(root: Path, *, images: int, height: int, width: int, classes: i
             im.save(root / sub / f"{i:06d}.png")
 
 
-def run_one(name: str, root: Path, classes: int, timeout: float) -> dict[str, Any] | None:
-    """One fresh process of ``name``: its seconds, CPU seconds, peak MB and numbers (``None`` if it failed)."""
-    try:
-        out = subprocess.run([sys.executable, "-c", PRELUDE + RUNNERS[name] + EPILOGUE, str(root / "gt"),
-                              str(root / "pred"), str(classes)], capture_output=True, text=True, timeout=timeout)
-    except subprocess.TimeoutExpired:
-        print(f"  {name}: over {timeout:.0f} s, stopped")
-        return None
-    if out.returncode != 0:
-        print(f"  {name}: not run ({(out.stderr.strip().splitlines() or ['?'])[-1]})")
-        return None
-    result: dict[str, Any] = json.loads(out.stdout.strip().splitlines()[-1])
-    return result
-
-
 def agree(a: dict[str, Any], b: dict[str, Any], tol: float = 1e-9) -> str:
     """"yes", or the first number two runs differ on."""
     for k, va in a.items():
@@ -130,28 +114,11 @@ def main() -> None:
         t = time.perf_counter()
         make_dataset(root, images=a.images, height=480, width=640, classes=a.classes, mode=a.mode)
         print(f"generated {a.images} pairs in {time.perf_counter() - t:.1f} s under {root}")
-    tools = a.tools.split(",")
-    runs: dict[str, list[dict[str, Any]]] = {t: [] for t in tools}
-    for i in range(a.repeat):
-        for name in tools if i % 2 == 0 else tools[::-1]:
-            r = run_one(name, root, a.classes, a.timeout)
-            if r is not None:
-                runs[name].append(r)
-    print(f"mIoU of {a.images} label-map pairs (640x480, {a.classes} classes, mode {a.mode}), {a.repeat} interleaved "
-          f"runs, {os.cpu_count()} CPUs; load average now {os.getloadavg()[0]:.1f}")
-    print(f"{'tool':12s} {'median s':>9s} {'min-max s':>13s} {'cpu s':>7s} {'peak MB':>8s} {'vs annokit':>11s}  agree")
-    base = runs.get("annokit") or []
-    base_t = statistics.median(r["seconds"] for r in base) if base else float("nan")
-    for name, rs in runs.items():
-        if not rs:
-            continue
-        sec = [r["seconds"] for r in rs]
-        med = statistics.median(sec)
-        same = agree(base[0]["numbers"], rs[0]["numbers"]) if base and name != "annokit" else ""
-        print(f"{name:12s} {med:9.2f} {min(sec):6.2f}-{max(sec):<6.2f} {statistics.median(r['cpu'] for r in rs):7.2f}"
-              f" {max(r['peak_mb'] for r in rs):8.1f} {med / base_t:10.2f}x  {same}")
-    print("(vs annokit > 1: annokit is that many times faster)")
-
+    args = [str(root / "gt"), str(root / "pred"), str(a.classes)]
+    runs = interleaved(a.tools.split(","), a.repeat,
+                       lambda name: run_fresh(PRELUDE + RUNNERS[name] + EPILOGUE, args, name, a.timeout))
+    print_table(f"mIoU of {a.images} label-map pairs (640x480, {a.classes} classes, mode {a.mode}), {a.repeat} "
+                "interleaved runs", runs, agree, "numbers")
 
 if __name__ == "__main__":
     main()
