@@ -99,9 +99,44 @@ def _scratch(name: str, n: int, dtype: Any) -> np.ndarray:
     return buf[:n]
 
 
+_HASH_MULTIPLIERS = (0x9E3779B1, 0x85EBCA6B, 0xC2B2AE35, 0x27D4EB2F, 0x165667B1, 0xD3A2646C | 1, 0xFD7046C5,
+                     0xB55A4F09)
+
+
+def _slot_table(keys: np.ndarray) -> tuple[int, int, np.ndarray, np.ndarray] | None:
+    """A collision-free multiplicative hash of the uint32 ``keys``: ``(multiplier, shift, key per slot, index per
+    slot)``, the slot of ``v`` being ``(v * multiplier mod 2**32) >> shift``; ``None`` if none is found."""
+    n = keys.size
+    first = min(16, 2 * n.bit_length() + 1)  # ~2 n**2 slots: a given multiplier is collision-free ~80 % of the time
+    for bits in range(first, first + 4):
+        for mult in _HASH_MULTIPLIERS:
+            slots = (keys * np.uint32(mult)) >> np.uint32(32 - bits)
+            if np.unique(slots).size == n:
+                table_key = np.zeros(1 << bits, np.uint32)  # empty slots hold 0: only 0 itself hashes to 0's slot
+                table_idx = np.full(1 << bits, n, np.intp)
+                table_key[slots] = keys
+                table_idx[slots] = np.arange(n)
+                return mult, 32 - bits, table_key, table_idx
+    return None
+
+
 def _dense(values: np.ndarray, seg_ids: np.ndarray) -> np.ndarray:
-    """Map ids to 0 = void (id 0), 1..S = segment (in ``seg_ids`` order), S+1 = an id not in ``seg_ids``."""
+    """Map ids to 0 = void (id 0), 1..S = segment (in ``seg_ids`` order), S+1 = an id not in ``seg_ids``.
+
+    uint32 ids (what id PNGs decode to) go through a small collision-free hash of the S + 1 known ids (six passes
+    over the values); other integer ids through a binary search (several times slower on unsorted values)."""
     s = seg_ids.size
+    keys = np.concatenate([[0], seg_ids])
+    if values.dtype == np.uint32 and s and int(seg_ids.min()) > 0 and int(seg_ids.max()) < (1 << 32) \
+            and np.unique(seg_ids).size == s:
+        table = _slot_table(keys.astype(np.uint32))
+        if table is not None:
+            mult, shift, table_key, table_idx = table
+            slot = values * np.uint32(mult)
+            np.right_shift(slot, np.uint32(shift), out=slot)
+            found = table_idx[slot]
+            found[table_key[slot] != values] = s + 1
+            return found
     v = values.astype(np.int64, copy=False)
     out = np.full(v.shape, s + 1, np.intp)
     if s:

@@ -238,3 +238,17 @@ def test_against_hotcoco_on_the_coco_sample(refdata):
     with contextlib.redirect_stdout(io.StringIO()):
         ref = pq_compute(*map(str, args))
     _assert_equals_hotcoco(evaluate_panoptic_files(*args), ref)
+
+
+@pytest.mark.parametrize("seed", range(20))
+def test_id_hash_equals_binary_search(seed):
+    """uint32 ids go through a collision-free hash of the known ids, other ids through a binary search: same map."""
+    from annokit.metrics.panoptic import _dense
+
+    rng = np.random.default_rng(seed)
+    s = int(rng.integers(0, 400))
+    seg = rng.choice(np.arange(1, 1 << 24), s, replace=False).astype(np.int64)
+    vals = rng.choice(np.r_[seg, 0, rng.integers(1, 1 << 24, 5)], 3000).astype(np.uint32)
+    got = _dense(vals, seg)
+    assert np.array_equal(got, _dense(vals.astype(np.int64), seg))
+    assert ((got == 0) == (vals == 0)).all() and ((got == s + 1) == ~np.isin(vals, np.r_[seg, 0])).all()
