@@ -91,8 +91,86 @@ def _is_int(v: Any) -> TypeGuard[int]:
     return isinstance(v, int) and not isinstance(v, bool)
 
 
+def _read_categories(p: Path, cats: Any, required: bool) -> tuple[list[int], list[str], list[bool]]:
+    """``categories[]``: ids (unique integers), names and ``isthing`` flags, in file order."""
+    cat_ids: list[int] = []
+    names: list[str] = []
+    things: list[bool] = []
+    if cats is None:
+        if required:
+            raise FormatError(p, "categories", "missing")
+        return cat_ids, names, things
+    if not isinstance(cats, list):
+        raise FormatError(p, "categories", "not a list")
+    seen: set[int] = set()
+    for i, c in enumerate(cats):
+        if not isinstance(c, dict) or not _is_int(c.get("id")):
+            raise FormatError(p, f"categories[{i}]", "expected an object with an integer 'id'")
+        if c["id"] in seen:
+            raise FormatError(p, f"categories[{i}].id", f"duplicate category id {c['id']}")
+        seen.add(c["id"])
+        cat_ids.append(int(c["id"]))
+        names.append(str(c.get("name", c["id"])))
+        isthing = c.get("isthing", 1)
+        if isthing not in (0, 1, True, False):
+            raise FormatError(p, f"categories[{i}].isthing", f"expected 0 or 1, got {isthing!r}")
+        things.append(bool(isthing))
+    return cat_ids, names, things
+
+
+def _read_segments(p: Path, where: str, image_id: Any, segs: list[Any]) -> tuple[np.ndarray, ...]:
+    """One image's ``segments_info[]`` as ``(ids, category ids, iscrowd, area)`` arrays (area -1 = absent)."""
+    n = len(segs)
+    sid = np.empty(n, np.int64)
+    cid = np.empty(n, np.int64)
+    crowd = np.zeros(n, bool)
+    area = np.full(n, -1, np.int64)
+    ids_seen: set[int] = set()
+    for j, s in enumerate(segs):
+        w = f"{where}.segments_info[{j}]"
+        if not isinstance(s, dict):
+            raise FormatError(p, w, "expected an object")
+        v = s.get("id")
+        if not _is_int(v) or not 0 < v < (1 << 24):
+            raise FormatError(p, f"{w}.id", f"expected an integer in 1..16777215 (0 is void), got {v!r}")
+        if v in ids_seen:
+            raise FormatError(p, f"{w}.id", f"duplicate segment id {v} in image {image_id!r}")
+        ids_seen.add(v)
+        c = s.get("category_id")
+        if not _is_int(c):
+            raise FormatError(p, f"{w}.category_id", f"expected an integer, got {c!r}")
+        ic = s.get("iscrowd", 0)
+        if ic not in (0, 1, True, False):
+            raise FormatError(p, f"{w}.iscrowd", f"expected 0 or 1, got {ic!r}")
+        ar = s.get("area")
+        if ar is not None:
+            if not (_is_int(ar) or (isinstance(ar, float) and ar.is_integer())) or ar < 0:
+                raise FormatError(p, f"{w}.area", f"expected a non-negative integer, got {ar!r}")
+            area[j] = int(ar)
+        sid[j], cid[j], crowd[j] = v, c, bool(ic)
+    return sid, cid, crowd, area
+
+
 def read_panoptic_json(path: PathLike, *, require_categories: bool = True) -> PanopticFile:
-    """Parse and validate a COCO panoptic JSON (``annotations[].segments_info[]`` and ``categories[]``)."""
+    """Parse and validate a COCO panoptic JSON (``annotations[].segments_info[]`` and ``categories[]``).
+
+    Parameters
+    ----------
+    path : str or path
+        The JSON file.
+    require_categories : bool
+        Whether ``categories`` must be there (ground truth: yes; a prediction file may leave it out).
+
+    Returns
+    -------
+    PanopticFile
+
+    Examples
+    --------
+    >>> f = read_panoptic_json("panoptic_val2017.json")  # doctest: +SKIP
+    >>> len(f.images), f.category_ids[:3]  # doctest: +SKIP
+    (5000, array([1, 2, 3]))
+    """
     p = Path(path)
     data = load_json(p)
     if not isinstance(data, dict):
@@ -100,27 +178,7 @@ def read_panoptic_json(path: PathLike, *, require_categories: bool = True) -> Pa
     anns = data.get("annotations")
     if not isinstance(anns, list):
         raise FormatError(p, "annotations", "missing or not a list")
-    cats = data.get("categories")
-    cat_ids: list[int] = []
-    names: list[str] = []
-    things: list[bool] = []
-    if cats is None:
-        if require_categories:
-            raise FormatError(p, "categories", "missing")
-    elif not isinstance(cats, list):
-        raise FormatError(p, "categories", "not a list")
-    else:
-        for i, c in enumerate(cats):
-            if not isinstance(c, dict) or not _is_int(c.get("id")):
-                raise FormatError(p, f"categories[{i}]", "expected an object with an integer 'id'")
-            if c["id"] in cat_ids:
-                raise FormatError(p, f"categories[{i}].id", f"duplicate category id {c['id']}")
-            cat_ids.append(int(c["id"]))
-            names.append(str(c.get("name", c["id"])))
-            isthing = c.get("isthing", 1)
-            if isthing not in (0, 1, True, False):
-                raise FormatError(p, f"categories[{i}].isthing", f"expected 0 or 1, got {isthing!r}")
-            things.append(bool(isthing))
+    cat_ids, names, things = _read_categories(p, data.get("categories"), require_categories)
     images: list[PanopticImage] = []
     seen: set[Any] = set()
     for i, a in enumerate(anns):
@@ -137,34 +195,7 @@ def read_panoptic_json(path: PathLike, *, require_categories: bool = True) -> Pa
         segs = a.get("segments_info", [])
         if not isinstance(segs, list):
             raise FormatError(p, f"{where}.segments_info", "not a list")
-        n = len(segs)
-        sid = np.empty(n, np.int64)
-        cid = np.empty(n, np.int64)
-        crowd = np.zeros(n, bool)
-        area = np.full(n, -1, np.int64)
-        ids_seen: set[int] = set()
-        for j, s in enumerate(segs):
-            w = f"{where}.segments_info[{j}]"
-            if not isinstance(s, dict):
-                raise FormatError(p, w, "expected an object")
-            v = s.get("id")
-            if not _is_int(v) or not 0 < v < (1 << 24):
-                raise FormatError(p, f"{w}.id", f"expected an integer in 1..16777215 (0 is void), got {v!r}")
-            if v in ids_seen:
-                raise FormatError(p, f"{w}.id", f"duplicate segment id {v} in image {image_id!r}")
-            ids_seen.add(v)
-            c = s.get("category_id")
-            if not _is_int(c):
-                raise FormatError(p, f"{w}.category_id", f"expected an integer, got {c!r}")
-            ic = s.get("iscrowd", 0)
-            if ic not in (0, 1, True, False):
-                raise FormatError(p, f"{w}.iscrowd", f"expected 0 or 1, got {ic!r}")
-            ar = s.get("area")
-            if ar is not None:
-                if not (_is_int(ar) or (isinstance(ar, float) and ar.is_integer())) or ar < 0:
-                    raise FormatError(p, f"{w}.area", f"expected a non-negative integer, got {ar!r}")
-                area[j] = int(ar)
-            sid[j], cid[j], crowd[j] = v, c, bool(ic)
+        sid, cid, crowd, area = _read_segments(p, where, image_id, segs)
         images.append(PanopticImage(image_id, fname, sid, cid, crowd, area, where))
     return PanopticFile(p, images, np.asarray(cat_ids, np.int64), names, np.asarray(things, bool), data)
 
