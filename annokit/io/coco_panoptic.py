@@ -118,6 +118,15 @@ def _read_categories(p: Path, cats: Any, required: bool) -> tuple[list[int], lis
     return cat_ids, names, things
 
 
+def _objects(p: Path, items: list[Any], prefix: str) -> Iterator[tuple[int, str, dict[str, Any]]]:
+    """``(i, "prefix[i]", item)`` for each of ``items``, every one required to be a JSON object."""
+    for i, item in enumerate(items):
+        where = f"{prefix}[{i}]"
+        if not isinstance(item, dict):
+            raise FormatError(p, where, "expected an object")
+        yield i, where, item
+
+
 def _read_segments(p: Path, where: str, image_id: Any, segs: list[Any]) -> tuple[np.ndarray, ...]:
     """One image's ``segments_info[]`` as ``(ids, category ids, iscrowd, area)`` arrays (area -1 = absent)."""
     n = len(segs)
@@ -126,10 +135,7 @@ def _read_segments(p: Path, where: str, image_id: Any, segs: list[Any]) -> tuple
     crowd = np.zeros(n, bool)
     area = np.full(n, -1, np.int64)
     ids_seen: set[int] = set()
-    for j, s in enumerate(segs):
-        w = f"{where}.segments_info[{j}]"
-        if not isinstance(s, dict):
-            raise FormatError(p, w, "expected an object")
+    for j, w, s in _objects(p, segs, f"{where}.segments_info"):
         v = s.get("id")
         if not _is_int(v) or not 0 < v < (1 << 24):
             raise FormatError(p, f"{w}.id", f"expected an integer in 1..16777215 (0 is void), got {v!r}")
@@ -181,10 +187,7 @@ def read_panoptic_json(path: PathLike, *, require_categories: bool = True) -> Pa
     cat_ids, names, things = _read_categories(p, data.get("categories"), require_categories)
     images: list[PanopticImage] = []
     seen: set[Any] = set()
-    for i, a in enumerate(anns):
-        where = f"annotations[{i}]"
-        if not isinstance(a, dict):
-            raise FormatError(p, where, "expected an object")
+    for _, where, a in _objects(p, anns, "annotations"):
         image_id = a.get("image_id")
         if not (_is_int(image_id) or isinstance(image_id, str)):
             raise FormatError(p, f"{where}.image_id", f"expected an integer or string, got {image_id!r}")

@@ -27,11 +27,11 @@ import math
 import threading
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from functools import cached_property
 from typing import Any, Literal
 
 import numpy as np
 
-from annokit._internal.arrays import index_of
 from annokit.metrics._exact import ExactSum
 from annokit.metrics._util import fnone
 
@@ -67,9 +67,22 @@ class PanopticCategories:
             raise ValueError(f"names: expected {i.size}, got {len(nm)}")
         return cls(i, t, nm)
 
+    @cached_property
+    def _sorted(self) -> tuple[np.ndarray, np.ndarray]:
+        """``ids`` sorted, and their positions in ``ids`` (computed once: every image looks categories up)."""
+        order = np.argsort(self.ids, kind="stable")
+        return self.ids[order], order
+
     def index_of(self, cat_ids: np.ndarray) -> np.ndarray:
         """Index of each category id in ``ids``, or ``K`` (one past the end) for unknown ids."""
-        return index_of(self.ids, np.asarray(cat_ids, dtype=np.int64), missing=self.ids.size)
+        v = np.asarray(cat_ids, dtype=np.int64)
+        k = self.ids.size
+        if k == 0:
+            return np.full(v.shape, 0, np.int64)
+        srt, order = self._sorted
+        pos = np.minimum(np.searchsorted(srt, v), k - 1)
+        found: np.ndarray = np.where(srt[pos] == v, order[pos], k).astype(np.int64)
+        return found
 
 
 @dataclass(frozen=True)
@@ -391,21 +404,43 @@ class PanopticAccumulator:
         self.tp = np.zeros(k, np.int64)
         self.fp = np.zeros(k, np.int64)
         self.fn = np.zeros(k, np.int64)
-        self.iou = [ExactSum() for _ in range(k)]
+        self._iou = [ExactSum() for _ in range(k)]
+        self._pending: list[tuple[np.ndarray, np.ndarray]] = []  # (iou, category index) of images not yet summed
+        self._n_pending = 0
         self.n_images = 0
         self.area_mismatches = 0
 
+    @property
+    def iou(self) -> list[ExactSum]:
+        """The exact sum of the matched IoUs, per category."""
+        self._flush()
+        return self._iou
+
+    def _flush(self) -> None:
+        """Add the buffered IoUs to the exact sums, one call per category: a call costs about the same for one value
+        as for thousands, so images are summed in batches (the sums are exact, so batching changes nothing)."""
+        if not self._pending:
+            return
+        ious = np.concatenate([i for i, _ in self._pending])
+        cats = np.concatenate([c for _, c in self._pending])
+        self._pending, self._n_pending = [], 0
+        order = np.argsort(cats, kind="stable")
+        cats, ious = cats[order], ious[order]
+        starts = np.flatnonzero(np.r_[True, cats[1:] != cats[:-1]])
+        ends = np.r_[starts[1:], cats.size]
+        for a, b in zip(starts.tolist(), ends.tolist()):
+            self._iou[int(cats[a])].add(ious[a:b])
+
     def add_stats(self, st: PanopticImageStats) -> PanopticAccumulator:
+        """Add one image's counts (:func:`pq_image_stats`)."""
         self.tp += st.tp
         self.fp += st.fp
         self.fn += st.fn
         if st.iou.size:
-            order = np.argsort(st.iou_cat, kind="stable")
-            cats, ious = st.iou_cat[order], st.iou[order]
-            starts = np.flatnonzero(np.r_[True, cats[1:] != cats[:-1]])
-            ends = np.r_[starts[1:], cats.size]
-            for a, b in zip(starts.tolist(), ends.tolist()):
-                self.iou[int(cats[a])].add(ious[a:b])
+            self._pending.append((st.iou, st.iou_cat))
+            self._n_pending += st.iou.size
+            if self._n_pending >= 1 << 16:
+                self._flush()
         self.n_images += 1
         self.area_mismatches += st.area_mismatches
         return self
@@ -425,7 +460,7 @@ class PanopticAccumulator:
             raise ValueError("cannot merge accumulators over different category tables or settings")
         out = PanopticAccumulator(self.categories, gt_area_source=self.gt_area_source)
         out.tp, out.fp, out.fn = self.tp + other.tp, self.fp + other.fp, self.fn + other.fn
-        out.iou = [a.merge(b) for a, b in zip(self.iou, other.iou)]
+        out._iou = [a.merge(b) for a, b in zip(self.iou, other.iou)]
         out.n_images = self.n_images + other.n_images
         out.area_mismatches = self.area_mismatches + other.area_mismatches
         return out
