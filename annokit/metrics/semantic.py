@@ -160,22 +160,22 @@ class SemanticResult:
         return out
 
 
-def _byte_pair_counts(g: np.ndarray, p: np.ndarray) -> np.ndarray:
-    """``(256, 256)`` int64 counts of the (gt, pred) byte pairs of two uint8 maps, from the runs of equal pairs
-    along the raster (three byte-wide passes and the run starts; the rest is proportional to the runs)."""
+def _byte_pair_runs(g: np.ndarray, p: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The runs of equal (gt, pred) byte pairs along the raster of two uint8 maps: each run's pair as
+    ``gt * 256 + pred`` and its length (three byte-wide passes and the run starts; the rest is per run)."""
     gf = np.ascontiguousarray(g).reshape(-1)
     pf = np.ascontiguousarray(p).reshape(-1)
     n = gf.size
     if n == 0:
-        return np.zeros((256, 256), np.int64)
+        return np.zeros(0, np.uint16), np.zeros(0, np.int32)
     change = np.empty(n, bool)
     change[0] = True
     np.not_equal(gf[1:], gf[:-1], out=change[1:])
     change[1:] |= pf[1:] != pf[:-1]
     starts = np.flatnonzero(change)
-    keys = (gf[starts].astype(np.intp) << 8) | pf[starts]
-    counts = np.bincount(keys, weights=np.diff(starts, append=n), minlength=1 << 16)
-    return counts.astype(np.int64).reshape(256, 256)  # exact: pixel counts < 2**53
+    keys = np.left_shift(gf[starts], 8, dtype=np.uint16)
+    keys |= pf[starts]
+    return keys, np.diff(starts, append=n).astype(np.int32 if n < (1 << 31) else np.int64)
 
 
 def _nanmean(x: np.ndarray) -> float:
@@ -211,8 +211,11 @@ class SemanticAccumulator:
             raise ValueError(f"class_names: expected {num_classes}, got {len(names)}")
         self.class_names = names
         self._confusion = np.zeros((num_classes + 1, num_classes + 1), np.int64)
-        # 8-bit maps: a histogram of the raw (gt, pred) byte pairs, mapped to the confusion matrix when read
+        # 8-bit maps: a histogram of the raw (gt, pred) byte pairs, mapped to the confusion matrix when read; the
+        # runs of recent images wait in _runs8 and are counted together (one 65536-bin count per batch, not image)
         self._raw8: np.ndarray | None = None
+        self._runs8: list[tuple[np.ndarray, np.ndarray]] = []
+        self._n_runs8 = 0
         self.tp_w = [ExactSum() for _ in range(num_classes)]
         self.fn_w = [ExactSum() for _ in range(num_classes)]
 
@@ -260,9 +263,20 @@ class SemanticAccumulator:
         return (self.num_classes, self.ignore_index, self.reduce_zero_label, self.label_map, self.pred_label_map,
                 self.instance_weights, self.class_names)
 
+    def _flush8(self) -> None:
+        """Count the waiting byte-pair runs into the 256 x 256 table."""
+        if not self._runs8:
+            return
+        keys = np.concatenate([k for k, _ in self._runs8])
+        lengths = np.concatenate([n for _, n in self._runs8])
+        self._runs8, self._n_runs8 = [], 0
+        counts = np.bincount(keys, weights=lengths, minlength=1 << 16).astype(np.int64).reshape(256, 256)
+        self._raw8 = counts if self._raw8 is None else self._raw8 + counts  # exact: pixel counts < 2**53
+
     @property
     def confusion(self) -> np.ndarray:
         """The ``(C + 1, C + 1)`` int64 confusion matrix (rows ground truth, columns prediction; see the module)."""
+        self._flush8()
         cm = self._confusion.copy()
         if self._raw8 is not None:
             cm += self._fold_raw8(self._raw8)
@@ -296,8 +310,11 @@ class SemanticAccumulator:
             if a.size and not (np.issubdtype(a.dtype, np.integer) or a.dtype == bool):
                 raise ValueError(f"{name}: expected integer labels, got dtype {a.dtype}")
         if g.dtype == np.uint8 and p.dtype == np.uint8 and gt_instances is None:
-            counts = _byte_pair_counts(g, p)
-            self._raw8 = counts if self._raw8 is None else self._raw8 + counts
+            keys, lengths = _byte_pair_runs(g, p)
+            self._runs8.append((keys, lengths))
+            self._n_runs8 += keys.size
+            if self._n_runs8 >= 1 << 16:  # a few images of runs: a bounded batch (~0.4 MB)
+                self._flush8()
             return self
         c = self.num_classes
         gg = preprocess_gt(g, ignore_index=self.ignore_index, reduce_zero_label=self.reduce_zero_label,
