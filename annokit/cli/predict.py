@@ -155,19 +155,26 @@ def predict_command(backend: str, model: str | None, task: str | None, images_di
                    f"images failed -> {dest}")
 
 
-@click.command(name="predictors", epilog="Example:\n\n  annokit predictors")
-def predictors_command() -> None:
+@click.command(name="predictors", epilog="Examples:\n\n  annokit predictors\n  annokit predictors -q && echo ready")
+@click.option("--quiet", "-q", is_flag=True, default=False,
+              help="Print nothing: the exit status says whether every backend can run (0) or not (1).")
+def predictors_command(quiet: bool) -> None:
     """List the predictor backends installed (entry-point group annokit.predictors) and whether each can run."""
     from annokit.errors import AnnokitError
     from annokit.predict.registry import available_backends, load_backend, missing_requirements
 
+    all_ready = True
     for name, info in available_backends().items():
         try:
             missing = missing_requirements(load_backend(name))
             state = "ready" if not missing else f"needs {', '.join(missing)}"
         except AnnokitError as exc:
             state = f"broken: {exc}"
-        click.echo(f"{name:<14} {state:<28} {info.target}  [{info.source}]")
+        all_ready = all_ready and state == "ready"
+        if not quiet:
+            click.echo(f"{name:<14} {state:<28} {info.target}  [{info.source}]")
+    if quiet and not all_ready:
+        raise SystemExit(1)
 
 
 COMMANDS: list[click.Command] = [predict_command, predictors_command]
