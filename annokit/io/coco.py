@@ -23,6 +23,7 @@ from annokit.core.dataset import Dataset, ImageTable
 from annokit.core.instances import Instances
 from annokit.core.labels import LabelSet
 from annokit.errors import FormatError, ValidationError
+from annokit.io.coco_keypoints import NO_KEYPOINTS, keypoints_from_records, keypoints_to_lists
 
 __all__ = ["load_json", "ltrb_to_coco_bbox", "read_instances", "read_results", "results_to_list", "write_instances",
            "write_results"]
@@ -328,15 +329,19 @@ def dataset_from_coco_dict(data: dict, *, path: PathLike | None = None, fixed: b
     boxes = xywh.copy()
     boxes[:, 2] += xywh[:, 0]
     boxes[:, 3] += xywh[:, 1]
-    ann_extras = _extras(anns, _ANN_KEYS)
-    if not all(has_area):
+    keypoints, has_kp = keypoints_from_records(anns, a_cat, categories=labels, path=p)
+    ann_extras = _extras(anns, _ANN_KEYS if keypoints is None else _ANN_KEYS | {"keypoints"})
+    if not all(has_area) or not has_kp.all() and keypoints is not None:
         ann_extras = [dict(e or {}) for e in (ann_extras or [{}] * n)]
         for i, h in enumerate(has_area):
             if not h:
                 ann_extras[i]["_annokit_no_area"] = True
+        for i in np.flatnonzero(~has_kp) if keypoints is not None else []:
+            ann_extras[i][NO_KEYPOINTS] = True
     try:
         inst = Instances(image_ids=a_img, boxes=boxes, labels=a_cat, iscrowd=iscrowd.astype(bool), area=area,
-                         ids=ann_ids, segmentations=segs, ignore=ignore, extras=ann_extras, source_wh=xywh[:, 2:])
+                         ids=ann_ids, segmentations=segs, ignore=ignore, extras=ann_extras, source_wh=xywh[:, 2:],
+                         keypoints=keypoints)
     except ValidationError as exc:  # pragma: no cover - the checks above come first
         raise FormatError(p, "annotations", str(exc)) from None
     top_extras = {k: v for k, v in data.items() if k not in {"images", "categories", "annotations", "info", "licenses"}}
@@ -420,6 +425,7 @@ def dataset_to_coco_dict(ds: Dataset) -> dict:
     anns = []
     ids, img_ids, labels = a.ids.tolist(), a.image_ids.tolist(), a.labels.tolist()
     areas, crowd = a.area.tolist(), a.iscrowd.tolist()
+    kps = keypoints_to_lists(a)
     for i in range(len(a)):
         rec = {"id": ids[i], "image_id": img_ids[i] if str_ids is None else str_ids[img_ids[i]],
                "category_id": labels[i], "bbox": _nums(bboxes[i]) if int_rows[i] else bboxes[i],
@@ -431,11 +437,14 @@ def dataset_to_coco_dict(ds: Dataset) -> dict:
             rec["segmentation"] = seg
         if a.ignore is not None:
             rec["ignore"] = int(a.ignore[i])
+        if kps is not None and kps[i] is not None:
+            rec["keypoints"] = kps[i]
         if a.extras is not None:
             extra = a.extras[i]
             if extra.get("_annokit_no_area"):
                 del rec["area"]
-                extra = {k: v for k, v in extra.items() if k != "_annokit_no_area"}
+            if extra.get("_annokit_no_area") or extra.get(NO_KEYPOINTS):
+                extra = {k: v for k, v in extra.items() if k not in ("_annokit_no_area", NO_KEYPOINTS)}
             rec.update(extra)
         anns.append(rec)
     return coco_top_level(ds, images, anns, categories)
@@ -507,13 +516,14 @@ def write_results(dets: Instances, path: PathLike, *, include_masks: bool = True
 
 
 def results_to_list(dets: Instances, *, include_masks: bool = True) -> list[dict[str, Any]]:
-    """Detections as COCO result records (``image_id, category_id, bbox, score[, segmentation]``), boxes in the
-    exact-width xywh of :func:`ltrb_to_coco_bbox`, compressed RLE counts as text."""
+    """Detections as COCO result records (``image_id, category_id, bbox, score[, segmentation][, keypoints]``),
+    boxes in the exact-width xywh of :func:`ltrb_to_coco_bbox`, compressed RLE counts as text."""
     if dets.scores is None:
         raise ValidationError("write_results: these instances have no scores (ground truth?)")
     bboxes = ltrb_to_coco_bbox(dets.boxes, dets.source_wh).tolist()
     out = []
     img, lab, sc = dets.image_ids.tolist(), dets.labels.tolist(), dets.scores.tolist()
+    kps = keypoints_to_lists(dets)
     for i in range(len(dets)):
         rec: dict[str, Any] = {"image_id": img[i], "category_id": lab[i], "bbox": _nums(bboxes[i]), "score": sc[i]}
         if include_masks and dets.segmentations is not None and dets.segmentations[i] is not None:
@@ -521,5 +531,7 @@ def results_to_list(dets: Instances, *, include_masks: bool = True) -> list[dict
             if isinstance(seg, dict) and isinstance(seg.get("counts"), bytes):
                 seg = {"size": seg["size"], "counts": seg["counts"].decode("ascii")}
             rec["segmentation"] = seg
+        if kps is not None and kps[i] is not None:
+            rec["keypoints"] = kps[i]
         out.append(rec)
     return out
