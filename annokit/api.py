@@ -89,8 +89,8 @@ def save(ds: Dataset, path: PathLike, format: str, *, overwrite: bool = False, s
 
 
 def evaluate(gt: Dataset | PathLike, pred: Instances | Dataset | PathLike, *,
-             iou_type: Literal["bbox", "segm"] = "bbox", params: COCOParams | None = None, fixed: bool = False,
-             progress: Progress | None = None) -> COCOResult:
+             iou_type: Literal["bbox", "segm", "keypoints", "rotated"] = "bbox", params: COCOParams | None = None,
+             fixed: bool = False, progress: Progress | None = None) -> COCOResult:
     """COCO evaluation (all 12 numbers, precision / recall arrays, per-class AP) of ``pred`` against ``gt``.
 
     Parameters
@@ -99,9 +99,10 @@ def evaluate(gt: Dataset | PathLike, pred: Instances | Dataset | PathLike, *,
         Ground truth; a path is read as COCO instances JSON.
     pred : Instances, Dataset or path
         Detections with scores (a Dataset: its annotations); a path is read as a COCO results file (a list of
-        detections, :func:`annokit.io.coco.read_results`).
-    iou_type : {"bbox", "segm"}
-        Boxes or masks (ignored when ``params`` is given: ``params.iou_type`` decides).
+        detections, :func:`annokit.io.coco.read_results`; with keypoints or ``rbox`` fields for those IoU types).
+    iou_type : {"bbox", "segm", "keypoints", "rotated"}
+        Boxes, masks, keypoints (OKS) or rotated boxes (ignored when ``params`` is given: ``params.iou_type``
+        decides).
     params : COCOParams, optional
         IoU thresholds, maxDets, area ranges, image / category subsets (defaults equal pycocotools').
     fixed : bool
@@ -119,6 +120,7 @@ def evaluate(gt: Dataset | PathLike, pred: Instances | Dataset | PathLike, *,
     >>> res.stats.shape
     (12,)
     """
+    from annokit.analysis.protocols import read_predictions
     from annokit.io.coco import read_instances, read_results
     from annokit.metrics.coco import COCOParams
     from annokit.metrics.coco import evaluate as coco_evaluate
@@ -126,10 +128,16 @@ def evaluate(gt: Dataset | PathLike, pred: Instances | Dataset | PathLike, *,
     p = params if params is not None else COCOParams(iou_type=iou_type)
     with no_gc():  # parsing makes millions of small containers: the cyclic GC would rescan them over and over
         gt_ds = gt if isinstance(gt, Dataset) else read_instances(gt, fixed=fixed)
+        if p.iou_type == "rotated":
+            from annokit.io.rotated import with_rboxes
+
+            gt_ds = with_rboxes(gt_ds, path=None if isinstance(gt, Dataset) else gt)
         if isinstance(pred, Dataset):
             dt = pred.annotations
         elif isinstance(pred, Instances):
             dt = pred
+        elif p.iou_type in ("keypoints", "rotated"):
+            gt_ds, dt = read_predictions(pred, gt_ds, p.iou_type)
         else:
             dt = read_results(pred, gt_ds, fixed=fixed)
     if dt.scores is None:

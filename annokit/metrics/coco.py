@@ -239,7 +239,8 @@ class COCOResult:
         for key, iou, area in (("AP", None, "all"), ("AP50", 0.5, "all"), ("AP75", 0.75, "all"),
                                ("APs", None, "small"), ("APm", None, "medium"), ("APl", None, "large")):
             if area not in p.area_labels:
-                cols[key] = np.full(len(self.cat_names), np.nan)
+                if p.iou_type != "keypoints":  # keypoints have no small range by definition: no column
+                    cols[key] = np.full(len(self.cat_names), np.nan)
                 continue
             s = self.precision[:, :, :, p.area_labels.index(area), -1]
             if iou is not None:

@@ -72,11 +72,12 @@ def _padilla_coco(root: Path, tmp_path: Path) -> tuple[Path, Path]:
 @pytest.mark.parametrize("protocol,expected", [("voc07", 0.0303030303), ("voc12", 0.0222222222)])
 def test_voc_on_the_published_example(refdata, tmp_path: Path, protocol: str, expected: float) -> None:
     g, p = _padilla_coco(refdata.path("voc_ap"), tmp_path)
-    data = _eval(["--protocol", protocol, "--gt", str(g), "--pred", str(p), "--json", str(tmp_path / "v.json")])
+    # Padilla's boxes hold the devkit's inclusive numbers (xmax = left + width): --iou-mode devkit adds its +1
+    data = _eval(["--protocol", protocol, "--gt", str(g), "--pred", str(p), "--iou-mode", "devkit",
+                  "--json", str(tmp_path / "v.json")])
     assert data["protocol"] == protocol and data["metrics"]["mAP"] == pytest.approx(expected, abs=1e-9)
     assert data["per_class"]["person"] == {"AP": data["metrics"]["mAP"], "n_gt": 15}
-    cont = _eval(["--protocol", protocol, "--gt", str(g), "--pred", str(p), "--iou-mode", "continuous",
-                  "--json", str(tmp_path / "c.json")])
+    cont = _eval(["--protocol", protocol, "--gt", str(g), "--pred", str(p), "--json", str(tmp_path / "c.json")])
     ds = read_instances(g)
     method = "11point" if protocol == "voc07" else "allpoint"
     ref = evaluate_voc(ds.annotations, read_results(p, ds), method=method, iou_mode="continuous")
