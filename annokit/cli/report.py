@@ -32,13 +32,14 @@ IouType = Literal["bbox", "segm"]
 
 REPORT_EPILOG = """\b
 Examples:
-  annokit report --gt sample_data/scenes/gt.json --pred sample_data/scenes/pred.json --out report/
+  annokit report --gt sample_data/scenes/gt.json --pred sample_data/scenes/pred.json --out report/ --tags
   annokit report --gt gt.json --pred segm.json --iou-type segm --images val2017/ --worst 24 --out rep/
   annokit report --gt VOCdevkit/VOC2007 --from voc --pred results.json --out rep/ --overwrite
 
 Writes DIR/report.html (self-contained: figures embedded, opens without a network), DIR/report.json (everything
-shown) and DIR/tags.json (every prediction and ground-truth object tagged TP / FP / FN with match, IoU and error).
-The folder appears whole or not at all; an existing one is replaced only with --overwrite.
+shown) and, with --tags, DIR/tags.json (every prediction and ground-truth object tagged TP / FP / FN with match,
+IoU and error). Predictions on images absent from the ground truth are counted as unevaluated. The folder appears
+whole or not at all; an existing one is replaced only with --overwrite.
 """
 
 PLOT_KINDS = ["pr", "errors", "error-pie", "per-class-ap", "confusion", "threshold", "reliability", "box-sizes",
@@ -90,24 +91,30 @@ _IOU_TYPE_HELP = "Box (bbox) or mask (segm) IoU for matching."
 @click.option("--worst", "worst", type=click.IntRange(0, 500), default=12, show_default=True,
               help="Number of worst images (most FP + FN) in the gallery.")
 @click.option("--title", default=None, help="Page title (default: the predictions' file name).")
-@click.option("--no-tags", is_flag=True, default=False, help="Do not write tags.json.")
+@click.option("--tags", "with_tags", is_flag=True, default=False,
+              help="Also write tags.json: one record per object (90 MB for 500k predictions).")
+@click.option("--tide-mean", type=click.Choice(["tidecv", "coco"]), default="tidecv", show_default=True,
+              help="Classes TIDE's mAP averages: tidecv counts a class with predictions but no ground truth as AP 0 "
+                   "(equal to tidecv); coco leaves it out. The page shows both values.")
 @quiet_option
 def report_command(gt: Path, src_format: str | None, pred: Path, out: Path, overwrite: bool, images: Path | None,
-                   iou_type: IouType, worst: int, title: str | None, no_tags: bool, quiet: bool) -> None:
+                   iou_type: IouType, worst: int, title: str | None, with_tags: bool, tide_mean: Literal["tidecv", "coco"],
+                   quiet: bool) -> None:
     """Write an HTML report: summary, per-class table, TIDE error decomposition, figures, worst images."""
     from annokit.report.build import analyse, write_report
+    from annokit.report.inputs import read_predictions
 
     refuse_existing(overwrite, out)
     with ProgressBar("annokit report", 1 + 4 + 8 + worst + 1, quiet=quiet) as bar:
-        ds, dets = _read(gt, src_format, pred)
-        if dets is None:  # pragma: no cover - --pred is required
-            raise click.UsageError("report needs --pred")
+        ds = read_instance_dataset(gt, src_format)
+        preds = read_predictions(pred, ds)
         bar("reading", 1, 1)
-        data = analyse(ds, dets, iou_type=iou_type, worst_n=worst, title=title or f"annokit report: {pred.name}",
-                       progress=bar)
-        path = write_report(ds, dets, data, out, image_root=images or _default_images(gt), progress=bar,
-                            with_tags=not no_tags, overwrite=overwrite)
-    Console.of(quiet).echo(data.tide.summary_text() + f"\n\nwrote {path}")
+        data = analyse(ds, preds.dets, iou_type=iou_type, worst_n=worst, progress=bar, tide_mean=tide_mean,
+                       title=title or f"annokit report: {pred.name}", unevaluated=preds.unevaluated)
+        path = write_report(ds, preds.dets, data, out, image_root=images or _default_images(gt), progress=bar,
+                            with_tags=with_tags, overwrite=overwrite)
+    note = preds.note()
+    Console.of(quiet).echo(data.tide.summary_text() + (f"\n\n{note}" if note else "") + f"\n\nwrote {path}")
 
 
 # ------------------------------------------------------------------------------------------------ plot

@@ -26,6 +26,7 @@ __all__ = [
     "error_pie",
     "per_class_bars",
     "threshold_curves",
+    "threshold_table",
     "best_f1_threshold",
     "reliability_diagram",
     "box_size_histogram",
@@ -289,13 +290,16 @@ def best_f1_threshold(scores: np.ndarray, is_tp: np.ndarray, num_gt: int) -> tup
     s, t = _scored(scores, is_tp)
     if len(s) == 0:
         return float("nan"), 0.0, 0.0, 0.0
-    thr, prec, rec = _threshold_table(s, t, num_gt)
+    thr, prec, rec = threshold_table(s, t, num_gt)
     f1 = np.where(prec + rec > 0, 2 * prec * rec / np.maximum(prec + rec, 1e-300), 0.0)
     i = int(np.argmax(f1))
     return float(thr[i]), float(f1[i]), float(prec[i]), float(rec[i])
 
 
-def _threshold_table(s: np.ndarray, t: np.ndarray, num_gt: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def threshold_table(scores: np.ndarray, is_tp: np.ndarray, num_gt: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """``(thresholds, precision, recall)``, one entry per distinct score in descending order: what keeping the
+    detections with ``score >= threshold`` gives (a threshold keeps all detections of equal score)."""
+    s, t = _scored(scores, is_tp)
     o = np.argsort(-s, kind="stable")
     s_o, t_o = s[o], t[o]
     tp = np.cumsum(t_o)
@@ -314,7 +318,7 @@ def threshold_curves(
     vertical line and a label."""
     s, t = _scored(scores, is_tp)
     if len(s):
-        thr, prec, rec = _threshold_table(s, t, num_gt)
+        thr, prec, rec = threshold_table(s, t, num_gt)
         f1 = np.where(prec + rec > 0, 2 * prec * rec / np.maximum(prec + rec, 1e-300), 0.0)
         ax.plot(thr, prec, label="precision", color="#3182bd")
         ax.plot(thr, rec, label="recall", color="#31a354")
