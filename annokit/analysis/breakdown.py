@@ -173,6 +173,19 @@ def _pair_iou(gt: Dataset, dets: Instances, pd: np.ndarray, pg: np.ndarray,
     return box_iou_matched(dets.boxes[pd], g.boxes[pg])
 
 
+def _at_iou10(gt: Dataset, dets: Instances, params: Any) -> COCOResult:
+    """The COCO evaluation of ``dets`` with ``params`` (one IoU threshold, one ``maxDets``: the summary, which
+    would warn that it needs three, is not used)."""
+    import warnings
+
+    from annokit.errors import PycocotoolsQuirkWarning
+    from annokit.metrics.coco import evaluate
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", PycocotoolsQuirkWarning)
+        return evaluate(gt, dets, params=params)
+
+
 def pr_breakdown(gt: Dataset, dets: Instances, *, coco: COCOResult | None = None,
                  iou_type: Literal["bbox", "segm"] = "bbox") -> PRBreakdown:
     """The breakdown of ``dets`` against ``gt`` (module docstring).
@@ -211,8 +224,8 @@ def pr_breakdown(gt: Dataset, dets: Instances, *, coco: COCOResult | None = None
         idx = np.flatnonzero(np.isclose(thrs, t))
         res, i = (coco, int(idx[0])) if len(idx) else (evaluate(gt, dets, params=replace(p, iou_thrs=(t,))), 0)
         prec[key] = res.precision[i, :, :, :, -1]
-    p10 = replace(p, iou_thrs=(0.1,))
-    loc = evaluate(gt, dets, params=p10)
+    p10 = replace(p, iou_thrs=(0.1,), max_dets=(p.max_dets[-1],))  # the same matching, one maxDets slice
+    loc = _at_iou10(gt, dets, p10)
     prec["Loc"] = loc.precision[0, :, :, :, -1]
     unmatched = loc.dt_matches[0] < 0
 
@@ -222,9 +235,9 @@ def pr_breakdown(gt: Dataset, dets: Instances, *, coco: COCOResult | None = None
     sup_arr = np.array([s if s is not None else f"\0{i}" for i, s in enumerate(sup)], dtype=object)
     group = np.unique(sup_arr, return_inverse=True)[1].reshape(-1)  # a class without supercategory: its own group
     sim_rm = _confused(gt, dets, unmatched, group, p.iou_type)
-    prec["Sim"] = evaluate(gt, dets[~sim_rm], params=p10).precision[0, :, :, :, -1] if sim_rm.any() else prec["Loc"]
+    prec["Sim"] = _at_iou10(gt, dets[~sim_rm], p10).precision[0, :, :, :, -1] if sim_rm.any() else prec["Loc"]
     oth_rm = _confused(gt, dets, unmatched, None, p.iou_type)
-    prec["Oth"] = evaluate(gt, dets[~oth_rm], params=p10).precision[0, :, :, :, -1] if oth_rm.any() else prec["Loc"]
+    prec["Oth"] = _at_iou10(gt, dets[~oth_rm], p10).precision[0, :, :, :, -1] if oth_rm.any() else prec["Loc"]
     oth = prec["Oth"]
     prec["BG"] = np.where(oth > -1, (oth > 0).astype(np.float64), -1.0)
     prec["FN"] = np.where(oth > -1, 1.0, -1.0)

@@ -9,6 +9,7 @@ import click
 from annokit.cli import convert, predict, report
 from annokit.cli._common import run_cli
 from annokit.cli.eval import eval_command
+from annokit.cli.explore import explore_command
 
 __all__ = ["main", "cli"]
 
@@ -24,6 +25,7 @@ def cli() -> None:
 
 
 cli.add_command(eval_command)
+cli.add_command(explore_command)
 for _cmd in [*convert.COMMANDS, *report.COMMANDS, *predict.COMMANDS]:
     cli.add_command(_cmd)
 

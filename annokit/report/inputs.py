@@ -20,7 +20,7 @@ from annokit.core.dataset import Dataset
 from annokit.core.instances import Instances
 from annokit.errors import FormatError
 
-__all__ = ["Predictions", "read_predictions"]
+__all__ = ["Predictions", "read_predictions", "read_slices"]
 
 
 @dataclass(frozen=True)
@@ -126,3 +126,46 @@ def _read_rows(path: Path, data: list[Any], rows: np.ndarray, gt: Dataset) -> In
     for w in caught:
         warnings.warn(str(w.message).replace("<results>", str(path)), w.category, stacklevel=3)
     return dets
+
+
+def read_slices(path: str | Path, gt: Dataset) -> dict[str, np.ndarray]:
+    """Named subsets of the images, from a JSON object ``{"name": [image id, ...], ...}``.
+
+    Returns ``{name: (n,) int64 positions in gt.images}`` in the file's order (duplicates kept once, sorted). An
+    image id the ground truth does not have, a name that is not text or a value that is not a list is a
+    :class:`FormatError` naming the slice and the entry.
+
+    Examples
+    --------
+    >>> import annokit, json, tempfile, os
+    >>> gt = annokit.load("sample_data/scenes/gt.json")
+    >>> p = os.path.join(tempfile.mkdtemp(), "slices.json")
+    >>> _ = open(p, "w").write(json.dumps({"first": [1, 2], "night": [48]}))
+    >>> {k: v.tolist() for k, v in read_slices(p, gt).items()}
+    {'first': [0, 1], 'night': [47]}
+    """
+    from annokit.io.coco import load_json
+
+    p = Path(path)
+    data = load_json(p)
+    if not isinstance(data, dict):
+        raise FormatError(p, None, f"slices must be a JSON object {{name: [image ids]}}, got {type(data).__name__}")
+    known = _known_ids(gt)
+    out: dict[str, np.ndarray] = {}
+    for name, ids in data.items():
+        if not isinstance(ids, list):
+            raise FormatError(p, name, f"expected a list of image ids, got {type(ids).__name__}")
+        for i, v in enumerate(ids):
+            if isinstance(v, bool) or not isinstance(v, (int, str)) or v not in known:
+                raise FormatError(p, f"{name}[{i}]", f"image id {v!r} is not in the ground truth")
+        out[name] = np.unique(gt.images.index_of(np.array(_as_int_ids(gt, ids), dtype=np.int64)))
+    return out
+
+
+def _as_int_ids(gt: Dataset, ids: list[Any]) -> list[int]:
+    """Image ids as the dataset's integer ids (string ids mapped through the images' extras)."""
+    if not any(isinstance(v, str) for v in ids):
+        return [int(v) for v in ids]
+    extras = gt.images.extras or []
+    by_str = {e.get("id"): int(gt.images.ids[i]) for i, e in enumerate(extras)}
+    return [by_str[v] if isinstance(v, str) else int(v) for v in ids]
