@@ -199,3 +199,78 @@ def test_blank_canvases_without_images_and_unevaluated_note(tmp_path: Path) -> N
     assert run_cli(cli, ["explore", "--gt", str(gt_path), "--pred", str(pred_path), "--out", str(tmp_path / "f"),
                          "--slices", str(tmp_path / "bad.json")]) == 2
     assert not (tmp_path / "f").exists()
+
+
+def _many_images(n_img: int, seed: int = 0) -> tuple[Any, Any]:
+    """A seeded set of ``n_img`` images (640 x 480, 3 objects of 5 classes each, 6 scored predictions: jittered
+    copies, a confusion, background boxes), built in memory."""
+    from annokit import Dataset, ImageTable, Instances, LabelSet
+
+    rng = np.random.default_rng(seed)
+    ids = np.arange(1, n_img + 1)
+    g_img = np.repeat(ids, 3)
+    xy = rng.uniform(0, 1, (len(g_img), 2)) * [500, 340]
+    wh = rng.uniform(20, 140, (len(g_img), 2))
+    boxes = np.column_stack([xy, np.minimum(xy + wh, [640, 480])])
+    labels = rng.integers(1, 6, len(g_img))
+    src = np.repeat(np.arange(len(g_img)), 2)
+    d_boxes = boxes[src] + rng.normal(0, 6, (len(src), 4))
+    d_labels = np.where(rng.random(len(src)) < 0.1, rng.integers(1, 6, len(src)), labels[src])
+    d_boxes = np.column_stack([d_boxes[:, :2], np.maximum(d_boxes[:, 2:], d_boxes[:, :2] + 1)])
+    ds = Dataset(images=ImageTable(ids=ids, file_names=[f"{i}.jpg" for i in ids], heights=np.full(n_img, 480),
+                                   widths=np.full(n_img, 640)),
+                 categories=LabelSet.from_names([f"c{i}" for i in range(1, 6)]),
+                 annotations=Instances(image_ids=g_img, boxes=boxes, labels=labels))
+    dets = Instances(image_ids=g_img[src], boxes=np.clip(d_boxes, 0, 640), labels=d_labels,
+                     scores=rng.beta(4, 2, len(src)).round(3))
+    return ds, dets
+
+
+def test_five_thousand_images_load_and_filter(tmp_path: Path) -> None:
+    """5,000 images load and filter in Chromium: the counts equal TIDE's, a slider move and an IoU click update
+    them, and the grid keeps only the cells in view (it is virtual). Load and update times are in
+    benchmarks/bench_explore.py (not timed here)."""
+    from annokit.report.explore import build_explorer
+
+    gt, dets = _many_images(5000)
+    page = build_explorer(gt, dets, tmp_path / "e")
+    with Browser.start() as b:
+        b.open(page)
+        assert b.eval("document.body.dataset.ready") == "1"
+        assert b.eval("annokitExplorer.counts().images") == 5000
+        assert b.eval("document.querySelectorAll('.cell').length") < 100  # 5,000 images, a few dozen cells
+        b.click("button.iou[data-iou='0.7']")
+        set_score(b, 0.4)
+        assert page_counts(b) == expected(gt, dets, 0.7, 0.4)[0]
+        b.eval("document.getElementById('grid').scrollTop = 200000")
+        b.eval("new Promise(ok => requestAnimationFrame(() => requestAnimationFrame(ok)))")
+        first = int(b.eval("[...document.querySelectorAll('.cell')].filter(c => c.style.display !== 'none')"
+                           ".map(c => +c.dataset.pos).sort((a, b) => a - b)[0]"))
+        assert first > 1000  # scrolled far down, the cells there are drawn
+
+
+def test_boundary_cases_equal_tide(tmp_path: Path) -> None:
+    """Seeded cases on a coarse grid (ties of IoU and of score, IoU exactly at a threshold, crowd regions, a class
+    without ground truth, images without objects): at every setting every object's outcome equals TIDE's."""
+    from annokit.io.coco import dataset_from_coco_dict, read_results
+    from annokit.report.explore import build_explorer
+    from tests.analysis._cases import make_case
+
+    twins = ({"images": [{"id": 1, "file_name": "a.png", "height": 50, "width": 50}],
+              "categories": [{"id": 1, "name": "a"}],
+              "annotations": [{"id": i, "image_id": 1, "category_id": 1, "bbox": [10, 10, 20, 20], "area": 400,
+                               "iscrowd": 0} for i in (1, 2)]},
+             [{"image_id": 1, "category_id": 1, "bbox": [10, 10, 20, 20], "score": 0.9}])  # a tie: the first wins
+    cases = [twins, *(make_case(np.random.default_rng(seed), n_img=60, n_gt=8, n_det=14, crowd_p=0.15)
+                      for seed in range(6))]
+    with Browser.start() as b:
+        for seed, (coco, dets_list) in enumerate(cases):
+            gt = dataset_from_coco_dict(coco)
+            dets = read_results(dets_list, gt)
+            b.open(build_explorer(gt, dets, tmp_path / str(seed)))
+            for t, s in ((0.5, 0.0), (0.55, 0.3), (0.75, 0.5), (0.6, 0.2), (0.9, 0.1)):
+                b.click(f"button.iou[data-iou='{t}']")
+                set_score(b, s)
+                counts, tags, keep = expected(gt, dets, t, s)
+                check_tags(b, tags, keep)
+                assert page_counts(b) == counts, (seed, t, s)
