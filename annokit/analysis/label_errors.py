@@ -14,9 +14,10 @@ predictions with ``s >= min_score`` count as evidence, crowd regions are never s
     ``s * IoU * (1 - s_c)``, ``s_c`` the best score of a class-``c`` prediction overlapping it as much (0 without
     one); the highest over the predictions is kept, one entry per ground truth.
 ``poor_location``
-    A ground truth whose best same-class prediction (the one of highest ``s * IoU`` among those with IoU >=
-    ``bg_iou`` whose best same-class ground truth it is) overlaps it by less than ``loc_iou``. Score
-    ``s * (1 - IoU)``.
+    A ground truth whose best same-class prediction overlaps it by less than ``loc_iou``. Score ``s * (1 - IoU)``.
+    The candidates are the same-class predictions with IoU >= ``bg_iou`` whose best same-class ground truth it is
+    and that overlap no other ground truth by ``overlap_iou`` or more (that one would explain them); the best is
+    the one of highest ``s * IoU``.
 ``duplicate``
     Two ground truths of one class in one image whose box IoU is at least ``dup_iou``. Score ``IoU * (1 - s_2)``,
     ``s_2`` the second-best score of the same-class predictions overlapping either (IoU >= ``overlap_iou``): a
@@ -201,12 +202,14 @@ def _best_per(keys: np.ndarray, values: np.ndarray, items: np.ndarray) -> np.nda
 
 
 def _poor_location(c: _Ctx) -> list[LabelIssue]:
-    """Ground truth whose best same-class prediction (its own: that prediction's best same-class ground truth)
+    """Ground truth whose best same-class prediction (its own: not better explained by another ground truth)
     overlaps it too little."""
     g = c.gt.annotations
+    best_any = _group_max(c.pp[~c.crowd], c.iou[~c.crowd], len(c.dets))  # over the labels of every class
     sel = np.flatnonzero(c.same & ~c.crowd & (c.iou >= c.opt["bg_iou"]) & (c.scores[c.pp] >= c.opt["min_score"]))
-    own = c.iou[sel] >= _group_max(c.pp[sel], c.iou[sel], len(c.dets))[c.pp[sel]]
-    sel = sel[own]
+    sel = sel[c.iou[sel] >= _group_max(c.pp[sel], c.iou[sel], len(c.dets))[c.pp[sel]]]  # its best same-class label
+    explained = (best_any[c.pp[sel]] > c.iou[sel]) & (best_any[c.pp[sel]] >= c.opt["overlap_iou"])
+    sel = sel[~explained]  # a prediction on another label (a match or a confusion there) says nothing here
     out = []
     for q in _best_per(c.pg[sel], c.scores[c.pp[sel]] * c.iou[sel], sel):
         i, j = int(c.pp[q]), int(c.pg[q])

@@ -347,14 +347,15 @@ def _text_on(color: str) -> str:
 
 @dataclass(frozen=True)
 class Box:
-    """One box of :func:`image_overlay`: ltrb in image pixels, colour, dashed or not, tag text (None: no tag)
-    and tooltip."""
+    """One box of :func:`image_overlay`: ltrb in image pixels, colour, dashed or not, tag text (None: no tag),
+    tooltip, and whether the tag hangs under the box's bottom edge instead of over its top."""
 
     ltrb: tuple[float, float, float, float]
     color: str
     dashed: bool = False
     tag: str | None = None
     tooltip: str = ""
+    tag_below: bool = False
 
 
 def image_overlay(hw: tuple[int, int], boxes: Sequence[Box], *, image_uri: str | None = None,
@@ -375,8 +376,8 @@ def image_overlay(hw: tuple[int, int], boxes: Sequence[Box], *, image_uri: str |
                title=b.tooltip or b.tag)
     for b in boxes:  # tags above every box
         if b.tag:
-            l, t = b.ltrb[0] * s, b.ltrb[1] * s
-            ty = t - 2 if t > 14 else t + 12
+            l, t, bottom = b.ltrb[0] * s, b.ltrb[1] * s, b.ltrb[3] * s
+            ty = (bottom + 12 if bottom + 12 < ih * s else bottom - 2) if b.tag_below else (t - 2 if t > 14 else t + 12)
             c.rect(l - 1, ty - 10, 5.6 * len(b.tag) + 4, 12, fill=b.color, opacity="0.9")
             c.text(l + 1, ty, b.tag, size=9.5, fill=_text_on(b.color))
     return c.render()

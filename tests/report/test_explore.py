@@ -274,3 +274,15 @@ def test_boundary_cases_equal_tide(tmp_path: Path) -> None:
                 counts, tags, keep = expected(gt, dets, t, s)
                 check_tags(b, tags, keep)
                 assert page_counts(b) == counts, (seed, t, s)
+
+
+def test_the_help_example_runs(tmp_path: Path) -> None:
+    from annokit.cli.explore import EPILOG
+    from tests.conftest import run_cli_in, sample_examples
+
+    if not (SAMPLE / "scenes" / "pred.json").exists():
+        pytest.skip(f"{SAMPLE / 'scenes'} is absent (sample data not generated in this checkout)")
+    argv = sample_examples(EPILOG)[0]
+    res = run_cli_in(tmp_path, argv)
+    assert res.exit_code == 0 and res.exception is None, (res.stderr, res.exception)
+    assert (tmp_path / argv[argv.index("--out") + 1] / "explore.html").is_file() and "wrote " in res.stdout
