@@ -33,7 +33,7 @@ import numpy as np
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent))
 
-from tests.analysis._label_noise import (  # noqa: E402
+from tests.analysis._label_noise import (
     Injected,
     clean_set,
     inject,

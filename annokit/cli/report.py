@@ -98,8 +98,8 @@ _IOU_TYPE_HELP = "Box (bbox) or mask (segm) IoU for matching."
                    "(equal to tidecv); coco leaves it out. The page shows both values.")
 @quiet_option
 def report_command(gt: Path, src_format: str | None, pred: Path, out: Path, overwrite: bool, images: Path | None,
-                   iou_type: IouType, worst: int, title: str | None, with_tags: bool, tide_mean: Literal["tidecv", "coco"],
-                   quiet: bool) -> None:
+                   iou_type: IouType, worst: int, title: str | None, with_tags: bool,
+                   tide_mean: Literal["tidecv", "coco"], quiet: bool) -> None:
     """Write an HTML report: summary, per-class table, TIDE error decomposition, figures, worst images."""
     from annokit.report.build import analyse, write_report
     from annokit.report.inputs import read_predictions

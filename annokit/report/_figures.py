@@ -180,7 +180,8 @@ def _confusion_classes(r: np.ndarray, c: np.ndarray, n: np.ndarray, k: int) -> n
         c[r != c], weights=n[r != c], minlength=k + 1)
     total = np.bincount(r, weights=n, minlength=k + 1) + np.bincount(c, weights=n, minlength=k + 1)
     order = np.lexsort((np.arange(k), -total[:k], -off[:k]))
-    return np.r_[np.sort(order[:MAX_CONFUSION]), k].astype(np.int64)
+    out: np.ndarray = np.r_[np.sort(order[:MAX_CONFUSION]), k].astype(np.int64)
+    return out
 
 
 def _thin(*cols: np.ndarray, keep: int | None = None) -> list[np.ndarray]:

@@ -157,7 +157,6 @@ def top_confusions(gt: Dataset, dets: Instances, tags: ObjectTags, threshold: fl
         return dict(zip(zip(r[off].tolist(), c[off].tolist()), cnt[off].tolist()))
 
     at, anywhere = cells(threshold), cells(-np.inf)
-    rows = [{"true": names[a], "predicted": names[b], "count": at.get((a, b), 0), "count_any_score": m,
-             "share": _ratio(at.get((a, b), 0), int(n_gt[a]))} for (a, b), m in anywhere.items()]
-    rows.sort(key=lambda r: (-r["count"], -r["count_any_score"], r["true"], r["predicted"]))
-    return rows[:n]
+    order = sorted(anywhere, key=lambda ab: (-at.get(ab, 0), -anywhere[ab], names[ab[0]], names[ab[1]]))
+    return [{"true": names[a], "predicted": names[b], "count": at.get((a, b), 0), "count_any_score": anywhere[(a, b)],
+             "share": _ratio(at.get((a, b), 0), int(n_gt[a]))} for a, b in order[:n]]

@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from xml.sax.saxutils import escape, quoteattr
 
 import numpy as np
+from numpy.typing import ArrayLike
 
 __all__ = ["PALETTE", "Canvas", "Frame", "Box", "nice_ticks", "line_chart", "bar_chart", "hbar_chart", "heatmap",
            "area_chart", "histogram", "reliability_chart", "image_overlay", "shorten"]
@@ -118,13 +119,13 @@ class Frame:
     xlim: tuple[float, float]
     ylim: tuple[float, float]
 
-    def x(self, v: np.ndarray) -> np.ndarray:
+    def x(self, v: ArrayLike) -> np.ndarray:
         """Pixel x of data values ``v``."""
         lo, hi = self.xlim
         out: np.ndarray = self.x0 + (np.asarray(v, dtype=np.float64) - lo) / ((hi - lo) or 1.0) * self.w
         return out
 
-    def y(self, v: np.ndarray) -> np.ndarray:
+    def y(self, v: ArrayLike) -> np.ndarray:
         """Pixel y of data values ``v``."""
         lo, hi = self.ylim
         out: np.ndarray = self.y0 + self.h - (np.asarray(v, dtype=np.float64) - lo) / ((hi - lo) or 1.0) * self.h
@@ -232,7 +233,7 @@ def hbar_chart(rows: Sequence[tuple[str, float | None]], *, title: str, xlabel: 
             c.rect(f.x0, y + 2, f.w, row_h - 4, fill="url(#hatch)", stroke="#bbb", title=f"{label}: {none_text}")
             c.text(f.x0 + f.w + 4, y + row_h - 4, none_text, size=10, fill="#777")
             continue
-        x1 = float(f.x(min(max(v, xlim[0]), xlim[1])))
+        x1 = float(f.x(min(max(float(v), xlim[0]), xlim[1])))
         c.rect(f.x0, y + 2, x1 - f.x0, row_h - 4, fill=PALETTE[0], title=f"{label}: {fmt.format(v)}")
         c.text(f.x0 + f.w + 4, y + row_h - 4, fmt.format(v), size=10)
     c.rect(f.x0, f.y0, f.w, f.h, stroke="#888")

@@ -40,7 +40,8 @@ def sample_page(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Any, An
     return root / "exp" / "explore.html", gt, read_results(SAMPLE / "scenes" / "pred.json", gt)
 
 
-def expected(gt: Any, dets: Any, t: float, s: float, cls: int | None = None) -> tuple[dict[str, int], Any, np.ndarray]:
+def expected(gt: Any, dets: Any, t: float, s: float,
+             cls: int | None = None) -> tuple[dict[str, int], Any, np.ndarray]:
     """What the page must show at IoU ``t`` and score ``s``: TIDE's counts on the predictions with score >= s
     (objects of category id ``cls`` only, when given), its tags and the rows of the predictions kept."""
     keep = np.flatnonzero(dets.scores >= s)
@@ -65,7 +66,8 @@ def page_counts(b: Browser) -> dict[str, int]:
 def set_score(b: Browser, s: float) -> None:
     """Move the slider as a user's drag does: its value changes and it fires input, then change."""
     b.eval(f"(() => {{const r = document.getElementById('f-score'); r.value = '{s}';"
-           "r.dispatchEvent(new Event('input', {bubbles: true})); r.dispatchEvent(new Event('change', {bubbles: true}));})()")
+           "r.dispatchEvent(new Event('input', {bubbles: true}));"
+           "r.dispatchEvent(new Event('change', {bubbles: true}));})()")
 
 
 def check_tags(b: Browser, tags: Any, keep: np.ndarray) -> None:
@@ -119,7 +121,8 @@ def test_filters_change_the_counts(sample_page: tuple[Path, Any, Any]) -> None:
         b.click("button.iou[data-iou='0.5']")
         set_score(b, 0.0)
         square = gt.categories.id_of("square")
-        b.eval(f"(() => {{const s = document.getElementById('f-class'); s.value = '{gt.categories.index_of([square])[0]}';"
+        pos = gt.categories.index_of([square])[0]
+        b.eval(f"(() => {{const s = document.getElementById('f-class'); s.value = '{pos}';"
                "s.dispatchEvent(new Event('change', {bubbles: true}));})()")
         counts, tags, keep = expected(gt, dets, 0.5, 0.0, cls=square)
         assert page_counts(b) == counts
@@ -167,7 +170,7 @@ def test_large_view_and_toggles(sample_page: tuple[Path, Any, Any], tmp_path: Pa
 def test_counts_equal_the_reports_tags_json(sample_report: SampleReport, sample_page: tuple[Path, Any, Any]) -> None:
     """At IoU 0.5 and score 0 the page's counts are those of ``annokit report --tags``'s tags.json."""
     tags = json.loads((sample_report.out / "tags.json").read_text())
-    want = {o: 0 for o in OUTCOMES}
+    want = dict.fromkeys(OUTCOMES, 0)
     for r in tags:
         if r["kind"] == "pred" and r["status"] == "TP":
             want["TP"] += 1
