@@ -34,8 +34,9 @@ from typing import Any, Literal
 
 import numpy as np
 
+from annokit.analysis._geometry import bbox_iou_coco as _bbox_iou_coco
+from annokit.analysis._geometry import xywh as _xywh
 from annokit.analysis.pairs import OverlapPairs, overlap_pairs
-from annokit.analysis.tide import _bbox_iou_coco, _xywh
 from annokit.core.dataset import Dataset
 from annokit.core.instances import Instances
 from annokit.errors import ValidationError

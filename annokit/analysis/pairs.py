@@ -16,7 +16,8 @@ from typing import Literal
 
 import numpy as np
 
-from annokit.analysis.tide import IouFunction, _iou_function, _visit_order
+from annokit.analysis._geometry import pair_ious
+from annokit.analysis._geometry import visit_order as _visit_order
 from annokit.core.dataset import Dataset
 from annokit.core.instances import Instances
 from annokit.errors import ValidationError
@@ -65,7 +66,8 @@ def overlap_pairs(gt: Dataset, dets: Instances, *, iou_type: Literal["bbox", "se
     max_dets : int
         Predictions kept per image (highest scores), as :func:`annokit.analysis.tide`.
     min_iou : float
-        Smallest IoU kept (``0.1``, TIDE's background threshold, keeps every pair its error types depend on).
+        Smallest IoU kept, above zero (``0.1``, TIDE's background threshold, keeps every pair its error types
+        depend on).
 
     Returns
     -------
@@ -84,30 +86,11 @@ def overlap_pairs(gt: Dataset, dets: Instances, *, iou_type: Literal["bbox", "se
     """
     if dets.scores is None:
         raise ValidationError("overlap_pairs: predictions need scores")
+    if not 0.0 < min_iou <= 1.0:
+        raise ValidationError(f"overlap_pairs: min_iou must be in (0, 1], got {min_iou!r}")
     order = _visit_order(gt, dets, max_dets)
-    iou_fn = _iou_function(gt, dets, order, iou_type)
-    crowd = gt.annotations.iscrowd[order.g_rows]
-    gpos, ious, counts = [], [], np.zeros(len(order.p_rows), dtype=np.int64)
-    for k in range(len(gt.images)):
-        p0, p1, g0, g1 = order.p_start[k], order.p_start[k + 1], order.g_start[k], order.g_start[k + 1]
-        if p1 == p0 or g1 == g0:
-            continue
-        m = _image_iou(iou_fn, order.p_rows[p0:p1], order.g_rows[g0:g1], crowd[g0:g1])
-        pi, gi = np.nonzero(m >= min_iou)  # row-major: by prediction, then ground truth ascending
-        gpos.append(gi + g0)
-        ious.append(m[pi, gi])
-        counts[p0:p1] = np.bincount(pi, minlength=p1 - p0)
+    pairs = pair_ious(gt, dets, order, iou_type)
+    keep = pairs.iou >= min_iou
+    counts = np.bincount(pairs.p[keep], minlength=len(order.p_rows))
     return OverlapPairs(order.p_rows, order.p_start, order.g_rows, order.g_start, np.r_[0, np.cumsum(counts)],
-                        np.concatenate(gpos) if gpos else np.zeros(0, np.int64),
-                        np.concatenate(ious) if ious else np.zeros(0), float(min_iou))
-
-
-def _image_iou(iou_fn: IouFunction, P: np.ndarray, G: np.ndarray, crowd: np.ndarray) -> np.ndarray:
-    """(P, G) IoU of one image: plain IoU with ordinary ground truth, crowd IoU with crowd regions (each computed
-    only where needed)."""
-    m = np.zeros((len(P), len(G)))
-    if (~crowd).any():
-        m[:, ~crowd] = iou_fn(P, G[~crowd], False)
-    if crowd.any():
-        m[:, crowd] = iou_fn(P, G[crowd], True)
-    return m
+                        pairs.g[keep], pairs.iou[keep], float(min_iou))

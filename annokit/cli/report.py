@@ -53,7 +53,7 @@ Examples:
   annokit plot box-sizes --gt gt.json --out sizes.png
   annokit plot breakdown --gt gt.json --pred pred.json --area small --class person --out bd.png
 
-Kinds: pr, errors (TIDE dAP bars), error-pie, per-class-ap, confusion (detection, with background),
+Kinds: pr, errors (TIDE dAP bars), error-pie (shares of dAP), per-class-ap, confusion (detection, with background),
 threshold (precision/recall/F1 vs score), reliability, box-sizes, class-counts (dataset only: no --pred), overlay,
 breakdown (COCO-style C75/C50/Loc/Sim/Oth/BG/FN areas; --area, --class).
 """
@@ -284,11 +284,12 @@ def _errors(req: _Plot) -> Any:
 
 
 def _error_pie(req: _Plot) -> Any:
+    """The main error types' shares of dAP (what fixing each would gain), not of counts."""
     from annokit import viz
 
     m = req.matching
     fig, ax = viz.new_axes(size=(7.0, 5.0))
-    viz.error_pie(ax, m.tr.counts)
+    viz.error_pie(ax, m.tr.main_dap, title="Share of dAP by error type (oracle fix)")
     return fig
 
 

@@ -96,18 +96,22 @@ def read_predictions(path: str | Path, gt: Dataset) -> Predictions:
     from annokit.io.coco import load_json, read_results
 
     p = Path(path)
-    data = load_json(p)
-    if not isinstance(data, list):
+    try:  # the common case: every detection on a known image, read by the fast reader from the file
         return Predictions(read_results(p, gt), [])
-    known = _known_ids(gt)
-    keep = np.array([not isinstance(d, dict) or not isinstance(d.get("image_id"), (int, str))
-                     or d["image_id"] in known for d in data], dtype=bool)
+    except FormatError as exc:
+        data = load_json(p)
+        if not isinstance(data, list):
+            raise
+        known = _known_ids(gt)
+        keep = np.array([not isinstance(d, dict) or not isinstance(d.get("image_id"), (int, str))
+                         or d["image_id"] in known for d in data], dtype=bool)
+        if keep.all():
+            raise exc from None  # not about unknown images: the reader's own error
     rows = np.flatnonzero(keep)
     unevaluated = [_unevaluated_record(int(i), data[i]) for i in np.flatnonzero(~keep)]
-    if len(rows) == 0 and unevaluated:
+    if len(rows) == 0:
         return Predictions(Instances.empty(with_scores=True), unevaluated)
-    dets = _read_rows(p, data if keep.all() else [data[i] for i in rows], rows, gt)
-    return Predictions(dets if keep.all() else dets.replace(ids=rows + 1), unevaluated)
+    return Predictions(_read_rows(p, [data[i] for i in rows], rows, gt).replace(ids=rows + 1), unevaluated)
 
 
 def _read_rows(path: Path, data: list[Any], rows: np.ndarray, gt: Dataset) -> Instances:

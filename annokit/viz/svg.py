@@ -220,7 +220,7 @@ def hbar_chart(rows: Sequence[tuple[str, float | None]], *, title: str, xlabel: 
     row_h = 15.0
     h = 58.0 + row_h * max(len(rows), 1) + (16.0 if note else 0.0)
     c = Canvas(width, h, label=title)
-    f = Frame(176.0, 26.0, width - 236.0, row_h * max(len(rows), 1), xlim, (0.0, 1.0))
+    f = Frame(176.0, 26.0, width - 270.0, row_h * max(len(rows), 1), xlim, (0.0, 1.0))
     for t in nice_ticks(*xlim):
         px = float(f.x(t))
         c.line(px, f.y0, px, f.y0 + f.h, stroke="#e4e4e4")
