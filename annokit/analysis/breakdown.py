@@ -114,21 +114,24 @@ class PRBreakdown:
                 for i, name in enumerate(self.cat_names)}
 
 
-def _confused(gt: Dataset, dets: Instances, cand: np.ndarray, group: np.ndarray | None,
-              iou_type: Literal["bbox", "segm"]) -> np.ndarray:
-    """(N,) bool: rows in ``cand`` overlapping (IoU >= 0.1) a non-crowd ground truth of another class in its image,
-    of the same ``group`` ((K,) group number per category position; None: any other class)."""
-    out = np.zeros(len(dets), dtype=bool)
-    pd, pg = _candidate_pairs(gt, dets, cand, group)
+def _confused(gt: Dataset, dets: Instances, cand: np.ndarray, group: np.ndarray,
+              iou_type: Literal["bbox", "segm"]) -> tuple[np.ndarray, np.ndarray]:
+    """(N,) bool twice: rows in ``cand`` overlapping (IoU >= 0.1) a non-crowd ground truth of another class in its
+    image, of the same ``group`` ((K,) group number per category position; a prediction of a category not in
+    ``gt`` is in no group) and of any group. The pairs and their IoU are computed once for both."""
+    sim, oth = np.zeros(len(dets), dtype=bool), np.zeros(len(dets), dtype=bool)
+    pd, pg = _candidate_pairs(gt, dets, cand)
     if len(pd):
-        out[pd[_pair_iou(gt, dets, pd, pg, iou_type) >= 0.1]] = True
-    return out
+        hit = _pair_iou(gt, dets, pd, pg, iou_type) >= 0.1
+        cd, cg = gt.categories.index_of(dets.labels[pd]), gt.categories.index_of(gt.annotations.labels[pg])
+        same = (cd >= 0) & (cg >= 0) & (group[np.maximum(cd, 0)] == group[np.maximum(cg, 0)])
+        oth[pd[hit]] = True
+        sim[pd[hit & same]] = True
+    return sim, oth
 
 
-def _candidate_pairs(gt: Dataset, dets: Instances, cand: np.ndarray,
-                     group: np.ndarray | None) -> tuple[np.ndarray, np.ndarray]:
-    """Every (prediction row in ``cand``, non-crowd ground-truth row) pair on one image whose classes differ and
-    are of one ``group`` (None: any; a prediction of a category not in ``gt`` is in no group)."""
+def _candidate_pairs(gt: Dataset, dets: Instances, cand: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Every (prediction row in ``cand``, non-crowd ground-truth row) pair on one image whose classes differ."""
     g = gt.annotations
     rows = np.flatnonzero(cand)
     none = (np.zeros(0, np.int64), np.zeros(0, np.int64))
@@ -145,12 +148,7 @@ def _candidate_pairs(gt: Dataset, dets: Instances, cand: np.ndarray,
         return none
     pd = np.repeat(rows, cnt)
     pg = gsel[np.arange(int(cnt.sum())) + np.repeat(lo - np.r_[0, np.cumsum(cnt)[:-1]], cnt)]
-    cpos_d = gt.categories.index_of(dets.labels)
-    cpos_g = gt.categories.index_of(g.labels)
     ok = dets.labels[pd] != g.labels[pg]
-    if group is not None:
-        cd, cg = cpos_d[pd], cpos_g[pg]
-        ok &= (cd >= 0) & (cg >= 0) & (group[np.maximum(cd, 0)] == group[np.maximum(cg, 0)])
     return pd[ok], pg[ok]
 
 
@@ -234,9 +232,8 @@ def pr_breakdown(gt: Dataset, dets: Instances, *, coco: COCOResult | None = None
     sup = cats.supercategories or [None] * k
     sup_arr = np.array([s if s is not None else f"\0{i}" for i, s in enumerate(sup)], dtype=object)
     group = np.unique(sup_arr, return_inverse=True)[1].reshape(-1)  # a class without supercategory: its own group
-    sim_rm = _confused(gt, dets, unmatched, group, p.iou_type)
+    sim_rm, oth_rm = _confused(gt, dets, unmatched, group, p.iou_type)
     prec["Sim"] = _at_iou10(gt, dets[~sim_rm], p10).precision[0, :, :, :, -1] if sim_rm.any() else prec["Loc"]
-    oth_rm = _confused(gt, dets, unmatched, None, p.iou_type)
     prec["Oth"] = _at_iou10(gt, dets[~oth_rm], p10).precision[0, :, :, :, -1] if oth_rm.any() else prec["Loc"]
     oth = prec["Oth"]
     prec["BG"] = np.where(oth > -1, (oth > 0).astype(np.float64), -1.0)
