@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
-__all__ = ["index_of"]
+__all__ = ["equal_key_pairs", "index_of"]
 
 
 def index_of(ids: ArrayLike, values: ArrayLike, *, missing: int = -1) -> NDArray[np.int64]:
@@ -22,3 +22,19 @@ def index_of(ids: ArrayLike, values: ArrayLike, *, missing: int = -1) -> NDArray
     sorted_ids = ids_a[order]
     pos = np.clip(np.searchsorted(sorted_ids, vals), 0, len(sorted_ids) - 1)
     return np.where(sorted_ids[pos] == vals, order[pos], missing).astype(np.int64)
+
+
+def equal_key_pairs(left: ArrayLike, right: ArrayLike) -> tuple[NDArray[np.int64], NDArray[np.int64]]:
+    """Every ``(i, j)`` with ``left[i] == right[j]``, grouped by ``i`` in order and, within a group, ``j`` in order
+    (the join of detections with the ground truth of their image and class).
+
+    >>> [a.tolist() for a in equal_key_pairs([5, 7, 5], [7, 5, 5])]
+    [[0, 0, 1, 2, 2], [1, 2, 0, 1, 2]]
+    """
+    lk, rk = np.asarray(left), np.asarray(right)
+    order = np.argsort(rk, kind="stable")
+    lo = np.searchsorted(rk[order], lk, "left")
+    count = np.searchsorted(rk[order], lk, "right") - lo
+    i = np.repeat(np.arange(len(lk)), count)
+    j = order[np.repeat(lo, count) + np.arange(len(i)) - np.repeat(np.cumsum(count) - count, count)]
+    return i.astype(np.int64), j.astype(np.int64)

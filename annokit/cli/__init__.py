@@ -6,7 +6,7 @@ import sys
 
 import click
 
-from annokit.cli import convert, predict, report
+from annokit.cli import convert, ops, predict, report
 from annokit.cli._common import run_cli
 from annokit.cli.diagnose import diagnose_command
 from annokit.cli.eval import eval_command
@@ -28,7 +28,7 @@ def cli() -> None:
 cli.add_command(eval_command)
 cli.add_command(explore_command)
 cli.add_command(diagnose_command)
-for _cmd in [*convert.COMMANDS, *report.COMMANDS, *predict.COMMANDS]:
+for _cmd in [*convert.COMMANDS, *ops.COMMANDS, *report.COMMANDS, *predict.COMMANDS]:
     cli.add_command(_cmd)
 
 

@@ -8,7 +8,7 @@ from typing import Literal, TypeVar
 
 import click
 
-from annokit.cli import _eval_tasks, _eval_tasks_more  # noqa: F401  (the second registers the other tasks)
+from annokit.cli import _eval_protocols, _eval_tasks, _eval_tasks_more  # noqa: F401  (registers the other tasks)
 from annokit.cli._common import (
     Console,
     from_option,
@@ -30,13 +30,17 @@ Examples:
   annokit eval --gt VOCdevkit/VOC2007 --from voc --pred results.json
   annokit eval --task semantic --gt gt_pngs/ --pred pred_pngs/ --num-classes 19 --preset cityscapes
   annokit eval --task panoptic --gt panoptic_val.json --pred panoptic_pred.json
+  annokit eval --protocol openimages --gt gt.json --pred results.json --hierarchy hierarchy.json
+  annokit eval --protocol dota --gt labelTxt/ --pred Task1/
+  annokit eval --protocol voc07 --gt gt.json --pred results.json --iou-mode devkit
 
 \b
 Without --task the ground truth decides: a COCO panoptic JSON is scored as panoptic, a file,label CSV as
 classification, any other dataset as detection (instance with --iou-type segm). --from names the ground truth's
 format when it cannot be recognised; detection, instance and localization read any dataset format (predictions
 are COCO results whose image and category ids are the dataset's as annokit reads it).
---json writes {"metrics": {...}, "per_class": {"<name>": {...}}}: fractions, null where undefined.
+--json writes {"metrics": {...}, "per_class": {"<name>": {...}}}: fractions, null where undefined
+(with --protocol, also "protocol": its name, and the reference's key names).
 """
 
 _TASK_OF_FORMAT = {"coco-panoptic": "panoptic", "class-csv": "classification"}
@@ -115,15 +119,33 @@ def _task(task: str | None, gt: Path, gt_format: str | None, iou_type: str | Non
 @click.option("--preset", type=click.Choice(["mmseg", "cityscapes"]), default=None, help="semantic: conventions.")
 @click.option("--top-k", type=click.IntRange(1), default=5, show_default=True,
               help="classification: k of top-k accuracy.")
+@click.option("--protocol", type=click.Choice(_eval_protocols.PROTOCOLS), default=None,
+              help="A published protocol other than COCO (docs/openimages.md, docs/dota.md, docs/voc-ap.md).")
+@click.option("--hierarchy", type=click.Path(exists=True, dir_okay=False, path_type=Path), default=None,
+              help="openimages: the class hierarchy JSON.")
+@click.option("--iou-mode", type=click.Choice(["devkit", "continuous"]), default=None,
+              help="voc07/voc12: the devkit's +1 pixel overlap (default) or continuous.")
+@click.option("--ap-method", type=click.Choice(["11point", "allpoint"]), default=None,
+              help="dota: VOC07 11-point (default, the devkit's) or VOC12 all-point AP.")
 @quiet_option
 def eval_command(task: str | None, gt: Path, src_format: str | None, pred: Path,
                  iou_type: Literal["bbox", "segm"] | None, json_out: Path | None, overwrite: bool, fixed: bool,
                  iou_thrs: tuple[float, ...] | None, max_dets: tuple[int, ...] | None, area_rng: tuple[str, ...],
                  gt_dir: Path | None, pred_dir: Path | None, num_classes: int | None, ignore_index: int,
                  reduce_zero_label: bool, preset: Literal["mmseg", "cityscapes"] | None, top_k: int,
+                 protocol: str | None, hierarchy: Path | None, iou_mode: Literal["devkit", "continuous"] | None,
+                 ap_method: Literal["11point", "allpoint"] | None,
                  quiet: bool) -> None:
     """Score predictions against ground truth and print a summary (and a per-class table)."""
     refuse_existing(overwrite, json_out)
+    if protocol is not None:
+        out = _eval_protocols.run_protocol(protocol, _eval_protocols.ProtocolInputs(
+            gt=gt, pred=pred, hierarchy=hierarchy, iou_mode=iou_mode or "devkit", ap_method=ap_method or "11point",
+            fixed=fixed))
+        Console.of(quiet, json_out).echo(out.text)
+        if json_out is not None:
+            write_json_output(json_out, {"protocol": protocol, "metrics": out.metrics, "per_class": out.per_class})
+        return
     inputs = EvalInputs(gt=gt, pred=pred, gt_format=src_format, quiet=quiet, iou_type=iou_type, fixed=fixed,
                         iou_thrs=iou_thrs, max_dets=max_dets, area_rng=area_rng, gt_dir=gt_dir, pred_dir=pred_dir,
                         num_classes=num_classes, ignore_index=ignore_index, reduce_zero_label=reduce_zero_label,
