@@ -10,14 +10,13 @@ import click
 from annokit.cli._common import (
     Console,
     ProgressBar,
-    from_option,
     json_option,
-    overwrite_option,
     quiet_option,
     read_instance_dataset,
     refuse_existing,
     write_json_output,
 )
+from annokit.cli.report import images_folder, page_options
 
 EPILOG = """\b
 Examples:
@@ -34,18 +33,8 @@ labels of one class on one object). Use predictions of a good model made out of 
 
 
 @click.command(name="diagnose", epilog=EPILOG)
-@click.option("--gt", "gt", required=True, type=click.Path(exists=True, path_type=Path),
-              help="Ground truth to check: a dataset (COCO instances JSON, or any format with --from).")
-@from_option("--gt")
-@click.option("--pred", "pred", required=True, type=click.Path(exists=True, dir_okay=False, path_type=Path),
-              help="A good model's predictions (COCO results JSON), ideally made out of sample.")
-@click.option("--out", "out", required=True, type=click.Path(file_okay=False, path_type=Path),
-              help="Output folder (created; an existing one needs --overwrite).")
-@overwrite_option("the --out folder (once the new one is whole)")
-@click.option("--images", "images", type=click.Path(exists=True, file_okay=False, path_type=Path), default=None,
-              help="Folder of the images (default: 'images' beside --gt when present; else grey canvases).")
-@click.option("--iou-type", type=click.Choice(["bbox", "segm"]), default="bbox", show_default=True,
-              help="Box (bbox) or mask (segm) IoU between predictions and labels.")
+@page_options(gt_help="Ground truth to check: a dataset (COCO instances JSON, or any format with --from).",
+              pred_help="A good model's predictions (COCO results JSON), ideally made out of sample.")
 @click.option("--min-score", type=click.FloatRange(0, 1), default=0.5, show_default=True,
               help="Lowest score of a prediction used as evidence.")
 @click.option("--top", type=click.IntRange(0, 5000), default=100, show_default=True,
@@ -65,9 +54,9 @@ def diagnose_command(gt: Path, src_format: str | None, pred: Path, out: Path, ov
         ds = read_instance_dataset(gt, src_format)
         preds = read_predictions(pred, ds)
         found = label_issues(ds, preds.dets, iou_type=iou_type, min_score=min_score)
-        root = images or (gt.parent / "images" if (gt.parent / "images").is_dir() else None)
-        page = write_diagnosis(ds, preds.dets, found, out, image_root=root, top=top, overwrite=overwrite,
-                               title=f"annokit diagnose: {gt.name}", notes=[preds.note()] if preds.unevaluated else [])
+        page = write_diagnosis(ds, preds.dets, found, out, image_root=images_folder(images, gt), top=top,
+                               overwrite=overwrite, title=f"annokit diagnose: {gt.name}",
+                               notes=[preds.note()] if preds.unevaluated else [])
     if json_out is not None:
         write_json_output(json_out, found.to_dict())
     lines = [f"{k}: {n}" for k, n in found.counts().items()]

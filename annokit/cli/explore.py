@@ -7,15 +7,8 @@ from typing import Literal
 
 import click
 
-from annokit.cli._common import (
-    Console,
-    ProgressBar,
-    from_option,
-    overwrite_option,
-    quiet_option,
-    read_instance_dataset,
-    refuse_existing,
-)
+from annokit.cli._common import Console, ProgressBar, quiet_option, read_instance_dataset, refuse_existing
+from annokit.cli.report import images_folder, page_options
 
 EPILOG = """\b
 Examples:
@@ -32,26 +25,16 @@ without, boxes are drawn on blank canvases. --slices FILE.json: {"name": [image 
 
 
 @click.command(name="explore", epilog=EPILOG)
-@click.option("--gt", "gt", required=True, type=click.Path(exists=True, path_type=Path),
-              help="Ground truth: a dataset (COCO instances JSON, or any format with --from).")
-@from_option("--gt")
-@click.option("--pred", "pred", required=True, type=click.Path(exists=True, dir_okay=False, path_type=Path),
-              help="Predictions (COCO results JSON).")
-@click.option("--out", "out", required=True, type=click.Path(file_okay=False, path_type=Path),
-              help="Output folder (created; an existing one needs --overwrite).")
-@overwrite_option("the --out folder (once the new one is whole)")
-@click.option("--images", "images", type=click.Path(exists=True, file_okay=False, path_type=Path), default=None,
-              help="Folder of the images, embedded as thumbnails (default: 'images' beside --gt when present).")
+@page_options(images_help="Folder of the images, embedded as thumbnails (default: 'images' beside --gt when "
+                          "present).")
 @click.option("--slices", "slices", type=click.Path(exists=True, dir_okay=False, path_type=Path), default=None,
               help='JSON file {"name": [image ids]}: named subsets of the images, offered as a filter.')
-@click.option("--iou-type", type=click.Choice(["bbox", "segm"]), default="bbox", show_default=True,
-              help="Box (bbox) or mask (segm) IoU for matching.")
 @click.option("--max-image-mb", type=click.FloatRange(0, 4096), default=64.0, show_default=True,
               help="Cap on the embedded thumbnails, in MB (their size shrinks to fit; images past it are blank).")
 @click.option("--title", default=None, help="Page title (default: the predictions' file name).")
 @quiet_option
 def explore_command(gt: Path, src_format: str | None, pred: Path, out: Path, overwrite: bool, images: Path | None,
-                    slices: Path | None, iou_type: Literal["bbox", "segm"], max_image_mb: float, title: str | None,
+                    iou_type: Literal["bbox", "segm"], slices: Path | None, max_image_mb: float, title: str | None,
                     quiet: bool) -> None:
     """Write an offline page to browse results: filters, live score and IoU thresholds, large view."""
     from annokit.report.explore import build_explorer
@@ -62,8 +45,7 @@ def explore_command(gt: Path, src_format: str | None, pred: Path, out: Path, ove
         ds = read_instance_dataset(gt, src_format)
         preds = read_predictions(pred, ds)
         named = read_slices(slices, ds) if slices is not None else None
-        root = images or (gt.parent / "images" if (gt.parent / "images").is_dir() else None)
-        path = build_explorer(ds, preds.dets, out, image_root=root, iou_type=iou_type, slices=named,
-                              title=title or f"annokit explore: {pred.name}", max_image_mb=max_image_mb,
+        path = build_explorer(ds, preds.dets, out, image_root=images_folder(images, gt), iou_type=iou_type,
+                              slices=named, title=title or f"annokit explore: {pred.name}", max_image_mb=max_image_mb,
                               notes=[preds.note()] if preds.unevaluated else [], progress=bar, overwrite=overwrite)
     Console.of(quiet).echo(f"wrote {path}")

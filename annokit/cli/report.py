@@ -7,7 +7,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Any, Literal, TypeVar
 
 import click
 import numpy as np
@@ -73,21 +73,44 @@ def _default_images(gt: Path) -> Path | None:
 
 
 _IOU_TYPE_HELP = "Box (bbox) or mask (segm) IoU for matching."
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def page_options(*, gt_help: str = "Ground truth: a dataset (COCO instances JSON, or any format with --from).",
+                 pred_help: str = "Predictions (COCO results JSON).",
+                 images_help: str = "Folder of the images (default: 'images' beside --gt when present; else grey "
+                                    "canvases).") -> Callable[[F], F]:
+    """The options of the commands that write a page from ground truth and predictions (report, explore,
+    diagnose): ``--gt``, ``--from``, ``--pred``, ``--out``, ``--overwrite``, ``--images``, ``--iou-type``."""
+    options = [
+        click.option("--gt", "gt", required=True, type=click.Path(exists=True, path_type=Path), help=gt_help),
+        from_option("--gt"),
+        click.option("--pred", "pred", required=True, type=click.Path(exists=True, dir_okay=False, path_type=Path),
+                     help=pred_help),
+        click.option("--out", "out", required=True, type=click.Path(file_okay=False, path_type=Path),
+                     help="Output folder (created; an existing one needs --overwrite)."),
+        overwrite_option("the --out folder (once the new one is whole)"),
+        click.option("--images", "images", type=click.Path(exists=True, file_okay=False, path_type=Path),
+                     default=None, help=images_help),
+        click.option("--iou-type", type=click.Choice(["bbox", "segm"]), default="bbox", show_default=True,
+                     help=_IOU_TYPE_HELP),
+    ]
+
+    def apply(f: F) -> F:
+        for opt in reversed(options):  # click lists options in the order their decorators are written
+            f = opt(f)
+        return f
+
+    return apply
+
+
+def images_folder(images: Path | None, gt: Path) -> Path | None:
+    """``--images``, else the ``images`` folder beside ``--gt`` when there is one."""
+    return images or _default_images(gt)
 
 
 @click.command(name="report", epilog=REPORT_EPILOG)
-@click.option("--gt", "gt", required=True, type=click.Path(exists=True, path_type=Path),
-              help="Ground truth: a dataset (COCO instances JSON, or any format with --from).")
-@from_option("--gt")
-@click.option("--pred", "pred", required=True, type=click.Path(exists=True, dir_okay=False, path_type=Path),
-              help="Predictions (COCO results JSON).")
-@click.option("--out", "out", required=True, type=click.Path(file_okay=False, path_type=Path),
-              help="Output folder (created; an existing one needs --overwrite).")
-@overwrite_option("the --out folder (once the new one is whole)")
-@click.option("--images", "images", type=click.Path(exists=True, file_okay=False, path_type=Path), default=None,
-              help="Folder of the images (default: 'images' beside --gt when present; else grey canvases).")
-@click.option("--iou-type", type=click.Choice(["bbox", "segm"]), default="bbox", show_default=True,
-              help=_IOU_TYPE_HELP)
+@page_options()
 @click.option("--worst", "worst", type=click.IntRange(0, 500), default=12, show_default=True,
               help="Number of worst images (most FP + FN) in the gallery.")
 @click.option("--title", default=None, help="Page title (default: the predictions' file name).")
@@ -111,7 +134,7 @@ def report_command(gt: Path, src_format: str | None, pred: Path, out: Path, over
         bar("reading", 1, 1)
         data = analyse(ds, preds.dets, iou_type=iou_type, worst_n=worst, progress=bar, tide_mean=tide_mean,
                        title=title or f"annokit report: {pred.name}", unevaluated=preds.unevaluated)
-        path = write_report(ds, preds.dets, data, out, image_root=images or _default_images(gt), progress=bar,
+        path = write_report(ds, preds.dets, data, out, image_root=images_folder(images, gt), progress=bar,
                             with_tags=with_tags, overwrite=overwrite)
     note = preds.note()
     Console.of(quiet).echo(data.tide.summary_text() + (f"\n\n{note}" if note else "") + f"\n\nwrote {path}")

@@ -23,6 +23,13 @@ OUTCOMES = ["TP", *ERROR_TYPES]
 
 
 @pytest.fixture(scope="module")
+def browser() -> Any:
+    """One headless Chromium for the module (each test opens its own page in it)."""
+    with Browser.start() as b:
+        yield b
+
+
+@pytest.fixture(scope="module")
 def sample_page(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Any, Any]:
     """The explorer of sample_data (with its images and a slice file), written by the CLI once for the module."""
     import annokit
@@ -92,82 +99,83 @@ def test_one_self_contained_file(sample_page: tuple[Path, Any, Any]) -> None:
     assert page.count("data:image/jpeg;base64,") == len(gt.images)  # every sample image embedded
 
 
-def test_counts_and_tags_equal_tide_for_clicked_settings(sample_page: tuple[Path, Any, Any]) -> None:
+def test_counts_and_tags_equal_tide_for_clicked_settings(sample_page: tuple[Path, Any, Any], browser: Any) -> None:
     """For four (IoU, score) settings chosen on the page, the counts shown and every object's outcome equal
     TIDE's; the starting score is the report's best-F1 threshold rounded down to 0.01."""
     from annokit.report.build import Outcome
 
     page_path, gt, dets = sample_page
-    with Browser.start() as b:
-        b.open(page_path)
-        assert b.eval("document.body.dataset.ready") == "1"
-        best = Outcome.at_best_f1(gt, dets, tide(gt, dets).tags).threshold
-        s0 = b.eval("annokitExplorer.state.score")
-        assert s0 == np.floor(best * 100) / 100
-        for t, s in ((0.5, s0), (0.75, 0.3), (0.5, 0.0), (0.95, 0.6), (0.6, 0.45)):
-            b.click(f"button.iou[data-iou='{t}']")
-            set_score(b, s)
-            counts, tags, keep = expected(gt, dets, t, s)
-            assert page_counts(b) == counts, (t, s)
-            check_tags(b, tags, keep)
-            assert b.eval("document.getElementById('v-score').textContent") == f"{s:.2f}"
+    b = browser
+    b.open(page_path)
+    assert b.eval("document.body.dataset.ready") == "1"
+    best = Outcome.at_best_f1(gt, dets, tide(gt, dets).tags).threshold
+    s0 = b.eval("annokitExplorer.state.score")
+    assert s0 == np.floor(best * 100) / 100
+    for t, s in ((0.5, s0), (0.75, 0.3), (0.5, 0.0), (0.95, 0.6), (0.6, 0.45)):
+        b.click(f"button.iou[data-iou='{t}']")
+        set_score(b, s)
+        counts, tags, keep = expected(gt, dets, t, s)
+        assert page_counts(b) == counts, (t, s)
+        check_tags(b, tags, keep)
+        assert b.eval("document.getElementById('v-score').textContent") == f"{s:.2f}"
 
 
-def test_filters_change_the_counts(sample_page: tuple[Path, Any, Any]) -> None:
+def test_filters_change_the_counts(sample_page: tuple[Path, Any, Any], browser: Any) -> None:
     """A class, an outcome and a slice, each chosen on the page: the counts and the images shown follow."""
     page_path, gt, dets = sample_page
-    with Browser.start() as b:
-        b.open(page_path)
-        b.click("button.iou[data-iou='0.5']")
-        set_score(b, 0.0)
-        square = gt.categories.id_of("square")
-        pos = gt.categories.index_of([square])[0]
-        b.eval(f"(() => {{const s = document.getElementById('f-class'); s.value = '{pos}';"
-               "s.dispatchEvent(new Event('change', {bubbles: true}));})()")
-        counts, tags, keep = expected(gt, dets, 0.5, 0.0, cls=square)
-        assert page_counts(b) == counts
-        with_square = set(gt.annotations.image_ids[gt.annotations.labels == square].tolist()) | set(
-            dets.image_ids[keep][(dets.labels[keep] == square) & (tags.pred_status <= 2)].tolist())
-        assert int(b.eval("document.getElementById('n-images').textContent")) == len(with_square)
-        b.click("#oc-Cls")  # a real click: only images with a square predicted as Cls error
-        cls_imgs = set(dets.image_ids[keep][(dets.labels[keep] == square) & (tags.pred_error == 1)
-                                            & (tags.pred_status >= 1)].tolist())
-        assert set(b.eval("annokitExplorer.shownImageIds()")) == cls_imgs
-        assert int(b.eval("document.getElementById('n-Cls').textContent")) == counts["Cls"]
-        b.click("#oc-Cls")  # off again
-        b.eval("(() => {const s = document.getElementById('f-class'); s.value = '-1';"
-               "s.dispatchEvent(new Event('change', {bubbles: true}));})()")
-        b.eval("(() => {const s = document.getElementById('f-slice'); s.value = 'crowd';"
-               "s.dispatchEvent(new Event('change', {bubbles: true}));})()")
-        assert sorted(b.eval("annokitExplorer.shownImageIds()")) == [8, 32]
+    b = browser
+    b.open(page_path)
+    b.click("button.iou[data-iou='0.5']")
+    set_score(b, 0.0)
+    square = gt.categories.id_of("square")
+    pos = gt.categories.index_of([square])[0]
+    b.eval(f"(() => {{const s = document.getElementById('f-class'); s.value = '{pos}';"
+           "s.dispatchEvent(new Event('change', {bubbles: true}));})()")
+    counts, tags, keep = expected(gt, dets, 0.5, 0.0, cls=square)
+    assert page_counts(b) == counts
+    with_square = set(gt.annotations.image_ids[gt.annotations.labels == square].tolist()) | set(
+        dets.image_ids[keep][(dets.labels[keep] == square) & (tags.pred_status <= 2)].tolist())
+    assert int(b.eval("document.getElementById('n-images').textContent")) == len(with_square)
+    b.click("#oc-Cls")  # a real click: only images with a square predicted as Cls error
+    cls_imgs = set(dets.image_ids[keep][(dets.labels[keep] == square) & (tags.pred_error == 1)
+                                        & (tags.pred_status >= 1)].tolist())
+    assert set(b.eval("annokitExplorer.shownImageIds()")) == cls_imgs
+    assert int(b.eval("document.getElementById('n-Cls').textContent")) == counts["Cls"]
+    b.click("#oc-Cls")  # off again
+    b.eval("(() => {const s = document.getElementById('f-class'); s.value = '-1';"
+           "s.dispatchEvent(new Event('change', {bubbles: true}));})()")
+    b.eval("(() => {const s = document.getElementById('f-slice'); s.value = 'crowd';"
+           "s.dispatchEvent(new Event('change', {bubbles: true}));})()")
+    assert sorted(b.eval("annokitExplorer.shownImageIds()")) == [8, 32]
 
 
-def test_large_view_and_toggles(sample_page: tuple[Path, Any, Any], tmp_path: Path) -> None:
+def test_large_view_and_toggles(sample_page: tuple[Path, Any, Any], tmp_path: Path, browser: Any) -> None:
     """Clicking an image opens the large view; the ground-truth and prediction toggles change what is drawn;
     Escape closes it. The grid is sorted worst first."""
     page_path, gt, dets = sample_page
-    with Browser.start() as b:
-        b.open(page_path)
-        ids = b.eval("annokitExplorer.shownImageIds()")
-        first = b.eval("document.querySelector('.cell').dataset.image")
-        assert int(first) == ids[0]
-        b.click(".cell")
-        assert b.eval("document.getElementById('view').hidden") is False
-        n_all = int(b.eval("document.getElementById('view-canvas').dataset.objects"))
-        b.click("#show-pred")
-        n_gt = int(b.eval("document.getElementById('view-canvas').dataset.objects"))
-        b.click("#show-gt")
-        assert int(b.eval("document.getElementById('view-canvas').dataset.objects")) == 0
-        img = ids[0]
-        assert n_gt == int((gt.annotations.image_ids == img).sum())
-        assert n_all > n_gt
-        b.screenshot(tmp_path / "view.png")
-        b.send("Input.dispatchKeyEvent", {"type": "keyDown", "key": "Escape", "code": "Escape",
-                                          "windowsVirtualKeyCode": 27}, session=True)
-        assert b.eval("document.getElementById('view').hidden") is True
+    b = browser
+    b.open(page_path)
+    ids = b.eval("annokitExplorer.shownImageIds()")
+    first = b.eval("document.querySelector('.cell').dataset.image")
+    assert int(first) == ids[0]
+    b.click(".cell")
+    assert b.eval("document.getElementById('view').hidden") is False
+    n_all = int(b.eval("document.getElementById('view-canvas').dataset.objects"))
+    b.click("#show-pred")
+    n_gt = int(b.eval("document.getElementById('view-canvas').dataset.objects"))
+    b.click("#show-gt")
+    assert int(b.eval("document.getElementById('view-canvas').dataset.objects")) == 0
+    img = ids[0]
+    assert n_gt == int((gt.annotations.image_ids == img).sum())
+    assert n_all > n_gt
+    b.screenshot(tmp_path / "view.png")
+    b.send("Input.dispatchKeyEvent", {"type": "keyDown", "key": "Escape", "code": "Escape",
+                                      "windowsVirtualKeyCode": 27}, session=True)
+    assert b.eval("document.getElementById('view').hidden") is True
 
 
-def test_counts_equal_the_reports_tags_json(sample_report: SampleReport, sample_page: tuple[Path, Any, Any]) -> None:
+def test_counts_equal_the_reports_tags_json(sample_report: SampleReport, sample_page: tuple[Path, Any, Any],
+                                            browser: Any) -> None:
     """At IoU 0.5 and score 0 the page's counts are those of ``annokit report --tags``'s tags.json."""
     tags = json.loads((sample_report.out / "tags.json").read_text())
     want = dict.fromkeys(OUTCOMES, 0)
@@ -178,11 +186,11 @@ def test_counts_equal_the_reports_tags_json(sample_report: SampleReport, sample_
             want[r["error"]] += 1
         elif r["kind"] == "gt" and r["error"] == "Miss":
             want["Miss"] += 1
-    with Browser.start() as b:
-        b.open(sample_page[0])
-        b.click("button.iou[data-iou='0.5']")
-        set_score(b, 0.0)
-        assert page_counts(b) == want
+    b = browser
+    b.open(sample_page[0])
+    b.click("button.iou[data-iou='0.5']")
+    set_score(b, 0.0)
+    assert page_counts(b) == want
 
 
 def test_blank_canvases_without_images_and_unevaluated_note(tmp_path: Path) -> None:
@@ -229,7 +237,7 @@ def _many_images(n_img: int, seed: int = 0) -> tuple[Any, Any]:
     return ds, dets
 
 
-def test_five_thousand_images_load_and_filter(tmp_path: Path) -> None:
+def test_five_thousand_images_load_and_filter(tmp_path: Path, browser: Any) -> None:
     """5,000 images load and filter in Chromium: the counts equal TIDE's, a slider move and an IoU click update
     them, and the grid keeps only the cells in view (it is virtual). Load and update times are in
     benchmarks/bench_explore.py (not timed here)."""
@@ -237,22 +245,22 @@ def test_five_thousand_images_load_and_filter(tmp_path: Path) -> None:
 
     gt, dets = _many_images(5000)
     page = build_explorer(gt, dets, tmp_path / "e")
-    with Browser.start() as b:
-        b.open(page)
-        assert b.eval("document.body.dataset.ready") == "1"
-        assert b.eval("annokitExplorer.counts().images") == 5000
-        assert b.eval("document.querySelectorAll('.cell').length") < 100  # 5,000 images, a few dozen cells
-        b.click("button.iou[data-iou='0.7']")
-        set_score(b, 0.4)
-        assert page_counts(b) == expected(gt, dets, 0.7, 0.4)[0]
-        b.eval("document.getElementById('grid').scrollTop = 200000")
-        b.eval("new Promise(ok => requestAnimationFrame(() => requestAnimationFrame(ok)))")
-        first = int(b.eval("[...document.querySelectorAll('.cell')].filter(c => c.style.display !== 'none')"
-                           ".map(c => +c.dataset.pos).sort((a, b) => a - b)[0]"))
-        assert first > 1000  # scrolled far down, the cells there are drawn
+    b = browser
+    b.open(page)
+    assert b.eval("document.body.dataset.ready") == "1"
+    assert b.eval("annokitExplorer.counts().images") == 5000
+    assert b.eval("document.querySelectorAll('.cell').length") < 100  # 5,000 images, a few dozen cells
+    b.click("button.iou[data-iou='0.7']")
+    set_score(b, 0.4)
+    assert page_counts(b) == expected(gt, dets, 0.7, 0.4)[0]
+    b.eval("document.getElementById('grid').scrollTop = 200000")
+    b.eval("new Promise(ok => requestAnimationFrame(() => requestAnimationFrame(ok)))")
+    first = int(b.eval("[...document.querySelectorAll('.cell')].filter(c => c.style.display !== 'none')"
+                       ".map(c => +c.dataset.pos).sort((a, b) => a - b)[0]"))
+    assert first > 1000  # scrolled far down, the cells there are drawn
 
 
-def test_boundary_cases_equal_tide(tmp_path: Path) -> None:
+def test_boundary_cases_equal_tide(tmp_path: Path, browser: Any) -> None:
     """Seeded cases on a coarse grid (ties of IoU and of score, IoU exactly at a threshold, crowd regions, a class
     without ground truth, images without objects): at every setting every object's outcome equals TIDE's."""
     from annokit.io.coco import dataset_from_coco_dict, read_results
@@ -266,17 +274,17 @@ def test_boundary_cases_equal_tide(tmp_path: Path) -> None:
              [{"image_id": 1, "category_id": 1, "bbox": [10, 10, 20, 20], "score": 0.9}])  # a tie: the first wins
     cases = [twins, *(make_case(np.random.default_rng(seed), n_img=60, n_gt=8, n_det=14, crowd_p=0.15)
                       for seed in range(6))]
-    with Browser.start() as b:
-        for seed, (coco, dets_list) in enumerate(cases):
-            gt = dataset_from_coco_dict(coco)
-            dets = read_results(dets_list, gt)
-            b.open(build_explorer(gt, dets, tmp_path / str(seed)))
-            for t, s in ((0.5, 0.0), (0.55, 0.3), (0.75, 0.5), (0.6, 0.2), (0.9, 0.1)):
-                b.click(f"button.iou[data-iou='{t}']")
-                set_score(b, s)
-                counts, tags, keep = expected(gt, dets, t, s)
-                check_tags(b, tags, keep)
-                assert page_counts(b) == counts, (seed, t, s)
+    b = browser
+    for seed, (coco, dets_list) in enumerate(cases):
+        gt = dataset_from_coco_dict(coco)
+        dets = read_results(dets_list, gt)
+        b.open(build_explorer(gt, dets, tmp_path / str(seed)))
+        for t, s in ((0.5, 0.0), (0.55, 0.3), (0.75, 0.5), (0.9, 0.1)):
+            b.click(f"button.iou[data-iou='{t}']")
+            set_score(b, s)
+            counts, tags, keep = expected(gt, dets, t, s)
+            check_tags(b, tags, keep)
+            assert page_counts(b) == counts, (seed, t, s)
 
 
 def test_the_help_example_runs(tmp_path: Path) -> None:
