@@ -174,7 +174,7 @@ def pair_ious(gt: Dataset, dets: Instances, order: Order, iou_type: str, *, chun
     pairs = (np.diff(order.p_start) * np.diff(order.g_start)).astype(np.int64)
     if iou_type != "bbox":
         fn = iou_function(gt, dets, order, iou_type)
-        bounds = [(k, k + 1) for k in np.flatnonzero(pairs)]
+        bounds = [(int(k), int(k) + 1) for k in np.flatnonzero(pairs)]
     else:
         p_xywh, g_xywh = xywh(dets), xywh(g)
         cum = np.cumsum(pairs)
