@@ -108,19 +108,42 @@ def _columns(gt: Dataset, dets: Instances, pairs: OverlapPairs) -> dict[str, dic
     }
 
 
+def _masks(inst: Instances, rows: np.ndarray, img_pos: np.ndarray, gt: Dataset) -> list[str | None]:
+    """The compressed COCO RLE string of each object of ``rows`` at its image's size (None without a mask)."""
+    from annokit.core.masks import segmentation_to_rle
+
+    segs = inst.segmentations
+    out: list[str | None] = []
+    for i in rows.tolist():
+        seg = segs[i] if segs is not None else None
+        if seg is None:
+            out.append(None)
+            continue
+        k = int(img_pos[i])
+        counts = segmentation_to_rle(seg, int(gt.images.heights[k]), int(gt.images.widths[k]))["counts"]
+        out.append(counts.decode("ascii") if isinstance(counts, bytes) else str(counts))
+    return out
+
+
 def explorer_payload(gt: Dataset, dets: Instances, *, iou_type: Literal["bbox", "segm"] = "bbox",
                      slices: Mapping[str, np.ndarray] | None = None, title: str = "annokit explore",
                      notes: Sequence[str] = ()) -> dict[str, Any]:
-    """The data of the page (no images): categories, images, slices (image positions), the typed-array columns
-    and the settings (IoU thresholds offered, TIDE's background threshold and ``max_dets``)."""
+    """The data of the page (no images): categories, images, slices (image positions), the typed-array columns,
+    the settings (IoU thresholds offered, TIDE's background threshold and ``max_dets``) and, for ``segm``, every
+    object's mask as a compressed COCO RLE string (in the order of the columns)."""
     if dets.scores is None:
         raise ValidationError("explore: the predictions have no scores")
     pairs = overlap_pairs(gt, dets, iou_type=iou_type, max_dets=MAX_DETS, min_iou=BG_THRESH)
     n_unvisited = int((gt.images.index_of(dets.image_ids) >= 0).sum()) - len(pairs.pred_rows)
     extra = [f"{n_unvisited} predictions beyond the {MAX_DETS} highest-scoring of their image are not shown "
              "(TIDE does not evaluate them)."] if n_unvisited else []
+    masks = None
+    if iou_type == "segm":  # drawn in the large view: compressed RLE, decoded by the page
+        masks = {"gt": _masks(gt.annotations, pairs.gt_rows, gt.images.index_of(gt.annotations.image_ids), gt),
+                 "pred": _masks(dets, pairs.pred_rows, gt.images.index_of(dets.image_ids), gt)}
     return {
         "title": title, "iou_type": iou_type, "iou_thresholds": list(IOU_THRESHOLDS), "bg_thresh": BG_THRESH,
+        "masks": masks,
         "max_dets": MAX_DETS,
         "categories": {"ids": gt.categories.ids.tolist(), "names": list(gt.categories.names)},
         "images": {"ids": gt.images.ids.tolist(), "files": list(gt.images.file_names)},

@@ -47,12 +47,12 @@ def sample_page(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Any, An
     return root / "exp" / "explore.html", gt, read_results(SAMPLE / "scenes" / "pred.json", gt)
 
 
-def expected(gt: Any, dets: Any, t: float, s: float,
-             cls: int | None = None) -> tuple[dict[str, int], Any, np.ndarray]:
+def expected(gt: Any, dets: Any, t: float, s: float, cls: int | None = None,
+             iou_type: str = "bbox") -> tuple[dict[str, int], Any, np.ndarray]:
     """What the page must show at IoU ``t`` and score ``s``: TIDE's counts on the predictions with score >= s
     (objects of category id ``cls`` only, when given), its tags and the rows of the predictions kept."""
     keep = np.flatnonzero(dets.scores >= s)
-    tr = tide(gt, dets[keep], pos_thresh=t)
+    tr = tide(gt, dets[keep], pos_thresh=t, iou_type=iou_type)  # type: ignore[arg-type]
     tags = tr.tags
     pc = np.ones(len(keep), bool) if cls is None else dets.labels[keep] == cls
     gc = np.ones(len(gt.annotations), bool) if cls is None else gt.annotations.labels == cls
@@ -297,3 +297,35 @@ def test_the_help_example_runs(tmp_path: Path) -> None:
     res = run_cli_in(tmp_path, argv)
     assert res.exit_code == 0 and res.exception is None, (res.stderr, res.exception)
     assert (tmp_path / argv[argv.index("--out") + 1] / "explore.html").is_file() and "wrote " in res.stdout
+
+
+def test_masks_with_segm(sample_page: tuple[Path, Any, Any], tmp_path: Path, browser: Any) -> None:
+    """With mask IoU the counts and tags equal TIDE's with iou_type="segm"; each mask the page decodes has the area
+    pycocotools gives it, and the masks toggle of the large view changes the picture."""
+    from annokit.core.masks import rle_area, segmentation_to_rle
+    from annokit.report.explore import build_explorer
+
+    _, gt, dets = sample_page
+    b = browser
+    b.open(build_explorer(gt, dets, tmp_path / "segm", iou_type="segm"))
+    for t, s in ((0.5, 0.0), (0.75, 0.4)):
+        b.click(f"button.iou[data-iou='{t}']")
+        set_score(b, s)
+        counts, tags, keep = expected(gt, dets, t, s, iou_type="segm")
+        assert page_counts(b) == counts
+        check_tags(b, tags, keep)
+    g = gt.annotations
+    k = {int(i): n for n, i in enumerate(gt.images.ids.tolist())}
+    for j in (0, 5, len(g) - 1):
+        img = k[int(g.image_ids[j])]
+        want = rle_area([segmentation_to_rle(g.segmentations[j], int(gt.images.heights[img]),
+                                             int(gt.images.widths[img]))])[0]
+        assert b.eval(f"annokitExplorer.maskArea('gt', {j})") == int(want)  # gt rows are in file order here
+    b.click(".cell")
+    pixels = "(() => {const c = document.getElementById('view-canvas'); " \
+             "return [...c.getContext('2d').getImageData(0, 0, c.width, c.height).data].reduce((a, v) => a + v, 0);})()"
+    with_masks = b.eval(pixels)
+    b.click("#show-masks")
+    assert b.eval(pixels) != with_masks
+    b.click("#show-masks")
+    b.click("#view-close")

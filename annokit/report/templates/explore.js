@@ -111,7 +111,7 @@
 
   // ------------------------------------------------------------------------------------------- filters, counts
   const state = {cls: -1, outcomes: new Set(), slice: "", score: 0, iou: 0.5, sort: "worst",
-                 show: {gt: true, pred: true, errorsOnly: false, labels: true}};
+                 show: {gt: true, pred: true, errorsOnly: false, labels: true, masks: true}};
   const perImage = new Int32Array(NI * 10);  // TP, Cls, Loc, Both, Dupe, Bkg, Miss, FP, FN, objects of the class
   let shown = [];
   const sliceSets = {};
@@ -159,6 +159,47 @@
     return out;
   }
 
+  // ------------------------------------------------------------------------------------------- masks
+  function rleCounts(str) {
+    // a compressed COCO RLE string -> run lengths (pycocotools' rleFrString)
+    const cnts = [];
+    let p = 0;
+    while (p < str.length) {
+      let x = 0, k = 0, more = 1;
+      while (more) {
+        const c = str.charCodeAt(p) - 48;
+        x |= (c & 0x1f) << (5 * k);
+        more = c & 0x20; p++; k++;
+        if (!more && (c & 0x10) && 5 * k < 32) x |= -1 << (5 * k);
+      }
+      if (cnts.length > 2) x += cnts[cnts.length - 2];
+      cnts.push(x);
+    }
+    return cnts;
+  }
+
+  function paintMask(ctx, k, str, color, ox, oy, sc) {
+    // the mask (column-major runs at the image's size) drawn at scale sc, half transparent
+    const h = C.img_h[k], w = C.img_w[k], s2 = Math.min(sc, 1);  // painted at most at the image's resolution
+    const W = Math.max(1, Math.round(w * s2)), H = Math.max(1, Math.round(h * s2));
+    const off = document.createElement("canvas"); off.width = W; off.height = H;
+    const octx = off.getContext("2d"), im = octx.createImageData(W, H), d = im.data;
+    const r = parseInt(color.slice(1, 3), 16), g = parseInt(color.slice(3, 5), 16), b = parseInt(color.slice(5, 7), 16);
+    let at = 0, on = 0;
+    for (const n of rleCounts(str)) {
+      if (on) for (let i = at; i < at + n; i++) {
+        const col = (i / h) | 0, X = (col * s2) | 0, Y = ((i - col * h) * s2) | 0;
+        if (X < W && Y < H) { const o = (Y * W + X) * 4; d[o] = r; d[o + 1] = g; d[o + 2] = b; d[o + 3] = 110; }
+      }
+      at += n; on ^= 1;
+    }
+    octx.putImageData(im, 0, 0);
+    const smooth = ctx.imageSmoothingEnabled;
+    ctx.imageSmoothingEnabled = false;  // crisp pixels when enlarged
+    ctx.drawImage(off, ox, oy, w * sc, h * sc);
+    ctx.imageSmoothingEnabled = smooth;
+  }
+
   // ------------------------------------------------------------------------------------------- drawing
   const decoded = new Map();
   function picture(k, onload) {
@@ -203,6 +244,10 @@
     else { ctx.fillStyle = "#dcdcdc"; ctx.fillRect(ox, oy, iw * sc, ih * sc); }
     ctx.font = big ? "12px system-ui,sans-serif" : "9px system-ui,sans-serif";
     const obs = objects(k);
+    if (big && D.masks && state.show.masks) for (const [, color, , , kind, j] of obs) {
+      const str = D.masks[kind][j];
+      if (str) paintMask(ctx, k, str, color, ox, oy, sc);
+    }
     for (const [b, color, dashed] of obs) {
       ctx.strokeStyle = color; ctx.lineWidth = big ? 2 : 1.2; ctx.setLineDash(dashed ? [4, 3] : []);
       ctx.strokeRect(ox + b[0] * sc, oy + b[1] * sc, (b[2] - b[0]) * sc, (b[3] - b[1]) * sc);
@@ -278,7 +323,8 @@
   document.getElementById("view-close").addEventListener("click", closeView);
   document.getElementById("view-prev").addEventListener("click", () => { if (viewPos > 0) { viewPos--; renderView(); } });
   document.getElementById("view-next").addEventListener("click", () => { if (viewPos < shown.length - 1) { viewPos++; renderView(); } });
-  for (const key of ["gt", "pred", "errorsOnly", "labels"]) {
+  document.getElementById("show-masks-label").hidden = !D.masks;
+  for (const key of ["gt", "pred", "errorsOnly", "labels", "masks"]) {
     const box = document.getElementById("show-" + key);
     box.checked = state.show[key];
     box.addEventListener("change", () => { state.show[key] = box.checked; renderView(); schedule(); });
@@ -346,6 +392,11 @@
       const out = {};
       for (let i = 0; i < NP; i++) out[C.pred_row[i]] = [pStatus[i], pErr[i], pTarget[i] >= 0 ? C.gt_row[pTarget[i]] : null];
       return out;
+    }, maskArea: (kind, j) => {
+      const c = rleCounts(D.masks[kind][j]);
+      let a = 0;
+      for (let n = 1; n < c.length; n += 2) a += c[n];
+      return a;
     }, gtTags: () => {
       const out = {};
       for (let g = 0; g < NG; g++) out[C.gt_row[g]] = [gStatus[g], gErr[g], gMatch[g] >= 0 ? C.pred_row[gMatch[g]] : null];
