@@ -8,7 +8,7 @@ package, so ``import annokit`` stays cheap). They sit above :mod:`annokit.io`, :
 >>> gt = annokit.load("sample_data/scenes/gt.json")
 >>> res = annokit.evaluate(gt, "sample_data/scenes/pred.json")
 >>> round(res.metrics_dict()["AP"], 3)
-0.591
+0.531
 """
 
 from __future__ import annotations
@@ -28,11 +28,12 @@ from annokit.errors import AnnokitWarning, FormatError, ValidationError
 
 if TYPE_CHECKING:
     from annokit.core.losses import LossReport
-    from annokit.metrics.coco import COCOParams, COCOResult
+    from annokit.metrics.coco import COCOAccumulator, COCOParams, COCOResult
     from annokit.metrics.panoptic import PanopticResult
     from annokit.metrics.semantic import SemanticResult
 
-__all__ = ["evaluate", "evaluate_coco_files", "evaluate_panoptic_files", "evaluate_semantic_folders", "load", "save"]
+__all__ = ["coco_accumulator", "evaluate", "evaluate_coco_files", "evaluate_panoptic_files",
+           "evaluate_semantic_folders", "load", "save"]
 
 PathLike = str | os.PathLike[str]
 
@@ -97,8 +98,8 @@ def evaluate(gt: Dataset | PathLike, pred: Instances | Dataset | PathLike, *,
     gt : Dataset or path
         Ground truth; a path is read as COCO instances JSON.
     pred : Instances, Dataset or path
-        Detections with scores; a path is read as a COCO results file (a list of detections) or, when it holds
-        a whole COCO dataset with ``score`` fields, as that.
+        Detections with scores (a Dataset: its annotations); a path is read as a COCO results file (a list of
+        detections, :func:`annokit.io.coco.read_results`).
     iou_type : {"bbox", "segm"}
         Boxes or masks (ignored when ``params`` is given: ``params.iou_type`` decides).
     params : COCOParams, optional
@@ -134,6 +135,42 @@ def evaluate(gt: Dataset | PathLike, pred: Instances | Dataset | PathLike, *,
     if dt.scores is None:
         raise ValidationError("evaluate: the predictions have no scores")
     return coco_evaluate(gt_ds, dt, params=p, fixed=fixed, progress=progress)
+
+
+def coco_accumulator(gt: Dataset | PathLike, *, iou_type: Literal["bbox", "segm"] = "bbox",
+                     params: COCOParams | None = None, fixed: bool = False) -> COCOAccumulator:
+    """A :class:`~annokit.metrics.coco.COCOAccumulator` over ``gt``: a Dataset, or a COCO instances file read here
+    (the metrics layer reads no files).
+
+    Parameters
+    ----------
+    gt : Dataset or path
+    iou_type : {"bbox", "segm"}
+        Ignored when ``params`` is given.
+    params : COCOParams, optional
+    fixed : bool
+        Fix pycocotools' known defects (docs/coco-eval.md).
+
+    Returns
+    -------
+    COCOAccumulator
+        ``update`` it with detections (an Instances or COCO result dicts), ``merge`` across processes, ``compute``.
+
+    Examples
+    --------
+    >>> acc = coco_accumulator("sample_data/scenes/gt.json")
+    >>> import orjson
+    >>> dets = orjson.loads(open("sample_data/scenes/pred.json", "rb").read())
+    >>> for img in sorted({d["image_id"] for d in dets}):  # one update per image, as a training loop would
+    ...     _ = acc.update([d for d in dets if d["image_id"] == img])
+    >>> bool(acc.compute().stats[0] == evaluate("sample_data/scenes/gt.json", "sample_data/scenes/pred.json").stats[0])
+    True
+    """
+    from annokit.io.coco import read_instances
+    from annokit.metrics.coco import COCOAccumulator
+
+    ds = gt if isinstance(gt, Dataset) else read_instances(gt, fixed=fixed)
+    return COCOAccumulator(ds, iou_type=iou_type, params=params, fixed=fixed)
 
 
 def evaluate_coco_files(gt_path: PathLike, pred_path: PathLike, *, params: COCOParams | None = None,

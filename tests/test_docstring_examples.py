@@ -12,6 +12,18 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
 MODULES = [
+    "annokit",
+    "annokit.core.instances",
+    "annokit.core.dataset",
+    "annokit.core.labels",
+    "annokit.core.semantic",
+    "annokit.core.boxes",
+    "annokit.core.losses",
+    "annokit.core.rotated",
+    "annokit._internal.arrays",
+    "annokit.convert._api",
+    "annokit.metrics.panoptic",
+    "annokit.metrics.semantic",
     "annokit.analysis.tide",
     "annokit.analysis.confusion",
     "annokit.analysis.breakdown",
@@ -22,6 +34,10 @@ MODULES = [
     "annokit.viz.overlay",
     "annokit.report.build",
     "annokit._internal.progress",
+    "annokit._internal.jsonnum",
+    "annokit.metrics.coco",
+    "annokit.metrics.voc",
+    "annokit.api",
 ]
 
 

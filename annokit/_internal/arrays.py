@@ -18,6 +18,13 @@ def index_of(ids: ArrayLike, values: ArrayLike, *, missing: int = -1) -> NDArray
     vals = np.asarray(values, dtype=ids_a.dtype if ids_a.size else np.int64)
     if ids_a.size == 0:
         return np.full(vals.shape, missing, dtype=np.int64)
+    if ids_a.dtype.kind in "iu" and ids_a.ndim == 1 and vals.size > 64:
+        lo, hi = int(ids_a.min()), int(ids_a.max())
+        if lo >= 0 and hi < 8 * len(ids_a) + (1 << 16):  # small ids (the usual case): a table, no sort
+            table = np.full(hi + 1, missing, dtype=np.int64)
+            table[ids_a[::-1]] = np.arange(len(ids_a) - 1, -1, -1)  # the first of repeated ids, as below
+            inside = (vals >= 0) & (vals <= hi)
+            return np.where(inside, table[np.where(inside, vals, 0)], missing).astype(np.int64)
     order = np.argsort(ids_a, kind="stable")
     sorted_ids = ids_a[order]
     pos = np.clip(np.searchsorted(sorted_ids, vals), 0, len(sorted_ids) - 1)

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import math
 import os
-import warnings
 from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
@@ -23,8 +22,7 @@ from annokit._internal.files import write_bytes_atomic
 from annokit.core.dataset import Dataset, ImageTable
 from annokit.core.instances import Instances
 from annokit.core.labels import LabelSet
-from annokit.core.masks import segmentation_kind
-from annokit.errors import AnnokitWarning, FormatError, ValidationError
+from annokit.errors import FormatError, ValidationError
 
 __all__ = ["load_json", "ltrb_to_coco_bbox", "read_instances", "read_results", "results_to_list", "write_instances",
            "write_results"]
@@ -76,20 +74,10 @@ def _check_polygons(path: Path, where: str, seg: Any) -> None:
                 raise FormatError(path, f"{where}.segmentation[{j}]", f"coordinate is not a finite number: {v!r}")
 
 
-def _check_rle(path: Path, where: str, seg: dict, hw: tuple[int, int] | None) -> None:
-    size = seg.get("size")
-    if not (isinstance(size, list) and len(size) == 2 and all(_is_int(s) and s >= 0 for s in size)):
-        raise FormatError(path, f"{where}.segmentation.size", f"expected [height, width], got {size!r}")
-    if hw is not None and tuple(size) != hw:
-        raise FormatError(path, f"{where}.segmentation.size",
-                          f"RLE size {size} differs from the image size [{hw[0]}, {hw[1]}]")
-    counts = seg.get("counts")
-    if isinstance(counts, list):
-        if sum(counts) != size[0] * size[1]:
-            raise FormatError(path, f"{where}.segmentation.counts",
-                              f"uncompressed counts sum to {sum(counts)}, not height*width = {size[0] * size[1]}")
-    elif not isinstance(counts, (str, bytes)):
-        raise FormatError(path, f"{where}.segmentation.counts", "expected a string or a list of run lengths")
+def _check_rle(path: Path, where: str, seg: dict[str, Any], hw: tuple[int, int] | None) -> None:
+    from annokit.core.coco_results import check_rle  # the one RLE check, shared with the results reader
+
+    check_rle(path, where, seg, hw)
 
 
 def _check_segmentation(path: Path, where: str, seg: Any, hw: tuple[int, int] | None) -> None:
@@ -485,79 +473,30 @@ def write_instances(ds: Dataset, path: PathLike) -> None:
 
 
 # ----------------------------------------------------------------------------------------------- results
-def read_results(path: PathLike | list, gt: Dataset, *, fixed: bool = False) -> Instances:
+def read_results(path: PathLike | list[Any], gt: Dataset, *, fixed: bool = False) -> Instances:
     """Read a COCO results file (a list of detections) against the ground truth ``gt``.
 
     Follows ``COCO.loadRes``: detection ids are 1..N in file order; when the first detection has a non-empty
     ``bbox``, every area is ``w * h`` (even for mask evaluation) and a missing segmentation is the box; otherwise
     area and box come from the RLE. Detections whose image is not in ``gt`` are an error; those whose category is
     not in ``gt`` are dropped with a warning (pycocotools drops them silently). An empty list gives no detections
-    (pycocotools crashes; annokit warns in the default mode).
+    (pycocotools crashes; annokit warns in the default mode). A file is read in blocks straight into columns
+    (:mod:`annokit.core.coco_results`): its size costs memory for the columns only.
     """
+    from annokit.core.coco_results import ResultsTarget, read_result_columns, result_columns
+
+    target = ResultsTarget.of(gt)
     p = Path(path) if not isinstance(path, list) else Path("<results>")
-    data = load_json(p) if not isinstance(path, list) else path
-    if not isinstance(data, list):
-        raise FormatError(p, None, f"a results file must be a JSON list of detections, got {type(data).__name__}")
-    if not data:
-        if not fixed:
-            warnings.warn(f"{p}: empty results list (pycocotools' loadRes crashes on it); scoring no detections",
-                          AnnokitWarning, stacklevel=2)
-        return Instances(image_ids=np.zeros(0, np.int64), boxes=np.zeros((0, 4)), labels=np.zeros(0, np.int64),
-                         scores=np.zeros(0), segmentations=[])
-    for i, d in enumerate(data):
-        if not isinstance(d, dict):
-            raise FormatError(p, f"[{i}]", f"expected an object, got {type(d).__name__}")
-    str_map = None
-    if gt.images.extras is not None and any("id" in e for e in gt.images.extras):
-        str_map = {e.get("id"): int(gt.images.ids[i]) for i, e in enumerate(gt.images.extras)}
-    img = _image_id_column(p, data, str_map, "")
-    cat = _int_column(p, data, "category_id", "")
-    score = _float_column(p, data, "score", "")
-    pos = gt.images.index_of(img)
-    if (pos < 0).any():
-        i = int(np.flatnonzero(pos < 0)[0])
-        raise FormatError(p, f"[{i}].image_id", f"image id {data[i]['image_id']!r} is not in the ground truth")
-    first = data[0]
-    box_mode = "bbox" in first and first["bbox"] != []
-    segs: list[Any] = [d.get("segmentation") for d in data]
-    hs, ws = gt.images.heights[pos], gt.images.widths[pos]
-    if box_mode:
-        xywh = _bbox_array(p, data, "bbox", "")
-        area = xywh[:, 2] * xywh[:, 3]
-        for i, s in enumerate(segs):
-            if s is not None:
-                _check_segmentation(p, f"[{i}]", s, (int(hs[i]), int(ws[i])))
+    if isinstance(path, list):
+        cols = result_columns(path, target, fixed=fixed)
     else:
-        from annokit.core.masks import rle_area, segmentation_to_rle
-
-        rles = []
-        for i, s in enumerate(segs):
-            if s is None:
-                raise FormatError(p, f"[{i}]", "detection has neither 'bbox' nor 'segmentation'")
-            _check_segmentation(p, f"[{i}]", s, (int(hs[i]), int(ws[i])))
-            if segmentation_kind(s) == "polygon":
-                raise FormatError(p, f"[{i}].segmentation", "results take RLE masks, not polygons")
-            rles.append(segmentation_to_rle(s, int(hs[i]), int(ws[i])))
-        from pycocotools import mask as _cmask
-
-        area = rle_area(rles)
-        have_box = [("bbox" in d) for d in data]
-        xywh = np.asarray(_cmask.toBbox(rles), dtype=np.float64).reshape(-1, 4)
-        if any(have_box):
-            idx = [i for i, h in enumerate(have_box) if h]
-            xywh[idx] = _bbox_array(p, [data[i] for i in idx], "bbox", "")
-    unknown = gt.categories.index_of(cat) < 0
-    if unknown.any():
-        i = int(np.flatnonzero(unknown)[0])
-        warnings.warn(f"{p}: {int(unknown.sum())} detections have a category id not in the ground truth "
-                      f"(first: [{i}].category_id = {int(cat[i])}); they are not scored", AnnokitWarning,
-                      stacklevel=2)
-    boxes = xywh.copy()
-    boxes[:, 2] += xywh[:, 0]
-    boxes[:, 3] += xywh[:, 1]
+        try:
+            cols = read_result_columns(p, target, fixed=fixed)
+        except OSError as exc:
+            raise FormatError(p, None, f"cannot read: {exc.strerror or exc}") from None
+    cols.warn_unknown(p)
     try:
-        return Instances(image_ids=img, boxes=boxes, labels=cat, scores=score, area=area,
-                         ids=np.arange(1, len(data) + 1), segmentations=segs, source_wh=xywh[:, 2:])
+        return cols.instances()
     except ValidationError as exc:
         raise FormatError(p, None, str(exc)) from None
 
