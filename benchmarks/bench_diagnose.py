@@ -13,7 +13,7 @@ number injected:
 * overall, image level: images ranked by annokit's highest entry score and by cleanlab's
   ``get_label_quality_scores`` (lowest first); K = images with an injected error.
 
-cleanlab is a peer measured here, not a dependency of annokit (``pip install -e ".[bench]"`` or ``pip install cleanlab``).
+cleanlab is a peer measured here, not a dependency of annokit (``pip install -e ".[bench]"``).
 
     python benchmarks/bench_diagnose.py
     python benchmarks/bench_diagnose.py --images 2000 --n-each 100 --seed 3
