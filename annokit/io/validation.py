@@ -24,6 +24,7 @@ annokit.errors.FormatError: gt.json: images[2].height: negative
 from __future__ import annotations
 
 import os
+import reprlib
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -64,6 +65,9 @@ def format_loc(prefix: str, loc: Sequence[int | str]) -> str:
     return out
 
 
+_short_repr = reprlib.Repr(maxlevel=2, maxlist=4, maxdict=4, maxstring=40, maxother=40)
+
+
 def _message(err: Any) -> str:
     msg = str(err["msg"])
     for lead in ("Value error, ", "Assertion failed, "):
@@ -73,9 +77,7 @@ def _message(err: Any) -> str:
         return "missing"
     if err["type"] in ("extra_forbidden", "unexpected_keyword_argument"):
         return "not a known field"
-    got = err.get("input")
-    text = repr(got)
-    return f"{msg}, got {text if len(text) <= 60 else text[:57] + '...'}"
+    return f"{msg}, got {_short_repr.repr(err.get('input'))}"
 
 
 class Problems:
