@@ -57,15 +57,20 @@ def format_loc(prefix: str, loc: Sequence[int | str]) -> str:
     """pydantic's ``loc`` as a place in a file: ``format_loc("annotations", (3, "bbox"))`` is
     ``annotations[3].bbox``."""
     out = prefix
+    key = False
     for part in loc:
-        if isinstance(part, int):
+        if part == "[key]":  # the problem is a dict's key, not its value
+            key = True
+        elif isinstance(part, int):
             out += f"[{part}]"
         elif part:
             out += f".{part}" if out else str(part)
-    return out
+    return f"{out} (the key)" if key else out
 
 
-_short_repr = reprlib.Repr(maxlevel=2, maxlist=4, maxdict=4, maxstring=40, maxother=40)
+_short_repr = reprlib.Repr()  # a bounded repr: an input of a billion nested items prints as a few
+_short_repr.maxlevel, _short_repr.maxlist, _short_repr.maxdict = 2, 4, 4
+_short_repr.maxstring = _short_repr.maxother = 40
 
 
 def _message(err: Any) -> str:
