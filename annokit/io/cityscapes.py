@@ -287,6 +287,11 @@ def _polygon_objects(p: Path, key: str, i: int, problems: Problems, rec: LossRec
                 problems.warning(p, f"objects[{j}].polygon", "fewer than 3 points")
                 rec.add("polygon with fewer than 3 points dropped", f"{key}: objects[{j}]")
                 continue
+            area = float(0.5 * abs(np.dot(pts[:, 0], np.roll(pts[:, 1], 1)) -
+                                   np.dot(pts[:, 1], np.roll(pts[:, 0], 1))))
+            if not math.isfinite(area):
+                problems.error(p, f"objects[{j}].polygon", "coordinates too large (the area is not finite)")
+                continue
             if problems.collect and ((pts.min(axis=0) < -1).any() or pts[:, 0].max() > d.imgWidth + 1
                                      or pts[:, 1].max() > d.imgHeight + 1):
                 problems.warning(p, f"objects[{j}].polygon", "reaches outside the image")
@@ -295,8 +300,7 @@ def _polygon_objects(p: Path, key: str, i: int, problems: Problems, rec: LossRec
             out.crowd.append(group)
             out.segs.append([pts.reshape(-1).tolist()])
             out.boxes.append([pts[:, 0].min(), pts[:, 1].min(), pts[:, 0].max(), pts[:, 1].max()])
-            out.area.append(float(0.5 * abs(np.dot(pts[:, 0], np.roll(pts[:, 1], 1)) -
-                                            np.dot(pts[:, 1], np.roll(pts[:, 0], 1)))))
+            out.area.append(area)
             out.n_polygons += 1
         return d.imgHeight, d.imgWidth
     return None
@@ -306,10 +310,10 @@ def _png_objects(p: Path, i: int, problems: Problems, out: _Objects) -> tuple[in
     """An instanceIds PNG's objects: values >= 1000 are instances of class ``v // 1000``, smaller ones class
     regions (crowd where the class has instances); return the image's (height, width)."""
     from annokit.core.masks import bitmap_to_rle, rle_area, rle_to_ltrb
-    from annokit.io.png import read_label_png
+    from annokit.io.labelmap import read_label_map
 
     with problems.guard(p):
-        inst = read_label_png(p).astype(np.int64)
+        inst = read_label_map(p).astype(np.int64)  # gray (16-bit as the official scripts write it); colour refused
         for v in np.unique(inst).tolist():
             cls = v // 1000 if v >= 1000 else v
             lab = BY_ID.get(cls)

@@ -34,7 +34,7 @@ import pydantic
 
 from annokit.errors import FormatError
 
-__all__ = ["Level", "Problem", "Problems", "format_loc", "read_text"]
+__all__ = ["FieldError", "Level", "Problem", "Problems", "format_loc", "read_text"]
 
 Level = Literal["error", "warning"]
 PathLike = str | os.PathLike[str]
@@ -51,6 +51,16 @@ class Problem:
 
     def __str__(self) -> str:
         return f"{self.level}: " + ": ".join(x for x in (self.path, self.where, self.message) if x)
+
+
+class FieldError(ValueError):
+    """Raised by a schema's field validator: ``message`` about the value found at ``where`` below the field
+    (``"[2]"``, ``".size"``; empty for the field itself)."""
+
+    def __init__(self, message: str, where: str = "") -> None:
+        super().__init__(message)
+        self.message = message
+        self.where = where
 
 
 def format_loc(prefix: str, loc: Sequence[int | str]) -> str:
@@ -126,7 +136,11 @@ class Problems:
     def schema_errors(self, exc: pydantic.ValidationError, path: PathLike | None, prefix: str = "") -> None:
         """Each error of pydantic's report as an error placed under ``prefix`` (the first raises when reading)."""
         for err in exc.errors(include_url=False):
-            self.error(path, format_loc(prefix, err["loc"]), _message(err))
+            original = (err.get("ctx") or {}).get("error")
+            if isinstance(original, FieldError):
+                self.error(path, format_loc(prefix, err["loc"]) + original.where, original.message)
+            else:
+                self.error(path, format_loc(prefix, err["loc"]), _message(err))
 
     def check(self, adapter: pydantic.TypeAdapter[Any], value: Any, path: PathLike | None, where: str) -> bool:
         """Validate ``value`` against a record schema; False (and its errors reported) when it does not fit."""
