@@ -15,13 +15,15 @@ from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeGuard
 
 import numpy as np
+from numpy.typing import NDArray
 
 from annokit._internal.files import write_bytes_atomic, write_json_atomic
 from annokit._internal.paths import safe_name
-from annokit.errors import FormatError
+from annokit.core.arrays import BoolArray, IntArray
+from annokit.errors import FormatError, ValidationError
 from annokit.io.coco import load_json
 from annokit.io.labelmap import open_image
 
@@ -47,16 +49,17 @@ def rgb2id(rgb: np.ndarray) -> np.ndarray:
     """``(H, W, 3)`` uint8 -> ``(H, W)`` uint32 ids ``R + 256 G + 65536 B``."""
     a = np.asarray(rgb)
     if a.ndim != 3 or a.shape[2] != 3:
-        raise ValueError(f"rgb2id: expected shape (H, W, 3), got {a.shape}")
+        raise ValidationError(f"rgb2id: expected shape (H, W, 3), got {a.shape}")
     a = a.astype(np.uint32)
-    return a[..., 0] + (a[..., 1] << 8) + (a[..., 2] << 16)
+    out: NDArray[np.uint32] = a[..., 0] + (a[..., 1] << 8) + (a[..., 2] << 16)
+    return out
 
 
 def id2rgb(ids: np.ndarray) -> np.ndarray:
     """``(H, W)`` ids in ``[0, 2**24)`` -> ``(H, W, 3)`` uint8."""
     a = np.asarray(ids)
     if a.size and (a.min() < 0 or a.max() >= 1 << 24):
-        raise ValueError("id2rgb: ids must lie in [0, 2**24)")
+        raise ValidationError("id2rgb: ids must lie in [0, 2**24)")
     a = a.astype(np.uint32)
     return np.stack([a & 255, (a >> 8) & 255, (a >> 16) & 255], axis=-1).astype(np.uint8)
 
@@ -83,15 +86,77 @@ class PanopticFile:
     category_ids: np.ndarray  # (K,) int64, file order
     category_names: list[str]
     isthing: np.ndarray  # (K,) bool
-    raw: dict
+    raw: dict[str, Any]
 
 
-def _is_int(v: Any) -> bool:
+def _is_int(v: Any) -> TypeGuard[int]:
     return isinstance(v, int) and not isinstance(v, bool)
 
 
+def _categories(p: Path, cats: Any, require: bool) -> tuple[IntArray, list[str], BoolArray]:
+    """The ``categories`` list: unique integer ids, names, ``isthing`` flags (0 or 1, 1 when absent)."""
+    cat_ids: list[int] = []
+    names: list[str] = []
+    things: list[bool] = []
+    if cats is None:
+        if require:
+            raise FormatError(p, "categories", "missing")
+    elif not isinstance(cats, list):
+        raise FormatError(p, "categories", "not a list")
+    else:
+        for i, c in enumerate(cats):
+            if not isinstance(c, dict) or not _is_int(c.get("id")) or not -2**63 <= c["id"] < 2**63:
+                raise FormatError(p, f"categories[{i}]", "expected an object with an integer 'id'")
+            if c["id"] in cat_ids:
+                raise FormatError(p, f"categories[{i}].id", f"duplicate category id {c['id']}")
+            name = c.get("name", c["id"])
+            if not isinstance(name, (str, int)):
+                raise FormatError(p, f"categories[{i}].name", f"expected a string, got {name!r}")
+            isthing = c.get("isthing", 1)
+            if isthing not in (0, 1, True, False):
+                raise FormatError(p, f"categories[{i}].isthing", f"expected 0 or 1, got {isthing!r}")
+            cat_ids.append(int(c["id"]))
+            names.append(str(name))
+            things.append(bool(isthing))
+    return np.asarray(cat_ids, np.int64), names, np.asarray(things, bool)
+
+
+def _segments(p: Path, where: str, segs: Any, image_id: Any) -> tuple[IntArray, IntArray, BoolArray, IntArray]:
+    """One entry's ``segments_info``: segment ids (1..2**24-1, unique in the image), category ids, crowd flags,
+    areas (non-negative integers, -1 where absent)."""
+    if not isinstance(segs, list):
+        raise FormatError(p, f"{where}.segments_info", "not a list")
+    n = len(segs)
+    sid, cid, area = np.empty(n, np.int64), np.empty(n, np.int64), np.full(n, -1, np.int64)
+    crowd = np.zeros(n, bool)
+    ids_seen: set[int] = set()
+    for j, s in enumerate(segs):
+        w = f"{where}.segments_info[{j}]"
+        if not isinstance(s, dict):
+            raise FormatError(p, w, "expected an object")
+        v, c, ic, ar = s.get("id"), s.get("category_id"), s.get("iscrowd", 0), s.get("area")
+        if not _is_int(v) or not 0 < v < (1 << 24):
+            raise FormatError(p, f"{w}.id", f"expected an integer in 1..16777215 (0 is void), got {v!r}")
+        if v in ids_seen:
+            raise FormatError(p, f"{w}.id", f"duplicate segment id {v} in image {image_id!r}")
+        ids_seen.add(v)
+        if not _is_int(c) or not -2**63 <= c < 2**63:
+            raise FormatError(p, f"{w}.category_id", f"expected an integer, got {c!r}")
+        if ic not in (0, 1, True, False):
+            raise FormatError(p, f"{w}.iscrowd", f"expected 0 or 1, got {ic!r}")
+        if ar is not None:
+            if not (_is_int(ar) or (isinstance(ar, float) and ar.is_integer())) or not 0 <= ar < 2**62:
+                raise FormatError(p, f"{w}.area", f"expected a non-negative integer, got {ar!r}")
+            area[j] = int(ar)
+        sid[j], cid[j], crowd[j] = v, c, bool(ic)
+    return sid, cid, crowd, area
+
+
 def read_panoptic_json(path: PathLike, *, require_categories: bool = True) -> PanopticFile:
-    """Parse and validate a COCO panoptic JSON (``annotations[].segments_info[]`` and ``categories[]``)."""
+    """Parse and validate a COCO panoptic JSON (``annotations[].segments_info[]`` and ``categories[]``).
+
+    Every problem is a :class:`~annokit.errors.FormatError` naming the file and the place.
+    """
     p = Path(path)
     data = load_json(p)
     if not isinstance(data, dict):
@@ -99,27 +164,7 @@ def read_panoptic_json(path: PathLike, *, require_categories: bool = True) -> Pa
     anns = data.get("annotations")
     if not isinstance(anns, list):
         raise FormatError(p, "annotations", "missing or not a list")
-    cats = data.get("categories")
-    cat_ids: list[int] = []
-    names: list[str] = []
-    things: list[bool] = []
-    if cats is None:
-        if require_categories:
-            raise FormatError(p, "categories", "missing")
-    elif not isinstance(cats, list):
-        raise FormatError(p, "categories", "not a list")
-    else:
-        for i, c in enumerate(cats):
-            if not isinstance(c, dict) or not _is_int(c.get("id")):
-                raise FormatError(p, f"categories[{i}]", "expected an object with an integer 'id'")
-            if c["id"] in cat_ids:
-                raise FormatError(p, f"categories[{i}].id", f"duplicate category id {c['id']}")
-            cat_ids.append(int(c["id"]))
-            names.append(str(c.get("name", c["id"])))
-            isthing = c.get("isthing", 1)
-            if isthing not in (0, 1, True, False):
-                raise FormatError(p, f"categories[{i}].isthing", f"expected 0 or 1, got {isthing!r}")
-            things.append(bool(isthing))
+    cat_ids, names, things = _categories(p, data.get("categories"), require_categories)
     images: list[PanopticImage] = []
     seen: set[Any] = set()
     for i, a in enumerate(anns):
@@ -133,40 +178,12 @@ def read_panoptic_json(path: PathLike, *, require_categories: bool = True) -> Pa
             raise FormatError(p, f"{where}.image_id", f"image {image_id!r} has a second annotation entry")
         seen.add(image_id)
         fname = a.get("file_name")
+        if not isinstance(fname, str):
+            raise FormatError(p, f"{where}.file_name", f"expected a file name, got {fname!r}")
         safe_name(fname, source=p, where=f"{where}.file_name")
-        segs = a.get("segments_info", [])
-        if not isinstance(segs, list):
-            raise FormatError(p, f"{where}.segments_info", "not a list")
-        n = len(segs)
-        sid = np.empty(n, np.int64)
-        cid = np.empty(n, np.int64)
-        crowd = np.zeros(n, bool)
-        area = np.full(n, -1, np.int64)
-        ids_seen: set[int] = set()
-        for j, s in enumerate(segs):
-            w = f"{where}.segments_info[{j}]"
-            if not isinstance(s, dict):
-                raise FormatError(p, w, "expected an object")
-            v = s.get("id")
-            if not _is_int(v) or not 0 < v < (1 << 24):
-                raise FormatError(p, f"{w}.id", f"expected an integer in 1..16777215 (0 is void), got {v!r}")
-            if v in ids_seen:
-                raise FormatError(p, f"{w}.id", f"duplicate segment id {v} in image {image_id!r}")
-            ids_seen.add(v)
-            c = s.get("category_id")
-            if not _is_int(c):
-                raise FormatError(p, f"{w}.category_id", f"expected an integer, got {c!r}")
-            ic = s.get("iscrowd", 0)
-            if ic not in (0, 1, True, False):
-                raise FormatError(p, f"{w}.iscrowd", f"expected 0 or 1, got {ic!r}")
-            ar = s.get("area")
-            if ar is not None:
-                if not (_is_int(ar) or (isinstance(ar, float) and ar.is_integer())) or ar < 0:
-                    raise FormatError(p, f"{w}.area", f"expected a non-negative integer, got {ar!r}")
-                area[j] = int(ar)
-            sid[j], cid[j], crowd[j] = v, c, bool(ic)
+        sid, cid, crowd, area = _segments(p, where, a.get("segments_info", []), image_id)
         images.append(PanopticImage(image_id, fname, sid, cid, crowd, area, where))
-    return PanopticFile(p, images, np.asarray(cat_ids, np.int64), names, np.asarray(things, bool), data)
+    return PanopticFile(p, images, cat_ids, names, things, data)
 
 
 def _decode_rgb_ids(img: Any, path: Path, out: np.ndarray | None) -> np.ndarray:
@@ -224,7 +241,7 @@ def write_id_png(path: PathLike, ids: np.ndarray) -> None:
     write_bytes_atomic(path, buf.getvalue())
 
 
-def write_panoptic_json(path: PathLike, data: dict) -> None:
+def write_panoptic_json(path: PathLike, data: dict[str, Any]) -> None:
     """Write a panoptic JSON dict atomically."""
     write_json_atomic(path, data, indent=False)
 
