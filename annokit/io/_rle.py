@@ -60,7 +60,8 @@ def rle_strings_ok(counts: Sequence[bytes], totals: Sequence[int]) -> BoolArray:
     lens = np.fromiter((len(s) for s in counts), dtype=np.int64, count=n)
     expect = np.asarray(totals, dtype=np.int64)
     if not lens.sum():
-        return expect == 0
+        empty: BoolArray = expect == 0
+        return empty
     c = np.frombuffer(b"".join(counts), dtype=np.uint8).astype(np.int64) - 48
     owner = np.repeat(np.arange(n), lens)
     bad = (c < 0) | (c > 63)
@@ -71,7 +72,7 @@ def rle_strings_ok(counts: Sequence[bytes], totals: Sequence[int]) -> BoolArray:
     ends[last] = True  # ... and no number runs on into the next string
     x, starts, k = _numbers(c, ends)
     bad |= k >= _MAX_CHARS
-    ok = _per_string(bad.astype(np.int64), owner, n) == 0
+    ok: BoolArray = _per_string(bad.astype(np.int64), owner, n) == 0
     # the m-th number of its string: runs m >= 3 are differences from run m - 2 (two interleaved sums)
     s = owner[starts]
     m = np.arange(len(x)) - np.searchsorted(s, s, side="left")

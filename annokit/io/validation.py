@@ -180,5 +180,6 @@ def read_text(path: PathLike, *, encoding: str = "utf-8") -> str:
         return data.decode(encoding)
     except UnicodeDecodeError as exc:
         line = data.count(b"\n", 0, exc.start) + 1
-        raise FormatError(p, f"line {line}", f"not {encoding.upper()} text (byte {data[exc.start]:#04x} at offset "
+        name = "UTF-8" if encoding.lower().startswith("utf-8") else encoding
+        raise FormatError(p, f"line {line}", f"not {name} text (byte {data[exc.start]:#04x} at offset "
                                              f"{exc.start})") from None
