@@ -58,7 +58,7 @@ def convert_command(src_format: str, dst_format: str, src: Path, dst: Path, repo
                     split: str | None, precision: int | None, images: Path | None, gt: Path | None, fixed: bool,
                     quiet: bool) -> None:
     """Convert the dataset SRC (format --from) into DST (format --to), counting every loss."""
-    from annokit.convert import convert, load_mapping
+    from annokit.convert import convert, get_format, load_mapping
 
     read_opts: dict[str, Any] = {"fixed": fixed}
     if src_format == "voc":
@@ -71,7 +71,8 @@ def convert_command(src_format: str, dst_format: str, src: Path, dst: Path, repo
     remap = load_mapping(remap_file) if remap_file is not None else None
     report = convert(src, dst, src_format=src_format, dst_format=dst_format, strict=strict,
                      sidecar=not no_sidecar, overwrite=overwrite, remap=remap, report_path=report_path,
-                     read_options=read_opts, write_options=write_opts)
+                     read_options=get_format(src_format).pick("read", read_opts),
+                     write_options=get_format(dst_format).pick("write", write_opts))
     if not quiet:
         click.echo(report.text())
 
@@ -106,7 +107,7 @@ Exit status: 0 when there is no error (warnings allowed), 1 when there are error
 def validate_command(fmt: str, path: Path, json_out: Path | None, max_shown: int) -> None:
     """Check the dataset PATH against format FMT; print every problem with its place."""
     from annokit._internal.files import write_json_atomic
-    from annokit.convert._validate import validate
+    from annokit.convert import validate
 
     probs = validate(path, fmt)
     for pr in probs[:max_shown]:
@@ -132,8 +133,7 @@ Examples:
 def stats_command(fmt: str, path: Path, json_out: Path | None) -> None:
     """Print counts per class, the box size distribution and the images without labels."""
     from annokit._internal.files import write_json_atomic
-    from annokit.convert import read_dataset
-    from annokit.convert._validate import stats
+    from annokit.convert import read_dataset, stats
 
     s = stats(read_dataset(path, fmt))
     click.echo(f"{s['images']} images, {s['objects']} objects ({s['crowd']} crowd), {s['categories']} categories; "

@@ -816,6 +816,8 @@ def validate_coco(path: PathLike) -> list[Problem]:
     problems = Problems(collect=True)
     with problems.guard(p):
         images, cats, anns = _top_lists(p, load_json(p), problems)
+        if problems.has_errors:  # no lists to check record by record
+            return problems.items
         for items, adapter, label in ((images, IMAGE, "images"), (cats, CATEGORY, "categories"),
                                       (anns, ANNOTATION, "annotations")):
             for i, it in enumerate(items):

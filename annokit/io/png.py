@@ -227,6 +227,7 @@ class _MaskSetup:
     ignore_index: int
     problems: Problems
     rec: LossRecorder
+    masks: str  # the semantic maps' folder (for messages)
 
 
 def _instance_objects(key: str, path: Path, s: IntArray | None, n: IntArray, i: int, setup: _MaskSetup,
@@ -276,12 +277,13 @@ def _read_image(key: str, sem: Path | None, ins: Path | None, i: int, setup: _Ma
     (None when a validator met an error)."""
     with setup.problems.guard(sem or ins):
         s = read_label_png(sem, colors=setup.colors) if sem is not None else None
-        n = read_label_png(ins) if ins is not None else None
-        if s is not None and n is not None and s.shape != n.shape:
-            raise FormatError(ins, None, f"size {n.shape[::-1]} differs from {sem}'s {s.shape[::-1]}")
         values = np.unique(s).tolist() if s is not None else []
         if sem is not None:
             _unknown_values(sem, values, setup)
+        n = read_label_png(ins) if ins is not None else None
+        if s is not None and n is not None and s.shape != n.shape:
+            raise FormatError(ins, None, f"size {n.shape[::-1]} differs from {setup.masks}/{key}.png's "
+                                         f"{s.shape[::-1]}")
         if ins is not None and n is not None:
             _instance_objects(key, ins, s, n, i, setup, out)
         elif s is not None:
@@ -311,7 +313,7 @@ def _check_png(root: PathLike, *, problems: Problems, recorder: LossRecorder | N
     if not sem and not ins:
         problems.error(root, None, f"no {masks}/*.png or {instances}/*.png")
     setup = _MaskSetup(labels, colors, background, ignore_index, problems,
-                       recorder if recorder is not None else LossRecorder())
+                       recorder if recorder is not None else LossRecorder(), masks)
     keys: list[str] = []
     sizes: list[tuple[int, int]] = []
     out = _Objects()

@@ -139,6 +139,8 @@ class Problems:
             original = (err.get("ctx") or {}).get("error")
             if isinstance(original, FieldError):
                 self.error(path, format_loc(prefix, err["loc"]) + original.where, original.message)
+            elif err["type"] == "missing" and err["loc"]:
+                self.error(path, format_loc(prefix, err["loc"][:-1]), f"missing key {err['loc'][-1]!r}")
             else:
                 self.error(path, format_loc(prefix, err["loc"]), _message(err))
 

@@ -441,8 +441,7 @@ def _object_fields(ob: Element, where: str, f: str, problems: Problems
         else:
             oex[tag] = _elem_value(c)
     if not name:
-        problems.error(f, where, "object without <name>")
-        return None
+        problems.error(f, where, "object without <name>")  # (a validator goes on to check its box)
     if bb is None:
         problems.error(f, where, "object without <bndbox>")
         return None
@@ -453,7 +452,7 @@ def _object_fields(ob: Element, where: str, f: str, problems: Problems
         problems.warning(f, f"{where}.difficult", f"expected 0 or 1, got {oex['difficult']!r}")
     if any(isinstance(v, _Multi) for v in oex.values()):
         oex = {k: list(v) if isinstance(v, _Multi) else v for k, v in oex.items()}
-    return name, q, oex
+    return name or "", q, oex
 
 
 def _box_texts(bb: Element, f: str, where: str, problems: Problems) -> list[str] | None:
