@@ -134,8 +134,9 @@ def _bbox(v: Any) -> list[float]:
     if not (isinstance(v, list) and len(v) == 4 and all(map(_is_num, v))):
         raise FieldError(f"expected 4 numbers [x, y, w, h], got {_short(v)}")
     x, y, w, h = v
-    if not all(map(math.isfinite, v)) or not (math.isfinite(x + w) and math.isfinite(y + h)):
-        raise FieldError(f"not finite: {_short(v)}")
+    if not all(map(math.isfinite, v)) or not (math.isfinite(x + w) and math.isfinite(y + h)
+                                              and math.isfinite(w * h)):
+        raise FieldError(f"not finite (or its right edge, bottom edge or area is not): {_short(v)}")
     if w < 0 or h < 0:
         raise FieldError(f"{'width' if w < 0 else 'height'} is negative ({float(w if w < 0 else h)})")
     return v
@@ -151,10 +152,16 @@ def _area(v: Any) -> float:
     return float(v)
 
 
-def _flag(v: Any) -> int:
-    if v not in (0, 1) or not isinstance(v, (int, bool)):
+def _crowd(v: Any) -> int:
+    if not _is_int(v) or v not in (0, 1):
         raise FieldError(f"expected 0 or 1, got {_short(v)}")
     return int(v)
+
+
+def _flag(v: Any) -> bool:
+    if not isinstance(v, (int, bool)) or v not in (0, 1):
+        raise FieldError(f"expected 0, 1, true or false, got {_short(v)}")
+    return bool(v)
 
 
 def _polygons(seg: list[Any]) -> None:
@@ -230,8 +237,8 @@ class CocoAnnotation(TypedDict):
     category_id: Annotated[int, _field(_int64)]
     bbox: Annotated[list[float], _field(_bbox)]
     area: NotRequired[Annotated[float, _field(_area)]]
-    iscrowd: NotRequired[Annotated[int, _field(_flag)]]
-    ignore: NotRequired[Annotated[int, _field(_flag)]]
+    iscrowd: NotRequired[Annotated[int, _field(_crowd)]]
+    ignore: NotRequired[Annotated[bool, _field(_flag)]]
     segmentation: NotRequired[Annotated[Segmentation | None, _field(_segmentation)]]
 
 
@@ -409,9 +416,11 @@ def _bbox_col(items: list[Any], exact_types: bool) -> FloatArray | None:
     if exact_types and not set(map(type, chain.from_iterable(bbs))) <= _NUMBER_TYPES:
         return None
     arr = arr.astype(np.float64, copy=False)
-    with np.errstate(over="ignore"):
+    with np.errstate(over="ignore", invalid="ignore"):
         edges = arr[:, :2] + arr[:, 2:]
-    if not (np.isfinite(arr).all() and np.isfinite(edges).all() and (arr[:, 2:] >= 0).all()):
+        area = arr[:, 2] * arr[:, 3]
+    if not (np.isfinite(arr).all() and np.isfinite(edges).all() and np.isfinite(area).all()
+            and (arr[:, 2:] >= 0).all()):
         return None
     return arr
 
@@ -526,7 +535,7 @@ def _ann_cols(p: Path, anns: list[dict[str, Any]], id_map: dict[Any, int] | None
     ignore = None
     if any("ignore" in a for a in anns):
         vals = [a.get("ignore", 0) for a in anns]
-        if not all(v in (0, 1) and isinstance(v, (int, bool)) for v in vals):
+        if not all(isinstance(v, (int, bool)) and v in (0, 1) for v in vals):
             _explain(p, anns, ANNOTATION, "annotations", "ignore")
         ignore = np.array(vals, dtype=bool)
     return _AnnCols(ids, img, labels, xywh, crowd, full, has_area, segs, ignore)
@@ -740,7 +749,7 @@ def _validator_refs(p: Path, images: list[Any], cats: list[Any], anns: list[Any]
     """The columns of the rules across records, over the records whose field is usable; image ids of the kind
     (integer or string) other than the first usable one's are reported. Returns whether the ids are strings."""
     rows, ids = _usable(images, "id", _image_id)
-    strings = bool(ids) and isinstance(ids[0], str)
+    strings = any(isinstance(v, str) for v in ids)
     for i, v in zip(rows, ids):
         if isinstance(v, str) != strings:
             problems.error(p, f"images[{i}].id", "image ids mix strings and integers")
@@ -815,9 +824,11 @@ def validate_coco(path: PathLike) -> list[Problem]:
     p = Path(path)
     problems = Problems(collect=True)
     with problems.guard(p):
-        images, cats, anns = _top_lists(p, load_json(p), problems)
-        if problems.has_errors:  # no lists to check record by record
-            return problems.items
+        data = load_json(p)
+        images, cats, anns = _top_lists(p, data, problems)
+        if not (isinstance(data, dict) and isinstance(data.get("images"), list) and
+                isinstance(data.get("categories"), list) and isinstance(data.get("annotations", []), list)):
+            return problems.items  # no lists to check record by record
         for items, adapter, label in ((images, IMAGE, "images"), (cats, CATEGORY, "categories"),
                                       (anns, ANNOTATION, "annotations")):
             for i, it in enumerate(items):

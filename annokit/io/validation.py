@@ -78,6 +78,8 @@ def format_loc(prefix: str, loc: Sequence[int | str]) -> str:
     return f"{out} (the key)" if key else out
 
 
+_JSON_KINDS = {"dict_type": "an object", "list_type": "a list", "string_type": "a string",
+               "int_type": "an integer", "float_type": "a number", "bool_type": "true or false"}
 _short_repr = reprlib.Repr()  # a bounded repr: an input of a billion nested items prints as a few
 _short_repr.maxlevel, _short_repr.maxlist, _short_repr.maxdict = 2, 4, 4
 _short_repr.maxstring = _short_repr.maxother = 40
@@ -92,6 +94,8 @@ def _message(err: Any) -> str:
         return "missing"
     if err["type"] in ("extra_forbidden", "unexpected_keyword_argument"):
         return "not a known field"
+    if err["type"] in _JSON_KINDS:
+        return f"expected {_JSON_KINDS[err['type']]}, got {_short_repr.repr(err.get('input'))}"
     return f"{msg}, got {_short_repr.repr(err.get('input'))}"
 
 

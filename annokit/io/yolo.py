@@ -206,7 +206,10 @@ def load_data_yaml(path: PathLike) -> DataYaml:
     try:
         data = yaml.safe_load(read_text(p))
     except yaml.YAMLError as exc:
-        raise FormatError(p, None, f"invalid YAML: {exc}") from None
+        mark = getattr(exc, "problem_mark", None)
+        where = f"line {mark.line + 1}, column {mark.column + 1}" if mark is not None else None
+        what = " ".join(str(getattr(exc, "problem", None) or exc).split())
+        raise FormatError(p, where, f"invalid YAML: {what}") from None
     if not isinstance(data, dict):
         raise FormatError(p, None, "expected a mapping at the top")
     if "names" not in data:
