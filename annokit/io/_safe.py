@@ -8,11 +8,12 @@ live in :mod:`annokit._internal`).
 - :func:`image_hw`: (height, width) from the header alone, EXIF orientation honoured (5-8 swap the two).
 
 Why not defusedxml: its parser refuses the same things (``forbid_dtd=True``) but replaces the C tree builder of
-``xml.etree`` by a Python one. Measured on 5,000 VOC files (36,000 objects; ``python benchmarks/bench_voc_xml.py``,
-interleaved repeats, medians): parsing alone takes 2.5 times as long (0.91 s against 0.35 s), and ``read_voc`` as a
-whole 1.5 times as long (3.6 s against 2.4 s). The stdlib parser (expat) behind this guard cannot declare an entity
-without a DOCTYPE, cannot fetch anything without one, and reads only UTF-8 / ASCII / single-byte encodings whose
-``<!DOCTYPE`` bytes the guard sees (tests/io/test_safe.py tries every codec Python has).
+``xml.etree`` by a Python one. Measured on 5,000 VOC files (36,000 objects) with ``python
+benchmarks/bench_voc_xml.py --repeat 7`` (interleaved runs, medians, on the shared 2-core machine): parsing alone
+takes 2.5 times as long (3.14 s against 1.24 s; 0.91 s against 0.35 s in a quieter run), ``read_voc`` as a whole
+1.5 times as long (7.3 s against 4.9 s; 3.6 s against 2.4 s). The stdlib parser (expat) behind this guard cannot
+declare an entity without a DOCTYPE, cannot fetch anything without one, and reads only UTF-8 / ASCII / single-byte
+encodings whose ``<!DOCTYPE`` bytes the guard sees (tests/io/test_validation.py tries every codec Python has).
 """
 
 from __future__ import annotations
