@@ -452,7 +452,8 @@ class _ImageCols:
 
 @dataclass(frozen=True)
 class _AnnCols:
-    """The ``annotations`` list as columns (``area`` None where the file gives none)."""
+    """The ``annotations`` list as columns (``area``: the box area where the file gives none, ``has_area`` says
+    where it does)."""
 
     ids: IntArray
     image_ids: IntArray
@@ -542,8 +543,8 @@ def _ann_cols(p: Path, anns: list[dict[str, Any]], id_map: dict[Any, int] | None
 
 
 def _segmentations(p: Path, anns: list[dict[str, Any]]) -> list[Any] | None:
-    """Each annotation's segmentation (None where it has none), checked by the schema; compressed RLE strings
-    decoded all at once."""
+    """Each annotation's segmentation (None where it has none), checked by the schema; compressed RLE strings are
+    checked all at once (:func:`annokit.io._rle.rle_strings_ok`, the schema's rule for one string)."""
     if not any("segmentation" in a for a in anns):
         return None
     segs = [a.get("segmentation") for a in anns]
@@ -687,16 +688,20 @@ def _build(data: dict[str, Any], images: list[dict[str, Any]], cats: list[dict[s
     return ds
 
 
-def dataset_from_coco_dict(data: dict[str, Any], *, path: PathLike | None = None, fixed: bool = False,
-                           _exact_types: bool = True) -> Dataset:
+def dataset_from_coco_dict(data: dict[str, Any], *, path: PathLike | None = None, fixed: bool = False) -> Dataset:
     """A :class:`~annokit.core.dataset.Dataset` of a parsed COCO instances dict (see :func:`read_instances`);
     ``path`` names the file in errors."""
-    p = Path(path) if path is not None else Path("<memory>")
+    return _coco_dataset(data, Path(path) if path is not None else Path("<memory>"), exact_types=True)
+
+
+def _coco_dataset(data: Any, p: Path, *, exact_types: bool) -> Dataset:
+    """The reader: columns, then the rules across records, then the dataset. ``exact_types``: look for bools
+    among the box numbers (a file without any JSON ``true`` / ``false`` cannot hold one)."""
     problems = Problems(collect=False)
     images, cats, anns = _top_lists(p, data, problems)
     ic = _image_cols(p, images)
     cat_ids, names = _category_cols(p, cats)
-    ac = _ann_cols(p, anns, ic.id_map, _exact_types)
+    ac = _ann_cols(p, anns, ic.id_map, exact_types)
     rles = [(i, s) for i, s in enumerate(ac.segmentations) if isinstance(s, dict)] if ac.segmentations else []
     refs = _Refs(images, anns, _Column.whole(ic.ids), np.stack([ic.heights, ic.widths], axis=1),
                  _Column.whole(cat_ids), _Column.whole(ac.ids), _Column.whole(ac.image_ids), _Column.whole(ac.labels),
@@ -719,10 +724,7 @@ def read_instances(path: PathLike, *, fixed: bool = False) -> Dataset:
     p = Path(path)
     raw = read_json_bytes(p)
     data = parse_json(p, raw)
-    # a file without a JSON true / false holds no bool where a number belongs: the type pass over every box number
-    # can be skipped
-    bools = b"true" in raw or b"false" in raw
-    return dataset_from_coco_dict(data, path=p, fixed=fixed, _exact_types=bools)
+    return _coco_dataset(data, p, exact_types=b"true" in raw or b"false" in raw)
 
 
 # ----------------------------------------------------------------------------------------------- validation

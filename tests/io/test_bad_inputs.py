@@ -374,6 +374,9 @@ RESULTS = [
     Case("not-a-list", "coco-results", _results({"x": 1}), "r.json", ""),
     Case("bbox-strings", "coco-results", _results([{"image_id": 1, "category_id": 1, "bbox": ["a", 0, 1, 1],
                                                     "score": 1}]), "r.json", "[0].bbox"),
+    # read_results' own handler: the Instances model refuses the overflowing box, the handler names the file
+    Case("bbox-overflow", "coco-results", _results([{"image_id": 1, "category_id": 1, "bbox": [1e308, 0, 1e308, 1],
+                                                     "score": 1}]), "r.json", ""),
     Case("score-string", "coco-results", _results([{"image_id": 1, "category_id": 1, "bbox": [0, 0, 1, 1],
                                                     "score": "high"}]), "r.json", "[0].score"),
 ]
