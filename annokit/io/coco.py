@@ -651,7 +651,7 @@ def _top_lists(p: Path, data: Any, problems: Problems) -> tuple[list[Any], list[
         problems.error(p, None, f"expected a JSON object at the top, got {type(data).__name__}")
         return [], [], []
     lists = [data.get("images"), data.get("categories"), data.get("annotations", [])]
-    if not all(isinstance(x, list) and all(type(it) is dict for it in x) for x in lists):
+    if not all(isinstance(x, list) and set(map(type, x)) <= {dict} for x in lists):
         problems.check(TOP, data, p, "")
     images, cats, anns = (x if isinstance(x, list) else [] for x in lists)
     return images, cats, anns
