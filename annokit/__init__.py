@@ -6,7 +6,7 @@
 >>> import annokit
 >>> ds = annokit.load("sample_data/scenes/gt.json")
 >>> round(annokit.evaluate(ds, "sample_data/scenes/pred.json").metrics_dict()["AP50"], 3)
-0.811
+0.666
 """
 
 from typing import TYPE_CHECKING, Any

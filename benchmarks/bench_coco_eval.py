@@ -1,120 +1,198 @@
-"""Time COCO evaluation end to end (files in -> 12 numbers out): annokit vs faster-coco-eval vs pycocotools.
+"""COCO evaluation end to end, annokit against the other evaluators, each run in a fresh process.
 
-Each tool runs in its own fresh process per repetition (so peak memory is its own); the clock runs from reading the
-two files to having ``stats``, imports excluded. Prints medians, ratios to annokit, peak RSS, and checks that the
-three agree on every number.
+Every run is a new Python process that imports the tool, reads the two files and computes the 12 numbers; the clock
+runs around the whole process (interpreter start and imports included) and the process reports its peak RSS and its
+own split (import / read / evaluate). The tools take turns (round robin, ``--repeat`` rounds), so load from other
+work on the machine falls on all of them alike; the table shows medians, the min-max spread, the ratio of each
+tool's median to annokit's (above 1: slower than annokit) and the largest difference of its 12 numbers from
+annokit's. annokit runs as the ``annokit eval`` command.
 
-    python benchmarks/bench_coco_eval.py                       # bbox, 5,000 images (makes the data if missing)
-    python benchmarks/bench_coco_eval.py --iou-type segm --images 1000 --repeat 1
+    python benchmarks/bench_coco_eval.py                                   # bbox, 5,000 images (data made if missing)
+    python benchmarks/bench_coco_eval.py --iou-type segm --images 1000
+    python benchmarks/bench_coco_eval.py --tools annokit,hotcoco,ultrafast-pycocotools,faster-coco-eval,pycocotools
+    python benchmarks/bench_coco_eval.py --scaling 5000,10000,20000,40000,80000 --tools annokit,hotcoco
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
 import statistics
 import subprocess
 import sys
+import tempfile
+import time
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
-
-RUNNERS = {
-    "annokit": """
-from annokit.api import evaluate_coco_files as evaluate_files
-from annokit.metrics.coco import COCOParams
-t0 = time.perf_counter()
-stats = evaluate_files(GT, DT, params=COCOParams(iou_type=IOU)).stats.tolist()
-""",
-    "faster-coco-eval": """
-from faster_coco_eval import COCO, COCOeval_faster
-t0 = time.perf_counter()
-with contextlib.redirect_stdout(io.StringIO()):
-    g = COCO(GT); d = g.loadRes(DT)
-    e = COCOeval_faster(g, d, IOU); e.evaluate(); e.accumulate(); e.summarize()
-stats = [float(x) for x in e.stats[:12]]
-""",
-    "pycocotools": """
-from pycocotools.coco import COCO
-from pycocotools.cocoeval import COCOeval
-t0 = time.perf_counter()
-with contextlib.redirect_stdout(io.StringIO()):
-    g = COCO(GT); d = g.loadRes(DT)
-    e = COCOeval(g, d, IOU); e.evaluate(); e.accumulate(); e.summarize()
-stats = [float(x) for x in e.stats]
-""",
-}
+KEYS = ["AP", "AP50", "AP75", "APs", "APm", "APl", "AR1", "AR10", "AR100", "ARs", "ARm", "ARl"]
 
 PRELUDE = """
 import contextlib, io, json, resource, sys, time
-GT, DT, IOU = sys.argv[1], sys.argv[2], sys.argv[3]
+t0 = time.perf_counter()
+GT, DT, IOU, OUT = sys.argv[1], sys.argv[2], sys.argv[3], sys.argv[4]
 """
+PYCOCO_API = """
+t1 = time.perf_counter()
+with contextlib.redirect_stdout(io.StringIO()):
+    g = COCO(GT); d = g.loadRes(DT)
+    t2 = time.perf_counter()
+    e = COCOeval(g, d, IOU); e.evaluate(); e.accumulate(); e.summarize()
+stats = [float(x) for x in e.stats[:12]]
+"""  # the pycocotools interface (its drop-in replacements share it)
+RUNNERS = {
+    "annokit": """
+from annokit.cli import cli
+from annokit.cli._common import run_cli
+t1 = t2 = time.perf_counter()
+code = run_cli(cli, ["eval", "--gt", GT, "--pred", DT, "--iou-type", IOU, "-q", "--json", OUT])
+assert code == 0, code
+m = json.load(open(OUT))["metrics"]
+stats = [-1.0 if m[k] is None else m[k] for k in KEYS]
+""",
+    "hotcoco": """
+from hotcoco import COCO, COCOeval
+t1 = time.perf_counter()
+with contextlib.redirect_stdout(io.StringIO()):
+    g = COCO(GT); d = g.load_res(DT)
+    t2 = time.perf_counter()
+    e = COCOeval(g, d, IOU); e.evaluate(); e.accumulate(); e.summarize()
+stats = [float(x) for x in e.stats[:12]]
+""",
+    "ultrafast-pycocotools": "from ultrafast_pycocotools import COCO, COCOeval\n" + PYCOCO_API,
+    "faster-coco-eval": "from faster_coco_eval import COCO, COCOeval_faster as COCOeval\n" + PYCOCO_API,
+    "pycocotools": "from pycocotools.coco import COCO\nfrom pycocotools.cocoeval import COCOeval\n" + PYCOCO_API,
+}
 EPILOGUE = """
-dt = time.perf_counter() - t0
-print(json.dumps({"seconds": dt, "stats": stats,
+t3 = time.perf_counter()
+print(json.dumps({"import": t1 - t0, "read": t2 - t1, "evaluate": t3 - t2, "stats": stats,
                   "peak_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}))
 """
 
 
 def run_one(name: str, gt: Path, dt: Path, iou: str, timeout: float) -> dict | None:
-    code = PRELUDE + RUNNERS[name] + EPILOGUE
-    try:
-        out = subprocess.run([sys.executable, "-c", code, str(gt), str(dt), iou], capture_output=True, text=True,
-                             timeout=timeout)
-    except subprocess.TimeoutExpired:
-        print(f"  {name}: over {timeout:.0f} s, stopped")
-        return None
+    """One fresh process; ``seconds`` is its wall time from start to exit."""
+    code = f"KEYS = {KEYS!r}\n" + PRELUDE + RUNNERS[name] + EPILOGUE
+    with tempfile.TemporaryDirectory() as tmp:
+        t = time.perf_counter()
+        try:
+            out = subprocess.run([sys.executable, "-c", code, str(gt), str(dt), iou, str(Path(tmp) / "m.json")],
+                                 capture_output=True, text=True, timeout=timeout)
+        except subprocess.TimeoutExpired:
+            print(f"  {name}: over {timeout:.0f} s, stopped")
+            return None
+        wall = time.perf_counter() - t
     if out.returncode != 0:
         last = (out.stderr.strip().splitlines() or ["?"])[-1]
         print(f"  {name}: not run ({last})")
         return None
-    return json.loads(out.stdout.strip().splitlines()[-1])
+    res: dict = json.loads(out.stdout.strip().splitlines()[-1])
+    res["seconds"] = wall
+    return res
+
+
+def ensure_data(kind: str, iou: str, images: int, data: Path | None) -> Path:
+    """The data folder (made with make_coco_data.py when missing)."""
+    folder = data or HERE / "data" / (f"coco_{iou}_{images}" if kind == "coco" else f"o365_{images}")
+    if not (folder / "gt.json").exists():
+        sys.path.insert(0, str(HERE))
+        import orjson
+        from make_coco_data import make, write_o365
+
+        print(f"generating {folder} ...", flush=True)
+        if kind == "objects365":
+            write_o365(folder, images)
+        else:
+            g, d = make(images, seed=0, masks=iou == "segm")
+            folder.mkdir(parents=True, exist_ok=True)
+            (folder / "gt.json").write_bytes(orjson.dumps(g))
+            (folder / "dt.json").write_bytes(orjson.dumps(d))
+    return folder
+
+
+def measure(tools: list[str], folder: Path, iou: str, repeat: int, timeout: float, slow_once: set[str]
+            ) -> dict[str, list[dict]]:
+    """Round robin: every tool once per round (those in ``slow_once`` in the first round only)."""
+    runs: dict[str, list[dict]] = {t: [] for t in tools}
+    dead: set[str] = set()
+    for r in range(repeat):
+        for name in tools:
+            if name in dead or (r > 0 and name in slow_once):
+                continue
+            res = run_one(name, folder / "gt.json", folder / "dt.json", iou, timeout)
+            if res is None:
+                dead.add(name)
+            else:
+                runs[name].append(res)
+    return {k: v for k, v in runs.items() if v}
+
+
+def table(runs: dict[str, list[dict]]) -> None:
+    base = runs["annokit"]
+    b_med = statistics.median(r["seconds"] for r in base)
+    print(f"{'tool':<23}{'median s':>9}{'min-max s':>14}{'x annokit':>10}{'peak MB':>9}{'runs':>5}"
+          f"{'import':>8}{'read':>7}{'eval':>7}  max |stats - annokit|")
+    for name, rs in runs.items():
+        sec = [r["seconds"] for r in rs]
+        med = statistics.median(sec)
+        diff = max(abs(x - y) for x, y in zip(rs[0]["stats"], base[0]["stats"]))
+        split = [statistics.median(r[k] for r in rs) for k in ("import", "read", "evaluate")]
+        print(f"{name:<23}{med:>9.2f}{min(sec):>7.2f}-{max(sec):<6.2f}{med / b_med:>10.2f}"
+              f"{max(r['peak_mb'] for r in rs):>9.0f}{len(rs):>5}{split[0]:>8.2f}{split[1]:>7.2f}{split[2]:>7.2f}"
+              f"  {diff:.1e}")
+    print("stats (annokit):", [round(x, 4) for x in base[0]["stats"]])
+
+
+def scaling(sizes: list[int], tools: list[str], repeat: int, timeout: float) -> None:
+    """Objects365-scale sets of growing size: time and peak RSS per tool, and the growth from the smallest."""
+    rows = []
+    for n in sizes:
+        folder = ensure_data("objects365", "bbox", n, None)
+        runs = measure(tools, folder, "bbox", repeat, timeout, set())
+        rows.append((n, runs))
+        print(f"{n} images: " + ", ".join(f"{t} {statistics.median(r['seconds'] for r in rs):.1f} s / "
+                                          f"{max(r['peak_mb'] for r in rs):.0f} MB" for t, rs in runs.items()),
+              flush=True)
+    print(f"\n{'images':>7}" + "".join(f"{t + ' s':>16}{t + ' MB':>17}" for t in tools) + f"{'ratio s':>10}")
+    for n, runs in rows:
+        cells = ""
+        for t in tools:
+            rs = runs.get(t)
+            cells += (f"{statistics.median(r['seconds'] for r in rs):>16.2f}{max(r['peak_mb'] for r in rs):>17.0f}"
+                      if rs else f"{'-':>16}{'-':>17}")
+        ratio = ""
+        if len(tools) > 1 and all(t in runs for t in tools[:2]):
+            slow, fast = (statistics.median(r["seconds"] for r in runs[t]) for t in tools[1::-1])
+            ratio = f"{slow / fast:>10.2f}"
+        print(f"{n:>7}{cells}{ratio}")
 
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--iou-type", choices=["bbox", "segm"], default="bbox")
     ap.add_argument("--images", type=int, default=5000)
-    ap.add_argument("--repeat", type=int, default=3)
-    ap.add_argument("--tools", default="annokit,faster-coco-eval,pycocotools")
+    ap.add_argument("--repeat", type=int, default=5)
+    ap.add_argument("--tools", default="annokit,hotcoco,ultrafast-pycocotools,faster-coco-eval")
+    ap.add_argument("--with-pycocotools", action="store_true", help="also pycocotools (slow: one run)")
     ap.add_argument("--timeout", type=float, default=900)
     ap.add_argument("--data", type=Path, default=None, help="folder with gt.json and dt.json (default: generated)")
+    ap.add_argument("--scaling", default=None, help="comma-separated image counts of Objects365-scale sets")
     a = ap.parse_args()
-    data = a.data or HERE / "data" / f"coco_{a.iou_type}_{a.images}"
-    gt, dt = data / "gt.json", data / "dt.json"
-    if not gt.exists():
-        sys.path.insert(0, str(HERE))
-        import orjson
-        from make_coco_data import make
-
-        print(f"generating {data} ...")
-        g, d = make(a.images, seed=0, masks=a.iou_type == "segm")
-        data.mkdir(parents=True, exist_ok=True)
-        gt.write_bytes(orjson.dumps(g))
-        dt.write_bytes(orjson.dumps(d))
-    n_img = len(json.loads(gt.read_text())["images"])
-    print(f"COCO {a.iou_type} evaluation, {n_img} images, files {gt.stat().st_size / 1e6:.1f} MB + "
-          f"{dt.stat().st_size / 1e6:.1f} MB, median of {a.repeat}, each run in a fresh process")
-    results: dict[str, dict] = {}
-    for name in a.tools.split(","):
-        runs = []
-        for _ in range(a.repeat if name != "pycocotools" else max(1, min(a.repeat, 1))):
-            r = run_one(name, gt, dt, a.iou_type, a.timeout)
-            if r is None:
-                break
-            runs.append(r)
-        if runs:
-            results[name] = {"seconds": statistics.median(r["seconds"] for r in runs),
-                             "peak_mb": max(r["peak_mb"] for r in runs), "stats": runs[0]["stats"], "n": len(runs)}
-    if "annokit" not in results:
+    tools = a.tools.split(",") + (["pycocotools"] if a.with_pycocotools else [])
+    if a.scaling:
+        scaling([int(x) for x in a.scaling.split(",")], tools, a.repeat, a.timeout)
+        return
+    folder = ensure_data("coco", a.iou_type, a.images, a.data)
+    n_img = len(json.loads((folder / "gt.json").read_text())["images"])
+    print(f"COCO {a.iou_type} evaluation, {n_img} images, files {(folder / 'gt.json').stat().st_size / 1e6:.1f} MB"
+          f" + {(folder / 'dt.json').stat().st_size / 1e6:.1f} MB; {a.repeat} rounds, each run a fresh process; "
+          f"{os.cpu_count()} CPUs, load {os.getloadavg()[0]:.1f}")
+    runs = measure(tools, folder, a.iou_type, a.repeat, a.timeout, {"pycocotools"})
+    if "annokit" not in runs:
         sys.exit("annokit did not run")
-    base = results["annokit"]
-    print(f"{'tool':<18}{'median s':>10}{'x annokit':>11}{'peak MB':>10}{'runs':>6}  max |stats - annokit|")
-    for name, r in results.items():
-        diff = max(abs(x - y) for x, y in zip(r["stats"], base["stats"]))
-        print(f"{name:<18}{r['seconds']:>10.2f}{r['seconds'] / base['seconds']:>11.2f}{r['peak_mb']:>10.0f}"
-              f"{r['n']:>6}  {diff:.1e}")
-    print("stats (annokit):", [round(x, 4) for x in base["stats"]])
+    table(runs)
+    print(f"load average after: {os.getloadavg()[0]:.1f}")
 
 
 if __name__ == "__main__":

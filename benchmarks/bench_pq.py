@@ -1,94 +1,150 @@
-"""PQ speed: annokit vs panopticapi's ``pq_compute`` (single process), side by side on the same files.
+"""PQ speed: annokit vs hotcoco's ``pq_compute`` (and panopticapi's, when a checkout is given), on the same files.
 
-    python benchmarks/bench_pq.py [--images 500] [--data /tmp/annokit_pq_bench] [--threads 2]
+Each tool runs in its own fresh process per repetition, the tools interleaved; the clock runs from the JSON paths to
+the PQ numbers, imports excluded; peak RSS is the whole process's. Prints medians (and the spread), CPU time, peak
+memory, ratios to annokit, and checks that the tools agree on PQ / SQ / RQ of every split and every class (1e-9) and
+on tp / fp / fn.
 
-Generates (once, seeded) ``--images`` synthetic 640x480 images with ~20 segments each (benchmarks/synth_panoptic.py),
-times annokit's :func:`annokit.api.evaluate_panoptic_files`, then panopticapi's single-core routine
-(``pq_compute_single_core`` + ``pq_average``, what ``pq_compute`` runs per worker) and checks both give the same
-numbers. panopticapi is not on PyPI: point ``PANOPTICAPI_DIR`` at a checkout (default ``../peers/panopticapi``
-beside the repository); without it the peer is skipped with a message.
+    python benchmarks/bench_pq.py                        # 500 synthetic 640x480 images, 5 interleaved repeats
+    python benchmarks/bench_pq.py --images 100 --repeat 1
+    python benchmarks/bench_pq.py --stages               # where annokit's time goes, one thread, per stage
+
+The data (benchmarks/synth_panoptic.py, seeded) is made once under ``--data``. panopticapi is not on PyPI: point
+``PANOPTICAPI_DIR`` at a checkout to add it (single process, so slow).
 """
 
 from __future__ import annotations
 
 import argparse
-import contextlib
-import io
-import json
 import os
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
-sys.path.insert(0, str(HERE.parent))
 
-from synth_panoptic import make_dataset
+from _peers import PEAK_MB, interleaved, print_table, run_fresh
 
+RUNNERS = {
+    "annokit": """
 from annokit.api import evaluate_panoptic_files
+t0 = time.perf_counter(); c0 = time.process_time()
+r = evaluate_panoptic_files(GT, PRED)
+m = r.metrics_dict()
+splits = {"All": (m["PQ"], m["SQ"], m["RQ"]), "Things": (m["PQ_th"], m["SQ_th"], m["RQ_th"]),
+          "Stuff": (m["PQ_st"], m["SQ_st"], m["RQ_st"])}
+per_class = {str(v["id"]): (v["PQ"], v["SQ"], v["RQ"], v["tp"], v["fp"], v["fn"]) for v in r.per_class_dict().values()}
+""",
+    "hotcoco": """
+from hotcoco.panoptic import pq_compute
+t0 = time.perf_counter(); c0 = time.process_time()
+with contextlib.redirect_stdout(io.StringIO()):
+    r = pq_compute(GT, PRED)
+splits = {k: (r[k]["pq"], r[k]["sq"], r[k]["rq"]) for k in ("All", "Things", "Stuff")}
+per_class = {str(k): (v["pq"], v["sq"], v["rq"], v["tp"], v["fp"], v["fn"]) for k, v in r["per_class"].items()
+             if v["tp"] + v["fp"] + v["fn"]}
+""",
+    "panopticapi": """
+sys.path.insert(0, os.environ["PANOPTICAPI_DIR"])
+from panopticapi.evaluation import pq_compute
+t0 = time.perf_counter(); c0 = time.process_time()
+with contextlib.redirect_stdout(io.StringIO()):
+    r = pq_compute(GT, PRED)
+splits = {k: (r[k]["pq"], r[k]["sq"], r[k]["rq"]) for k in ("All", "Things", "Stuff")}
+per_class = {str(k): (v["pq"], v["sq"], v["rq"]) for k, v in r["per_class"].items()}
+""",
+}
+
+PRELUDE = """
+import contextlib, io, json, os, sys, time
+GT, PRED = sys.argv[1], sys.argv[2]
+"""
+EPILOGUE = PEAK_MB + """
+print(json.dumps({"seconds": time.perf_counter() - t0, "cpu": time.process_time() - c0,
+                  "numbers": {"splits": splits, "per_class": per_class},
+                  "peak_mb": peak_mb()}))
+"""
+
+
+def agree(a: dict[str, Any], b: dict[str, Any], tol: float = 1e-9) -> str:
+    """"yes", or the first difference between two runs' numbers."""
+    for k, va in a["splits"].items():
+        for x, y in zip(va, b["splits"][k]):
+            if x is None or y is None or abs(x - y) > tol:
+                return f"no ({k}: {va} vs {b['splits'][k]})"
+    if set(a["per_class"]) != set(b["per_class"]):
+        return "no (different classes evaluated)"
+    for k, va in a["per_class"].items():
+        vb = b["per_class"][k]
+        n = min(len(va), len(vb))
+        if any(abs(x - y) > tol for x, y in zip(va[:n], vb[:n])):
+            return f"no (class {k}: {va} vs {vb})"
+    return "yes"
+
+
+def stages(gt: Path, pred: Path) -> None:
+    """Where annokit's time goes, one thread: JSON, PNG decoding (the fast codec and Pillow), PQ counting."""
+    from annokit.io import coco_panoptic as cp
+    from annokit.io import labelmap
+    from annokit.metrics.panoptic import PanopticCategories, pq_image_stats
+
+    t = time.process_time()
+    g = cp.read_panoptic_json(gt)
+    p = cp.read_panoptic_json(pred, require_categories=False)
+    cats = PanopticCategories.build(g.category_ids, g.isthing, g.category_names)
+    jobs = cp.resolve_panoptic_jobs(g, p)
+    print(f"  JSON + pairing          {time.process_time() - t:7.3f} s cpu")
+    t, buf = time.process_time(), None
+    for _gj, gp, _pj, pp in jobs:
+        buf = cp.read_id_png(gp, out=buf)
+        buf = cp.read_id_png(pp, out=buf)
+    codec = "imagecodecs" if labelmap.fast_png_codec() else "Pillow"
+    print(f"  decode {2 * len(jobs)} PNGs (read_id_png, {codec})  {time.process_time() - t:7.3f} s cpu")
+    from PIL import Image
+
+    t = time.process_time()
+    for _gj, gp, _pj, pp in jobs:
+        for f in (gp, pp):
+            with Image.open(f) as im:
+                im.load()
+    print(f"  of which Pillow alone would take    {time.process_time() - t:7.3f} s cpu (decode, no id conversion)")
+    t0 = 0.0
+    for gj, gp, pj, pp in jobs:
+        gi, pi = cp.read_id_png(gp), cp.read_id_png(pp)
+        t = time.process_time()
+        pq_image_stats(gi, gj.segment_ids, gj.category_ids, gj.iscrowd, gj.area, pi, pj.segment_ids,
+                       pj.category_ids, cats)
+        t0 += time.process_time() - t
+    print(f"  PQ counting (pq_image_stats)  {t0:7.3f} s cpu")
 
 
 def main() -> None:
-    ap = argparse.ArgumentParser(description="PQ speed: annokit vs panopticapi")
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--images", type=int, default=500)
     ap.add_argument("--data", default="/tmp/annokit_pq_bench")
-    ap.add_argument("--threads", type=int, default=None, help="annokit worker threads (default min(4, cpus))")
-    ap.add_argument("--repeat", type=int, default=3)
+    ap.add_argument("--repeat", type=int, default=5)
+    ap.add_argument("--tools", default="annokit,hotcoco,panopticapi")
+    ap.add_argument("--timeout", type=float, default=900)
+    ap.add_argument("--stages", action="store_true", help="time annokit's stages in this process, one thread")
     a = ap.parse_args()
     root = Path(a.data) / f"n{a.images}"
-    gj, pj = root / "gt.json", root / "pred.json"
-    if not (gj.exists() and pj.exists()):
+    gt, pred = root / "gt.json", root / "pred.json"
+    if not (gt.exists() and pred.exists()):
+        from synth_panoptic import make_dataset
+
         t = time.perf_counter()
         make_dataset(root, images=a.images, height=480, width=640, segments=20, seed=0)
         print(f"generated {a.images} images in {time.perf_counter() - t:.1f} s under {root}")
-    best = float("inf")
-    cpu = float("inf")
-    for _ in range(a.repeat):
-        t, c = time.perf_counter(), time.process_time()
-        res = evaluate_panoptic_files(gj, pj, threads=a.threads)
-        best = min(best, time.perf_counter() - t)
-        cpu = min(cpu, time.process_time() - c)
-    m = res.metrics_dict()
-    threads = a.threads if a.threads is not None else "default"
-    print(f"annokit      : {best:7.2f} s  (best of {a.repeat}, threads={threads})  PQ={m['PQ']:.12f} "
-          f"SQ={m['SQ']:.12f} RQ={m['RQ']:.12f}  cpu {cpu:.2f} s")
-    # where the time goes: PNG decoding alone (Pillow, one thread) bounds any single-thread evaluator from below
-    from annokit.io.coco_panoptic import read_id_png
-    pngs = sorted((root / "gt").glob("*.png")) + sorted((root / "pred").glob("*.png"))
-    t = time.perf_counter()
-    buf = None
-    for f in pngs:
-        buf = read_id_png(f, out=buf)
-    dec = time.perf_counter() - t
-    t = time.perf_counter()
-    evaluate_panoptic_files(gj, pj, threads=0)
-    single = time.perf_counter() - t
-    print(f"  of which   : {dec:7.2f} s  decoding the {len(pngs)} PNGs alone (one thread); annokit one thread: "
-          f"{single:.2f} s, so PQ itself takes {single - dec:.2f} s")
-    peer = Path(os.environ.get("PANOPTICAPI_DIR", HERE.parent.parent / "peers" / "panopticapi"))
-    if not (peer / "panopticapi" / "evaluation.py").exists():
-        print(f"panopticapi  : skipped (no checkout at {peer}; set PANOPTICAPI_DIR)")
+    if a.stages:
+        stages(gt, pred)
         return
-    sys.path.insert(0, str(peer))
-    from panopticapi.evaluation import pq_compute_single_core  # type: ignore[import-not-found]
-
-    g = json.loads(gj.read_text())
-    p = json.loads(pj.read_text())
-    cats = {c["id"]: c for c in g["categories"]}
-    by_id = {x["image_id"]: x for x in p["annotations"]}
-    pairs = [(x, by_id[x["image_id"]]) for x in g["annotations"]]
-    t, c = time.perf_counter(), time.process_time()
-    with contextlib.redirect_stdout(io.StringIO()):
-        stat = pq_compute_single_core(0, pairs, str(root / "gt"), str(root / "pred"), cats)
-        ref = stat.pq_average(cats, None)[0]
-    peer_t = time.perf_counter() - t
-    peer_cpu = time.process_time() - c
-    print(f"panopticapi  : {peer_t:7.2f} s  (single process)            PQ={ref['pq']:.12f} "
-          f"SQ={ref['sq']:.12f} RQ={ref['rq']:.12f}  cpu {peer_cpu:.2f} s")
-    same = all(abs(m[k.upper()] - ref[k]) < 1e-9 for k in ("pq", "sq", "rq"))
-    print(f"speed-up     : {peer_t / best:7.1f}x wall, {peer_cpu / cpu:.1f}x cpu   results equal to 1e-9: {same}")
-
+    tools = [t for t in a.tools.split(",") if t != "panopticapi" or os.environ.get("PANOPTICAPI_DIR")]
+    runs = interleaved(tools, a.repeat, lambda name: run_fresh(PRELUDE + RUNNERS[name] + EPILOGUE,
+                                                               [str(gt), str(pred)], name, a.timeout))
+    print_table(f"PQ of {a.images} images (640x480, ~20 segments), {a.repeat} interleaved runs", runs, agree,
+                "numbers")
 
 if __name__ == "__main__":
     main()

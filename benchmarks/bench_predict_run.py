@@ -35,7 +35,7 @@ def main() -> int:
     sides = {
         "read": lambda: [load_image(it.path) for it in items],
         "predict": lambda: [pred.predict(b) for b in batches],
-        "run": lambda: run_predictor(pred, items, batch_size=args.batch),
+        "run": lambda: run_predictor(pred, items, batch_size=args.batch, close=False),
     }
     ms = {k: round(1000 * v / len(items), 3) for k, v in interleaved_medians(sides, args.repeat).items()}
     ms["read + predict"] = round(ms["read"] + ms["predict"], 3)

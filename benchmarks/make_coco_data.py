@@ -1,11 +1,18 @@
-"""Seeded generator of COCO-val-scale evaluation data (ground truth + results files).
+"""Seeded generators of evaluation data at scale (ground truth + results files).
 
-5,000 images of about 640x480, 80 categories with COCO's sparse ids, about 7 ground-truth boxes per image (about
-1% crowd), 100 scored detections per image (jittered true boxes, confusions and background boxes) giving an AP
-around 0.3-0.6. ``--masks`` adds polygon segmentations to the ground truth and RLE masks to the detections.
+``--profile coco`` (default): 5,000 images of about 640x480, 80 categories with COCO's sparse ids, about 7
+ground-truth boxes per image (about 1% crowd), 100 scored detections per image (jittered true boxes, confusions and
+background boxes) giving an AP around 0.3-0.6. ``--masks`` adds polygon segmentations to the ground truth and RLE
+masks to the detections.
+
+``--profile objects365``: Objects365 scale -- 365 categories, about 15 boxes per image (1.2M for 80,000 images),
+100 detections per image -- generated image block by image block and streamed to the files, so 80,000 images
+(8M detections, about 0.8 GB of results JSON) never sit in memory. The first N images of a bigger set are the
+images of the smaller one (same seed).
 
     python benchmarks/make_coco_data.py --out benchmarks/data/coco_bbox
     python benchmarks/make_coco_data.py --out benchmarks/data/coco_segm --masks --images 1000
+    python benchmarks/make_coco_data.py --out benchmarks/data/o365_80000 --profile objects365 --images 80000
 """
 
 from __future__ import annotations
@@ -99,13 +106,104 @@ def make(n_images: int = 5000, *, seed: int = 0, masks: bool = False, dets_per_i
     return gt, dets
 
 
+O365_BLOCK = 1000  # images generated (and drawn from the random stream) together
+
+
+def _o365_block(rng: np.random.Generator, first: int, n: int, ann_id: int, n_cats: int, gt_per_image: float,
+                dets_per_image: int) -> tuple[list, list, list]:
+    """Images ``first .. first + n - 1``: their records, ground truth and detections (vectorised)."""
+    img_ids = 1 + np.arange(first, first + n)
+    h = np.where(rng.random(n) < 0.6, 480, rng.integers(300, 800, n))
+    w = np.where(rng.random(n) < 0.6, 640, rng.integers(300, 800, n))
+    images = [{"id": int(i), "file_name": f"obj365_{i:08d}.jpg", "height": int(a), "width": int(b)}
+              for i, a, b in zip(img_ids, h, w)]
+    n_gt = rng.poisson(gt_per_image, n)
+    owner = np.repeat(np.arange(n), n_gt)
+    g = len(owner)
+    side = np.exp(rng.uniform(np.log(4), np.log(np.minimum(h, w)[owner] * 0.8)))
+    bw = np.clip(side * np.exp(rng.normal(0, 0.4, g)), 2, w[owner] * 0.95)
+    bh = np.clip(side, 2, h[owner] * 0.95)
+    x, y = rng.random(g) * (w[owner] - bw), rng.random(g) * (h[owner] - bh)
+    gbox = np.round(np.stack([x, y, bw, bh], 1), 2)
+    gcat = 1 + np.minimum(rng.zipf(1.3, g) - 1, n_cats - 1)  # a long tail of rare categories, as Objects365
+    crowd = rng.random(g) < 0.005
+    area = np.round(gbox[:, 2] * gbox[:, 3] * rng.uniform(0.6, 0.9, g), 2)
+    anns = [{"id": int(ann_id + k), "image_id": int(img_ids[o]), "category_id": int(c), "bbox": b,
+             "area": float(a), "iscrowd": int(cr)}
+            for k, (o, c, b, a, cr) in enumerate(zip(owner, gcat, gbox.tolist(), area, crowd))]
+    dets = _o365_dets(rng, n, img_ids, h, w, owner, gbox, gcat, n_cats, dets_per_image)
+    return images, anns, dets
+
+
+def _o365_dets(rng: np.random.Generator, n: int, img_ids: np.ndarray, h: np.ndarray, w: np.ndarray,
+               owner: np.ndarray, gbox: np.ndarray, gcat: np.ndarray, n_cats: int, per_image: int) -> list:
+    """``per_image`` detections per image: one or two jittered copies of some objects, the rest background."""
+    copies = rng.integers(0, 3, len(owner))
+    src = np.repeat(np.arange(len(owner)), copies)
+    src = src[np.argsort(owner[src], kind="stable")]
+    per = np.bincount(owner[src], minlength=n)
+    keep = np.arange(len(src)) - np.repeat(np.cumsum(per) - per, per) < per_image
+    src, per = src[keep], np.minimum(per, per_image)
+    jit = rng.normal(0, 0.07, (len(src), 4)) * np.repeat(gbox[src, 2:], 2, axis=1)
+    tbox = gbox[src] + jit
+    tbox[:, 2:] = np.maximum(tbox[:, 2:], 1)
+    tcat = np.where(rng.random(len(src)) < 0.15, 1 + rng.integers(0, n_cats, len(src)), gcat[src])
+    tscore = np.clip(rng.beta(5, 2, len(src)) - np.abs(jit).sum(1) / (gbox[src, 2:].sum(1) + 1), 0.01, 1)
+    nb = per_image - per
+    bo = np.repeat(np.arange(n), nb)
+    bsz = np.minimum(np.exp(rng.uniform(np.log(6), np.log(300), (len(bo), 2))), np.stack([w[bo], h[bo]], 1) - 1)
+    bxy = rng.random((len(bo), 2)) * (np.stack([w[bo], h[bo]], 1) - bsz)
+    box = np.round(np.concatenate([tbox, np.concatenate([bxy, bsz], 1)]), 2)
+    cat = np.concatenate([tcat, 1 + rng.integers(0, n_cats, len(bo))])
+    score = np.round(np.concatenate([tscore, rng.beta(1.0, 9, len(bo))]), 5)
+    img = img_ids[np.concatenate([owner[src], bo])]
+    order = np.argsort(img, kind="stable")
+    return [{"image_id": int(i), "category_id": int(c), "bbox": b, "score": float(sc)}
+            for i, c, b, sc in zip(img[order], cat[order], box[order].tolist(), score[order])]
+
+
+def write_o365(out: Path, n_images: int, *, seed: int = 0, n_cats: int = 365, gt_per_image: float = 15.0,
+               dets_per_image: int = 100) -> tuple[int, int]:
+    """Write ``out/gt.json`` and ``out/dt.json`` block by block; returns (objects, detections)."""
+    rng = np.random.default_rng(seed)
+    out.mkdir(parents=True, exist_ok=True)
+    parts = {k: out / f".{k}.part" for k in ("images", "annotations")}
+    n_ann = n_det = 0
+    with open(parts["images"], "wb") as fi, open(parts["annotations"], "wb") as fa, open(out / "dt.json", "wb") as fd:
+        fd.write(b"[")
+        for first in range(0, n_images, O365_BLOCK):
+            images, anns, dets = _o365_block(rng, first, min(O365_BLOCK, n_images - first), n_ann + 1, n_cats,
+                                             gt_per_image, dets_per_image)
+            for f, recs, count in ((fi, images, first), (fa, anns, n_ann), (fd, dets, n_det)):
+                if recs:
+                    f.write((b"," if count else b"") + orjson.dumps(recs)[1:-1])
+            n_ann, n_det = n_ann + len(anns), n_det + len(dets)
+        fd.write(b"]")
+    cats = orjson.dumps([{"id": c, "name": f"object_{c}", "supercategory": f"group_{c % 20}"}
+                         for c in range(1, n_cats + 1)])
+    with open(out / "gt.json", "wb") as f:
+        f.write(b'{"info":{"description":"annokit synthetic Objects365-scale benchmark","seed":%d},"images":[' % seed)
+        for name in ("images", "annotations"):
+            with open(parts[name], "rb") as part:
+                while chunk := part.read(1 << 24):
+                    f.write(chunk)
+            f.write(b'],"annotations":[' if name == "images" else b'],"categories":' + cats + b"}")
+            parts[name].unlink()
+    return n_ann, n_det
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--out", type=Path, required=True)
     ap.add_argument("--images", type=int, default=5000)
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--masks", action="store_true")
+    ap.add_argument("--profile", choices=["coco", "objects365"], default="coco")
     a = ap.parse_args()
+    if a.profile == "objects365":
+        n_ann, n_det = write_o365(a.out, a.images, seed=a.seed)
+        print(f"{a.out}: {a.images} images, {n_ann} objects, {n_det} detections")
+        return
     gt, dets = make(a.images, seed=a.seed, masks=a.masks)
     a.out.mkdir(parents=True, exist_ok=True)
     (a.out / "gt.json").write_bytes(orjson.dumps(gt))

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
-__all__ = ["index_of"]
+__all__ = ["equal_key_pairs", "index_of"]
 
 
 def index_of(ids: ArrayLike, values: ArrayLike, *, missing: int = -1) -> NDArray[np.int64]:
@@ -18,7 +18,30 @@ def index_of(ids: ArrayLike, values: ArrayLike, *, missing: int = -1) -> NDArray
     vals = np.asarray(values, dtype=ids_a.dtype if ids_a.size else np.int64)
     if ids_a.size == 0:
         return np.full(vals.shape, missing, dtype=np.int64)
+    if ids_a.dtype.kind in "iu" and ids_a.ndim == 1 and vals.size > 64:
+        lo, hi = int(ids_a.min()), int(ids_a.max())
+        if lo >= 0 and hi < 8 * len(ids_a) + (1 << 16):  # small ids (the usual case): a table, no sort
+            table = np.full(hi + 1, missing, dtype=np.int64)
+            table[ids_a[::-1]] = np.arange(len(ids_a) - 1, -1, -1)  # the first of repeated ids, as below
+            inside = (vals >= 0) & (vals <= hi)
+            return np.where(inside, table[np.where(inside, vals, 0)], missing).astype(np.int64)
     order = np.argsort(ids_a, kind="stable")
     sorted_ids = ids_a[order]
     pos = np.clip(np.searchsorted(sorted_ids, vals), 0, len(sorted_ids) - 1)
     return np.where(sorted_ids[pos] == vals, order[pos], missing).astype(np.int64)
+
+
+def equal_key_pairs(left: ArrayLike, right: ArrayLike) -> tuple[NDArray[np.int64], NDArray[np.int64]]:
+    """Every ``(i, j)`` with ``left[i] == right[j]``, grouped by ``i`` in order and, within a group, ``j`` in order
+    (the join of detections with the ground truth of their image and class).
+
+    >>> [a.tolist() for a in equal_key_pairs([5, 7, 5], [7, 5, 5])]
+    [[0, 0, 1, 2, 2], [1, 2, 0, 1, 2]]
+    """
+    lk, rk = np.asarray(left), np.asarray(right)
+    order = np.argsort(rk, kind="stable")
+    lo = np.searchsorted(rk[order], lk, "left")
+    count = np.searchsorted(rk[order], lk, "right") - lo
+    i = np.repeat(np.arange(len(lk)), count)
+    j = order[np.repeat(lo, count) + np.arange(len(i)) - np.repeat(np.cumsum(count) - count, count)]
+    return i.astype(np.int64), j.astype(np.int64)

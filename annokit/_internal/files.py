@@ -79,6 +79,9 @@ def atomic_dir(dest: str | os.PathLike[str], *, overwrite: bool = False) -> Iter
     dest.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{dest.name}.", suffix=".tmp", dir=dest.parent))
     try:
+        umask = os.umask(0)  # mkdtemp makes the folder private (0700); give it the mode a plain mkdir would have
+        os.umask(umask)
+        os.chmod(tmp, 0o777 & ~umask)
         yield tmp
         if dest.exists():
             old = dest.with_name(f".{dest.name}.old-{os.getpid()}")

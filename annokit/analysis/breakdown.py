@@ -25,17 +25,23 @@ confused detection is forgiven here; ``Sim`` is computed from the supercategorie
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import Any
+from dataclasses import dataclass, replace
+from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
 
+from annokit.core.boxes import box_iou_matched
 from annokit.core.dataset import Dataset
 from annokit.core.instances import Instances
+from annokit.errors import ValidationError
 
-__all__ = ["BREAKDOWN_KEYS", "PRBreakdown", "pr_breakdown"]
+if TYPE_CHECKING:
+    from annokit.metrics.coco import COCOResult
 
-BREAKDOWN_KEYS: tuple[str, ...] = ("C75", "C50", "Loc", "Sim", "Oth", "BG", "FN")
+__all__ = ["BREAKDOWN_KEYS", "BreakdownKey", "PRBreakdown", "pr_breakdown"]
+
+BreakdownKey = Literal["C75", "C50", "Loc", "Sim", "Oth", "BG", "FN"]
+BREAKDOWN_KEYS: tuple[BreakdownKey, ...] = ("C75", "C50", "Loc", "Sim", "Oth", "BG", "FN")
 
 
 @dataclass(frozen=True)
@@ -49,22 +55,33 @@ class PRBreakdown:
     area_labels: tuple[str, ...]
     precision: dict[str, np.ndarray]
 
-    def ap(self, key: str, *, cat_id: int | None = None, area: str = "all") -> float | None:
+    def _slice(self, key: BreakdownKey, cat_id: int | None, area: str) -> np.ndarray:
+        """(R, K) or, with ``cat_id``, (R, 1) precision of ``key`` in ``area``; unknown names are a
+        :class:`ValidationError`."""
+        if key not in self.precision:
+            raise ValidationError(f"PR breakdown: {key!r} is not one of {', '.join(BREAKDOWN_KEYS)}")
+        if area not in self.area_labels:
+            raise ValidationError(f"PR breakdown: area {area!r} is not one of {', '.join(self.area_labels)}")
+        p = self.precision[key][:, :, self.area_labels.index(area)]
+        if cat_id is None:
+            return p
+        k = np.flatnonzero(self.cat_ids == cat_id)
+        if len(k) == 0:
+            raise ValidationError(f"PR breakdown: no category id {cat_id!r}")
+        return p[:, k[:1]]
+
+    def ap(self, key: BreakdownKey, *, cat_id: int | None = None, area: str = "all") -> float | None:
         """Area under the curve (mean precision over recall thresholds, valid entries only); over all classes
         when ``cat_id`` is None. ``None`` when nothing is defined."""
-        a = self.area_labels.index(area)
-        p = self.precision[key][:, :, a]
-        if cat_id is not None:
-            p = p[:, np.flatnonzero(self.cat_ids == cat_id)]
+        p = self._slice(key, cat_id, area)
         v = p[p > -1]
         return float(v.mean()) if v.size else None
 
-    def curve(self, key: str, *, cat_id: int | None = None, area: str = "all") -> np.ndarray:
+    def curve(self, key: BreakdownKey, *, cat_id: int | None = None, area: str = "all") -> np.ndarray:
         """(R,) precision; the mean over classes with ground truth in ``area`` when ``cat_id`` is None."""
-        a = self.area_labels.index(area)
-        p = self.precision[key][:, :, a]
+        p = self._slice(key, cat_id, area)
         if cat_id is not None:
-            return p[:, int(np.flatnonzero(self.cat_ids == cat_id)[0])].copy()
+            return p[:, 0].copy()
         valid = p > -1
         n = valid.sum(axis=1)
         s = np.where(valid, p, 0).sum(axis=1)
@@ -88,33 +105,48 @@ class PRBreakdown:
         }
 
 
-def _confused(gt: Dataset, dets: Instances, cand: np.ndarray, same_group: np.ndarray, iou_type: str) -> np.ndarray:
+def _confused(gt: Dataset, dets: Instances, cand: np.ndarray, same_group: np.ndarray,
+              iou_type: Literal["bbox", "segm"]) -> np.ndarray:
     """(N,) bool: rows in ``cand`` overlapping (IoU >= 0.1) a non-crowd ground truth of another class in its image
     whose class pair is allowed by ``same_group`` ((K, K) bool over category positions)."""
-    g = gt.annotations
     out = np.zeros(len(dets), dtype=bool)
+    pd, pg = _candidate_pairs(gt, dets, cand, same_group)
+    if len(pd):
+        out[pd[_pair_iou(gt, dets, pd, pg, iou_type) >= 0.1]] = True
+    return out
+
+
+def _candidate_pairs(gt: Dataset, dets: Instances, cand: np.ndarray,
+                     same_group: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Every (prediction row in ``cand``, non-crowd ground-truth row) pair on one image whose classes differ and
+    are allowed by ``same_group``."""
+    g = gt.annotations
     rows = np.flatnonzero(cand)
+    none = (np.zeros(0, np.int64), np.zeros(0, np.int64))
     if len(rows) == 0 or len(g) == 0:
-        return out
+        return none
     gsel = np.flatnonzero(~g.iscrowd)
     g_img = g.image_ids[gsel]
     o = np.argsort(g_img, kind="stable")
     gsel, g_img = gsel[o], g_img[o]
-    cpos_d = gt.categories.index_of(dets.labels)
-    cpos_g = gt.categories.index_of(g.labels)
     d_img = dets.image_ids[rows]
     lo = np.searchsorted(g_img, d_img, side="left")
-    hi = np.searchsorted(g_img, d_img, side="right")
-    cnt = hi - lo
+    cnt = np.searchsorted(g_img, d_img, side="right") - lo
     if cnt.sum() == 0:
-        return out
+        return none
     pd = np.repeat(rows, cnt)
-    start = np.repeat(lo - np.r_[0, np.cumsum(cnt)[:-1]], cnt)
-    pg = gsel[np.arange(int(cnt.sum())) + start]
+    pg = gsel[np.arange(int(cnt.sum())) + np.repeat(lo - np.r_[0, np.cumsum(cnt)[:-1]], cnt)]
+    cpos_d = gt.categories.index_of(dets.labels)
+    cpos_g = gt.categories.index_of(g.labels)
     ok = (dets.labels[pd] != g.labels[pg]) & same_group[cpos_d[pd], cpos_g[pg]]
-    pd, pg = pd[ok], pg[ok]
-    if len(pd) == 0:
-        return out
+    return pd[ok], pg[ok]
+
+
+def _pair_iou(gt: Dataset, dets: Instances, pd: np.ndarray, pg: np.ndarray,
+              iou_type: Literal["bbox", "segm"]) -> np.ndarray:
+    """IoU of each (prediction ``pd[i]``, ground truth ``pg[i]``) pair: masks for ``segm`` (when both sides have
+    them), else boxes."""
+    g = gt.annotations
     if iou_type == "segm" and dets.segmentations is not None and g.segmentations is not None:
         from annokit.core.masks import mask_iou, segmentation_to_rle
 
@@ -125,37 +157,49 @@ def _confused(gt: Dataset, dets: Instances, cand: np.ndarray, same_group: np.nda
             a = segmentation_to_rle(dets.segmentations[d], h, w)
             b = segmentation_to_rle(g.segmentations[j], h, w)
             iou[n] = mask_iou([a], [b])[0, 0]
-    else:
-        a, b = dets.boxes[pd], g.boxes[pg]
-        iw = np.minimum(a[:, 2], b[:, 2]) - np.maximum(a[:, 0], b[:, 0])
-        ih = np.minimum(a[:, 3], b[:, 3]) - np.maximum(a[:, 1], b[:, 1])
-        inter = np.where((iw > 0) & (ih > 0), iw * ih, 0.0)
-        union = (a[:, 2] - a[:, 0]) * (a[:, 3] - a[:, 1]) + (b[:, 2] - b[:, 0]) * (b[:, 3] - b[:, 1]) - inter
-        with np.errstate(divide="ignore", invalid="ignore"):
-            iou = np.where(inter > 0, inter / union, 0.0)
-    out[pd[iou >= 0.1]] = True
-    return out
+        return iou
+    return box_iou_matched(dets.boxes[pd], g.boxes[pg])
 
 
-def pr_breakdown(gt: Dataset, dets: Instances, *, coco: Any | None = None, iou_type: str | None = None) -> PRBreakdown:
-    """The breakdown of ``dets`` against ``gt`` (module docstring). ``coco``: an existing
-    :func:`annokit.metrics.coco.evaluate` result with the default IoU thresholds (it is computed when absent)."""
+def pr_breakdown(gt: Dataset, dets: Instances, *, coco: COCOResult | None = None,
+                 iou_type: Literal["bbox", "segm"] = "bbox") -> PRBreakdown:
+    """The breakdown of ``dets`` against ``gt`` (module docstring).
+
+    Parameters
+    ----------
+    gt : Dataset
+        Ground truth.
+    dets : Instances
+        Predictions with scores.
+    coco : COCOResult, optional
+        An existing :func:`annokit.metrics.coco.evaluate` result of ``dets`` on ``gt`` (its parameters, IoU type
+        included, are used); computed with the default parameters when absent.
+    iou_type : {"bbox", "segm"}
+        Box or mask IoU, when ``coco`` is absent.
+
+    Returns
+    -------
+    PRBreakdown
+
+    Examples
+    --------
+    >>> import annokit
+    >>> gt = annokit.load("sample_data/scenes/gt.json")
+    >>> bd = pr_breakdown(gt, annokit.load("sample_data/scenes/pred.json").annotations)  # doctest: +SKIP
+    >>> round(bd.ap("C50"), 3)  # doctest: +SKIP
+    """
     from annokit.metrics.coco import COCOParams, evaluate
 
     if coco is None:
-        coco = evaluate(gt, dets, params=COCOParams(iou_type=iou_type or "bbox"))
+        coco = evaluate(gt, dets, params=COCOParams(iou_type=iou_type))
     p = coco.params
-    iou_type = p.iou_type
     thrs = np.asarray(p.iou_thrs)
     prec: dict[str, np.ndarray] = {}
-    for key, t in (("C75", 0.75), ("C50", 0.5)):
+    for key, t in (("C75", 0.75), ("C50", 0.5)):  # from ``coco`` when it has that threshold
         idx = np.flatnonzero(np.isclose(thrs, t))
-        if len(idx) == 0:
-            coco_t = evaluate(gt, dets, params=COCOParams(**{**p.__dict__, "iou_thrs": (t,)}))
-            prec[key] = coco_t.precision[0, :, :, :, -1]
-        else:
-            prec[key] = coco.precision[int(idx[0]), :, :, :, -1]
-    p10 = COCOParams(**{**p.__dict__, "iou_thrs": (0.1,)})
+        res, i = (coco, int(idx[0])) if len(idx) else (evaluate(gt, dets, params=replace(p, iou_thrs=(t,))), 0)
+        prec[key] = res.precision[i, :, :, :, -1]
+    p10 = replace(p, iou_thrs=(0.1,))
     loc = evaluate(gt, dets, params=p10)
     prec["Loc"] = loc.precision[0, :, :, :, -1]
     unmatched = loc.dt_matches[0] < 0
@@ -164,11 +208,11 @@ def pr_breakdown(gt: Dataset, dets: Instances, *, coco: Any | None = None, iou_t
     k = len(cats)
     sup = cats.supercategories or [None] * k
     sup_arr = np.array([s if s is not None else f"\0{i}" for i, s in enumerate(sup)], dtype=object)
-    same_sup = sup_arr[:, None] == sup_arr[None, :]
+    same_sup = sup_arr[:, None] == sup_arr[None, :]  # a class without supercategory is its own group
     any_other = np.ones((k, k), dtype=bool)
-    sim_rm = _confused(gt, dets, unmatched, same_sup, iou_type)
+    sim_rm = _confused(gt, dets, unmatched, same_sup, p.iou_type)
     prec["Sim"] = evaluate(gt, dets[~sim_rm], params=p10).precision[0, :, :, :, -1] if sim_rm.any() else prec["Loc"]
-    oth_rm = _confused(gt, dets, unmatched, any_other, iou_type)
+    oth_rm = _confused(gt, dets, unmatched, any_other, p.iou_type)
     prec["Oth"] = evaluate(gt, dets[~oth_rm], params=p10).precision[0, :, :, :, -1] if oth_rm.any() else prec["Loc"]
     oth = prec["Oth"]
     prec["BG"] = np.where(oth > -1, (oth > 0).astype(np.float64), -1.0)

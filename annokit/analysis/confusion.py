@@ -1,5 +1,6 @@
-"""Confusion matrices: classification / any labels (:func:`confusion_matrix`), semantic segmentation maps
-(:func:`semantic_confusion`) and detection with a background row and column (:func:`detection_confusion`).
+"""Confusion matrices of semantic segmentation maps (:func:`semantic_confusion`) and of detections with a
+background row and column (:func:`detection_confusion`), both built on the one label confusion matrix,
+:func:`annokit.metrics.classification.confusion_matrix`.
 
 All are int64 counts (rows: true, columns: predicted) that add across shards.
 """
@@ -11,57 +12,88 @@ import numpy as np
 from annokit.analysis.tide import _CLS, ObjectTags
 from annokit.core.dataset import Dataset
 from annokit.core.instances import Instances
+from annokit.errors import ValidationError
+from annokit.metrics.classification import confusion_matrix
 
-__all__ = ["confusion_matrix", "semantic_confusion", "detection_confusion"]
-
-
-def confusion_matrix(y_true: np.ndarray, y_pred: np.ndarray, n_classes: int) -> np.ndarray:
-    """``(n, n)`` int64 counts, rows = true class index, columns = predicted (indices ``0..n-1``; pairs with a value
-    outside that range are dropped). Sums add across shards (``cm(a) + cm(b) == cm(a + b)``).
-
-    >>> confusion_matrix([0, 1, 1], [0, 1, 0], 2).tolist()
-    [[1, 0], [1, 1]]
-    """
-    t = np.asarray(y_true, dtype=np.int64).ravel()
-    p = np.asarray(y_pred, dtype=np.int64).ravel()
-    if t.shape != p.shape:
-        from annokit.errors import ValidationError
-
-        raise ValidationError(f"confusion_matrix: {t.size} true labels but {p.size} predicted")
-    ok = (t >= 0) & (t < n_classes) & (p >= 0) & (p < n_classes)
-    return np.bincount(t[ok] * n_classes + p[ok], minlength=n_classes * n_classes).reshape(n_classes, n_classes)
+__all__ = ["semantic_confusion", "detection_confusion"]
 
 
 def semantic_confusion(
-    gt: np.ndarray, pred: np.ndarray, n_classes: int, *, ignore_index: int | None = 255
+    gt: np.ndarray, pred: np.ndarray, num_classes: int, *, ignore_index: int | None = 255
 ) -> np.ndarray:
-    """Pixel confusion ``(n, n)`` int64 of two ``(H, W)`` class maps; pixels whose ground truth is
-    ``ignore_index`` are left out (as are predicted values outside ``0..n-1``). Sum over images for a dataset.
+    """Pixel confusion of two class maps of one shape (e.g. ``(H, W)``; sum over images for a dataset).
 
-    >>> semantic_confusion(np.array([[0, 1], [255, 1]]), np.array([[0, 0], [1, 1]]), 2).tolist()
+    Parameters
+    ----------
+    gt, pred : int arrays of one shape
+        Ground-truth and predicted class maps.
+    num_classes : int
+        ``C``: classes ``0 .. C-1``.
+    ignore_index : int, optional
+        Ground-truth value of pixels left out. Pixels whose ground truth or prediction lies outside ``0 .. C-1``
+        are left out too.
+
+    Returns
+    -------
+    (C, C) int64 array
+        Rows: true class, columns: predicted class.
+
+    Examples
+    --------
+    >>> semantic_confusion(np.array([[0, 1], [255, 1]]), np.array([[0, 0], [1, 1]]), num_classes=2).tolist()
     [[1, 0], [1, 1]]
     """
     g = np.asarray(gt)
     p = np.asarray(pred)
     if g.shape != p.shape:
-        from annokit.errors import ValidationError
-
         raise ValidationError(f"semantic_confusion: ground truth {g.shape} and prediction {p.shape} differ in size")
-    keep = np.ones(g.shape, dtype=bool) if ignore_index is None else g != ignore_index
-    return confusion_matrix(g[keep], p[keep], n_classes)
+    if num_classes < 1:
+        raise ValidationError(f"semantic_confusion: num_classes must be >= 1, got {num_classes}")
+    keep = (g >= 0) & (g < num_classes) & (p >= 0) & (p < num_classes)
+    if ignore_index is not None:
+        keep &= g != ignore_index
+    return confusion_matrix(g[keep].astype(np.int64), p[keep].astype(np.int64), num_classes)
 
 
 def detection_confusion(
-    gt: Dataset, dets: Instances, tags: ObjectTags, *, score_thresh: float = 0.0
+    gt: Dataset, dets: Instances, tags: ObjectTags, *, score_threshold: float = 0.0
 ) -> tuple[np.ndarray, list[str]]:
     """``(K + 1, K + 1)`` int64 counts (rows: true class, columns: predicted class; index ``K`` is background)
     and the ``K + 1`` labels (category names, then ``"background"``).
 
-    Predictions with ``score >= score_thresh`` only. A true positive counts at (c, c); a ``Cls`` error at (class of
-    the ground truth it overlaps, predicted class); any other false positive at (background, predicted class); a
-    ground truth with no true positive at (its class, background). Crowd regions and ignored predictions are left
-    out.
+    Predictions with ``score >= score_threshold`` only. A true positive counts at (c, c); a ``Cls`` error at (class
+    of the ground truth it overlaps, predicted class); any other false positive at (background, predicted class); a
+    ground truth with no true positive at (its class, background). Crowd regions, ignored predictions and
+    predictions of categories not in ``gt`` are left out.
+
+    Parameters
+    ----------
+    gt : Dataset
+        The ground truth ``tags`` were computed on.
+    dets : Instances
+        The predictions ``tags`` were computed on.
+    tags : ObjectTags
+        Per-object outcome (:attr:`annokit.analysis.TideResult.tags`).
+    score_threshold : float
+        Lowest score kept.
+
+    Returns
+    -------
+    (matrix, labels)
+        ``(K + 1, K + 1)`` int64 counts and the ``K + 1`` names.
+
+    Examples
+    --------
+    >>> from annokit import Dataset, ImageTable, Instances, LabelSet
+    >>> from annokit.analysis import tide
+    >>> ds = Dataset(images=ImageTable(ids=[1], file_names=["a.png"], heights=[100], widths=[100]),
+    ...              categories=LabelSet.from_names(["cat", "dog"]),
+    ...              annotations=Instances(image_ids=[1], boxes=[[10, 10, 50, 50]], labels=[1]))
+    >>> det = Instances(image_ids=[1], boxes=[[10, 10, 50, 50]], labels=[2], scores=[0.9])
+    >>> detection_confusion(ds, det, tide(ds, det).tags)[0].tolist()
+    [[0, 1, 1], [0, 0, 0], [0, 0, 0]]
     """
+    tags.check(gt, dets)
     cats = gt.categories
     k = len(cats)
     bg = k
@@ -69,7 +101,7 @@ def detection_confusion(
     pcls = cats.index_of(dets.labels)
     keep = (tags.pred_status <= 1) & (pcls >= 0)  # predictions of unknown categories are left out
     if dets.scores is not None:
-        keep &= dets.scores >= score_thresh
+        keep &= dets.scores >= score_threshold
     rows: list[np.ndarray] = []
     cols: list[np.ndarray] = []
     tp = keep & (tags.pred_status == 0)
@@ -88,7 +120,5 @@ def detection_confusion(
     miss = ~g.iscrowd & ~found
     rows.append(cats.index_of(g.labels[miss]))
     cols.append(np.full(int(miss.sum()), bg))
-    r = np.concatenate(rows).astype(np.int64)
-    c = np.concatenate(cols).astype(np.int64)
-    cm = np.bincount(r * (k + 1) + c, minlength=(k + 1) ** 2).reshape(k + 1, k + 1)
+    cm = confusion_matrix(np.concatenate(rows).astype(np.int64), np.concatenate(cols).astype(np.int64), k + 1)
     return cm, [*cats.names, "background"]

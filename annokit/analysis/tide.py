@@ -43,7 +43,8 @@ ECCV 2020. https://github.com/dbolya/tide
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field, replace
 from typing import Any, Literal
 
 import numpy as np
@@ -74,7 +75,7 @@ PRED_STATUS: tuple[str, ...] = ("TP", "FP", "ignored", "unevaluated")
 GT_STATUS: tuple[str, ...] = ("TP", "FN", "crowd")
 
 
-def _records(kind: str, inst: Instances, scores: np.ndarray | None, status: np.ndarray, status_names: Any,
+def _records(kind: str, inst: Instances, scores: np.ndarray | None, status: np.ndarray, status_names: Sequence[str],
              match: np.ndarray, other_ids: np.ndarray, iou: np.ndarray, error: np.ndarray) -> list[dict[str, Any]]:
     """The per-object records of one side (ground truth or predictions) for :meth:`TideResult.to_records`."""
     out: list[dict[str, Any]] = []
@@ -124,9 +125,16 @@ class ObjectTags:
     gt_iou: np.ndarray
     gt_error: np.ndarray
 
+    def check(self, gt: Dataset, dets: Instances) -> None:
+        """:class:`ValidationError` unless these tags describe ``gt`` and ``dets`` (one row per object)."""
+        if len(self.pred_status) != len(dets) or len(self.gt_status) != len(gt.annotations):
+            raise ValidationError(f"the tags describe {len(self.pred_status)} predictions and {len(self.gt_status)} "
+                                  f"ground-truth objects, not {len(dets)} and {len(gt.annotations)}")
+
     def to_records(self, gt: Dataset, dets: Instances) -> list[dict[str, Any]]:
         """One JSON-ready dict per object: kind, row, id, image_id, category_id, score, status, matched row and id,
         IoU and error type."""
+        self.check(gt, dets)
         g = gt.annotations
         return _records("gt", g, None, self.gt_status, GT_STATUS, self.gt_match, dets.ids, self.gt_iou,
                         self.gt_error) + \
@@ -135,6 +143,7 @@ class ObjectTags:
 
     def per_image_counts(self, gt: Dataset, dets: Instances) -> dict[str, np.ndarray]:
         """``{"image_ids", "tp", "fp", "fn"}``: (K,) arrays over ``gt.images.ids`` (ignored predictions not counted)."""
+        self.check(gt, dets)
         ids = gt.images.ids
         k = len(ids)
         pi = gt.images.index_of(dets.image_ids)
@@ -171,7 +180,7 @@ class TideResult:
     tags: ObjectTags
     pos_thresh: float
     bg_thresh: float
-    mode: str
+    iou_type: Literal["bbox", "segm"]
     options: dict[str, Any] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
@@ -184,12 +193,12 @@ class TideResult:
             "per_class_dap": {str(k): dict(v) for k, v in self.per_class_dap.items()},
             "pos_thresh": self.pos_thresh,
             "bg_thresh": self.bg_thresh,
-            "mode": self.mode,
+            "iou_type": self.iou_type,
             "options": dict(self.options),
         }
 
     def summary_text(self) -> str:
-        lines = [f"{self.mode} AP @ {int(round(self.pos_thresh * 100))}: {self.ap:.2f}", ""]
+        lines = [f"{self.iou_type} AP @ {int(round(self.pos_thresh * 100))}: {self.ap:.2f}", ""]
         lines.append("Main errors  " + " ".join(f"{t:>6s}" for t in ERROR_TYPES))
         lines.append("        dAP  " + " ".join(f"{self.main_dap[t]:6.2f}" for t in ERROR_TYPES))
         lines.append("      count  " + " ".join(f"{self.counts[t]:6d}" for t in ERROR_TYPES))
@@ -261,9 +270,11 @@ def tide_ap(
     -------
     (mAP, {class: AP}); mAP is ``nan`` when no class is left.
     """
-    classes = np.asarray(classes, dtype=np.int64)
-    scores = np.asarray(scores, dtype=np.float64)
-    is_tp = np.asarray(is_tp, dtype=bool)
+    classes = np.asarray(classes, dtype=np.int64).reshape(-1)
+    scores = np.asarray(scores, dtype=np.float64).reshape(-1)
+    is_tp = np.asarray(is_tp, dtype=bool).reshape(-1)
+    if not len(classes) == len(scores) == len(is_tp) == len(np.asarray(order).reshape(-1)):
+        raise ValidationError("tide_ap: classes, scores, is_tp and order must have one length")
     srt = np.lexsort((np.asarray(order), -scores, classes))
     c_s, tp_s = classes[srt], is_tp[srt]
     uniq, start = np.unique(c_s, return_index=True)
@@ -299,7 +310,7 @@ def tide(
     gt: Dataset,
     dets: Instances,
     *,
-    mode: Literal["bbox", "mask"] = "bbox",
+    iou_type: Literal["bbox", "segm"] = "bbox",
     pos_thresh: float = 0.5,
     bg_thresh: float = 0.1,
     max_dets: int = 100,
@@ -314,15 +325,21 @@ def tide(
         Ground truth; crowd objects (``iscrowd``) are ignore regions. Images are visited in ``gt.images`` order.
     dets : Instances
         Predictions with ``scores``; rows on images absent from ``gt`` are not evaluated.
-    mode : "bbox" or "mask"
-        IoU of boxes, or of masks (``segmentations`` required on both sides).
+    iou_type : "bbox" or "segm"
+        IoU of boxes, or of masks (``segmentations`` required on both sides; tidecv's ``mode=TIDE.MASK``).
     pos_thresh, bg_thresh : float
-        Foreground and background IoU thresholds (TIDE: 0.5 and 0.1).
+        Foreground and background IoU thresholds (TIDE: 0.5 and 0.1), in ``[0, 1]``.
     max_dets : int
         Predictions kept per image (highest scores).
     exclude_classes_without_gt, count_ignored_predictions : bool
         Corrections of tidecv behaviours (module docstring); defaults reproduce tidecv.
 
+    Returns
+    -------
+    TideResult
+
+    Examples
+    --------
     >>> from annokit import Dataset, ImageTable, Instances, LabelSet
     >>> ds = Dataset(images=ImageTable(ids=[1], file_names=["a.png"], heights=[100], widths=[100]),
     ...              categories=LabelSet.from_names(["cat", "dog"]),
@@ -333,243 +350,337 @@ def tide(
     >>> r.ap, r.counts["Cls"], r.main_dap["Cls"]
     (50.0, 1, 50.0)
     """
+    _check_options(dets, iou_type, pos_thresh, bg_thresh, max_dets)
+    order = _visit_order(gt, dets, max_dets)
+    iou_fn = _iou_function(gt, dets, order, iou_type)
+    tags = _match(gt, dets, order, iou_fn, pos_thresh, bg_thresh)
+    if not count_ignored_predictions:
+        ignored = tags.pred_status == 2
+        tags = replace(tags, pred_error=np.where(ignored, 0, tags.pred_error).astype(np.int8),
+                       pred_match=np.where(ignored, -1, tags.pred_match))
+    errors = _errors(tags, dets, order, count_ignored_predictions)
+    num_gt = _label_counts(gt.annotations.labels[~gt.annotations.iscrowd])
+    scenario = _Scenario(dets, gt.annotations.labels, tags, errors, order.seq, len(order.p_rows),
+                         set(num_gt) if exclude_classes_without_gt else None)
+    return _decompose(scenario, num_gt, tags, errors, iou_type=iou_type, pos_thresh=pos_thresh,
+                      bg_thresh=bg_thresh, options={"max_dets": max_dets,
+                                                    "exclude_classes_without_gt": exclude_classes_without_gt,
+                                                    "count_ignored_predictions": count_ignored_predictions})
+
+
+def _check_options(dets: Instances, iou_type: str, pos_thresh: float, bg_thresh: float, max_dets: int) -> None:
+    """Refuse what :func:`tide` cannot decompose, with a :class:`ValidationError`."""
     if dets.scores is None:
         raise ValidationError("tide: predictions need scores")
-    if mode not in ("bbox", "mask"):
-        raise ValidationError(f"tide: mode must be 'bbox' or 'mask', got {mode!r}")
-    g = gt.annotations
-    n_img = len(gt.images)
-    npred, ngt = len(dets), len(g)
+    if iou_type not in ("bbox", "segm"):
+        raise ValidationError(f"tide: iou_type must be 'bbox' or 'segm', got {iou_type!r}")
+    for name, v in (("pos_thresh", pos_thresh), ("bg_thresh", bg_thresh)):
+        if not 0.0 <= v <= 1.0:
+            raise ValidationError(f"tide: {name} must be in [0, 1], got {v!r}")
+    if max_dets < 0:
+        raise ValidationError(f"tide: max_dets must be >= 0, got {max_dets!r}")
 
-    # ---- order: images in gt order; predictions by score (stable); gt in input order
+
+# ------------------------------------------------------------------------------------------- visiting order
+@dataclass(frozen=True)
+class _Order:
+    """Who is visited when: images in ``gt`` order, each image's predictions by score (stable; its top
+    ``max_dets`` kept), its ground truth in input order.
+
+    ``p_img`` / ``g_img``: (N,) / (M,) image position of every prediction / ground truth (-1: not in ``gt``);
+    ``p_rows`` / ``g_rows``: the visited rows in order, cut per image by ``p_start`` / ``g_start`` (n_img + 1,);
+    ``seq``: (N,) position of each prediction in ``p_rows`` (-1: not visited; tidecv's insertion order).
+    """
+
+    p_img: np.ndarray
+    g_img: np.ndarray
+    p_rows: np.ndarray
+    p_start: np.ndarray
+    g_rows: np.ndarray
+    g_start: np.ndarray
+    seq: np.ndarray
+
+    def image(self, k: int) -> tuple[np.ndarray, np.ndarray]:
+        """The prediction rows and ground-truth rows of image position ``k``, in visiting order."""
+        return (self.p_rows[self.p_start[k] : self.p_start[k + 1]],
+                self.g_rows[self.g_start[k] : self.g_start[k + 1]])
+
+
+def _visit_order(gt: Dataset, dets: Instances, max_dets: int) -> _Order:
+    """The :class:`_Order` of ``gt`` and ``dets``."""
+    n_img = len(gt.images)
+    scores = dets.scores if dets.scores is not None else np.zeros(len(dets))
     p_img = gt.images.index_of(dets.image_ids)
     p_rows = np.flatnonzero(p_img >= 0)
-    srt = np.lexsort((p_rows, -dets.scores[p_rows], p_img[p_rows]))
-    p_rows = p_rows[srt]
-    p_img_s = p_img[p_rows]
-    p_start = np.searchsorted(p_img_s, np.arange(n_img + 1))
-    rank = np.arange(len(p_rows)) - p_start[p_img_s]
+    p_rows = p_rows[np.lexsort((p_rows, -scores[p_rows], p_img[p_rows]))]
+    p_start = np.searchsorted(p_img[p_rows], np.arange(n_img + 1))
+    rank = np.arange(len(p_rows)) - p_start[p_img[p_rows]]
     p_rows = p_rows[rank < max_dets]
-    p_img_s = p_img[p_rows]
-    p_start = np.searchsorted(p_img_s, np.arange(n_img + 1))
-
-    g_img = gt.images.index_of(g.image_ids)
-    g_rows = np.lexsort((np.arange(ngt), g_img))
-    g_img_s = g_img[g_rows]
-    g_start = np.searchsorted(g_img_s, np.arange(n_img + 1))
-
-    crowd = g.iscrowd
-    plab, glab, pscore = dets.labels, g.labels, dets.scores
-
-    if mode == "bbox":
-        p_geo: Any = _xywh(dets)
-        g_geo: Any = _xywh(g)
-
-        def iou_fn(pi: np.ndarray, gi: np.ndarray, is_crowd: bool = False) -> np.ndarray:
-            return _bbox_iou_coco(p_geo[pi], g_geo[gi], is_crowd)
-
-    else:
-        from annokit.core.masks import mask_iou, segmentation_to_rle
-
-        if dets.segmentations is None or g.segmentations is None:
-            raise ValidationError("tide: mode='mask' needs segmentations on ground truth and predictions")
-        hw = np.stack([gt.images.heights, gt.images.widths], axis=1)
-        p_rle: dict[int, Any] = {}
-        g_rle: dict[int, Any] = {}
-
-        def _rle(cache: dict[int, Any], inst: Instances, pos: np.ndarray, i: int) -> Any:
-            if i not in cache:
-                seg = inst.segmentations[i]  # type: ignore[index]
-                if seg is None:
-                    raise ValidationError(f"tide: object {i} has no segmentation (mode='mask')")
-                h, w = hw[pos[i]]
-                cache[i] = segmentation_to_rle(seg, int(h), int(w))
-            return cache[i]
-
-        def iou_fn(pi: np.ndarray, gi: np.ndarray, is_crowd: bool = False) -> np.ndarray:
-            a = [_rle(p_rle, dets, p_img, int(i)) for i in pi]
-            b = [_rle(g_rle, g, g_img, int(i)) for i in gi]
-            return mask_iou(a, b, [is_crowd] * len(b))
-
-    # ---- outputs
-    pred_status = np.full(npred, 3, dtype=np.int8)
-    pred_match = np.full(npred, -1, dtype=np.int64)
-    pred_iou = np.zeros(npred)
-    pred_error = np.zeros(npred, dtype=np.int8)
-    gt_status = np.where(crowd, 2, 1).astype(np.int8)
-    gt_match = np.full(ngt, -1, dtype=np.int64)
-    gt_iou = np.zeros(ngt)
-    gt_error = np.zeros(ngt, dtype=np.int8)
-    gt_usable = np.zeros(ngt, dtype=bool)
-
-    for k in range(n_img):
-        P = p_rows[p_start[k] : p_start[k + 1]]
-        Gall = g_rows[g_start[k] : g_start[k + 1]]
-        if len(P) == 0:
-            continue
-        G = Gall[~crowd[Gall]]
-        C = Gall[crowd[Gall]]
-        matched = np.full(len(P), -1, dtype=np.int64)
-        pl = plab[P]
-        if len(G):
-            iou = iou_fn(P, G)
-            same = pl[:, None] == glab[G][None, :]
-            cls_iou = iou * same
-            pred_iou[P] = cls_iou.max(axis=1)
-            used = np.zeros(len(G), dtype=bool)
-            for i in np.flatnonzero((cls_iou >= pos_thresh).any(axis=1)):
-                row = np.where(used, 0.0, cls_iou[i])
-                j = int(row.argmax())
-                if row[j] >= pos_thresh:
-                    matched[i] = j
-                    used[j] = True
-                    gt_iou[G[j]] = row[j]
-        ok = matched >= 0
-        ignored = np.zeros(len(P), dtype=bool)
-        if len(C):
-            ciou = iou_fn(P, C, True)
-            hit = (ciou > pos_thresh) & (pl[:, None] == glab[C][None, :])
-            ignored = ~ok & hit.any(axis=1)
-        pred_status[P] = np.where(ok, 0, np.where(ignored, 2, 1))
-        if ok.any():
-            pred_match[P[ok]] = G[matched[ok]]
-            gt_match[G[matched[ok]]] = P[ok]
-            gt_status[G[matched[ok]]] = 0
-        # ---- error types of unmatched predictions (ignored ones too, as tidecv)
-        bad = np.flatnonzero(~ok)
-        if len(bad) == 0:
-            continue
-        if len(G) == 0:
-            pred_error[P[bad]] = _BKG
-            continue
-        iou_b, same_b, cls_b = iou[bad], same[bad], cls_iou[bad]
-        r = np.arange(len(bad))
-        a = cls_b.argmax(axis=1)
-        va = cls_b[r, a]
-        is_loc = (bg_thresh <= va) & (va <= pos_thresh)
-        noncls = iou_b * ~same_b
-        b = noncls.argmax(axis=1)
-        is_cls = noncls[r, b] >= pos_thresh
-        used_cls = iou_b * used[None, :] * same_b
-        c = used_cls.argmax(axis=1)
-        is_dupe = used_cls[r, c] >= pos_thresh
-        is_bkg = iou_b.max(axis=1) <= bg_thresh
-        code = np.select([is_loc, is_cls, is_dupe, is_bkg], [_LOC, _CLS, _DUPE, _BKG], _BOTH)
-        target = np.select([is_loc, is_cls, is_dupe], [G[a], G[b], G[c]], -1)
-        pred_error[P[bad]] = code
-        pred_match[P[bad]] = target
-
-    # ---- which predictions enter the decomposition
-    in_eval = pred_status < 3
-    is_err = in_eval & (pred_status != 0)
-    if not count_ignored_predictions:
-        is_err &= pred_status != 2
-        pred_error = np.where(pred_status == 2, 0, pred_error).astype(np.int8)
-        pred_match = np.where(pred_status == 2, -1, pred_match)
-
-    # processing sequence (tidecv's insertion order): position in p_rows
-    seq = np.full(npred, -1, dtype=np.int64)
+    p_start = np.searchsorted(p_img[p_rows], np.arange(n_img + 1))
+    g_img = gt.images.index_of(gt.annotations.image_ids)
+    g_rows = np.lexsort((np.arange(len(g_img)), g_img))
+    g_start = np.searchsorted(g_img[g_rows], np.arange(n_img + 1))
+    seq = np.full(len(dets), -1, dtype=np.int64)
     seq[p_rows] = np.arange(len(p_rows))
+    return _Order(p_img, g_img, p_rows, p_start, g_rows, g_start, seq)
 
-    # ---- BestGTMatch: among Cls / Loc errors pointing at an unmatched gt, the highest score (first on ties) wins
-    fixable = is_err & ((pred_error == _CLS) | (pred_error == _LOC))
-    fixable &= pred_match >= 0
-    fixable[fixable] &= gt_status[pred_match[fixable]] == 1
-    best = np.zeros(npred, dtype=bool)
+
+# ---------------------------------------------------------------------------------------------------- IoU
+IouFunction = Callable[[np.ndarray, np.ndarray, bool], np.ndarray]
+"""``iou(prediction rows, ground-truth rows, crowd)`` -> (P, G) IoU (``crowd``: over the prediction's area)."""
+
+
+def _iou_function(gt: Dataset, dets: Instances, order: _Order, iou_type: str) -> IouFunction:
+    """Box IoU with pycocotools' arithmetic, or mask IoU of RLEs made once per object when first needed."""
+    g = gt.annotations
+    if iou_type == "bbox":
+        p_geo, g_geo = _xywh(dets), _xywh(g)
+        return lambda pi, gi, crowd: _bbox_iou_coco(p_geo[pi], g_geo[gi], crowd)
+    from annokit.core.masks import mask_iou
+
+    if dets.segmentations is None or g.segmentations is None:
+        raise ValidationError("tide: iou_type='segm' needs segmentations on ground truth and predictions")
+    p_rle = _RleCache(gt, dets, order.p_img)
+    g_rle = _RleCache(gt, g, order.g_img)
+    return lambda pi, gi, crowd: mask_iou(p_rle.get(pi), g_rle.get(gi), [crowd] * len(gi))
+
+
+class _RleCache:
+    """The RLE of each object of ``inst`` at its image's size, made on first use."""
+
+    def __init__(self, gt: Dataset, inst: Instances, img_pos: np.ndarray) -> None:
+        self.inst = inst
+        self.img_pos = img_pos
+        self.hw = np.stack([gt.images.heights, gt.images.widths], axis=1)
+        self.cache: dict[int, Any] = {}
+
+    def get(self, rows: np.ndarray) -> list[Any]:
+        """The RLEs of ``rows``."""
+        return [self._one(int(i)) for i in rows]
+
+    def _one(self, i: int) -> Any:
+        from annokit.core.masks import segmentation_to_rle
+
+        if i not in self.cache:
+            segs = self.inst.segmentations
+            seg = segs[i] if segs is not None else None
+            if seg is None:
+                raise ValidationError(f"tide: object {i} has no segmentation (iou_type='segm')")
+            h, w = self.hw[self.img_pos[i]]
+            self.cache[i] = segmentation_to_rle(seg, int(h), int(w))
+        return self.cache[i]
+
+
+# ---------------------------------------------------------------------------------------------------- matching
+def _match(gt: Dataset, dets: Instances, order: _Order, iou_fn: IouFunction, pos_thresh: float,
+           bg_thresh: float) -> ObjectTags:
+    """Match every image (tidecv's greedy rule) and type the error of every unmatched prediction."""
+    g = gt.annotations
+    npred, ngt = len(dets), len(g)
+    tags = ObjectTags(
+        pred_status=np.full(npred, 3, dtype=np.int8), pred_match=np.full(npred, -1, dtype=np.int64),
+        pred_iou=np.zeros(npred), pred_error=np.zeros(npred, dtype=np.int8),
+        gt_status=np.where(g.iscrowd, 2, 1).astype(np.int8), gt_match=np.full(ngt, -1, dtype=np.int64),
+        gt_iou=np.zeros(ngt), gt_error=np.zeros(ngt, dtype=np.int8))
+    for k in range(len(gt.images)):
+        p_rows, g_rows = order.image(k)
+        if len(p_rows):
+            _match_image(p_rows, g_rows, dets.labels, g, iou_fn, tags, pos_thresh, bg_thresh)
+    return tags
+
+
+@dataclass(frozen=True)
+class _ImageMatch:
+    """One image's matching: ``iou`` (P, G) with the non-crowd ground truth ``G``, ``same`` (P, G) same class,
+    ``matched`` (P,) column of the matched ground truth or -1, ``used`` (G,) matched ground truth."""
+
+    iou: np.ndarray
+    same: np.ndarray
+    matched: np.ndarray
+    used: np.ndarray
+
+    @property
+    def cls_iou(self) -> np.ndarray:
+        """IoU with same-class ground truth, 0 elsewhere."""
+        out: np.ndarray = self.iou * self.same
+        return out
+
+
+def _greedy(P: np.ndarray, G: np.ndarray, plab: np.ndarray, glab: np.ndarray, iou_fn: IouFunction,
+            pos_thresh: float) -> _ImageMatch:
+    """Each prediction in turn (``P`` is in score order) takes the unmatched same-class ground truth of highest IoU
+    when that IoU is ``>= pos_thresh``."""
+    iou = iou_fn(P, G, False) if len(G) else np.zeros((len(P), 0))
+    same = plab[P][:, None] == glab[G][None, :]
+    cls_iou = iou * same
+    matched = np.full(len(P), -1, dtype=np.int64)
+    used = np.zeros(len(G), dtype=bool)
+    for i in np.flatnonzero((cls_iou >= pos_thresh).any(axis=1)):
+        row = np.where(used, 0.0, cls_iou[i])
+        j = int(row.argmax())
+        if row[j] >= pos_thresh:
+            matched[i] = j
+            used[j] = True
+    return _ImageMatch(iou, same, matched, used)
+
+
+def _match_image(P: np.ndarray, Gall: np.ndarray, plab: np.ndarray, g: Instances, iou_fn: IouFunction,
+                 tags: ObjectTags, pos_thresh: float, bg_thresh: float) -> None:
+    """Match the predictions ``P`` of one image to its ground truth ``Gall`` and write the outcome into ``tags``
+    (arrays this module just made)."""
+    crowd = g.iscrowd
+    G, C = Gall[~crowd[Gall]], Gall[crowd[Gall]]
+    m = _greedy(P, G, plab, g.labels, iou_fn, pos_thresh)
+    if len(G):
+        cls_iou = m.cls_iou
+        tags.pred_iou[P] = cls_iou.max(axis=1)
+        hit = m.matched >= 0
+        tags.gt_iou[G[m.matched[hit]]] = cls_iou[np.flatnonzero(hit), m.matched[hit]]
+    ok = m.matched >= 0
+    ignored = np.zeros(len(P), dtype=bool)
+    if len(C):
+        hit_crowd = (iou_fn(P, C, True) > pos_thresh) & (plab[P][:, None] == g.labels[C][None, :])
+        ignored = ~ok & hit_crowd.any(axis=1)
+    tags.pred_status[P] = np.where(ok, 0, np.where(ignored, 2, 1))
+    if ok.any():
+        tags.pred_match[P[ok]] = G[m.matched[ok]]
+        tags.gt_match[G[m.matched[ok]]] = P[ok]
+        tags.gt_status[G[m.matched[ok]]] = 0
+    bad = np.flatnonzero(~ok)  # error types of unmatched predictions (ignored ones too, as tidecv)
+    if len(bad) and len(G) == 0:
+        tags.pred_error[P[bad]] = _BKG
+    elif len(bad):
+        code, target = _error_types(m, bad, G, pos_thresh, bg_thresh)
+        tags.pred_error[P[bad]] = code
+        tags.pred_match[P[bad]] = target
+
+
+def _error_types(m: _ImageMatch, bad: np.ndarray, G: np.ndarray, pos_thresh: float,
+                 bg_thresh: float) -> tuple[np.ndarray, np.ndarray]:
+    """Error code and the ground-truth row it points at (-1: none) of the unmatched predictions ``bad`` (positions
+    in the image), by the precedence Loc, Cls, Dupe, Bkg, Both."""
+    iou_b, same_b = m.iou[bad], m.same[bad]
+    cls_b = iou_b * same_b
+    r = np.arange(len(bad))
+    a = cls_b.argmax(axis=1)
+    va = cls_b[r, a]
+    is_loc = (bg_thresh <= va) & (va <= pos_thresh)
+    noncls = iou_b * ~same_b
+    b = noncls.argmax(axis=1)
+    is_cls = noncls[r, b] >= pos_thresh
+    used_cls = iou_b * m.used[None, :] * same_b
+    c = used_cls.argmax(axis=1)
+    is_dupe = used_cls[r, c] >= pos_thresh
+    is_bkg = iou_b.max(axis=1) <= bg_thresh
+    code = np.select([is_loc, is_cls, is_dupe, is_bkg], [_LOC, _CLS, _DUPE, _BKG], _BOTH)
+    target = np.select([is_loc, is_cls, is_dupe], [G[a], G[b], G[c]], -1)
+    return code, target
+
+
+# ---------------------------------------------------------------------------------------------------- errors
+@dataclass(frozen=True)
+class _Errors:
+    """Which predictions are errors in the decomposition (``is_err`` (N,)), which of the Cls / Loc errors is the
+    one fixed for its ground truth (``best`` (N,)), the misses (``miss`` (M,)) and the unmatched ground truth
+    (``fn`` (M,))."""
+
+    is_err: np.ndarray
+    best: np.ndarray
+    miss: np.ndarray
+    fn: np.ndarray
+
+
+def _errors(tags: ObjectTags, dets: Instances, order: _Order, count_ignored: bool) -> _Errors:
+    """tidecv's BestGTMatch: among the Cls / Loc errors pointing at an unmatched ground truth, the highest score
+    (first in visiting order on ties) is the one fixed; a ground truth no such error points at is a Miss.
+    Writes the ground truth's error type into ``tags.gt_error`` (an array this module made)."""
+    scores = dets.scores if dets.scores is not None else np.zeros(len(dets))
+    is_err = (tags.pred_status < 3) & (tags.pred_status != 0)
+    if not count_ignored:
+        is_err &= tags.pred_status != 2
+    fixable = is_err & ((tags.pred_error == _CLS) | (tags.pred_error == _LOC)) & (tags.pred_match >= 0)
+    fixable[fixable] &= tags.gt_status[tags.pred_match[fixable]] == 1
+    best = np.zeros(len(dets), dtype=bool)
+    usable = np.zeros(len(tags.gt_status), dtype=bool)
     fr = np.flatnonzero(fixable)
     if len(fr):
-        tg = pred_match[fr]
-        o = np.lexsort((seq[fr], -pscore[fr], tg))
+        tg = tags.pred_match[fr]
+        o = np.lexsort((order.seq[fr], -scores[fr], tg))
         first = np.r_[True, tg[o][1:] != tg[o][:-1]]
         best[fr[o][first]] = True
-        gt_usable[tg] = True
-        gt_error[tg[o][first]] = pred_error[fr[o][first]]
-    fn = gt_status == 1
-    miss = fn & ~gt_usable
-    gt_error[miss] = _MISS
+        usable[tg] = True
+        tags.gt_error[tg[o][first]] = tags.pred_error[fr[o][first]]
+    fn = tags.gt_status == 1
+    miss = fn & ~usable
+    tags.gt_error[miss] = _MISS
+    return _Errors(is_err, best, miss, fn)
 
-    # ---- AP of every scenario
-    num_gt = _label_counts(glab[~crowd])
-    include = set(num_gt) if exclude_classes_without_gt else None
 
-    tp = pred_status == 0
-    fp = pred_status == 1
-    big = len(p_rows) + 1
+# ---------------------------------------------------------------------------------------------------- AP
+@dataclass(frozen=True)
+class _Scenario:
+    """What the AP of a scenario (some errors fixed) is computed from: the predictions, the ground-truth labels,
+    the matching and its errors, tidecv's insertion order ``seq`` and the classes in the mean (None: all)."""
 
-    def run(
-        sel_err_fix: np.ndarray | None, ngt_: dict[int, int], *, fp_zero: bool = False, errors_first: bool = True
-    ) -> tuple[float, dict]:
-        # insertion order decides ties of score. The plain AP pushes in sequence order; tidecv's fix_errors pushes
-        # every error first (in sequence order), then the true positives: order key = seq (+ big for TPs).
-        cls_l = [plab[tp]]
-        sc_l = [pscore[tp] if not fp_zero else np.ones(int(tp.sum()))]
-        tp_l = [np.ones(int(tp.sum()), bool)]
-        od_l = [seq[tp] + (big if errors_first else 0)]
-        keep_fp = fp if sel_err_fix is None else fp & ~sel_err_fix
-        cls_l.append(plab[keep_fp])
-        sc_l.append(pscore[keep_fp] if not fp_zero else np.zeros(int(keep_fp.sum())))
-        tp_l.append(np.zeros(int(keep_fp.sum()), bool))
-        od_l.append(seq[keep_fp])
-        if sel_err_fix is not None:
-            fixed_tp = sel_err_fix & best
-            tgt = pred_match[fixed_tp]
-            c_fix = np.where(pred_error[fixed_tp] == _CLS, glab[tgt], plab[fixed_tp])
-            cls_l.append(c_fix)
-            sc_l.append(pscore[fixed_tp])
+    dets: Instances
+    glab: np.ndarray
+    tags: ObjectTags
+    errors: _Errors
+    seq: np.ndarray
+    n_visited: int
+    include: set[int] | None
+
+    def ap(self, fix: np.ndarray | None, num_gt: dict[int, int], *, fp_zero: bool = False,
+           errors_first: bool = True) -> tuple[float, dict[int, float]]:
+        """``(mAP, {class: AP})`` with the errors ``fix`` fixed (None: none), ``num_gt`` ground truth per class;
+        ``fp_zero``: every false positive scored 0 and every true positive 1.
+
+        Insertion order decides ties of score: the plain AP pushes in visiting order; tidecv's ``fix_errors``
+        pushes every error first (in visiting order), then the true positives (order key ``seq + big``)."""
+        t, d = self.tags, self.dets
+        scores = d.scores if d.scores is not None else np.zeros(len(d))
+        tp, fp = t.pred_status == 0, t.pred_status == 1
+        keep_fp = fp if fix is None else fp & ~fix
+        big = self.n_visited + 1
+        cls_l = [d.labels[tp], d.labels[keep_fp]]
+        sc_l = [np.ones(int(tp.sum())) if fp_zero else scores[tp],
+                np.zeros(int(keep_fp.sum())) if fp_zero else scores[keep_fp]]
+        tp_l = [np.ones(int(tp.sum()), bool), np.zeros(int(keep_fp.sum()), bool)]
+        od_l = [self.seq[tp] + (big if errors_first else 0), self.seq[keep_fp]]
+        if fix is not None:
+            fixed_tp = fix & self.errors.best
+            tgt = t.pred_match[fixed_tp]
+            cls_l.append(np.where(t.pred_error[fixed_tp] == _CLS, self.glab[tgt], d.labels[fixed_tp]))
+            sc_l.append(scores[fixed_tp])
             tp_l.append(np.ones(int(fixed_tp.sum()), bool))
-            od_l.append(seq[fixed_tp])
-        return tide_ap(
-            np.concatenate(cls_l),
-            np.concatenate(sc_l),
-            np.concatenate(tp_l),
-            np.concatenate(od_l),
-            ngt_,
-            include=include,
-        )
+            od_l.append(self.seq[fixed_tp])
+        return tide_ap(np.concatenate(cls_l), np.concatenate(sc_l), np.concatenate(tp_l), np.concatenate(od_l),
+                       num_gt, include=self.include)
 
-    base_ap, base_per = run(None, num_gt, errors_first=False)
+
+def _decompose(sc: _Scenario, num_gt: dict[int, int], tags: ObjectTags, errors: _Errors, *,
+               iou_type: Literal["bbox", "segm"],
+               pos_thresh: float, bg_thresh: float, options: dict[str, Any]) -> TideResult:
+    """The AP of every scenario (each error type fixed, FalsePos, FalseNeg) and the :class:`TideResult`."""
+    npred = len(tags.pred_status)
+    base_ap, base_per = sc.ap(None, num_gt, errors_first=False)
     main: dict[str, float] = {}
     per_type_per_class: dict[str, dict[int, float]] = {}
-    for code_, name in enumerate(ERROR_TYPES, start=1):
-        if code_ == _MISS:
-            ap_, per_ = run(np.zeros(npred, dtype=bool), _without(num_gt, glab[miss]))
+    for code, name in enumerate(ERROR_TYPES, start=1):
+        if code == _MISS:
+            ap, per = sc.ap(np.zeros(npred, dtype=bool), _without(num_gt, sc.glab[errors.miss]))
         else:
-            ap_, per_ = run(is_err & (pred_error == code_), num_gt)
-        main[name] = max(ap_ - base_ap, 0.0)
-        per_type_per_class[name] = per_
-    fp_ap, _ = run(None, num_gt, fp_zero=True)
-    fn_ap, _ = run(None, _without(num_gt, glab[fn]))
-    special = {"FalsePos": fp_ap - base_ap, "FalseNeg": fn_ap - base_ap}
-
-    counts = {name: int((is_err & (pred_error == code_)).sum()) for code_, name in enumerate(ERROR_TYPES[:-1], 1)}
-    counts["Miss"] = int(miss.sum())
-    per_class_dap = {
-        k: {name: per_type_per_class[name].get(k, 0.0) - v for name in ERROR_TYPES} for k, v in base_per.items()
-    }
-    tags = ObjectTags(
-        pred_status=pred_status,
-        pred_match=pred_match,
-        pred_iou=pred_iou,
-        pred_error=pred_error,
-        gt_status=gt_status,
-        gt_match=gt_match,
-        gt_iou=gt_iou,
-        gt_error=gt_error,
-    )
+            ap, per = sc.ap(errors.is_err & (tags.pred_error == code), num_gt)
+        main[name] = max(ap - base_ap, 0.0)
+        per_type_per_class[name] = per
+    fp_ap, _ = sc.ap(None, num_gt, fp_zero=True)
+    fn_ap, _ = sc.ap(None, _without(num_gt, sc.glab[errors.fn]))
+    counts = {name: int((errors.is_err & (tags.pred_error == code)).sum())
+              for code, name in enumerate(ERROR_TYPES[:-1], 1)}
+    counts["Miss"] = int(errors.miss.sum())
     return TideResult(
-        ap=base_ap,
-        main_dap=main,
-        special_dap=special,
-        counts=counts,
-        per_class_ap=base_per,
-        per_class_dap=per_class_dap,
-        tags=tags,
-        pos_thresh=pos_thresh,
-        bg_thresh=bg_thresh,
-        mode=mode,
-        options={
-            "max_dets": max_dets,
-            "exclude_classes_without_gt": exclude_classes_without_gt,
-            "count_ignored_predictions": count_ignored_predictions,
-        },
-    )
+        ap=base_ap, main_dap=main, special_dap={"FalsePos": fp_ap - base_ap, "FalseNeg": fn_ap - base_ap},
+        counts=counts, per_class_ap=base_per,
+        per_class_dap={k: {name: per_type_per_class[name].get(k, 0.0) - v for name in ERROR_TYPES}
+                       for k, v in base_per.items()},
+        tags=tags, pos_thresh=pos_thresh, bg_thresh=bg_thresh, iou_type=iou_type, options=options)

@@ -6,7 +6,7 @@ import sys
 
 import click
 
-from annokit.cli import convert, predict, report
+from annokit.cli import convert, ops, predict, report
 from annokit.cli._common import run_cli
 from annokit.cli.eval import eval_command
 
@@ -24,7 +24,7 @@ def cli() -> None:
 
 
 cli.add_command(eval_command)
-for _cmd in [*convert.COMMANDS, *report.COMMANDS, *predict.COMMANDS]:
+for _cmd in [*convert.COMMANDS, *ops.COMMANDS, *report.COMMANDS, *predict.COMMANDS]:
     cli.add_command(_cmd)
 
 

@@ -1,14 +1,31 @@
-"""Helpers shared by the CLI commands (private)."""
+"""Helpers shared by the CLI commands (private): the conventions every command follows.
+
+- ``--from FORMAT`` names a dataset's format (default: recognised from the path by
+  :func:`annokit.convert.detect_format`), ``--to FORMAT`` the target's; paths are arguments or options.
+- ``-q/--quiet`` prints nothing but errors.
+- ``--json PATH`` writes the command's result as JSON; ``--json -`` writes it to stdout, and the human text then
+  goes to stderr, so stdout is valid JSON.
+- An output path that exists is refused unless ``--overwrite``.
+- Progress bars are drawn only here (:class:`ProgressBar`), fed by the library's ``progress`` callbacks.
+"""
 
 from __future__ import annotations
 
 import sys
 import warnings
-from typing import Any
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
 
-from annokit.errors import AnnokitError, AnnokitWarning
+from annokit.errors import AnnokitError, AnnokitWarning, FormatError
+
+if TYPE_CHECKING:
+    from annokit.core.dataset import Dataset
+
+F = TypeVar("F", bound=Callable[..., Any])
 
 
 def run_cli(group: click.Group, argv: list[str] | None) -> int:
@@ -98,3 +115,111 @@ class ProgressBar:
 
     def __exit__(self, exc_type: Any, exc: Any, tb: Any) -> None:
         self._close(exc_type)
+
+
+# ------------------------------------------------------------------------------------------------ conventions
+def format_names() -> list[str]:
+    """The registered dataset formats (``annokit formats``)."""
+    from annokit.convert import FORMATS
+
+    return sorted(FORMATS)
+
+
+def from_option(what: str = "the dataset") -> Callable[[F], F]:
+    """``--from FORMAT``: the format of ``what`` (default: recognised from the path)."""
+    return click.option("--from", "src_format", type=click.Choice(format_names()), default=None, metavar="FORMAT",
+                        help=f"Format of {what} (default: recognised from the path; `annokit formats` lists them).")
+
+
+def quiet_option(f: F) -> F:
+    """``-q/--quiet``."""
+    return click.option("--quiet", "-q", is_flag=True, default=False, help="Print nothing but errors.")(f)
+
+
+def overwrite_option(what: str) -> Callable[[F], F]:
+    """``--overwrite``: replace an existing ``what``."""
+    return click.option("--overwrite", is_flag=True, default=False,
+                        help=f"Replace {what} when it exists (without --overwrite an existing one is an error).")
+
+
+def json_option(what: str) -> Callable[[F], F]:
+    """``--json PATH``, ``-`` for stdout."""
+    return click.option("--json", "json_out", type=click.Path(dir_okay=False, allow_dash=True, path_type=Path),
+                        default=None, help=f"Write {what} as JSON to this file; '-' writes it to stdout (and the "
+                                           "text to stderr).")
+
+
+def resolve_format(path: Path, fmt: str | None) -> str:
+    """``fmt``, or the format recognised from ``path``."""
+    if fmt is not None:
+        return fmt
+    from annokit.convert import detect_format
+
+    return detect_format(path)
+
+
+def instance_format(path: Path, fmt: str | None) -> str:
+    """The format of an instance dataset (ground truth of detection, localization, reports): ``fmt``, else the one
+    recognised from ``path``, else ``coco`` (whose reader then says what is wrong with the file)."""
+    if fmt is not None:
+        return fmt
+    from annokit.convert import detect_format
+
+    try:
+        return detect_format(path)
+    except FormatError:
+        return "coco"
+
+
+def read_instance_dataset(path: Path, fmt: str | None) -> Dataset:
+    """The dataset at ``path`` in :func:`instance_format` (COCO by pycocotools' reading rules)."""
+    fmt = instance_format(path, fmt)
+    if fmt == "coco":
+        from annokit.io.coco import read_instances
+
+        return read_instances(path)
+    from annokit.api import load
+
+    return load(path, fmt)
+
+
+def is_stdout(path: Path | None) -> bool:
+    """Whether an output option is ``-`` (stdout)."""
+    return path is not None and str(path) == "-"
+
+
+def refuse_existing(overwrite: bool, *paths: Path | None) -> None:
+    """An existing output path (not ``-``) is an error without ``--overwrite``; checked before any work."""
+    for p in paths:
+        if p is not None and not is_stdout(p) and p.exists() and not overwrite:
+            raise FormatError(p, None, "exists (pass --overwrite to replace it)")
+
+
+def write_json_output(path: Path, obj: Any) -> None:
+    """Write ``obj`` as JSON to ``path`` (atomically) or, for ``-``, to stdout."""
+    from annokit._internal.files import json_clean, write_json_atomic
+
+    if is_stdout(path):
+        import orjson
+
+        click.echo(orjson.dumps(json_clean(obj), option=orjson.OPT_SERIALIZE_NUMPY | orjson.OPT_INDENT_2))
+    else:
+        write_json_atomic(path, obj)
+
+
+@dataclass(frozen=True)
+class Console:
+    """Where a command's human text goes: nowhere with ``--quiet``, stderr when stdout carries JSON
+    (``--json -``), else stdout."""
+
+    quiet: bool = False
+    json_on_stdout: bool = False
+
+    @classmethod
+    def of(cls, quiet: bool, json_out: Path | None = None) -> Console:
+        return cls(quiet, is_stdout(json_out))
+
+    def echo(self, text: str) -> None:
+        """Print ``text`` (one or more lines) where it belongs."""
+        if not self.quiet:
+            click.echo(text, err=self.json_on_stdout)

@@ -1,30 +1,70 @@
 """One runner per ``annokit eval --task``: read the inputs, compute, return text + JSON-ready dicts (private).
 
-The registry (:func:`register`, :data:`RUNNERS`) and the COCO runners live here; the other tasks' runners in
-:mod:`annokit.cli._eval_tasks_more`. :mod:`annokit.cli.eval` imports both, so registration needs no cycle."""
+Every runner takes the one :class:`EvalInputs` record (all the options ``annokit eval`` was given) and returns an
+:class:`EvalOutput`. The registry (:func:`register`, :data:`RUNNERS`) and the instance-dataset runners (detection,
+instance, localization) live here; the other tasks' runners in :mod:`annokit.cli._eval_tasks_more`.
+:mod:`annokit.cli.eval` imports both, so registration needs no cycle."""
 
 from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any, Literal
 
-from annokit.cli._common import ProgressBar
+import numpy as np
+
+from annokit.cli._common import ProgressBar, instance_format, read_instance_dataset
+from annokit.cli._format import summary, table
+
+if TYPE_CHECKING:
+    from annokit.core.dataset import Dataset
+
+Task = Literal["classification", "localization", "detection", "instance", "semantic", "panoptic"]
+TASKS: tuple[Task, ...] = ("classification", "localization", "detection", "instance", "semantic", "panoptic")
 
 
-@dataclass
+@dataclass(frozen=True)
+class EvalInputs:
+    """Everything ``annokit eval`` was given (each runner reads what its task needs).
+
+    ``gt_format``: ``--from`` (None: COCO for the instance tasks, the task's own layout for the others).
+    """
+
+    gt: Path
+    pred: Path
+    gt_format: str | None = None
+    quiet: bool = False
+    iou_type: Literal["bbox", "segm"] | None = None
+    fixed: bool = False
+    iou_thrs: tuple[float, ...] | None = None
+    max_dets: tuple[int, ...] | None = None
+    area_rng: tuple[str, ...] = ()
+    gt_dir: Path | None = None
+    pred_dir: Path | None = None
+    num_classes: int | None = None
+    ignore_index: int = 255
+    reduce_zero_label: bool = False
+    preset: Literal["mmseg", "cityscapes"] | None = None
+    top_k: int = 5
+
+
+@dataclass(frozen=True)
 class EvalOutput:
+    """What ``annokit eval`` prints (``text``) and writes with ``--json`` (``metrics``, ``per_class``)."""
+
     text: str
     metrics: dict[str, Any]
     per_class: dict[str, dict[str, Any]] = field(default_factory=dict)
 
 
-Runner = Callable[..., EvalOutput]
+Runner = Callable[[EvalInputs], EvalOutput]
 RUNNERS: dict[str, Runner] = {}
 
 
-def register(task: str) -> Callable[[Runner], Runner]:
+def register(task: Task) -> Callable[[Runner], Runner]:
+    """Make ``fn`` the runner of ``task``."""
+
     def deco(fn: Runner) -> Runner:
         RUNNERS[task] = fn
         return fn
@@ -32,29 +72,71 @@ def register(task: str) -> Callable[[Runner], Runner]:
     return deco
 
 
-def _parse_floats(text: str | None) -> list[float] | None:
-    return None if not text else [float(x) for x in text.split(",") if x.strip()]
+def read_instance_gt(inp: EvalInputs) -> Dataset | None:
+    """The ground truth of an instance task in its format (``--from``, else recognised); None for COCO, which the
+    COCO path reads (with pycocotools' reading rules and ``--fixed``)."""
+    if instance_format(inp.gt, inp.gt_format) == "coco":
+        return None
+    return read_instance_dataset(inp.gt, inp.gt_format)
 
 
 @register("detection")
-def run_detection(*, gt: Path, pred: Path, quiet: bool, iou_type: str | None = None, **opts: Any) -> EvalOutput:
-    from annokit.api import evaluate_coco_files
+def run_detection(inp: EvalInputs) -> EvalOutput:
+    """COCO box or mask AP: ``--gt`` a dataset (COCO instances JSON, or any format with ``--from``), ``--pred`` a
+    COCO results JSON."""
+    from annokit.api import evaluate, evaluate_coco_files
     from annokit.metrics.coco import COCOParams
 
-    iou_type = iou_type or "bbox"
     params = COCOParams.build(
-        iou_type=iou_type,
-        iou_thrs=_parse_floats(opts.get("iou_thrs")),
-        max_dets=[int(x) for x in _parse_floats(opts.get("max_dets")) or []] or None,
-        area_rng=opts.get("area_rng") or None,
+        iou_type=inp.iou_type or "bbox",
+        iou_thrs=inp.iou_thrs,
+        max_dets=inp.max_dets,
+        area_rng=list(inp.area_rng) or None,
     )
-    with ProgressBar("annokit eval", None, quiet=quiet) as bar:
-        res = evaluate_coco_files(gt, pred, params=params, fixed=bool(opts.get("fixed")), progress=bar)
+    ds = read_instance_gt(inp)
+    with ProgressBar("annokit eval", None, quiet=inp.quiet) as bar:
+        if ds is None:
+            res = evaluate_coco_files(inp.gt, inp.pred, params=params, fixed=inp.fixed, progress=bar)
+        else:
+            res = evaluate(ds, inp.pred, params=params, fixed=inp.fixed, progress=bar)
     return EvalOutput(text=res.summary_text() + "\n\n" + res.per_class_table(), metrics=res.metrics_dict(),
                       per_class=res.per_class_dict())
 
 
 @register("instance")
-def run_instance(*, iou_type: str | None = None, **kw: Any) -> EvalOutput:
-    return run_detection(iou_type=iou_type or "segm", **kw)
+def run_instance(inp: EvalInputs) -> EvalOutput:
+    """Detection with mask IoU unless ``--iou-type`` says otherwise."""
+    from dataclasses import replace
 
+    return run_detection(replace(inp, iou_type=inp.iou_type or "segm"))
+
+
+@register("localization")
+def run_localization(inp: EvalInputs) -> EvalOutput:
+    """``--gt`` a dataset (COCO instances JSON, or any format with ``--from``), ``--pred`` COCO results JSON
+    (boxes with scores)."""
+    from annokit.io.coco import read_instances, read_results
+    from annokit.metrics.localization import LocalizationAccumulator
+
+    other = read_instance_gt(inp)
+    ds = other if other is not None else read_instances(inp.gt)
+    dets = read_results(inp.pred, ds)
+    names = {int(i): n for i, n in zip(ds.categories.ids.tolist(), ds.categories.names)}
+    acc = LocalizationAccumulator()
+    ann = ds.annotations[~np.asarray(ds.annotations.iscrowd, bool)]
+    with ProgressBar("annokit eval", None, quiet=inp.quiet) as bar:
+        for n, image_id in enumerate(ds.images.ids.tolist(), 1):
+            g = ann.for_image(image_id)
+            d = dets.for_image(image_id)
+            acc.update(g.boxes, g.labels, d.boxes, d.labels, d.scores if d.scores is not None else np.zeros(len(d)))
+            bar("localization", n, len(ds.images))
+    res = acc.compute()
+    metrics = res.metrics_dict()
+    per_class = res.per_class_dict(names)
+    keys = ["mean_iou", "corloc", "corloc_images", "acc@0.3", "acc@0.5", "acc@0.7", "top1_loc@0.5", "n_images",
+            "n_objects"]
+    text = summary(metrics, keys) + "\n\n" + table(per_class, ["corloc", "mean_iou", "pairs", "objects"])
+    return EvalOutput(text=text, metrics=metrics, per_class=per_class)
+
+
+__all__ = ["TASKS", "EvalInputs", "EvalOutput", "RUNNERS", "Runner", "register", "read_instance_gt"]

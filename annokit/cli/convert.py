@@ -7,39 +7,60 @@ from typing import Any
 
 import click
 
+from annokit.cli._common import (
+    Console,
+    format_names,
+    from_option,
+    json_option,
+    overwrite_option,
+    quiet_option,
+    refuse_existing,
+    resolve_format,
+    write_json_output,
+)
+
 __all__ = ["COMMANDS", "convert_command", "formats_command", "validate_command", "stats_command"]
-
-
-def _format_names() -> list[str]:
-    from annokit.convert import FORMATS
-
-    return sorted(FORMATS)
-
 
 CONVERT_EPILOG = """\b
 Examples:
+  annokit convert sample_data/scenes/gt.json scenes_voc/ --to voc
   annokit convert --from coco --to voc instances_val2017.json voc_out/
-  annokit convert --from voc --to yolo VOCdevkit/VOC2007 yolo_out/ --report loss.json
-  annokit convert --from coco --to yolo-seg gt.json yolo_seg/ --images images/ --strict
-  annokit convert --from coco --to coco gt.json renumbered.json --remap mapping.txt
+  annokit convert VOCdevkit/VOC2007 yolo_out/ --to yolo --json loss.json
+  annokit convert gt.json yolo_seg/ --to yolo-seg --images images/ --strict
+  annokit convert gt.json renumbered.json --remap mapping.txt
 
+--from is recognised from SRC when omitted; --to from DST's suffix (.json: coco, .csv: class-csv) when omitted.
 Every conversion prints its loss report: each kind of information the target cannot hold, with its count and the
 first places. What annokit keeps in the target's annokit.json sidecar is listed as kept (reading the target with
 annokit restores it); --no-sidecar writes none. --strict makes any loss an error (nothing is written).
+COCO string image ids are always accepted (mapped to integers in sorted order and written back); the former
+--fixed option, which once allowed them, is gone.
 """
+
+_TARGET_BY_SUFFIX = {".json": "coco", ".csv": "class-csv"}
+
+
+def _target_format(dst: Path, fmt: str | None) -> str:
+    """``--to``, or the format DST's suffix names."""
+    if fmt is not None:
+        return fmt
+    by_suffix = _TARGET_BY_SUFFIX.get(dst.suffix.lower())
+    if by_suffix is None:
+        raise click.UsageError(f"name the target format with --to (DST {dst} has no .json or .csv suffix)")
+    return by_suffix
 
 
 @click.command(name="convert", epilog=CONVERT_EPILOG)
-@click.option("--from", "src_format", required=True, type=click.Choice(_format_names()), help="Source format.")
-@click.option("--to", "dst_format", required=True, type=click.Choice(_format_names()), help="Target format.")
 @click.argument("src", type=click.Path(exists=True, path_type=Path))
 @click.argument("dst", type=click.Path(path_type=Path))
-@click.option("--report", "report_path", type=click.Path(dir_okay=False, path_type=Path), default=None,
-              help="Also write the loss report as JSON to this file.")
+@from_option("SRC")
+@click.option("--to", "dst_format", type=click.Choice(format_names()), default=None, metavar="FORMAT",
+              help="Target format (default: coco for a .json DST, class-csv for a .csv DST; `annokit formats`).")
+@json_option("the loss report")
 @click.option("--strict", is_flag=True, default=False, help="Any loss is an error; nothing is written.")
 @click.option("--no-sidecar", is_flag=True, default=False,
               help="Neither read nor write the annokit.json sidecar (what the format cannot hold is lost).")
-@click.option("--overwrite", is_flag=True, default=False, help="Replace DST if it exists (once the new one is whole).")
+@overwrite_option("DST (once the new one is whole) and the --json file")
 @click.option("--remap", "remap_file", type=click.Path(exists=True, dir_okay=False, path_type=Path), default=None,
               help="Category mapping: JSON {old: new} or lines 'old new' (ids or names; 'old -' drops).")
 @click.option("--voc-zero-based", is_flag=True, default=False,
@@ -51,103 +72,124 @@ annokit restores it); --no-sidecar writes none. --strict makes any loss an error
               help="Folder of the source images (by file_name), copied (hard-linked) into the target layout.")
 @click.option("--gt", "gt", type=click.Path(exists=True, dir_okay=False, path_type=Path), default=None,
               help="coco-results: the ground truth that gives images and categories.")
-@click.option("--fixed", is_flag=True, default=False, help="COCO: accept string image ids.")
-@click.option("--quiet", "-q", is_flag=True, default=False, help="Print nothing but errors.")
-def convert_command(src_format: str, dst_format: str, src: Path, dst: Path, report_path: Path | None,
+@quiet_option
+def convert_command(src: Path, dst: Path, src_format: str | None, dst_format: str | None, json_out: Path | None,
                     strict: bool, no_sidecar: bool, overwrite: bool, remap_file: Path | None, voc_zero_based: bool,
-                    split: str | None, precision: int | None, images: Path | None, gt: Path | None, fixed: bool,
+                    split: str | None, precision: int | None, images: Path | None, gt: Path | None,
                     quiet: bool) -> None:
-    """Convert the dataset SRC (format --from) into DST (format --to), counting every loss."""
-    from annokit.convert import convert, get_format, load_mapping
+    """Convert the dataset SRC into DST, counting every loss."""
+    from annokit.convert import LossError, convert, get_format, load_mapping
 
-    read_opts: dict[str, Any] = {"fixed": fixed}
-    if src_format == "voc":
-        read_opts["zero_based"] = voc_zero_based
+    src_format = resolve_format(src, src_format)
+    dst_format = _target_format(dst, dst_format)
+    refuse_existing(overwrite, json_out)
+    read_opts: dict[str, Any] = {"zero_based": voc_zero_based} if src_format == "voc" else {}
     if gt is not None:
         read_opts["gt"] = gt
     write_opts: dict[str, Any] = {"split": split, "precision": precision, "images": images}
     if dst_format == "voc":
         write_opts["zero_based"] = voc_zero_based
     remap = load_mapping(remap_file) if remap_file is not None else None
-    report = convert(src, dst, src_format=src_format, dst_format=dst_format, strict=strict,
-                     sidecar=not no_sidecar, overwrite=overwrite, remap=remap, report_path=report_path,
-                     read_options=get_format(src_format).pick("read", read_opts),
-                     write_options=get_format(dst_format).pick("write", write_opts))
-    if not quiet:
-        click.echo(report.text())
+    try:
+        report = convert(src, dst, src_format=src_format, dst_format=dst_format, strict=strict,
+                         sidecar=not no_sidecar, overwrite=overwrite, remap=remap,
+                         read_options=get_format(src_format).pick("read", read_opts),
+                         write_options=get_format(dst_format).pick("write", write_opts))
+    except LossError as exc:
+        if json_out is not None:  # the refused conversion's report, to see what it would lose
+            write_json_output(json_out, exc.report.to_json_dict())
+        raise
+    if json_out is not None:
+        write_json_output(json_out, report.to_json_dict())
+    Console.of(quiet, json_out).echo(report.text())
 
 
 @click.command(name="formats", epilog="Example:\n\n  annokit formats")
-def formats_command() -> None:
+@quiet_option
+def formats_command(quiet: bool) -> None:
     """List the formats annokit reads and writes."""
     from annokit.convert import formats
 
+    out = Console.of(quiet)
     for spec in formats():
-        rw = ("read" if spec.reader else "") + ("/" if spec.reader and spec.writer else "") + \
-             ("write" if spec.writer else "")
+        rw = "/".join(x for x, ok in (("read", spec.reader), ("write", spec.writer)) if ok)
         kind = "folder" if spec.folder else "file"
-        click.echo(f"{spec.name:<16} {rw:<11} {kind:<7} {spec.description}")
+        out.echo(f"{spec.name:<16} {rw:<11} {kind:<7} {spec.description}")
 
 
-COMMANDS: list[click.Command] = [convert_command, formats_command]
-
-
-@click.command(name="validate", epilog="""\b
+VALIDATE_EPILOG = """\b
 Examples:
-  annokit validate coco instances_val2017.json
-  annokit validate voc VOCdevkit/VOC2007
-  annokit validate yolo my_yolo_dataset/ --json problems.json
+  annokit validate sample_data/scenes/gt.json
+  annokit validate VOCdevkit/VOC2007 --from voc
+  annokit validate my_yolo_dataset/ --json problems.json
 
-Exit status: 0 when there is no error (warnings allowed), 1 when there are errors.""")
-@click.argument("fmt", metavar="FMT", type=click.Choice(_format_names()))
+Exit status: 0 when there is no error (warnings allowed), 1 when there are errors."""
+
+
+@click.command(name="validate", epilog=VALIDATE_EPILOG)
 @click.argument("path", type=click.Path(exists=True, path_type=Path))
-@click.option("--json", "json_out", type=click.Path(dir_okay=False, path_type=Path), default=None,
-              help="Also write the problems as JSON.")
+@from_option("PATH")
+@json_option("the problems")
 @click.option("--max", "max_shown", type=int, default=200, show_default=True, help="Print at most this many.")
-def validate_command(fmt: str, path: Path, json_out: Path | None, max_shown: int) -> None:
-    """Check the dataset PATH against format FMT; print every problem with its place."""
-    from annokit._internal.files import write_json_atomic
+@overwrite_option("the --json file")
+@quiet_option
+def validate_command(path: Path, src_format: str | None, json_out: Path | None, max_shown: int, overwrite: bool,
+                     quiet: bool) -> None:
+    """Check the dataset PATH against its format; print every problem with its place."""
     from annokit.convert import validate
 
-    probs = validate(path, fmt)
+    refuse_existing(overwrite, json_out)
+    probs = validate(path, resolve_format(path, src_format))
+    out = Console.of(quiet, json_out)
     for pr in probs[:max_shown]:
-        click.echo(str(pr))
+        out.echo(str(pr))
     if len(probs) > max_shown:
-        click.echo(f"... and {len(probs) - max_shown} more")
+        out.echo(f"... and {len(probs) - max_shown} more")
     n_err = sum(1 for p in probs if p.level == "error")
-    click.echo(f"{path}: {n_err} errors, {len(probs) - n_err} warnings")
+    out.echo(f"{path}: {n_err} errors, {len(probs) - n_err} warnings")
     if json_out is not None:
-        write_json_atomic(json_out, [p.__dict__ for p in probs])
+        write_json_output(json_out, [p.__dict__ for p in probs])
     if n_err:
         raise SystemExit(1)
 
 
-@click.command(name="stats", epilog="""\b
+STATS_EPILOG = """\b
 Examples:
-  annokit stats coco instances_val2017.json
-  annokit stats voc VOCdevkit/VOC2007 --json stats.json""")
-@click.argument("fmt", metavar="FMT", type=click.Choice(_format_names()))
+  annokit stats sample_data/scenes/gt.json
+  annokit stats VOCdevkit/VOC2007 --from voc --json stats.json
+  annokit stats sample_data/scenes/gt.json --json - -q"""
+
+
+@click.command(name="stats", epilog=STATS_EPILOG)
 @click.argument("path", type=click.Path(exists=True, path_type=Path))
-@click.option("--json", "json_out", type=click.Path(dir_okay=False, path_type=Path), default=None,
-              help="Also write the statistics as JSON.")
-def stats_command(fmt: str, path: Path, json_out: Path | None) -> None:
+@from_option("PATH")
+@json_option("the statistics")
+@overwrite_option("the --json file")
+@quiet_option
+def stats_command(path: Path, src_format: str | None, json_out: Path | None, overwrite: bool, quiet: bool) -> None:
     """Print counts per class, the box size distribution and the images without labels."""
-    from annokit._internal.files import write_json_atomic
     from annokit.convert import read_dataset, stats
 
-    s = stats(read_dataset(path, fmt))
-    click.echo(f"{s['images']} images, {s['objects']} objects ({s['crowd']} crowd), {s['categories']} categories; "
-               f"{s['images_without_labels']} images without labels")
-    click.echo(f"{'class':<24} {'id':>6} {'objects':>9} {'images':>8} {'crowd':>6}")
-    for name, r in s["per_class"].items():
-        click.echo(f"{name[:24]:<24} {r['id']:>6} {r['objects']:>9} {r['images']:>8} {r['crowd']:>6}")
-    click.echo("box sizes: " + ", ".join(f"{k}: {v}" for k, v in s["box_sizes"].items()))
-    for name, pc in s["box_percentiles"].items():
-        click.echo(f"  {name:<9} " + "  ".join(f"{k} {v:.1f}" for k, v in pc.items()))
-    if s["images_without_labels_first"]:
-        click.echo("images without labels (first): " + ", ".join(s["images_without_labels_first"]))
+    refuse_existing(overwrite, json_out)
+    s = stats(read_dataset(path, resolve_format(path, src_format)))
+    Console.of(quiet, json_out).echo(_stats_text(s))
     if json_out is not None:
-        write_json_atomic(json_out, s)
+        write_json_output(json_out, s)
 
 
-COMMANDS.extend([validate_command, stats_command])
+def _stats_text(s: dict[str, Any]) -> str:
+    """The human form of :func:`annokit.convert.stats`."""
+    lines = [f"{s['images']} images, {s['objects']} objects ({s['crowd']} crowd), {s['categories']} categories; "
+             f"{s['images_without_labels']} images without labels",
+             f"{'class':<24} {'id':>6} {'objects':>9} {'images':>8} {'crowd':>6}"]
+    for name, r in s["per_class"].items():
+        lines.append(f"{name[:24]:<24} {r['id']:>6} {r['objects']:>9} {r['images']:>8} {r['crowd']:>6}")
+    lines.append("box sizes: " + ", ".join(f"{k}: {v}" for k, v in s["box_sizes"].items()))
+    for name, pc in s["box_percentiles"].items():
+        lines.append(f"  {name:<9} " + "  ".join(f"{k} {v:.1f}" for k, v in pc.items()))
+    if s["images_without_labels_first"]:
+        lines.append("images without labels (first): " + ", ".join(s["images_without_labels_first"]))
+    return "\n".join(lines)
+
+
+COMMANDS: list[click.Command] = [convert_command, formats_command, validate_command, stats_command]

@@ -2,65 +2,155 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Literal, TypeVar
 
 import click
 
-from annokit._internal.files import write_json_atomic
-from annokit.cli import _eval_tasks, _eval_tasks_more  # noqa: F401  (the second registers the other tasks)
-
-TASKS = ["classification", "localization", "detection", "instance", "semantic", "panoptic"]
+from annokit.cli import _eval_protocols, _eval_tasks, _eval_tasks_more  # noqa: F401  (registers the other tasks)
+from annokit.cli._common import (
+    Console,
+    from_option,
+    json_option,
+    overwrite_option,
+    quiet_option,
+    refuse_existing,
+    write_json_output,
+)
+from annokit.cli._eval_tasks import TASKS, EvalInputs
 
 EPILOG = """\b
 Examples:
   annokit eval --gt sample_data/scenes/gt.json --pred sample_data/scenes/pred.json --iou-type bbox
+  annokit eval --gt sample_data/scenes/labels.csv --pred sample_data/scenes/pred_labels.csv --json -
+  annokit eval --task semantic --gt sample_data/scenes/semantic --pred sample_data/scenes/pred_semantic \\
+      --num-classes 4
   annokit eval --gt gt.json --pred segm_results.json --iou-type segm --json scores.json
+  annokit eval --gt VOCdevkit/VOC2007 --from voc --pred results.json
   annokit eval --task semantic --gt gt_pngs/ --pred pred_pngs/ --num-classes 19 --preset cityscapes
   annokit eval --task panoptic --gt panoptic_val.json --pred panoptic_pred.json
-  annokit eval --task classification --gt labels.csv --pred scores.csv --top-k 5
+  annokit eval --protocol openimages --gt gt.json --pred results.json --hierarchy hierarchy.json
+  annokit eval --protocol dota --gt labelTxt/ --pred Task1/
+  annokit eval --protocol voc07 --gt gt.json --pred results.json --iou-mode devkit
 
---json writes {"metrics": {...}, "per_class": {"<name>": {...}}}: fractions, null where undefined.
+\b
+Without --task the ground truth decides: a COCO panoptic JSON is scored as panoptic, a file,label CSV as
+classification, any other dataset as detection (instance with --iou-type segm). --from names the ground truth's
+format when it cannot be recognised; detection, instance and localization read any dataset format (predictions
+are COCO results whose image and category ids are the dataset's as annokit reads it).
+--json writes {"metrics": {...}, "per_class": {"<name>": {...}}}: fractions, null where undefined
+(with --protocol, also "protocol": its name, and the reference's key names).
 """
+
+_TASK_OF_FORMAT = {"coco-panoptic": "panoptic", "class-csv": "classification"}
+
+
+T = TypeVar("T", int, float)
+
+
+def _number_list(parse: Callable[[str], T], example: str, valid: Callable[[T], bool],
+                 rule: str) -> Callable[[click.Context, click.Parameter, str | None], tuple[T, ...] | None]:
+    """A click callback reading a comma-separated list of numbers (``parse``), each ``valid`` (else ``rule``)."""
+
+    def callback(ctx: click.Context, param: click.Parameter, text: str | None) -> tuple[T, ...] | None:
+        if not text:
+            return None
+        try:
+            vals = tuple(parse(x) for x in text.split(",") if x.strip())
+        except ValueError:
+            raise click.BadParameter(f"{text!r}: expected comma-separated {parse.__name__}s, e.g. {example}") from None
+        if not vals or not all(valid(v) for v in vals):
+            raise click.BadParameter(f"{text!r}: {rule}")
+        return vals
+
+    return callback
+
+
+_iou_list = _number_list(float, "0.5,0.75", lambda v: 0.0 <= v <= 1.0, "IoU thresholds are numbers in [0, 1]")
+_int_list = _number_list(int, "1,10,100", lambda v: v >= 1, "maxDets are integers >= 1")
+
+
+def _task(task: str | None, gt: Path, gt_format: str | None, iou_type: str | None) -> str:
+    """``--task``, or the task the ground truth's format implies (an unrecognised one: detection)."""
+    if task is not None:
+        return task
+    from annokit.convert import detect_format
+    from annokit.errors import FormatError
+
+    fmt = gt_format
+    if fmt is None:
+        try:
+            fmt = detect_format(gt)
+        except FormatError:  # left to the detection reader, whose message names the place
+            fmt = None
+    return _TASK_OF_FORMAT.get(fmt or "") or ("instance" if iou_type == "segm" else "detection")
 
 
 @click.command(name="eval", epilog=EPILOG)
 @click.option("--task", type=click.Choice(TASKS), default=None,
-              help="What to score. Default: detection, or instance with --iou-type segm.")
+              help="What to score (default: from the ground truth's format; see below).")
 @click.option("--gt", "gt", required=True, type=click.Path(exists=True, path_type=Path),
-              help="Ground truth (COCO JSON, CSV or a folder of PNGs, by task).")
+              help="Ground truth: a dataset (COCO JSON, a VOC / YOLO / ... folder with --from), a file,label CSV "
+                   "or a folder of label-map PNGs, by task.")
+@from_option("--gt")
 @click.option("--pred", "pred", required=True, type=click.Path(exists=True, path_type=Path),
               help="Predictions (COCO results JSON, CSV or a folder of PNGs, by task).")
 @click.option("--iou-type", type=click.Choice(["bbox", "segm"]), default=None,
               help="detection/instance: box or mask IoU (default bbox; segm for --task instance).")
-@click.option("--json", "json_out", type=click.Path(dir_okay=False, path_type=Path), default=None,
-              help="Write the metrics as JSON to this file.")
+@json_option("the metrics")
+@overwrite_option("the --json file")
 @click.option("--fixed", is_flag=True, default=False,
               help="detection: fix pycocotools' known defects instead of reproducing them (see docs/coco-eval.md).")
-@click.option("--iou-thrs", default=None, help="detection: comma-separated IoU thresholds (default .50:.05:.95).")
-@click.option("--max-dets", default=None, help="detection: comma-separated maxDets (default 1,10,100).")
+@click.option("--iou-thrs", default=None, callback=_iou_list,
+              help="detection: comma-separated IoU thresholds (default .50:.05:.95).")
+@click.option("--max-dets", default=None, callback=_int_list, help="detection: comma-separated maxDets (default "
+                                                                   "1,10,100).")
 @click.option("--area-rng", "area_rng", multiple=True,
               help="detection: named area range NAME=LO:HI (repeatable; replaces small/medium/large).")
 @click.option("--gt-dir", type=click.Path(exists=True, file_okay=False, path_type=Path), default=None,
               help="panoptic: folder of ground-truth PNGs (default: beside --gt, named as its stem).")
 @click.option("--pred-dir", type=click.Path(exists=True, file_okay=False, path_type=Path), default=None,
               help="panoptic: folder of predicted PNGs (default: beside --pred, named as its stem).")
-@click.option("--num-classes", type=int, default=None, help="semantic: number of classes.")
+@click.option("--num-classes", type=click.IntRange(1), default=None, help="semantic: number of classes.")
 @click.option("--ignore-index", type=int, default=255, show_default=True, help="semantic: label to ignore.")
 @click.option("--reduce-zero-label", is_flag=True, default=False,
               help="semantic: label 0 becomes ignore and every other label moves down by one (mmseg).")
 @click.option("--preset", type=click.Choice(["mmseg", "cityscapes"]), default=None, help="semantic: conventions.")
-@click.option("--top-k", type=int, default=5, show_default=True, help="classification: k of top-k accuracy.")
-@click.option("--quiet", "-q", is_flag=True, default=False, help="Print nothing but errors.")
-def eval_command(task: str | None, gt: Path, pred: Path, json_out: Path | None, quiet: bool, **opts: Any) -> None:
+@click.option("--top-k", type=click.IntRange(1), default=5, show_default=True,
+              help="classification: k of top-k accuracy.")
+@click.option("--protocol", type=click.Choice(_eval_protocols.PROTOCOLS), default=None,
+              help="A published protocol other than COCO (docs/openimages.md, docs/dota.md, docs/voc-ap.md).")
+@click.option("--hierarchy", type=click.Path(exists=True, dir_okay=False, path_type=Path), default=None,
+              help="openimages: the class hierarchy JSON.")
+@click.option("--iou-mode", type=click.Choice(["devkit", "continuous"]), default=None,
+              help="voc07/voc12: the devkit's +1 pixel overlap (default) or continuous.")
+@click.option("--ap-method", type=click.Choice(["11point", "allpoint"]), default=None,
+              help="dota: VOC07 11-point (default, the devkit's) or VOC12 all-point AP.")
+@quiet_option
+def eval_command(task: str | None, gt: Path, src_format: str | None, pred: Path,
+                 iou_type: Literal["bbox", "segm"] | None, json_out: Path | None, overwrite: bool, fixed: bool,
+                 iou_thrs: tuple[float, ...] | None, max_dets: tuple[int, ...] | None, area_rng: tuple[str, ...],
+                 gt_dir: Path | None, pred_dir: Path | None, num_classes: int | None, ignore_index: int,
+                 reduce_zero_label: bool, preset: Literal["mmseg", "cityscapes"] | None, top_k: int,
+                 protocol: str | None, hierarchy: Path | None, iou_mode: Literal["devkit", "continuous"] | None,
+                 ap_method: Literal["11point", "allpoint"] | None,
+                 quiet: bool) -> None:
     """Score predictions against ground truth and print a summary (and a per-class table)."""
-    if task is None:
-        task = "instance" if opts.get("iou_type") == "segm" else "detection"
-    runner = _eval_tasks.RUNNERS.get(task)
-    if runner is None:
-        raise click.UsageError(f"--task {task} is not available in this version")
-    result = runner(gt=gt, pred=pred, quiet=quiet, **opts)
-    if not quiet:
-        click.echo(result.text)
+    refuse_existing(overwrite, json_out)
+    if protocol is not None:
+        out = _eval_protocols.run_protocol(protocol, _eval_protocols.ProtocolInputs(
+            gt=gt, pred=pred, hierarchy=hierarchy, iou_mode=iou_mode or "devkit", ap_method=ap_method or "11point",
+            fixed=fixed))
+        Console.of(quiet, json_out).echo(out.text)
+        if json_out is not None:
+            write_json_output(json_out, {"protocol": protocol, "metrics": out.metrics, "per_class": out.per_class})
+        return
+    inputs = EvalInputs(gt=gt, pred=pred, gt_format=src_format, quiet=quiet, iou_type=iou_type, fixed=fixed,
+                        iou_thrs=iou_thrs, max_dets=max_dets, area_rng=area_rng, gt_dir=gt_dir, pred_dir=pred_dir,
+                        num_classes=num_classes, ignore_index=ignore_index, reduce_zero_label=reduce_zero_label,
+                        preset=preset, top_k=top_k)
+    result = _eval_tasks.RUNNERS[_task(task, gt, src_format, iou_type)](inputs)
+    Console.of(quiet, json_out).echo(result.text)
     if json_out is not None:
-        write_json_atomic(json_out, {"metrics": result.metrics, "per_class": result.per_class})
+        write_json_output(json_out, {"metrics": result.metrics, "per_class": result.per_class})

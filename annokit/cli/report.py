@@ -3,21 +3,42 @@
 from __future__ import annotations
 
 import warnings
+from collections.abc import Callable
+from dataclasses import dataclass
+from functools import cached_property
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any, Literal
 
 import click
+import numpy as np
 
-from annokit.cli._common import ProgressBar
+from annokit.cli._common import (
+    Console,
+    ProgressBar,
+    from_option,
+    overwrite_option,
+    quiet_option,
+    read_instance_dataset,
+    refuse_existing,
+)
 from annokit.errors import FormatError
+
+if TYPE_CHECKING:
+    from annokit.analysis.tide import TideResult
+    from annokit.core.dataset import Dataset
+    from annokit.core.instances import Instances
+
+IouType = Literal["bbox", "segm"]
 
 REPORT_EPILOG = """\b
 Examples:
   annokit report --gt sample_data/scenes/gt.json --pred sample_data/scenes/pred.json --out report/
   annokit report --gt gt.json --pred segm.json --iou-type segm --images val2017/ --worst 24 --out rep/
+  annokit report --gt VOCdevkit/VOC2007 --from voc --pred results.json --out rep/ --overwrite
 
 Writes DIR/report.html (self-contained: figures embedded, opens without a network), DIR/report.json (everything
 shown) and DIR/tags.json (every prediction and ground-truth object tagged TP / FP / FN with match, IoU and error).
+The folder appears whole or not at all; an existing one is replaced only with --overwrite.
 """
 
 PLOT_KINDS = ["pr", "errors", "error-pie", "per-class-ap", "confusion", "threshold", "reliability", "box-sizes",
@@ -26,7 +47,7 @@ PLOT_KINDS = ["pr", "errors", "error-pie", "per-class-ap", "confusion", "thresho
 PLOT_EPILOG = """\b
 Examples:
   annokit plot pr --gt sample_data/scenes/gt.json --pred sample_data/scenes/pred.json --out pr.png
-  annokit plot confusion --gt gt.json --pred pred.json --normalize true --out cm.svg
+  annokit plot confusion --gt gt.json --pred pred.json --normalize true --score-threshold 0.3 --out cm.svg
   annokit plot overlay --gt gt.json --pred pred.json --image-id 3 --images images/ --out img3.png
   annokit plot box-sizes --gt gt.json --out sizes.png
   annokit plot breakdown --gt gt.json --pred pred.json --area small --class person --out bd.png
@@ -37,12 +58,12 @@ breakdown (COCO-style C75/C50/Loc/Sim/Oth/BG/FN areas; --area, --class).
 """
 
 
-def _read(gt: Path, pred: Path | None) -> tuple[Any, Any]:
-    from annokit.io.coco import read_instances, read_results
+def _read(gt: Path, gt_format: str | None, pred: Path | None) -> tuple[Dataset, Instances | None]:
+    """The ground truth (in its format) and, when given, the COCO results read against it."""
+    from annokit.io.coco import read_results
 
-    ds = read_instances(gt)
-    dets = read_results(pred, ds) if pred is not None else None
-    return ds, dets
+    ds = read_instance_dataset(gt, gt_format)
+    return ds, (read_results(pred, ds) if pred is not None else None)
 
 
 def _default_images(gt: Path) -> Path | None:
@@ -50,181 +71,322 @@ def _default_images(gt: Path) -> Path | None:
     return cand if cand.is_dir() else None
 
 
+_IOU_TYPE_HELP = "Box (bbox) or mask (segm) IoU for matching."
+
+
 @click.command(name="report", epilog=REPORT_EPILOG)
-@click.option("--gt", "gt", required=True, type=click.Path(exists=True, dir_okay=False, path_type=Path),
-              help="Ground truth (COCO instances JSON).")
+@click.option("--gt", "gt", required=True, type=click.Path(exists=True, path_type=Path),
+              help="Ground truth: a dataset (COCO instances JSON, or any format with --from).")
+@from_option("--gt")
 @click.option("--pred", "pred", required=True, type=click.Path(exists=True, dir_okay=False, path_type=Path),
               help="Predictions (COCO results JSON).")
 @click.option("--out", "out", required=True, type=click.Path(file_okay=False, path_type=Path),
-              help="Output folder (created).")
+              help="Output folder (created; an existing one needs --overwrite).")
+@overwrite_option("the --out folder (once the new one is whole)")
 @click.option("--images", "images", type=click.Path(exists=True, file_okay=False, path_type=Path), default=None,
               help="Folder of the images (default: 'images' beside --gt when present; else grey canvases).")
-@click.option("--iou-type", type=click.Choice(["bbox", "segm"]), default="bbox", show_default=True)
+@click.option("--iou-type", type=click.Choice(["bbox", "segm"]), default="bbox", show_default=True,
+              help=_IOU_TYPE_HELP)
 @click.option("--worst", "worst", type=click.IntRange(0, 500), default=12, show_default=True,
               help="Number of worst images (most FP + FN) in the gallery.")
 @click.option("--title", default=None, help="Page title (default: the predictions' file name).")
 @click.option("--no-tags", is_flag=True, default=False, help="Do not write tags.json.")
-@click.option("--quiet", "-q", is_flag=True, default=False, help="Print nothing but errors.")
-def report_command(gt: Path, pred: Path, out: Path, images: Path | None, iou_type: str, worst: int,
-                   title: str | None, no_tags: bool, quiet: bool) -> None:
+@quiet_option
+def report_command(gt: Path, src_format: str | None, pred: Path, out: Path, overwrite: bool, images: Path | None,
+                   iou_type: IouType, worst: int, title: str | None, no_tags: bool, quiet: bool) -> None:
     """Write an HTML report: summary, per-class table, TIDE error decomposition, figures, worst images."""
     from annokit.report.build import analyse, write_report
 
+    refuse_existing(overwrite, out)
     with ProgressBar("annokit report", 1 + 4 + 8 + worst + 1, quiet=quiet) as bar:
-        ds, dets = _read(gt, pred)
+        ds, dets = _read(gt, src_format, pred)
+        if dets is None:  # pragma: no cover - --pred is required
+            raise click.UsageError("report needs --pred")
         bar("reading", 1, 1)
-        images = images or _default_images(gt)
         data = analyse(ds, dets, iou_type=iou_type, worst_n=worst, title=title or f"annokit report: {pred.name}",
                        progress=bar)
-        path = write_report(ds, dets, data, out, image_root=images, progress=bar, with_tags=not no_tags)
-    if not quiet:
-        click.echo(data.tide.summary_text())
-        click.echo(f"\nwrote {path}")
+        path = write_report(ds, dets, data, out, image_root=images or _default_images(gt), progress=bar,
+                            with_tags=not no_tags, overwrite=overwrite)
+    Console.of(quiet).echo(data.tide.summary_text() + f"\n\nwrote {path}")
+
+
+# ------------------------------------------------------------------------------------------------ plot
+@dataclass(frozen=True)
+class _Plot:
+    """One ``annokit plot`` request: the data read and the options that shape the figure."""
+
+    ds: Dataset
+    dets: Instances | None
+    gt_path: Path
+    cls: str | None
+    normalize: Literal["none", "true", "pred", "all"]
+    score_threshold: float | None
+    image_id: int | None
+    images: Path | None
+    area: str
+    iou_type: IouType
+
+    @property
+    def names(self) -> dict[int, str]:
+        return dict(zip(self.ds.categories.ids.tolist(), self.ds.categories.names))
+
+    @cached_property
+    def matching(self) -> _Matching:
+        """TIDE's matching of the predictions (computed once, when a figure needs it)."""
+        return _Matching.of(self)
+
+    def category(self) -> int | None:
+        """The id of ``--class`` (None without it)."""
+        if self.cls is None:
+            return None
+        try:
+            return self.ds.categories.id_of(self.cls)
+        except KeyError:
+            raise FormatError(self.gt_path, "categories", f"no category named {self.cls!r}") from None
 
 
 @click.command(name="plot", epilog=PLOT_EPILOG)
 @click.argument("kind", type=click.Choice(PLOT_KINDS))
-@click.option("--gt", "gt", required=True, type=click.Path(exists=True, dir_okay=False, path_type=Path),
-              help="Ground truth (COCO instances JSON).")
+@click.option("--gt", "gt", required=True, type=click.Path(exists=True, path_type=Path),
+              help="Ground truth: a dataset (COCO instances JSON, or any format with --from).")
+@from_option("--gt")
 @click.option("--pred", "pred", type=click.Path(exists=True, dir_okay=False, path_type=Path), default=None,
               help="Predictions (COCO results JSON); not needed for box-sizes and class-counts.")
 @click.option("--out", "out", required=True, type=click.Path(dir_okay=False, path_type=Path),
               help="Figure file: .png or .svg.")
-@click.option("--class", "cls", default=None, help="pr / threshold: one class (name) instead of all.")
+@overwrite_option("the --out file")
+@click.option("--class", "cls", default=None, help="pr / threshold / reliability / breakdown: one class (name) "
+                                                  "instead of all.")
 @click.option("--normalize", type=click.Choice(["none", "true", "pred", "all"]), default="true", show_default=True,
               help="confusion: normalise rows (true), columns (pred), the total (all) or not at all.")
-@click.option("--score-thresh", type=float, default=None,
+@click.option("--score-threshold", type=float, default=None,
               help="confusion / overlay: keep predictions with score >= this (default: best-F1 threshold).")
 @click.option("--image-id", type=int, default=None, help="overlay: the image to draw.")
 @click.option("--images", "images", type=click.Path(exists=True, file_okay=False, path_type=Path), default=None,
               help="overlay: folder of the images (default: 'images' beside --gt).")
 @click.option("--area", default="all", show_default=True, help="breakdown: area range (all, small, medium, large).")
-@click.option("--iou-type", type=click.Choice(["bbox", "segm"]), default="bbox", show_default=True)
-@click.option("--dpi", type=int, default=100, show_default=True)
-def plot_command(kind: str, gt: Path, pred: Path | None, out: Path, cls: str | None, normalize: str,
-                 score_thresh: float | None, image_id: int | None, images: Path | None, area: str, iou_type: str,
-                 dpi: int) -> None:
+@click.option("--iou-type", type=click.Choice(["bbox", "segm"]), default="bbox", show_default=True,
+              help=_IOU_TYPE_HELP)
+@click.option("--dpi", type=click.IntRange(10, 1200), default=100, show_default=True,
+              help="Resolution of a .png figure (dots per inch).")
+@quiet_option
+def plot_command(kind: str, gt: Path, src_format: str | None, pred: Path | None, out: Path, overwrite: bool,
+                 cls: str | None, normalize: Literal["none", "true", "pred", "all"], score_threshold: float | None,
+                 image_id: int | None, images: Path | None, area: str, iou_type: IouType, dpi: int,
+                 quiet: bool) -> None:
     """Draw one figure and save it as PNG or SVG."""
-    import numpy as np
-
     from annokit import viz
 
     if out.suffix.lower() not in (".png", ".svg"):
         raise FormatError(out, None, "the figure file must end in .png or .svg")
-    ds, dets = _read(gt, pred)
-    names = dict(zip(ds.categories.ids.tolist(), ds.categories.names))
-    g = ds.annotations
-    if kind in ("box-sizes", "class-counts"):
-        fig, ax = viz.new_axes(size=(7.0, 4.5))
-        if kind == "box-sizes":
-            viz.box_size_histogram(ax, g.boxes[~g.iscrowd])
-        else:
-            viz.class_count_histogram(ax, g.labels[~g.iscrowd], names)
-        viz.save_figure(fig, out, dpi=dpi)
-        return
-    if dets is None:
+    refuse_existing(overwrite, out)
+    ds, dets = _read(gt, src_format, pred)
+    if dets is None and kind not in ("box-sizes", "class-counts"):
         raise click.UsageError(f"plot {kind} needs --pred")
-    from annokit.analysis import tide
-    from annokit.analysis.confusion import detection_confusion
-
-    if kind == "breakdown":
-        _plot_breakdown(ds, dets, out, cls=cls, area=area, iou_type=iou_type, dpi=dpi, gt_path=gt)
-        return
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        tr = tide(ds, dets, mode="mask" if iou_type == "segm" else "bbox")
-    tags = tr.tags
-    ev = tags.pred_status <= 1
-    sel = ev.copy()
-    n_gt = int((~g.iscrowd).sum())
-    if cls is not None:
-        try:
-            cid = ds.categories.id_of(cls)
-        except KeyError:
-            raise FormatError(gt, "categories", f"no category named {cls!r}") from None
-        sel &= dets.labels == cid
-        n_gt = int(((g.labels == cid) & ~g.iscrowd).sum())
-    scores = dets.scores
-    thr = score_thresh
-    if thr is None:
-        thr = viz.best_f1_threshold(scores[ev], tags.pred_status[ev] == 0, int((~g.iscrowd).sum()))[0]
-        thr = 1.0 if not np.isfinite(thr) else thr
-    fig, ax = viz.new_axes(size=(7.0, 5.0))
-    if kind == "pr":
-        curves = {cls or "all classes": viz.pr_curve_points(scores[sel], tags.pred_status[sel] == 0, n_gt)}
-        if cls is None:
-            for cid_, name in names.items():
-                s_ = ev & (dets.labels == cid_)
-                ng = int(((g.labels == cid_) & ~g.iscrowd).sum())
-                if ng:
-                    curves[name] = viz.pr_curve_points(scores[s_], tags.pred_status[s_] == 0, ng)
-        viz.pr_curves(ax, curves, title="Precision-recall (IoU 0.5)")
-    elif kind == "errors":
-        viz.error_bars(ax, {**tr.main_dap, **tr.special_dap})
-    elif kind == "error-pie":
-        viz.error_pie(ax, tr.counts)
-    elif kind == "per-class-ap":
-        viz.per_class_bars(ax, {names[k]: v / 100 for k, v in tr.per_class_ap.items() if k in names},
-                           title="AP50 per class (TIDE)", ylabel="AP50")
-    elif kind == "confusion":
-        cm, labels = detection_confusion(ds, dets, tags, score_thresh=thr)
-        k = len(labels)
-        fig, ax = viz.new_axes(size=(min(4 + 0.3 * k, 20), min(3.5 + 0.3 * k, 20)))
-        viz.plot_confusion_matrix(ax, cm, labels, normalize=None if normalize == "none" else normalize,  # type: ignore[arg-type]
-                                  title=f"Detection confusion (score >= {thr:.3f})")
-    elif kind == "threshold":
-        viz.threshold_curves(ax, scores[sel], tags.pred_status[sel] == 0, n_gt)
-    elif kind == "reliability":
-        viz.reliability_diagram(ax, scores[sel], tags.pred_status[sel] == 0, title="Detection confidence")
-    elif kind == "overlay":
-        if image_id is None:
-            raise click.UsageError("plot overlay needs --image-id")
-        from annokit.analysis.tide import PRED_STATUS
-        from annokit.report.build import load_image
-
-        try:
-            h, w = ds.images.hw_of(image_id)
-        except KeyError:
-            raise FormatError(gt, "images", f"no image with id {image_id}") from None
-        k = int(ds.images.index_of(np.array([image_id]))[0])
-        img = load_image(images or _default_images(gt), ds.images.file_names[k])
-        above = ev & (scores >= thr)
-        found = np.zeros(len(g), bool)
-        found[tags.pred_match[above & (tags.pred_status == 0)]] = True
-        gsel = np.flatnonzero((g.image_ids == image_id) & ~g.iscrowd & ~found)
-        psel = np.flatnonzero((dets.image_ids == image_id) & above)
-        viz.overlay(ax, img, image_hw=(h, w), boxes=np.concatenate([g.boxes[gsel], dets.boxes[psel]]),
-                    labels=np.concatenate([g.labels[gsel], dets.labels[psel]]),
-                    status=["FN"] * len(gsel) + [PRED_STATUS[s] for s in tags.pred_status[psel]],
-                    scores=np.concatenate([np.full(len(gsel), np.nan), scores[psel]]), names=names,
-                    title=f"image {image_id} (score >= {thr:.3f})")
+    req = _Plot(ds, dets, gt, cls, normalize, score_threshold, image_id, images or _default_images(gt), area,
+                iou_type)
+    fig = _PLOTS[kind](req)
     viz.save_figure(fig, out, dpi=dpi)
+    Console.of(quiet).echo(f"wrote {out}")
 
 
-def _plot_breakdown(ds: Any, dets: Any, out: Path, *, cls: str | None, area: str, iou_type: str, dpi: int,
-                    gt_path: Path) -> None:
+def _box_sizes(req: _Plot) -> Any:
     from annokit import viz
 
-    try:
-        from annokit.analysis.breakdown import BREAKDOWN_KEYS, pr_breakdown
-        from annokit.metrics.coco import COCOParams, evaluate
-    except ImportError:
-        raise click.UsageError("plot breakdown needs annokit.metrics.coco, which this installation lacks") from None
-    res = evaluate(ds, dets, params=COCOParams(iou_type=iou_type))  # type: ignore[arg-type]
-    bd = pr_breakdown(ds, dets, coco=res)
-    if area not in bd.area_labels:
-        raise click.BadParameter(f"{area!r} is not one of {', '.join(bd.area_labels)}", param_hint="--area")
-    cid = None
-    if cls is not None:
-        try:
-            cid = ds.categories.id_of(cls)
-        except KeyError:
-            raise FormatError(gt_path, "categories", f"no category named {cls!r}") from None
-    curves = {k: bd.curve(k, cat_id=cid, area=area) for k in BREAKDOWN_KEYS}
-    aps = {k: bd.ap(k, cat_id=cid, area=area) for k in BREAKDOWN_KEYS}
-    fig, ax = viz.new_axes(size=(6.5, 5.0))
-    viz.breakdown_curves(ax, bd.rec_thrs, curves, aps=aps, title=f"PR breakdown: {cls or 'all classes'}, area {area}")
-    viz.save_figure(fig, out, dpi=dpi)
+    fig, ax = viz.new_axes(size=(7.0, 4.5))
+    g = req.ds.annotations
+    viz.box_size_histogram(ax, g.boxes[~g.iscrowd])
+    return fig
 
+
+def _class_counts(req: _Plot) -> Any:
+    from annokit import viz
+
+    fig, ax = viz.new_axes(size=(7.0, 4.5))
+    g = req.ds.annotations
+    viz.class_count_histogram(ax, g.labels[~g.iscrowd], req.names)
+    return fig
+
+
+@dataclass(frozen=True)
+class _Matching:
+    """TIDE's matching of the predictions: ``tr`` (result and tags), ``ev`` (N,) evaluated (TP or FP), ``sel``
+    (N,) evaluated and of ``--class``, ``n_gt`` non-crowd ground truth (of ``--class``), and the score threshold
+    (``--score-threshold``, else the best-F1 one)."""
+
+    tr: TideResult
+    ev: np.ndarray
+    sel: np.ndarray
+    n_gt: int
+    threshold: float
+
+    @classmethod
+    def of(cls, req: _Plot) -> _Matching:
+        from annokit.analysis import tide
+        from annokit.report.build import Outcome
+
+        dets, g = req.dets, req.ds.annotations
+        if dets is None or dets.scores is None:  # pragma: no cover - checked by the command
+            raise click.UsageError("this plot needs --pred with scores")
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            tr = tide(req.ds, dets, iou_type=req.iou_type)
+        ev = tr.tags.pred_status <= 1
+        cid = req.category()
+        sel = ev if cid is None else ev & (dets.labels == cid)
+        real = ~g.iscrowd if cid is None else ~g.iscrowd & (g.labels == cid)
+        thr = req.score_threshold
+        if thr is None:
+            thr = Outcome.at_best_f1(req.ds, dets, tr.tags).threshold  # as the report's
+        return cls(tr, ev, sel, int(real.sum()), float(thr))
+
+    def is_tp(self, rows: np.ndarray) -> np.ndarray:
+        out: np.ndarray = self.tr.tags.pred_status[rows] == 0
+        return out
+
+
+def _scores(req: _Plot) -> np.ndarray:
+    d = req.dets
+    return d.scores if d is not None and d.scores is not None else np.zeros(0)
+
+
+def _pr(req: _Plot) -> Any:
+    from annokit import viz
+
+    m = req.matching
+    fig, ax = viz.new_axes(size=(7.0, 5.0))
+    s, labels, g = _scores(req), req.dets.labels if req.dets is not None else np.zeros(0), req.ds.annotations
+    curves = {req.cls or "all classes": viz.pr_curve_points(s[m.sel], m.is_tp(m.sel), m.n_gt)}
+    if req.cls is None:
+        for cid, name in req.names.items():
+            sel = m.ev & (labels == cid)
+            ng = int(((g.labels == cid) & ~g.iscrowd).sum())
+            if ng:
+                curves[name] = viz.pr_curve_points(s[sel], m.is_tp(sel), ng)
+    viz.pr_curves(ax, curves, title="Precision-recall (IoU 0.5)")
+    return fig
+
+
+def _errors(req: _Plot) -> Any:
+    from annokit import viz
+
+    m = req.matching
+    fig, ax = viz.new_axes(size=(7.0, 5.0))
+    viz.error_bars(ax, {**m.tr.main_dap, **m.tr.special_dap})
+    return fig
+
+
+def _error_pie(req: _Plot) -> Any:
+    from annokit import viz
+
+    m = req.matching
+    fig, ax = viz.new_axes(size=(7.0, 5.0))
+    viz.error_pie(ax, m.tr.counts)
+    return fig
+
+
+def _per_class_ap(req: _Plot) -> Any:
+    from annokit import viz
+
+    m = req.matching
+    fig, ax = viz.new_axes(size=(7.0, 5.0))
+    names = req.names
+    viz.per_class_bars(ax, {names[k]: v / 100 for k, v in m.tr.per_class_ap.items() if k in names},
+                       title="AP50 per class (TIDE)", ylabel="AP50")
+    return fig
+
+
+def _confusion(req: _Plot) -> Any:
+    from annokit import viz
+    from annokit.analysis.confusion import detection_confusion
+
+    m = req.matching
+    if req.dets is None:  # pragma: no cover - checked by the command
+        raise click.UsageError("plot confusion needs --pred")
+    cm, labels = detection_confusion(req.ds, req.dets, m.tr.tags, score_threshold=m.threshold)
+    k = len(labels)
+    fig, ax = viz.new_axes(size=(min(4 + 0.3 * k, 20), min(3.5 + 0.3 * k, 20)))
+    viz.plot_confusion_matrix(ax, cm, labels, normalize=None if req.normalize == "none" else req.normalize,
+                              title=f"Detection confusion (score >= {m.threshold:.3f})")
+    return fig
+
+
+def _threshold(req: _Plot) -> Any:
+    from annokit import viz
+
+    m = req.matching
+    fig, ax = viz.new_axes(size=(7.0, 5.0))
+    viz.threshold_curves(ax, _scores(req)[m.sel], m.is_tp(m.sel), m.n_gt)
+    return fig
+
+
+def _reliability(req: _Plot) -> Any:
+    from annokit import viz
+
+    m = req.matching
+    fig, ax = viz.new_axes(size=(7.0, 5.0))
+    viz.reliability_diagram(ax, _scores(req)[m.sel], m.is_tp(m.sel), title="Detection confidence")
+    return fig
+
+
+def _overlay(req: _Plot) -> Any:
+    """One image with its missed ground truth and its predictions above the threshold."""
+    from annokit import viz
+    from annokit.analysis.tide import PRED_STATUS
+    from annokit.report.build import load_image
+
+    m = req.matching
+    if req.image_id is None:
+        raise click.UsageError("plot overlay needs --image-id")
+    ds, dets, g, tags = req.ds, req.dets, req.ds.annotations, m.tr.tags
+    if dets is None:  # pragma: no cover - checked by the command
+        raise click.UsageError("plot overlay needs --pred")
+    try:
+        h, w = ds.images.hw_of(req.image_id)
+    except KeyError:
+        raise FormatError(req.gt_path, "images", f"no image with id {req.image_id}") from None
+    k = int(ds.images.index_of(np.array([req.image_id]))[0])
+    scores = _scores(req)
+    above = m.ev & (scores >= m.threshold)
+    found = np.zeros(len(g), bool)
+    found[tags.pred_match[above & (tags.pred_status == 0)]] = True
+    gsel = np.flatnonzero((g.image_ids == req.image_id) & ~g.iscrowd & ~found)
+    psel = np.flatnonzero((dets.image_ids == req.image_id) & above)
+    fig, ax = viz.new_axes(size=(7.0, 5.0))
+    viz.overlay(ax, load_image(req.images, ds.images.file_names[k]), image_hw=(h, w),
+                boxes=np.concatenate([g.boxes[gsel], dets.boxes[psel]]),
+                labels=np.concatenate([g.labels[gsel], dets.labels[psel]]),
+                status=["FN"] * len(gsel) + [PRED_STATUS[s] for s in tags.pred_status[psel]],
+                scores=np.concatenate([np.full(len(gsel), np.nan), scores[psel]]), names=req.names,
+                title=f"image {req.image_id} (score >= {m.threshold:.3f})")
+    return fig
+
+
+def _breakdown(req: _Plot) -> Any:
+    """The COCO-style PR breakdown of one area range (and class)."""
+    from annokit import viz
+    from annokit.analysis.breakdown import BREAKDOWN_KEYS, pr_breakdown
+    from annokit.metrics.coco import COCOParams, evaluate
+
+    if req.dets is None:  # pragma: no cover - checked by the command
+        raise click.UsageError("plot breakdown needs --pred")
+    res = evaluate(req.ds, req.dets, params=COCOParams(iou_type=req.iou_type))
+    bd = pr_breakdown(req.ds, req.dets, coco=res)
+    if req.area not in bd.area_labels:
+        raise click.BadParameter(f"{req.area!r} is not one of {', '.join(bd.area_labels)}", param_hint="--area")
+    cid = req.category()
+    curves: dict[str, np.ndarray] = {k: bd.curve(k, cat_id=cid, area=req.area) for k in BREAKDOWN_KEYS}
+    aps: dict[str, float | None] = {k: bd.ap(k, cat_id=cid, area=req.area) for k in BREAKDOWN_KEYS}
+    fig, ax = viz.new_axes(size=(6.5, 5.0))
+    viz.breakdown_curves(ax, bd.rec_thrs, curves, aps=aps,
+                         title=f"PR breakdown: {req.cls or 'all classes'}, area {req.area}")
+    return fig
+
+
+_PLOTS: dict[str, Callable[[_Plot], Any]] = {
+    "pr": _pr, "errors": _errors, "error-pie": _error_pie, "per-class-ap": _per_class_ap, "confusion": _confusion,
+    "threshold": _threshold, "reliability": _reliability, "box-sizes": _box_sizes, "class-counts": _class_counts,
+    "overlay": _overlay, "breakdown": _breakdown}
+"""What draws each kind (a new figure, not saved)."""
 
 COMMANDS: list[click.Command] = [report_command, plot_command]

@@ -19,7 +19,14 @@ from annokit.core.model import FrozenModel
 from annokit.errors import ValidationError
 
 if TYPE_CHECKING:
+    import os
+    from collections.abc import Iterable, Mapping, Sequence
+
     import pandas
+
+    from annokit._internal.progress import Progress
+    from annokit.core.losses import LossRecorder
+    from annokit.ops import DedupeResult, MergeResult, OnConflict, SampleBy, SplitResult, Stratify
 
 __all__ = ["Dataset", "ImageRecord", "ImageTable"]
 
@@ -212,3 +219,54 @@ class Dataset(FrozenModel):
             licenses=self.licenses,
             extras=self.extras,
         )
+
+    # ------------------------------------------------------------------ operations: thin calls of annokit.ops
+    def filter(self, *, classes: Iterable[str | int] | None = None,
+               exclude_classes: Iterable[str | int] | None = None, min_area: float | None = None,
+               max_area: float | None = None, image_ids: ArrayLike | None = None, drop_empty_images: bool = False,
+               recorder: LossRecorder | None = None) -> Dataset:
+        """The images and objects that match (:func:`annokit.ops.filter_dataset`)."""
+        from annokit.ops import filter_dataset
+
+        return filter_dataset(self, classes=classes, exclude_classes=exclude_classes, min_area=min_area,
+                              max_area=max_area, image_ids=image_ids, drop_empty_images=drop_empty_images,
+                              recorder=recorder)
+
+    def merge(self, *others: Dataset, on_conflict: OnConflict = "error", by_id: bool = False,
+              by_content: bool = False, image_roots: Sequence[str | os.PathLike[str]] | None = None,
+              names: Sequence[str] | None = None, recorder: LossRecorder | None = None,
+              progress: Progress | None = None) -> MergeResult:
+        """This dataset and ``others`` merged, with the id mapping (:func:`annokit.ops.merge_datasets`)."""
+        from annokit.ops import merge_datasets
+
+        return merge_datasets([self, *others], on_conflict=on_conflict, by_id=by_id, by_content=by_content,
+                              image_roots=image_roots, names=names, recorder=recorder, progress=progress)
+
+    def split(self, ratios: Mapping[str, float], *, stratify: Stratify = "class", group_by: str | None = None,
+              seed: int = 0, recorder: LossRecorder | None = None, progress: Progress | None = None) -> SplitResult:
+        """Reproducible, stratified splits (:func:`annokit.ops.split_dataset`)."""
+        from annokit.ops import split_dataset
+
+        return split_dataset(self, ratios, stratify=stratify, group_by=group_by, seed=seed, recorder=recorder,
+                             progress=progress)
+
+    def sample(self, n: int, *, by: SampleBy = "random", predictions: Dataset | Instances | None = None,
+               seed: int = 0, recorder: LossRecorder | None = None) -> Dataset:
+        """``n`` images, at random, class-balanced or least certain (:func:`annokit.ops.sample_dataset`)."""
+        from annokit.ops import sample_dataset
+
+        return sample_dataset(self, n, by=by, predictions=predictions, seed=seed, recorder=recorder)
+
+    def remap(self, mapping: Mapping[str | int, Any], *, renumber: bool = False,
+              recorder: LossRecorder | None = None) -> Dataset:
+        """Categories renamed, merged or dropped (:func:`annokit.ops.remap_dataset`)."""
+        from annokit.ops import remap_dataset
+
+        return remap_dataset(self, mapping, renumber=renumber, recorder=recorder)
+
+    def dedupe(self, *, iou: float = 0.95, image_root: str | os.PathLike[str] | None = None,
+               recorder: LossRecorder | None = None, progress: Progress | None = None) -> DedupeResult:
+        """Duplicate objects and images, found (:func:`annokit.ops.dedupe_dataset`)."""
+        from annokit.ops import dedupe_dataset
+
+        return dedupe_dataset(self, iou=iou, image_root=image_root, recorder=recorder, progress=progress)

@@ -17,6 +17,7 @@ from pydantic import Field, field_validator, model_validator
 from annokit.core.arrays import BoolArray, FloatArray, IntArray, as_array, check_len, first_bad, frozen
 from annokit.core.boxes import box_area
 from annokit.core.model import FrozenModel
+from annokit.core.rotated import check_corners, check_rboxes
 from annokit.errors import ValidationError
 
 __all__ = ["Instances", "Segmentation"]
@@ -60,6 +61,13 @@ class Instances(FrozenModel):
         Widths and heights exactly as an xywh source (COCO, YOLO) stated them. ``l + w`` can equal ``r`` for many
         floats ``w``; writers and the COCO evaluator use these where they still agree with ``boxes``, so a file
         round-trips to the last bit and areas equal pycocotools' ``w * h``.
+    rboxes : (N, 5) float64 or None
+        Oriented boxes ``[cx, cy, w, h, angle]`` (angle in radians; see :mod:`annokit.core.rotated` for the exact
+        definition), where the source gives them (COCO-style ``"rbox"``).
+    corners : (N, 4, 2) float64 or None
+        Four ``(x, y)`` corners of an arbitrary quadrilateral per object, in the source's order (DOTA, YOLO-OBB);
+        the primary form of an oriented object: :mod:`annokit.core.rotated` measures polygon IoU on them.
+        ``boxes`` is then their axis-aligned hull.
 
     Every array is read-only (a view: the arrays you passed in stay yours); :meth:`replace` makes a changed copy.
     Invalid columns raise :class:`annokit.ValidationError`.
@@ -82,6 +90,8 @@ class Instances(FrozenModel):
     ignore: BoolArray | None = None
     extras: list[dict[str, Any]] | None = None
     source_wh: FloatArray | None = None
+    rboxes: FloatArray | None = None
+    corners: FloatArray | None = None
 
     @field_validator("image_ids", "labels", mode="plain")
     @classmethod
@@ -97,6 +107,26 @@ class Instances(FrozenModel):
     @classmethod
     def _wh(cls, v: Any) -> FloatArray | None:
         return None if v is None else as_array(v, "source_wh", np.float64, 2, width=2)
+
+    @field_validator("rboxes", mode="plain")
+    @classmethod
+    def _rboxes(cls, v: Any) -> FloatArray | None:
+        if v is None:
+            return None
+        arr = as_array(v, "rboxes", np.float64, 2, width=5)
+        check_rboxes(arr)
+        return arr
+
+    @field_validator("corners", mode="plain")
+    @classmethod
+    def _corners(cls, v: Any) -> FloatArray | None:
+        if v is None:
+            return None
+        arr = as_array(v, "corners", np.float64, 3)
+        if arr.size == 0:
+            arr = frozen(arr.reshape(0, 4, 2))
+        check_corners(arr)
+        return arr
 
     @field_validator("scores", "area", mode="plain")
     @classmethod
@@ -118,7 +148,8 @@ class Instances(FrozenModel):
         n = len(self.image_ids)
         check_len(self.boxes, n, "boxes")
         check_len(self.labels, n, "labels")
-        for name in ("scores", "iscrowd", "area", "ids", "segmentations", "ignore", "extras", "source_wh"):
+        for name in ("scores", "iscrowd", "area", "ids", "segmentations", "ignore", "extras", "source_wh", "rboxes",
+                     "corners"):
             col = self.__dict__[name]
             if col is not None:
                 check_len(col, n, name)
@@ -153,7 +184,8 @@ class Instances(FrozenModel):
 
     def __repr__(self) -> str:
         n, imgs, labs = len(self), len(np.unique(self.image_ids)), len(np.unique(self.labels))
-        cols = [c for c in ("scores", "segmentations", "ignore", "extras") if getattr(self, c) is not None]
+        cols = [c for c in ("scores", "segmentations", "ignore", "extras", "rboxes", "corners")
+                if getattr(self, c) is not None]
         crowd = int(self.iscrowd.sum())
         parts = [f"{n} object{'s' * (n != 1)} in {imgs} image{'s' * (imgs != 1)}",
                  f"{labs} label{'s' * (labs != 1)}"] + ([f"{crowd} crowd"] if crowd else []) + cols

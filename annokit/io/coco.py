@@ -13,7 +13,6 @@ import contextlib
 import math
 import os
 import reprlib
-import warnings
 from collections.abc import Iterable
 from dataclasses import dataclass
 from itertools import chain
@@ -32,8 +31,7 @@ from annokit.core.arrays import BoolArray, FloatArray, IntArray
 from annokit.core.dataset import Dataset, ImageTable
 from annokit.core.instances import Instances, Segmentation
 from annokit.core.labels import LabelSet
-from annokit.core.masks import segmentation_kind
-from annokit.errors import AnnokitWarning, FormatError, ValidationError
+from annokit.errors import FormatError, ValidationError
 from annokit.io._rle import rle_strings_ok
 from annokit.io.validation import FieldError, Problem, Problems
 
@@ -47,7 +45,6 @@ PathLike = str | os.PathLike[str]
 _IMAGE_KEYS = {"id", "file_name", "height", "width"}
 _CAT_KEYS = {"id", "name", "supercategory"}
 _ANN_KEYS = {"id", "image_id", "category_id", "bbox", "area", "iscrowd", "segmentation", "ignore"}
-_RES_KEYS = {"image_id", "category_id", "bbox", "score", "segmentation"}
 MAX_JSON_BYTES = 8 << 30
 
 
@@ -77,7 +74,6 @@ def load_json(path: PathLike) -> Any:
 
 
 # ----------------------------------------------------------------------------------------------- helpers
-# (the results reader's columns; the instances reader has its own below, led by the schema)
 def _is_int(v: Any) -> bool:
     return isinstance(v, int) and not isinstance(v, bool)
 
@@ -255,129 +251,6 @@ IMAGE: TypeAdapter[CocoImage] = TypeAdapter(CocoImage)
 CATEGORY: TypeAdapter[CocoCategory] = TypeAdapter(CocoCategory)
 ANNOTATION: TypeAdapter[CocoAnnotation] = TypeAdapter(CocoAnnotation)
 TOP: TypeAdapter[CocoInstancesFile] = TypeAdapter(CocoInstancesFile)
-
-
-def _check_polygons(path: Path, where: str, seg: list[Any]) -> None:
-    try:
-        _polygons(seg)
-    except FieldError as exc:
-        raise FormatError(path, f"{where}.segmentation{exc.where}", exc.message) from None
-
-
-def _check_rle(path: Path, where: str, seg: dict, hw: tuple[int, int] | None) -> None:
-    size = seg.get("size")
-    if not (isinstance(size, list) and len(size) == 2 and all(_is_int(s) and s >= 0 for s in size)):
-        raise FormatError(path, f"{where}.segmentation.size", f"expected [height, width], got {size!r}")
-    if hw is not None and tuple(size) != hw:
-        raise FormatError(path, f"{where}.segmentation.size",
-                          f"RLE size {size} differs from the image size [{hw[0]}, {hw[1]}]")
-    counts = seg.get("counts")
-    if isinstance(counts, list):
-        if sum(counts) != size[0] * size[1]:
-            raise FormatError(path, f"{where}.segmentation.counts",
-                              f"uncompressed counts sum to {sum(counts)}, not height*width = {size[0] * size[1]}")
-    elif not isinstance(counts, (str, bytes)):
-        raise FormatError(path, f"{where}.segmentation.counts", "expected a string or a list of run lengths")
-
-
-def _check_segmentation(path: Path, where: str, seg: Any, hw: tuple[int, int] | None) -> None:
-    if isinstance(seg, list):
-        _check_polygons(path, where, seg)
-    elif isinstance(seg, dict):
-        _check_rle(path, where, seg, hw)
-    else:
-        raise FormatError(path, f"{where}.segmentation", f"expected polygons or an RLE dict, got {type(seg).__name__}")
-
-
-def _bbox_array(path: Path, items: list[dict], key: str, label: str, required: bool = True) -> np.ndarray:
-    """``(N, 4)`` xywh from ``items[i][key]``, with a precise error on the first bad one."""
-    try:
-        arr = np.array([it[key] for it in items])
-        if len(items) and (arr.shape != (len(items), 4) or arr.dtype.kind not in "fiu"):
-            raise ValueError
-        arr = arr.astype(np.float64, copy=False)
-    except (KeyError, ValueError, TypeError):
-        for i, it in enumerate(items):
-            if not isinstance(it, dict):
-                raise FormatError(path, f"{label}[{i}]", f"expected an object, got {type(it).__name__}") from None
-            if key not in it:
-                raise FormatError(path, f"{label}[{i}]", f"missing key {key!r}") from None
-            bb = it[key]
-            if not (isinstance(bb, list) and len(bb) == 4 and all(_is_num(v) for v in bb)):
-                raise FormatError(path, f"{label}[{i}].{key}", f"expected 4 numbers [x, y, w, h], got {bb!r}") from None
-        raise FormatError(path, label, f"cannot read {key}") from None
-    if len(items) == 0:
-        return np.zeros((0, 4))
-    bad = ~np.isfinite(arr).all(axis=1)
-    if bad.any():
-        i = int(np.flatnonzero(bad)[0])
-        raise FormatError(path, f"{label}[{i}].{key}", f"not finite: {items[i][key]!r}")
-    bad = (arr[:, 2] < 0) | (arr[:, 3] < 0)
-    if bad.any():
-        i = int(np.flatnonzero(bad)[0])
-        which = "width" if arr[i, 2] < 0 else "height"
-        val = arr[i, 2] if which == "width" else arr[i, 3]
-        raise FormatError(path, f"{label}[{i}].{key}", f"{which} is negative ({val})")
-    return arr
-
-
-def _int_column(path: Path, items: list[dict], key: str, label: str, default: int | None = None) -> np.ndarray:
-    """``(N,)`` int64 of ``items[i][key]``: one vectorised pass, and a slow pass only to name the culprit."""
-    try:
-        if default is None:
-            vals = [it[key] for it in items]
-        else:
-            vals = [it.get(key, default) for it in items]
-        arr = np.array(vals, dtype=np.int64)
-        if arr.ndim != 1:
-            raise ValueError
-        # bools, floats with fractions and strings must not pass silently
-        if vals and not set(map(type, vals)) <= {int}:
-            raise ValueError
-        return arr
-    except (KeyError, ValueError, TypeError, OverflowError, AttributeError):
-        for i, it in enumerate(items):
-            if not isinstance(it, dict):
-                raise FormatError(path, f"{label}[{i}]", f"expected an object, got {type(it).__name__}") from None
-            if key not in it and default is None:
-                raise FormatError(path, f"{label}[{i}]", f"missing key {key!r}") from None
-            v = it.get(key, default)
-            if not _is_int(v):
-                raise FormatError(path, f"{label}[{i}].{key}", f"expected an integer, got {v!r}") from None
-        raise FormatError(path, label, f"cannot read {key}") from None
-
-
-def _float_column(path: Path, items: list[dict], key: str, label: str) -> np.ndarray:
-    try:
-        vals = [it[key] for it in items]
-        arr = np.array(vals, dtype=np.float64)
-        if arr.ndim != 1 or (vals and not set(map(type, vals)) <= {int, float}):
-            raise ValueError
-        arr = arr.astype(np.float64, copy=False)
-    except (KeyError, ValueError, TypeError):
-        for i, it in enumerate(items):
-            if key not in it:
-                raise FormatError(path, f"{label}[{i}]", f"missing key {key!r}") from None
-            if not _is_num(it[key]):
-                raise FormatError(path, f"{label}[{i}].{key}", f"expected a number, got {it[key]!r}") from None
-        raise FormatError(path, label, f"cannot read {key}") from None
-    bad = ~np.isfinite(arr)
-    if bad.any():
-        i = int(np.flatnonzero(bad)[0])
-        raise FormatError(path, f"{label}[{i}].{key}", f"not finite: {vals[i]!r}")
-    return arr
-
-
-def _image_id_column(path: Path, items: list[dict], id_map: dict[Any, int] | None, label: str) -> np.ndarray:
-    """``(N,)`` int64 image ids of ``items``; with ``id_map`` (string ids), their integer codes."""
-    if id_map is None:
-        return _int_column(path, items, "image_id", label)
-    out = np.empty(len(items), np.int64)
-    for i, it in enumerate(items):
-        if it.get("image_id") not in id_map:
-            raise FormatError(path, f"{label}[{i}].image_id", f"unknown image id {it.get('image_id')!r}")
-        out[i] = id_map[it["image_id"]]
-    return out
 
 
 # ----------------------------------------------------------------------------------------------- instances
@@ -973,79 +846,30 @@ def write_instances(ds: Dataset, path: PathLike) -> None:
 
 
 # ----------------------------------------------------------------------------------------------- results
-def read_results(path: PathLike | list, gt: Dataset, *, fixed: bool = False) -> Instances:
+def read_results(path: PathLike | list[Any], gt: Dataset, *, fixed: bool = False) -> Instances:
     """Read a COCO results file (a list of detections) against the ground truth ``gt``.
 
     Follows ``COCO.loadRes``: detection ids are 1..N in file order; when the first detection has a non-empty
     ``bbox``, every area is ``w * h`` (even for mask evaluation) and a missing segmentation is the box; otherwise
     area and box come from the RLE. Detections whose image is not in ``gt`` are an error; those whose category is
     not in ``gt`` are dropped with a warning (pycocotools drops them silently). An empty list gives no detections
-    (pycocotools crashes; annokit warns in the default mode).
+    (pycocotools crashes; annokit warns in the default mode). A file is read in blocks straight into columns
+    (:mod:`annokit.core.coco_results`): its size costs memory for the columns only.
     """
+    from annokit.core.coco_results import ResultsTarget, read_result_columns, result_columns
+
+    target = ResultsTarget.of(gt)
     p = Path(path) if not isinstance(path, list) else Path("<results>")
-    data = load_json(p) if not isinstance(path, list) else path
-    if not isinstance(data, list):
-        raise FormatError(p, None, f"a results file must be a JSON list of detections, got {type(data).__name__}")
-    if not data:
-        if not fixed:
-            warnings.warn(f"{p}: empty results list (pycocotools' loadRes crashes on it); scoring no detections",
-                          AnnokitWarning, stacklevel=2)
-        return Instances(image_ids=np.zeros(0, np.int64), boxes=np.zeros((0, 4)), labels=np.zeros(0, np.int64),
-                         scores=np.zeros(0), segmentations=[])
-    for i, d in enumerate(data):
-        if not isinstance(d, dict):
-            raise FormatError(p, f"[{i}]", f"expected an object, got {type(d).__name__}")
-    str_map = None
-    if gt.images.extras is not None and any("id" in e for e in gt.images.extras):
-        str_map = {e.get("id"): int(gt.images.ids[i]) for i, e in enumerate(gt.images.extras)}
-    img = _image_id_column(p, data, str_map, "")
-    cat = _int_column(p, data, "category_id", "")
-    score = _float_column(p, data, "score", "")
-    pos = gt.images.index_of(img)
-    if (pos < 0).any():
-        i = int(np.flatnonzero(pos < 0)[0])
-        raise FormatError(p, f"[{i}].image_id", f"image id {data[i]['image_id']!r} is not in the ground truth")
-    first = data[0]
-    box_mode = "bbox" in first and first["bbox"] != []
-    segs: list[Any] = [d.get("segmentation") for d in data]
-    hs, ws = gt.images.heights[pos], gt.images.widths[pos]
-    if box_mode:
-        xywh = _bbox_array(p, data, "bbox", "")
-        area = xywh[:, 2] * xywh[:, 3]
-        for i, s in enumerate(segs):
-            if s is not None:
-                _check_segmentation(p, f"[{i}]", s, (int(hs[i]), int(ws[i])))
+    if isinstance(path, list):
+        cols = result_columns(path, target, fixed=fixed)
     else:
-        from annokit.core.masks import rle_area, segmentation_to_rle
-
-        rles = []
-        for i, s in enumerate(segs):
-            if s is None:
-                raise FormatError(p, f"[{i}]", "detection has neither 'bbox' nor 'segmentation'")
-            _check_segmentation(p, f"[{i}]", s, (int(hs[i]), int(ws[i])))
-            if segmentation_kind(s) == "polygon":
-                raise FormatError(p, f"[{i}].segmentation", "results take RLE masks, not polygons")
-            rles.append(segmentation_to_rle(s, int(hs[i]), int(ws[i])))
-        from pycocotools import mask as _cmask
-
-        area = rle_area(rles)
-        have_box = [("bbox" in d) for d in data]
-        xywh = np.asarray(_cmask.toBbox(rles), dtype=np.float64).reshape(-1, 4)
-        if any(have_box):
-            idx = [i for i, h in enumerate(have_box) if h]
-            xywh[idx] = _bbox_array(p, [data[i] for i in idx], "bbox", "")
-    unknown = gt.categories.index_of(cat) < 0
-    if unknown.any():
-        i = int(np.flatnonzero(unknown)[0])
-        warnings.warn(f"{p}: {int(unknown.sum())} detections have a category id not in the ground truth "
-                      f"(first: [{i}].category_id = {int(cat[i])}); they are not scored", AnnokitWarning,
-                      stacklevel=2)
-    boxes = xywh.copy()
-    boxes[:, 2] += xywh[:, 0]
-    boxes[:, 3] += xywh[:, 1]
+        try:
+            cols = read_result_columns(p, target, fixed=fixed)
+        except OSError as exc:
+            raise FormatError(p, None, f"cannot read: {exc.strerror or exc}") from None
+    cols.warn_unknown(p)
     try:
-        return Instances(image_ids=img, boxes=boxes, labels=cat, scores=score, area=area,
-                         ids=np.arange(1, len(data) + 1), segmentations=segs, source_wh=xywh[:, 2:])
+        return cols.instances()
     except ValidationError as exc:
         raise FormatError(p, None, str(exc)) from None
 

@@ -18,14 +18,12 @@ from pathlib import Path
 from typing import Any, TypeGuard
 
 import numpy as np
-from numpy.typing import NDArray
 
 from annokit._internal.files import write_bytes_atomic, write_json_atomic
 from annokit._internal.paths import safe_name
-from annokit.core.arrays import BoolArray, IntArray
 from annokit.errors import FormatError, ValidationError
 from annokit.io.coco import load_json
-from annokit.io.labelmap import open_image
+from annokit.io.labelmap import MAX_PIXELS, fast_png_codec, open_image, png_header, read_png_bytes, scratch_bytes
 
 __all__ = [
     "PanopticImage",
@@ -51,8 +49,8 @@ def rgb2id(rgb: np.ndarray) -> np.ndarray:
     if a.ndim != 3 or a.shape[2] != 3:
         raise ValidationError(f"rgb2id: expected shape (H, W, 3), got {a.shape}")
     a = a.astype(np.uint32)
-    out: NDArray[np.uint32] = a[..., 0] + (a[..., 1] << 8) + (a[..., 2] << 16)
-    return out
+    ids: np.ndarray = a[..., 0] + (a[..., 1] << 8) + (a[..., 2] << 16)
+    return ids
 
 
 def id2rgb(ids: np.ndarray) -> np.ndarray:
@@ -93,57 +91,67 @@ def _is_int(v: Any) -> TypeGuard[int]:
     return isinstance(v, int) and not isinstance(v, bool)
 
 
-def _categories(p: Path, cats: Any, require: bool) -> tuple[IntArray, list[str], BoolArray]:
-    """The ``categories`` list: unique integer ids, names, ``isthing`` flags (0 or 1, 1 when absent)."""
+def _read_categories(p: Path, cats: Any, required: bool) -> tuple[list[int], list[str], list[bool]]:
+    """``categories[]``: ids (unique integers), names and ``isthing`` flags, in file order."""
     cat_ids: list[int] = []
     names: list[str] = []
     things: list[bool] = []
     if cats is None:
-        if require:
+        if required:
             raise FormatError(p, "categories", "missing")
-    elif not isinstance(cats, list):
+        return cat_ids, names, things
+    if not isinstance(cats, list):
         raise FormatError(p, "categories", "not a list")
-    else:
-        for i, c in enumerate(cats):
-            if not isinstance(c, dict) or not _is_int(c.get("id")) or not -2**63 <= c["id"] < 2**63:
-                raise FormatError(p, f"categories[{i}]", "expected an object with an integer 'id'")
-            if c["id"] in cat_ids:
-                raise FormatError(p, f"categories[{i}].id", f"duplicate category id {c['id']}")
-            name = c.get("name", c["id"])
-            if not isinstance(name, (str, int)):
-                raise FormatError(p, f"categories[{i}].name", f"expected a string, got {name!r}")
-            isthing = c.get("isthing", 1)
-            if isthing not in (0, 1, True, False):
-                raise FormatError(p, f"categories[{i}].isthing", f"expected 0 or 1, got {isthing!r}")
-            cat_ids.append(int(c["id"]))
-            names.append(str(name))
-            things.append(bool(isthing))
-    return np.asarray(cat_ids, np.int64), names, np.asarray(things, bool)
+    seen: set[int] = set()
+    for i, c in enumerate(cats):
+        if not isinstance(c, dict) or not _is_int(c.get("id")) or not -2**63 <= c["id"] < 2**63:
+            raise FormatError(p, f"categories[{i}]", "expected an object with an integer 'id'")
+        if c["id"] in seen:
+            raise FormatError(p, f"categories[{i}].id", f"duplicate category id {c['id']}")
+        seen.add(c["id"])
+        name = c.get("name", c["id"])
+        if not isinstance(name, (str, int)):
+            raise FormatError(p, f"categories[{i}].name", f"expected a string, got {name!r}")
+        cat_ids.append(int(c["id"]))
+        names.append(str(name))
+        isthing = c.get("isthing", 1)
+        if isthing not in (0, 1, True, False):
+            raise FormatError(p, f"categories[{i}].isthing", f"expected 0 or 1, got {isthing!r}")
+        things.append(bool(isthing))
+    return cat_ids, names, things
 
 
-def _segments(p: Path, where: str, segs: Any, image_id: Any) -> tuple[IntArray, IntArray, BoolArray, IntArray]:
-    """One entry's ``segments_info``: segment ids (1..2**24-1, unique in the image), category ids, crowd flags,
-    areas (non-negative integers, -1 where absent)."""
-    if not isinstance(segs, list):
-        raise FormatError(p, f"{where}.segments_info", "not a list")
+def _objects(p: Path, items: list[Any], prefix: str) -> Iterator[tuple[int, str, dict[str, Any]]]:
+    """``(i, "prefix[i]", item)`` for each of ``items``, every one required to be a JSON object."""
+    for i, item in enumerate(items):
+        where = f"{prefix}[{i}]"
+        if not isinstance(item, dict):
+            raise FormatError(p, where, "expected an object")
+        yield i, where, item
+
+
+def _read_segments(p: Path, where: str, image_id: Any, segs: list[Any]) -> tuple[np.ndarray, ...]:
+    """One image's ``segments_info[]`` as ``(ids, category ids, iscrowd, area)`` arrays (area -1 = absent)."""
     n = len(segs)
-    sid, cid, area = np.empty(n, np.int64), np.empty(n, np.int64), np.full(n, -1, np.int64)
+    sid = np.empty(n, np.int64)
+    cid = np.empty(n, np.int64)
     crowd = np.zeros(n, bool)
+    area = np.full(n, -1, np.int64)
     ids_seen: set[int] = set()
-    for j, s in enumerate(segs):
-        w = f"{where}.segments_info[{j}]"
-        if not isinstance(s, dict):
-            raise FormatError(p, w, "expected an object")
-        v, c, ic, ar = s.get("id"), s.get("category_id"), s.get("iscrowd", 0), s.get("area")
+    for j, w, s in _objects(p, segs, f"{where}.segments_info"):
+        v = s.get("id")
         if not _is_int(v) or not 0 < v < (1 << 24):
             raise FormatError(p, f"{w}.id", f"expected an integer in 1..16777215 (0 is void), got {v!r}")
         if v in ids_seen:
             raise FormatError(p, f"{w}.id", f"duplicate segment id {v} in image {image_id!r}")
         ids_seen.add(v)
+        c = s.get("category_id")
         if not _is_int(c) or not -2**63 <= c < 2**63:
             raise FormatError(p, f"{w}.category_id", f"expected an integer, got {c!r}")
+        ic = s.get("iscrowd", 0)
         if ic not in (0, 1, True, False):
             raise FormatError(p, f"{w}.iscrowd", f"expected 0 or 1, got {ic!r}")
+        ar = s.get("area")
         if ar is not None:
             if not (_is_int(ar) or (isinstance(ar, float) and ar.is_integer())) or not 0 <= ar < 2**62:
                 raise FormatError(p, f"{w}.area", f"expected a non-negative integer, got {ar!r}")
@@ -156,6 +164,23 @@ def read_panoptic_json(path: PathLike, *, require_categories: bool = True) -> Pa
     """Parse and validate a COCO panoptic JSON (``annotations[].segments_info[]`` and ``categories[]``).
 
     Every problem is a :class:`~annokit.errors.FormatError` naming the file and the place.
+
+    Parameters
+    ----------
+    path : str or path
+        The JSON file.
+    require_categories : bool
+        Whether ``categories`` must be there (ground truth: yes; a prediction file may leave it out).
+
+    Returns
+    -------
+    PanopticFile
+
+    Examples
+    --------
+    >>> f = read_panoptic_json("panoptic_val2017.json")  # doctest: +SKIP
+    >>> len(f.images), f.category_ids[:3]  # doctest: +SKIP
+    (5000, array([1, 2, 3]))
     """
     p = Path(path)
     data = load_json(p)
@@ -164,26 +189,23 @@ def read_panoptic_json(path: PathLike, *, require_categories: bool = True) -> Pa
     anns = data.get("annotations")
     if not isinstance(anns, list):
         raise FormatError(p, "annotations", "missing or not a list")
-    cat_ids, names, things = _categories(p, data.get("categories"), require_categories)
+    cat_ids, names, things = _read_categories(p, data.get("categories"), require_categories)
     images: list[PanopticImage] = []
     seen: set[Any] = set()
-    for i, a in enumerate(anns):
-        where = f"annotations[{i}]"
-        if not isinstance(a, dict):
-            raise FormatError(p, where, "expected an object")
+    for _, where, a in _objects(p, anns, "annotations"):
         image_id = a.get("image_id")
         if not (_is_int(image_id) or isinstance(image_id, str)):
             raise FormatError(p, f"{where}.image_id", f"expected an integer or string, got {image_id!r}")
         if image_id in seen:
             raise FormatError(p, f"{where}.image_id", f"image {image_id!r} has a second annotation entry")
         seen.add(image_id)
-        fname = a.get("file_name")
-        if not isinstance(fname, str):
-            raise FormatError(p, f"{where}.file_name", f"expected a file name, got {fname!r}")
-        safe_name(fname, source=p, where=f"{where}.file_name")
-        sid, cid, crowd, area = _segments(p, where, a.get("segments_info", []), image_id)
+        fname = safe_name(a.get("file_name"), source=p, where=f"{where}.file_name")  # type: ignore[arg-type]
+        segs = a.get("segments_info", [])
+        if not isinstance(segs, list):
+            raise FormatError(p, f"{where}.segments_info", "not a list")
+        sid, cid, crowd, area = _read_segments(p, where, image_id, segs)
         images.append(PanopticImage(image_id, fname, sid, cid, crowd, area, where))
-    return PanopticFile(p, images, cat_ids, names, things, data)
+    return PanopticFile(p, images, np.asarray(cat_ids, np.int64), names, np.asarray(things, bool), data)
 
 
 def _decode_rgb_ids(img: Any, path: Path, out: np.ndarray | None) -> np.ndarray:
@@ -191,8 +213,7 @@ def _decode_rgb_ids(img: Any, path: Path, out: np.ndarray | None) -> np.ndarray:
     from PIL import Image
 
     w, h = img.size
-    if out is None or out.shape != (h, w) or out.dtype != np.uint32 or not out.flags.c_contiguous:
-        out = np.empty((h, w), np.uint32)
+    out = _id_buffer(out, h, w)
     done = False
     lazy = bool(getattr(img, "tile", None))  # not decoded yet: a file image whose pixels can land in ``out``
     try:  # let Pillow decode straight into ``out`` (RGB is stored as 4 bytes per pixel); fall back if it won't
@@ -212,12 +233,70 @@ def _decode_rgb_ids(img: Any, path: Path, out: np.ndarray | None) -> np.ndarray:
     return out
 
 
+def _id_buffer(out: np.ndarray | None, h: int, w: int) -> np.ndarray:
+    """``out`` when it is a C-contiguous uint32 ``(h, w)`` array, else a new one."""
+    if out is None or out.shape != (h, w) or out.dtype != np.uint32 or not out.flags.c_contiguous:
+        return np.empty((h, w), np.uint32)
+    return out
+
+
+def _read_id_png_fast(p: Path, limit: int, out: np.ndarray | None) -> np.ndarray | None:
+    """8-bit RGB id PNGs through :func:`annokit.io.labelmap.fast_png_codec`, straight into a reused buffer;
+    ``None`` for anything else (Pillow's path then decodes it, or names what is wrong)."""
+    data = read_png_bytes(p)
+    codec = fast_png_codec()
+    if data is None or codec is None:
+        return None
+    head = png_header(data)
+    if head is None or head.bit_depth != 8 or head.color_type != 2:
+        return None
+    h, w = head.height, head.width
+    if not 0 < h * w <= limit:
+        return None
+    n = h * w
+    buf = scratch_bytes("rgb", 3 * n + 1)  # one spare byte: the last pixel is read as 4 bytes below
+    try:
+        rgb = codec.png_decode(data, out=buf[:3 * n].reshape(h, w, 3))
+    except Exception:  # any decoder failure: Pillow's path decides and reports
+        return None
+    if not (isinstance(rgb, np.ndarray) and rgb.shape == (h, w, 3) and np.shares_memory(rgb, buf)):
+        return None
+    ids = _id_buffer(out, h, w)
+    # pixel i's bytes R, G, B (and the next pixel's R) as a little-endian uint32 at offset 3 i, masked to 24 bits
+    packed = np.ndarray((n,), "<u4", buffer=buf, strides=(3,))
+    np.bitwise_and(packed, np.uint32(0xFFFFFF), out=ids.reshape(-1))
+    return ids
+
+
 def read_id_png(path: PathLike, *, max_pixels: int | None = None, out: np.ndarray | None = None) -> np.ndarray:
     """Read an RGB (or palette) id PNG as ``(H, W)`` uint32 segment ids (0 = void).
 
-    ``out``: a uint32 ``(H, W)`` array to decode into (reused when its shape fits; the result is returned).
+    Parameters
+    ----------
+    path : str or path
+        The PNG.
+    max_pixels : int, optional
+        Images with more pixels are refused before decoding (default :data:`annokit.io.labelmap.MAX_PIXELS`).
+    out : numpy.ndarray, optional
+        A uint32 ``(H, W)`` array to decode into (used when its shape fits; the result is returned).
+
+    Returns
+    -------
+    numpy.ndarray
+        ``(H, W)`` uint32 ids ``R + 256 G + 65536 B``.
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> f = tempfile.NamedTemporaryFile(suffix=".png", delete=False).name
+    >>> write_id_png(f, np.array([[0, 1, 70000]]))
+    >>> read_id_png(f).tolist()
+    [[0, 1, 70000]]
     """
     p = Path(path)
+    fast = _read_id_png_fast(p, MAX_PIXELS if max_pixels is None else int(max_pixels), out)
+    if fast is not None:
+        return fast
     img = open_image(p, max_pixels=max_pixels)
     try:
         with img:

@@ -12,6 +12,8 @@ from fractions import Fraction
 
 import numpy as np
 
+from annokit.errors import ValidationError
+
 __all__ = ["ExactSum", "exact_sum"]
 
 _CHUNK = 512  # 512 mantissas below 2**53 sum below 2**62: no int64 overflow
@@ -30,7 +32,7 @@ class ExactSum:
         if v.size == 0:
             return self
         if not np.all(np.isfinite(v)):
-            raise ValueError("ExactSum: values must be finite")
+            raise ValidationError("ExactSum: values must be finite")
         m, e = np.frexp(v)
         mi = np.ldexp(m, 53).astype(np.int64)  # exact: |m| < 1 has 53 bits
         order = np.argsort(e, kind="stable")

@@ -7,6 +7,8 @@ from typing import Any
 
 import numpy as np
 
+from annokit.errors import ValidationError
+
 __all__ = ["fnone", "div", "nan_div", "as_int_array"]
 
 
@@ -35,12 +37,12 @@ def nan_div(a: np.ndarray, b: np.ndarray) -> np.ndarray:
 def as_int_array(x: Any, name: str, ndim: int = 1) -> np.ndarray:
     a = np.asarray(x)
     if a.ndim != ndim:
-        raise ValueError(f"{name}: expected a {ndim}-d array, got shape {a.shape}")
+        raise ValidationError(f"{name}: expected a {ndim}-d array, got shape {a.shape}")
     if a.size and not np.issubdtype(a.dtype, np.integer):
         if np.issubdtype(a.dtype, np.floating) and np.all(np.isfinite(a)) and np.all(a == np.round(a)):
             a = a.astype(np.int64)
         elif a.dtype == bool:
             a = a.astype(np.int64)
         else:
-            raise ValueError(f"{name}: expected integer labels, got dtype {a.dtype}")
+            raise ValidationError(f"{name}: expected integer labels, got dtype {a.dtype}")
     return a.astype(np.int64, copy=False)

@@ -1,9 +1,9 @@
 """COCO detection and instance-segmentation evaluation, equal to pycocotools' ``COCOeval``.
 
 The numbers (``stats``, ``precision``, ``recall``, ``scores``) equal ``COCOeval.evaluate(); accumulate();
-summarize()`` on the same input, to the last bit in practice and to 1e-9 by test. The work is vectorised: one sort
-of all detections, one pass of pairwise IoU over the (image, category) groups, and a greedy matching that walks the
-detection ranks (at most ``max(maxDets)`` steps) for every area range and IoU threshold at once.
+summarize()`` on the same input, to the last bit in practice and to 1e-9 by test. :func:`evaluate` scores one batch;
+:class:`COCOAccumulator` scores detections given in any number of updates, in any order, and merges across
+processes, with the same result. Both run the stages of :mod:`annokit.metrics.coco_engine`.
 
 Definitions (pycocotools' own, kept by default):
 
@@ -31,20 +31,23 @@ String image ids are accepted and evaluated in their sorted order, as pycocotool
 
 from __future__ import annotations
 
+import functools
 import warnings
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
 
-from annokit._internal.arrays import index_of
 from annokit._internal.progress import Progress, tracked
-from annokit.core.dataset import Dataset
-from annokit.core.instances import Instances
 from annokit.errors import FormatError, PycocotoolsQuirkWarning, ValidationError
+from annokit.metrics import coco_engine as eng
 
-__all__ = ["COCOParams", "COCOResult", "evaluate", "STAT_KEYS"]
+if TYPE_CHECKING:
+    from annokit.core.dataset import Dataset
+    from annokit.core.instances import Instances
+
+__all__ = ["COCOAccumulator", "COCOParams", "COCOResult", "evaluate", "STAT_KEYS"]
 
 STAT_KEYS = ("AP", "AP50", "AP75", "APs", "APm", "APl", "AR1", "AR10", "AR100", "ARs", "ARm", "ARl")
 _STD_AREA = {"small": "s", "medium": "m", "large": "l"}
@@ -139,8 +142,9 @@ class COCOResult:
     dt_matches : (T, N) int64
         For every row of the detections given, the matched ground-truth row (area range ``all``), -1 if none
         (also -1 for detections not evaluated: beyond ``max(maxDets)`` or of a category without ground truth).
+        ``(T, 0)`` from :meth:`COCOAccumulator.compute` (rows of several updates share no numbering).
     gt_matches : (T, G) int64
-        For every ground-truth row, the matched detection row, -1 if none.
+        For every ground-truth row, the matched detection row, -1 if none; ``(T, 0)`` from an accumulator.
     """
 
     params: COCOParams
@@ -152,10 +156,29 @@ class COCOResult:
     stats: np.ndarray
     extra_stats: dict[str, float]
     stat_labels: list[str]
-    dt_matches: np.ndarray
-    gt_matches: np.ndarray
     fixed: bool = False
     notes: list[str] = field(default_factory=list)
+    row_matches: Callable[[], tuple[np.ndarray, np.ndarray]] | None = field(default=None, repr=False, compare=False)
+    _matches: tuple[np.ndarray, np.ndarray] | None = field(default=None, init=False, repr=False, compare=False)
+
+    @property
+    def dt_matches(self) -> np.ndarray:
+        """``(T, N)``: matched ground-truth row of every detection row (computed on first use)."""
+        return self._row_matches()[0]
+
+    @property
+    def gt_matches(self) -> np.ndarray:
+        """``(T, G)``: matched detection row of every ground-truth row (computed on first use)."""
+        return self._row_matches()[1]
+
+    def _row_matches(self) -> tuple[np.ndarray, np.ndarray]:
+        if self._matches is None:
+            if self.row_matches is None:
+                none = np.zeros((len(self.params.iou_thrs), 0), dtype=np.int64)
+                self._matches = (none, none)
+            else:
+                self._matches = self.row_matches()
+        return self._matches
 
     # ----------------------------------------------------------------------------------------- views
     def metrics_dict(self) -> dict[str, float | None]:
@@ -177,23 +200,25 @@ class COCOResult:
         return float(np.mean(s)) if s.size else None
 
     def per_class_dict(self) -> dict[str, dict[str, float | None]]:
-        """``{name: {"AP", "AP50", "AP75", "APs", "APm", "APl", "AR100"}}`` (area ``all``, ``maxDets[-1]``)."""
-        out: dict[str, dict[str, float | None]] = {}
+        """``{name: {"AP", "AP50", "AP75", "APs", "APm", "APl", "AR100"}}`` (area ``all``, ``maxDets[-1]``): the
+        mean of the entries that are not -1, as :meth:`class_ap` (every category at once)."""
         p = self.params
-        for k, name in enumerate(self.cat_names):
-            r = self.recall[:, k, 0, -1]
-            r = r[r > -1]
-            entry = {
-                "AP": self.class_ap(k),
-                "AP50": self.class_ap(k, iou=0.5),
-                "AP75": self.class_ap(k, iou=0.75),
-                "APs": self.class_ap(k, area="small"),
-                "APm": self.class_ap(k, area="medium"),
-                "APl": self.class_ap(k, area="large"),
-                f"AR{p.max_dets[-1]}": float(np.mean(r)) if r.size else None,
-            }
-            key = name if name not in out else f"{name} (id {int(self.cat_ids[k])})"
-            out[key] = entry
+        cols: dict[str, np.ndarray] = {}
+        for key, iou, area in (("AP", None, "all"), ("AP50", 0.5, "all"), ("AP75", 0.75, "all"),
+                               ("APs", None, "small"), ("APm", None, "medium"), ("APl", None, "large")):
+            if area not in p.area_labels:
+                cols[key] = np.full(len(self.cat_names), np.nan)
+                continue
+            s = self.precision[:, :, :, p.area_labels.index(area), -1]
+            if iou is not None:
+                s = s[np.flatnonzero(np.asarray(p.iou_thrs) == iou)]
+            cols[key] = _masked_mean(s.reshape(-1, s.shape[-1]))
+        cols[f"AR{p.max_dets[-1]}"] = _masked_mean(self.recall[:, :, 0, -1])
+        out: dict[str, dict[str, float | None]] = {}
+        values = {k: v.tolist() for k, v in cols.items()}
+        for i, name in enumerate(self.cat_names):
+            key = name if name not in out else f"{name} (id {int(self.cat_ids[i])})"
+            out[key] = {k: None if v[i] != v[i] else v[i] for k, v in values.items()}
         return out
 
     def summary_text(self) -> str:
@@ -207,6 +232,14 @@ class COCOResult:
         for name, e in rows.items():
             lines.append(f"{name:<{width}}  " + "  ".join(_fmt(e[k]) for k in ("AP", "AP50", "AP75")))
         return "\n".join(lines)
+
+
+def _masked_mean(s: np.ndarray) -> np.ndarray:
+    """Per column, the mean of the entries that are not -1 (NaN where none)."""
+    keep = s > -1
+    n = keep.sum(axis=0)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return np.where(n > 0, np.where(keep, s, 0.0).sum(axis=0) / np.maximum(n, 1), np.nan)
 
 
 def _none(v: float) -> float | None:
@@ -235,6 +268,14 @@ def evaluate(
         Defaults equal pycocotools'.
     fixed : bool
         Fix pycocotools' known defects instead of reproducing them (see the module docstring).
+    progress : callable, optional
+        ``progress(stage, done, total)`` while masks are compared.
+
+    Returns
+    -------
+    COCOResult
+        Equal to one :meth:`COCOAccumulator.update` of all of ``dt`` and :meth:`~COCOAccumulator.compute`, plus
+        the per-row matches ``dt_matches`` / ``gt_matches``.
 
     Examples
     --------
@@ -242,270 +283,233 @@ def evaluate(
     >>> gt = read_instances("gt.json"); dt = read_results("pred.json", gt)  # doctest: +SKIP
     >>> evaluate(gt, dt).metrics_dict()["AP"]                           # doctest: +SKIP
     """
-    p = params or COCOParams()
-    if dt.scores is None:
-        raise ValidationError("evaluate: the detections have no scores")
-    notes: list[str] = []
-    max_dets = tuple(sorted(p.max_dets))
-    if max_dets != tuple(p.max_dets):
-        p = COCOParams(**{**p.__dict__, "max_dets": max_dets})
-    img_ids = np.unique(np.asarray(p.img_ids if p.img_ids is not None else gt.images.ids, dtype=np.int64))
-    cat_ids = np.unique(np.asarray(p.cat_ids if p.cat_ids is not None else gt.categories.ids, dtype=np.int64))
-    I, K, A, T = len(img_ids), len(cat_ids), len(p.area_rng), len(p.iou_thrs)
-    thr = np.minimum(np.asarray(p.iou_thrs, dtype=np.float64), 1 - 1e-10)
-    area_lo = np.array([r[0] for r in p.area_rng], dtype=np.float64)
-    area_hi = np.array([r[1] for r in p.area_rng], dtype=np.float64)
-    max_det = max_dets[-1]
-
-    ga = gt.annotations
-    g_img, g_cat = index_of(img_ids, ga.image_ids), index_of(cat_ids, ga.labels)
-    g_rows = np.flatnonzero((g_img >= 0) & (g_cat >= 0))
-    d_img, d_cat = index_of(img_ids, dt.image_ids), index_of(cat_ids, dt.labels)
-    d_keep = np.flatnonzero((d_img >= 0) & (d_cat >= 0))
-
-    # ---- ground truth: group by (image, category), file order kept inside a group
-    g_group_all = g_img[g_rows] * K + g_cat[g_rows]
-    g_ord = np.argsort(g_group_all, kind="stable")
-    g_rows = g_rows[g_ord]
-    G = len(g_rows)
-    g_group = g_group_all[g_ord]
-    g_crowd = ga.iscrowd[g_rows]
-    g_area = ga.area[g_rows]
-    g_ids = ga.ids[g_rows]
-    g_ign_flag = g_crowd.copy()
-    if ga.ignore is not None:
-        overwritten = ga.ignore[g_rows] & ~g_crowd
-        if fixed:
-            g_ign_flag |= ga.ignore[g_rows]
-        elif overwritten.any():
-            _quirk(notes, f"{int(overwritten.sum())} ground-truth annotations have ignore=1 but iscrowd=0: "
-                          "pycocotools overwrites 'ignore' with 'iscrowd', so they are scored "
-                          "(fixed=True honours them)")
-    if not fixed and (g_ids == 0).any():
-        _quirk(notes, "a ground-truth annotation has id 0: pycocotools never counts it as matched "
-                      "(its detection becomes a false positive); fixed=True scores it normally")
-    # (A, G): ignored in each area range
-    g_ign = g_ign_flag[None, :] | (g_area[None, :] < area_lo[:, None]) | (g_area[None, :] > area_hi[:, None])
-    g_starts = np.searchsorted(g_group, np.arange(I * K + 1))
-
-    # ---- detections: stable sort by (group, -score), rank inside the group, keep the top max_det
-    d_group = d_img[d_keep] * K + d_cat[d_keep]
-    d_ord = np.lexsort((-dt.scores[d_keep], d_group))
-    d_rows = d_keep[d_ord]
-    d_group = d_group[d_ord]
-    first = np.searchsorted(d_group, d_group, side="left")
-    rank = np.arange(len(d_rows)) - first
-    sel = rank < max_det
-    d_rows, d_group, rank = d_rows[sel], d_group[sel], rank[sel]
-    D = len(d_rows)
-    d_area = dt.area[d_rows]
-    d_score = dt.scores[d_rows]
-
-    # ---- candidate pairs (detection, ground truth) of the same group
-    n_gt = g_starts[d_group + 1] - g_starts[d_group]
-    pair_d = np.repeat(np.arange(D), n_gt)
-    offs = np.arange(len(pair_d)) - np.repeat(np.cumsum(n_gt) - n_gt, n_gt)
-    pair_g = np.repeat(g_starts[d_group], n_gt) + offs
-    if p.iou_type == "bbox":
-        iou = _pair_box_iou(dt, d_rows, pair_d, ga, g_rows, pair_g, g_crowd)
-    else:
-        iou = _pair_mask_iou(gt, dt, d_rows, pair_d, g_rows, pair_g, g_crowd, progress=progress)
-    keep = iou >= thr.min()
-    pair_d, pair_g, iou = pair_d[keep], pair_g[keep], iou[keep]
-
-    # ---- greedy matching, rank by rank, for every (area range, threshold) at once.
-    # Only detections with a candidate pair can match: they get compact indices 0..C-1.
-    cdet = np.unique(pair_d)
-    C = len(cdet)
-    dt_gt = np.full((A, T, C), -1, dtype=np.int64)
-    taken = np.zeros((A, T, G), dtype=bool)
-    if C:
-        pair_c = np.searchsorted(cdet, pair_d)
-        p_rank = rank[pair_d]
-        order = np.lexsort((pair_g, pair_c, p_rank))  # by rank, then detection, then ground-truth file order
-        pair_c, pair_g, iou, p_rank = pair_c[order], pair_g[order], iou[order], p_rank[order]
-        bounds = np.searchsorted(p_rank, np.arange(max_det + 1))
-        for r in range(max_det):
-            s, e = bounds[r], bounds[r + 1]
-            if s == e:
-                continue
-            pc, pg, pv = pair_c[s:e], pair_g[s:e], iou[s:e]
-            new_seg = np.r_[True, pc[1:] != pc[:-1]]
-            seg_start = np.flatnonzero(new_seg)
-            seg_of = np.cumsum(new_seg) - 1
-            elig = (pv[None, None, :] >= thr[None, :, None]) & (~taken[:, :, pg] | g_crowd[pg][None, None, :])
-            reg = ~g_ign[:, pg][:, None, :]  # (A, 1, P): not ignored in that area range
-            has_reg = np.logical_or.reduceat(elig & reg, seg_start, axis=2)
-            cand = elig & (reg == has_reg[:, :, seg_of])  # regular ground truth first, ignored only if none
-            best = np.maximum.reduceat(np.where(cand, pv[None, None, :], -1.0), seg_start, axis=2)
-            is_best = cand & (pv[None, None, :] == best[:, :, seg_of])
-            pos = np.arange(e - s)
-            last = np.maximum.reduceat(np.where(is_best, pos[None, None, :], -1), seg_start, axis=2)  # ties: later
-            aa, tt, ss = np.nonzero(last >= 0)
-            if aa.size == 0:
-                continue
-            gsel = pg[last[aa, tt, ss]]
-            taken[aa, tt, gsel] = True
-            dt_gt[aa, tt, pc[seg_start[ss]]] = gsel
-
-    # ---- per detection: ignored? true positive? (compact form for the matched ones)
-    d_out = (d_area[None, :] < area_lo[:, None]) | (d_area[None, :] > area_hi[:, None])  # (A, D)
-    matched = dt_gt >= 0
-    gsafe = np.where(matched, dt_gt, 0)
-    if G:
-        m_ign = matched & g_ign[np.arange(A)[:, None, None], gsafe]
-        truthy = matched & (g_ids[gsafe] != 0) if not fixed else matched
-    else:
-        m_ign = np.zeros_like(matched)
-        truthy = matched
-    c_out = d_out[:, cdet][:, None, :]  # (A, 1, C)
-    c_ign = m_ign | (~truthy & c_out)
-    c_tp = truthy & ~c_ign
-    # an unmatched detection counts (as a false positive) unless outside the area range; the matched ones
-    # differ from that by delta in the running count of counted detections
-    c_delta = (~c_ign).astype(np.int64) - (~c_out).astype(np.int64)
-
-    precision, recall, scores = _accumulate(
-        p, K, A, T, max_dets, d_group, d_score, rank, d_out, cdet, c_tp, c_delta, g_group, g_ign
-    )
-
-    stats, extra, labels = _summarize(p, precision, recall, fixed, notes)
-
-    # ---- match records in the caller's row numbering (area 'all' = index 0)
-    a_all = p.area_labels.index("all") if "all" in p.area_labels else 0
-    dt_matches = np.full((T, len(dt)), -1, dtype=np.int64)
-    gt_matches = np.full((T, len(ga)), -1, dtype=np.int64)
-    if C:
-        mm = dt_gt[a_all]
-        tt, cc = np.nonzero(mm >= 0)
-        dd = d_rows[cdet[cc]]
-        dt_matches[tt, dd] = g_rows[mm[tt, cc]]
-        gt_matches[tt, g_rows[mm[tt, cc]]] = dd
-    names = [gt.categories.name_of(int(c)) if (gt.categories.ids == c).any() else str(int(c)) for c in cat_ids]
-    for n in notes:
-        warnings.warn(n, PycocotoolsQuirkWarning, stacklevel=2)
-    return COCOResult(params=p, cat_ids=cat_ids, cat_names=names, precision=precision, recall=recall,
-                      scores=scores, stats=stats, extra_stats=extra, stat_labels=labels, dt_matches=dt_matches,
-                      gt_matches=gt_matches, fixed=fixed, notes=notes)
+    acc = COCOAccumulator(gt, params=params, fixed=fixed)
+    batch = acc._batch(dt, progress)
+    acc._add(batch.records)
+    res = acc.compute(stacklevel=3)
+    res.row_matches = functools.partial(_row_matches, acc, batch, len(dt), len(gt.annotations))
+    return res
 
 
-def _accumulate(
-    p: COCOParams, K: int, A: int, T: int, max_dets: tuple[int, ...], d_group: np.ndarray, d_score: np.ndarray,
-    rank: np.ndarray, d_out: np.ndarray, cdet: np.ndarray, c_tp: np.ndarray, c_delta: np.ndarray,
-    g_group: np.ndarray, g_ign: np.ndarray,
-) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """``COCOeval.accumulate`` from sparse match records, bit for bit.
+@dataclass(frozen=True)
+class _Batch:
+    """One update's detections through the stages (kept by :func:`evaluate` for the per-row matches)."""
 
-    pycocotools walks every detection of a category in score order, with running sums ``tp`` and ``fp`` and
-    ``pr = tp / (fp + tp + eps)`` made non-increasing from the right; precision at recall threshold ``r`` is that
-    curve at the first position where ``tp / npig >= r``. Recall only changes at true positives and precision only
-    rises there, so the curve's suffix maxima are attained at true positives: it is enough to know, at the k-th true
-    positive, how many detections were counted (``tp + fp``) up to it. That count is a running sum over all
-    detections (those inside the area range), corrected by the few matched detections.
+    dets: eng.RankedDets
+    matches: eng.Matches
+    records: eng.MatchRecords
+
+
+class COCOAccumulator:
+    """COCO evaluation over detections given in parts: ``update`` in any order, ``merge`` across processes,
+    ``compute`` for the result -- equal to :func:`evaluate` of all the detections at once, however they were split.
+
+    Parameters
+    ----------
+    gt : Dataset
+        Ground truth (``annokit.coco_accumulator(path)`` reads a COCO instances file first).
+    iou_type : {"bbox", "segm"}
+        Ignored when ``params`` is given.
+    params : COCOParams, optional
+    fixed : bool
+        Fix pycocotools' known defects (see the module docstring).
+
+    Notes
+    -----
+    The detections of one image must come in one update (one call, or one accumulator before a merge): inside an
+    image, pycocotools breaks score ties by file order, which only one batch defines. A second batch for an image
+    raises :class:`~annokit.errors.ValidationError`. Across images, ties follow image id order, whatever the order
+    of the updates. The state is the match records of every detection kept (score, category, image, rank, area
+    flags, and per area range and threshold the status of those that matched): no IoU matrix. Pickling keeps that
+    and what ``compute`` needs of the ground truth, not the ground truth itself: an unpickled accumulator merges and
+    computes; to update it, merge it into one built on the ground truth.
+
+    Examples
+    --------
+    >>> from annokit.io.coco import read_instances, read_results
+    >>> gt = read_instances("sample_data/scenes/gt.json")
+    >>> dets = read_results("sample_data/scenes/pred.json", gt)
+    >>> a, b = COCOAccumulator(gt), COCOAccumulator(gt)
+    >>> _ = a.update(dets[dets.image_ids % 2 == 0]); _ = b.update(dets[dets.image_ids % 2 == 1])
+    >>> float(round(a.merge(b).compute().stats[0], 3))
+    0.531
     """
-    M = len(max_dets)
-    R = len(p.rec_thrs)
-    rec_thrs = np.asarray(p.rec_thrs, dtype=np.float64)
-    precision = -np.ones((T, R, K, A, M))
-    recall = -np.ones((T, K, A, M))
-    scores = -np.ones((T, R, K, A, M))
-    eps = np.spacing(1)
-    d_cat = d_group % K
-    g_cat = g_group % K
-    npig_all = np.stack([np.bincount(g_cat[~g_ign[a]], minlength=K) for a in range(A)], axis=1)  # (K, A)
-    # all detections in accumulate order: category, score (desc), image, rank in the image. The rows already
-    # run by (image, category, rank), so a stable sort on (category, -score) keeps image and rank order on ties.
-    acc_order = np.lexsort((-d_score, d_cat))
-    a_idx = np.arange(A)
-    for m, md in enumerate(max_dets):
-        L = acc_order[rank[acc_order] < md]  # detections kept at this maxDets, in order
-        n_L = len(L)
-        gpos = np.full(len(d_group), -1, dtype=np.int64)
-        gpos[L] = np.arange(n_L)
-        cb = np.searchsorted(d_cat[L], np.arange(K + 1))  # category segments of L
-        # running count of detections inside the range (inclusive), and its value before each category starts
-        cum = np.cumsum(~d_out[:, L], axis=1, dtype=np.int64)
-        cum0 = np.concatenate([np.zeros((A, 1), np.int64), cum], axis=1)[:, cb[:-1]]  # (A, K)
-        # events: matched detections kept at this maxDets that change the count or are true positives
-        ev_a, ev_t, ev_c = np.nonzero((c_tp | (c_delta != 0)) & (gpos[cdet] >= 0)[None, None, :])
-        ev_pos = gpos[cdet[ev_c]]
-        ev_k = d_cat[cdet[ev_c]]
-        key = (ev_k * A + ev_a) * T + ev_t
-        o = np.argsort(key * (n_L + 1) + ev_pos)  # unique keys: by (category, range, threshold, position)
-        ev_a, ev_t, ev_c, ev_pos, ev_k, key = ev_a[o], ev_t[o], ev_c[o], ev_pos[o], ev_k[o], key[o]
-        first = np.r_[True, key[1:] != key[:-1]] if len(key) else np.zeros(0, bool)
-        seg_id = np.cumsum(first) - 1
-        delta = c_delta[ev_a, ev_t, ev_c]
-        cd = np.cumsum(delta)
-        starts = np.flatnonzero(first)
-        cd = cd - (cd[starts] - delta[starts])[seg_id]
-        counted = cum[ev_a, ev_pos] - cum0[ev_a, ev_k] + cd
-        is_tp = c_tp[ev_a, ev_t, ev_c]
-        ctp = np.cumsum(is_tp)
-        ktp = ctp - (ctp[starts] - is_tp[starts])[seg_id]  # k of the k-th true positive (where is_tp)
-        tp_sel = np.flatnonzero(is_tp)
-        tp_key = key[tp_sel]
-        tp_pr = ktp[tp_sel].astype(np.float64) / (counted[tp_sel].astype(np.float64) + eps)
-        tp_score = d_score[L[ev_pos[tp_sel]]]
-        kb = np.searchsorted(tp_key // (A * T), np.arange(K + 1)) if len(tp_key) else np.zeros(K + 1, np.int64)
-        for k in range(K):
-            npig = npig_all[k]
-            if not (npig > 0).any():
-                continue
-            nd = cb[k + 1] - cb[k]
-            if nd == 0:
-                for a in np.flatnonzero(npig > 0):
-                    recall[:, k, a, m] = 0
-                    precision[:, :, k, a, m] = 0
-                    scores[:, :, k, a, m] = 0
-                continue
-            s, e = kb[k], kb[k + 1]
-            row = tp_key[s:e] - k * A * T  # a * T + t
-            n_tp = np.bincount(row, minlength=A * T)
-            width = int(n_tp.max()) if e > s else 0
-            mat = np.zeros((A * T, width + 1))
-            smat = np.zeros((A * T, width + 1))
-            col = np.arange(e - s) - np.repeat(np.cumsum(n_tp) - n_tp, n_tp)
-            mat[row, col] = tp_pr[s:e]
-            smat[row, col] = tp_score[s:e]
-            suf = np.maximum.accumulate(mat[:, ::-1], axis=1)[:, ::-1]  # max precision from the k-th TP on
-            first_score = d_score[L[cb[k]]]
-            for a in a_idx[npig > 0]:
-                rows = a * T + np.arange(T)
-                # k-th true positive needed for each recall threshold (rc = k / npig, as pycocotools computes)
-                need = np.searchsorted(np.arange(npig[a] + 1) / npig[a], rec_thrs, side="left")
-                have = n_tp[rows]
-                recall[:, k, a, m] = have / npig[a]
-                ok = need[None, :] <= have[:, None]
-                col_n = np.clip(need - 1, 0, width)
-                q = np.where(ok, suf[rows][:, col_n], 0.0)
-                sc = np.where(ok, smat[rows][:, col_n], 0.0)
-                sc[:, need == 0] = first_score
-                precision[:, :, k, a, m] = q
-                scores[:, :, k, a, m] = sc
-    return precision, recall, scores
+
+    def __init__(self, gt: Dataset, *, iou_type: Literal["bbox", "segm"] = "bbox", params: COCOParams | None = None,
+                 fixed: bool = False) -> None:
+        p = _sorted_params(params if params is not None else COCOParams(iou_type=iou_type))
+        self._params, self._fixed = p, fixed
+        self._frame = eng.EvalFrame.build(
+            p.img_ids if p.img_ids is not None else gt.images.ids,
+            p.cat_ids if p.cat_ids is not None else gt.categories.ids,
+            p.iou_thrs, p.rec_thrs, p.area_rng, p.max_dets)
+        ga = gt.annotations
+        ignore, uncounted, self._notes = _gt_flags(ga.iscrowd, ga.ignore, ga.ids, fixed)
+        self._gt: Dataset | None = gt
+        self._gtg: eng.GTGroups | None = eng.group_gt(self._frame, ga.image_ids, ga.labels, ga.area, ga.iscrowd,
+                                                      ignore, uncounted)
+        self._npig = self._gtg.npig
+        self._cat_names = _cat_names(gt, self._frame.cat_ids)
+        self._chunks: list[eng.MatchRecords] = []
+        self._seen = np.zeros(len(self._frame.img_ids), dtype=bool)
+
+    @property
+    def params(self) -> COCOParams:
+        return self._params
+
+    @property
+    def n_detections(self) -> int:
+        """Detections recorded so far (those of evaluated images and categories, at most ``max(maxDets)`` per
+        image and category)."""
+        return sum(len(c) for c in self._chunks)
+
+    def update(self, predictions: Instances | list[dict[str, Any]]) -> COCOAccumulator:
+        """Add detections: an :class:`~annokit.core.instances.Instances` with scores, or COCO result dicts (as
+        in a results file). Returns ``self``.
+
+        Raises :class:`~annokit.errors.ValidationError` when an image already had detections in an earlier update.
+        """
+        self._add(self._batch(_as_instances(predictions, self._gt), None).records)
+        return self
+
+    def merge(self, other: COCOAccumulator) -> COCOAccumulator:
+        """A new accumulator with the detections of both (associative and commutative; neither is changed)."""
+        self._check_compatible(other)
+        both = self._seen & other._seen
+        if both.any():
+            img = int(self._frame.img_ids[np.flatnonzero(both)[0]])
+            raise ValidationError(f"cannot merge: image {img} has detections in both accumulators (the detections "
+                                  "of an image must come in one update)")
+        out = object.__new__(COCOAccumulator)
+        out.__dict__.update(self.__dict__)
+        if out._gt is None and other._gt is not None:
+            out._gt, out._gtg = other._gt, other._gtg
+        out._chunks = [*self._chunks, *other._chunks]
+        out._seen = self._seen | other._seen
+        return out
+
+    def compute(self, *, stacklevel: int = 2) -> COCOResult:
+        """The result over every detection added so far (warnings for pycocotools' defects the input hits)."""
+        _, A, T = self._frame.shape[:3]
+        recs = eng.MatchRecords.concat(self._chunks) if self._chunks else eng.MatchRecords.empty(A, T)
+        precision, recall, scores = eng.accumulate(self._frame, recs, self._npig)
+        notes = list(self._notes)
+        stats, extra, labels = _summarize(self._params, precision, recall, self._fixed, notes)
+        for n in notes:
+            warnings.warn(n, PycocotoolsQuirkWarning, stacklevel=stacklevel)
+        return COCOResult(params=self._params, cat_ids=self._frame.cat_ids, cat_names=list(self._cat_names),
+                          precision=precision, recall=recall, scores=scores, stats=stats, extra_stats=extra,
+                          stat_labels=labels, fixed=self._fixed, notes=notes)
+
+    def __getstate__(self) -> dict[str, Any]:
+        state = dict(self.__dict__)
+        state["_gt"] = state["_gtg"] = None  # the ground truth stays with its owner: see the class notes
+        return state
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self.__dict__.update(state)
+
+    # ------------------------------------------------------------------------------------------- internals
+    def _batch(self, dt: Instances, progress: Progress | None) -> _Batch:
+        """One batch of detections through the stages, up to its match records."""
+        gt, gtg, f = self._gt, self._gtg, self._frame
+        if gt is None or gtg is None:
+            raise ValidationError("this accumulator was unpickled without its ground truth: merge it into one "
+                                  "built on the ground truth to add detections")
+        if dt.scores is None:
+            raise ValidationError("evaluate: the detections have no scores")
+        dets = eng.rank_dets(f, dt.image_ids, dt.labels, dt.scores)
+        iou = _pair_iou(self._params.iou_type, gt, dt, progress)
+        pairs = eng.candidate_pairs(gtg, dets, iou, float(f.thr.min()))
+        matches = eng.match(f, gtg, dets, pairs)
+        return _Batch(dets, matches, eng.match_records(f, gtg, dets, matches, dt.scores, dt.area))
+
+    def _add(self, recs: eng.MatchRecords) -> None:
+        again = self._seen[recs.img]
+        if again.any():
+            img = int(self._frame.img_ids[recs.img[np.argmax(again)]])
+            raise ValidationError(f"image {img} already has detections from an earlier update (the detections of "
+                                  "an image must come in one update)")
+        self._seen[recs.img] = True
+        if len(recs):
+            self._chunks.append(recs)
+
+    def _check_compatible(self, other: COCOAccumulator) -> None:
+        f, g = self._frame, other._frame
+        same = (self._params == other._params and self._fixed == other._fixed
+                and np.array_equal(f.img_ids, g.img_ids) and np.array_equal(f.cat_ids, g.cat_ids)
+                and np.array_equal(self._npig, other._npig))
+        if not same:
+            raise ValidationError("cannot merge accumulators over different ground truth or parameters")
 
 
-def _quirk(notes: list[str], text: str) -> None:
-    notes.append(text)
+def _sorted_params(p: COCOParams) -> COCOParams:
+    """``p`` with ``max_dets`` sorted (pycocotools' arrays follow the sorted order)."""
+    md = tuple(sorted(p.max_dets))
+    return p if md == tuple(p.max_dets) else COCOParams(**{**p.__dict__, "max_dets": md})
 
 
-def _pair_box_iou(dt: Instances, d_rows: np.ndarray, pair_d: np.ndarray, ga: Instances, g_rows: np.ndarray,
-                  pair_g: np.ndarray, g_crowd: np.ndarray) -> np.ndarray:
-    """IoU of each (detection, ground truth) pair, with the same float operations as pycocotools' ``bbIou``."""
-    db = dt.boxes[d_rows][pair_d]
-    gb = ga.boxes[g_rows][pair_g]
-    dwh = dt.widths_heights()[d_rows][pair_d]
-    gwh = ga.widths_heights()[g_rows][pair_g]
-    iw = np.minimum(db[:, 2], gb[:, 2]) - np.maximum(db[:, 0], gb[:, 0])
-    ih = np.minimum(db[:, 3], gb[:, 3]) - np.maximum(db[:, 1], gb[:, 1])
-    ok = (iw > 0) & (ih > 0)
-    inter = iw * ih
-    da = dwh[:, 0] * dwh[:, 1]
-    union = np.where(g_crowd[pair_g], da, da + gwh[:, 0] * gwh[:, 1] - inter)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        out = np.where(ok, inter / union, 0.0)
-    return np.nan_to_num(out, nan=0.0, posinf=0.0)
+def _gt_flags(iscrowd: np.ndarray, ignore: np.ndarray | None, ids: np.ndarray, fixed: bool
+              ) -> tuple[np.ndarray, np.ndarray, list[str]]:
+    """The ground truth's ``ignore`` flag before area ranges and its ``uncounted`` rows, with notes on the
+    pycocotools defects they hit (see the module docstring)."""
+    notes: list[str] = []
+    flag = np.asarray(iscrowd, dtype=bool).copy()
+    if ignore is not None:
+        if fixed:
+            flag |= ignore
+        elif (ignore & ~flag).any():
+            notes.append(f"{int((ignore & ~flag).sum())} ground-truth annotations have ignore=1 but iscrowd=0: "
+                         "pycocotools overwrites 'ignore' with 'iscrowd', so they are scored (fixed=True honours "
+                         "them)")
+    uncounted = np.zeros(len(ids), dtype=bool) if fixed else (np.asarray(ids) == 0)
+    if uncounted.any():
+        notes.append("a ground-truth annotation has id 0: pycocotools never counts it as matched (its detection "
+                     "becomes a false positive); fixed=True scores it normally")
+    return flag, uncounted, notes
+
+
+def _cat_names(gt: Dataset, cat_ids: np.ndarray) -> list[str]:
+    pos = gt.categories.index_of(cat_ids)
+    return [gt.categories.names[int(i)] if i >= 0 else str(int(c)) for i, c in zip(pos, cat_ids)]
+
+
+def _as_instances(predictions: Instances | list[dict[str, Any]], gt: Dataset | None) -> Instances:
+    if not isinstance(predictions, list):
+        return predictions
+    from annokit.core.coco_results import ResultsTarget, result_columns
+
+    if gt is None:
+        raise ValidationError("this accumulator was unpickled without its ground truth: merge it into one "
+                              "built on the ground truth to add detections")
+    cols = result_columns(predictions, ResultsTarget.of(gt), fixed=True)
+    cols.warn_unknown("<results>", stacklevel=3)
+    return cols.instances()
+
+
+def _row_matches(acc: COCOAccumulator, batch: _Batch, n_dt: int, n_gt: int) -> tuple[np.ndarray, np.ndarray]:
+    """``(T, N)`` and ``(T, G)`` matches in the caller's row numbering, area range ``all``."""
+    p, gtg = acc.params, acc._gtg
+    assert gtg is not None
+    T = len(p.iou_thrs)
+    a_all = p.area_labels.index("all") if "all" in p.area_labels else 0
+    dt_matches = np.full((T, n_dt), -1, dtype=np.int64)
+    gt_matches = np.full((T, n_gt), -1, dtype=np.int64)
+    mm = batch.matches.gt[:, a_all, :]  # (C, T)
+    cc, tt = np.nonzero(mm >= 0)
+    dd = batch.dets.rows[batch.matches.det[cc]]
+    gg = gtg.rows[mm[cc, tt]]
+    dt_matches[tt, dd] = gg
+    gt_matches[tt, gg] = dd
+    return dt_matches, gt_matches
+
+
+# ----------------------------------------------------------------------------------------------- IoU
+def _pair_iou(iou_type: str, gt: Dataset, dt: Instances, progress: Progress | None) -> eng.PairIoU:
+    ga = gt.annotations
+    if iou_type == "bbox":
+        return eng.box_pair_iou(dt.boxes, dt.source_wh, ga.boxes, ga.source_wh, ga.iscrowd)
+    return _mask_pair_iou(gt, dt, progress)
 
 
 def _box_polygon(box: np.ndarray) -> list[list[float]]:
@@ -513,101 +517,109 @@ def _box_polygon(box: np.ndarray) -> list[list[float]]:
     return [[x1, y1, x1, y2, x2, y2, x2, y1]]
 
 
-def _pair_mask_iou(gt: Dataset, dt: Instances, d_rows: np.ndarray, pair_d: np.ndarray, g_rows: np.ndarray,
-                   pair_g: np.ndarray, g_crowd: np.ndarray, *, progress: Progress | None = None) -> np.ndarray:
-    """Mask IoU of each pair: one pycocotools ``iou`` call per image over the masks that pair up there."""
+def _mask_pair_iou(gt: Dataset, dt: Instances, progress: Progress | None) -> eng.PairIoU:
+    """Mask IoU of pairs: one pycocotools ``iou`` call per image over the masks that pair up there."""
     from annokit.core.masks import mask_iou, segmentation_to_rle
 
-    out = np.zeros(len(pair_d))
-    if len(pair_d) == 0:
-        return out
     ga = gt.annotations
-    img_pos = gt.images.index_of(dt.image_ids[d_rows[pair_d]])
-    # pairs are ordered by (image, category) group, hence by image
-    cuts = np.flatnonzero(np.r_[True, img_pos[1:] != img_pos[:-1], True])
-    d_segs = dt.segmentations
-    g_segs = ga.segmentations
-    for c in tracked(range(len(cuts) - 1), progress, "mask IoU", len(cuts) - 1):
-        s, e = cuts[c], cuts[c + 1]
-        ip = int(img_pos[s])
-        h, w = int(gt.images.heights[ip]), int(gt.images.widths[ip])
-        ud, d_loc = np.unique(pair_d[s:e], return_inverse=True)
-        ug, g_loc = np.unique(pair_g[s:e], return_inverse=True)
-        d_rles = []
-        for j in d_rows[ud]:
-            seg = d_segs[j] if d_segs is not None else None
-            if seg is None:
-                seg = _box_polygon(dt.boxes[j])
-            d_rles.append(segmentation_to_rle(seg, h, w))
-        g_rles = []
-        for j in g_rows[ug]:
-            seg = g_segs[j] if g_segs is not None else None
-            if seg is None:
+
+    def one(seg: Any, box: np.ndarray, h: int, w: int) -> Any:
+        return segmentation_to_rle(seg if seg is not None else _box_polygon(box), h, w)
+
+    def iou(d: np.ndarray, g: np.ndarray) -> np.ndarray:
+        out = np.zeros(len(d))
+        img_pos = gt.images.index_of(dt.image_ids[d])  # pairs run by (image, category) group, hence by image
+        cuts = np.flatnonzero(np.r_[True, img_pos[1:] != img_pos[:-1], True]) if len(d) else np.zeros(1, np.int64)
+        d_segs, g_segs = dt.segmentations, ga.segmentations
+        for c in tracked(range(len(cuts) - 1), progress, "mask IoU", len(cuts) - 1):
+            s, e = cuts[c], cuts[c + 1]
+            ip = int(img_pos[s])
+            h, w = int(gt.images.heights[ip]), int(gt.images.widths[ip])
+            ud, d_loc = np.unique(d[s:e], return_inverse=True)
+            ug, g_loc = np.unique(g[s:e], return_inverse=True)
+            d_rles = [one(d_segs[j] if d_segs is not None else None, dt.boxes[j], h, w) for j in ud]
+            if g_segs is None or any(g_segs[j] is None for j in ug):
+                j = next(j for j in ug if g_segs is None or g_segs[j] is None)
                 raise FormatError(None, f"annotation id {int(ga.ids[j])}", "no segmentation for mask evaluation")
-            g_rles.append(segmentation_to_rle(seg, h, w))
-        mat = mask_iou(d_rles, g_rles, g_crowd[ug])
-        out[s:e] = mat[d_loc.ravel(), g_loc.ravel()]
-    return out
+            g_rles = [segmentation_to_rle(g_segs[j], h, w) for j in ug]
+            out[s:e] = mask_iou(d_rles, g_rles, ga.iscrowd[ug])[d_loc.ravel(), g_loc.ravel()]
+        return out
+
+    return iou
+
+
+# ----------------------------------------------------------------------------------------------- summary
+_Spec = tuple[bool, float | None, str, int | None]
+"""One summary line: (AP rather than AR, IoU threshold or None for all, area label, maxDets)."""
+
+
+def _summary_specs(p: COCOParams, fixed: bool, notes: list[str]) -> list[_Spec]:
+    """The 12 lines of ``COCOeval.summarize`` (with pycocotools' fixed ``maxDets=100`` unless ``fixed``)."""
+    md = list(p.max_dets)
+    m1 = md[1] if len(md) > 1 else None
+    if fixed:
+        ml = md[-1]
+        return [(True, None, "all", ml), (True, 0.5, "all", ml), (True, 0.75, "all", ml),
+                (True, None, "small", ml), (True, None, "medium", ml), (True, None, "large", ml),
+                (False, None, "all", md[0]), (False, None, "all", m1),
+                (False, None, "all", md[2] if len(md) > 2 else None),
+                (False, None, "small", ml), (False, None, "medium", ml), (False, None, "large", ml)]
+    m2 = md[2] if len(md) > 2 else None
+    if len(md) < 3:
+        notes.append(f"maxDets has {len(md)} values: pycocotools' summary needs 3 (it raises IndexError); the "
+                     "entries it cannot fill are null")
+    elif md[2] != 100 or md[:2] != [1, 10]:
+        notes.append(f"maxDets is {md}: pycocotools' summary still reports AP at maxDets=100 (fixed=True uses the "
+                     "last maxDets)")
+    missing = [a for a in ("small", "medium", "large") if a not in p.area_labels]
+    if missing:
+        notes.append(f"area ranges {list(p.area_labels)} lack {missing}: pycocotools' summary reports -1 there; "
+                     "named ranges are reported as AP_<name> / AR_<name>")
+    return [(True, None, "all", 100), (True, 0.5, "all", m2), (True, 0.75, "all", m2),
+            (True, None, "small", m2), (True, None, "medium", m2), (True, None, "large", m2),
+            (False, None, "all", md[0]), (False, None, "all", m1), (False, None, "all", m2),
+            (False, None, "small", m2), (False, None, "medium", m2), (False, None, "large", m2)]
+
+
+def _summary_value(p: COCOParams, precision: np.ndarray, recall: np.ndarray, spec: _Spec) -> float:
+    """``COCOeval._summarize``: the mean of the entries that are not -1 (-1 if none)."""
+    ap, iou, area, max_dets = spec
+    aind = [i for i, lbl in enumerate(p.area_labels) if lbl == area]
+    mind = [i for i, m in enumerate(p.max_dets) if m == max_dets]
+    s = precision if ap else recall
+    if iou is not None:
+        s = s[np.where(iou == np.asarray(p.iou_thrs))[0]]
+    s = s[:, :, :, aind, mind] if ap else s[:, :, aind, mind]
+    s = s[s > -1]
+    return -1.0 if s.size == 0 else float(np.mean(s))
+
+
+def _summary_line(p: COCOParams, spec: _Spec, value: float) -> str:
+    ap, iou, area, max_dets = spec
+    title = "Average Precision" if ap else "Average Recall"
+    kind = "(AP)" if ap else "(AR)"
+    iou_s = f"{p.iou_thrs[0]:0.2f}:{p.iou_thrs[-1]:0.2f}" if iou is None else f"{iou:0.2f}"
+    md_s = f"{max_dets:>3d}" if max_dets is not None else "  -"
+    return f" {title:<18} {kind} @[ IoU={iou_s:<9} | area={area:>6s} | maxDets={md_s} ] = {value:0.3f}"
 
 
 def _summarize(p: COCOParams, precision: np.ndarray, recall: np.ndarray, fixed: bool,
                notes: list[str]) -> tuple[np.ndarray, dict[str, float], list[str]]:
-    iou_thrs = np.asarray(p.iou_thrs)
-    md = list(p.max_dets)
-
-    def one(ap: bool, iou: float | None = None, area: str = "all", max_dets: int | None = 100) -> float:
-        aind = [i for i, lbl in enumerate(p.area_labels) if lbl == area]
-        mind = [i for i, m in enumerate(md) if m == max_dets]
-        s = precision if ap else recall
-        if iou is not None:
-            s = s[np.where(iou == iou_thrs)[0]]
-        s = s[:, :, :, aind, mind] if ap else s[:, :, aind, mind]
-        s = s[s > -1]
-        return -1.0 if s.size == 0 else float(np.mean(s))
-
-    def line(ap: bool, iou: float | None, area: str, max_dets: int | None, value: float) -> str:
-        title = "Average Precision" if ap else "Average Recall"
-        kind = "(AP)" if ap else "(AR)"
-        iou_s = f"{iou_thrs[0]:0.2f}:{iou_thrs[-1]:0.2f}" if iou is None else f"{iou:0.2f}"
-        md_s = f"{max_dets:>3d}" if max_dets is not None else "  -"
-        return f" {title:<18} {kind} @[ IoU={iou_s:<9} | area={area:>6s} | maxDets={md_s} ] = {value:0.3f}"
-
-    if fixed:
-        m_last = md[-1]
-        specs = [(True, None, "all", m_last), (True, 0.5, "all", m_last), (True, 0.75, "all", m_last),
-                 (True, None, "small", m_last), (True, None, "medium", m_last), (True, None, "large", m_last),
-                 (False, None, "all", md[0]), (False, None, "all", md[1] if len(md) > 1 else None),
-                 (False, None, "all", md[2] if len(md) > 2 else None),
-                 (False, None, "small", m_last), (False, None, "medium", m_last), (False, None, "large", m_last)]
-    else:
-        m2 = md[2] if len(md) > 2 else None
-        if len(md) < 3:
-            _quirk(notes, f"maxDets has {len(md)} values: pycocotools' summary needs 3 (it raises IndexError); "
-                          "the entries it cannot fill are null")
-        elif md[2] != 100 or md[:2] != [1, 10]:
-            _quirk(notes, f"maxDets is {md}: pycocotools' summary still reports AP at maxDets=100 "
-                          "(fixed=True uses the last maxDets)")
-        specs = [(True, None, "all", 100), (True, 0.5, "all", m2), (True, 0.75, "all", m2),
-                 (True, None, "small", m2), (True, None, "medium", m2), (True, None, "large", m2),
-                 (False, None, "all", md[0]), (False, None, "all", md[1] if len(md) > 1 else None),
-                 (False, None, "all", m2), (False, None, "small", m2), (False, None, "medium", m2),
-                 (False, None, "large", m2)]
-        missing = [a for a in ("small", "medium", "large") if a not in p.area_labels]
-        if missing:
-            _quirk(notes, f"area ranges {list(p.area_labels)} lack {missing}: pycocotools' summary reports -1 there; "
-                          "named ranges are reported as AP_<name> / AR_<name>")
-    stats = np.array([one(*s) for s in specs])
-    labels = [line(s[0], s[1], s[2], s[3], v) for s, v in zip(specs, stats)]
-    extra: dict[str, float] = {}
+    """``stats``, ``AP_<label>`` / ``AR_<label>`` of named area ranges, and the summary lines."""
+    specs = _summary_specs(p, fixed, notes)
+    stats = np.array([_summary_value(p, precision, recall, s) for s in specs])
+    labels = [_summary_line(p, s, v) for s, v in zip(specs, stats)]
+    md = p.max_dets
     m_ext = md[-1] if fixed else (md[2] if len(md) > 2 else md[-1])
-    ext_lines_ap, ext_lines_ar = [], []
-    for lbl in p.area_labels:
-        if lbl in ("all", "small", "medium", "large"):
-            continue
-        v_ap = one(True, None, lbl, m_ext)
-        v_ar = one(False, None, lbl, m_ext)
-        extra[f"AP_{lbl}"] = v_ap
-        extra[f"AR_{lbl}"] = v_ar
-        ext_lines_ap.append(line(True, None, lbl, m_ext, v_ap))
-        ext_lines_ar.append(line(False, None, lbl, m_ext, v_ar))
-    return stats, extra, labels + ext_lines_ap + ext_lines_ar
+    named = [lbl for lbl in p.area_labels if lbl not in ("all", "small", "medium", "large")]
+    extra: dict[str, float] = {}
+    ap_lines: list[str] = []
+    ar_lines: list[str] = []
+    for lbl in named:  # AP_<name>, AR_<name> per range; the AP lines first, then the AR lines
+        for ap, lines in ((True, ap_lines), (False, ar_lines)):
+            spec: _Spec = (ap, None, lbl, m_ext)
+            v = _summary_value(p, precision, recall, spec)
+            extra[f"{'AP' if ap else 'AR'}_{lbl}"] = v
+            lines.append(_summary_line(p, spec, v))
+    labels += ap_lines + ar_lines
+    return stats, extra, labels

@@ -22,6 +22,7 @@ from typing import Any
 
 import numpy as np
 
+from annokit.errors import ValidationError
 from annokit.metrics._exact import ExactSum
 from annokit.metrics._util import fnone
 
@@ -33,10 +34,10 @@ def _pair(gt: Any, seg: Any) -> tuple[np.ndarray, np.ndarray]:
     g = np.asarray(gt)
     s = np.asarray(seg)
     if g.shape != s.shape or g.ndim != 2:
-        raise ValueError(f"label maps must be (H, W) and of one shape, got {g.shape} and {s.shape}")
+        raise ValidationError(f"label maps must be (H, W) and of one shape, got {g.shape} and {s.shape}")
     for name, a in (("gt", g), ("seg", s)):
         if a.size and not np.issubdtype(a.dtype, np.integer):
-            raise ValueError(f"{name}: expected integer labels, got dtype {a.dtype}")
+            raise ValidationError(f"{name}: expected integer labels, got dtype {a.dtype}")
     return g, s
 
 
@@ -90,8 +91,9 @@ def image_segmentation_scores(gt: Any, seg: Any, *, tolerance: int = 2) -> dict[
     from skimage.metrics import adapted_rand_error, variation_of_information
 
     g, s = _pair(gt, seg)
-    are = float(adapted_rand_error(g, s, ignore_labels=())[0])
-    vi = float(np.sum(variation_of_information(g, s)))
+    # scikit-image has no type hints: its two functions are untyped calls
+    are = float(adapted_rand_error(g, s, ignore_labels=())[0])  # type: ignore[no-untyped-call]
+    vi = float(np.sum(variation_of_information(g, s)))  # type: ignore[no-untyped-call]
     return {"adapted_rand_error": are, "variation_of_information": vi,
             "under_segmentation_error": under_segmentation_error(g, s),
             "boundary_recall": boundary_recall(g, s, tolerance=tolerance)}
@@ -131,7 +133,7 @@ class ImageSegAccumulator:
 
     def merge(self, other: ImageSegAccumulator) -> ImageSegAccumulator:
         if self.tolerance != other.tolerance:
-            raise ValueError("cannot merge accumulators with different tolerance")
+            raise ValidationError("cannot merge accumulators with different tolerance")
         out = ImageSegAccumulator(tolerance=self.tolerance)
         out.sums = {k: self.sums[k].merge(other.sums[k]) for k in _KEYS}
         out.n = self.n + other.n

@@ -25,6 +25,7 @@ from typing import Any
 import numpy as np
 
 from annokit.core.boxes import box_iou, box_iou_matched
+from annokit.errors import ValidationError
 from annokit.metrics._exact import ExactSum
 from annokit.metrics._util import fnone
 
@@ -71,6 +72,16 @@ class LocalizationResult:
         return out
 
 
+def _array(x: Any, dtype: type[np.generic], width: int | None, name: str) -> np.ndarray:
+    """``x`` as a (N,) or (N, width) array of ``dtype``, else :class:`ValidationError` naming ``name``."""
+    try:
+        a = np.asarray(x, dtype)
+        return a.reshape(-1) if width is None else a.reshape(-1, width)
+    except (TypeError, ValueError) as exc:
+        shape = "(N,)" if width is None else f"(N, {width})"
+        raise ValidationError(f"{name}: expected a {shape} array of numbers ({exc})") from None
+
+
 class LocalizationAccumulator:
     """Mergeable localization state; ``update`` once per image."""
 
@@ -91,13 +102,13 @@ class LocalizationAccumulator:
                ) -> LocalizationAccumulator:
         """One image: ``gt_boxes`` (G, 4), ``gt_labels`` (G,), ``pred_boxes`` (P, 4), ``pred_labels`` (P,),
         ``pred_scores`` (P,)."""
-        gb = np.asarray(gt_boxes, np.float64).reshape(-1, 4)
-        gl = np.asarray(gt_labels, np.int64).reshape(-1)
-        pb = np.asarray(pred_boxes, np.float64).reshape(-1, 4)
-        pl = np.asarray(pred_labels, np.int64).reshape(-1)
-        ps = np.asarray(pred_scores, np.float64).reshape(-1)
+        gb = _array(gt_boxes, np.float64, 4, "gt_boxes")
+        gl = _array(gt_labels, np.int64, None, "gt_labels")
+        pb = _array(pred_boxes, np.float64, 4, "pred_boxes")
+        pl = _array(pred_labels, np.int64, None, "pred_labels")
+        ps = _array(pred_scores, np.float64, None, "pred_scores")
         if gl.size != gb.shape[0] or pl.size != pb.shape[0] or ps.size != pb.shape[0]:
-            raise ValueError("box, label and score arrays must have matching lengths")
+            raise ValidationError("box, label and score arrays must have matching lengths")
         if gb.shape[0] == 0:
             return self
         self.n_images += 1
@@ -128,7 +139,7 @@ class LocalizationAccumulator:
 
     def merge(self, other: LocalizationAccumulator) -> LocalizationAccumulator:
         if (self.iou, self.thresholds) != (other.iou, other.thresholds):
-            raise ValueError("cannot merge accumulators with different settings")
+            raise ValidationError("cannot merge accumulators with different settings")
         out = LocalizationAccumulator(iou=self.iou, thresholds=self.thresholds)
         out.best_iou = self.best_iou.merge(other.best_iou)
         out.n_objects = self.n_objects + other.n_objects
@@ -157,14 +168,33 @@ class LocalizationAccumulator:
             class_objects=dict(self.class_objects))
 
 
-def localization_metrics(images: Sequence[tuple[Any, Any, Any, Any, Any]], **kw: Any) -> LocalizationResult:
+def localization_metrics(images: Sequence[tuple[Any, Any, Any, Any, Any]], *, iou: float = 0.5,
+                         thresholds: Sequence[float] = (0.3, 0.5, 0.7)) -> LocalizationResult:
     """Metrics over per-image tuples ``(gt_boxes, gt_labels, pred_boxes, pred_labels, pred_scores)``.
 
+    Parameters
+    ----------
+    images : sequence of 5-tuples
+        Per image: ground-truth boxes (G, 4) and labels (G,), predicted boxes (P, 4), labels (P,) and scores (P,).
+    iou : float
+        The IoU a CorLoc hit needs.
+    thresholds : sequence of float
+        The IoUs of ``acc@t`` and ``top1_loc@t``.
+
+    Returns
+    -------
+    LocalizationResult
+
+    Examples
+    --------
     >>> r = localization_metrics([([[0, 0, 10, 10]], [1], [[0, 0, 10, 5], [0, 0, 9, 10]], [1, 1], [0.9, 0.5])])
     >>> r.mean_iou, r.corloc, r.acc[0.5]
     (0.9, 1.0, 1.0)
     """
-    acc = LocalizationAccumulator(**kw)
-    for item in images:
+    acc = LocalizationAccumulator(iou=iou, thresholds=thresholds)
+    for i, item in enumerate(images):
+        if len(item) != 5:
+            raise ValidationError(f"images[{i}]: expected (gt_boxes, gt_labels, pred_boxes, pred_labels, "
+                                  f"pred_scores), got {len(item)} items")
         acc.update(*item)
     return acc.compute()

@@ -22,6 +22,7 @@ from typing import Any
 
 import numpy as np
 
+from annokit.errors import ValidationError
 from annokit.metrics._exact import ExactSum
 from annokit.metrics._util import fnone
 
@@ -29,15 +30,23 @@ __all__ = ["mask_iou_dice", "seg2bmap", "boundary_fscore", "ObjectSegResult", "O
            "object_segmentation_metrics"]
 
 
+def _bool_map(x: Any, name: str) -> np.ndarray:
+    """``x`` as a bool array, else :class:`ValidationError` naming ``name``."""
+    try:
+        return np.asarray(x).astype(bool)
+    except (TypeError, ValueError) as exc:
+        raise ValidationError(f"{name}: expected a binary mask ({exc})") from None
+
+
 def _masks(gt: Any, pred: Any, void: Any = None) -> tuple[np.ndarray, np.ndarray]:
-    g = np.asarray(gt).astype(bool)
-    p = np.asarray(pred).astype(bool)
+    g = _bool_map(gt, "gt")
+    p = _bool_map(pred, "pred")
     if g.shape != p.shape or g.ndim != 2:
-        raise ValueError(f"masks must be (H, W) and of one shape, got {g.shape} and {p.shape}")
+        raise ValidationError(f"masks must be (H, W) and of one shape, got {g.shape} and {p.shape}")
     if void is not None:
-        v = np.asarray(void).astype(bool)
+        v = _bool_map(void, "void")
         if v.shape != g.shape:
-            raise ValueError(f"void: expected shape {g.shape}, got {v.shape}")
+            raise ValidationError(f"void: expected shape {g.shape}, got {v.shape}")
         g, p = g & ~v, p & ~v
     return g, p
 
@@ -53,30 +62,38 @@ def mask_iou_dice(gt: Any, pred: Any, *, void: Any = None) -> tuple[float, float
 
 def seg2bmap(mask: Any) -> np.ndarray:
     """DAVIS' boundary map of a binary ``(H, W)`` mask: ``(H, W)`` bool."""
-    seg = np.asarray(mask).astype(bool)
+    seg = _bool_map(mask, "mask")
+    if seg.ndim != 2:
+        raise ValidationError(f"mask: expected an (H, W) array, got shape {seg.shape}")
     e = np.zeros_like(seg)
     s = np.zeros_like(seg)
     se = np.zeros_like(seg)
     e[:, :-1] = seg[:, 1:]
     s[:-1, :] = seg[1:, :]
     se[:-1, :-1] = seg[1:, 1:]
-    b = (seg ^ e) | (seg ^ s) | (seg ^ se)
+    b: np.ndarray = (seg ^ e) | (seg ^ s) | (seg ^ se)
     b[-1, :] = seg[-1, :] ^ e[-1, :]
     b[:, -1] = seg[:, -1] ^ s[:, -1]
     b[-1, -1] = False
     return b
 
 
+def _disk(radius: int) -> np.ndarray:
+    """scikit-image's ``disk(radius)`` as a bool structuring element (DAVIS dilates with it)."""
+    from skimage.morphology import disk
+
+    return np.asarray(disk(radius), dtype=bool)  # type: ignore[no-untyped-call]  # scikit-image has no type hints
+
+
 def boundary_fscore(gt: Any, pred: Any, *, bound_th: float = 0.008, void: Any = None) -> tuple[float, float, float]:
     """``(F, precision, recall)`` of the boundaries of two binary masks (DAVIS ``f_measure``)."""
     from scipy.ndimage import binary_dilation
-    from skimage.morphology import disk
 
     g, p = _masks(gt, pred, void)
     r = bound_th if bound_th >= 1 else math.ceil(bound_th * math.hypot(*g.shape))
     fb, gb = seg2bmap(p), seg2bmap(g)
-    fp_dil = binary_dilation(fb, structure=disk(int(r)).astype(bool)) if r > 0 else fb
-    gt_dil = binary_dilation(gb, structure=disk(int(r)).astype(bool)) if r > 0 else gb
+    fp_dil = binary_dilation(fb, structure=_disk(int(r))) if r > 0 else fb
+    gt_dil = binary_dilation(gb, structure=_disk(int(r))) if r > 0 else gb
     n_fg, n_gt = int(fb.sum()), int(gb.sum())
     if n_fg == 0 and n_gt > 0:
         prec, rec = 1.0, 0.0
@@ -134,7 +151,7 @@ class ObjectSegAccumulator:
 
     def merge(self, other: ObjectSegAccumulator) -> ObjectSegAccumulator:
         if self.bound_th != other.bound_th:
-            raise ValueError("cannot merge accumulators with different bound_th")
+            raise ValidationError("cannot merge accumulators with different bound_th")
         out = ObjectSegAccumulator(bound_th=self.bound_th)
         out.inter, out.union = self.inter + other.inter, self.union + other.union
         out.sizes, out.n = self.sizes + other.sizes, self.n + other.n

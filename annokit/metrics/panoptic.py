@@ -27,11 +27,11 @@ import math
 import threading
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from typing import Any
+from functools import cached_property
+from typing import Any, Literal
 
 import numpy as np
 
-from annokit._internal.arrays import index_of
 from annokit.metrics._exact import ExactSum
 from annokit.metrics._util import fnone
 
@@ -54,8 +54,8 @@ class PanopticCategories:
     names: tuple[str, ...]
 
     @classmethod
-    def build(cls, ids: Sequence[int], isthing: Sequence[bool], names: Sequence[str] | None = None
-              ) -> PanopticCategories:
+    def build(cls, ids: Sequence[int] | np.ndarray, isthing: Sequence[bool] | np.ndarray,
+              names: Sequence[str] | None = None) -> PanopticCategories:
         i = np.asarray(ids, dtype=np.int64).reshape(-1)
         t = np.asarray(isthing, dtype=bool).reshape(-1)
         if i.shape != t.shape:
@@ -67,9 +67,22 @@ class PanopticCategories:
             raise ValueError(f"names: expected {i.size}, got {len(nm)}")
         return cls(i, t, nm)
 
+    @cached_property
+    def _sorted(self) -> tuple[np.ndarray, np.ndarray]:
+        """``ids`` sorted, and their positions in ``ids`` (computed once: every image looks categories up)."""
+        order = np.argsort(self.ids, kind="stable")
+        return self.ids[order], order
+
     def index_of(self, cat_ids: np.ndarray) -> np.ndarray:
         """Index of each category id in ``ids``, or ``K`` (one past the end) for unknown ids."""
-        return index_of(self.ids, np.asarray(cat_ids, dtype=np.int64), missing=self.ids.size)
+        v = np.asarray(cat_ids, dtype=np.int64)
+        k = self.ids.size
+        if k == 0:
+            return np.full(v.shape, 0, np.int64)
+        srt, order = self._sorted
+        pos = np.minimum(np.searchsorted(srt, v), k - 1)
+        found: np.ndarray = np.where(srt[pos] == v, order[pos], k).astype(np.int64)
+        return found
 
 
 @dataclass(frozen=True)
@@ -90,54 +103,189 @@ _LOCAL = threading.local()
 
 
 def _scratch(name: str, n: int, dtype: Any) -> np.ndarray:
-    """A per-thread reusable 1-d buffer of at least ``n`` items (callers use ``[:n]``)."""
+    """A per-thread reusable 1-d buffer of at least ``n`` items (callers use ``[:n]``): fresh buffers per image
+    would cost a page fault per 4 KiB."""
     buf = getattr(_LOCAL, name, None)
-    if buf is None or buf.size < n:
-        buf = np.empty(n, dtype)
+    if buf is None or buf.size < n or buf.dtype != dtype:
+        buf = np.empty(max(n, 1), dtype)
         setattr(_LOCAL, name, buf)
     return buf[:n]
 
 
-def _lut() -> np.ndarray:
-    lut = getattr(_LOCAL, "table", None)
-    if lut is None:
-        lut = _LOCAL.table = np.zeros(1 << 24, np.uint16)  # lazily paged; reset to zeros after each use
-    return lut
+_HASH_MULTIPLIERS = (0x9E3779B1, 0x85EBCA6B, 0xC2B2AE35, 0x27D4EB2F, 0x165667B1, 0xD3A2646C | 1, 0xFD7046C5,
+                     0xB55A4F09)
 
 
-def _dense(ids_map: np.ndarray, seg_ids: np.ndarray, slot: str = "a") -> np.ndarray:
-    """Map ids to 0 = void, 1..S = segment (in ``seg_ids`` order), S+1 = an id not in ``seg_ids``.
+def _slot_table(keys: np.ndarray) -> tuple[int, int, np.ndarray, np.ndarray] | None:
+    """A collision-free multiplicative hash of the uint32 ``keys``: ``(multiplier, shift, key per slot, index per
+    slot)``, the slot of ``v`` being ``(v * multiplier mod 2**32) >> shift``; ``None`` if none is found."""
+    n = keys.size
+    first = min(16, 2 * n.bit_length() + 1)  # ~2 n**2 slots: a given multiplier is collision-free ~80 % of the time
+    for bits in range(first, first + 4):
+        for mult in _HASH_MULTIPLIERS:
+            slots = (keys * np.uint32(mult)) >> np.uint32(32 - bits)
+            if np.unique(slots).size == n:
+                table_key = np.zeros(1 << bits, np.uint32)  # empty slots hold 0: only 0 itself hashes to 0's slot
+                table_idx = np.full(1 << bits, n, np.intp)
+                table_key[slots] = keys
+                table_idx[slots] = np.arange(n)
+                return mult, 32 - bits, table_key, table_idx
+    return None
 
-    The result may be a per-thread scratch buffer (valid until the next call with the same ``slot``)."""
+
+def _dense(values: np.ndarray, seg_ids: np.ndarray) -> np.ndarray:
+    """Map ids to 0 = void (id 0), 1..S = segment (in ``seg_ids`` order), S+1 = an id not in ``seg_ids``.
+
+    uint32 ids (what id PNGs decode to) go through a small collision-free hash of the S + 1 known ids (six passes
+    over the values); other integer ids through a binary search (several times slower on unsorted values)."""
     s = seg_ids.size
-    flat = ids_map.reshape(-1)
-    if s < 65534 and flat.size and flat.dtype.kind in "ui" and (flat.dtype.kind == "u" or int(flat.min()) >= 0) \
-            and int(flat.max()) < (1 << 24):
-        lut = _lut()
-        lut[seg_ids] = np.arange(1, s + 1, dtype=np.uint16)
-        dense = _scratch("dense_" + slot, flat.size, np.uint16)
-        try:
-            np.take(lut, flat, out=dense)
-        finally:
-            lut[seg_ids] = 0
-        nz_flat = flat.size - int(np.count_nonzero(flat))
-        if nz_flat != flat.size - int(np.count_nonzero(dense)):
-            dense[(dense == 0) & (flat != 0)] = s + 1
-        return dense
-    if s == 0:
-        return np.where(flat == 0, 0, 1).astype(np.intp)
-    order = np.argsort(seg_ids, kind="stable")
-    srt = seg_ids[order].astype(np.int64)
-    f64 = flat.astype(np.int64)
-    pos = np.searchsorted(srt, f64)
-    pos_c = np.minimum(pos, s - 1)
-    hit = srt[pos_c] == f64
-    lut2 = np.empty(s + 1, np.intp)
-    lut2[:s] = order + 1
-    lut2[s] = s + 1
-    dense = lut2[np.where(hit, pos_c, s)]
-    dense[f64 == 0] = 0
-    return dense
+    keys = np.concatenate([[0], seg_ids])
+    if values.dtype == np.uint32 and s and int(seg_ids.min()) > 0 and int(seg_ids.max()) < (1 << 32) \
+            and np.unique(seg_ids).size == s:
+        table = _slot_table(keys.astype(np.uint32))
+        if table is not None:
+            mult, shift, table_key, table_idx = table
+            slot = values * np.uint32(mult)
+            np.right_shift(slot, np.uint32(shift), out=slot)
+            found = table_idx[slot]
+            found[table_key[slot] != values] = s + 1
+            return found
+    v = values.astype(np.int64, copy=False)
+    out = np.full(v.shape, s + 1, np.intp)
+    if s:
+        order = np.argsort(seg_ids, kind="stable")
+        srt = seg_ids[order]
+        pos = np.minimum(np.searchsorted(srt, v), s - 1)
+        hit = srt[pos] == v
+        out[hit] = order[pos[hit]] + 1
+    out[v == 0] = 0
+    return out
+
+
+@dataclass(frozen=True)
+class _Joint:
+    """Pixel counts of (ground-truth segment, predicted segment): rows / columns 0 = void, 1..S = the JSON's
+    segments in order, S+1 = ids missing from the JSON; ``unknown_pred`` is one such predicted id (or -1)."""
+
+    counts: np.ndarray
+    unknown_pred: int
+
+
+def _joint_histogram(g: np.ndarray, p: np.ndarray, gsid: np.ndarray, psid: np.ndarray) -> _Joint:
+    """The joint histogram from the runs of equal (ground truth, prediction) along the raster: four passes over
+    the pixels (two comparisons, their union, the run starts), then work proportional to the number of runs."""
+    gf = np.ascontiguousarray(g).reshape(-1)
+    pf = np.ascontiguousarray(p).reshape(-1)
+    n = gf.size
+    change = _scratch("change", n, np.dtype(bool))
+    if n:
+        change[0] = True
+        np.not_equal(gf[1:], gf[:-1], out=change[1:])
+        other = _scratch("change2", n - 1, np.dtype(bool))
+        np.not_equal(pf[1:], pf[:-1], out=other)
+        np.logical_or(change[1:], other, out=change[1:])
+    starts = np.flatnonzero(change)
+    lengths = np.diff(starts, append=n)
+    gv, pv = gf[starts], pf[starts]
+    gd = _dense(gv, gsid)
+    pd = _dense(pv, psid)
+    nb = psid.size + 2
+    counts = np.bincount(gd * nb + pd, weights=lengths, minlength=(gsid.size + 2) * nb)
+    unknown = np.flatnonzero(pd == nb - 1)
+    return _Joint(counts.astype(np.int64).reshape(gsid.size + 2, nb),  # exact: counts < 2**53
+                  int(pv[unknown[0]]) if unknown.size else -1)
+
+
+def _check_prediction(joint: _Joint, psid: np.ndarray, pcat: np.ndarray, categories: PanopticCategories
+                      ) -> np.ndarray:
+    """Raise :class:`PanopticError` as panopticapi does on an inconsistent prediction; return the predicted
+    segments' category indices."""
+    if joint.unknown_pred >= 0:
+        raise PanopticError(f"segment id {joint.unknown_pred} is in the prediction PNG but not in its JSON")
+    parea = joint.counts[:, 1:psid.size + 1].sum(axis=0)
+    if psid.size and (parea == 0).any():
+        missing = psid[parea == 0].tolist()
+        raise PanopticError(f"segment ids {missing} are in the prediction JSON but not in its PNG")
+    pci = categories.index_of(pcat)
+    k = categories.ids.size
+    if psid.size and (pci == k).any():
+        j = int(np.flatnonzero(pci == k)[0])
+        raise PanopticError(f"predicted segment {int(psid[j])} has unknown category_id {int(pcat[j])}")
+    return pci
+
+
+@dataclass(frozen=True)
+class _GtAreas:
+    """Ground-truth areas as PQ uses them, and how many JSON areas differ from the pixel counts (the first)."""
+
+    area: np.ndarray
+    mismatches: int
+    first: tuple[int, int, int] | None
+
+
+def _gt_areas(joint: _Joint, gsid: np.ndarray, garea_json: np.ndarray, source: str) -> _GtAreas:
+    """The JSON ``area`` where present (panopticapi), else the pixel count; ``source="png"`` counts pixels."""
+    ng = gsid.size
+    gpix = joint.counts[1:ng + 1].sum(axis=1)
+    has_json = garea_json >= 0
+    mism = has_json & (garea_json != gpix)
+    n_mism = int(mism.sum())
+    first = None
+    if n_mism:
+        j = int(np.flatnonzero(mism)[0])
+        first = (int(gsid[j]), int(garea_json[j]), int(gpix[j]))
+    area = gpix if source == "png" else np.where(has_json, garea_json, gpix)
+    return _GtAreas(area, n_mism, first)
+
+
+@dataclass(frozen=True)
+class _Matches:
+    """Matched pairs (ground-truth row ``gi``, prediction column ``pj``) with their IoU."""
+
+    gi: np.ndarray
+    pj: np.ndarray
+    iou: np.ndarray
+
+
+def _match(joint: _Joint, garea: np.ndarray, gcat: np.ndarray, gcrowd: np.ndarray, pcat: np.ndarray) -> _Matches:
+    """Same-category, non-crowd overlapping pairs with ``IoU = inter / (area_p + area_g - inter - void_p) > 0.5``."""
+    ng, npr = gcat.size, pcat.size
+    inter = joint.counts[1:ng + 1, 1:npr + 1]
+    parea = joint.counts[:, 1:npr + 1].sum(axis=0)
+    void_p = joint.counts[0, 1:npr + 1]
+    gi, pj = np.nonzero(inter)
+    keep = (~gcrowd[gi]) & (gcat[gi] == pcat[pj])
+    gi, pj = gi[keep], pj[keep]
+    it = inter[gi, pj]
+    union = parea[pj] + garea[gi] - it - void_p[pj]
+    with np.errstate(divide="ignore", invalid="ignore"):
+        iou = it / union.astype(np.float64)
+    ok = iou > 0.5
+    return _Matches(gi[ok], pj[ok], iou[ok])
+
+
+def _unmatched_predictions(joint: _Joint, m: _Matches, gci: np.ndarray, gcrowd: np.ndarray, pci: np.ndarray,
+                           k: int) -> np.ndarray:
+    """False positives per category: unmatched predictions, except those more than half on void plus the crowd
+    region of their category (the last unmatched crowd segment of it in the JSON, as panopticapi's dict keeps)."""
+    ng, npr = gci.size, pci.size
+    inter = joint.counts[1:ng + 1, 1:npr + 1]
+    parea = joint.counts[:, 1:npr + 1].sum(axis=0)
+    gt_matched = np.zeros(ng, bool)
+    gt_matched[m.gi] = True
+    pred_matched = np.zeros(npr, bool)
+    pred_matched[m.pj] = True
+    crowd_row = np.full(k + 1, -1, np.int64)
+    for r in np.flatnonzero(gcrowd & ~gt_matched).tolist():  # JSON order: a later crowd replaces an earlier one
+        crowd_row[gci[r]] = r
+    um = np.flatnonzero(~pred_matched)
+    absorbed = joint.counts[0, 1:npr + 1][um].astype(np.int64)
+    row = crowd_row[pci[um]]
+    has_crowd = row >= 0
+    absorbed[has_crowd] += inter[row[has_crowd], um[has_crowd]]
+    ignored = absorbed / parea[um].astype(np.float64) > 0.5
+    fp: np.ndarray = np.bincount(pci[um[~ignored]], minlength=k + 1)[:k]
+    return fp
 
 
 class PanopticError(ValueError):
@@ -146,9 +294,34 @@ class PanopticError(ValueError):
 
 def pq_image_stats(gt_ids: np.ndarray, gt_segment_ids: Any, gt_category_ids: Any, gt_iscrowd: Any,
                    gt_area: Any, pred_ids: np.ndarray, pred_segment_ids: Any, pred_category_ids: Any,
-                   categories: PanopticCategories, *, gt_area_source: str = "json") -> PanopticImageStats:
-    """Counts of one image. Id maps ``(H, W)`` integer (0 = void); segment tables ``(S,)`` arrays;
-    ``gt_area`` (S,) int with -1 where the JSON has none (the pixel count is used there)."""
+                   categories: PanopticCategories, *, gt_area_source: Literal["json", "png"] = "json"
+                   ) -> PanopticImageStats:
+    """Counts of one image (the stages: joint histogram, prediction checks, areas, matching, leftovers).
+
+    Parameters
+    ----------
+    gt_ids, pred_ids : numpy.ndarray
+        ``(H, W)`` integer id maps of one shape (0 = void).
+    gt_segment_ids, gt_category_ids, gt_iscrowd, gt_area : array-like
+        The ground truth's segment table, ``(S,)`` each; ``gt_area`` is -1 where the JSON has none.
+    pred_segment_ids, pred_category_ids : array-like
+        The prediction's segment table.
+    categories : PanopticCategories
+        The category table.
+    gt_area_source : {"json", "png"}
+        Ground-truth areas from the JSON (panopticapi) or from the pixel counts.
+
+    Returns
+    -------
+    PanopticImageStats
+
+    Examples
+    --------
+    >>> cats = PanopticCategories.build([1], [True])
+    >>> st = pq_image_stats(np.array([[1, 1]]), [1], [1], [0], [2], np.array([[7, 7]]), [7], [1], cats)
+    >>> st.tp.tolist(), st.iou.tolist()
+    ([1], [1.0])
+    """
     g = np.asarray(gt_ids)
     p = np.asarray(pred_ids)
     if g.shape != p.shape or g.ndim != 2:
@@ -156,88 +329,23 @@ def pq_image_stats(gt_ids: np.ndarray, gt_segment_ids: Any, gt_category_ids: Any
     gsid = np.asarray(gt_segment_ids, np.int64).reshape(-1)
     gcat = np.asarray(gt_category_ids, np.int64).reshape(-1)
     gcrowd = np.asarray(gt_iscrowd, bool).reshape(-1)
-    garea_json = np.asarray(gt_area, np.int64).reshape(-1)
     psid = np.asarray(pred_segment_ids, np.int64).reshape(-1)
     pcat = np.asarray(pred_category_ids, np.int64).reshape(-1)
-    ng, npr = gsid.size, psid.size
     k = categories.ids.size
-    # runs of equal (gt id, pred id) along the raster: the joint histogram is a weighted bincount of the runs
-    gf = np.ascontiguousarray(g).reshape(-1)
-    pf = np.ascontiguousarray(p).reshape(-1)
-    n = gf.size
-    change = _scratch("change", n, bool)
-    if n:
-        change[0] = True
-        np.not_equal(gf[1:], gf[:-1], out=change[1:])
-        tmp = _scratch("change2", max(n - 1, 0), bool)
-        np.not_equal(pf[1:], pf[:-1], out=tmp)
-        np.logical_or(change[1:], tmp, out=change[1:])
-    starts = np.flatnonzero(change)
-    lengths = np.diff(starts, append=n)
-    gv = gf[starts]
-    pv = pf[starts]
-    gdense = _dense(gv, gsid, "g").astype(np.intp)
-    pdense = _dense(pv, psid, "p").astype(np.intp)
-    nb = npr + 2
-    joint = np.bincount(gdense * nb + pdense, weights=lengths, minlength=(ng + 2) * nb)
-    joint = joint.astype(np.int64).reshape(ng + 2, nb)  # exact: counts < 2**53
-    col = joint.sum(axis=0)
-    if col[npr + 1]:
-        bad = int(pv[np.flatnonzero(pdense == npr + 1)[0]])
-        raise PanopticError(f"segment id {bad} is in the prediction PNG but not in its JSON")
-    parea = col[1:npr + 1]
-    if npr and (parea == 0).any():
-        missing = psid[parea == 0].tolist()
-        raise PanopticError(f"segment ids {missing} are in the prediction JSON but not in its PNG")
-    pci = categories.index_of(pcat)
-    if npr and (pci == k).any():
-        j = int(np.flatnonzero(pci == k)[0])
-        raise PanopticError(f"predicted segment {int(psid[j])} has unknown category_id {int(pcat[j])}")
+    joint = _joint_histogram(g, p, gsid, psid)
+    pci = _check_prediction(joint, psid, pcat, categories)
     gci = categories.index_of(gcat)
-    gpix = joint.sum(axis=1)[1:ng + 1]
-    has_json = garea_json >= 0
-    mism = has_json & (garea_json != gpix)
-    n_mism = int(mism.sum())
-    first = None
-    if n_mism:
-        j = int(np.flatnonzero(mism)[0])
-        first = (int(gsid[j]), int(garea_json[j]), int(gpix[j]))
-    garea = gpix if gt_area_source == "png" else np.where(has_json, garea_json, gpix)
-
-    inter = joint[1:ng + 1, 1:npr + 1]
-    void_p = joint[0, 1:npr + 1]
-    gi, pj = np.nonzero(inter)
-    keep = (~gcrowd[gi]) & (gcat[gi] == pcat[pj])
-    gi, pj = gi[keep], pj[keep]
-    it = inter[gi, pj]
-    union = parea[pj] + garea[gi] - it - void_p[pj]
-    with np.errstate(divide="ignore", invalid="ignore"):
-        iou = it / union.astype(np.float64)
-    match = iou > 0.5
-    gi, pj, iou = gi[match], pj[match], iou[match]
-    tp = np.bincount(gci[gi], minlength=k + 1)[:k]
-    gt_matched = np.zeros(ng, bool)
-    gt_matched[gi] = True
-    pred_matched = np.zeros(npr, bool)
-    pred_matched[pj] = True
-    fn_mask = ~gt_matched & ~gcrowd
-    fn = np.bincount(gci[fn_mask], minlength=k + 1)[:k]
-    # crowd region per category: the last unmatched crowd segment of that category (dict overwrite order)
-    crowd_row = np.full(k + 1, -1, np.int64)
-    cr = np.flatnonzero(gcrowd & ~gt_matched)
-    for r in cr.tolist():  # in JSON order: a later crowd segment of the same category replaces an earlier one
-        crowd_row[gci[r]] = r
-    um = np.flatnonzero(~pred_matched)
-    absorbed = void_p[um].astype(np.int64)
-    row = crowd_row[pci[um]]
-    has_crowd = row >= 0
-    absorbed[has_crowd] += inter[row[has_crowd], um[has_crowd]]
-    ignored = absorbed / parea[um].astype(np.float64) > 0.5
-    fp = np.bincount(pci[um[~ignored]], minlength=k + 1)[:k]
-    iou_cat = gci[gi]
+    areas = _gt_areas(joint, gsid, np.asarray(gt_area, np.int64).reshape(-1), gt_area_source)
+    m = _match(joint, areas.area, gcat, gcrowd, pcat)
+    tp = np.bincount(gci[m.gi], minlength=k + 1)[:k]
+    matched = np.zeros(gsid.size, bool)
+    matched[m.gi] = True
+    fn = np.bincount(gci[~matched & ~gcrowd], minlength=k + 1)[:k]
+    fp = _unmatched_predictions(joint, m, gci, gcrowd, pci, k)
+    iou_cat = gci[m.gi]
     ok = iou_cat < k
-    return PanopticImageStats(tp.astype(np.int64), fp.astype(np.int64), fn.astype(np.int64), iou[ok],
-                              iou_cat[ok], n_mism, first)
+    return PanopticImageStats(tp.astype(np.int64), fp.astype(np.int64), fn.astype(np.int64), m.iou[ok],
+                              iou_cat[ok], areas.mismatches, areas.first)
 
 
 @dataclass(frozen=True)
@@ -287,7 +395,7 @@ class PanopticResult:
 class PanopticAccumulator:
     """Mergeable PQ state over a fixed category table (see the module docstring)."""
 
-    def __init__(self, categories: PanopticCategories, *, gt_area_source: str = "json") -> None:
+    def __init__(self, categories: PanopticCategories, *, gt_area_source: Literal["json", "png"] = "json") -> None:
         if gt_area_source not in ("json", "png"):
             raise ValueError("gt_area_source must be 'json' or 'png'")
         self.categories = categories
@@ -296,21 +404,43 @@ class PanopticAccumulator:
         self.tp = np.zeros(k, np.int64)
         self.fp = np.zeros(k, np.int64)
         self.fn = np.zeros(k, np.int64)
-        self.iou = [ExactSum() for _ in range(k)]
+        self._iou = [ExactSum() for _ in range(k)]
+        self._pending: list[tuple[np.ndarray, np.ndarray]] = []  # (iou, category index) of images not yet summed
+        self._n_pending = 0
         self.n_images = 0
         self.area_mismatches = 0
 
+    @property
+    def iou(self) -> list[ExactSum]:
+        """The exact sum of the matched IoUs, per category."""
+        self._flush()
+        return self._iou
+
+    def _flush(self) -> None:
+        """Add the buffered IoUs to the exact sums, one call per category: a call costs about the same for one value
+        as for thousands, so images are summed in batches (the sums are exact, so batching changes nothing)."""
+        if not self._pending:
+            return
+        ious = np.concatenate([i for i, _ in self._pending])
+        cats = np.concatenate([c for _, c in self._pending])
+        self._pending, self._n_pending = [], 0
+        order = np.argsort(cats, kind="stable")
+        cats, ious = cats[order], ious[order]
+        starts = np.flatnonzero(np.r_[True, cats[1:] != cats[:-1]])
+        ends = np.r_[starts[1:], cats.size]
+        for a, b in zip(starts.tolist(), ends.tolist()):
+            self._iou[int(cats[a])].add(ious[a:b])
+
     def add_stats(self, st: PanopticImageStats) -> PanopticAccumulator:
+        """Add one image's counts (:func:`pq_image_stats`)."""
         self.tp += st.tp
         self.fp += st.fp
         self.fn += st.fn
         if st.iou.size:
-            order = np.argsort(st.iou_cat, kind="stable")
-            cats, ious = st.iou_cat[order], st.iou[order]
-            starts = np.flatnonzero(np.r_[True, cats[1:] != cats[:-1]])
-            ends = np.r_[starts[1:], cats.size]
-            for a, b in zip(starts.tolist(), ends.tolist()):
-                self.iou[int(cats[a])].add(ious[a:b])
+            self._pending.append((st.iou, st.iou_cat))
+            self._n_pending += st.iou.size
+            if self._n_pending >= 1 << 16:
+                self._flush()
         self.n_images += 1
         self.area_mismatches += st.area_mismatches
         return self
@@ -330,7 +460,7 @@ class PanopticAccumulator:
             raise ValueError("cannot merge accumulators over different category tables or settings")
         out = PanopticAccumulator(self.categories, gt_area_source=self.gt_area_source)
         out.tp, out.fp, out.fn = self.tp + other.tp, self.fp + other.fp, self.fn + other.fn
-        out.iou = [a.merge(b) for a, b in zip(self.iou, other.iou)]
+        out._iou = [a.merge(b) for a, b in zip(self.iou, other.iou)]
         out.n_images = self.n_images + other.n_images
         out.area_mismatches = self.area_mismatches + other.area_mismatches
         return out
@@ -371,7 +501,7 @@ class PanopticAccumulator:
 
 
 def panoptic_quality(images: Iterable[tuple[Any, ...]], categories: PanopticCategories, *,
-                     gt_area_source: str = "json") -> PanopticResult:
+                     gt_area_source: Literal["json", "png"] = "json") -> PanopticResult:
     """PQ over an iterable of per-image tuples ``(gt_ids, gt_segment_ids, gt_category_ids, gt_iscrowd, gt_area,
     pred_ids, pred_segment_ids, pred_category_ids)``.
 

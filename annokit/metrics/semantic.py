@@ -32,9 +32,9 @@ weighted by ``avg_size[class] / instance_pixels``, ``iIoU = tpW / (tpW + fnW + F
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
 
@@ -49,7 +49,11 @@ __all__ = [
     "SemanticAccumulator",
     "semantic_metrics",
     "preprocess_gt",
+    "SemanticPreset",
 ]
+
+#: The presets of :meth:`SemanticAccumulator.preset`.
+SemanticPreset = Literal["mmseg", "cityscapes"]
 
 #: Cityscapes label id -> train id (255 = not evaluated), from the official label table.
 CITYSCAPES_ID_TO_TRAIN_ID: dict[int, int] = {
@@ -81,7 +85,8 @@ def _apply_map(a: np.ndarray, mapping: Mapping[int, int] | None) -> np.ndarray:
         for old, new in mapping.items():
             if 0 <= old <= hi:
                 lut[old] = new
-        return lut[a]
+        mapped: np.ndarray = lut[a]
+        return mapped
     out = a.astype(np.int64, copy=True)
     for old, new in mapping.items():
         out[a == old] = new
@@ -155,6 +160,24 @@ class SemanticResult:
         return out
 
 
+def _byte_pair_runs(g: np.ndarray, p: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The runs of equal (gt, pred) byte pairs along the raster of two uint8 maps: each run's pair as
+    ``gt * 256 + pred`` and its length (three byte-wide passes and the run starts; the rest is per run)."""
+    gf = np.ascontiguousarray(g).reshape(-1)
+    pf = np.ascontiguousarray(p).reshape(-1)
+    n = gf.size
+    if n == 0:
+        return np.zeros(0, np.uint16), np.zeros(0, np.int32)
+    change = np.empty(n, bool)
+    change[0] = True
+    np.not_equal(gf[1:], gf[:-1], out=change[1:])
+    change[1:] |= pf[1:] != pf[:-1]
+    starts = np.flatnonzero(change)
+    keys = np.left_shift(gf[starts], 8, dtype=np.uint16)
+    keys |= pf[starts]
+    return keys, np.diff(starts, append=n).astype(np.int32 if n < (1 << 31) else np.int64)
+
+
 def _nanmean(x: np.ndarray) -> float:
     v = x[~np.isnan(x)]
     return float(np.mean(v)) if v.size else math.nan
@@ -187,32 +210,98 @@ class SemanticAccumulator:
         if len(names) != num_classes:
             raise ValueError(f"class_names: expected {num_classes}, got {len(names)}")
         self.class_names = names
-        self.confusion = np.zeros((num_classes + 1, num_classes + 1), np.int64)
+        self._confusion = np.zeros((num_classes + 1, num_classes + 1), np.int64)
+        # 8-bit maps: a histogram of the raw (gt, pred) byte pairs, mapped to the confusion matrix when read; the
+        # runs of recent images wait in _runs8 and are counted together (one 65536-bin count per batch, not image)
+        self._raw8: np.ndarray | None = None
+        self._runs8: list[tuple[np.ndarray, np.ndarray]] = []
+        self._n_runs8 = 0
         self.tp_w = [ExactSum() for _ in range(num_classes)]
         self.fn_w = [ExactSum() for _ in range(num_classes)]
 
     @classmethod
-    def preset(cls, name: str, *, num_classes: int | None = None, **kw: Any) -> SemanticAccumulator:
-        """``"mmseg"`` (defaults) or ``"cityscapes"`` (labelIds in, 19 train ids, iIoU weights)."""
+    def preset(cls, name: SemanticPreset, *, num_classes: int | None = None, ignore_index: int = 255,
+               reduce_zero_label: bool = False, class_names: Sequence[str] | None = None) -> SemanticAccumulator:
+        """An accumulator with a reference's settings.
+
+        Parameters
+        ----------
+        name : {"mmseg", "cityscapes"}
+            ``"mmseg"``: mmsegmentation's ``IoUMetric`` (``num_classes`` required). ``"cityscapes"``: Cityscapes
+            *labelIds* in, the 19 train ids evaluated, iIoU weights (``ignore_index`` 255, no
+            ``reduce_zero_label``).
+        num_classes : int, optional
+            The number of classes (19 or omitted for Cityscapes).
+        ignore_index, reduce_zero_label, class_names
+            As :class:`SemanticAccumulator` (mmseg only, except ``class_names``).
+
+        Returns
+        -------
+        SemanticAccumulator
+
+        Examples
+        --------
+        >>> SemanticAccumulator.preset("cityscapes").class_names[:2]
+        ('road', 'sidewalk')
+        """
         if name == "mmseg":
             if num_classes is None:
                 raise ValueError("the mmseg preset needs num_classes")
-            return cls(num_classes, **kw)
+            return cls(num_classes, ignore_index=ignore_index, reduce_zero_label=reduce_zero_label,
+                       class_names=class_names)
         if name == "cityscapes":
             if num_classes not in (None, 19):
                 raise ValueError("the cityscapes preset has 19 classes")
+            if ignore_index != 255 or reduce_zero_label:
+                raise ValueError("the cityscapes preset ignores 255 and has no reduce_zero_label")
             return cls(19, ignore_index=255, label_map=CITYSCAPES_ID_TO_TRAIN_ID,
                        pred_label_map=CITYSCAPES_ID_TO_TRAIN_ID, instance_weights=CITYSCAPES_AVG_INSTANCE_SIZE,
-                       class_names=CITYSCAPES_CLASSES, **kw)
+                       class_names=class_names if class_names is not None else CITYSCAPES_CLASSES)
         raise ValueError(f"unknown preset {name!r} (mmseg, cityscapes)")
 
-    def _settings(self) -> tuple:
+    def _settings(self) -> tuple[Any, ...]:
         return (self.num_classes, self.ignore_index, self.reduce_zero_label, self.label_map, self.pred_label_map,
                 self.instance_weights, self.class_names)
 
+    def _flush8(self) -> None:
+        """Count the waiting byte-pair runs into the 256 x 256 table."""
+        if not self._runs8:
+            return
+        keys = np.concatenate([k for k, _ in self._runs8])
+        lengths = np.concatenate([n for _, n in self._runs8])
+        self._runs8, self._n_runs8 = [], 0
+        counts = np.bincount(keys, weights=lengths, minlength=1 << 16).astype(np.int64).reshape(256, 256)
+        self._raw8 = counts if self._raw8 is None else self._raw8 + counts  # exact: pixel counts < 2**53
+
+    @property
+    def confusion(self) -> np.ndarray:
+        """The ``(C + 1, C + 1)`` int64 confusion matrix (rows ground truth, columns prediction; see the module)."""
+        self._flush8()
+        cm = self._confusion.copy()
+        if self._raw8 is not None:
+            cm += self._fold_raw8(self._raw8)
+        return cm
+
+    def _fold_raw8(self, raw: np.ndarray) -> np.ndarray:
+        """A 256 x 256 histogram of raw byte pairs as a confusion matrix, through this accumulator's mappings."""
+        c = self.num_classes
+        values = np.arange(256, dtype=np.int64)
+        g = preprocess_gt(values, ignore_index=self.ignore_index, reduce_zero_label=self.reduce_zero_label,
+                          label_map=self.label_map)
+        pr = _apply_map(values, self.pred_label_map)
+        rows = np.where((g >= 0) & (g < c), g, c)
+        cols = np.where((pr >= 0) & (pr < c), pr, c)
+        keep = g != self.ignore_index
+        keys = (rows[keep, None] * (c + 1) + cols[None, :]).reshape(-1)
+        folded = np.bincount(keys, weights=raw[keep].reshape(-1), minlength=(c + 1) ** 2)
+        return folded.astype(np.int64).reshape(c + 1, c + 1)  # exact: pixel counts < 2**53
+
     def update(self, gt: Any, pred: Any, *, gt_instances: Any = None) -> SemanticAccumulator:
         """Add one image: ``gt`` / ``pred`` ``(H, W)`` integer maps in the input label space; ``gt_instances``
-        ``(H, W)`` Cityscapes instance ids (``class_id * 1000 + k``) for iIoU."""
+        ``(H, W)`` Cityscapes instance ids (``class_id * 1000 + k``) for iIoU.
+
+        Two uint8 maps (what 8-bit label PNGs decode to) are counted as raw byte pairs; the mappings are applied
+        to the 256 x 256 table when the result is read."""
         g = np.asarray(gt)
         p = np.asarray(pred)
         if g.shape != p.shape or g.ndim != 2:
@@ -220,6 +309,13 @@ class SemanticAccumulator:
         for name, a in (("gt", g), ("pred", p)):
             if a.size and not (np.issubdtype(a.dtype, np.integer) or a.dtype == bool):
                 raise ValueError(f"{name}: expected integer labels, got dtype {a.dtype}")
+        if g.dtype == np.uint8 and p.dtype == np.uint8 and gt_instances is None:
+            keys, lengths = _byte_pair_runs(g, p)
+            self._runs8.append((keys, lengths))
+            self._n_runs8 += keys.size
+            if self._n_runs8 >= 1 << 16:  # a few images of runs: a bounded batch (~0.4 MB)
+                self._flush8()
+            return self
         c = self.num_classes
         gg = preprocess_gt(g, ignore_index=self.ignore_index, reduce_zero_label=self.reduce_zero_label,
                            label_map=self.label_map)
@@ -229,7 +325,7 @@ class SemanticAccumulator:
         pk = pp[keep]
         gi = np.where((gk >= 0) & (gk < c), gk, c)
         pi = np.where((pk >= 0) & (pk < c), pk, c)
-        self.confusion += np.bincount(gi * (c + 1) + pi, minlength=(c + 1) ** 2).reshape(c + 1, c + 1)
+        self._confusion += np.bincount(gi * (c + 1) + pi, minlength=(c + 1) ** 2).reshape(c + 1, c + 1)
         if gt_instances is not None and self.instance_weights:
             self._update_instances(np.asarray(gt_instances), pp)
         return self
@@ -263,7 +359,7 @@ class SemanticAccumulator:
                                   reduce_zero_label=self.reduce_zero_label, label_map=self.label_map,
                                   pred_label_map=self.pred_label_map, instance_weights=self.instance_weights,
                                   class_names=self.class_names)
-        out.confusion = self.confusion + other.confusion
+        out._confusion = self.confusion + other.confusion
         out.tp_w = [a.merge(b) for a, b in zip(self.tp_w, other.tp_w)]
         out.fn_w = [a.merge(b) for a, b in zip(self.fn_w, other.fn_w)]
         return out
@@ -308,12 +404,35 @@ class SemanticAccumulator:
             out_of_range_gt_pixels=int(cm[c, :].sum()), out_of_range_pred_pixels=int(cm[:, c].sum()))
 
 
-def semantic_metrics(gts: Any, preds: Any, num_classes: int, **kw: Any) -> SemanticResult:
-    """Dataset-level metrics of paired ``(H, W)`` maps (one pair, or sequences of pairs); options as
-    :class:`SemanticAccumulator`."""
-    acc = SemanticAccumulator(num_classes, **kw)
+def semantic_metrics(gts: np.ndarray | Iterable[np.ndarray], preds: np.ndarray | Iterable[np.ndarray],
+                     num_classes: int, *, ignore_index: int = 255, reduce_zero_label: bool = False,
+                     label_map: Mapping[int, int] | None = None, pred_label_map: Mapping[int, int] | None = None,
+                     class_names: Sequence[str] | None = None) -> SemanticResult:
+    """Dataset-level metrics of paired ``(H, W)`` maps (one pair, or sequences of pairs).
+
+    Parameters
+    ----------
+    gts, preds : numpy.ndarray or iterable of numpy.ndarray
+        Ground-truth and predicted label maps, paired in order.
+    num_classes : int
+        Classes ``0 .. num_classes - 1``.
+    ignore_index, reduce_zero_label, label_map, pred_label_map, class_names
+        As :class:`SemanticAccumulator`.
+
+    Returns
+    -------
+    SemanticResult
+
+    Examples
+    --------
+    >>> r = semantic_metrics(np.array([[0, 1], [1, 255]]), np.array([[0, 1], [0, 0]]), 2)
+    >>> round(r.mIoU, 4), r.aAcc
+    (0.5, 0.6666666666666666)
+    """
+    acc = SemanticAccumulator(num_classes, ignore_index=ignore_index, reduce_zero_label=reduce_zero_label,
+                              label_map=label_map, pred_label_map=pred_label_map, class_names=class_names)
     if isinstance(gts, np.ndarray) and gts.ndim == 2:
-        gts, preds = [gts], [preds]
+        gts, preds = [gts], [np.asarray(preds)]
     for g, p in zip(gts, preds, strict=True):
         acc.update(g, p)
     return acc.compute()

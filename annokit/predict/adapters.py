@@ -76,7 +76,7 @@ def from_torchvision_detection(output: Mapping[str, Any], image_hw: tuple[int, i
         raise ValidationError(f"torchvision output: {len(boxes)} boxes, {len(labels)} labels, {len(scores)} scores")
     keep = scores >= score_threshold
     task = Task(task) if task is not None else (Task.INSTANCE if "masks" in output else Task.DETECTION)
-    segs = None
+    segs: list[Any] | None = None
     if task == Task.INSTANCE:
         if "masks" not in output:
             raise ValidationError("torchvision output: instance predictions need 'masks'")
@@ -88,15 +88,14 @@ def from_torchvision_detection(output: Mapping[str, Any], image_hw: tuple[int, i
         if masks.shape[1:] != tuple(image_hw):
             raise ValidationError(f"torchvision output: masks are {masks.shape[1:]}, the image is {tuple(image_hw)}")
         segs = [bitmap_to_rle(masks[i] >= mask_threshold) for i in np.flatnonzero(keep)]
-    n = int(keep.sum())
-    inst = Instances(image_ids=np.zeros(n, np.int64), boxes=_clip(boxes[keep], image_hw), labels=labels[keep],
-                     scores=scores[keep], segmentations=segs)
+    inst = Instances.for_one_image(_clip(boxes[keep], image_hw), labels[keep], scores[keep], segmentations=segs)
     return Prediction(task=task, image_hw=image_hw, instances=inst)
 
 
 def _softmax(x: np.ndarray) -> np.ndarray:
     e = np.exp(x - x.max())
-    return e / e.sum()
+    out: np.ndarray = e / e.sum()
+    return out
 
 
 def from_torchvision_classification(logits: Any, image_hw: tuple[int, int], *, softmax: bool = True) -> Prediction:
@@ -110,7 +109,7 @@ def from_torchvision_classification(logits: Any, image_hw: tuple[int, int], *, s
 
 
 def from_torchvision_segmentation(output: Any, image_hw: tuple[int, int], *,
-                                  label_ids: Sequence[int] | None = None) -> Prediction:
+                                  label_ids: Sequence[int] | np.ndarray | None = None) -> Prediction:
     """One image's scores (``{"out": (C, h, w)}``, or the array) -> a label map of ``image_hw``.
 
     Scores at another resolution than the image are resampled bilinearly first (half-pixel centres).
@@ -123,8 +122,10 @@ def from_torchvision_segmentation(output: Any, image_hw: tuple[int, int], *,
     if s.ndim != 3:
         raise ValidationError(f"segmentation output: expected (C, h, w) scores, got {s.shape}")
     if s.shape[1:] != tuple(image_hw):
-        tf = Transform(tuple(image_hw), (s.shape[2] / image_hw[1], s.shape[1] / image_hw[0]), (0, 0), s.shape[1:])
-        s = resize_scores(s, tf, s.shape[1:])
+        hw = (int(image_hw[0]), int(image_hw[1]))
+        sh = (int(s.shape[1]), int(s.shape[2]))
+        tf = Transform(hw, (sh[1] / hw[1], sh[0] / hw[0]), (0, 0), sh)
+        s = resize_scores(s, tf, sh)
     ids = np.arange(s.shape[0]) if label_ids is None else np.asarray(label_ids)
     if len(ids) != s.shape[0]:
         raise ValidationError(f"segmentation output: {s.shape[0]} channels but {len(ids)} label ids")
@@ -137,7 +138,7 @@ def labels_from_ultralytics(names: Mapping[int, str] | Sequence[str]) -> LabelSe
     """ultralytics' ``names`` (``{0: 'person', ...}``) -> a :class:`LabelSet` with the same ids."""
     items = sorted((int(k), str(v)) for k, v in names.items()) if isinstance(names, Mapping) else list(
         enumerate(names))
-    return LabelSet(ids=[k for k, _ in items], names=[v for _, v in items])
+    return LabelSet(ids=np.asarray([k for k, _ in items], np.int64), names=[v for _, v in items])
 
 
 def from_ultralytics(result: Any, *, score_threshold: float = 0.0, task: Task | str | None = None) -> Prediction:
@@ -166,7 +167,7 @@ def from_ultralytics(result: Any, *, score_threshold: float = 0.0, task: Task | 
     if not np.all(cls == np.round(cls)):
         raise ValidationError("ultralytics result: class indices are not integers")
     keep = conf >= score_threshold
-    segs = None
+    segs: list[Any] | None = None
     if task == Task.INSTANCE:
         if masks is None:
             raise ValidationError("ultralytics result: no 'masks' for an instance prediction")
@@ -179,7 +180,6 @@ def from_ultralytics(result: Any, *, score_threshold: float = 0.0, task: Task | 
         for i in np.flatnonzero(keep):
             p = to_numpy(polys[i]).astype(np.float64).reshape(-1, 2)
             segs.append(polygons_to_rle([p.reshape(-1).tolist()] if len(p) >= 3 else [], h, w))
-    n = int(keep.sum())
-    inst = Instances(image_ids=np.zeros(n, np.int64), boxes=_clip(xyxy[keep], (h, w)),
-                     labels=cls[keep].astype(np.int64), scores=conf[keep], segmentations=segs)
+    inst = Instances.for_one_image(_clip(xyxy[keep], (h, w)), cls[keep].astype(np.int64), conf[keep],
+                                   segmentations=segs)
     return Prediction(task=task, image_hw=(h, w), instances=inst)

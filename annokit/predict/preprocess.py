@@ -18,8 +18,8 @@ from pydantic import ConfigDict
 from annokit.core.model import FrozenModel
 from annokit.errors import ValidationError
 
-__all__ = ["Preprocess", "Transform", "preprocess_batch", "boxes_to_original", "resize_scores",
-           "argmax_channels", "upsampled_argmax"]
+__all__ = ["Preprocess", "Transform", "preprocess_batch", "letterbox", "resize", "boxes_to_original",
+           "resize_scores", "argmax_channels", "upsampled_argmax"]
 
 
 class Preprocess(FrozenModel):
@@ -62,11 +62,73 @@ class Transform:
 
 
 def _resize(img: np.ndarray, hw: tuple[int, int]) -> np.ndarray:
+    """Bilinear resampling to ``hw`` (Pillow's, which widens its filter when shrinking: no aliasing)."""
     from PIL import Image
 
     if img.shape[:2] == hw:
         return img
-    return np.asarray(Image.fromarray(img).resize((hw[1], hw[0]), Image.BILINEAR))
+    return np.asarray(Image.fromarray(img).resize((hw[1], hw[0]), Image.Resampling.BILINEAR))
+
+
+def _letterbox_geometry(hw: tuple[int, int], size: tuple[int, int]) -> Transform:
+    """Where an image of ``hw`` goes in a letterboxed input of ``size``: scaled keeping its aspect ratio to fit,
+    centred (the padding split evenly, the odd pixel at the bottom / right)."""
+    h, w = hw
+    H, W = size
+    r = min(H / h, W / w)
+    nh, nw = max(1, int(round(h * r))), max(1, int(round(w * r)))
+    py, px = (H - nh) // 2, (W - nw) // 2
+    return Transform((h, w), (nw / w, nh / h), (px, py), (nh, nw))
+
+
+def _fit_into(out: np.ndarray, img: np.ndarray, size: tuple[int, int], mode: str, pad_value: int) -> Transform:
+    """Write ``img`` resized (``stretch`` or ``letterbox``) into ``out`` ``(H, W, 3)``; returns its transform."""
+    h, w = img.shape[:2]
+    if mode == "letterbox" and (h, w) != size:
+        tf = _letterbox_geometry((h, w), size)
+        (px, py), (nh, nw) = tf.pad_xy, tf.content_hw
+        out[...] = pad_value
+        out[py:py + nh, px:px + nw] = _resize(img, (nh, nw))
+        return tf
+    out[...] = _resize(img, size)
+    return Transform((h, w), (size[1] / w, size[0] / h), (0, 0), size)
+
+
+def letterbox(image: np.ndarray, size: tuple[int, int], *, pad_value: int = 114) -> tuple[np.ndarray, Transform]:
+    """Scale ``image`` to fit ``size`` keeping its aspect ratio, centred on a ``pad_value`` background.
+
+    Parameters
+    ----------
+    image : (H, W, 3) uint8
+    size : (height, width) of the result
+    pad_value : the grey level of the padding (114, as YOLO exports expect)
+
+    Returns
+    -------
+    The ``size`` image and its :class:`Transform` (``input = original * scale_xy + pad_xy``), which
+    :func:`boxes_to_original` and :func:`resize_scores` use to go back.
+
+    Examples
+    --------
+    >>> x, tf = letterbox(np.zeros((50, 100, 3), np.uint8), (64, 64))
+    >>> x.shape, tf.pad_xy, tf.content_hw
+    ((64, 64, 3), (0, 16), (32, 64))
+    """
+    size = (int(size[0]), int(size[1]))
+    out = np.empty((*size, 3), np.uint8)
+    return out, _fit_into(out, np.asarray(image), size, "letterbox", pad_value)
+
+
+def resize(image: np.ndarray, size: tuple[int, int]) -> tuple[np.ndarray, Transform]:
+    """Stretch ``image`` to ``size`` (bilinear, Pillow's); returns the result and its :class:`Transform`.
+
+    >>> x, tf = resize(np.zeros((50, 100, 3), np.uint8), (64, 64))
+    >>> x.shape, tf.scale_xy
+    ((64, 64, 3), (0.64, 1.28))
+    """
+    size = (int(size[0]), int(size[1]))
+    out = np.empty((*size, 3), np.uint8)
+    return out, _fit_into(out, np.asarray(image), size, "stretch", 0)
 
 
 def preprocess_batch(images: Sequence[np.ndarray], spec: Preprocess) -> tuple[np.ndarray, list[Transform]]:
@@ -78,43 +140,32 @@ def preprocess_batch(images: Sequence[np.ndarray], spec: Preprocess) -> tuple[np
         size = (int(hw0[0]), int(hw0[1]))
     else:
         size = (int(spec.size[0]), int(spec.size[1]))
-    H, W = size
-    tfs = []
     if all(im.shape[:2] == size for im in images):  # no resizing: no per-image copy either
         out = np.stack(images)
         tfs = [Transform(size, (1.0, 1.0), (0, 0), size) for _ in images]
     else:
-        out = np.empty((len(images), H, W, 3), np.uint8)
-        for i, im in enumerate(images):
-            h, w = im.shape[:2]
-            if spec.resize == "letterbox" and (h, w) != size:
-                r = min(H / h, W / w)
-                nh, nw = max(1, int(round(h * r))), max(1, int(round(w * r)))
-                py, px = (H - nh) // 2, (W - nw) // 2
-                out[i] = spec.pad_value
-                out[i, py:py + nh, px:px + nw] = _resize(im, (nh, nw))
-                tfs.append(Transform((h, w), (nw / w, nh / h), (px, py), (nh, nw)))
-            else:
-                out[i] = _resize(im, size)
-                tfs.append(Transform((h, w), (W / w, H / h), (0, 0), (H, W)))
+        out = np.empty((len(images), *size, 3), np.uint8)
+        tfs = [_fit_into(out[i], im, size, spec.resize, spec.pad_value) for i, im in enumerate(images)]
+    return _to_tensor(out, spec), tfs
+
+
+def _to_tensor(out: np.ndarray, spec: Preprocess) -> np.ndarray:
+    """``(N, H, W, 3)`` uint8 RGB -> the network's channel order, scaling, normalisation, layout and dtype."""
     x = out[..., ::-1] if spec.channels == "BGR" else out
     if spec.layout == "NCHW":
         x = x.transpose(0, 3, 1, 2)  # a view: the float pass below writes the contiguous result
-        shape = (1, 3, 1, 1)
+        shape: tuple[int, ...] = (1, 3, 1, 1)
     else:
         shape = (1, 1, 1, 3)
     if spec.dtype == "uint8":
-        arr = np.ascontiguousarray(x)
-    else:
-        std = np.asarray(spec.std, np.float32)
-        mul = (np.float32(spec.scale) / std).reshape(shape)
-        add = (-np.asarray(spec.mean, np.float32) / std).reshape(shape)
-        arr = np.empty(x.shape, np.float32)
-        np.multiply(x, mul, out=arr)
-        arr += add
-        if spec.dtype == "float16":
-            arr = arr.astype(np.float16)
-    return arr, tfs
+        return np.ascontiguousarray(x)
+    std = np.asarray(spec.std, np.float32)
+    mul = (np.float32(spec.scale) / std).reshape(shape)
+    add = (-np.asarray(spec.mean, np.float32) / std).reshape(shape)
+    arr = np.empty(x.shape, np.float32)
+    np.multiply(x, mul, out=arr)
+    arr += add
+    return arr.astype(np.float16) if spec.dtype == "float16" else arr
 
 
 def boxes_to_original(boxes: np.ndarray, tf: Transform) -> np.ndarray:
@@ -122,7 +173,7 @@ def boxes_to_original(boxes: np.ndarray, tf: Transform) -> np.ndarray:
     b = np.asarray(boxes, dtype=np.float64).reshape(-1, 4)
     sx, sy = tf.scale_xy
     px, py = tf.pad_xy
-    out = (b - np.array([px, py, px, py])) / np.array([sx, sy, sx, sy])
+    out: np.ndarray = (b - np.array([px, py, px, py])) / np.array([sx, sy, sx, sy])
     h, w = tf.image_hw
     out[:, 0::2] = np.clip(out[:, 0::2], 0, w)
     out[:, 1::2] = np.clip(out[:, 1::2], 0, h)
@@ -224,7 +275,7 @@ def _lerp_block(s00: np.ndarray, s10: np.ndarray, s01: np.ndarray, s11: np.ndarr
     right = (s11 - s01)[..., None, :] * WY
     right += s01[..., None, :]
     right -= left
-    v = right[..., :, None, :] * WX
+    v: np.ndarray = right[..., :, None, :] * WX
     v += left[..., :, None, :]
     return v
 
@@ -290,8 +341,8 @@ def upsampled_argmax(scores: np.ndarray, tf: Transform, input_hw: tuple[int, int
         my, mx = int(ny_s.max()), int(nx_s.max())
         rows = np.minimum(ry[i[sel]][None, :] + np.arange(my)[:, None], H - 1)  # (my, Q)
         cols = np.minimum(rx[j[sel]][None, :] + np.arange(mx)[:, None], W - 1)  # (mx, Q)
-        v = _lerp_block(*(x if isinstance(sel, slice) else np.take(x, sel, axis=1) for x in corners), wy[rows],
-                        wx[cols])  # (C, my, mx, Q)
+        s00, s10, s01, s11 = (x if isinstance(sel, slice) else np.take(x, sel, axis=1) for x in corners)
+        v = _lerp_block(s00, s10, s01, s11, wy[rows], wx[cols])  # (C, my, mx, Q)
         lab = argmax_channels(v.reshape(c, -1))
         pos = ((img[sel] * H)[None, :] + rows) * W
         pos = (pos[:, None, :] + cols[None]).reshape(-1)

@@ -21,7 +21,6 @@ __all__ = [
     "pr_envelope",
     "pr_curves",
     "reliability_bins",
-    "confusion_matrix",
     "plot_confusion_matrix",
     "error_bars",
     "error_pie",
@@ -92,11 +91,24 @@ def figure_png_bytes(fig: Any, *, dpi: int = 80) -> bytes:
 
 
 # ------------------------------------------------------------------------------------------------ PR curves
+def _scored(scores: Any, is_tp: Any) -> tuple[np.ndarray, np.ndarray]:
+    """(N,) float64 scores and (N,) bool true-positive flags, else :class:`ValidationError`."""
+    from annokit.errors import ValidationError
+
+    try:
+        s = np.asarray(scores, dtype=np.float64).reshape(-1)
+    except (TypeError, ValueError):
+        raise ValidationError("scores: expected an (N,) array of numbers") from None
+    t = np.asarray(is_tp, dtype=bool).reshape(-1)
+    if s.shape != t.shape:
+        raise ValidationError(f"{s.size} scores but {t.size} true-positive flags")
+    return s, t
+
+
 def pr_curve_points(scores: np.ndarray, is_tp: np.ndarray, num_gt: int) -> tuple[np.ndarray, np.ndarray]:
     """Raw precision-recall points of scored detections: ``(recall (N,), precision (N,))`` float64, detections
     sorted by descending score (stable). Empty when there are no detections; recall is 0 when ``num_gt == 0``."""
-    s = np.asarray(scores, dtype=np.float64)
-    t = np.asarray(is_tp, dtype=bool)
+    s, t = _scored(scores, is_tp)
     o = np.argsort(-s, kind="stable")
     tp = np.cumsum(t[o])
     prec = tp / np.arange(1, len(o) + 1)
@@ -146,19 +158,19 @@ def pr_curves(
 
 
 # ------------------------------------------------------------------------------------------------ confusion
-from annokit.analysis.confusion import confusion_matrix  # noqa: E402  (numpy only; re-exported here)
+Normalize = Literal["true", "pred", "all"]
+"""How :func:`plot_confusion_matrix` normalises: rows (``"true"``), columns (``"pred"``) or the total (``"all"``)."""
 
 
-def _normalise(cm: np.ndarray, how: str | None) -> np.ndarray:
-    cm = cm.astype(np.float64)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        if how == "true":
-            return np.nan_to_num(cm / cm.sum(axis=1, keepdims=True))
-        if how == "pred":
-            return np.nan_to_num(cm / cm.sum(axis=0, keepdims=True))
-        if how == "all":
-            return np.nan_to_num(cm / cm.sum())
-    return cm
+def _normalise(cm: np.ndarray, how: Normalize | None) -> np.ndarray:
+    """``cm`` as float64, divided by its row sums, column sums or total (0 where that sum is 0)."""
+    m = np.asarray(cm, dtype=np.float64)
+    if how is None:
+        return m
+    total = {"true": m.sum(axis=1, keepdims=True), "pred": m.sum(axis=0, keepdims=True), "all": m.sum()}[how]
+    out = np.zeros_like(m)
+    np.divide(m, total, out=out, where=np.broadcast_to(total, m.shape) != 0)
+    return out
 
 
 def plot_confusion_matrix(
@@ -166,7 +178,7 @@ def plot_confusion_matrix(
     matrix: np.ndarray,
     labels: Sequence[str],
     *,
-    normalize: Literal["true", "pred", "all"] | None = None,
+    normalize: Normalize | None = None,
     title: str = "Confusion matrix",
     annotate: bool | None = None,
     cmap: str = "Blues",
@@ -174,12 +186,16 @@ def plot_confusion_matrix(
     """Draw a ``(K, K)`` matrix (rows true, columns predicted) with ``labels`` on both axes. ``normalize``: rows
     (``"true"``), columns (``"pred"``) or the total (``"all"``). Cell values are written when ``annotate`` (default:
     K <= 20), in black or white by the cell's brightness so they stay legible."""
-    m = _normalise(np.asarray(matrix), normalize)
-    k = m.shape[0]
-    if m.shape != (k, k) or len(labels) != k:
-        from annokit.errors import ValidationError
+    from annokit.errors import ValidationError
 
+    m = np.asarray(matrix)
+    k = len(labels)
+    if m.shape != (k, k):
         raise ValidationError(f"plot_confusion_matrix: matrix {m.shape} and {len(labels)} labels do not agree")
+    if normalize not in (None, "true", "pred", "all"):
+        raise ValidationError(f"plot_confusion_matrix: normalize must be 'true', 'pred', 'all' or None, "
+                              f"got {normalize!r}")
+    m = _normalise(m, normalize)
     im = ax.imshow(m, cmap=cmap, vmin=0, vmax=(1.0 if normalize else max(float(m.max()), 1.0)), aspect="auto")
     ax.set_xticks(range(k), labels=list(labels), rotation=90 if k > 6 else 45, ha="right" if k <= 6 else "center")
     ax.set_yticks(range(k), labels=list(labels))
@@ -270,10 +286,10 @@ def per_class_bars(
 def best_f1_threshold(scores: np.ndarray, is_tp: np.ndarray, num_gt: int) -> tuple[float, float, float, float]:
     """``(threshold, f1, precision, recall)`` at the score threshold with the highest F1 (keeping detections with
     ``score >= threshold``; the highest threshold wins ties). ``(nan, 0, 0, 0)`` without detections."""
-    s = np.asarray(scores, dtype=np.float64)
+    s, t = _scored(scores, is_tp)
     if len(s) == 0:
         return float("nan"), 0.0, 0.0, 0.0
-    thr, prec, rec = _threshold_table(s, np.asarray(is_tp, bool), num_gt)
+    thr, prec, rec = _threshold_table(s, t, num_gt)
     f1 = np.where(prec + rec > 0, 2 * prec * rec / np.maximum(prec + rec, 1e-300), 0.0)
     i = int(np.argmax(f1))
     return float(thr[i]), float(f1[i]), float(prec[i]), float(rec[i])
@@ -296,8 +312,7 @@ def threshold_curves(
 ) -> Any:
     """Precision, recall and F1 against the score threshold (three lines) with the best-F1 threshold marked by a
     vertical line and a label."""
-    s = np.asarray(scores, dtype=np.float64)
-    t = np.asarray(is_tp, dtype=bool)
+    s, t = _scored(scores, is_tp)
     if len(s):
         thr, prec, rec = _threshold_table(s, t, num_gt)
         f1 = np.where(prec + rec > 0, 2 * prec * rec / np.maximum(prec + rec, 1e-300), 0.0)
@@ -318,23 +333,18 @@ def threshold_curves(
 
 # ------------------------------------------------------------------------------------------------ calibration
 def reliability_bins(confidences: np.ndarray, correct: np.ndarray, *, n_bins: int = 10) -> dict[str, Any]:
-    """Calibration statistics: ``n_bins`` equal-width bins on [0, 1] (the first ``[0, w]``, then ``(lo, hi]``).
+    """Calibration statistics: ``n_bins`` equal-width bins on [0, 1] (the first ``[0, w]``, then ``(lo, hi]``),
+    computed by :func:`annokit.metrics.classification.calibration_of_confidences` (the one binning of annokit).
 
     Returns ``{"edges": (B+1,), "count": (B,) int64, "accuracy": (B,), "confidence": (B,), "ece": float}``
-    (mean accuracy and confidence per bin, 0 for empty bins; ECE = sum over bins of count * |acc - conf| / N).
+    (mean accuracy and confidence per bin, 0 for empty bins; ECE = sum over bins of count * |acc - conf| / N, exact,
+    0 without samples).
     """
-    c = np.asarray(confidences, dtype=np.float64)
-    y = np.asarray(correct, dtype=bool)
-    edges = np.linspace(0, 1, n_bins + 1)
-    b = np.clip(np.digitize(c, edges[1:-1], right=True), 0, n_bins - 1)
-    cnt = np.bincount(b, minlength=n_bins)
-    acc = np.bincount(b, weights=y.astype(float), minlength=n_bins)
-    conf = np.bincount(b, weights=c, minlength=n_bins)
-    nz = cnt > 0
-    acc_m = np.where(nz, acc / np.maximum(cnt, 1), 0.0)
-    conf_m = np.where(nz, conf / np.maximum(cnt, 1), 0.0)
-    ece = float(np.sum(cnt[nz] * np.abs(acc_m[nz] - conf_m[nz])) / max(len(c), 1))
-    return {"edges": edges, "count": cnt.astype(np.int64), "accuracy": acc_m, "confidence": conf_m, "ece": ece}
+    from annokit.metrics.classification import calibration_of_confidences
+
+    cal = calibration_of_confidences(confidences, correct, n_bins=n_bins)
+    return {"edges": cal.edges, "count": cal.count, "accuracy": np.nan_to_num(cal.accuracy),
+            "confidence": np.nan_to_num(cal.mean_confidence), "ece": 0.0 if np.isnan(cal.ece) else cal.ece}
 
 
 def reliability_diagram(

@@ -279,7 +279,7 @@ def predict_all(model: Path, scenes: Path, out: Path) -> dict[str, Path]:
             "instance": out / "inst.json"}
     for task, dest in outs.items():
         run_cli(["predict", "--backend", "onnx", "--model", model, "--task", task,
-                 "--dataset", f"coco:{scenes / 'gt.json'}", "--out", dest, "--quiet"])
+                 "--dataset", scenes / "gt.json", "--out", dest, "--quiet"])
     return outs
 
 

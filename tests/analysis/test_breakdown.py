@@ -1,4 +1,4 @@
-"""COCO-style PR breakdown: a hand-built case where Loc, Sim and Oth differ (needs annokit.metrics.coco)."""
+"""COCO-style PR breakdown: a hand-built case where Loc, Sim and Oth differ; bad keys, areas and classes."""
 
 from __future__ import annotations
 
@@ -6,9 +6,6 @@ import numpy as np
 import pytest
 
 from annokit import Dataset, ImageTable, Instances, LabelSet
-
-pytest.importorskip("annokit.metrics.coco", reason="annokit.metrics.coco (COCO evaluation) is not in this checkout")
-
 from annokit.analysis.breakdown import BREAKDOWN_KEYS, pr_breakdown
 
 A, B, C = [10.0, 10.0, 50.0, 50.0], [100.0, 10.0, 140.0, 50.0], [10.0, 100.0, 50.0, 140.0]
@@ -61,3 +58,15 @@ def test_no_supercategories_forgive_nothing_in_sim() -> None:
     bd = pr_breakdown(ds2, dets)
     assert bd.ap("Sim") == pytest.approx(bd.ap("Loc"))
     assert np.allclose(bd.precision["Sim"], bd.precision["Loc"])
+
+
+def test_unknown_key_area_or_class_is_a_validation_error() -> None:
+    from annokit.errors import ValidationError
+
+    ds, dets = _case()
+    bd = pr_breakdown(ds, dets)
+    for call, needle in ((lambda: bd.ap("C90"), "'C90' is not one of C75"),
+                         (lambda: bd.curve("Loc", area="huge"), "area 'huge' is not one of all"),
+                         (lambda: bd.ap("Loc", cat_id=42), "no category id 42")):
+        with pytest.raises(ValidationError, match=needle):
+            call()

@@ -282,11 +282,11 @@ def run_tidecv_masks(coco: dict, dets: list) -> dict:
 @pytest.mark.parametrize("seed", range(6))
 def test_mask_mode(seed: int) -> None:
     coco, dets = _mask_case(seed)
-    assert_same(run_annokit(coco, dets, mode="mask"), run_tidecv_masks(coco, dets))
+    assert_same(run_annokit(coco, dets, iou_type="segm"), run_tidecv_masks(coco, dets))
 
 
-@pytest.mark.parametrize("mode", ["bbox", "mask"])
-def test_sample_data(mode: str) -> None:
+@pytest.mark.parametrize("iou_type", ["bbox", "segm"])
+def test_sample_data(iou_type: str) -> None:
     """The project's sample scenes (skipped where sample_data/ has not been generated)."""
     import json
     from pathlib import Path
@@ -296,5 +296,5 @@ def test_sample_data(mode: str) -> None:
         pytest.skip(f"{scenes} is absent (sample data not generated in this checkout)")
     coco = json.loads((scenes / "gt.json").read_text())
     dets = json.loads((scenes / "pred.json").read_text())
-    ref = run_tidecv(coco, dets) if mode == "bbox" else run_tidecv_masks(coco, dets)
-    assert_same(run_annokit(coco, dets, mode=mode), ref)
+    ref = run_tidecv(coco, dets) if iou_type == "bbox" else run_tidecv_masks(coco, dets)
+    assert_same(run_annokit(coco, dets, iou_type=iou_type), ref)

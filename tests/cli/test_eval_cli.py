@@ -98,3 +98,30 @@ def test_import_is_light() -> None:
             "print([m for m in ('matplotlib', 'torch', 'onnxruntime') if m in sys.modules])")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.strip() == "[]"
+
+
+@pytest.mark.parametrize("extra, needle", [
+    (["--iou-thrs", "abc"], "expected comma-separated floats"),
+    (["--iou-thrs", "0.5,1.5"], "numbers in [0, 1]"),
+    (["--max-dets", "1.5"], "expected comma-separated ints"),
+    (["--max-dets", "0"], "integers >= 1"),
+    (["--top-k", "0"], "--top-k"),
+])
+def test_bad_option_values_are_usage_errors(tmp_path: Path, capsys, extra, needle) -> None:
+    g, p = _tiny(tmp_path)
+    assert run_cli(cli, ["eval", "--gt", str(g), "--pred", str(p), *extra]) == 2
+    err = capsys.readouterr().err
+    assert needle in err and "Traceback" not in err
+
+
+def test_iou_thrs_and_max_dets_reach_the_evaluation(tmp_path: Path) -> None:
+    g, p = _tiny(tmp_path)
+    out = tmp_path / "s.json"
+    r = CliRunner().invoke(cli, ["eval", "--gt", str(g), "--pred", str(p), "--iou-thrs", "0.5,0.75", "--max-dets",
+                                 "1,10,100", "--json", str(out), "-q"])
+    assert r.exit_code == 0 and r.stdout == ""
+    m = json.loads(out.read_text())["metrics"]
+    assert m["AP"] == pytest.approx(1.0) and m["AP50"] == pytest.approx(1.0)
+    p.write_text(json.dumps([{"image_id": 1, "category_id": 1, "bbox": [10, 10, 20, 26], "score": 0.9}]))  # IoU 0.77
+    r = CliRunner().invoke(cli, ["eval", "--gt", str(g), "--pred", str(p), "--iou-thrs", "0.8", "--json", "-", "-q"])
+    assert json.loads(r.stdout)["metrics"]["AP"] == pytest.approx(0.0)  # the threshold reached the evaluation

@@ -36,7 +36,7 @@ def test_formats_lists_read_and_write(capsys) -> None:
 def test_convert_prints_and_writes_the_report(tmp_path: Path, refdata, capsys) -> None:
     src = refdata.path("coco", "instances_val2014_100.json")
     rc, out, err = _run(["convert", "--from", "coco", "--to", "voc", str(src), str(tmp_path / "v"), "--no-sidecar",
-                         "--report", str(tmp_path / "r.json")], capsys)
+                         "--json", str(tmp_path / "r.json")], capsys)
     assert rc == 0, err
     assert "polygon stored as SegmentationObject pixels" in out and "830" in out and "839" in out
     rep = orjson.loads((tmp_path / "r.json").read_bytes())
@@ -46,7 +46,7 @@ def test_convert_prints_and_writes_the_report(tmp_path: Path, refdata, capsys) -
 def test_strict_is_a_one_line_error_and_writes_nothing(tmp_path: Path, refdata, capsys) -> None:
     src = refdata.path("coco", "instances_val2014_100.json")
     rc, _, err = _run(["convert", "--from", "coco", "--to", "yolo", str(src), str(tmp_path / "y"), "--strict",
-                       "--no-sidecar", "--report", str(tmp_path / "r.json")], capsys)
+                       "--no-sidecar", "--json", str(tmp_path / "r.json")], capsys)
     assert rc == 2 and err.startswith("annokit: error: strict conversion") and "Traceback" not in err
     assert not (tmp_path / "y").exists()
     assert orjson.loads((tmp_path / "r.json").read_bytes())["lossless"] is False  # what it would have lost
@@ -72,7 +72,7 @@ def test_validate_reports_every_problem(tmp_path: Path, capsys) -> None:
                             "segmentation": [[0, 0, 1]]}]}
     p = tmp_path / "bad.json"
     p.write_bytes(orjson.dumps(bad))
-    rc, out, _ = _run(["validate", "coco", str(p)], capsys)
+    rc, out, _ = _run(["validate", str(p)], capsys)
     assert rc == 1
     for needle in ("images[1].id: duplicate image id", "images[1].file_name", "annotations[0].bbox: width is negative",
                    "annotations[1].id: duplicate", "annotations[1].image_id: unknown image id 7",
@@ -86,17 +86,17 @@ def test_validate_voc_and_yolo(tmp_path: Path, refdata, capsys) -> None:
         "<annotation><filename>a.jpg</filename><size><width>5</width><height>5</height></size>"
         "<object><name>c</name><bndbox><xmin>4</xmin><ymin>1</ymin><xmax>2</xmax><ymax>9</ymax></bndbox></object>"
         "<object><bndbox><xmin>x</xmin><ymin>1</ymin><xmax>2</xmax><ymax>3</ymax></bndbox></object></annotation>")
-    rc, out, _ = _run(["validate", "voc", str(tmp_path)], capsys)
+    rc, out, _ = _run(["validate", str(tmp_path), "--from", "voc"], capsys)
     assert rc == 1 and "object[0].bndbox: xmax < xmin" in out and "object[1]: object without <name>" in out
     assert "object[1].bndbox.xmin: not a number" in out
-    rc, out, _ = _run(["validate", "yolo", str(refdata.path("formats", "cvat-datumaro", "yolov8_segmentation"))],
+    rc, out, _ = _run(["validate", str(refdata.path("formats", "cvat-datumaro", "yolov8_segmentation"))],
                       capsys)
     assert rc == 0 and "0 errors" in out
 
 
 def test_stats(tmp_path: Path, refdata, capsys) -> None:
     src = refdata.path("coco", "instances_val2014_100.json")
-    rc, out, _ = _run(["stats", "coco", str(src), "--json", str(tmp_path / "s.json")], capsys)
+    rc, out, _ = _run(["stats", str(src), "--json", str(tmp_path / "s.json")], capsys)
     assert rc == 0 and "100 images, 839 objects (9 crowd)" in out
     s = orjson.loads((tmp_path / "s.json").read_bytes())
     assert s["per_class"]["person"]["objects"] == 256
@@ -126,7 +126,7 @@ def test_validate_png_and_cityscapes(tmp_path: Path, capsys) -> None:
     write_label_png(tmp_path / "p" / "masks" / "a.png", np.array([[0, 1, 7]]))
     write_label_png(tmp_path / "p" / "instances" / "a.png", np.array([[0, 1]]), palette=False)
     write_label_png(tmp_path / "p" / "instances" / "b.png", np.array([[0, 1]]), palette=False)
-    rc, out, _ = _run(["validate", "png", str(tmp_path / "p")], capsys)
+    rc, out, _ = _run(["validate", str(tmp_path / "p"), "--from", "png"], capsys)
     assert rc == 1 and "values [7] are not in the class list" in out and "differs from masks/a.png" in out
     assert "b.png: instance map without its masks/" in out
     gt = tmp_path / "c" / "gtFine" / "train" / "x"
@@ -134,6 +134,6 @@ def test_validate_png_and_cityscapes(tmp_path: Path, capsys) -> None:
     (gt / "x_0_0_gtFine_polygons.json").write_text(
         '{"imgHeight": 4, "imgWidth": 4, "objects": [{"label": "unicorn", "polygon": [[0, 0], [1, 0], [1, 1]]},'
         '{"label": "car", "polygon": [[0, 0], [1, 0]]}]}')
-    rc, out, _ = _run(["validate", "cityscapes", str(tmp_path / "c")], capsys)
+    rc, out, _ = _run(["validate", str(tmp_path / "c")], capsys)
     assert rc == 1 and "objects[0].label: 'unicorn' is not a Cityscapes label" in out
     assert "objects[1].polygon: fewer than 3 points" in out

@@ -9,12 +9,16 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from annokit.errors import AnnokitError
 from annokit.metrics.classification import (
     ClassificationAccumulator,
+    accuracy,
     calibration,
     classification_metrics,
     cohen_kappa,
+    confusion_matrix,
     log_loss,
+    precision_recall_f1,
     top_k_accuracy,
 )
 
@@ -109,11 +113,44 @@ def test_ece_hand_checked():
     assert cal.accuracy[9] == 0.5 and cal.mean_confidence[9] == pytest.approx(0.95)
 
 
-def test_bad_input_is_clear():
-    with pytest.raises(ValueError, match=r"y_true\[1\] = 5"):
-        classification_metrics([0, 5], [0, 1], num_classes=3)
-    with pytest.raises(ValueError, match="scores: expected shape"):
-        ClassificationAccumulator(3).update([0, 1], scores=np.ones((2, 2)))
+def test_confusion_matrix_equals_sklearn_and_adds_across_shards():
+    rng = np.random.default_rng(0)
+    t, p = rng.integers(0, 5, 300), rng.integers(0, 5, 300)
+    cm = confusion_matrix(t, p, num_classes=5)
+    assert cm.dtype == np.int64 and (cm == skm.confusion_matrix(t, p, labels=range(5))).all()
+    assert (confusion_matrix(t[:100], p[:100], 5) + confusion_matrix(t[100:], p[100:], 5) == cm).all()
+    assert (confusion_matrix(t, p, 7)[:5, :5] == cm).all()  # classes absent from both: zero rows and columns
+
+
+@pytest.mark.parametrize(
+    "call, message",
+    [
+        (lambda: classification_metrics([0, 5], [0, 1], num_classes=3), r"y_true\[1\] = 5 is outside 0..2"),
+        (lambda: ClassificationAccumulator(3).update([0, 1], scores=np.ones((2, 2))), "scores: expected shape"),
+        (lambda: classification_metrics([0, 1]), "give y_pred or scores"),
+        (lambda: classification_metrics([0, 1], scores=[0.2, 0.8]), r"scores: expected an \(N, C\) array"),
+        (lambda: classification_metrics([[0, 1]], [[0, 1]]), "y_true: expected a 1-d array"),
+        (lambda: classification_metrics(["a", "b"], [0, 1]), "expected integer labels"),
+        (lambda: confusion_matrix([0, 1], [0, 3], 2), r"y_pred\[1\] = 3 is outside 0..1"),
+        (lambda: confusion_matrix([0, -1], [0, 1], 2), r"y_true\[1\] = -1"),
+        (lambda: confusion_matrix([0, 1], [0], 2), "y_pred: expected shape"),
+        (lambda: confusion_matrix([0], [0], 0), "num_classes must be >= 1"),
+        (lambda: accuracy([0, 1], [0]), "y_pred: expected shape"),
+        (lambda: top_k_accuracy([0, 1], [0.5, 0.5]), r"scores: expected an \(N, C\) array"),
+        (lambda: log_loss([0, 1], [0.5, 0.5]), r"probs: expected an \(N, C\) array"),
+        (lambda: calibration([0], [[np.nan, 1.0]]), "scores must be finite"),
+        (lambda: precision_recall_f1([0], [0], average="mean"), "average must be"),
+        (lambda: cohen_kappa([0], [0], weights="cubic"), "weights must be"),
+        (lambda: ClassificationAccumulator(0), "num_classes must be >= 1"),
+        (lambda: ClassificationAccumulator(2, top_k=(0,)), "top_k values must be >= 1"),
+        (lambda: ClassificationAccumulator(2).merge(ClassificationAccumulator(3)), "different settings"),
+        (lambda: ClassificationAccumulator(2).update([0], [0]).update([1], scores=[[0.0, 1.0]]),
+         "all updates must give scores, or none"),
+    ],
+)
+def test_bad_input_is_an_annokit_error(call, message):
+    with pytest.raises(AnnokitError, match=message):
+        call()
 
 
 @settings(max_examples=25, deadline=None)

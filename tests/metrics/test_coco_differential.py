@@ -181,3 +181,28 @@ def test_string_image_ids_equal_pycocotools() -> None:
     from annokit.io.coco import dataset_to_coco_dict
 
     assert dataset_to_coco_dict(dataset_from_coco_dict(gt))["images"] == gt["images"]
+
+
+@pytest.mark.parametrize("seed", range(10))
+@pytest.mark.parametrize("iou_type", ["bbox", "segm"])
+def test_files_through_the_block_reader(tmp_path, monkeypatch, seed: int, iou_type: str) -> None:
+    """Files read in tiny blocks (boundaries everywhere, the pattern path after the first) equal pycocotools."""
+    import functools
+    import json
+
+    import annokit._internal.jsoncols as jc
+    import annokit.core.coco_results as cr
+    from annokit.api import evaluate_coco_files
+
+    monkeypatch.setattr(jc, "_FIRST", 400)
+    monkeypatch.setattr(cr, "read_blocks", functools.partial(jc.read_blocks, block_bytes=700))
+    gt, dets = random_case(3000 + seed, segm=iou_type == "segm")
+    if not dets:
+        pytest.skip("no detections drawn")
+    (tmp_path / "gt.json").write_text(json.dumps(gt))
+    (tmp_path / "dt.json").write_text(json.dumps(dets))
+    ev = pycocotools_eval(gt, dets, iou_type)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        res = evaluate_coco_files(tmp_path / "gt.json", tmp_path / "dt.json", params=COCOParams(iou_type=iou_type))
+    _compare(res, ev)

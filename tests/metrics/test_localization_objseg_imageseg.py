@@ -6,6 +6,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from annokit.errors import AnnokitError
+from annokit.metrics._exact import ExactSum
 from annokit.metrics.imageseg import (
     ImageSegAccumulator,
     boundary_recall,
@@ -121,3 +123,27 @@ def test_imageseg_merge_exact():
     for i, (g, s) in enumerate(pairs):
         (a if i < 2 else b).update(g, s)
     assert b.merge(a).compute() == whole.compute()
+
+
+@pytest.mark.parametrize(
+    "call, message",
+    [
+        (lambda: localization_metrics([([[0, 0, 1, 1]], [1], [[0, 0, 1]], [1], [0.5])]), "pred_boxes: expected"),
+        (lambda: localization_metrics([([[0, 0, 1, 1]], [1], [], [], [0.5])]), "matching lengths"),
+        (lambda: localization_metrics([([[0, 0, 1, 1]], ["cat"], [], [], [])]), "gt_labels: expected"),
+        (lambda: localization_metrics([([[0, 0, 1, 1]], [1])]), r"images\[0\]: expected \(gt_boxes"),
+        (lambda: LocalizationAccumulator(iou=0.5).merge(LocalizationAccumulator(iou=0.7)), "different settings"),
+        (lambda: mask_iou_dice(np.zeros((2, 2)), np.zeros((2, 3))), "of one shape"),
+        (lambda: mask_iou_dice(np.zeros((2, 2)), np.zeros((2, 2)), void=np.zeros(3)), "void: expected shape"),
+        (lambda: seg2bmap(np.zeros(4)), r"mask: expected an \(H, W\) array"),
+        (lambda: boundary_fscore([[1, 0], [1]], np.zeros((2, 2))), "gt: expected a binary mask"),
+        (lambda: ObjectSegAccumulator(bound_th=1).merge(ObjectSegAccumulator(bound_th=2)), "bound_th"),
+        (lambda: under_segmentation_error(np.zeros((2, 2), int), np.zeros((2, 2))), "expected integer labels"),
+        (lambda: image_segmentation_scores(np.zeros(3, int), np.zeros(3, int)), "must be \\(H, W\\)"),
+        (lambda: ImageSegAccumulator(tolerance=1).merge(ImageSegAccumulator(tolerance=2)), "tolerance"),
+        (lambda: ExactSum().add(np.array([np.inf])), "values must be finite"),
+    ],
+)
+def test_bad_input_is_an_annokit_error(call, message):
+    with pytest.raises(AnnokitError, match=message):
+        call()

@@ -188,3 +188,67 @@ def test_against_panopticapi_on_synthetic_data(tmp_path, seed):
         assert (s.tp, s.fp, s.fn) == (r.tp[i], r.fp[i], r.fn[i])
         assert s.iou == pytest.approx(r.iou_sum[i], abs=1e-12)
     assert r.all["pq"] == pytest.approx(st.pq_average(cats, None)[0]["pq"], abs=TOL)
+
+
+def _hotcoco_pq():
+    return pytest.importorskip("hotcoco.panoptic", reason="hotcoco (test-only oracle) is not installed").pq_compute
+
+
+def _assert_equals_hotcoco(r, ref):
+    for name, part in (("All", r.all), ("Things", r.things), ("Stuff", r.stuff)):
+        assert part["n"] == ref[name]["n"]
+        for k in ("pq", "sq", "rq"):
+            assert part[k] == pytest.approx(ref[name][k], abs=TOL), (name, k)
+    got = {v["id"]: v for v in r.per_class_dict().values()}
+    want = {int(k): v for k, v in ref["per_class"].items() if v["tp"] + v["fp"] + v["fn"]}
+    assert set(got) == set(want)
+    for cid, v in want.items():
+        g = got[cid]
+        assert (g["tp"], g["fp"], g["fn"]) == (v["tp"], v["fp"], v["fn"])
+        assert g["iou_sum"] == pytest.approx(v["iou"], abs=TOL)
+        for k in ("pq", "sq", "rq"):
+            assert g[k.upper()] == pytest.approx(v[k], abs=TOL)
+
+
+@pytest.mark.parametrize("seed", range(3))
+def test_against_hotcoco_on_synthetic_data(tmp_path, seed):
+    """hotcoco's pq_compute (its own PNG decoder and matcher) as the oracle: every split and class, tp/fp/fn."""
+    import contextlib
+    import io
+
+    pq_compute = _hotcoco_pq()
+    sys.path.insert(0, str(ROOT / "benchmarks"))
+    from synth_panoptic import make_dataset
+
+    gj, pj = make_dataset(tmp_path, images=10, height=48, width=64, segments=12, seed=seed, cell=4)
+    with contextlib.redirect_stdout(io.StringIO()):
+        ref = pq_compute(str(gj), str(pj))
+    for threads in (0, 2):
+        _assert_equals_hotcoco(evaluate_panoptic_files(gj, pj, threads=threads), ref)
+
+
+def test_against_hotcoco_on_the_coco_sample(refdata):
+    import contextlib
+    import io
+
+    pq_compute = _hotcoco_pq()
+    base = refdata.path("panoptic")
+    exp = json.loads((base / "pq_expected.json").read_text())["sample_perturbed"]
+    args = [base / exp[k] for k in ("gt_json", "pred_json", "gt_folder", "pred_folder")]
+    with contextlib.redirect_stdout(io.StringIO()):
+        ref = pq_compute(*map(str, args))
+    _assert_equals_hotcoco(evaluate_panoptic_files(*args), ref)
+
+
+@pytest.mark.parametrize("seed", range(20))
+def test_id_hash_equals_binary_search(seed):
+    """uint32 ids go through a collision-free hash of the known ids, other ids through a binary search: same map."""
+    from annokit.metrics.panoptic import _dense
+
+    rng = np.random.default_rng(seed)
+    s = int(rng.integers(0, 400))
+    seg = rng.choice(np.arange(1, 1 << 24), s, replace=False).astype(np.int64)
+    vals = rng.choice(np.r_[seg, 0, rng.integers(1, 1 << 24, 5)], 3000).astype(np.uint32)
+    got = _dense(vals, seg)
+    assert np.array_equal(got, _dense(vals.astype(np.int64), seg))
+    assert ((got == 0) == (vals == 0)).all() and ((got == s + 1) == ~np.isin(vals, np.r_[seg, 0])).all()

@@ -160,3 +160,134 @@ def test_against_cityscapesscripts(tmp_path, monkeypatch):
             assert (d["iIoU"] is None and math.isnan(w)) or d["iIoU"] == pytest.approx(w, abs=TOL)
     assert r.mIoU == pytest.approx(ev.getScoreAverage(ious, ev.args), abs=TOL)
     assert r.iIoU == pytest.approx(ev.getScoreAverage(iious, ev.args), abs=TOL)
+
+
+def _uint8_pairs(seed: int, n: int = 4, shape=(17, 23)):
+    rng = np.random.default_rng(seed)
+    out = []
+    for _ in range(n):
+        g = rng.integers(0, 9, shape).astype(np.uint8)
+        g[rng.random(shape) < 0.1] = 255
+        p = np.where(rng.random(shape) < 0.6, g, rng.integers(0, 12, shape)).astype(np.uint8)
+        out.append((g, p))
+    return out
+
+
+SETTINGS = [
+    {},
+    {"ignore_index": 8},
+    {"reduce_zero_label": True},
+    {"label_map": {3: 1, 1: 3, 255: 2}, "pred_label_map": {11: 0}},
+    {"reduce_zero_label": True, "label_map": {0: 5}, "ignore_index": 7},
+]
+
+
+@pytest.mark.parametrize("kw", SETTINGS)
+@pytest.mark.parametrize("seed", range(3))
+def test_byte_pair_counting_equals_the_pixel_path(kw, seed):
+    """uint8 maps take the raw byte-pair path; int16 copies of them the general one: same matrix, same numbers."""
+    c = 7
+    fast, slow = SemanticAccumulator(c, **kw), SemanticAccumulator(c, **kw)
+    for g, p in _uint8_pairs(seed):
+        fast.update(g, p)
+        slow.update(g.astype(np.int16), p.astype(np.int16))
+    np.testing.assert_array_equal(fast.confusion, slow.confusion)
+    a, b = fast.compute(), slow.compute()
+    assert a.metrics_dict() == b.metrics_dict() and a.per_class_dict() == b.per_class_dict()
+    mixed = SemanticAccumulator(c, **kw).update(*_uint8_pairs(seed)[0]).merge(
+        SemanticAccumulator(c, **kw).update(*(x.astype(np.int32) for x in _uint8_pairs(seed)[1])))
+    both = SemanticAccumulator(c, **kw)
+    for g, p in _uint8_pairs(seed)[:2]:
+        both.update(g, p)
+    np.testing.assert_array_equal(mixed.confusion, both.confusion)
+
+
+def _hotcoco_semantic():
+    return pytest.importorskip("hotcoco.semantic", reason="hotcoco (test-only oracle) is not installed")
+
+
+@pytest.mark.parametrize("reduce_zero_label", [False, True])
+@pytest.mark.parametrize("seed", range(3))
+def test_against_hotcoco_semantic_eval(seed, reduce_zero_label):
+    hc = _hotcoco_semantic()
+    c = 6
+    rng = np.random.default_rng(seed)
+    ev = hc.SemanticEval(c, reduce_zero_label=reduce_zero_label)
+    acc = SemanticAccumulator(c, reduce_zero_label=reduce_zero_label)
+    for _ in range(3):
+        g = rng.integers(0, c + 1 if reduce_zero_label else c, (20, 30)).astype(np.uint8)
+        g[rng.random(g.shape) < 0.1] = 255
+        p = np.where(rng.random(g.shape) < 0.7, g, rng.integers(0, c, g.shape)).astype(np.uint8)
+        p[p == 255] = 0
+        if reduce_zero_label:
+            p = np.where(p > 0, p - 1, 0).astype(np.uint8)
+        ev.update(g, p)
+        acc.update(g, p)
+    ref, r = ev.results(), acc.compute()
+    for k in ("mIoU", "aAcc", "mAcc", "fwIoU"):
+        assert getattr(r, k) == pytest.approx(ref[k], abs=TOL), k
+    for i, pc in enumerate(ref["per_class"]):
+        assert r.iou[i] == pytest.approx(pc["IoU"], abs=TOL) and r.acc[i] == pytest.approx(pc["Acc"], abs=TOL)
+
+
+def _write_folder(root, pairs, mode, folder="city"):
+    from PIL import Image
+
+    for sub in ("gt", "pred"):
+        (root / sub / folder).mkdir(parents=True, exist_ok=True)
+    for i, (g, p) in enumerate(pairs):
+        for sub, a in (("gt", g), ("pred", p)):
+            im = Image.fromarray(a, mode="L")
+            if mode == "P":
+                im = im.convert("P")
+                im.putpalette(list(range(256)) * 3)
+            im.save(root / sub / folder / f"{i:03d}.png")
+
+
+@pytest.mark.parametrize("mode", ["L", "P"])
+def test_evaluate_semantic_folders(tmp_path, mode):
+    from annokit.api import evaluate_semantic_folders
+
+    pairs = _uint8_pairs(5, n=5)
+    _write_folder(tmp_path, pairs, mode, folder="")  # flat: hotcoco reads one folder level
+    for c in (9, 12):  # 9: some predictions out of range (a false negative, as mmseg; hotcoco refuses them)
+        want = semantic_metrics([g for g, _ in pairs], [p for _, p in pairs], c)
+        for threads in (0, 2):
+            r = evaluate_semantic_folders(tmp_path / "gt", tmp_path / "pred", c, threads=threads)
+            np.testing.assert_array_equal(r.confusion, want.confusion)
+            assert r.metrics_dict() == want.metrics_dict()
+    hc = pytest.importorskip("hotcoco.semantic", reason="hotcoco (test-only oracle) is not installed")
+    ev = hc.SemanticEval(12)
+    ev.update_folders(str(tmp_path / "gt"), str(tmp_path / "pred"))
+    ref = ev.results()
+    for k in ("mIoU", "aAcc", "mAcc", "fwIoU"):
+        assert getattr(r, k) == pytest.approx(ref[k], abs=TOL), k
+
+
+def test_evaluate_semantic_folders_errors_name_the_file(tmp_path):
+    from PIL import Image
+
+    from annokit.api import evaluate_semantic_folders
+    from annokit.errors import FormatError
+
+    _write_folder(tmp_path, _uint8_pairs(1, n=2), "L")
+    (tmp_path / "pred" / "city" / "001.png").unlink()
+    with pytest.raises(FormatError, match=r"no prediction PNG for ground truth city/001.png"):
+        evaluate_semantic_folders(tmp_path / "gt", tmp_path / "pred", 9)
+    Image.fromarray(np.zeros((3, 3), np.uint8)).save(tmp_path / "pred" / "city" / "001.png")
+    with pytest.raises(FormatError, match=r"001.png: size 3x3 differs from the ground truth's 23x17"):
+        evaluate_semantic_folders(tmp_path / "gt", tmp_path / "pred", 9, threads=0)
+    with pytest.raises(FormatError, match="folder of label-map PNGs not found"):
+        evaluate_semantic_folders(tmp_path / "nothing", tmp_path / "pred", 9)
+
+
+def test_preset_options_are_explicit():
+    with pytest.raises(ValueError, match="needs num_classes"):
+        SemanticAccumulator.preset("mmseg")
+    with pytest.raises(ValueError, match="ignores 255"):
+        SemanticAccumulator.preset("cityscapes", ignore_index=0)
+    assert SemanticAccumulator.preset("mmseg", num_classes=3, reduce_zero_label=True).reduce_zero_label
+    with pytest.raises(TypeError):
+        SemanticAccumulator.preset("mmseg", num_classes=3, bogus=1)  # type: ignore[call-arg]
+    with pytest.raises(TypeError):
+        semantic_metrics(np.zeros((1, 1), int), np.zeros((1, 1), int), 2, instance_weight={})  # type: ignore

@@ -73,3 +73,97 @@ def test_voc_ap_envelopes() -> None:
     # 11-point: t=0,0.1,0.2 -> 1; 0.3,0.4 -> 0.6; 0.5 -> 0.3; the 7th point is 6 * 0.1 = 0.6000000000000001 (as
     # np.arange computes it in the devkit ports), which a recall of 0.6 does not reach -> 0
     assert voc_ap(rec, prec, method="11point") == pytest.approx((3 * 1 + 2 * 0.6 + 1 * 0.3) / 11)
+
+
+# --------------------------------------------------------------------------------------------- accumulator
+def _devkit_loop(gt: Instances, dt: Instances, thr: float, plus: float, difficult: np.ndarray, c: int):
+    """The devkit's definition, one detection at a time (test oracle): stable sort by confidence, highest overlap
+    among the image's objects of the class (first on ties), difficult -> neither, first taker -> TP."""
+    d_sel = np.flatnonzero(dt.labels == c)
+    d_sel = d_sel[np.lexsort((np.arange(len(d_sel)), dt.image_ids[d_sel], -dt.scores[d_sel]))]
+    detected = np.zeros(len(gt), bool)
+    tp, fp = [], []
+    for d in d_sel:
+        cand = np.flatnonzero((gt.labels == c) & (gt.image_ids == dt.image_ids[d]))
+        best, j = -np.inf, -1
+        for g in cand:
+            b, q = dt.boxes[d], gt.boxes[g]
+            iw = min(b[2], q[2]) - max(b[0], q[0]) + plus
+            ih = min(b[3], q[3]) - max(b[1], q[1]) + plus
+            ov = 0.0
+            if iw > 0 and ih > 0:
+                inter = iw * ih
+                ov = inter / ((b[2] - b[0] + plus) * (b[3] - b[1] + plus) + (q[2] - q[0] + plus) * (q[3] - q[1] + plus)
+                              - inter)
+            if ov > best:
+                best, j = ov, g
+        if j >= 0 and best >= thr:
+            if difficult[j]:
+                continue
+            tp.append(0.0 if detected[j] else 1.0)
+            fp.append(1.0 if detected[j] else 0.0)
+            detected[j] = True
+        else:
+            tp.append(0.0)
+            fp.append(1.0)
+    return np.array(tp), np.array(fp)
+
+
+def _random_voc(seed: int):
+    rng = np.random.default_rng(seed)
+    n_img = int(rng.integers(1, 6))
+    g_img = rng.integers(0, n_img, int(rng.integers(0, 15)))
+    g_box = np.round(rng.uniform(0, 40, (len(g_img), 2)))
+    g_box = np.concatenate([g_box, g_box + np.round(rng.uniform(1, 20, (len(g_img), 2)))], 1)
+    gt = Instances(image_ids=g_img, boxes=g_box, labels=rng.integers(1, 3, len(g_img)))
+    difficult = rng.random(len(g_img)) < 0.2
+    n_dt = int(rng.integers(1, 30))
+    src = rng.integers(0, max(len(g_img), 1), n_dt)
+    d_img = np.where(len(g_img) > 0, g_img[src] if len(g_img) else 0, rng.integers(0, n_img, n_dt))
+    base = g_box[src] if len(g_img) else np.zeros((n_dt, 4))
+    d_box = np.round(base + rng.normal(0, 3, (n_dt, 4)))
+    d_box[:, 2:] = np.maximum(d_box[:, 2:], d_box[:, :2])
+    labels = np.where(rng.random(n_dt) < 0.8, gt.labels[src] if len(g_img) else 1, rng.integers(1, 3, n_dt))
+    dt = Instances(image_ids=d_img, boxes=d_box, labels=labels, scores=np.round(rng.random(n_dt), 1))
+    return gt, dt, difficult
+
+
+@pytest.mark.parametrize("seed", range(60))
+def test_vectorised_matching_equals_the_devkit_loop(seed: int) -> None:
+    gt, dt, difficult = _random_voc(seed)
+    for mode, plus in (("devkit", 1.0), ("continuous", 0.0)):
+        res = evaluate_voc(gt, dt, iou_mode=mode, difficult=difficult, iou_threshold=0.5)
+        for c, r in res.per_class.items():
+            tp, fp = _devkit_loop(gt, dt, 0.5, plus, difficult, c)
+            assert r.tp.tolist() == tp.tolist() and r.fp.tolist() == fp.tolist(), (seed, mode, c)
+
+
+@pytest.mark.parametrize("seed", range(20))
+def test_voc_accumulator_any_split_equals_batch(seed: int) -> None:
+    import pickle
+
+    from annokit.metrics.voc import VOCAccumulator
+
+    gt, dt, difficult = _random_voc(seed)
+    batch = evaluate_voc(gt, dt, difficult=difficult, method="11point")
+    rng = np.random.default_rng(seed)
+    imgs = np.unique(dt.image_ids)
+    rng.shuffle(imgs)
+    accs = [VOCAccumulator(gt, difficult=difficult, method="11point") for _ in range(2)]
+    for img in imgs:
+        accs[int(rng.integers(0, 2))].update(dt[dt.image_ids == img])
+    merged = pickle.loads(pickle.dumps(accs[1])).merge(accs[0]).compute()
+    assert merged.per_class.keys() == batch.per_class.keys()
+    for c, r in batch.per_class.items():
+        m = merged.per_class[c]
+        assert (m.ap == r.ap or (np.isnan(m.ap) and np.isnan(r.ap))) and m.tp.tolist() == r.tp.tolist()
+
+
+def test_voc_an_image_in_two_updates_is_an_error() -> None:
+    from annokit.errors import ValidationError
+    from annokit.metrics.voc import VOCAccumulator
+
+    gt, dt, _ = _random_voc(3)
+    acc = VOCAccumulator(gt).update(dt[dt.image_ids == dt.image_ids[0]])
+    with pytest.raises(ValidationError, match="already has detections"):
+        acc.update(dt[dt.image_ids == dt.image_ids[0]])

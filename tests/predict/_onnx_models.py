@@ -22,11 +22,14 @@ def _save(graph, path: Path, metadata: dict[str, str] | None = None) -> Path:
     return path
 
 
-def identity_model(path: Path, hw: tuple[int, int] | None = None, metadata: dict | None = None) -> Path:
-    """Output ``x`` = the input tensor, so a test sees exactly what preprocessing fed the network."""
+def identity_model(path: Path, hw: tuple[int, int] | None = None, metadata: dict | None = None, *,
+                   symbolic_channels: bool = False) -> Path:
+    """Output ``x`` = the input tensor, so a test sees exactly what preprocessing fed the network (declared with
+    a symbolic channel count ``C`` when ``symbolic_channels``)."""
     from onnx import TensorProto, helper
 
-    shape = ["N", 3, hw[0], hw[1]] if hw else ["N", 3, "H", "W"]
+    c: int | str = "C" if symbolic_channels else 3
+    shape = ["N", c, hw[0], hw[1]] if hw else ["N", c, "H", "W"]
     inp = helper.make_tensor_value_info("input", TensorProto.FLOAT, shape)
     out = helper.make_tensor_value_info("x", TensorProto.FLOAT, shape)
     g = helper.make_graph([helper.make_node("Identity", ["input"], ["x"])], "identity", [inp], [out])
@@ -78,3 +81,34 @@ def failing_model(path: Path) -> Path:
     g = helper.make_graph(nodes, "failing", [inp], [out], initializer=[shape])
     meta = {"tasks": {"classification": {"labels": {"names": ["r", "g", "b"]}}}}
     return _save(g, path, {"annokit": json.dumps(meta)})
+
+
+def tiny_yolov8(path: Path, size: int = 64, cell: int = 8, box: float = 16.0) -> Path:
+    """A YOLOv8-shaped detector (input ``images`` ``(N, 3, size, size)``, output ``output0`` ``(N, 4 + 2, A)`` as
+    ultralytics exports it) that really looks at the image: one anchor per ``cell`` x ``cell`` cell, scoring class
+    0 by the cell's mean of red - (green + blue) / 2 and class 1 by green - (red + blue) / 2 (inputs in 0..1: grey,
+    the letterbox padding included, scores 0), each proposing a ``box`` x ``box``
+    square centred on the cell -- so a coloured square covering several cells gives several overlapping
+    candidates that NMS must reduce to one."""
+    from onnx import TensorProto, helper, numpy_helper
+
+    g = size // cell
+    a = g * g
+    weights = np.zeros((2, 3, cell, cell), np.float32)
+    weights[0] = np.array([1.0, -0.5, -0.5])[:, None, None] / (cell * cell)  # class 0: red
+    weights[1] = np.array([-0.5, 1.0, -0.5])[:, None, None] / (cell * cell)  # class 1: green
+    cy, cx = np.divmod(np.arange(a), g)
+    boxes = np.stack([(cx + 0.5) * cell, (cy + 0.5) * cell, np.full(a, box), np.full(a, box)])[None]
+    inits = [numpy_helper.from_array(weights, "w"), numpy_helper.from_array(boxes.astype(np.float32), "anchors"),
+             numpy_helper.from_array(np.array([0, 2, a], np.int64), "flat"),
+             numpy_helper.from_array(np.array(0, np.float32), "zero")]
+    nodes = [helper.make_node("Conv", ["images", "w"], ["cells"], kernel_shape=[cell, cell], strides=[cell, cell]),
+             helper.make_node("Reshape", ["cells", "flat"], ["scores"]),  # (N, 2, A)
+             helper.make_node("ReduceMean", ["scores"], ["m"], axes=[1], keepdims=1),  # (N, 1, A)
+             helper.make_node("Mul", ["m", "zero"], ["z"]),
+             helper.make_node("Add", ["z", "anchors"], ["xywh"]),  # (N, 4, A)
+             helper.make_node("Concat", ["xywh", "scores"], ["output0"], axis=1)]
+    inp = helper.make_tensor_value_info("images", TensorProto.FLOAT, [1, 3, size, size])
+    out = helper.make_tensor_value_info("output0", TensorProto.FLOAT, [1, 6, a])
+    graph = helper.make_graph(nodes, "tiny_yolov8", [inp], [out], initializer=inits)
+    return _save(graph, path, {"task": "detect", "imgsz": f"[{size}, {size}]"})

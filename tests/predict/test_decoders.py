@@ -95,7 +95,7 @@ def test_centernet_decodes_peaks_into_boxes_and_masks() -> None:
     seg[0, 0] = 1
     seg[0, 1, 1:4, 2:6] = 5  # class 1 around the first centre
     outs = {"heatmap": heat, "wh": wh, "offset": off, "masks_from": seg}
-    (p,) = decode("centernet", outs, [tf], (32, 40), labels, task=Task.INSTANCE, score_threshold=0.05)
+    (p,) = decode("centernet", outs, [tf], (32, 40), labels, {"score_threshold": 0.05}, task=Task.INSTANCE)
     inst = p.instances
     np.testing.assert_allclose(inst.scores, [0.9, 0.6], rtol=1e-6)
     assert inst.labels.tolist() == [1, 2]
@@ -177,8 +177,8 @@ def test_instance_masks_are_the_box_cut_of_the_label_map(n: int, h: int, w: int,
     off = rng.random((n, 2, h, w)).astype(np.float32)
     seg = rng.integers(0, 3, (n, 3, h, w)).astype(np.float32)  # ties included
     outs = {"heatmap": heat, "wh": wh, "offset": off, "masks_from": seg}
-    preds = decode("centernet", outs, tfs, (ih, iw), labels, task=Task.INSTANCE, score_threshold=0.2,
-                   mask_labels=mask_labels)
+    preds = decode("centernet", outs, tfs, (ih, iw), labels, {"score_threshold": 0.2, "mask_labels": mask_labels},
+                   task=Task.INSTANCE)
     for i, (p, tf) in enumerate(zip(preds, tfs)):
         lab = np.take(mask_labels, argmax_channels(resize_scores(seg[i], tf, (ih, iw))))
         H, W = tf.image_hw
@@ -236,7 +236,7 @@ def test_a_negative_threshold_keeps_peaks_only() -> None:
     heat[0, 0, 4, 5] = 0.3
     outs = {"heatmap": heat, "wh": np.full((1, 2, 6, 6), 4, np.float32)}
     tf = [Transform((24, 24), (1.0, 1.0), (0, 0), (24, 24))]
-    (p,) = decode("centernet", outs, tf, (24, 24), labels, score_threshold=-1.0)
+    (p,) = decode("centernet", outs, tf, (24, 24), labels, {"score_threshold": -1.0})
     # the two peaks, and the zero cells not next to a positive one (a plateau of ties counts as maxima)
     zeros_far = sum(1 for y in range(6) for x in range(6)
                     if heat[0, 0, max(y - 1, 0):y + 2, max(x - 1, 0):x + 2].max() == 0)

@@ -97,8 +97,6 @@ def test_bad_options_say_what_is_wrong(tmp_path: Path) -> None:
     model = identity_model(tmp_path / "id.onnx")
     with pytest.raises(AnnokitError, match="task"):
         OnnxPredictor(model)
-    with pytest.raises(AnnokitError, match="class names"):
-        OnnxPredictor(model, task="semantic")
     with pytest.raises(AnnokitError, match="no output named"):
         OnnxPredictor(model, task="semantic", labels=["a"], outputs={"scores": "nope"})
     with pytest.raises(AnnokitError, match="does not make"):

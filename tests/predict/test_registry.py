@@ -13,7 +13,15 @@ import numpy as np
 import pytest
 
 from annokit.core.labels import LabelSet
-from annokit.predict import BackendError, Prediction, Predictor, Task, available_backends, load_predictor
+from annokit.predict import (
+    BackendError,
+    OptionError,
+    Prediction,
+    Predictor,
+    Task,
+    available_backends,
+    load_predictor,
+)
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -62,8 +70,10 @@ def test_unknown_backends_and_bad_options_are_clear() -> None:
         load_predictor("no_such_module_xyz:Thing")
     with pytest.raises(BackendError, match="has no attribute"):
         load_predictor("tests.predict.test_registry:Missing")
-    with pytest.raises(BackendError, match="unexpected keyword"):
+    with pytest.raises(OptionError, match=r"unknown option 'colour'; valid options: scale"):
         load_predictor("tests.predict.test_registry:EchoPredictor", colour="red")
+    with pytest.raises(OptionError, match=r"unknown option 'scal' \(did you mean 'scale'\?\)"):
+        load_predictor("tests.predict.test_registry:EchoPredictor", scal=2.0)
 
 
 def test_a_package_registers_a_backend_through_its_entry_point(tmp_path: Path) -> None:

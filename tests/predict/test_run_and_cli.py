@@ -13,6 +13,7 @@ from PIL import Image
 
 from annokit.cli import cli
 from annokit.core.labels import LabelSet
+from annokit.errors import AnnokitError, AnnokitWarning
 from annokit.predict import (
     Prediction,
     PredictionError,
@@ -128,8 +129,8 @@ def test_images_are_read_one_batch_ahead(tmp_path: Path, monkeypatch: pytest.Mon
     lock = threading.Lock()
     real = run_mod.load_image
 
-    def counting_load(path):
-        im = real(path)
+    def counting_load(path, **kw):
+        im = real(path, **kw)
         with lock:
             reads.append(Path(path).name)
         return im
@@ -173,7 +174,7 @@ def test_cli_predict_with_skip_failures_and_a_module_attr_backend(tmp_path: Path
 def test_cli_predict_detection_on_a_coco_dataset(tmp_path: Path) -> None:
     out = tmp_path / "pred.json"
     r = CliRunner().invoke(cli, ["predict", "--backend", "tests.predict.test_run_and_cli:BoxPredictor",
-                                 "--dataset", f"coco:{SAMPLE / 'scenes' / 'gt.json'}", "--out", str(out),
+                                 "--dataset", str(SAMPLE / "scenes" / "gt.json"), "--out", str(out),
                                  "--score-threshold", "0.05", "--max-images", "4"])
     assert r.exit_code == 0, r.output
     dets = json.loads(out.read_text())
@@ -201,15 +202,37 @@ def test_semantic_output_is_a_folder_of_pngs(tmp_path: Path) -> None:
     assert back.shape == (7, 9) and back[0, -1] == 300 and back[0, 0] == 0  # 16-bit PNG keeps ids over 255
 
 
-def test_dataset_specs(tmp_path: Path) -> None:
-    items, ds = images_from_dataset(f"coco:{SAMPLE / 'scenes' / 'gt.json'}")
+def test_datasets_by_path_with_the_format_detected_or_named(tmp_path: Path) -> None:
+    items, ds = images_from_dataset(SAMPLE / "scenes" / "gt.json")
     assert len(items) == 48 and items[0].path == SAMPLE / "scenes" / "images" / "scene_001.png"
-    assert ds is not None and items[5].image_id == 6
-    items, _ = images_from_dataset(f"csv:{SAMPLE / 'cat' / 'labels.csv'}")
+    assert ds is not None and items[5].image_id == 6 and items[0].expected_hw == (120, 160)
+    items, _ = images_from_dataset(SAMPLE / "cat" / "labels.csv")
     assert [it.path for it in items] == [SAMPLE / "cat" / "chelsea.png"]
-    for bad in ("gt.json", "xml:foo.xml", f"voc:{SAMPLE / 'cat' / 'labels.csv'}"):
-        with pytest.raises(Exception, match="FORMAT:PATH|no such file|unknown dataset format"):
-            images_from_dataset(bad)
+    items, _ = images_from_dataset(SAMPLE / "scenes" / "labels.csv", format="class-csv")
+    assert len(items) == 48 and items[0].path == SAMPLE / "scenes" / "images" / "scene_001.png"
+    items, none = images_from_dataset(SAMPLE / "scenes" / "images", format="images")
+    assert len(items) == 48 and none is None
+    with pytest.raises(AnnokitError, match="cannot tell its format"):
+        images_from_dataset(SAMPLE / "scenes" / "images")
+    with pytest.raises(AnnokitError, match="does not exist"):
+        images_from_dataset(tmp_path / "gt.json")
+
+
+def test_the_old_format_colon_path_form_still_works_with_a_warning() -> None:
+    with pytest.warns(AnnokitWarning, match="deprecated.*--dataset .*gt.json --from coco"):
+        items, _ = images_from_dataset(f"coco:{SAMPLE / 'scenes' / 'gt.json'}")
+    assert len(items) == 48
+    with pytest.warns(AnnokitWarning, match="--from class-csv"):
+        items, _ = images_from_dataset(f"csv:{SAMPLE / 'cat' / 'labels.csv'}")
+    assert [it.path for it in items] == [SAMPLE / "cat" / "chelsea.png"]
+
+
+def test_a_hostile_file_name_in_a_dataset_is_refused(tmp_path: Path) -> None:
+    gt = json.loads((SAMPLE / "scenes" / "gt.json").read_text())
+    gt["images"][0]["file_name"] = "../../etc/passwd"
+    (tmp_path / "gt.json").write_text(json.dumps(gt))
+    with pytest.raises(AnnokitError, match=r"climbs out"):
+        images_from_dataset(tmp_path / "gt.json")
 
 
 def test_predictors_command_lists_the_builtins() -> None:
@@ -227,7 +250,7 @@ def test_cli_user_errors_are_one_line(tmp_path: Path, capsys: pytest.CaptureFixt
         (["predict", "--model", str(tmp_path / "none.onnx"), "--images", str(SAMPLE / "cat"), "--out", "x.json"],
          "no such model file"),
         (["predict", "--backend", "nope", "--images", str(SAMPLE / "cat"), "--out", "x.json"], "unknown backend"),
-        (["predict", "--dataset", "coco", "--out", "x.json"], "FORMAT:PATH"),
+        (["predict", "--dataset", "coco", "--out", "x.json"], "coco: does not exist"),
     ]
     for args, msg in cases:
         if "none.onnx" in args[2] and __import__("importlib").util.find_spec("onnxruntime") is None:

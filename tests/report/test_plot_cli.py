@@ -27,7 +27,6 @@ def test_every_kind(kind: str, data: tuple[Path, Path, Path], tmp_path: Path) ->
     if kind == "overlay":
         args += ["--image-id", "2"]
     if kind == "breakdown":
-        pytest.importorskip("annokit.metrics.coco", reason="plot breakdown needs annokit.metrics.coco")
         args += ["--area", "small", "--class", "person"]
     assert run_cli(cli, args) == 0
     assert out.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"

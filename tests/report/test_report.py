@@ -14,6 +14,7 @@ from _data import write_small_dataset  # type: ignore[import-not-found]
 
 from annokit.cli import cli
 from annokit.cli._common import run_cli
+from tests.conftest import SampleReport
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -26,22 +27,12 @@ def _chromium() -> str | None:
     return None
 
 
-@pytest.fixture(scope="module")
-def report_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    root = tmp_path_factory.mktemp("rep")
-    gt, pred, images = write_small_dataset(root)
-    out = root / "out"
-    rc = run_cli(cli, ["report", "--gt", str(gt), "--pred", str(pred), "--out", str(out), "--worst", "5", "-q"])
-    assert rc == 0
-    return out
+def test_files_written(sample_report: SampleReport) -> None:
+    assert {p.name for p in sample_report.out.iterdir()} == {"report.html", "report.json", "tags.json"}
 
 
-def test_files_written(report_dir: Path) -> None:
-    assert {p.name for p in report_dir.iterdir()} == {"report.html", "report.json", "tags.json"}
-
-
-def test_html_is_self_contained(report_dir: Path) -> None:
-    page = (report_dir / "report.html").read_text()
+def test_html_is_self_contained(sample_report: SampleReport) -> None:
+    page = (sample_report.out / "report.html").read_text()
     # no external resources of any kind
     assert not re.search(r"""(src|href)\s*=\s*["'](https?:|//|file:)""", page)
     assert "<link" not in page and "<script" not in page
@@ -49,30 +40,34 @@ def test_html_is_self_contained(report_dir: Path) -> None:
     assert imgs and all(s.startswith("data:image/png;base64,") for s in imgs)
     for t in ("summary-table", "tide-table", "per-class-table"):
         assert f'id="{t}"' in page
-    # 7 figures (no breakdown without COCO metrics) or 8, plus the gallery
+    # 8 figures (the PR breakdown with the COCO metrics), plus the gallery
     n_fig = len(re.findall(r'<figure id="fig-', page))
     n_gal = len(re.findall(r'<figure class="gallery-item"', page))
-    assert n_fig in (7, 8)
-    assert 1 <= n_gal <= 5
+    assert n_fig == 8
+    assert 1 <= n_gal <= 12
     assert len(imgs) == n_fig + n_gal
 
 
-def test_json_matches_page(report_dir: Path) -> None:
-    data = json.loads((report_dir / "report.json").read_text())
-    page = (report_dir / "report.html").read_text()
-    assert data["counts"]["images"] == 8
+def test_json_matches_page(sample_report: SampleReport) -> None:
+    data = json.loads((sample_report.out / "report.json").read_text())
+    page = (sample_report.out / "report.html").read_text()
+    gt = json.loads((ROOT / "sample_data" / "scenes" / "gt.json").read_text())
+    assert data["counts"]["images"] == len(gt["images"])
     assert set(data["tide"]["main_dap"]) == {"Cls", "Loc", "Both", "Dupe", "Bkg", "Miss"}
+    assert data["tide"]["iou_type"] == "bbox"
     for row in data["per_class"]:
-        assert f"<td class=name>{row['name']}</td>" in page
+        assert f'<td class="name">{row["name"]}</td>' in page
     figs = data["figures"]
     assert len(figs["pr_curves"]["recall"]) == 101
     assert figs["pr_curves"]["precision"]["all classes"][0] <= 1.0
     cm = np.array(figs["detection_confusion"]["counts"])
-    assert cm.shape == (5, 5) and figs["detection_confusion"]["labels"][-1] == "background"
+    k = len(gt["categories"])
+    assert cm.shape == (k + 1, k + 1) and figs["detection_confusion"]["labels"][-1] == "background"
+    assert figs["detection_confusion"]["score_threshold"] == data["best_f1_threshold"]["threshold"]
     # every ground-truth object is either found (a TP on the diagonal) or missed (background column)
-    assert np.trace(cm[:4, :4]) + cm[:4, 4].sum() == data["counts"]["ground_truth"]
-    assert np.trace(cm[:4, :4]) == sum(row["tp"] for row in data["per_class"])
-    assert sum(figs["reliability"]["count"]) == sum(1 for t in json.loads((report_dir / "tags.json").read_text())
+    assert np.trace(cm[:k, :k]) + cm[:k, k].sum() == data["counts"]["ground_truth"]
+    assert np.trace(cm[:k, :k]) == sum(row["tp"] for row in data["per_class"])
+    assert sum(figs["reliability"]["count"]) == sum(1 for t in json.loads((sample_report.out / "tags.json").read_text())
                                                     if t["kind"] == "pred" and t["status"] in ("TP", "FP"))
     assert sum(figs["box_sizes"]["counts"]) == data["counts"]["ground_truth"]
     for t, n in data["tide"]["counts"].items():
@@ -84,12 +79,13 @@ def test_json_matches_page(report_dir: Path) -> None:
     assert worst_bad == sorted(worst_bad, reverse=True)
     assert min(worst_bad) >= max([b for i, b in zip(per["image_ids"], bad) if i not in data["worst_images"]],
                                  default=0)
+    assert set(data["timings_s"]) >= {"coco", "tide", "breakdown", "figures", "gallery", "tags"}
 
 
-def test_tags_json(report_dir: Path) -> None:
-    tags = json.loads((report_dir / "tags.json").read_text())
-    gt = json.loads((report_dir.parent / "gt.json").read_text())
-    pred = json.loads((report_dir.parent / "pred.json").read_text())
+def test_tags_json(sample_report: SampleReport) -> None:
+    tags = json.loads((sample_report.out / "tags.json").read_text())
+    gt = json.loads((ROOT / "sample_data" / "scenes" / "gt.json").read_text())
+    pred = json.loads((ROOT / "sample_data" / "scenes" / "pred.json").read_text())
     assert sum(t["kind"] == "gt" for t in tags) == len(gt["annotations"])
     assert sum(t["kind"] == "pred" for t in tags) == len(pred)
     by = {(t["kind"], t["row"]): t for t in tags}
@@ -145,21 +141,56 @@ def _check_in_chromium(html_path: Path, tmp_path: Path, *, min_images: int) -> N
     assert (lower.min(axis=1) < 200).mean() > 0.05  # substantially non-white
 
 
-def test_report_in_headless_chromium(report_dir: Path, tmp_path: Path) -> None:
-    _check_in_chromium(report_dir / "report.html", tmp_path, min_images=8)
+def test_report_in_headless_chromium(sample_report: SampleReport, tmp_path: Path) -> None:
+    """The page renders in a real browser: one check, on the sample-data report every other test reads too."""
+    _check_in_chromium(sample_report.out / "report.html", tmp_path, min_images=8)
 
 
-def test_sample_data_report(tmp_path: Path) -> None:
-    scenes = ROOT / "sample_data" / "scenes"
-    if not (scenes / "gt.json").exists() or not (scenes / "pred.json").exists():
-        pytest.skip(f"{scenes} is absent (sample data not generated in this checkout)")
-    out = tmp_path / "out"
-    rc = run_cli(cli, ["report", "--gt", str(scenes / "gt.json"), "--pred", str(scenes / "pred.json"),
-                       "--out", str(out), "-q"])
-    assert rc == 0
-    page = (out / "report.html").read_text()
-    assert page.count("data:image/png;base64,") >= 8
-    _check_in_chromium(out / "report.html", tmp_path, min_images=8)
+def _small_report_data(tmp_path: Path, **kw: object) -> tuple:
+    from annokit.io.coco import read_instances, read_results
+    from annokit.report import analyse
+
+    gt_path, pred_path, images = write_small_dataset(tmp_path, n_img=2)
+    d = json.loads(gt_path.read_text())
+    d["categories"][0]["name"] = "<script>alert(1)</script>"
+    gt_path.write_text(json.dumps(d))
+    gt = read_instances(gt_path)
+    dt = read_results(pred_path, gt)
+    return gt, dt, analyse(gt, dt, worst_n=1, title="a & b <i>", with_coco=False), images
+
+
+def test_page_escapes_names_and_titles(tmp_path: Path) -> None:
+    """Category names and the title are escaped (jinja2 autoescape: turned off, this test fails)."""
+    from annokit.report._page import render_page
+
+    _, _, data, _ = _small_report_data(tmp_path)
+    page = render_page(data, [], [])
+    assert "<script" not in page and "&lt;script&gt;alert(1)&lt;/script&gt;" in page
+    assert "<title>a &amp; b &lt;i&gt;</title>" in page
+    assert 'id="per-class-table"' in page and "COCO metrics not computed" in page
+
+
+def test_write_report_keeps_its_argument_and_refuses_an_existing_folder(tmp_path: Path) -> None:
+    """write_report leaves ``data`` unchanged, makes a folder with a plain mkdir's mode and refuses an existing
+    folder without ``overwrite``, before any drawing (the replacement with --overwrite: the terminal test)."""
+    import os
+
+    from annokit.errors import FormatError
+    from annokit.report import write_report
+
+    gt, dt, data, images = _small_report_data(tmp_path)
+    out = tmp_path / "rep"
+    write_report(gt, dt, data, out, image_root=images, with_tags=False)
+    assert {p.name for p in out.iterdir()} == {"report.html", "report.json"}
+    assert data.figure_data == {} and "figures" not in data.timings  # the argument is not changed
+    assert "figures" in json.loads((out / "report.json").read_text())["timings_s"]
+    umask = os.umask(0)
+    os.umask(umask)
+    assert (out.stat().st_mode & 0o777) == 0o777 & ~umask
+    (out / "stale.txt").write_text("old")
+    with pytest.raises(FormatError, match="exists"):
+        write_report(gt, dt, data, out, with_tags=False)
+    assert (out / "stale.txt").exists()
 
 
 def test_cli_errors_are_one_line(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
@@ -173,16 +204,32 @@ def test_cli_errors_are_one_line(tmp_path: Path, capsys: pytest.CaptureFixture[s
     assert err.startswith("annokit: error:") and "Traceback" not in err
 
 
+def test_report_refuses_an_existing_folder(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    gt, pred, _ = write_small_dataset(tmp_path, n_img=1)
+    out = tmp_path / "o"
+    out.mkdir()
+    (out / "keep.txt").write_text("mine")
+    rc = run_cli(cli, ["report", "--gt", str(gt), "--pred", str(pred), "--out", str(out)])
+    err = capsys.readouterr().err
+    assert rc == 2 and "exists (pass --overwrite to replace it)" in err and (out / "keep.txt").exists()
+
+
+def test_no_progress_bar_off_a_terminal(sample_report: SampleReport) -> None:
+    assert "annokit report" not in sample_report.stderr and "%" not in sample_report.stderr
+
+
 def test_progress_bar_on_a_terminal(tmp_path: Path) -> None:
-    """On a real pseudo-terminal the report draws a progress bar on stderr; piped, it draws nothing."""
+    """On a real pseudo-terminal the report draws a progress bar on stderr that ends at 100 %; --overwrite replaces
+    the existing folder whole."""
     import os
     import sys
     import threading
 
-    gt, pred, _ = write_small_dataset(tmp_path, n_img=3)
-    code = "from annokit.cli import main; main()"
-    args = [sys.executable, "-c", code, "report", "--gt", str(gt), "--pred", str(pred), "--out", str(tmp_path / "o"),
-            "--no-tags"]
+    gt, pred, _ = write_small_dataset(tmp_path, n_img=1)
+    (tmp_path / "o").mkdir()
+    (tmp_path / "o" / "stale.txt").write_text("old")
+    args = ["report", "--gt", str(gt), "--pred", str(pred), "--out", str(tmp_path / "o"), "--worst", "0",
+            "--no-tags", "--overwrite"]
     env = {**os.environ, "PYTHONPATH": str(ROOT) + os.pathsep + os.environ.get("PYTHONPATH", "")}
     master, slave = os.openpty()
     chunks: list[bytes] = []
@@ -199,12 +246,12 @@ def test_progress_bar_on_a_terminal(tmp_path: Path) -> None:
 
     t = threading.Thread(target=drain, daemon=True)
     t.start()
-    p = subprocess.run(args, stderr=slave, stdout=subprocess.PIPE, env=env, timeout=120)
+    p = subprocess.run([sys.executable, "-m", "annokit", *args], stderr=slave, stdout=subprocess.PIPE, env=env,
+                       timeout=120)
     os.close(slave)
     t.join(timeout=10)
     os.close(master)
     assert p.returncode == 0
     tty_err = b"".join(chunks).decode(errors="replace")
     assert "annokit report" in tty_err and "100%" in tty_err
-    piped = subprocess.run(args, capture_output=True, env=env, timeout=120)
-    assert piped.returncode == 0 and "annokit report" not in piped.stderr.decode()
+    assert {p.name for p in (tmp_path / "o").iterdir()} == {"report.html", "report.json"}  # replaced whole

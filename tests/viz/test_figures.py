@@ -32,11 +32,13 @@ def test_pr_curves_one_line_per_curve_and_legend() -> None:
 
 
 def test_confusion_matrix_counts_and_cells() -> None:
-    cm = viz.confusion_matrix([0, 0, 1, 2, 2, 2], [0, 1, 1, 2, 0, 2], 3)
+    from annokit.metrics.classification import confusion_matrix
+
+    cm = confusion_matrix([0, 0, 1, 2, 2, 2], [0, 1, 1, 2, 0, 2], 3)
     assert cm.tolist() == [[1, 1, 0], [0, 1, 0], [1, 0, 2]]
-    a = viz.confusion_matrix([0, 1], [0, 1], 3)
-    b = viz.confusion_matrix([2, 2], [2, 0], 3)
-    assert (viz.confusion_matrix([0, 1, 2, 2], [0, 1, 2, 0], 3) == a + b).all()
+    a = confusion_matrix([0, 1], [0, 1], 3)
+    b = confusion_matrix([2, 2], [2, 0], 3)
+    assert (confusion_matrix([0, 1, 2, 2], [0, 1, 2, 0], 3) == a + b).all()
     fig, ax = new_axes()
     viz.plot_confusion_matrix(ax, cm, ["a", "b", "c"], normalize="true")
     texts = [t.get_text() for t in ax.texts]
@@ -199,6 +201,21 @@ def test_reliability_bins_edges() -> None:
     assert rb["accuracy"][0] == 0.5 and rb["confidence"][0] == pytest.approx(0.05)
 
 
+def test_reliability_bins_are_the_metrics_calibration() -> None:
+    """One binning: the figure's bins, the detection calibration and the classification ECE agree exactly."""
+    from annokit.metrics.classification import ClassificationAccumulator, calibration_of_confidences
+
+    rng = np.random.default_rng(3)
+    p = rng.dirichlet(np.ones(4), 300)
+    y = rng.integers(0, 4, 300)
+    conf, correct = p.max(axis=1), p.argmax(axis=1) == y
+    cal = calibration_of_confidences(conf, correct, n_bins=10)
+    rb = viz.reliability_bins(conf, correct, n_bins=10)
+    assert rb["ece"] == cal.ece and rb["count"].tolist() == cal.count.tolist()
+    whole = ClassificationAccumulator(4, n_bins=10).update(y, scores=p).compute().calibration
+    assert whole is not None and whole.to_dict() == cal.to_dict()
+
+
 def test_overlay_semantic_colours_by_class_and_ignore() -> None:
     sem = np.array([[0, 1, 255], [2, 2, -1]])
     fig, ax = new_axes()
@@ -211,3 +228,21 @@ def test_overlay_semantic_colours_by_class_and_ignore() -> None:
     fig2, ax2 = new_axes()
     viz.overlay(ax2, None, image_hw=(1, 1), semantic=np.array([[2]]))
     assert (ax2.images[1].get_array()[0, 0, :3] == rgba[1, 0, :3]).all()
+
+
+def test_bad_input_is_an_annokit_error(tmp_path) -> None:
+    from annokit.errors import AnnokitError
+
+    fig, ax = new_axes()
+    calls = [lambda: viz.pr_curve_points([0.9, 0.5], [1], num_gt=1),
+             lambda: viz.best_f1_threshold([0.9], [1, 0], 2),
+             lambda: viz.reliability_bins([0.5, np.nan], [1, 0]),
+             lambda: viz.plot_confusion_matrix(ax, np.zeros((2, 2)), ["a", "b", "c"]),
+             lambda: viz.plot_confusion_matrix(ax, np.zeros((2, 2)), ["a", "b"], normalize="rows"),
+             lambda: viz.overlay(ax, None),
+             lambda: viz.overlay(ax, None, image_hw=(4, 4), boxes=np.zeros((2, 4)), labels=[1]),
+             lambda: viz.overlay(ax, np.zeros(5), boxes=np.zeros((1, 4))),
+             lambda: viz.save_figure(fig, tmp_path / "x.gif")]
+    for call in calls:
+        with pytest.raises(AnnokitError):
+            call()

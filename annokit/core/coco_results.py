@@ -1,0 +1,437 @@
+"""COCO results -- a list of detections as a results file holds them -- as columns, by pycocotools' ``loadRes`` rules.
+
+Shared by :func:`annokit.io.coco.read_results` (files) and :meth:`annokit.metrics.coco.COCOAccumulator.update`
+(lists of dicts). The rules: when the *first* detection has a non-empty ``bbox``, every detection needs one and its
+area is ``w * h`` (even for mask evaluation), a segmentation being optional; otherwise every detection needs an RLE
+segmentation, its area and (unless given) box come from the mask. Detections of an image the ground truth does not
+have are an error; those of a category it does not have are kept and counted (the evaluation does not score them).
+
+Files are read in blocks of whole records (:mod:`annokit._internal.jsoncols`): a block whose records share one
+layout -- what every program writing results produces -- is parsed from its bytes into columns, without a Python
+object per record, so a results file of any size needs memory for its columns only. Other blocks go through
+``orjson`` and the checks below, which name the record and the field of the first problem.
+"""
+
+from __future__ import annotations
+
+import math
+import warnings
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+import orjson
+
+from annokit._internal.jsoncols import Block, Irregular, NotAList, ScalarField, StringField, read_blocks
+from annokit.errors import AnnokitWarning, FormatError
+
+if TYPE_CHECKING:
+    from annokit.core.dataset import Dataset
+    from annokit.core.instances import Instances
+
+__all__ = ["ResultColumns", "ResultsTarget", "check_rle", "read_result_columns", "result_columns"]
+
+_MISSING = object()
+_WANT = {("image_id",): "number_or_string", ("category_id",): "number", ("score",): "number", ("bbox",): "numbers",
+         ("segmentation", "size"): "numbers", ("segmentation", "counts"): "string"}
+
+
+@dataclass(frozen=True)
+class ResultsTarget:
+    """What reading results needs of the ground truth: image ids (the integer codes of string ids, with
+    ``str_ids`` mapping the strings), image sizes, category ids."""
+
+    image_ids: np.ndarray
+    heights: np.ndarray
+    widths: np.ndarray
+    cat_ids: np.ndarray
+    str_ids: dict[Any, int] | None
+
+    @classmethod
+    def of(cls, ds: Dataset) -> ResultsTarget:
+        im = ds.images
+        str_ids = None
+        if im.extras is not None and any("id" in e for e in im.extras):
+            str_ids = {e.get("id"): int(im.ids[i]) for i, e in enumerate(im.extras)}
+        return cls(image_ids=np.asarray(im.ids), heights=np.asarray(im.heights), widths=np.asarray(im.widths),
+                   cat_ids=np.asarray(ds.categories.ids), str_ids=str_ids)
+
+    def image_pos(self, ids: np.ndarray) -> np.ndarray:
+        from annokit._internal.arrays import index_of
+
+        return index_of(self.image_ids, ids)
+
+
+@dataclass(frozen=True)
+class ResultColumns:
+    """Detections as columns: ``xywh`` as in the file, ``area`` as ``loadRes`` sets it, ``segmentations`` as in the
+    file (None when no detection has one); ``unknown`` detections of categories the ground truth lacks."""
+
+    image_ids: np.ndarray
+    labels: np.ndarray
+    scores: np.ndarray
+    xywh: np.ndarray
+    area: np.ndarray
+    segmentations: list[Any] | None
+    unknown: int
+    first_unknown: tuple[int, int] | None
+
+    def __len__(self) -> int:
+        return len(self.scores)
+
+    def instances(self) -> Instances:
+        """As :class:`~annokit.core.instances.Instances` (ltrb boxes ``[x, y, x + w, y + h]``, ids 1..N)."""
+        from annokit.core.instances import Instances
+
+        boxes = self.xywh.copy()
+        boxes[:, 2] += self.xywh[:, 0]
+        boxes[:, 3] += self.xywh[:, 1]
+        cols: dict[str, Any] = {"image_ids": self.image_ids, "boxes": boxes, "labels": self.labels,
+                                "scores": self.scores, "area": self.area,
+                                "ids": np.arange(1, len(self) + 1, dtype=np.int64),
+                                "segmentations": self.segmentations,
+                                "source_wh": np.ascontiguousarray(self.xywh[:, 2:])}
+        checked = (np.isfinite(boxes).all() and (boxes[:, 2:] >= boxes[:, :2]).all()
+                   and np.isfinite(self.scores).all() and (np.isfinite(self.area) & (self.area >= 0)).all())
+        if not checked:  # the model's own checks say what is wrong
+            return Instances(**cols)
+        # the columns are checked: skip re-validating them (and every segmentation dict) one by one
+        inst: Instances = Instances.model_construct(**cols, iscrowd=np.zeros(len(self), bool), ignore=None,
+                                                    extras=None)
+        return inst
+
+    def warn_unknown(self, where: str | Path, *, stacklevel: int = 2) -> None:
+        """The warning for detections of categories the ground truth lacks (pycocotools drops them silently)."""
+        if self.first_unknown is not None:
+            i, c = self.first_unknown
+            warnings.warn(f"{where}: {self.unknown} detections have a category id not in the ground truth (first: "
+                          f"[{i}].category_id = {c}); they are not scored", AnnokitWarning, stacklevel=stacklevel + 1)
+
+
+@dataclass
+class _Part:
+    """The columns of one block of records."""
+
+    img: np.ndarray
+    cat: np.ndarray
+    score: np.ndarray
+    xywh: np.ndarray
+    area: np.ndarray
+    segs: list[Any] | None
+
+
+def read_result_columns(path: Path, target: ResultsTarget, *, fixed: bool = False,
+                        block_bytes: int = 4 << 20) -> ResultColumns:
+    """The detections of the COCO results file ``path``, read in blocks of whole records.
+
+    Raises :class:`~annokit.errors.FormatError` naming the file and the place of the first problem.
+    """
+    parts: list[_Part] = []
+    box_mode: bool | None = None
+    try:
+        for blk in read_blocks(path, block_bytes=block_bytes):
+            part, box_mode = _block_part(blk, target, box_mode, path)
+            parts.append(part)
+    except NotAList:
+        _not_a_list(path)
+    return _finish(parts, target, path, fixed)
+
+
+def result_columns(items: Sequence[Any], target: ResultsTarget, *, where: str | Path = "<results>",
+                   fixed: bool = False) -> ResultColumns:
+    """The detections of a list of COCO result dicts (as in a results file; numpy scalars accepted)."""
+    path = Path(where)
+    if not isinstance(items, (list, tuple)):
+        raise FormatError(path, None, f"a results file must be a JSON list of detections, got {type(items).__name__}")
+    parts = [_general(list(items), 0, target, _box_mode(items), path)] if len(items) else []
+    return _finish(parts, target, path, fixed)
+
+
+def _not_a_list(path: Path) -> None:
+    """The error for a file whose top level is not a list (orjson says what it is, or where it is broken)."""
+    data = path.read_bytes()
+    try:
+        value = orjson.loads(data)
+    except orjson.JSONDecodeError as exc:
+        raise FormatError(path, f"line {exc.lineno}, column {exc.colno}", f"invalid JSON: {exc.msg}") from None
+    raise FormatError(path, None, f"a results file must be a JSON list of detections, got {type(value).__name__}")
+
+
+def _box_mode(items: Sequence[Any]) -> bool:
+    first = items[0] if len(items) else None
+    return isinstance(first, dict) and "bbox" in first and first["bbox"] != []
+
+
+def _block_part(blk: Block, target: ResultsTarget, box_mode: bool | None, path: Path) -> tuple[_Part, bool]:
+    """One block: from its bytes when it is regular, else through orjson and the per-record checks."""
+    try:
+        return _fast(blk, target, box_mode, path)
+    except Irregular:
+        pass
+    try:
+        items = orjson.loads(blk.records_json())
+    except orjson.JSONDecodeError as exc:
+        raise blk.error_at(path, exc.pos, exc.msg) from None
+    mode = _box_mode(items) if box_mode is None else box_mode
+    return _general(items, blk.first, target, mode, path), mode
+
+
+def _finish(parts: list[_Part], target: ResultsTarget, path: Path, fixed: bool) -> ResultColumns:
+    if not parts or sum(len(p.score) for p in parts) == 0:
+        if not fixed:
+            warnings.warn(f"{path}: empty results list (pycocotools' loadRes crashes on it); scoring no detections",
+                          AnnokitWarning, stacklevel=4)
+        z = np.zeros(0)
+        return ResultColumns(np.zeros(0, np.int64), np.zeros(0, np.int64), z, np.zeros((0, 4)), z, None, 0, None)
+    cat = np.concatenate([p.cat for p in parts])
+    segs: list[Any] | None = None
+    if any(p.segs is not None for p in parts):
+        segs = [s for p in parts for s in (p.segs if p.segs is not None else [None] * len(p.score))]
+    from annokit._internal.arrays import index_of
+
+    unknown = np.flatnonzero(index_of(target.cat_ids, cat) < 0)
+    first = (int(unknown[0]), int(cat[unknown[0]])) if len(unknown) else None
+    return ResultColumns(image_ids=np.concatenate([p.img for p in parts]), labels=cat,
+                         scores=np.concatenate([p.score for p in parts]),
+                         xywh=np.concatenate([p.xywh for p in parts]), area=np.concatenate([p.area for p in parts]),
+                         segmentations=segs, unknown=len(unknown), first_unknown=first)
+
+
+# ------------------------------------------------------------------------------------------------ regular blocks
+def _fast(blk: Block, target: ResultsTarget, box_mode: bool | None, path: Path) -> tuple[_Part, bool]:
+    """A regular block from its bytes; Irregular for anything the per-record checks should look at."""
+    f = blk.fields(dict(_WANT))
+    img = _fast_images(f[("image_id",)], target)
+    pos = target.image_pos(img)
+    cat, score, bbox = f[("category_id",)], f[("score",)], f[("bbox",)]
+    if (pos < 0).any() or not _all_ints(cat) or not isinstance(score, ScalarField):
+        raise Irregular
+    if not np.isfinite(score.values).all():
+        raise Irregular
+    if box_mode is None:
+        box_mode = isinstance(bbox, ScalarField) and bbox.values.shape[1] > 0
+    if bbox is not None and (not isinstance(bbox, ScalarField) or bbox.values.shape[1] != 4
+                             or not np.isfinite(bbox.values).all() or (bbox.values[:, 2:] < 0).any()):
+        raise Irregular
+    assert isinstance(cat, ScalarField)
+    rles = _fast_rles(f, target.heights[pos], target.widths[pos])
+    if box_mode:
+        if bbox is None:
+            raise Irregular
+        xywh = bbox.values
+        area = xywh[:, 2] * xywh[:, 3]
+    else:
+        if rles is None:
+            raise Irregular
+        area, xywh = _rle_area_box(rles, bbox.values if bbox is not None else None)
+    return _Part(img=img, cat=cat.ints[:, 0], score=score.values[:, 0], xywh=xywh, area=area, segs=rles), box_mode
+
+
+def _all_ints(f: ScalarField | StringField | None) -> bool:
+    return isinstance(f, ScalarField) and f.values.shape[1] == 1 and bool(f.is_int.all())
+
+
+def _fast_images(f: ScalarField | StringField | None, target: ResultsTarget) -> np.ndarray:
+    if target.str_ids is None:
+        if not _all_ints(f):
+            raise Irregular
+        assert isinstance(f, ScalarField)
+        return f.ints[:, 0]
+    if not isinstance(f, StringField) or f.escaped:
+        raise Irregular
+    try:
+        return np.array([target.str_ids[r.decode("ascii")] for r in f.raw], dtype=np.int64)
+    except (KeyError, UnicodeDecodeError):
+        raise Irregular from None
+
+
+def _fast_rles(f: dict[tuple[str, ...], ScalarField | StringField | None], h: np.ndarray, w: np.ndarray
+               ) -> list[Any] | None:
+    """Compressed RLE segmentations ``{"size": [h, w], "counts": str}`` (their size checked against the image)."""
+    size, counts = f[("segmentation", "size")], f[("segmentation", "counts")]
+    if size is None and counts is None:
+        return None
+    if not (_all_ints_k(size, 2) and isinstance(counts, StringField)):
+        raise Irregular
+    assert isinstance(size, ScalarField)
+    if ((size.ints[:, 0] != h) | (size.ints[:, 1] != w)).any():
+        raise Irregular
+    try:
+        text = _unescape(counts.raw) if counts.escaped else [c.decode("ascii") for c in counts.raw]
+    except (orjson.JSONDecodeError, UnicodeDecodeError):
+        raise Irregular from None
+    return [{"size": [int(a), int(b)], "counts": c}
+            for a, b, c in zip(size.ints[:, 0].tolist(), size.ints[:, 1].tolist(), text)]
+
+
+def _unescape(raw: list[bytes]) -> list[str]:
+    """JSON string contents: RLE counts escape only backslashes (``\\\\``), undone for all strings at once; any
+    other escape through orjson."""
+    joined = b"\0".join(raw)
+    plain = joined.replace(b"\\\\", b"\\")
+    if joined.count(b"\\") == 2 * plain.count(b"\\"):
+        return plain.decode("ascii").split("\0")
+    out = orjson.loads(b"[" + b",".join(b'"' + r + b'"' for r in raw) + b"]")
+    assert all(isinstance(t, str) for t in out)
+    return [str(t) for t in out]
+
+
+def _all_ints_k(f: ScalarField | StringField | None, k: int) -> bool:
+    return isinstance(f, ScalarField) and f.values.shape[1] == k and bool(f.is_int.all())
+
+
+def _rle_area_box(rles: list[Any], boxes: np.ndarray | None) -> tuple[np.ndarray, np.ndarray]:
+    """Mask areas, and boxes from the masks where the detections give none (segmentation mode)."""
+    from pycocotools import mask as cmask
+
+    from annokit.core.masks import rle_area
+
+    area = rle_area(rles)
+    xywh = boxes if boxes is not None else np.asarray(cmask.toBbox(rles), dtype=np.float64).reshape(-1, 4)
+    return area, xywh
+
+
+# ------------------------------------------------------------------------------------------------ per record
+def _general(items: list[Any], base: int, target: ResultsTarget, box_mode: bool, path: Path) -> _Part:
+    """Records as Python objects (a list given, or a block that is not regular), checked one by one."""
+    for i, d in enumerate(items):
+        if not isinstance(d, dict):
+            raise FormatError(path, f"[{base + i}]", f"expected an object, got {type(d).__name__}")
+    img = _image_column(items, base, target, path)
+    cat = _int_column(items, "category_id", base, path)
+    score = _float_column(items, "score", base, path)
+    pos = target.image_pos(img)
+    if (pos < 0).any():
+        i = int(np.flatnonzero(pos < 0)[0])
+        raise FormatError(path, f"[{base + i}].image_id",
+                          f"image id {items[i]['image_id']!r} is not in the ground truth")
+    segs: list[Any] = [d.get("segmentation") for d in items]
+    hs, ws = target.heights[pos].tolist(), target.widths[pos].tolist()
+    if box_mode:
+        xywh = _box_column(items, base, path)
+        for i, s in enumerate(segs):
+            if s is not None:
+                _check_segmentation(path, f"[{base + i}]", s, (hs[i], ws[i]))
+        area = xywh[:, 2] * xywh[:, 3]
+    else:
+        area, xywh = _mask_columns(items, segs, base, hs, ws, path)
+    return _Part(img=img, cat=cat, score=score, xywh=xywh, area=area,
+                 segs=segs if any(s is not None for s in segs) else None)
+
+
+def _mask_columns(items: list[Any], segs: list[Any], base: int, hs: list[int], ws: list[int], path: Path
+                  ) -> tuple[np.ndarray, np.ndarray]:
+    from annokit.core.masks import segmentation_kind, segmentation_to_rle
+
+    rles = []
+    for i, s in enumerate(segs):
+        if s is None:
+            raise FormatError(path, f"[{base + i}]", "detection has neither 'bbox' nor 'segmentation'")
+        _check_segmentation(path, f"[{base + i}]", s, (hs[i], ws[i]))
+        if segmentation_kind(s) == "polygon":
+            raise FormatError(path, f"[{base + i}].segmentation", "results take RLE masks, not polygons")
+        rles.append(segmentation_to_rle(s, hs[i], ws[i]))
+    have = [i for i, d in enumerate(items) if "bbox" in d]
+    area, xywh = _rle_area_box(rles, None)
+    if have:
+        xywh[have] = _box_column([items[i] for i in have], base, path, rows=have)
+    return area, xywh
+
+
+def _is_int(v: Any) -> bool:
+    return isinstance(v, (int, np.integer)) and not isinstance(v, (bool, np.bool_))
+
+
+def _is_num(v: Any) -> bool:
+    return isinstance(v, (int, float, np.integer, np.floating)) and not isinstance(v, (bool, np.bool_))
+
+
+def _values(items: list[Any], key: str, base: int, path: Path) -> list[Any]:
+    vals = [d.get(key, _MISSING) for d in items]
+    for i, v in enumerate(vals):
+        if v is _MISSING:
+            raise FormatError(path, f"[{base + i}]", f"missing key {key!r}")
+    return vals
+
+
+def _int_column(items: list[Any], key: str, base: int, path: Path) -> np.ndarray:
+    vals = _values(items, key, base, path)
+    for i, v in enumerate(vals):
+        if not _is_int(v) or not -(2**63) <= int(v) < 2**63:
+            raise FormatError(path, f"[{base + i}].{key}", f"expected an integer, got {v!r}")
+    return np.array(vals, dtype=np.int64)
+
+
+def _float_column(items: list[Any], key: str, base: int, path: Path) -> np.ndarray:
+    vals = _values(items, key, base, path)
+    for i, v in enumerate(vals):
+        if not _is_num(v):
+            raise FormatError(path, f"[{base + i}].{key}", f"expected a number, got {v!r}")
+        if not math.isfinite(v):
+            raise FormatError(path, f"[{base + i}].{key}", f"not finite: {v!r}")
+    return np.array(vals, dtype=np.float64)
+
+
+def _image_column(items: list[Any], base: int, target: ResultsTarget, path: Path) -> np.ndarray:
+    if target.str_ids is None:
+        return _int_column(items, "image_id", base, path)
+    vals = _values(items, "image_id", base, path)
+    for i, v in enumerate(vals):
+        if not isinstance(v, str) or v not in target.str_ids:
+            raise FormatError(path, f"[{base + i}].image_id", f"unknown image id {v!r}")
+    return np.array([target.str_ids[v] for v in vals], dtype=np.int64)
+
+
+def _box_column(items: list[Any], base: int, path: Path, *, rows: list[int] | None = None) -> np.ndarray:
+    """``(N, 4)`` xywh: 4 finite numbers each, width and height not negative."""
+    vals = _values(items, "bbox", base, path)
+    at = rows if rows is not None else list(range(len(items)))
+    for i, bb in zip(at, vals):
+        if not (isinstance(bb, (list, tuple)) and len(bb) == 4 and all(_is_num(v) for v in bb)):
+            raise FormatError(path, f"[{base + i}].bbox", f"expected 4 numbers [x, y, w, h], got {bb!r}")
+        if not all(math.isfinite(v) for v in bb):
+            raise FormatError(path, f"[{base + i}].bbox", f"not finite: {bb!r}")
+        if bb[2] < 0 or bb[3] < 0:
+            which, val = ("width", bb[2]) if bb[2] < 0 else ("height", bb[3])
+            raise FormatError(path, f"[{base + i}].bbox", f"{which} is negative ({float(val)})")
+    return np.array(vals, dtype=np.float64).reshape(-1, 4)
+
+
+def _check_segmentation(path: Path, where: str, seg: Any, hw: tuple[int, int]) -> None:
+    """A segmentation of a detection: polygons (each at least 3 points of finite numbers) or an RLE dict of the
+    image's size."""
+    if isinstance(seg, list):
+        for j, poly in enumerate(seg):
+            here = f"{where}.segmentation[{j}]"
+            if not isinstance(poly, list):
+                raise FormatError(path, here, "polygon is not a list of numbers")
+            if len(poly) % 2:
+                raise FormatError(path, here, f"odd number of coordinates ({len(poly)})")
+            if len(poly) < 6:
+                raise FormatError(path, here, f"polygon has fewer than 3 points ({len(poly) // 2})")
+            bad = next((v for v in poly if not (_is_num(v) and math.isfinite(v))), None)
+            if bad is not None or any(not _is_num(v) for v in poly):
+                raise FormatError(path, here, f"coordinate is not a finite number: {bad!r}")
+        return
+    if not isinstance(seg, dict):
+        raise FormatError(path, f"{where}.segmentation", f"expected polygons or an RLE dict, got {type(seg).__name__}")
+    check_rle(path, where, seg, hw)
+
+
+def check_rle(path: Path, where: str, seg: dict[str, Any], hw: tuple[int, int] | None) -> None:
+    """An RLE segmentation dict: ``size`` ``[height, width]`` (the image's, when ``hw`` is given), ``counts`` a
+    string or run lengths adding up to ``height * width``; else a :class:`FormatError` at ``where``."""
+    size, counts = seg.get("size"), seg.get("counts")
+    if not (isinstance(size, list) and len(size) == 2 and all(_is_int(s) and s >= 0 for s in size)):
+        raise FormatError(path, f"{where}.segmentation.size", f"expected [height, width], got {size!r}")
+    if hw is not None and tuple(size) != hw:
+        raise FormatError(path, f"{where}.segmentation.size",
+                          f"RLE size {size} differs from the image size [{hw[0]}, {hw[1]}]")
+    if isinstance(counts, list):
+        if sum(counts) != size[0] * size[1]:
+            raise FormatError(path, f"{where}.segmentation.counts",
+                              f"uncompressed counts sum to {sum(counts)}, not height*width = {size[0] * size[1]}")
+    elif not isinstance(counts, (str, bytes)):
+        raise FormatError(path, f"{where}.segmentation.counts", "expected a string or a list of run lengths")

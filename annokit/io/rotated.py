@@ -1,0 +1,50 @@
+"""Oriented boxes in COCO-style JSON: the per-object field ``"rbox": [cx, cy, w, h, angle]`` (angle in radians,
+as defined in :mod:`annokit.core.rotated`).
+
+The COCO reader keeps unknown annotation fields in :attr:`Instances.extras`; :func:`rboxes_from_records` turns the
+``rbox`` fields of those (or of any list of JSON objects, e.g. a results file's entries) into an ``(N, 5)`` column,
+and every bad value is one error naming the file and the object.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+
+from annokit.core.arrays import FloatArray
+from annokit.errors import FormatError
+
+__all__ = ["rboxes_from_records"]
+
+_FIELDS = ("cx", "cy", "w", "h", "angle")
+
+
+def rboxes_from_records(records: Sequence[dict[str, Any] | None], *, path: str | os.PathLike[str] | None = None,
+                        section: str = "annotations", key: str = "rbox") -> FloatArray:
+    """``(N, 5)`` rboxes from the ``key`` field of each record.
+
+    Errors name ``<section>[i].rbox``: a missing field, not five numbers, a non-finite value (a NaN angle, written
+    as ``null`` or a string in JSON) or a negative size.
+
+    >>> rboxes_from_records([{"rbox": [5, 5, 4, 2, 0.5]}]).tolist()
+    [[5.0, 5.0, 4.0, 2.0, 0.5]]
+    """
+    out = np.empty((len(records), 5))
+    for i, rec in enumerate(records):
+        where = f"{section}[{i}].{key}"
+        v = (rec or {}).get(key)
+        if v is None:
+            raise FormatError(path, where, "missing (every object needs [cx, cy, w, h, angle])")
+        if not isinstance(v, list) or len(v) != 5:
+            raise FormatError(path, where, f"expected [cx, cy, w, h, angle], got {v!r}")
+        for j, x in enumerate(v):
+            if isinstance(x, bool) or not isinstance(x, (int, float)) or not math.isfinite(x):
+                raise FormatError(path, where, f"{_FIELDS[j]} is not a finite number ({x!r})")
+        if v[2] < 0 or v[3] < 0:
+            raise FormatError(path, where, f"negative width or height ({v!r})")
+        out[i] = v
+    return out

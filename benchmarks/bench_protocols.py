@@ -1,0 +1,133 @@
+"""Time the evaluation protocols end to end (files in -> per-class AP out): annokit vs the reference code, on a
+seeded synthetic set per protocol, in the same process and run, interleaved.
+
+* ``dota``: 15 classes (DOTA-v1.0's), ~30 objects an image; ``annokit`` (read_dota_labels + read_dota_task1 +
+  evaluate_dota) vs the DOTA devkit's
+  ``dota_evaluation_task1.voc_eval`` over every class (``$ANNOKIT_DOTA_DEVKIT``, default /work/peers/dota_devkit,
+  with its compiled ``polyiou``).
+* ``openimages``: ``annokit`` (read the COCO files, hierarchy, evaluate_openimages) vs the TF Object Detection
+  API's expansion tool + ``OpenImagesChallengeEvaluator`` (``$ANNOKIT_TF_OD``, default /work/peers/tf_od), fed from
+  the same JSON files.
+
+Each round calls every side once (no warm-up round for the slow reference: its imports are done before); the
+table gives the median, min and max seconds and the ratio of medians, and checks that the two agree on every
+class's AP (1e-12).
+
+    python benchmarks/bench_protocols.py                        # both protocols, 5,000 images, 3 rounds
+    python benchmarks/bench_protocols.py --protocols dota --images 1000 --repeat 5
+    python benchmarks/bench_protocols.py --sizes 500 1000 2000 5000 --repeat 1   # how the cost grows
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import statistics
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+sys.path[:0] = [str(HERE), str(HERE.parent / "tests" / "metrics")]
+
+from synth_protocols import DOTA_CLASSES, dota_arrays, openimages_data, write_dota, write_openimages
+
+DOTA_OBJECTS, DOTA_SIZE = 30.0, 2000.0  # objects per image and image size of the DOTA-like set (DOTA-v1.0: ~67 per
+# image in images of 800 to 4000 pixels)
+
+
+def _dota_sides(root: Path, images: int, seed: int) -> dict[str, Callable[[], dict[str, float]]]:
+    labels, dets = root / "labelTxt", root / "Task1"
+    if not labels.is_dir():
+        write_dota(root, dota_arrays(seed, images, objects=DOTA_OBJECTS, size=DOTA_SIZE))
+
+    def ours() -> dict[str, float]:
+        from annokit.io.dota import read_dota_labels, read_dota_task1
+        from annokit.metrics.dota import evaluate_dota
+
+        gt = read_dota_labels(labels)
+        res = evaluate_dota(gt, read_dota_task1(dets, gt))
+        return {res.names[c]: r.ap for c, r in res.per_class.items()}
+
+    sides = {"annokit": ours}
+    import dota_oracle
+
+    mod = dota_oracle.load_devkit()
+    if mod is None:
+        print(f"  reference skipped: {dota_oracle.REASON}")
+    else:
+        sides["DOTA devkit"] = lambda: dota_oracle.devkit_eval(mod, labels, dets, DOTA_CLASSES, use_07_metric=True)
+    return sides
+
+
+def _oid_sides(root: Path, images: int, seed: int) -> dict[str, Callable[[], dict[str, float]]]:
+    g, p, h = root / "gt.json", root / "results.json", root / "hierarchy.json"
+    if not g.is_file():
+        write_openimages(root, openimages_data(seed, images))
+
+    def ours() -> dict[str, float]:
+        from annokit.io.coco import read_instances, read_results
+        from annokit.io.openimages import group_of_from_coco, image_labels_from_coco, read_hierarchy
+        from annokit.metrics.openimages import evaluate_openimages
+
+        ds = read_instances(g)
+        res = evaluate_openimages(ds, read_results(p, ds), image_labels=image_labels_from_coco(ds),
+                                  group_of=group_of_from_coco(ds), hierarchy=read_hierarchy(h))
+        return {res.names[c]: r.ap for c, r in res.per_class.items()}
+
+    sides = {"annokit": ours}
+    import oid_oracle
+
+    mods = oid_oracle.load_oracle()
+    if mods is None:
+        print(f"  reference skipped: {oid_oracle.REASON}")
+    else:
+        def ref() -> dict[str, float]:
+            data = [json.loads(x.read_text()) for x in (g, p, h)]
+            return oid_oracle.oracle_eval(mods, data[0], data[1], data[2])["AP"]  # type: ignore[no-any-return]
+
+        sides["TF OD API"] = ref
+    return sides
+
+
+def _rounds(sides: dict[str, Callable[[], dict[str, float]]], repeat: int) -> tuple[dict[str, list[float]], bool]:
+    times: dict[str, list[float]] = {k: [] for k in sides}
+    results: dict[str, dict[str, float]] = {}
+    sides["annokit"]()  # warm-up (imports, first-call costs)
+    for _ in range(repeat):
+        for name, fn in sides.items():
+            t0 = time.perf_counter()
+            results[name] = fn()
+            times[name].append(time.perf_counter() - t0)
+    a = results["annokit"]
+    agree = all(all((math.isnan(a[c]) and math.isnan(r[c])) or abs(a[c] - r[c]) <= 1e-12 for c in a)
+                for name, r in results.items())
+    return times, agree
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--protocols", nargs="+", default=["dota", "openimages"], choices=["dota", "openimages"])
+    ap.add_argument("--images", type=int, default=5000)
+    ap.add_argument("--sizes", type=int, nargs="+", default=None, help="several set sizes (overrides --images)")
+    ap.add_argument("--repeat", type=int, default=3)
+    ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--data", type=Path, default=HERE / "data" / "protocols")
+    a = ap.parse_args()
+    print(f"{'protocol':<11} {'images':>6}  {'side':<12} {'median s':>9} {'min':>8} {'max':>8} {'ratio':>7}  agree")
+    for proto in a.protocols:
+        for n in a.sizes or [a.images]:
+            root = a.data / f"{proto}_{n}_{a.seed}"
+            sides = (_dota_sides if proto == "dota" else _oid_sides)(root, n, a.seed)
+            times, agree = _rounds(sides, a.repeat)
+            base = statistics.median(times["annokit"])
+            for name, t in times.items():
+                med = statistics.median(t)
+                print(f"{proto:<11} {n:>6}  {name:<12} {med:>9.3f} {min(t):>8.3f} {max(t):>8.3f} {med / base:>6.1f}x"
+                      f"  {agree if name != 'annokit' else ''}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,92 @@
+"""Vectorised JSON number parsing: the float Python's float() gives, the int orjson gives, the same refusals."""
+
+from __future__ import annotations
+
+import random
+import struct
+from decimal import Decimal, getcontext
+
+import numpy as np
+import orjson
+import pytest
+
+from annokit._internal import jsonnum
+from annokit._internal.jsonnum import parse_numbers
+
+ODD = [b"1e5", b"-0", b"-0.0", b"0", b"01", b"1.", b".5", b"-", b"+1", b"1e", b"1E+2", b"true", b"null", b"1.2.3",
+       b"--1", b"0.1e-3", b"9007199254740993", b"0.30000000000000004", b"12345678901234567890", b"1 2", b"00",
+       b"0.0000000000000000000000001", b"123456789012345678.5", b"NaN", b"-Infinity", b"1e999", b"-12.50"]
+
+
+def _tokens(seed: int, n: int) -> list[bytes]:
+    rng = random.Random(seed)
+    out: list[bytes] = []
+    while len(out) < n:
+        k = rng.random()
+        if k < 0.3:
+            x = struct.unpack("<d", struct.pack("<Q", rng.getrandbits(64)))[0]
+            if x == x and abs(x) != float("inf"):
+                out.append(repr(x).encode())
+        elif k < 0.5:
+            out.append(repr(float(np.float32(rng.uniform(-1000, 1000)))).encode())
+        elif k < 0.65:
+            out.append(str(rng.randint(-(10**20), 10**20)).encode())
+        elif k < 0.85:
+            digits = "".join(rng.choice("0123456789") for _ in range(rng.randint(1, 22)))
+            at = rng.randint(0, len(digits))
+            t = digits[:at] + "." + digits[at:] if rng.random() < 0.8 else digits
+            out.append((("-" if rng.random() < 0.3 else "") + t).encode())
+        else:
+            out.append(rng.choice(ODD))
+    return out
+
+
+def _halfway(seed: int, n: int) -> list[bytes]:
+    """Decimals next to a halfway point between two doubles (cut to 18 significant digits, so they take the 80-bit
+    path): where rounding twice can go wrong."""
+    getcontext().prec = 60
+    rng = random.Random(seed)
+    out = []
+    for _ in range(n):
+        a = float(np.float64(rng.uniform(0, 1000)))
+        mid = format((Decimal(a) + Decimal(float(np.nextafter(a, np.inf)))) / 2, "f")
+        digits = mid.replace(".", "").lstrip("0")
+        out.append(mid[: len(mid) - max(0, len(digits) - 18)].encode())
+    return out
+
+
+def _check(tokens: list[bytes]) -> None:
+    buf = b"[" + b",".join(tokens) + b"]"
+    starts, at = [], 1
+    for t in tokens:
+        starts.append(at)
+        at += len(t) + 1
+    r = parse_numbers(buf, np.array(starts), np.array([len(t) for t in tokens]))
+    for i, t in enumerate(tokens):
+        try:
+            v = orjson.loads(t)
+            valid = isinstance(v, (int, float)) and not isinstance(v, bool)
+        except orjson.JSONDecodeError:
+            valid = False
+        assert bool(r.ok[i]) == valid, t
+        if not valid:
+            continue
+        want = float(v) if isinstance(v, int) else float(t)  # JSON's value; floats by Python's own correct rounding
+        assert r.value[i] == want and np.signbit(r.value[i]) == np.signbit(want), (t, r.value[i], want)
+        fits = isinstance(v, int) and -(2**63) <= v < 2**63
+        assert bool(r.is_int[i]) == fits and (not fits or int(r.integer[i]) == v), t
+
+
+@pytest.mark.parametrize("seed", range(3))
+def test_random_and_odd_tokens(seed: int) -> None:
+    _check(_tokens(seed, 20_000))
+
+
+def test_halfway_cases() -> None:
+    _check(_halfway(0, 3000))
+
+
+def test_without_the_long_double_path(monkeypatch) -> None:
+    """Where no 80-bit long double exists, the long-mantissa tokens go through orjson: same results."""
+    monkeypatch.setattr(jsonnum, "_LD_P10", None)
+    _check(_tokens(7, 5000) + _halfway(1, 500))

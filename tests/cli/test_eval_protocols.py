@@ -1,0 +1,102 @@
+"""``annokit eval --protocol``: the --json shape with the reference's key names, the same numbers as the Python
+API, VOC on the published worked example, and one clear line for bad input."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+import orjson
+import pytest
+from click.testing import CliRunner
+
+from annokit.cli import cli
+from annokit.cli._common import run_cli
+from annokit.io.coco import read_instances, read_results
+from annokit.io.openimages import group_of_from_coco, image_labels_from_coco, read_hierarchy
+from annokit.metrics.openimages import evaluate_openimages
+from annokit.metrics.voc import evaluate_voc
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "benchmarks"))
+from synth_protocols import dota_arrays, openimages_data, write_dota, write_openimages
+
+
+def _eval(args: list[str]) -> dict:
+    out = Path(args[args.index("--json") + 1])
+    r = CliRunner().invoke(cli, ["eval", *args])
+    assert r.exit_code == 0, r.output
+    return json.loads(out.read_text())
+
+
+def test_openimages(tmp_path: Path) -> None:
+    g, p, h = write_openimages(tmp_path, openimages_data(1, 30))
+    data = _eval(["--protocol", "openimages", "--gt", str(g), "--pred", str(p), "--hierarchy", str(h),
+                  "--json", str(tmp_path / "o.json")])
+    assert list(data) == ["protocol", "metrics", "per_class"] and data["protocol"] == "openimages"
+    assert list(data["metrics"]) == ["AP50"]
+    ds = read_instances(g)
+    res = evaluate_openimages(ds, read_results(p, ds), image_labels=image_labels_from_coco(ds),
+                              group_of=group_of_from_coco(ds), hierarchy=read_hierarchy(h))
+    assert data["metrics"]["AP50"] == res.mAP
+    assert data["per_class"]["/m/c0"]["AP"] == res.per_class[1].ap
+
+
+def test_dota(tmp_path: Path) -> None:
+    labels, dets = write_dota(tmp_path, dota_arrays(2, 20))
+    d07 = _eval(["--protocol", "dota", "--gt", str(labels), "--pred", str(dets), "--json", str(tmp_path / "a.json")])
+    d12 = _eval(["--protocol", "dota", "--gt", str(labels), "--pred", str(dets), "--ap-method", "allpoint",
+                 "--json", str(tmp_path / "b.json")])
+    assert d07["protocol"] == "dota" and list(d07["metrics"]) == ["mAP"]
+    assert set(d07["per_class"]["ship"]) == {"AP", "n_gt", "n_det"}
+    assert d07["metrics"]["mAP"] != d12["metrics"]["mAP"]
+
+
+def _padilla_coco(root: Path, tmp_path: Path) -> tuple[Path, Path]:
+    images, anns, res = [], [], []
+    for i, f in enumerate(sorted((root / "groundtruths").glob("*.txt")), 1):
+        images.append({"id": i, "file_name": f.stem + ".jpg", "height": 1000, "width": 1000})
+        for line in filter(str.strip, f.read_text().splitlines()):
+            x, y, w, h = (float(v) for v in line.split()[1:])
+            anns.append({"id": len(anns) + 1, "image_id": i, "category_id": 1, "bbox": [x, y, w, h], "area": w * h,
+                         "iscrowd": 0})
+        for line in filter(str.strip, (root / "detections" / f.name).read_text().splitlines()):
+            s, x, y, w, h = (float(v) for v in line.split()[1:])
+            res.append({"image_id": i, "category_id": 1, "bbox": [x, y, w, h], "score": s})
+    g, p = tmp_path / "gt.json", tmp_path / "res.json"
+    g.write_bytes(orjson.dumps({"images": images, "annotations": anns, "categories": [{"id": 1, "name": "person"}]}))
+    p.write_bytes(orjson.dumps(res))
+    return g, p
+
+
+@pytest.mark.parametrize("protocol,expected", [("voc07", 0.0303030303), ("voc12", 0.0222222222)])
+def test_voc_on_the_published_example(refdata, tmp_path: Path, protocol: str, expected: float) -> None:
+    g, p = _padilla_coco(refdata.path("voc_ap"), tmp_path)
+    data = _eval(["--protocol", protocol, "--gt", str(g), "--pred", str(p), "--json", str(tmp_path / "v.json")])
+    assert data["protocol"] == protocol and data["metrics"]["mAP"] == pytest.approx(expected, abs=1e-9)
+    assert data["per_class"]["person"] == {"AP": data["metrics"]["mAP"], "n_gt": 15}
+    cont = _eval(["--protocol", protocol, "--gt", str(g), "--pred", str(p), "--iou-mode", "continuous",
+                  "--json", str(tmp_path / "c.json")])
+    ds = read_instances(g)
+    method = "11point" if protocol == "voc07" else "allpoint"
+    ref = evaluate_voc(ds.annotations, read_results(p, ds), method=method, iou_mode="continuous")
+    assert cont["metrics"]["mAP"] == ref.mAP
+
+
+def test_bad_inputs_are_one_line(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    labels, dets = write_dota(tmp_path, dota_arrays(0, 3))
+    bad = labels / "P00001.txt"
+    bad.write_text("0 0 1 0 1 1 0 plane\n")
+    assert run_cli(cli, ["eval", "--protocol", "dota", "--gt", str(labels), "--pred", str(dets)]) == 2
+    err = capsys.readouterr().err
+    assert err.strip() == (f"annokit: error: {bad}: line 1: expected 8 coordinates, a class name and an optional "
+                           "difficult flag, got 8 fields")
+    g, p, h = write_openimages(tmp_path / "oi", openimages_data(0, 5))
+    h.write_text(json.dumps({"LabelName": "r", "Subcategory": [{"LabelName": "/m/c0", "Subcategory": [
+        {"LabelName": "/m/c1", "Subcategory": [{"LabelName": "/m/c0"}]}]}]}))
+    out = tmp_path / "never.json"
+    assert run_cli(cli, ["eval", "--protocol", "openimages", "--gt", str(g), "--pred", str(p), "--hierarchy", str(h),
+                         "--json", str(out)]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith(f"annokit: error: {h}: the hierarchy is not a tree: ") and "\n" not in err
+    assert not out.exists()
