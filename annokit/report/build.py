@@ -197,8 +197,7 @@ def analyse(
     with_coco, with_breakdown : bool
         Compute the COCO metrics and the PR breakdown (which needs them).
     tide_mean : {"tidecv", "coco"}
-        Which classes TIDE's mAP averages: ``tidecv`` (as the tidecv package) counts a class with predictions but
-        no ground truth as AP 0, ``coco`` leaves it out as COCO does; the page shows both.
+        TIDE's mAP: ``tidecv`` counts a class with predictions but no ground truth as AP 0, ``coco`` skips it.
     unevaluated : sequence of dict
         ``tags.json`` records of predictions on images absent from the ground truth
         (:attr:`annokit.report.inputs.Predictions.unevaluated`), counted on the page.
