@@ -25,6 +25,7 @@ A number the reference leaves undefined is ``None``.
 from __future__ import annotations
 
 import math
+import os
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -136,7 +137,7 @@ def _file(p: Path, what: str) -> Path:
 
 
 # ------------------------------------------------------------------------------------------------ readers
-def read_predictions(pred: str | Path | list[Any], gt: Dataset, iou_type: str = "bbox") -> tuple[Dataset,
+def read_predictions(pred: str | os.PathLike[str] | list[Any], gt: Dataset, iou_type: str = "bbox") -> tuple[Dataset,
                                                                                                    Instances]:
     """The ground truth as the ``iou_type`` needs it and the detections of a COCO results file (or list):
     keypoints (:func:`annokit.io.coco_keypoints.read_keypoint_results`), rotated boxes (``rbox`` fields:

@@ -19,7 +19,6 @@ import math
 import os
 from collections.abc import Sequence
 from itertools import chain
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -88,7 +87,7 @@ def keypoints_from_records(records: Sequence[dict[str, Any]], labels: Sequence[i
     if not has.any():
         return None, has
     rows = np.flatnonzero(has)
-    lists = [records[i]["keypoints"] for i in rows]
+    lists = [records[i]["keypoints"] for i in rows.tolist()]
     labs = np.asarray(labels, dtype=np.int64)[rows]
     declared = _declared_k(categories)
     k = _common_k(lists, labs, declared, rows, path, section)
@@ -197,7 +196,7 @@ def read_keypoint_results(path: str | os.PathLike[str] | list[Any], gt: Dataset)
 
     p, items = load_records(path)
     cats = gt.categories
-    labels = [r.get("category_id") if isinstance(r.get("category_id"), int) else -1 for r in items]
+    labels = [c if isinstance(c := r.get("category_id"), int) else -1 for r in items]
     kp, has = keypoints_from_records(items, labels, categories=cats, path=p, section="", ground_truth=False)
     if not has.all():
         i = int(np.flatnonzero(~has)[0])

@@ -46,7 +46,6 @@ from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
 
-from annokit._internal.arrays import index_of
 from annokit._internal.progress import Progress
 from annokit.core.lvis import FREQUENCY_GROUPS, check_lvis_fields
 from annokit.errors import ValidationError
