@@ -103,7 +103,7 @@ def keypoints_data(seed: int, images: int, *, k: int = 17, objects: float = 3.0,
         for j in range(n):
             pts = xy[j] + rng.uniform(0, 1, (k, 2)) * wh[j]
             v = rng.choice([0, 1, 2], k, p=[0.3, 0.2, 0.5]) if rng.random() > 0.1 else np.zeros(k, int)
-            kp = np.column_stack([np.where(v > 0, np.round(pts), 0), v]).astype(int)
+            kp = np.column_stack([np.where((v > 0)[:, None], np.round(pts), 0), v]).astype(int)
             crowd = int(rng.random() < 0.03)
             anns.append({"id": len(anns) + 1, "image_id": im, "category_id": 1, "bbox": _r([*xy[j], *wh[j]]),
                          "area": round(float(wh[j].prod() * 0.6), 2), "iscrowd": crowd,

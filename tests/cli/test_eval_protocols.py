@@ -101,3 +101,30 @@ def test_bad_inputs_are_one_line(tmp_path: Path, capsys: pytest.CaptureFixture[s
     err = capsys.readouterr().err.strip()
     assert err.startswith(f"annokit: error: {h}: the hierarchy is not a tree: ") and "\n" not in err
     assert not out.exists()
+
+
+# ------------------------------------------------------------------------------------- keypoints, LVIS, rotated
+def _json_pair(tmp_path: Path, data: dict) -> tuple[Path, Path]:
+    g, p = tmp_path / "gt.json", tmp_path / "res.json"
+    g.write_bytes(orjson.dumps(data["gt"]))
+    p.write_bytes(orjson.dumps(data["results"]))
+    return g, p
+
+
+def test_keypoints(tmp_path: Path) -> None:
+    from synth_protocols_more import keypoints_data
+
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "metrics"))
+    from test_keypoints import oracle
+
+    d = keypoints_data(4, 20)
+    g, p = _json_pair(tmp_path, d)
+    data = _eval(["--gt", str(g), "--pred", str(p), "--iou-type", "keypoints", "--json", str(tmp_path / "k.json")])
+    assert list(data) == ["protocol", "metrics", "per_class"] and data["protocol"] == "coco"
+    assert list(data["metrics"]) == ["AP", "AP50", "AP75", "APm", "APl", "AR", "AR50", "AR75", "ARm", "ARl"]
+    ev = oracle(d["gt"], d["results"])
+    assert [data["metrics"][k] for k in data["metrics"]] == pytest.approx(ev.stats.tolist(), abs=1e-12)
+    assert set(data["per_class"]["person"]) >= {"AP", "AP50", "AP75", "APm", "APl"}
+    same = _eval(["--protocol", "coco", "--gt", str(g), "--pred", str(p), "--iou-type", "keypoints",
+                  "--json", str(tmp_path / "k2.json")])
+    assert same == data
