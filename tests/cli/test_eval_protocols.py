@@ -128,3 +128,45 @@ def test_keypoints(tmp_path: Path) -> None:
     same = _eval(["--protocol", "coco", "--gt", str(g), "--pred", str(p), "--iou-type", "keypoints",
                   "--json", str(tmp_path / "k2.json")])
     assert same == data
+
+
+def test_lvis(tmp_path: Path) -> None:
+    from synth_protocols_more import lvis_data
+
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "metrics"))
+    from lvis_oracle import load_lvis, lvis_eval
+
+    d = lvis_data(3, 15, n_cats=30, dets=30)
+    g, p = _json_pair(tmp_path, d)
+    data = _eval(["--protocol", "lvis", "--gt", str(g), "--pred", str(p), "--json", str(tmp_path / "l.json")])
+    assert list(data) == ["protocol", "metrics", "per_class"] and data["protocol"] == "lvis"
+    keys = ["AP", "AP50", "AP75", "APs", "APm", "APl", "APr", "APc", "APf", "AR@300", "ARs@300", "ARm@300",
+            "ARl@300"]
+    assert list(data["metrics"]) == keys
+    row = data["per_class"]["cat1"]
+    assert {"AP", "AP50", "AP75", "AR@300", "frequency", "n_gt"} <= set(row)
+    if load_lvis() is None:
+        pytest.skip("lvis (the oracle) not importable")
+    ev = lvis_eval(d["gt"], d["results"])
+    for k in keys:
+        assert (data["metrics"][k] is None and ev.results[k] == -1) or abs(data["metrics"][k] - ev.results[k]) < 1e-12
+
+
+def test_bad_protocol_inputs_are_one_line(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from synth_protocols_more import keypoints_data, lvis_data
+
+    d = lvis_data(0, 3, n_cats=5, dets=5)
+    del d["gt"]["categories"][2]["frequency"]
+    g, p = _json_pair(tmp_path, d)
+    assert run_cli(cli, ["eval", "--protocol", "lvis", "--gt", str(g), "--pred", str(p)]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err == (f"annokit: error: {g}: categories[2] (id 3): no 'frequency': LVIS needs 'r', 'c' or 'f' for "
+                   "every category")
+    k = keypoints_data(0, 4)
+    k["results"][1]["keypoints"] = k["results"][1]["keypoints"][:30]
+    g, p = _json_pair(tmp_path, k)
+    out = tmp_path / "never.json"
+    assert run_cli(cli, ["eval", "--gt", str(g), "--pred", str(p), "--iou-type", "keypoints",
+                         "--json", str(out)]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith(f"annokit: error: {p}: [1].keypoints: ") and "\n" not in err and not out.exists()
