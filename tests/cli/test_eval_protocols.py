@@ -170,3 +170,21 @@ def test_bad_protocol_inputs_are_one_line(tmp_path: Path, capsys: pytest.Capture
                          "--json", str(out)]) == 2
     err = capsys.readouterr().err.strip()
     assert err.startswith(f"annokit: error: {p}: [1].keypoints: ") and "\n" not in err and not out.exists()
+
+
+def test_rotated(tmp_path: Path) -> None:
+    from synth_protocols_more import rotated_data
+
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "metrics"))
+    from test_rotated_coco import oracle
+
+    d = rotated_data(4, 10)
+    g, p = _json_pair(tmp_path, d)
+    data = _eval(["--gt", str(g), "--pred", str(p), "--iou-type", "rotated", "--json", str(tmp_path / "r.json")])
+    assert list(data) == ["protocol", "metrics", "per_class"] and data["protocol"] == "coco"
+    keys = ["AP", "AP50", "AP75", "APs", "APm", "APl", "AR1", "AR10", "AR100", "ARs", "ARm", "ARl"]
+    assert list(data["metrics"]) == keys
+    ev = oracle(d["gt"], d["results"])
+    got = [-1.0 if data["metrics"][k] is None else data["metrics"][k] for k in keys]
+    assert got == pytest.approx(ev.stats.tolist(), abs=1e-12)
+    assert "AP" in data["per_class"]["class1"]
