@@ -1,7 +1,8 @@
 """annokit: typed annotations, exact format conversion, reference-exact metrics and error reports.
 
 ``import annokit`` is cheap: matplotlib, torch and onnxruntime are imported only where they are used, and
-:func:`load`, :func:`save` and :func:`evaluate` (from :mod:`annokit.api`) load their modules on first use.
+:func:`load`, :func:`save`, :func:`evaluate` and :func:`evaluate_protocol` (from :mod:`annokit.api`) load their
+modules on first use.
 
 >>> import annokit
 >>> ds = annokit.load("sample_data/scenes/gt.json")
@@ -15,7 +16,7 @@ from annokit.core import Dataset, ImageRecord, ImageTable, Instances, LabelSet, 
 from annokit.errors import AnnokitError, FormatError, ValidationError
 
 if TYPE_CHECKING:
-    from annokit.api import evaluate, load, save
+    from annokit.api import evaluate, evaluate_protocol, load, save
 
 __version__ = "0.1.0"
 
@@ -31,11 +32,12 @@ __all__ = [
     "ValidationError",
     "__version__",
     "evaluate",
+    "evaluate_protocol",
     "load",
     "save",
 ]
 
-_LAZY = {"evaluate", "load", "save"}
+_LAZY = {"evaluate", "evaluate_protocol", "load", "save"}
 
 
 def __getattr__(name: str) -> Any:

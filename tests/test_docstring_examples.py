@@ -38,6 +38,12 @@ MODULES = [
     "annokit.metrics.coco",
     "annokit.metrics.voc",
     "annokit.api",
+    "annokit.analysis.protocols",
+    "annokit.metrics.keypoints",
+    "annokit.metrics.lvis",
+    "annokit.metrics.rotated",
+    "annokit.io.rotated",
+    "annokit.io.coco_keypoints",
 ]
 
 

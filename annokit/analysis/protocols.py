@@ -102,8 +102,8 @@ def _protocol(name: str) -> Callable[[Runner], Runner]:
     return deco
 
 
-def evaluate_protocol(protocol: str, gt: str | Path, pred: str | Path, *, options: ProtocolOptions | None = None,
-                      progress: Progress | None = None) -> ProtocolReport:
+def evaluate_protocol(protocol: str, gt: str | os.PathLike[str], pred: str | os.PathLike[str], *,
+                      options: ProtocolOptions | None = None, progress: Progress | None = None) -> ProtocolReport:
     """Evaluate predictions ``pred`` against ground truth ``gt`` (paths) by a published protocol.
 
     Parameters
@@ -123,7 +123,7 @@ def evaluate_protocol(protocol: str, gt: str | Path, pred: str | Path, *, option
     --------
     >>> rep = evaluate_protocol("coco", "sample_data/scenes/gt.json", "sample_data/scenes/pred.json")
     >>> rep.protocol, round(rep.metrics["AP50"], 3)
-    ('coco', 0.652)
+    ('coco', 0.666)
     """
     if protocol not in _RUNNERS:
         raise ValidationError(f"unknown protocol {protocol!r}: one of {', '.join(PROTOCOLS)}")

@@ -29,8 +29,9 @@ from synth_protocols_more import keypoints_data
 SEEDS = int(os.environ.get("ANNOKIT_PROTOCOL_SEEDS", "3"))
 
 
-def oracle(gt: dict[str, Any], results: list[dict[str, Any]], sigmas: list[float] | None = None) -> COCOeval:
-    with contextlib.redirect_stdout(io.StringIO()):
+def oracle(gt: dict[str, Any], results: list[dict[str, Any]], sigmas: list[float] | None = None, *,
+           quiet: bool = True) -> COCOeval:
+    with contextlib.redirect_stdout(io.StringIO()) if quiet else contextlib.nullcontext():
         g = COCO()
         g.dataset = copy.deepcopy(gt)
         g.createIndex()

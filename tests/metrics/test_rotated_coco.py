@@ -44,7 +44,7 @@ def _polygon(rb: list[float]) -> shapely.Polygon:
 class RotatedCOCOeval(COCOeval):  # type: ignore[misc]
     """pycocotools' evaluation with shapely's polygon IoU of the ``rbox`` fields as the overlap."""
 
-    def computeIoU(self, imgId: int, catId: int) -> Any:  # noqa: N802 - pycocotools' name
+    def computeIoU(self, imgId: int, catId: int) -> Any:
         p = self.params
         gt, dt = self._gts[imgId, catId], self._dts[imgId, catId]
         if len(gt) == 0 and len(dt) == 0:
