@@ -148,7 +148,7 @@ def evaluate(gt: Dataset | PathLike, pred: Instances | Dataset | PathLike, *,
 
 def evaluate_protocol(protocol: Literal["coco", "lvis", "openimages", "dota", "voc07", "voc12"], gt: PathLike,
                       pred: PathLike, *, iou_type: Literal["bbox", "segm", "keypoints", "rotated"] | None = None,
-                      hierarchy: PathLike | None = None, iou_mode: Literal["continuous", "devkit"] = "continuous",
+                      hierarchy: PathLike | None = None, iou_mode: Literal["auto", "continuous", "devkit"] = "auto",
                       ap_method: Literal["11point", "allpoint"] = "11point", kpt_sigmas: Sequence[float] | None = None,
                       fixed: bool = False, progress: Progress | None = None) -> ProtocolReport:
     """Evaluate the files ``pred`` against ``gt`` by a published protocol: what ``annokit eval --protocol`` prints
@@ -165,8 +165,9 @@ def evaluate_protocol(protocol: Literal["coco", "lvis", "openimages", "dota", "v
         ``coco``: any of them (default bbox); ``lvis``: bbox or segm.
     hierarchy : path, optional
         ``openimages``: the class hierarchy JSON.
-    iou_mode : {"continuous", "devkit"}
-        ``voc07`` / ``voc12``: overlap on pixel-edge boxes (default) or with the devkit's ``+1``.
+    iou_mode : {"auto", "continuous", "devkit"}
+        ``voc07`` / ``voc12``: overlap on pixel-edge boxes or with the devkit's ``+1``; ``auto``: continuous for a
+        VOC folder (read as pixel edges), devkit for a COCO file (the issue's and VOC-style tools' convention).
     ap_method : {"11point", "allpoint"}
         ``dota``.
     kpt_sigmas : sequence of float, optional

@@ -191,6 +191,7 @@ def voc_data(seed: int, images: int, *, objects: float = 2.5, size: int = 500) -
             here.append((c, box, int(rng.random() < 0.1)))
             for _ in range(int(rng.integers(0, 4))):
                 d = np.array(box, float) + rng.normal(0, max(w, h) * 0.06, 4)
+                d[2:] = np.maximum(d[2:], d[:2] + 1)  # a box, not an inverted one
                 cc = c if rng.random() < 0.85 else VOC_CLASSES[int(rng.integers(0, len(VOC_CLASSES)))]
                 dets[cc].append((f"{im:06d}", round(float(rng.random()), 3), _r(d, 1)))
         objs.append(here)

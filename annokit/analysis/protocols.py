@@ -52,7 +52,9 @@ class ProtocolOptions:
     ``iou_type``: coco (bbox, segm, keypoints, rotated; default bbox) and lvis (bbox, segm). ``iou_thrs``,
     ``max_dets``, ``area_rng``: coco's parameters (CLI-style, as :meth:`COCOParams.build`). ``kpt_sigmas``: one per
     keypoint (default COCO's 17 person sigmas). ``hierarchy``: openimages. ``iou_mode``: voc (``continuous`` on
-    pixel-edge boxes, ``devkit`` for boxes in the devkit's 1-based inclusive numbers). ``ap_method``: dota.
+    pixel-edge boxes, ``devkit`` for boxes in the devkit's 1-based inclusive numbers; ``auto``: continuous for a VOC
+    folder -- :func:`annokit.io.voc.read_voc` has made its boxes pixel edges --, devkit for a COCO file, whose
+    ``[x, y, w, h]`` VOC-style tools write from the devkit's numbers). ``ap_method``: dota.
     ``fixed``: fix the reference's known defects.
     """
 
@@ -62,7 +64,7 @@ class ProtocolOptions:
     area_rng: tuple[str, ...] = ()
     kpt_sigmas: tuple[float, ...] | None = None
     hierarchy: Path | None = None
-    iou_mode: Literal["devkit", "continuous"] = "continuous"
+    iou_mode: Literal["auto", "devkit", "continuous"] = "auto"
     ap_method: Literal["11point", "allpoint"] = "11point"
     fixed: bool = False
 
@@ -235,7 +237,8 @@ def _voc(protocol: str, gt: Path, pred: Path, o: ProtocolOptions) -> ProtocolRep
 
     ds, dt = _voc_inputs(gt, pred)
     method: Literal["11point", "allpoint"] = "11point" if protocol == "voc07" else "allpoint"
-    res = evaluate_voc(ds.annotations, dt, iou_threshold=0.5, method=method, iou_mode=o.iou_mode)
+    mode = o.iou_mode if o.iou_mode != "auto" else ("continuous" if gt.is_dir() else "devkit")
+    res = evaluate_voc(ds.annotations, dt, iou_threshold=0.5, method=method, iou_mode=mode)
     names = {int(i): n for i, n in zip(ds.categories.ids, ds.categories.names)}
     per_class = {names.get(c, str(c)): {"AP": None if math.isnan(r.ap) else r.ap, "n_gt": r.n_gt}
                  for c, r in res.per_class.items()}

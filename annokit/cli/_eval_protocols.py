@@ -36,7 +36,7 @@ class ProtocolInputs:
     gt: Path
     pred: Path
     hierarchy: Path | None = None
-    iou_mode: Literal["devkit", "continuous"] = "continuous"
+    iou_mode: Literal["auto", "devkit", "continuous"] = "auto"
     ap_method: Literal["11point", "allpoint"] = "11point"
     fixed: bool = False
     iou_type: str | None = None

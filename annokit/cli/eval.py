@@ -131,8 +131,9 @@ def _task(task: str | None, gt: Path, gt_format: str | None, iou_type: str | Non
 @click.option("--hierarchy", type=click.Path(exists=True, dir_okay=False, path_type=Path), default=None,
               help="openimages: the class hierarchy JSON.")
 @click.option("--iou-mode", type=click.Choice(["continuous", "devkit"]), default=None,
-              help="voc07/voc12: continuous overlap on pixel-edge boxes (default; the devkit's AP on its own files "
-                   "read by annokit) or the devkit's +1 pixel, for boxes holding its inclusive numbers.")
+              help="voc07/voc12: the devkit's +1 pixel on widths and heights (default for a COCO --gt: its boxes "
+                   "hold the devkit's numbers) or continuous overlap (default for a VOC folder --gt, whose boxes "
+                   "annokit reads as pixel edges: the devkit's AP on its own files).")
 @click.option("--kpt-sigmas", default=None, callback=_sigma_list,
               help="keypoints: comma-separated per-keypoint OKS sigmas (default COCO's 17 person sigmas).")
 @click.option("--ap-method", type=click.Choice(["11point", "allpoint"]), default=None,
@@ -153,7 +154,7 @@ def eval_command(task: str | None, gt: Path, src_format: str | None, pred: Path,
         protocol = "coco"
     if protocol is not None:
         out = _eval_protocols.run_protocol(protocol, _eval_protocols.ProtocolInputs(
-            gt=gt, pred=pred, hierarchy=hierarchy, iou_mode=iou_mode or "continuous",
+            gt=gt, pred=pred, hierarchy=hierarchy, iou_mode=iou_mode or "auto",
             ap_method=ap_method or "11point", fixed=fixed, iou_type=iou_type, iou_thrs=iou_thrs, max_dets=max_dets,
             area_rng=area_rng, kpt_sigmas=kpt_sigmas, quiet=quiet))
         Console.of(quiet, json_out).echo(out.text)

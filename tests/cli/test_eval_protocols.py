@@ -72,12 +72,15 @@ def _padilla_coco(root: Path, tmp_path: Path) -> tuple[Path, Path]:
 @pytest.mark.parametrize("protocol,expected", [("voc07", 0.0303030303), ("voc12", 0.0222222222)])
 def test_voc_on_the_published_example(refdata, tmp_path: Path, protocol: str, expected: float) -> None:
     g, p = _padilla_coco(refdata.path("voc_ap"), tmp_path)
-    # Padilla's boxes hold the devkit's inclusive numbers (xmax = left + width): --iou-mode devkit adds its +1
-    data = _eval(["--protocol", protocol, "--gt", str(g), "--pred", str(p), "--iou-mode", "devkit",
-                  "--json", str(tmp_path / "v.json")])
+    # Padilla's boxes hold the devkit's inclusive numbers (xmax = left + width): on a COCO --gt the default adds
+    # the devkit's +1 (as --iou-mode devkit)
+    data = _eval(["--protocol", protocol, "--gt", str(g), "--pred", str(p), "--json", str(tmp_path / "v.json")])
     assert data["protocol"] == protocol and data["metrics"]["mAP"] == pytest.approx(expected, abs=1e-9)
     assert data["per_class"]["person"] == {"AP": data["metrics"]["mAP"], "n_gt": 15}
-    cont = _eval(["--protocol", protocol, "--gt", str(g), "--pred", str(p), "--json", str(tmp_path / "c.json")])
+    assert data == _eval(["--protocol", protocol, "--gt", str(g), "--pred", str(p), "--iou-mode", "devkit",
+                          "--json", str(tmp_path / "d.json")])
+    cont = _eval(["--protocol", protocol, "--gt", str(g), "--pred", str(p), "--iou-mode", "continuous",
+                  "--json", str(tmp_path / "c.json")])
     ds = read_instances(g)
     method = "11point" if protocol == "voc07" else "allpoint"
     ref = evaluate_voc(ds.annotations, read_results(p, ds), method=method, iou_mode="continuous")
@@ -188,3 +191,33 @@ def test_rotated(tmp_path: Path) -> None:
     got = [-1.0 if data["metrics"][k] is None else data["metrics"][k] for k in keys]
     assert got == pytest.approx(ev.stats.tolist(), abs=1e-12)
     assert "AP" in data["per_class"]["class1"]
+
+
+@pytest.mark.parametrize("seed", range(3))
+def test_voc_folder_and_devkit_result_files_by_default_are_the_devkit(tmp_path: Path, seed: int) -> None:
+    """A VOC folder and the devkit's result files: read as pixel edges, scored by continuous overlap by default --
+    the devkit's own overlap (+1) on its own numbers, computed here from the raw numbers with --iou-mode devkit."""
+    from synth_protocols_more import voc_data, write_voc
+
+    d = voc_data(seed, 25)
+    voc, res = write_voc(tmp_path, d)
+    ours = _eval(["--protocol", "voc07", "--gt", str(voc), "--pred", str(res), "--json", str(tmp_path / "a.json")])
+    # the devkit's overlap (+1) on its raw numbers: evaluate_voc(iou_mode="devkit"), itself pinned to a port of
+    # the devkit's loop in tests/metrics/test_voc.py
+    from annokit.core.instances import Instances
+
+    names = sorted({c for objs in d["objects"] for c, _, _ in objs} | {c for c, r in d["dets"].items() if r})
+    gt = [(i, b, names.index(c), dif) for i, objs in enumerate(d["objects"]) for c, b, dif in objs]
+    dt = [(int(im), sc, b, names.index(c)) for c, rows in d["dets"].items() for im, sc, b in rows]
+    raw_gt = Instances(image_ids=[g[0] for g in gt], boxes=[g[1] for g in gt], labels=[g[2] for g in gt],
+                       extras=[{"difficult": bool(g[3])} for g in gt])
+    raw_dt = Instances(image_ids=[x[0] for x in dt], boxes=[x[2] for x in dt], labels=[x[3] for x in dt],
+                       scores=[x[1] for x in dt])
+    ref = evaluate_voc(raw_gt, raw_dt, iou_threshold=0.5, method="11point", iou_mode="devkit")
+    for k, r in ref.per_class.items():
+        got = ours["per_class"][names[k]]["AP"]
+        assert (got is None and r.ap != r.ap) or got == pytest.approx(r.ap, abs=1e-12)
+    assert ours["metrics"]["mAP"] == pytest.approx(ref.mAP, abs=1e-12)
+    twice = _eval(["--protocol", "voc07", "--gt", str(voc), "--pred", str(res), "--iou-mode", "devkit",
+                   "--json", str(tmp_path / "b.json")])
+    assert ours["metrics"]["mAP"] != twice["metrics"]["mAP"]  # the +1 counted twice differs
