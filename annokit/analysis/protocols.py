@@ -127,9 +127,12 @@ def evaluate_protocol(protocol: str, gt: str | os.PathLike[str], pred: str | os.
     >>> rep.protocol, round(rep.metrics["AP50"], 3)
     ('coco', 0.666)
     """
+    from annokit._internal.gc import no_gc
+
     if protocol not in _RUNNERS:
         raise ValidationError(f"unknown protocol {protocol!r}: one of {', '.join(PROTOCOLS)}")
-    return _RUNNERS[protocol](Path(gt), Path(pred), options or ProtocolOptions(), progress)
+    with no_gc():  # the readers make millions of small containers: the cyclic GC would rescan them over and over
+        return _RUNNERS[protocol](Path(gt), Path(pred), options or ProtocolOptions(), progress)
 
 
 def _file(p: Path, what: str) -> Path:

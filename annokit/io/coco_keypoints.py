@@ -23,6 +23,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from annokit._internal.gc import no_gc
 from annokit.core.arrays import FloatArray
 from annokit.errors import FormatError
 
@@ -179,6 +180,7 @@ def keypoints_to_lists(inst: Instances) -> list[list[int | float] | None] | None
 
 
 # ----------------------------------------------------------------------------------------------- results
+@no_gc()  # a Python object per record: the cyclic GC would rescan them and find no cycles
 def read_keypoint_results(path: str | os.PathLike[str] | list[Any], gt: Dataset) -> Instances:
     """Keypoint detections of a COCO results file (or list), by ``COCO.loadRes``' rules.
 

@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from annokit._internal.gc import no_gc
 from annokit.core.arrays import FloatArray
 from annokit.errors import FormatError
 
@@ -68,6 +69,7 @@ def with_rboxes(ds: Dataset, *, path: str | os.PathLike[str] | None = None) -> D
     return ds.with_annotations(a.replace(rboxes=rboxes_from_records(recs, path=path)))
 
 
+@no_gc()  # a Python object per record: the cyclic GC would rescan them and find no cycles
 def read_rotated_results(path: str | os.PathLike[str] | list[Any], gt: Dataset) -> Instances:
     """Rotated detections of a COCO-style results file (or list): each needs ``"rbox": [cx, cy, w, h, angle]``,
     ``image_id``, ``category_id`` and ``score``; a ``bbox`` is optional (when the first detection has none, each

@@ -87,19 +87,29 @@ def oks_pair_iou(d_kp: np.ndarray, g_kp: np.ndarray, g_area: np.ndarray, g_xywh:
     vis = g_kp[:, :, 2] > 0
     n_vis = vis.sum(axis=1)
 
+    d_x, d_y = np.ascontiguousarray(d_kp[:, :, 0]), np.ascontiguousarray(d_kp[:, :, 1])
+    g_x, g_y = np.ascontiguousarray(g_kp[:, :, 0]), np.ascontiguousarray(g_kp[:, :, 1])
+
     def iou(d: np.ndarray, g: np.ndarray) -> np.ndarray:
-        xd, yd = d_kp[d, :, 0], d_kp[d, :, 1]
+        xd, yd = d_x[d], d_y[d]
         labelled = n_vis[g] > 0
-        dx = np.empty_like(xd)
-        dy = np.empty_like(yd)
-        lab = np.flatnonzero(labelled)
-        dx[lab] = xd[lab] - g_kp[g[lab], :, 0]
-        dy[lab] = yd[lab] - g_kp[g[lab], :, 1]
-        box = np.flatnonzero(~labelled)
-        if len(box):
+        if labelled.all():  # the usual case: offsets from the ground truth's keypoints, in place
+            dx, dy = np.subtract(xd, g_x[g], out=xd), np.subtract(yd, g_y[g], out=yd)
+        else:
+            dx, dy = np.empty_like(xd), np.empty_like(yd)
+            lab = np.flatnonzero(labelled)
+            dx[lab] = xd[lab] - g_x[g[lab]]
+            dy[lab] = yd[lab] - g_y[g[lab]]
+            box = np.flatnonzero(~labelled)
             dx[box], dy[box] = _outside_box(xd[box], yd[box], g_xywh[g[box]])
-        e = (dx ** 2 + dy ** 2) / var / (g_area[g] + _EPS)[:, None] / 2
-        return _mean_exp(np.exp(-e), vis[g], n_vis[g])
+        # e = (dx ** 2 + dy ** 2) / var / (area + eps) / 2, the same operations in the same order, in place
+        e = np.multiply(dx, dx, out=dx)
+        e += np.multiply(dy, dy, out=dy)
+        e /= var
+        e /= (g_area[g] + _EPS)[:, None]
+        e /= 2
+        np.negative(e, out=e)
+        return _mean_exp(np.exp(e, out=e), vis[g], n_vis[g])
 
     return iou
 
@@ -179,7 +189,15 @@ def keypoint_ignore(gt: Dataset, img_ids: np.ndarray, cat_ids: np.ndarray) -> np
         raise FormatError(None, "annotations", "no keypoints: keypoint evaluation needs a COCO keypoints file")
     n = np.full(len(ga), -1, dtype=np.int64)
     ex = ga.extras
-    for i in rows.tolist():
+    idx = rows.tolist()
+    if ex is not None:  # every evaluated annotation a plain integer and none without keypoints: one numpy pass
+        vals = [ex[i].get("num_keypoints") for i in idx]
+        if set(map(type, vals)) <= {int} and not any(ex[i].get("_annokit_no_keypoints") for i in idx):
+            arr = np.array(vals, dtype=np.int64)
+            if (arr >= 0).all():
+                n[rows] = arr
+                return np.asarray(n == 0)
+    for i in idx:
         e = ex[i] if ex is not None else {}
         v = e.get("num_keypoints")
         where = f"annotations[{i}] (id {int(ga.ids[i])})"
