@@ -26,6 +26,7 @@ from annokit.metrics.keypoints import COCO_PERSON_SIGMAS, evaluate_keypoints
 sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "benchmarks"))
 from synth_protocols_more import keypoints_data
 
+# the seeded differential runs (marked slow): ANNOKIT_PROTOCOL_SEEDS=50 for a long run
 SEEDS = int(os.environ.get("ANNOKIT_PROTOCOL_SEEDS", "3"))
 
 
@@ -61,6 +62,7 @@ def assert_same(res: Any, ev: COCOeval) -> None:
         assert (row["AP"] is None and want is None) or abs(row["AP"] - want) <= 1e-12
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("seed", range(SEEDS))
 @pytest.mark.parametrize("box_results", [False, True])
 def test_equals_pycocotools_on_seeded_sets(seed: int, box_results: bool) -> None:

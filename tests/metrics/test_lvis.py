@@ -28,6 +28,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from lvis_oracle import REASON, load_lvis, lvis_eval
 from synth_protocols_more import lvis_data
 
+# the seeded differential runs (marked slow): ANNOKIT_PROTOCOL_SEEDS=50 for a long run
 SEEDS = int(os.environ.get("ANNOKIT_PROTOCOL_SEEDS", "3"))
 KEYS = ["AP", "AP50", "AP75", "APs", "APm", "APl", "APr", "APc", "APf", "AR@300", "ARs@300", "ARm@300", "ARl@300"]
 
@@ -60,6 +61,7 @@ def assert_same(res: Any, ev: Any) -> None:
     assert all((m[k] is None) == (ev.results[k] == -1) for k in KEYS)
 
 
+@pytest.mark.slow
 @needs_lvis
 @pytest.mark.parametrize("seed", range(SEEDS))
 def test_bbox_equals_lvis_api_on_seeded_sets(tmp_path: Path, seed: int) -> None:
@@ -83,6 +85,7 @@ def _masks(d: dict[str, Any], seed: int) -> dict[str, Any]:
     return out
 
 
+@pytest.mark.slow
 @needs_lvis
 @pytest.mark.parametrize("seed", range(max(1, SEEDS // 2)))
 def test_segm_equals_lvis_api(tmp_path: Path, seed: int) -> None:

@@ -30,6 +30,7 @@ from annokit.metrics.rotated import evaluate_rotated, rbox_pair_iou
 sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "benchmarks"))
 from synth_protocols_more import rotated_data
 
+# the seeded differential runs (marked slow): ANNOKIT_PROTOCOL_SEEDS=50 for a long run
 SEEDS = int(os.environ.get("ANNOKIT_PROTOCOL_SEEDS", "3"))
 
 
@@ -89,6 +90,7 @@ def ours(gt: dict[str, Any], results: list[dict[str, Any]]) -> Any:
     return evaluate_rotated(ds, read_rotated_results(copy.deepcopy(results), ds))
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("seed", range(SEEDS))
 def test_equals_pycocotools_with_shapely_iou(seed: int) -> None:
     d = rotated_data(seed, 12)
