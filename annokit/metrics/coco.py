@@ -459,12 +459,17 @@ class COCOAccumulator:
         """What :meth:`compute` works from (the frame, every match record in accumulate order, the ground-truth
         counts per image and category), for analyses that re-accumulate without matching again."""
         return MatchState(params=self._params, fixed=self._fixed, frame=self._frame,
-                          records=self._records().canonicalize(), group_keys=self._group_keys,
+                          records=self._records(), group_keys=self._group_keys,
                           group_npig=self._group_npig, cat_names=list(self._cat_names))
 
     def _records(self) -> eng.MatchRecords:
+        """Every match record so far, in accumulate order (sorted once, then kept: later calls reuse them)."""
         _, A, T = self._frame.shape[:3]
-        return eng.MatchRecords.concat(self._chunks) if self._chunks else eng.MatchRecords.empty(A, T)
+        if not self._chunks:
+            return eng.MatchRecords.empty(A, T)
+        if len(self._chunks) > 1 or not self._chunks[0].canonical:
+            self._chunks = [eng.MatchRecords.concat(self._chunks).canonicalize()]
+        return self._chunks[0]
 
     def _result(self, recs: eng.MatchRecords, npig: np.ndarray, *, warn: bool, stacklevel: int) -> COCOResult:
         """Accumulate and summarize ``recs`` over ground-truth counts ``npig``."""
