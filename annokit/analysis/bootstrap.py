@@ -27,8 +27,9 @@ their own are summed per image once for all resamples (a sparse matrix times the
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
@@ -87,7 +88,8 @@ def _runs_of(flags: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 def _expand(starts: np.ndarray, lens: np.ndarray) -> np.ndarray:
     """``starts[0], starts[0] + 1, .., starts[0] + lens[0] - 1, starts[1], ..``."""
     first = np.cumsum(lens) - lens
-    return np.repeat(starts, lens) + np.arange(int(lens.sum())) - np.repeat(first, lens)
+    out: np.ndarray = np.repeat(starts, lens) + np.arange(int(lens.sum())) - np.repeat(first, lens)
+    return out
 
 
 def _tie_units(rec: eng.MatchRecords, frame: eng.EvalFrame) -> tuple[np.ndarray, np.ndarray]:
@@ -150,7 +152,8 @@ def _weights(items: _Items, counts: np.ndarray) -> np.ndarray:
     cp = np.flatnonzero(items.copy >= 0)
     if len(cp):
         w[cp] = counts[items.img[cp]] > items.copy[cp]
-    return w
+    out: np.ndarray = w
+    return out
 
 
 def _restart_cumsum(v: np.ndarray, starts: np.ndarray) -> np.ndarray:
@@ -159,7 +162,8 @@ def _restart_cumsum(v: np.ndarray, starts: np.ndarray) -> np.ndarray:
     if len(c) == 0:
         return c
     before = np.where(starts > 0, c[np.maximum(starts - 1, 0)], 0)
-    return c - np.repeat(before, np.diff(np.r_[starts, len(v)]))
+    out: np.ndarray = c - np.repeat(before, np.diff(np.r_[starts, len(v)]))
+    return out
 
 
 # ------------------------------------------------------------------------------------------------ one maxDets
@@ -172,7 +176,7 @@ class _Counted:
     the corrections (items whose status is not their range's default) by segment then item: ``c_item``, ``c_sign``
     (+1 counted outside the range, -1 ignored inside) and ``c_starts`` (segment starts)."""
 
-    gaps: object
+    gaps: Any  # scipy.sparse.csr_matrix (A * X, I)
     in_range: np.ndarray
     cat_starts: np.ndarray
     c_item: np.ndarray
@@ -313,7 +317,8 @@ def _suffix_max(p: np.ndarray, r: _Runs) -> np.ndarray:
     for off, rows, w in r.buckets:
         v = buf[off:off + rows * w].reshape(rows, w)
         np.maximum.accumulate(v, axis=1, out=v)
-    return buf[r.pad_idx]
+    out: np.ndarray = buf[r.pad_idx]
+    return out
 
 
 def _threshold_table(need: np.ndarray, npig: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

@@ -33,9 +33,10 @@ def _field_values(gt: Dataset, field: str) -> list[Any]:
     im = gt.images
     if field in _STANDARD_FIELDS:
         col = getattr(im, _STANDARD_FIELDS[field])
-        return [v.item() if isinstance(v, np.generic) else v for v in col]
+        values: list[Any] = [v.item() if isinstance(v, np.generic) else v for v in col]
+        return values
     if field == "id":
-        return im.ids.tolist()
+        return [int(v) for v in im.ids]
     extras = im.extras or [{} for _ in range(len(im.ids))]
     return [e.get(field) for e in extras]
 

@@ -47,8 +47,8 @@ if TYPE_CHECKING:
     from annokit.core.dataset import Dataset
     from annokit.core.instances import Instances
 
-__all__ = ["COCOAccumulator", "COCOParams", "COCOResult", "evaluate", "STAT_KEYS", "MatchState", "SummarySpec",
-           "summary_specs"]
+__all__ = ["COCOAccumulator", "COCOParams", "COCOResult", "evaluate", "evaluate_with_accumulator", "STAT_KEYS",
+           "MatchState", "SummarySpec", "summary_specs"]
 
 STAT_KEYS = ("AP", "AP50", "AP75", "APs", "APm", "APl", "AR1", "AR10", "AR100", "ARs", "ARm", "ARl")
 _STD_AREA = {"small": "s", "medium": "m", "large": "l"}
@@ -284,12 +284,30 @@ def evaluate(
     >>> gt = read_instances("gt.json"); dt = read_results("pred.json", gt)  # doctest: +SKIP
     >>> evaluate(gt, dt).metrics_dict()["AP"]                           # doctest: +SKIP
     """
+    return evaluate_with_accumulator(gt, dt, params=params, fixed=fixed, progress=progress, stacklevel=4)[0]
+
+
+def evaluate_with_accumulator(
+    gt: Dataset, dt: Instances, *, params: COCOParams | None = None, fixed: bool = False,
+    progress: Progress | None = None, stacklevel: int = 3,
+) -> tuple[COCOResult, COCOAccumulator]:
+    """:func:`evaluate`, and the accumulator that holds its match records (for sliced evaluation and the bootstrap:
+    :meth:`COCOAccumulator.compute_subset`, :meth:`COCOAccumulator.match_state`).
+
+    Examples
+    --------
+    >>> from annokit.io.coco import read_instances, read_results
+    >>> gt = read_instances("sample_data/scenes/gt.json")
+    >>> res, acc = evaluate_with_accumulator(gt, read_results("sample_data/scenes/pred.json", gt))
+    >>> bool(acc.compute().stats[0] == res.stats[0])
+    True
+    """
     acc = COCOAccumulator(gt, params=params, fixed=fixed)
     batch = acc._batch(dt, progress)
     acc._add(batch.records)
-    res = acc.compute(stacklevel=3)
+    res = acc.compute(stacklevel=stacklevel)
     res.row_matches = functools.partial(_row_matches, acc, batch, len(dt), len(gt.annotations))
-    return res
+    return res, acc
 
 
 @dataclass(frozen=True)
@@ -442,7 +460,8 @@ class COCOAccumulator:
         >>> acc = COCOAccumulator(gt).update(dets)
         >>> first = list(range(1, 9))
         >>> sub = evaluate(gt.filter(image_ids=first), dets[dets.image_ids <= 8])
-        >>> float(round(acc.compute_subset(first).stats[0], 3)), bool(acc.compute_subset(first).stats[0] == sub.stats[0])
+        >>> part = acc.compute_subset(first)
+        >>> float(round(part.stats[0], 3)), bool(part.stats[0] == sub.stats[0])
         (0.509, True)
         """
         ids = np.asarray(image_ids, dtype=np.int64).reshape(-1)

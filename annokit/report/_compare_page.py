@@ -38,10 +38,13 @@ def interval_chart(metrics: dict[str, dict[str, Any]], *, title: str) -> str:
     """One row per metric: the delta (a dot) and its 95% interval (a bar) on an axis centred on 0."""
     rows = [(k, e) for k, e in metrics.items() if e.get("delta") is not None]
     ends = [abs(v) for _, e in rows for v in [e["delta"], *(e.get("ci95") or [])]]
-    span = max([*ends, 0.01]) * 1.1
+    span = float(max([*ends, 0.01])) * 1.1
     w, left, right, top, step = 560.0, 80.0, 20.0, 26.0, 20.0
     c = svg.Canvas(w, top + step * len(rows) + 30, label=title)
-    x = lambda v: left + (v + span) / (2 * span) * (w - left - right)
+
+    def x(v: float) -> float:
+        return float(left + (v + span) / (2 * span) * (w - left - right))
+
     c.text(w / 2, 14, title, size=12, anchor="middle", weight="bold")
     c.line(x(0), top - 4, x(0), top + step * len(rows), stroke="#999", dash="3 3")
     for i, (k, e) in enumerate(rows):
