@@ -23,6 +23,8 @@ from annokit.cli.report import images_folder
 
 EPILOG = f"""\b
 Examples:
+  annokit predict --backend onnx --model sample_data/model/scenes_cnn.onnx --task detection \\
+      --dataset sample_data/scenes/gt.json --out pred_cnn.json
   annokit compare --gt sample_data/scenes/gt.json --pred sample_data/scenes/pred.json --pred pred_cnn.json \\
       --names imitation,cnn --out compare/
   annokit compare --gt gt.json --pred a.json --pred b.json --pred c.json --bootstrap 2000 --seed 7 --out cmp/
