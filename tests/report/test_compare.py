@@ -116,3 +116,19 @@ def test_eval_refuses_slices_for_other_tasks(work: Path) -> None:
     res = run_cli_in(work, ["eval", "--task", "classification", "--gt", "sample_data/scenes/labels.csv", "--pred",
                             "sample_data/scenes/pred_labels.csv", "--slice-by", "x"])
     assert res.exit_code == 2 and "detection and instance" in res.stderr
+
+
+@pytest.mark.slow
+def test_the_compare_help_examples_run_on_the_sample_data(tmp_path: Path) -> None:
+    """The --help examples on sample_data: the shipped CNN's predictions, then the comparison (200 resamples)."""
+    pytest.importorskip("onnxruntime", reason="the example's predict step needs onnxruntime (the onnx extra)")
+    from annokit.cli.compare import EPILOG
+    from tests.conftest import sample_examples
+
+    examples = sample_examples(EPILOG)
+    assert [a[0] for a in examples] == ["predict", "compare"]
+    _ok(tmp_path, examples[0])
+    res = _ok(tmp_path, [*examples[1], "--bootstrap", "200"])
+    data = json.loads((tmp_path / "compare" / "compare.json").read_text())
+    assert data["models"] == ["imitation", "cnn"] and "AP50" in res.stdout
+    assert data["metrics"]["AP50"]["ci95"][0] > 0  # the CNN's AP50 is better beyond doubt on the sample
