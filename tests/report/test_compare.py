@@ -132,3 +132,21 @@ def test_the_compare_help_examples_run_on_the_sample_data(tmp_path: Path) -> Non
     data = json.loads((tmp_path / "compare" / "compare.json").read_text())
     assert data["models"] == ["imitation", "cnn"] and "AP50" in res.stdout
     assert data["metrics"]["AP50"]["ci95"][0] > 0  # the CNN's AP50 is better beyond doubt on the sample
+
+
+def test_a_model_without_predictions(tmp_path: Path) -> None:
+    """An empty model compares (AP 0 on every resample) and its page is written; TIDE runs on no predictions."""
+    import warnings
+
+    import annokit
+    from annokit.io.coco import read_results
+    from annokit.report.compare import compare_models, write_comparison
+
+    gt = annokit.load(SAMPLE / "scenes" / "gt.json")
+    a = read_results(SAMPLE / "scenes" / "pred.json", gt)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        cmp = compare_models(gt, [a, a[a.scores > 2]], bootstrap=20)
+    ap = cmp.to_dict()["metrics"]["AP"]
+    assert ap["b"] == 0.0 and ap["delta"] == -ap["a"] and ap["ci95"][1] < 0 and ap["p"] == 0.0
+    assert write_comparison(gt, cmp, tmp_path / "c").is_file()
