@@ -75,3 +75,12 @@ def test_a_slice_with_an_unknown_position_is_refused_and_the_table_prints() -> N
         evaluate_slices(acc, ds, {"x": np.array([99])})
     text = slice_table(evaluate_slices(acc, ds, {"a": np.array([0, 1]), "none": np.zeros(0, np.int64)}))
     assert text.splitlines()[0].startswith("slice") and "none" in text and "-" in text.splitlines()[-1]
+
+
+def test_compute_subset_refuses_an_image_it_does_not_evaluate() -> None:
+    gt, dets = random_case(2, n_images=5)
+    ds, acc = _acc(gt, dets)
+    with pytest.raises(ValidationError, match="image id 123456789 is not evaluated"):
+        acc.compute_subset([int(ds.images.ids[0]), 123456789])
+    empty = acc.compute_subset([])
+    assert (empty.stats == -1).all()
