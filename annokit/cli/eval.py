@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import replace
 from pathlib import Path
 from typing import Literal, TypeVar
 
@@ -16,6 +17,8 @@ from annokit.cli._common import (
     overwrite_option,
     quiet_option,
     refuse_existing,
+    scheduler_client,
+    scheduler_option,
     write_json_output,
 )
 from annokit.cli._eval_tasks import TASKS, EvalInputs
@@ -33,12 +36,16 @@ Examples:
   annokit eval --protocol openimages --gt gt.json --pred results.json --hierarchy hierarchy.json
   annokit eval --protocol dota --gt labelTxt/ --pred Task1/
   annokit eval --protocol voc07 --gt gt.json --pred results.json --iou-mode devkit
+  annokit eval --gt sample_data/scenes/gt.json --pred 'sample_data/scenes/pred*.json' --scheduler local:2
+  annokit eval --gt gt.json --pred 'preds/part-*.json' --scheduler tcp://10.0.0.5:8786 --json scores.json
 
 \b
 Without --task the ground truth decides: a COCO panoptic JSON is scored as panoptic, a file,label CSV as
 classification, any other dataset as detection (instance with --iou-type segm). --from names the ground truth's
 format when it cannot be recognised; detection, instance and localization read any dataset format (predictions
 are COCO results whose image and category ids are the dataset's as annokit reads it).
+detection / instance: --pred may be a glob of results files (quote it), scored as their concatenation in sorted
+name order; --scheduler runs on a dask cluster with the same numbers (docs/scale-out.md).
 --json writes {"metrics": {...}, "per_class": {"<name>": {...}}}: fractions, null where undefined
 (with --protocol, also "protocol": its name, and the reference's key names).
 """
@@ -71,6 +78,18 @@ _iou_list = _number_list(float, "0.5,0.75", lambda v: 0.0 <= v <= 1.0, "IoU thre
 _int_list = _number_list(int, "1,10,100", lambda v: v >= 1, "maxDets are integers >= 1")
 
 
+def _pred_path(ctx: click.Context, param: click.Parameter, value: Path) -> Path:
+    """``--pred``: an existing path, or a glob pattern of results files (detection / instance)."""
+    if value.exists():
+        return value
+    from annokit.distributed import expand_shards, is_pattern
+
+    if not is_pattern(value):
+        raise click.BadParameter(f"Path {str(value)!r} does not exist.")
+    expand_shards(value)  # no match: one line naming the pattern
+    return value
+
+
 def _task(task: str | None, gt: Path, gt_format: str | None, iou_type: str | None) -> str:
     """``--task``, or the task the ground truth's format implies (an unrecognised one: detection)."""
     if task is not None:
@@ -87,6 +106,16 @@ def _task(task: str | None, gt: Path, gt_format: str | None, iou_type: str | Non
     return _TASK_OF_FORMAT.get(fmt or "") or ("instance" if iou_type == "segm" else "detection")
 
 
+def _check_distributed(task: str | None, pred: Path, scheduler: str | None) -> None:
+    """A glob of results files and --scheduler go with detection / instance (COCO) only."""
+    from annokit.distributed import is_pattern
+
+    what = "--scheduler" if scheduler is not None else "a glob in --pred" if is_pattern(pred) else None
+    if what is not None and task not in ("detection", "instance"):
+        raise click.UsageError(f"{what} goes with --task detection / instance (COCO), not "
+                               f"{'--protocol' if task is None else '--task ' + task}")
+
+
 @click.command(name="eval", epilog=EPILOG)
 @click.option("--task", type=click.Choice(TASKS), default=None,
               help="What to score (default: from the ground truth's format; see below).")
@@ -94,8 +123,8 @@ def _task(task: str | None, gt: Path, gt_format: str | None, iou_type: str | Non
               help="Ground truth: a dataset (COCO JSON, a VOC / YOLO / ... folder with --from), a file,label CSV "
                    "or a folder of label-map PNGs, by task.")
 @from_option("--gt")
-@click.option("--pred", "pred", required=True, type=click.Path(exists=True, path_type=Path),
-              help="Predictions (COCO results JSON, CSV or a folder of PNGs, by task).")
+@click.option("--pred", "pred", required=True, type=click.Path(path_type=Path), callback=_pred_path,
+              help="Predictions (COCO results JSON -- or a quoted glob of them --, CSV or a folder of PNGs, by task).")
 @click.option("--iou-type", type=click.Choice(["bbox", "segm"]), default=None,
               help="detection/instance: box or mask IoU (default bbox; segm for --task instance).")
 @json_option("the metrics")
@@ -127,6 +156,7 @@ def _task(task: str | None, gt: Path, gt_format: str | None, iou_type: str | Non
               help="voc07/voc12: the devkit's +1 pixel overlap (default) or continuous.")
 @click.option("--ap-method", type=click.Choice(["11point", "allpoint"]), default=None,
               help="dota: VOC07 11-point (default, the devkit's) or VOC12 all-point AP.")
+@scheduler_option
 @quiet_option
 def eval_command(task: str | None, gt: Path, src_format: str | None, pred: Path,
                  iou_type: Literal["bbox", "segm"] | None, json_out: Path | None, overwrite: bool, fixed: bool,
@@ -134,10 +164,12 @@ def eval_command(task: str | None, gt: Path, src_format: str | None, pred: Path,
                  gt_dir: Path | None, pred_dir: Path | None, num_classes: int | None, ignore_index: int,
                  reduce_zero_label: bool, preset: Literal["mmseg", "cityscapes"] | None, top_k: int,
                  protocol: str | None, hierarchy: Path | None, iou_mode: Literal["devkit", "continuous"] | None,
-                 ap_method: Literal["11point", "allpoint"] | None,
+                 ap_method: Literal["11point", "allpoint"] | None, scheduler: str | None,
                  quiet: bool) -> None:
     """Score predictions against ground truth and print a summary (and a per-class table)."""
     refuse_existing(overwrite, json_out)
+    kind = _task(task, gt, src_format, iou_type) if protocol is None else None
+    _check_distributed(kind, pred, scheduler)
     if protocol is not None:
         out = _eval_protocols.run_protocol(protocol, _eval_protocols.ProtocolInputs(
             gt=gt, pred=pred, hierarchy=hierarchy, iou_mode=iou_mode or "devkit", ap_method=ap_method or "11point",
@@ -150,7 +182,8 @@ def eval_command(task: str | None, gt: Path, src_format: str | None, pred: Path,
                         iou_thrs=iou_thrs, max_dets=max_dets, area_rng=area_rng, gt_dir=gt_dir, pred_dir=pred_dir,
                         num_classes=num_classes, ignore_index=ignore_index, reduce_zero_label=reduce_zero_label,
                         preset=preset, top_k=top_k)
-    result = _eval_tasks.RUNNERS[_task(task, gt, src_format, iou_type)](inputs)
+    with scheduler_client(scheduler, quiet=quiet) as client:
+        result = _eval_tasks.RUNNERS[str(kind)](replace(inputs, scheduler=client))
     Console.of(quiet, json_out).echo(result.text)
     if json_out is not None:
         write_json_output(json_out, {"metrics": result.metrics, "per_class": result.per_class})
