@@ -98,7 +98,7 @@ def run_detection(inp: EvalInputs) -> EvalOutput:
     )
     from annokit.distributed import is_pattern
 
-    if inp.scheduler is not None or is_pattern(inp.pred):  # results shards, or a cluster: docs/scale-out.md
+    if inp.scheduler is not None or is_pattern(inp.pred):  # results shards, or a cluster: docs/distributed.md
         from annokit.distributed import evaluate_coco
 
         with ProgressBar("annokit eval", None, quiet=inp.quiet) as bar:

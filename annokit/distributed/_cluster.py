@@ -75,7 +75,8 @@ def connect(scheduler: str | Any) -> Iterator[Any]:
     try:
         client = dist.Client(where, timeout=CONNECT_TIMEOUT)
     except Exception as exc:  # refused, timed out, or something that is not a dask scheduler answered
-        why = "" if isinstance(exc, (TimeoutError, OSError)) else f" (the answer is not a dask scheduler's: {type(exc).__name__})"
+        why = ("" if isinstance(exc, (TimeoutError, OSError))
+               else f" (the answer is not a dask scheduler's: {type(exc).__name__})")
         raise SchedulerError(f"--scheduler {where}: cannot reach a dask scheduler there within "
                              f"{CONNECT_TIMEOUT:g} s{why}") from None
     with client:

@@ -31,7 +31,7 @@ def expand_shards(pred: PathLike | Sequence[PathLike]) -> list[Path]:
     """
     if isinstance(pred, (list, tuple)):
         paths = [Path(p) for p in pred]
-    elif is_pattern(pred):
+    elif isinstance(pred, (str, os.PathLike)) and is_pattern(pred):
         paths = [Path(p) for p in sorted(glob.glob(str(pred), recursive=True)) if Path(p).is_file()]
         if not paths:
             raise FormatError(pred, None, "no results file matches this pattern")

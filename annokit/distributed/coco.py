@@ -166,7 +166,7 @@ def evaluate_coco(gt: Dataset | PathLike, pred: PathLike | Sequence[PathLike], *
         final = _submit_eval(job, gt_arg, gt_format, paths, p, fixed, b, g)
         job.run(progress)
         whole, notes, curves = client.gather([final.whole, final.notes, final.curves])
-    for messages, empty in notes:
+    for messages, _ in notes:
         for message, category in messages:
             warnings.warn(message, category, stacklevel=2)
     if all(empty for _, empty in notes) and not fixed:
