@@ -36,7 +36,7 @@ Examples:
   annokit eval --protocol openimages --gt gt.json --pred results.json --hierarchy hierarchy.json
   annokit eval --protocol dota --gt labelTxt/ --pred Task1/
   annokit eval --protocol voc07 --gt gt.json --pred results.json --iou-mode devkit
-  annokit eval --gt sample_data/scenes/gt.json --pred 'sample_data/scenes/pred*.json' --scheduler local:2
+  annokit eval --gt gt.json --pred 'preds/part-*.json' --scheduler local:2
   annokit eval --gt gt.json --pred 'preds/part-*.json' --scheduler tcp://10.0.0.5:8786 --json scores.json
 
 \b
