@@ -41,10 +41,10 @@ import numpy as np
 from annokit._internal.gc import no_gc
 from annokit._internal.progress import Progress
 from annokit.core.coco_results import ResultColumns, ResultsTarget, read_result_columns
-from annokit.core.dataset import Dataset, ImageTable
+from annokit.core.dataset import Dataset
 from annokit.core.instances import Instances
 from annokit.distributed._cluster import Job, connect, worker_count
-from annokit.distributed._shards import concat_columns, expand_shards, take_columns
+from annokit.distributed._shards import concat_columns, expand_shards, image_subset, take_columns
 from annokit.errors import AnnokitWarning, FormatError, ValidationError
 from annokit.metrics.coco import COCOAccumulator, COCOCurves, COCOParams, COCOResult
 
@@ -233,17 +233,8 @@ def _ground_truth_stage(gt: Dataset | str, fmt: str | None, params: COCOParams, 
 
 def image_buckets(gt: Dataset, n: int) -> list[Dataset]:
     """``gt`` in ``n`` parts by image: the image at position ``p`` (and its annotations) in part ``p mod n``."""
-    im = gt.images
-    bucket = np.arange(len(im)) % n
-    ann_bucket = bucket[im.index_of(gt.annotations.image_ids)]
-    out = []
-    for b in range(n):
-        idx = np.flatnonzero(bucket == b)
-        images = ImageTable(ids=im.ids[idx], file_names=[im.file_names[i] for i in idx.tolist()],
-                            heights=im.heights[idx], widths=im.widths[idx],
-                            extras=None if im.extras is None else [im.extras[i] for i in idx.tolist()])
-        out.append(Dataset(images=images, categories=gt.categories, annotations=gt.annotations[ann_bucket == b]))
-    return out
+    bucket = np.arange(len(gt.images)) % n
+    return [image_subset(gt, np.flatnonzero(bucket == b)) for b in range(n)]
 
 
 def _plan_whole(plan: _Plan) -> COCOAccumulator:
