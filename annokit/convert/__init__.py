@@ -11,15 +11,12 @@ Each format's options are a typed model (:mod:`annokit.convert.options`), its ru
 from annokit.convert._api import (
     convert,
     detect_format,
-    finish_parts,
     formats,
     get_format,
     load_mapping,
     read_dataset,
-    read_source,
     remap_categories,
     write_dataset,
-    write_part,
 )
 from annokit.convert._registry import FORMATS, FormatSpec
 from annokit.convert._validate import Problem, stats, validate
@@ -37,16 +34,13 @@ __all__ = [
     "Problem",
     "convert",
     "detect_format",
-    "finish_parts",
     "formats",
     "get_format",
     "load_mapping",
     "parse_options",
     "read_dataset",
-    "read_source",
     "remap_categories",
     "stats",
     "validate",
     "write_dataset",
-    "write_part",
 ]

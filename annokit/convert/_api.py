@@ -21,8 +21,8 @@ from annokit.core.losses import LossError, LossRecorder, LossReport
 from annokit.errors import FormatError
 from annokit.io.validation import read_text
 
-__all__ = ["convert", "detect_format", "finish_parts", "read_dataset", "read_source", "write_dataset", "write_part",
-           "remap_categories", "formats", "get_format"]
+__all__ = ["convert", "detect_format", "read_dataset", "write_dataset", "remap_categories", "formats",
+           "get_format"]
 
 PathLike = str | os.PathLike[str]
 
@@ -163,10 +163,12 @@ def _write(ds: Dataset, dst: Path, spec: FormatSpec[Any, Any], rec: LossRecorder
            overwrite: bool, strict: bool, options: FormatOptions) -> None:
     if spec.writer is None:
         raise FormatError(dst, None, f"format {spec.name!r} is read-only")
+    kept_in = SIDECAR if (sidecar and spec.sidecar) else None
     if spec.folder:
         with atomic_dir(dst, overwrite=overwrite) as tmp:
-            keys = write_part(ds, tmp, spec.name, rec, sidecar=sidecar, options=options)
-            finish_parts(tmp, ds, keys, spec.name, rec, sidecar=sidecar)
+            keys = spec.writer(ds, tmp, rec, options, kept_in)
+            if kept_in is not None and keys is not None and any(e.kept_in for e in rec.report().entries):
+                write_sidecar(tmp, ds, keys, spec.name)
             if strict:
                 report = rec.report()
                 if not report.lossless:
@@ -180,46 +182,6 @@ def _write(ds: Dataset, dst: Path, spec: FormatSpec[Any, Any], rec: LossRecorder
                 report = rec.report()
                 if not report.lossless:
                     raise LossError(report)
-
-
-def write_part(ds: Dataset, folder: PathLike, fmt: str, rec: LossRecorder, *, sidecar: bool = True,
-               options: FormatOptions | Mapping[str, Any] | None = None) -> list[str] | None:
-    """Write ``ds`` (all of a dataset, or some of its images) with the folder format ``fmt``'s writer into the
-    existing empty ``folder``, without the sidecar; returns each image's key in the layout (for
-    :func:`finish_parts`). Not atomic: write into a temporary folder. The files of the parts of a dataset,
-    merged, are those of the whole (per-image files; lists of images concatenated in part order); what they lose
-    is noted in ``rec`` as the whole dataset's writing notes it, image by image.
-    """
-    spec = get_format(fmt)
-    if spec.writer is None or not spec.folder:
-        raise FormatError(folder, None, f"format {spec.name!r} is not a folder format annokit writes")
-    kept_in = SIDECAR if (sidecar and spec.sidecar) else None
-    keys: list[str] | None = spec.writer(ds, Path(folder), rec, parse_options(spec, "write", options), kept_in)
-    return keys
-
-
-def finish_parts(folder: PathLike, ds: Dataset, keys: list[str] | None, fmt: str, rec: LossRecorder | LossReport,
-                 *, sidecar: bool = True) -> None:
-    """Write the sidecar of the whole ``ds`` into ``folder`` when the writing of its parts (their ``keys``, in
-    order, and their merged losses ``rec``) kept anything in it."""
-    spec = get_format(fmt)
-    report = rec.report() if isinstance(rec, LossRecorder) else rec
-    if sidecar and spec.sidecar and keys is not None and any(e.kept_in for e in report.entries):
-        write_sidecar(Path(folder), ds, keys, spec.name)
-
-
-def read_source(src: PathLike, *, src_format: str, dst_format: str = "", sidecar: bool = True,
-                remap: Mapping[Any, Any] | None = None,
-                read_options: FormatOptions | Mapping[str, Any] | None = None) -> tuple[Dataset, LossRecorder]:
-    """The first half of :func:`convert`: ``src`` read (and remapped), with the recorder of what that lost."""
-    src_spec = get_format(src_format)
-    rec = LossRecorder(src_format, dst_format)
-    with no_gc():
-        ds = _read_dataset(src, src_spec, sidecar=sidecar, recorder=rec,
-                           options=parse_options(src_spec, "read", read_options))
-        if remap:
-            ds = remap_categories(ds, remap, rec)
-    return ds, rec
 
 
 def write_dataset(ds: Dataset, path: PathLike, fmt: str, *, sidecar: bool = True, overwrite: bool = False,
@@ -378,12 +340,14 @@ def convert(src: PathLike, dst: PathLike, *, src_format: str, dst_format: str, s
     >>> report = convert("instances.json", "voc_out", src_format="coco", dst_format="voc")  # doctest: +SKIP
     >>> print(report.text())  # doctest: +SKIP
     """
-    ropts = parse_options(get_format(src_format), "read", read_options)
-    dst_spec = get_format(dst_format)
+    src_spec, dst_spec = get_format(src_format), get_format(dst_format)
+    ropts = parse_options(src_spec, "read", read_options)
     wopts = parse_options(dst_spec, "write", write_options)
-    ds, rec = read_source(src, src_format=src_format, dst_format=dst_format, sidecar=sidecar, remap=remap,
-                          read_options=ropts)
+    rec = LossRecorder(src_format, dst_format)
     with no_gc():
+        ds = _read_dataset(src, src_spec, sidecar=sidecar, recorder=rec, options=ropts)
+        if remap:
+            ds = remap_categories(ds, remap, rec)
         try:
             _write(ds, Path(dst), dst_spec, rec, sidecar=sidecar, overwrite=overwrite, strict=strict,
                    options=wopts)
