@@ -167,3 +167,51 @@ def test_a_worker_killed_mid_run_still_gives_the_exact_numbers(dask_client: Any,
     assert seen["killed_at"] < seen["total"]  # killed while tasks were left
     dask_client.wait_for_workers(2, timeout=60)
     assert victim not in dask_client.run(os.getpid).values()
+
+
+@pytest.mark.slow
+def test_local_n_starts_and_stops_its_own_cluster(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    pytest.importorskip("distributed", reason="the dask extra is not installed")
+    whole, _ = _shards(tmp_path, 17)
+    a, b = tmp_path / "a.json", tmp_path / "b.json"
+    assert _cli(["eval", "--gt", str(GT), "--pred", str(whole), "--json", str(a), "-q"], capsys)[0] == 0
+    code, _, err = _cli(["eval", "--gt", str(GT), "--pred", str(tmp_path / "parts" / "part-*.json"), "--json", str(b),
+                         "--scheduler", "local:1", "-q"], capsys)
+    assert code == 0, err
+    assert a.read_bytes() == b.read_bytes()
+
+
+@pytest.mark.slow
+def test_a_real_dask_scheduler_and_two_dask_worker_processes(tmp_path: Path) -> None:
+    """``dask scheduler`` and two ``dask worker`` processes on 127.0.0.1, as on a cluster; ``annokit eval`` (its own
+    process) connects by tcp:// and writes the in-process JSON."""
+    pytest.importorskip("distributed", reason="the dask extra is not installed")
+    dask = Path(sys.executable).with_name("dask")
+    if not dask.exists():
+        pytest.skip(f"no dask command beside {sys.executable}")
+    whole, _ = _shards(tmp_path, 19)
+    sfile = tmp_path / "scheduler.json"
+    procs = [subprocess.Popen([str(dask), "scheduler", "--host", "127.0.0.1", "--port", "0", "--no-dashboard",
+                               "--scheduler-file", str(sfile)], stderr=subprocess.DEVNULL)]
+    try:
+        deadline = time.monotonic() + 60
+        while not sfile.exists() and time.monotonic() < deadline:
+            time.sleep(0.2)
+        address = orjson.loads(sfile.read_bytes())["address"]
+        procs += [subprocess.Popen([str(dask), "worker", address, "--nthreads", "1", "--no-dashboard",
+                                    "--host", "127.0.0.1"], stderr=subprocess.DEVNULL) for _ in range(2)]
+        import distributed
+
+        with distributed.Client(address, timeout=30) as c:
+            c.wait_for_workers(2, timeout=60)
+        a, b = tmp_path / "a.json", tmp_path / "b.json"
+        annokit = [sys.executable, "-m", "annokit", "eval", "--gt", str(GT), "-q", "--json"]
+        subprocess.run([*annokit, str(a), "--pred", str(whole)], check=True, timeout=120)
+        subprocess.run([*annokit, str(b), "--pred", str(tmp_path / "parts" / "part-*.json"), "--scheduler", address],
+                       check=True, timeout=120)
+        assert a.read_bytes() == b.read_bytes()
+    finally:
+        for p in procs:
+            p.terminate()
+        for p in procs:
+            p.wait(timeout=30)
