@@ -97,19 +97,22 @@ class ShardedRun:
 
 
 # ------------------------------------------------------------------------------------------ worker side
-_MODELS: dict[PredictorSpec, Any] = {}
+_MODELS: dict[str, Any] = {}
 _LOCK = threading.Lock()
-LOADS: list[PredictorSpec] = []
-"""The specs this process built a predictor for, in order (one entry per model load: tests count them)."""
+LOADS: list[str] = []
+"""The specs (as ``repr``) this process built a predictor for, in order: one entry per model load (tests count
+them)."""
 
 
 def _predictor(spec: PredictorSpec) -> Any:
-    """The predictor of ``spec``, built once per process and kept (dask runs a worker's tasks in its threads)."""
+    """The predictor of ``spec``, built once per process and kept (dask runs a worker's tasks in its threads).
+    Keyed by ``repr``: option values may be lists (``--option mean=[...]``), which do not hash."""
+    key = repr(spec)
     with _LOCK:
-        if spec not in _MODELS:
-            _MODELS[spec] = spec.build()
-            LOADS.append(spec)
-        return _MODELS[spec]
+        if key not in _MODELS:
+            _MODELS[key] = spec.build()
+            LOADS.append(key)
+        return _MODELS[key]
 
 
 def _model_stage(spec: PredictorSpec) -> _ModelInfo:
