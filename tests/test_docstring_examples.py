@@ -38,6 +38,9 @@ MODULES = [
     "annokit.metrics.coco",
     "annokit.metrics.voc",
     "annokit.api",
+    "annokit.distributed._cluster",
+    "annokit.distributed._shards",
+    "annokit.distributed.coco",
 ]
 
 

@@ -19,7 +19,7 @@ from annokit.cli._format import summary, table
 
 if TYPE_CHECKING:
     from annokit.core.dataset import Dataset
-    from annokit.metrics.coco import COCOParams
+    from annokit.metrics.coco import COCOParams, COCOResult
 
 Task = Literal["classification", "localization", "detection", "instance", "semantic", "panoptic"]
 TASKS: tuple[Task, ...] = ("classification", "localization", "detection", "instance", "semantic", "panoptic")
@@ -30,6 +30,7 @@ class EvalInputs:
     """Everything ``annokit eval`` was given (each runner reads what its task needs).
 
     ``gt_format``: ``--from`` (None: COCO for the instance tasks, the task's own layout for the others).
+    ``scheduler``: the dask client of ``--scheduler`` (None: in this process).
     """
 
     gt: Path
@@ -50,6 +51,7 @@ class EvalInputs:
     top_k: int = 5
     slice_by: str | None = None
     slices_file: Path | None = None
+    scheduler: Any = None
 
     @property
     def sliced(self) -> bool:
@@ -105,12 +107,25 @@ def run_detection(inp: EvalInputs) -> EvalOutput:
     )
     if inp.sliced:
         return _sliced_detection(inp, params)
+    from annokit.distributed import is_pattern
+
+    if inp.scheduler is not None or is_pattern(inp.pred):  # results shards, or a cluster: docs/distributed.md
+        from annokit.distributed import evaluate_coco
+
+        with ProgressBar("annokit eval", None, quiet=inp.quiet) as bar:
+            res = evaluate_coco(inp.gt, inp.pred, gt_format=instance_format(inp.gt, inp.gt_format), params=params,
+                                fixed=inp.fixed, scheduler=inp.scheduler, progress=bar)
+        return _detection_output(res)
     ds = read_instance_gt(inp)
     with ProgressBar("annokit eval", None, quiet=inp.quiet) as bar:
         if ds is None:
             res = evaluate_coco_files(inp.gt, inp.pred, params=params, fixed=inp.fixed, progress=bar)
         else:
             res = evaluate(ds, inp.pred, params=params, fixed=inp.fixed, progress=bar)
+    return _detection_output(res)
+
+
+def _detection_output(res: COCOResult) -> EvalOutput:
     return EvalOutput(text=res.summary_text() + "\n\n" + res.per_class_table(), metrics=res.metrics_dict(),
                       per_class=res.per_class_dict())
 

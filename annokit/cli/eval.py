@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import replace
 from pathlib import Path
 from typing import Literal, TypeVar
 
@@ -16,6 +17,8 @@ from annokit.cli._common import (
     overwrite_option,
     quiet_option,
     refuse_existing,
+    scheduler_client,
+    scheduler_option,
     write_json_output,
 )
 from annokit.cli._eval_tasks import TASKS, EvalInputs
@@ -35,12 +38,16 @@ Examples:
   annokit eval --protocol dota --gt labelTxt/ --pred Task1/
   annokit eval --protocol voc07 --gt gt.json --pred results.json --iou-mode devkit
   annokit eval --gt gt.json --pred results.json --slice-by weather --json scores.json
+  annokit eval --gt gt.json --pred 'preds/part-*.json' --scheduler local:2
+  annokit eval --gt gt.json --pred 'preds/part-*.json' --scheduler tcp://10.0.0.5:8786 --json scores.json
 
 \b
 Without --task the ground truth decides: a COCO panoptic JSON is scored as panoptic, a file,label CSV as
 classification, any other dataset as detection (instance with --iou-type segm). --from names the ground truth's
 format when it cannot be recognised; detection, instance and localization read any dataset format (predictions
 are COCO results whose image and category ids are the dataset's as annokit reads it).
+detection / instance: --pred may be a glob of results files (quote it), scored as their concatenation in sorted
+name order; --scheduler runs on a dask cluster with the same numbers (docs/distributed.md).
 --json writes {"metrics": {...}, "per_class": {"<name>": {...}}}: fractions, null where undefined
 (with --protocol, also "protocol": its name, and the reference's key names; with slices, also "slices":
 {"<slice>": {"images": n, "metrics": {...}}}).
@@ -76,6 +83,18 @@ _iou_list = _number_list(float, "0.5,0.75", lambda v: 0.0 <= v <= 1.0, "IoU thre
 _int_list = _number_list(int, "1,10,100", lambda v: v >= 1, "maxDets are integers >= 1")
 
 
+def _pred_path(ctx: click.Context, param: click.Parameter, value: Path) -> Path:
+    """``--pred``: an existing path, or a glob pattern of results files (detection / instance)."""
+    if value.exists():
+        return value
+    from annokit.distributed import expand_shards, is_pattern
+
+    if not is_pattern(value):
+        raise click.BadParameter(f"Path {str(value)!r} does not exist.")
+    expand_shards(value)  # no match: one line naming the pattern
+    return value
+
+
 def _task(task: str | None, gt: Path, gt_format: str | None, iou_type: str | None) -> str:
     """``--task``, or the task the ground truth's format implies (an unrecognised one: detection)."""
     if task is not None:
@@ -92,6 +111,16 @@ def _task(task: str | None, gt: Path, gt_format: str | None, iou_type: str | Non
     return _TASK_OF_FORMAT.get(fmt or "") or ("instance" if iou_type == "segm" else "detection")
 
 
+def _check_distributed(task: str | None, pred: Path, scheduler: str | None) -> None:
+    """A glob of results files and --scheduler go with detection / instance (COCO) only."""
+    from annokit.distributed import is_pattern
+
+    what = "--scheduler" if scheduler is not None else "a glob in --pred" if is_pattern(pred) else None
+    if what is not None and task not in ("detection", "instance"):
+        raise click.UsageError(f"{what} goes with --task detection / instance (COCO), not "
+                               f"{'--protocol' if task is None else '--task ' + task}")
+
+
 @click.command(name="eval", epilog=EPILOG)
 @click.option("--task", type=click.Choice(TASKS), default=None,
               help="What to score (default: from the ground truth's format; see below).")
@@ -99,8 +128,8 @@ def _task(task: str | None, gt: Path, gt_format: str | None, iou_type: str | Non
               help="Ground truth: a dataset (COCO JSON, a VOC / YOLO / ... folder with --from), a file,label CSV "
                    "or a folder of label-map PNGs, by task.")
 @from_option("--gt")
-@click.option("--pred", "pred", required=True, type=click.Path(exists=True, path_type=Path),
-              help="Predictions (COCO results JSON, CSV or a folder of PNGs, by task).")
+@click.option("--pred", "pred", required=True, type=click.Path(path_type=Path), callback=_pred_path,
+              help="Predictions (COCO results JSON -- or a quoted glob of them --, CSV or a folder of PNGs, by task).")
 @click.option("--iou-type", type=click.Choice(["bbox", "segm"]), default=None,
               help="detection/instance: box or mask IoU (default bbox; segm for --task instance).")
 @json_option("the metrics")
@@ -133,6 +162,7 @@ def _task(task: str | None, gt: Path, gt_format: str | None, iou_type: str | Non
 @click.option("--ap-method", type=click.Choice(["11point", "allpoint"]), default=None,
               help="dota: VOC07 11-point (default, the devkit's) or VOC12 all-point AP.")
 @slice_options
+@scheduler_option
 @quiet_option
 def eval_command(task: str | None, gt: Path, src_format: str | None, pred: Path,
                  iou_type: Literal["bbox", "segm"] | None, json_out: Path | None, overwrite: bool, fixed: bool,
@@ -141,13 +171,18 @@ def eval_command(task: str | None, gt: Path, src_format: str | None, pred: Path,
                  reduce_zero_label: bool, preset: Literal["mmseg", "cityscapes"] | None, top_k: int,
                  protocol: str | None, hierarchy: Path | None, iou_mode: Literal["devkit", "continuous"] | None,
                  ap_method: Literal["11point", "allpoint"] | None, slice_by: str | None, slices_file: Path | None,
-                 quiet: bool) -> None:
+                 scheduler: str | None, quiet: bool) -> None:
     """Score predictions against ground truth and print a summary (and a per-class table)."""
     refuse_existing(overwrite, json_out)
-    task = _task(task, gt, src_format, iou_type)
-    if (slice_by is not None or slices_file is not None) and (protocol is not None
-                                                             or task not in ("detection", "instance")):
-        raise click.UsageError("--slice-by / --slices: COCO detection and instance evaluation only")
+    kind = _task(task, gt, src_format, iou_type) if protocol is None else None
+    if slice_by is not None or slices_file is not None:
+        if protocol is not None or kind not in ("detection", "instance"):
+            raise click.UsageError("--slice-by / --slices: COCO detection and instance evaluation only")
+        from annokit.distributed import is_pattern
+
+        if scheduler is not None or is_pattern(str(pred)):
+            raise click.UsageError("--slice-by / --slices: one results file, without --scheduler")
+    _check_distributed(kind, pred, scheduler)
     if protocol is not None:
         out = _eval_protocols.run_protocol(protocol, _eval_protocols.ProtocolInputs(
             gt=gt, pred=pred, hierarchy=hierarchy, iou_mode=iou_mode or "devkit", ap_method=ap_method or "11point",
@@ -160,7 +195,8 @@ def eval_command(task: str | None, gt: Path, src_format: str | None, pred: Path,
                         iou_thrs=iou_thrs, max_dets=max_dets, area_rng=area_rng, gt_dir=gt_dir, pred_dir=pred_dir,
                         num_classes=num_classes, ignore_index=ignore_index, reduce_zero_label=reduce_zero_label,
                         preset=preset, top_k=top_k, slice_by=slice_by, slices_file=slices_file)
-    result = _eval_tasks.RUNNERS[task](inputs)
+    with scheduler_client(scheduler, quiet=quiet) as client:
+        result = _eval_tasks.RUNNERS[str(kind)](replace(inputs, scheduler=client))
     Console.of(quiet, json_out).echo(result.text)
     if json_out is not None:
         extra = {"slices": result.slices} if result.slices else {}
