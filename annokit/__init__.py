@@ -1,6 +1,6 @@
 """annokit: typed annotations, exact format conversion, reference-exact metrics and error reports.
 
-``import annokit`` is cheap: matplotlib, torch and onnxruntime are imported only where they are used, and
+``import annokit`` is cheap (no numpy, pydantic or matplotlib): the core models (from :mod:`annokit.core`) and
 :func:`load`, :func:`save`, :func:`evaluate` and :func:`evaluate_protocol` (from :mod:`annokit.api`) load their
 modules on first use.
 
@@ -12,11 +12,11 @@ modules on first use.
 
 from typing import TYPE_CHECKING, Any
 
-from annokit.core import Dataset, ImageRecord, ImageTable, Instances, LabelSet, SemanticMap
 from annokit.errors import AnnokitError, FormatError, ValidationError
 
 if TYPE_CHECKING:
     from annokit.api import evaluate, evaluate_protocol, load, save
+    from annokit.core import Dataset, ImageRecord, ImageTable, Instances, LabelSet, SemanticMap
 
 __version__ = "0.1.0"
 
@@ -37,12 +37,17 @@ __all__ = [
     "save",
 ]
 
-_LAZY = {"evaluate", "evaluate_protocol", "load", "save"}
+_API = {"evaluate", "evaluate_protocol", "load", "save"}
+_CORE = {"Dataset", "ImageRecord", "ImageTable", "Instances", "LabelSet", "SemanticMap"}
 
 
 def __getattr__(name: str) -> Any:
-    if name in _LAZY:
+    if name in _API:
         from annokit import api
 
         return getattr(api, name)
+    if name in _CORE:
+        from annokit import core
+
+        return getattr(core, name)
     raise AttributeError(f"module 'annokit' has no attribute {name!r}")

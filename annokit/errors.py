@@ -12,7 +12,22 @@ __all__ = ["AnnokitError", "FormatError", "ValidationError", "AnnokitWarning", "
 
 
 class AnnokitError(Exception):
-    """Base class of every error annokit raises on purpose."""
+    """Base class of every error annokit raises on purpose.
+
+    Every annokit error pickles with its attributes (subclasses take other constructor arguments than the message),
+    so an error raised in another process -- a dask worker -- reaches the caller as the same error.
+    """
+
+    def __reduce__(self) -> tuple[object, ...]:
+        return (_rebuild, (type(self), self.args, dict(self.__dict__)))
+
+
+def _rebuild(cls: type[AnnokitError], args: tuple[object, ...], state: dict[str, object]) -> AnnokitError:
+    """An unpickled :class:`AnnokitError`: its message arguments and attributes, without calling ``__init__``."""
+    exc = cls.__new__(cls)
+    Exception.__init__(exc, *args)
+    exc.__dict__.update(state)
+    return exc
 
 
 class FormatError(AnnokitError, ValueError):

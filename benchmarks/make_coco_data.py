@@ -13,6 +13,12 @@ images of the smaller one (same seed).
     python benchmarks/make_coco_data.py --out benchmarks/data/coco_bbox
     python benchmarks/make_coco_data.py --out benchmarks/data/coco_segm --masks --images 1000
     python benchmarks/make_coco_data.py --out benchmarks/data/o365_80000 --profile objects365 --images 80000
+    python benchmarks/make_coco_data.py --out benchmarks/data/o365_100000_s20 --profile objects365 \\
+        --images 100000 --shards 20
+
+``--shards N`` (objects365) writes the detections as ``dt/part-00000.json`` .. ``dt/part-<N-1>.json`` instead of
+one ``dt.json``, as N inference processes would: each shard holds the detections of a contiguous range of image
+blocks (the same detections, in the same order, as the single file).
 """
 
 from __future__ import annotations
@@ -162,23 +168,50 @@ def _o365_dets(rng: np.random.Generator, n: int, img_ids: np.ndarray, h: np.ndar
             for i, c, b, sc in zip(img[order], cat[order], box[order].tolist(), score[order])]
 
 
+class _ShardedList:
+    """A JSON list written record block by record block into ``shards`` files (block ``k`` of ``n_blocks`` goes
+    to shard ``k * shards // n_blocks``), or into one file when ``shards`` is 0."""
+
+    def __init__(self, out: Path, shards: int, n_blocks: int) -> None:
+        self.paths = [out / "dt.json"] if not shards else [out / "dt" / f"part-{i:05d}.json" for i in range(shards)]
+        self.paths[0].parent.mkdir(parents=True, exist_ok=True)
+        self.shards, self.n_blocks = shards, n_blocks
+        self.files = [open(p, "wb") for p in self.paths]
+        self.count = [0] * len(self.files)
+        for f in self.files:
+            f.write(b"[")
+
+    def write(self, block: int, recs: list) -> None:
+        i = block * self.shards // self.n_blocks if self.shards else 0
+        if recs:
+            self.files[i].write((b"," if self.count[i] else b"") + orjson.dumps(recs)[1:-1])
+            self.count[i] += len(recs)
+
+    def close(self) -> None:
+        for f in self.files:
+            f.write(b"]")
+            f.close()
+
+
 def write_o365(out: Path, n_images: int, *, seed: int = 0, n_cats: int = 365, gt_per_image: float = 15.0,
-               dets_per_image: int = 100) -> tuple[int, int]:
-    """Write ``out/gt.json`` and ``out/dt.json`` block by block; returns (objects, detections)."""
+               dets_per_image: int = 100, shards: int = 0) -> tuple[int, int]:
+    """Write ``out/gt.json`` and ``out/dt.json`` (or ``shards`` files ``out/dt/part-*.json``) block by block;
+    returns (objects, detections)."""
     rng = np.random.default_rng(seed)
     out.mkdir(parents=True, exist_ok=True)
     parts = {k: out / f".{k}.part" for k in ("images", "annotations")}
     n_ann = n_det = 0
-    with open(parts["images"], "wb") as fi, open(parts["annotations"], "wb") as fa, open(out / "dt.json", "wb") as fd:
-        fd.write(b"[")
+    dt = _ShardedList(out, shards, -(-n_images // O365_BLOCK))
+    with open(parts["images"], "wb") as fi, open(parts["annotations"], "wb") as fa:
         for first in range(0, n_images, O365_BLOCK):
             images, anns, dets = _o365_block(rng, first, min(O365_BLOCK, n_images - first), n_ann + 1, n_cats,
                                              gt_per_image, dets_per_image)
-            for f, recs, count in ((fi, images, first), (fa, anns, n_ann), (fd, dets, n_det)):
+            for f, recs, count in ((fi, images, first), (fa, anns, n_ann)):
                 if recs:
                     f.write((b"," if count else b"") + orjson.dumps(recs)[1:-1])
+            dt.write(first // O365_BLOCK, dets)
             n_ann, n_det = n_ann + len(anns), n_det + len(dets)
-        fd.write(b"]")
+    dt.close()
     cats = orjson.dumps([{"id": c, "name": f"object_{c}", "supercategory": f"group_{c % 20}"}
                          for c in range(1, n_cats + 1)])
     with open(out / "gt.json", "wb") as f:
@@ -199,9 +232,10 @@ def main() -> None:
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--masks", action="store_true")
     ap.add_argument("--profile", choices=["coco", "objects365"], default="coco")
+    ap.add_argument("--shards", type=int, default=0, help="objects365: write the detections as N part files")
     a = ap.parse_args()
     if a.profile == "objects365":
-        n_ann, n_det = write_o365(a.out, a.images, seed=a.seed)
+        n_ann, n_det = write_o365(a.out, a.images, seed=a.seed, shards=a.shards)
         print(f"{a.out}: {a.images} images, {n_ann} objects, {n_det} detections")
         return
     gt, dets = make(a.images, seed=a.seed, masks=a.masks)

@@ -44,6 +44,9 @@ MODULES = [
     "annokit.metrics.rotated",
     "annokit.io.rotated",
     "annokit.io.coco_keypoints",
+    "annokit.distributed._cluster",
+    "annokit.distributed._shards",
+    "annokit.distributed.coco",
 ]
 
 

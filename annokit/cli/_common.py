@@ -11,9 +11,10 @@
 
 from __future__ import annotations
 
+import contextlib
 import sys
 import warnings
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
@@ -147,6 +148,30 @@ def json_option(what: str) -> Callable[[F], F]:
     return click.option("--json", "json_out", type=click.Path(dir_okay=False, allow_dash=True, path_type=Path),
                         default=None, help=f"Write {what} as JSON to this file; '-' writes it to stdout (and the "
                                            "text to stderr).")
+
+
+def scheduler_option(f: F) -> F:
+    """``--scheduler ADDRESS``: run on a dask.distributed cluster (docs/distributed.md)."""
+    return click.option("--scheduler", default=None, metavar="ADDRESS",
+                        help="Run on a dask.distributed cluster: tcp://HOST:PORT (a running dask scheduler) or "
+                             "local:N (N worker processes started here). Needs annokit[dask]; see "
+                             "docs/distributed.md.")(f)
+
+
+@contextlib.contextmanager
+def scheduler_client(address: str | None, *, quiet: bool) -> Iterator[Any]:
+    """``None`` without ``--scheduler``; else a dask client (dask is imported only then), the dashboard's address
+    printed on stderr when there is one. A scheduler that cannot be reached is one line, within 10 s."""
+    if address is None:
+        yield None
+        return
+    from annokit.distributed import connect, dashboard_link
+
+    with connect(address) as client:
+        link = dashboard_link(client)
+        if link and not quiet:
+            click.echo(f"dask dashboard: {link}", err=True)
+        yield client
 
 
 def resolve_format(path: Path, fmt: str | None) -> str:

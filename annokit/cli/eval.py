@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import replace
 from pathlib import Path
 from typing import Literal, TypeVar, cast
 
@@ -16,9 +17,12 @@ from annokit.cli._common import (
     overwrite_option,
     quiet_option,
     refuse_existing,
+    scheduler_client,
+    scheduler_option,
     write_json_output,
 )
 from annokit.cli._eval_tasks import TASKS, EvalInputs
+from annokit.cli._slices import SLICES_HELP, slice_options
 
 EPILOG = """\b
 Examples:
@@ -36,16 +40,23 @@ Examples:
   annokit eval --protocol lvis --gt lvis_v1_val.json --pred results.json --iou-type segm
   annokit eval --gt person_keypoints_val2017.json --pred keypoints.json --iou-type keypoints
   annokit eval --gt rotated_gt.json --pred rotated_results.json --iou-type rotated
+  annokit eval --gt gt.json --pred results.json --slice-by weather --json scores.json
+  annokit eval --gt gt.json --pred 'preds/part-*.json' --scheduler local:2
+  annokit eval --gt gt.json --pred 'preds/part-*.json' --scheduler tcp://10.0.0.5:8786 --json scores.json
 
 \b
 Without --task the ground truth decides: a COCO panoptic JSON is scored as panoptic, a file,label CSV as
 classification, any other dataset as detection (instance with --iou-type segm). --from names the ground truth's
 format when it cannot be recognised; detection, instance and localization read any dataset format (predictions
 are COCO results whose image and category ids are the dataset's as annokit reads it).
+detection / instance: --pred may be a glob of results files (quote it), scored as their concatenation in sorted
+name order; --scheduler runs on a dask cluster with the same numbers (docs/distributed.md).
 --json writes {"metrics": {...}, "per_class": {"<name>": {...}}}: fractions, null where undefined
 (with --protocol, also "protocol": its name, and the reference's key names; --iou-type keypoints or rotated
-runs --protocol coco).
-"""
+runs --protocol coco; with slices, also "slices": {"<slice>": {"images": n, "metrics": {...}}}).
+Slices (detection and instance): each slice's 12 COCO numbers, equal to an evaluation of its images alone.
+""" + SLICES_HELP
+
 
 _TASK_OF_FORMAT = {"coco-panoptic": "panoptic", "class-csv": "classification"}
 
@@ -76,6 +87,18 @@ _sigma_list = _number_list(float, "0.079,0.079,0.072", lambda v: v > 0, "sigmas 
 _int_list = _number_list(int, "1,10,100", lambda v: v >= 1, "maxDets are integers >= 1")
 
 
+def _pred_path(ctx: click.Context, param: click.Parameter, value: Path) -> Path:
+    """``--pred``: an existing path, or a glob pattern of results files (detection / instance)."""
+    if value.exists():
+        return value
+    from annokit.distributed import expand_shards, is_pattern
+
+    if not is_pattern(value):
+        raise click.BadParameter(f"Path {str(value)!r} does not exist.")
+    expand_shards(value)  # no match: one line naming the pattern
+    return value
+
+
 def _task(task: str | None, gt: Path, gt_format: str | None, iou_type: str | None) -> str:
     """``--task``, or the task the ground truth's format implies (an unrecognised one: detection)."""
     if task is not None:
@@ -92,6 +115,16 @@ def _task(task: str | None, gt: Path, gt_format: str | None, iou_type: str | Non
     return _TASK_OF_FORMAT.get(fmt or "") or ("instance" if iou_type == "segm" else "detection")
 
 
+def _check_distributed(task: str | None, pred: Path, scheduler: str | None) -> None:
+    """A glob of results files and --scheduler go with detection / instance (COCO) only."""
+    from annokit.distributed import is_pattern
+
+    what = "--scheduler" if scheduler is not None else "a glob in --pred" if is_pattern(pred) else None
+    if what is not None and task not in ("detection", "instance"):
+        raise click.UsageError(f"{what} goes with --task detection / instance (COCO), not "
+                               f"{'--protocol' if task is None else '--task ' + task}")
+
+
 @click.command(name="eval", epilog=EPILOG)
 @click.option("--task", type=click.Choice(TASKS), default=None,
               help="What to score (default: from the ground truth's format; see below).")
@@ -99,8 +132,8 @@ def _task(task: str | None, gt: Path, gt_format: str | None, iou_type: str | Non
               help="Ground truth: a dataset (COCO JSON, a VOC / YOLO / ... folder with --from), a file,label CSV "
                    "or a folder of label-map PNGs, by task.")
 @from_option("--gt")
-@click.option("--pred", "pred", required=True, type=click.Path(exists=True, path_type=Path),
-              help="Predictions (COCO results JSON, CSV or a folder of PNGs, by task).")
+@click.option("--pred", "pred", required=True, type=click.Path(path_type=Path), callback=_pred_path,
+              help="Predictions (COCO results JSON -- or a quoted glob of them --, CSV or a folder of PNGs, by task).")
 @click.option("--iou-type", type=click.Choice(["bbox", "segm", "keypoints", "rotated"]), default=None,
               help="detection/instance: box or mask IoU (default bbox; segm for --task instance), keypoint OKS "
                    "(COCO keypoints) or rotated-box IoU (COCO-style \"rbox\" fields); lvis: bbox or segm.")
@@ -138,6 +171,8 @@ def _task(task: str | None, gt: Path, gt_format: str | None, iou_type: str | Non
               help="keypoints: comma-separated per-keypoint OKS sigmas (default COCO's 17 person sigmas).")
 @click.option("--ap-method", type=click.Choice(["11point", "allpoint"]), default=None,
               help="dota: VOC07 11-point (default, the devkit's) or VOC12 all-point AP.")
+@slice_options
+@scheduler_option
 @quiet_option
 def eval_command(task: str | None, gt: Path, src_format: str | None, pred: Path,
                  iou_type: Literal["bbox", "segm", "keypoints", "rotated"] | None, json_out: Path | None,
@@ -147,11 +182,20 @@ def eval_command(task: str | None, gt: Path, src_format: str | None, pred: Path,
                  reduce_zero_label: bool, preset: Literal["mmseg", "cityscapes"] | None, top_k: int,
                  protocol: str | None, hierarchy: Path | None, iou_mode: Literal["devkit", "continuous"] | None,
                  kpt_sigmas: tuple[float, ...] | None, ap_method: Literal["11point", "allpoint"] | None,
-                 quiet: bool) -> None:
+                 slice_by: str | None, slices_file: Path | None, scheduler: str | None, quiet: bool) -> None:
     """Score predictions against ground truth and print a summary (and a per-class table)."""
     refuse_existing(overwrite, json_out)
     if protocol is None and iou_type in ("keypoints", "rotated"):
         protocol = "coco"
+    kind = _task(task, gt, src_format, iou_type) if protocol is None else None
+    if slice_by is not None or slices_file is not None:
+        if protocol is not None or kind not in ("detection", "instance"):
+            raise click.UsageError("--slice-by / --slices: COCO detection and instance evaluation only")
+        from annokit.distributed import is_pattern
+
+        if scheduler is not None or is_pattern(str(pred)):
+            raise click.UsageError("--slice-by / --slices: one results file, without --scheduler")
+    _check_distributed(kind, pred, scheduler)
     if protocol is not None:
         out = _eval_protocols.run_protocol(protocol, _eval_protocols.ProtocolInputs(
             gt=gt, pred=pred, hierarchy=hierarchy, iou_mode=iou_mode or "auto",
@@ -165,8 +209,10 @@ def eval_command(task: str | None, gt: Path, src_format: str | None, pred: Path,
     inputs = EvalInputs(gt=gt, pred=pred, gt_format=src_format, quiet=quiet, iou_type=box_or_mask, fixed=fixed,
                         iou_thrs=iou_thrs, max_dets=max_dets, area_rng=area_rng, gt_dir=gt_dir, pred_dir=pred_dir,
                         num_classes=num_classes, ignore_index=ignore_index, reduce_zero_label=reduce_zero_label,
-                        preset=preset, top_k=top_k)
-    result = _eval_tasks.RUNNERS[_task(task, gt, src_format, iou_type)](inputs)
+                        preset=preset, top_k=top_k, slice_by=slice_by, slices_file=slices_file)
+    with scheduler_client(scheduler, quiet=quiet) as client:
+        result = _eval_tasks.RUNNERS[str(kind)](replace(inputs, scheduler=client))
     Console.of(quiet, json_out).echo(result.text)
     if json_out is not None:
-        write_json_output(json_out, {"metrics": result.metrics, "per_class": result.per_class})
+        extra = {"slices": result.slices} if result.slices else {}
+        write_json_output(json_out, {"metrics": result.metrics, "per_class": result.per_class, **extra})

@@ -8,7 +8,7 @@ from typing import Any
 
 import click
 
-from annokit.cli._common import ProgressBar
+from annokit.cli._common import ProgressBar, scheduler_client, scheduler_option
 
 __all__ = ["COMMANDS", "predict_command", "predictors_command"]
 
@@ -23,6 +23,7 @@ Examples:
       --dataset sample_data/scenes/labels.csv --out scores.csv
   annokit predict --model yolov8n.onnx --option labels=coco.names --images imgs/ --out dets.json
   annokit predict --backend my_pkg.backend:MyPredictor --option weights=w.bin --images imgs/ --out p.json
+  annokit predict --model model.onnx --images imgs/ --out dets.json --scheduler local:4
 
 \b
 Output: detection / instance -> COCO results JSON; semantic -> a folder of PNG label maps;
@@ -30,6 +31,8 @@ classification -> a CSV of scores (file,<label>,...). With --images, image ids a
 with --dataset they are the dataset's, so `annokit eval --gt GT.json` scores the output.
 Images of more than 8 bits: 16-bit integer values are scaled by 255/65535, float images must lie in 0..1;
 --image-range minmax or LO:HI says otherwise (see docs/predict.md).
+--scheduler runs shards of images on a dask cluster (each worker loads the model once) and writes the same output;
+OUT must be on a file system the workers see (docs/distributed.md).
 """
 
 
@@ -63,10 +66,10 @@ def _items(images_dir: Path | None, dataset: str | None, fmt: str | None, image_
     return images_from_dataset(dataset, format=fmt, image_root=image_root)[0]
 
 
-def _build(backend: str, model: str | None, task: str | None, score_threshold: float | None,
-           options: tuple[str, ...]) -> Any:
-    """The predictor, from --backend, --model, --task, --score-threshold and the --option pairs."""
-    from annokit.predict.registry import load_backend, load_predictor, option_names
+def _spec(backend: str, model: str | None, task: str | None, score_threshold: float | None,
+          options: tuple[str, ...]) -> tuple[str, dict[str, Any]]:
+    """The backend and its options, from --backend, --model, --task, --score-threshold and the --option pairs."""
+    from annokit.predict.registry import load_backend, option_names
 
     opts = dict(_parse_option(o) for o in options)
     if model is not None:
@@ -77,6 +80,13 @@ def _build(backend: str, model: str | None, task: str | None, score_threshold: f
     if (score_threshold is not None and names is not None and "score_threshold" in names
             and task not in ("classification", "semantic")):
         opts.setdefault("score_threshold", score_threshold)
+    return backend, opts
+
+
+def _build(backend: str, opts: dict[str, Any], task: str | None) -> Any:
+    """The predictor of :func:`_spec`'s backend and options (its task checked against --task)."""
+    from annokit.predict.registry import load_predictor
+
     predictor = load_predictor(backend, **opts)
     has = str(getattr(predictor.task, "value", predictor.task))
     if task is not None and has != task:
@@ -123,11 +133,19 @@ def _show_failures(failures: list[Any], total: int) -> None:
                    "fail).")
 @click.option("--option", "options", multiple=True, metavar="KEY=VALUE",
               help="Backend option (repeatable), e.g. --option threads=2; VALUE is JSON when it parses as JSON.")
+@scheduler_option
+@click.option("--shard-size", type=click.IntRange(1), default=None,
+              help="With --scheduler: images per task (rounded up to a multiple of the batch size; default: about "
+                   "four shards per worker).")
+@click.option("--keep-shards", is_flag=True, default=False,
+              help="With --scheduler: OUT is a folder of the shards' files part-NNNNN.json / .csv (annokit eval "
+                   "--pred 'OUT/part-*.json' reads them as one) instead of one merged file.")
 @click.option("--quiet", "-q", is_flag=True, default=False, help="Print nothing but warnings and errors.")
 def predict_command(backend: str, model: str | None, task: str | None, images_dir: Path | None,
                     dataset: str | None, fmt: str | None, image_root: Path | None, out: Path, overwrite: bool,
                     batch_size: int | None, score_threshold: float | None, max_images: int | None,
-                    image_range: str, skip_failures: bool, options: tuple[str, ...], quiet: bool) -> None:
+                    image_range: str, skip_failures: bool, options: tuple[str, ...], scheduler: str | None,
+                    shard_size: int | None, keep_shards: bool, quiet: bool) -> None:
     """Run a model over images and write predictions that `annokit eval` scores."""
     from annokit.errors import FormatError
     from annokit.predict import RunFailed, parse_image_range, run_predictor, write_predictions
@@ -136,7 +154,15 @@ def predict_command(backend: str, model: str | None, task: str | None, images_di
         raise FormatError(out, None, "destination exists (pass --overwrite to replace it)")
     scaling = parse_image_range(image_range)
     items = _items(images_dir, dataset, fmt, image_root)[:max_images]
-    predictor = _build(backend, model, task, score_threshold, options)
+    backend, opts = _spec(backend, model, task, score_threshold, options)
+    if scheduler is not None:
+        _predict_on_cluster(backend, opts, items, out, task=task, scheduler=scheduler, batch_size=batch_size,
+                            skip_failures=skip_failures, score_threshold=score_threshold, image_range=scaling,
+                            shard_size=shard_size, keep_shards=keep_shards, overwrite=overwrite, quiet=quiet)
+        return
+    if keep_shards or shard_size is not None:
+        raise click.UsageError("--keep-shards and --shard-size go with --scheduler")
+    predictor = _build(backend, opts, task)
     try:
         with ProgressBar("predict", len(items), quiet=quiet) as bar:
             result = run_predictor(predictor, items, batch_size=batch_size, skip_failures=skip_failures,
@@ -147,12 +173,42 @@ def predict_command(backend: str, model: str | None, task: str | None, images_di
     written = write_predictions(result, out, overwrite=overwrite)
     if result.failures:
         _show_failures(result.failures, result.total)
-    if not quiet:
-        what = {"detection": "detections", "instance": "detections"}.get(result.task.value)
-        n = f"{len(result.instances())} {what} on " if what else ""
-        dest = out if len(written) <= 1 else f"{out}/ ({len(written)} files)"
-        click.echo(f"{n}{len(result.items)} images ({result.task.value}); {len(result.failures)} of {result.total} "
-                   f"images failed -> {dest}")
+    what = {"detection": "detections", "instance": "detections"}.get(result.task.value)
+    n_dets = len(result.instances()) if what else 0
+    _done(quiet, result.task.value, n_dets, len(result.items), len(result.failures), result.total, out, written)
+
+
+def _done(quiet: bool, task: str, n_dets: int, n_items: int, n_failed: int, total: int, out: Path,
+          written: list[Path]) -> None:
+    """The closing line: what was predicted and where it went."""
+    if quiet:
+        return
+    what = {"detection": "detections", "instance": "detections"}.get(task)
+    n = f"{n_dets} {what} on " if what else ""
+    dest = out if len(written) <= 1 else f"{out}/ ({len(written)} files)"
+    click.echo(f"{n}{n_items} images ({task}); {n_failed} of {total} images failed -> {dest}")
+
+
+def _predict_on_cluster(backend: str, opts: dict[str, Any], items: list[Any], out: Path, *, task: str | None,
+                        scheduler: str, batch_size: int | None, skip_failures: bool, score_threshold: float | None,
+                        image_range: Any, shard_size: int | None, keep_shards: bool, overwrite: bool,
+                        quiet: bool) -> None:
+    """``--scheduler``: image shards on a dask cluster (docs/distributed.md); the same output."""
+    from annokit.distributed.predict import PredictorSpec, predict_sharded
+    from annokit.predict import RunFailed
+
+    try:
+        with scheduler_client(scheduler, quiet=quiet) as client, ProgressBar("predict", None, quiet=quiet) as bar:
+            run = predict_sharded(PredictorSpec.of(backend, opts), items, out, scheduler=client, task=task,
+                                  batch_size=batch_size, skip_failures=skip_failures,
+                                  score_threshold=score_threshold, image_range=image_range, shard_size=shard_size,
+                                  keep_shards=keep_shards, overwrite=overwrite, progress=bar)
+    except RunFailed as exc:
+        _show_failures(exc.failures, len(items))
+        raise
+    if run.failures:
+        _show_failures(run.failures, run.total)
+    _done(quiet, run.task, run.n_detections, run.n_items, len(run.failures), run.total, out, run.written)
 
 
 @click.command(name="predictors", epilog="Examples:\n\n  annokit predictors\n  annokit predictors -q && echo ready")

@@ -47,7 +47,8 @@ if TYPE_CHECKING:
     from annokit.core.dataset import Dataset
     from annokit.core.instances import Instances
 
-__all__ = ["COCOAccumulator", "COCOParams", "COCOResult", "IouType", "evaluate", "STAT_KEYS", "KPT_STAT_KEYS"]
+__all__ = ["COCOAccumulator", "COCOCurves", "COCOParams", "COCOResult", "IouType", "evaluate",
+           "evaluate_with_accumulator", "STAT_KEYS", "KPT_STAT_KEYS", "MatchState", "SummarySpec", "summary_specs"]
 
 STAT_KEYS = ("AP", "AP50", "AP75", "APs", "APm", "APl", "AR1", "AR10", "AR100", "ARs", "ARm", "ARl")
 KPT_STAT_KEYS = ("AP", "AP50", "AP75", "APm", "APl", "AR", "AR50", "AR75", "ARm", "ARl")
@@ -316,12 +317,62 @@ def evaluate(
     >>> gt = read_instances("gt.json"); dt = read_results("pred.json", gt)  # doctest: +SKIP
     >>> evaluate(gt, dt).metrics_dict()["AP"]                           # doctest: +SKIP
     """
+    return evaluate_with_accumulator(gt, dt, params=params, fixed=fixed, progress=progress, stacklevel=4)[0]
+
+
+def evaluate_with_accumulator(
+    gt: Dataset, dt: Instances, *, params: COCOParams | None = None, fixed: bool = False,
+    progress: Progress | None = None, stacklevel: int = 3,
+) -> tuple[COCOResult, COCOAccumulator]:
+    """:func:`evaluate`, and the accumulator that holds its match records (for sliced evaluation and the bootstrap:
+    :meth:`COCOAccumulator.compute_subset`, :meth:`COCOAccumulator.match_state`).
+
+    Examples
+    --------
+    >>> from annokit.io.coco import read_instances, read_results
+    >>> gt = read_instances("sample_data/scenes/gt.json")
+    >>> res, acc = evaluate_with_accumulator(gt, read_results("sample_data/scenes/pred.json", gt))
+    >>> bool(acc.compute().stats[0] == res.stats[0])
+    True
+    """
     acc = COCOAccumulator(gt, params=params, fixed=fixed)
     batch = acc._batch(dt, progress)
     acc._add(batch.records)
-    res = acc.compute(stacklevel=3)
+    res = acc.compute(stacklevel=stacklevel)
     res.row_matches = functools.partial(_row_matches, acc, batch, len(dt), len(gt.annotations))
-    return res
+    return res, acc
+
+
+@dataclass(frozen=True)
+class MatchState:
+    """What :meth:`COCOAccumulator.compute` works from, for analyses that accumulate again without matching again
+    (sliced evaluation, bootstrap resamples). Read-only.
+
+    ``frame``: the evaluated image and category ids and the parameters as arrays; ``records``: the match record of
+    every detection kept, in accumulate order (``records.img`` indexes ``frame.img_ids``, ``records.cat``
+    ``frame.cat_ids``); ``group_keys`` (sorted) and ``group_npig`` ``(n_groups, A)``: per (image, category) group
+    that has ground truth (key ``image_index * K + category_index``), the ground truth not ignored in each area
+    range.
+    """
+
+    params: COCOParams
+    fixed: bool
+    frame: eng.EvalFrame
+    records: eng.MatchRecords
+    group_keys: np.ndarray
+    group_npig: np.ndarray
+    cat_names: list[str]
+
+    def npig(self, weights: np.ndarray) -> np.ndarray:
+        """``(K, A)``: the ground truth not ignored of a multiset of the images, ``weights`` ``(I,)`` integers per
+        image of ``frame.img_ids`` (0 / 1: a subset; counts: a bootstrap resample)."""
+        K, A = self.frame.shape[:2]
+        if K == 0 or len(self.group_keys) == 0:
+            return np.zeros((K, A), dtype=np.int64)
+        w = np.asarray(weights, dtype=np.int64)[self.group_keys // K]
+        cat = self.group_keys % K
+        return np.stack([np.bincount(cat, weights=w * self.group_npig[:, a], minlength=K) for a in range(A)],
+                        axis=1).astype(np.int64)
 
 
 @dataclass(frozen=True)
@@ -389,13 +440,21 @@ class COCOAccumulator:
         self._gtg: eng.GTGroups | None = eng.group_gt(self._frame, ga.image_ids, ga.labels, _gt_area(p, ga),
                                                       ga.iscrowd, ignore, uncounted)
         self._npig = self._gtg.npig
+        self._group_keys, self._group_npig = self._gtg.keys, eng.group_npig(self._gtg)
         self._cat_names = _cat_names(gt, self._frame.cat_ids)
         self._chunks: list[eng.MatchRecords] = []
         self._seen = np.zeros(len(self._frame.img_ids), dtype=bool)
+        self._part_images: np.ndarray | None = None  # an image part: the ids of its images (sorted)
+        self._cat_part: tuple[int, int] | None = None  # a category part: (i, n)
 
     @property
     def params(self) -> COCOParams:
         return self._params
+
+    @property
+    def cat_ids(self) -> np.ndarray:
+        """The evaluated category ids, sorted (the order of the result's arrays)."""
+        return self._frame.cat_ids
 
     @property
     def n_detections(self) -> int:
@@ -409,7 +468,16 @@ class COCOAccumulator:
 
         Raises :class:`~annokit.errors.ValidationError` when an image already had detections in an earlier update.
         """
-        self._add(self._batch(_as_instances(predictions, self._gt), None).records)
+        if self._cat_part is not None:
+            raise ValidationError("a category part takes no detections: update the accumulator it came from")
+        dt = _as_instances(predictions, self._gt)
+        if self._part_images is not None and len(dt):
+            pos = np.searchsorted(self._part_images, dt.image_ids).clip(0, len(self._part_images) - 1)
+            outside = self._part_images[pos] != dt.image_ids
+            if outside.any():
+                raise ValidationError(f"image {int(dt.image_ids[np.argmax(outside)])} is not in this image part's "
+                                      "ground truth")
+        self._add(self._batch(dt, None).records)
         return self
 
     def merge(self, other: COCOAccumulator) -> COCOAccumulator:
@@ -430,16 +498,169 @@ class COCOAccumulator:
 
     def compute(self, *, stacklevel: int = 2) -> COCOResult:
         """The result over every detection added so far (warnings for pycocotools' defects the input hits)."""
+        if self._cat_part is not None:
+            raise ValidationError(f"this accumulator is category part {self._cat_part[0]} of {self._cat_part[1]}: "
+                                  "assemble the curves() of every part with compute_from()")
+        return self._result(*self._accumulate(), warn=True, stacklevel=stacklevel + 1)
+
+    def compute_subset(self, image_ids: np.ndarray | Sequence[int], *, warn: bool = True) -> COCOResult:
+        """The result over the images ``image_ids`` alone, from the match records (nothing is matched again).
+
+        Equal to evaluating a ground truth that holds only these images (and every category) with the detections on
+        them: ``maxDets`` cuts per image and category and ties break by image, so restricting the records to the
+        images and the ground-truth counts to their groups gives exactly that. An id that is not evaluated is a
+        :class:`~annokit.errors.ValidationError`; no ids give the result of no images (every number undefined).
+
+        Examples
+        --------
+        >>> from annokit.io.coco import read_instances, read_results
+        >>> gt = read_instances("sample_data/scenes/gt.json")
+        >>> dets = read_results("sample_data/scenes/pred.json", gt)
+        >>> acc = COCOAccumulator(gt).update(dets)
+        >>> first = list(range(1, 9))
+        >>> sub = evaluate(gt.filter(image_ids=first), dets[dets.image_ids <= 8])
+        >>> part = acc.compute_subset(first)
+        >>> float(round(part.stats[0], 3)), bool(part.stats[0] == sub.stats[0])
+        (0.509, True)
+        """
+        ids = np.asarray(image_ids, dtype=np.int64).reshape(-1)
+        pos = self._frame.img_index(ids)
+        if (pos < 0).any():
+            raise ValidationError(f"image id {int(ids[np.argmax(pos < 0)])} is not evaluated")
+        keep = np.zeros(len(self._frame.img_ids), dtype=np.int64)
+        keep[pos] = 1
+        state = self.match_state()
+        recs = state.records.select(keep[state.records.img] > 0)
+        return self._result(*eng.accumulate(self._frame, recs, state.npig(keep)), warn=warn, stacklevel=2)
+
+    def match_state(self) -> MatchState:
+        """What :meth:`compute` works from (the frame, every match record in accumulate order, the ground-truth
+        counts per image and category), for analyses that re-accumulate without matching again."""
+        return MatchState(params=self._params, fixed=self._fixed, frame=self._frame,
+                          records=self._records(), group_keys=self._group_keys,
+                          group_npig=self._group_npig, cat_names=list(self._cat_names))
+
+    def _records(self) -> eng.MatchRecords:
+        """Every match record so far, in accumulate order (sorted once, then kept: later calls reuse them)."""
         _, A, T = self._frame.shape[:3]
-        recs = eng.MatchRecords.concat(self._chunks) if self._chunks else eng.MatchRecords.empty(A, T)
-        precision, recall, scores = eng.accumulate(self._frame, recs, self._npig)
+        if not self._chunks:
+            return eng.MatchRecords.empty(A, T)
+        if len(self._chunks) > 1 or not self._chunks[0].canonical:
+            self._chunks = [eng.MatchRecords.concat(self._chunks).canonicalize()]
+        return self._chunks[0]
+
+    def _accumulate(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Precision, recall and scores over every match record so far."""
+        return eng.accumulate(self._frame, self._records(), self._npig)
+
+    def _result(self, precision: np.ndarray, recall: np.ndarray, scores: np.ndarray, *, warn: bool = True,
+                stacklevel: int) -> COCOResult:
+        """Summarize accumulated curves (warnings for the notes at ``stacklevel`` above the caller)."""
         notes = list(self._notes)
         stats, extra, labels = _summarize(self._params, precision, recall, self._fixed, notes)
-        for n in notes:
-            warnings.warn(n, PycocotoolsQuirkWarning, stacklevel=stacklevel)
+        for n in notes if warn else []:
+            warnings.warn(n, PycocotoolsQuirkWarning, stacklevel=stacklevel + 1)
         return COCOResult(params=self._params, cat_ids=self._frame.cat_ids, cat_names=list(self._cat_names),
                           precision=precision, recall=recall, scores=scores, stats=stats, extra_stats=extra,
                           stat_labels=labels, fixed=self._fixed, notes=notes)
+
+    # -------------------------------------------------------------------- parts (evaluation on several machines)
+    def image_part(self, gt: Dataset) -> COCOAccumulator:
+        """An empty accumulator of this evaluation holding the ground truth of some of its images only.
+
+        Parameters
+        ----------
+        gt : Dataset
+            Some images of this accumulator's ground truth with *every* annotation of those images (and the
+            categories). This accumulator needs no ground truth itself (an unpickled one will do).
+
+        Returns
+        -------
+        COCOAccumulator
+            Takes the detections of ``gt``'s images (others raise :class:`~annokit.errors.ValidationError`), merges
+            with this accumulator and its other image parts, and computes over the *whole* ground truth (it keeps
+            this accumulator's ground-truth counts). Like any accumulator it pickles without its ground truth: a
+            part is what is sent with a shard of images to another process.
+
+        Examples
+        --------
+        >>> from annokit.io.coco import read_instances, read_results
+        >>> gt = read_instances("sample_data/scenes/gt.json")
+        >>> dets = read_results("sample_data/scenes/pred.json", gt)
+        >>> whole = COCOAccumulator(gt)
+        >>> odd = gt.images.ids[gt.images.ids % 2 == 1]; even = gt.images.ids[gt.images.ids % 2 == 0]
+        >>> parts = [whole.image_part(gt.filter(image_ids=ids)) for ids in (odd, even)]
+        >>> _ = parts[0].update(dets[dets.image_ids % 2 == 1]); _ = parts[1].update(dets[dets.image_ids % 2 == 0])
+        >>> bool((parts[0].merge(parts[1]).compute().stats == whole.update(dets).compute().stats).all())
+        True
+        """
+        if self._cat_part is not None:
+            raise ValidationError("image_part: this accumulator is a category part")
+        ga = gt.annotations
+        ignore, uncounted, _ = _gt_flags(ga.iscrowd, ga.ignore, ga.ids, self._fixed)
+        out = object.__new__(COCOAccumulator)
+        out.__dict__.update(self.__dict__)
+        out._gt = gt
+        out._gtg = eng.group_gt(self._frame, ga.image_ids, ga.labels, ga.area, ga.iscrowd, ignore, uncounted)
+        out._chunks = []
+        out._seen = np.zeros(len(self._frame.img_ids), dtype=bool)
+        out._part_images = np.unique(np.asarray(gt.images.ids))
+        return out
+
+    def category_parts(self, n: int) -> list[COCOAccumulator]:
+        """The detections recorded so far in ``n`` accumulators by category: part ``i`` keeps the categories at
+        positions ``i, i + n, i + 2n, ...`` of :attr:`cat_ids`.
+
+        Parts of the same number from accumulators of the same evaluation merge (and only those); the
+        :meth:`curves` of every part, given to :meth:`compute_from`, make the result that :meth:`compute` of all
+        the detections gives, bit for bit. Each part holds only its categories' records, so the final accumulation
+        of a large evaluation can run on several machines.
+
+        Examples
+        --------
+        >>> from annokit.io.coco import read_instances, read_results
+        >>> gt = read_instances("sample_data/scenes/gt.json")
+        >>> acc = COCOAccumulator(gt).update(read_results("sample_data/scenes/pred.json", gt))
+        >>> parts = acc.category_parts(2)
+        >>> bool((acc.compute_from([p.curves() for p in parts]).precision == acc.compute().precision).all())
+        True
+        """
+        if n < 1:
+            raise ValidationError(f"category_parts: n must be at least 1, got {n}")
+        if self._cat_part is not None:
+            raise ValidationError("category_parts: this accumulator is already a category part")
+        parts = []
+        for i in range(n):
+            out = object.__new__(COCOAccumulator)
+            out.__dict__.update(self.__dict__)
+            out._chunks = [c for c in (_records_of(r, i, n) for r in self._chunks) if len(c)]
+            out._cat_part = (i, n)
+            parts.append(out)
+        return parts
+
+    def curves(self) -> COCOCurves:
+        """Precision, recall and scores of this accumulator's categories (every one, or those of its category
+        part): the slices of :class:`COCOResult`'s arrays, for :meth:`compute_from`."""
+        precision, recall, scores = self._accumulate()
+        K = len(self._frame.cat_ids)
+        k = np.arange(K) if self._cat_part is None else np.arange(self._cat_part[0], K, self._cat_part[1])
+        return COCOCurves(cats=k, precision=precision[:, :, k], recall=recall[:, k], scores=scores[:, :, k])
+
+    def compute_from(self, curves: Sequence[COCOCurves], *, stacklevel: int = 2) -> COCOResult:
+        """The result from the :meth:`curves` of category parts that together hold every category once (of
+        accumulators of this evaluation; this one may be empty, or unpickled without its ground truth)."""
+        K, A, T, R, M = self._frame.shape
+        precision, scores = np.empty((T, R, K, A, M)), np.empty((T, R, K, A, M))
+        recall = np.empty((T, K, A, M))
+        seen = np.zeros(K, dtype=np.int64)
+        for c in curves:
+            precision[:, :, c.cats], scores[:, :, c.cats], recall[:, c.cats] = c.precision, c.scores, c.recall
+            seen[c.cats] += 1
+        if (seen != 1).any():
+            k = int(np.flatnonzero(seen != 1)[0])
+            raise ValidationError(f"compute_from: category {int(self._frame.cat_ids[k])} is in {int(seen[k])} of the "
+                                  "curves given (every category must be in exactly one)")
+        return self._result(precision, recall, scores, stacklevel=stacklevel)
 
     def __getstate__(self) -> dict[str, Any]:
         state = dict(self.__dict__)
@@ -447,7 +668,7 @@ class COCOAccumulator:
         return state
 
     def __setstate__(self, state: dict[str, Any]) -> None:
-        self.__dict__.update(state)
+        self.__dict__.update({"_part_images": None, "_cat_part": None, **state})
 
     # ------------------------------------------------------------------------------------------- internals
     def _batch(self, dt: Instances, progress: Progress | None) -> _Batch:
@@ -476,12 +697,36 @@ class COCOAccumulator:
             self._chunks.append(recs)
 
     def _check_compatible(self, other: COCOAccumulator) -> None:
+        if self._cat_part != other._cat_part:
+            raise ValidationError(f"cannot merge category part {self._cat_part} with {other._cat_part} (only parts "
+                                  "of the same number merge)")
         f, g = self._frame, other._frame
         same = (self._params == other._params and self._fixed == other._fixed
                 and np.array_equal(f.img_ids, g.img_ids) and np.array_equal(f.cat_ids, g.cat_ids)
                 and np.array_equal(self._npig, other._npig))
         if not same:
             raise ValidationError("cannot merge accumulators over different ground truth or parameters")
+
+
+@dataclass(frozen=True)
+class COCOCurves:
+    """The arrays of :class:`COCOResult` for some categories (positions ``cats`` of the evaluated categories):
+    ``precision`` and ``scores`` ``(T, R, k, A, M)``, ``recall`` ``(T, k, A, M)``
+    (:meth:`COCOAccumulator.curves`)."""
+
+    cats: np.ndarray
+    precision: np.ndarray
+    recall: np.ndarray
+    scores: np.ndarray
+
+
+def _records_of(r: eng.MatchRecords, i: int, n: int) -> eng.MatchRecords:
+    """The rows of ``r`` whose category position is ``i`` modulo ``n`` (candidates renumbered, order kept)."""
+    keep = r.cat % n == i
+    ck = keep[r.cand]
+    return eng.MatchRecords(score=r.score[keep], cat=r.cat[keep], img=r.img[keep], rank=r.rank[keep],
+                            area=r.area[keep], cand=(np.cumsum(keep) - 1)[r.cand[ck]], status=r.status[ck],
+                            canonical=r.canonical)
 
 
 def _sorted_params(p: COCOParams) -> COCOParams:
@@ -690,17 +935,49 @@ def _summarize(p: COCOParams, precision: np.ndarray, recall: np.ndarray, fixed: 
     specs = _summary_specs(p, fixed, notes)
     stats = np.array([_summary_value(p, precision, recall, s) for s in specs])
     labels = [_summary_line(p, s, v) for s, v in zip(specs, stats)]
-    md = p.max_dets
-    m_ext = md[-1] if fixed or p.iou_type == "keypoints" else (md[2] if len(md) > 2 else md[-1])
-    named = [lbl for lbl in p.area_labels if lbl not in ("all", "small", "medium", "large")]
     extra: dict[str, float] = {}
     ap_lines: list[str] = []
     ar_lines: list[str] = []
-    for lbl in named:  # AP_<name>, AR_<name> per range; the AP lines first, then the AR lines
-        for ap, lines in ((True, ap_lines), (False, ar_lines)):
-            spec: _Spec = (ap, None, lbl, m_ext)
-            v = _summary_value(p, precision, recall, spec)
-            extra[f"{'AP' if ap else 'AR'}_{lbl}"] = v
-            lines.append(_summary_line(p, spec, v))
+    for key, spec in _named_specs(p, fixed):  # the AP lines first, then the AR lines
+        v = _summary_value(p, precision, recall, spec)
+        extra[key] = v
+        (ap_lines if spec[0] else ar_lines).append(_summary_line(p, spec, v))
     labels += ap_lines + ar_lines
     return stats, extra, labels
+
+
+def _named_specs(p: COCOParams, fixed: bool) -> list[tuple[str, _Spec]]:
+    """``AP_<name>``, ``AR_<name>`` of every named area range other than all / small / medium / large, range by
+    range."""
+    md = p.max_dets
+    m_ext = md[-1] if fixed or p.iou_type == "keypoints" else (md[2] if len(md) > 2 else md[-1])
+    named = [lbl for lbl in p.area_labels if lbl not in ("all", "small", "medium", "large")]
+    return [(f"{'AP' if ap else 'AR'}_{lbl}", (ap, None, lbl, m_ext)) for lbl in named for ap in (True, False)]
+
+
+@dataclass(frozen=True)
+class SummarySpec:
+    """How one number of :meth:`COCOResult.metrics_dict` is read off the arrays: the mean of the ``precision``
+    (``ap``) or ``recall`` entries that are not -1 at IoU threshold ``iou`` (None: all), area range label ``area``
+    and maxDets ``max_dets`` (None, or a value not in the parameters: no entry, the number is -1)."""
+
+    key: str
+    ap: bool
+    iou: float | None
+    area: str
+    max_dets: int | None
+
+
+def summary_specs(params: COCOParams, *, fixed: bool = False) -> list[SummarySpec]:
+    """The numbers of :meth:`COCOResult.metrics_dict`, in its order, as :class:`SummarySpec` (pycocotools'
+    ``summarize``, with its fixed ``maxDets=100`` for the first AP unless ``fixed``, then the named area ranges).
+
+    Examples
+    --------
+    >>> [s.key for s in summary_specs(COCOParams())][:3], summary_specs(COCOParams())[1]
+    (['AP', 'AP50', 'AP75'], SummarySpec(key='AP50', ap=True, iou=0.5, area='all', max_dets=100))
+    """
+    p = _sorted_params(params)
+    keys = KPT_STAT_KEYS if p.iou_type == "keypoints" else STAT_KEYS
+    specs = [SummarySpec(k, *s) for k, s in zip(keys, _summary_specs(p, fixed, []))]
+    return specs + [SummarySpec(k, *s) for k, s in _named_specs(p, fixed)]

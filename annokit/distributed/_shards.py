@@ -1,0 +1,84 @@
+"""Sharded inputs: results files given by a glob pattern, and detection columns split and joined (private)."""
+
+from __future__ import annotations
+
+import glob
+import os
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+
+from annokit.core.coco_results import ResultColumns
+from annokit.core.dataset import Dataset, ImageTable
+from annokit.errors import FormatError
+
+__all__ = ["concat_columns", "expand_shards", "image_subset", "is_pattern", "take_columns"]
+
+PathLike = str | os.PathLike[str]
+
+
+def is_pattern(path: PathLike) -> bool:
+    """Whether ``path`` is a glob pattern (``*``, ``?`` or ``[``) rather than one file."""
+    return any(c in str(path) for c in "*?[") and not Path(path).exists()
+
+
+def expand_shards(pred: PathLike | Sequence[PathLike]) -> list[Path]:
+    """The results files of ``pred``: one file, the files a glob pattern matches (sorted by name, ``**`` for any
+    depth), or a list of files in the order given.
+
+    >>> [p.name for p in expand_shards("sample_data/scenes/pred*.json")][:1]
+    ['pred.json']
+    """
+    if isinstance(pred, (list, tuple)):
+        paths = [Path(p) for p in pred]
+    elif isinstance(pred, (str, os.PathLike)) and is_pattern(pred):
+        paths = [Path(p) for p in sorted(glob.glob(str(pred), recursive=True)) if Path(p).is_file()]
+        if not paths:
+            raise FormatError(pred, None, "no results file matches this pattern")
+    else:
+        paths = [Path(pred)]  # type: ignore[arg-type]
+    for p in paths:
+        if not p.is_file():
+            raise FormatError(p, None, "no such file")
+    if not paths:
+        raise FormatError(None, None, "no results files given")
+    return paths
+
+
+def take_columns(c: ResultColumns, rows: np.ndarray) -> ResultColumns:
+    """The detections ``rows`` of ``c``, in that order (no unknown-category count: it was reported)."""
+    segs = None if c.segmentations is None else [c.segmentations[i] for i in rows.tolist()]
+    return ResultColumns(image_ids=c.image_ids[rows], labels=c.labels[rows], scores=c.scores[rows], xywh=c.xywh[rows],
+                         area=c.area[rows], segmentations=segs, unknown=0, first_unknown=None)
+
+
+def concat_columns(parts: Sequence[ResultColumns]) -> ResultColumns:
+    """The detections of ``parts`` one after the other, as one results file holding them in that order would give
+    (a part without segmentations contributes ``None`` where another has them). Unknown categories are counted per
+    part, where they are reported: not here."""
+    segs = None
+    if any(p.segmentations is not None for p in parts):
+        segs = [s for p in parts for s in (p.segmentations if p.segmentations is not None else [None] * len(p))]
+    if not parts:
+        z = np.zeros(0)
+        return ResultColumns(np.zeros(0, np.int64), np.zeros(0, np.int64), z, np.zeros((0, 4)), z, None, 0, None)
+    return ResultColumns(image_ids=np.concatenate([p.image_ids for p in parts]),
+                         labels=np.concatenate([p.labels for p in parts]),
+                         scores=np.concatenate([p.scores for p in parts]),
+                         xywh=np.concatenate([p.xywh for p in parts]), area=np.concatenate([p.area for p in parts]),
+                         segmentations=segs, unknown=0, first_unknown=None)
+
+
+def image_subset(ds: Dataset, idx: np.ndarray) -> Dataset:
+    """The images at positions ``idx`` of ``ds`` (in that order) with every annotation of theirs (in ``ds``'s order),
+    every category and the dataset's top-level fields."""
+    im = ds.images
+    rows = idx.tolist()
+    images = ImageTable(ids=im.ids[idx], file_names=[im.file_names[i] for i in rows], heights=im.heights[idx],
+                        widths=im.widths[idx], extras=None if im.extras is None else [im.extras[i] for i in rows])
+    keep = np.zeros(len(im), dtype=bool)
+    keep[idx] = True
+    ann = ds.annotations
+    return Dataset(images=images, categories=ds.categories, annotations=ann[keep[im.index_of(ann.image_ids)]],
+                   info=ds.info, licenses=ds.licenses, extras=ds.extras)

@@ -1,0 +1,289 @@
+"""COCO evaluation of sharded results on a dask.distributed cluster, equal to the in-process evaluation bit for bit.
+
+The stages, each a task on a worker (the client only plans the graph and assembles small arrays):
+
+1. *ground truth* (one task): a worker reads the ground truth once, builds the evaluation (a
+   :class:`~annokit.metrics.coco.COCOAccumulator` whose pickle holds only the image and category ids and the
+   ground-truth counts) and splits the ground truth into ``B`` image buckets: the image at position ``p`` of the
+   ground truth goes to bucket ``p mod B``, with every annotation of that image;
+2. *read* (one task per results file): a worker reads its file by ``COCO.loadRes``' rules (an error names the file
+   and the record) and routes its detections to the buckets of their images, keeping their order;
+3. *match* (one task per bucket): the bucket's detections from every file, in file order, are matched against the
+   bucket's ground truth in one update, and the match records are split into ``G`` category groups;
+4. *accumulate* (one task per category group): the records of a group from every bucket are merged and
+   accumulated into that group's precision, recall and scores;
+5. the client puts the groups' arrays together and summarizes them.
+
+Why the numbers are those of the in-process run of the files concatenated (in sorted name order), for any split
+of the detections into files and any ``B`` and ``G``: the detections of an image all reach one bucket, in the order
+the concatenated file has them (so score ties break as pycocotools breaks them), and they are matched there against
+every annotation of that image; the accumulator's records do not depend on how images are grouped into updates, and
+accumulation of one category reads only that category's records. A file need not hold whole images: an image's
+detections may be spread over several files, as they are joined by image before matching.
+
+Memory: no process holds all detections -- each worker holds the files it reads (as columns) and the buckets it
+matches; the client holds the category groups' arrays (about ``3 * T * R * K * A * M`` floats).
+"""
+
+from __future__ import annotations
+
+import functools
+import os
+import pickle
+import warnings
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Literal
+
+import numpy as np
+
+from annokit._internal.gc import no_gc
+from annokit._internal.progress import Progress
+from annokit.core.coco_results import ResultColumns, ResultsTarget, read_result_columns
+from annokit.core.dataset import Dataset
+from annokit.core.instances import Instances
+from annokit.distributed._cluster import Job, connect, worker_count
+from annokit.distributed._shards import concat_columns, expand_shards, image_subset, take_columns
+from annokit.errors import AnnokitWarning, FormatError, ValidationError
+from annokit.metrics.coco import COCOAccumulator, COCOCurves, COCOParams, COCOResult
+
+__all__ = ["evaluate_coco", "read_ground_truth", "read_result_shards"]
+
+PathLike = str | os.PathLike[str]
+BUCKET_BYTES = 64 << 20
+"""Results-file bytes per image bucket (default ``B``: at least two buckets per worker)."""
+GROUP_BYTES = 256 << 20
+"""Results-file bytes per category group (default ``G``: at least one group per worker)."""
+
+
+def read_ground_truth(path: PathLike, fmt: str | None = None, *, fixed: bool = False) -> Dataset:
+    """The ground truth of a COCO evaluation: a COCO instances file (pycocotools' reading rules, ``fixed``) or a
+    dataset in another format (``fmt``, else recognised from the path; unrecognised: COCO)."""
+    from annokit.convert import detect_format
+
+    if fmt is None:
+        try:
+            fmt = detect_format(path)
+        except FormatError:
+            fmt = "coco"
+    if fmt == "coco":
+        from annokit.io.coco import read_instances
+
+        return read_instances(path, fixed=fixed)
+    from annokit.api import load
+
+    return load(path, fmt)
+
+
+def read_result_shards(paths: Sequence[PathLike], gt: Dataset, *, fixed: bool = False) -> Instances:
+    """The detections of several COCO results files, as one file holding them in this order would give
+    (:func:`annokit.io.coco.read_results` of one file)."""
+    from annokit.io.coco import read_results
+
+    if len(paths) == 1:
+        return read_results(paths[0], gt, fixed=fixed)
+    target = ResultsTarget.of(gt)
+    cols = concat_columns([_read_columns(p, target) for p in paths])
+    if not len(cols) and not fixed:
+        warnings.warn(f"{paths[0]} ...: the {len(paths)} results files hold no detection (pycocotools' loadRes "
+                      "crashes on an empty list); scoring no detections", AnnokitWarning, stacklevel=2)
+    return _instances(cols, paths[0])
+
+
+def _read_columns(path: PathLike, target: ResultsTarget) -> ResultColumns:
+    """One results file's detections (unknown categories reported with the file's name)."""
+    p = Path(path)
+    try:
+        cols = read_result_columns(p, target, fixed=True)
+    except OSError as exc:
+        raise FormatError(p, None, f"cannot read: {exc.strerror or exc}") from None
+    cols.warn_unknown(p, stacklevel=3)
+    return cols
+
+
+def _instances(cols: ResultColumns, path: PathLike) -> Instances:
+    try:
+        return cols.instances()
+    except ValidationError as exc:
+        raise FormatError(path, None, str(exc)) from None
+
+
+def evaluate_coco(gt: Dataset | PathLike, pred: PathLike | Sequence[PathLike], *, gt_format: str | None = None,
+                  iou_type: Literal["bbox", "segm"] = "bbox", params: COCOParams | None = None, fixed: bool = False,
+                  scheduler: str | Any | None = None, progress: Progress | None = None, buckets: int | None = None,
+                  category_groups: int | None = None) -> COCOResult:
+    """COCO evaluation of one or many results files, in this process or on a dask.distributed cluster.
+
+    Parameters
+    ----------
+    gt : Dataset or path
+        The ground truth (a path is read by :func:`read_ground_truth`; on a cluster, by one worker).
+    pred : path, glob pattern or list of paths
+        COCO results files (``"preds/part-*.json"``: the matches in sorted name order). They are evaluated as the
+        one file that holds their detections in that order would be; an image's detections may be in several.
+    gt_format : str, optional
+        The ground truth's format (default: recognised; COCO when not).
+    iou_type, params, fixed
+        As :func:`annokit.evaluate`.
+    scheduler : str or distributed.Client, optional
+        ``"local:N"`` (N worker processes started and stopped here), ``"tcp://HOST:PORT"`` (a running dask
+        scheduler) or a Client. None: in this process, without importing dask.
+    progress : callable, optional
+        ``progress(stage, done, total)``; on a cluster, one stage ``"tasks"`` for the whole job.
+    buckets, category_groups : int, optional
+        On a cluster: image buckets matched apart, category groups accumulated apart (default: from the size of
+        the results files and the number of workers). The result does not depend on them.
+
+    Returns
+    -------
+    COCOResult
+        Equal, array for array, to the in-process evaluation (without the per-row ``dt_matches``).
+
+    Examples
+    --------
+    >>> res = evaluate_coco("sample_data/scenes/gt.json", "sample_data/scenes/pred.json")
+    >>> round(res.metrics_dict()["AP"], 3)
+    0.531
+    >>> res = evaluate_coco("gt.json", "preds/part-*.json", scheduler="local:2")  # doctest: +SKIP
+    """
+    paths = expand_shards(pred)
+    p = params if params is not None else COCOParams(iou_type=iou_type)
+    if scheduler is None:
+        from annokit.metrics.coco import evaluate
+
+        with no_gc():
+            ds = gt if isinstance(gt, Dataset) else read_ground_truth(gt, gt_format, fixed=fixed)
+            dt = read_result_shards(paths, ds, fixed=fixed)
+        return evaluate(ds, dt, params=p, fixed=fixed, progress=progress)
+    with connect(scheduler) as client:
+        n = worker_count(client)
+        size = sum(path.stat().st_size for path in paths)
+        b = buckets or min(1024, max(2 * n, -(-size // BUCKET_BYTES)))
+        g = category_groups or min(64, max(n, -(-size // GROUP_BYTES)))
+        gt_arg = client.scatter(gt) if isinstance(gt, Dataset) else str(gt)
+        job = Job(client, "eval")
+        final = _submit_eval(job, gt_arg, gt_format, paths, p, fixed, b, g)
+        job.run(progress)
+        whole, notes, curves = client.gather([final.whole, final.notes, final.curves])
+    for messages, _ in notes:
+        for message, category in messages:
+            warnings.warn(message, category, stacklevel=2)
+    if all(empty for _, empty in notes) and not fixed:
+        warnings.warn(f"{paths[0]}{' ...' if len(paths) > 1 else ''}: no detections (pycocotools' loadRes crashes "
+                      "on an empty list); scoring no detections", AnnokitWarning, stacklevel=2)
+    return whole.compute_from(curves, stacklevel=3)  # type: ignore[no-any-return]
+
+
+@dataclass(frozen=True)
+class _Final:
+    """The futures the client gathers: the evaluation, each file's warnings, each category group's curves."""
+
+    whole: Any
+    notes: list[Any]
+    curves: list[Any]
+
+
+def _submit_eval(job: Job, gt: Any, fmt: str | None, paths: list[Path], params: COCOParams, fixed: bool,
+                 n_buckets: int, n_groups: int) -> _Final:
+    """The task graph of the module docstring (the futures of intermediate results are left to the job)."""
+    plan = job.submit(_ground_truth_stage, gt, fmt, params, fixed, n_buckets, stage="ground-truth")
+    whole = job.submit(_plan_whole, plan, stage="evaluation")
+    target = job.submit(_plan_target, plan, stage="image-table")
+    parts = [job.submit(_plan_part, plan, b, stage="ground-truth-bucket", index=b) for b in range(n_buckets)]
+    shards = [job.submit(_read_stage, str(p), target, n_buckets, stage="read", index=i) for i, p in enumerate(paths)]
+    notes = [job.submit(_shard_notes, s, stage="notes", index=i) for i, s in enumerate(shards)]
+    buckets = []
+    for b in range(n_buckets):
+        pieces = [job.submit(_shard_piece, s, b, stage="route", index=f"{i}-{b}") for i, s in enumerate(shards)]
+        buckets.append(job.submit(_match_stage, whole, parts[b], n_groups, *pieces, stage="match", index=b))
+    curves = []
+    for g in range(n_groups):
+        group = [job.submit(_group_part, k, g, stage="split", index=f"{b}-{g}") for b, k in enumerate(buckets)]
+        curves.append(job.submit(_accumulate_stage, *group, stage="accumulate", index=g))
+    return _Final(whole=whole, notes=notes, curves=curves)
+
+
+# ------------------------------------------------------------------------------------- stages (run on workers)
+@dataclass(frozen=True)
+class _Plan:
+    """The ground-truth stage's output: the evaluation (without its ground truth), the image table results are read
+    against, and the ground truth by image bucket."""
+
+    whole: COCOAccumulator
+    target: ResultsTarget
+    parts: list[Dataset]
+
+
+@dataclass(frozen=True)
+class _Shard:
+    """A results file's detections by image bucket, the warnings its reading gave, and whether it was empty."""
+
+    pieces: list[ResultColumns]
+    notes: list[tuple[str, type[Warning]]]
+    empty: bool
+
+
+def _ground_truth_stage(gt: Dataset | str, fmt: str | None, params: COCOParams, fixed: bool, n: int) -> _Plan:
+    with no_gc():
+        ds = gt if isinstance(gt, Dataset) else read_ground_truth(gt, fmt, fixed=fixed)
+    whole = pickle.loads(pickle.dumps(COCOAccumulator(ds, params=params, fixed=fixed)))  # drops the ground truth
+    return _Plan(whole=whole, target=ResultsTarget.of(ds), parts=image_buckets(ds, n))
+
+
+def image_buckets(gt: Dataset, n: int) -> list[Dataset]:
+    """``gt`` in ``n`` parts by image: the image at position ``p`` (and its annotations) in part ``p mod n``."""
+    bucket = np.arange(len(gt.images)) % n
+    return [image_subset(gt, np.flatnonzero(bucket == b)) for b in range(n)]
+
+
+def _plan_whole(plan: _Plan) -> COCOAccumulator:
+    return plan.whole
+
+
+def _plan_target(plan: _Plan) -> ResultsTarget:
+    return plan.target
+
+
+def _plan_part(plan: _Plan, b: int) -> Dataset:
+    return plan.parts[b]
+
+
+def _read_stage(path: str, target: ResultsTarget, n: int) -> _Shard:
+    """Read one results file and route its detections to the image buckets (file order kept in each)."""
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        with no_gc():
+            cols = _read_columns(path, target)
+    _instances(cols, path)  # the checks of one results file, with its name
+    bucket = target.image_pos(cols.image_ids) % n
+    order = np.argsort(bucket, kind="stable")
+    cuts = np.searchsorted(bucket[order], np.arange(n + 1))
+    pieces = [take_columns(cols, order[cuts[b]:cuts[b + 1]]) for b in range(n)]
+    return _Shard(pieces=pieces, notes=[(str(w.message), w.category) for w in caught], empty=not len(cols))
+
+
+def _shard_piece(shard: _Shard, b: int) -> ResultColumns:
+    return shard.pieces[b]
+
+
+def _shard_notes(shard: _Shard) -> tuple[list[tuple[str, type[Warning]]], bool]:
+    return shard.notes, shard.empty
+
+
+def _match_stage(whole: COCOAccumulator, gt: Dataset, n_groups: int, *pieces: ResultColumns) -> list[COCOAccumulator]:
+    """Match one image bucket's detections (the files' pieces in file order) and split the records by category."""
+    acc = whole.image_part(gt)
+    cols = concat_columns(pieces)
+    if len(cols):
+        acc.update(cols.instances())
+    return acc.category_parts(n_groups)
+
+
+def _group_part(parts: list[COCOAccumulator], g: int) -> COCOAccumulator:
+    return parts[g]
+
+
+def _accumulate_stage(*parts: COCOAccumulator) -> COCOCurves:
+    """One category group: its records from every bucket, merged and accumulated."""
+    return functools.reduce(COCOAccumulator.merge, parts).curves()

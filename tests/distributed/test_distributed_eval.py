@@ -1,0 +1,219 @@
+"""COCO evaluation of sharded results on a dask cluster: the numbers of the in-process run to the last bit, for any
+shard split, image buckets and category groups; faults (a bad shard, no scheduler, a worker killed) end cleanly."""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+import warnings
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import orjson
+import pytest
+
+from annokit.cli import cli
+from annokit.cli._common import run_cli
+from annokit.distributed import evaluate_coco
+from annokit.metrics.coco import COCOResult
+from tests.conftest import SAMPLE
+
+GT = SAMPLE / "scenes" / "gt.json"
+PRED = SAMPLE / "scenes" / "pred.json"
+
+
+def _shards(tmp: Path, seed: int, *, ties: bool = True) -> tuple[Path, list[Path]]:
+    """The sample detections shuffled (scores rounded to make ties), cut at random places into 1..5 files
+    (``part-*.json``, some possibly empty, an image's detections spread over several); returns the file holding
+    them all in that order and the shards."""
+    rng = np.random.default_rng(seed)
+    dets = orjson.loads(PRED.read_bytes())
+    dets = [dets[i] for i in rng.permutation(len(dets))]
+    if ties:
+        for d in dets:
+            d["score"] = round(d["score"], 1)
+    k = int(rng.integers(1, 6))
+    cuts = np.sort(rng.integers(0, len(dets) + 1, size=k - 1)).tolist()
+    whole = tmp / "whole.json"
+    whole.write_bytes(orjson.dumps(dets))
+    parts = []
+    for i, (a, b) in enumerate(zip([0, *cuts], [*cuts, len(dets)])):
+        p = tmp / "parts" / f"part-{i:05d}.json"
+        p.parent.mkdir(exist_ok=True)
+        p.write_bytes(orjson.dumps(dets[a:b]))
+        parts.append(p)
+    return whole, parts
+
+
+def _same(a: COCOResult, b: COCOResult) -> None:
+    """Every array and number of the two results equal, bit for bit (NaN where NaN)."""
+    for name in ("precision", "recall", "scores", "stats"):
+        x, y = np.asarray(getattr(a, name)), np.asarray(getattr(b, name))
+        assert x.shape == y.shape and x.tobytes() == y.tobytes(), name
+    assert orjson.dumps(a.metrics_dict()) == orjson.dumps(b.metrics_dict())
+    assert orjson.dumps(a.per_class_dict()) == orjson.dumps(b.per_class_dict())
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_any_shard_split_bucket_and_group_count_gives_the_in_process_numbers(dask_client: Any, tmp_path: Path,
+                                                                             seed: int) -> None:
+    rng = np.random.default_rng(100 + seed)
+    iou_type = ("bbox", "segm")[seed % 2]
+    whole, parts = _shards(tmp_path, seed)
+    ref = evaluate_coco(GT, whole, iou_type=iou_type)  # in this process, one file
+    got = evaluate_coco(GT, str(tmp_path / "parts" / "part-*.json"), iou_type=iou_type, scheduler=dask_client,
+                        buckets=int(rng.integers(1, 7)), category_groups=int(rng.integers(1, 4)))
+    _same(ref, got)
+
+
+def test_sharded_in_process_equals_one_file(tmp_path: Path) -> None:
+    whole, parts = _shards(tmp_path, 7)
+    _same(evaluate_coco(GT, whole), evaluate_coco(GT, parts))
+
+
+def _cli(argv: list[str], capsys: pytest.CaptureFixture[str]) -> tuple[int, str, str]:
+    code = run_cli(cli, argv)
+    cap = capsys.readouterr()
+    return code, cap.out, cap.err
+
+
+def test_cli_json_is_byte_identical_to_the_in_process_run(dask_client: Any, tmp_path: Path,
+                                                         capsys: pytest.CaptureFixture[str]) -> None:
+    whole, _ = _shards(tmp_path, 3)
+    a, b = tmp_path / "a.json", tmp_path / "b.json"
+    assert _cli(["eval", "--gt", str(GT), "--pred", str(whole), "--json", str(a), "-q"], capsys)[0] == 0
+    code, _, err = _cli(["eval", "--gt", str(GT), "--pred", str(tmp_path / "parts" / "part-*.json"), "--json", str(b),
+                         "--scheduler", dask_client.scheduler.address, "-q"], capsys)
+    assert code == 0, err
+    assert a.read_bytes() == b.read_bytes()
+
+
+@pytest.mark.parametrize("bad,needle", [
+    (b'[{"image_id": 1, "category_id": 1, "bbox": [0, 0, 3], "score": 0.5}]', "bbox"),
+    (b'[{"image_id": 1, "category_id": 1, "bbox": [0, 0, 3, 4]', ""),
+], ids=["short-bbox", "truncated-json"])
+def test_a_bad_shard_is_one_line_naming_it_and_nothing_is_written(dask_client: Any, tmp_path: Path, bad: bytes,
+                                                                  needle: str,
+                                                                  capsys: pytest.CaptureFixture[str]) -> None:
+    _, parts = _shards(tmp_path, 11)
+    broken = tmp_path / "parts" / f"part-{len(parts):05d}.json"
+    broken.write_bytes(bad)
+    out = tmp_path / "scores.json"
+    code, _, err = _cli(["eval", "--gt", str(GT), "--pred", str(tmp_path / "parts" / "part-*.json"), "--json", str(out),
+                         "--scheduler", dask_client.scheduler.address, "-q"], capsys)
+    assert code == 2
+    lines = err.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("annokit: error: ") and str(broken) in lines[0], err
+    assert needle in lines[0]
+    assert not out.exists() and sorted(p.name for p in tmp_path.iterdir()) == ["parts", "whole.json"]
+
+
+def test_an_unreachable_scheduler_is_one_line_within_10_s(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    pytest.importorskip("distributed", reason="the dask extra is not installed")
+    with socket.socket() as s:  # a port nobody listens on
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    out = tmp_path / "scores.json"
+    t = time.monotonic()
+    code, _, err = _cli(["eval", "--gt", str(GT), "--pred", str(PRED), "--json", str(out),
+                         "--scheduler", f"tcp://127.0.0.1:{port}"], capsys)
+    assert time.monotonic() - t < 10
+    assert code == 2 and len(err.strip().splitlines()) == 1 and f"127.0.0.1:{port}" in err, err
+    assert "cannot reach" in err and not out.exists()
+
+
+@pytest.mark.parametrize("address", ["local:0", "local:x", "10.0.0.5:8786"])
+def test_a_scheduler_address_annokit_does_not_understand(address: str, capsys: pytest.CaptureFixture[str]) -> None:
+    code, _, err = _cli(["eval", "--gt", str(GT), "--pred", str(PRED), "--scheduler", address], capsys)
+    assert code == 2 and len(err.strip().splitlines()) == 1 and "--scheduler" in err, err
+
+
+def test_without_a_scheduler_dask_is_never_imported(tmp_path: Path) -> None:
+    _, parts = _shards(tmp_path, 5)
+    code = ("import sys\n"
+            "from annokit.cli import cli\n"
+            "from annokit.cli._common import run_cli\n"
+            f"assert run_cli(cli, ['eval', '--gt', {str(GT)!r}, '--pred', {str(parts[0].parent / 'part-*.json')!r}, "
+            "'-q']) == 0\n"
+            f"assert run_cli(cli, ['eval', '--gt', {str(GT)!r}, '--pred', {str(PRED)!r}, '-q']) == 0\n"
+            "bad = sorted(m for m in sys.modules if m.split('.')[0] in ('dask', 'distributed'))\n"
+            "assert not bad, bad\n")
+    res = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert res.returncode == 0, res.stderr
+
+
+def test_a_worker_killed_mid_run_still_gives_the_exact_numbers(dask_client: Any, tmp_path: Path) -> None:
+    """SIGKILL one worker process after the first tasks are done: dask reruns its tasks (and recomputes the results
+    it held) on the other worker; the result is the in-process one. The nanny restarts the killed worker."""
+    whole, parts = _shards(tmp_path, 13)
+    victim = next(iter(dask_client.run(os.getpid).values()))
+    seen: dict[str, int] = {}
+
+    def progress(stage: str, done: int, total: int | None) -> None:
+        seen["total"] = total or 0
+        if "killed_at" not in seen and done >= 3:
+            os.kill(victim, signal.SIGKILL)
+            seen["killed_at"] = done
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        got = evaluate_coco(GT, parts, scheduler=dask_client, buckets=8, category_groups=3, progress=progress)
+    _same(evaluate_coco(GT, whole), got)
+    assert seen["killed_at"] < seen["total"]  # killed while tasks were left
+    dask_client.wait_for_workers(2, timeout=60)
+    assert victim not in dask_client.run(os.getpid).values()
+
+
+@pytest.mark.slow
+def test_local_n_starts_and_stops_its_own_cluster(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    pytest.importorskip("distributed", reason="the dask extra is not installed")
+    whole, _ = _shards(tmp_path, 17)
+    a, b = tmp_path / "a.json", tmp_path / "b.json"
+    assert _cli(["eval", "--gt", str(GT), "--pred", str(whole), "--json", str(a), "-q"], capsys)[0] == 0
+    code, _, err = _cli(["eval", "--gt", str(GT), "--pred", str(tmp_path / "parts" / "part-*.json"), "--json", str(b),
+                         "--scheduler", "local:1", "-q"], capsys)
+    assert code == 0, err
+    assert a.read_bytes() == b.read_bytes()
+
+
+@pytest.mark.slow
+def test_a_real_dask_scheduler_and_two_dask_worker_processes(tmp_path: Path,
+                                                              capsys: pytest.CaptureFixture[str]) -> None:
+    """``dask scheduler`` and two ``dask worker`` processes on 127.0.0.1, as on a cluster (without nannies, to start
+    fewer processes); ``annokit eval`` connects by tcp:// and writes the in-process JSON."""
+    pytest.importorskip("distributed", reason="the dask extra is not installed")
+    dask = Path(sys.executable).with_name("dask")
+    if not dask.exists():
+        pytest.skip(f"no dask command beside {sys.executable}")
+    whole, _ = _shards(tmp_path, 19)
+    sfile = tmp_path / "scheduler.json"
+    procs = [subprocess.Popen([str(dask), "scheduler", "--host", "127.0.0.1", "--port", "0", "--no-dashboard",
+                               "--scheduler-file", str(sfile)], stderr=subprocess.DEVNULL)]
+    procs += [subprocess.Popen([str(dask), "worker", "--scheduler-file", str(sfile), "--nthreads", "1",
+                                "--no-nanny", "--no-dashboard", "--host", "127.0.0.1"], stderr=subprocess.DEVNULL)
+              for _ in range(2)]
+    try:
+        import distributed
+
+        deadline = time.monotonic() + 60
+        while not sfile.exists() and time.monotonic() < deadline:
+            time.sleep(0.2)
+        address = orjson.loads(sfile.read_bytes())["address"]
+        with distributed.Client(address, timeout=30) as c:
+            c.wait_for_workers(2, timeout=60)
+        a, b = tmp_path / "a.json", tmp_path / "b.json"
+        assert _cli(["eval", "--gt", str(GT), "--pred", str(whole), "--json", str(a), "-q"], capsys)[0] == 0
+        code, _, err = _cli(["eval", "--gt", str(GT), "--pred", str(tmp_path / "parts" / "part-*.json"), "--json",
+                             str(b), "--scheduler", address, "-q"], capsys)
+        assert code == 0, err
+        assert a.read_bytes() == b.read_bytes()
+    finally:
+        for p in procs:
+            p.terminate()
+        for p in procs:
+            p.wait(timeout=30)
