@@ -8,7 +8,7 @@ import math
 import os
 import shutil
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -125,11 +125,12 @@ def _in_threads(fn: Any, items: list[Any], threads: int) -> list[Any]:
     return [x for part in parts for x in part]
 
 
-def read_files(paths: list[Path], *, threads: int = 8, max_bytes: int | None = None) -> list[bytes]:
+def read_files(paths: Sequence[str | os.PathLike[str]], *, threads: int = 8, max_bytes: int | None = None
+               ) -> list[bytes]:
     """The bytes of many small files, read with a few threads (see :func:`write_files`); a file over
     ``max_bytes`` is refused before it is read."""
 
-    def one(p: Path) -> bytes:
+    def one(p: str | os.PathLike[str]) -> bytes:
         with open(p, "rb") as fh:
             if max_bytes is not None:
                 size = os.fstat(fh.fileno()).st_size
@@ -139,4 +140,4 @@ def read_files(paths: list[Path], *, threads: int = 8, max_bytes: int | None = N
 
     if len(paths) < 64 or threads <= 1:
         return [one(p) for p in paths]
-    return _in_threads(lambda chunk: [one(p) for p in chunk], paths, threads)
+    return _in_threads(lambda chunk: [one(p) for p in chunk], list(paths), threads)

@@ -97,29 +97,41 @@ class PRBreakdown:
                        for k in BREAKDOWN_KEYS}
                 for area in self.area_labels
             },
-            "per_class": {
-                name: {area: {k: self.ap(k, cat_id=int(c), area=area) for k in BREAKDOWN_KEYS}
-                       for area in self.area_labels}
-                for c, name in zip(self.cat_ids.tolist(), self.cat_names)
-            },
+            "per_class": self._per_class_aps(),
         }
 
+    def _per_class_aps(self) -> dict[str, dict[str, dict[str, float | None]]]:
+        """``{class name: {area: {key: AP or None}}}``, the per-class :meth:`ap` of every key at once."""
+        aps = {}
+        for key in BREAKDOWN_KEYS:
+            p = self.precision[key]
+            valid = p > -1
+            n = valid.sum(axis=0)
+            mean = np.where(valid, p, 0.0).sum(axis=0) / np.maximum(n, 1)
+            aps[key] = np.where(n > 0, mean, np.nan).tolist()  # (K, A)
+        return {name: {area: {k: (None if np.isnan(aps[k][i][a]) else aps[k][i][a]) for k in BREAKDOWN_KEYS}
+                       for a, area in enumerate(self.area_labels)}
+                for i, name in enumerate(self.cat_names)}
 
-def _confused(gt: Dataset, dets: Instances, cand: np.ndarray, same_group: np.ndarray,
-              iou_type: Literal["bbox", "segm"]) -> np.ndarray:
-    """(N,) bool: rows in ``cand`` overlapping (IoU >= 0.1) a non-crowd ground truth of another class in its image
-    whose class pair is allowed by ``same_group`` ((K, K) bool over category positions)."""
-    out = np.zeros(len(dets), dtype=bool)
-    pd, pg = _candidate_pairs(gt, dets, cand, same_group)
+
+def _confused(gt: Dataset, dets: Instances, cand: np.ndarray, group: np.ndarray,
+              iou_type: Literal["bbox", "segm"]) -> tuple[np.ndarray, np.ndarray]:
+    """(N,) bool twice: rows in ``cand`` overlapping (IoU >= 0.1) a non-crowd ground truth of another class in its
+    image, of the same ``group`` ((K,) group number per category position; a prediction of a category not in
+    ``gt`` is in no group) and of any group. The pairs and their IoU are computed once for both."""
+    sim, oth = np.zeros(len(dets), dtype=bool), np.zeros(len(dets), dtype=bool)
+    pd, pg = _candidate_pairs(gt, dets, cand)
     if len(pd):
-        out[pd[_pair_iou(gt, dets, pd, pg, iou_type) >= 0.1]] = True
-    return out
+        hit = _pair_iou(gt, dets, pd, pg, iou_type) >= 0.1
+        cd, cg = gt.categories.index_of(dets.labels[pd]), gt.categories.index_of(gt.annotations.labels[pg])
+        same = (cd >= 0) & (cg >= 0) & (group[np.maximum(cd, 0)] == group[np.maximum(cg, 0)])
+        oth[pd[hit]] = True
+        sim[pd[hit & same]] = True
+    return sim, oth
 
 
-def _candidate_pairs(gt: Dataset, dets: Instances, cand: np.ndarray,
-                     same_group: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Every (prediction row in ``cand``, non-crowd ground-truth row) pair on one image whose classes differ and
-    are allowed by ``same_group``."""
+def _candidate_pairs(gt: Dataset, dets: Instances, cand: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Every (prediction row in ``cand``, non-crowd ground-truth row) pair on one image whose classes differ."""
     g = gt.annotations
     rows = np.flatnonzero(cand)
     none = (np.zeros(0, np.int64), np.zeros(0, np.int64))
@@ -136,9 +148,7 @@ def _candidate_pairs(gt: Dataset, dets: Instances, cand: np.ndarray,
         return none
     pd = np.repeat(rows, cnt)
     pg = gsel[np.arange(int(cnt.sum())) + np.repeat(lo - np.r_[0, np.cumsum(cnt)[:-1]], cnt)]
-    cpos_d = gt.categories.index_of(dets.labels)
-    cpos_g = gt.categories.index_of(g.labels)
-    ok = (dets.labels[pd] != g.labels[pg]) & same_group[cpos_d[pd], cpos_g[pg]]
+    ok = dets.labels[pd] != g.labels[pg]
     return pd[ok], pg[ok]
 
 
@@ -159,6 +169,19 @@ def _pair_iou(gt: Dataset, dets: Instances, pd: np.ndarray, pg: np.ndarray,
             iou[n] = mask_iou([a], [b])[0, 0]
         return iou
     return box_iou_matched(dets.boxes[pd], g.boxes[pg])
+
+
+def _at_iou10(gt: Dataset, dets: Instances, params: Any) -> COCOResult:
+    """The COCO evaluation of ``dets`` with ``params`` (one IoU threshold, one ``maxDets``: the summary, which
+    would warn that it needs three, is not used)."""
+    import warnings
+
+    from annokit.errors import PycocotoolsQuirkWarning
+    from annokit.metrics.coco import evaluate
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", PycocotoolsQuirkWarning)
+        return evaluate(gt, dets, params=params)
 
 
 def pr_breakdown(gt: Dataset, dets: Instances, *, coco: COCOResult | None = None,
@@ -199,8 +222,8 @@ def pr_breakdown(gt: Dataset, dets: Instances, *, coco: COCOResult | None = None
         idx = np.flatnonzero(np.isclose(thrs, t))
         res, i = (coco, int(idx[0])) if len(idx) else (evaluate(gt, dets, params=replace(p, iou_thrs=(t,))), 0)
         prec[key] = res.precision[i, :, :, :, -1]
-    p10 = replace(p, iou_thrs=(0.1,))
-    loc = evaluate(gt, dets, params=p10)
+    p10 = replace(p, iou_thrs=(0.1,), max_dets=(p.max_dets[-1],))  # the same matching, one maxDets slice
+    loc = _at_iou10(gt, dets, p10)
     prec["Loc"] = loc.precision[0, :, :, :, -1]
     unmatched = loc.dt_matches[0] < 0
 
@@ -208,12 +231,10 @@ def pr_breakdown(gt: Dataset, dets: Instances, *, coco: COCOResult | None = None
     k = len(cats)
     sup = cats.supercategories or [None] * k
     sup_arr = np.array([s if s is not None else f"\0{i}" for i, s in enumerate(sup)], dtype=object)
-    same_sup = sup_arr[:, None] == sup_arr[None, :]  # a class without supercategory is its own group
-    any_other = np.ones((k, k), dtype=bool)
-    sim_rm = _confused(gt, dets, unmatched, same_sup, p.iou_type)
-    prec["Sim"] = evaluate(gt, dets[~sim_rm], params=p10).precision[0, :, :, :, -1] if sim_rm.any() else prec["Loc"]
-    oth_rm = _confused(gt, dets, unmatched, any_other, p.iou_type)
-    prec["Oth"] = evaluate(gt, dets[~oth_rm], params=p10).precision[0, :, :, :, -1] if oth_rm.any() else prec["Loc"]
+    group = np.unique(sup_arr, return_inverse=True)[1].reshape(-1)  # a class without supercategory: its own group
+    sim_rm, oth_rm = _confused(gt, dets, unmatched, group, p.iou_type)
+    prec["Sim"] = _at_iou10(gt, dets[~sim_rm], p10).precision[0, :, :, :, -1] if sim_rm.any() else prec["Loc"]
+    prec["Oth"] = _at_iou10(gt, dets[~oth_rm], p10).precision[0, :, :, :, -1] if oth_rm.any() else prec["Loc"]
     oth = prec["Oth"]
     prec["BG"] = np.where(oth > -1, (oth > 0).astype(np.float64), -1.0)
     prec["FN"] = np.where(oth > -1, 1.0, -1.0)

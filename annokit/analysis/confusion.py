@@ -1,6 +1,7 @@
-"""Confusion matrices of semantic segmentation maps (:func:`semantic_confusion`) and of detections with a
-background row and column (:func:`detection_confusion`), both built on the one label confusion matrix,
-:func:`annokit.metrics.classification.confusion_matrix`.
+"""Confusion matrices of semantic segmentation maps (:func:`semantic_confusion`, built on the one label confusion
+matrix :func:`annokit.metrics.classification.confusion_matrix`) and of detections with a background row and
+column (:func:`detection_confusion`, dense, from its non-zero cells :func:`detection_confusion_cells`, which any
+label set can afford).
 
 All are int64 counts (rows: true, columns: predicted) that add across shards.
 """
@@ -15,7 +16,7 @@ from annokit.core.instances import Instances
 from annokit.errors import ValidationError
 from annokit.metrics.classification import confusion_matrix
 
-__all__ = ["semantic_confusion", "detection_confusion"]
+__all__ = ["semantic_confusion", "detection_confusion", "detection_confusion_cells"]
 
 
 def semantic_confusion(
@@ -93,32 +94,49 @@ def detection_confusion(
     >>> detection_confusion(ds, det, tide(ds, det).tags)[0].tolist()
     [[0, 1, 1], [0, 0, 0], [0, 0, 0]]
     """
+    k = len(gt.categories)
+    rows, cols, counts = detection_confusion_cells(gt, dets, tags, score_threshold=score_threshold)
+    cm = np.zeros((k + 1, k + 1), dtype=np.int64)
+    cm[rows, cols] = counts
+    return cm, [*gt.categories.names, "background"]
+
+
+def detection_confusion_cells(
+    gt: Dataset, dets: Instances, tags: ObjectTags, *, score_threshold: float = 0.0
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The non-zero cells of :func:`detection_confusion` as ``(rows, cols, counts)`` (int64 arrays, rows and
+    columns are category positions, ``K`` is background; sorted by row, then column): what a label set of any size
+    needs (a 20,000-class matrix would take 3.2 GB dense).
+
+    Examples
+    --------
+    >>> from annokit import Dataset, ImageTable, Instances, LabelSet
+    >>> from annokit.analysis import tide
+    >>> ds = Dataset(images=ImageTable(ids=[1], file_names=["a.png"], heights=[100], widths=[100]),
+    ...              categories=LabelSet.from_names(["cat", "dog"]),
+    ...              annotations=Instances(image_ids=[1], boxes=[[10, 10, 50, 50]], labels=[1]))
+    >>> det = Instances(image_ids=[1], boxes=[[10, 10, 50, 50]], labels=[2], scores=[0.9])
+    >>> [a.tolist() for a in detection_confusion_cells(ds, det, tide(ds, det).tags)]
+    [[0, 0], [1, 2], [1, 1]]
+    """
     tags.check(gt, dets)
     cats = gt.categories
-    k = len(cats)
-    bg = k
+    bg = len(cats)
     g = gt.annotations
     pcls = cats.index_of(dets.labels)
     keep = (tags.pred_status <= 1) & (pcls >= 0)  # predictions of unknown categories are left out
     if dets.scores is not None:
         keep &= dets.scores >= score_threshold
-    rows: list[np.ndarray] = []
-    cols: list[np.ndarray] = []
     tp = keep & (tags.pred_status == 0)
-    rows.append(pcls[tp])
-    cols.append(pcls[tp])
     fp = keep & (tags.pred_status == 1)
     is_cls = fp & (tags.pred_error == _CLS) & (tags.pred_match >= 0)
-    rows.append(cats.index_of(g.labels[tags.pred_match[is_cls]]))
-    cols.append(pcls[is_cls])
     other = fp & ~is_cls
-    rows.append(np.full(int(other.sum()), bg))
-    cols.append(pcls[other])
-    # a gt is found if a kept prediction matched it
-    found = np.zeros(len(g), dtype=bool)
+    found = np.zeros(len(g), dtype=bool)  # a ground truth is found when a kept prediction matched it
     found[tags.pred_match[tp]] = True
     miss = ~g.iscrowd & ~found
-    rows.append(cats.index_of(g.labels[miss]))
-    cols.append(np.full(int(miss.sum()), bg))
-    cm = confusion_matrix(np.concatenate(rows).astype(np.int64), np.concatenate(cols).astype(np.int64), k + 1)
-    return cm, [*cats.names, "background"]
+    rows = np.concatenate([pcls[tp], cats.index_of(g.labels[tags.pred_match[is_cls]]),
+                           np.full(int(other.sum()), bg), cats.index_of(g.labels[miss])]).astype(np.int64)
+    cols = np.concatenate([pcls[tp], pcls[is_cls], pcls[other], np.full(int(miss.sum()), bg)]).astype(np.int64)
+    ok = (rows >= 0) & (cols >= 0)
+    cell, counts = np.unique(rows[ok] * (bg + 1) + cols[ok], return_counts=True)
+    return cell // (bg + 1), cell % (bg + 1), counts.astype(np.int64)

@@ -43,12 +43,17 @@ ECCV 2020. https://github.com/dbolya/tide
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any, Literal
 
 import numpy as np
 
+from annokit.analysis._geometry import IouFunction as IouFunction
+from annokit.analysis._geometry import Order as _Order
+from annokit.analysis._geometry import iou_function as _iou_function
+from annokit.analysis._geometry import pair_ious
+from annokit.analysis._geometry import visit_order as _visit_order
 from annokit.core.dataset import Dataset
 from annokit.core.instances import Instances
 from annokit.errors import ValidationError
@@ -222,29 +227,25 @@ def _without(num_gt: dict[int, int], labels: np.ndarray) -> dict[int, int]:
     return out
 
 
-def _xywh(inst: Instances) -> np.ndarray:
-    wh = inst.widths_heights()
-    return np.column_stack([inst.boxes[:, 0], inst.boxes[:, 1], wh[:, 0], wh[:, 1]])
-
-
-def _bbox_iou_coco(d: np.ndarray, g: np.ndarray, crowd: bool = False) -> np.ndarray:
-    """``(D, G)`` IoU of xywh boxes with pycocotools' arithmetic (``maskApi.c: bbIou``), so thresholds agree
-    bit for bit; ``crowd``: the union is the detection's area."""
-    if len(d) == 0 or len(g) == 0:
-        return np.zeros((len(d), len(g)))
-    dx, dy, dw, dh = (d[:, k : k + 1] for k in range(4))
-    gx, gy, gw, gh = (g[None, :, k] for k in range(4))
-    w = np.minimum(dw + dx, gw + gx) - np.maximum(dx, gx)
-    h = np.minimum(dh + dy, gh + gy) - np.maximum(dy, gy)
-    ok = (w > 0) & (h > 0)
-    inter = w * h
-    da = dw * dh
-    union = np.broadcast_to(da, inter.shape) if crowd else da + gw * gh - inter
-    with np.errstate(divide="ignore", invalid="ignore"):
-        return np.where(ok, inter / union, 0.0)
-
-
 # ---------------------------------------------------------------------------------------------------- AP
+def _dense_rank(v: np.ndarray) -> np.ndarray:
+    """(N,) int64 rank of each value among the distinct values of ``v`` (equal values, equal rank)."""
+    return np.unique(v, return_inverse=True)[1].reshape(-1).astype(np.int64)
+
+
+def _class_score_order(classes: np.ndarray, scores: np.ndarray, order: np.ndarray) -> np.ndarray:
+    """The permutation sorting by class, then score descending, then ``order``: ``np.lexsort((order, -scores,
+    classes))``, computed as one sort of a single int64 key made of the three dense ranks (three times faster
+    on 500k points)."""
+    if len(classes) == 0:
+        return np.zeros(0, dtype=np.int64)
+    c, s, o = _dense_rank(classes), _dense_rank(-scores), _dense_rank(order)
+    ns, no = int(s.max()) + 1, int(o.max()) + 1
+    if (int(c.max()) + 1) * ns * no >= 2**62:  # too many distinct values for one key
+        return np.lexsort((order, -scores, classes))
+    return np.argsort((c * ns + s) * no + o, kind="stable")
+
+
 def tide_ap(
     classes: np.ndarray,
     scores: np.ndarray,
@@ -275,7 +276,7 @@ def tide_ap(
     is_tp = np.asarray(is_tp, dtype=bool).reshape(-1)
     if not len(classes) == len(scores) == len(is_tp) == len(np.asarray(order).reshape(-1)):
         raise ValidationError("tide_ap: classes, scores, is_tp and order must have one length")
-    srt = np.lexsort((np.asarray(order), -scores, classes))
+    srt = _class_score_order(classes, scores, np.asarray(order).reshape(-1))
     c_s, tp_s = classes[srt], is_tp[srt]
     uniq, start = np.unique(c_s, return_index=True)
     bounds = dict(zip(uniq.tolist(), zip(start.tolist(), np.r_[start[1:], len(c_s)].tolist())))
@@ -352,8 +353,10 @@ def tide(
     """
     _check_options(dets, iou_type, pos_thresh, bg_thresh, max_dets)
     order = _visit_order(gt, dets, max_dets)
-    iou_fn = _iou_function(gt, dets, order, iou_type)
-    tags = _match(gt, dets, order, iou_fn, pos_thresh, bg_thresh)
+    if pos_thresh > 0 and bg_thresh > 0:  # all images at once
+        tags = _match_pairs(gt, dets, order, iou_type, pos_thresh, bg_thresh)
+    else:  # a threshold of zero makes pairs without overlap count: image by image, on every pair
+        tags = _match(gt, dets, order, _iou_function(gt, dets, order, iou_type), pos_thresh, bg_thresh)
     if not count_ignored_predictions:
         ignored = tags.pred_status == 2
         tags = replace(tags, pred_error=np.where(ignored, 0, tags.pred_error).astype(np.int8),
@@ -381,107 +384,22 @@ def _check_options(dets: Instances, iou_type: str, pos_thresh: float, bg_thresh:
         raise ValidationError(f"tide: max_dets must be >= 0, got {max_dets!r}")
 
 
-# ------------------------------------------------------------------------------------------- visiting order
-@dataclass(frozen=True)
-class _Order:
-    """Who is visited when: images in ``gt`` order, each image's predictions by score (stable; its top
-    ``max_dets`` kept), its ground truth in input order.
-
-    ``p_img`` / ``g_img``: (N,) / (M,) image position of every prediction / ground truth (-1: not in ``gt``);
-    ``p_rows`` / ``g_rows``: the visited rows in order, cut per image by ``p_start`` / ``g_start`` (n_img + 1,);
-    ``seq``: (N,) position of each prediction in ``p_rows`` (-1: not visited; tidecv's insertion order).
-    """
-
-    p_img: np.ndarray
-    g_img: np.ndarray
-    p_rows: np.ndarray
-    p_start: np.ndarray
-    g_rows: np.ndarray
-    g_start: np.ndarray
-    seq: np.ndarray
-
-    def image(self, k: int) -> tuple[np.ndarray, np.ndarray]:
-        """The prediction rows and ground-truth rows of image position ``k``, in visiting order."""
-        return (self.p_rows[self.p_start[k] : self.p_start[k + 1]],
-                self.g_rows[self.g_start[k] : self.g_start[k + 1]])
-
-
-def _visit_order(gt: Dataset, dets: Instances, max_dets: int) -> _Order:
-    """The :class:`_Order` of ``gt`` and ``dets``."""
-    n_img = len(gt.images)
-    scores = dets.scores if dets.scores is not None else np.zeros(len(dets))
-    p_img = gt.images.index_of(dets.image_ids)
-    p_rows = np.flatnonzero(p_img >= 0)
-    p_rows = p_rows[np.lexsort((p_rows, -scores[p_rows], p_img[p_rows]))]
-    p_start = np.searchsorted(p_img[p_rows], np.arange(n_img + 1))
-    rank = np.arange(len(p_rows)) - p_start[p_img[p_rows]]
-    p_rows = p_rows[rank < max_dets]
-    p_start = np.searchsorted(p_img[p_rows], np.arange(n_img + 1))
-    g_img = gt.images.index_of(gt.annotations.image_ids)
-    g_rows = np.lexsort((np.arange(len(g_img)), g_img))
-    g_start = np.searchsorted(g_img[g_rows], np.arange(n_img + 1))
-    seq = np.full(len(dets), -1, dtype=np.int64)
-    seq[p_rows] = np.arange(len(p_rows))
-    return _Order(p_img, g_img, p_rows, p_start, g_rows, g_start, seq)
-
-
-# ---------------------------------------------------------------------------------------------------- IoU
-IouFunction = Callable[[np.ndarray, np.ndarray, bool], np.ndarray]
-"""``iou(prediction rows, ground-truth rows, crowd)`` -> (P, G) IoU (``crowd``: over the prediction's area)."""
-
-
-def _iou_function(gt: Dataset, dets: Instances, order: _Order, iou_type: str) -> IouFunction:
-    """Box IoU with pycocotools' arithmetic, or mask IoU of RLEs made once per object when first needed."""
-    g = gt.annotations
-    if iou_type == "bbox":
-        p_geo, g_geo = _xywh(dets), _xywh(g)
-        return lambda pi, gi, crowd: _bbox_iou_coco(p_geo[pi], g_geo[gi], crowd)
-    from annokit.core.masks import mask_iou
-
-    if dets.segmentations is None or g.segmentations is None:
-        raise ValidationError("tide: iou_type='segm' needs segmentations on ground truth and predictions")
-    p_rle = _RleCache(gt, dets, order.p_img)
-    g_rle = _RleCache(gt, g, order.g_img)
-    return lambda pi, gi, crowd: mask_iou(p_rle.get(pi), g_rle.get(gi), [crowd] * len(gi))
-
-
-class _RleCache:
-    """The RLE of each object of ``inst`` at its image's size, made on first use."""
-
-    def __init__(self, gt: Dataset, inst: Instances, img_pos: np.ndarray) -> None:
-        self.inst = inst
-        self.img_pos = img_pos
-        self.hw = np.stack([gt.images.heights, gt.images.widths], axis=1)
-        self.cache: dict[int, Any] = {}
-
-    def get(self, rows: np.ndarray) -> list[Any]:
-        """The RLEs of ``rows``."""
-        return [self._one(int(i)) for i in rows]
-
-    def _one(self, i: int) -> Any:
-        from annokit.core.masks import segmentation_to_rle
-
-        if i not in self.cache:
-            segs = self.inst.segmentations
-            seg = segs[i] if segs is not None else None
-            if seg is None:
-                raise ValidationError(f"tide: object {i} has no segmentation (iou_type='segm')")
-            h, w = self.hw[self.img_pos[i]]
-            self.cache[i] = segmentation_to_rle(seg, int(h), int(w))
-        return self.cache[i]
-
-
 # ---------------------------------------------------------------------------------------------------- matching
-def _match(gt: Dataset, dets: Instances, order: _Order, iou_fn: IouFunction, pos_thresh: float,
-           bg_thresh: float) -> ObjectTags:
-    """Match every image (tidecv's greedy rule) and type the error of every unmatched prediction."""
-    g = gt.annotations
-    npred, ngt = len(dets), len(g)
-    tags = ObjectTags(
+def _new_tags(npred: int, g: Instances) -> ObjectTags:
+    """Tags before matching: every prediction unevaluated, every ground truth missed (crowd regions: crowd)."""
+    ngt = len(g)
+    return ObjectTags(
         pred_status=np.full(npred, 3, dtype=np.int8), pred_match=np.full(npred, -1, dtype=np.int64),
         pred_iou=np.zeros(npred), pred_error=np.zeros(npred, dtype=np.int8),
         gt_status=np.where(g.iscrowd, 2, 1).astype(np.int8), gt_match=np.full(ngt, -1, dtype=np.int64),
         gt_iou=np.zeros(ngt), gt_error=np.zeros(ngt, dtype=np.int8))
+
+
+def _match(gt: Dataset, dets: Instances, order: _Order, iou_fn: IouFunction, pos_thresh: float,
+           bg_thresh: float) -> ObjectTags:
+    """Match every image (tidecv's greedy rule) and type the error of every unmatched prediction."""
+    g = gt.annotations
+    tags = _new_tags(len(dets), g)
     for k in range(len(gt.images)):
         p_rows, g_rows = order.image(k)
         if len(p_rows):
@@ -575,6 +493,80 @@ def _error_types(m: _ImageMatch, bad: np.ndarray, G: np.ndarray, pos_thresh: flo
     code = np.select([is_loc, is_cls, is_dupe, is_bkg], [_LOC, _CLS, _DUPE, _BKG], _BOTH)
     target = np.select([is_loc, is_cls, is_dupe], [G[a], G[b], G[c]], -1)
     return code, target
+
+
+# ------------------------------------------------------------------------------------------ matching, vectorised
+def _first_best(key: np.ndarray, iou: np.ndarray, g_row: np.ndarray, sel: np.ndarray) -> np.ndarray:
+    """Of the pairs ``sel`` (indices), the one of highest IoU per ``key`` (ties: the lowest ground-truth row, as
+    ``argmax`` over the image's ground truth in input order)."""
+    o = sel[np.lexsort((g_row[sel], -iou[sel], key[sel]))]
+    first: np.ndarray = o[np.r_[True, key[o][1:] != key[o][:-1]]] if len(o) else o
+    return first
+
+
+def _greedy_pairs(pr: np.ndarray, g_row: np.ndarray, iou: np.ndarray, cand: np.ndarray, rank: np.ndarray,
+                  n_gt: int) -> tuple[np.ndarray, np.ndarray]:
+    """tidecv's greedy matching of every image at once: step ``r`` takes the ``r``-th prediction of each image
+    (images are independent), which takes its unmatched candidate of highest IoU. Returns the matched pairs
+    (indices) and the (M,) used flags."""
+    used = np.zeros(n_gt, dtype=bool)
+    c = np.flatnonzero(cand)
+    c = c[np.lexsort((g_row[c], -iou[c], pr[c], rank[c]))]
+    bounds = np.searchsorted(rank[c], np.arange(int(rank[c].max()) + 2)) if len(c) else np.zeros(1, np.int64)
+    picks = []
+    for r in range(len(bounds) - 1):
+        seg = c[bounds[r] : bounds[r + 1]]
+        seg = seg[~used[g_row[seg]]]
+        if len(seg):
+            pick = seg[np.r_[True, pr[seg][1:] != pr[seg][:-1]]]
+            used[g_row[pick]] = True
+            picks.append(pick)
+    return (np.concatenate(picks) if picks else np.zeros(0, np.int64)), used
+
+
+def _match_pairs(gt: Dataset, dets: Instances, order: _Order, iou_type: str, pos_thresh: float,
+                 bg_thresh: float) -> ObjectTags:
+    """:func:`_match` for thresholds above zero, from the overlapping pairs of all images at once (the same
+    tags: pairs of IoU zero never decide a match nor an error type when both thresholds are positive)."""
+    g = gt.annotations
+    pairs = pair_ious(gt, dets, order, iou_type)
+    pr, g_row, iou = order.p_rows[pairs.p], order.g_rows[pairs.g], pairs.iou
+    crowd, same = g.iscrowd[g_row], dets.labels[pr] == g.labels[g_row]
+    rank = pairs.p - order.p_start[order.p_img[pr]]
+    tags = _new_tags(len(dets), g)
+    tags.pred_status[order.p_rows] = 1
+    plain = same & ~crowd
+    np.maximum.at(tags.pred_iou, pr[plain], iou[plain])
+    hit, used = _greedy_pairs(pr, g_row, iou, plain & (iou >= pos_thresh), rank, len(g))
+    tags.pred_status[pr[hit]] = 0
+    tags.pred_match[pr[hit]], tags.gt_match[g_row[hit]] = g_row[hit], pr[hit]
+    tags.gt_status[g_row[hit]], tags.gt_iou[g_row[hit]] = 0, iou[hit]
+    unmatched = tags.pred_status[pr] == 1
+    tags.pred_status[pr[crowd & same & unmatched & (iou > pos_thresh)]] = 2
+    _error_types_pairs(tags, order, pr, g_row, iou, unmatched & ~crowd, same, used, pos_thresh, bg_thresh)
+    return tags
+
+
+def _error_types_pairs(tags: ObjectTags, order: _Order, pr: np.ndarray, g_row: np.ndarray, iou: np.ndarray,
+                       nc: np.ndarray, same: np.ndarray, used: np.ndarray, pos_thresh: float,
+                       bg_thresh: float) -> None:
+    """:func:`_error_types` of every unmatched visited prediction at once, from its pairs ``nc`` with non-crowd
+    ground truth; written into ``tags`` (arrays :func:`_match_pairs` made)."""
+    n = len(tags.pred_status)
+    best = {}
+    for name, sel in (("same", nc & same), ("other", nc & ~same), ("used", nc & same & used[g_row])):
+        b = _first_best(pr, iou, g_row, np.flatnonzero(sel))
+        v, t = np.zeros(n), np.full(n, -1, dtype=np.int64)
+        v[pr[b]], t[pr[b]] = iou[b], g_row[b]
+        best[name] = (v, t)
+    vmax = np.zeros(n)
+    np.maximum.at(vmax, pr[nc], iou[nc])
+    bad = order.p_rows[tags.pred_status[order.p_rows] >= 1]
+    (va, a), (vb, b), (vc, c) = (best[k] for k in ("same", "other", "used"))
+    is_loc = (bg_thresh <= va[bad]) & (va[bad] <= pos_thresh)
+    is_cls, is_dupe, is_bkg = vb[bad] >= pos_thresh, vc[bad] >= pos_thresh, vmax[bad] <= bg_thresh
+    tags.pred_error[bad] = np.select([is_loc, is_cls, is_dupe, is_bkg], [_LOC, _CLS, _DUPE, _BKG], _BOTH)
+    tags.pred_match[bad] = np.select([is_loc, is_cls, is_dupe], [a[bad], b[bad], c[bad]], -1)
 
 
 # ---------------------------------------------------------------------------------------------------- errors

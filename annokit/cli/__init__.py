@@ -8,7 +8,9 @@ import click
 
 from annokit.cli import convert, ops, predict, report
 from annokit.cli._common import run_cli
+from annokit.cli.diagnose import diagnose_command
 from annokit.cli.eval import eval_command
+from annokit.cli.explore import explore_command
 
 __all__ = ["main", "cli"]
 
@@ -24,6 +26,8 @@ def cli() -> None:
 
 
 cli.add_command(eval_command)
+cli.add_command(explore_command)
+cli.add_command(diagnose_command)
 for _cmd in [*convert.COMMANDS, *ops.COMMANDS, *report.COMMANDS, *predict.COMMANDS]:
     cli.add_command(_cmd)
 

@@ -78,7 +78,7 @@ def convert_command(src: Path, dst: Path, src_format: str | None, dst_format: st
                     split: str | None, precision: int | None, images: Path | None, gt: Path | None,
                     quiet: bool) -> None:
     """Convert the dataset SRC into DST, counting every loss."""
-    from annokit.convert import LossError, convert, load_mapping
+    from annokit.convert import LossError, convert, get_format, load_mapping
 
     src_format = resolve_format(src, src_format)
     dst_format = _target_format(dst, dst_format)
@@ -92,8 +92,9 @@ def convert_command(src: Path, dst: Path, src_format: str | None, dst_format: st
     remap = load_mapping(remap_file) if remap_file is not None else None
     try:
         report = convert(src, dst, src_format=src_format, dst_format=dst_format, strict=strict,
-                         sidecar=not no_sidecar, overwrite=overwrite, remap=remap, read_options=read_opts,
-                         write_options=write_opts)
+                         sidecar=not no_sidecar, overwrite=overwrite, remap=remap,
+                         read_options=get_format(src_format).pick("read", read_opts),
+                         write_options=get_format(dst_format).pick("write", write_opts))
     except LossError as exc:
         if json_out is not None:  # the refused conversion's report, to see what it would lose
             write_json_output(json_out, exc.report.to_json_dict())

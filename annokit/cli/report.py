@@ -7,7 +7,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Any, Literal, TypeVar
 
 import click
 import numpy as np
@@ -32,13 +32,14 @@ IouType = Literal["bbox", "segm"]
 
 REPORT_EPILOG = """\b
 Examples:
-  annokit report --gt sample_data/scenes/gt.json --pred sample_data/scenes/pred.json --out report/
+  annokit report --gt sample_data/scenes/gt.json --pred sample_data/scenes/pred.json --out report/ --tags
   annokit report --gt gt.json --pred segm.json --iou-type segm --images val2017/ --worst 24 --out rep/
   annokit report --gt VOCdevkit/VOC2007 --from voc --pred results.json --out rep/ --overwrite
 
 Writes DIR/report.html (self-contained: figures embedded, opens without a network), DIR/report.json (everything
-shown) and DIR/tags.json (every prediction and ground-truth object tagged TP / FP / FN with match, IoU and error).
-The folder appears whole or not at all; an existing one is replaced only with --overwrite.
+shown) and, with --tags, DIR/tags.json (every prediction and ground-truth object tagged TP / FP / FN with match,
+IoU and error). Predictions on images absent from the ground truth are counted as unevaluated. The folder appears
+whole or not at all; an existing one is replaced only with --overwrite.
 """
 
 PLOT_KINDS = ["pr", "errors", "error-pie", "per-class-ap", "confusion", "threshold", "reliability", "box-sizes",
@@ -52,7 +53,7 @@ Examples:
   annokit plot box-sizes --gt gt.json --out sizes.png
   annokit plot breakdown --gt gt.json --pred pred.json --area small --class person --out bd.png
 
-Kinds: pr, errors (TIDE dAP bars), error-pie, per-class-ap, confusion (detection, with background),
+Kinds: pr, errors (TIDE dAP bars), error-pie (shares of dAP), per-class-ap, confusion (detection, with background),
 threshold (precision/recall/F1 vs score), reliability, box-sizes, class-counts (dataset only: no --pred), overlay,
 breakdown (COCO-style C75/C50/Loc/Sim/Oth/BG/FN areas; --area, --class).
 """
@@ -72,42 +73,71 @@ def _default_images(gt: Path) -> Path | None:
 
 
 _IOU_TYPE_HELP = "Box (bbox) or mask (segm) IoU for matching."
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def page_options(*, gt_help: str = "Ground truth: a dataset (COCO instances JSON, or any format with --from).",
+                 pred_help: str = "Predictions (COCO results JSON).",
+                 images_help: str = "Folder of the images (default: 'images' beside --gt when present; else grey "
+                                    "canvases).") -> Callable[[F], F]:
+    """The options of the commands that write a page from ground truth and predictions (report, explore,
+    diagnose): ``--gt``, ``--from``, ``--pred``, ``--out``, ``--overwrite``, ``--images``, ``--iou-type``."""
+    options = [
+        click.option("--gt", "gt", required=True, type=click.Path(exists=True, path_type=Path), help=gt_help),
+        from_option("--gt"),
+        click.option("--pred", "pred", required=True, type=click.Path(exists=True, dir_okay=False, path_type=Path),
+                     help=pred_help),
+        click.option("--out", "out", required=True, type=click.Path(file_okay=False, path_type=Path),
+                     help="Output folder (created; an existing one needs --overwrite)."),
+        overwrite_option("the --out folder (once the new one is whole)"),
+        click.option("--images", "images", type=click.Path(exists=True, file_okay=False, path_type=Path),
+                     default=None, help=images_help),
+        click.option("--iou-type", type=click.Choice(["bbox", "segm"]), default="bbox", show_default=True,
+                     help=_IOU_TYPE_HELP),
+    ]
+
+    def apply(f: F) -> F:
+        for opt in reversed(options):  # click lists options in the order their decorators are written
+            f = opt(f)
+        return f
+
+    return apply
+
+
+def images_folder(images: Path | None, gt: Path) -> Path | None:
+    """``--images``, else the ``images`` folder beside ``--gt`` when there is one."""
+    return images or _default_images(gt)
 
 
 @click.command(name="report", epilog=REPORT_EPILOG)
-@click.option("--gt", "gt", required=True, type=click.Path(exists=True, path_type=Path),
-              help="Ground truth: a dataset (COCO instances JSON, or any format with --from).")
-@from_option("--gt")
-@click.option("--pred", "pred", required=True, type=click.Path(exists=True, dir_okay=False, path_type=Path),
-              help="Predictions (COCO results JSON).")
-@click.option("--out", "out", required=True, type=click.Path(file_okay=False, path_type=Path),
-              help="Output folder (created; an existing one needs --overwrite).")
-@overwrite_option("the --out folder (once the new one is whole)")
-@click.option("--images", "images", type=click.Path(exists=True, file_okay=False, path_type=Path), default=None,
-              help="Folder of the images (default: 'images' beside --gt when present; else grey canvases).")
-@click.option("--iou-type", type=click.Choice(["bbox", "segm"]), default="bbox", show_default=True,
-              help=_IOU_TYPE_HELP)
+@page_options()
 @click.option("--worst", "worst", type=click.IntRange(0, 500), default=12, show_default=True,
               help="Number of worst images (most FP + FN) in the gallery.")
 @click.option("--title", default=None, help="Page title (default: the predictions' file name).")
-@click.option("--no-tags", is_flag=True, default=False, help="Do not write tags.json.")
+@click.option("--tags", "with_tags", is_flag=True, default=False,
+              help="Also write tags.json: one record per object (90 MB for 500k predictions).")
+@click.option("--tide-mean", type=click.Choice(["tidecv", "coco"]), default="tidecv", show_default=True,
+              help="Classes TIDE's mAP averages: tidecv counts a class with predictions but no ground truth as AP 0 "
+                   "(equal to tidecv); coco leaves it out. The page shows both values.")
 @quiet_option
 def report_command(gt: Path, src_format: str | None, pred: Path, out: Path, overwrite: bool, images: Path | None,
-                   iou_type: IouType, worst: int, title: str | None, no_tags: bool, quiet: bool) -> None:
+                   iou_type: IouType, worst: int, title: str | None, with_tags: bool,
+                   tide_mean: Literal["tidecv", "coco"], quiet: bool) -> None:
     """Write an HTML report: summary, per-class table, TIDE error decomposition, figures, worst images."""
     from annokit.report.build import analyse, write_report
+    from annokit.report.inputs import read_predictions
 
     refuse_existing(overwrite, out)
     with ProgressBar("annokit report", 1 + 4 + 8 + worst + 1, quiet=quiet) as bar:
-        ds, dets = _read(gt, src_format, pred)
-        if dets is None:  # pragma: no cover - --pred is required
-            raise click.UsageError("report needs --pred")
+        ds = read_instance_dataset(gt, src_format)
+        preds = read_predictions(pred, ds)
         bar("reading", 1, 1)
-        data = analyse(ds, dets, iou_type=iou_type, worst_n=worst, title=title or f"annokit report: {pred.name}",
-                       progress=bar)
-        path = write_report(ds, dets, data, out, image_root=images or _default_images(gt), progress=bar,
-                            with_tags=not no_tags, overwrite=overwrite)
-    Console.of(quiet).echo(data.tide.summary_text() + f"\n\nwrote {path}")
+        data = analyse(ds, preds.dets, iou_type=iou_type, worst_n=worst, progress=bar, tide_mean=tide_mean,
+                       title=title or f"annokit report: {pred.name}", unevaluated=preds.unevaluated)
+        path = write_report(ds, preds.dets, data, out, image_root=images_folder(images, gt), progress=bar,
+                            with_tags=with_tags, overwrite=overwrite)
+    note = preds.note()
+    Console.of(quiet).echo(data.tide.summary_text() + (f"\n\n{note}" if note else "") + f"\n\nwrote {path}")
 
 
 # ------------------------------------------------------------------------------------------------ plot
@@ -167,8 +197,8 @@ class _Plot:
 @click.option("--area", default="all", show_default=True, help="breakdown: area range (all, small, medium, large).")
 @click.option("--iou-type", type=click.Choice(["bbox", "segm"]), default="bbox", show_default=True,
               help=_IOU_TYPE_HELP)
-@click.option("--dpi", type=click.IntRange(10, 1200), default=100, show_default=True,
-              help="Resolution of a .png figure (dots per inch).")
+@click.option("--dpi", type=click.IntRange(10, 1200), default=200, show_default=True,
+              help="Resolution of a .png figure (dots per inch; 200 is twice a screen's, sharp on high-density ones).")
 @quiet_option
 def plot_command(kind: str, gt: Path, src_format: str | None, pred: Path | None, out: Path, overwrite: bool,
                  cls: str | None, normalize: Literal["none", "true", "pred", "all"], score_threshold: float | None,
@@ -277,11 +307,12 @@ def _errors(req: _Plot) -> Any:
 
 
 def _error_pie(req: _Plot) -> Any:
+    """The main error types' shares of dAP (what fixing each would gain), not of counts."""
     from annokit import viz
 
     m = req.matching
     fig, ax = viz.new_axes(size=(7.0, 5.0))
-    viz.error_pie(ax, m.tr.counts)
+    viz.error_pie(ax, m.tr.main_dap, title="Share of dAP by error type (oracle fix)")
     return fig
 
 

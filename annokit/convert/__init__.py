@@ -1,4 +1,8 @@
-"""Format conversion: read any registered format, write any other, and count every loss.
+"""Format conversion: read any registered format, write any other, and count every loss; validate a dataset
+against its format.
+
+Each format's options are a typed model (:mod:`annokit.convert.options`), its rules live with its reader in
+:mod:`annokit.io` (``validate(path, fmt)`` lists every problem by those rules).
 
 >>> from annokit.convert import convert
 >>> report = convert("instances.json", "voc_out", src_format="coco", dst_format="voc")  # doctest: +SKIP
@@ -16,10 +20,12 @@ from annokit.convert._api import (
 )
 from annokit.convert._registry import FORMATS, FormatSpec
 from annokit.convert._validate import Problem, stats, validate
+from annokit.convert.options import FormatOptions, parse_options
 from annokit.core.losses import LossEntry, LossError, LossRecorder, LossReport
 
 __all__ = [
     "FORMATS",
+    "FormatOptions",
     "FormatSpec",
     "LossEntry",
     "LossError",
@@ -31,6 +37,7 @@ __all__ = [
     "formats",
     "get_format",
     "load_mapping",
+    "parse_options",
     "read_dataset",
     "remap_categories",
     "stats",

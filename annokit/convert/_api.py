@@ -13,10 +13,13 @@ from annokit._internal.files import atomic_dir, atomic_path, write_json_atomic
 from annokit._internal.gc import no_gc
 from annokit.convert._registry import FORMATS, FormatSpec
 from annokit.convert._sidecar import SIDECAR, read_sidecar, reconcile, strip_slots, write_sidecar
+from annokit.convert.options import FormatOptions, parse_options
+from annokit.core.arrays import BoolArray, IntArray
 from annokit.core.dataset import Dataset
 from annokit.core.labels import LabelSet
 from annokit.core.losses import LossError, LossRecorder, LossReport
 from annokit.errors import FormatError
+from annokit.io.validation import read_text
 
 __all__ = ["convert", "detect_format", "read_dataset", "write_dataset", "remap_categories", "formats",
            "get_format"]
@@ -24,14 +27,15 @@ __all__ = ["convert", "detect_format", "read_dataset", "write_dataset", "remap_c
 PathLike = str | os.PathLike[str]
 
 
-def get_format(name: str) -> FormatSpec:
+def get_format(name: str) -> FormatSpec[Any, Any]:
+    """The registered format ``name`` (an unknown name is a :class:`FormatError` listing the known ones)."""
     try:
         return FORMATS[name]
     except KeyError:
         raise FormatError(None, None, f"unknown format {name!r}; known: {', '.join(sorted(FORMATS))}") from None
 
 
-def formats() -> list[FormatSpec]:
+def formats() -> list[FormatSpec[Any, Any]]:
     """Every registered format, with what it can read and write."""
     return [FORMATS[k] for k in sorted(FORMATS)]
 
@@ -104,28 +108,49 @@ def _detect_json(p: Path) -> str | None:
 
 
 def read_dataset(path: PathLike, fmt: str, *, sidecar: bool = True, recorder: LossRecorder | None = None,
-                 **options: Any) -> Dataset:
+                 options: FormatOptions | None = None, **named: Any) -> Dataset:
     """Read ``path`` in format ``fmt`` into a :class:`~annokit.core.dataset.Dataset`.
 
-    With ``sidecar`` (default) an ``annokit.json`` written by annokit beside a folder format fills in what that
-    format has no field for (ids, areas, masks, scores, extras), wherever it still agrees with the format's files.
+    Parameters
+    ----------
+    path : str or PathLike
+        The dataset: a file or a folder, as the format has it.
+    fmt : str
+        A registered format (see :func:`formats`).
+    sidecar : bool
+        Use the ``annokit.json`` annokit wrote beside a folder format: it fills in what that format has no field
+        for (ids, areas, masks, scores, extras), wherever it still agrees with the format's files.
+    recorder : LossRecorder, optional
+        Where what the format's files do not give is noted.
+    options : FormatOptions, optional
+        The format's read options as their model (e.g. :class:`~annokit.convert.options.VocReadOptions`) ...
+    **named
+        ... or by name (``zero_based=True``), checked against that model: a name the format does not take is a
+        :class:`~annokit.errors.FormatError` listing the ones it does.
 
-    >>> ds = read_dataset("VOC2007", "voc")  # doctest: +SKIP
+    Returns
+    -------
+    Dataset
+
+    Examples
+    --------
+    >>> ds = read_dataset("VOC2007", "voc", zero_based=False)  # doctest: +SKIP
     """
-    with no_gc():
-        return _read_dataset(path, fmt, sidecar=sidecar, recorder=recorder, **options)
-
-
-def _read_dataset(path: PathLike, fmt: str, *, sidecar: bool, recorder: LossRecorder | None,
-                  **options: Any) -> Dataset:
     spec = get_format(fmt)
+    opts = parse_options(spec, "read", options if options is not None else named)
+    with no_gc():
+        return _read_dataset(path, spec, sidecar=sidecar, recorder=recorder, options=opts)
+
+
+def _read_dataset(path: PathLike, spec: FormatSpec[Any, Any], *, sidecar: bool, recorder: LossRecorder | None,
+                  options: FormatOptions) -> Dataset:
     if spec.reader is None:
-        raise FormatError(path, None, f"format {fmt!r} is write-only")
-    rec = recorder if recorder is not None else LossRecorder(fmt, "")
+        raise FormatError(path, None, f"format {spec.name!r} is write-only")
+    rec = recorder if recorder is not None else LossRecorder(spec.name, "")
     p = Path(path)
     if not p.exists():
         raise FormatError(p, None, "does not exist")
-    ds, keys = spec.reader(p, rec, {**options, "_sidecar": sidecar})
+    ds, keys = spec.reader(p, rec, options, sidecar)
     if sidecar and spec.sidecar and keys is not None and p.is_dir():
         side = read_sidecar(p)
         if side is not None:
@@ -134,8 +159,8 @@ def _read_dataset(path: PathLike, fmt: str, *, sidecar: bool, recorder: LossReco
     return strip_slots(ds)
 
 
-def _write(ds: Dataset, dst: Path, spec: FormatSpec, rec: LossRecorder, *, sidecar: bool, overwrite: bool,
-           strict: bool, options: dict[str, Any]) -> None:
+def _write(ds: Dataset, dst: Path, spec: FormatSpec[Any, Any], rec: LossRecorder, *, sidecar: bool,
+           overwrite: bool, strict: bool, options: FormatOptions) -> None:
     if spec.writer is None:
         raise FormatError(dst, None, f"format {spec.name!r} is read-only")
     kept_in = SIDECAR if (sidecar and spec.sidecar) else None
@@ -160,17 +185,83 @@ def _write(ds: Dataset, dst: Path, spec: FormatSpec, rec: LossRecorder, *, sidec
 
 
 def write_dataset(ds: Dataset, path: PathLike, fmt: str, *, sidecar: bool = True, overwrite: bool = False,
-                  strict: bool = False, **options: Any) -> LossReport:
+                  strict: bool = False, options: FormatOptions | None = None, **named: Any) -> LossReport:
     """Write ``ds`` in format ``fmt`` (atomically) and return the loss report.
 
-    ``strict=True`` raises :class:`~annokit.core.losses.LossError` (and writes nothing) when anything would be
-    lost. ``sidecar=False`` writes no ``annokit.json``: what the format cannot hold is then lost (and counted).
+    Parameters
+    ----------
+    ds : Dataset
+    path : str or PathLike
+        The file or folder to write (it appears whole or not at all).
+    fmt : str
+        A registered format that can be written.
+    sidecar : bool
+        Keep what the format cannot hold in an ``annokit.json`` beside it (folder formats); with False it is lost
+        (and counted).
+    overwrite : bool
+        Replace an existing ``path`` (once the new one is complete).
+    strict : bool
+        Raise :class:`~annokit.core.losses.LossError` (and write nothing) when anything would be lost.
+    options : FormatOptions, optional
+        The format's write options as their model (e.g. :class:`~annokit.convert.options.YoloWriteOptions`) ...
+    **named
+        ... or by name (``precision=6``), checked against that model.
+
+    Returns
+    -------
+    LossReport
+
+    Examples
+    --------
+    >>> report = write_dataset(ds, "yolo_out", "yolo", split="val")  # doctest: +SKIP
     """
     spec = get_format(fmt)
+    opts = parse_options(spec, "write", options if options is not None else named)
     rec = LossRecorder("memory", fmt)
     with no_gc():
-        _write(ds, Path(path), spec, rec, sidecar=sidecar, overwrite=overwrite, strict=strict, options=options)
+        _write(ds, Path(path), spec, rec, sidecar=sidecar, overwrite=overwrite, strict=strict, options=opts)
     return rec.report()
+
+
+def _category_index(cats: LabelSet, key: Any) -> int:
+    """The position of the category a mapping key names: an id (an int, or its text) or a name."""
+    if isinstance(key, str) and not key.lstrip("-").isdigit():
+        if key not in cats.names:
+            raise FormatError(None, "mapping", f"no category named {key!r}")
+        return cats.names.index(key)
+    if not (isinstance(key, (int, str)) and not isinstance(key, bool)):
+        raise FormatError(None, "mapping", f"a key is a category id or name, got {key!r}")
+    hit = np.flatnonzero(cats.ids == int(key))
+    if not len(hit):
+        raise FormatError(None, "mapping", f"no category with id {key}")
+    return int(hit[0])
+
+
+def _new_id(v: Any, key: Any) -> int:
+    if isinstance(v, bool) or not isinstance(v, (int, str)) or (isinstance(v, str) and not v.lstrip("-").isdigit()):
+        raise FormatError(None, f"mapping[{key!r}]", f"a new id is an integer, got {v!r}")
+    if not -2**63 <= int(v) < 2**63:
+        raise FormatError(None, f"mapping[{key!r}]", f"id {v} does not fit 64 bits")
+    return int(v)
+
+
+def _mapped(cats: LabelSet, mapping: Mapping[Any, Any]) -> tuple[IntArray, list[str], BoolArray]:
+    """Each category's new id and name, and which are dropped."""
+    new_ids = cats.ids.copy()
+    new_names = list(cats.names)
+    drop = np.zeros(len(cats), dtype=bool)
+    for key, val in mapping.items():
+        idx = _category_index(cats, key)
+        if val is None:
+            drop[idx] = True
+        elif isinstance(val, dict):
+            new_ids[idx] = _new_id(val.get("id", int(new_ids[idx])), key)
+            new_names[idx] = str(val.get("name", new_names[idx]))
+        elif isinstance(val, str) and not val.lstrip("-").isdigit():
+            new_names[idx] = val
+        else:
+            new_ids[idx] = _new_id(val, key)
+    return new_ids, new_names, drop
 
 
 def remap_categories(ds: Dataset, mapping: Mapping[Any, Any], rec: LossRecorder | None = None) -> Dataset:
@@ -182,44 +273,19 @@ def remap_categories(ds: Dataset, mapping: Mapping[Any, Any], rec: LossRecorder 
     """
     rec = rec if rec is not None else LossRecorder()
     cats = ds.categories
-    new_ids = cats.ids.copy()
-    new_names = list(cats.names)
-    drop = np.zeros(len(cats), dtype=bool)
-    used = set()
-    for key, val in mapping.items():
-        if isinstance(key, str) and not key.lstrip("-").isdigit():
-            if key not in cats.names:
-                raise FormatError(None, "mapping", f"no category named {key!r}")
-            idx = cats.names.index(key)
-        else:
-            hit = np.flatnonzero(cats.ids == int(key))
-            if not len(hit):
-                raise FormatError(None, "mapping", f"no category with id {key}")
-            idx = int(hit[0])
-        used.add(idx)
-        if val is None:
-            drop[idx] = True
-        elif isinstance(val, dict):
-            new_ids[idx] = int(val.get("id", new_ids[idx]))
-            new_names[idx] = str(val.get("name", new_names[idx]))
-        elif isinstance(val, str) and not val.lstrip("-").isdigit():
-            new_names[idx] = val
-        else:
-            new_ids[idx] = int(val)
+    new_ids, new_names, drop = _mapped(cats, mapping)
     keep = np.flatnonzero(~drop)
     final: dict[int, str] = {}
-    for i in keep:
+    first: dict[int, int] = {}
+    for i in keep.tolist():
         nid, nm = int(new_ids[i]), new_names[i]
         if nid in final and final[nid] != nm:
             raise FormatError(None, "mapping", f"category id {nid} would name both {final[nid]!r} and {nm!r}")
         final[nid] = nm
-    first = {}
-    for i in keep:
-        first.setdefault(int(new_ids[i]), i)
+        first.setdefault(nid, i)
     order = sorted(first, key=lambda k: first[k])
-    sup = cats.supercategories
-    ex = cats.extras
-    labels = LabelSet(ids=order, names=[final[k] for k in order],
+    sup, ex = cats.supercategories, cats.extras
+    labels = LabelSet(ids=np.asarray(order, dtype=np.int64), names=[final[k] for k in order],
                       supercategories=[sup[first[k]] for k in order] if sup is not None else None,
                       extras=[ex[first[k]] for k in order] if ex is not None else None)
     a = ds.annotations
@@ -228,11 +294,9 @@ def remap_categories(ds: Dataset, mapping: Mapping[Any, Any], rec: LossRecorder 
     if gone.any():
         rec.add_many("objects dropped: their category is mapped to nothing", int(gone.sum()),
                      [f"annotation id {int(x)}" for x in a.ids[gone][:5]])
-    merged = len(keep) - len(order)
-    if merged:
-        rec.add_many("categories merged by the mapping", merged)
-    a2 = a[~gone]
-    a2 = a2.replace(labels=new_ids[pos[~gone]])
+    if len(keep) - len(order):
+        rec.add_many("categories merged by the mapping", len(keep) - len(order))
+    a2 = a[~gone].replace(labels=new_ids[pos[~gone]])
     return Dataset(images=ds.images, categories=labels, annotations=a2, info=ds.info, licenses=ds.licenses,
                    extras=ds.extras)
 
@@ -240,7 +304,6 @@ def remap_categories(ds: Dataset, mapping: Mapping[Any, Any], rec: LossRecorder 
 def load_mapping(path: PathLike) -> dict[Any, Any]:
     """A mapping file: JSON object ``{"old": new}``, or text lines ``old new`` (``old -`` drops)."""
     p = Path(path)
-    text = p.read_text(encoding="utf-8")
     if p.suffix.lower() == ".json":
         from annokit.io.coco import load_json
 
@@ -249,7 +312,7 @@ def load_mapping(path: PathLike) -> dict[Any, Any]:
             raise FormatError(p, None, "a mapping file is a JSON object {old: new}")
         return data
     out: dict[Any, Any] = {}
-    for i, line in enumerate(text.splitlines()):
+    for i, line in enumerate(read_text(p).splitlines()):
         s = line.strip()
         if not s or s.startswith("#"):
             continue
@@ -264,27 +327,30 @@ def load_mapping(path: PathLike) -> dict[Any, Any]:
 
 def convert(src: PathLike, dst: PathLike, *, src_format: str, dst_format: str, strict: bool = False,
             sidecar: bool = True, overwrite: bool = False, remap: Mapping[Any, Any] | None = None,
-            report_path: PathLike | None = None, read_options: Mapping[str, Any] | None = None,
-            write_options: Mapping[str, Any] | None = None) -> LossReport:
+            report_path: PathLike | None = None, read_options: FormatOptions | Mapping[str, Any] | None = None,
+            write_options: FormatOptions | Mapping[str, Any] | None = None) -> LossReport:
     """Convert the dataset at ``src`` (format ``src_format``) to ``dst`` (format ``dst_format``).
 
     Ids of categories and images are kept (``remap`` changes categories, see :func:`remap_categories`); empty
     images are kept with their sizes. Returns the :class:`LossReport`; with ``report_path`` it is also written as
     JSON. ``strict`` turns any loss into :class:`LossError` and leaves ``dst`` untouched. The output appears
-    atomically: a failed conversion leaves no half-written dataset.
+    atomically: a failed conversion leaves no half-written dataset. ``read_options`` / ``write_options``: the
+    formats' options, as their models (:mod:`annokit.convert.options`) or mappings of names checked against them.
 
     >>> report = convert("instances.json", "voc_out", src_format="coco", dst_format="voc")  # doctest: +SKIP
     >>> print(report.text())  # doctest: +SKIP
     """
     src_spec, dst_spec = get_format(src_format), get_format(dst_format)
+    ropts = parse_options(src_spec, "read", read_options)
+    wopts = parse_options(dst_spec, "write", write_options)
     rec = LossRecorder(src_format, dst_format)
     with no_gc():
-        ds = _read_dataset(src, src_spec.name, sidecar=sidecar, recorder=rec, **dict(read_options or {}))
+        ds = _read_dataset(src, src_spec, sidecar=sidecar, recorder=rec, options=ropts)
         if remap:
             ds = remap_categories(ds, remap, rec)
         try:
             _write(ds, Path(dst), dst_spec, rec, sidecar=sidecar, overwrite=overwrite, strict=strict,
-                   options=dict(write_options or {}))
+                   options=wopts)
         except LossError as exc:
             if report_path is not None:  # the refused conversion's report, to see what it would lose
                 write_json_atomic(report_path, exc.report.to_json_dict())

@@ -1,50 +1,91 @@
-"""The registry of formats: who reads and who writes what (private; see :func:`annokit.convert.formats`)."""
+"""The registry of formats: who reads, writes and validates what, with which options (private; see
+:func:`annokit.convert.formats`)."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from dataclasses import dataclass, field
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Generic, Literal, TypeVar
 
 import numpy as np
 
-from annokit.core.dataset import Dataset
+from annokit.convert.options import (
+    CityscapesWriteOptions,
+    ClassCsvReadOptions,
+    ClassFoldersWriteOptions,
+    CocoReadOptions,
+    CocoResultsReadOptions,
+    FormatOptions,
+    NoOptions,
+    PanopticReadOptions,
+    PanopticWriteOptions,
+    PngWriteOptions,
+    VocReadOptions,
+    VocWriteOptions,
+    YoloReadOptions,
+    YoloWriteOptions,
+)
+from annokit.core.dataset import Dataset, ImageTable
+from annokit.core.instances import Instances
+from annokit.core.labels import LabelSet
 from annokit.core.losses import LossRecorder
+from annokit.errors import FormatError
+from annokit.io.validation import Problem
 
-Reader = Callable[[Path, LossRecorder, dict[str, Any]], tuple[Dataset, "list[str] | None"]]
-Writer = Callable[[Dataset, Path, LossRecorder, dict[str, Any], "str | None"], "list[str] | None"]
+RO = TypeVar("RO", bound=FormatOptions)
+WO = TypeVar("WO", bound=FormatOptions)
+Reader = Callable[[Path, LossRecorder, RO, bool], "tuple[Dataset, list[str] | None]"]
+"""``reader(path, recorder, options, use_sidecar) -> (dataset, keys)``: keys name each image in the layout (for
+the sidecar), None for a single-file format."""
+Writer = Callable[[Dataset, Path, LossRecorder, WO, "str | None"], "list[str] | None"]
+"""``writer(dataset, path, recorder, options, kept_in) -> keys``; ``kept_in`` names the sidecar that will keep what
+the format cannot hold (None: nothing is kept)."""
+Validator = Callable[[Path], list[Problem]]
 
 
 @dataclass(frozen=True)
-class FormatSpec:
-    """One format: ``reader(path, recorder, options) -> (dataset, keys)``,
-    ``writer(dataset, path, recorder, options, kept_in) -> keys``; ``folder``: the dataset is a folder (else a
-    file); ``sidecar``: the folder may carry ``annokit.json`` for what the format has no field for."""
+class FormatSpec(Generic[RO, WO]):
+    """One format: its reader, writer and validator, the types of its read and write options, and its layout
+    (``folder``: a folder, else a file; ``sidecar``: the folder may carry ``annokit.json`` for what the format has
+    no field for; ``derived_boxes``: its boxes are the extent of its masks)."""
 
     name: str
     description: str
-    reader: Reader | None = None
-    writer: Writer | None = None
+    read_options: type[RO]
+    write_options: type[WO]
+    reader: Reader[RO] | None = None
+    writer: Writer[WO] | None = None
+    validator: Validator | None = None
     folder: bool = True
     sidecar: bool = False
     derived_boxes: bool = False
-    options: tuple[str, ...] = field(default_factory=tuple)
+
+    @property
+    def options(self) -> tuple[str, ...]:
+        """The names of every read and write option."""
+        return tuple(dict.fromkeys([*self.read_options.model_fields, *self.write_options.model_fields]))
+
+    def pick(self, direction: Literal["read", "write"], flags: Mapping[str, Any]) -> dict[str, Any]:
+        """The entries of ``flags`` that are this format's ``direction`` options (a command line's flags serve
+        several formats: ``--precision`` is YOLO's, ``--voc-zero-based`` VOC's)."""
+        model = self.read_options if direction == "read" else self.write_options
+        return {k: v for k, v in flags.items() if k in model.model_fields}
 
 
-FORMATS: dict[str, FormatSpec] = {}
+FORMATS: dict[str, FormatSpec[Any, Any]] = {}
 
 
-def register(spec: FormatSpec) -> FormatSpec:
+def register(spec: FormatSpec[RO, WO]) -> FormatSpec[RO, WO]:
     FORMATS[spec.name] = spec
     return spec
 
 
 # ----------------------------------------------------------------------------------------------- COCO
-def _coco_read(path: Path, rec: LossRecorder, opts: dict[str, Any]) -> tuple[Dataset, None]:
+def _coco_read(path: Path, rec: LossRecorder, opts: CocoReadOptions, sidecar: bool) -> tuple[Dataset, None]:
     from annokit.io.coco import read_instances
 
-    ds = read_instances(path, fixed=bool(opts.get("fixed", False)))
+    ds = read_instances(path, fixed=opts.fixed)
     a = ds.annotations
     if a.extras is not None and len(a) and all("score" in e for e in a.extras):
         scores = np.array([e["score"] for e in a.extras], dtype=np.float64)
@@ -53,7 +94,7 @@ def _coco_read(path: Path, rec: LossRecorder, opts: dict[str, Any]) -> tuple[Dat
     return ds, None
 
 
-def _coco_write(ds: Dataset, path: Path, rec: LossRecorder, opts: dict[str, Any], kept_in: str | None) -> None:
+def _coco_write(ds: Dataset, path: Path, rec: LossRecorder, opts: NoOptions, kept_in: str | None) -> None:
     import orjson
 
     from annokit.io.coco import dataset_to_coco_dict
@@ -83,42 +124,49 @@ def _count_xywh_inexact(ds: Dataset, rec: LossRecorder, kept_in: str | None) -> 
                      [f"annotation id {int(a.ids[k])}" for k in bad[:5]], kept_in=kept_in)
 
 
-def _coco_results_read(path: Path, rec: LossRecorder, opts: dict[str, Any]) -> tuple[Dataset, None]:
-    from annokit.core.dataset import ImageTable
-    from annokit.core.labels import LabelSet
-    from annokit.io.coco import load_json, read_instances, read_results
+def _results_without_gt(path: Path, data: list[Any]) -> Dataset:
+    """The images and categories a results list implies: image ids with the sizes of their RLE masks, category
+    ids named by their number."""
+    def ints(key: str) -> list[int]:
+        return sorted({d[key] for d in data if isinstance(d, dict) and isinstance(d.get(key), int)
+                       and not isinstance(d.get(key), bool)})
 
-    gt_path = opts.get("gt")
-    if gt_path is not None:
-        gt = read_instances(gt_path, fixed=bool(opts.get("fixed", False)))
-        return gt.with_annotations(read_results(path, gt)), None
-    data = load_json(path)
-    if not isinstance(data, list):
-        from annokit.errors import FormatError
-
-        raise FormatError(path, None, "a results file is a JSON list of detections")
-    ids = sorted({d.get("image_id") for d in data if isinstance(d, dict) and isinstance(d.get("image_id"), int)})
+    ids = ints("image_id")
     sizes: dict[int, tuple[int, int]] = {}
     for d in data:
         seg = d.get("segmentation") if isinstance(d, dict) else None
-        if isinstance(seg, dict) and isinstance(seg.get("size"), list) and len(seg["size"]) == 2:
-            sizes.setdefault(d.get("image_id"), tuple(seg["size"]))  # type: ignore[arg-type]
+        size = seg.get("size") if isinstance(seg, dict) else None
+        img = d.get("image_id") if isinstance(d, dict) else None
+        if isinstance(img, int) and isinstance(size, list) and len(size) == 2 and \
+                all(isinstance(v, int) and not isinstance(v, bool) and 0 <= v < 2**31 for v in size):
+            sizes.setdefault(img, (size[0], size[1]))
     hw = [sizes.get(i, (0, 0)) for i in ids]
-    cats = sorted({d.get("category_id") for d in data if isinstance(d, dict)
-                   and isinstance(d.get("category_id"), int)})
-    gt = Dataset(images=ImageTable(ids=ids, file_names=["" for _ in ids], heights=[h for h, _ in hw],
-                                   widths=[w for _, w in hw]),
-                 categories=LabelSet(ids=cats, names=[str(c) for c in cats]),
-                 annotations=__import__("annokit").Instances.empty())
+    cats = ints("category_id")
+    return Dataset(images=ImageTable(ids=np.asarray(ids, dtype=np.int64), file_names=["" for _ in ids],
+                                     heights=np.asarray([h for h, _ in hw], dtype=np.int64),
+                                     widths=np.asarray([w for _, w in hw], dtype=np.int64)),
+                   categories=LabelSet(ids=np.asarray(cats, dtype=np.int64), names=[str(c) for c in cats]),
+                   annotations=Instances.empty())
+
+
+def _coco_results_read(path: Path, rec: LossRecorder, opts: CocoResultsReadOptions, sidecar: bool
+                       ) -> tuple[Dataset, None]:
+    from annokit.io.coco import load_json, read_instances, read_results
+
+    if opts.gt is not None:
+        gt = read_instances(opts.gt, fixed=opts.fixed)
+        return gt.with_annotations(read_results(path, gt)), None
+    data = load_json(path)
+    if not isinstance(data, list):
+        raise FormatError(path, None, "a results file is a JSON list of detections")
+    gt = _results_without_gt(path, data)
     rec.warn("results read without --gt: image sizes come from RLE masks only, categories are named by their id")
     return gt.with_annotations(read_results(path, gt, fixed=True)), None
 
 
-def _coco_results_write(ds: Dataset, path: Path, rec: LossRecorder, opts: dict[str, Any],
-                        kept_in: str | None) -> None:
+def _coco_results_write(ds: Dataset, path: Path, rec: LossRecorder, opts: NoOptions, kept_in: str | None) -> None:
     import orjson
 
-    from annokit.errors import FormatError
     from annokit.io.coco import results_to_list
 
     a = ds.annotations
@@ -137,150 +185,176 @@ def _coco_results_write(ds: Dataset, path: Path, rec: LossRecorder, opts: dict[s
     if a.extras is not None:
         rec.add_many("annotation fields dropped: results keep image_id, category_id, bbox, score, segmentation",
                      sum(1 for e in a.extras if e))
-    out = results_to_list(a)
-    path.write_bytes(orjson.dumps(out))
+    path.write_bytes(orjson.dumps(results_to_list(a)))
     return None
 
 
 # ----------------------------------------------------------------------------------------------- VOC
-def _voc_read(path: Path, rec: LossRecorder, opts: dict[str, Any]) -> tuple[Dataset, list[str]]:
+def _voc_read(path: Path, rec: LossRecorder, opts: VocReadOptions, sidecar: bool) -> tuple[Dataset, list[str]]:
     from annokit.io.voc import read_voc_keyed
 
-    return read_voc_keyed(path, zero_based=bool(opts.get("zero_based", False)), recorder=rec)
+    return read_voc_keyed(path, zero_based=opts.zero_based, recorder=rec)
 
 
-def _voc_write(ds: Dataset, path: Path, rec: LossRecorder, opts: dict[str, Any], kept_in: str | None) -> list[str]:
+def _voc_write(ds: Dataset, path: Path, rec: LossRecorder, opts: VocWriteOptions, kept_in: str | None) -> list[str]:
     from annokit.io.voc import write_voc_into
 
-    return write_voc_into(ds, path, zero_based=bool(opts.get("zero_based", False)), recorder=rec, kept_in=kept_in,
-                          default_set=str(opts.get("split") or "trainval"))
+    return write_voc_into(ds, path, zero_based=opts.zero_based, recorder=rec, kept_in=kept_in,
+                          default_set=opts.split or "trainval")
+
+
+def _validate_coco(path: Path) -> list[Problem]:
+    from annokit.io.coco import validate_coco
+
+    return validate_coco(path)
+
+
+def _validate_voc(path: Path) -> list[Problem]:
+    from annokit.io.voc import validate_voc
+
+    return validate_voc(path)
 
 
 register(FormatSpec("coco", "COCO instances JSON (boxes, polygons, RLE, crowd; scores kept as a 'score' field)",
-                    _coco_read, _coco_write, folder=False, options=("fixed",)))
+                    CocoReadOptions, NoOptions, _coco_read, _coco_write, _validate_coco, folder=False))
 register(FormatSpec("coco-results", "COCO results JSON (a list of detections; --gt gives images and categories)",
-                    _coco_results_read, _coco_results_write, folder=False, options=("gt", "fixed")))
+                    CocoResultsReadOptions, NoOptions, _coco_results_read, _coco_results_write, folder=False))
 register(FormatSpec("voc", "Pascal VOC folder: Annotations/*.xml, ImageSets/Main, labelmap.txt",
-                    _voc_read, _voc_write, sidecar=True, options=("zero_based", "split")))
+                    VocReadOptions, VocWriteOptions, _voc_read, _voc_write, _validate_voc, sidecar=True))
 
 
 # ----------------------------------------------------------------------------------------------- YOLO
-def _yolo_read(path: Path, rec: LossRecorder, opts: dict[str, Any]) -> tuple[Dataset, list[str]]:
+def _yolo_read(path: Path, rec: LossRecorder, opts: YoloReadOptions, sidecar: bool) -> tuple[Dataset, list[str]]:
     from annokit.convert._sidecar import read_sidecar
     from annokit.io.yolo import read_yolo_keyed
 
     sizes = None
-    if opts.get("_sidecar", True) and path.is_dir():
-        side = read_sidecar(path)
-        if side is not None:
-            sds, skeys = side
-            sizes = {k: (int(h), int(w)) for k, h, w in zip(skeys, sds.images.heights, sds.images.widths)}
-    return read_yolo_keyed(path, recorder=rec, sizes=sizes, exif=not opts.get("no_exif", False))
+    side = read_sidecar(path) if sidecar and path.is_dir() else None
+    if side is not None:  # sizes of the images that are not on disk
+        sds, skeys = side
+        sizes = {k: (int(h), int(w)) for k, h, w in zip(skeys, sds.images.heights, sds.images.widths)}
+    return read_yolo_keyed(path, recorder=rec, sizes=sizes, exif=not opts.no_exif)
 
 
-def _yolo_writer(task: str) -> Writer:
-    def write(ds: Dataset, path: Path, rec: LossRecorder, opts: dict[str, Any], kept_in: str | None) -> list[str]:
+def _yolo_writer(task: Literal["detect", "segment"]) -> Writer[YoloWriteOptions]:
+    def write(ds: Dataset, path: Path, rec: LossRecorder, opts: YoloWriteOptions, kept_in: str | None) -> list[str]:
         from annokit.io.yolo import write_yolo_into
 
-        prec = opts.get("precision")
-        images = opts.get("images")
-        return write_yolo_into(ds, path, task=task, split=str(opts.get("split") or "train"), recorder=rec,
-                               kept_in=kept_in, precision=None if prec is None else int(prec),
-                               images=Path(images) if images else None)
+        return write_yolo_into(ds, path, task=task, split=opts.split or "train", recorder=rec, kept_in=kept_in,
+                               precision=opts.precision, images=opts.images)
 
     return write
 
 
+def _validate_yolo(path: Path) -> list[Problem]:
+    from annokit.io.yolo import validate_yolo
+
+    return validate_yolo(path)
+
+
 register(FormatSpec("yolo", "YOLO / Ultralytics detection: data.yaml, images/<split>, labels/<split>/*.txt",
-                    _yolo_read, _yolo_writer("detect"), sidecar=True, options=("split", "precision", "images")))
+                    YoloReadOptions, YoloWriteOptions, _yolo_read, _yolo_writer("detect"), _validate_yolo,
+                    sidecar=True))
 register(FormatSpec("yolo-seg", "YOLO / Ultralytics polygon segmentation (one polygon a line)",
-                    _yolo_read, _yolo_writer("segment"), sidecar=True, options=("split", "precision", "images")))
+                    YoloReadOptions, YoloWriteOptions, _yolo_read, _yolo_writer("segment"), _validate_yolo,
+                    sidecar=True))
 
 
 # ----------------------------------------------------------------------------------------------- PNG masks
-def _png_read(path: Path, rec: LossRecorder, opts: dict[str, Any]) -> tuple[Dataset, list[str]]:
+def _png_read(path: Path, rec: LossRecorder, opts: NoOptions, sidecar: bool) -> tuple[Dataset, list[str]]:
     from annokit.io.png import read_png_masks_keyed
 
     return read_png_masks_keyed(path, recorder=rec)
 
 
-def _png_write(ds: Dataset, path: Path, rec: LossRecorder, opts: dict[str, Any], kept_in: str | None) -> list[str]:
+def _png_write(ds: Dataset, path: Path, rec: LossRecorder, opts: PngWriteOptions, kept_in: str | None) -> list[str]:
     from annokit.io.png import write_png_masks_into
 
-    return write_png_masks_into(ds, path, recorder=rec, kept_in=kept_in,
-                                instances=not opts.get("semantic_only", False))
+    return write_png_masks_into(ds, path, recorder=rec, kept_in=kept_in, instances=not opts.semantic_only)
+
+
+def _validate_png(path: Path) -> list[Problem]:
+    from annokit.io.png import validate_png_masks
+
+    return validate_png_masks(path)
 
 
 register(FormatSpec("png", "PNG masks: masks/*.png semantic (palette/gray/RGB) + instances/*.png ids, classes.txt",
-                    _png_read, _png_write, sidecar=True, derived_boxes=True, options=("semantic_only",)))
+                    NoOptions, PngWriteOptions, _png_read, _png_write, _validate_png, sidecar=True,
+                    derived_boxes=True))
 
 
 # ----------------------------------------------------------------------------------------------- classification
-def _cls_folder_read(path: Path, rec: LossRecorder, opts: dict[str, Any]) -> tuple[Dataset, list[str]]:
+def _cls_folder_read(path: Path, rec: LossRecorder, opts: NoOptions, sidecar: bool) -> tuple[Dataset, list[str]]:
     from annokit.io.classification import read_class_folders
 
     ds = read_class_folders(path)
     return ds, list(ds.images.file_names)
 
 
-def _cls_folder_write(ds: Dataset, path: Path, rec: LossRecorder, opts: dict[str, Any],
+def _cls_folder_write(ds: Dataset, path: Path, rec: LossRecorder, opts: ClassFoldersWriteOptions,
                       kept_in: str | None) -> list[str]:
     from annokit.io.classification import write_class_folders_into
 
-    images = opts.get("images")
-    return write_class_folders_into(ds, path, images=Path(images) if images else None, recorder=rec,
-                                    kept_in=kept_in)
+    return write_class_folders_into(ds, path, images=opts.images, recorder=rec, kept_in=kept_in)
 
 
-def _cls_csv_read(path: Path, rec: LossRecorder, opts: dict[str, Any]) -> tuple[Dataset, None]:
+def _cls_csv_read(path: Path, rec: LossRecorder, opts: ClassCsvReadOptions, sidecar: bool) -> tuple[Dataset, None]:
     from annokit.io.classification import read_class_csv
 
-    return read_class_csv(path, images=opts.get("images")), None
+    return read_class_csv(path, images=opts.images), None
 
 
-def _cls_csv_write(ds: Dataset, path: Path, rec: LossRecorder, opts: dict[str, Any], kept_in: str | None) -> None:
+def _cls_csv_write(ds: Dataset, path: Path, rec: LossRecorder, opts: NoOptions, kept_in: str | None) -> None:
     from annokit.io.classification import write_class_csv
 
     write_class_csv(ds, path, recorder=rec)
 
 
 register(FormatSpec("class-folders", "Classification: a folder per class ([split/]class/image), images copied",
-                    _cls_folder_read, _cls_folder_write, sidecar=True, options=("images",)))
+                    NoOptions, ClassFoldersWriteOptions, _cls_folder_read, _cls_folder_write, sidecar=True))
 register(FormatSpec("class-csv", "Classification: CSV of file,label (multi-label: several rows; Roboflow one-hot)",
-                    _cls_csv_read, _cls_csv_write, folder=False, options=("images",)))
+                    ClassCsvReadOptions, NoOptions, _cls_csv_read, _cls_csv_write, folder=False))
 
 
 # ----------------------------------------------------------------------------------------------- Cityscapes
-def _cs_read(path: Path, rec: LossRecorder, opts: dict[str, Any]) -> tuple[Dataset, list[str]]:
+def _cs_read(path: Path, rec: LossRecorder, opts: NoOptions, sidecar: bool) -> tuple[Dataset, list[str]]:
     from annokit.io.cityscapes import read_cityscapes_keyed
 
     return read_cityscapes_keyed(path, recorder=rec)
 
 
-def _cs_write(ds: Dataset, path: Path, rec: LossRecorder, opts: dict[str, Any], kept_in: str | None) -> list[str]:
+def _cs_write(ds: Dataset, path: Path, rec: LossRecorder, opts: CityscapesWriteOptions,
+              kept_in: str | None) -> list[str]:
     from annokit.io.cityscapes import write_cityscapes_into
 
-    return write_cityscapes_into(ds, path, recorder=rec, kept_in=kept_in, split=str(opts.get("split") or "train"))
+    return write_cityscapes_into(ds, path, recorder=rec, kept_in=kept_in, split=opts.split or "train")
+
+
+def _validate_cityscapes(path: Path) -> list[Problem]:
+    from annokit.io.cityscapes import validate_cityscapes
+
+    return validate_cityscapes(path)
 
 
 register(FormatSpec("cityscapes", "Cityscapes gtFine: polygons JSON (+ labelIds / instanceIds PNGs drawn exactly as "
-                    "the official scripts)", _cs_read, _cs_write, sidecar=True, options=("split",)))
+                    "the official scripts)", NoOptions, CityscapesWriteOptions, _cs_read, _cs_write,
+                    _validate_cityscapes, sidecar=True))
 
 
 # ----------------------------------------------------------------------------------------------- COCO panoptic
-def _pan_read(path: Path, rec: LossRecorder, opts: dict[str, Any]) -> tuple[Dataset, None]:
+def _pan_read(path: Path, rec: LossRecorder, opts: PanopticReadOptions, sidecar: bool) -> tuple[Dataset, None]:
     from annokit.io.panoptic_convert import read_panoptic_dataset
 
-    return read_panoptic_dataset(path, opts.get("png_dir")), None
+    return read_panoptic_dataset(path, opts.png_dir), None
 
 
-def _pan_write(ds: Dataset, path: Path, rec: LossRecorder, opts: dict[str, Any], kept_in: str | None) -> None:
+def _pan_write(ds: Dataset, path: Path, rec: LossRecorder, opts: PanopticWriteOptions, kept_in: str | None) -> None:
     from annokit.io.panoptic_convert import write_panoptic_dataset
 
-    name = str(opts.get("name") or "panoptic")
-    write_panoptic_dataset(ds, path / f"{name}.json", recorder=rec)
+    write_panoptic_dataset(ds, path / f"{opts.name}.json", recorder=rec)
     return None
 
 
 register(FormatSpec("coco-panoptic", "COCO panoptic: NAME.json + NAME/ RGB id PNGs (id = R + 256 G + 256^2 B, 0 void)",
-                    _pan_read, _pan_write, options=("name", "png_dir")))
+                    PanopticReadOptions, PanopticWriteOptions, _pan_read, _pan_write))

@@ -17,26 +17,35 @@ so). The PNGs are the pixel truth.
 
 from __future__ import annotations
 
+import math
 import os
+import reprlib
 from collections.abc import Iterator
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, NamedTuple
+from typing import Annotated, Any, Literal, NamedTuple
 
 import numpy as np
+import pydantic
+from numpy.typing import NDArray
+from pydantic import BaseModel, ConfigDict, Field, PlainValidator, Strict, model_validator
 
 from annokit._internal.files import atomic_dir
 from annokit._internal.paths import safe_name
 from annokit.core.dataset import Dataset, ImageTable
-from annokit.core.instances import Instances
+from annokit.core.instances import Instances, Segmentation
 from annokit.core.labels import LabelSet
 from annokit.core.losses import LossRecorder
 from annokit.errors import FormatError
 from annokit.io._safe import MAX_PIXELS
+from annokit.io.validation import Problem, Problems
 
-__all__ = ["LABELS", "CityscapesLabel", "render_label_ids", "render_instance_ids", "read_cityscapes",
-           "write_cityscapes", "label_set"]
+__all__ = ["LABELS", "CityscapesLabel", "CityscapesObject", "CityscapesPolygons", "label_set", "load_polygons",
+           "read_cityscapes", "read_cityscapes_keyed", "render_instance_ids", "render_label_ids",
+           "validate_cityscapes", "write_cityscapes", "write_cityscapes_into"]
 
 PathLike = str | os.PathLike[str]
+Encoding = Literal["ids", "trainIds"]
 
 
 class CityscapesLabel(NamedTuple):
@@ -95,35 +104,59 @@ BY_ID = {lab.id: lab for lab in LABELS if lab.id >= 0}
 def label_set() -> LabelSet:
     """The 34 Cityscapes labels with an id >= 0, as a :class:`LabelSet` (supercategory = Cityscapes category)."""
     labs = [lab for lab in LABELS if lab.id >= 0]
-    return LabelSet(ids=[lab.id for lab in labs], names=[lab.name for lab in labs],
+    return LabelSet(ids=np.array([lab.id for lab in labs], dtype=np.int64), names=[lab.name for lab in labs],
                     supercategories=[lab.category for lab in labs])
 
 
 # ------------------------------------------------------------------------------------------- polygon JSON
-def _load_polygons(path: Path) -> dict[str, Any]:
+def _point(v: Any) -> list[float]:
+    if isinstance(v, list) and len(v) == 2 and all(isinstance(c, (int, float)) and not isinstance(c, bool)
+                                                   and math.isfinite(c) for c in v):
+        return v
+    raise ValueError(f"expected a point [x, y] of two finite numbers, got {reprlib.repr(v)}")
+
+
+Point = Annotated[list[float], PlainValidator(_point)]
+
+
+class CityscapesObject(BaseModel):
+    """One object of a ``*_gtFine_polygons.json``: its ``label`` and ``polygon`` (``[[x, y], ...]``); other
+    fields (``deleted``, ``date``, ``user``, ``id`` ...) are accepted."""
+
+    model_config = ConfigDict(extra="allow", frozen=True)
+
+    label: Annotated[str, Strict()]
+    polygon: list[Point]
+    deleted: Any = None
+
+
+class CityscapesPolygons(BaseModel):
+    """A ``*_gtFine_polygons.json``: the image size (positive integers, at most :data:`MAX_PIXELS` pixels) and
+    its objects in drawing order."""
+
+    model_config = ConfigDict(extra="allow", frozen=True)
+
+    imgHeight: Annotated[int, Strict(), Field(gt=0)]
+    imgWidth: Annotated[int, Strict(), Field(gt=0)]
+    objects: list[CityscapesObject] = []
+
+    @model_validator(mode="after")
+    def _size(self) -> CityscapesPolygons:
+        if self.imgHeight * self.imgWidth > MAX_PIXELS:
+            raise ValueError(f"{self.imgWidth}x{self.imgHeight} is over the {MAX_PIXELS}-pixel limit")
+        return self
+
+
+def load_polygons(path: PathLike) -> CityscapesPolygons:
+    """Parse and check a ``*_gtFine_polygons.json`` (see :class:`CityscapesPolygons`)."""
     from annokit.io.coco import load_json
 
-    d = load_json(path)
-    if not isinstance(d, dict):
-        raise FormatError(path, None, "expected a JSON object")
-    for k in ("imgHeight", "imgWidth"):
-        v = d.get(k)
-        if not (isinstance(v, int) and not isinstance(v, bool) and v > 0):
-            raise FormatError(path, k, f"expected a positive integer, got {v!r}")
-    if d["imgHeight"] * d["imgWidth"] > MAX_PIXELS:
-        raise FormatError(path, None, f"{d['imgWidth']}x{d['imgHeight']} is over the {MAX_PIXELS}-pixel limit")
-    objs = d.get("objects", [])
-    if not isinstance(objs, list):
-        raise FormatError(path, "objects", "expected a list")
-    for i, o in enumerate(objs):
-        if not isinstance(o, dict) or not isinstance(o.get("label"), str):
-            raise FormatError(path, f"objects[{i}]", "expected an object with a 'label' string")
-        poly = o.get("polygon")
-        if not isinstance(poly, list) or not all(
-                isinstance(p, list) and len(p) == 2 and all(isinstance(v, (int, float)) and not isinstance(v, bool)
-                                                            and np.isfinite(v) for v in p) for p in poly):
-            raise FormatError(path, f"objects[{i}].polygon", "expected a list of [x, y] numbers")
-    return d
+    p = Path(path)
+    try:
+        return CityscapesPolygons.model_validate(load_json(p))
+    except pydantic.ValidationError as exc:
+        Problems(collect=False).schema_errors(exc, p)
+        raise  # pragma: no cover - schema_errors raised the first error
 
 
 def _resolve(label: str) -> tuple[CityscapesLabel | None, bool]:
@@ -134,35 +167,49 @@ def _resolve(label: str) -> tuple[CityscapesLabel | None, bool]:
     return BY_NAME.get(label), False
 
 
-def _canvas(polygons: dict[str, Any] | PathLike, encoding: str, mode: str) -> tuple[dict[str, Any], Any, Any]:
+def _as_doc(polygons: CityscapesPolygons | dict[str, Any] | PathLike) -> CityscapesPolygons:
+    if isinstance(polygons, CityscapesPolygons):
+        return polygons
+    if isinstance(polygons, dict):
+        try:
+            return CityscapesPolygons.model_validate(polygons)
+        except pydantic.ValidationError as exc:
+            Problems(collect=False).schema_errors(exc, None)
+            raise  # pragma: no cover - schema_errors raised the first error
+    return load_polygons(polygons)
+
+
+def _canvas(polygons: CityscapesPolygons | dict[str, Any] | PathLike, encoding: Encoding, mode: str
+            ) -> tuple[CityscapesPolygons, Any, Any]:
     """The polygon JSON, and a PIL image of its size filled with ``unlabeled`` and its drawing context."""
     from PIL import Image, ImageDraw
 
-    d = polygons if isinstance(polygons, dict) else _load_polygons(Path(polygons))
+    d = _as_doc(polygons)
     bg = BY_NAME["unlabeled"].id if encoding == "ids" else BY_NAME["unlabeled"].train_id
-    img = Image.new(mode, (d["imgWidth"], d["imgHeight"]), bg)
+    img = Image.new(mode, (d.imgWidth, d.imgHeight), bg)
     return d, img, ImageDraw.Draw(img)
 
 
-def _drawn_objects(d: dict[str, Any]) -> Iterator[tuple[dict[str, Any], CityscapesLabel, bool]]:
+def _drawn_objects(d: CityscapesPolygons) -> Iterator[tuple[CityscapesObject, CityscapesLabel, bool]]:
     """The objects drawn, in order: ``(object, label, is a group)``; deleted ones skipped, unknown labels refused."""
-    for o in d.get("objects", []):
-        if o.get("deleted"):
+    for o in d.objects:
+        if o.deleted:
             continue
-        lab, group = _resolve(o["label"])
+        lab, group = _resolve(o.label)
         if lab is None:
-            raise FormatError(None, None, f"label {o['label']!r} is not a Cityscapes label")
+            raise FormatError(None, None, f"label {o.label!r} is not a Cityscapes label")
         yield o, lab, group
 
 
-def _fill(draw: Any, o: dict[str, Any], value: int) -> None:
+def _fill(draw: Any, o: CityscapesObject, value: int) -> None:
     try:
-        draw.polygon([(p[0], p[1]) for p in o["polygon"]], fill=value)
+        draw.polygon([(p[0], p[1]) for p in o.polygon], fill=value)
     except (TypeError, ValueError):  # the official scripts skip what PIL cannot draw
         pass
 
 
-def render_label_ids(polygons: dict[str, Any] | PathLike, *, encoding: str = "ids") -> np.ndarray:
+def render_label_ids(polygons: CityscapesPolygons | dict[str, Any] | PathLike, *, encoding: Encoding = "ids"
+                     ) -> NDArray[np.uint8]:
     """``(H, W)`` uint8 ``labelIds`` (``encoding="ids"``) or ``labelTrainIds`` (``"trainIds"``) of a polygon JSON,
     drawn as ``cityscapesscripts.preparation.json2labelImg`` draws it."""
     d, img, draw = _canvas(polygons, encoding, "L")
@@ -172,7 +219,8 @@ def render_label_ids(polygons: dict[str, Any] | PathLike, *, encoding: str = "id
     return np.asarray(img)
 
 
-def render_instance_ids(polygons: dict[str, Any] | PathLike, *, encoding: str = "ids") -> np.ndarray:
+def render_instance_ids(polygons: CityscapesPolygons | dict[str, Any] | PathLike, *, encoding: Encoding = "ids"
+                        ) -> NDArray[np.int32]:
     """``(H, W)`` int32 ``instanceIds`` of a polygon JSON, drawn as ``json2instanceImg`` draws it: instances
     ``id * 1000 + k``, groups and classes without instances their class id."""
     d, img, draw = _canvas(polygons, encoding, "I")
@@ -192,7 +240,7 @@ def _entries(root: Path) -> list[tuple[str, str, Path]]:
     """(split, stem relative to the split, file) of every polygon JSON, else of every instanceIds PNG."""
     gt = root / "gtFine" if (root / "gtFine").is_dir() else root
     out = []
-    for _kind, suffix in (("json", "_gtFine_polygons.json"), ("png", "_gtFine_instanceIds.png")):
+    for suffix in ("_gtFine_polygons.json", "_gtFine_instanceIds.png"):
         for p in sorted(gt.rglob(f"*{suffix}")):
             rel = p.relative_to(gt).as_posix()
             split = rel.split("/", 1)[0] if "/" in rel else ""
@@ -203,92 +251,238 @@ def _entries(root: Path) -> list[tuple[str, str, Path]]:
     return out
 
 
-def read_cityscapes_keyed(root: PathLike, *, recorder: LossRecorder | None = None) -> tuple[Dataset, list[str]]:
-    """Read a Cityscapes folder; also return each image's key (``<split>/<city>/<stem>``)."""
-    from annokit.core.masks import bitmap_to_rle, rle_area, rle_to_ltrb
-    from annokit.io.png import read_label_png
+@dataclass
+class _Objects:
+    """The objects read so far, as columns."""
 
+    img: list[int] = field(default_factory=list)
+    label: list[int] = field(default_factory=list)
+    crowd: list[bool] = field(default_factory=list)
+    segs: list[Segmentation] = field(default_factory=list)
+    boxes: list[list[float]] = field(default_factory=list)
+    area: list[float] = field(default_factory=list)
+    n_deleted: int = 0
+    n_polygons: int = 0
+
+
+def _polygon_objects(p: Path, key: str, i: int, problems: Problems, rec: LossRecorder, out: _Objects
+                     ) -> tuple[int, int] | None:
+    """A polygon JSON's objects, one per polygon (the polygon its segmentation, its extent the box, its shoelace
+    area the area); return the image's (height, width) (None when a validator met an error)."""
+    with problems.guard(p):
+        d = load_polygons(p)
+        for j, o in enumerate(d.objects):
+            if o.deleted:
+                out.n_deleted += 1
+                continue
+            lab, group = _resolve(o.label)
+            if lab is None:
+                problems.error(p, f"objects[{j}].label", f"{o.label!r} is not a Cityscapes label")
+                continue
+            if lab.id < 0:
+                rec.add("object of a label without id (license plate) dropped", f"{key}: objects[{j}]")
+                continue
+            pts = np.asarray(o.polygon, dtype=np.float64).reshape(-1, 2)
+            if len(pts) < 3:
+                problems.warning(p, f"objects[{j}].polygon", "fewer than 3 points")
+                rec.add("polygon with fewer than 3 points dropped", f"{key}: objects[{j}]")
+                continue
+            area = float(0.5 * abs(np.dot(pts[:, 0], np.roll(pts[:, 1], 1)) -
+                                   np.dot(pts[:, 1], np.roll(pts[:, 0], 1))))
+            if not math.isfinite(area):
+                problems.error(p, f"objects[{j}].polygon", "coordinates too large (the area is not finite)")
+                continue
+            if problems.collect and ((pts.min(axis=0) < -1).any() or pts[:, 0].max() > d.imgWidth + 1
+                                     or pts[:, 1].max() > d.imgHeight + 1):
+                problems.warning(p, f"objects[{j}].polygon", "reaches outside the image")
+            out.img.append(i)
+            out.label.append(lab.id)
+            out.crowd.append(group)
+            out.segs.append([pts.reshape(-1).tolist()])
+            out.boxes.append([pts[:, 0].min(), pts[:, 1].min(), pts[:, 0].max(), pts[:, 1].max()])
+            out.area.append(area)
+            out.n_polygons += 1
+        return d.imgHeight, d.imgWidth
+    return None
+
+
+def _png_objects(p: Path, i: int, problems: Problems, out: _Objects) -> tuple[int, int] | None:
+    """An instanceIds PNG's objects: values >= 1000 are instances of class ``v // 1000``, smaller ones class
+    regions (crowd where the class has instances); return the image's (height, width)."""
+    from annokit.core.masks import bitmap_to_rle, rle_area, rle_to_ltrb
+    from annokit.io.labelmap import read_label_map
+
+    with problems.guard(p):
+        inst = read_label_map(p).astype(np.int64)  # gray (16-bit as the official scripts write it); colour refused
+        for v in np.unique(inst).tolist():
+            cls = v // 1000 if v >= 1000 else v
+            lab = BY_ID.get(cls)
+            if lab is None:
+                raise FormatError(p, None, f"value {v} is not a Cityscapes label id")
+            if v == BY_NAME["unlabeled"].id:
+                continue  # background
+            rle = bitmap_to_rle(inst == v)
+            out.img.append(i)
+            out.label.append(cls)
+            out.crowd.append(v < 1000 and lab.has_instances)
+            out.segs.append({"size": rle["size"], "counts": rle["counts"].decode("ascii")})
+            out.boxes.append(rle_to_ltrb([rle])[0].tolist())
+            out.area.append(float(rle_area([rle])[0]))
+        return int(inst.shape[0]), int(inst.shape[1])
+    return None
+
+
+@dataclass(frozen=True)
+class _Image:
+    """One image read: its split, its stem (``<city>/<city>_<seq>_<frame>``) and its (height, width)."""
+
+    split: str
+    stem: str
+    hw: tuple[int, int]
+
+    @property
+    def key(self) -> str:
+        return f"{self.split}/{self.stem}" if self.split else self.stem
+
+
+def _check_cityscapes(root: PathLike, *, problems: Problems, recorder: LossRecorder | None
+                      ) -> tuple[list[_Image], _Objects]:
+    """The rules of a Cityscapes folder, file by file (the reader's and the validator's)."""
     root = Path(root)
     rec = recorder if recorder is not None else LossRecorder()
     ents = _entries(root)
     if not ents:
-        raise FormatError(root, None, "no gtFine/*_gtFine_polygons.json or *_gtFine_instanceIds.png found")
-    file_names, hs, ws, extras, keys = [], [], [], [], []
-    rows_img: list[int] = []
-    rows_lab: list[int] = []
-    crowd: list[bool] = []
-    segs: list[Any] = []
-    boxes: list[list[float]] = []
-    area: list[float] = []
-    n_deleted = n_poly = 0
-    for i, (split, stem, p) in enumerate(ents):
-        keys.append(f"{split}/{stem}" if split else stem)
-        file_names.append(f"leftImg8bit/{split}/{stem}_leftImg8bit.png" if split else f"{stem}_leftImg8bit.png")
-        extras.append({"split": split} if split else {})
-        if p.suffix == ".json":
-            d = _load_polygons(p)
-            hs.append(d["imgHeight"])
-            ws.append(d["imgWidth"])
-            for j, o in enumerate(d.get("objects", [])):
-                if o.get("deleted"):
-                    n_deleted += 1
-                    continue
-                lab, group = _resolve(o["label"])
-                if lab is None:
-                    raise FormatError(p, f"objects[{j}].label", f"{o['label']!r} is not a Cityscapes label")
-                if lab.id < 0:
-                    rec.add("object of a label without id (license plate) dropped", f"{keys[-1]}: objects[{j}]")
-                    continue
-                pts = np.asarray(o["polygon"], dtype=np.float64).reshape(-1, 2)
-                if len(pts) < 3:
-                    rec.add("polygon with fewer than 3 points dropped", f"{keys[-1]}: objects[{j}]")
-                    continue
-                rows_img.append(i)
-                rows_lab.append(lab.id)
-                crowd.append(group)
-                segs.append([pts.reshape(-1).tolist()])
-                boxes.append([pts[:, 0].min(), pts[:, 1].min(), pts[:, 0].max(), pts[:, 1].max()])
-                area.append(float(0.5 * abs(np.dot(pts[:, 0], np.roll(pts[:, 1], 1)) -
-                                            np.dot(pts[:, 1], np.roll(pts[:, 0], 1)))))
-                n_poly += 1
-        else:
-            inst = read_label_png(p).astype(np.int64)
-            hs.append(inst.shape[0])
-            ws.append(inst.shape[1])
-            for v in np.unique(inst).tolist():
-                cls = v // 1000 if v >= 1000 else v
-                lab = BY_ID.get(cls)
-                if lab is None:
-                    raise FormatError(p, None, f"value {v} is not a Cityscapes label id")
-                if v == BY_NAME["unlabeled"].id:
-                    continue  # background
-                m = inst == v
-                rle = bitmap_to_rle(m)
-                rows_img.append(i)
-                rows_lab.append(cls)
-                crowd.append(v < 1000 and lab.has_instances)
-                segs.append({"size": rle["size"], "counts": rle["counts"].decode("ascii")})
-                boxes.append(rle_to_ltrb([rle])[0].tolist())
-                area.append(float(rle_area([rle])[0]))
-    if n_poly:
+        problems.error(root, None, "no gtFine/*_gtFine_polygons.json or *_gtFine_instanceIds.png found")
+    images: list[_Image] = []
+    out = _Objects()
+    for split, stem, p in ents:
+        key = f"{split}/{stem}" if split else stem
+        got = (_polygon_objects(p, key, len(images), problems, rec, out) if p.suffix == ".json" else
+               _png_objects(p, len(images), problems, out))
+        if got is not None:
+            images.append(_Image(split, stem, got))
+    if out.n_polygons:
         rec.warn("Cityscapes polygons are filled by PIL; COCO tools rasterize them with pycocotools, which can "
                  "differ on edge pixels (the labelIds / instanceIds PNGs are the pixel truth)")
-    rec.add_many("deleted objects skipped (the official scripts skip them too)", n_deleted)
-    ids = np.arange(1, len(ents) + 1)
-    tbl = ImageTable(ids=ids, file_names=file_names, heights=hs, widths=ws, extras=extras if any(extras) else None)
-    n = len(rows_img)
-    inst_ = Instances(image_ids=ids[np.asarray(rows_img, dtype=np.int64)] if n else np.zeros(0, np.int64),
-                      boxes=np.asarray(boxes, dtype=np.float64).reshape(n, 4), labels=rows_lab,
-                      iscrowd=np.asarray(crowd, dtype=bool), area=area, segmentations=segs)
-    return Dataset(images=tbl, categories=label_set(), annotations=inst_), keys
+    rec.add_many("deleted objects skipped (the official scripts skip them too)", out.n_deleted)
+    return images, out
+
+
+def read_cityscapes_keyed(root: PathLike, *, recorder: LossRecorder | None = None) -> tuple[Dataset, list[str]]:
+    """Read a Cityscapes folder; also return each image's key (``<split>/<city>/<stem>``)."""
+    images, objs = _check_cityscapes(root, problems=Problems(collect=False), recorder=recorder)
+    ids = np.arange(1, len(images) + 1)
+    extras = [{"split": im.split} if im.split else {} for im in images]
+    file_names = [f"leftImg8bit/{im.split}/{im.stem}_leftImg8bit.png" if im.split else f"{im.stem}_leftImg8bit.png"
+                  for im in images]
+    tbl = ImageTable(ids=ids, file_names=file_names, heights=np.asarray([im.hw[0] for im in images], dtype=np.int64),
+                     widths=np.asarray([im.hw[1] for im in images], dtype=np.int64),
+                     extras=extras if any(extras) else None)
+    n = len(objs.img)
+    inst = Instances(image_ids=ids[np.asarray(objs.img, dtype=np.int64)],
+                     boxes=np.asarray(objs.boxes, dtype=np.float64).reshape(n, 4),
+                     labels=np.asarray(objs.label, dtype=np.int64), iscrowd=np.asarray(objs.crowd, dtype=bool),
+                     area=np.asarray(objs.area, dtype=np.float64), segmentations=list(objs.segs))
+    return Dataset(images=tbl, categories=label_set(), annotations=inst), [im.key for im in images]
 
 
 def read_cityscapes(root: PathLike) -> Dataset:
-    """Read Cityscapes ``gtFine`` (polygon JSON, or the instanceIds PNGs when there is no JSON)."""
+    """Read Cityscapes ``gtFine`` (polygon JSON, or the instanceIds PNGs when there is no JSON).
+
+    Every malformed file raises :class:`~annokit.errors.FormatError` naming the file and the place;
+    :func:`validate_cityscapes` lists every problem instead.
+    """
     return read_cityscapes_keyed(root)[0]
 
 
+def validate_cityscapes(root: PathLike) -> list[Problem]:
+    """Every problem of a Cityscapes folder with its file and place: unreadable or malformed polygon JSON, labels
+    that are not Cityscapes labels (errors); polygons of fewer than 3 points or reaching outside the image
+    (warnings).
+
+    >>> for p in validate_cityscapes("cityscapes"):  # doctest: +SKIP
+    ...     print(p)
+    """
+    problems = Problems(collect=True)
+    with problems.guard(root):
+        _check_cityscapes(root, problems=problems, recorder=None)
+    return problems.items
+
+
 # ------------------------------------------------------------------------------------------- writing
+def _gt_stem(ds: Dataset, i: int, split: str, seen: set[str]) -> tuple[str, str]:
+    """Image ``i``'s split and its stem in ``gtFine`` (``leftImg8bit/<split>/`` and ``_leftImg8bit`` dropped);
+    two images of one stem are an error."""
+    im = ds.images
+    if im.heights[i] <= 0 or im.widths[i] <= 0:
+        raise FormatError(None, f"images[{i}]", "Cityscapes needs the image size")
+    name = safe_name(im.file_names[i], where=f"images[{i}].file_name")
+    if name.startswith("leftImg8bit/"):
+        name = name.split("/", 2)[2] if name.count("/") >= 2 else name
+    base = name.rsplit("/", 1)[-1]
+    dot = base.rfind(".")
+    stem = name[: len(name) - len(base) + dot] if dot > 0 else name
+    if stem.endswith("_leftImg8bit"):
+        stem = stem[: -len("_leftImg8bit")]
+    if stem.lower() in seen:
+        raise FormatError(None, f"images[{i}].file_name", f"two images would write the same {stem}_gtFine_*")
+    seen.add(stem.lower())
+    sp = split
+    if im.extras is not None and isinstance(im.extras[i].get("split"), str) and im.extras[i]["split"]:
+        sp = safe_name(im.extras[i]["split"])
+    return sp, stem
+
+
+@dataclass
+class _Dropped:
+    """Objects the polygon JSON cannot hold, counted over the dataset."""
+
+    other: int = 0
+    other_examples: list[str] = field(default_factory=list)
+    rle: int = 0
+    none: int = 0
+    multi: int = 0
+
+
+def _polygon_entries(ds: Dataset, rows: list[int], name_of: dict[int, str], dropped: _Dropped
+                     ) -> list[dict[str, Any]]:
+    """The JSON objects of one image's rows: one per polygon part, crowd objects as ``<label>group``."""
+    a = ds.annotations
+    objs = []
+    for r in rows:
+        lname = name_of[int(a.labels[r])]
+        lab = BY_NAME.get(lname)
+        if lab is None:
+            dropped.other += 1
+            if len(dropped.other_examples) < 5:
+                dropped.other_examples.append(f"{lname!r} (annotation id {int(a.ids[r])})")
+            continue
+        seg = a.segmentations[r] if a.segmentations is not None else None
+        if not isinstance(seg, list) or not seg:
+            dropped.rle += bool(seg)
+            dropped.none += not seg
+            continue
+        dropped.multi += len(seg) > 1
+        label = lname + "group" if bool(a.iscrowd[r]) and lab.has_instances else lname
+        for part in seg:
+            objs.append({"label": label, "polygon": np.asarray(part, dtype=np.float64).reshape(-1, 2).tolist()})
+    return objs
+
+
+def _write_image(folder: Path, stem: str, doc: dict[str, Any], where: str) -> None:
+    """``<stem>_gtFine_polygons.json`` and the ``labelIds`` / ``instanceIds`` PNGs drawn from it."""
+    import orjson
+    from PIL import Image
+
+    (folder / stem).parent.mkdir(parents=True, exist_ok=True)
+    (folder / f"{stem}_gtFine_polygons.json").write_bytes(orjson.dumps(doc))
+    Image.fromarray(render_label_ids(doc), mode="L").save(folder / f"{stem}_gtFine_labelIds.png")
+    inst = render_instance_ids(doc)
+    if inst.max(initial=0) > 65535:
+        raise FormatError(None, where, "instance ids do not fit a 16-bit PNG")
+    Image.fromarray(inst.astype(np.uint16)).save(folder / f"{stem}_gtFine_instanceIds.png")  # 16-bit, as official
+
+
 def write_cityscapes_into(ds: Dataset, root: Path, *, recorder: LossRecorder | None = None,
                           kept_in: str | None = None, split: str = "train") -> list[str]:
     """Write ``gtFine/<split>/<stem>_gtFine_{polygons.json,labelIds.png,instanceIds.png}``; return the keys.
@@ -297,73 +491,26 @@ def write_cityscapes_into(ds: Dataset, root: Path, *, recorder: LossRecorder | N
     objects go to the JSON (one entry per polygon part); RLE objects cannot be polygons and are dropped from it
     (counted). The PNGs are drawn from the JSON exactly as the official scripts draw them.
     """
-    import orjson
-    from PIL import Image
-
     rec = recorder if recorder is not None else LossRecorder()
-    cats = ds.categories
     im, a = ds.images, ds.annotations
     pos = im.index_of(a.image_ids)
     order = np.argsort(pos, kind="stable")
     starts = np.searchsorted(pos[order], np.arange(len(im) + 1))
-    name_of = dict(zip(cats.ids.tolist(), cats.names))
+    name_of = dict(zip(ds.categories.ids.tolist(), ds.categories.names))
     keys = []
-    seen_stems: set[str] = set()
-    n_other = n_rle = n_multi = n_none = 0
-    ex_other: list[str] = []
+    seen: set[str] = set()
+    dropped = _Dropped()
     for i in range(len(im)):
-        h, w = int(im.heights[i]), int(im.widths[i])
-        if h <= 0 or w <= 0:
-            raise FormatError(None, f"images[{i}]", "Cityscapes needs the image size")
-        name = safe_name(im.file_names[i], where=f"images[{i}].file_name")
-        if name.startswith("leftImg8bit/"):
-            name = name.split("/", 2)[2] if name.count("/") >= 2 else name
-        base = name.rsplit("/", 1)[-1]
-        dot = base.rfind(".")
-        stem = name[: len(name) - len(base) + dot] if dot > 0 else name
-        if stem.endswith("_leftImg8bit"):
-            stem = stem[: -len("_leftImg8bit")]
-        sp = split
-        if stem.lower() in seen_stems:
-            raise FormatError(None, f"images[{i}].file_name", f"two images would write the same {stem}_gtFine_*")
-        seen_stems.add(stem.lower())
-        if im.extras is not None and isinstance(im.extras[i].get("split"), str) and im.extras[i]["split"]:
-            sp = safe_name(im.extras[i]["split"])
-        objs = []
-        for r in order[starts[i]:starts[i + 1]].tolist():
-            lname = name_of[int(a.labels[r])]
-            lab = BY_NAME.get(lname)
-            if lab is None:
-                n_other += 1
-                if len(ex_other) < 5:
-                    ex_other.append(f"{lname!r} (annotation id {int(a.ids[r])})")
-                continue
-            seg = a.segmentations[r] if a.segmentations is not None else None
-            if not isinstance(seg, list) or not seg:
-                if seg:
-                    n_rle += 1
-                else:
-                    n_none += 1
-                continue
-            if len(seg) > 1:
-                n_multi += 1
-            label = lname + "group" if bool(a.iscrowd[r]) and lab.has_instances else lname
-            for part in seg:
-                objs.append({"label": label, "polygon": np.asarray(part, dtype=np.float64).reshape(-1, 2).tolist()})
-        doc = {"imgHeight": h, "imgWidth": w, "objects": objs}
-        d = root / "gtFine" / sp
-        (d / stem).parent.mkdir(parents=True, exist_ok=True)
-        (d / f"{stem}_gtFine_polygons.json").write_bytes(orjson.dumps(doc))
-        Image.fromarray(render_label_ids(doc), mode="L").save(d / f"{stem}_gtFine_labelIds.png")
-        inst = render_instance_ids(doc)
-        if inst.max(initial=0) > 65535:
-            raise FormatError(None, f"images[{i}]", "instance ids do not fit a 16-bit PNG")
-        Image.fromarray(inst.astype(np.uint16)).save(d / f"{stem}_gtFine_instanceIds.png")  # 16-bit, as official
+        sp, stem = _gt_stem(ds, i, split, seen)
+        objs = _polygon_entries(ds, order[starts[i]:starts[i + 1]].tolist(), name_of, dropped)
+        doc = {"imgHeight": int(im.heights[i]), "imgWidth": int(im.widths[i]), "objects": objs}
+        _write_image(root / "gtFine" / sp, stem, doc, f"images[{i}]")
         keys.append(f"{sp}/{stem}")
-    rec.add_many("objects of classes Cityscapes does not have dropped", n_other, ex_other, kept_in=kept_in)
-    rec.add_many("RLE mask has no polygon form: dropped from the JSON", n_rle, kept_in=kept_in)
-    rec.add_many("object without a polygon dropped", n_none, kept_in=kept_in)
-    rec.add_many("multi-part polygon written as one object per part", n_multi, kept_in=kept_in)
+    rec.add_many("objects of classes Cityscapes does not have dropped", dropped.other, dropped.other_examples,
+                 kept_in=kept_in)
+    rec.add_many("RLE mask has no polygon form: dropped from the JSON", dropped.rle, kept_in=kept_in)
+    rec.add_many("object without a polygon dropped", dropped.none, kept_in=kept_in)
+    rec.add_many("multi-part polygon written as one object per part", dropped.multi, kept_in=kept_in)
     rec.add_many("boxes, areas and ids dropped: Cityscapes keeps polygons only", len(a), kept_in=kept_in)
     if a.scores is not None:
         rec.add_many("scores dropped", len(a), kept_in=kept_in)

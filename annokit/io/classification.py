@@ -30,6 +30,7 @@ from annokit.core.labels import LabelSet
 from annokit.core.losses import LossRecorder
 from annokit.errors import FormatError
 from annokit.io._safe import IMAGE_EXTS, image_hw
+from annokit.io.validation import read_text
 
 __all__ = ["read_class_folders", "write_class_folders", "read_class_csv", "write_class_csv"]
 
@@ -46,8 +47,9 @@ def _build(file_names: list[str], hw: list[tuple[int, int]], pairs: list[tuple[i
     w = np.array([hw[i][1] for i in img], dtype=np.float64) if pairs else np.zeros(0)
     inst = Instances(image_ids=ids[img] if pairs else np.zeros(0, np.int64),
                      boxes=np.stack([np.zeros(len(pairs)), np.zeros(len(pairs)), w, h], axis=1),
-                     labels=[name_id[p[1]] for p in pairs])
-    tbl = ImageTable(ids=ids, file_names=file_names, heights=[x[0] for x in hw], widths=[x[1] for x in hw],
+                     labels=np.array([name_id[p[1]] for p in pairs], dtype=np.int64))
+    tbl = ImageTable(ids=ids, file_names=file_names, heights=np.array([x[0] for x in hw], dtype=np.int64),
+                     widths=np.array([x[1] for x in hw], dtype=np.int64),
                      extras=extras if extras and any(extras) else None)
     return Dataset(images=tbl, categories=labels, annotations=inst)
 
@@ -189,8 +191,11 @@ def write_class_folders(ds: Dataset, root: PathLike, *, images: PathLike, overwr
 def read_class_csv(path: PathLike, *, images: PathLike | None = None) -> Dataset:
     """Read ``file,label`` rows (or Roboflow's one-hot columns) after a header row."""
     p = Path(path)
-    text = p.read_text(encoding="utf-8-sig")
-    rows = list(csv.reader(io.StringIO(text)))
+    reader = csv.reader(io.StringIO(read_text(p, encoding="utf-8-sig")))
+    try:
+        rows = list(reader)
+    except csv.Error as exc:  # an unclosed quote, a field over the csv module's size limit
+        raise FormatError(p, f"line {reader.line_num}", f"invalid CSV: {exc}") from None
     if not rows:
         raise FormatError(p, None, "empty CSV (expected a header row 'file,label')")
     header = [h.strip() for h in rows[0]]

@@ -9,44 +9,68 @@ and written back.
 
 from __future__ import annotations
 
+import contextlib
 import math
 import os
+import reprlib
 from collections.abc import Iterable
+from dataclasses import dataclass
+from itertools import chain
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any, NoReturn
 
 import numpy as np
 import orjson
+from pydantic import PlainValidator, TypeAdapter
+from typing_extensions import NotRequired, TypedDict
 
+from annokit._internal.arrays import index_of
 from annokit._internal.files import write_bytes_atomic
+from annokit._internal.paths import safe_name
+from annokit.core.arrays import BoolArray, FloatArray, IntArray
 from annokit.core.dataset import Dataset, ImageTable
-from annokit.core.instances import Instances
+from annokit.core.instances import Instances, Segmentation
 from annokit.core.labels import LabelSet
 from annokit.errors import FormatError, ValidationError
+from annokit.io._rle import rle_strings_ok
+from annokit.io.validation import FieldError, Problem, Problems
 
-__all__ = ["load_json", "ltrb_to_coco_bbox", "read_instances", "read_results", "results_to_list", "write_instances",
-           "write_results"]
+__all__ = ["ANNOTATION", "CATEGORY", "IMAGE", "CocoAnnotation", "CocoCategory", "CocoImage", "CocoInstancesFile",
+           "categories_to_coco", "coco_top_level", "dataset_from_coco_dict", "dataset_to_coco_dict", "load_json",
+           "ltrb_to_coco_bbox", "parse_json", "read_instances", "read_json_bytes", "read_results",
+           "results_to_list", "validate_coco", "write_instances", "write_results"]
 
 PathLike = str | os.PathLike[str]
 
 _IMAGE_KEYS = {"id", "file_name", "height", "width"}
 _CAT_KEYS = {"id", "name", "supercategory"}
 _ANN_KEYS = {"id", "image_id", "category_id", "bbox", "area", "iscrowd", "segmentation", "ignore"}
-_RES_KEYS = {"image_id", "category_id", "bbox", "score", "segmentation"}
 MAX_JSON_BYTES = 8 << 30
+
+
+def read_json_bytes(path: PathLike) -> bytes:
+    """The bytes of a JSON file, refused over :data:`MAX_JSON_BYTES` before they are read."""
+    p = Path(path)
+    try:
+        size = p.stat().st_size
+        if size > MAX_JSON_BYTES:
+            raise FormatError(p, None, f"file is {size} bytes, over the {MAX_JSON_BYTES}-byte limit")
+        return p.read_bytes()
+    except OSError as exc:
+        raise FormatError(p, None, f"cannot read: {exc.strerror or exc}") from None
+
+
+def parse_json(path: PathLike, data: bytes) -> Any:
+    """Parse JSON bytes with orjson; a syntax error names the file and the line/column."""
+    try:
+        return orjson.loads(data)
+    except orjson.JSONDecodeError as exc:
+        raise FormatError(path, f"line {exc.lineno}, column {exc.colno}", f"invalid JSON: {exc.msg}") from None
 
 
 def load_json(path: PathLike) -> Any:
     """Parse a JSON file with orjson; a syntax error names the file and the line/column."""
-    p = Path(path)
-    size = p.stat().st_size
-    if size > MAX_JSON_BYTES:
-        raise FormatError(p, None, f"file is {size} bytes, over the {MAX_JSON_BYTES}-byte limit")
-    data = p.read_bytes()
-    try:
-        return orjson.loads(data)
-    except orjson.JSONDecodeError as exc:
-        raise FormatError(p, f"line {exc.lineno}, column {exc.colno}", f"invalid JSON: {exc.msg}") from None
+    return parse_json(path, read_json_bytes(path))
 
 
 # ----------------------------------------------------------------------------------------------- helpers
@@ -58,296 +82,643 @@ def _is_num(v: Any) -> bool:
     return (isinstance(v, (int, float)) and not isinstance(v, bool))
 
 
-def _check_polygons(path: Path, where: str, seg: Any) -> None:
-    if len(seg) == 0:
-        return
+_NUMBER_TYPES = {int, float}
+
+
+def _short(v: Any) -> str:
+    """A bounded repr of a value from a file, for messages."""
+    return reprlib.repr(v)
+
+
+# ----------------------------------------------------------------------------------------------- the schema
+# The rules of a COCO instances file, one field at a time: the TypedDicts below, checked by pydantic
+# (``IMAGE``, ``CATEGORY``, ``ANNOTATION``). :func:`dataset_from_coco_dict` reads whole columns with numpy and asks
+# the schema only to name the record a column could not take; :func:`validate_coco` checks every record with it.
+INT64_MAX = 2**63 - 1
+
+
+def _int64(v: Any) -> int:
+    if not _is_int(v):
+        raise FieldError(f"expected an integer, got {_short(v)}")
+    if not -INT64_MAX - 1 <= v <= INT64_MAX:
+        raise FieldError(f"integer out of the 64-bit range: {v}")
+    return int(v)
+
+
+def _image_id(v: Any) -> int | str:
+    if isinstance(v, str):
+        return v
+    try:
+        return _int64(v)
+    except FieldError:
+        raise FieldError(f"expected an integer or a string, got {_short(v)}") from None
+
+
+def _size(v: Any) -> int:
+    if not _is_int(v) or v < 0:
+        raise FieldError(f"expected a non-negative integer, got {_short(v)}")
+    return _int64(v)
+
+
+def _string(v: Any) -> str:
+    if not isinstance(v, str):
+        raise FieldError(f"expected a string, got {_short(v)}")
+    return v
+
+
+def _bbox(v: Any) -> list[float]:
+    if not (isinstance(v, list) and len(v) == 4 and all(map(_is_num, v))):
+        raise FieldError(f"expected 4 numbers [x, y, w, h], got {_short(v)}")
+    x, y, w, h = v
+    if not all(map(math.isfinite, v)) or not (math.isfinite(x + w) and math.isfinite(y + h)
+                                              and math.isfinite(w * h)):
+        raise FieldError(f"not finite (or its right edge, bottom edge or area is not): {_short(v)}")
+    if w < 0 or h < 0:
+        raise FieldError(f"{'width' if w < 0 else 'height'} is negative ({float(w if w < 0 else h)})")
+    return v
+
+
+def _area(v: Any) -> float:
+    if not _is_num(v):
+        raise FieldError(f"expected a number, got {_short(v)}")
+    if not math.isfinite(v):
+        raise FieldError(f"not finite: {_short(v)}")
+    if v < 0:
+        raise FieldError(f"negative ({v})")
+    return float(v)
+
+
+def _crowd(v: Any) -> int:
+    if not _is_int(v) or v not in (0, 1):
+        raise FieldError(f"expected 0 or 1, got {_short(v)}")
+    return int(v)
+
+
+def _flag(v: Any) -> bool:
+    if not isinstance(v, (int, bool)) or v not in (0, 1):
+        raise FieldError(f"expected 0, 1, true or false, got {_short(v)}")
+    return bool(v)
+
+
+def _polygons(seg: list[Any]) -> None:
     for j, poly in enumerate(seg):
         if not isinstance(poly, list):
-            raise FormatError(path, f"{where}.segmentation[{j}]", "polygon is not a list of numbers")
+            raise FieldError("polygon is not a list of numbers", f"[{j}]")
         if len(poly) % 2:
-            raise FormatError(path, f"{where}.segmentation[{j}]", f"odd number of coordinates ({len(poly)})")
+            raise FieldError(f"odd number of coordinates ({len(poly)})", f"[{j}]")
         if len(poly) < 6:
-            raise FormatError(path, f"{where}.segmentation[{j}]",
-                              f"polygon has fewer than 3 points ({len(poly) // 2})")
-        for v in poly:
-            if not _is_num(v) or not math.isfinite(v):
-                raise FormatError(path, f"{where}.segmentation[{j}]", f"coordinate is not a finite number: {v!r}")
+            raise FieldError(f"polygon has fewer than 3 points ({len(poly) // 2})", f"[{j}]")
+        if not set(map(type, poly)) <= _NUMBER_TYPES or not all(map(math.isfinite, poly)):
+            bad = next(v for v in poly if not _is_num(v) or not math.isfinite(v))
+            raise FieldError(f"coordinate is not a finite number: {_short(bad)}", f"[{j}]")
 
 
-def _check_rle(path: Path, where: str, seg: dict[str, Any], hw: tuple[int, int] | None) -> None:
-    from annokit.core.coco_results import check_rle  # the one RLE check, shared with the results reader
-
-    check_rle(path, where, seg, hw)
-
-
-def _check_segmentation(path: Path, where: str, seg: Any, hw: tuple[int, int] | None) -> None:
-    if isinstance(seg, list):
-        _check_polygons(path, where, seg)
-    elif isinstance(seg, dict):
-        _check_rle(path, where, seg, hw)
+def _rle(seg: dict[str, Any]) -> None:
+    size = seg.get("size")
+    if not (isinstance(size, list) and len(size) == 2 and all(_is_int(s) and 0 <= s < 2**31 for s in size)):
+        raise FieldError(f"expected [height, width], got {_short(size)}", ".size")
+    counts = seg.get("counts")
+    total = size[0] * size[1]
+    if isinstance(counts, list):
+        if not all(_is_int(c) and 0 <= c <= total for c in counts) or sum(counts) != total:
+            if not all(_is_int(c) and c >= 0 for c in counts):
+                raise FieldError("uncompressed counts must be non-negative integers", ".counts")
+            raise FieldError(f"uncompressed counts sum to {sum(counts)}, not height*width = {total}", ".counts")
+    elif isinstance(counts, str):
+        if not counts.isascii() or not rle_strings_ok([counts.encode("ascii")], [total])[0]:
+            raise FieldError("compressed counts are not a valid RLE string of height*width pixels", ".counts")
     else:
-        raise FormatError(path, f"{where}.segmentation", f"expected polygons or an RLE dict, got {type(seg).__name__}")
+        raise FieldError("expected a string or a list of run lengths", ".counts")
 
 
-def _bbox_array(path: Path, items: list[dict], key: str, label: str, required: bool = True) -> np.ndarray:
-    """``(N, 4)`` xywh from ``items[i][key]``, with a precise error on the first bad one."""
+def _segmentation(v: Any) -> Any:
+    if isinstance(v, list):
+        _polygons(v)
+    elif isinstance(v, dict):
+        _rle(v)
+    elif v is not None:
+        raise FieldError(f"expected polygons or an RLE dict, got {type(v).__name__}")
+    return v
+
+
+def _field(fn: Any) -> Any:
+    return PlainValidator(fn)
+
+
+class CocoImage(TypedDict):
+    """An entry of ``images``: ``id`` (an integer, or a string as pycocotools accepts), ``height`` and ``width``
+    (non-negative integers), ``file_name`` (a string, ``""`` when absent); other fields are kept."""
+
+    id: Annotated[int | str, _field(_image_id)]
+    file_name: NotRequired[Annotated[str, _field(_string)]]
+    height: Annotated[int, _field(_size)]
+    width: Annotated[int, _field(_size)]
+
+
+class CocoCategory(TypedDict):
+    """An entry of ``categories``: integer ``id``, string ``name``; ``supercategory`` and other fields kept."""
+
+    id: Annotated[int, _field(_int64)]
+    name: Annotated[str, _field(_string)]
+
+
+class CocoAnnotation(TypedDict):
+    """An entry of ``annotations``: integer ``id`` and ``category_id``, ``image_id`` of an image, ``bbox``
+    ``[x, y, w, h]`` (finite, ``w, h >= 0``); optional ``area`` (finite, ``>= 0``; the box area when absent),
+    ``iscrowd`` and ``ignore`` (0 or 1), ``segmentation`` (polygons ``[[x0, y0, ...], ...]`` of >= 3 finite points,
+    or an RLE ``{"size": [h, w], "counts": ...}`` of ``h * w`` pixels); other fields kept."""
+
+    id: Annotated[int, _field(_int64)]
+    image_id: Annotated[int | str, _field(_image_id)]
+    category_id: Annotated[int, _field(_int64)]
+    bbox: Annotated[list[float], _field(_bbox)]
+    area: NotRequired[Annotated[float, _field(_area)]]
+    iscrowd: NotRequired[Annotated[int, _field(_crowd)]]
+    ignore: NotRequired[Annotated[bool, _field(_flag)]]
+    segmentation: NotRequired[Annotated[Segmentation | None, _field(_segmentation)]]
+
+
+class CocoInstancesFile(TypedDict):
+    """The top level of an instances file: the three lists (``annotations`` may be absent: no objects);
+    ``info``, ``licenses`` and any other field are kept."""
+
+    images: list[dict[str, Any]]
+    categories: list[dict[str, Any]]
+    annotations: NotRequired[list[dict[str, Any]]]
+
+
+IMAGE: TypeAdapter[CocoImage] = TypeAdapter(CocoImage)
+CATEGORY: TypeAdapter[CocoCategory] = TypeAdapter(CocoCategory)
+ANNOTATION: TypeAdapter[CocoAnnotation] = TypeAdapter(CocoAnnotation)
+TOP: TypeAdapter[CocoInstancesFile] = TypeAdapter(CocoInstancesFile)
+
+
+# ----------------------------------------------------------------------------------------------- instances
+def _explain(p: Path, items: list[Any], adapter: TypeAdapter[Any], label: str, what: str) -> NoReturn:
+    """A column could not be read: raise the schema's error for the first record that breaks it."""
+    problems = Problems(collect=False)
+    for i, it in enumerate(items):
+        problems.check(adapter, it, p, f"{label}[{i}]")
+    raise FormatError(p, label, f"cannot read {what}")  # the schema accepts what the fast path refused
+
+
+def _int_col(items: list[Any], key: str, default: int | None = None) -> IntArray | None:
+    """``(N,)`` int64 of ``items[i][key]`` in one numpy pass; None when any value is not a 64-bit integer."""
     try:
-        arr = np.array([it[key] for it in items])
-        if len(items) and (arr.shape != (len(items), 4) or arr.dtype.kind not in "fiu"):
-            raise ValueError
-        arr = arr.astype(np.float64, copy=False)
-    except (KeyError, ValueError, TypeError):
-        for i, it in enumerate(items):
-            if not isinstance(it, dict):
-                raise FormatError(path, f"{label}[{i}]", f"expected an object, got {type(it).__name__}") from None
-            if key not in it:
-                raise FormatError(path, f"{label}[{i}]", f"missing key {key!r}") from None
-            bb = it[key]
-            if not (isinstance(bb, list) and len(bb) == 4 and all(_is_num(v) for v in bb)):
-                raise FormatError(path, f"{label}[{i}].{key}", f"expected 4 numbers [x, y, w, h], got {bb!r}") from None
-        raise FormatError(path, label, f"cannot read {key}") from None
-    if len(items) == 0:
-        return np.zeros((0, 4))
-    bad = ~np.isfinite(arr).all(axis=1)
-    if bad.any():
-        i = int(np.flatnonzero(bad)[0])
-        raise FormatError(path, f"{label}[{i}].{key}", f"not finite: {items[i][key]!r}")
-    bad = (arr[:, 2] < 0) | (arr[:, 3] < 0)
-    if bad.any():
-        i = int(np.flatnonzero(bad)[0])
-        which = "width" if arr[i, 2] < 0 else "height"
-        val = arr[i, 2] if which == "width" else arr[i, 3]
-        raise FormatError(path, f"{label}[{i}].{key}", f"{which} is negative ({val})")
-    return arr
-
-
-def _int_column(path: Path, items: list[dict], key: str, label: str, default: int | None = None) -> np.ndarray:
-    """``(N,)`` int64 of ``items[i][key]``: one vectorised pass, and a slow pass only to name the culprit."""
-    try:
-        if default is None:
-            vals = [it[key] for it in items]
-        else:
-            vals = [it.get(key, default) for it in items]
+        vals = [it[key] for it in items] if default is None else [it.get(key, default) for it in items]
         arr = np.array(vals, dtype=np.int64)
-        if arr.ndim != 1:
-            raise ValueError
-        # bools, floats with fractions and strings must not pass silently
-        if vals and not set(map(type, vals)) <= {int}:
-            raise ValueError
-        return arr
     except (KeyError, ValueError, TypeError, OverflowError, AttributeError):
-        for i, it in enumerate(items):
-            if not isinstance(it, dict):
-                raise FormatError(path, f"{label}[{i}]", f"expected an object, got {type(it).__name__}") from None
-            if key not in it and default is None:
-                raise FormatError(path, f"{label}[{i}]", f"missing key {key!r}") from None
-            v = it.get(key, default)
-            if not _is_int(v):
-                raise FormatError(path, f"{label}[{i}].{key}", f"expected an integer, got {v!r}") from None
-        raise FormatError(path, label, f"cannot read {key}") from None
-
-
-def _float_column(path: Path, items: list[dict], key: str, label: str) -> np.ndarray:
-    try:
-        vals = [it[key] for it in items]
-        arr = np.array(vals, dtype=np.float64)
-        if arr.ndim != 1 or (vals and not set(map(type, vals)) <= {int, float}):
-            raise ValueError
-        arr = arr.astype(np.float64, copy=False)
-    except (KeyError, ValueError, TypeError):
-        for i, it in enumerate(items):
-            if key not in it:
-                raise FormatError(path, f"{label}[{i}]", f"missing key {key!r}") from None
-            if not _is_num(it[key]):
-                raise FormatError(path, f"{label}[{i}].{key}", f"expected a number, got {it[key]!r}") from None
-        raise FormatError(path, label, f"cannot read {key}") from None
-    bad = ~np.isfinite(arr)
-    if bad.any():
-        i = int(np.flatnonzero(bad)[0])
-        raise FormatError(path, f"{label}[{i}].{key}", f"not finite: {vals[i]!r}")
+        return None
+    if arr.ndim != 1 or (vals and not set(map(type, vals)) <= {int}):  # bools, floats, strings do not pass
+        return None
     return arr
 
 
-def _image_id_column(path: Path, items: list[dict], id_map: dict[Any, int] | None, label: str) -> np.ndarray:
-    """``(N,)`` int64 image ids of ``items``; with ``id_map`` (string ids), their integer codes."""
-    if id_map is None:
-        return _int_column(path, items, "image_id", label)
-    out = np.empty(len(items), np.int64)
-    for i, it in enumerate(items):
-        if it.get("image_id") not in id_map:
-            raise FormatError(path, f"{label}[{i}].image_id", f"unknown image id {it.get('image_id')!r}")
-        out[i] = id_map[it["image_id"]]
-    return out
+def _bbox_col(items: list[Any], exact_types: bool) -> FloatArray | None:
+    """``(N, 4)`` xywh of the ``bbox`` of ``items``; None when any is not 4 finite numbers with ``w, h >= 0`` and
+    finite right and bottom edges. ``exact_types``: also refuse bools (which numpy would read as 0 / 1)."""
+    try:
+        bbs = [it["bbox"] for it in items]
+        arr = np.array(bbs)
+    except (KeyError, ValueError, TypeError):
+        return None
+    if not len(items):
+        return np.zeros((0, 4))
+    if arr.shape != (len(items), 4) or arr.dtype.kind not in "fiu":
+        return None
+    if exact_types and not set(map(type, chain.from_iterable(bbs))) <= _NUMBER_TYPES:
+        return None
+    arr = arr.astype(np.float64, copy=False)
+    with np.errstate(over="ignore", invalid="ignore"):
+        edges = arr[:, :2] + arr[:, 2:]
+        area = arr[:, 2] * arr[:, 3]
+    if not (np.isfinite(arr).all() and np.isfinite(edges).all() and np.isfinite(area).all()
+            and (arr[:, 2:] >= 0).all()):
+        return None
+    return arr
 
 
-def _list_of_objects(path: Path, data: dict, key: str, required: bool = True) -> list[dict]:
-    if key not in data:
-        if required:
-            raise FormatError(path, None, f"missing top-level key {key!r}")
-        return []
-    items = data[key]
-    if not isinstance(items, list):
-        raise FormatError(path, key, f"expected a list, got {type(items).__name__}")
-    for i, it in enumerate(items):
-        if not isinstance(it, dict):
-            raise FormatError(path, f"{key}[{i}]", f"expected an object, got {type(it).__name__}")
-    return items
+def _area_col(items: list[Any]) -> FloatArray | None:
+    """``(N,)`` ``area`` of ``items``; None when any is not a finite number >= 0."""
+    try:
+        vals = [it["area"] for it in items]
+        arr = np.array(vals, dtype=np.float64)
+    except (KeyError, ValueError, TypeError):
+        return None
+    if arr.ndim != 1 or (vals and not set(map(type, vals)) <= _NUMBER_TYPES):  # numpy would read "4" as 4.0
+        return None
+    if not (np.isfinite(arr).all() and (arr >= 0).all()):
+        return None
+    return arr
 
 
-def _extras(items: list[dict], known: set[str]) -> list[dict] | None:
+@dataclass(frozen=True)
+class _ImageCols:
+    """The ``images`` list as columns (``id_map``: string ids -> their integer codes, or None)."""
+
+    ids: IntArray
+    file_names: list[str]
+    heights: IntArray
+    widths: IntArray
+    id_map: dict[Any, int] | None
+
+
+@dataclass(frozen=True)
+class _AnnCols:
+    """The ``annotations`` list as columns (``area``: the box area where the file gives none, ``has_area`` says
+    where it does)."""
+
+    ids: IntArray
+    image_ids: IntArray
+    labels: IntArray
+    xywh: FloatArray
+    iscrowd: IntArray
+    area: FloatArray
+    has_area: BoolArray
+    segmentations: list[Any] | None
+    ignore: BoolArray | None
+
+
+def _string_ids(p: Path, images: list[dict[str, Any]]) -> tuple[IntArray, dict[Any, int]] | None:
+    """String image ids -> integer codes in the strings' sorted order (pycocotools sorts image ids the same way;
+    the strings are kept in ``ImageTable.extras["id"]`` and written back); None when the ids are not all
+    strings (an integer among strings is an error)."""
+    keys = [im.get("id") for im in images]
+    if not keys or not any(isinstance(k, str) for k in keys):
+        return None
+    for i, k in enumerate(keys):
+        if not isinstance(k, str):
+            if _is_int(k):
+                raise FormatError(p, f"images[{i}].id", "image ids mix strings and integers")
+            return None
+    strings = [str(k) for k in keys]
+    id_map: dict[Any, int] = {k: i for i, k in enumerate(sorted(set(strings)))}
+    return np.array([id_map[k] for k in strings], dtype=np.int64), id_map
+
+
+def _image_cols(p: Path, images: list[dict[str, Any]]) -> _ImageCols:
+    """The columns of ``images`` (refusing bad records by the schema)."""
+    ids, id_map = _int_col(images, "id"), None
+    if ids is None:
+        ids, id_map = _string_ids(p, images) or (None, None)
+    heights, widths = _int_col(images, "height"), _int_col(images, "width")
+    file_names = [im.get("file_name", "") for im in images]
+    if ids is None or heights is None or widths is None or (heights < 0).any() or (widths < 0).any() or \
+            not all(isinstance(f, str) for f in file_names):
+        _explain(p, images, IMAGE, "images", "the images")
+    return _ImageCols(ids, file_names, heights, widths, id_map)
+
+
+def _ann_images(p: Path, anns: list[dict[str, Any]], id_map: dict[Any, int] | None) -> IntArray:
+    """The image of each annotation: its id, or the code of its string id (-1 for a string no image has)."""
+    img = _int_col(anns, "image_id") if id_map is None else \
+        np.array([id_map.get(v, -1) if isinstance(v := a.get("image_id"), str) else -2 for a in anns], dtype=np.int64)
+    if img is not None and (id_map is None or (img >= -1).all()):
+        return img
+    for i, a in enumerate(anns):
+        v = a.get("image_id")
+        if isinstance(v, str) if id_map is None else _is_int(v):
+            raise FormatError(p, f"annotations[{i}].image_id", f"unknown image id {v!r} (the images have "
+                                                              f"{'integer' if id_map is None else 'string'} ids)")
+    _explain(p, anns, ANNOTATION, "annotations", "the image ids")
+
+
+def _category_cols(p: Path, cats: list[dict[str, Any]]) -> tuple[IntArray, list[str]]:
+    """The ids and names of ``categories`` (refusing bad records by the schema)."""
+    ids = _int_col(cats, "id")
+    names = [c.get("name") for c in cats]
+    if ids is None or not all(isinstance(n, str) for n in names):
+        _explain(p, cats, CATEGORY, "categories", "the categories")
+    return ids, names  # type: ignore[return-value]  # every name checked a string just above
+
+
+def _ann_cols(p: Path, anns: list[dict[str, Any]], id_map: dict[Any, int] | None, exact_types: bool) -> _AnnCols:
+    """The columns of ``annotations`` (refusing bad records by the schema)."""
+    ids, labels = _int_col(anns, "id"), _int_col(anns, "category_id")
+    img = _ann_images(p, anns, id_map)
+    xywh = _bbox_col(anns, exact_types)
+    crowd = _int_col(anns, "iscrowd", default=0)
+    has_area = np.array([("area" in a) for a in anns], dtype=bool)
+    area = _area_col([anns[i] for i in np.flatnonzero(has_area)] if not has_area.all() else anns)
+    if ids is None or labels is None or xywh is None or crowd is None or \
+            ((crowd != 0) & (crowd != 1)).any() or area is None:
+        _explain(p, anns, ANNOTATION, "annotations", "the annotations")
+    full = xywh[:, 2] * xywh[:, 3]
+    full[has_area] = area
+    segs = _segmentations(p, anns)
+    ignore = None
+    if any("ignore" in a for a in anns):
+        vals = [a.get("ignore", 0) for a in anns]
+        if not all(isinstance(v, (int, bool)) and v in (0, 1) for v in vals):
+            _explain(p, anns, ANNOTATION, "annotations", "ignore")
+        ignore = np.array(vals, dtype=bool)
+    return _AnnCols(ids, img, labels, xywh, crowd, full, has_area, segs, ignore)
+
+
+def _segmentations(p: Path, anns: list[dict[str, Any]]) -> list[Any] | None:
+    """Each annotation's segmentation (None where it has none), checked by the schema; compressed RLE strings are
+    checked all at once (:func:`annokit.io._rle.rle_strings_ok`, the schema's rule for one string)."""
+    if not any("segmentation" in a for a in anns):
+        return None
+    segs = [a.get("segmentation") for a in anns]
+    strings: list[tuple[int, bytes, int]] = []
+    for i, seg in enumerate(segs):
+        if isinstance(seg, dict) and isinstance(seg.get("counts"), str) and seg["counts"].isascii():
+            size = seg.get("size")
+            if isinstance(size, list) and len(size) == 2 and all(_is_int(s) and 0 <= s < 2**31 for s in size):
+                strings.append((i, seg["counts"].encode("ascii"), size[0] * size[1]))
+                continue
+        if seg is not None:
+            try:
+                _segmentation(seg)
+            except FieldError:
+                _segmentation_error(p, i, seg)
+    ok = rle_strings_ok([s for _, s, _ in strings], [t for _, _, t in strings])
+    for (i, _, _), good in zip(strings, ok.tolist()):
+        if not good:
+            _segmentation_error(p, i, segs[i])
+    return segs
+
+
+def _segmentation_error(p: Path, i: int, seg: Any) -> NoReturn:
+    """Raise the schema's error for annotation ``i``'s segmentation."""
+    try:
+        _segmentation(seg)
+    except FieldError as exc:
+        raise FormatError(p, f"annotations[{i}].segmentation{exc.where}", exc.message) from None
+    raise FormatError(p, f"annotations[{i}].segmentation", "cannot read it")  # pragma: no cover - schema agrees
+
+
+def _repeats(ids: IntArray) -> IntArray:
+    """Positions of the values seen before (every occurrence but the first), in file order."""
+    order = np.argsort(ids, kind="stable")
+    s = ids[order]
+    return np.sort(order[1:][s[1:] == s[:-1]])
+
+
+@dataclass(frozen=True)
+class _Column:
+    """One field of one list, for the rules across records: the file position of each row, and its value."""
+
+    rows: IntArray
+    values: IntArray
+
+    @classmethod
+    def whole(cls, values: IntArray) -> _Column:
+        return cls(np.arange(len(values)), values)
+
+
+@dataclass(frozen=True)
+class _Refs:
+    """What the rules across records look at. A reader gives every record; a validator the records whose field
+    is usable (the others were reported by the schema)."""
+
+    images: list[dict[str, Any]]
+    anns: list[dict[str, Any]]
+    image_ids: _Column  # image ids (codes of string ids)
+    hw: IntArray  # (height, width) of each of those images, -1 where unusable
+    category_ids: _Column
+    ann_ids: _Column
+    ann_images: _Column  # each object's image (id or code; -1: a string id no image has)
+    ann_labels: _Column
+    rles: list[tuple[int, dict[str, Any]]]  # (row, RLE) of the objects with an RLE mask
+
+
+def _unknown_image(v: Any, strings: bool) -> str:
+    kind = "" if isinstance(v, str) == strings else f" (the images have {'string' if strings else 'integer'} ids)"
+    return f"unknown image id {v!r}{kind}"
+
+
+def _check_references(p: Path, r: _Refs, problems: Problems, *, strings: bool) -> None:
+    """The rules across records: unique image, category and object ids; objects of known images and categories;
+    RLE masks of their image's size."""
+    for k in _repeats(r.image_ids.values).tolist():
+        i = int(r.image_ids.rows[k])
+        problems.error(p, f"images[{i}].id", f"duplicate image id {r.images[i]['id']!r}")
+    for k in _repeats(r.category_ids.values).tolist():
+        problems.error(p, f"categories[{int(r.category_ids.rows[k])}].id",
+                       f"duplicate category id {int(r.category_ids.values[k])}")
+    pos = index_of(r.image_ids.values, r.ann_images.values)
+    for k in np.flatnonzero(pos < 0).tolist():
+        i = int(r.ann_images.rows[k])
+        problems.error(p, f"annotations[{i}].image_id", _unknown_image(r.anns[i].get("image_id"), strings))
+    for k in np.flatnonzero(index_of(r.category_ids.values, r.ann_labels.values) < 0).tolist():
+        problems.error(p, f"annotations[{int(r.ann_labels.rows[k])}].category_id",
+                       f"unknown category id {int(r.ann_labels.values[k])}")
+    for k in _repeats(r.ann_ids.values).tolist():
+        problems.error(p, f"annotations[{int(r.ann_ids.rows[k])}].id",
+                       f"duplicate annotation id {int(r.ann_ids.values[k])}")
+    if r.rles:
+        at = np.searchsorted(r.ann_images.rows, [i for i, _ in r.rles])
+        for (i, seg), j in zip(r.rles, at.tolist()):
+            if j < len(pos) and r.ann_images.rows[j] == i and pos[j] >= 0:
+                hw = r.hw[pos[j]].tolist()
+                if hw[0] >= 0 and list(seg["size"]) != hw:
+                    problems.error(p, f"annotations[{i}].segmentation.size",
+                                   f"RLE size {seg['size']} differs from the image size [{hw[0]}, {hw[1]}]")
+
+
+def _top_lists(p: Path, data: Any, problems: Problems) -> tuple[list[Any], list[Any], list[Any]]:
+    """``images``, ``categories`` and ``annotations`` (empty when absent), lists of objects."""
+    if not isinstance(data, dict):
+        problems.error(p, None, f"expected a JSON object at the top, got {type(data).__name__}")
+        return [], [], []
+    lists = [data.get("images"), data.get("categories"), data.get("annotations", [])]
+    if not all(isinstance(x, list) and set(map(type, x)) <= {dict} for x in lists):
+        problems.check(TOP, data, p, "")
+    images, cats, anns = (x if isinstance(x, list) else [] for x in lists)
+    return images, cats, anns
+
+
+def _extras(items: list[dict[str, Any]], known: set[str]) -> list[dict[str, Any]] | None:
     out = [{k: v for k, v in it.items() if k not in known} for it in items]
     return out if any(out) else None
 
 
-def _string_id_map(path: Path, images: list[dict]) -> dict[Any, int] | None:
-    """String image ids -> integer codes in the strings' sorted order (pycocotools sorts image ids the same way).
+def _build(data: dict[str, Any], images: list[dict[str, Any]], cats: list[dict[str, Any]],
+           anns: list[dict[str, Any]], ic: _ImageCols, cat_ids: IntArray, names: list[str], ac: _AnnCols) -> Dataset:
+    """The dataset of checked columns; every field without a column kept in ``extras``."""
+    img_extras = _extras(images, _IMAGE_KEYS if ic.id_map is None else _IMAGE_KEYS - {"id"})
+    if ic.id_map is not None:
+        img_extras = [dict(e or {}, id=im["id"]) for e, im in zip(img_extras or [{}] * len(images), images)]
+    tbl = ImageTable(ids=ic.ids, file_names=ic.file_names, heights=ic.heights, widths=ic.widths, extras=img_extras)
+    has_super = any("supercategory" in c for c in cats)
+    labels = LabelSet(ids=cat_ids, names=names, supercategories=[c.get("supercategory") for c in cats]
+                      if has_super else None, extras=_extras(cats, _CAT_KEYS))
+    boxes = ac.xywh.copy()
+    boxes[:, 2:] += ac.xywh[:, :2]
+    ann_extras = _extras(anns, _ANN_KEYS)
+    if not ac.has_area.all():
+        ann_extras = [dict(e or {}) for e in (ann_extras or [{}] * len(anns))]
+        for i in np.flatnonzero(~ac.has_area).tolist():
+            ann_extras[i]["_annokit_no_area"] = True
+    inst = Instances(image_ids=ac.image_ids, boxes=boxes, labels=ac.labels, iscrowd=ac.iscrowd.astype(bool),
+                     area=ac.area, ids=ac.ids, segmentations=ac.segmentations, ignore=ac.ignore, extras=ann_extras,
+                     source_wh=ac.xywh[:, 2:])
+    top_extras = {k: v for k, v in data.items() if k not in {"images", "categories", "annotations", "info", "licenses"}}
+    ds: Dataset = Dataset.model_construct(images=tbl, categories=labels, annotations=inst, info=data.get("info"),
+                                          licenses=data.get("licenses"), extras=top_extras)
+    return ds
 
-    The strings are kept in ``ImageTable.extras["id"]`` and written back.
-    """
-    if not any(isinstance(im.get("id"), str) for im in images):
-        return None
-    keys = [im.get("id") for im in images]
-    if not all(isinstance(k, str) for k in keys):
-        i = next(i for i, k in enumerate(keys) if not isinstance(k, str))
-        raise FormatError(path, f"images[{i}].id", "image ids mix strings and integers")
-    return {k: i for i, k in enumerate(sorted(set(keys)))}
+
+def dataset_from_coco_dict(data: dict[str, Any], *, path: PathLike | None = None, fixed: bool = False) -> Dataset:
+    """A :class:`~annokit.core.dataset.Dataset` of a parsed COCO instances dict (see :func:`read_instances`);
+    ``path`` names the file in errors."""
+    return _coco_dataset(data, Path(path) if path is not None else Path("<memory>"), exact_types=True)
 
 
-# ----------------------------------------------------------------------------------------------- instances
+def _coco_dataset(data: Any, p: Path, *, exact_types: bool) -> Dataset:
+    """The reader: columns, then the rules across records, then the dataset. ``exact_types``: look for bools
+    among the box numbers (a file without any JSON ``true`` / ``false`` cannot hold one)."""
+    problems = Problems(collect=False)
+    images, cats, anns = _top_lists(p, data, problems)
+    ic = _image_cols(p, images)
+    cat_ids, names = _category_cols(p, cats)
+    ac = _ann_cols(p, anns, ic.id_map, exact_types)
+    rles = [(i, s) for i, s in enumerate(ac.segmentations) if isinstance(s, dict)] if ac.segmentations else []
+    refs = _Refs(images, anns, _Column.whole(ic.ids), np.stack([ic.heights, ic.widths], axis=1),
+                 _Column.whole(cat_ids), _Column.whole(ac.ids), _Column.whole(ac.image_ids), _Column.whole(ac.labels),
+                 rles)
+    _check_references(p, refs, problems, strings=ic.id_map is not None)
+    return _build(data, images, cats, anns, ic, cat_ids, names, ac)
+
+
 def read_instances(path: PathLike, *, fixed: bool = False) -> Dataset:
     """Read a COCO instances file into a :class:`~annokit.core.dataset.Dataset`.
 
     String image ids are accepted (as pycocotools does): they are mapped to integers in their sorted order, kept,
-    and written back. Every malformed item raises :class:`~annokit.errors.FormatError` naming the file and the place.
+    and written back (``fixed`` is accepted for symmetry with the results reader; it changes nothing here).
+    Every malformed item raises :class:`~annokit.errors.FormatError` naming the file and the place (the rules are
+    the schema :class:`CocoImage`, :class:`CocoCategory`, :class:`CocoAnnotation`); :func:`validate_coco` lists
+    every problem instead.
 
     >>> ds = read_instances("sample_data/scenes/gt.json")  # doctest: +SKIP
     """
     p = Path(path)
-    data = load_json(p)
-    if not isinstance(data, dict):
-        raise FormatError(p, None, f"expected a JSON object at the top, got {type(data).__name__}")
-    return dataset_from_coco_dict(data, path=p, fixed=fixed)
+    raw = read_json_bytes(p)
+    data = parse_json(p, raw)
+    return _coco_dataset(data, p, exact_types=b"true" in raw or b"false" in raw)
 
 
-def dataset_from_coco_dict(data: dict, *, path: PathLike | None = None, fixed: bool = False) -> Dataset:
-    p = Path(path) if path is not None else Path("<memory>")
-    images = _list_of_objects(p, data, "images")
-    cats = _list_of_objects(p, data, "categories")
-    anns = _list_of_objects(p, data, "annotations", required=False)
+# ----------------------------------------------------------------------------------------------- validation
+def _usable(items: list[Any], key: str, check: Any) -> tuple[list[int], list[Any]]:
+    """The records whose field ``key`` passes the schema's ``check``, and the field's values."""
+    rows, vals = [], []
+    for i, it in enumerate(items):
+        if isinstance(it, dict) and key in it:
+            try:
+                vals.append(check(it[key]))
+            except FieldError:
+                continue
+            rows.append(i)
+    return rows, vals
 
-    id_map = _string_id_map(p, images)
-    if id_map is None:
-        img_ids = _int_column(p, images, "id", "images")
-    else:
-        img_ids = np.array([id_map[im["id"]] for im in images], dtype=np.int64)
-    heights = _int_column(p, images, "height", "images")
-    widths = _int_column(p, images, "width", "images")
-    for name, col in (("height", heights), ("width", widths)):
-        if (col < 0).any():
-            i = int(np.flatnonzero(col < 0)[0])
-            raise FormatError(p, f"images[{i}].{name}", f"negative ({int(col[i])})")
-    file_names = []
-    for i, im in enumerate(images):
-        fn = im.get("file_name", "")
-        if not isinstance(fn, str):
-            raise FormatError(p, f"images[{i}].file_name", f"expected a string, got {fn!r}")
-        file_names.append(fn)
-    uniq, counts = np.unique(img_ids, return_counts=True)
-    if (counts > 1).any():
-        i = int(np.flatnonzero(img_ids == uniq[counts > 1][0])[1])
-        raise FormatError(p, f"images[{i}].id", f"duplicate image id {images[i]['id']!r}")
-    img_extras = _extras(images, _IMAGE_KEYS if id_map is None else _IMAGE_KEYS - {"id"})
-    if id_map is not None:
-        img_extras = [dict(e or {}, id=im["id"]) for e, im in zip(img_extras or [{}] * len(images), images)]
 
-    cat_ids = _int_column(p, cats, "id", "categories")
-    names = []
-    supers: list[str | None] = []
-    for i, c in enumerate(cats):
-        name = c.get("name")
-        if not isinstance(name, str):
-            raise FormatError(p, f"categories[{i}].name", f"expected a string, got {name!r}")
-        names.append(name)
-        supers.append(c.get("supercategory"))
-    uniq, counts = np.unique(cat_ids, return_counts=True)
-    if (counts > 1).any():
-        i = int(np.flatnonzero(cat_ids == uniq[counts > 1][0])[1])
-        raise FormatError(p, f"categories[{i}].id", f"duplicate category id {int(cat_ids[i])}")
-    has_super = any("supercategory" in c for c in cats)
+def _column(rows: list[int], vals: list[Any], codes: dict[Any, int] | None = None) -> _Column:
+    v = [codes.get(x, -1) for x in vals] if codes is not None else vals
+    return _Column(np.asarray(rows, dtype=np.int64), np.asarray(v, dtype=np.int64).reshape(-1))
 
-    n = len(anns)
-    ann_ids = _int_column(p, anns, "id", "annotations")
-    a_img = _image_id_column(p, anns, id_map, "annotations")
-    a_cat = _int_column(p, anns, "category_id", "annotations")
-    xywh = _bbox_array(p, anns, "bbox", "annotations")
-    iscrowd = _int_column(p, anns, "iscrowd", "annotations", default=0)
-    if ((iscrowd != 0) & (iscrowd != 1)).any():
-        i = int(np.flatnonzero((iscrowd != 0) & (iscrowd != 1))[0])
-        raise FormatError(p, f"annotations[{i}].iscrowd", f"expected 0 or 1, got {int(iscrowd[i])}")
 
-    # ids that must exist / be unique
-    tbl = ImageTable(ids=img_ids, file_names=file_names, heights=heights, widths=widths, extras=img_extras)
-    pos = tbl.index_of(a_img)
-    if (pos < 0).any():
-        i = int(np.flatnonzero(pos < 0)[0])
-        raise FormatError(p, f"annotations[{i}].image_id", f"unknown image id {anns[i]['image_id']!r}")
-    labels = LabelSet(ids=cat_ids, names=names, supercategories=supers if has_super else None,
-                      extras=_extras(cats, _CAT_KEYS))
-    cpos = labels.index_of(a_cat)
-    if (cpos < 0).any():
-        i = int(np.flatnonzero(cpos < 0)[0])
-        raise FormatError(p, f"annotations[{i}].category_id", f"unknown category id {int(a_cat[i])}")
-    uniq, counts = np.unique(ann_ids, return_counts=True)
-    if (counts > 1).any():
-        i = int(np.flatnonzero(ann_ids == uniq[counts > 1][0])[1])
-        raise FormatError(p, f"annotations[{i}].id", f"duplicate annotation id {int(ann_ids[i])}")
+def _validator_refs(p: Path, images: list[Any], cats: list[Any], anns: list[Any], problems: Problems
+                    ) -> tuple[_Refs, bool]:
+    """The columns of the rules across records, over the records whose field is usable; image ids of the kind
+    (integer or string) other than the first usable one's are reported. Returns whether the ids are strings."""
+    rows, ids = _usable(images, "id", _image_id)
+    strings = any(isinstance(v, str) for v in ids)
+    for i, v in zip(rows, ids):
+        if isinstance(v, str) != strings:
+            problems.error(p, f"images[{i}].id", "image ids mix strings and integers")
+    keep = [k for k, v in enumerate(ids) if isinstance(v, str) == strings]
+    rows, ids = [rows[k] for k in keep], [ids[k] for k in keep]
+    codes = {s: k for k, s in enumerate(sorted(set(ids)))} if strings else None
+    hw = np.full((len(rows), 2), -1, dtype=np.int64)
+    for k, i in enumerate(rows):
+        with contextlib.suppress(FieldError, KeyError):
+            hw[k] = (_size(images[i]["height"]), _size(images[i]["width"]))
+    ann_rows, refs = _usable(anns, "image_id", _image_id)
+    lookup = codes or {}
+    ref_codes = [(lookup.get(v, -1) if isinstance(v, str) else -1) if strings else
+                 (v if isinstance(v, int) else None) for v in refs]
+    wrong = [k for k, c in enumerate(ref_codes) if c is None]
+    for k in wrong:
+        problems.error(p, f"annotations[{ann_rows[k]}].image_id", _unknown_image(refs[k], strings))
+    good = [k for k, c in enumerate(ref_codes) if c is not None]
+    rles = [(i, a["segmentation"]) for i, a in enumerate(anns) if isinstance(a, dict) and
+            isinstance(a.get("segmentation"), dict) and _passes(_segmentation, a["segmentation"])]
+    return _Refs(images, anns, _column(rows, ids, codes), hw, _column(*_usable(cats, "id", _int64)),
+                 _column(*_usable(anns, "id", _int64)),
+                 _column([ann_rows[k] for k in good], [ref_codes[k] for k in good]),
+                 _column(*_usable(anns, "category_id", _int64)), rles), strings
 
-    segs: list[Any] | None = None
-    if any("segmentation" in a for a in anns):
-        segs = []
-        hs, ws = heights[pos], widths[pos]
-        for i, a in enumerate(anns):
-            seg = a.get("segmentation")
-            if seg is not None:
-                _check_segmentation(p, f"annotations[{i}]", seg, (int(hs[i]), int(ws[i])))
-            segs.append(seg)
-    has_area = [("area" in a) for a in anns]
-    if all(has_area):
-        area = _float_column(p, anns, "area", "annotations")
-    else:
-        area = xywh[:, 2] * xywh[:, 3]
-        if any(has_area):
-            idx = [i for i, h in enumerate(has_area) if h]
-            area[idx] = _float_column(p, [anns[i] for i in idx], "area", "annotations")
-    if (area < 0).any():
-        i = int(np.flatnonzero(area < 0)[0])
-        raise FormatError(p, f"annotations[{i}].area", f"negative ({area[i]})")
-    ignore = None
-    if any("ignore" in a for a in anns):
-        ignore = np.array([bool(a.get("ignore", 0)) for a in anns], dtype=bool)
-    boxes = xywh.copy()
-    boxes[:, 2] += xywh[:, 0]
-    boxes[:, 3] += xywh[:, 1]
-    ann_extras = _extras(anns, _ANN_KEYS)
-    if not all(has_area):
-        ann_extras = [dict(e or {}) for e in (ann_extras or [{}] * n)]
-        for i, h in enumerate(has_area):
-            if not h:
-                ann_extras[i]["_annokit_no_area"] = True
+
+def _passes(check: Any, value: Any) -> bool:
     try:
-        inst = Instances(image_ids=a_img, boxes=boxes, labels=a_cat, iscrowd=iscrowd.astype(bool), area=area,
-                         ids=ann_ids, segmentations=segs, ignore=ignore, extras=ann_extras, source_wh=xywh[:, 2:])
-    except ValidationError as exc:  # pragma: no cover - the checks above come first
-        raise FormatError(p, "annotations", str(exc)) from None
-    top_extras = {k: v for k, v in data.items() if k not in {"images", "categories", "annotations", "info", "licenses"}}
-    return Dataset.model_construct(images=tbl, categories=labels, annotations=inst, info=data.get("info"),
-                                   licenses=data.get("licenses"), extras=top_extras)
+        check(value)
+    except FieldError:
+        return False
+    return True
 
 
-def _shortest_width(l: np.ndarray, r: np.ndarray) -> np.ndarray:
+def _coco_warnings(p: Path, images: list[Any], anns: list[Any], refs: _Refs, problems: Problems) -> None:
+    """What a reader accepts but a user may want to know: images without a file name, of one file, or of an unsafe
+    name; boxes without area or reaching outside their image."""
+    names: dict[str, int] = {}
+    for i in refs.image_ids.rows.tolist():
+        fn = images[i].get("file_name")
+        if not isinstance(fn, str):
+            problems.warning(p, f"images[{i}].file_name", "missing or not a string")
+            continue
+        if fn in names:
+            problems.warning(p, f"images[{i}].file_name", f"same file as images[{names[fn]}]: {fn!r}")
+        names.setdefault(fn, i)
+        try:
+            safe_name(fn)
+        except FormatError as exc:
+            problems.warning(p, f"images[{i}].file_name", exc.message)
+    pos = index_of(refs.image_ids.values, refs.ann_images.values)
+    for k, i in enumerate(refs.ann_images.rows.tolist()):
+        bb = anns[i].get("bbox")
+        if not _passes(_bbox, bb):
+            continue
+        x, y, w, h = bb
+        if w == 0 or h == 0:
+            problems.warning(p, f"annotations[{i}].bbox", "zero width or height")
+        H, W = refs.hw[pos[k]].tolist() if pos[k] >= 0 else (-1, -1)
+        if H >= 0 and (x < 0 or y < 0 or x + w > W + 1e-6 or y + h > H + 1e-6):
+            problems.warning(p, f"annotations[{i}].bbox", f"box {bb} reaches outside the {W}x{H} image")
+
+
+def validate_coco(path: PathLike) -> list[Problem]:
+    """Every problem of a COCO instances file with its place: what :func:`read_instances` refuses (errors: the
+    schema of each record, then the rules across records) and what it reads but a user may want to know
+    (warnings).
+
+    >>> for p in validate_coco("instances_val2017.json"):  # doctest: +SKIP
+    ...     print(p)
+    """
+    p = Path(path)
+    problems = Problems(collect=True)
+    with problems.guard(p):
+        data = load_json(p)
+        images, cats, anns = _top_lists(p, data, problems)
+        if not (isinstance(data, dict) and isinstance(data.get("images"), list) and
+                isinstance(data.get("categories"), list) and isinstance(data.get("annotations", []), list)):
+            return problems.items  # no lists to check record by record
+        for items, adapter, label in ((images, IMAGE, "images"), (cats, CATEGORY, "categories"),
+                                      (anns, ANNOTATION, "annotations")):
+            for i, it in enumerate(items):
+                if isinstance(it, dict):
+                    problems.check(adapter, it, p, f"{label}[{i}]")
+        refs, strings = _validator_refs(p, images, cats, anns, problems)
+        _check_references(p, refs, problems, strings=strings)
+        _coco_warnings(p, images, anns, refs, problems)
+    return problems.items
+
+
+def _shortest_width(l: FloatArray, r: FloatArray) -> FloatArray:
     """Per row, the shortest decimal ``w`` with ``l + w == r`` (so a width 0.2 stays 0.2, not 0.20000000000000004)."""
     w0 = r - l
-    out = w0.copy()
+    out: FloatArray = w0.copy()
     todo = np.ones(len(w0), dtype=bool)
     for k in range(16):
         if not todo.any():
@@ -399,7 +770,8 @@ def _nums(row: Iterable[float]) -> list[int | float]:
     return [_num(v) for v in row]
 
 
-def dataset_to_coco_dict(ds: Dataset) -> dict:
+def dataset_to_coco_dict(ds: Dataset) -> dict[str, Any]:
+    """The COCO instances dict of ``ds`` (every kept field written back; string image ids restored)."""
     im = ds.images
     images = []
     for i in range(len(im)):
@@ -454,7 +826,8 @@ def categories_to_coco(cs: LabelSet) -> list[dict[str, Any]]:
     return out
 
 
-def coco_top_level(ds: Dataset, images: list, annotations: list, categories: list) -> dict[str, Any]:
+def coco_top_level(ds: Dataset, images: list[dict[str, Any]], annotations: list[dict[str, Any]],
+                   categories: list[dict[str, Any]]) -> dict[str, Any]:
     """A COCO-style top-level dict: ``info`` and ``licenses`` when the dataset has them, the three lists, then every
     other top-level field it kept."""
     out: dict[str, Any] = {}

@@ -21,7 +21,7 @@ import numpy as np
 
 from annokit._internal.files import write_bytes_atomic, write_json_atomic
 from annokit._internal.paths import safe_name
-from annokit.errors import FormatError
+from annokit.errors import FormatError, ValidationError
 from annokit.io.coco import load_json
 from annokit.io.labelmap import MAX_PIXELS, fast_png_codec, open_image, png_header, read_png_bytes, scratch_bytes
 
@@ -47,7 +47,7 @@ def rgb2id(rgb: np.ndarray) -> np.ndarray:
     """``(H, W, 3)`` uint8 -> ``(H, W)`` uint32 ids ``R + 256 G + 65536 B``."""
     a = np.asarray(rgb)
     if a.ndim != 3 or a.shape[2] != 3:
-        raise ValueError(f"rgb2id: expected shape (H, W, 3), got {a.shape}")
+        raise ValidationError(f"rgb2id: expected shape (H, W, 3), got {a.shape}")
     a = a.astype(np.uint32)
     ids: np.ndarray = a[..., 0] + (a[..., 1] << 8) + (a[..., 2] << 16)
     return ids
@@ -57,7 +57,7 @@ def id2rgb(ids: np.ndarray) -> np.ndarray:
     """``(H, W)`` ids in ``[0, 2**24)`` -> ``(H, W, 3)`` uint8."""
     a = np.asarray(ids)
     if a.size and (a.min() < 0 or a.max() >= 1 << 24):
-        raise ValueError("id2rgb: ids must lie in [0, 2**24)")
+        raise ValidationError("id2rgb: ids must lie in [0, 2**24)")
     a = a.astype(np.uint32)
     return np.stack([a & 255, (a >> 8) & 255, (a >> 16) & 255], axis=-1).astype(np.uint8)
 
@@ -104,13 +104,16 @@ def _read_categories(p: Path, cats: Any, required: bool) -> tuple[list[int], lis
         raise FormatError(p, "categories", "not a list")
     seen: set[int] = set()
     for i, c in enumerate(cats):
-        if not isinstance(c, dict) or not _is_int(c.get("id")):
+        if not isinstance(c, dict) or not _is_int(c.get("id")) or not -2**63 <= c["id"] < 2**63:
             raise FormatError(p, f"categories[{i}]", "expected an object with an integer 'id'")
         if c["id"] in seen:
             raise FormatError(p, f"categories[{i}].id", f"duplicate category id {c['id']}")
         seen.add(c["id"])
+        name = c.get("name", c["id"])
+        if not isinstance(name, (str, int)):
+            raise FormatError(p, f"categories[{i}].name", f"expected a string, got {name!r}")
         cat_ids.append(int(c["id"]))
-        names.append(str(c.get("name", c["id"])))
+        names.append(str(name))
         isthing = c.get("isthing", 1)
         if isthing not in (0, 1, True, False):
             raise FormatError(p, f"categories[{i}].isthing", f"expected 0 or 1, got {isthing!r}")
@@ -143,14 +146,14 @@ def _read_segments(p: Path, where: str, image_id: Any, segs: list[Any]) -> tuple
             raise FormatError(p, f"{w}.id", f"duplicate segment id {v} in image {image_id!r}")
         ids_seen.add(v)
         c = s.get("category_id")
-        if not _is_int(c):
+        if not _is_int(c) or not -2**63 <= c < 2**63:
             raise FormatError(p, f"{w}.category_id", f"expected an integer, got {c!r}")
         ic = s.get("iscrowd", 0)
         if ic not in (0, 1, True, False):
             raise FormatError(p, f"{w}.iscrowd", f"expected 0 or 1, got {ic!r}")
         ar = s.get("area")
         if ar is not None:
-            if not (_is_int(ar) or (isinstance(ar, float) and ar.is_integer())) or ar < 0:
+            if not (_is_int(ar) or (isinstance(ar, float) and ar.is_integer())) or not 0 <= ar < 2**62:
                 raise FormatError(p, f"{w}.area", f"expected a non-negative integer, got {ar!r}")
             area[j] = int(ar)
         sid[j], cid[j], crowd[j] = v, c, bool(ic)
@@ -159,6 +162,8 @@ def _read_segments(p: Path, where: str, image_id: Any, segs: list[Any]) -> tuple
 
 def read_panoptic_json(path: PathLike, *, require_categories: bool = True) -> PanopticFile:
     """Parse and validate a COCO panoptic JSON (``annotations[].segments_info[]`` and ``categories[]``).
+
+    Every problem is a :class:`~annokit.errors.FormatError` naming the file and the place.
 
     Parameters
     ----------

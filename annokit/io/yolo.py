@@ -15,22 +15,31 @@ differs is counted in the loss report.
 
 from __future__ import annotations
 
+import math
 import os
-from pathlib import Path
-from typing import Any
+import reprlib
+from dataclasses import dataclass, field
+from pathlib import Path, PurePosixPath
+from typing import Annotated, Any, Literal
 
 import numpy as np
+import pydantic
+from pydantic import BaseModel, ConfigDict, PlainValidator, Strict, ValidationInfo, field_validator
 
 from annokit._internal.files import atomic_dir
 from annokit._internal.paths import safe_join, safe_relpath
+from annokit.core.arrays import FloatArray, IntArray
 from annokit.core.dataset import Dataset, ImageTable
-from annokit.core.instances import Instances
+from annokit.core.instances import Instances, Segmentation
 from annokit.core.labels import LabelSet
 from annokit.core.losses import LossRecorder
+from annokit.core.masks import segmentation_kind
 from annokit.errors import FormatError
 from annokit.io._safe import IMAGE_EXTS, image_hw
+from annokit.io.validation import Problem, Problems, read_text
 
-__all__ = ["read_yolo", "write_yolo", "ltrb_to_yolo", "yolo_to_ltrb"]
+__all__ = ["DataYaml", "load_data_yaml", "ltrb_to_yolo", "read_yolo", "read_yolo_keyed", "validate_yolo",
+           "write_yolo", "write_yolo_into", "yolo_to_ltrb"]
 
 PathLike = str | os.PathLike[str]
 _SPLITS = ("train", "val", "test")
@@ -112,87 +121,156 @@ def _norm_coords(v: np.ndarray, size: np.ndarray, steps: int = 4) -> tuple[np.nd
 
 
 # ------------------------------------------------------------------------------------------- data.yaml
-def _load_yaml(path: Path) -> dict[str, Any]:
+def _class_names(v: Any) -> list[str]:
+    """``names`` as the list of class names: a list, or ``{index: name}`` with indices 0..n-1 (keys may be the
+    indices' text); a name is a scalar (YAML reads ``names: [yes, 1]`` as a bool and an int)."""
+    if isinstance(v, dict):
+        try:
+            by_index = {int(k): x for k, x in v.items()}
+        except (TypeError, ValueError):
+            raise ValueError("keys must be class indices 0..n-1") from None
+        keys = sorted(by_index)
+        if keys != list(range(len(keys))):
+            raise ValueError(f"class indices must be 0..{len(keys) - 1}, got {keys}")
+        v = [by_index[k] for k in keys]
+    if not isinstance(v, list):
+        raise ValueError(f"expected a list of class names or {{index: name}}, got {reprlib.repr(v)}")
+    for i, x in enumerate(v):
+        if not isinstance(x, (str, int, float, bool)):
+            raise ValueError(f"class {i}: a name must be a string, got {reprlib.repr(x)}")
+    return [str(x) for x in v]
+
+
+def _split_paths(v: Any) -> Any:
+    """A split: a path (folder or image list) or a list of paths, relative to ``path``."""
+    if v is None or isinstance(v, str) or (isinstance(v, list) and all(isinstance(x, str) for x in v)):
+        return v
+    raise ValueError(f"expected a path or a list of paths, got {reprlib.repr(v)}")
+
+
+SplitPaths = Annotated[str | list[str] | None, PlainValidator(_split_paths)]
+
+
+class DataYaml(BaseModel):
+    """The fields of a YOLO ``data.yaml`` that annokit reads; any other field is accepted and left alone.
+
+    ``names`` is a list of class names or ``{index: name}`` with indices 0..n-1 (read as the list);
+    ``nc`` (when given) must equal their count; ``path``, ``train``, ``val``, ``test`` (and Roboflow's ``valid``)
+    name the split folders or image lists. A ``kpt_shape`` (a pose dataset) is refused.
+    """
+
+    model_config = ConfigDict(extra="allow", frozen=True)
+
+    names: Annotated[list[str], PlainValidator(_class_names)]
+    nc: Annotated[int, Strict()] | None = None
+    path: Any = None
+    train: SplitPaths = None
+    val: SplitPaths = None
+    test: SplitPaths = None
+    valid: SplitPaths = None
+    kpt_shape: Any = None
+
+    @field_validator("nc")
+    @classmethod
+    def _count(cls, v: int | None, info: ValidationInfo) -> int | None:
+        names = info.data.get("names")
+        if v is not None and names is not None and v != len(names):
+            raise ValueError(f"nc is {v} but names has {len(names)} entries")
+        return v
+
+    @field_validator("kpt_shape")
+    @classmethod
+    def _no_pose(cls, v: Any) -> Any:
+        if v is not None:
+            raise ValueError("a YOLO pose (keypoint) dataset: keypoints are not read by annokit, and reading their "
+                             "lines as polygons would be wrong")
+        return v
+
+
+def _find_yaml(root: Path) -> Path:
+    yml = root / "data.yaml"
+    if yml.is_file():
+        return yml
+    cands = sorted(root.glob("*.yaml"))
+    if not cands:
+        raise FormatError(root, None, "no data.yaml")
+    return cands[0]
+
+
+def load_data_yaml(path: PathLike) -> DataYaml:
+    """Parse and check a ``data.yaml`` (see :class:`DataYaml`); a problem is a :class:`FormatError` naming the
+    field."""
     import yaml
 
+    p = Path(path)
     try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+        data = yaml.safe_load(read_text(p))
     except yaml.YAMLError as exc:
-        raise FormatError(path, None, f"invalid YAML: {exc}") from None
+        mark = getattr(exc, "problem_mark", None)
+        where = f"line {mark.line + 1}, column {mark.column + 1}" if mark is not None else None
+        what = " ".join(str(getattr(exc, "problem", None) or exc).split())
+        raise FormatError(p, where, f"invalid YAML: {what}") from None
     if not isinstance(data, dict):
-        raise FormatError(path, None, "expected a mapping at the top")
-    return data
-
-
-def _names(path: Path, data: dict[str, Any]) -> list[str]:
-    names = data.get("names")
-    if isinstance(names, list):
-        out = [str(n) for n in names]
-    elif isinstance(names, dict):
-        try:
-            keys = sorted(int(k) for k in names)
-        except (TypeError, ValueError):
-            raise FormatError(path, "names", "keys must be class indices 0..n-1") from None
-        if keys != list(range(len(keys))):
-            raise FormatError(path, "names", f"class indices must be 0..{len(keys) - 1}, got {keys}")
-        out = [str(names[k] if k in names else names[str(k)]) for k in keys]
-    else:
-        raise FormatError(path, "names", "missing or not a list / mapping of class names")
-    nc = data.get("nc")
-    if nc is not None and nc != len(out):
-        raise FormatError(path, "nc", f"nc is {nc} but names has {len(out)} entries")
-    return out
+        raise FormatError(p, None, "expected a mapping at the top")
+    if "names" not in data:
+        raise FormatError(p, "names", "missing: data.yaml names the classes (a list, or {index: name})")
+    try:
+        return DataYaml.model_validate({str(k): v for k, v in data.items()})
+    except pydantic.ValidationError as exc:
+        Problems(collect=False).schema_errors(exc, p)
+        raise  # pragma: no cover - schema_errors raised the first error
 
 
 def _inside(root: Path, p: Path) -> bool:
     try:
         p.resolve().relative_to(root.resolve())
         return True
-    except ValueError:
+    except (ValueError, OSError):
         return False
 
 
-def _split_dirs(root: Path, data: dict[str, Any]) -> list[tuple[str, Path]]:
-    """(split, images folder) pairs, resolved inside ``root`` (Roboflow's ``../train/images`` included)."""
+def _split_dirs(root: Path, data: DataYaml) -> list[tuple[str, Path]]:
+    """(split, images folder or image list) pairs, resolved inside ``root`` (Roboflow's ``../train/images``
+    included); without any, ``images/<split>`` folders."""
     base = root
-    pth = data.get("path")
-    if isinstance(pth, str) and pth not in ("", "."):
-        cand = root / pth
+    if isinstance(data.path, str) and data.path not in ("", "."):
+        cand = root / data.path
         if cand.is_dir() and _inside(root, cand):
             base = cand
     out: list[tuple[str, Path]] = []
     for split in (*_SPLITS, "valid"):
-        val = data.get(split)
-        if val is None:
-            continue
-        vals = val if isinstance(val, list) else [val]
-        for v in vals:
-            if not isinstance(v, str):
-                continue
+        val = getattr(data, split)
+        for v in val if isinstance(val, list) else [val] if val is not None else []:
             tried = [base / v, root / v, root / v.lstrip("./").replace("../", "", 1)]
             if v.startswith("../"):
                 tried.append(root / v[3:])
-            for c in tried:
-                if c.exists() and _inside(root, c):
-                    out.append((split, c))
-                    break
+            found = next((c for c in tried if c.exists() and _inside(root, c)), None)
+            if found is not None:
+                out.append((split, found))
     if not out:
-        img = root / "images"
-        if img.is_dir():
-            subs = [d for d in sorted(img.iterdir()) if d.is_dir()]
-            out = [(d.name, d) for d in subs] or [("train", img)]
-        lab = root / "labels"
-        if lab.is_dir():
-            for d in sorted(lab.iterdir()):
-                if d.is_dir() and not any(s == d.name for s, _ in out):
-                    out.append((d.name, root / "images" / d.name))
-    seen = set()
+        out = _default_split_dirs(root)
+    seen: set[Path] = set()
     uniq = []
     for s, d in out:
         if d not in seen:
             seen.add(d)
             uniq.append((s, d))
     return uniq
+
+
+def _default_split_dirs(root: Path) -> list[tuple[str, Path]]:
+    """``images/<split>`` (or ``images`` itself as ``train``), and ``labels/<split>`` without images."""
+    out: list[tuple[str, Path]] = []
+    img = root / "images"
+    if img.is_dir():
+        subs = [d for d in sorted(img.iterdir()) if d.is_dir()]
+        out = [(d.name, d) for d in subs] or [("train", img)]
+    lab = root / "labels"
+    if lab.is_dir():
+        for d in sorted(lab.iterdir()):
+            if d.is_dir() and not any(s == d.name for s, _ in out):
+                out.append((d.name, root / "images" / d.name))
+    return out
 
 
 def _label_path_of(img_dir: Path) -> Path:
@@ -206,6 +284,248 @@ def _label_path_of(img_dir: Path) -> Path:
 
 
 # ------------------------------------------------------------------------------------------- reading
+@dataclass(frozen=True)
+class _Split:
+    """One split: its name, its images folder (or image list), its labels folder and its images by label key."""
+
+    name: str
+    img_dir: Path
+    lab_dir: Path | None
+    entries: dict[str, Path | None]  # label file (relative to the root) -> its image, None when not on disk
+
+
+def _listed_entries(root: Path, listing: Path, problems: Problems) -> dict[str, Path | None]:
+    """Images named by an image-list file (Ultralytics' ``train.txt``), by their label key."""
+    entries: dict[str, Path | None] = {}
+    for j, line in enumerate(read_text(listing).splitlines()):
+        s = line.strip()
+        if not s:
+            continue
+        p = (root / s.lstrip("./")) if not (listing.parent / s).exists() else listing.parent / s
+        if not _inside(root, p):
+            continue
+        if not p.is_file():
+            problems.error(listing, f"line {j + 1}", f"image {s!r} not found")
+            continue
+        lab = _label_path_of(p.parent) / (p.stem + ".txt")
+        entries[lab.relative_to(root).as_posix() if _inside(root, lab) else p.stem] = p
+    return entries
+
+
+def _folder_entries(root: Path, split: str, img_dir: Path, lab_dir: Path, problems: Problems
+                    ) -> dict[str, Path | None]:
+    """The images of a split folder and the label files without an image, by label key."""
+    entries: dict[str, Path | None] = {}
+    if img_dir.is_dir():
+        for p in sorted(img_dir.rglob("*")):
+            if p.suffix.lower() in IMAGE_EXTS and p.is_file():
+                k = (lab_dir / p.relative_to(img_dir).with_suffix(".txt")).relative_to(root).as_posix()
+                prev = entries.get(k)
+                if prev is not None:
+                    problems.error(p, None, f"{prev.name} and {p.name} share the label file {k}; which image it "
+                                            "describes is ambiguous")
+                entries[k] = p
+    if lab_dir.is_dir():
+        for lab in sorted(lab_dir.rglob("*.txt")):
+            entries.setdefault(lab.relative_to(root).as_posix(), None)
+    else:
+        problems.warning(lab_dir, None, f"no labels folder for split {split!r}")
+    return entries
+
+
+def _splits(root: Path, data: DataYaml, yml: Path, problems: Problems) -> list[_Split]:
+    """Every split with its images, by label key."""
+    dirs = _split_dirs(root, data)
+    if not dirs:
+        problems.error(yml, None, "no split folder found (train / val / test, or images/<split>)")
+    out = []
+    for name, img_dir in dirs:
+        if img_dir.is_file() and img_dir.suffix == ".txt":
+            out.append(_Split(name, img_dir, None, _listed_entries(root, img_dir, problems)))
+        else:
+            lab_dir = _label_path_of(img_dir)
+            out.append(_Split(name, img_dir, lab_dir, _folder_entries(root, name, img_dir, lab_dir, problems)))
+    return out
+
+
+@dataclass
+class _Rows:
+    """The label lines read so far, as columns (one row per object)."""
+
+    img: list[int] = field(default_factory=list)
+    cls: list[int] = field(default_factory=list)
+    boxes: list[list[float]] = field(default_factory=list)  # normalized cx, cy, w, h (boxes) or pixel ltrb
+    polygon: list[bool] = field(default_factory=list)  # the row is a polygon (its box is its pixel extent)
+    scores: list[float] = field(default_factory=list)  # NaN where the line has no confidence column
+    segs: list[Segmentation | None] = field(default_factory=list)
+    lines: list[int] = field(default_factory=list)  # the line number (for messages)
+
+    def add(self, i: int, c: int, box: list[float], score: float, seg: Segmentation | None, line: int) -> None:
+        self.lines.append(line)
+        self.img.append(i)
+        self.cls.append(c)
+        self.boxes.append(box)
+        self.polygon.append(seg is not None)
+        self.scores.append(score)
+        self.segs.append(seg)
+
+
+@dataclass
+class _Images:
+    """The images read so far, as columns."""
+
+    file_names: list[str] = field(default_factory=list)
+    keys: list[str] = field(default_factory=list)
+    heights: list[int] = field(default_factory=list)
+    widths: list[int] = field(default_factory=list)
+    splits: list[str] = field(default_factory=list)
+
+
+def _line_numbers(r: list[str], lab: Path, where: str, problems: Problems) -> tuple[int, list[float]] | None:
+    """A label line's class index and numbers (None, the error reported, when they are not numbers)."""
+    try:
+        return int(r[0]), [float(x) for x in r[1:]]
+    except ValueError:
+        problems.error(lab, where, f"expected a class index and numbers, got {' '.join(r)!r}")
+        return None
+
+
+def _label_lines(lab: Path, lines: list[str], i: int, hw: tuple[int, int], ncls: int, rows: _Rows,
+                 problems: Problems) -> None:
+    """The rules of a label file, line by line: a class index in ``0..ncls - 1``, then 4 finite numbers (a box;
+    a fifth is a confidence) or an even count >= 6 (a polygon); each usable line appended to ``rows``."""
+    h, w = hw
+    for j, line in enumerate(lines):
+        r = line.split()
+        where = f"line {j + 1}"
+        got = _line_numbers(r, lab, where, problems) if r else None
+        if got is None:
+            continue
+        c, vals = got
+        n = len(vals)
+        if not 0 <= c < ncls:
+            problems.error(lab, where, f"class {c} is not in data.yaml's names (0..{ncls - 1})")
+        elif not all(map(math.isfinite, vals)):
+            problems.error(lab, where, "coordinates must be finite numbers")
+        elif n in (4, 5) and (vals[2] < 0 or vals[3] < 0):
+            problems.error(lab, where, "negative width or height")
+        elif n in (4, 5):
+            if problems.collect:
+                _box_warning(vals, lab, where, problems)
+            rows.add(i, c, vals[:4], vals[4] if n == 5 else math.nan, None, j + 1)
+        elif n >= 6 and n % 2 == 0:
+            if min(vals) < -1e-6 or max(vals) > 1 + 1e-6:
+                problems.warning(lab, where, "polygon reaches outside the image (0..1)")
+            xs, ys = np.asarray(vals[0::2]) * w, np.asarray(vals[1::2]) * h
+            poly = np.empty(n)
+            poly[0::2], poly[1::2] = xs, ys
+            if not np.isfinite(poly).all():
+                problems.error(lab, where, "coordinates too large: the polygon in pixels is not finite")
+                continue
+            rows.add(i, c, [xs.min(), ys.min(), xs.max(), ys.max()], math.nan, [poly.tolist()], j + 1)
+        else:
+            problems.error(lab, where, f"{n} numbers after the class: expected 4 (a box) or an even count >= 6 "
+                                       "(a polygon)")
+
+
+def _box_warning(vals: list[float], lab: Path, where: str, problems: Problems) -> None:
+    """Validators: a box that reaches outside the image (beyond 0..1 normalized)."""
+    cx, cy, bw, bh = vals[:4]
+    if cx - bw / 2 < -1e-6 or cy - bh / 2 < -1e-6 or cx + bw / 2 > 1 + 1e-6 or cy + bh / 2 > 1 + 1e-6:
+        problems.warning(lab, where, "box reaches outside the image (normalized 0..1)")
+
+
+@dataclass(frozen=True)
+class _ReadSetup:
+    """What every image of one reading shares."""
+
+    root: Path
+    ncls: int
+    problems: Problems
+    recorder: LossRecorder | None
+    sizes: dict[str, tuple[int, int]]
+    exif: bool
+    read_image_sizes: bool
+
+
+def _image_of(setup: _ReadSetup, sp: _Split, key: str) -> tuple[str, int, int]:
+    """An image's file name (relative to the root) and its (height, width): from its header, else from
+    ``sizes``, else (0, 0)."""
+    root, img = setup.root, sp.entries[key]
+    if img is not None:
+        h, w = image_hw(img, exif=setup.exif) if setup.read_image_sizes else (1, 1)
+        return (img.relative_to(root).as_posix() if _inside(root, img) else img.name), h, w
+    h, w = setup.sizes.get(key, (0, 0))
+    if sp.lab_dir is None:
+        return Path(key).stem + ".jpg", h, w
+    rel = sp.img_dir.relative_to(root) / Path(key).relative_to(sp.lab_dir.relative_to(root))
+    return rel.with_suffix(".jpg").as_posix(), h, w
+
+
+def _read_image(setup: _ReadSetup, sp: _Split, key: str, images: _Images, rows: _Rows) -> None:
+    """One image and its label file."""
+    lab = setup.root / key
+    with setup.problems.guard(lab):
+        fn, h, w = _image_of(setup, sp, key)
+        lines = read_text(lab).splitlines() if lab.is_file() else []
+        has_rows = any(ln.strip() for ln in lines)
+        if has_rows and (h <= 0 or w <= 0):
+            raise FormatError(lab, None, "the image of these labels is not found, so their normalized coordinates "
+                                         "cannot be scaled (put the image in the images folder)")
+        if not has_rows and (h <= 0 or w <= 0) and setup.recorder is not None:
+            setup.recorder.add("image size unknown: no image file (height and width 0)", key)
+        if has_rows:
+            _label_lines(lab, lines, len(images.keys), (h, w), setup.ncls, rows, setup.problems)
+        images.file_names.append(fn)
+        images.keys.append(key)
+        images.heights.append(int(h))
+        images.widths.append(int(w))
+        images.splits.append(sp.name)
+
+
+def _check_yolo(root: PathLike, *, problems: Problems, recorder: LossRecorder | None,
+                sizes: dict[str, tuple[int, int]] | None, exif: bool, read_image_sizes: bool
+                ) -> tuple[Path, list[str], _Images, _Rows]:
+    """The rules of a YOLO folder: ``data.yaml``, its splits, every label line (the reader's and the
+    validator's)."""
+    root = Path(root)
+    if not root.is_dir():
+        raise FormatError(root, None, "not a folder (a YOLO dataset is a folder with data.yaml)")
+    yml = _find_yaml(root)
+    data = load_data_yaml(yml)
+    names = list(data.names)
+    setup = _ReadSetup(root, len(names), problems, recorder, sizes or {}, exif, read_image_sizes)
+    images, rows = _Images(), _Rows()
+    for sp in _splits(root, data, yml, problems):
+        for key in sorted(sp.entries):
+            _read_image(setup, sp, key, images, rows)
+    return root, names, images, rows
+
+
+def _instances(root: Path, images: _Images, rows: _Rows) -> Instances:
+    """The objects of the label lines: boxes scaled by their image's size (polygons: their pixel extent)."""
+    n = len(rows.img)
+    if not n:
+        return Instances.empty()
+    img = np.asarray(rows.img, dtype=np.int64)
+    scores = np.asarray(rows.scores, dtype=np.float64)
+    with_score = ~np.isnan(scores)
+    if with_score.any() and not with_score.all():
+        raise FormatError(root, None, "some label lines have a confidence column and others not")
+    boxes = np.asarray(rows.boxes, dtype=np.float64).reshape(n, 4)
+    plain = ~np.asarray(rows.polygon, dtype=bool)
+    hw = np.stack([np.asarray(images.heights), np.asarray(images.widths)], axis=1)[img]
+    boxes[plain] = yolo_to_ltrb(boxes[plain], hw[plain])
+    bad = np.flatnonzero(~np.isfinite(boxes).all(axis=1))
+    if len(bad):
+        k = int(bad[0])
+        raise FormatError(root / images.keys[rows.img[k]], f"line {rows.lines[k]}",
+                          "coordinates too large: the box in pixels is not finite")
+    return Instances(image_ids=img + 1, boxes=boxes, labels=np.asarray(rows.cls, dtype=np.int64),
+                     scores=scores if with_score.any() else None,
+                     segmentations=rows.segs if not plain.all() else None)
+
+
 def read_yolo_keyed(root: PathLike, *, recorder: LossRecorder | None = None,
                     sizes: dict[str, tuple[int, int]] | None = None, exif: bool = True
                     ) -> tuple[Dataset, list[str]]:
@@ -213,148 +533,40 @@ def read_yolo_keyed(root: PathLike, *, recorder: LossRecorder | None = None,
 
     ``sizes`` gives ``(height, width)`` by key for images that are not on disk.
     """
-    root = Path(root)
-    if not root.is_dir():
-        raise FormatError(root, None, "not a folder (a YOLO dataset is a folder with data.yaml)")
-    yml = root / "data.yaml"
-    if not yml.is_file():
-        cands = sorted(root.glob("*.yaml"))
-        if not cands:
-            raise FormatError(root, None, "no data.yaml")
-        yml = cands[0]
-    data = _load_yaml(yml)
-    names = _names(yml, data)
-    if "kpt_shape" in data:
-        raise FormatError(yml, "kpt_shape", "a YOLO pose (keypoint) dataset: keypoints are not read by annokit, and "
-                                            "reading their lines as polygons would be wrong")
-    ncls = len(names)
-    rec = recorder
-    splits = _split_dirs(root, data)
-    if not splits:
-        raise FormatError(yml, None, "no split folder found (train / val / test, or images/<split>)")
-    file_names: list[str] = []
-    keys: list[str] = []
-    hs: list[int] = []
-    ws: list[int] = []
-    img_extras: list[dict[str, Any]] = []
-    rows_img: list[np.ndarray] = []
-    rows_cls: list[np.ndarray] = []
-    rows_box: list[np.ndarray] = []
-    rows_score: list[np.ndarray] = []
-    segs: list[Any] = []
-    any_poly = any_box = any_score = False
-    n_img = 0
-    for split, img_dir in splits:
-        entries: dict[str, Path | None] = {}
-        if img_dir.is_file() and img_dir.suffix == ".txt":
-            for line in img_dir.read_text(encoding="utf-8").splitlines():
-                s = line.strip()
-                if s:
-                    p = (root / s.lstrip("./")) if not (img_dir.parent / s).exists() else img_dir.parent / s
-                    if _inside(root, p):
-                        lab = _label_path_of(p.parent) / (p.stem + ".txt")
-                        entries[lab.relative_to(root).as_posix() if _inside(root, lab) else p.stem] = p
-            lab_dir = None
-        else:
-            lab_dir = _label_path_of(img_dir)
-            if img_dir.is_dir():
-                for p in sorted(img_dir.rglob("*")):
-                    if p.suffix.lower() in IMAGE_EXTS and p.is_file():
-                        lab = lab_dir / p.relative_to(img_dir).with_suffix(".txt")
-                        k = lab.relative_to(root).as_posix()
-                        if k in entries:
-                            raise FormatError(p, None, f"{entries[k].name} and {p.name} share the label file {k}; "
-                                                       "which image it describes is ambiguous")
-                        entries[k] = p
-            if lab_dir.is_dir():
-                for lab in sorted(lab_dir.rglob("*.txt")):
-                    k = lab.relative_to(root).as_posix()
-                    if k not in entries:
-                        entries[k] = None
-        for key in sorted(entries):
-            img = entries[key]
-            lab = root / key
-            if img is not None:
-                h, w = image_hw(img, exif=exif)
-                fn = img.relative_to(root).as_posix() if _inside(root, img) else img.name
-            else:
-                h, w = (sizes or {}).get(key, (0, 0))
-                fn = (img_dir.relative_to(root) / Path(key).relative_to(lab_dir.relative_to(root))
-                      ).with_suffix(".jpg").as_posix() if lab_dir is not None else Path(key).stem + ".jpg"
-            lines = lab.read_text(encoding="utf-8").splitlines() if lab.is_file() else []
-            rows = [ln.split() for ln in lines if ln.strip()]
-            if rows and (h <= 0 or w <= 0):
-                raise FormatError(lab, None, "the image of these labels is not found, so their normalized "
-                                             "coordinates cannot be scaled (put the image in the images folder)")
-            if not rows and (h <= 0 or w <= 0) and rec is not None:
-                rec.add("image size unknown: no image file (height and width 0)", key)
-            i = n_img
-            n_img += 1
-            file_names.append(fn)
-            keys.append(key)
-            hs.append(int(h))
-            ws.append(int(w))
-            img_extras.append({"split": split})
-            for j, r in enumerate(rows):
-                where = f"line {j + 1}"
-                try:
-                    c = int(r[0])
-                    vals = np.array([float(x) for x in r[1:]], dtype=np.float64)
-                except ValueError:
-                    raise FormatError(lab, where, f"expected a class index and numbers, got {' '.join(r)!r}"
-                                      ) from None
-                if not (0 <= c < ncls):
-                    raise FormatError(lab, where, f"class {c} is not in data.yaml's names (0..{ncls - 1})")
-                if not np.isfinite(vals).all():
-                    raise FormatError(lab, where, "coordinates must be finite numbers")
-                if len(vals) in (4, 5):
-                    if vals[2] < 0 or vals[3] < 0:
-                        raise FormatError(lab, where, "negative width or height")
-                    box = yolo_to_ltrb(vals[:4], np.array([h, w]))[0]
-                    seg = None
-                    any_box = True
-                    score = vals[4] if len(vals) == 5 else np.nan
-                    any_score |= len(vals) == 5
-                elif len(vals) >= 6 and len(vals) % 2 == 0:
-                    xs = vals[0::2] * w
-                    ys = vals[1::2] * h
-                    box = np.array([xs.min(), ys.min(), xs.max(), ys.max()])
-                    poly = np.empty(len(vals))
-                    poly[0::2], poly[1::2] = xs, ys
-                    seg = [poly.tolist()]
-                    any_poly = True
-                    score = np.nan
-                else:
-                    raise FormatError(lab, where, f"{len(vals)} numbers after the class: expected 4 (a box) or an "
-                                                  "even count >= 6 (a polygon)")
-                rows_img.append(np.array([i]))
-                rows_cls.append(np.array([c]))
-                rows_box.append(box[None, :])
-                rows_score.append(np.array([score]))
-                segs.append(seg)
-    labels = LabelSet(ids=np.arange(ncls), names=names)
-    tbl = ImageTable(ids=np.arange(1, n_img + 1), file_names=file_names, heights=hs, widths=ws, extras=img_extras)
-    n = len(rows_img)
-    if n:
-        img_idx = np.concatenate(rows_img)
-        scores = np.concatenate(rows_score)
-        if any_score and np.isnan(scores).any():
-            raise FormatError(root, None, "some label lines have a confidence column and others not")
-        inst = Instances(image_ids=img_idx + 1, boxes=np.concatenate(rows_box), labels=np.concatenate(rows_cls),
-                         scores=scores if any_score else None, segmentations=segs if any_poly else None)
-        if any_poly and any_box:
-            pass  # mixed files: boxes have no mask (None)
-    else:
-        inst = Instances.empty()
-    return Dataset(images=tbl, categories=labels, annotations=inst), keys
+    root, names, images, rows = _check_yolo(root, problems=Problems(collect=False), recorder=recorder,
+                                            sizes=sizes, exif=exif, read_image_sizes=True)
+    n_img = len(images.keys)
+    tbl = ImageTable(ids=np.arange(1, n_img + 1), file_names=images.file_names,
+                     heights=np.asarray(images.heights, dtype=np.int64),
+                     widths=np.asarray(images.widths, dtype=np.int64), extras=[{"split": s} for s in images.splits])
+    labels = LabelSet(ids=np.arange(len(names)), names=names)
+    return Dataset(images=tbl, categories=labels, annotations=_instances(root, images, rows)), images.keys
 
 
 def read_yolo(root: PathLike, *, exif: bool = True) -> Dataset:
     """Read a YOLO (Ultralytics) dataset folder: detection or polygon segmentation labels.
 
+    Every malformed file raises :class:`~annokit.errors.FormatError` naming the file and the line;
+    :func:`validate_yolo` lists every problem instead.
+
     >>> ds = read_yolo("coco8")  # doctest: +SKIP
     """
     return read_yolo_keyed(root, exif=exif)[0]
+
+
+def validate_yolo(root: PathLike) -> list[Problem]:
+    """Every problem of a YOLO folder with its file and place: what :func:`read_yolo` refuses (errors) and what it
+    reads but a user may want to know (warnings: boxes or polygons beyond the image, a split without labels).
+
+    Image headers are not read (each image's presence is checked).
+
+    >>> for p in validate_yolo("coco8"):  # doctest: +SKIP
+    ...     print(p)
+    """
+    problems = Problems(collect=True)
+    with problems.guard(root):
+        _check_yolo(root, problems=problems, recorder=None, sizes=None, exif=True, read_image_sizes=False)
+    return problems.items
 
 
 # ------------------------------------------------------------------------------------------- writing
@@ -365,153 +577,168 @@ def _fmt(v: float, precision: int | None) -> str:
     return f"{v:.{precision}f}"
 
 
-def write_yolo_into(ds: Dataset, root: Path, *, task: str = "detect", split: str = "train",
-                    recorder: LossRecorder | None = None, kept_in: str | None = None,
-                    precision: int | None = None, images: Path | None = None) -> list[str]:
-    """Write ``ds`` as a YOLO folder into the existing ``root``; return each image's key (its label path).
+@dataclass(frozen=True)
+class _Sink:
+    """Where the writer reports what YOLO cannot hold: the recorder, and the sidecar that keeps it (or None)."""
 
-    ``task``: ``"detect"`` (boxes) or ``"segment"`` (one polygon a line). ``precision``: decimals (default: the
-    shortest exact text). ``images``: folder holding the images by ``file_name``, copied into ``images/<split>``.
-    """
-    from annokit.core.masks import segmentation_kind
+    rec: LossRecorder
+    kept_in: str | None
 
-    if task not in ("detect", "segment"):
-        raise FormatError(None, None, f"YOLO task must be 'detect' or 'segment', not {task!r}")
-    rec = recorder if recorder is not None else LossRecorder()
+    def add_many(self, kind: str, count: int, examples: list[str] | None = None, *, kept: bool = True) -> None:
+        self.rec.add_many(kind, count, examples or [], kept_in=self.kept_in if kept else None)
+
+
+def _ann_ids(a: Instances, rows: Any) -> list[str]:
+    return [f"annotation id {int(a.ids[k])}" for k in list(rows)[:5]]
+
+
+def _class_indices(ds: Dataset, sink: _Sink) -> tuple[IntArray, IntArray]:
+    """Categories in id order (class ``k`` is the ``k``-th) and each category's class index."""
     cats = ds.categories
     cat_order = np.argsort(cats.ids, kind="stable")
     cls_of = np.empty(len(cats), dtype=np.int64)
     cls_of[cat_order] = np.arange(len(cats))
     if not np.array_equal(cats.ids[cat_order], np.arange(len(cats))):
-        rec.add_many("category ids renumbered: YOLO classes are 0..n-1", len(cats), kept_in=kept_in)
+        sink.add_many("category ids renumbered: YOLO classes are 0..n-1", len(cats))
     if cats.supercategories is not None and any(cats.supercategories):
-        rec.add_many("supercategory dropped: data.yaml has names only", sum(1 for s in cats.supercategories if s),
-                     kept_in=kept_in)
+        sink.add_many("supercategory dropped: data.yaml has names only", sum(1 for s in cats.supercategories if s))
     if cats.extras is not None and any(cats.extras):
-        rec.add_many("category fields dropped: data.yaml has names only", sum(1 for e in cats.extras if e),
-                     kept_in=kept_in)
+        sink.add_many("category fields dropped: data.yaml has names only", sum(1 for e in cats.extras if e))
+    return cat_order, cls_of
+
+
+def _dataset_losses(ds: Dataset, task: Literal["detect", "segment"], sink: _Sink) -> None:
+    """What YOLO's files cannot hold besides geometry: ids, image fields, crowd, ignore, object fields, scores."""
     im, a = ds.images, ds.annotations
-    n_img = len(im)
     if ds.info is not None or ds.licenses is not None or ds.extras:
-        rec.add_many("dataset info / licenses / top-level fields dropped: YOLO has none", 1, kept_in=kept_in)
-    rec.add_many("image ids dropped: YOLO images have no id", n_img, kept_in=kept_in)
-    ex_img = [k for k in range(n_img) if im.extras is not None and
-              any(x != "split" for x in (im.extras[k] or {}))]
-    rec.add_many("image fields dropped: YOLO keeps the file only", len(ex_img),
-                 [im.file_names[k] for k in ex_img[:5]], kept_in=kept_in)
-    rec.add_many("annotation ids dropped: YOLO objects have no id", len(a), kept_in=kept_in)
+        sink.add_many("dataset info / licenses / top-level fields dropped: YOLO has none", 1)
+    sink.add_many("image ids dropped: YOLO images have no id", len(im))
+    ex_img = [k for k in range(len(im)) if im.extras is not None and any(x != "split" for x in (im.extras[k] or {}))]
+    sink.add_many("image fields dropped: YOLO keeps the file only", len(ex_img), [im.file_names[k] for k in ex_img])
+    sink.add_many("annotation ids dropped: YOLO objects have no id", len(a))
     crowd = np.flatnonzero(a.iscrowd)
-    rec.add_many("crowd flag dropped: YOLO has no iscrowd (written as ordinary objects)", len(crowd),
-                 [f"annotation id {int(a.ids[k])}" for k in crowd[:5]], kept_in=kept_in)
+    sink.add_many("crowd flag dropped: YOLO has no iscrowd (written as ordinary objects)", len(crowd),
+                  _ann_ids(a, crowd))
     if a.ignore is not None and a.ignore.any():
-        rec.add_many("ignore flag dropped: YOLO has none", int(a.ignore.sum()), kept_in=kept_in)
+        sink.add_many("ignore flag dropped: YOLO has none", int(a.ignore.sum()))
     if a.extras is not None:
         ex = [k for k, e in enumerate(a.extras) if e]
-        rec.add_many("annotation fields dropped: YOLO lines hold class and geometry only", len(ex),
-                     [f"annotation id {int(a.ids[k])}" for k in ex[:5]], kept_in=kept_in)
+        sink.add_many("annotation fields dropped: YOLO lines hold class and geometry only", len(ex), _ann_ids(a, ex))
     if a.scores is not None and task == "segment":
-        rec.add_many("scores dropped: YOLO segmentation lines have no confidence", len(a), kept_in=kept_in)
+        sink.add_many("scores dropped: YOLO segmentation lines have no confidence", len(a))
+
+
+def _image_sizes(ds: Dataset) -> FloatArray:
+    """``(N, 2)`` (height, width) of each object's image; an image with objects but no size is an error."""
+    im, a = ds.images, ds.annotations
     pos = im.index_of(a.image_ids)
     hw = np.stack([im.heights[pos], im.widths[pos]], axis=1).astype(np.float64) if len(a) else np.zeros((0, 2))
     if len(a) and (hw <= 0).any():
         k = int(np.flatnonzero((hw <= 0).any(axis=1))[0])
         raise FormatError(None, f"images[{int(pos[k])}]", f"image {im.file_names[pos[k]]!r} has no size; YOLO "
                                                          "coordinates are normalized by it")
+    return hw
+
+
+def _detect_lines(ds: Dataset, hw: FloatArray, cls: list[int], precision: int | None, sink: _Sink) -> list[str]:
+    """``class cx cy w h [score]`` of each object, the text chosen so that reading gives the box back exactly
+    where a float can (the rest counted, with the largest error)."""
+    a = ds.annotations
+    if a.segmentations is not None:
+        has = [k for k, s in enumerate(a.segmentations) if s is not None and s != []]
+        sink.add_many("segmentation dropped: YOLO detection layout has no masks", len(has), _ann_ids(a, has))
     box_area = (a.boxes[:, 2] - a.boxes[:, 0]) * (a.boxes[:, 3] - a.boxes[:, 1])
     wh = a.widths_heights()
-    lines: list[str] = [""] * len(a)
-    segs = a.segmentations
-    if task == "detect":
-        if segs is not None:
-            has = [k for k, s in enumerate(segs) if s is not None and s != []]
-            rec.add_many("segmentation dropped: YOLO detection layout has no masks", len(has),
-                         [f"annotation id {int(a.ids[k])}" for k in has[:5]], kept_in=kept_in)
-        diff_area = np.flatnonzero((a.area != box_area) & (a.area != wh[:, 0] * wh[:, 1]))
-        rec.add_many("area dropped: YOLO has no area (read back as the box area)", len(diff_area),
-                     [f"annotation id {int(a.ids[k])}" for k in diff_area[:5]], kept_in=kept_in)
+    diff_area = np.flatnonzero((a.area != box_area) & (a.area != wh[:, 0] * wh[:, 1]))
+    sink.add_many("area dropped: YOLO has no area (read back as the box area)", len(diff_area),
+                  _ann_ids(a, diff_area))
+    c, exact = ltrb_to_yolo(a.boxes, hw)
+    if precision is not None:
+        c = np.round(c, precision)
+        exact = (yolo_to_ltrb(c, hw) == a.boxes).all(axis=1)
+    bad = np.flatnonzero(~exact)
+    if len(bad):
+        err = float(np.abs(yolo_to_ltrb(c[bad], hw[bad]) - a.boxes[bad]).max())
+        sink.add_many(f"box not exactly representable in normalized text (max error {err:.3g} px)", len(bad),
+                      _ann_ids(a, bad), kept=err <= 1e-6)
+    sc = a.scores.tolist() if a.scores is not None else None
+    lines = []
+    for k, x in enumerate(c.tolist()):
+        s = f"{cls[k]} {_fmt(x[0], precision)} {_fmt(x[1], precision)} {_fmt(x[2], precision)} " \
+            f"{_fmt(x[3], precision)}"
+        lines.append(s if sc is None else f"{s} {_fmt(sc[k], None)}")
+    return lines
+
+
+def _polygon_of(a: Instances, k: int, counts: dict[str, list[int]]) -> FloatArray:
+    """Object ``k``'s first polygon, or its box as a 4-point polygon (RLE masks and objects without a mask);
+    ``counts`` notes which objects were not a single polygon."""
+    seg = a.segmentations[k] if a.segmentations is not None else None
+    kind = segmentation_kind(seg) if seg is not None and seg != [] else "none"
+    if kind == "polygon" and isinstance(seg, list):
+        if len(seg) > 1:
+            counts["multi"].append(k)
+        return np.asarray(seg[0], dtype=np.float64)
+    counts["none" if kind == "none" else "rle"].append(k)
+    l, t, r, b = a.boxes[k]
+    return np.array([l, t, r, t, r, b, l, b])
+
+
+def _segment_lines(ds: Dataset, hw: FloatArray, cls: list[int], precision: int | None, sink: _Sink) -> list[str]:
+    """``class x1 y1 ... xn yn`` of each object (normalized vertices nudged to read back exactly where a float
+    can); what a polygon line cannot hold counted."""
+    a = ds.annotations
+    counts: dict[str, list[int]] = {"multi": [], "rle": [], "none": []}
+    lines = []
+    n_inexact = 0
+    for k in range(len(a)):
+        poly = _polygon_of(a, k, counts)
+        size = np.empty(len(poly))
+        size[0::2], size[1::2] = hw[k, 1], hw[k, 0]
         if precision is None:
-            c, exact = ltrb_to_yolo(a.boxes, hw)
+            u, ok = _norm_coords(poly, size)
         else:
-            c, _ = ltrb_to_yolo(a.boxes, hw)
-            c = np.round(c, precision)
-            exact = (yolo_to_ltrb(c, hw) == a.boxes).all(axis=1)
-        bad = np.flatnonzero(~exact)
-        if len(bad):
-            err = float(np.abs(yolo_to_ltrb(c[bad], hw[bad]) - a.boxes[bad]).max())
-            kind = (f"box not exactly representable in normalized text (max error {err:.3g} px)")
-            small = err <= 1e-6
-            rec.add_many(kind, len(bad), [f"annotation id {int(a.ids[k])}" for k in bad[:5]],
-                         kept_in=kept_in if small else None)
-        cl = cls_of[cats.index_of(a.labels)].tolist()
-        cs = c.tolist()
-        sc = a.scores.tolist() if a.scores is not None else None
-        for k in range(len(a)):
-            x = cs[k]
-            s = (f"{cl[k]} {_fmt(x[0], precision)} {_fmt(x[1], precision)} {_fmt(x[2], precision)} "
-                 f"{_fmt(x[3], precision)}")
-            if sc is not None:
-                s += f" {_fmt(sc[k], None)}"
-            lines[k] = s
-    else:
-        cl = cls_of[cats.index_of(a.labels)].tolist()
-        n_multi = n_rle = n_none = n_inexact = 0
-        ex_multi: list[str] = []
-        ex_rle: list[str] = []
-        ex_none: list[str] = []
-        for k in range(len(a)):
-            seg = segs[k] if segs is not None else None
-            kind = segmentation_kind(seg) if seg is not None and seg != [] else "none"
-            H, W = hw[k]
-            if kind == "polygon":
-                if len(seg) > 1:
-                    n_multi += 1
-                    if len(ex_multi) < 5:
-                        ex_multi.append(f"annotation id {int(a.ids[k])}")
-                poly = np.asarray(seg[0], dtype=np.float64)
-            else:
-                if kind == "none":
-                    n_none += 1
-                    if len(ex_none) < 5:
-                        ex_none.append(f"annotation id {int(a.ids[k])}")
-                else:
-                    n_rle += 1
-                    if len(ex_rle) < 5:
-                        ex_rle.append(f"annotation id {int(a.ids[k])}")
-                l, t, r, b = a.boxes[k]
-                poly = np.array([l, t, r, t, r, b, l, b])
-            size = np.empty(len(poly))
-            size[0::2], size[1::2] = W, H
-            if precision is None:
-                u, ok = _norm_coords(poly, size)
-            else:
-                u = np.round(poly / size, precision)
-                ok = u * size == poly
-            if not ok.all():
-                n_inexact += 1
-            lines[k] = f"{cl[k]} " + " ".join(_fmt(v, precision) for v in u.tolist())
-        rec.add_many("polygon parts dropped: a YOLO line holds one polygon (first kept)", n_multi, ex_multi,
-                     kept_in=kept_in)
-        rec.add_many("RLE mask has no polygon form: box written as a 4-point polygon", n_rle, ex_rle,
-                     kept_in=kept_in)
-        rec.add_many("no mask: box written as a 4-point polygon", n_none, ex_none, kept_in=kept_in)
-        rec.add_many("polygon vertex not exactly representable in normalized text", n_inexact, kept_in=kept_in)
-        rec.add_many("box replaced by the polygon's extent on reading", len(a), kept_in=kept_in)
-        rec.add_many("area dropped: YOLO has no area", len(a), kept_in=kept_in)
+            u = np.round(poly / size, precision)
+            ok = u * size == poly
+        n_inexact += not ok.all()
+        lines.append(f"{cls[k]} " + " ".join(_fmt(v, precision) for v in u.tolist()))
+    sink.add_many("polygon parts dropped: a YOLO line holds one polygon (first kept)", len(counts["multi"]),
+                  _ann_ids(a, counts["multi"]))
+    sink.add_many("RLE mask has no polygon form: box written as a 4-point polygon", len(counts["rle"]),
+                  _ann_ids(a, counts["rle"]))
+    sink.add_many("no mask: box written as a 4-point polygon", len(counts["none"]), _ann_ids(a, counts["none"]))
+    sink.add_many("polygon vertex not exactly representable in normalized text", n_inexact)
+    sink.add_many("box replaced by the polygon's extent on reading", len(a))
+    sink.add_many("area dropped: YOLO has no area", len(a))
+    return lines
+
+
+def _label_key(ds: Dataset, i: int, split: str) -> tuple[str, str, PurePosixPath, PurePosixPath]:
+    """Image ``i``'s split, its label key ``labels/<split>/<stem>.txt``, its stem and its safe file name."""
+    im = ds.images
+    sp = split
+    if im.extras is not None and isinstance(im.extras[i].get("split"), str):
+        sp = im.extras[i]["split"]
+    safe_relpath(sp, where=f"images[{i}].split")
+    rel = safe_relpath(im.file_names[i], where=f"images[{i}].file_name")
+    stem = rel.with_suffix("") if rel.suffix else rel
+    if rel.parts[0] == "images" and len(rel.parts) > 2:  # written by this module: images/<split>/...
+        stem = PurePosixPath(*rel.parts[2:]).with_suffix("")
+    return sp, f"labels/{sp}/{stem.as_posix()}.txt", stem, rel
+
+
+def _write_labels(ds: Dataset, root: Path, lines: list[str], split: str, images: Path | None
+                  ) -> tuple[list[str], list[str]]:
+    """Write each image's label file (and copy its image); return the keys and the splits used."""
+    im, a = ds.images, ds.annotations
+    pos = im.index_of(a.image_ids)
     order = np.argsort(pos, kind="stable")
-    starts = np.searchsorted(pos[order], np.arange(n_img + 1))
-    keys = []
+    starts = np.searchsorted(pos[order], np.arange(len(im) + 1))
+    keys: list[str] = []
     seen: dict[str, int] = {}
     splits_used: list[str] = []
-    for i in range(n_img):
-        sp = split
-        if im.extras is not None and isinstance(im.extras[i].get("split"), str):
-            sp = im.extras[i]["split"]
-        safe_relpath(sp, where=f"images[{i}].split")
-        rel = safe_relpath(im.file_names[i], where=f"images[{i}].file_name")
-        stem = rel.with_suffix("") if rel.suffix else rel
-        if rel.parts[0] == "images" and len(rel.parts) > 2:  # written by this module: images/<split>/...
-            stem = Path(*rel.parts[2:]).with_suffix("")
-        key = f"labels/{sp}/{stem.as_posix()}.txt"
+    for i in range(len(im)):
+        sp, key, stem, rel = _label_key(ds, i, split)
         if key.lower() in seen:
             raise FormatError(None, f"images[{i}].file_name", f"{im.file_names[i]!r} and "
                                                               f"{im.file_names[seen[key.lower()]]!r} would write the "
@@ -521,24 +748,48 @@ def write_yolo_into(ds: Dataset, root: Path, *, task: str = "detect", split: str
             splits_used.append(sp)
         dest = safe_join(root, key)
         dest.parent.mkdir(parents=True, exist_ok=True)
-        rows = order[starts[i]:starts[i + 1]]
-        dest.write_text("".join(lines[k] + "\n" for k in rows), encoding="utf-8")
+        dest.write_text("".join(lines[k] + "\n" for k in order[starts[i]:starts[i + 1]]), encoding="utf-8")
         keys.append(key)
-        if images is not None:
-            src = safe_join(images, im.file_names[i])
-            if src.is_file():
-                tgt = safe_join(root, f"images/{sp}/{stem.as_posix()}{rel.suffix}")
-                tgt.parent.mkdir(parents=True, exist_ok=True)
-                _link_or_copy(src, tgt)
+        src = safe_join(images, im.file_names[i]) if images is not None else None
+        if src is not None and src.is_file():
+            tgt = safe_join(root, f"images/{sp}/{stem.as_posix()}{rel.suffix}")
+            tgt.parent.mkdir(parents=True, exist_ok=True)
+            _link_or_copy(src, tgt)
+    return keys, splits_used
+
+
+def _write_data_yaml(root: Path, names: list[str], cat_order: IntArray, splits_used: list[str], split: str
+                     ) -> None:
+    """``data.yaml`` (``path: .``, one entry per split, ``names`` by class index) and the split image folders."""
     import yaml
 
-    meta = {"path": ".", **{sp: f"images/{sp}" for sp in splits_used},
-            "names": {i: cats.names[k] for i, k in enumerate(cat_order)}}
+    meta: dict[str, Any] = {"path": ".", **{sp: f"images/{sp}" for sp in splits_used},
+                            "names": {i: names[k] for i, k in enumerate(cat_order)}}
     if not splits_used:
         meta["train"] = f"images/{split}"
     (root / "data.yaml").write_text(yaml.safe_dump(meta, sort_keys=False, allow_unicode=True), encoding="utf-8")
     for sp in splits_used or [split]:
         (root / "images" / sp).mkdir(parents=True, exist_ok=True)
+
+
+def write_yolo_into(ds: Dataset, root: Path, *, task: Literal["detect", "segment"] = "detect",
+                    split: str = "train", recorder: LossRecorder | None = None, kept_in: str | None = None,
+                    precision: int | None = None, images: Path | None = None) -> list[str]:
+    """Write ``ds`` as a YOLO folder into the existing ``root``; return each image's key (its label path).
+
+    ``task``: ``"detect"`` (boxes) or ``"segment"`` (one polygon a line). ``precision``: decimals (default: the
+    shortest exact text). ``images``: folder holding the images by ``file_name``, copied into ``images/<split>``.
+    """
+    if task not in ("detect", "segment"):
+        raise FormatError(None, None, f"YOLO task must be 'detect' or 'segment', not {task!r}")
+    sink = _Sink(recorder if recorder is not None else LossRecorder(), kept_in)
+    cat_order, cls_of = _class_indices(ds, sink)
+    _dataset_losses(ds, task, sink)
+    hw = _image_sizes(ds)
+    cls = cls_of[ds.categories.index_of(ds.annotations.labels)].tolist()
+    lines = (_detect_lines if task == "detect" else _segment_lines)(ds, hw, cls, precision, sink)
+    keys, splits_used = _write_labels(ds, root, lines, split, images)
+    _write_data_yaml(root, ds.categories.names, cat_order, splits_used, split)
     return keys
 
 
@@ -551,7 +802,7 @@ def _link_or_copy(src: Path, dst: Path) -> None:
         shutil.copy2(src, dst)
 
 
-def write_yolo(ds: Dataset, root: PathLike, *, task: str = "detect", split: str = "train",
+def write_yolo(ds: Dataset, root: PathLike, *, task: Literal["detect", "segment"] = "detect", split: str = "train",
                precision: int | None = None, overwrite: bool = False, recorder: LossRecorder | None = None,
                images: PathLike | None = None) -> None:
     """Write ``ds`` as a YOLO (Ultralytics) folder, atomically. See :func:`write_yolo_into`."""

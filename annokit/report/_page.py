@@ -1,6 +1,7 @@
 """The report page, rendered from the jinja2 template ``templates/report.html.j2`` with autoescaping on
 (private to :mod:`annokit.report`). Numbers are formatted by the ``num`` filter; the template and its CSS ship as
-package data."""
+package data. Figures are inline SVG made by :mod:`annokit.viz.svg` (their text escaped there), inserted as
+markup."""
 
 from __future__ import annotations
 
@@ -14,10 +15,14 @@ from annokit.analysis.tide import ERROR_TYPES
 if TYPE_CHECKING:
     import jinja2
 
-    from annokit.report._figures import Figure, GalleryItem
+    from annokit.report._figures import Figure
+    from annokit.report._gallery import GalleryItem
     from annokit.report.build import ReportData
 
-__all__ = ["render_page"]
+__all__ = ["render_page", "environment", "num", "MAX_TABLE_ROWS"]
+
+MAX_TABLE_ROWS = 200
+"""At most this many rows in the page's per-class table (the worst classes; report.json has all)."""
 
 
 @dataclass(frozen=True)
@@ -39,13 +44,15 @@ def num(value: Any, digits: int = 3) -> str:
 
 
 @lru_cache(maxsize=1)
-def _environment() -> jinja2.Environment:
-    """The template environment (made once): package templates, autoescape on, ``num`` filter."""
+def environment() -> jinja2.Environment:
+    """The template environment of the pages (made once): package templates, autoescape on, ``num`` filter."""
     import jinja2
+    from markupsafe import Markup
 
     env = jinja2.Environment(loader=jinja2.PackageLoader("annokit.report", "templates"), autoescape=True,
                              undefined=jinja2.StrictUndefined, trim_blocks=True, lstrip_blocks=True)
     env.filters["num"] = num
+    env.filters["svg"] = Markup  # our own SVG text (annokit.viz.svg escapes every string it writes)
     return env
 
 
@@ -69,12 +76,20 @@ def _cell(row: dict[str, Any], key: str) -> Any:
 
 def render_page(data: ReportData, figures: list[Figure], gallery: list[GalleryItem]) -> str:
     """The HTML page of ``data`` with its ``figures`` and ``gallery``."""
+    from annokit.report._figures import MAX_CONFUSION, MAX_ROWS
+    from annokit.report._tables import worst_first
     from annokit.viz.overlay import STATUS_COLORS
 
     tr = data.tide
     cols = _columns(data.coco_metrics is not None)
-    return _environment().get_template("report.html.j2").render(
+    ordered = [r for r in worst_first(data.per_class) if r["ground_truth"] > 0 or r["predictions"] > 0]
+    names = data.names
+    return environment().get_template("report.html.j2").render(
         data=data, tide=tr, outcome=data.outcome, dap={**tr.main_dap, **tr.special_dap},
         error_types=[*ERROR_TYPES, "FalsePos", "FalseNeg"], columns=cols,
-        rows=[[_cell(row, c.key) for c in cols] for row in data.per_class], figures=figures, gallery=gallery,
-        status_colors=STATUS_COLORS)
+        rows=[[_cell(row, c.key) for c in cols] for row in ordered[:MAX_TABLE_ROWS]], n_rows=len(ordered),
+        n_classes=len(data.per_class), max_rows=MAX_TABLE_ROWS, figures=figures, gallery=gallery,
+        status_colors=STATUS_COLORS, means=data.tide_means,
+        without_gt=[names.get(c, str(c)) for c in data.tide_means.without_gt], confusions=data.confusions,
+        coco_ap50=(data.coco_metrics or {}).get("AP50"), caps={"bars": MAX_ROWS, "confusion": MAX_CONFUSION},
+        n_uneval_images=len({str(r["image_id"]) for r in data.unevaluated}))

@@ -7,13 +7,15 @@ at the best-F1 threshold, the per-class and per-image tables) into a frozen :cla
 jinja2 template with autoescaping (:mod:`annokit.report._page`, templates in ``annokit/report/templates/``) and
 writes the folder atomically.
 
-The page has no external resources: CSS is inline and every figure is a base64 PNG ``data:`` URI, so it opens from
-disk without a network. Figures are drawn with matplotlib's Agg canvas (no GUI).
+The page has no external resources: CSS is inline and every figure is an inline SVG (:mod:`annokit.viz.svg`; the
+gallery's images are JPEG ``data:`` URIs inside them), so it opens from disk without a network, stays sharp at any
+zoom and needs no matplotlib.
 """
 
 from __future__ import annotations
 
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
@@ -21,15 +23,24 @@ from typing import TYPE_CHECKING, Any, Literal
 import numpy as np
 
 from annokit._internal.progress import Progress
-from annokit.analysis.tide import ERROR_TYPES, ObjectTags, TideResult, tide
+from annokit.analysis.tide import ObjectTags, TideResult, tide
 from annokit.core.dataset import Dataset
 from annokit.core.instances import Instances
 from annokit.errors import ValidationError
+from annokit.report._tables import (
+    TideMean,
+    TideMeans,
+    per_class_rows,
+    per_image_counts,
+    top_confusions,
+    worst_images,
+)
 
 if TYPE_CHECKING:
     from annokit.metrics.coco import COCOResult
 
-__all__ = ["Outcome", "ReportData", "build_report", "analyse", "write_report", "coco_evaluate", "load_image"]
+__all__ = ["Outcome", "ReportData", "TideMeans", "build_report", "analyse", "write_report", "coco_evaluate",
+           "load_image"]
 
 IouType = Literal["bbox", "segm"]
 
@@ -40,10 +51,15 @@ def _no_progress(stage: str, done: int, total: int | None, /) -> None:
 
 # ------------------------------------------------------------------------------------------------ COCO metrics
 def coco_evaluate(gt: Dataset, dets: Instances, iou_type: IouType) -> COCOResult:
-    """COCO mAP through :func:`annokit.metrics.coco.evaluate` with the default parameters."""
+    """COCO mAP through :func:`annokit.metrics.coco.evaluate` with the default parameters, over the categories
+    that have ground truth (``cat_ids``): the metrics are the same (a category without ground truth has precision
+    -1 and is left out of every mean, its detections dropped), and a label set of 20,000 classes with a few hundred
+    in use costs what those cost (COCO's precision array has one slice per category)."""
     from annokit.metrics.coco import COCOParams, evaluate
 
-    return evaluate(gt, dets, params=COCOParams(iou_type=iou_type))
+    used = np.intersect1d(np.unique(gt.annotations.labels), gt.categories.ids)
+    cat_ids = tuple(used.tolist()) if 0 < len(used) < len(gt.categories) else None
+    return evaluate(gt, dets, params=COCOParams(iou_type=iou_type, cat_ids=cat_ids))
 
 
 # ------------------------------------------------------------------------------------------------ the numbers
@@ -85,7 +101,10 @@ class ReportData:
     """Everything the report shows (the JSON output is :meth:`to_json`).
 
     :func:`analyse` fills the numbers; :func:`write_report` returns nothing new but writes a copy with
-    ``figure_data`` (the data behind the figures) and the drawing ``timings`` added.
+    ``figure_data`` (the data behind the figures) and the drawing ``timings`` added. ``tide_means``: TIDE's mAP
+    under both rules for classes without ground truth (which one the page uses); ``confusions``: the top
+    "true -> predicted" class confusions at the threshold; ``unevaluated``: the ``tags.json`` records of
+    predictions on images absent from the ground truth.
     """
 
     title: str
@@ -100,9 +119,17 @@ class ReportData:
     per_class: list[dict[str, Any]]
     per_image: dict[str, np.ndarray]
     worst_images: list[int]
+    tide_means: TideMeans
+    confusions: list[dict[str, Any]]
     pr_breakdown: dict[str, Any] | None = None
+    unevaluated: tuple[dict[str, Any], ...] = ()
     figure_data: dict[str, Any] = field(default_factory=dict)
     timings: dict[str, float] = field(default_factory=dict)
+
+    @property
+    def names(self) -> dict[int, str]:
+        """``{category id: name}`` of the per-class rows."""
+        return {int(r["category_id"]): str(r["name"]) for r in self.per_class}
 
     @property
     def threshold(self) -> float:
@@ -121,9 +148,13 @@ class ReportData:
             "tide": self.tide.to_dict(),
             "best_f1_threshold": {"threshold": o.threshold, "f1": o.f1, "precision": o.precision,
                                   "recall": o.recall},
+            "tide_mean": self.tide_means.to_dict(self.names),
             "per_class": self.per_class,
+            "confusions": self.confusions,
             "per_image": {k: v.tolist() for k, v in self.per_image.items()},
             "worst_images": self.worst_images,
+            "unevaluated": {"predictions": len(self.unevaluated),
+                            "images": len({str(r["image_id"]) for r in self.unevaluated})},
             "pr_breakdown": self.pr_breakdown,
             "figures": self.figure_data,
             "timings_s": self.timings,
@@ -140,6 +171,8 @@ def analyse(
     progress: Progress | None = None,
     with_coco: bool = True,
     with_breakdown: bool = True,
+    tide_mean: TideMean = "tidecv",
+    unevaluated: Sequence[dict[str, Any]] = (),
 ) -> ReportData:
     """Compute what the report shows (no drawing).
 
@@ -163,6 +196,12 @@ def analyse(
         ``progress(stage, done, total)``.
     with_coco, with_breakdown : bool
         Compute the COCO metrics and the PR breakdown (which needs them).
+    tide_mean : {"tidecv", "coco"}
+        Which classes TIDE's mAP averages: ``tidecv`` (equal to the tidecv package) counts a class with predictions
+        but no ground truth as AP 0; ``coco`` leaves it out, as COCO does. The page shows both values.
+    unevaluated : sequence of dict
+        ``tags.json`` records of predictions on images absent from the ground truth
+        (:attr:`annokit.report.inputs.Predictions.unevaluated`), counted on the page.
 
     Returns
     -------
@@ -177,15 +216,13 @@ def analyse(
     >>> len(data.worst_images), round(data.threshold, 3)
     (3, 0.494)
     """
-    if dets.scores is None:
-        raise ValidationError("report: the predictions have no scores")
-    if worst_n < 0:
-        raise ValidationError(f"report: worst_n must be >= 0, got {worst_n}")
+    _check(dets, worst_n, tide_mean)
     prog = progress or _no_progress
     timings: dict[str, float] = {}
     coco = _timed(timings, "coco", lambda: coco_evaluate(gt, dets, iou_type) if with_coco else None)
     prog("analysis: COCO metrics", 1, 4)
-    tr = _timed(timings, "tide", lambda: tide(gt, dets, iou_type=iou_type))
+    tr = _timed(timings, "tide", lambda: tide(gt, dets, iou_type=iou_type,
+                                              exclude_classes_without_gt=tide_mean == "coco"))
     prog("analysis: error decomposition", 2, 4)
     breakdown = None
     if with_breakdown and coco is not None:
@@ -194,14 +231,27 @@ def analyse(
         breakdown = _timed(timings, "breakdown", lambda: pr_breakdown(gt, dets, coco=coco).to_dict())
     prog("analysis: PR breakdown", 3, 4)
     outcome = Outcome.at_best_f1(gt, dets, tr.tags)
-    per_image = _per_image(gt, dets, outcome)
+    per_image = per_image_counts(gt, dets, outcome)
+    tables = _timed(timings, "tables", lambda: (per_class_rows(gt, dets, tr, outcome, coco),
+                                                top_confusions(gt, dets, tr.tags, outcome.threshold)))
     prog("analysis: tables", 4, 4)
     return ReportData(
         title=title, iou_type=iou_type, n_images=len(gt.images), n_gt=int((~gt.annotations.iscrowd).sum()),
         n_pred=len(dets), coco_metrics=coco.metrics_dict() if coco is not None else None,
         coco_per_class=coco.per_class_dict() if coco is not None else None, tide=tr, outcome=outcome,
-        per_class=_per_class(gt, dets, tr, outcome, coco), per_image=per_image,
-        worst_images=_worst(per_image, worst_n), pr_breakdown=breakdown, timings=timings)
+        per_class=tables[0], per_image=per_image, worst_images=worst_images(per_image, worst_n),
+        tide_means=TideMeans.of(tr, gt, dets, tide_mean), confusions=tables[1], pr_breakdown=breakdown,
+        unevaluated=tuple(unevaluated), timings=timings)
+
+
+def _check(dets: Instances, worst_n: int, tide_mean: str) -> None:
+    """Refuse options :func:`analyse` cannot honour, with a :class:`ValidationError`."""
+    if dets.scores is None:
+        raise ValidationError("report: the predictions have no scores")
+    if worst_n < 0:
+        raise ValidationError(f"report: worst_n must be >= 0, got {worst_n}")
+    if tide_mean not in ("tidecv", "coco"):
+        raise ValidationError(f"report: tide_mean must be 'tidecv' or 'coco', got {tide_mean!r}")
 
 
 def _timed(timings: dict[str, float], name: str, fn: Any) -> Any:
@@ -215,64 +265,6 @@ def _timed(timings: dict[str, float], name: str, fn: Any) -> Any:
 def _scores(dets: Instances) -> np.ndarray:
     """The predictions' scores (zeros when there are none)."""
     return dets.scores if dets.scores is not None else np.zeros(len(dets))
-
-
-def _error_counts(gt: Dataset, dets: Instances, tags: ObjectTags) -> np.ndarray:
-    """(K, 6) int64 TIDE errors per category position and type, as TIDE counts them: false positives by predicted
-    class, misses by ground-truth class."""
-    cats = gt.categories
-    p_cpos = cats.index_of(dets.labels)
-    g_cpos = cats.index_of(gt.annotations.labels)
-    counts = np.zeros((len(cats), len(ERROR_TYPES)), dtype=np.int64)
-    has_err = (tags.pred_error > 0) & (tags.pred_status >= 1) & (tags.pred_status <= 2) & (p_cpos >= 0)
-    np.add.at(counts, (p_cpos[has_err], tags.pred_error[has_err].astype(np.int64) - 1), 1)
-    miss = (tags.gt_error == len(ERROR_TYPES)) & (g_cpos >= 0)
-    np.add.at(counts, (g_cpos[miss], len(ERROR_TYPES) - 1), 1)
-    return counts
-
-
-def _per_class(gt: Dataset, dets: Instances, tr: TideResult, o: Outcome,
-               coco: COCOResult | None) -> list[dict[str, Any]]:
-    """One row per category: counts, TIDE AP50, TP / FP / FN and precision / recall at the threshold, TIDE errors
-    per type and (with COCO metrics) AP, AP50, AP75."""
-    g = gt.annotations
-    err_counts = _error_counts(gt, dets, tr.tags)
-    coco_rows = list(coco.per_class_dict().values()) if coco is not None else []
-    coco_pos = {int(c): i for i, c in enumerate(coco.cat_ids)} if coco is not None else {}
-    rows: list[dict[str, Any]] = []
-    for k, (cid, name) in enumerate(zip(gt.categories.ids.tolist(), gt.categories.names)):
-        gsel, psel = g.labels == cid, dets.labels == cid
-        tp, fp, fn = int((o.tp & psel).sum()), int((o.fp & psel).sum()), int((o.fn & gsel).sum())
-        row: dict[str, Any] = {
-            "category_id": cid, "name": name, "ground_truth": int((gsel & ~g.iscrowd).sum()),
-            "predictions": int(psel.sum()), "tide_ap50": tr.per_class_ap.get(cid), "tp": tp, "fp": fp, "fn": fn,
-            "precision": tp / (tp + fp) if tp + fp else None, "recall": tp / (tp + fn) if tp + fn else None,
-            "errors": {t: int(err_counts[k, j]) for j, t in enumerate(ERROR_TYPES)},
-        }
-        if cid in coco_pos:
-            e = coco_rows[coco_pos[cid]]
-            row.update(AP=e.get("AP"), AP50=e.get("AP50"), AP75=e.get("AP75"))
-        rows.append(row)
-    return rows
-
-
-def _per_image(gt: Dataset, dets: Instances, o: Outcome) -> dict[str, np.ndarray]:
-    """``{"image_ids", "tp", "fp", "fn"}``: (K,) counts per image of ``gt`` at the threshold."""
-    n_img = len(gt.images)
-
-    def count(pos: np.ndarray, sel: np.ndarray) -> np.ndarray:
-        return np.bincount(pos[sel & (pos >= 0)], minlength=n_img).astype(np.int64)
-
-    pi = gt.images.index_of(dets.image_ids)
-    gi = gt.images.index_of(gt.annotations.image_ids)
-    return {"image_ids": gt.images.ids.copy(), "tp": count(pi, o.tp), "fp": count(pi, o.fp), "fn": count(gi, o.fn)}
-
-
-def _worst(per_image: dict[str, np.ndarray], n: int) -> list[int]:
-    """The ids of the ``n`` images with the most FP + FN (ties: image order; images without errors left out)."""
-    bad = per_image["fp"] + per_image["fn"]
-    order = np.lexsort((np.arange(len(bad)), -bad))
-    return [int(per_image["image_ids"][i]) for i in order[:n] if bad[i] > 0]
 
 
 # ------------------------------------------------------------------------------------------------ images
@@ -301,11 +293,12 @@ def write_report(
     *,
     image_root: str | Path | None = None,
     progress: Progress | None = None,
-    with_tags: bool = True,
+    with_tags: bool = False,
     overwrite: bool = False,
 ) -> Path:
     """Draw the figures and gallery of ``data`` and write ``report.html``, ``report.json`` and (``with_tags``)
-    ``tags.json`` (one record per object, see :meth:`ObjectTags.to_records`) into the folder ``out_dir``.
+    ``tags.json`` (one record per object, see :meth:`ObjectTags.to_records`, then one per unevaluated prediction)
+    into the folder ``out_dir``.
 
     The folder appears whole or not at all; an existing ``out_dir`` is an error unless ``overwrite`` (then it is
     replaced once the new one is complete). ``data`` is not changed: ``report.json`` holds a copy with the figure
@@ -319,7 +312,8 @@ def write_report(
     import orjson
 
     from annokit._internal.files import atomic_dir, json_clean
-    from annokit.report._figures import draw_figures, draw_gallery
+    from annokit.report._figures import draw_figures
+    from annokit.report._gallery import draw_gallery
     from annokit.report._page import render_page
 
     prog = progress or _no_progress
@@ -330,7 +324,8 @@ def write_report(
         figures, figure_data = _timed(timings, "figures", lambda: draw_figures(gt, dets, data, prog))
         gallery = _timed(timings, "gallery", lambda: draw_gallery(gt, dets, data, root, prog))
         if with_tags:  # orjson writes NaN as null
-            tags = _timed(timings, "tags", lambda: orjson.dumps(data.tide.tags.to_records(gt, dets)))
+            tags = _timed(timings, "tags", lambda: orjson.dumps([*data.tide.tags.to_records(gt, dets),
+                                                                  *data.unevaluated]))
             (tmp / "tags.json").write_bytes(tags)
         full = replace(data, figure_data=figure_data, timings=timings)
         (tmp / "report.html").write_bytes(render_page(full, figures, gallery).encode("utf-8"))
@@ -350,6 +345,7 @@ def build_report(
     title: str = "annokit report",
     progress: Progress | None = None,
     overwrite: bool = False,
+    with_tags: bool = False,
 ) -> Path:
     """:func:`analyse` then :func:`write_report`; returns the path of ``report.html``.
 
@@ -358,4 +354,5 @@ def build_report(
     >>> build_report(gt, dt, "report_dir", image_root="images")             # doctest: +SKIP
     """
     data = analyse(gt, dets, iou_type=iou_type, worst_n=worst_n, title=title, progress=progress)
-    return write_report(gt, dets, data, out_dir, image_root=image_root, progress=progress, overwrite=overwrite)
+    return write_report(gt, dets, data, out_dir, image_root=image_root, progress=progress, overwrite=overwrite,
+                        with_tags=with_tags)

@@ -20,6 +20,7 @@ from annokit.viz.figures import (
     reliability_diagram,
     save_figure,
     threshold_curves,
+    threshold_table,
 )
 from annokit.viz.overlay import STATUS_COLORS, label_colors, overlay, text_color_for
 
@@ -47,4 +48,5 @@ __all__ = [
     "save_figure",
     "text_color_for",
     "threshold_curves",
+    "threshold_table",
 ]

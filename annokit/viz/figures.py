@@ -26,6 +26,7 @@ __all__ = [
     "error_pie",
     "per_class_bars",
     "threshold_curves",
+    "threshold_table",
     "best_f1_threshold",
     "reliability_diagram",
     "box_size_histogram",
@@ -230,10 +231,11 @@ def error_bars(ax: Any, dap: Mapping[str, float], *, title: str = "dAP per error
     return ax
 
 
-def error_pie(ax: Any, counts: Mapping[str, int], *, title: str = "Errors by type (count)") -> Any:
-    """Pie of error counts; types with zero count are left out (one wedge per non-zero type), names and counts
-    in the legend, percentages on wedges of at least 4 %."""
-    items = [(k, int(v)) for k, v in counts.items() if v]
+def error_pie(ax: Any, values: Mapping[str, float], *, title: str = "Errors by type (count)") -> Any:
+    """Pie of ``values`` per error type (counts, or dAP: ``annokit plot error-pie`` weighs by dAP, which says what
+    each type costs); types with zero (or negative) value are left out, names, values and shares in the legend,
+    percentages on wedges of at least 4 %."""
+    items = [(k, v) for k, v in values.items() if v is not None and np.isfinite(v) and v > 0]
     if not items:
         ax.text(0.5, 0.5, "no errors", ha="center", va="center", transform=ax.transAxes)
         ax.set_axis_off()
@@ -245,8 +247,9 @@ def error_pie(ax: Any, counts: Mapping[str, int], *, title: str = "Errors by typ
         vals, colors=[ERROR_COLORS.get(n, "#999999") for n in names], startangle=90, counterclock=False,
         autopct=lambda pct: f"{pct:.0f}%" if pct >= 4 else "", pctdistance=0.75, textprops={"fontsize": 8})
     # names in a legend, not around the pie: small wedges would make their labels collide
-    ax.legend(wedges, [f"{n} ({v}, {100 * v / total:.1f}%)" for n, v in items], loc="center left",
-              bbox_to_anchor=(1.0, 0.5), fontsize="small", frameon=False)
+    shown = [str(v) if isinstance(v, (int, np.integer)) else f"{v:.2f}" for v in vals]
+    ax.legend(wedges, [f"{n} ({s}, {100 * v / total:.1f}%)" for n, s, v in zip(names, shown, vals)],
+              loc="center left", bbox_to_anchor=(1.0, 0.5), fontsize="small", frameon=False)
     ax.set_title(title)
     ax.set_aspect("equal")
     return ax
@@ -261,8 +264,9 @@ def per_class_bars(
     sort: bool = True,
     max_bars: int = 80,
 ) -> Any:
-    """One bar per class (``{name: value}``; ``None`` / nan values are drawn as missing, with a hatched empty bar),
-    sorted by value (descending) when ``sort``; at most ``max_bars`` bars (the lowest are kept: they matter)."""
+    """One bar per class (``{name: value}``; ``None`` / nan values, e.g. the AP of a class without ground truth, are
+    drawn as a full-height light hatched bar), sorted by value (descending) when ``sort``; at most ``max_bars`` bars
+    (the lowest are kept: they matter)."""
     items = [(str(k), (float("nan") if v is None else float(v))) for k, v in values.items()]
     if sort:
         items.sort(key=lambda kv: (-np.inf if np.isnan(kv[1]) else kv[1]), reverse=True)
@@ -271,14 +275,16 @@ def per_class_bars(
     names = [k for k, _ in items]
     vals = np.array([v for _, v in items], dtype=float)
     missing = np.isnan(vals)
-    bars = ax.bar(names, np.where(missing, 0.0, vals), color="#3182bd")
+    top = max(1.0, float(np.nanmax(vals)) if (~missing).any() else 1.0)
+    bars = ax.bar(names, np.where(missing, top, vals), color=np.where(missing, "#f2f2f2", "#3182bd").tolist(),
+                  edgecolor=np.where(missing, "#999999", "#3182bd").tolist())
     for b, m in zip(bars, missing):
-        if m:
+        if m:  # undefined: a full-height hatched bar, visible (a zero-height one would not be)
             b.set_hatch("//")
     ax.set_ylabel(ylabel)
     ax.set_title(title)
     ax.tick_params(axis="x", labelrotation=90, labelsize=7 if len(names) > 20 else 9)
-    ax.set_ylim(0, max(1.0, float(np.nanmax(vals)) if (~missing).any() else 1.0) * 1.05)
+    ax.set_ylim(0, top * 1.05)
     return ax
 
 
@@ -289,13 +295,16 @@ def best_f1_threshold(scores: np.ndarray, is_tp: np.ndarray, num_gt: int) -> tup
     s, t = _scored(scores, is_tp)
     if len(s) == 0:
         return float("nan"), 0.0, 0.0, 0.0
-    thr, prec, rec = _threshold_table(s, t, num_gt)
+    thr, prec, rec = threshold_table(s, t, num_gt)
     f1 = np.where(prec + rec > 0, 2 * prec * rec / np.maximum(prec + rec, 1e-300), 0.0)
     i = int(np.argmax(f1))
     return float(thr[i]), float(f1[i]), float(prec[i]), float(rec[i])
 
 
-def _threshold_table(s: np.ndarray, t: np.ndarray, num_gt: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def threshold_table(scores: np.ndarray, is_tp: np.ndarray, num_gt: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """``(thresholds, precision, recall)``, one entry per distinct score in descending order: what keeping the
+    detections with ``score >= threshold`` gives (a threshold keeps all detections of equal score)."""
+    s, t = _scored(scores, is_tp)
     o = np.argsort(-s, kind="stable")
     s_o, t_o = s[o], t[o]
     tp = np.cumsum(t_o)
@@ -314,7 +323,7 @@ def threshold_curves(
     vertical line and a label."""
     s, t = _scored(scores, is_tp)
     if len(s):
-        thr, prec, rec = _threshold_table(s, t, num_gt)
+        thr, prec, rec = threshold_table(s, t, num_gt)
         f1 = np.where(prec + rec > 0, 2 * prec * rec / np.maximum(prec + rec, 1e-300), 0.0)
         ax.plot(thr, prec, label="precision", color="#3182bd")
         ax.plot(thr, rec, label="recall", color="#31a354")

@@ -74,7 +74,7 @@ def test_validate_reports_every_problem(tmp_path: Path, capsys) -> None:
     p.write_bytes(orjson.dumps(bad))
     rc, out, _ = _run(["validate", str(p)], capsys)
     assert rc == 1
-    for needle in ("images[1].id: duplicate image id", "images[1].file_name", "annotations[0].bbox: negative",
+    for needle in ("images[1].id: duplicate image id", "images[1].file_name", "annotations[0].bbox: width is negative",
                    "annotations[1].id: duplicate", "annotations[1].image_id: unknown image id 7",
                    "annotations[1].category_id: unknown category id 9", "annotations[2].segmentation[0]"):
         assert needle in out, needle

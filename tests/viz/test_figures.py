@@ -70,14 +70,18 @@ def test_error_bars_and_pie() -> None:
     assert len(wedges) == 2
     assert [t.get_text() for t in ax.get_legend().get_texts()] == ["Cls (3, 75.0%)", "Bkg (1, 25.0%)"]
     assert sorted(t.get_text() for t in ax.texts if t.get_text()) == ["25%", "75%"]
+    fig, ax = new_axes()
+    viz.error_pie(ax, {"Cls": 6.0, "Loc": 2.0, "Miss": -0.5}, title="dAP")
+    assert [t.get_text() for t in ax.get_legend().get_texts()] == ["Cls (6.00, 75.0%)", "Loc (2.00, 25.0%)"]
 
 
 def test_per_class_bars_sorted_with_missing() -> None:
     fig, ax = new_axes()
     viz.per_class_bars(ax, {"a": 0.2, "b": 0.9, "c": None})
     assert [t.get_text() for t in ax.get_xticklabels()] == ["b", "a", "c"]
-    assert [p.get_height() for p in ax.patches] == [0.9, 0.2, 0.0]
-    assert ax.patches[2].get_hatch() == "//"
+    assert [p.get_height() for p in ax.patches] == [0.9, 0.2, 1.0]  # undefined: full height, hatched, light
+    assert ax.patches[2].get_hatch() == "//" and ax.patches[0].get_hatch() is None
+    assert ax.patches[2].get_facecolor()[:3] == pytest.approx((0.949, 0.949, 0.949), abs=1e-3)
 
 
 def test_threshold_curves_and_best_f1() -> None:
