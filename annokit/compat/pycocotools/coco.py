@@ -200,6 +200,7 @@ class COCO:
         COCO
         """
         res = COCO()
+        res.dataset["info"] = copy.deepcopy(self.dataset.get("info", {}))
         res.dataset["images"] = list(self.dataset.get("images", []))
         print("Loading and preparing results...")
         tic = time.time()

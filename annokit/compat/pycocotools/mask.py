@@ -71,8 +71,7 @@ def toBbox(rleObjs: Any) -> np.ndarray:
     """Tight ``[x, y, w, h]`` box of one RLE ``(4,)``, or of each of a list ``(n, 4)`` (float64)."""
     if isinstance(rleObjs, list):
         return np.asarray(_c.toBbox(rleObjs))
-    boxes: np.ndarray = np.asarray(_c.toBbox([rleObjs]))
-    return boxes[0]
+    return np.asarray(_c.toBbox([rleObjs])).reshape(4)
 
 
 def merge(rleObjs: list[Any], intersect: int = 0) -> Any:
@@ -87,6 +86,6 @@ def iou(dt: Any, gt: Any, pyiscrowd: Any) -> Any:
 
 
 def frPyObjects(pyobj: Any, h: int, w: int) -> Any:
-    """RLEs from polygons (a list of ``[x0, y0, x1, y1, ...]``: one RLE each), ``(n, 4)`` boxes (a list), one polygon
-    (one RLE) or one uncompressed RLE ``{"size", "counts": [runs]}`` (compressed)."""
+    """RLEs from polygons (a list of ``[x0, y0, x1, y1, ...]``: one RLE each), boxes (an ``(n, 4)`` array or a list
+    of ``[x, y, w, h]``: a list), or one uncompressed RLE ``{"size", "counts": [runs]}`` (one compressed RLE)."""
     return _c.frPyObjects(pyobj, h, w)
