@@ -23,65 +23,72 @@ __all__ = ["AccumulateLists", "build_eval_imgs", "records_from_eval_imgs"]
 
 
 def build_eval_imgs(st: EvalState, area_rng: list[Any], max_det: int) -> list[dict[str, Any] | None]:
-    """The ``evalImgs`` list of an evaluation (``area_rng`` as the parameters hold it, for ``aRng``)."""
-    K, A, T = st.frame.shape[:3]
+    """The ``evalImgs`` list of an evaluation (``area_rng`` as the parameters hold it, for ``aRng``).
+
+    The match arrays of every entry of one area range are slices of arrays built for all groups at once
+    (:func:`_area_arrays`); the loop only cuts them and makes the dicts.
+    """
+    K, A, _ = st.frame.shape[:3]
     n_img = len(st.img_keys)
     out: list[dict[str, Any] | None] = [None] * (K * A * n_img)
-    det_gt = np.full((len(st.dets), A, T), -1, dtype=np.int64)
-    det_gt[st.matches.det] = st.matches.gt
-    g_ids = st.gt.ids[st.gtg.rows]
-    d_rows = st.dets.rows
     keys = np.union1d(st.gtg.keys, st.dets.key)
-    g_at = np.searchsorted(st.gtg.keys, keys)
-    d_lo, d_hi = np.searchsorted(st.dets.key, keys), np.searchsorted(st.dets.key, keys, side="right")
-    outside = st.frame.outside(st.dt.area[d_rows])  # (A, D)
-    for j, key in enumerate(keys.tolist()):
-        i, k = divmod(key, K)
-        if g_at[j] < len(st.gtg.keys) and st.gtg.keys[g_at[j]] == key:
-            gs, ge = int(st.gtg.starts[g_at[j]]), int(st.gtg.starts[g_at[j] + 1])
-        else:
-            gs = ge = 0
-        ds, de = int(d_lo[j]), int(d_hi[j])
-        dt_ids = st.dt.ids[d_rows[ds:de]].tolist()
-        dt_scores = st.dt.score[d_rows[ds:de]].tolist()
-        for a in range(A):
-            entry = _entry(st, a, (gs, ge), (ds, de), det_gt, g_ids, outside[a, ds:de])
-            entry.update({"image_id": st.img_keys[i], "category_id": st.cat_keys[k], "aRng": area_rng[a],
-                          "maxDet": max_det, "dtIds": dt_ids, "dtScores": dt_scores})
-            out[(k * A + a) * n_img + i] = _ordered(entry)
+    g_at = np.minimum(np.searchsorted(st.gtg.keys, keys), max(len(st.gtg.keys) - 1, 0))
+    has_g = (st.gtg.keys[g_at] == keys) if len(st.gtg.keys) else np.zeros(len(keys), bool)
+    gs = np.where(has_g, st.gtg.starts[g_at], 0).tolist()
+    ge = np.where(has_g, st.gtg.starts[np.minimum(g_at + 1, len(st.gtg.starts) - 1)], 0).tolist()
+    ds = np.searchsorted(st.dets.key, keys).tolist()
+    de = np.searchsorted(st.dets.key, keys, side="right").tolist()
+    dt_ids = st.dt.ids[st.dets.rows].tolist()
+    dt_scores = st.dt.score[st.dets.rows].tolist()
+    img_of, cat_of = (keys // K).tolist(), (keys % K).tolist()
+    for a in range(A):
+        arr = _area_arrays(st, a)
+        g_ids = arr.gt_ids.tolist()
+        rng = area_rng[a]
+        for j in range(len(keys)):
+            g0, g1, d0, d1, i, k = gs[j], ge[j], ds[j], de[j], img_of[j], cat_of[j]
+            out[(k * A + a) * n_img + i] = {
+                "image_id": st.img_keys[i], "category_id": st.cat_keys[k], "aRng": rng, "maxDet": max_det,
+                "dtIds": dt_ids[d0:d1], "gtIds": g_ids[g0:g1], "dtMatches": arr.dtm[:, d0:d1],
+                "gtMatches": arr.gtm[:, g0:g1], "dtScores": dt_scores[d0:d1],
+                "gtIgnore": arr.gt_ig[g0:g1] if g1 > g0 else np.array([]), "dtIgnore": arr.dt_ig[:, d0:d1]}
     return out
 
 
-def _entry(st: EvalState, a: int, g: tuple[int, int], d: tuple[int, int], det_gt: np.ndarray, g_ids: np.ndarray,
-           d_out: np.ndarray) -> dict[str, Any]:
-    """The match arrays of one (image, category) group in area range ``a``."""
-    gs, ge = g
-    ign = st.gtg.ign[a, gs:ge]
-    gorder = np.argsort(ign, kind="stable")  # counted ground truth first, file order inside
-    inv = np.empty(ge - gs, np.int64)
-    inv[gorder] = np.arange(ge - gs)
-    m = det_gt[d[0]:d[1], a, :].T  # (T, D): matched GTGroups index or -1
+@dataclass(frozen=True)
+class _AreaArrays:
+    """One area range's match arrays for every group: ground truth by group with the ignored last (``gt_ids``,
+    ``gt_ig``, ``gtm`` ``(T, G)``), detections in rank order (``dtm``, ``dt_ig`` ``(T, D)``)."""
+
+    gt_ids: np.ndarray
+    gt_ig: np.ndarray
+    gtm: np.ndarray
+    dtm: np.ndarray
+    dt_ig: np.ndarray
+
+
+def _area_arrays(st: EvalState, a: int) -> _AreaArrays:
+    """pycocotools' ``evaluateImg`` arrays of every group at area range ``a``, from the engine's matches."""
+    T = st.frame.shape[2]
+    G, D = len(st.gtg.rows), len(st.dets)
+    ign = st.gtg.ign[a]
+    group = np.repeat(np.arange(len(st.gtg.keys)), np.diff(st.gtg.starts))
+    go = np.lexsort((ign, group))  # inside each group: counted first, file order (stable)
+    inv = np.empty(G, np.int64)
+    inv[go] = np.arange(G)
+    g_ids = st.gt.ids[st.gtg.rows]
+    m = np.full((T, D), -1, np.int64)
+    m[:, st.matches.det] = st.matches.gt[:, a, :].T
     hit = m >= 0
-    dtm = np.zeros(m.shape)
+    dtm = np.zeros((T, D))
     dtm[hit] = g_ids[m[hit]]
-    d_ign = np.zeros(m.shape, dtype=bool)
-    d_ign[hit] = ign[m[hit] - gs]
-    d_ign |= (dtm == 0) & d_out[None, :]
-    gtm = np.zeros((m.shape[0], ge - gs))
+    dt_ig = np.zeros((T, D), dtype=bool)
+    dt_ig[hit] = ign[m[hit]]
+    dt_ig |= (dtm == 0) & st.frame.outside(st.dt.area[st.dets.rows])[a][None, :]
+    gtm = np.zeros((T, G))
     tt, dd = np.nonzero(hit)  # by threshold, then rank: a later detection on a crowd region overwrites
-    gtm[tt, inv[m[tt, dd] - gs]] = st.dt.ids[st.dets.rows[d[0] + dd]]
-    g_ig = ign[gorder].astype(np.int64) if ge > gs else np.array([])
-    return {"gtIds": g_ids[gs:ge][gorder].tolist(), "dtMatches": dtm, "gtMatches": gtm, "gtIgnore": g_ig,
-            "dtIgnore": d_ign}
-
-
-_KEYS = ("image_id", "category_id", "aRng", "maxDet", "dtIds", "gtIds", "dtMatches", "gtMatches", "dtScores",
-         "gtIgnore", "dtIgnore")
-
-
-def _ordered(entry: dict[str, Any]) -> dict[str, Any]:
-    """The entry with pycocotools' key order."""
-    return {k: entry[k] for k in _KEYS}
+    gtm[tt, inv[m[tt, dd]]] = st.dt.ids[st.dets.rows[dd]]
+    return _AreaArrays(gt_ids=g_ids[go], gt_ig=ign[go].astype(np.int64), gtm=gtm, dtm=dtm, dt_ig=dt_ig)
 
 
 # ------------------------------------------------------------------------------------------------ read back

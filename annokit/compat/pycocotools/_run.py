@@ -75,12 +75,13 @@ def _columns(coco: COCO, img_keys: list[Any], cat_pos: dict[Any, int], use_cats:
     cp = cp[keep]
     order = np.lexsort((cp, img_a)) if not use_cats else np.arange(len(keep))  # by image, then category
     rows = keep[order]
-    kept = [anns[j] for j in rows.tolist()]
+    kept = anns if len(rows) == len(anns) and use_cats else [anns[j] for j in rows.tolist()]
+    # pycocotools: ignore = iscrowd (an 'ignore' flag of the file is overwritten); detections are never crowd
+    crowd = np.zeros(len(kept), bool) if is_dt else np.array([bool(a.get("iscrowd", 0)) for a in kept], dtype=bool)
     return Columns(anns=kept, img=img_a[order], cat=cp[order] if use_cats else np.zeros(len(kept), np.int64),
                    ids=_values(kept, "id", where, None), area=_values(kept, "area", where, np.float64),
                    score=_values(kept, "score", where, np.float64) if is_dt else np.zeros(len(kept)),
-                   crowd=np.array([bool(a.get("iscrowd", 0)) for a in kept], dtype=bool),
-                   ignore=np.array([bool(a.get("iscrowd", 0)) for a in kept], dtype=bool))
+                   crowd=crowd, ignore=crowd)
 
 
 def _values(anns: list[dict[str, Any]], key: str, where: str, dtype: Any) -> np.ndarray:

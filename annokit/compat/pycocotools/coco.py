@@ -38,6 +38,7 @@ from typing import Any
 
 import numpy as np
 
+from annokit._internal.gc import no_gc
 from annokit.compat.errors import PycocotoolsAssertionError
 from annokit.compat.pycocotools import mask as mask_utils
 from annokit.errors import FormatError, PycocotoolsQuirkWarning
@@ -93,7 +94,8 @@ class COCO:
         if annotation_file is not None:
             print("loading annotations into memory...")
             tic = time.time()
-            dataset = _read_json(annotation_file)
+            with no_gc():
+                dataset = _read_json(annotation_file)
             if not isinstance(dataset, dict):
                 raise PycocotoolsAssertionError(annotation_file, None,
                                                 f"annotation file format {type(dataset)} not supported")
@@ -103,6 +105,10 @@ class COCO:
 
     def createIndex(self) -> None:
         """Build ``anns``, ``imgs``, ``cats``, ``imgToAnns`` and ``catToImgs`` from ``dataset``."""
+        with no_gc():
+            self._create_index()
+
+    def _create_index(self) -> None:
         print("creating index...")
         anns: dict[Any, dict[str, Any]] = {}
         cats: dict[Any, dict[str, Any]] = {}
@@ -199,23 +205,28 @@ class COCO:
         -------
         COCO
         """
+        with no_gc():
+            return self._load_res(resFile)
+
+    def _load_res(self, resFile: Any) -> COCO:
         res = COCO()
         res.dataset["info"] = copy.deepcopy(self.dataset.get("info", {}))
         res.dataset["images"] = list(self.dataset.get("images", []))
         print("Loading and preparing results...")
         tic = time.time()
         where: str | Path = "<results>"
+        owned = True  # dicts made here may be completed in place; the caller's are copied first
         if isinstance(resFile, (str, Path)):
             where, anns = resFile, _read_json(resFile)
         elif isinstance(resFile, np.ndarray):
             anns = self.loadNumpyAnnotations(resFile)
         else:
-            anns = resFile
+            anns, owned = resFile, False
         if not isinstance(anns, list):
             raise PycocotoolsAssertionError(where, None, "results in not an array of objects")
         anns = _check_results(anns, set(self.getImgIds()), where)
         if anns:
-            anns = self._complete_results(res, anns, where)
+            anns = self._complete_results(res, anns if owned else [dict(a) for a in anns], where)
         else:
             warnings.warn("no results: pycocotools fails on an empty results list (IndexError); the drop-in "
                           "evaluates no detections", PycocotoolsQuirkWarning, stacklevel=2)
@@ -225,11 +236,10 @@ class COCO:
         res.createIndex()
         return res
 
-    def _complete_results(self, res: COCO, anns: list[dict[str, Any]], where: str | Path) -> list[dict[str, Any]]:
-        """Copies of the results with ``id``, ``area``, ``iscrowd`` (and box polygons / mask boxes) set, the kind
-        read from the first result as pycocotools does."""
-        first = anns[0]
-        out = [dict(a) for a in anns]
+    def _complete_results(self, res: COCO, out: list[dict[str, Any]], where: str | Path) -> list[dict[str, Any]]:
+        """The results (dicts of our own: read from a file, or copies of the caller's) with ``id``, ``area``,
+        ``iscrowd`` (and box polygons / mask boxes) set, the kind read from the first result as pycocotools does."""
+        first = out[0]
         if "caption" in first:
             keep = {img["id"] for img in res.dataset["images"]} & {a["image_id"] for a in out}
             res.dataset["images"] = [img for img in res.dataset["images"] if img["id"] in keep]
@@ -283,31 +293,39 @@ class COCO:
 
 def _check_results(anns: list[Any], img_ids: set[Any], where: str | Path) -> list[dict[str, Any]]:
     """Every result a dict whose ``image_id`` is an image of the set (pycocotools: an ``AssertionError``)."""
+    missing = object()
+    try:
+        ok = all(a.get("image_id", missing) in img_ids for a in anns)
+    except (AttributeError, TypeError):
+        ok = False
+    if ok:
+        return anns
     for i, a in enumerate(anns):
         if not isinstance(a, dict):
             raise PycocotoolsAssertionError(where, f"[{i}]", f"expected an object, got {type(a).__name__}")
         if "image_id" not in a:
             raise PycocotoolsAssertionError(where, f"[{i}]", "missing key 'image_id'")
-    for i, a in enumerate(anns):
         if a["image_id"] not in img_ids:
             raise PycocotoolsAssertionError(where, f"[{i}].image_id",
                                             f"Results do not correspond to current coco set: image {a['image_id']!r}"
                                             " is not in the ground truth")
-    return anns
+    raise PycocotoolsAssertionError(where, None, "an image id that cannot be looked up")
 
 
 def _complete_boxes(anns: list[dict[str, Any]], where: str | Path) -> None:
     """Box results: a box polygon where no segmentation, ``area = w * h``, ``id``, ``iscrowd`` 0."""
-    for i, a in enumerate(anns):
-        bb = a.get("bbox")
-        if not isinstance(bb, (list, tuple, np.ndarray)) or len(bb) != 4:
-            raise FormatError(where, f"[{i}].bbox", f"expected [x, y, w, h], got {bb!r}")
-        x1, x2, y1, y2 = bb[0], bb[0] + bb[2], bb[1], bb[1] + bb[3]
-        if "segmentation" not in a:
-            a["segmentation"] = [[x1, y1, x1, y2, x2, y2, x2, y1]]
-        a["area"] = bb[2] * bb[3]
-        a["id"] = i + 1
-        a["iscrowd"] = 0
+    try:
+        for i, a in enumerate(anns, 1):
+            x1, y1, w, h = a["bbox"]
+            x2, y2 = x1 + w, y1 + h
+            if "segmentation" not in a:
+                a["segmentation"] = [[x1, y1, x1, y2, x2, y2, x2, y1]]
+            a["area"] = w * h
+            a["id"] = i
+            a["iscrowd"] = 0
+    except (KeyError, TypeError, ValueError):
+        bad = anns[i - 1].get("bbox")
+        raise FormatError(where, f"[{i - 1}].bbox", f"expected [x, y, w, h], got {bad!r}") from None
 
 
 def _complete_masks(anns: list[dict[str, Any]]) -> None:

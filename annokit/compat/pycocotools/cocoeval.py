@@ -39,6 +39,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from annokit._internal.gc import no_gc
 from annokit.compat.pycocotools._evalimgs import AccumulateLists, build_eval_imgs, records_from_eval_imgs
 from annokit.compat.pycocotools._run import EvalState, run
 from annokit.errors import AnnokitError
@@ -129,7 +130,8 @@ class COCOeval:
             if self._state is None:
                 return []
             pe = self._paramsEval
-            self._eval_imgs = build_eval_imgs(self._state, pe.areaRng, pe.maxDets[-1])
+            with no_gc():
+                self._eval_imgs = build_eval_imgs(self._state, pe.areaRng, pe.maxDets[-1])
         return self._eval_imgs
 
     @evalImgs.setter
@@ -154,9 +156,10 @@ class COCOeval:
         self.params = p
         if self.cocoGt is None or self.cocoDt is None:
             raise AnnokitError("COCOeval needs cocoGt and cocoDt to evaluate")
-        self._state = run(self.cocoGt, self.cocoDt, iou_type=p.iouType, img_keys=p.imgIds, cat_keys=p.catIds,
-                          use_cats=bool(p.useCats), iou_thrs=p.iouThrs, rec_thrs=p.recThrs, area_rng=p.areaRng,
-                          max_dets=p.maxDets)
+        with no_gc():
+            self._state = run(self.cocoGt, self.cocoDt, iou_type=p.iouType, img_keys=p.imgIds, cat_keys=p.catIds,
+                              use_cats=bool(p.useCats), iou_thrs=p.iouThrs, rec_thrs=p.recThrs,
+                              area_rng=p.areaRng, max_dets=p.maxDets)
         self._eval_imgs, self._eval_imgs_assigned = None, False
         self._paramsEval = copy.deepcopy(self.params)
         print(f"DONE (t={time.time() - tic:0.2f}s).")
