@@ -106,6 +106,47 @@ class AccumulateLists:
     I0: int
 
 
+@dataclass
+class _Gathered:
+    """The entries of the selection, gathered: per (image, category) group its category / image selection index
+    and detection count, its scores; per area range the groups' match arrays and ground-truth ignore flags."""
+
+    kk: list[int]
+    ii: list[int]
+    n: list[int]
+    scores: list[Any]
+    dtm: list[list[Any]]
+    dig: list[list[Any]]
+    gig: list[list[Any]]
+
+
+def _gather(eval_imgs: list[Any], sel: AccumulateLists) -> _Gathered:
+    """pycocotools' ``Nk + Na + i`` look-ups of every selected entry (no array work per entry)."""
+    Ap = len(sel.a_list)
+    g = _Gathered(kk=[], ii=[], n=[], scores=[], dtm=[[] for _ in range(Ap)], dig=[[] for _ in range(Ap)],
+                  gig=[[] for _ in range(Ap)])
+    offs = [a0 * sel.I0 for a0 in sel.a_list]
+    for kk, k0 in enumerate(sel.k_list):
+        base = k0 * sel.A0 * sel.I0
+        for ii, i0 in enumerate(sel.i_list):
+            entries = [eval_imgs[base + o + i0] for o in offs]
+            if entries[0] is None:
+                if any(e is not None for e in entries):
+                    raise AnnokitError("evalImgs: an (image, category) has entries in some area ranges only")
+                continue
+            g.kk.append(kk)
+            g.ii.append(ii)
+            g.n.append(len(entries[0]["dtScores"]))
+            g.scores.append(entries[0]["dtScores"])
+            for aa, e in enumerate(entries):
+                if e is None:
+                    raise AnnokitError("evalImgs: an (image, category) has entries in some area ranges only")
+                g.dtm[aa].append(e["dtMatches"])
+                g.dig[aa].append(e["dtIgnore"])
+                g.gig[aa].append(e["gtIgnore"])
+    return g
+
+
 def records_from_eval_imgs(eval_imgs: list[Any], sel: AccumulateLists, frame: eng.EvalFrame
                            ) -> tuple[eng.EvalFrame, eng.MatchRecords, np.ndarray]:
     """A frame, match records and ``npig`` ``(K', A')`` from ``evalImgs`` entries, for :func:`eng.accumulate`.
@@ -116,52 +157,27 @@ def records_from_eval_imgs(eval_imgs: list[Any], sel: AccumulateLists, frame: en
     """
     T = len(frame.thr)
     Kp, Ap = len(sel.k_list), len(sel.a_list)
-    parts_score: list[np.ndarray] = []
-    parts_cat: list[np.ndarray] = []
-    parts_img: list[np.ndarray] = []
-    parts_rank: list[np.ndarray] = []
-    parts_status: list[np.ndarray] = []
-    npig = np.zeros((Kp, Ap), dtype=np.int64)
-    for kk, k0 in enumerate(sel.k_list):
-        for ii, i0 in enumerate(sel.i_list):
-            entries = [eval_imgs[k0 * sel.A0 * sel.I0 + a0 * sel.I0 + i0] for a0 in sel.a_list]
-            got = [e for e in entries if e is not None]
-            if not got:
-                continue
-            if len(got) != len(entries):
-                raise AnnokitError("evalImgs: an (image, category) has entries in some area ranges and not others")
-            status, n = _statuses(entries, T)
-            for aa, e in enumerate(entries):
-                npig[kk, aa] += int(np.count_nonzero(np.asarray(e["gtIgnore"]) == 0))
-            parts_score.append(np.asarray(got[0]["dtScores"], dtype=np.float64).reshape(n))
-            parts_cat.append(np.full(n, kk, np.int32))
-            parts_img.append(np.full(n, ii, np.int64))
-            parts_rank.append(np.arange(n, dtype=np.int32))
-            parts_status.append(status)
-    records = _records(parts_score, parts_cat, parts_img, parts_rank, parts_status, Ap, T)
     sub = replace(frame, img_ids=np.arange(len(sel.i_list)), cat_ids=np.arange(Kp),
-                  area_lo=frame.area_lo[:Ap] * 0, area_hi=frame.area_hi[:Ap] * 0 + np.inf,
-                  max_dets=tuple(sorted(sel.m_list)))
+                  area_lo=np.zeros(Ap), area_hi=np.full(Ap, np.inf), max_dets=tuple(sorted(sel.m_list)))
+    g = _gather(eval_imgs, sel)
+    npig = np.zeros((Kp, Ap), dtype=np.int64)
+    if not g.n:
+        return sub, eng.MatchRecords.empty(Ap, T), npig
+    n = np.asarray(g.n, dtype=np.int64)
+    N = int(n.sum())
+    status = np.empty((N, Ap, T), dtype=np.uint8)
+    for aa in range(Ap):
+        dtm = np.concatenate([np.asarray(x, dtype=np.float64).reshape(T, -1) for x in g.dtm[aa]], axis=1)
+        dig = np.concatenate([np.asarray(x, dtype=bool).reshape(T, -1) for x in g.dig[aa]], axis=1)
+        status[:, aa, :] = np.where(dig, eng.IGNORED, np.where(dtm != 0, eng.TP, eng.FP)).T
+        gig = [np.asarray(x).ravel() for x in g.gig[aa]]
+        owner = np.repeat(np.asarray(g.kk), [len(x) for x in gig])
+        counted = np.concatenate(gig) == 0 if gig else np.zeros(0, bool)
+        npig[:, aa] = np.bincount(owner, weights=counted, minlength=Kp).astype(np.int64)
+    starts = np.cumsum(n) - n
+    records = eng.MatchRecords(
+        score=np.fromiter((v for part in g.scores for v in part), dtype=np.float64, count=N),
+        cat=np.repeat(np.asarray(g.kk, np.int32), n), img=np.repeat(np.asarray(g.ii, np.int64), n),
+        rank=(np.arange(N) - np.repeat(starts, n)).astype(np.int32), area=np.zeros(N),
+        cand=np.arange(N, dtype=np.int64), status=status)
     return sub, records, npig
-
-
-def _statuses(entries: list[dict[str, Any]], T: int) -> tuple[np.ndarray, int]:
-    """``(D, A', T)`` statuses of one (image, category) group's detections from its entries, and ``D``."""
-    n = len(entries[0]["dtScores"])
-    out = np.empty((n, len(entries), T), dtype=np.uint8)
-    for aa, e in enumerate(entries):
-        dtm = np.asarray(e["dtMatches"]).reshape(T, n)
-        dig = np.asarray(e["dtIgnore"]).reshape(T, n).astype(bool)
-        out[:, aa, :] = np.where(dig, eng.IGNORED, np.where(dtm != 0, eng.TP, eng.FP)).T
-    return out, n
-
-
-def _records(score: list[np.ndarray], cat: list[np.ndarray], img: list[np.ndarray], rank: list[np.ndarray],
-             status: list[np.ndarray], A: int, T: int) -> eng.MatchRecords:
-    """Records with every row a candidate (its statuses given), areas inside every range."""
-    if not score:
-        return eng.MatchRecords.empty(A, T)
-    s = np.concatenate(score)
-    return eng.MatchRecords(score=s, cat=np.concatenate(cat), img=np.concatenate(img), rank=np.concatenate(rank),
-                            area=np.zeros(len(s)), cand=np.arange(len(s), dtype=np.int64),
-                            status=np.concatenate(status))
