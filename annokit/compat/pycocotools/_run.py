@@ -11,6 +11,7 @@ work as they do in pycocotools.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from operator import itemgetter
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -67,7 +68,7 @@ def _columns(coco: COCO, img_keys: list[Any], cat_pos: dict[Any, int], use_cats:
         anns.extend(on)
         img.extend([i] * len(on))
     try:
-        cp = np.array([cat_pos.get(a["category_id"], -1) for a in anns], dtype=np.int64)
+        cp = np.array([cat_pos.get(c, -1) for c in map(itemgetter("category_id"), anns)], dtype=np.int64)
     except KeyError as e:
         raise FormatError(where, "annotations", f"an annotation has no {e}") from None
     keep = np.flatnonzero(cp >= 0)
@@ -87,7 +88,7 @@ def _columns(coco: COCO, img_keys: list[Any], cat_pos: dict[Any, int], use_cats:
 def _values(anns: list[dict[str, Any]], key: str, where: str, dtype: Any) -> np.ndarray:
     """``anns[i][key]`` as an array; a missing key raises a :class:`~annokit.errors.FormatError` naming the row."""
     try:
-        vals = [a[key] for a in anns]
+        vals = list(map(itemgetter(key), anns))
     except KeyError:
         i = next(i for i, a in enumerate(anns) if key not in a)
         raise FormatError(where, f"annotations[{i}] (id {anns[i].get('id')!r})", f"missing key {key!r}") from None

@@ -33,6 +33,7 @@ import copy
 import time
 import warnings
 from collections import defaultdict
+from operator import itemgetter
 from pathlib import Path
 from typing import Any
 
@@ -115,16 +116,17 @@ class COCO:
         imgs: dict[Any, dict[str, Any]] = {}
         img_to_anns: defaultdict[Any, list[dict[str, Any]]] = defaultdict(list)
         cat_to_imgs: defaultdict[Any, list[Any]] = defaultdict(list)
+        with_cats = "categories" in self.dataset
         for ann in self.dataset.get("annotations", []):
-            img_to_anns[ann["image_id"]].append(ann)
+            image_id = ann["image_id"]
+            img_to_anns[image_id].append(ann)
             anns[ann["id"]] = ann
+            if with_cats:
+                cat_to_imgs[ann["category_id"]].append(image_id)
         for img in self.dataset.get("images", []):
             imgs[img["id"]] = img
         for cat in self.dataset.get("categories", []):
             cats[cat["id"]] = cat
-        if "annotations" in self.dataset and "categories" in self.dataset:
-            for ann in self.dataset["annotations"]:
-                cat_to_imgs[ann["category_id"]].append(ann["image_id"])
         print("index created!")
         self.anns, self.imgs, self.cats = anns, imgs, cats
         self.imgToAnns, self.catToImgs = img_to_anns, cat_to_imgs
@@ -293,13 +295,11 @@ class COCO:
 
 def _check_results(anns: list[Any], img_ids: set[Any], where: str | Path) -> list[dict[str, Any]]:
     """Every result a dict whose ``image_id`` is an image of the set (pycocotools: an ``AssertionError``)."""
-    missing = object()
     try:
-        ok = all(a.get("image_id", missing) in img_ids for a in anns)
-    except (AttributeError, TypeError):
-        ok = False
-    if ok:
-        return anns
+        if set(map(itemgetter("image_id"), anns)) <= img_ids:
+            return anns
+    except (KeyError, TypeError):
+        pass
     for i, a in enumerate(anns):
         if not isinstance(a, dict):
             raise PycocotoolsAssertionError(where, f"[{i}]", f"expected an object, got {type(a).__name__}")
