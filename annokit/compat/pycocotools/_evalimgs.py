@@ -41,6 +41,8 @@ def build_eval_imgs(st: EvalState, area_rng: list[Any], max_det: int) -> list[di
     dt_ids = st.dt.ids[st.dets.rows].tolist()
     dt_scores = st.dt.score[st.dets.rows].tolist()
     img_of, cat_of = (keys // K).tolist(), (keys % K).tolist()
+    no_gt = np.array([])  # pycocotools' gtIgnore of an entry without ground truth (float64, empty), shared
+    no_gt.flags.writeable = False
     for a in range(A):
         arr = _area_arrays(st, a)
         g_ids = arr.gt_ids.tolist()
@@ -51,7 +53,7 @@ def build_eval_imgs(st: EvalState, area_rng: list[Any], max_det: int) -> list[di
                 "image_id": st.img_keys[i], "category_id": st.cat_keys[k], "aRng": rng, "maxDet": max_det,
                 "dtIds": dt_ids[d0:d1], "gtIds": g_ids[g0:g1], "dtMatches": arr.dtm[:, d0:d1],
                 "gtMatches": arr.gtm[:, g0:g1], "dtScores": dt_scores[d0:d1],
-                "gtIgnore": arr.gt_ig[g0:g1] if g1 > g0 else np.array([]), "dtIgnore": arr.dt_ig[:, d0:d1]}
+                "gtIgnore": arr.gt_ig[g0:g1] if g1 > g0 else no_gt, "dtIgnore": arr.dt_ig[:, d0:d1]}
     return out
 
 
@@ -167,13 +169,11 @@ def records_from_eval_imgs(eval_imgs: list[Any], sel: AccumulateLists, frame: en
     N = int(n.sum())
     status = np.empty((N, Ap, T), dtype=np.uint8)
     for aa in range(Ap):
-        dtm = np.concatenate([np.asarray(x, dtype=np.float64).reshape(T, -1) for x in g.dtm[aa]], axis=1)
-        dig = np.concatenate([np.asarray(x, dtype=bool).reshape(T, -1) for x in g.dig[aa]], axis=1)
+        dtm, dig = _joined(g.dtm[aa], T), _joined(g.dig[aa], T).astype(bool)
         status[:, aa, :] = np.where(dig, eng.IGNORED, np.where(dtm != 0, eng.TP, eng.FP)).T
-        gig = [np.asarray(x).ravel() for x in g.gig[aa]]
-        owner = np.repeat(np.asarray(g.kk), [len(x) for x in gig])
-        counted = np.concatenate(gig) == 0 if gig else np.zeros(0, bool)
-        npig[:, aa] = np.bincount(owner, weights=counted, minlength=Kp).astype(np.int64)
+        owner = np.repeat(np.asarray(g.kk), [len(x) for x in g.gig[aa]])
+        gig = np.concatenate([np.ravel(x) for x in g.gig[aa]])
+        npig[:, aa] = np.bincount(owner, weights=gig == 0, minlength=Kp).astype(np.int64)
     starts = np.cumsum(n) - n
     records = eng.MatchRecords(
         score=np.fromiter((v for part in g.scores for v in part), dtype=np.float64, count=N),
@@ -181,3 +181,14 @@ def records_from_eval_imgs(eval_imgs: list[Any], sel: AccumulateLists, frame: en
         rank=(np.arange(N) - np.repeat(starts, n)).astype(np.int32), area=np.zeros(N),
         cand=np.arange(N, dtype=np.int64), status=status)
     return sub, records, npig
+
+
+def _joined(parts: list[Any], T: int) -> np.ndarray:
+    """``(T, n)`` arrays side by side (pycocotools' entries hold 2-d arrays; anything else is reshaped first)."""
+    try:
+        out = np.concatenate(parts, axis=1)
+        if out.ndim == 2 and out.shape[0] == T:
+            return out
+    except (ValueError, TypeError, np.exceptions.AxisError):
+        pass
+    return np.concatenate([np.asarray(x).reshape(T, -1) for x in parts], axis=1)
