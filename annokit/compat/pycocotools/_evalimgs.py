@@ -123,29 +123,30 @@ class _Gathered:
 
 
 def _gather(eval_imgs: list[Any], sel: AccumulateLists) -> _Gathered:
-    """pycocotools' ``Nk + Na + i`` look-ups of every selected entry (no array work per entry)."""
+    """pycocotools' ``Nk + Na + i`` look-ups of every selected entry, category by category (comprehensions over
+    the images; no array work per entry)."""
     Ap = len(sel.a_list)
     g = _Gathered(kk=[], ii=[], n=[], scores=[], dtm=[[] for _ in range(Ap)], dig=[[] for _ in range(Ap)],
                   gig=[[] for _ in range(Ap)])
-    offs = [a0 * sel.I0 for a0 in sel.a_list]
+    whole = sel.i_list == list(range(sel.I0))
     for kk, k0 in enumerate(sel.k_list):
-        base = k0 * sel.A0 * sel.I0
-        for ii, i0 in enumerate(sel.i_list):
-            entries = [eval_imgs[base + o + i0] for o in offs]
-            if entries[0] is None:
-                if any(e is not None for e in entries):
-                    raise AnnokitError("evalImgs: an (image, category) has entries in some area ranges only")
-                continue
-            g.kk.append(kk)
-            g.ii.append(ii)
-            g.n.append(len(entries[0]["dtScores"]))
-            g.scores.append(entries[0]["dtScores"])
-            for aa, e in enumerate(entries):
-                if e is None:
-                    raise AnnokitError("evalImgs: an (image, category) has entries in some area ranges only")
-                g.dtm[aa].append(e["dtMatches"])
-                g.dig[aa].append(e["dtIgnore"])
-                g.gig[aa].append(e["gtIgnore"])
+        blocks = []
+        for a0 in sel.a_list:
+            base = k0 * sel.A0 * sel.I0 + a0 * sel.I0
+            blocks.append(eval_imgs[base:base + sel.I0] if whole else [eval_imgs[base + i] for i in sel.i_list])
+        present = [e is not None for e in blocks[0]]
+        if any([e is not None for e in b] != present for b in blocks[1:]):
+            raise AnnokitError("evalImgs: an (image, category) has entries in some area ranges only")
+        first = [e for e in blocks[0] if e is not None]
+        g.ii.extend(i for i, p in enumerate(present) if p)
+        g.kk.extend([kk] * len(first))
+        g.scores.extend([e["dtScores"] for e in first])
+        g.n.extend([len(e["dtScores"]) for e in first])
+        for aa, block in enumerate(blocks):
+            got = first if aa == 0 else [e for e in block if e is not None]
+            g.dtm[aa].extend([e["dtMatches"] for e in got])
+            g.dig[aa].extend([e["dtIgnore"] for e in got])
+            g.gig[aa].extend([e["gtIgnore"] for e in got])
     return g
 
 
@@ -172,7 +173,7 @@ def records_from_eval_imgs(eval_imgs: list[Any], sel: AccumulateLists, frame: en
         dtm, dig = _joined(g.dtm[aa], T), _joined(g.dig[aa], T).astype(bool)
         status[:, aa, :] = np.where(dig, eng.IGNORED, np.where(dtm != 0, eng.TP, eng.FP)).T
         owner = np.repeat(np.asarray(g.kk), [len(x) for x in g.gig[aa]])
-        gig = np.concatenate([np.ravel(x) for x in g.gig[aa]])
+        gig = _joined(g.gig[aa], None) if g.gig[aa] else np.zeros(0)
         npig[:, aa] = np.bincount(owner, weights=gig == 0, minlength=Kp).astype(np.int64)
     starts = np.cumsum(n) - n
     records = eng.MatchRecords(
@@ -183,12 +184,14 @@ def records_from_eval_imgs(eval_imgs: list[Any], sel: AccumulateLists, frame: en
     return sub, records, npig
 
 
-def _joined(parts: list[Any], T: int) -> np.ndarray:
-    """``(T, n)`` arrays side by side (pycocotools' entries hold 2-d arrays; anything else is reshaped first)."""
+def _joined(parts: list[Any], T: int | None) -> np.ndarray:
+    """``(T, n)`` arrays side by side, or (``T`` None) 1-d arrays one after another; pycocotools' entries hold such
+    arrays, anything else is reshaped first."""
+    shape = (-1,) if T is None else (T, -1)
     try:
-        out = np.concatenate(parts, axis=1)
-        if out.ndim == 2 and out.shape[0] == T:
+        out = np.concatenate(parts, axis=len(shape) - 1)
+        if out.ndim == len(shape) and (T is None or out.shape[0] == T):
             return out
     except (ValueError, TypeError, np.exceptions.AxisError):
         pass
-    return np.concatenate([np.asarray(x).reshape(T, -1) for x in parts], axis=1)
+    return np.concatenate([np.asarray(x).reshape(shape) for x in parts], axis=len(shape) - 1)
