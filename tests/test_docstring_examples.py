@@ -38,6 +38,12 @@ MODULES = [
     "annokit.metrics.coco",
     "annokit.metrics.voc",
     "annokit.api",
+    "annokit.compat",
+    "annokit.compat.errors",
+    "annokit.compat.pycocotools",
+    "annokit.compat.pycocotools.coco",
+    "annokit.compat.pycocotools.cocoeval",
+    "annokit.compat.pycocotools.mask",
 ]
 
 

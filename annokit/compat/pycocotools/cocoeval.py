@@ -26,7 +26,7 @@ Examples
 ...     dt = gt.loadRes([{"image_id": 1, "category_id": 1, "bbox": [12, 10, 40, 40], "score": 0.9}])
 ...     ev = COCOeval(gt, dt, "bbox"); ev.evaluate(); ev.accumulate(); ev.summarize()
 >>> round(float(ev.stats[0]), 3), round(float(ev.stats[1]), 3)
-(0.8, 1.0)
+(0.9, 1.0)
 """
 
 from __future__ import annotations
