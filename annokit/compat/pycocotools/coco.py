@@ -329,11 +329,17 @@ def _complete_boxes(anns: list[dict[str, Any]], where: str | Path) -> None:
 
 
 def _complete_masks(anns: list[dict[str, Any]]) -> None:
-    """Mask results (compressed RLE): ``area`` and, where absent, ``bbox`` of the mask; ``id``, ``iscrowd`` 0."""
+    """Mask results (compressed RLE): ``area`` and, where absent, ``bbox`` of the mask; ``id``, ``iscrowd`` 0.
+
+    Areas and boxes come from one call for all masks (pycocotools asks mask by mask; the values and their types,
+    ``numpy.uint32`` and a ``(4,)`` float64 array, are the same)."""
+    segs = [a["segmentation"] for a in anns]
+    areas = mask_utils.area(segs)
+    boxes = mask_utils.toBbox(segs)
     for i, a in enumerate(anns):
-        a["area"] = mask_utils.area(a["segmentation"])
+        a["area"] = areas[i]
         if "bbox" not in a:
-            a["bbox"] = mask_utils.toBbox(a["segmentation"])
+            a["bbox"] = boxes[i]
         a["id"] = i + 1
         a["iscrowd"] = 0
 
