@@ -357,3 +357,25 @@ def test_init_as_pycocotools() -> None:
                          check=True)
     ref = _run(RefCOCO, RefCOCOeval, gt, dets, "bbox")
     np.testing.assert_allclose(json.loads(out.stdout.strip().splitlines()[-1]), ref.stats, atol=TOL, rtol=0)
+
+
+# --------------------------------------------------------------------------- a real file
+@pytest.mark.parametrize("iou_type", ["bbox", "segm"])
+def test_cocoapi_val2014_sample(refdata: Any, iou_type: str) -> None:
+    """cocoapi's own sample (100 val2014 images, real polygons and crowd RLEs, its fake results), read from the
+    files by both libraries: every array and every evalImgs entry equal."""
+    root = refdata.path("coco")
+    gt_path = str(root / "instances_val2014_100.json")
+    dt_path = str(root / f"instances_val2014_fake{iou_type}100_results.json")
+
+    def run(coco_cls: type, eval_cls: type) -> Any:
+        with contextlib.redirect_stdout(io.StringIO()):
+            cg = coco_cls(gt_path)
+            ev = eval_cls(cg, cg.loadRes(dt_path), iou_type)
+            ev.params.imgIds = sorted(cg.getImgIds())[:100]
+            ev.evaluate()
+            ev.accumulate()
+            ev.summarize()
+        return ev
+
+    _compare(run(COCO, COCOeval), run(RefCOCO, RefCOCOeval))
