@@ -41,6 +41,12 @@ MODULES = [
     "annokit.distributed._cluster",
     "annokit.distributed._shards",
     "annokit.distributed.coco",
+    "annokit.compat",
+    "annokit.compat.errors",
+    "annokit.compat.pycocotools",
+    "annokit.compat.pycocotools.coco",
+    "annokit.compat.pycocotools.cocoeval",
+    "annokit.compat.pycocotools.mask",
 ]
 
 
