@@ -11,6 +11,8 @@ from annokit.convert.options import (
     DotaWriteOptions,
     KittiWriteOptions,
     NoOptions,
+    OpenImagesReadOptions,
+    OpenImagesWriteOptions,
     YoloReadOptions,
     YoloWriteOptions,
 )
@@ -128,3 +130,31 @@ def _validate_kitti(path: Path) -> list[Problem]:
 
 register(FormatSpec("kitti", "KITTI object detection: [<split>/]label_2/*.txt, 15 fields a line (3-D fields kept)",
                     NoOptions, KittiWriteOptions, _kitti_read, _kitti_write, _validate_kitti, sidecar=True))
+
+
+# ----------------------------------------------------------------------------------------------- Open Images
+def _oi_read(path: Path, rec: LossRecorder, opts: OpenImagesReadOptions, sidecar: bool
+             ) -> tuple[Dataset, list[str]]:
+    from annokit.io.openimages import read_openimages_keyed
+
+    return read_openimages_keyed(path, recorder=rec, sizes=_sidecar_sizes(path, sidecar),
+                                 normalized=opts.normalized, display_names=opts.display_names)
+
+
+def _oi_write(ds: Dataset, path: Path, rec: LossRecorder, opts: OpenImagesWriteOptions,
+              kept_in: str | None) -> list[str]:
+    from annokit.io.openimages import write_openimages_into
+
+    return write_openimages_into(ds, path, split=opts.split or "train", recorder=rec, kept_in=kept_in,
+                                 images=opts.images)
+
+
+def _validate_oi(path: Path) -> list[Problem]:
+    from annokit.io.openimages import validate_openimages
+
+    return validate_openimages(path)
+
+
+register(FormatSpec("openimages", "Open Images V6 CSV: annotations/*-annotations-bbox.csv (normalised boxes, IsGroupOf "
+                    "...), class descriptions, image-level labels, images/<subset>/", OpenImagesReadOptions,
+                    OpenImagesWriteOptions, _oi_read, _oi_write, _validate_oi, sidecar=True))
