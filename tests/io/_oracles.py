@@ -20,7 +20,7 @@ def datumaro_boxes(path: Path, fmt: str) -> dict[str, list[tuple[str, list[float
     names = [c.name for c in ds.categories()[AnnotationType.label]]
     out: dict[str, list[tuple[str, list[float], dict]]] = {}
     for item in ds:
-        boxes = [a for a in item.annotations if a.type == AnnotationType.bbox]
+        boxes = [a for a in item.annotations if a.type.name in ("bbox", "rotated_bbox")]
         out[item.id] = [(names[a.label], [float(v) for v in a.get_bbox()], dict(a.attributes)) for a in boxes]
     return out
 
