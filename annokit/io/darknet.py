@@ -185,7 +185,9 @@ def _check_darknet(root: PathLike, *, problems: Problems, recorder: LossRecorder
     meta = _image_meta(root)
     images, rows = _Images(), _Rows()
     seen: set[str] = set()
-    for e in _entries(root, data, problems):
+    entries = _entries(root, data, problems)
+    _count_unlisted(root, entries, problems, recorder)
+    for e in entries:
         lab = e.image.with_suffix(".txt")
         key = lab.relative_to(root).as_posix()
         if key in seen:
@@ -210,6 +212,20 @@ def _check_darknet(root: PathLike, *, problems: Problems, recorder: LossRecorder
             images.widths.append(w)
             images.splits.append(e.split)
     return root, names, images, rows
+
+
+def _count_unlisted(root: Path, entries: list[_Entry], problems: Problems, rec: LossRecorder | None) -> None:
+    """Images in ``obj_*_data`` that no split list names: not read (darknet trains on the lists), counted."""
+    from annokit.io._safe import IMAGE_EXTS
+
+    listed = {e.image for e in entries}
+    for d in sorted(root.glob("obj_*_data")):
+        for p in sorted(d.rglob("*")):
+            if p.suffix.lower() in IMAGE_EXTS and p.is_file() and p not in listed:
+                rel = p.relative_to(root).as_posix()
+                problems.warning(p, None, "no split list names this image; it is not read")
+                if rec is not None:
+                    rec.add("images in obj_<split>_data that no split list names: not read", rel)
 
 
 def _size_of(e: _Entry, key: str, meta: dict[str, tuple[int, int]], sizes: dict[str, tuple[int, int]],

@@ -151,8 +151,12 @@ def _line_by_line(files: list[Path], texts: list[str]) -> tuple[np.ndarray, list
 
 
 def _decode(files: list[Path]) -> list[str]:
+    """The text of each label file ("" for one that is absent: an image without labels)."""
+    have = [p for p in files if p.is_file()]
+    raws = dict(zip(have, read_files(have, max_bytes=MAX_FILE_BYTES)))
     texts = []
-    for p, raw in zip(files, read_files(files, max_bytes=MAX_FILE_BYTES)):
+    for p in files:
+        raw = raws.get(p, b"")
         try:
             texts.append(raw.decode("utf-8-sig"))
         except UnicodeDecodeError as exc:
@@ -359,6 +363,14 @@ def _yaml_classes(root: Path) -> list[str] | None:
     return list(load_data_yaml(root / "data.yaml").names)
 
 
+def _image_stems(d: _LabelDir) -> set[str]:
+    from annokit.io._safe import IMAGE_EXTS
+
+    if not d.images.is_dir() or d.images == d.labels:
+        return set()
+    return {p.stem for p in d.images.iterdir() if p.suffix.lower() in IMAGE_EXTS and p.is_file()}
+
+
 def _images_of(d: _LabelDir, stems: list[str], root: Path) -> list[Path | None]:
     """Each label file's image in the images folder (any image extension), or None."""
     from annokit.io._safe import IMAGE_EXTS
@@ -388,10 +400,11 @@ def _collect(root: Path) -> _Parts:
             names = sorted(e.name for e in it if e.name.endswith(".txt") and e.is_file())
         if d.labels == root and "classes.txt" in names:
             names.remove("classes.txt")
-        parts.files += [d.labels / n for n in names]
-        parts.splits += [d.split] * len(names)
-        parts.images += _images_of(d, [Path(n).stem for n in names], root)
-        parts.image_dirs += [d.images] * len(names)
+        stems = sorted({Path(n).stem for n in names} | _image_stems(d))  # an image without labels: no objects
+        parts.files += [d.labels / f"{s}.txt" for s in stems]
+        parts.splits += [d.split] * len(stems)
+        parts.images += _images_of(d, stems, root)
+        parts.image_dirs += [d.images] * len(stems)
     return parts
 
 

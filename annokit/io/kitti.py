@@ -16,7 +16,8 @@ One object a line, 15 fields as the KITTI devkit's readme defines them (a 16th i
   values (``truncated 0``, ``occluded 0``, ``alpha -10``, dimensions ``-1``, location ``-1000``, ``rotation_y -10``),
   counted in the report.
 
-Images are numbered 1..N in split order, then label file order; their sizes come from ``image_2`` (headers only).
+Images are numbered 1..N in split order, then file name order; their sizes come from ``image_2`` (headers only). An
+image of ``image_2`` without a label file is an image without objects (datumaro writes no file for those).
 """
 
 from __future__ import annotations
@@ -126,8 +127,10 @@ def _sources(root: Path) -> list[_Source]:
             for p in sorted((d / "image_2").iterdir()):
                 if p.suffix.lower() in IMAGE_EXTS and p.is_file():
                     imgs.setdefault(p.stem, p)
-        for lab in sorted((d / "label_2").glob("*.txt")):
-            out.append(_Source(split, lab, imgs.get(lab.stem), lab.relative_to(root).as_posix()))
+        labs = {lab.stem: lab for lab in (d / "label_2").glob("*.txt")}
+        for stem in sorted(set(labs) | set(imgs)):  # an image without a label file: an image without objects
+            lab = labs.get(stem, d / "label_2" / f"{stem}.txt")
+            out.append(_Source(split, lab, imgs.get(stem), lab.relative_to(root).as_posix()))
     return out
 
 
@@ -137,7 +140,10 @@ def _check_kitti(root: Path, problems: Problems) -> tuple[list[_Source], _Object
         raise FormatError(root, None, "not a folder (KITTI object detection: [<split>/]label_2/*.txt)")
     srcs = _sources(root)
     objs = _Objects()
-    for i, (s, raw) in enumerate(zip(srcs, read_files([s.label for s in srcs], max_bytes=MAX_FILE_BYTES))):
+    have = [s for s in srcs if s.label.is_file()]
+    raws = dict(zip([s.key for s in have], read_files([s.label for s in have], max_bytes=MAX_FILE_BYTES)))
+    for i, s in enumerate(srcs):
+        raw = raws.get(s.key, b"")
         with problems.guard(s.label):
             try:
                 text = raw.decode("utf-8")

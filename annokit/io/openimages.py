@@ -419,6 +419,9 @@ def _check_oi(root: Path, *, problems: Problems, display_names: bool) -> tuple[P
         _read_image_rows(ann, t)
     _read_box_rows(ann, t, problems)
     _read_label_rows(ann, t, problems)
+    for (sub, image_id), _ in sorted(_image_files(root).items()):  # an image no CSV names: no objects (as datumaro)
+        if sub and image_id not in t.pos:
+            t.image(image_id, sub)
     cats = _oi_categories(ann, t, display_names, problems)
     return ann, t, cats
 
