@@ -17,6 +17,7 @@ from annokit.convert.options import (
     YoloWriteOptions,
 )
 from annokit.core.dataset import Dataset
+from annokit.core.labels import LabelSet
 from annokit.core.losses import LossRecorder
 from annokit.io.validation import Problem
 
@@ -28,6 +29,25 @@ def _sidecar_sizes(path: Path, sidecar: bool) -> dict[str, tuple[int, int]] | No
         return None
     sds, keys = side
     return {k: (int(h), int(w)) for k, h, w in zip(keys, sds.images.heights, sds.images.widths)}
+
+
+def restore_names(ds: Dataset, path: Path, sidecar: bool) -> Dataset:
+    """Categories a one-token format (DOTA, KITTI) wrote with ``_`` for whitespace, named back from the sidecar
+    (where exactly one sidecar name becomes that token)."""
+    side = read_sidecar(path) if sidecar and path.is_dir() else None
+    if side is None:
+        return ds
+    by_token: dict[str, list[str]] = {}
+    for n in side[0].categories.names:
+        by_token.setdefault("_".join(n.split()), []).append(n)
+    names = [n if n in side[0].categories.names or len(by_token.get(n, [])) != 1 else by_token[n][0]
+             for n in ds.categories.names]
+    if names == list(ds.categories.names):
+        return ds
+    c = ds.categories
+    cats = LabelSet(ids=c.ids, names=names, supercategories=c.supercategories, extras=c.extras)
+    return Dataset(images=ds.images, categories=cats, annotations=ds.annotations, info=ds.info,
+                   licenses=ds.licenses, extras=ds.extras)
 
 
 # ----------------------------------------------------------------------------------------------- Darknet
@@ -87,7 +107,8 @@ register(FormatSpec("yolo-obb", "YOLO / Ultralytics oriented boxes: 'class x1 y1
 def _dota_read(path: Path, rec: LossRecorder, opts: NoOptions, sidecar: bool) -> tuple[Dataset, list[str]]:
     from annokit.io.dota import read_dota_keyed
 
-    return read_dota_keyed(path, recorder=rec, sizes=_sidecar_sizes(path, sidecar))
+    ds, keys = read_dota_keyed(path, recorder=rec, sizes=_sidecar_sizes(path, sidecar))
+    return restore_names(ds, path, sidecar), keys
 
 
 def _dota_write(ds: Dataset, path: Path, rec: LossRecorder, opts: DotaWriteOptions,
@@ -112,7 +133,8 @@ register(FormatSpec("dota", "DOTA v1.0 / v1.5 (and Roboflow's OBB export): [<spl
 def _kitti_read(path: Path, rec: LossRecorder, opts: NoOptions, sidecar: bool) -> tuple[Dataset, list[str]]:
     from annokit.io.kitti import read_kitti_keyed
 
-    return read_kitti_keyed(path, recorder=rec, sizes=_sidecar_sizes(path, sidecar))
+    ds, keys = read_kitti_keyed(path, recorder=rec, sizes=_sidecar_sizes(path, sidecar))
+    return restore_names(ds, path, sidecar), keys
 
 
 def _kitti_write(ds: Dataset, path: Path, rec: LossRecorder, opts: KittiWriteOptions,

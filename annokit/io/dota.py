@@ -496,14 +496,29 @@ def _header(ds: Dataset, i: int, sink: Any) -> list[str]:
     return out
 
 
+def class_tokens(ds: Dataset, sink: Any) -> dict[int, str]:
+    """Each category's name as one token (DOTA, KITTI): whitespace runs written as ``_``, counted as renamed (the
+    sidecar keeps the names and gives them back on reading); an empty name, or two that become one, is an error."""
+    out: dict[int, str] = {}
+    seen: dict[str, str] = {}
+    for cid, name in zip(ds.categories.ids.tolist(), ds.categories.names):
+        tok = "_".join(name.split())
+        if not tok:
+            raise FormatError(None, "categories", f"class name {name!r} is empty")
+        if tok in seen and seen[tok] != name:
+            raise FormatError(None, "categories", f"class names {seen[tok]!r} and {name!r} would both be written as "
+                                                  f"{tok!r}; rename one with --remap")
+        if tok != name:
+            sink.add("class name with whitespace written with '_' (renamed)", name)
+        seen[tok] = name
+        out[int(cid)] = tok
+    return out
+
+
 def _object_lines(ds: Dataset, sink: Any) -> list[str]:
     """``x1 y1 ... x4 y4 class difficult`` of every object (what the line cannot hold counted)."""
     a = ds.annotations
-    names = {int(i): n for i, n in zip(ds.categories.ids, ds.categories.names)}
-    bad = [n for n in names.values() if not n or any(c.isspace() for c in n)]
-    if bad:
-        raise FormatError(None, "categories", f"class name {bad[0]!r} cannot be one DOTA token (it has a space; "
-                                              "rename it with --remap)")
+    names = class_tokens(ds, sink)
     if a.corners is None and len(a):
         sink.rec.warn(f"{len(a)} axis-aligned boxes written as their four corners (read back as oriented boxes)")
     corners = _corners_of(a).reshape(-1, 8)

@@ -10,7 +10,7 @@ import pytest
 from PIL import Image
 
 from annokit import FormatError
-from annokit.convert import LossRecorder, convert, detect_format, read_dataset, validate, write_dataset
+from annokit.convert import LossRecorder, convert, detect_format, read_dataset, validate
 from annokit.io.openimages import group_of_from_coco, image_labels_from_coco
 from tests.io._oracles import datumaro_boxes, datumaro_export
 

@@ -10,7 +10,7 @@ import pytest
 from PIL import Image
 
 from annokit import FormatError
-from annokit.convert import LossRecorder, convert, detect_format, read_dataset, validate, write_dataset
+from annokit.convert import LossRecorder, detect_format, read_dataset, validate, write_dataset
 from annokit.core.dataset import Dataset, ImageTable
 from annokit.core.instances import Instances
 from annokit.core.labels import LabelSet
@@ -144,13 +144,22 @@ def test_dota_bad_input(tmp_path: Path, text: str, where: str, needle: str) -> N
     assert [p.where for p in validate(tmp_path, "dota") if p.level == "error"] == [where]
 
 
-def test_dota_writer_refuses_class_names_with_spaces(tmp_path: Path) -> None:
+def test_dota_class_names_with_spaces_are_one_token(tmp_path: Path) -> None:
     ds = _obb_dataset()
-    ds = Dataset(images=ds.images, categories=LabelSet(ids=[0, 1], names=["small vehicle", "ship"]),
-                 annotations=ds.annotations)
-    with pytest.raises(FormatError, match="cannot be one DOTA token"):
-        write_dataset(ds, tmp_path / "d", "dota")
-    assert not (tmp_path / "d").exists()
+    ds = Dataset(images=ds.images, categories=LabelSet(ids=[1, 2], names=["small vehicle", "ship"]),
+                 annotations=ds.annotations.replace(labels=[1, 2, 1]))
+    rep = write_dataset(ds, tmp_path / "d", "dota")
+    assert rep.count("class name with whitespace written with '_'") == 1 and rep.lossless  # kept in the sidecar
+    assert " small_vehicle 0" in (tmp_path / "d" / "labelTxt" / "a.txt").read_text()
+    assert read_dataset(tmp_path / "d", "dota").categories.names == ["small vehicle", "ship"]
+    assert read_dataset(tmp_path / "d", "dota", sidecar=False).categories.names == ["ship", "small_vehicle"]
+    rep = write_dataset(ds, tmp_path / "n", "dota", sidecar=False)
+    assert not rep.lossless and rep.count("class name with whitespace") == 1
+    bad = Dataset(images=ds.images, categories=LabelSet(ids=[1, 2], names=["small vehicle", "small_vehicle"]),
+                  annotations=ds.annotations.replace(labels=[1, 2, 1]))
+    with pytest.raises(FormatError, match="would both be written as 'small_vehicle'"):
+        write_dataset(bad, tmp_path / "b", "dota")
+    assert not (tmp_path / "b").exists()
 
 
 def test_cli_converts_dota_to_yolo_obb(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

@@ -1,0 +1,83 @@
+"""Round trips through Darknet, YOLO-OBB, DOTA, KITTI and Open Images: COCO -> X -> COCO gives back exactly what went
+in (with the sidecar); without it, X's files alone still give back every box (exactly, or counted)."""
+
+from __future__ import annotations
+
+import warnings
+from pathlib import Path
+
+import numpy as np
+import orjson
+import pytest
+from hypothesis import HealthCheck, given, settings
+
+from annokit.convert import convert, read_dataset
+from tests.convert._strategies import coco_dicts
+
+SETTINGS = settings(max_examples=6, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+FORMATS = ["darknet", "yolo-obb", "dota", "kitti", "openimages"]
+
+
+def _roundtrip(tmp: Path, d: dict, fmt: str, **kw) -> tuple[dict, object]:
+    src = tmp / "in.json"
+    src.write_bytes(orjson.dumps(d))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        rep = convert(src, tmp / fmt, src_format="coco", dst_format=fmt, overwrite=True, **kw)
+        convert(tmp / fmt, tmp / "back.json", src_format=fmt, dst_format="coco", overwrite=True,
+                sidecar=kw.get("sidecar", True))
+    return orjson.loads((tmp / "back.json").read_bytes()), rep
+
+
+@pytest.mark.parametrize("fmt", FORMATS)
+@SETTINGS
+@given(d=coco_dicts())
+def test_coco_roundtrip_is_exact_with_sidecar(tmp_path: Path, fmt: str, d: dict) -> None:
+    back, rep = _roundtrip(tmp_path, d, fmt)
+    assert back == d
+    assert rep.lossless, rep.text()
+
+
+@pytest.mark.parametrize("fmt", ["darknet", "dota", "kitti", "openimages"])
+@SETTINGS
+@given(d=coco_dicts())
+def test_without_sidecar_boxes_come_back_and_losses_are_counted(tmp_path: Path, fmt: str, d: dict) -> None:
+    back, rep = _roundtrip(tmp_path, d, fmt, sidecar=False)
+    assert len(back["images"]) == len(d["images"]) and len(back["annotations"]) == len(d["annotations"])
+    n_seg = sum(1 for a in d["annotations"] if a.get("segmentation"))
+    assert rep.count("segmentation dropped") == n_seg
+    assert not rep.lossless or not d["annotations"]
+    fn = {im["id"]: im["file_name"].rsplit("/", 1)[-1].rsplit(".", 1)[0] for im in d["images"]}
+    fb = {im["id"]: im["file_name"].rsplit("/", 1)[-1].rsplit(".", 1)[0] for im in back["images"]}
+
+    def edges(dd: dict, names: dict) -> list:
+        return sorted((names[a["image_id"]], a["bbox"][0], a["bbox"][1], a["bbox"][0] + a["bbox"][2],
+                       a["bbox"][1] + a["bbox"][3]) for a in dd["annotations"])
+
+    want, got = edges(d, fn), edges(back, fb)
+    assert [w[0] for w in want] == [g[0] for g in got]
+    exact = fmt in ("dota", "kitti")  # pixel coordinates, written as the shortest exact text
+    n_inexact = sum(1 for w, g in zip(want, got) if w != g)
+    np.testing.assert_allclose([w[1:] for w in want], [g[1:] for g in got], atol=1e-9)
+    if exact:
+        assert n_inexact == 0
+    if fmt == "openimages":
+        assert rep.count("crowd flag written as IsGroupOf") == sum(a["iscrowd"] for a in d["annotations"])
+
+
+def test_real_coco_roundtrips_through_the_new_layouts(tmp_path: Path, refdata) -> None:
+    src = refdata.path("coco", "instances_val2014_100.json")
+    d = orjson.loads(src.read_bytes())
+    for fmt in FORMATS:
+        back, _ = _roundtrip(tmp_path, d, fmt)
+        assert back == d, fmt
+
+
+def test_stats_and_validate_on_the_new_formats(tmp_path: Path) -> None:
+    from annokit.convert import stats, validate
+
+    src = Path(__file__).resolve().parents[2] / "sample_data" / "scenes" / "gt.json"
+    for fmt in FORMATS:
+        convert(src, tmp_path / fmt, src_format="coco", dst_format=fmt, write_options={"images": src.parent / "images"})
+        assert [p for p in validate(tmp_path / fmt, fmt) if p.level == "error"] == [], fmt
+        assert stats(read_dataset(tmp_path / fmt, fmt))["objects"] == 135, fmt
