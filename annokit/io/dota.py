@@ -42,7 +42,7 @@ from annokit.core.rotated import corners_to_ltrb
 from annokit.errors import FormatError
 from annokit.io.validation import Problem, Problems
 
-__all__ = ["read_dota_keyed", "read_dota_labels", "read_dota_task1", "validate_dota", "write_dota_into",
+__all__ = ["KeptSink", "class_tokens", "read_dota_keyed", "read_dota_labels", "read_dota_task1", "validate_dota", "write_dota_into",
            "write_dota_labels", "write_dota_task1"]
 
 PathLike = str | os.PathLike[str]
@@ -571,7 +571,7 @@ def write_dota_into(ds: Dataset, root: Path, *, recorder: LossRecorder | None = 
     from annokit.io.yolo import _link_or_copy
 
     rec = recorder if recorder is not None else LossRecorder()
-    sink = _KeptSink(rec, kept_in)
+    sink = KeptSink(rec, kept_in)
     _dataset_losses(ds, sink)
     lines = _object_lines(ds, sink)
     im, a = ds.images, ds.annotations
@@ -601,8 +601,8 @@ def write_dota_into(ds: Dataset, root: Path, *, recorder: LossRecorder | None = 
 
 
 @dataclass(frozen=True)
-class _KeptSink:
-    """The recorder and the sidecar that keeps what DOTA cannot hold (None: nothing is kept)."""
+class KeptSink:
+    """The recorder and the sidecar that keeps what a format cannot hold (None: nothing is kept)."""
 
     rec: LossRecorder
     kept_in: str | None

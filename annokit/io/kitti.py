@@ -38,7 +38,7 @@ from annokit.core.labels import LabelSet
 from annokit.core.losses import LossRecorder
 from annokit.errors import FormatError
 from annokit.io._safe import IMAGE_EXTS, image_hw
-from annokit.io.dota import class_tokens
+from annokit.io.dota import KeptSink, class_tokens
 from annokit.io.validation import Problem, Problems
 
 __all__ = ["FIELDS", "UNKNOWN", "read_kitti", "read_kitti_keyed", "validate_kitti", "write_kitti_into"]
@@ -240,18 +240,9 @@ def _fields_of(e: dict[str, Any] | None) -> tuple[list[float], int, bool, bool]:
     return nums, int(v["occluded"]), any(k not in e for k in _KEYS), any(k not in _KEYS for k in e)
 
 
-@dataclass(frozen=True)
-class _Kept:
-    rec: LossRecorder
-    kept_in: str | None
-
-    def add(self, kind: str, where: str) -> None:
-        self.rec.add(kind, where, kept_in=self.kept_in)
-
-
 def _lines(ds: Dataset, rec: LossRecorder, kept_in: str | None) -> list[str]:
     a = ds.annotations
-    names = class_tokens(ds, _Kept(rec, kept_in))
+    names = class_tokens(ds, KeptSink(rec, kept_in))
     extras: list[dict[str, Any] | None] = list(a.extras) if a.extras is not None else [None] * len(a)
     scores = a.scores.tolist() if a.scores is not None else None
     out = []
