@@ -40,10 +40,11 @@ from annokit.core.labels import LabelSet
 from annokit.core.losses import LossRecorder
 from annokit.core.rotated import corners_to_ltrb
 from annokit.errors import FormatError
+from annokit.io._ids import rank_of
 from annokit.io.validation import Problem, Problems
 
-__all__ = ["KeptSink", "class_tokens", "read_dota_keyed", "read_dota_labels", "read_dota_task1", "validate_dota", "write_dota_into",
-           "write_dota_labels", "write_dota_task1"]
+__all__ = ["KeptSink", "class_tokens", "count_ids", "read_dota_keyed", "read_dota_labels", "read_dota_task1",
+           "validate_dota", "write_dota_into", "write_dota_labels", "write_dota_task1"]
 
 PathLike = str | os.PathLike[str]
 MAX_FILE_BYTES = 1 << 30
@@ -343,12 +344,11 @@ class _LabelDir:
 
 def _label_dirs(root: Path) -> list[_LabelDir]:
     """The label folders of a DOTA dataset (see the module's description), in sorted split order."""
-    if (root / "labelTxt").is_dir():
-        return [_LabelDir(None, root / "labelTxt", root / "images")]
+    top = [_LabelDir(None, root / "labelTxt", root / "images")] if (root / "labelTxt").is_dir() else []
     subs = [_LabelDir(d.name, d / "labelTxt", d / "images") for d in sorted(root.iterdir())
             if d.is_dir() and (d / "labelTxt").is_dir()]
-    if subs:
-        return subs
+    if top or subs:
+        return top + subs
     if any(p.suffix == ".txt" for p in root.iterdir()):
         return [_LabelDir(None, root, root.parent / "images" if root.name == "labelTxt" else root / "images")]
     raise FormatError(root, None, "no DOTA label files (labelTxt/*.txt, <split>/labelTxt/*.txt or *.txt)")
@@ -537,11 +537,9 @@ def _object_lines(ds: Dataset, sink: Any) -> list[str]:
 
 def _dataset_losses(ds: Dataset, sink: Any) -> None:
     """What DOTA's files cannot hold besides the lines: ids, sizes, empty classes, crowd, masks, scores."""
-    im, a, cats = ds.images, ds.annotations, ds.categories
+    a, cats = ds.annotations, ds.categories
     if ds.info is not None or ds.licenses is not None or ds.extras:
         sink.add_many("dataset info / licenses / top-level fields dropped: DOTA has none", 1)
-    sink.add_many("image ids dropped: DOTA images are numbered in file order", len(im))
-    sink.add_many("annotation ids dropped: DOTA objects have no id", len(a))
     order = sorted(cats.names)
     if list(cats.names) != order or cats.ids.tolist() != list(range(1, len(cats) + 1)):
         sink.add_many("category ids renumbered: DOTA classes are names (read back sorted, from 1)", len(cats))
@@ -579,6 +577,7 @@ def write_dota_into(ds: Dataset, root: Path, *, recorder: LossRecorder | None = 
     order = np.argsort(pos, kind="stable")
     starts = np.searchsorted(pos[order], np.arange(len(im) + 1))
     keys: list[str] = []
+    order_keys: list[tuple[object, ...]] = []
     items: list[tuple[Path, bytes]] = []
     for i in range(len(im)):
         sp = im.extras[i].get("split") if im.extras is not None else None
@@ -588,6 +587,7 @@ def write_dota_into(ds: Dataset, root: Path, *, recorder: LossRecorder | None = 
         if key in keys:
             raise FormatError(None, f"images[{i}].file_name", f"two images would write {key}")
         keys.append(key)
+        order_keys.append((bool(prefix), prefix, f"{stem}.txt"))
         body = _header(ds, i, sink) + [lines[k] for k in order[starts[i]:starts[i + 1]]]
         items.append((root / key, "".join(x + "\n" for x in body).encode()))
         src = safe_join(images, im.file_names[i]) if images is not None else None
@@ -597,7 +597,19 @@ def write_dota_into(ds: Dataset, root: Path, *, recorder: LossRecorder | None = 
     for p in {p.parent for p, _ in items} or {root / "labelTxt"}:
         p.mkdir(parents=True, exist_ok=True)
     write_files(items)
+    count_ids(ds, rank_of(order_keys), sink, "DOTA")
     return keys
+
+
+def count_ids(ds: Dataset, rank: np.ndarray, sink: Any, fmt: str) -> None:
+    """Image and annotation ids counted as dropped unless reading back (images in ``rank`` order, numbered from 1;
+    objects in image order) gives them again."""
+    from annokit.io._ids import ids_read_back
+
+    img_ok, ann_ok = ids_read_back(ds, rank)
+    sink.add_many(f"image ids dropped: {fmt} images are numbered 1..N in file order", 0 if img_ok else len(ds.images))
+    sink.add_many(f"annotation ids dropped: {fmt} objects are numbered 1..N in file order",
+                  0 if ann_ok else len(ds.annotations))
 
 
 @dataclass(frozen=True)

@@ -37,8 +37,9 @@ from annokit.core.instances import Instances
 from annokit.core.labels import LabelSet
 from annokit.core.losses import LossRecorder
 from annokit.errors import FormatError
+from annokit.io._ids import rank_of
 from annokit.io._safe import IMAGE_EXTS, image_hw
-from annokit.io.dota import KeptSink, class_tokens
+from annokit.io.dota import KeptSink, class_tokens, count_ids
 from annokit.io.validation import Problem, Problems
 
 __all__ = ["FIELDS", "UNKNOWN", "read_kitti", "read_kitti_keyed", "validate_kitti", "write_kitti_into"]
@@ -116,9 +117,10 @@ class _Source:
 
 
 def _sources(root: Path) -> list[_Source]:
-    """Every label file (``label_2`` at the top, else in each split folder), with its image when present."""
-    dirs = [(None, root)] if (root / "label_2").is_dir() else [
-        (d.name, d) for d in sorted(root.iterdir()) if d.is_dir() and (d / "label_2").is_dir()]
+    """Every label file (``label_2`` at the top, and in each split folder), with its image when present."""
+    top = (root / "label_2").is_dir() or (root / "image_2").is_dir()
+    dirs: list[tuple[str | None, Path]] = [(None, root)] if top else []
+    dirs += [(d.name, d) for d in sorted(root.iterdir()) if d.is_dir() and (d / "label_2").is_dir()]
     if not dirs:
         raise FormatError(root, None, "no label_2 folder (KITTI object detection: [<split>/]label_2/*.txt)")
     out = []
@@ -273,10 +275,8 @@ def _dataset_losses(ds: Dataset, rec: LossRecorder, kept_in: str | None) -> None
 
     if ds.info is not None or ds.licenses is not None or ds.extras:
         add("dataset info / licenses / top-level fields dropped: KITTI has none", 1)
-    add("image ids dropped: KITTI images are numbered in file order", len(im))
     add("image fields dropped: KITTI keeps the file only",
         sum(1 for e in im.extras or [] if any(k != "split" for k in e)))
-    add("annotation ids dropped: KITTI objects have no id", len(a))
     if list(cats.names) != sorted(cats.names) or cats.ids.tolist() != list(range(1, len(cats) + 1)):
         add("category ids renumbered: KITTI types are names (read back sorted, from 1)", len(cats))
     add("categories without objects dropped: KITTI has no class list", len(np.setdiff1d(cats.ids, a.labels)))
@@ -308,6 +308,7 @@ def write_kitti_into(ds: Dataset, root: Path, *, split: str | None = None, recor
     order = np.argsort(pos, kind="stable")
     starts = np.searchsorted(pos[order], np.arange(len(im) + 1))
     keys: list[str] = []
+    order_keys: list[tuple[object, ...]] = []
     for i in range(len(im)):
         sp = im.extras[i].get("split") if im.extras is not None else None
         sp = sp if isinstance(sp, str) and sp else split
@@ -317,6 +318,7 @@ def write_kitti_into(ds: Dataset, root: Path, *, split: str | None = None, recor
         if key in keys:
             raise FormatError(None, f"images[{i}].file_name", f"two images would write {key}")
         keys.append(key)
+        order_keys.append((bool(prefix), prefix, stem))
         (root / key).parent.mkdir(parents=True, exist_ok=True)
         (root / key).write_text("".join(lines[k] + "\n" for k in order[starts[i]:starts[i + 1]]), encoding="utf-8")
         src = safe_join(images, im.file_names[i]) if images is not None else None
@@ -325,4 +327,5 @@ def write_kitti_into(ds: Dataset, root: Path, *, split: str | None = None, recor
             _link_or_copy(src, root / f"{prefix}image_2/{stem}{src.suffix}")
     if not keys:
         (root / "label_2").mkdir()
+    count_ids(ds, rank_of(order_keys), KeptSink(rec, kept_in), "KITTI")
     return keys

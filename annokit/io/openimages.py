@@ -620,7 +620,6 @@ def _object_losses(ds: Dataset, rec: LossRecorder, kept_in: str | None) -> None:
     def add(kind: str, n: int) -> None:
         rec.add_many(kind, n, kept_in=kept_in)
 
-    add("annotation ids dropped: Open Images boxes have no id", len(a))
     add("crowd flag written as IsGroupOf (read back as the field isgroupof, not iscrowd)",
         int(sum(bool(c) for c, e in zip(a.iscrowd.tolist(), extras) if "isgroupof" not in (e or {}))))
     add("crowd flag dropped: the object's isgroupof field is written instead",
@@ -657,8 +656,6 @@ def _image_rows(ds: Dataset, out: _OiOut, rec: LossRecorder, kept_in: str | None
         if any(k not in label_keys and k not in cols for k in e):
             rec.add("image fields dropped: Open Images image rows have fixed columns", im.file_names[i],
                     kept_in=kept_in)
-    rec.add_many("image ids dropped: Open Images images are named by ImageID (the file name's stem)", len(im),
-                 kept_in=kept_in)
     return desc, ["ImageID", "Subset", *cols], labels
 
 
@@ -704,4 +701,19 @@ def write_openimages_into(ds: Dataset, root: Path, *, split: str = "train", reco
         if src is not None and src.is_file():
             (root / "images" / out.subsets[i]).mkdir(parents=True, exist_ok=True)
             _link_or_copy(src, root / "images" / out.subsets[i] / f"{out.image_ids[i]}{src.suffix}")
+    _count_ids(ds, out, rec, kept_in)
     return [f"{s}/{i}" for s, i in zip(out.subsets, out.image_ids)]
+
+
+def _count_ids(ds: Dataset, out: _OiOut, rec: LossRecorder, kept_in: str | None) -> None:
+    """Ids are dropped unless reading back (images by subset file, then row; boxes likewise) numbers them again."""
+    from annokit.io._ids import ids_read_back, rank_of
+
+    img_rank = rank_of([(f"{s}-images-with-rotation.csv",) for s in out.subsets])
+    sub_rank = rank_of([(f"{s}-annotations-bbox.csv",) for s in out.subsets])
+    obj_rank = sub_rank[ds.images.index_of(ds.annotations.image_ids)] if len(ds.annotations) else None
+    img_ok, ann_ok = ids_read_back(ds, img_rank, obj_rank)
+    rec.add_many("image ids dropped: Open Images images are named by ImageID (numbered 1..N on reading)",
+                 0 if img_ok else len(ds.images), kept_in=kept_in)
+    rec.add_many("annotation ids dropped: Open Images boxes have no id (numbered 1..N on reading)",
+                 0 if ann_ok else len(ds.annotations), kept_in=kept_in)

@@ -61,6 +61,17 @@ def test_without_sidecar_boxes_come_back_and_losses_are_counted(tmp_path: Path, 
     np.testing.assert_allclose([w[1:] for w in want], [g[1:] for g in got], atol=1e-9)
     if exact:
         assert n_inexact == 0
+    # ids: counted as dropped exactly when reading back does not give them again
+    by_stem = {fn[im["id"]]: im["id"] for im in d["images"]}
+    same_img = all(by_stem[fb[im["id"]]] == im["id"] for im in back["images"])
+    assert same_img or rep.count("image ids dropped") == len(d["images"])  # never lost silently
+    same_ann = sorted(a["id"] for a in back["annotations"]) == sorted(a["id"] for a in d["annotations"]) and all(
+        x["id"] == y["id"] for x, y in zip(sorted(back["annotations"], key=lambda a: (fb[a["image_id"]], a["id"])),
+                                           sorted(d["annotations"], key=lambda a: (fn[a["image_id"]], a["id"]))))
+    assert same_ann or rep.count("annotation ids dropped") == len(d["annotations"])
+    if fmt != "darknet":  # (Darknet shares YOLO's accounting, which counts the ids as dropped in any case)
+        assert (rep.count("image ids dropped") == 0) == same_img
+        assert (rep.count("annotation ids dropped") == 0) == same_ann or not d["annotations"]
     if fmt == "openimages":
         assert rep.count("crowd flag written as IsGroupOf") == sum(a["iscrowd"] for a in d["annotations"])
 
@@ -81,3 +92,17 @@ def test_stats_and_validate_on_the_new_formats(tmp_path: Path) -> None:
         convert(src, tmp_path / fmt, src_format="coco", dst_format=fmt, write_options={"images": src.parent / "images"})
         assert [p for p in validate(tmp_path / fmt, fmt) if p.level == "error"] == [], fmt
         assert stats(read_dataset(tmp_path / fmt, fmt))["objects"] == 135, fmt
+
+
+@pytest.mark.parametrize("fmt", ["dota", "kitti", "openimages"])
+def test_ids_that_come_back_are_not_reported_lost(tmp_path: Path, fmt: str) -> None:
+    src = Path(__file__).resolve().parents[2] / "sample_data" / "scenes" / "gt.json"  # ids 1..N in file order
+    rep = convert(src, tmp_path / fmt, src_format="coco", dst_format=fmt, sidecar=False,
+                  write_options={"images": src.parent / "images"})
+    assert rep.count("image ids dropped") == 0 and rep.count("annotation ids dropped") == 0
+    back = read_dataset(tmp_path / fmt, fmt, sidecar=False)
+    gt = read_dataset(src, "coco")
+    assert back.images.ids.tolist() == gt.images.ids.tolist()
+    assert [Path(f).stem for f in back.images.file_names] == [Path(f).stem for f in gt.images.file_names]
+    assert back.annotations.ids.tolist() == gt.annotations.ids.tolist()
+    np.testing.assert_array_equal(back.annotations.image_ids, gt.annotations.image_ids)

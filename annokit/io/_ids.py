@@ -1,0 +1,48 @@
+"""Whether a format that numbers images and objects in file order gives the same ids back (private to
+:mod:`annokit.io`): then dropping the ids loses nothing, and the report says so."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from annokit.core.arrays import IntArray
+from annokit.core.dataset import Dataset
+
+__all__ = ["ids_read_back", "rank_of"]
+
+
+def ids_read_back(ds: Dataset, image_rank: IntArray, object_rank: IntArray | None = None) -> tuple[bool, bool]:
+    """``(image ids, annotation ids)``: whether reading the written files back gives them again.
+
+    Reading numbers the images 1..N in the stable order of ``image_rank`` (one sort key per image) and the objects
+    1..M in the stable order of ``object_rank`` (one key per object; default: the rank of the object's image, so
+    an image's objects in their order).
+
+    >>> from annokit.core.dataset import ImageTable
+    >>> from annokit.core.instances import Instances
+    >>> from annokit.core.labels import LabelSet
+    >>> ds = Dataset(images=ImageTable(ids=[1, 2], file_names=["a", "b"], heights=[1, 1], widths=[1, 1]),
+    ...              categories=LabelSet.from_names(["x"]),
+    ...              annotations=Instances(image_ids=[2, 1], boxes=[[0, 0, 1, 1]] * 2, labels=[1, 1], ids=[2, 1]))
+    >>> ids_read_back(ds, np.array([0, 1]))
+    (True, True)
+    """
+    im, a = ds.images, ds.annotations
+    order = np.argsort(image_rank, kind="stable")
+    img_ok = bool(np.array_equal(im.ids[order], np.arange(1, len(im) + 1)))
+    if object_rank is None:
+        object_rank = np.asarray(image_rank)[im.index_of(a.image_ids)] if len(a) else np.zeros(0, np.int64)
+    ann_ok = bool(np.array_equal(a.ids[np.argsort(object_rank, kind="stable")], np.arange(1, len(a) + 1)))
+    return img_ok, ann_ok
+
+
+def rank_of(keys: list[tuple[object, ...]]) -> IntArray:
+    """Each item's position once ``keys`` are sorted (the order a reader meets the files in).
+
+    >>> rank_of([("b",), ("a",), ("c",)]).tolist()
+    [1, 0, 2]
+    """
+    order = sorted(range(len(keys)), key=keys.__getitem__)
+    rank = np.empty(len(keys), dtype=np.int64)
+    rank[order] = np.arange(len(keys))
+    return rank
