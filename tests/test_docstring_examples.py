@@ -38,6 +38,12 @@ MODULES = [
     "annokit.metrics.coco",
     "annokit.metrics.voc",
     "annokit.api",
+    "annokit.io.darknet",
+    "annokit.io.kitti",
+    "annokit.io._ids",
+    "annokit.io.rotated",
+    "annokit.io.dota",
+    "annokit.io.openimages",
 ]
 
 
