@@ -195,6 +195,8 @@ def _check_darknet(root: PathLike, *, problems: Problems, recorder: LossRecorder
             continue
         seen.add(key)
         with problems.guard(lab):
+            if lab.exists() and not _inside(root, lab):
+                raise FormatError(lab, None, "a link leading outside the dataset folder; refused")
             h, w = _size_of(e, key, meta, sizes or {}, exif, read_image_sizes)
             lines = read_text(lab).splitlines() if lab.is_file() else []
             _check_fields(lab, lines, problems)

@@ -44,7 +44,7 @@ from annokit.io._ids import rank_of
 from annokit.io.validation import Problem, Problems
 
 __all__ = ["KeptSink", "class_tokens", "count_ids", "read_dota_keyed", "read_dota_labels", "read_dota_task1",
-           "validate_dota", "write_dota_into", "write_dota_labels", "write_dota_task1"]
+           "refuse_outside", "validate_dota", "write_dota_into", "write_dota_labels", "write_dota_task1"]
 
 PathLike = str | os.PathLike[str]
 MAX_FILE_BYTES = 1 << 30
@@ -393,11 +393,20 @@ class _Parts:
     image_dirs: list[Path] = field(default_factory=list)
 
 
+def refuse_outside(root: Path, files: list[Path]) -> None:
+    """A file that is a link leading outside ``root`` is refused (:class:`FormatError` naming it)."""
+    base = root.resolve()
+    for p in files:
+        if p.is_symlink() and not p.resolve().is_relative_to(base):
+            raise FormatError(p, None, "a link leading outside the dataset folder; refused")
+
+
 def _collect(root: Path) -> _Parts:
     parts = _Parts()
     for d in _label_dirs(root):
         with os.scandir(d.labels) as it:
             names = sorted(e.name for e in it if e.name.endswith(".txt") and e.is_file())
+        refuse_outside(root, [d.labels / n for n in names])
         if d.labels == root and "classes.txt" in names:
             names.remove("classes.txt")
         stems = sorted({Path(n).stem for n in names} | _image_stems(d))  # an image without labels: no objects

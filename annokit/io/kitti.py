@@ -39,7 +39,7 @@ from annokit.core.losses import LossRecorder
 from annokit.errors import FormatError
 from annokit.io._ids import rank_of
 from annokit.io._safe import IMAGE_EXTS, image_hw
-from annokit.io.dota import KeptSink, class_tokens, count_ids
+from annokit.io.dota import KeptSink, class_tokens, count_ids, refuse_outside
 from annokit.io.validation import Problem, Problems
 
 __all__ = ["FIELDS", "UNKNOWN", "read_kitti", "read_kitti_keyed", "validate_kitti", "write_kitti_into"]
@@ -131,6 +131,7 @@ def _sources(root: Path) -> list[_Source]:
                 if p.suffix.lower() in IMAGE_EXTS and p.is_file():
                     imgs.setdefault(p.stem, p)
         labs = {lab.stem: lab for lab in (d / "label_2").glob("*.txt")}
+        refuse_outside(root, list(labs.values()))
         for stem in sorted(set(labs) | set(imgs)):  # an image without a label file: an image without objects
             lab = labs.get(stem, d / "label_2" / f"{stem}.txt")
             out.append(_Source(split, lab, imgs.get(stem), lab.relative_to(root).as_posix()))

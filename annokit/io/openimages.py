@@ -243,7 +243,8 @@ def _oi_number(path: Path, j: int, col: str, text: str, problems: Problems) -> f
 
 
 def _read_image_rows(ann: Path, t: _OiTable) -> None:
-    files = sorted(set(ann.glob("*-images*-with-rotation.csv")) | set(ann.glob("image_ids_and_rotation.csv")))
+    files = sorted(set(_csv_files(ann, "*-images*-with-rotation.csv")) | set(_csv_files(ann,
+                                                                                         "image_ids_and_rotation.csv")))
     for p in files:
         head, rows = _read_csv(p, OI_IMAGE_FIELDS, ("ImageID",))
         k = head.index("ImageID")
@@ -286,8 +287,17 @@ def _box_row(p: Path, j: int, r: list[str], col: dict[str, int], problems: Probl
     return [xmin, xmax, ymin, ymax], extras
 
 
+def _csv_files(ann: Path, pattern: str) -> list[Path]:
+    """The CSV files of ``ann`` matching ``pattern``; one that is a link leading outside the dataset is refused."""
+    out = sorted(ann.glob(pattern))
+    for p in out:
+        if p.is_symlink() and not p.resolve().is_relative_to(ann.parent.resolve()):
+            raise FormatError(p, None, "a link leading outside the dataset folder; refused")
+    return out
+
+
 def _read_box_rows(ann: Path, t: _OiTable, problems: Problems) -> None:
-    for p in sorted(ann.glob("*-annotations-bbox.csv")):
+    for p in _csv_files(ann, "*-annotations-bbox.csv"):
         with problems.guard(p):
             head, rows = _read_csv(p, OI_BOX_FIELDS, ("ImageID", "LabelName", "XMin", "XMax", "YMin", "YMax"))
             col = {c: k for k, c in enumerate(head)}
@@ -304,7 +314,7 @@ def _read_box_rows(ann: Path, t: _OiTable, problems: Problems) -> None:
 
 
 def _read_label_rows(ann: Path, t: _OiTable, problems: Problems) -> None:
-    for p in sorted(ann.glob("*-annotations-human-imagelabels*.csv")):
+    for p in _csv_files(ann, "*-annotations-human-imagelabels*.csv"):
         with problems.guard(p):
             head, rows = _read_csv(p, OI_LABEL_FIELDS, ("ImageID", "LabelName", "Confidence"))
             col = {c: k for k, c in enumerate(head)}
@@ -489,7 +499,12 @@ def _oi_dataset(ann: Path, t: _OiTable, cats: LabelSet, names: list[str], height
     c = np.asarray(t.box_coords, dtype=np.float64).reshape(-1, 4)
     img = np.asarray(t.box_img, dtype=np.int64)
     W, H = widths[img].astype(np.float64), heights[img].astype(np.float64)
-    boxes = np.stack([c[:, 0] * W, c[:, 2] * H, c[:, 1] * W, c[:, 3] * H], axis=1)
+    with np.errstate(over="ignore"):
+        boxes = np.stack([c[:, 0] * W, c[:, 2] * H, c[:, 1] * W, c[:, 3] * H], axis=1)
+    bad = np.flatnonzero(~np.isfinite(boxes).all(axis=1))
+    if len(bad):
+        p, j = t.box_where[int(bad[0])]
+        raise FormatError(p, f"line {j}", "coordinates too large: the box in pixels is not finite")
     inst = Instances(image_ids=img + 1, boxes=boxes, labels=np.array([cid[m] for m in t.box_label], dtype=np.int64),
                      extras=t.box_extras)
     top: dict[str, Any] = {}

@@ -121,3 +121,12 @@ def test_missing_image_without_meta_is_an_error_naming_the_file(tmp_path: Path) 
     assert e.value.path.endswith("a.txt")
     (root / "images.meta").write_text("a 8 10\n")
     assert read_dataset(root, "darknet").annotations.boxes.tolist() == [[4.0, 3.2, 6.0, 4.8]]
+
+
+def test_label_link_leading_outside_is_refused(tmp_path: Path) -> None:
+    root = _dk(tmp_path, "0 0.5 0.5 0.2 0.2\n")
+    (tmp_path / "secret.txt").write_text("0 0.5 0.5 0.2 0.2\n")
+    (root / "obj_train_data" / "a.txt").unlink()
+    (root / "obj_train_data" / "a.txt").symlink_to(tmp_path / "secret.txt")
+    with pytest.raises(FormatError, match="outside the dataset"):
+        read_dataset(root, "darknet")

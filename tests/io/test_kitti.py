@@ -100,3 +100,12 @@ def test_scores_are_the_16th_field(tmp_path: Path) -> None:
     assert ds.annotations.scores.tolist() == [0.75] * 3
     write_dataset(ds, tmp_path / "again", "kitti", sidecar=False)
     assert (tmp_path / "again" / "training/label_2/000000.txt").read_text().splitlines()[0].endswith(" 0.75")
+
+
+def test_label_link_leading_outside_is_refused(tmp_path: Path) -> None:
+    root = _kitti(tmp_path)
+    (tmp_path / "secret.txt").write_text(LINES)
+    (root / "training" / "label_2" / "000001.txt").symlink_to(tmp_path / "secret.txt")
+    with pytest.raises(FormatError, match="outside the dataset") as e:
+        read_dataset(root, "kitti")
+    assert e.value.path.endswith("000001.txt")

@@ -133,3 +133,21 @@ def test_datumaro_reads_annokit_output_and_back(tmp_path: Path) -> None:
     back = read_dataset(tmp_path / "dm", "openimages")
     gt = read_dataset(SCENES / "gt.json", "coco")
     assert len(back) == len(gt) and len(back.annotations) == len(gt.annotations)
+
+
+def test_overflowing_coordinate_is_one_line(tmp_path: Path) -> None:
+    root = _oi(tmp_path, boxes=BOXES.splitlines()[0] + "\n000002b66c9c498e,xclick,/m/01g317,1,0.1,1e308,0.3,0.4,0,0,0,"
+                                                        "0,0\n")
+    with pytest.raises(FormatError, match="not finite") as e:
+        read_dataset(root, "openimages")
+    assert e.value.where == "line 2"
+
+
+def test_csv_link_leading_outside_is_refused(tmp_path: Path) -> None:
+    root = _oi(tmp_path)
+    outside = tmp_path / "elsewhere.csv"
+    outside.write_text(BOXES)
+    (root / "annotations" / "validation-annotations-bbox.csv").unlink()
+    (root / "annotations" / "validation-annotations-bbox.csv").symlink_to(outside)
+    with pytest.raises(FormatError, match="outside the dataset"):
+        read_dataset(root, "openimages")

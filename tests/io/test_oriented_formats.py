@@ -179,3 +179,12 @@ def test_cli_converts_dota_to_yolo_obb(tmp_path: Path, capsys: pytest.CaptureFix
     assert run_cli(main, ["convert", str(tmp_path / "o"), str(tmp_path / "y"), "--from", "yolo", "--to", "coco"]) == 2
     err = capsys.readouterr().err
     assert "yolo-obb" in err and len(err.strip().splitlines()) == 1 and not (tmp_path / "y").exists()
+
+
+def test_dota_label_link_leading_outside_is_refused(tmp_path: Path) -> None:
+    d = tmp_path / "ds" / "labelTxt"
+    d.mkdir(parents=True)
+    (tmp_path / "secret.txt").write_text("0 0 4 0 4 2 0 2 plane 0\n")
+    (d / "P1.txt").symlink_to(tmp_path / "secret.txt")
+    with pytest.raises(FormatError, match="outside the dataset"):
+        read_dataset(tmp_path / "ds", "dota")
