@@ -106,3 +106,69 @@ def test_ids_that_come_back_are_not_reported_lost(tmp_path: Path, fmt: str) -> N
     assert [Path(f).stem for f in back.images.file_names] == [Path(f).stem for f in gt.images.file_names]
     assert back.annotations.ids.tolist() == gt.annotations.ids.tolist()
     np.testing.assert_array_equal(back.annotations.image_ids, gt.annotations.image_ids)
+
+
+# ------------------------------------------------------------------------------------------- oriented, property-based
+from hypothesis import strategies as st  # noqa: E402
+
+
+@st.composite
+def _obb_datasets(draw):  # type: ignore[no-untyped-def]
+    from annokit.core.dataset import Dataset, ImageTable
+    from annokit.core.instances import Instances
+    from annokit.core.labels import LabelSet
+    from annokit.core.rotated import corners_to_ltrb
+
+    n_img = draw(st.integers(1, 3))
+    hw = [(draw(st.integers(8, 200)), draw(st.integers(8, 200))) for _ in range(n_img)]
+    rows, img = [], []
+    for i, (h, w) in enumerate(hw):
+        for _ in range(draw(st.integers(0, 4))):
+            xs = draw(st.lists(st.floats(0, w, allow_nan=False), min_size=4, max_size=4))
+            ys = draw(st.lists(st.floats(0, h, allow_nan=False), min_size=4, max_size=4))
+            rows.append(list(zip(xs, ys)))
+            img.append(i + 1)
+    corners = np.asarray(rows, dtype=np.float64).reshape(-1, 4, 2)
+    images = ImageTable(ids=np.arange(1, n_img + 1), file_names=[f"im{i}.png" for i in range(n_img)],
+                        heights=[h for h, _ in hw], widths=[w for _, w in hw])
+    labels = draw(st.lists(st.integers(0, 1), min_size=len(img), max_size=len(img)))
+    return Dataset(images=images, categories=LabelSet(ids=[0, 1], names=["plane", "ship"]),
+                   annotations=Instances(image_ids=np.asarray(img, dtype=np.int64), boxes=corners_to_ltrb(corners),
+                                         labels=np.asarray(labels, dtype=np.int64), corners=corners))
+
+
+@pytest.mark.parametrize("fmt", ["dota", "yolo-obb"])
+@SETTINGS
+@given(ds=_obb_datasets())
+def test_corners_exact_or_counted(tmp_path: Path, fmt: str, ds) -> None:  # type: ignore[no-untyped-def]
+    from annokit.convert import write_dataset
+
+    rep = write_dataset(ds, tmp_path / "x", fmt, sidecar=False, overwrite=True)
+    sizes = {f"labels/train/{Path(f).stem}.txt": (int(h), int(w))
+             for f, h, w in zip(ds.images.file_names, ds.images.heights, ds.images.widths)}
+    if fmt == "yolo-obb":
+        from annokit.io.yolo_obb import read_yolo_obb_keyed
+
+        back = read_yolo_obb_keyed(tmp_path / "x", sizes=sizes)[0]
+    else:
+        back = read_dataset(tmp_path / "x", fmt, sidecar=False)
+    got = back.annotations.corners if len(back.annotations) else np.zeros((0, 4, 2))
+    differ = int((got != ds.annotations.corners).any(axis=(1, 2)).sum()) if len(got) else 0
+    assert differ == rep.count("corner not exactly representable")
+    if fmt == "dota":
+        assert differ == 0  # pixels, the shortest exact text
+    else:
+        np.testing.assert_allclose(got, ds.annotations.corners, rtol=0, atol=1e-9)
+    # X -> COCO -> X: the same label files
+    write_dataset(back, tmp_path / "c.json", "coco", overwrite=True)
+    again = read_dataset(tmp_path / "c.json", "coco")
+    write_dataset(again, tmp_path / "y", fmt, sidecar=False, overwrite=True)
+    for p in sorted((tmp_path / "x").rglob("*.txt")):
+        assert p.read_text() == (tmp_path / "y" / p.relative_to(tmp_path / "x")).read_text()
+
+
+@given(v=st.floats(allow_nan=False, allow_infinity=False))
+def test_kitti_numbers_read_back_exactly(v: float) -> None:
+    from annokit.io.kitti import kitti_number
+
+    assert float(kitti_number(v)) == v
