@@ -109,7 +109,7 @@ def test_ids_that_come_back_are_not_reported_lost(tmp_path: Path, fmt: str) -> N
 
 
 # ------------------------------------------------------------------------------------------- oriented, property-based
-from hypothesis import strategies as st  # noqa: E402
+from hypothesis import strategies as st
 
 
 @st.composite
