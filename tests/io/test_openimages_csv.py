@@ -151,3 +151,22 @@ def test_csv_link_leading_outside_is_refused(tmp_path: Path) -> None:
     (root / "annotations" / "validation-annotations-bbox.csv").symlink_to(outside)
     with pytest.raises(FormatError, match="outside the dataset"):
         read_dataset(root, "openimages")
+
+
+def test_csv_to_coco_then_the_openimages_protocol(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    import orjson
+
+    from annokit.cli import cli
+    from annokit.cli._common import run_cli
+
+    root = _oi(tmp_path)
+    convert(root, tmp_path / "gt.json", src_format="openimages", dst_format="coco")
+    gt = read_dataset(tmp_path / "gt.json", "coco")
+    dets = [{"image_id": int(i), "category_id": int(c), "bbox": [b[0], b[1], b[2] - b[0], b[3] - b[1]],
+             "score": 0.9} for i, c, b in zip(gt.annotations.image_ids, gt.annotations.labels,
+                                               gt.annotations.boxes.tolist())]
+    (tmp_path / "dt.json").write_bytes(orjson.dumps(dets))
+    assert run_cli(cli, ["eval", "--protocol", "openimages", "--gt", str(tmp_path / "gt.json"), "--pred",
+                         str(tmp_path / "dt.json"), "--json", str(tmp_path / "r.json")]) == 0
+    res = orjson.loads((tmp_path / "r.json").read_bytes())
+    assert res["metrics"]["AP50"] == 1.0, res
