@@ -7,8 +7,9 @@ import numpy as np
 
 from annokit.core.arrays import IntArray
 from annokit.core.dataset import Dataset
+from annokit.core.losses import LossRecorder
 
-__all__ = ["ids_read_back", "rank_of"]
+__all__ = ["add_rows", "ids_read_back", "rank_of"]
 
 
 def ids_read_back(ds: Dataset, image_rank: IntArray, object_rank: IntArray | None = None) -> tuple[bool, bool]:
@@ -46,3 +47,11 @@ def rank_of(keys: list[tuple[object, ...]]) -> IntArray:
     rank = np.empty(len(keys), dtype=np.int64)
     rank[order] = np.arange(len(keys))
     return rank
+
+
+def add_rows(rec: LossRecorder, kind: str, rows: np.ndarray | list[bool], ds: Dataset, kept_in: str | None) -> None:
+    """Count the objects where ``rows`` (a boolean mask) is true under ``kind``, the first ones named by id."""
+    mask = np.asarray(rows, dtype=bool).reshape(-1)
+    where = np.flatnonzero(mask)
+    rec.add_many(kind, len(where), [f"annotation id {int(ds.annotations.ids[k])}" for k in where[:5]],
+                 kept_in=kept_in)

@@ -43,8 +43,9 @@ from annokit.errors import FormatError
 from annokit.io._ids import rank_of
 from annokit.io.validation import Problem, Problems
 
-__all__ = ["KeptSink", "class_tokens", "count_ids", "read_dota_keyed", "read_dota_labels", "read_dota_task1",
-           "refuse_outside", "validate_dota", "write_dota_into", "write_dota_labels", "write_dota_task1"]
+__all__ = ["KeptSink", "class_tokens", "count_ids", "object_losses", "read_dota_keyed", "read_dota_labels",
+           "read_dota_task1", "refuse_outside", "validate_dota", "write_dota_into", "write_dota_labels",
+           "write_dota_task1"]
 
 PathLike = str | os.PathLike[str]
 MAX_FILE_BYTES = 1 << 30
@@ -554,17 +555,27 @@ def _dataset_losses(ds: Dataset, sink: Any) -> None:
         sink.add_many("category ids renumbered: DOTA classes are names (read back sorted, from 1)", len(cats))
     unused = np.setdiff1d(cats.ids, a.labels)
     sink.add_many("categories without objects dropped: DOTA has no class list", len(unused))
-    sink.add_many("crowd flag dropped: DOTA has no iscrowd", int(a.iscrowd.sum()))
-    if a.scores is not None:
-        sink.add_many("scores dropped: DOTA label lines have no score (Task 1 files do)", len(a))
-    if a.segmentations is not None:
-        sink.add_many("segmentation dropped: DOTA lines hold four corners",
-                      sum(1 for s in a.segmentations if s is not None and s != []))
-    hull = (a.boxes[:, 2] - a.boxes[:, 0]) * (a.boxes[:, 3] - a.boxes[:, 1])
-    wh = a.widths_heights()
-    sink.add_many("area dropped: DOTA has no area", int(((a.area != hull) & (a.area != wh[:, 0] * wh[:, 1])).sum()))
+    object_losses(ds, sink, "DOTA", "DOTA lines hold four corners")
     if cats.supercategories is not None and any(cats.supercategories) or cats.extras is not None and any(cats.extras):
         sink.add_many("category fields dropped: DOTA has class names only", len(cats))
+
+
+def object_losses(ds: Dataset, sink: KeptSink, fmt: str, why_no_mask: str) -> None:
+    """Crowd flags, masks, areas and scores a label line cannot hold, counted object by object."""
+    from annokit.io._ids import add_rows
+
+    a = ds.annotations
+    add_rows(sink.rec, f"crowd flag dropped: {fmt} has no iscrowd", a.iscrowd, ds, sink.kept_in)
+    if a.scores is not None:
+        add_rows(sink.rec, f"scores dropped: {fmt} label lines have no score", np.ones(len(a), bool), ds,
+                 sink.kept_in)
+    if a.segmentations is not None:
+        add_rows(sink.rec, f"segmentation dropped: {why_no_mask}", [s is not None and s != [] for s in a.segmentations],
+                 ds, sink.kept_in)
+    wh = a.widths_heights()
+    hull = (a.boxes[:, 2] - a.boxes[:, 0]) * (a.boxes[:, 3] - a.boxes[:, 1])
+    add_rows(sink.rec, f"area dropped: {fmt} has no area (read back as the box area)",
+             (a.area != hull) & (a.area != wh[:, 0] * wh[:, 1]), ds, sink.kept_in)
 
 
 def write_dota_into(ds: Dataset, root: Path, *, recorder: LossRecorder | None = None, kept_in: str | None = None,

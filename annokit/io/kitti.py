@@ -39,7 +39,7 @@ from annokit.core.losses import LossRecorder
 from annokit.errors import FormatError
 from annokit.io._ids import rank_of
 from annokit.io._safe import IMAGE_EXTS, image_hw
-from annokit.io.dota import KeptSink, class_tokens, count_ids, refuse_outside
+from annokit.io.dota import KeptSink, class_tokens, count_ids, object_losses, refuse_outside
 from annokit.io.validation import Problem, Problems
 
 __all__ = ["FIELDS", "UNKNOWN", "read_kitti", "read_kitti_keyed", "validate_kitti", "write_kitti_into"]
@@ -281,13 +281,11 @@ def _dataset_losses(ds: Dataset, rec: LossRecorder, kept_in: str | None) -> None
     if list(cats.names) != sorted(cats.names) or cats.ids.tolist() != list(range(1, len(cats) + 1)):
         add("category ids renumbered: KITTI types are names (read back sorted, from 1)", len(cats))
     add("categories without objects dropped: KITTI has no class list", len(np.setdiff1d(cats.ids, a.labels)))
-    add("crowd flag dropped: KITTI has no iscrowd", int(a.iscrowd.sum()))
-    if a.segmentations is not None:
-        add("segmentation dropped: KITTI has 2-D boxes only", sum(1 for s in a.segmentations if s))
+    if a.scores is not None:  # scores are the 16th field
+        a = a.replace(scores=None)
+    object_losses(ds.with_annotations(a), KeptSink(rec, kept_in), "KITTI", "KITTI has 2-D boxes only")
     if a.corners is not None:
         add("oriented corners dropped: KITTI's 2-D box is axis-aligned (their hull kept)", len(a))
-    wh = a.widths_heights()
-    add("area dropped: KITTI has no area", int((a.area != wh[:, 0] * wh[:, 1]).sum()))
     if cats.supercategories is not None and any(cats.supercategories) or cats.extras is not None and any(cats.extras):
         add("category fields dropped: KITTI has type names only", len(cats))
 

@@ -635,18 +635,23 @@ def _object_losses(ds: Dataset, rec: LossRecorder, kept_in: str | None) -> None:
     def add(kind: str, n: int) -> None:
         rec.add_many(kind, n, kept_in=kept_in)
 
-    add("crowd flag written as IsGroupOf (read back as the field isgroupof, not iscrowd)",
-        int(sum(bool(c) for c, e in zip(a.iscrowd.tolist(), extras) if "isgroupof" not in (e or {}))))
-    add("crowd flag dropped: the object's isgroupof field is written instead",
-        int(sum(bool(c) for c, e in zip(a.iscrowd.tolist(), extras) if "isgroupof" in (e or {}))))
+    from annokit.io._ids import add_rows
+
+    has_flag = np.array(["isgroupof" in (e or {}) for e in extras], dtype=bool)
+    add_rows(rec, "crowd flag written as IsGroupOf (read back as the field isgroupof, not iscrowd)",
+             a.iscrowd & ~has_flag, ds, kept_in)
+    add_rows(rec, "crowd flag dropped: the object's isgroupof field is written instead", a.iscrowd & has_flag, ds,
+             kept_in)
     if a.scores is not None:
         add("scores written as Confidence (read back as the field confidence)", len(a))
     if a.segmentations is not None:
-        add("segmentation dropped: Open Images masks are not written", sum(1 for s in a.segmentations if s))
+        add_rows(rec, "segmentation dropped: Open Images masks are not written", [bool(s) for s in a.segmentations],
+                 ds, kept_in)
     if a.corners is not None:
         add("oriented corners dropped: Open Images boxes are axis-aligned (their hull kept)", len(a))
     wh = a.widths_heights()
-    add("area dropped: Open Images has no area", int((a.area != wh[:, 0] * wh[:, 1]).sum()))
+    add_rows(rec, "area dropped: Open Images has no area (read back as the box area)", a.area != wh[:, 0] * wh[:, 1],
+             ds, kept_in)
 
 
 def _image_rows(ds: Dataset, out: _OiOut, rec: LossRecorder, kept_in: str | None
