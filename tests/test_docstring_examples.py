@@ -40,7 +40,7 @@ MODULES = [
     "annokit.api",
     "annokit.io.darknet",
     "annokit.io.kitti",
-    "annokit.io._ids",
+    "annokit.io._writing",
     "annokit.io.rotated",
     "annokit.io.dota",
     "annokit.io.openimages",

@@ -33,6 +33,7 @@ from annokit.core.labels import LabelSet
 from annokit.core.losses import LossRecorder
 from annokit.errors import FormatError
 from annokit.io._safe import image_hw
+from annokit.io._writing import copy_image
 from annokit.io.validation import Problem, Problems, read_text
 from annokit.io.yolo import (
     _class_indices,
@@ -43,7 +44,6 @@ from annokit.io.yolo import (
     _inside,
     _instances,
     _label_lines,
-    _link_or_copy,
     _Rows,
     _Sink,
 )
@@ -330,9 +330,8 @@ def write_darknet_into(ds: Dataset, root: Path, *, split: str = "train", recorde
         lists.setdefault(sp, []).append(f"data/obj_{sp}_data/{rel.as_posix()}")
         meta.append(f"{shlex.quote(rel.with_suffix('').as_posix())} {int(ds.images.heights[i])} "
                     f"{int(ds.images.widths[i])}")
-        src = safe_join(images, ds.images.file_names[i]) if images is not None else None
-        if src is not None and src.is_file():
-            _link_or_copy(src, safe_join(root, f"obj_{sp}_data/{rel.as_posix()}"))
+        copy_image(images, ds.images.file_names[i], safe_join(root, f"obj_{sp}_data/{rel.as_posix()}").parent,
+                   rel.stem, sink.rec)
     names = [ds.categories.names[k] for k in cat_order]
     bad = [n for n in names if not n.strip() or "\n" in n or n != n.strip()]
     if bad:

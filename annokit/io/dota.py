@@ -33,14 +33,14 @@ from typing import Any
 import numpy as np
 
 from annokit._internal.files import atomic_dir, read_files, write_files
-from annokit._internal.paths import safe_join, safe_name
+from annokit._internal.paths import safe_name
 from annokit.core.dataset import Dataset, ImageTable
 from annokit.core.instances import Instances
 from annokit.core.labels import LabelSet
 from annokit.core.losses import LossRecorder
 from annokit.core.rotated import corners_to_ltrb
 from annokit.errors import FormatError
-from annokit.io._ids import rank_of
+from annokit.io._writing import rank_of
 from annokit.io.validation import Problem, Problems
 
 __all__ = ["KeptSink", "class_tokens", "count_ids", "object_losses", "read_dota_keyed", "read_dota_labels",
@@ -562,7 +562,7 @@ def _dataset_losses(ds: Dataset, sink: Any) -> None:
 
 def object_losses(ds: Dataset, sink: KeptSink, fmt: str, why_no_mask: str) -> None:
     """Crowd flags, masks, areas and scores a label line cannot hold, counted object by object."""
-    from annokit.io._ids import add_rows
+    from annokit.io._writing import add_rows
 
     a = ds.annotations
     add_rows(sink.rec, f"crowd flag dropped: {fmt} has no iscrowd", a.iscrowd, ds, sink.kept_in)
@@ -586,7 +586,7 @@ def write_dota_into(ds: Dataset, root: Path, *, recorder: LossRecorder | None = 
     Objects without corners are written as their boxes' corners; ``images`` (a folder of the images by
     ``file_name``) copies them into ``[<split>/]images``.
     """
-    from annokit.io.yolo import _link_or_copy
+    from annokit.io._writing import copy_image
 
     rec = recorder if recorder is not None else LossRecorder()
     sink = KeptSink(rec, kept_in)
@@ -610,10 +610,7 @@ def write_dota_into(ds: Dataset, root: Path, *, recorder: LossRecorder | None = 
         order_keys.append((bool(prefix), prefix, f"{stem}.txt"))
         body = _header(ds, i, sink) + [lines[k] for k in order[starts[i]:starts[i + 1]]]
         items.append((root / key, "".join(x + "\n" for x in body).encode()))
-        src = safe_join(images, im.file_names[i]) if images is not None else None
-        if src is not None and src.is_file():
-            (root / f"{prefix}images").mkdir(parents=True, exist_ok=True)
-            _link_or_copy(src, root / f"{prefix}images/{stem}{src.suffix}")
+        copy_image(images, im.file_names[i], root / f"{prefix}images", stem, rec)
     for p in {p.parent for p, _ in items} or {root / "labelTxt"}:
         p.mkdir(parents=True, exist_ok=True)
     write_files(items)
@@ -624,7 +621,7 @@ def write_dota_into(ds: Dataset, root: Path, *, recorder: LossRecorder | None = 
 def count_ids(ds: Dataset, rank: np.ndarray, sink: Any, fmt: str) -> None:
     """Image and annotation ids counted as dropped unless reading back (images in ``rank`` order, numbered from 1;
     objects in image order) gives them again."""
-    from annokit.io._ids import ids_read_back
+    from annokit.io._writing import ids_read_back
 
     img_ok, ann_ok = ids_read_back(ds, rank)
     sink.add_many(f"image ids dropped: {fmt} images are numbered 1..N in file order", 0 if img_ok else len(ds.images))

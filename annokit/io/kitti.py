@@ -31,14 +31,14 @@ from typing import Any
 import numpy as np
 
 from annokit._internal.files import read_files
-from annokit._internal.paths import safe_join, safe_name
+from annokit._internal.paths import safe_name
 from annokit.core.dataset import Dataset, ImageTable
 from annokit.core.instances import Instances
 from annokit.core.labels import LabelSet
 from annokit.core.losses import LossRecorder
 from annokit.errors import FormatError
-from annokit.io._ids import rank_of
 from annokit.io._safe import IMAGE_EXTS, image_hw
+from annokit.io._writing import rank_of
 from annokit.io.dota import KeptSink, class_tokens, count_ids, object_losses, refuse_outside
 from annokit.io.validation import Problem, Problems
 
@@ -297,7 +297,7 @@ def write_kitti_into(ds: Dataset, root: Path, *, split: str | None = None, recor
     Each image goes to ``<split>/label_2/<stem>.txt``: its own split (image extra ``split``), else ``split``, else
     ``label_2/`` at the top. ``images`` (a folder of the images by ``file_name``) copies them into ``image_2``.
     """
-    from annokit.io.yolo import _link_or_copy
+    from annokit.io._writing import copy_image
 
     rec = recorder if recorder is not None else LossRecorder()
     _dataset_losses(ds, rec, kept_in)
@@ -320,10 +320,7 @@ def write_kitti_into(ds: Dataset, root: Path, *, split: str | None = None, recor
         order_keys.append((bool(prefix), prefix, stem))
         (root / key).parent.mkdir(parents=True, exist_ok=True)
         (root / key).write_text("".join(lines[k] + "\n" for k in order[starts[i]:starts[i + 1]]), encoding="utf-8")
-        src = safe_join(images, im.file_names[i]) if images is not None else None
-        if src is not None and src.is_file():
-            (root / f"{prefix}image_2").mkdir(parents=True, exist_ok=True)
-            _link_or_copy(src, root / f"{prefix}image_2/{stem}{src.suffix}")
+        copy_image(images, im.file_names[i], root / f"{prefix}image_2", stem, rec)
     if not keys:
         (root / "label_2").mkdir()
     count_ids(ds, rank_of(order_keys), KeptSink(rec, kept_in), "KITTI")

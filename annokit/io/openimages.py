@@ -635,7 +635,7 @@ def _object_losses(ds: Dataset, rec: LossRecorder, kept_in: str | None) -> None:
     def add(kind: str, n: int) -> None:
         rec.add_many(kind, n, kept_in=kept_in)
 
-    from annokit.io._ids import add_rows
+    from annokit.io._writing import add_rows
 
     has_flag = np.array(["isgroupof" in (e or {}) for e in extras], dtype=bool)
     add_rows(rec, "crowd flag written as IsGroupOf (read back as the field isgroupof, not iscrowd)",
@@ -687,8 +687,7 @@ def write_openimages_into(ds: Dataset, root: Path, *, split: str = "train", reco
     The ImageID is the file name's stem; the subset the image's ``split`` extra, else ``split``. ``images``
     (a folder of the images by ``file_name``) copies them into ``images/<subset>/``.
     """
-    from annokit._internal.paths import safe_join
-    from annokit.io.yolo import _link_or_copy
+    from annokit.io._writing import copy_image
 
     rec = recorder if recorder is not None else LossRecorder()
     out, class_rows = _oi_plan(ds, split, rec, kept_in)
@@ -717,17 +716,14 @@ def write_openimages_into(ds: Dataset, root: Path, *, split: str = "train", reco
     if ds.info is not None or ds.licenses is not None or top:
         rec.add_many("dataset info / licenses / top-level fields dropped: Open Images has none", 1, kept_in=kept_in)
     for i, fn in enumerate(im.file_names):
-        src = safe_join(images, fn) if images is not None else None
-        if src is not None and src.is_file():
-            (root / "images" / out.subsets[i]).mkdir(parents=True, exist_ok=True)
-            _link_or_copy(src, root / "images" / out.subsets[i] / f"{out.image_ids[i]}{src.suffix}")
+        copy_image(images, fn, root / "images" / out.subsets[i], out.image_ids[i], rec)
     _count_ids(ds, out, rec, kept_in)
     return [f"{s}/{i}" for s, i in zip(out.subsets, out.image_ids)]
 
 
 def _count_ids(ds: Dataset, out: _OiOut, rec: LossRecorder, kept_in: str | None) -> None:
     """Ids are dropped unless reading back (images by subset file, then row; boxes likewise) numbers them again."""
-    from annokit.io._ids import ids_read_back, rank_of
+    from annokit.io._writing import ids_read_back, rank_of
 
     img_rank = rank_of([(f"{s}-images-with-rotation.csv",) for s in out.subsets])
     sub_rank = rank_of([(f"{s}-annotations-bbox.csv",) for s in out.subsets])

@@ -48,3 +48,18 @@ def test_oi_normalized_flag(tmp_path: Path, capsys: pytest.CaptureFixture[str]) 
     assert run_cli(cli, ["convert", str(dst), str(tmp_path / "b.json"), "--from", "openimages",
                          "--oi-normalized", "--oi-display-names"]) == 0
     assert "boxes kept normalised" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("fmt", ["darknet", "dota", "kitti", "openimages"])
+def test_missing_image_is_counted(tmp_path: Path, fmt: str) -> None:
+    import shutil
+
+    from annokit.convert import convert
+
+    imgs = tmp_path / "imgs"
+    shutil.copytree(SCENES / "images", imgs)
+    (imgs / "scene_002.png").unlink()
+    rep = convert(SCENES / "gt.json", tmp_path / fmt, src_format="coco", dst_format=fmt,
+                  write_options={"images": imgs})
+    assert rep.count("image not found in the --images folder") == 1 and not rep.lossless
+    assert len(list((tmp_path / fmt).rglob("*.png"))) == 47

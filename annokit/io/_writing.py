@@ -1,7 +1,10 @@
-"""Whether a format that numbers images and objects in file order gives the same ids back (private to
-:mod:`annokit.io`): then dropping the ids loses nothing, and the report says so."""
+"""Helpers of the writers of :mod:`annokit.io` (private): whether a format that numbers images and objects in file
+order gives the same ids back (then dropping the ids loses nothing, and the report says so), object-level loss
+counts, image copies."""
 
 from __future__ import annotations
+
+from pathlib import Path
 
 import numpy as np
 
@@ -9,7 +12,7 @@ from annokit.core.arrays import IntArray
 from annokit.core.dataset import Dataset
 from annokit.core.losses import LossRecorder
 
-__all__ = ["add_rows", "ids_read_back", "rank_of"]
+__all__ = ["add_rows", "copy_image", "ids_read_back", "rank_of"]
 
 
 def ids_read_back(ds: Dataset, image_rank: IntArray, object_rank: IntArray | None = None) -> tuple[bool, bool]:
@@ -55,3 +58,19 @@ def add_rows(rec: LossRecorder, kind: str, rows: np.ndarray | list[bool], ds: Da
     where = np.flatnonzero(mask)
     rec.add_many(kind, len(where), [f"annotation id {int(ds.annotations.ids[k])}" for k in where[:5]],
                  kept_in=kept_in)
+
+
+def copy_image(images: Path | None, file_name: str, dest_dir: Path, stem: str, rec: LossRecorder) -> None:
+    """Hard-link (else copy) ``images / file_name`` to ``dest_dir / (stem + its suffix)``; one missing is counted,
+    not copied."""
+    if images is None:
+        return
+    from annokit._internal.paths import safe_join
+    from annokit.io.yolo import _link_or_copy
+
+    src = safe_join(images, file_name)
+    if not src.is_file():
+        rec.add("image not found in the --images folder: not copied", file_name)
+        return
+    dest_dir.mkdir(parents=True, exist_ok=True)
+    _link_or_copy(src, dest_dir / f"{stem}{src.suffix}")
