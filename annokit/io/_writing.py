@@ -12,7 +12,7 @@ from annokit.core.arrays import IntArray
 from annokit.core.dataset import Dataset
 from annokit.core.losses import LossRecorder
 
-__all__ = ["add_rows", "copy_image", "ids_read_back", "rank_of"]
+__all__ = ["add_rows", "copy_image", "ids_read_back", "rank_of", "rows_by_image"]
 
 
 def ids_read_back(ds: Dataset, image_rank: IntArray, object_rank: IntArray | None = None) -> tuple[bool, bool]:
@@ -74,3 +74,11 @@ def copy_image(images: Path | None, file_name: str, dest_dir: Path, stem: str, r
         return
     dest_dir.mkdir(parents=True, exist_ok=True)
     _link_or_copy(src, dest_dir / f"{stem}{src.suffix}")
+
+
+def rows_by_image(ds: Dataset) -> list[IntArray]:
+    """The object rows of each image, in image order (an image's objects in their order)."""
+    pos = ds.images.index_of(ds.annotations.image_ids)
+    order = np.argsort(pos, kind="stable")
+    starts = np.searchsorted(pos[order], np.arange(len(ds.images) + 1))
+    return [order[starts[i]:starts[i + 1]] for i in range(len(ds.images))]

@@ -33,7 +33,7 @@ from annokit.core.labels import LabelSet
 from annokit.core.losses import LossRecorder
 from annokit.errors import FormatError
 from annokit.io._safe import image_hw
-from annokit.io._writing import copy_image
+from annokit.io._writing import copy_image, rows_by_image
 from annokit.io.validation import Problem, Problems, read_text
 from annokit.io.yolo import (
     _class_indices,
@@ -312,9 +312,7 @@ def write_darknet_into(ds: Dataset, root: Path, *, split: str = "train", recorde
     hw = _image_sizes(ds)
     cls = cls_of[ds.categories.index_of(a.labels)].tolist()
     lines = _detect_lines(ds, hw, cls, precision, sink)
-    pos = ds.images.index_of(a.image_ids)
-    order = np.argsort(pos, kind="stable")
-    starts = np.searchsorted(pos[order], np.arange(len(ds.images) + 1))
+    rows = rows_by_image(ds)
     keys: list[str] = []
     lists: dict[str, list[str]] = {}
     meta: list[str] = []
@@ -325,7 +323,7 @@ def write_darknet_into(ds: Dataset, root: Path, *, split: str = "train", recorde
             raise FormatError(None, f"images[{i}].file_name", f"two images would write {key}")
         dest = safe_join(root, key)
         dest.parent.mkdir(parents=True, exist_ok=True)
-        dest.write_text("".join(lines[k] + "\n" for k in order[starts[i]:starts[i + 1]]), encoding="utf-8")
+        dest.write_text("".join(lines[k] + "\n" for k in rows[i]), encoding="utf-8")
         keys.append(key)
         lists.setdefault(sp, []).append(f"data/obj_{sp}_data/{rel.as_posix()}")
         meta.append(f"{shlex.quote(rel.with_suffix('').as_posix())} {int(ds.images.heights[i])} "

@@ -586,16 +586,14 @@ def write_dota_into(ds: Dataset, root: Path, *, recorder: LossRecorder | None = 
     Objects without corners are written as their boxes' corners; ``images`` (a folder of the images by
     ``file_name``) copies them into ``[<split>/]images``.
     """
-    from annokit.io._writing import copy_image
+    from annokit.io._writing import copy_image, rows_by_image
 
     rec = recorder if recorder is not None else LossRecorder()
     sink = KeptSink(rec, kept_in)
     _dataset_losses(ds, sink)
     lines = _object_lines(ds, sink)
-    im, a = ds.images, ds.annotations
-    pos = im.index_of(a.image_ids)
-    order = np.argsort(pos, kind="stable")
-    starts = np.searchsorted(pos[order], np.arange(len(im) + 1))
+    im = ds.images
+    rows = rows_by_image(ds)
     keys: list[str] = []
     order_keys: list[tuple[object, ...]] = []
     items: list[tuple[Path, bytes]] = []
@@ -608,7 +606,7 @@ def write_dota_into(ds: Dataset, root: Path, *, recorder: LossRecorder | None = 
             raise FormatError(None, f"images[{i}].file_name", f"two images would write {key}")
         keys.append(key)
         order_keys.append((bool(prefix), prefix, f"{stem}.txt"))
-        body = _header(ds, i, sink) + [lines[k] for k in order[starts[i]:starts[i + 1]]]
+        body = _header(ds, i, sink) + [lines[k] for k in rows[i]]
         items.append((root / key, "".join(x + "\n" for x in body).encode()))
         copy_image(images, im.file_names[i], root / f"{prefix}images", stem, rec)
     for p in {p.parent for p, _ in items} or {root / "labelTxt"}:

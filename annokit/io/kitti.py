@@ -297,15 +297,13 @@ def write_kitti_into(ds: Dataset, root: Path, *, split: str | None = None, recor
     Each image goes to ``<split>/label_2/<stem>.txt``: its own split (image extra ``split``), else ``split``, else
     ``label_2/`` at the top. ``images`` (a folder of the images by ``file_name``) copies them into ``image_2``.
     """
-    from annokit.io._writing import copy_image
+    from annokit.io._writing import copy_image, rows_by_image
 
     rec = recorder if recorder is not None else LossRecorder()
     _dataset_losses(ds, rec, kept_in)
     lines = _lines(ds, rec, kept_in)
-    im, a = ds.images, ds.annotations
-    pos = im.index_of(a.image_ids)
-    order = np.argsort(pos, kind="stable")
-    starts = np.searchsorted(pos[order], np.arange(len(im) + 1))
+    im = ds.images
+    rows = rows_by_image(ds)
     keys: list[str] = []
     order_keys: list[tuple[object, ...]] = []
     for i in range(len(im)):
@@ -319,7 +317,7 @@ def write_kitti_into(ds: Dataset, root: Path, *, split: str | None = None, recor
         keys.append(key)
         order_keys.append((bool(prefix), prefix, stem))
         (root / key).parent.mkdir(parents=True, exist_ok=True)
-        (root / key).write_text("".join(lines[k] + "\n" for k in order[starts[i]:starts[i + 1]]), encoding="utf-8")
+        (root / key).write_text("".join(lines[k] + "\n" for k in rows[i]), encoding="utf-8")
         copy_image(images, im.file_names[i], root / f"{prefix}image_2", stem, rec)
     if not keys:
         (root / "label_2").mkdir()
