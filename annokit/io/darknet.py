@@ -9,6 +9,8 @@
 - Each image ``obj_<split>_data/<name>.<ext>`` has its labels beside it, ``obj_<split>_data/<name>.txt``: one line
   ``class cx cy w h`` per object, normalised by the image size, class ``k`` the ``k``-th line of ``obj.names``
   (read as category id ``k``). Exactly five fields a line (darknet's and datumaro's rule).
+- datumaro's "loose" layouts (``obj.names`` without ``obj.data``: ``images/<split>/`` with ``labels/<split>/``, or
+  ``Images/`` with ``Annotations/``) are read too (written: the strict layout).
 - Image sizes come from the image headers; for images that are not there, from ``images.meta``
   (``<name> <height> <width>`` a line, datumaro's file; ``<name>`` is the path inside ``obj_<split>_data`` without
   extension), else from the annokit sidecar.
@@ -152,6 +154,27 @@ class _Entry:
     split: str
     image: Path  # may be absent
     meta_name: str  # the name in images.meta: the path inside obj_<split>_data without extension
+    label: Path | None = None  # None: beside the image
+
+
+def _loose_entries(root: Path) -> list[_Entry]:
+    """datumaro's "loose" layouts (``obj.names`` without ``obj.data``): ``images/<split>/*`` with
+    ``labels/<split>/<stem>.txt``, or ``Images/*`` with ``Annotations/<stem>.txt`` (split ``train``)."""
+    from annokit.io._safe import IMAGE_EXTS
+
+    if (root / "images").is_dir():
+        pairs = [(d.name, d, root / "labels" / d.name) for d in sorted((root / "images").iterdir()) if d.is_dir()]
+    else:
+        pairs = [("train", root / "Images", root / "Annotations")]
+    out = []
+    for split, img_dir, lab_dir in pairs:
+        for p in sorted(img_dir.rglob("*")) if img_dir.is_dir() else []:
+            if p.suffix.lower() in IMAGE_EXTS and p.is_file():
+                rel = p.relative_to(img_dir).with_suffix("")
+                out.append(_Entry(split, p, rel.as_posix(), lab_dir / f"{rel.as_posix()}.txt"))
+    if not out:
+        raise FormatError(root, None, "obj.names without obj.data, and no images/<split>/ or Images/ folder")
+    return out
 
 
 def _entries(root: Path, data: ObjData, problems: Problems) -> list[_Entry]:
@@ -180,15 +203,17 @@ def _check_darknet(root: PathLike, *, problems: Problems, recorder: LossRecorder
     root = Path(root)
     if not root.is_dir():
         raise FormatError(root, None, "not a folder (a Darknet YOLO 1.1 dataset is a folder with obj.data)")
-    data = load_obj_data(root, problems)
+    loose = not any(root.glob("*.data")) and (root / "obj.names").is_file()
+    data = ObjData(root / "obj.names", None, root / "obj.names", {}) if loose else load_obj_data(root, problems)
     names = _class_names(data, problems, recorder)
     meta = _image_meta(root)
     images, rows = _Images(), _Rows()
     seen: set[str] = set()
-    entries = _entries(root, data, problems)
-    _count_unlisted(root, entries, problems, recorder)
+    entries = _loose_entries(root) if loose else _entries(root, data, problems)
+    if not loose:
+        _count_unlisted(root, entries, problems, recorder)
     for e in entries:
-        lab = e.image.with_suffix(".txt")
+        lab = e.label or e.image.with_suffix(".txt")
         key = lab.relative_to(root).as_posix()
         if key in seen:
             problems.error(lab, None, "listed twice (or two images share this label file)")

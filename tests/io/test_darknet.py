@@ -130,3 +130,16 @@ def test_label_link_leading_outside_is_refused(tmp_path: Path) -> None:
     (root / "obj_train_data" / "a.txt").symlink_to(tmp_path / "secret.txt")
     with pytest.raises(FormatError, match="outside the dataset"):
         read_dataset(root, "darknet")
+
+
+@pytest.mark.parametrize("layout,files", [("labels", ["images/train/1.jpg", "images/val/1.jpg"]),
+                                          ("annotations", ["Images/1.jpg"])])
+def test_reads_datumaro_loose_layouts(refdata, layout: str, files: list[str]) -> None:
+    root = refdata.path("formats", "datumaro", "yolo_dataset", layout)
+    ds = read_dataset(root, "darknet")
+    assert ds.images.file_names == files  # README.txt beside the labels is not an image
+    dm = datumaro_boxes(root, "yolo")
+    assert sum(len(v) for v in dm.values()) == len(ds.annotations)
+    for boxes in dm.values():
+        np.testing.assert_allclose([[x, y, x + w, y + h] for _, (x, y, w, h), _ in boxes],
+                                   ds.annotations.boxes[:2], atol=0.01)
