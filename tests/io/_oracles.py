@@ -21,7 +21,8 @@ def datumaro_boxes(path: Path, fmt: str) -> dict[str, list[tuple[str, list[float
     out: dict[str, list[tuple[str, list[float], dict]]] = {}
     for item in ds:
         boxes = [a for a in item.annotations if a.type.name in ("bbox", "rotated_bbox")]
-        out[item.id] = [(names[a.label], [float(v) for v in a.get_bbox()], dict(a.attributes)) for a in boxes]
+        key = item.id if item.id not in out else f"{item.subset}/{item.id}"  # the same id in two subsets
+        out[key] = [(names[a.label], [float(v) for v in a.get_bbox()], dict(a.attributes)) for a in boxes]
     return out
 
 
