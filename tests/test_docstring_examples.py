@@ -47,6 +47,12 @@ MODULES = [
     "annokit.compat.pycocotools.coco",
     "annokit.compat.pycocotools.cocoeval",
     "annokit.compat.pycocotools.mask",
+    "annokit.io.darknet",
+    "annokit.io.kitti",
+    "annokit.io._writing",
+    "annokit.io.rotated",
+    "annokit.io.dota",
+    "annokit.io.openimages",
 ]
 
 
