@@ -10,6 +10,7 @@ annokit's. annokit runs as the ``annokit eval`` command.
     python benchmarks/bench_coco_eval.py                                   # bbox, 5,000 images (data made if missing)
     python benchmarks/bench_coco_eval.py --iou-type segm --images 1000
     python benchmarks/bench_coco_eval.py --tools annokit,hotcoco,ultrafast-pycocotools,faster-coco-eval,pycocotools
+    python benchmarks/bench_coco_eval.py --tools annokit,annokit-compat,ultrafast-pycocotools --with-pycocotools
     python benchmarks/bench_coco_eval.py --scaling 5000,10000,20000,40000,80000 --tools annokit,hotcoco
 """
 
@@ -63,6 +64,8 @@ stats = [float(x) for x in e.stats[:12]]
     "ultrafast-pycocotools": "from ultrafast_pycocotools import COCO, COCOeval\n" + PYCOCO_API,
     "faster-coco-eval": "from faster_coco_eval import COCO, COCOeval_faster as COCOeval\n" + PYCOCO_API,
     "pycocotools": "from pycocotools.coco import COCO\nfrom pycocotools.cocoeval import COCOeval\n" + PYCOCO_API,
+    # annokit's pycocotools drop-in, through the same unmodified pycocotools script
+    "annokit-compat": "from annokit.compat.pycocotools import COCO, COCOeval\n" + PYCOCO_API,
 }
 EPILOGUE = """
 t3 = time.perf_counter()

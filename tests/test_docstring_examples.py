@@ -47,6 +47,18 @@ MODULES = [
     "annokit.distributed._cluster",
     "annokit.distributed._shards",
     "annokit.distributed.coco",
+    "annokit.compat",
+    "annokit.compat.errors",
+    "annokit.compat.pycocotools",
+    "annokit.compat.pycocotools.coco",
+    "annokit.compat.pycocotools.cocoeval",
+    "annokit.compat.pycocotools.mask",
+    "annokit.io.darknet",
+    "annokit.io.kitti",
+    "annokit.io._writing",
+    "annokit.io.rotated",
+    "annokit.io.dota",
+    "annokit.io.openimages",
 ]
 
 

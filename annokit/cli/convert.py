@@ -72,11 +72,15 @@ def _target_format(dst: Path, fmt: str | None) -> str:
               help="Folder of the source images (by file_name), copied (hard-linked) into the target layout.")
 @click.option("--gt", "gt", type=click.Path(exists=True, dir_okay=False, path_type=Path), default=None,
               help="coco-results: the ground truth that gives images and categories.")
+@click.option("--oi-normalized", "oi_normalized", is_flag=True, default=False,
+              help="openimages: images not at hand; keep the boxes normalised (each image 1 x 1, counted).")
+@click.option("--oi-display-names", "oi_display_names", is_flag=True, default=False,
+              help="openimages: name the categories by DisplayName instead of LabelName (the MID).")
 @quiet_option
 def convert_command(src: Path, dst: Path, src_format: str | None, dst_format: str | None, json_out: Path | None,
                     strict: bool, no_sidecar: bool, overwrite: bool, remap_file: Path | None, voc_zero_based: bool,
                     split: str | None, precision: int | None, images: Path | None, gt: Path | None,
-                    quiet: bool) -> None:
+                    oi_normalized: bool, oi_display_names: bool, quiet: bool) -> None:
     """Convert the dataset SRC into DST, counting every loss."""
     from annokit.convert import LossError, convert, get_format, load_mapping
 
@@ -86,6 +90,8 @@ def convert_command(src: Path, dst: Path, src_format: str | None, dst_format: st
     read_opts: dict[str, Any] = {"zero_based": voc_zero_based} if src_format == "voc" else {}
     if gt is not None:
         read_opts["gt"] = gt
+    if src_format == "openimages":
+        read_opts.update(normalized=oi_normalized, display_names=oi_display_names)
     write_opts: dict[str, Any] = {"split": split, "precision": precision, "images": images}
     if dst_format == "voc":
         write_opts["zero_based"] = voc_zero_based

@@ -43,7 +43,8 @@ def formats() -> list[FormatSpec[Any, Any]]:
 def detect_format(path: PathLike) -> str:
     """The name of the format ``path`` is in, recognised from its layout (and, for JSON, its top-level keys).
 
-    A folder annokit wrote says its format in its ``annokit.json``; otherwise: ``Annotations/`` is VOC,
+    A folder annokit wrote says its format in its ``annokit.json``; otherwise: ``Annotations/`` is VOC, ``obj.data``
+    Darknet, ``[<split>/]label_2/`` KITTI, ``[<split>/]labelTxt/`` DOTA, ``*-annotations-bbox.csv`` Open Images,
     ``data.yaml`` or ``labels/`` YOLO, ``gtFine/`` Cityscapes, ``masks/`` or ``instances/`` PNG masks, a JSON
     beside a folder of the same name COCO panoptic, folders of images class folders. A JSON file is COCO instances
     (an object with ``images``), COCO panoptic (``segments_info`` in its annotations) or COCO results (a list);
@@ -81,6 +82,9 @@ def _detect_folder(p: Path) -> str | None:
             pass
     if (p / "Annotations").is_dir():
         return "voc"
+    more = _detect_more(p)
+    if more is not None:
+        return more
     if (p / "gtFine").is_dir():
         return "cityscapes"
     if (p / "data.yaml").is_file() or (p / "labels").is_dir():
@@ -92,6 +96,21 @@ def _detect_folder(p: Path) -> str | None:
         return "coco-panoptic"
     if any(c.is_dir() for c in p.iterdir()):
         return "class-folders"
+    return None
+
+
+def _detect_more(p: Path) -> str | None:
+    """Darknet (``obj.data``), KITTI (``label_2/``), DOTA (``labelTxt/``), Open Images (``*-annotations-bbox.csv``)."""
+    if (p / "obj.data").is_file():
+        return "darknet"
+    subs = [p, *(c for c in p.iterdir() if c.is_dir())]
+    if any((d / "label_2").is_dir() for d in subs):
+        return "kitti"
+    if any((d / "labelTxt").is_dir() for d in subs):
+        return "dota"
+    ann = p / "annotations"
+    if any((ann if ann.is_dir() else p).glob("*-annotations-bbox.csv")):
+        return "openimages"
     return None
 
 

@@ -91,7 +91,19 @@ def _coco_read(path: Path, rec: LossRecorder, opts: CocoReadOptions, sidecar: bo
         scores = np.array([e["score"] for e in a.extras], dtype=np.float64)
         extras = [{k: v for k, v in e.items() if k != "score"} for e in a.extras]
         ds = ds.with_annotations(a.replace(scores=scores, extras=extras if any(extras) else None))
-    return ds, None
+    return _corners_from_extras(ds, path), None
+
+
+def _corners_from_extras(ds: Dataset, path: Path) -> Dataset:
+    """The ``corners`` field of every annotation (DOTA, YOLO-OBB objects written as COCO) as the corners column."""
+    from annokit.io.rotated import corners_from_records
+
+    a = ds.annotations
+    if a.extras is None or not len(a) or not all("corners" in e for e in a.extras):
+        return ds
+    corners = corners_from_records(a.extras, path=path)
+    extras = [{k: v for k, v in e.items() if k != "corners"} for e in a.extras]
+    return ds.with_annotations(a.replace(corners=corners, extras=extras if any(extras) else None))
 
 
 def _coco_write(ds: Dataset, path: Path, rec: LossRecorder, opts: NoOptions, kept_in: str | None) -> None:
@@ -103,6 +115,11 @@ def _coco_write(ds: Dataset, path: Path, rec: LossRecorder, opts: NoOptions, kep
     if ds.annotations.scores is not None:
         for r, s in zip(d["annotations"], ds.annotations.scores.tolist()):
             r["score"] = s
+    if ds.annotations.corners is not None:
+        from annokit.io.rotated import corners_to_fields
+
+        for r, c in zip(d["annotations"], corners_to_fields(ds.annotations.corners)):
+            r["corners"] = c
     _count_xywh_inexact(ds, rec, kept_in)
     path.write_bytes(orjson.dumps(d))
     return None
@@ -252,8 +269,18 @@ def _validate_yolo(path: Path) -> list[Problem]:
     return validate_yolo(path)
 
 
+def _yolo_detect_read(path: Path, rec: LossRecorder, opts: YoloReadOptions, sidecar: bool
+                      ) -> tuple[Dataset, list[str]]:
+    """``_yolo_read``, refusing a YOLO-OBB dataset (every line four corners) with an error naming yolo-obb."""
+    from annokit.io.yolo_obb import refuse_obb
+
+    ds, keys = _yolo_read(path, rec, opts, sidecar)
+    refuse_obb(path, ds, keys)
+    return ds, keys
+
+
 register(FormatSpec("yolo", "YOLO / Ultralytics detection: data.yaml, images/<split>, labels/<split>/*.txt",
-                    YoloReadOptions, YoloWriteOptions, _yolo_read, _yolo_writer("detect"), _validate_yolo,
+                    YoloReadOptions, YoloWriteOptions, _yolo_detect_read, _yolo_writer("detect"), _validate_yolo,
                     sidecar=True))
 register(FormatSpec("yolo-seg", "YOLO / Ultralytics polygon segmentation (one polygon a line)",
                     YoloReadOptions, YoloWriteOptions, _yolo_read, _yolo_writer("segment"), _validate_yolo,
@@ -358,3 +385,6 @@ def _pan_write(ds: Dataset, path: Path, rec: LossRecorder, opts: PanopticWriteOp
 
 register(FormatSpec("coco-panoptic", "COCO panoptic: NAME.json + NAME/ RGB id PNGs (id = R + 256 G + 256^2 B, 0 void)",
                     PanopticReadOptions, PanopticWriteOptions, _pan_read, _pan_write))
+
+
+from annokit.convert import _more_formats  # noqa: E402,F401  (Darknet, YOLO-OBB, DOTA, KITTI, Open Images)

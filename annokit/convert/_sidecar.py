@@ -35,11 +35,11 @@ SLOT = "_annokit_slot"
 ImageColumn = Literal["ids", "file_names", "heights", "widths", "extras"]
 CategoryColumn = Literal["ids", "names", "supercategories", "extras"]
 ObjectColumn = Literal["image_ids", "boxes", "labels", "scores", "iscrowd", "area", "ids", "segmentations", "ignore",
-                       "extras", "source_wh"]
+                       "extras", "source_wh", "corners"]
 _IMG: tuple[ImageColumn, ...] = ("ids", "file_names", "heights", "widths", "extras")
 _CAT: tuple[CategoryColumn, ...] = ("ids", "names", "supercategories", "extras")
 _ANN: tuple[ObjectColumn, ...] = ("image_ids", "boxes", "labels", "scores", "iscrowd", "area", "ids", "segmentations",
-                                  "ignore", "extras", "source_wh")
+                                  "ignore", "extras", "source_wh", "corners")
 
 
 class SidecarTag(BaseModel):
@@ -307,7 +307,8 @@ def _objects(fds: Dataset, sds: Dataset, pr: _Pairing, boxes: FloatArray, new_id
                      segmentations=(fr.segmentations or [None] * len(rest)) if kept.segmentations is not None
                      else None,
                      extras=(fr.extras or [{}] * len(rest)) if kept.extras is not None else None,
-                     source_wh=fr.source_wh if fr.source_wh is not None and kept.source_wh is not None else None)
+                     source_wh=fr.source_wh if fr.source_wh is not None and kept.source_wh is not None else None,
+                     corners=fr.corners if fr.corners is not None and kept.corners is not None else None)
     if kept.scores is not None and part.scores is None:
         kept = kept.replace(scores=None)
     return Instances.concat([kept, part])

@@ -30,7 +30,8 @@ if TYPE_CHECKING:
 __all__ = ["CityscapesWriteOptions", "ClassCsvReadOptions", "ClassFoldersWriteOptions", "CocoReadOptions",
            "CocoResultsReadOptions", "Direction", "FormatOptions", "NoOptions", "PanopticReadOptions",
            "PanopticWriteOptions", "PngWriteOptions", "VocReadOptions", "VocWriteOptions", "YoloReadOptions",
-           "YoloWriteOptions", "parse_options"]
+           "YoloWriteOptions", "parse_options",
+           "DotaWriteOptions", "KittiWriteOptions", "OpenImagesReadOptions", "OpenImagesWriteOptions"]
 
 Direction = Literal["read", "write"]
 
@@ -122,6 +123,39 @@ class PanopticWriteOptions(FormatOptions):
     """Writing COCO panoptic."""
 
     name: str = Field("panoptic", pattern=r"^[^/\\\x00]+$", description="name of NAME.json and NAME/ (the PNGs)")
+
+
+class DotaWriteOptions(FormatOptions):
+    """Writing DOTA label files (``[<split>/]labelTxt/*.txt``)."""
+
+    images: Path | None = Field(None, description="folder of the images (by file_name), copied into "
+                                                  "[<split>/]images")
+
+
+class KittiWriteOptions(FormatOptions):
+    """Writing KITTI object detection (``<split>/label_2/*.txt``)."""
+
+    split: str | None = Field(None, description="split folder of the images that name none (default: none, "
+                                                "label_2/ at the top)")
+    images: Path | None = Field(None, description="folder of the images (by file_name), copied into "
+                                                  "[<split>/]image_2")
+
+
+class OpenImagesReadOptions(FormatOptions):
+    """Reading Open Images CSV files."""
+
+    normalized: bool = Field(False, description="the images are not at hand: keep the boxes normalised (each "
+                                                "image taken as 1 x 1, counted) instead of refusing")
+    display_names: bool = Field(False, description="name the categories by DisplayName (the MID kept as the "
+                                                   "category field label_name) instead of by LabelName")
+
+
+class OpenImagesWriteOptions(FormatOptions):
+    """Writing Open Images CSV files."""
+
+    split: str | None = Field(None, description="subset of the images that name none (default train)")
+    images: Path | None = Field(None, description="folder of the images (by file_name), copied into "
+                                                  "images/<subset>")
 
 
 def _unknown(spec: FormatSpec[Any, Any], direction: Direction, name: str, model: type[FormatOptions]) -> str:

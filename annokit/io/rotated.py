@@ -1,6 +1,9 @@
 """Oriented boxes in COCO-style JSON: the per-object field ``"rbox": [cx, cy, w, h, angle]`` (angle in radians,
 as defined in :mod:`annokit.core.rotated`).
 
+Four-corner objects (DOTA, YOLO-OBB) go to COCO as the field ``"corners": [x1, y1, x2, y2, x3, y3, x4, y4]`` (the
+corners in their source order, pixels): :func:`corners_to_fields` writes it, :func:`corners_from_records` reads it.
+
 The COCO reader keeps unknown annotation fields in :attr:`Instances.extras`; :func:`rboxes_from_records` turns the
 ``rbox`` fields of those (or of any list of JSON objects, e.g. a results file's entries) into an ``(N, 5)`` column,
 and every bad value is one error naming the file and the object.
@@ -23,7 +26,7 @@ if TYPE_CHECKING:
     from annokit.core.dataset import Dataset
     from annokit.core.instances import Instances
 
-__all__ = ["rboxes_from_records", "read_rotated_results", "with_rboxes"]
+__all__ = ["corners_from_records", "corners_to_fields", "rboxes_from_records", "read_rotated_results", "with_rboxes"]
 
 _FIELDS = ("cx", "cy", "w", "h", "angle")
 
@@ -89,3 +92,34 @@ def read_rotated_results(path: str | os.PathLike[str] | list[Any], gt: Dataset) 
         return np.column_stack([b[:, :2], b[:, 2:] - b[:, :2]])
 
     return with_boxes(items, p, gt, hull).replace(rboxes=rb)
+
+
+def corners_to_fields(corners: FloatArray) -> list[list[float]]:
+    """``(N, 4, 2)`` corners as the COCO field values ``[x1, y1, ..., x4, y4]`` (integral values as ints).
+
+    >>> corners_to_fields(np.array([[[0, 0], [2.5, 0], [2.5, 1], [0, 1]]], float))
+    [[0, 0, 2.5, 0, 2.5, 1, 0, 1]]
+    """
+    flat = np.asarray(corners, dtype=np.float64).reshape(-1, 8)
+    return [[int(v) if v.is_integer() and abs(v) < 2**53 else v for v in row] for row in flat.tolist()]
+
+
+def corners_from_records(records: Sequence[dict[str, Any] | None], *, path: str | os.PathLike[str] | None = None,
+                         section: str = "annotations", key: str = "corners") -> FloatArray:
+    """``(N, 4, 2)`` corners from the ``key`` field of each record (``[x1, y1, ..., x4, y4]``); errors name
+    ``<section>[i].corners``.
+
+    >>> corners_from_records([{"corners": [0, 0, 2, 0, 2, 1, 0, 1]}]).tolist()
+    [[[0.0, 0.0], [2.0, 0.0], [2.0, 1.0], [0.0, 1.0]]]
+    """
+    out = np.empty((len(records), 8))
+    for i, rec in enumerate(records):
+        where = f"{section}[{i}].{key}"
+        v = (rec or {}).get(key)
+        if not isinstance(v, list) or len(v) != 8:
+            raise FormatError(path, where, f"expected eight numbers [x1, y1, ..., x4, y4], got {v!r}")
+        for j, x in enumerate(v):
+            if isinstance(x, bool) or not isinstance(x, (int, float)) or not math.isfinite(x):
+                raise FormatError(path, where, f"coordinate {j + 1} is not a finite number ({x!r})")
+        out[i] = v
+    return out.reshape(-1, 4, 2)
