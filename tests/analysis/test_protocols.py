@@ -9,7 +9,6 @@ import io
 import sys
 from pathlib import Path
 
-import orjson
 import pytest
 
 import annokit
@@ -19,13 +18,7 @@ HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parents[1] / "benchmarks"))
 sys.path.insert(0, str(HERE.parent / "metrics"))
 from synth_protocols_more import keypoints_data, lvis_data, rotated_data
-
-
-def _files(tmp_path: Path, data: dict) -> tuple[Path, Path]:
-    g, p = tmp_path / "gt.json", tmp_path / "res.json"
-    g.write_bytes(orjson.dumps(data["gt"]))
-    p.write_bytes(orjson.dumps(data["results"]))
-    return g, p
+from synth_protocols_more import write_json_pair as _files
 
 
 def test_evaluate_keypoints_and_rotated(tmp_path: Path) -> None:
@@ -43,7 +36,6 @@ def test_evaluate_keypoints_and_rotated(tmp_path: Path) -> None:
         kp_oracle(d["gt"], d["results"], quiet=False)
     assert rep.summary in printed.getvalue()  # pycocotools' summarize() lines
     r = rotated_data(11, 8)
-    (tmp_path / "r").mkdir()
     g, p = _files(tmp_path / "r", r)
     res = annokit.evaluate(g, p, iou_type="rotated")
     assert res.stats.tolist() == pytest.approx(rot_oracle(r["gt"], r["results"]).stats.tolist(), abs=1e-12)

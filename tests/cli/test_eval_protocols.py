@@ -108,10 +108,9 @@ def test_bad_inputs_are_one_line(tmp_path: Path, capsys: pytest.CaptureFixture[s
 
 # ------------------------------------------------------------------------------------- keypoints, LVIS, rotated
 def _json_pair(tmp_path: Path, data: dict) -> tuple[Path, Path]:
-    g, p = tmp_path / "gt.json", tmp_path / "res.json"
-    g.write_bytes(orjson.dumps(data["gt"]))
-    p.write_bytes(orjson.dumps(data["results"]))
-    return g, p
+    from synth_protocols_more import write_json_pair
+
+    return write_json_pair(tmp_path, data)
 
 
 def test_keypoints(tmp_path: Path) -> None:
