@@ -18,6 +18,7 @@ from annokit.convert._api import (
     remap_categories,
     write_dataset,
 )
+from annokit.convert import _registry_tools  # noqa: F401  (registers the annotation-tool formats)
 from annokit.convert._registry import FORMATS, FormatSpec
 from annokit.convert._validate import Problem, stats, validate
 from annokit.convert.options import FormatOptions, parse_options

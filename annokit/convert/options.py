@@ -28,7 +28,7 @@ if TYPE_CHECKING:
     from annokit.convert._registry import FormatSpec
 
 __all__ = ["CityscapesWriteOptions", "ClassCsvReadOptions", "ClassFoldersWriteOptions", "CocoReadOptions",
-           "CocoResultsReadOptions", "Direction", "FormatOptions", "NoOptions", "PanopticReadOptions",
+           "CocoResultsReadOptions", "CreateMLOptions", "Direction", "LabelmeReadOptions", "FormatOptions", "NoOptions", "PanopticReadOptions",
            "PanopticWriteOptions", "PngWriteOptions", "VocReadOptions", "VocWriteOptions", "YoloReadOptions",
            "YoloWriteOptions", "parse_options"]
 
@@ -122,6 +122,20 @@ class PanopticWriteOptions(FormatOptions):
     """Writing COCO panoptic."""
 
     name: str = Field("panoptic", pattern=r"^[^/\\\x00]+$", description="name of NAME.json and NAME/ (the PNGs)")
+
+
+class CreateMLOptions(FormatOptions):
+    """Reading and writing CreateML JSON."""
+
+    corner: bool = Field(False, description="x, y are the box's top-left corner (as datumaro reads them), not "
+                                            "Apple's centre")
+
+
+class LabelmeReadOptions(FormatOptions):
+    """Reading LabelMe JSON."""
+
+    labels: Path | None = Field(None, description="labels.txt giving category ids by line, as labelme2coco's "
+                                                  "--labels (default: labels.txt in the folder, when there)")
 
 
 def _unknown(spec: FormatSpec[Any, Any], direction: Direction, name: str, model: type[FormatOptions]) -> str:

@@ -1,0 +1,79 @@
+"""Pieces shared by the readers of annotation-tool formats (LabelMe, CVAT, CreateML; private to :mod:`annokit.io`).
+
+- :data:`Number`: a finite JSON number (``true`` is not a number, ``1e999`` is refused), for pydantic schemas.
+- :func:`image_size_or_none`: an image's (height, width) from its header, or None when the file is not there.
+- :func:`extent`: the ltrb extent of flat ``[x0, y0, x1, y1, ...]`` polygons.
+- :func:`polygon_area`: each object's area as COCO measures it (pixels of the rasterized segmentation).
+- :func:`number_text`: a coordinate as short exact text (``10``, ``10.5``, ``0.30000000000000004``).
+"""
+
+from __future__ import annotations
+
+import math
+import reprlib
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Annotated, Any
+
+import numpy as np
+from pydantic import PlainValidator
+
+from annokit._internal.paths import safe_join
+from annokit.core.arrays import FloatArray
+from annokit.io._safe import image_hw
+
+__all__ = ["Number", "extent", "image_size_or_none", "number_text", "polygon_area"]
+
+
+def _number(v: Any) -> float:
+    if isinstance(v, (int, float)) and not isinstance(v, bool):
+        try:
+            f = float(v)
+        except OverflowError:
+            raise ValueError(f"number too large, got {reprlib.repr(v)}") from None
+        if math.isfinite(f):
+            return f
+    raise ValueError(f"expected a finite number, got {reprlib.repr(v)}")
+
+
+Number = Annotated[float, PlainValidator(_number)]
+"""A finite number (int or float in the file; booleans, NaN and overflowing values refused)."""
+
+
+def image_size_or_none(root: Path, name: str, *, source: Any = None, where: str | None = None
+                       ) -> tuple[int, int] | None:
+    """(height, width) of the image ``name`` under ``root`` from its header; None when it is not a file there.
+
+    A name that leaves ``root`` (``..``, an absolute path) is a :class:`~annokit.errors.FormatError`."""
+    p = safe_join(root, name, source=source, where=where)
+    if not p.is_file():
+        return None
+    return image_hw(p)
+
+
+def extent(polygons: Sequence[Sequence[float]]) -> tuple[float, float, float, float]:
+    """The ltrb extent of flat polygons ``[[x0, y0, x1, y1, ...], ...]`` (none empty)."""
+    xs = [v for p in polygons for v in p[0::2]]
+    ys = [v for p in polygons for v in p[1::2]]
+    return min(xs), min(ys), max(xs), max(ys)
+
+
+def polygon_area(segs: Sequence[Any], hws: Sequence[tuple[int, int]], boxes: FloatArray) -> FloatArray:
+    """Each object's area: the pixel count of its rasterized segmentation (as pycocotools counts it) where it has
+    one and its image has a size, else its box area."""
+    from annokit.core.masks import rle_area, segmentation_to_rle
+
+    area = (boxes[:, 2] - boxes[:, 0]) * (boxes[:, 3] - boxes[:, 1])
+    out = np.array(area, dtype=np.float64)
+    for i, (seg, (h, w)) in enumerate(zip(segs, hws)):
+        if seg is not None and h > 0 and w > 0:
+            out[i] = float(rle_area([segmentation_to_rle(seg, h, w)])[0])
+    return out
+
+
+def number_text(v: float) -> str:
+    """``v`` as the shortest text that reads back as exactly ``v`` (integers without a decimal point)."""
+    f = float(v)
+    if f.is_integer() and abs(f) < 2**53:
+        return str(int(f))
+    return repr(f)
