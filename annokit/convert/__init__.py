@@ -8,6 +8,7 @@ Each format's options are a typed model (:mod:`annokit.convert.options`), its ru
 >>> report = convert("instances.json", "voc_out", src_format="coco", dst_format="voc")  # doctest: +SKIP
 """
 
+from annokit.convert import _registry_tools  # noqa: F401  (registers the annotation-tool formats)
 from annokit.convert._api import (
     convert,
     detect_format,
@@ -18,7 +19,6 @@ from annokit.convert._api import (
     remap_categories,
     write_dataset,
 )
-from annokit.convert import _registry_tools  # noqa: F401  (registers the annotation-tool formats)
 from annokit.convert._registry import FORMATS, FormatSpec
 from annokit.convert._validate import Problem, stats, validate
 from annokit.convert.options import FormatOptions, parse_options

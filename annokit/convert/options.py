@@ -28,9 +28,9 @@ if TYPE_CHECKING:
     from annokit.convert._registry import FormatSpec
 
 __all__ = ["CityscapesWriteOptions", "ClassCsvReadOptions", "ClassFoldersWriteOptions", "CocoReadOptions",
-           "CocoResultsReadOptions", "CreateMLOptions", "Direction", "LabelmeReadOptions", "FormatOptions", "NoOptions", "PanopticReadOptions",
-           "PanopticWriteOptions", "PngWriteOptions", "VocReadOptions", "VocWriteOptions", "YoloReadOptions",
-           "YoloWriteOptions", "parse_options"]
+           "CocoResultsReadOptions", "CreateMLOptions", "Direction", "FormatOptions", "LabelmeReadOptions",
+           "NoOptions", "PanopticReadOptions", "PanopticWriteOptions", "PngWriteOptions", "VocReadOptions",
+           "VocWriteOptions", "YoloReadOptions", "YoloWriteOptions", "parse_options"]
 
 Direction = Literal["read", "write"]
 

@@ -20,9 +20,10 @@ from pydantic import PlainValidator
 
 from annokit._internal.paths import safe_join
 from annokit.core.arrays import FloatArray
+from annokit.core.dataset import ImageTable
 from annokit.io._safe import image_hw
 
-__all__ = ["Number", "extent", "image_size_or_none", "number_text", "polygon_area"]
+__all__ = ["Number", "extent", "image_size_or_none", "image_table", "number_text", "polygon_area"]
 
 
 def _number(v: Any) -> float:
@@ -49,6 +50,16 @@ def image_size_or_none(root: Path, name: str, *, source: Any = None, where: str 
     if not p.is_file():
         return None
     return image_hw(p)
+
+
+def image_table(names: list[str], hw: Sequence[tuple[int, int]], extras: list[dict[str, Any]], *,
+                ids: Any = None) -> ImageTable:
+    """The images read: ids from 1 in order (unless given), their names, sizes and extras (None when all empty)."""
+    n = len(names)
+    return ImageTable(ids=np.arange(1, n + 1) if ids is None else ids, file_names=names,
+                      heights=np.asarray([x[0] for x in hw], dtype=np.int64).reshape(n),
+                      widths=np.asarray([x[1] for x in hw], dtype=np.int64).reshape(n),
+                      extras=extras if any(extras) else None)
 
 
 def extent(polygons: Sequence[Sequence[float]]) -> tuple[float, float, float, float]:

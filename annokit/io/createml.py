@@ -31,12 +31,12 @@ from pydantic import BaseModel, ConfigDict, Field, Strict
 
 from annokit._internal.files import atomic_dir
 from annokit._internal.paths import safe_name
-from annokit.core.dataset import Dataset, ImageTable
+from annokit.core.dataset import Dataset
 from annokit.core.instances import Instances
 from annokit.core.labels import LabelSet
 from annokit.core.losses import LossRecorder
 from annokit.errors import FormatError
-from annokit.io._annotool import Number, image_size_or_none
+from annokit.io._annotool import Number, image_size_or_none, image_table
 from annokit.io.validation import Problem, Problems
 
 __all__ = ["CREATEML_FILE", "CreateMLAnnotation", "CreateMLCoordinates", "CreateMLImage", "read_createml",
@@ -164,10 +164,7 @@ def _dataset(parsed: _Parsed, corner: bool) -> Dataset:
         boxes = np.stack([x, y, x + w, y + h], axis=1)
     else:
         boxes = np.stack([x - w / 2, y - h / 2, x + w / 2, y + h / 2], axis=1)
-    n = len(parsed.names)
-    images = ImageTable(ids=np.arange(1, n + 1), file_names=parsed.names,
-                        heights=[hw[0] for hw in parsed.hw], widths=[hw[1] for hw in parsed.hw],
-                        extras=parsed.img_extras if any(parsed.img_extras) else None)
+    images = image_table(parsed.names, parsed.hw, parsed.img_extras)
     ann = Instances(image_ids=np.asarray(parsed.obj_img, dtype=np.int64) + 1, boxes=boxes,
                     labels=np.asarray([lab[v] for v in parsed.labels], dtype=np.int64),
                     source_wh=xywh[:, 2:], extras=parsed.obj_extras if any(parsed.obj_extras) else None)
@@ -221,7 +218,7 @@ def validate_createml(path: PathLike) -> list[Problem]:
 
 
 # ----------------------------------------------------------------------------------------------- writing
-def _coordinates(ds: Dataset, corner: bool, recorder: LossRecorder | None) -> np.ndarray:
+def _coordinates(ds: Dataset, corner: bool, recorder: LossRecorder | None, kept_in: str | None) -> np.ndarray:
     """``(N, 4)`` x, y, width, height of each box; the boxes they do not give back exactly are counted."""
     a = ds.annotations
     b = a.boxes
@@ -237,7 +234,7 @@ def _coordinates(ds: Dataset, corner: bool, recorder: LossRecorder | None) -> np
     if recorder is not None and len(bad):
         err = float(np.abs(back[bad] - b[bad]).max())
         recorder.add_many(f"box edge not exactly representable as a CreateML centre and size (max error {err:.3g} "
-                          "px)", len(bad), [f"annotation id {int(a.ids[k])}" for k in bad[:5]])
+                          "px)", len(bad), [f"annotation id {int(a.ids[k])}" for k in bad[:5]], kept_in=kept_in)
     return np.stack([x, y, w, h], axis=1)
 
 
@@ -294,7 +291,7 @@ def write_createml_into(ds: Dataset, root: Path, *, corner: bool = False, record
     if len(set(names)) != len(names):
         dup = next(n for n in names if names.count(n) > 1)
         raise FormatError(None, None, f"two images named {dup!r}: CreateML tells images apart by name")
-    xywh = _coordinates(ds, corner, rec)
+    xywh = _coordinates(ds, corner, rec, kept_in)
     _losses(ds, rec, kept_in)
     (root / CREATEML_FILE).write_bytes(orjson.dumps(_records(ds, xywh), option=orjson.OPT_INDENT_2))
     return list(names)
