@@ -66,7 +66,7 @@ def _labelme_read(path: Path, rec: LossRecorder, opts: LabelmeReadOptions, sidec
                   ) -> tuple[Dataset, list[str]]:
     from annokit.io.labelme import read_labelme_keyed
 
-    return read_labelme_keyed(path, labels=opts.labels, recorder=rec)
+    return read_labelme_keyed(path, labels=opts.labels, raster_boxes=opts.raster_boxes, recorder=rec)
 
 
 def _labelme_write(ds: Dataset, path: Path, rec: LossRecorder, opts: NoOptions, kept_in: str | None) -> list[str]:

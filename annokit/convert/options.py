@@ -136,6 +136,8 @@ class LabelmeReadOptions(FormatOptions):
 
     labels: Path | None = Field(None, description="labels.txt giving category ids by line, as labelme2coco's "
                                                   "--labels (default: labels.txt in the folder, when there)")
+    raster_boxes: bool = Field(False, description="boxes and areas as labelme2coco computes them (the shapes drawn "
+                                                  "with PIL), not the exact extent of the geometry")
 
 
 def _unknown(spec: FormatSpec[Any, Any], direction: Direction, name: str, model: type[FormatOptions]) -> str:

@@ -6,8 +6,9 @@ Conventions (every shift lives here):
   datumaro reads them: ``x = xtl, w = xbr - xtl``).
 - ``<polygon points="x0,y0;x1,y1;...">`` is a polygon segmentation; its box is the extent of its points.
 - ``<mask rle left top width height>``: CVAT's run lengths over the ``width x height`` crop at (``left``, ``top``),
-  row by row, starting with a run of background; read as a COCO RLE of the whole image, its box the crop
-  (``l = left, r = left + width``). Written with the mask's tight crop.
+  row by row, starting with a run of background; read as a COCO RLE of the whole image, its box the extent of its
+  pixels (CVAT's crop is that extent; datumaro's exporter writes the whole image as the crop). Written with the
+  mask's tight crop.
 - Categories are the ``<meta>`` labels in order, numbered from 1; a label a shape uses that ``<meta>`` does not
   declare is appended (warned). A label's colour, type and attribute declarations are kept in the category
   extras (``cvat``) and written back; the rest of ``<meta>`` (task, project, dumped ...) in the dataset's
@@ -280,8 +281,10 @@ def _mask(el: Element, f: Path, where: str, hw: tuple[int, int], problems: Probl
     full[top:top + h, left:left + w] = crop
     rle = bitmap_to_rle(full)
     counts = rle["counts"]
-    return (left, top, left + w, top + h), {"size": [H, W],
-                                            "counts": counts.decode() if isinstance(counts, bytes) else counts}
+    rows, cols = np.nonzero(crop.any(axis=1))[0], np.nonzero(crop.any(axis=0))[0]
+    box = (left + int(cols[0]), top + int(rows[0]), left + int(cols[-1]) + 1, top + int(rows[-1]) + 1) \
+        if len(rows) else (left, top, left, top)
+    return box, {"size": [H, W], "counts": counts.decode() if isinstance(counts, bytes) else counts}
 
 
 def _image_attrs(img: Element, f: Path, where: str, problems: Problems) -> tuple[int, str, int, int] | None:
@@ -511,7 +514,7 @@ def _mask_xml(w: _Writer, r: int, hw: tuple[int, int], seg: Any) -> str | None:
     t, b, left, right = int(ys[0]), int(ys[-1]) + 1, int(xs[0]), int(xs[-1]) + 1
     box = w.ds.annotations.boxes[r]
     if not np.array_equal(box, [left, t, right, b]):
-        w.lost("box: CVAT's mask box is its crop (the mask's extent)", f"annotation id {int(w.ds.annotations.ids[r])}")
+        w.lost("box: a CVAT mask's box is its pixels' extent", f"annotation id {int(w.ds.annotations.ids[r])}")
     rle = cvat_rle_encode(m[t:b, left:right])
     return f'rle="{rle}" left="{left}" top="{t}" width="{right - left}" height="{b - t}"'
 

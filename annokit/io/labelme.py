@@ -61,6 +61,7 @@ LABELME_VERSION = "5.5.0"
 RegionType = Literal["polygon", "rectangle", "circle", "oriented_rectangle", "mask"]
 REGIONS = ("polygon", "rectangle", "circle", "oriented_rectangle", "mask")
 OTHERS = ("point", "points", "line", "linestrip")
+IGNORE = "__ignore__"
 _POINT_COUNT = {"point": 1, "rectangle": 2, "line": 2, "circle": 2, "mask": 2, "oriented_rectangle": 4}
 _SHAPE_KEYS = {"label", "points", "group_id", "shape_type", "flags", "description", "mask"}
 _TOP_KEYS = {"version", "flags", "shapes", "imagePath", "imageData", "imageHeight", "imageWidth"}
@@ -135,6 +136,9 @@ class _Parsed:
     segs: list[Any] = field(default_factory=list)
     obj_extras: list[dict[str, Any]] = field(default_factory=list)
     others: int = 0
+    ignored: list[str] = field(default_factory=list)
+    raster: bool = False
+    areas: list[float] = field(default_factory=list)
 
 
 @dataclass(frozen=True)
@@ -234,6 +238,34 @@ def _shape_extras(s: LabelmeShape) -> dict[str, Any]:
     return ex
 
 
+def _drawn(parts: list[_Part], shapes: list[LabelmeShape], hw: tuple[int, int]) -> tuple[Any, float]:
+    """The box and area ``labelme2coco`` gives an object: the extent and pixel count of its shapes drawn with PIL
+    (outline and fill, as labelme's ``shape_to_mask`` draws them)."""
+    from PIL import Image, ImageDraw
+
+    canvas = Image.new("L", (hw[1], hw[0]), 0)
+    draw = ImageDraw.Draw(canvas)
+    m = np.zeros(hw, dtype=bool)
+    for p, s in zip(parts, shapes):
+        t, xy = s.shape_type or "polygon", [tuple(v) for v in s.points]
+        if p.bitmap is not None:
+            m |= p.bitmap
+        elif t == "rectangle":
+            (xa, ya), (xb, yb) = xy
+            draw.rectangle(((min(xa, xb), min(ya, yb)), (max(xa, xb), max(ya, yb))), outline=1, fill=1)
+        elif t == "circle":
+            (cx, cy), (ex, ey) = xy
+            d = math.sqrt((cx - ex) ** 2 + (cy - ey) ** 2)
+            draw.ellipse(((cx - d, cy - d), (cx + d, cy + d)), outline=1, fill=1)
+        else:
+            draw.polygon(xy, outline=1, fill=1)
+    m |= np.asarray(canvas, dtype=bool)
+    rows, cols = np.nonzero(m.any(axis=1))[0], np.nonzero(m.any(axis=0))[0]
+    if not len(rows):
+        return (0.0, 0.0, 0.0, 0.0), 0.0
+    return (float(cols[0]), float(rows[0]), float(cols[-1] + 1), float(rows[-1] + 1)), float(m.sum())
+
+
 def _object(parts: list[_Part], shapes: list[LabelmeShape], hw: tuple[int, int]) -> tuple[Any, Any, dict[str, Any]]:
     """An object's box, segmentation and extras from its parts (in file order)."""
     from annokit.core.masks import bitmap_to_rle, polygons_to_rle, rle_to_bitmap
@@ -279,11 +311,15 @@ def _image_size(doc: LabelmeFile, f: Path, problems: Problems) -> tuple[int, int
     return hw
 
 
-def _add_shapes(doc: LabelmeFile, f: Path, hw: tuple[int, int], img: int, out: _Parsed) -> list[dict[str, Any]]:
+def _add_shapes(doc: LabelmeFile, f: Path, hw: tuple[int, int], img: int, out: _Parsed, ignore: bool
+                ) -> list[dict[str, Any]]:
     """The file's region shapes grouped into objects (appended to ``out``); returns the other shapes."""
     groups: dict[Any, tuple[list[_Part], list[LabelmeShape]]] = {}
     others: list[dict[str, Any]] = []
     for k, s in enumerate(doc.shapes):
+        if s.label == IGNORE and ignore:
+            out.ignored.append(f"{f.name}: shapes[{k}]")
+            continue
         if (s.shape_type or "polygon") in OTHERS:
             others.append(s.model_dump(exclude_none=False))
             continue
@@ -293,6 +329,9 @@ def _add_shapes(doc: LabelmeFile, f: Path, hw: tuple[int, int], img: int, out: _
         shapes.append(s)
     for parts, shapes in groups.values():
         box, seg, ex = _object(parts, shapes, hw)
+        if out.raster:
+            box, area = _drawn(parts, shapes, hw)
+            out.areas.append(area)
         out.obj_img.append(img)
         out.boxes.append(box)
         out.labels.append(shapes[0].label)
@@ -301,11 +340,18 @@ def _add_shapes(doc: LabelmeFile, f: Path, hw: tuple[int, int], img: int, out: _
     return others
 
 
-def _add_file(f: Path, root: Path, problems: Problems, recorder: LossRecorder | None, out: _Parsed) -> None:
+def _add_file(f: Path, root: Path, problems: Problems, recorder: LossRecorder | None, out: _Parsed, ignore: bool
+              ) -> None:
     from annokit.io.coco import load_json
 
+    data = load_json(f)
+    if not (isinstance(data, dict) and ("shapes" in data or "imagePath" in data)):
+        problems.warning(f, None, "not a LabelMe file (no 'shapes' nor 'imagePath'); not read")
+        if recorder is not None:
+            recorder.add("JSON files that are not LabelMe files (no 'shapes' nor 'imagePath') not read", f.name)
+        return
     try:
-        doc = LabelmeFile.model_validate(load_json(f))
+        doc = LabelmeFile.model_validate(data)
     except pydantic.ValidationError as exc:
         problems.schema_errors(exc, f)
         return
@@ -318,7 +364,7 @@ def _add_file(f: Path, root: Path, problems: Problems, recorder: LossRecorder | 
     if doc.imageData and recorder is not None:
         recorder.add("embedded image (imageData) not carried: annokit converts annotations, not pixels", key)
     img = len(out.keys)
-    others = _add_shapes(doc, f, hw, img, out)
+    others = _add_shapes(doc, f, hw, img, out, ignore)
     iex: dict[str, Any] = dict(doc.model_extra or {})
     if doc.flags:
         iex["flags"] = doc.flags
@@ -331,13 +377,19 @@ def _add_file(f: Path, root: Path, problems: Problems, recorder: LossRecorder | 
     out.img_extras.append(iex)
 
 
-def _check_labelme(path: PathLike, *, problems: Problems, recorder: LossRecorder | None) -> _Parsed:
-    """The rules of the format, shared by :func:`read_labelme_keyed` and :func:`validate_labelme`."""
+def _check_labelme(path: PathLike, *, problems: Problems, recorder: LossRecorder | None, ignore: bool,
+                   raster: bool = False) -> _Parsed:
+    """The rules of the format, shared by :func:`read_labelme_keyed` and :func:`validate_labelme`; ``ignore``:
+    shapes labelled ``__ignore__`` are left out (labels.txt starts with it); ``raster``: boxes and areas as
+    ``labelme2coco`` draws them."""
     root = Path(path)
-    out = _Parsed()
+    out = _Parsed(raster=raster)
     for f in _files(root):
         with problems.guard(f):
-            _add_file(f, root, problems, recorder, out)
+            _add_file(f, root, problems, recorder, out, ignore)
+    if out.ignored and recorder is not None:
+        recorder.add_many("shapes labelled __ignore__ not read (labels.txt ignores them, as labelme2coco does)",
+                          len(out.ignored), out.ignored[:5])
     return out
 
 
@@ -365,16 +417,20 @@ def _categories(parsed: _Parsed, lines: list[str] | None, recorder: LossRecorder
     return LabelSet(ids=np.asarray([i for i, _ in pairs], dtype=np.int64), names=[n for _, n in pairs])
 
 
-def read_labelme_keyed(path: PathLike, *, labels: PathLike | None = None, recorder: LossRecorder | None = None
-                       ) -> tuple[Dataset, list[str]]:
+def read_labelme_keyed(path: PathLike, *, labels: PathLike | None = None, raster_boxes: bool = False,
+                       recorder: LossRecorder | None = None) -> tuple[Dataset, list[str]]:
     """:func:`read_labelme` and each image's key (its JSON's path from the folder), for the sidecar."""
     root = Path(path)
-    parsed = _check_labelme(root, problems=Problems(collect=False), recorder=recorder)
-    cats = _categories(parsed, _label_lines(Path(labels) if labels is not None else None, root), recorder)
+    lines = _label_lines(Path(labels) if labels is not None else None, root)
+    ignore = bool(lines) and lines is not None and lines[0] == IGNORE
+    parsed = _check_labelme(root, problems=Problems(collect=False), recorder=recorder, ignore=ignore,
+                            raster=raster_boxes)
+    cats = _categories(parsed, lines, recorder)
     lab = dict(zip(cats.names, cats.ids.tolist()))
     images = image_table(parsed.names, parsed.hw, parsed.img_extras)
     boxes = np.asarray(parsed.boxes, dtype=np.float64).reshape(-1, 4)
-    area = polygon_area(parsed.segs, [parsed.hw[i] for i in parsed.obj_img], boxes)
+    area = np.asarray(parsed.areas, dtype=np.float64) if raster_boxes else \
+        polygon_area(parsed.segs, [parsed.hw[i] for i in parsed.obj_img], boxes)
     ann = Instances(image_ids=np.asarray(parsed.obj_img, dtype=np.int64) + 1, boxes=boxes,
                     labels=np.asarray([lab[v] for v in parsed.labels], dtype=np.int64), area=area,
                     segmentations=list(parsed.segs) if parsed.segs else None,
@@ -386,8 +442,8 @@ def read_labelme_keyed(path: PathLike, *, labels: PathLike | None = None, record
     return Dataset(images=images, categories=cats, annotations=ann), list(parsed.keys)
 
 
-def read_labelme(path: PathLike, *, labels: PathLike | None = None, recorder: LossRecorder | None = None
-                 ) -> Dataset:
+def read_labelme(path: PathLike, *, labels: PathLike | None = None, raster_boxes: bool = False,
+                 recorder: LossRecorder | None = None) -> Dataset:
     """Read LabelMe JSON: one file, or every ``*.json`` under a folder.
 
     Parameters
@@ -395,6 +451,9 @@ def read_labelme(path: PathLike, *, labels: PathLike | None = None, recorder: Lo
     path : str or PathLike
     labels : str or PathLike, optional
         ``labels.txt`` giving category ids by line (default: ``labels.txt`` in the folder, when there).
+    raster_boxes : bool
+        Boxes and areas as ``labelme2coco`` computes them (extent and pixel count of the shapes drawn with PIL)
+        instead of the exact extent of the geometry and pycocotools' pixel count of the segmentation.
     recorder : LossRecorder, optional
         Where embedded images (not carried) are counted.
 
@@ -407,14 +466,15 @@ def read_labelme(path: PathLike, *, labels: PathLike | None = None, recorder: Lo
     --------
     >>> ds = read_labelme("data_annotated/")  # doctest: +SKIP
     """
-    return read_labelme_keyed(path, labels=labels, recorder=recorder)[0]
+    return read_labelme_keyed(path, labels=labels, raster_boxes=raster_boxes, recorder=recorder)[0]
 
 
 def validate_labelme(path: PathLike) -> list[Problem]:
     """Every problem of a LabelMe file or folder, with its file and place (see :func:`read_labelme`)."""
     problems = Problems(collect=True)
     with problems.guard(path):
-        _check_labelme(path, problems=problems, recorder=None)
+        lines = _label_lines(None, Path(path))
+        _check_labelme(path, problems=problems, recorder=None, ignore=bool(lines) and lines[0] == IGNORE)
     return problems.items
 
 
