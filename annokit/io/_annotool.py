@@ -21,9 +21,12 @@ from pydantic import PlainValidator
 from annokit._internal.paths import safe_join
 from annokit.core.arrays import FloatArray
 from annokit.core.dataset import ImageTable
+from annokit.core.instances import Instances
+from annokit.core.losses import LossRecorder
 from annokit.io._safe import image_hw
 
-__all__ = ["Number", "extent", "image_size_or_none", "image_table", "number_text", "polygon_area"]
+__all__ = ["Number", "count_wh_spelling", "extent", "image_size_or_none", "image_table", "number_text",
+           "polygon_area"]
 
 
 def _number(v: Any) -> float:
@@ -88,3 +91,16 @@ def number_text(v: float) -> str:
     if f.is_integer() and abs(f) < 2**53:
         return str(int(f))
     return repr(f)
+
+
+def count_wh_spelling(a: Instances, rec: LossRecorder, kept_in: str | None, fmt: str) -> None:
+    """Count the boxes whose COCO width / height (as the source spelt them) an ltrb format cannot give back: the
+    same edges, but ``r - l`` is another float than the source's ``w``."""
+    if a.source_wh is None or not len(a):
+        return
+    from annokit.io.coco import ltrb_to_coco_bbox
+
+    back = ltrb_to_coco_bbox(a.boxes)[:, 2:]
+    bad = np.flatnonzero((back != a.source_wh).any(axis=1))
+    rec.add_many(f"COCO width/height spelling: {fmt} keeps box edges (same box, w = r - l another float)", len(bad),
+                 [f"annotation id {int(a.ids[k])}" for k in bad[:5]], kept_in=kept_in)

@@ -44,7 +44,7 @@ from annokit.core.instances import Instances
 from annokit.core.labels import LabelSet
 from annokit.core.losses import LossRecorder
 from annokit.errors import FormatError
-from annokit.io._annotool import extent, image_table, number_text, polygon_area
+from annokit.io._annotool import count_wh_spelling, extent, image_table, number_text, polygon_area
 from annokit.io._safe import MAX_PIXELS, parse_xml
 from annokit.io.validation import Problem, Problems
 
@@ -566,6 +566,7 @@ def _image_xml(w: _Writer, i: int, rows: np.ndarray, indent: str) -> None:
 
 def _dataset_losses(w: _Writer) -> None:
     ds, a = w.ds, w.ds.annotations
+    count_wh_spelling(a, w.rec, w.kept_in, "CVAT")
     cats = ds.categories
     if not np.array_equal(np.sort(cats.ids), np.arange(1, len(cats) + 1)):
         w.rec.add_many("category ids: CVAT labels are numbered 1.. in order on reading", len(cats), kept_in=w.kept_in)

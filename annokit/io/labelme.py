@@ -49,7 +49,7 @@ from annokit.core.instances import Instances
 from annokit.core.labels import LabelSet
 from annokit.core.losses import LossRecorder
 from annokit.errors import FormatError
-from annokit.io._annotool import Number, extent, image_size_or_none, image_table, polygon_area
+from annokit.io._annotool import Number, count_wh_spelling, extent, image_size_or_none, image_table, polygon_area
 from annokit.io._safe import MAX_PIXELS
 from annokit.io.validation import Problem, Problems, read_text
 
@@ -311,8 +311,8 @@ def _image_size(doc: LabelmeFile, f: Path, problems: Problems) -> tuple[int, int
     return hw
 
 
-def _add_shapes(doc: LabelmeFile, f: Path, hw: tuple[int, int], img: int, out: _Parsed, ignore: bool
-                ) -> list[dict[str, Any]]:
+def _add_shapes(doc: LabelmeFile, raw: list[dict[str, Any]], f: Path, hw: tuple[int, int], img: int, out: _Parsed,
+                ignore: bool) -> list[dict[str, Any]]:
     """The file's region shapes grouped into objects (appended to ``out``); returns the other shapes."""
     groups: dict[Any, tuple[list[_Part], list[LabelmeShape]]] = {}
     others: list[dict[str, Any]] = []
@@ -321,7 +321,7 @@ def _add_shapes(doc: LabelmeFile, f: Path, hw: tuple[int, int], img: int, out: _
             out.ignored.append(f"{f.name}: shapes[{k}]")
             continue
         if (s.shape_type or "polygon") in OTHERS:
-            others.append(s.model_dump(exclude_none=False))
+            others.append(raw[k])  # kept as the file has it
             continue
         key = (s.label, s.group_id) if s.group_id is not None else ("", k, None)
         parts, shapes = groups.setdefault(key, ([], []))
@@ -364,7 +364,7 @@ def _add_file(f: Path, root: Path, problems: Problems, recorder: LossRecorder | 
     if doc.imageData and recorder is not None:
         recorder.add("embedded image (imageData) not carried: annokit converts annotations, not pixels", key)
     img = len(out.keys)
-    others = _add_shapes(doc, f, hw, img, out, ignore)
+    others = _add_shapes(doc, data["shapes"], f, hw, img, out, ignore)
     iex: dict[str, Any] = dict(doc.model_extra or {})
     if doc.flags:
         iex["flags"] = doc.flags
@@ -644,6 +644,7 @@ def _label_file(w: _Writer) -> str | None:
 
 def _dataset_losses(w: _Writer) -> None:
     ds, a = w.ds, w.ds.annotations
+    count_wh_spelling(a, w.rec, w.kept_in, "LabelMe")
     w.rec.add_many("annotation ids: LabelMe has none (objects numbered in order on reading)", len(a),
                    kept_in=w.kept_in)
     w.rec.add_many("image ids: LabelMe has none (images numbered in order on reading)", len(ds.images),
