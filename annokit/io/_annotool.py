@@ -10,14 +10,16 @@
 from __future__ import annotations
 
 import math
+import os
 import reprlib
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Annotated, Any
 
 import numpy as np
 from pydantic import PlainValidator
 
+from annokit._internal.files import atomic_dir
 from annokit._internal.paths import safe_join
 from annokit.core.arrays import FloatArray
 from annokit.core.dataset import ImageTable
@@ -25,7 +27,7 @@ from annokit.core.instances import Instances
 from annokit.core.losses import LossRecorder
 from annokit.io._safe import image_hw
 
-__all__ = ["Number", "count_wh_spelling", "extent", "image_size_or_none", "image_table", "number_text",
+__all__ = ["Number", "count_wh_spelling", "write_folder", "extent", "image_size_or_none", "image_table", "number_text",
            "polygon_area"]
 
 
@@ -104,3 +106,13 @@ def count_wh_spelling(a: Instances, rec: LossRecorder, kept_in: str | None, fmt:
     bad = np.flatnonzero((back != a.source_wh).any(axis=1))
     rec.add_many(f"COCO width/height spelling: {fmt} keeps box edges (same box, w = r - l another float)", len(bad),
                  [f"annotation id {int(a.ids[k])}" for k in bad[:5]], kept_in=kept_in)
+
+
+def write_folder(fmt: str, write_into: Callable[[Path, LossRecorder], Any], root: str | os.PathLike[str], *,
+                 overwrite: bool) -> LossRecorder:
+    """Run ``write_into(folder, recorder)`` in a temporary folder renamed onto ``root`` when it succeeds; the
+    recorder of what format ``fmt`` could not hold."""
+    rec = LossRecorder("memory", fmt)
+    with atomic_dir(root, overwrite=overwrite) as tmp:
+        write_into(tmp, rec)
+    return rec

@@ -29,14 +29,13 @@ import orjson
 import pydantic
 from pydantic import BaseModel, ConfigDict, Field, Strict
 
-from annokit._internal.files import atomic_dir
 from annokit._internal.paths import safe_name
 from annokit.core.dataset import Dataset
 from annokit.core.instances import Instances
 from annokit.core.labels import LabelSet
 from annokit.core.losses import LossRecorder
 from annokit.errors import FormatError
-from annokit.io._annotool import Number, image_size_or_none, image_table
+from annokit.io._annotool import Number, image_size_or_none, image_table, write_folder
 from annokit.io.validation import Problem, Problems
 
 __all__ = ["CREATEML_FILE", "CreateMLAnnotation", "CreateMLCoordinates", "CreateMLImage", "read_createml",
@@ -319,7 +318,5 @@ def write_createml(ds: Dataset, root: PathLike, *, corner: bool = False, overwri
     --------
     >>> write_createml(ds, "out_createml")  # doctest: +SKIP
     """
-    rec = LossRecorder("memory", "createml")
-    with atomic_dir(root, overwrite=overwrite) as tmp:
-        write_createml_into(ds, tmp, corner=corner, recorder=rec)
-    return rec
+    return write_folder("createml", lambda tmp, rec: write_createml_into(ds, tmp, corner=corner, recorder=rec),
+                        root, overwrite=overwrite)

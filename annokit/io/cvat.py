@@ -38,13 +38,12 @@ from xml.sax.saxutils import escape, quoteattr
 
 import numpy as np
 
-from annokit._internal.files import atomic_dir
 from annokit.core.dataset import Dataset
 from annokit.core.instances import Instances
 from annokit.core.labels import LabelSet
 from annokit.core.losses import LossRecorder
 from annokit.errors import FormatError
-from annokit.io._annotool import count_wh_spelling, extent, image_table, number_text, polygon_area
+from annokit.io._annotool import count_wh_spelling, extent, image_table, number_text, polygon_area, write_folder
 from annokit.io._safe import MAX_PIXELS, parse_xml
 from annokit.io.validation import Problem, Problems
 
@@ -454,6 +453,10 @@ class _Writer:
     rec: LossRecorder
     kept_in: str | None
     lines: list[str] = field(default_factory=list)
+    names: dict[int, str] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        self.names = dict(zip(self.ds.categories.ids.tolist(), self.ds.categories.names))
 
     def lost(self, kind: str, where: str | None = None) -> None:
         self.rec.add(kind, where, kept_in=self.kept_in)
@@ -523,7 +526,7 @@ def _object_xml(w: _Writer, r: int, hw: tuple[int, int], indent: str) -> None:
     a = w.ds.annotations
     where = f"annotation id {int(a.ids[r])}"
     seg = a.segmentations[r] if a.segmentations is not None else None
-    label = quoteattr(w.ds.categories.name_of(int(a.labels[r])))
+    label = quoteattr(w.names[int(a.labels[r])])
     attrs, kids = _shape_attrs(w, r)
     tag, geo = "box", ""
     if isinstance(seg, list) and len(seg) == 1:
@@ -623,7 +626,4 @@ def write_cvat(ds: Dataset, root: PathLike, *, overwrite: bool = False) -> LossR
     --------
     >>> write_cvat(ds, "cvat_out")  # doctest: +SKIP
     """
-    rec = LossRecorder("memory", "cvat")
-    with atomic_dir(root, overwrite=overwrite) as tmp:
-        write_cvat_into(ds, tmp, recorder=rec)
-    return rec
+    return write_folder("cvat", lambda tmp, rec: write_cvat_into(ds, tmp, recorder=rec), root, overwrite=overwrite)

@@ -42,14 +42,21 @@ import orjson
 import pydantic
 from pydantic import BaseModel, ConfigDict, Field, Strict, model_validator
 
-from annokit._internal.files import atomic_dir
 from annokit._internal.paths import safe_name
 from annokit.core.dataset import Dataset
 from annokit.core.instances import Instances
 from annokit.core.labels import LabelSet
 from annokit.core.losses import LossRecorder
 from annokit.errors import FormatError
-from annokit.io._annotool import Number, count_wh_spelling, extent, image_size_or_none, image_table, polygon_area
+from annokit.io._annotool import (
+    Number,
+    count_wh_spelling,
+    extent,
+    image_size_or_none,
+    image_table,
+    polygon_area,
+    write_folder,
+)
 from annokit.io._safe import MAX_PIXELS
 from annokit.io.validation import Problem, Problems, read_text
 
@@ -422,7 +429,7 @@ def read_labelme_keyed(path: PathLike, *, labels: PathLike | None = None, raster
     """:func:`read_labelme` and each image's key (its JSON's path from the folder), for the sidecar."""
     root = Path(path)
     lines = _label_lines(Path(labels) if labels is not None else None, root)
-    ignore = bool(lines) and lines is not None and lines[0] == IGNORE
+    ignore = lines is not None and lines[:1] == [IGNORE]
     parsed = _check_labelme(root, problems=Problems(collect=False), recorder=recorder, ignore=ignore,
                             raster=raster_boxes)
     cats = _categories(parsed, lines, recorder)
@@ -474,7 +481,7 @@ def validate_labelme(path: PathLike) -> list[Problem]:
     problems = Problems(collect=True)
     with problems.guard(path):
         lines = _label_lines(None, Path(path))
-        _check_labelme(path, problems=problems, recorder=None, ignore=bool(lines) and lines[0] == IGNORE)
+        _check_labelme(path, problems=problems, recorder=None, ignore=lines is not None and lines[:1] == [IGNORE])
     return problems.items
 
 
@@ -509,8 +516,11 @@ def _polygon_shape(poly: list[float], rec: dict[str, Any]) -> dict[str, Any]:
     polygon, else a polygon."""
     t, pts = rec.get("shape_type"), rec.get("points")
     if t in ("rectangle", "circle") and isinstance(pts, list) and len(pts) == 2:
-        part = _part(LabelmeShape(label="", points=pts, shape_type=t), (0, 0), Path(), "")
-        if part.poly is not None and _same(part.poly, poly):
+        try:
+            part = _part(LabelmeShape(label="", points=pts, shape_type=t), (0, 0), Path(), "")
+        except pydantic.ValidationError:  # the record was edited into something else: the polygon is the truth
+            part = None
+        if part is not None and part.poly is not None and _same(part.poly, poly):
             return {"points": pts, "shape_type": t}
     points = [[poly[i], poly[i + 1]] for i in range(0, len(poly) - 1, 2)]
     if t == "oriented_rectangle" and len(points) == 4:
@@ -705,7 +715,5 @@ def write_labelme(ds: Dataset, root: PathLike, *, overwrite: bool = False) -> Lo
     --------
     >>> write_labelme(ds, "labelme_out")  # doctest: +SKIP
     """
-    rec = LossRecorder("memory", "labelme")
-    with atomic_dir(root, overwrite=overwrite) as tmp:
-        write_labelme_into(ds, tmp, recorder=rec)
-    return rec
+    return write_folder("labelme", lambda tmp, rec: write_labelme_into(ds, tmp, recorder=rec), root,
+                        overwrite=overwrite)

@@ -9,26 +9,16 @@ import warnings
 from pathlib import Path
 
 import numpy as np
-import orjson
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from annokit.convert import convert
 from tests.convert._strategies import coco_dicts
+from tests.convert.test_roundtrip import _roundtrip
 
 SETTINGS = settings(max_examples=8, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 FORMATS = ["cvat", "createml", "labelme"]
-
-
-def _roundtrip(tmp: Path, d: dict, fmt: str, **kw) -> tuple[dict, object]:
-    src = tmp / "in.json"
-    src.write_bytes(orjson.dumps(d))
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        rep = convert(src, tmp / fmt, src_format="coco", dst_format=fmt, overwrite=True, **kw)
-        convert(tmp / fmt, tmp / "back.json", src_format=fmt, dst_format="coco", overwrite=True, **kw)
-    return orjson.loads((tmp / "back.json").read_bytes()), rep
 
 
 @pytest.mark.parametrize("fmt", FORMATS)

@@ -23,7 +23,7 @@ DATA = Path(__file__).parent / "data" / "cvat"
 GOLDEN = Path(__file__).parent / "data" / "cvat_golden"
 
 
-def _objects(ds) -> dict[str, list[dict]]:  # noqa: ANN001
+def _objects(ds) -> dict[str, list[dict]]:
     """Per image stem: each object as datumaro's golden describes it."""
     out: dict[str, list[dict]] = {}
     a = ds.annotations
@@ -65,7 +65,7 @@ def test_boxes_polygons_masks_and_attributes_are_datumaro_s(src: Path) -> None:
     ds = read_cvat(src)
     g = _golden()
     ours = _objects(ds)
-    assert {k: v for k, v in ours.items()} == {k: v for k, v in g.items() if v}
+    assert ours == {k: v for k, v in g.items() if v}
     assert ds.categories.names == json.loads((GOLDEN / "datumaro.json").read_text())["labels"]
     assert len(ds.images) == 3  # the image without objects is kept
 

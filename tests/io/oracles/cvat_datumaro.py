@@ -19,7 +19,7 @@ from datumaro.components.annotation import AnnotationType, Bbox, Mask, Points, P
 from datumaro.components.dataset import Dataset
 
 
-def _ann(a, names):  # noqa: ANN001, ANN202 - a datumaro annotation
+def _ann(a, names):
     rec = {"label": names[a.label] if a.label is not None else None, "z_order": getattr(a, "z_order", None),
            "group": a.group,
            "attributes": {k: (v if isinstance(v, (bool, int, float, str)) else str(v))
