@@ -13,6 +13,7 @@ import math
 import os
 import reprlib
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -22,13 +23,13 @@ from pydantic import PlainValidator
 from annokit._internal.files import atomic_dir
 from annokit._internal.paths import safe_join
 from annokit.core.arrays import FloatArray
-from annokit.core.dataset import ImageTable
+from annokit.core.dataset import Dataset, ImageTable
 from annokit.core.instances import Instances
 from annokit.core.losses import LossRecorder
 from annokit.io._safe import image_hw
 
-__all__ = ["Number", "count_wh_spelling", "write_folder", "extent", "image_size_or_none", "image_table", "number_text",
-           "polygon_area"]
+__all__ = ["Number", "ToolWriter", "count_wh_spelling", "extent", "image_size_or_none", "image_table", "number_text",
+           "polygon_area", "write_folder"]
 
 
 def _number(v: Any) -> float:
@@ -116,3 +117,21 @@ def write_folder(fmt: str, write_into: Callable[[Path, LossRecorder], Any], root
     with atomic_dir(root, overwrite=overwrite) as tmp:
         write_into(tmp, rec)
     return rec
+
+
+@dataclass
+class ToolWriter:
+    """A dataset being written: where its losses go (``kept_in``: the sidecar that keeps them, or None) and its
+    category names by id."""
+
+    ds: Dataset
+    rec: LossRecorder
+    kept_in: str | None
+    names: dict[int, str] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        self.names = dict(zip(self.ds.categories.ids.tolist(), self.ds.categories.names))
+
+    def lost(self, kind: str, where: str | None = None) -> None:
+        """One object (or image) whose ``kind`` of information the format cannot hold."""
+        self.rec.add(kind, where, kept_in=self.kept_in)

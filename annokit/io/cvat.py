@@ -43,7 +43,15 @@ from annokit.core.instances import Instances
 from annokit.core.labels import LabelSet
 from annokit.core.losses import LossRecorder
 from annokit.errors import FormatError
-from annokit.io._annotool import count_wh_spelling, extent, image_table, number_text, polygon_area, write_folder
+from annokit.io._annotool import (
+    ToolWriter,
+    count_wh_spelling,
+    extent,
+    image_table,
+    number_text,
+    polygon_area,
+    write_folder,
+)
 from annokit.io._safe import MAX_PIXELS, parse_xml
 from annokit.io.validation import Problem, Problems
 
@@ -446,20 +454,10 @@ _SHAPE_ATTRS = ("source", "occluded", "z_order", "group_id", "rotation", "outsid
 
 
 @dataclass
-class _Writer:
+class _Writer(ToolWriter):
     """The dataset being written, where its losses go, and the XML lines so far."""
 
-    ds: Dataset
-    rec: LossRecorder
-    kept_in: str | None
     lines: list[str] = field(default_factory=list)
-    names: dict[int, str] = field(default_factory=dict)
-
-    def __post_init__(self) -> None:
-        self.names = dict(zip(self.ds.categories.ids.tolist(), self.ds.categories.names))
-
-    def lost(self, kind: str, where: str | None = None) -> None:
-        self.rec.add(kind, where, kept_in=self.kept_in)
 
 
 def _labels_xml(w: _Writer, indent: str) -> None:

@@ -50,6 +50,7 @@ from annokit.core.losses import LossRecorder
 from annokit.errors import FormatError
 from annokit.io._annotool import (
     Number,
+    ToolWriter,
     count_wh_spelling,
     extent,
     image_size_or_none,
@@ -486,17 +487,7 @@ def validate_labelme(path: PathLike) -> list[Problem]:
 
 
 # ----------------------------------------------------------------------------------------------- writing
-@dataclass
-class _Writer:
-    """The dataset being written and where its losses go."""
-
-    ds: Dataset
-    rec: LossRecorder
-    kept_in: str | None
-    names: dict[int, str] = field(default_factory=dict)
-
-    def lost(self, kind: str, where: str | None = None) -> None:
-        self.rec.add(kind, where, kept_in=self.kept_in)
+_Writer = ToolWriter
 
 
 def _png_b64(m: np.ndarray) -> str:
@@ -673,8 +664,7 @@ def _dataset_losses(w: _Writer) -> None:
 def write_labelme_into(ds: Dataset, root: Path, *, recorder: LossRecorder | None = None,
                        kept_in: str | None = None) -> list[str]:
     """Write one LabelMe JSON per image (and ``labels.txt``) into an existing folder; returns each image's key."""
-    w = _Writer(ds, recorder if recorder is not None else LossRecorder(), kept_in,
-                dict(zip(ds.categories.ids.tolist(), ds.categories.names)))
+    w = _Writer(ds, recorder if recorder is not None else LossRecorder(), kept_in)
     pos = ds.images.index_of(ds.annotations.image_ids)
     order = np.argsort(pos, kind="stable")
     starts = np.searchsorted(pos[order], np.arange(len(ds.images) + 1))
