@@ -1,6 +1,6 @@
 """annokit: typed annotations, exact format conversion, reference-exact metrics and error reports.
 
-``import annokit`` is cheap: matplotlib, torch and onnxruntime are imported only where they are used, and
+``import annokit`` is cheap (no numpy, pydantic or matplotlib): the core models (from :mod:`annokit.core`) and
 :func:`load`, :func:`save` and :func:`evaluate` (from :mod:`annokit.api`) load their modules on first use.
 
 >>> import annokit
@@ -11,11 +11,11 @@
 
 from typing import TYPE_CHECKING, Any
 
-from annokit.core import Dataset, ImageRecord, ImageTable, Instances, LabelSet, SemanticMap
 from annokit.errors import AnnokitError, FormatError, ValidationError
 
 if TYPE_CHECKING:
     from annokit.api import evaluate, load, save
+    from annokit.core import Dataset, ImageRecord, ImageTable, Instances, LabelSet, SemanticMap
 
 __version__ = "0.1.0"
 
@@ -35,12 +35,17 @@ __all__ = [
     "save",
 ]
 
-_LAZY = {"evaluate", "load", "save"}
+_API = {"evaluate", "load", "save"}
+_CORE = {"Dataset", "ImageRecord", "ImageTable", "Instances", "LabelSet", "SemanticMap"}
 
 
 def __getattr__(name: str) -> Any:
-    if name in _LAZY:
+    if name in _API:
         from annokit import api
 
         return getattr(api, name)
+    if name in _CORE:
+        from annokit import core
+
+        return getattr(core, name)
     raise AttributeError(f"module 'annokit' has no attribute {name!r}")

@@ -147,7 +147,7 @@ def _image_grid(order: Order, k0: int, k1: int) -> tuple[np.ndarray, np.ndarray]
     per_pred = np.repeat(gc, pc)  # ground truth on each prediction's image
     pp = np.repeat(np.arange(order.p_start[k0], order.p_start[k1]), per_pred)
     first = np.repeat(np.repeat(order.g_start[k0:k1], pc), per_pred)
-    offset = np.arange(len(pp)) - np.repeat(np.r_[0, np.cumsum(per_pred)[:-1]], per_pred)
+    offset = np.arange(len(pp)) - np.repeat(np.cumsum(per_pred) - per_pred, per_pred)  # no predictions: empty
     return pp, first + offset
 
 

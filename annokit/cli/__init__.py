@@ -8,6 +8,7 @@ import click
 
 from annokit.cli import convert, ops, predict, report
 from annokit.cli._common import run_cli
+from annokit.cli.compare import compare_command
 from annokit.cli.diagnose import diagnose_command
 from annokit.cli.eval import eval_command
 from annokit.cli.explore import explore_command
@@ -28,6 +29,7 @@ def cli() -> None:
 cli.add_command(eval_command)
 cli.add_command(explore_command)
 cli.add_command(diagnose_command)
+cli.add_command(compare_command)
 for _cmd in [*convert.COMMANDS, *ops.COMMANDS, *report.COMMANDS, *predict.COMMANDS]:
     cli.add_command(_cmd)
 

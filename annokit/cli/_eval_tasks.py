@@ -19,6 +19,7 @@ from annokit.cli._format import summary, table
 
 if TYPE_CHECKING:
     from annokit.core.dataset import Dataset
+    from annokit.metrics.coco import COCOParams
 
 Task = Literal["classification", "localization", "detection", "instance", "semantic", "panoptic"]
 TASKS: tuple[Task, ...] = ("classification", "localization", "detection", "instance", "semantic", "panoptic")
@@ -47,15 +48,24 @@ class EvalInputs:
     reduce_zero_label: bool = False
     preset: Literal["mmseg", "cityscapes"] | None = None
     top_k: int = 5
+    slice_by: str | None = None
+    slices_file: Path | None = None
+
+    @property
+    def sliced(self) -> bool:
+        """``--slice-by`` or ``--slices`` was given."""
+        return self.slice_by is not None or self.slices_file is not None
 
 
 @dataclass(frozen=True)
 class EvalOutput:
-    """What ``annokit eval`` prints (``text``) and writes with ``--json`` (``metrics``, ``per_class``)."""
+    """What ``annokit eval`` prints (``text``) and writes with ``--json`` (``metrics``, ``per_class`` and, with
+    slices, ``slices``)."""
 
     text: str
     metrics: dict[str, Any]
     per_class: dict[str, dict[str, Any]] = field(default_factory=dict)
+    slices: dict[str, dict[str, Any]] = field(default_factory=dict)
 
 
 Runner = Callable[[EvalInputs], EvalOutput]
@@ -93,6 +103,8 @@ def run_detection(inp: EvalInputs) -> EvalOutput:
         max_dets=inp.max_dets,
         area_rng=list(inp.area_rng) or None,
     )
+    if inp.sliced:
+        return _sliced_detection(inp, params)
     ds = read_instance_gt(inp)
     with ProgressBar("annokit eval", None, quiet=inp.quiet) as bar:
         if ds is None:
@@ -101,6 +113,25 @@ def run_detection(inp: EvalInputs) -> EvalOutput:
             res = evaluate(ds, inp.pred, params=params, fixed=inp.fixed, progress=bar)
     return EvalOutput(text=res.summary_text() + "\n\n" + res.per_class_table(), metrics=res.metrics_dict(),
                       per_class=res.per_class_dict())
+
+
+def _sliced_detection(inp: EvalInputs, params: COCOParams) -> EvalOutput:
+    """Detection with per-slice numbers: one matching, every slice accumulated from its records."""
+    from annokit.analysis.slices import evaluate_slices, slice_table
+    from annokit.cli._slices import read_slice_options
+    from annokit.io.coco import read_instances, read_results
+    from annokit.metrics.coco import COCOAccumulator
+
+    ds = read_instance_gt(inp) or read_instances(inp.gt, fixed=inp.fixed)
+    slices = read_slice_options(ds, inp.slice_by, inp.slices_file) or {}
+    dets = read_results(inp.pred, ds, fixed=inp.fixed)
+    with ProgressBar("annokit eval", None, quiet=inp.quiet):
+        acc = COCOAccumulator(ds, params=params, fixed=inp.fixed).update(dets)
+        res = acc.compute()
+        parts = evaluate_slices(acc, ds, slices)
+    text = "\n\n".join([res.summary_text(), res.per_class_table(), slice_table(parts)])
+    return EvalOutput(text=text, metrics=res.metrics_dict(), per_class=res.per_class_dict(),
+                      slices={r.name: r.to_dict() for r in parts})
 
 
 @register("instance")

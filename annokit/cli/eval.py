@@ -19,6 +19,7 @@ from annokit.cli._common import (
     write_json_output,
 )
 from annokit.cli._eval_tasks import TASKS, EvalInputs
+from annokit.cli._slices import SLICES_HELP, slice_options
 
 EPILOG = """\b
 Examples:
@@ -33,6 +34,7 @@ Examples:
   annokit eval --protocol openimages --gt gt.json --pred results.json --hierarchy hierarchy.json
   annokit eval --protocol dota --gt labelTxt/ --pred Task1/
   annokit eval --protocol voc07 --gt gt.json --pred results.json --iou-mode devkit
+  annokit eval --gt gt.json --pred results.json --slice-by weather --json scores.json
 
 \b
 Without --task the ground truth decides: a COCO panoptic JSON is scored as panoptic, a file,label CSV as
@@ -40,8 +42,11 @@ classification, any other dataset as detection (instance with --iou-type segm). 
 format when it cannot be recognised; detection, instance and localization read any dataset format (predictions
 are COCO results whose image and category ids are the dataset's as annokit reads it).
 --json writes {"metrics": {...}, "per_class": {"<name>": {...}}}: fractions, null where undefined
-(with --protocol, also "protocol": its name, and the reference's key names).
-"""
+(with --protocol, also "protocol": its name, and the reference's key names; with slices, also "slices":
+{"<slice>": {"images": n, "metrics": {...}}}).
+Slices (detection and instance): each slice's 12 COCO numbers, equal to an evaluation of its images alone.
+""" + SLICES_HELP
+
 
 _TASK_OF_FORMAT = {"coco-panoptic": "panoptic", "class-csv": "classification"}
 
@@ -127,6 +132,7 @@ def _task(task: str | None, gt: Path, gt_format: str | None, iou_type: str | Non
               help="voc07/voc12: the devkit's +1 pixel overlap (default) or continuous.")
 @click.option("--ap-method", type=click.Choice(["11point", "allpoint"]), default=None,
               help="dota: VOC07 11-point (default, the devkit's) or VOC12 all-point AP.")
+@slice_options
 @quiet_option
 def eval_command(task: str | None, gt: Path, src_format: str | None, pred: Path,
                  iou_type: Literal["bbox", "segm"] | None, json_out: Path | None, overwrite: bool, fixed: bool,
@@ -134,10 +140,14 @@ def eval_command(task: str | None, gt: Path, src_format: str | None, pred: Path,
                  gt_dir: Path | None, pred_dir: Path | None, num_classes: int | None, ignore_index: int,
                  reduce_zero_label: bool, preset: Literal["mmseg", "cityscapes"] | None, top_k: int,
                  protocol: str | None, hierarchy: Path | None, iou_mode: Literal["devkit", "continuous"] | None,
-                 ap_method: Literal["11point", "allpoint"] | None,
+                 ap_method: Literal["11point", "allpoint"] | None, slice_by: str | None, slices_file: Path | None,
                  quiet: bool) -> None:
     """Score predictions against ground truth and print a summary (and a per-class table)."""
     refuse_existing(overwrite, json_out)
+    task = _task(task, gt, src_format, iou_type)
+    if (slice_by is not None or slices_file is not None) and (protocol is not None
+                                                             or task not in ("detection", "instance")):
+        raise click.UsageError("--slice-by / --slices: COCO detection and instance evaluation only")
     if protocol is not None:
         out = _eval_protocols.run_protocol(protocol, _eval_protocols.ProtocolInputs(
             gt=gt, pred=pred, hierarchy=hierarchy, iou_mode=iou_mode or "devkit", ap_method=ap_method or "11point",
@@ -149,8 +159,9 @@ def eval_command(task: str | None, gt: Path, src_format: str | None, pred: Path,
     inputs = EvalInputs(gt=gt, pred=pred, gt_format=src_format, quiet=quiet, iou_type=iou_type, fixed=fixed,
                         iou_thrs=iou_thrs, max_dets=max_dets, area_rng=area_rng, gt_dir=gt_dir, pred_dir=pred_dir,
                         num_classes=num_classes, ignore_index=ignore_index, reduce_zero_label=reduce_zero_label,
-                        preset=preset, top_k=top_k)
-    result = _eval_tasks.RUNNERS[_task(task, gt, src_format, iou_type)](inputs)
+                        preset=preset, top_k=top_k, slice_by=slice_by, slices_file=slices_file)
+    result = _eval_tasks.RUNNERS[task](inputs)
     Console.of(quiet, json_out).echo(result.text)
     if json_out is not None:
-        write_json_output(json_out, {"metrics": result.metrics, "per_class": result.per_class})
+        extra = {"slices": result.slices} if result.slices else {}
+        write_json_output(json_out, {"metrics": result.metrics, "per_class": result.per_class, **extra})

@@ -21,6 +21,7 @@ from annokit.cli._common import (
     read_instance_dataset,
     refuse_existing,
 )
+from annokit.cli._slices import SLICES_HELP, read_slice_options, slice_options
 from annokit.errors import FormatError
 
 if TYPE_CHECKING:
@@ -35,12 +36,13 @@ Examples:
   annokit report --gt sample_data/scenes/gt.json --pred sample_data/scenes/pred.json --out report/ --tags
   annokit report --gt gt.json --pred segm.json --iou-type segm --images val2017/ --worst 24 --out rep/
   annokit report --gt VOCdevkit/VOC2007 --from voc --pred results.json --out rep/ --overwrite
+  annokit report --gt gt.json --pred results.json --slice-by weather --out rep/
 
 Writes DIR/report.html (self-contained: figures embedded, opens without a network), DIR/report.json (everything
 shown) and, with --tags, DIR/tags.json (every prediction and ground-truth object tagged TP / FP / FN with match,
 IoU and error). Predictions on images absent from the ground truth are counted as unevaluated. The folder appears
-whole or not at all; an existing one is replaced only with --overwrite.
-"""
+whole or not at all; an existing one is replaced only with --overwrite. Slices add a table of each slice's 12 COCO
+numbers. """ + SLICES_HELP
 
 PLOT_KINDS = ["pr", "errors", "error-pie", "per-class-ap", "confusion", "threshold", "reliability", "box-sizes",
               "class-counts", "overlay", "breakdown"]
@@ -119,10 +121,12 @@ def images_folder(images: Path | None, gt: Path) -> Path | None:
 @click.option("--tide-mean", type=click.Choice(["tidecv", "coco"]), default="tidecv", show_default=True,
               help="Classes TIDE's mAP averages: tidecv counts a class with predictions but no ground truth as AP 0 "
                    "(equal to tidecv); coco leaves it out. The page shows both values.")
+@slice_options
 @quiet_option
 def report_command(gt: Path, src_format: str | None, pred: Path, out: Path, overwrite: bool, images: Path | None,
                    iou_type: IouType, worst: int, title: str | None, with_tags: bool,
-                   tide_mean: Literal["tidecv", "coco"], quiet: bool) -> None:
+                   tide_mean: Literal["tidecv", "coco"], slice_by: str | None, slices_file: Path | None,
+                   quiet: bool) -> None:
     """Write an HTML report: summary, per-class table, TIDE error decomposition, figures, worst images."""
     from annokit.report.build import analyse, write_report
     from annokit.report.inputs import read_predictions
@@ -131,9 +135,10 @@ def report_command(gt: Path, src_format: str | None, pred: Path, out: Path, over
     with ProgressBar("annokit report", 1 + 4 + 8 + worst + 1, quiet=quiet) as bar:
         ds = read_instance_dataset(gt, src_format)
         preds = read_predictions(pred, ds)
+        slices = read_slice_options(ds, slice_by, slices_file)
         bar("reading", 1, 1)
         data = analyse(ds, preds.dets, iou_type=iou_type, worst_n=worst, progress=bar, tide_mean=tide_mean,
-                       title=title or f"annokit report: {pred.name}", unevaluated=preds.unevaluated)
+                       title=title or f"annokit report: {pred.name}", unevaluated=preds.unevaluated, slices=slices)
         path = write_report(ds, preds.dets, data, out, image_root=images_folder(images, gt), progress=bar,
                             with_tags=with_tags, overwrite=overwrite)
     note = preds.note()

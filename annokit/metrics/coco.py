@@ -47,7 +47,8 @@ if TYPE_CHECKING:
     from annokit.core.dataset import Dataset
     from annokit.core.instances import Instances
 
-__all__ = ["COCOAccumulator", "COCOParams", "COCOResult", "evaluate", "STAT_KEYS"]
+__all__ = ["COCOAccumulator", "COCOParams", "COCOResult", "evaluate", "evaluate_with_accumulator", "STAT_KEYS",
+           "MatchState", "SummarySpec", "summary_specs"]
 
 STAT_KEYS = ("AP", "AP50", "AP75", "APs", "APm", "APl", "AR1", "AR10", "AR100", "ARs", "ARm", "ARl")
 _STD_AREA = {"small": "s", "medium": "m", "large": "l"}
@@ -283,12 +284,62 @@ def evaluate(
     >>> gt = read_instances("gt.json"); dt = read_results("pred.json", gt)  # doctest: +SKIP
     >>> evaluate(gt, dt).metrics_dict()["AP"]                           # doctest: +SKIP
     """
+    return evaluate_with_accumulator(gt, dt, params=params, fixed=fixed, progress=progress, stacklevel=4)[0]
+
+
+def evaluate_with_accumulator(
+    gt: Dataset, dt: Instances, *, params: COCOParams | None = None, fixed: bool = False,
+    progress: Progress | None = None, stacklevel: int = 3,
+) -> tuple[COCOResult, COCOAccumulator]:
+    """:func:`evaluate`, and the accumulator that holds its match records (for sliced evaluation and the bootstrap:
+    :meth:`COCOAccumulator.compute_subset`, :meth:`COCOAccumulator.match_state`).
+
+    Examples
+    --------
+    >>> from annokit.io.coco import read_instances, read_results
+    >>> gt = read_instances("sample_data/scenes/gt.json")
+    >>> res, acc = evaluate_with_accumulator(gt, read_results("sample_data/scenes/pred.json", gt))
+    >>> bool(acc.compute().stats[0] == res.stats[0])
+    True
+    """
     acc = COCOAccumulator(gt, params=params, fixed=fixed)
     batch = acc._batch(dt, progress)
     acc._add(batch.records)
-    res = acc.compute(stacklevel=3)
+    res = acc.compute(stacklevel=stacklevel)
     res.row_matches = functools.partial(_row_matches, acc, batch, len(dt), len(gt.annotations))
-    return res
+    return res, acc
+
+
+@dataclass(frozen=True)
+class MatchState:
+    """What :meth:`COCOAccumulator.compute` works from, for analyses that accumulate again without matching again
+    (sliced evaluation, bootstrap resamples). Read-only.
+
+    ``frame``: the evaluated image and category ids and the parameters as arrays; ``records``: the match record of
+    every detection kept, in accumulate order (``records.img`` indexes ``frame.img_ids``, ``records.cat``
+    ``frame.cat_ids``); ``group_keys`` (sorted) and ``group_npig`` ``(n_groups, A)``: per (image, category) group
+    that has ground truth (key ``image_index * K + category_index``), the ground truth not ignored in each area
+    range.
+    """
+
+    params: COCOParams
+    fixed: bool
+    frame: eng.EvalFrame
+    records: eng.MatchRecords
+    group_keys: np.ndarray
+    group_npig: np.ndarray
+    cat_names: list[str]
+
+    def npig(self, weights: np.ndarray) -> np.ndarray:
+        """``(K, A)``: the ground truth not ignored of a multiset of the images, ``weights`` ``(I,)`` integers per
+        image of ``frame.img_ids`` (0 / 1: a subset; counts: a bootstrap resample)."""
+        K, A = self.frame.shape[:2]
+        if K == 0 or len(self.group_keys) == 0:
+            return np.zeros((K, A), dtype=np.int64)
+        w = np.asarray(weights, dtype=np.int64)[self.group_keys // K]
+        cat = self.group_keys % K
+        return np.stack([np.bincount(cat, weights=w * self.group_npig[:, a], minlength=K) for a in range(A)],
+                        axis=1).astype(np.int64)
 
 
 @dataclass(frozen=True)
@@ -349,6 +400,7 @@ class COCOAccumulator:
         self._gtg: eng.GTGroups | None = eng.group_gt(self._frame, ga.image_ids, ga.labels, ga.area, ga.iscrowd,
                                                       ignore, uncounted)
         self._npig = self._gtg.npig
+        self._group_keys, self._group_npig = self._gtg.keys, eng.group_npig(self._gtg)
         self._cat_names = _cat_names(gt, self._frame.cat_ids)
         self._chunks: list[eng.MatchRecords] = []
         self._seen = np.zeros(len(self._frame.img_ids), dtype=bool)
@@ -390,13 +442,61 @@ class COCOAccumulator:
 
     def compute(self, *, stacklevel: int = 2) -> COCOResult:
         """The result over every detection added so far (warnings for pycocotools' defects the input hits)."""
+        return self._result(self._records(), self._npig, warn=True, stacklevel=stacklevel + 1)
+
+    def compute_subset(self, image_ids: np.ndarray | Sequence[int], *, warn: bool = True) -> COCOResult:
+        """The result over the images ``image_ids`` alone, from the match records (nothing is matched again).
+
+        Equal to evaluating a ground truth that holds only these images (and every category) with the detections on
+        them: ``maxDets`` cuts per image and category and ties break by image, so restricting the records to the
+        images and the ground-truth counts to their groups gives exactly that. An id that is not evaluated is a
+        :class:`~annokit.errors.ValidationError`; no ids give the result of no images (every number undefined).
+
+        Examples
+        --------
+        >>> from annokit.io.coco import read_instances, read_results
+        >>> gt = read_instances("sample_data/scenes/gt.json")
+        >>> dets = read_results("sample_data/scenes/pred.json", gt)
+        >>> acc = COCOAccumulator(gt).update(dets)
+        >>> first = list(range(1, 9))
+        >>> sub = evaluate(gt.filter(image_ids=first), dets[dets.image_ids <= 8])
+        >>> part = acc.compute_subset(first)
+        >>> float(round(part.stats[0], 3)), bool(part.stats[0] == sub.stats[0])
+        (0.509, True)
+        """
+        ids = np.asarray(image_ids, dtype=np.int64).reshape(-1)
+        pos = self._frame.img_index(ids)
+        if (pos < 0).any():
+            raise ValidationError(f"image id {int(ids[np.argmax(pos < 0)])} is not evaluated")
+        keep = np.zeros(len(self._frame.img_ids), dtype=np.int64)
+        keep[pos] = 1
+        state = self.match_state()
+        recs = state.records.select(keep[state.records.img] > 0)
+        return self._result(recs, state.npig(keep), warn=warn, stacklevel=2)
+
+    def match_state(self) -> MatchState:
+        """What :meth:`compute` works from (the frame, every match record in accumulate order, the ground-truth
+        counts per image and category), for analyses that re-accumulate without matching again."""
+        return MatchState(params=self._params, fixed=self._fixed, frame=self._frame,
+                          records=self._records(), group_keys=self._group_keys,
+                          group_npig=self._group_npig, cat_names=list(self._cat_names))
+
+    def _records(self) -> eng.MatchRecords:
+        """Every match record so far, in accumulate order (sorted once, then kept: later calls reuse them)."""
         _, A, T = self._frame.shape[:3]
-        recs = eng.MatchRecords.concat(self._chunks) if self._chunks else eng.MatchRecords.empty(A, T)
-        precision, recall, scores = eng.accumulate(self._frame, recs, self._npig)
+        if not self._chunks:
+            return eng.MatchRecords.empty(A, T)
+        if len(self._chunks) > 1 or not self._chunks[0].canonical:
+            self._chunks = [eng.MatchRecords.concat(self._chunks).canonicalize()]
+        return self._chunks[0]
+
+    def _result(self, recs: eng.MatchRecords, npig: np.ndarray, *, warn: bool, stacklevel: int) -> COCOResult:
+        """Accumulate and summarize ``recs`` over ground-truth counts ``npig``."""
+        precision, recall, scores = eng.accumulate(self._frame, recs, npig)
         notes = list(self._notes)
         stats, extra, labels = _summarize(self._params, precision, recall, self._fixed, notes)
-        for n in notes:
-            warnings.warn(n, PycocotoolsQuirkWarning, stacklevel=stacklevel)
+        for n in notes if warn else []:
+            warnings.warn(n, PycocotoolsQuirkWarning, stacklevel=stacklevel + 1)
         return COCOResult(params=self._params, cat_ids=self._frame.cat_ids, cat_names=list(self._cat_names),
                           precision=precision, recall=recall, scores=scores, stats=stats, extra_stats=extra,
                           stat_labels=labels, fixed=self._fixed, notes=notes)
@@ -609,17 +709,48 @@ def _summarize(p: COCOParams, precision: np.ndarray, recall: np.ndarray, fixed: 
     specs = _summary_specs(p, fixed, notes)
     stats = np.array([_summary_value(p, precision, recall, s) for s in specs])
     labels = [_summary_line(p, s, v) for s, v in zip(specs, stats)]
-    md = p.max_dets
-    m_ext = md[-1] if fixed else (md[2] if len(md) > 2 else md[-1])
-    named = [lbl for lbl in p.area_labels if lbl not in ("all", "small", "medium", "large")]
     extra: dict[str, float] = {}
     ap_lines: list[str] = []
     ar_lines: list[str] = []
-    for lbl in named:  # AP_<name>, AR_<name> per range; the AP lines first, then the AR lines
-        for ap, lines in ((True, ap_lines), (False, ar_lines)):
-            spec: _Spec = (ap, None, lbl, m_ext)
-            v = _summary_value(p, precision, recall, spec)
-            extra[f"{'AP' if ap else 'AR'}_{lbl}"] = v
-            lines.append(_summary_line(p, spec, v))
+    for key, spec in _named_specs(p, fixed):  # the AP lines first, then the AR lines
+        v = _summary_value(p, precision, recall, spec)
+        extra[key] = v
+        (ap_lines if spec[0] else ar_lines).append(_summary_line(p, spec, v))
     labels += ap_lines + ar_lines
     return stats, extra, labels
+
+
+def _named_specs(p: COCOParams, fixed: bool) -> list[tuple[str, _Spec]]:
+    """``AP_<name>``, ``AR_<name>`` of every named area range other than all / small / medium / large, range by
+    range."""
+    md = p.max_dets
+    m_ext = md[-1] if fixed else (md[2] if len(md) > 2 else md[-1])
+    named = [lbl for lbl in p.area_labels if lbl not in ("all", "small", "medium", "large")]
+    return [(f"{'AP' if ap else 'AR'}_{lbl}", (ap, None, lbl, m_ext)) for lbl in named for ap in (True, False)]
+
+
+@dataclass(frozen=True)
+class SummarySpec:
+    """How one number of :meth:`COCOResult.metrics_dict` is read off the arrays: the mean of the ``precision``
+    (``ap``) or ``recall`` entries that are not -1 at IoU threshold ``iou`` (None: all), area range label ``area``
+    and maxDets ``max_dets`` (None, or a value not in the parameters: no entry, the number is -1)."""
+
+    key: str
+    ap: bool
+    iou: float | None
+    area: str
+    max_dets: int | None
+
+
+def summary_specs(params: COCOParams, *, fixed: bool = False) -> list[SummarySpec]:
+    """The numbers of :meth:`COCOResult.metrics_dict`, in its order, as :class:`SummarySpec` (pycocotools'
+    ``summarize``, with its fixed ``maxDets=100`` for the first AP unless ``fixed``, then the named area ranges).
+
+    Examples
+    --------
+    >>> [s.key for s in summary_specs(COCOParams())][:3], summary_specs(COCOParams())[1]
+    (['AP', 'AP50', 'AP75'], SummarySpec(key='AP50', ap=True, iou=0.5, area='all', max_dets=100))
+    """
+    p = _sorted_params(params)
+    specs = [SummarySpec(k, *s) for k, s in zip(STAT_KEYS, _summary_specs(p, fixed, []))]
+    return specs + [SummarySpec(k, *s) for k, s in _named_specs(p, fixed)]

@@ -32,7 +32,7 @@ from annokit._internal.arrays import index_of
 
 __all__ = ["EvalFrame", "GTGroups", "RankedDets", "Pairs", "Matches", "MatchRecords", "PairIoU", "group_gt",
            "rank_dets", "candidate_pairs", "match", "match_records", "accumulate", "box_pair_iou", "TP", "FP",
-           "IGNORED"]
+           "IGNORED", "group_npig", "recall_steps"]
 
 PairIoU = Callable[[np.ndarray, np.ndarray], np.ndarray]
 """``iou(det_rows, gt_rows) -> (P,) float64``: the overlap of each (detection, ground truth) pair, by row number."""
@@ -347,6 +347,14 @@ class MatchRecords:
                             rank=self.rank[order], area=self.area[order], cand=pos[o], status=self.status[o],
                             canonical=canonical)
 
+    def select(self, keep: np.ndarray) -> MatchRecords:
+        """The rows where ``keep`` (a boolean mask over the rows), in the same order (canonical stays canonical)."""
+        ck = keep[self.cand]
+        pos = np.cumsum(keep) - 1
+        return MatchRecords(score=self.score[keep], cat=self.cat[keep], img=self.img[keep], rank=self.rank[keep],
+                            area=self.area[keep], cand=pos[self.cand[ck]], status=self.status[ck],
+                            canonical=self.canonical)
+
     def canonicalize(self) -> MatchRecords:
         """These rows in accumulate order: category, score (highest first), image, rank."""
         if self.canonical:
@@ -356,6 +364,15 @@ class MatchRecords:
         o = o[np.argsort(-self.score[o], kind="stable")]
         o = o[np.argsort(self.cat[o], kind="stable")]
         return self.take(o, canonical=True)
+
+
+def group_npig(gtg: GTGroups) -> np.ndarray:
+    """``(n_groups, A)``: the ground truth not ignored in each area range, per (image, category) group
+    (``gtg.keys``); summed over the groups of a category it is ``gtg.npig``. Subsets and multisets of the images
+    (sliced evaluation, bootstrap resamples) sum it over their groups."""
+    if len(gtg.keys) == 0:
+        return np.zeros((0, gtg.ign.shape[0]), np.int64)
+    return np.add.reduceat((~gtg.ign).astype(np.int64), gtg.starts[:-1], axis=1).T
 
 
 def match_records(frame: EvalFrame, gtg: GTGroups, dets: RankedDets, matches: Matches, scores: np.ndarray,
@@ -434,6 +451,14 @@ def accumulate(frame: EvalFrame, records: MatchRecords, npig: np.ndarray
         s_m[:, :, cats] = np.where(mask[..., None], s, -1.0).transpose(1, 3, 2, 0)
         r_m[:, cats] = np.where(mask, rc, -1.0).transpose(1, 2, 0)
     return precision, recall, scores
+
+
+def recall_steps(rec_thrs: np.ndarray, npig: np.ndarray) -> np.ndarray:
+    """``(..., R)``: for ground-truth counts ``npig`` (any shape), the number of true positives at which recall
+    ``k / npig`` (as pycocotools divides) first reaches each recall threshold; ``npig + 1`` where it never does.
+    Threshold ``r`` is reached at ``k`` true positives exactly when ``k >= recall_steps(...)[..., r]``."""
+    n = np.asarray(npig)
+    return _recall_steps(np.asarray(rec_thrs, dtype=np.float64), n.reshape(-1, 1)).reshape(*n.shape, -1)
 
 
 def _recall_steps(rec_thrs: np.ndarray, npig: np.ndarray) -> np.ndarray:

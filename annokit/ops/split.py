@@ -253,9 +253,18 @@ def _assign(u: _Units, r: np.ndarray, stratified: bool, rng: np.random.Generator
     order = np.lexsort((rank, -u.sizes)).tolist()
     need = _needs(u, r)
     ip = u.indptr.tolist() if stratified else [0] * (n_units + 1)
+    step = max(1, n_units // 100)
+    loop = _assign_two if n_split == 2 else _assign_general
+    return loop(u, order, ip, ties, need, step, progress)
+
+
+def _assign_general(u: _Units, order: list[int], ip: list[int], ties: list[list[float]], need: _Needs, step: int,
+                    progress: Progress | None) -> IntArray:
+    """:func:`_assign`'s loop for any number of splits: units in ``order``, each to the split :func:`_choose`
+    picks, the needs updated in place."""
+    n_units = len(u.sizes)
     cl, ct, sizes = u.classes.tolist(), u.counts.tolist(), u.sizes.tolist()
     out = [0] * n_units
-    step = max(1, n_units // 100)
     for done, i in enumerate(order, 1):
         lo, hi = ip[i], ip[i + 1]
         ks, cs = cl[lo:hi], ct[lo:hi]
@@ -266,6 +275,42 @@ def _assign(u: _Units, r: np.ndarray, stratified: bool, rng: np.random.Generator
             need.cls[k][s] -= c
         if progress is not None and (done % step == 0 or done == n_units):
             progress("splitting", done, n_units)
+    return np.asarray(out, dtype=np.int64)
+
+
+def _assign_two(u: _Units, order: list[int], ip: list[int], ties: list[list[float]], need: _Needs, step: int,
+                progress: Progress | None) -> IntArray:
+    """:func:`_assign`'s loop with :func:`_choose` written out for two splits (the common train / val case), about
+    twice as fast: the same float operations in the same order, so the same splits (tested against the general
+    loop)."""
+    n_units = len(u.sizes)
+    rows = [need.cls[k] for k in u.classes.tolist()]  # per object: its class's needs (shared, updated in place)
+    wcs = (u.counts * np.asarray(need.w_cls, dtype=np.float64)[u.classes]).tolist() if len(u.classes) else []
+    slacks = [need.slack[k] for k in u.classes.tolist()]
+    counts, sizes, img, w_img = u.counts.tolist(), u.sizes.tolist(), need.img, need.w_img
+    out = [0] * n_units
+    for start in range(0, n_units, step):
+        for i in order[start:start + step]:
+            size = sizes[i]
+            sw = size * w_img
+            a0, a1, ok0, ok1 = sw * img[0], sw * img[1], True, True
+            objs = range(ip[i], ip[i + 1])
+            for p in objs:
+                v0, v1 = rows[p]
+                lowest = (v0 if v0 >= v1 else v1) - slacks[p]
+                wc = wcs[p]
+                a0 += wc * v0
+                a1 += wc * v1
+                ok0 = ok0 and not (v0 <= 0 or v0 < lowest)
+                ok1 = ok1 and not (v1 <= 0 or v1 < lowest)
+            t = ties[i]
+            s = (0 if ok0 else 1) if ok0 != ok1 else (1 if (a1, t[1]) > (a0, t[0]) else 0)
+            out[i] = s
+            img[s] -= size
+            for p in objs:
+                rows[p][s] -= counts[p]
+        if progress is not None:
+            progress("splitting", min(n_units, start + step), n_units)
     return np.asarray(out, dtype=np.int64)
 
 

@@ -22,9 +22,10 @@ from annokit.viz import svg
 from annokit.viz.overlay import STATUS_COLORS
 
 if TYPE_CHECKING:
-    from annokit.report.build import ReportData
+    from annokit.analysis.tide import ObjectTags
+    from annokit.report.build import Outcome, ReportData
 
-__all__ = ["GalleryItem", "draw_gallery", "CROWDED"]
+__all__ = ["GalleryItem", "draw_gallery", "draw_image", "CROWDED"]
 
 CROWDED = 10
 """Above this many boxes on an image, true positives are drawn without a tag."""
@@ -54,10 +55,10 @@ def draw_gallery(gt: Dataset, dets: Instances, data: ReportData, image_root: Pat
     return out
 
 
-def _fn_boxes(gt: Dataset, data: ReportData, rows: np.ndarray, names: dict[int, str]) -> list[svg.Box]:
+def _fn_boxes(gt: Dataset, tags: ObjectTags, rows: np.ndarray, names: dict[int, str]) -> list[svg.Box]:
     """The missed ground truth of one image: the TIDE type of the miss, or 'low score' when a prediction below the
     threshold found it."""
-    g, tags = gt.annotations, data.tide.tags
+    g = gt.annotations
     out = []
     for j in rows.tolist():
         why = "low score" if tags.gt_status[j] == 0 else (_NAMES[tags.gt_error[j]] or "Miss")
@@ -67,11 +68,11 @@ def _fn_boxes(gt: Dataset, data: ReportData, rows: np.ndarray, names: dict[int, 
     return out
 
 
-def _pred_boxes(dets: Instances, data: ReportData, rows: np.ndarray, names: dict[int, str],
+def _pred_boxes(dets: Instances, tags: ObjectTags, rows: np.ndarray, names: dict[int, str],
                 crowded: bool) -> list[svg.Box]:
     """The predictions of one image above the threshold: FP tagged with their error type, TP tagged unless the
     image is crowded."""
-    tags, scores = data.tide.tags, dets.scores if dets.scores is not None else np.zeros(len(dets))
+    scores = dets.scores if dets.scores is not None else np.zeros(len(dets))
     out = []
     for i in rows.tolist():
         name, s = names.get(int(dets.labels[i]), str(int(dets.labels[i]))), float(scores[i])
@@ -85,16 +86,23 @@ def _pred_boxes(dets: Instances, data: ReportData, rows: np.ndarray, names: dict
 
 def _item(gt: Dataset, dets: Instances, data: ReportData, k: int, image_root: Path | None,
           names: dict[int, str]) -> GalleryItem:
+    """Image position ``k`` with its missed ground truth and its predictions above the threshold."""
+    drawing, n_fp, n_fn = draw_image(gt, dets, data.outcome, data.tide.tags, k, image_root, names)
+    return GalleryItem(int(gt.images.ids[k]), gt.images.file_names[k], drawing, n_fp, n_fn)
+
+
+def draw_image(gt: Dataset, dets: Instances, o: Outcome, tags: ObjectTags, k: int, image_root: Path | None,
+               names: dict[int, str], *, width: float = 440.0, title: str | None = None) -> tuple[str, int, int]:
     """Image position ``k`` (its thumbnail, else a grey canvas of its size) with its missed ground truth and its
-    predictions above the threshold."""
-    g, o = gt.annotations, data.outcome
+    predictions above the threshold of ``o`` (TIDE's ``tags`` name the errors): the ``<svg>``, FP and FN counts."""
+    g = gt.annotations
     img_id, fname = int(gt.images.ids[k]), gt.images.file_names[k]
     fn = np.flatnonzero((g.image_ids == img_id) & o.fn)
     psel = np.flatnonzero((dets.image_ids == img_id) & (o.tp | o.fp))
     crowded = len(fn) + len(psel) > CROWDED
-    boxes = [*_pred_boxes(dets, data, psel, names, crowded), *_fn_boxes(gt, data, fn, names)]
+    boxes = [*_pred_boxes(dets, tags, psel, names, crowded), *_fn_boxes(gt, tags, fn, names)]
     th = thumbnail(image_root, fname, max_side=640)
     hw = (int(gt.images.heights[k]), int(gt.images.widths[k]))  # the boxes' frame, whatever the file's size
-    drawing = svg.image_overlay(hw, boxes, image_uri=th.uri if th is not None else None, width=440.0,
-                                title=f"image {img_id}: {fname}")
-    return GalleryItem(img_id, fname, drawing, int(o.fp[psel].sum()), len(fn))
+    drawing = svg.image_overlay(hw, boxes, image_uri=th.uri if th is not None else None, width=width,
+                                title=title or f"image {img_id}: {fname}")
+    return drawing, int(o.fp[psel].sum()), len(fn)

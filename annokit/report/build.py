@@ -15,7 +15,7 @@ zoom and needs no matplotlib.
 from __future__ import annotations
 
 import time
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
@@ -37,7 +37,7 @@ from annokit.report._tables import (
 )
 
 if TYPE_CHECKING:
-    from annokit.metrics.coco import COCOResult
+    from annokit.metrics.coco import COCOParams, COCOResult
 
 __all__ = ["Outcome", "ReportData", "TideMeans", "build_report", "analyse", "write_report", "coco_evaluate",
            "load_image"]
@@ -55,11 +55,18 @@ def coco_evaluate(gt: Dataset, dets: Instances, iou_type: IouType) -> COCOResult
     that have ground truth (``cat_ids``): the metrics are the same (a category without ground truth has precision
     -1 and is left out of every mean, its detections dropped), and a label set of 20,000 classes with a few hundred
     in use costs what those cost (COCO's precision array has one slice per category)."""
-    from annokit.metrics.coco import COCOParams, evaluate
+    from annokit.metrics.coco import evaluate
+
+    return evaluate(gt, dets, params=_report_params(gt, iou_type))
+
+
+def _report_params(gt: Dataset, iou_type: IouType) -> COCOParams:
+    """pycocotools' parameters over the categories that have ground truth (:func:`coco_evaluate`)."""
+    from annokit.metrics.coco import COCOParams
 
     used = np.intersect1d(np.unique(gt.annotations.labels), gt.categories.ids)
     cat_ids = tuple(used.tolist()) if 0 < len(used) < len(gt.categories) else None
-    return evaluate(gt, dets, params=COCOParams(iou_type=iou_type, cat_ids=cat_ids))
+    return COCOParams(iou_type=iou_type, cat_ids=cat_ids)
 
 
 # ------------------------------------------------------------------------------------------------ the numbers
@@ -104,7 +111,8 @@ class ReportData:
     ``figure_data`` (the data behind the figures) and the drawing ``timings`` added. ``tide_means``: TIDE's mAP
     under both rules for classes without ground truth (which one the page uses); ``confusions``: the top
     "true -> predicted" class confusions at the threshold; ``unevaluated``: the ``tags.json`` records of
-    predictions on images absent from the ground truth.
+    predictions on images absent from the ground truth; ``slices``: ``{name: {"images", "metrics"}}``, the COCO
+    numbers of each slice's images.
     """
 
     title: str
@@ -123,6 +131,7 @@ class ReportData:
     confusions: list[dict[str, Any]]
     pr_breakdown: dict[str, Any] | None = None
     unevaluated: tuple[dict[str, Any], ...] = ()
+    slices: dict[str, dict[str, Any]] = field(default_factory=dict)
     figure_data: dict[str, Any] = field(default_factory=dict)
     timings: dict[str, float] = field(default_factory=dict)
 
@@ -156,24 +165,16 @@ class ReportData:
             "unevaluated": {"predictions": len(self.unevaluated),
                             "images": len({str(r["image_id"]) for r in self.unevaluated})},
             "pr_breakdown": self.pr_breakdown,
+            "slices": self.slices,
             "figures": self.figure_data,
             "timings_s": self.timings,
         }
 
 
-def analyse(
-    gt: Dataset,
-    dets: Instances,
-    *,
-    iou_type: IouType = "bbox",
-    worst_n: int = 12,
-    title: str = "annokit report",
-    progress: Progress | None = None,
-    with_coco: bool = True,
-    with_breakdown: bool = True,
-    tide_mean: TideMean = "tidecv",
-    unevaluated: Sequence[dict[str, Any]] = (),
-) -> ReportData:
+def analyse(gt: Dataset, dets: Instances, *, iou_type: IouType = "bbox", worst_n: int = 12,
+            title: str = "annokit report", progress: Progress | None = None, with_coco: bool = True,
+            with_breakdown: bool = True, tide_mean: TideMean = "tidecv", unevaluated: Sequence[dict[str, Any]] = (),
+            slices: Mapping[str, np.ndarray] | None = None) -> ReportData:
     """Compute what the report shows (no drawing).
 
     The score threshold used for the per-class TP / FP / FN counts and for the gallery is the one with the best F1
@@ -197,11 +198,12 @@ def analyse(
     with_coco, with_breakdown : bool
         Compute the COCO metrics and the PR breakdown (which needs them).
     tide_mean : {"tidecv", "coco"}
-        Which classes TIDE's mAP averages: ``tidecv`` (equal to the tidecv package) counts a class with predictions
-        but no ground truth as AP 0; ``coco`` leaves it out, as COCO does. The page shows both values.
+        TIDE's mAP: ``tidecv`` counts a class with predictions but no ground truth as AP 0, ``coco`` skips it.
     unevaluated : sequence of dict
         ``tags.json`` records of predictions on images absent from the ground truth
         (:attr:`annokit.report.inputs.Predictions.unevaluated`), counted on the page.
+    slices : mapping, optional
+        ``{name: image positions}``: the 12 COCO numbers of each slice's images (needs ``with_coco``).
 
     Returns
     -------
@@ -219,7 +221,7 @@ def analyse(
     _check(dets, worst_n, tide_mean)
     prog = progress or _no_progress
     timings: dict[str, float] = {}
-    coco = _timed(timings, "coco", lambda: coco_evaluate(gt, dets, iou_type) if with_coco else None)
+    coco, sliced = _timed(timings, "coco", lambda: _coco_stage(gt, dets, iou_type, with_coco, slices))
     prog("analysis: COCO metrics", 1, 4)
     tr = _timed(timings, "tide", lambda: tide(gt, dets, iou_type=iou_type,
                                               exclude_classes_without_gt=tide_mean == "coco"))
@@ -241,7 +243,21 @@ def analyse(
         coco_per_class=coco.per_class_dict() if coco is not None else None, tide=tr, outcome=outcome,
         per_class=tables[0], per_image=per_image, worst_images=worst_images(per_image, worst_n),
         tide_means=TideMeans.of(tr, gt, dets, tide_mean), confusions=tables[1], pr_breakdown=breakdown,
-        unevaluated=tuple(unevaluated), timings=timings)
+        unevaluated=tuple(unevaluated), slices=sliced, timings=timings)
+
+
+def _coco_stage(gt: Dataset, dets: Instances, iou_type: IouType, with_coco: bool,
+                slices: Mapping[str, np.ndarray] | None) -> tuple[COCOResult | None, dict[str, dict[str, Any]]]:
+    """The COCO evaluation (None without ``with_coco``) and, from its match records, each slice's numbers."""
+    if not with_coco:
+        return None, {}
+    if not slices:
+        return coco_evaluate(gt, dets, iou_type), {}
+    from annokit.analysis.slices import evaluate_slices
+    from annokit.metrics.coco import evaluate_with_accumulator
+
+    res, acc = evaluate_with_accumulator(gt, dets, params=_report_params(gt, iou_type))
+    return res, {r.name: r.to_dict() for r in evaluate_slices(acc, gt, slices)}
 
 
 def _check(dets: Instances, worst_n: int, tide_mean: str) -> None:

@@ -13,7 +13,8 @@ ROOT = Path(__file__).resolve().parents[2]
 
 
 @pytest.mark.parametrize("name", ["annokit.analysis.pairs", "annokit.analysis.label_errors",
-                                  "annokit.report.inputs"])
+                                  "annokit.report.inputs", "annokit.analysis.slices", "annokit.analysis.compare",
+                                  "annokit.analysis.bootstrap", "annokit.report.compare"])
 def test_docstring_examples(name: str, monkeypatch: pytest.MonkeyPatch) -> None:
     if not (ROOT / "sample_data" / "scenes" / "pred.json").exists():
         pytest.skip("sample_data/scenes is absent (sample data not generated in this checkout)")

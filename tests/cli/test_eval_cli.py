@@ -100,6 +100,13 @@ def test_import_is_light() -> None:
     assert out.strip() == "[]"
 
 
+def test_import_annokit_alone_needs_neither_numpy_nor_pydantic() -> None:
+    code = ("import sys, annokit; print([m for m in ('numpy', 'pydantic') if m in sys.modules]); "
+            "print(annokit.Instances.__name__, annokit.load.__name__)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.split("\n")[:2] == ["[]", "Instances load"]
+
+
 @pytest.mark.parametrize("extra, needle", [
     (["--iou-thrs", "abc"], "expected comma-separated floats"),
     (["--iou-thrs", "0.5,1.5"], "numbers in [0, 1]"),

@@ -188,3 +188,22 @@ def test_dataset_method_is_the_function() -> None:
     ds = annokit.load(GT)
     assert ds.split({"a": 0.5, "b": 0.5}, seed=4).assignment.tolist() == split_dataset(
         ds, {"a": 0.5, "b": 0.5}, seed=4).assignment.tolist()
+
+
+@settings(max_examples=60, deadline=None)
+@given(datasets(max_images=40, max_objects=6), st.sampled_from([0.5, 0.8, 0.9, 1 / 3]), st.integers(0, 2**32 - 1),
+       st.booleans())
+def test_the_two_split_loop_is_the_general_loop(ds: Dataset, first: float, seed: int, grouped: bool) -> None:
+    """The loop written out for two splits hands every unit to the split the general loop picks (equal ratios and
+    tiny datasets make many equal scores, so the tie rule is exercised too)."""
+    from annokit.ops import split as sp
+
+    u = sp._units(ds, "height" if grouped else None, LossRecorder())
+    r = np.array([first, 1 - first])
+    outs = []
+    for loop in (sp._assign_two, sp._assign_general):
+        rng = np.random.default_rng(seed)
+        ties = rng.random((len(u.sizes), 2)).tolist()
+        order = rng.permutation(len(u.sizes)).tolist()
+        outs.append(loop(u, order, u.indptr.tolist(), ties, sp._needs(u, r), 7, None))
+    assert outs[0].tolist() == outs[1].tolist()

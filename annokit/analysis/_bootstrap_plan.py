@@ -1,0 +1,336 @@
+"""The resample-independent part of :mod:`annokit.analysis.bootstrap` (private): one model's match records turned,
+once, into what every resample's precision needs -- the explicit items (records with a status of their own, tie
+units copied), the parts of the counted-detection counts, the true positives grouped into runs -- and the
+per-resample sums over them (:meth:`MaxDetsPlan.sums`). The algorithm is described in that module's docstring."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from annokit.metrics import coco_engine as eng
+from annokit.metrics.coco import MatchState
+
+__all__ = ["MaxDetsPlan", "threshold_table"]
+
+_EPS = np.spacing(1)
+
+
+# ------------------------------------------------------------------------------------------------ the records
+def _full_status(rec: eng.MatchRecords, rows: np.ndarray, frame: eng.EvalFrame) -> np.ndarray:
+    """``(len(rows), A, T)``: the status of the records ``rows`` (their own where candidates, else the default of
+    each range: false positive inside it, ignored outside)."""
+    T = len(frame.thr)
+    out = np.repeat(np.where(frame.outside(rec.area[rows]).T, eng.IGNORED, eng.FP)[:, :, None], T, axis=2)
+    out = out.astype(np.uint8)
+    if len(rec.cand) and len(rows):
+        pos = np.minimum(np.searchsorted(rec.cand, rows), len(rec.cand) - 1)
+        hit = rec.cand[pos] == rows
+        out[hit] = rec.status[pos[hit]]
+    return out
+
+
+def _runs_of(flags: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Starts and lengths of the runs that begin where ``flags`` is True (``flags[0]`` must be True)."""
+    starts = np.flatnonzero(flags)
+    return starts, np.diff(np.r_[starts, len(flags)])
+
+
+def _expand(starts: np.ndarray, lens: np.ndarray) -> np.ndarray:
+    """``starts[0], starts[0] + 1, .., starts[0] + lens[0] - 1, starts[1], ..``."""
+    first = np.cumsum(lens) - lens
+    out: np.ndarray = np.repeat(starts, lens) + np.arange(int(lens.sum())) - np.repeat(first, lens)
+    return out
+
+
+def _tie_units(rec: eng.MatchRecords, frame: eng.EvalFrame) -> tuple[np.ndarray, np.ndarray]:
+    """Starts and lengths of the tie units to copy whole: two or more records of one image and category with equal
+    scores (consecutive in accumulate order) whose statuses are not all the same."""
+    if len(rec) < 2:
+        return np.zeros(0, np.int64), np.zeros(0, np.int64)
+    same = (rec.cat[1:] == rec.cat[:-1]) & (rec.img[1:] == rec.img[:-1]) & (rec.score[1:] == rec.score[:-1])
+    starts, lens = _runs_of(np.r_[True, ~same])
+    starts, lens = starts[lens > 1], lens[lens > 1]
+    if len(starts) == 0:
+        return starts, lens
+    st = _full_status(rec, _expand(starts, lens), frame).reshape(int(lens.sum()), -1)
+    first = np.cumsum(lens) - lens
+    differs = (st != np.repeat(st[first], lens, axis=0)).any(axis=1)
+    keep = np.logical_or.reduceat(differs, first)
+    return starts[keep], lens[keep]
+
+
+@dataclass(frozen=True)
+class _Items:
+    """The records with a status of their own (candidates) and every record of a copied tie unit (once per copy),
+    in accumulate order: ``rec`` (row in the records), ``img``, ``cat``, ``copy`` (-1, or the copy number: the item
+    weighs 1 when its image is drawn more than ``copy`` times, else 0), ``key`` (the record row that orders it: its
+    own, or its unit's first) and ``status`` ``(X, A, T)``."""
+
+    rec: np.ndarray
+    img: np.ndarray
+    cat: np.ndarray
+    copy: np.ndarray
+    key: np.ndarray
+    status: np.ndarray
+
+    def __len__(self) -> int:
+        return len(self.rec)
+
+
+def _items(rec: eng.MatchRecords, frame: eng.EvalFrame, max_copies: int) -> _Items:
+    """The explicit items of ``rec`` (canonical), tie units copied ``max_copies`` times."""
+    u_start, u_len = _tie_units(rec, frame)
+    u_rows = _expand(u_start, u_len)
+    plain = np.setdiff1d(rec.cand, u_rows, assume_unique=True)
+    j = np.repeat(np.arange(max_copies), len(u_rows))  # copy-major inside a unit: u1 u2 u1 u2
+    member = np.tile(u_rows, max_copies)
+    unit_first = np.tile(np.repeat(u_start, u_len), max_copies)
+    unit_len = np.tile(np.repeat(u_len, u_len), max_copies)
+    rows = np.r_[plain, member].astype(np.int64)
+    key = np.r_[plain, unit_first].astype(np.int64)
+    sub = np.r_[np.zeros(len(plain), np.int64), j * unit_len + member - unit_first]
+    o = np.lexsort((sub, key))
+    rows = rows[o]
+    return _Items(rec=rows, img=rec.img[rows].astype(np.int64), cat=rec.cat[rows].astype(np.int64),
+                  copy=np.r_[np.full(len(plain), -1, np.int64), j][o], key=key[o],
+                  status=_full_status(rec, rows, frame))
+
+
+def _weights(items: _Items, counts: np.ndarray) -> np.ndarray:
+    """``(X,)`` int64: the weight of every item in the resample ``counts`` (per image)."""
+    w = counts[items.img].astype(np.int64)
+    cp = np.flatnonzero(items.copy >= 0)
+    if len(cp):
+        w[cp] = counts[items.img[cp]] > items.copy[cp]
+    out: np.ndarray = w
+    return out
+
+
+def _restart_cumsum(v: np.ndarray, starts: np.ndarray) -> np.ndarray:
+    """Running sums of ``v`` that restart at every index of ``starts`` (sorted, ``starts[0] == 0``)."""
+    c = np.cumsum(v)
+    if len(c) == 0:
+        return c
+    before = np.where(starts > 0, c[np.maximum(starts - 1, 0)], 0)
+    out: np.ndarray = c - np.repeat(before, np.diff(np.r_[starts, len(v)]))
+    return out
+
+
+# ------------------------------------------------------------------------------------------------ one maxDets
+@dataclass(frozen=True)
+class _Counted:
+    """What the weighted count of counted detections is made of, per area range ``a``: ``gaps`` ``(A * X, I)``
+    sparse, the records without a status of their own summed per image into the slot of the next item (rows after
+    the last true positive of their range and category are left out); ``in_range`` ``(A, X)``, the items' default
+    (counted inside the range); ``cat_starts`` ``(A * K,)`` where each (range, category) starts in ``(A * X)``;
+    the corrections (items whose status is not their range's default) by segment then item: ``c_item``, ``c_sign``
+    (+1 counted outside the range, -1 ignored inside) and ``c_starts`` (segment starts)."""
+
+    gaps: Any  # scipy.sparse.csr_matrix (A * X, I)
+    in_range: np.ndarray
+    cat_starts: np.ndarray
+    c_item: np.ndarray
+    c_sign: np.ndarray
+    c_starts: np.ndarray
+    c_key: np.ndarray
+
+
+def _counted(rec: eng.MatchRecords, frame: eng.EvalFrame, items: _Items, last: np.ndarray) -> _Counted:
+    """The parts of the counted-detection counts (``last`` ``(A, K)``: the last item with a true positive)."""
+    from scipy import sparse
+
+    K, A, T = frame.shape[:3]
+    X, I = len(items), len(frame.img_ids)
+    in_range = ~frame.outside(rec.area[items.rec])  # (A, X)
+    explicit = np.zeros(len(rec), bool)
+    explicit[items.rec] = True
+    other = np.flatnonzero(~explicit)
+    slot = np.searchsorted(items.key, other)
+    ok = slot < X
+    ok[ok] = items.cat[slot[ok]] == rec.cat[other[ok]]
+    other, slot = other[ok], slot[ok]
+    inside = ~frame.outside(rec.area[other]) & (slot[None, :] <= last[:, rec.cat[other]])  # (A, n)
+    aa, jj = np.nonzero(inside)
+    gaps = sparse.csr_matrix((np.ones(len(aa), np.int64), (aa * X + slot[jj], rec.img[other[jj]])), shape=(A * X, I))
+    gaps.sum_duplicates()
+    counted = (items.status == eng.TP) | (items.status == eng.FP)  # (X, A, T)
+    xx, ca, ct = np.nonzero(counted != in_range.T[:, :, None])
+    c_seg = (ca * T + ct) * K + items.cat[xx]
+    c_key = c_seg * X + xx
+    o = np.argsort(c_key, kind="stable")
+    c_starts = np.searchsorted(c_seg[o], np.arange(A * T * K))
+    cat_starts = (np.arange(A)[:, None] * X + np.searchsorted(items.cat, np.arange(K))[None, :]).ravel()
+    return _Counted(gaps=gaps, in_range=in_range, cat_starts=cat_starts, c_item=xx[o],
+                    c_sign=np.where(counted[xx, ca, ct], 1, -1)[o].astype(np.int64), c_starts=c_starts,
+                    c_key=c_key[o])
+
+
+@dataclass(frozen=True)
+class _Runs:
+    """The true positives of every segment ``s = (a * T + t) * K + k`` in accumulate order (``ev_item``), grouped
+    into runs (consecutive true positives with nothing counted between them); per run: its last true positive
+    ``end``, the first true positive of its segment ``seg_first``, ``seg``, ``ka`` (``k * A + a``), where its
+    counts are read (``p_idx`` into the ``(A * X)`` running counts, ``c_idx`` into the padded correction sums) and
+    ``first`` (first run of its segment). ``seg_starts`` / ``segs``: the first run of every segment that has one;
+    ``pad_idx`` / ``buckets``: where each run sits in the padded rows of the suffix maxima (see ``_suffix_max``)."""
+
+    ev_item: np.ndarray
+    end: np.ndarray
+    seg_first: np.ndarray
+    seg: np.ndarray
+    ka: np.ndarray
+    p_idx: np.ndarray
+    c_idx: np.ndarray
+    first: np.ndarray
+    seg_starts: np.ndarray
+    segs: np.ndarray
+    pad_idx: np.ndarray
+    buckets: tuple[tuple[int, int, int], ...]
+
+
+@dataclass(frozen=True)
+class _Events:
+    """Every true positive by segment then item: ``item``, ``seg``, ``a``; ``last`` ``(A, K)``: the last item with
+    a true positive in each range and category (-1: none)."""
+
+    item: np.ndarray
+    seg: np.ndarray
+    a: np.ndarray
+    last: np.ndarray
+
+
+def _events(items: _Items, K: int, A: int, T: int) -> _Events:
+    xx, aa, tt = np.nonzero(items.status == eng.TP)
+    seg = (aa * T + tt) * K + items.cat[xx]
+    o = np.argsort(seg * max(len(items), 1) + xx, kind="stable")
+    last = np.full(A * K, -1, np.int64)
+    np.maximum.at(last, aa * K + items.cat[xx], xx)
+    return _Events(item=xx[o], seg=seg[o], a=aa[o], last=last.reshape(A, K))
+
+
+def _buckets(seg_len: np.ndarray) -> tuple[np.ndarray, tuple[tuple[int, int, int], ...]]:
+    """Rows of power-of-two widths holding each segment's runs in reverse order: the position of every run in one
+    flat buffer, and the ``(offset, rows, width)`` of each width's block."""
+    width = 1 << np.ceil(np.log2(np.maximum(seg_len, 1))).astype(np.int64)
+    pad = np.zeros(int(seg_len.sum()), np.int64)
+    blocks: list[tuple[int, int, int]] = []
+    offset = 0
+    starts = np.cumsum(seg_len) - seg_len
+    for w in np.unique(width):
+        segs = np.flatnonzero(width == w)
+        row_of = np.repeat(np.arange(len(segs)), seg_len[segs])
+        within = _expand(np.zeros(len(segs), np.int64), seg_len[segs])
+        pad[_expand(starts[segs], seg_len[segs])] = offset + row_of * w + (np.repeat(seg_len[segs], seg_len[segs])
+                                                                            - 1 - within)
+        blocks.append((offset, len(segs), int(w)))
+        offset += len(segs) * int(w)
+    return pad, tuple(blocks)
+
+
+def _running_counts(ct: _Counted, w: np.ndarray, gap_sums: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The weighted counted-detection counts up to every item, per range and restarting at every category
+    ``(A * X,)``, and the correction sums up to every correction, restarting at every segment, with a leading 0."""
+    dflt = gap_sums + (ct.in_range * w[None, :]).ravel()
+    cc = _restart_cumsum(ct.c_sign * w[ct.c_item], ct.c_starts)
+    return _restart_cumsum(dflt, ct.cat_starts), np.r_[np.int64(0), cc]
+
+
+def _runs(ev: _Events, ct: _Counted, X: int, K: int, A: int, n_images: int) -> _Runs:
+    """Group the true positives into runs: a new run where a segment starts or where something was counted since
+    the previous true positive (the counts with every weight 1 say it, and then for any weights)."""
+    E = len(ev.item)
+    P, cc = _running_counts(ct, np.ones(X, np.int64), np.asarray(ct.gaps @ np.ones(n_images, np.int64)).ravel())
+    j = np.searchsorted(ct.c_key, ev.seg * X + ev.item, side="right") - 1
+    c_idx = np.where(j >= ct.c_starts[ev.seg], j + 1, 0) if len(ct.c_starts) else np.zeros(E, np.int64)
+    p_idx = ev.a * X + ev.item
+    cnt = P[p_idx] + cc[c_idx]
+    seg_new = np.r_[True, ev.seg[1:] != ev.seg[:-1]] if E else np.zeros(0, bool)
+    new = seg_new | np.r_[True, np.diff(cnt) != 1] if E else seg_new
+    run_start = np.flatnonzero(new)
+    end = np.r_[run_start[1:] - 1, E - 1].astype(np.int64) if E else run_start
+    seg_first = np.maximum.accumulate(np.where(seg_new, np.arange(E), 0))[end] if E else end
+    first = seg_new[run_start]
+    seg_starts = np.flatnonzero(first)
+    pad_idx, buckets = _buckets(np.diff(np.r_[seg_starts, len(end)]))
+    seg = ev.seg[end]
+    return _Runs(ev_item=ev.item, end=end, seg_first=seg_first, seg=seg, ka=(seg % K) * A + ev.a[end],
+                 p_idx=p_idx[end], c_idx=c_idx[end], first=first, seg_starts=seg_starts, segs=seg[seg_starts],
+                 pad_idx=pad_idx, buckets=buckets)
+
+
+def _suffix_max(p: np.ndarray, r: _Runs) -> np.ndarray:
+    """For every run, the highest ``p`` at it or after it in its segment (exact: a running maximum along padded
+    rows that hold each segment reversed; padding is 0, below any precision)."""
+    size = sum(rows * w for _, rows, w in r.buckets)
+    buf = np.zeros(size)
+    buf[r.pad_idx] = p
+    for off, rows, w in r.buckets:
+        v = buf[off:off + rows * w].reshape(rows, w)
+        np.maximum.accumulate(v, axis=1, out=v)
+    out: np.ndarray = buf[r.pad_idx]
+    return out
+
+
+def threshold_table(need: np.ndarray, npig: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """``tab[off[k * A + a] + c]``: how many recall thresholds ``c`` true positives reach in (category ``k``, range
+    ``a``), for ``c`` in ``0 .. npig[k, a]`` (``need`` ``(K, A, R)`` from :func:`~annokit.metrics.coco_engine.
+    recall_steps`)."""
+    n = npig.reshape(-1).astype(np.int64)
+    size = n + 1
+    off = np.cumsum(size) - size
+    nd = need.reshape(len(n), -1)
+    ok = nd <= n[:, None]
+    h = np.bincount((off[:, None] + nd)[ok], minlength=int(size.sum()))
+    return _restart_cumsum(h, off), off
+
+
+@dataclass(frozen=True)
+class MaxDetsPlan:
+    """Everything a resample's precision at one ``maxDets`` needs that does not depend on the resample."""
+
+    max_dets: int
+    shape: tuple[int, int, int]  # K, A, T
+    items: _Items
+    counted: _Counted
+    runs: _Runs
+
+    @classmethod
+    def build(cls, state: MatchState, max_dets: int, max_copies: int) -> MaxDetsPlan:
+        f = state.frame
+        K, A, T = f.shape[:3]
+        rec = state.records
+        if len(rec) and int(rec.rank.max()) >= max_dets:
+            rec = rec.select(rec.rank < max_dets)
+        items = _items(rec, f, max(max_copies, 1))
+        ev = _events(items, K, A, T)
+        counted = _counted(rec, f, items, ev.last)
+        runs = _runs(ev, counted, len(items), K, A, len(f.img_ids))
+        return cls(max_dets=max_dets, shape=(K, A, T), items=items, counted=counted, runs=runs)
+
+    def gap_sums(self, counts: np.ndarray) -> np.ndarray:
+        """``(b, A * X)``: the gap sums of a chunk of resamples ``(b, I)`` (one sparse product for all)."""
+        return np.ascontiguousarray(np.asarray(self.counted.gaps @ counts.T.astype(np.int64)).T)
+
+    def sums(self, counts: np.ndarray, gap_sums: np.ndarray, tab: np.ndarray, off: np.ndarray
+             ) -> tuple[np.ndarray, np.ndarray]:
+        """One resample: per segment, the sum over the recall thresholds of the interpolated precision, and the
+        weighted true-positive count (both ``(A * T * K,)``, segment ``(a * T + t) * K + k``)."""
+        K, A, T = self.shape
+        r = self.runs
+        qsum, total = np.zeros(A * T * K), np.zeros(A * T * K, np.int64)
+        if len(r.end) == 0:
+            return qsum, total
+        w = _weights(self.items, counts)
+        P, cc = _running_counts(self.counted, w, gap_sums)
+        ct = np.r_[np.int64(0), np.cumsum(w[r.ev_item])]
+        tp = ct[r.end + 1] - ct[r.seg_first]
+        p = tp / ((P[r.p_idx] + cc[r.c_idx]) + _EPS)
+        n = tab[off[r.ka] + tp]
+        dn = n - np.r_[np.int64(0), n[:-1]]
+        dn[r.first] = n[r.first]
+        qsum[r.segs] = np.add.reduceat(_suffix_max(p, r) * dn, r.seg_starts)
+        total[r.segs] = tp[np.r_[r.seg_starts[1:], len(tp)] - 1]
+        return qsum, total

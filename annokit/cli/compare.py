@@ -1,0 +1,113 @@
+"""``annokit compare``: two or more models on one ground truth, with paired bootstrap intervals."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Literal
+
+import click
+
+from annokit.cli._common import (
+    Console,
+    ProgressBar,
+    from_option,
+    json_option,
+    overwrite_option,
+    quiet_option,
+    read_instance_dataset,
+    refuse_existing,
+    write_json_output,
+)
+from annokit.cli._slices import SLICES_HELP, read_slice_options, slice_options
+from annokit.cli.report import images_folder
+
+EPILOG = f"""\b
+Examples:
+  annokit predict --backend onnx --model sample_data/model/scenes_cnn.onnx --task detection \\
+      --dataset sample_data/scenes/gt.json --out pred_cnn.json
+  annokit compare --gt sample_data/scenes/gt.json --pred sample_data/scenes/pred.json --pred pred_cnn.json \\
+      --names imitation,cnn --out compare/
+  annokit compare --gt gt.json --pred a.json --pred b.json --pred c.json --bootstrap 2000 --seed 7 --out cmp/
+  annokit compare --gt gt.json --pred a.json --pred b.json --slice-by weather --out cmp/ --json - -q
+
+Writes DIR/compare.json and DIR/compare.html (self-contained). The first --pred is the baseline: every delta is
+model - baseline, the difference of the two evaluations (the numbers annokit eval prints). Intervals: a paired
+bootstrap over images (--bootstrap resamples, reproducible with --seed; 0: none), 2.5-97.5 percentiles of the
+resampled deltas; p: two-sided bootstrap p-value. {SLICES_HELP}
+"""
+
+
+def _names(text: str | None, n: int) -> list[str] | None:
+    """``--names a,b,c`` as a list (as many as --pred)."""
+    if text is None:
+        return None
+    names = [s.strip() for s in text.split(",")]
+    if len(names) != n or not all(names) or len(set(names)) != n:
+        raise click.BadParameter(f"{text!r}: {n} distinct names, comma-separated, one per --pred",
+                                 param_hint="--names")
+    return names
+
+
+def _summary(data: dict[str, Any], names: list[str]) -> str:
+    """The metric table printed by the command."""
+    lines = [f"{'metric':<8}" + "".join(f"{n[:10]:>11}" for n in names) + f"{'delta':>10}  {'95% interval':<21}"
+             f"{'p':>6}"]
+    for key, e in data["metrics"].items():
+        vals = "".join(f"{e[n]:11.4f}" if e[n] is not None else f"{'-':>11}" for n in names)
+        d = f"{e['delta']:+10.4f}" if e["delta"] is not None else f"{'-':>10}"
+        ci = f"[{e['ci95'][0]:+.4f}, {e['ci95'][1]:+.4f}]" if e["ci95"] else "-"
+        p = f"{e['p']:6.3f}" if e["p"] is not None else f"{'-':>6}"
+        lines.append(f"{key:<8}{vals}{d}  {ci:<21}{p}")
+    return "\n".join(lines)
+
+
+@click.command(name="compare", epilog=EPILOG)
+@click.option("--gt", "gt", required=True, type=click.Path(exists=True, path_type=Path),
+              help="Ground truth: a dataset (COCO instances JSON, or any format with --from).")
+@from_option("--gt")
+@click.option("--pred", "preds", required=True, multiple=True,
+              type=click.Path(exists=True, dir_okay=False, path_type=Path),
+              help="A model's predictions (COCO results JSON); repeat for each model, the baseline first.")
+@click.option("--names", default=None, help="Comma-separated model names (default: a,b,c,...).")
+@click.option("--iou-type", type=click.Choice(["bbox", "segm"]), default="bbox", show_default=True,
+              help="Box (bbox) or mask (segm) IoU.")
+@click.option("--bootstrap", type=click.IntRange(0, 100_000), default=1000, show_default=True,
+              help="Paired bootstrap resamples of the images (0: no intervals).")
+@click.option("--seed", type=int, default=0, show_default=True, help="Seed of the resamples.")
+@click.option("--fixed", is_flag=True, default=False, help="Fix pycocotools' known defects (docs/coco-eval.md).")
+@slice_options
+@click.option("--out", "out", required=True, type=click.Path(file_okay=False, path_type=Path),
+              help="Output folder (created; an existing one needs --overwrite).")
+@overwrite_option("the --out folder (once the new one is whole)")
+@click.option("--images", "images", type=click.Path(exists=True, file_okay=False, path_type=Path), default=None,
+              help="Folder of the images (default: 'images' beside --gt when present; else grey canvases).")
+@click.option("--top-images", type=click.IntRange(0, 500), default=12, show_default=True,
+              help="Most-changed images drawn on the page.")
+@click.option("--title", default=None, help="Page title.")
+@json_option("compare.json's content")
+@quiet_option
+def compare_command(gt: Path, src_format: str | None, preds: tuple[Path, ...], names: str | None,
+                    iou_type: Literal["bbox", "segm"], bootstrap: int, seed: int, fixed: bool, slice_by: str | None,
+                    slices_file: Path | None, out: Path, overwrite: bool, images: Path | None, top_images: int,
+                    title: str | None, json_out: Path | None, quiet: bool) -> None:
+    """Compare models: metric deltas with bootstrap intervals, per class, TIDE, slices, most-changed images."""
+    from annokit.report.compare import compare_models, write_comparison
+    from annokit.report.inputs import read_predictions
+
+    if len(preds) < 2:
+        raise click.UsageError("compare needs --pred twice or more (the baseline first)")
+    labels = _names(names, len(preds))
+    refuse_existing(overwrite, out, json_out)
+    with ProgressBar("annokit compare", None, quiet=quiet) as bar:
+        ds = read_instance_dataset(gt, src_format)
+        read = [read_predictions(p, ds) for p in preds]
+        named = read_slice_options(ds, slice_by, slices_file)
+        cmp = compare_models(ds, [r.dets for r in read], names=labels, iou_type=iou_type, bootstrap=bootstrap,
+                             seed=seed, fixed=fixed, slices=named, top_images=top_images,
+                             title=title or "annokit compare: " + " vs ".join(p.name for p in preds), progress=bar)
+        notes = [f"{p.name}: {r.note()}" for p, r in zip(preds, read) if r.unevaluated]
+        page = write_comparison(ds, cmp, out, image_root=images_folder(images, gt), notes=notes, overwrite=overwrite)
+    data = cmp.to_dict()
+    if json_out is not None:
+        write_json_output(json_out, data)
+    Console.of(quiet, json_out).echo("\n\n".join([_summary(data, list(cmp.names)), *notes, f"wrote {page}"]))
