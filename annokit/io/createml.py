@@ -247,7 +247,9 @@ def _losses(ds: Dataset, recorder: LossRecorder, kept_in: str | None) -> None:
         recorder.add_many("scores: CreateML has none", len(a), kept_in=kept_in)
     recorder.add_many("image sizes: CreateML has none (read again from the image files)", len(ds.images),
                       kept_in=kept_in)
-    recorder.add_many("image and annotation ids: CreateML numbers images and boxes in order", len(ds.images),
+    recorder.add_many("image ids: CreateML has none (images numbered in order on reading)", len(ds.images),
+                      kept_in=kept_in)
+    recorder.add_many("annotation ids: CreateML has none (boxes numbered in order on reading)", len(a),
                       kept_in=kept_in)
     if len(ds.categories):
         recorder.add_many("category ids and order: CreateML has labels only (read back sorted, from 1)",
