@@ -194,3 +194,17 @@ def test_cli_convert_validate_stats(tmp_path: Path, capsys) -> None:
     err = capsys.readouterr().err
     assert "annotations.xml" in err and "xbr" in err and "Traceback" not in err
     assert not (tmp_path / "o2.json").exists()
+
+
+def test_cvat_s_own_project_export(refdata) -> None:
+    """A project CVAT itself exported (datumaro's test asset; in ../shared/refdata when it has been added there):
+    three subsets whose image ids repeat, polylines and points kept per image."""
+    root = refdata.path("formats", "datumaro", "cvat_dataset", "for_images")
+    rec = LossRecorder()
+    ds = read_cvat(root / "export_project", recorder=rec)
+    assert len(ds.images) == 6 and ds.categories.names == ["label1", "label2"]
+    assert [e["subset"] for e in ds.images.extras] == ["Test", "Test", "Train", "Train", "Validation", "Validation"]
+    assert rec.report().entries[0].kept_in == "cvat_id"
+    assert ds.annotations.boxes.tolist()[:2] == [[0.0, 2.0, 4.0, 4.0], [1.0, 2.0, 6.0, 5.0]]
+    with pytest.raises(FormatError, match="CVAT for video"):
+        read_cvat(root.parent / "for_video")
