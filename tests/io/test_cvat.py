@@ -208,3 +208,17 @@ def test_cvat_s_own_project_export(refdata) -> None:
     assert ds.annotations.boxes.tolist()[:2] == [[0.0, 2.0, 4.0, 4.0], [1.0, 2.0, 6.0, 5.0]]
     with pytest.raises(FormatError, match="CVAT for video"):
         read_cvat(root.parent / "for_video")
+
+
+def test_skeletons_and_ellipses_are_written_back_whole(tmp_path: Path) -> None:
+    body = ('<image id="3" name="a.jpg" width="10" height="10">'
+            '<ellipse label="c" source="manual" occluded="0" cx="5" cy="5" rx="2" ry="1" z_order="0"/>'
+            '<skeleton label="c" source="manual" z_order="0"><points label="nose" occluded="0" outside="0" '
+            'points="1.5,2.5"><attribute name="v">x &amp; y</attribute></points><points label="eye" outside="1" '
+            'points="2,3"/></skeleton></image>')
+    (tmp_path / "a.xml").write_text(_xml(body))
+    ds = read_cvat(tmp_path / "a.xml")
+    assert [s["type"] for s in ds.images.extras[0]["cvat_shapes"]] == ["ellipse", "skeleton"]
+    write_dataset(ds, tmp_path / "out", "cvat", sidecar=False)
+    back = read_cvat(tmp_path / "out")
+    assert back.images.extras == ds.images.extras and back.images.ids.tolist() == [3]
