@@ -76,11 +76,18 @@ def _target_format(dst: Path, fmt: str | None) -> str:
               help="openimages: images not at hand; keep the boxes normalised (each image 1 x 1, counted).")
 @click.option("--oi-display-names", "oi_display_names", is_flag=True, default=False,
               help="openimages: name the categories by DisplayName instead of LabelName (the MID).")
+@click.option("--createml-corner", "corner", is_flag=True, default=False,
+              help="CreateML: x, y are the top-left corner (as datumaro reads them), not Apple's centre.")
+@click.option("--labelme-labels", "labels", type=click.Path(exists=True, dir_okay=False, path_type=Path),
+              default=None, help="LabelMe: labels.txt giving category ids by line (labelme2coco's --labels).")
+@click.option("--labelme-raster-boxes", "raster_boxes", is_flag=True, default=False,
+              help="LabelMe: boxes and areas as labelme2coco draws them (PIL), not the geometry's exact extent.")
 @quiet_option
 def convert_command(src: Path, dst: Path, src_format: str | None, dst_format: str | None, json_out: Path | None,
                     strict: bool, no_sidecar: bool, overwrite: bool, remap_file: Path | None, voc_zero_based: bool,
                     split: str | None, precision: int | None, images: Path | None, gt: Path | None,
-                    oi_normalized: bool, oi_display_names: bool, quiet: bool) -> None:
+                    oi_normalized: bool, oi_display_names: bool, corner: bool, labels: Path | None,
+                    raster_boxes: bool, quiet: bool) -> None:
     """Convert the dataset SRC into DST, counting every loss."""
     from annokit.convert import LossError, convert, get_format, load_mapping
 
@@ -92,7 +99,8 @@ def convert_command(src: Path, dst: Path, src_format: str | None, dst_format: st
         read_opts["gt"] = gt
     if src_format == "openimages":
         read_opts.update(normalized=oi_normalized, display_names=oi_display_names)
-    write_opts: dict[str, Any] = {"split": split, "precision": precision, "images": images}
+    read_opts.update({"corner": corner, "labels": labels, "raster_boxes": raster_boxes})
+    write_opts: dict[str, Any] = {"split": split, "precision": precision, "images": images, "corner": corner}
     if dst_format == "voc":
         write_opts["zero_based"] = voc_zero_based
     remap = load_mapping(remap_file) if remap_file is not None else None

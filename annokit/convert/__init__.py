@@ -8,6 +8,7 @@ Each format's options are a typed model (:mod:`annokit.convert.options`), its ru
 >>> report = convert("instances.json", "voc_out", src_format="coco", dst_format="voc")  # doctest: +SKIP
 """
 
+from annokit.convert import _registry_tools  # noqa: F401  (registers the annotation-tool formats)
 from annokit.convert._api import (
     convert,
     detect_format,

@@ -47,8 +47,10 @@ def detect_format(path: PathLike) -> str:
     Darknet, ``[<split>/]label_2/`` KITTI, ``[<split>/]labelTxt/`` DOTA, ``*-annotations-bbox.csv`` Open Images,
     ``data.yaml`` or ``labels/`` YOLO, ``gtFine/`` Cityscapes, ``masks/`` or ``instances/`` PNG masks, a JSON
     beside a folder of the same name COCO panoptic, folders of images class folders. A JSON file is COCO instances
-    (an object with ``images``), COCO panoptic (``segments_info`` in its annotations) or COCO results (a list);
-    a ``.csv`` is class-csv. Anything else is a :class:`FormatError` that asks for the format by name.
+    (an object with ``images``), COCO panoptic (``segments_info`` in its annotations), COCO results (a list),
+    LabelMe (``shapes`` and ``imagePath``) or CreateML (``*.createml.json``); a ``.csv`` is class-csv, an ``.xml``
+    CVAT; a folder with ``annotations.xml`` is CVAT, with ``*.createml.json`` CreateML, with LabelMe JSONs
+    LabelMe. Anything else is a :class:`FormatError` that asks for the format by name.
 
     >>> detect_format("sample_data/scenes/gt.json")
     'coco'
@@ -60,6 +62,8 @@ def detect_format(path: PathLike) -> str:
         fmt = _detect_json(p)
     elif p.suffix.lower() == ".csv" and p.is_file():
         fmt = "class-csv"
+    elif p.suffix.lower() == ".xml" and p.is_file():
+        fmt = "cvat"
     elif not p.exists():
         raise FormatError(p, None, "does not exist")
     else:
@@ -85,6 +89,9 @@ def _detect_folder(p: Path) -> str | None:
     more = _detect_more(p)
     if more is not None:
         return more
+    tool = _detect_tool_folder(p)
+    if tool is not None:
+        return tool
     if (p / "gtFine").is_dir():
         return "cityscapes"
     if (p / "data.yaml").is_file() or (p / "labels").is_dir():
@@ -114,9 +121,26 @@ def _detect_more(p: Path) -> str | None:
     return None
 
 
+def _detect_tool_folder(p: Path) -> str | None:
+    """CVAT (``annotations.xml``), CreateML (``*.createml.json``, or one a split folder down), LabelMe (a
+    ``*.json`` with ``"shapes"`` and ``"imagePath"``)."""
+    if (p / "annotations.xml").is_file():
+        return "cvat"
+    if any(p.glob("*.createml.json")) or any(p.glob("*/*.createml.json")):
+        return "createml"
+    first = next((q for q in sorted(p.glob("*.json")) if q.name != SIDECAR), None)
+    if first is not None and _detect_json(first) == "labelme":
+        return "labelme"
+    return None
+
+
 def _detect_json(p: Path) -> str | None:
     with open(p, "rb") as fh:
         head = fh.read(1 << 16).lstrip()
+    if p.name.endswith(".createml.json"):
+        return "createml"
+    if head[:1] == b"{" and b'"shapes"' in head and b'"imagePath"' in head:
+        return "labelme"
     if head[:1] == b"[":
         return "coco-results"
     if head[:1] != b"{":

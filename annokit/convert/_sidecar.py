@@ -248,12 +248,12 @@ def _boxes(fa: Instances, sa: Instances, pr: _Pairing, derived_boxes: bool) -> F
     if not close.all() and fa.segmentations is not None and sa.segmentations is not None:
         for k in np.flatnonzero(~close).tolist():
             seg = sa.segmentations[pr.sorder[k]]
-            if isinstance(seg, list) and seg and fa.segmentations[pr.forder[k]] is not None:
+            if isinstance(seg, list) and len(seg) == 1 and fa.segmentations[pr.forder[k]] is not None:
                 poly = np.asarray(seg[0], dtype=np.float64)
                 ext = np.array([[poly[0::2].min(), poly[1::2].min(), poly[0::2].max(), poly[1::2].max()]])
                 close[k] = bool(_close(fb[k:k + 1], ext)[0])
-            elif fa.segmentations[pr.forder[k]] is not None and not isinstance(seg, list):
-                close[k] = True  # written as its box's 4-point polygon: the extent is the box
+            elif fa.segmentations[pr.forder[k]] is not None and (not isinstance(seg, list) or len(seg) > 1):
+                close[k] = True  # RLE or several polygons: written as pixels (or its box's 4-point polygon)
     boxes[pr.sorder[~close]] = fb[~close]
     return boxes
 

@@ -28,9 +28,9 @@ if TYPE_CHECKING:
     from annokit.convert._registry import FormatSpec
 
 __all__ = ["CityscapesWriteOptions", "ClassCsvReadOptions", "ClassFoldersWriteOptions", "CocoReadOptions",
-           "CocoResultsReadOptions", "Direction", "FormatOptions", "NoOptions", "PanopticReadOptions",
-           "PanopticWriteOptions", "PngWriteOptions", "VocReadOptions", "VocWriteOptions", "YoloReadOptions",
-           "YoloWriteOptions", "parse_options",
+           "CocoResultsReadOptions", "CreateMLOptions", "Direction", "FormatOptions", "LabelmeReadOptions",
+           "NoOptions", "PanopticReadOptions", "PanopticWriteOptions", "PngWriteOptions", "VocReadOptions",
+           "VocWriteOptions", "YoloReadOptions", "YoloWriteOptions", "parse_options",
            "DotaWriteOptions", "KittiWriteOptions", "OpenImagesReadOptions", "OpenImagesWriteOptions"]
 
 Direction = Literal["read", "write"]
@@ -156,6 +156,22 @@ class OpenImagesWriteOptions(FormatOptions):
     split: str | None = Field(None, description="subset of the images that name none (default train)")
     images: Path | None = Field(None, description="folder of the images (by file_name), copied into "
                                                   "images/<subset>")
+
+
+class CreateMLOptions(FormatOptions):
+    """Reading and writing CreateML JSON."""
+
+    corner: bool = Field(False, description="x, y are the box's top-left corner (as datumaro reads them), not "
+                                            "Apple's centre")
+
+
+class LabelmeReadOptions(FormatOptions):
+    """Reading LabelMe JSON."""
+
+    labels: Path | None = Field(None, description="labels.txt giving category ids by line, as labelme2coco's "
+                                                  "--labels (default: labels.txt in the folder, when there)")
+    raster_boxes: bool = Field(False, description="boxes and areas as labelme2coco computes them (the shapes drawn "
+                                                  "with PIL), not the exact extent of the geometry")
 
 
 def _unknown(spec: FormatSpec[Any, Any], direction: Direction, name: str, model: type[FormatOptions]) -> str:
