@@ -1,7 +1,8 @@
 """annokit: typed annotations, exact format conversion, reference-exact metrics and error reports.
 
 ``import annokit`` is cheap (no numpy, pydantic or matplotlib): the core models (from :mod:`annokit.core`) and
-:func:`load`, :func:`save` and :func:`evaluate` (from :mod:`annokit.api`) load their modules on first use.
+:func:`load`, :func:`save`, :func:`evaluate` and :func:`evaluate_protocol` (from :mod:`annokit.api`) load their
+modules on first use.
 
 >>> import annokit
 >>> ds = annokit.load("sample_data/scenes/gt.json")
@@ -14,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 from annokit.errors import AnnokitError, FormatError, ValidationError
 
 if TYPE_CHECKING:
-    from annokit.api import evaluate, load, save
+    from annokit.api import evaluate, evaluate_protocol, load, save
     from annokit.core import Dataset, ImageRecord, ImageTable, Instances, LabelSet, SemanticMap
 
 __version__ = "0.1.0"
@@ -31,11 +32,12 @@ __all__ = [
     "ValidationError",
     "__version__",
     "evaluate",
+    "evaluate_protocol",
     "load",
     "save",
 ]
 
-_API = {"evaluate", "load", "save"}
+_API = {"evaluate", "evaluate_protocol", "load", "save"}
 _CORE = {"Dataset", "ImageRecord", "ImageTable", "Instances", "LabelSet", "SemanticMap"}
 
 

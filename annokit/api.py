@@ -27,12 +27,13 @@ from annokit.core.instances import Instances
 from annokit.errors import AnnokitWarning, FormatError, ValidationError
 
 if TYPE_CHECKING:
+    from annokit.analysis.protocols import ProtocolReport
     from annokit.core.losses import LossReport
     from annokit.metrics.coco import COCOAccumulator, COCOParams, COCOResult
     from annokit.metrics.panoptic import PanopticResult
     from annokit.metrics.semantic import SemanticResult
 
-__all__ = ["coco_accumulator", "evaluate", "evaluate_coco_files", "evaluate_panoptic_files",
+__all__ = ["coco_accumulator", "evaluate", "evaluate_coco_files", "evaluate_panoptic_files", "evaluate_protocol",
            "evaluate_semantic_folders", "load", "save"]
 
 PathLike = str | os.PathLike[str]
@@ -89,8 +90,8 @@ def save(ds: Dataset, path: PathLike, format: str, *, overwrite: bool = False, s
 
 
 def evaluate(gt: Dataset | PathLike, pred: Instances | Dataset | PathLike, *,
-             iou_type: Literal["bbox", "segm"] = "bbox", params: COCOParams | None = None, fixed: bool = False,
-             progress: Progress | None = None) -> COCOResult:
+             iou_type: Literal["bbox", "segm", "keypoints", "rotated"] = "bbox", params: COCOParams | None = None,
+             fixed: bool = False, progress: Progress | None = None) -> COCOResult:
     """COCO evaluation (all 12 numbers, precision / recall arrays, per-class AP) of ``pred`` against ``gt``.
 
     Parameters
@@ -99,9 +100,10 @@ def evaluate(gt: Dataset | PathLike, pred: Instances | Dataset | PathLike, *,
         Ground truth; a path is read as COCO instances JSON.
     pred : Instances, Dataset or path
         Detections with scores (a Dataset: its annotations); a path is read as a COCO results file (a list of
-        detections, :func:`annokit.io.coco.read_results`).
-    iou_type : {"bbox", "segm"}
-        Boxes or masks (ignored when ``params`` is given: ``params.iou_type`` decides).
+        detections, :func:`annokit.io.coco.read_results`; with keypoints or ``rbox`` fields for those IoU types).
+    iou_type : {"bbox", "segm", "keypoints", "rotated"}
+        Boxes, masks, keypoints (OKS) or rotated boxes (ignored when ``params`` is given: ``params.iou_type``
+        decides).
     params : COCOParams, optional
         IoU thresholds, maxDets, area ranges, image / category subsets (defaults equal pycocotools').
     fixed : bool
@@ -119,6 +121,7 @@ def evaluate(gt: Dataset | PathLike, pred: Instances | Dataset | PathLike, *,
     >>> res.stats.shape
     (12,)
     """
+    from annokit.analysis.protocols import read_predictions
     from annokit.io.coco import read_instances, read_results
     from annokit.metrics.coco import COCOParams
     from annokit.metrics.coco import evaluate as coco_evaluate
@@ -126,15 +129,72 @@ def evaluate(gt: Dataset | PathLike, pred: Instances | Dataset | PathLike, *,
     p = params if params is not None else COCOParams(iou_type=iou_type)
     with no_gc():  # parsing makes millions of small containers: the cyclic GC would rescan them over and over
         gt_ds = gt if isinstance(gt, Dataset) else read_instances(gt, fixed=fixed)
+        if p.iou_type == "rotated":
+            from annokit.io.rotated import with_rboxes
+
+            gt_ds = with_rboxes(gt_ds, path=None if isinstance(gt, Dataset) else gt)
         if isinstance(pred, Dataset):
             dt = pred.annotations
         elif isinstance(pred, Instances):
             dt = pred
+        elif p.iou_type in ("keypoints", "rotated"):
+            gt_ds, dt = read_predictions(pred, gt_ds, p.iou_type)
         else:
             dt = read_results(pred, gt_ds, fixed=fixed)
     if dt.scores is None:
         raise ValidationError("evaluate: the predictions have no scores")
     return coco_evaluate(gt_ds, dt, params=p, fixed=fixed, progress=progress)
+
+
+def evaluate_protocol(protocol: Literal["coco", "lvis", "openimages", "dota", "voc07", "voc12"], gt: PathLike,
+                      pred: PathLike, *, iou_type: Literal["bbox", "segm", "keypoints", "rotated"] | None = None,
+                      hierarchy: PathLike | None = None, iou_mode: Literal["auto", "continuous", "devkit"] = "auto",
+                      ap_method: Literal["11point", "allpoint"] = "11point", kpt_sigmas: Sequence[float] | None = None,
+                      fixed: bool = False, progress: Progress | None = None) -> ProtocolReport:
+    """Evaluate the files ``pred`` against ``gt`` by a published protocol: what ``annokit eval --protocol`` prints
+    and writes (docs/lvis.md, docs/keypoints.md, docs/rotated.md, docs/openimages.md, docs/dota.md,
+    docs/voc-ap.md).
+
+    Parameters
+    ----------
+    protocol : {"coco", "lvis", "openimages", "dota", "voc07", "voc12"}
+    gt, pred : path
+        As the protocol reads them: COCO-style JSON (LVIS JSON for ``lvis``) and a COCO results file; DOTA label and
+        Task1 folders; a VOC folder or JSON and COCO results or the devkit's result files.
+    iou_type : {"bbox", "segm", "keypoints", "rotated"}, optional
+        ``coco``: any of them (default bbox); ``lvis``: bbox or segm.
+    hierarchy : path, optional
+        ``openimages``: the class hierarchy JSON.
+    iou_mode : {"auto", "continuous", "devkit"}
+        ``voc07`` / ``voc12``: overlap on pixel-edge boxes or with the devkit's ``+1``; ``auto``: continuous for a
+        VOC folder (read as pixel edges), devkit for a COCO file (the issue's and VOC-style tools' convention).
+    ap_method : {"11point", "allpoint"}
+        ``dota``.
+    kpt_sigmas : sequence of float, optional
+        ``coco`` keypoints: one per keypoint (default COCO's 17 person sigmas).
+    fixed : bool
+        Fix the reference's known defects (each protocol's page lists them).
+    progress : callable, optional
+
+    Returns
+    -------
+    ProtocolReport
+        ``metrics`` under the reference's key names (``None`` where it leaves a number undefined), ``per_class``,
+        ``summary`` (the reference's printout where it has one), ``to_json()`` (what ``--json`` writes).
+
+    Examples
+    --------
+    >>> rep = evaluate_protocol("voc12", "sample_data/scenes/gt.json", "sample_data/scenes/pred.json")
+    >>> sorted(rep.to_json())
+    ['metrics', 'per_class', 'protocol']
+    """
+    from annokit.analysis.protocols import ProtocolOptions
+    from annokit.analysis.protocols import evaluate_protocol as run
+
+    opts = ProtocolOptions(iou_type=iou_type, hierarchy=Path(hierarchy) if hierarchy is not None else None,
+                           iou_mode=iou_mode, ap_method=ap_method, fixed=fixed,
+                           kpt_sigmas=tuple(float(s) for s in kpt_sigmas) if kpt_sigmas is not None else None)
+    return run(protocol, gt, pred, options=opts, progress=progress)
 
 
 def coco_accumulator(gt: Dataset | PathLike, *, iou_type: Literal["bbox", "segm"] = "bbox",

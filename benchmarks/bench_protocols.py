@@ -8,6 +8,16 @@ seeded synthetic set per protocol, in the same process and run, interleaved.
 * ``openimages``: ``annokit`` (read the COCO files, hierarchy, evaluate_openimages) vs the TF Object Detection
   API's expansion tool + ``OpenImagesChallengeEvaluator`` (``$ANNOKIT_TF_OD``, default /work/peers/tf_od), fed from
   the same JSON files.
+* ``lvis``, ``keypoints``, ``rotated``: ``annokit`` is ``annokit.evaluate_protocol`` (what ``annokit eval`` runs:
+  files in, report out).
+* ``lvis``: LVIS-like set (1,203 categories in LVIS v1's frequency proportions, ~12 objects and ~40 detections an
+  image, negative / not-exhaustive categories); ``annokit`` (read_lvis + read_results + evaluate_lvis) vs ``lvis``
+  0.5.3's ``LVISEval`` (``LVIS(path)``, ``LVISResults``, ``run()``).
+* ``keypoints``: COCO-keypoints-like set (17 keypoints, ~3 people an image); ``annokit`` (read_instances +
+  read_keypoint_results + evaluate_keypoints) vs pycocotools' ``COCOeval(iouType="keypoints")`` from the files.
+* ``rotated``: rotated-box set (5 classes, ~8 objects an image); ``annokit`` (read_instances + with_rboxes +
+  read_rotated_results + evaluate_rotated) vs the test oracle (pycocotools' ``COCOeval`` with shapely polygon IoU:
+  there is no published reference implementation of this protocol, so this ratio is against that oracle).
 
 Each round calls every side once (no warm-up round for the slow reference: its imports are done before); the
 table gives the median, min and max seconds and the ratio of medians, and checks that the two agree on every
@@ -28,11 +38,15 @@ import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 HERE = Path(__file__).resolve().parent
 sys.path[:0] = [str(HERE), str(HERE.parent / "tests" / "metrics")]
 
 from synth_protocols import DOTA_CLASSES, dota_arrays, openimages_data, write_dota, write_openimages
+from synth_protocols_more import keypoints_data, lvis_data, rotated_data, write_json_pair
+
+from annokit.api import evaluate_protocol
 
 DOTA_OBJECTS, DOTA_SIZE = 30.0, 2000.0  # objects per image and image size of the DOTA-like set (DOTA-v1.0: ~67 per
 # image in images of 800 to 4000 pixels)
@@ -92,6 +106,111 @@ def _oid_sides(root: Path, images: int, seed: int) -> dict[str, Callable[[], dic
     return sides
 
 
+def _masked_mean_ap(precision: Any, names: list[str]) -> dict[str, float]:
+    """Per-class AP of a reference's ``precision`` array (``[T, R, K, A(, M)]``, area all, last maxDets): the mean of
+    the entries that are not -1 (nan where none), as annokit's per-class table."""
+    import numpy as np
+
+    p = precision[..., 0, -1] if precision.ndim == 5 else precision[..., 0]
+    out = {}
+    for k, name in enumerate(names):
+        s = p[:, :, k]
+        out[name] = float(np.mean(s[s > -1])) if (s > -1).any() else math.nan
+    return out
+
+
+def _ap_column(per_class: dict[str, dict[str, Any]]) -> dict[str, float]:
+    return {n: (math.nan if r["AP"] is None else r["AP"]) for n, r in per_class.items()}
+
+
+def _quiet_coco(gt_path: Path, res_path: Path, iou_type: str, cls: Any = None) -> Any:
+    import contextlib
+    import io
+
+    from pycocotools.coco import COCO
+    from pycocotools.cocoeval import COCOeval
+
+    with contextlib.redirect_stdout(io.StringIO()):
+        g = COCO(str(gt_path))
+        dt = g.loadRes(str(res_path))
+        ev = (cls or COCOeval)(g, dt, iou_type)
+        ev.evaluate()
+        ev.accumulate()
+        ev.summarize()
+    return g, ev
+
+
+def _lvis_sides(root: Path, images: int, seed: int) -> dict[str, Callable[[], dict[str, float]]]:
+    g, p = root / "gt.json", root / "results.json"
+    if not g.is_file():
+        write_json_pair(root, lvis_data(seed, images))
+
+    def ours() -> dict[str, float]:
+        return _ap_column(evaluate_protocol("lvis", g, p).per_class)
+
+    sides = {"annokit": ours}
+    import lvis_oracle
+
+    if lvis_oracle.load_lvis() is None:
+        print(f"  reference skipped: {lvis_oracle.REASON}")
+        return sides
+
+    def ref() -> dict[str, float]:
+        import contextlib
+        import io
+        import logging
+
+        from lvis import LVIS, LVISEval, LVISResults
+
+        logging.getLogger("lvis").setLevel(logging.ERROR)
+        with lvis_oracle.numpy1_names(), contextlib.redirect_stdout(io.StringIO()):
+            gt = LVIS(str(g))
+            ev = LVISEval(gt, LVISResults(gt, str(p)), "bbox")
+            ev.run()
+        names = [c["name"] for c in gt.load_cats(ev.params.cat_ids)]
+        return _masked_mean_ap(ev.eval["precision"], names)
+
+    sides["lvis 0.5.3"] = ref
+    return sides
+
+
+def _keypoint_sides(root: Path, images: int, seed: int) -> dict[str, Callable[[], dict[str, float]]]:
+    g, p = root / "gt.json", root / "results.json"
+    if not g.is_file():
+        write_json_pair(root, keypoints_data(seed, images))
+
+    def ours() -> dict[str, float]:
+        return _ap_column(evaluate_protocol("coco", g, p, iou_type="keypoints").per_class)
+
+    def ref() -> dict[str, float]:
+        gt, ev = _quiet_coco(g, p, "keypoints")
+        return _masked_mean_ap(ev.eval["precision"], [c["name"] for c in gt.loadCats(ev.params.catIds)])
+
+    return {"annokit": ours, "pycocotools": ref}
+
+
+def _rotated_sides(root: Path, images: int, seed: int) -> dict[str, Callable[[], dict[str, float]]]:
+    g, p = root / "gt.json", root / "results.json"
+    if not g.is_file():
+        write_json_pair(root, rotated_data(seed, images))
+
+    def ours() -> dict[str, float]:
+        return _ap_column(evaluate_protocol("coco", g, p, iou_type="rotated").per_class)
+
+    def ref() -> dict[str, float]:
+        import test_rotated_coco as oracle
+
+        data = [json.loads(x.read_text()) for x in (g, p)]
+        ev = oracle.oracle(data[0], data[1])
+        return _masked_mean_ap(ev.eval["precision"], [c["name"] for c in data[0]["categories"]])
+
+    return {"annokit": ours, "pycocotools + shapely": ref}
+
+
+_SIDES = {"dota": _dota_sides, "openimages": _oid_sides, "lvis": _lvis_sides, "keypoints": _keypoint_sides,
+          "rotated": _rotated_sides}
+
+
 def _rounds(sides: dict[str, Callable[[], dict[str, float]]], repeat: int) -> tuple[dict[str, list[float]], bool]:
     times: dict[str, list[float]] = {k: [] for k in sides}
     results: dict[str, dict[str, float]] = {}
@@ -102,30 +221,30 @@ def _rounds(sides: dict[str, Callable[[], dict[str, float]]], repeat: int) -> tu
             results[name] = fn()
             times[name].append(time.perf_counter() - t0)
     a = results["annokit"]
-    agree = all(all((math.isnan(a[c]) and math.isnan(r[c])) or abs(a[c] - r[c]) <= 1e-12 for c in a)
-                for name, r in results.items())
+    agree = all(set(a) == set(r) and all((math.isnan(a[c]) and math.isnan(r[c])) or abs(a[c] - r[c]) <= 1e-12
+                                         for c in a) for name, r in results.items())
     return times, agree
 
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--protocols", nargs="+", default=["dota", "openimages"], choices=["dota", "openimages"])
+    ap.add_argument("--protocols", nargs="+", default=list(_SIDES), choices=list(_SIDES))
     ap.add_argument("--images", type=int, default=5000)
     ap.add_argument("--sizes", type=int, nargs="+", default=None, help="several set sizes (overrides --images)")
     ap.add_argument("--repeat", type=int, default=3)
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--data", type=Path, default=HERE / "data" / "protocols")
     a = ap.parse_args()
-    print(f"{'protocol':<11} {'images':>6}  {'side':<12} {'median s':>9} {'min':>8} {'max':>8} {'ratio':>7}  agree")
+    print(f"{'protocol':<11} {'images':>6}  {'side':<21} {'median s':>9} {'min':>8} {'max':>8} {'ratio':>7}  agree")
     for proto in a.protocols:
         for n in a.sizes or [a.images]:
             root = a.data / f"{proto}_{n}_{a.seed}"
-            sides = (_dota_sides if proto == "dota" else _oid_sides)(root, n, a.seed)
+            sides = _SIDES[proto](root, n, a.seed)
             times, agree = _rounds(sides, a.repeat)
             base = statistics.median(times["annokit"])
             for name, t in times.items():
                 med = statistics.median(t)
-                print(f"{proto:<11} {n:>6}  {name:<12} {med:>9.3f} {min(t):>8.3f} {max(t):>8.3f} {med / base:>6.1f}x"
+                print(f"{proto:<11} {n:>6}  {name:<21} {med:>9.3f} {min(t):>8.3f} {max(t):>8.3f} {med / base:>6.1f}x"
                       f"  {agree if name != 'annokit' else ''}")
 
 

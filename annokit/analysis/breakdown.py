@@ -216,6 +216,8 @@ def pr_breakdown(gt: Dataset, dets: Instances, *, coco: COCOResult | None = None
     if coco is None:
         coco = evaluate(gt, dets, params=COCOParams(iou_type=iou_type))
     p = coco.params
+    if p.iou_type not in ("bbox", "segm"):
+        raise ValidationError(f"pr_breakdown: boxes or masks only, not {p.iou_type}")
     thrs = np.asarray(p.iou_thrs)
     prec: dict[str, np.ndarray] = {}
     for key, t in (("C75", 0.75), ("C50", 0.5)):  # from ``coco`` when it has that threshold

@@ -11,9 +11,12 @@ __all__ = ["fmt_value", "summary", "table"]
 
 
 def fmt_value(v: Any) -> str:
-    """A metric as printed: ``null`` when undefined, integers as integers, fractions with 4 decimals."""
+    """A metric as printed: ``null`` when undefined, integers as integers, fractions with 4 decimals, text as it
+    is."""
     if v is None or (isinstance(v, float) and math.isnan(v)):
         return "  null"
+    if isinstance(v, str):
+        return f"{v:>6}"
     if isinstance(v, (int, np.integer)) and not isinstance(v, bool):
         return f"{int(v):6d}"
     return f"{float(v):6.4f}"

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
-from typing import Literal, TypeVar
+from typing import Literal, TypeVar, cast
 
 import click
 
@@ -36,7 +36,10 @@ Examples:
   annokit eval --task panoptic --gt panoptic_val.json --pred panoptic_pred.json
   annokit eval --protocol openimages --gt gt.json --pred results.json --hierarchy hierarchy.json
   annokit eval --protocol dota --gt labelTxt/ --pred Task1/
-  annokit eval --protocol voc07 --gt gt.json --pred results.json --iou-mode devkit
+  annokit eval --protocol voc07 --gt VOCdevkit/VOC2007 --pred results/VOC2007/Main/
+  annokit eval --protocol lvis --gt lvis_v1_val.json --pred results.json --iou-type segm
+  annokit eval --gt person_keypoints_val2017.json --pred keypoints.json --iou-type keypoints
+  annokit eval --gt rotated_gt.json --pred rotated_results.json --iou-type rotated
   annokit eval --gt gt.json --pred results.json --slice-by weather --json scores.json
   annokit eval --gt gt.json --pred 'preds/part-*.json' --scheduler local:2
   annokit eval --gt gt.json --pred 'preds/part-*.json' --scheduler tcp://10.0.0.5:8786 --json scores.json
@@ -49,8 +52,8 @@ are COCO results whose image and category ids are the dataset's as annokit reads
 detection / instance: --pred may be a glob of results files (quote it), scored as their concatenation in sorted
 name order; --scheduler runs on a dask cluster with the same numbers (docs/distributed.md).
 --json writes {"metrics": {...}, "per_class": {"<name>": {...}}}: fractions, null where undefined
-(with --protocol, also "protocol": its name, and the reference's key names; with slices, also "slices":
-{"<slice>": {"images": n, "metrics": {...}}}).
+(with --protocol, also "protocol": its name, and the reference's key names; --iou-type keypoints or rotated
+runs --protocol coco; with slices, also "slices": {"<slice>": {"images": n, "metrics": {...}}}).
 Slices (detection and instance): each slice's 12 COCO numbers, equal to an evaluation of its images alone.
 """ + SLICES_HELP
 
@@ -80,6 +83,7 @@ def _number_list(parse: Callable[[str], T], example: str, valid: Callable[[T], b
 
 
 _iou_list = _number_list(float, "0.5,0.75", lambda v: 0.0 <= v <= 1.0, "IoU thresholds are numbers in [0, 1]")
+_sigma_list = _number_list(float, "0.079,0.079,0.072", lambda v: v > 0, "sigmas are positive numbers")
 _int_list = _number_list(int, "1,10,100", lambda v: v >= 1, "maxDets are integers >= 1")
 
 
@@ -130,8 +134,9 @@ def _check_distributed(task: str | None, pred: Path, scheduler: str | None) -> N
 @from_option("--gt")
 @click.option("--pred", "pred", required=True, type=click.Path(path_type=Path), callback=_pred_path,
               help="Predictions (COCO results JSON -- or a quoted glob of them --, CSV or a folder of PNGs, by task).")
-@click.option("--iou-type", type=click.Choice(["bbox", "segm"]), default=None,
-              help="detection/instance: box or mask IoU (default bbox; segm for --task instance).")
+@click.option("--iou-type", type=click.Choice(["bbox", "segm", "keypoints", "rotated"]), default=None,
+              help="detection/instance: box or mask IoU (default bbox; segm for --task instance), keypoint OKS "
+                   "(COCO keypoints) or rotated-box IoU (COCO-style \"rbox\" fields); lvis: bbox or segm.")
 @json_option("the metrics")
 @overwrite_option("the --json file")
 @click.option("--fixed", is_flag=True, default=False,
@@ -154,26 +159,34 @@ def _check_distributed(task: str | None, pred: Path, scheduler: str | None) -> N
 @click.option("--top-k", type=click.IntRange(1), default=5, show_default=True,
               help="classification: k of top-k accuracy.")
 @click.option("--protocol", type=click.Choice(_eval_protocols.PROTOCOLS), default=None,
-              help="A published protocol other than COCO (docs/openimages.md, docs/dota.md, docs/voc-ap.md).")
+              help="A published protocol (docs/lvis.md, docs/openimages.md, docs/dota.md, docs/voc-ap.md; coco: "
+                   "docs/coco-eval.md).")
 @click.option("--hierarchy", type=click.Path(exists=True, dir_okay=False, path_type=Path), default=None,
               help="openimages: the class hierarchy JSON.")
-@click.option("--iou-mode", type=click.Choice(["devkit", "continuous"]), default=None,
-              help="voc07/voc12: the devkit's +1 pixel overlap (default) or continuous.")
+@click.option("--iou-mode", type=click.Choice(["continuous", "devkit"]), default=None,
+              help="voc07/voc12: the devkit's +1 pixel on widths and heights (default for a COCO --gt: its boxes "
+                   "hold the devkit's numbers) or continuous overlap (default for a VOC folder --gt, whose boxes "
+                   "annokit reads as pixel edges: the devkit's AP on its own files).")
+@click.option("--kpt-sigmas", default=None, callback=_sigma_list,
+              help="keypoints: comma-separated per-keypoint OKS sigmas (default COCO's 17 person sigmas).")
 @click.option("--ap-method", type=click.Choice(["11point", "allpoint"]), default=None,
               help="dota: VOC07 11-point (default, the devkit's) or VOC12 all-point AP.")
 @slice_options
 @scheduler_option
 @quiet_option
 def eval_command(task: str | None, gt: Path, src_format: str | None, pred: Path,
-                 iou_type: Literal["bbox", "segm"] | None, json_out: Path | None, overwrite: bool, fixed: bool,
+                 iou_type: Literal["bbox", "segm", "keypoints", "rotated"] | None, json_out: Path | None,
+                 overwrite: bool, fixed: bool,
                  iou_thrs: tuple[float, ...] | None, max_dets: tuple[int, ...] | None, area_rng: tuple[str, ...],
                  gt_dir: Path | None, pred_dir: Path | None, num_classes: int | None, ignore_index: int,
                  reduce_zero_label: bool, preset: Literal["mmseg", "cityscapes"] | None, top_k: int,
                  protocol: str | None, hierarchy: Path | None, iou_mode: Literal["devkit", "continuous"] | None,
-                 ap_method: Literal["11point", "allpoint"] | None, slice_by: str | None, slices_file: Path | None,
-                 scheduler: str | None, quiet: bool) -> None:
+                 kpt_sigmas: tuple[float, ...] | None, ap_method: Literal["11point", "allpoint"] | None,
+                 slice_by: str | None, slices_file: Path | None, scheduler: str | None, quiet: bool) -> None:
     """Score predictions against ground truth and print a summary (and a per-class table)."""
     refuse_existing(overwrite, json_out)
+    if protocol is None and iou_type in ("keypoints", "rotated"):
+        protocol = "coco"
     kind = _task(task, gt, src_format, iou_type) if protocol is None else None
     if slice_by is not None or slices_file is not None:
         if protocol is not None or kind not in ("detection", "instance"):
@@ -185,13 +198,15 @@ def eval_command(task: str | None, gt: Path, src_format: str | None, pred: Path,
     _check_distributed(kind, pred, scheduler)
     if protocol is not None:
         out = _eval_protocols.run_protocol(protocol, _eval_protocols.ProtocolInputs(
-            gt=gt, pred=pred, hierarchy=hierarchy, iou_mode=iou_mode or "devkit", ap_method=ap_method or "11point",
-            fixed=fixed))
+            gt=gt, pred=pred, hierarchy=hierarchy, iou_mode=iou_mode or "auto",
+            ap_method=ap_method or "11point", fixed=fixed, iou_type=iou_type, iou_thrs=iou_thrs, max_dets=max_dets,
+            area_rng=area_rng, kpt_sigmas=kpt_sigmas, quiet=quiet))
         Console.of(quiet, json_out).echo(out.text)
         if json_out is not None:
             write_json_output(json_out, {"protocol": protocol, "metrics": out.metrics, "per_class": out.per_class})
         return
-    inputs = EvalInputs(gt=gt, pred=pred, gt_format=src_format, quiet=quiet, iou_type=iou_type, fixed=fixed,
+    box_or_mask = cast(Literal["bbox", "segm"] | None, iou_type)  # keypoints and rotated ran above
+    inputs = EvalInputs(gt=gt, pred=pred, gt_format=src_format, quiet=quiet, iou_type=box_or_mask, fixed=fixed,
                         iou_thrs=iou_thrs, max_dets=max_dets, area_rng=area_rng, gt_dir=gt_dir, pred_dir=pred_dir,
                         num_classes=num_classes, ignore_index=ignore_index, reduce_zero_label=reduce_zero_label,
                         preset=preset, top_k=top_k, slice_by=slice_by, slices_file=slices_file)

@@ -14,6 +14,8 @@ object per record, so a results file of any size needs memory for its columns on
 
 from __future__ import annotations
 
+import contextlib
+import itertools
 import math
 import warnings
 from collections.abc import Sequence
@@ -350,14 +352,24 @@ def _is_num(v: Any) -> bool:
 
 def _values(items: list[Any], key: str, base: int, path: Path) -> list[Any]:
     vals = [d.get(key, _MISSING) for d in items]
-    for i, v in enumerate(vals):
-        if v is _MISSING:
-            raise FormatError(path, f"[{base + i}]", f"missing key {key!r}")
+    if any(v is _MISSING for v in vals):
+        i = next(i for i, v in enumerate(vals) if v is _MISSING)
+        raise FormatError(path, f"[{base + i}]", f"missing key {key!r}")
     return vals
+
+
+# Fast paths: a column whose values are all plain Python numbers (what a JSON parser gives) is converted by numpy in
+# one pass; anything else -- numpy scalars, bools, strings, non-finite values -- goes through the checks one value at
+# a time, which name the first bad record.
+_INT_TYPES = {int}
+_NUM_TYPES = {int, float}
 
 
 def _int_column(items: list[Any], key: str, base: int, path: Path) -> np.ndarray:
     vals = _values(items, key, base, path)
+    if set(map(type, vals)) <= _INT_TYPES:
+        with contextlib.suppress(OverflowError):
+            return np.array(vals, dtype=np.int64)
     for i, v in enumerate(vals):
         if not _is_int(v) or not -(2**63) <= int(v) < 2**63:
             raise FormatError(path, f"[{base + i}].{key}", f"expected an integer, got {v!r}")
@@ -366,6 +378,11 @@ def _int_column(items: list[Any], key: str, base: int, path: Path) -> np.ndarray
 
 def _float_column(items: list[Any], key: str, base: int, path: Path) -> np.ndarray:
     vals = _values(items, key, base, path)
+    if set(map(type, vals)) <= _NUM_TYPES:
+        with contextlib.suppress(OverflowError):
+            arr = np.array(vals, dtype=np.float64)
+            if np.isfinite(arr).all():
+                return arr
     for i, v in enumerate(vals):
         if not _is_num(v):
             raise FormatError(path, f"[{base + i}].{key}", f"expected a number, got {v!r}")
@@ -387,6 +404,12 @@ def _image_column(items: list[Any], base: int, target: ResultsTarget, path: Path
 def _box_column(items: list[Any], base: int, path: Path, *, rows: list[int] | None = None) -> np.ndarray:
     """``(N, 4)`` xywh: 4 finite numbers each, width and height not negative."""
     vals = _values(items, "bbox", base, path)
+    if set(map(type, vals)) <= {list} and set(map(len, vals)) <= {4} and \
+            set(map(type, itertools.chain.from_iterable(vals))) <= _NUM_TYPES:
+        with contextlib.suppress(OverflowError):
+            arr = np.array(vals, dtype=np.float64).reshape(-1, 4)
+            if np.isfinite(arr).all() and (arr[:, 2:] >= 0).all():
+                return arr
     at = rows if rows is not None else list(range(len(items)))
     for i, bb in zip(at, vals):
         if not (isinstance(bb, (list, tuple)) and len(bb) == 4 and all(_is_num(v) for v in bb)):

@@ -68,6 +68,11 @@ class Instances(FrozenModel):
         Four ``(x, y)`` corners of an arbitrary quadrilateral per object, in the source's order (DOTA, YOLO-OBB);
         the primary form of an oriented object: :mod:`annokit.core.rotated` measures polygon IoU on them.
         ``boxes`` is then their axis-aligned hull.
+    keypoints : (N, K, 3) float64 or None
+        ``K`` keypoints per object as ``(x, y, v)`` (COCO's flat ``[x1, y1, v1, ...]`` reshaped), ``x`` and ``y``
+        finite. For ground truth (no ``scores``) ``v`` is COCO's visibility: 0 not labelled, 1 labelled but not
+        visible, 2 visible; for predictions it is whatever finite number the predictor wrote there (often a
+        per-keypoint confidence), which COCO's evaluation does not read.
 
     Every array is read-only (a view: the arrays you passed in stay yours); :meth:`replace` makes a changed copy.
     Invalid columns raise :class:`annokit.ValidationError`.
@@ -92,6 +97,7 @@ class Instances(FrozenModel):
     source_wh: FloatArray | None = None
     rboxes: FloatArray | None = None
     corners: FloatArray | None = None
+    keypoints: FloatArray | None = None
 
     @field_validator("image_ids", "labels", mode="plain")
     @classmethod
@@ -128,6 +134,22 @@ class Instances(FrozenModel):
         check_corners(arr)
         return arr
 
+    @field_validator("keypoints", mode="plain")
+    @classmethod
+    def _keypoints(cls, v: Any) -> FloatArray | None:
+        if v is None:
+            return None
+        arr = as_array(v, "keypoints", np.float64, 3) if np.ndim(v) != 1 else as_array(
+            np.reshape(np.asarray(v, dtype=np.float64), (0, 0, 3)) if np.size(v) == 0 else v, "keypoints",
+            np.float64, 3)
+        if arr.shape[2] != 3:
+            raise ValidationError(f"keypoints: expected shape (N, K, 3) [x, y, v], got {arr.shape}")
+        bad = ~np.isfinite(arr).all(axis=(1, 2))
+        if bad.any():
+            i = first_bad(bad)
+            raise ValidationError(f"keypoints[{i}]: not finite ({arr[i].reshape(-1).tolist()})")
+        return arr
+
     @field_validator("scores", "area", mode="plain")
     @classmethod
     def _float_col(cls, v: Any, info: Any) -> FloatArray | None:
@@ -149,7 +171,7 @@ class Instances(FrozenModel):
         check_len(self.boxes, n, "boxes")
         check_len(self.labels, n, "labels")
         for name in ("scores", "iscrowd", "area", "ids", "segmentations", "ignore", "extras", "source_wh", "rboxes",
-                     "corners"):
+                     "corners", "keypoints"):
             col = self.__dict__[name]
             if col is not None:
                 check_len(col, n, name)
@@ -165,6 +187,13 @@ class Instances(FrozenModel):
         if self.scores is not None and not np.isfinite(self.scores).all():
             i = first_bad(~np.isfinite(self.scores))
             raise ValidationError(f"scores[{i}]: not finite ({self.scores[i]})")
+        kp = self.keypoints
+        if kp is not None and self.scores is None:
+            v = kp[:, :, 2]
+            bad = ~((v == 0) | (v == 1) | (v == 2)).all(axis=1)
+            if bad.any():
+                i = first_bad(bad)
+                raise ValidationError(f"keypoints[{i}]: visibility must be 0, 1 or 2 ({v[i].tolist()})")
         area = self.__dict__["area"]
         if area is not None and not (np.isfinite(area) & (area >= 0)).all():
             i = first_bad(~(np.isfinite(area) & (area >= 0)))
@@ -184,7 +213,7 @@ class Instances(FrozenModel):
 
     def __repr__(self) -> str:
         n, imgs, labs = len(self), len(np.unique(self.image_ids)), len(np.unique(self.labels))
-        cols = [c for c in ("scores", "segmentations", "ignore", "extras", "rboxes", "corners")
+        cols = [c for c in ("scores", "segmentations", "ignore", "extras", "rboxes", "corners", "keypoints")
                 if getattr(self, c) is not None]
         crowd = int(self.iscrowd.sum())
         parts = [f"{n} object{'s' * (n != 1)} in {imgs} image{'s' * (imgs != 1)}",
@@ -258,6 +287,9 @@ class Instances(FrozenModel):
             if any(c is None for c in cols):
                 out[name] = None
             elif isinstance(cols[0], np.ndarray):
+                if len({c.shape[1:] for c in cols}) > 1:
+                    raise ValidationError(f"concat: the parts' {name} have different shapes "
+                                          f"({sorted({c.shape[1:] for c in cols})})")
                 out[name] = np.concatenate(cols)
             else:
                 out[name] = [x for c in cols for x in c]

@@ -229,7 +229,7 @@ def _intersection_areas(a: FloatArray, b: FloatArray) -> FloatArray:
 
 
 def quad_iou_matched(a: FloatArray, b: FloatArray, *, zero_area: float = 0.0,
-                     min_iou: float | None = None) -> FloatArray:
+                     min_iou: float | None = None, crowd: np.ndarray | None = None) -> FloatArray:
     """IoU of quadrilateral ``a[k]`` with ``b[k]`` (``(K, 4, 2)`` each) -> ``(K,)``.
 
     ``zero_area``: the value where both have zero area (the union is empty); the DOTA devkit gives NaN there.
@@ -239,6 +239,9 @@ def quad_iou_matched(a: FloatArray, b: FloatArray, *, zero_area: float = 0.0,
     ``min_iou``: pairs of convex quadrilaterals whose IoU cannot reach it (bounded by
     ``U / (A + B - U)`` with ``U = min(A, B, area of the hulls' overlap)``, less a relative 1e-9 margin) are not
     intersected and come out as 0; every IoU that can reach ``min_iou`` is exact.
+
+    ``crowd``: ``(K,)`` bool; where true the union is the area of ``a[k]`` alone (COCO's crowd rule; 0 where that
+    area is 0), and the pair is always intersected.
 
     >>> sq = np.array([[[0, 0], [2, 0], [2, 2], [0, 2]]], float)
     >>> float(quad_iou_matched(sq, sq + [1, 0])[0])
@@ -251,11 +254,12 @@ def quad_iou_matched(a: FloatArray, b: FloatArray, *, zero_area: float = 0.0,
     area_a, area_b = quad_area(qa), quad_area(qb)
     out = np.zeros(len(qa))
     todo = np.arange(len(qa))
+    is_crowd = np.zeros(len(qa), dtype=bool) if crowd is None else np.asarray(crowd, dtype=bool)
     if min_iou is not None and len(qa):
-        todo = todo[~_cannot_reach(qa, qb, area_a, area_b, min_iou)]
+        todo = todo[~(_cannot_reach(qa, qb, area_a, area_b, min_iou) & ~is_crowd)]
     for s in range(0, len(todo), _CHUNK):
         k = todo[s:s + _CHUNK]
-        out[k] = _iou_chunk(qa[k], qb[k], area_a[k], area_b[k], zero_area)
+        out[k] = _iou_chunk(qa[k], qb[k], area_a[k], area_b[k], zero_area, is_crowd[k])
     return out
 
 
@@ -276,11 +280,12 @@ def _cannot_reach(qa: FloatArray, qb: FloatArray, area_a: FloatArray, area_b: Fl
 
 
 def _iou_chunk(qa: FloatArray, qb: FloatArray, area_a: FloatArray, area_b: FloatArray,
-               zero_area: float) -> FloatArray:
+               zero_area: float, crowd: np.ndarray) -> FloatArray:
     inter = _intersection_areas(qa, qb)
     union = area_a + area_b - inter
     with np.errstate(divide="ignore", invalid="ignore"):
-        return np.where(union == 0, zero_area, inter / union)
+        iou = np.where(union == 0, zero_area, inter / union)
+        return np.where(crowd, np.where(area_a > 0, inter / area_a, 0.0), iou) if crowd.any() else iou
 
 
 def quad_iou(a: FloatArray, b: FloatArray, *, crowd: np.ndarray | None = None,

@@ -33,6 +33,7 @@ from annokit.core.instances import Instances, Segmentation
 from annokit.core.labels import LabelSet
 from annokit.errors import FormatError, ValidationError
 from annokit.io._rle import rle_strings_ok
+from annokit.io.coco_keypoints import NO_KEYPOINTS, keypoints_from_records, keypoints_to_lists
 from annokit.io.validation import FieldError, Problem, Problems
 
 __all__ = ["ANNOTATION", "CATEGORY", "IMAGE", "CocoAnnotation", "CocoCategory", "CocoImage", "CocoInstancesFile",
@@ -536,8 +537,10 @@ def _extras(items: list[dict[str, Any]], known: set[str]) -> list[dict[str, Any]
 
 
 def _build(data: dict[str, Any], images: list[dict[str, Any]], cats: list[dict[str, Any]],
-           anns: list[dict[str, Any]], ic: _ImageCols, cat_ids: IntArray, names: list[str], ac: _AnnCols) -> Dataset:
-    """The dataset of checked columns; every field without a column kept in ``extras``."""
+           anns: list[dict[str, Any]], ic: _ImageCols, cat_ids: IntArray, names: list[str], ac: _AnnCols,
+           p: Path) -> Dataset:
+    """The dataset of checked columns; every field without a column kept in ``extras`` (``p`` names the file in
+    the keypoints' errors)."""
     img_extras = _extras(images, _IMAGE_KEYS if ic.id_map is None else _IMAGE_KEYS - {"id"})
     if ic.id_map is not None:
         img_extras = [dict(e or {}, id=im["id"]) for e, im in zip(img_extras or [{}] * len(images), images)]
@@ -547,14 +550,18 @@ def _build(data: dict[str, Any], images: list[dict[str, Any]], cats: list[dict[s
                       if has_super else None, extras=_extras(cats, _CAT_KEYS))
     boxes = ac.xywh.copy()
     boxes[:, 2:] += ac.xywh[:, :2]
-    ann_extras = _extras(anns, _ANN_KEYS)
-    if not ac.has_area.all():
+    keypoints, has_kp = keypoints_from_records(anns, ac.labels, categories=labels, path=p)
+    ann_extras = _extras(anns, _ANN_KEYS if keypoints is None else _ANN_KEYS | {"keypoints"})
+    no_kp = np.flatnonzero(~has_kp).tolist() if keypoints is not None else []
+    if not ac.has_area.all() or no_kp:
         ann_extras = [dict(e or {}) for e in (ann_extras or [{}] * len(anns))]
         for i in np.flatnonzero(~ac.has_area).tolist():
             ann_extras[i]["_annokit_no_area"] = True
+        for i in no_kp:
+            ann_extras[i][NO_KEYPOINTS] = True
     inst = Instances(image_ids=ac.image_ids, boxes=boxes, labels=ac.labels, iscrowd=ac.iscrowd.astype(bool),
                      area=ac.area, ids=ac.ids, segmentations=ac.segmentations, ignore=ac.ignore, extras=ann_extras,
-                     source_wh=ac.xywh[:, 2:])
+                     source_wh=ac.xywh[:, 2:], keypoints=keypoints)
     top_extras = {k: v for k, v in data.items() if k not in {"images", "categories", "annotations", "info", "licenses"}}
     ds: Dataset = Dataset.model_construct(images=tbl, categories=labels, annotations=inst, info=data.get("info"),
                                           licenses=data.get("licenses"), extras=top_extras)
@@ -580,7 +587,7 @@ def _coco_dataset(data: Any, p: Path, *, exact_types: bool) -> Dataset:
                  _Column.whole(cat_ids), _Column.whole(ac.ids), _Column.whole(ac.image_ids), _Column.whole(ac.labels),
                  rles)
     _check_references(p, refs, problems, strings=ic.id_map is not None)
-    return _build(data, images, cats, anns, ic, cat_ids, names, ac)
+    return _build(data, images, cats, anns, ic, cat_ids, names, ac, p)
 
 
 def read_instances(path: PathLike, *, fixed: bool = False) -> Dataset:
@@ -792,6 +799,7 @@ def dataset_to_coco_dict(ds: Dataset) -> dict[str, Any]:
     anns = []
     ids, img_ids, labels = a.ids.tolist(), a.image_ids.tolist(), a.labels.tolist()
     areas, crowd = a.area.tolist(), a.iscrowd.tolist()
+    kps = keypoints_to_lists(a)
     for i in range(len(a)):
         rec = {"id": ids[i], "image_id": img_ids[i] if str_ids is None else str_ids[img_ids[i]],
                "category_id": labels[i], "bbox": _nums(bboxes[i]) if int_rows[i] else bboxes[i],
@@ -803,11 +811,14 @@ def dataset_to_coco_dict(ds: Dataset) -> dict[str, Any]:
             rec["segmentation"] = seg
         if a.ignore is not None:
             rec["ignore"] = int(a.ignore[i])
+        if kps is not None and kps[i] is not None:
+            rec["keypoints"] = kps[i]
         if a.extras is not None:
             extra = a.extras[i]
             if extra.get("_annokit_no_area"):
                 del rec["area"]
-                extra = {k: v for k, v in extra.items() if k != "_annokit_no_area"}
+            if extra.get("_annokit_no_area") or extra.get(NO_KEYPOINTS):
+                extra = {k: v for k, v in extra.items() if k not in ("_annokit_no_area", NO_KEYPOINTS)}
             rec.update(extra)
         anns.append(rec)
     return coco_top_level(ds, images, anns, categories)
@@ -880,13 +891,14 @@ def write_results(dets: Instances, path: PathLike, *, include_masks: bool = True
 
 
 def results_to_list(dets: Instances, *, include_masks: bool = True) -> list[dict[str, Any]]:
-    """Detections as COCO result records (``image_id, category_id, bbox, score[, segmentation]``), boxes in the
-    exact-width xywh of :func:`ltrb_to_coco_bbox`, compressed RLE counts as text."""
+    """Detections as COCO result records (``image_id, category_id, bbox, score[, segmentation][, keypoints]``),
+    boxes in the exact-width xywh of :func:`ltrb_to_coco_bbox`, compressed RLE counts as text."""
     if dets.scores is None:
         raise ValidationError("write_results: these instances have no scores (ground truth?)")
     bboxes = ltrb_to_coco_bbox(dets.boxes, dets.source_wh).tolist()
     out = []
     img, lab, sc = dets.image_ids.tolist(), dets.labels.tolist(), dets.scores.tolist()
+    kps = keypoints_to_lists(dets)
     for i in range(len(dets)):
         rec: dict[str, Any] = {"image_id": img[i], "category_id": lab[i], "bbox": _nums(bboxes[i]), "score": sc[i]}
         if include_masks and dets.segmentations is not None and dets.segmentations[i] is not None:
@@ -894,5 +906,7 @@ def results_to_list(dets: Instances, *, include_masks: bool = True) -> list[dict
             if isinstance(seg, dict) and isinstance(seg.get("counts"), bytes):
                 seg = {"size": seg["size"], "counts": seg["counts"].decode("ascii")}
             rec["segmentation"] = seg
+        if kps is not None and kps[i] is not None:
+            rec["keypoints"] = kps[i]
         out.append(rec)
     return out

@@ -14,14 +14,19 @@ from __future__ import annotations
 import math
 import os
 from collections.abc import Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from annokit._internal.gc import no_gc
 from annokit.core.arrays import FloatArray
 from annokit.errors import FormatError
 
-__all__ = ["corners_from_records", "corners_to_fields", "rboxes_from_records"]
+if TYPE_CHECKING:
+    from annokit.core.dataset import Dataset
+    from annokit.core.instances import Instances
+
+__all__ = ["corners_from_records", "corners_to_fields", "rboxes_from_records", "read_rotated_results", "with_rboxes"]
 
 _FIELDS = ("cx", "cy", "w", "h", "angle")
 
@@ -51,6 +56,42 @@ def rboxes_from_records(records: Sequence[dict[str, Any] | None], *, path: str |
             raise FormatError(path, where, f"negative width or height ({v!r})")
         out[i] = v
     return out
+
+
+def with_rboxes(ds: Dataset, *, path: str | os.PathLike[str] | None = None) -> Dataset:
+    """``ds`` with the ``rboxes`` column made from its annotations' ``rbox`` fields (kept in their extras, which
+    the COCO writer writes back); errors name ``annotations[i].rbox`` in ``path``.
+
+    >>> from annokit.core.dataset import Dataset                          # doctest: +SKIP
+    >>> with_rboxes(read_instances("rotated_gt.json")).annotations.rboxes  # doctest: +SKIP
+    """
+    a = ds.annotations
+    if a.rboxes is not None:
+        return ds
+    recs = a.extras if a.extras is not None else [{} for _ in range(len(a))]
+    return ds.with_annotations(a.replace(rboxes=rboxes_from_records(recs, path=path)))
+
+
+@no_gc()  # a Python object per record: the cyclic GC would rescan them and find no cycles
+def read_rotated_results(path: str | os.PathLike[str] | list[Any], gt: Dataset) -> Instances:
+    """Rotated detections of a COCO-style results file (or list): each needs ``"rbox": [cx, cy, w, h, angle]``,
+    ``image_id``, ``category_id`` and ``score``; a ``bbox`` is optional (when the first detection has none, each
+    gets its rbox's axis-aligned hull). Read by ``COCO.loadRes``' rules otherwise; the ``rboxes`` column holds the
+    rboxes.
+
+    >>> dt = read_rotated_results("rotated_pred.json", gt)  # doctest: +SKIP
+    """
+    from annokit.core.rotated import corners_to_ltrb, rbox_to_corners
+    from annokit.io._result_records import load_records, with_boxes
+
+    p, items = load_records(path)
+    rb = rboxes_from_records(items, path=p, section="")
+
+    def hull(rows: np.ndarray) -> np.ndarray:
+        b = corners_to_ltrb(rbox_to_corners(rb[rows]))
+        return np.column_stack([b[:, :2], b[:, 2:] - b[:, :2]])
+
+    return with_boxes(items, p, gt, hull).replace(rboxes=rb)
 
 
 def corners_to_fields(corners: FloatArray) -> list[list[float]]:

@@ -47,11 +47,16 @@ if TYPE_CHECKING:
     from annokit.core.dataset import Dataset
     from annokit.core.instances import Instances
 
-__all__ = ["COCOAccumulator", "COCOCurves", "COCOParams", "COCOResult", "evaluate", "evaluate_with_accumulator",
-           "STAT_KEYS", "MatchState", "SummarySpec", "summary_specs"]
+__all__ = ["COCOAccumulator", "COCOCurves", "COCOParams", "COCOResult", "IouType", "evaluate",
+           "evaluate_with_accumulator", "STAT_KEYS", "KPT_STAT_KEYS", "MatchState", "SummarySpec", "summary_specs"]
 
 STAT_KEYS = ("AP", "AP50", "AP75", "APs", "APm", "APl", "AR1", "AR10", "AR100", "ARs", "ARm", "ARl")
+KPT_STAT_KEYS = ("AP", "AP50", "AP75", "APm", "APl", "AR", "AR50", "AR75", "ARm", "ARl")
+"""The keypoint summary's keys (pycocotools' ``_summarizeKps`` order)."""
 _STD_AREA = {"small": "s", "medium": "m", "large": "l"}
+IouType = Literal["bbox", "segm", "keypoints", "rotated"]
+"""What a detection is compared with: boxes, masks, keypoints (OKS) or rotated boxes (polygon IoU)."""
+_IOU_TYPES = ("bbox", "segm", "keypoints", "rotated")
 
 
 def _default_iou_thrs() -> np.ndarray:
@@ -62,26 +67,48 @@ def _default_rec_thrs() -> np.ndarray:
     return np.linspace(0.0, 1.00, int(np.round((1.00 - 0.0) / 0.01)) + 1, endpoint=True)
 
 
+_DET_AREAS = ((0.0, 1e5**2), (0.0, 32.0**2), (32.0**2, 96.0**2), (96.0**2, 1e5**2))
+_KPT_AREAS = ((0.0, 1e5**2), (32.0**2, 96.0**2), (96.0**2, 1e5**2))
+
+
 @dataclass(frozen=True)
 class COCOParams:
-    """Evaluation parameters, as ``COCOeval.params`` (defaults equal pycocotools').
+    """Evaluation parameters, as ``COCOeval.params`` (defaults equal pycocotools' for the ``iou_type``).
 
     ``area_rng`` and ``area_labels`` go together; the first range is normally ``all``. ``img_ids`` / ``cat_ids``
-    restrict the evaluation (default: every image and category of the ground truth).
+    restrict the evaluation (default: every image and category of the ground truth). Left empty, ``max_dets``,
+    ``area_rng`` / ``area_labels`` and ``kpt_oks_sigmas`` take pycocotools' defaults: ``(1, 10, 100)`` and
+    all / small / medium / large for boxes, masks and rotated boxes; ``(20,)``, all / medium / large and COCO's 17
+    person sigmas for ``"keypoints"`` (``Params(iouType="keypoints")``).
     """
 
-    iou_type: Literal["bbox", "segm"] = "bbox"
+    iou_type: IouType = "bbox"
     iou_thrs: tuple[float, ...] = tuple(_default_iou_thrs().tolist())
     rec_thrs: tuple[float, ...] = tuple(_default_rec_thrs().tolist())
-    max_dets: tuple[int, ...] = (1, 10, 100)
-    area_rng: tuple[tuple[float, float], ...] = ((0.0, 1e5**2), (0.0, 32.0**2), (32.0**2, 96.0**2), (96.0**2, 1e5**2))
-    area_labels: tuple[str, ...] = ("all", "small", "medium", "large")
+    max_dets: tuple[int, ...] = ()
+    area_rng: tuple[tuple[float, float], ...] = ()
+    area_labels: tuple[str, ...] = ()
     img_ids: tuple[int, ...] | None = None
     cat_ids: tuple[int, ...] | None = None
+    kpt_oks_sigmas: tuple[float, ...] | None = None
 
     def __post_init__(self) -> None:
-        if self.iou_type not in ("bbox", "segm"):
-            raise ValidationError(f"iou_type must be 'bbox' or 'segm', got {self.iou_type!r}")
+        if self.iou_type not in _IOU_TYPES:
+            raise ValidationError(f"iou_type must be one of {', '.join(_IOU_TYPES)}; got {self.iou_type!r}")
+        kpt = self.iou_type == "keypoints"
+        if not self.max_dets:
+            object.__setattr__(self, "max_dets", (20,) if kpt else (1, 10, 100))
+        if not self.area_rng and not self.area_labels:
+            object.__setattr__(self, "area_rng", _KPT_AREAS if kpt else _DET_AREAS)
+            object.__setattr__(self, "area_labels", ("all", "medium", "large") if kpt else
+                               ("all", "small", "medium", "large"))
+        if kpt and self.kpt_oks_sigmas is None:
+            from annokit.metrics.keypoints import COCO_PERSON_SIGMAS
+
+            object.__setattr__(self, "kpt_oks_sigmas", COCO_PERSON_SIGMAS)
+        if self.kpt_oks_sigmas is not None and not (len(self.kpt_oks_sigmas) and
+                                                    all(s > 0 for s in self.kpt_oks_sigmas)):
+            raise ValidationError("kpt_oks_sigmas must be positive numbers, one per keypoint")
         if len(self.area_rng) != len(self.area_labels):
             raise ValidationError("area_rng and area_labels must have the same length")
         if not self.iou_thrs or not self.max_dets:
@@ -97,12 +124,15 @@ class COCOParams:
         iou_thrs: Sequence[float] | None = None,
         max_dets: Sequence[int] | None = None,
         area_rng: Sequence[str] | dict[str, tuple[float, float]] | None = None,
+        kpt_oks_sigmas: Sequence[float] | None = None,
     ) -> COCOParams:
         """Parameters from CLI-style values; ``area_rng`` as ``["nano=0:64", ...]`` or ``{"nano": (0, 64)}``.
 
         Named ranges replace small/medium/large; ``all = [0, 1e10]`` stays first unless named.
         """
         kw: dict[str, Any] = {"iou_type": iou_type}
+        if kpt_oks_sigmas is not None:
+            kw["kpt_oks_sigmas"] = tuple(float(x) for x in kpt_oks_sigmas)
         if iou_thrs:
             kw["iou_thrs"] = tuple(float(x) for x in iou_thrs)
         if max_dets:
@@ -137,7 +167,7 @@ class COCOResult:
     recall : (T, K, A, M) float64
     scores : (T, R, K, A, M) float64
     stats : (12,) float64
-        ``COCOeval.stats`` (-1 where undefined).
+        ``COCOeval.stats`` (-1 where undefined); (10,) for keypoints.
     extra_stats : dict
         ``AP_<label>`` / ``AR_<label>`` for named area ranges other than all/small/medium/large.
     dt_matches : (T, N) int64
@@ -183,8 +213,10 @@ class COCOResult:
 
     # ----------------------------------------------------------------------------------------- views
     def metrics_dict(self) -> dict[str, float | None]:
-        """``{"AP": .., "AP50": .., ...}`` (the 12 keys, then ``AP_<label>`` / ``AR_<label>``); None for -1."""
-        out: dict[str, float | None] = {k: _none(v) for k, v in zip(STAT_KEYS, self.stats.tolist())}
+        """``{"AP": .., "AP50": .., ...}`` (the 12 keys -- the 10 of :data:`KPT_STAT_KEYS` for keypoints --, then
+        ``AP_<label>`` / ``AR_<label>``); None for -1."""
+        keys = KPT_STAT_KEYS if self.params.iou_type == "keypoints" else STAT_KEYS
+        out: dict[str, float | None] = {k: _none(v) for k, v in zip(keys, self.stats.tolist())}
         out.update({k: _none(v) for k, v in self.extra_stats.items()})
         return out
 
@@ -208,7 +240,8 @@ class COCOResult:
         for key, iou, area in (("AP", None, "all"), ("AP50", 0.5, "all"), ("AP75", 0.75, "all"),
                                ("APs", None, "small"), ("APm", None, "medium"), ("APl", None, "large")):
             if area not in p.area_labels:
-                cols[key] = np.full(len(self.cat_names), np.nan)
+                if p.iou_type != "keypoints":  # keypoints have no small range by definition: no column
+                    cols[key] = np.full(len(self.cat_names), np.nan)
                 continue
             s = self.precision[:, :, :, p.area_labels.index(area), -1]
             if iou is not None:
@@ -359,7 +392,7 @@ class COCOAccumulator:
     ----------
     gt : Dataset
         Ground truth (``annokit.coco_accumulator(path)`` reads a COCO instances file first).
-    iou_type : {"bbox", "segm"}
+    iou_type : {"bbox", "segm", "keypoints", "rotated"}
         Ignored when ``params`` is given.
     params : COCOParams, optional
     fixed : bool
@@ -386,7 +419,7 @@ class COCOAccumulator:
     0.531
     """
 
-    def __init__(self, gt: Dataset, *, iou_type: Literal["bbox", "segm"] = "bbox", params: COCOParams | None = None,
+    def __init__(self, gt: Dataset, *, iou_type: IouType = "bbox", params: COCOParams | None = None,
                  fixed: bool = False) -> None:
         p = _sorted_params(params if params is not None else COCOParams(iou_type=iou_type))
         self._params, self._fixed = p, fixed
@@ -396,9 +429,16 @@ class COCOAccumulator:
             p.iou_thrs, p.rec_thrs, p.area_rng, p.max_dets)
         ga = gt.annotations
         ignore, uncounted, self._notes = _gt_flags(ga.iscrowd, ga.ignore, ga.ids, fixed)
+        if p.iou_type == "keypoints":
+            from annokit.metrics.keypoints import keypoint_ignore
+
+            ignore = ignore | keypoint_ignore(gt, self._frame.img_ids, self._frame.cat_ids)
+        if p.iou_type == "rotated" and ga.rboxes is None:
+            raise ValidationError("rotated evaluation: the ground truth has no rboxes (annokit.io.rotated.with_rboxes "
+                                  "reads them from a COCO file's 'rbox' fields)")
         self._gt: Dataset | None = gt
-        self._gtg: eng.GTGroups | None = eng.group_gt(self._frame, ga.image_ids, ga.labels, ga.area, ga.iscrowd,
-                                                      ignore, uncounted)
+        self._gtg: eng.GTGroups | None = eng.group_gt(self._frame, ga.image_ids, ga.labels, _gt_area(p, ga),
+                                                      ga.iscrowd, ignore, uncounted)
         self._npig = self._gtg.npig
         self._group_keys, self._group_npig = self._gtg.keys, eng.group_npig(self._gtg)
         self._cat_names = _cat_names(gt, self._frame.cat_ids)
@@ -640,10 +680,11 @@ class COCOAccumulator:
         if dt.scores is None:
             raise ValidationError("evaluate: the detections have no scores")
         dets = eng.rank_dets(f, dt.image_ids, dt.labels, dt.scores)
-        iou = _pair_iou(self._params.iou_type, gt, dt, progress)
+        iou = _pair_iou(self._params, gt, dt, progress)
         pairs = eng.candidate_pairs(gtg, dets, iou, float(f.thr.min()))
         matches = eng.match(f, gtg, dets, pairs)
-        return _Batch(dets, matches, eng.match_records(f, gtg, dets, matches, dt.scores, dt.area))
+        area = dt.area if self._params.iou_type != "rotated" else _rbox_area(dt)
+        return _Batch(dets, matches, eng.match_records(f, gtg, dets, matches, dt.scores, area))
 
     def _add(self, recs: eng.MatchRecords) -> None:
         again = self._seen[recs.img]
@@ -750,11 +791,39 @@ def _row_matches(acc: COCOAccumulator, batch: _Batch, n_dt: int, n_gt: int) -> t
 
 
 # ----------------------------------------------------------------------------------------------- IoU
-def _pair_iou(iou_type: str, gt: Dataset, dt: Instances, progress: Progress | None) -> eng.PairIoU:
+def _pair_iou(p: COCOParams, gt: Dataset, dt: Instances, progress: Progress | None) -> eng.PairIoU:
     ga = gt.annotations
-    if iou_type == "bbox":
+    if p.iou_type == "bbox":
         return eng.box_pair_iou(dt.boxes, dt.source_wh, ga.boxes, ga.source_wh, ga.iscrowd)
-    return _mask_pair_iou(gt, dt, progress)
+    if p.iou_type == "keypoints":
+        from annokit.metrics.keypoints import keypoint_pair_iou
+
+        assert p.kpt_oks_sigmas is not None
+        return keypoint_pair_iou(gt, dt, p.kpt_oks_sigmas)
+    if p.iou_type == "rotated":
+        from annokit.metrics.rotated import rbox_pair_iou
+
+        assert ga.rboxes is not None
+        _rbox_area(dt)
+        assert dt.rboxes is not None
+        return rbox_pair_iou(dt.rboxes, ga.rboxes, ga.iscrowd)
+    return mask_pair_iou(gt, dt, progress=progress)
+
+
+def _gt_area(p: COCOParams, ga: Instances) -> np.ndarray:
+    """The ground truth's area for the area ranges: the ``area`` column; for rotated boxes, ``w * h`` of the rbox
+    where the file gave no ``area``."""
+    if p.iou_type != "rotated" or ga.extras is None or ga.rboxes is None:
+        return np.asarray(ga.area)
+    missing = np.array([bool(e.get("_annokit_no_area")) for e in ga.extras], dtype=bool)
+    return np.where(missing, ga.rboxes[:, 2] * ga.rboxes[:, 3], ga.area)
+
+
+def _rbox_area(dt: Instances) -> np.ndarray:
+    if dt.rboxes is None:
+        raise ValidationError("rotated evaluation: the detections have no rboxes (annokit.io.rotated."
+                              "read_rotated_results reads them from a results file's 'rbox' fields)")
+    return np.asarray(dt.rboxes[:, 2] * dt.rboxes[:, 3])
 
 
 def _box_polygon(box: np.ndarray) -> list[list[float]]:
@@ -762,11 +831,15 @@ def _box_polygon(box: np.ndarray) -> list[list[float]]:
     return [[x1, y1, x1, y2, x2, y2, x2, y1]]
 
 
-def _mask_pair_iou(gt: Dataset, dt: Instances, progress: Progress | None) -> eng.PairIoU:
-    """Mask IoU of pairs: one pycocotools ``iou`` call per image over the masks that pair up there."""
+def mask_pair_iou(gt: Dataset, dt: Instances, *, crowd: np.ndarray | None = None,
+                  progress: Progress | None = None) -> eng.PairIoU:
+    """Mask IoU of pairs: one pycocotools ``iou`` call per image over the masks that pair up there (a detection
+    without a segmentation is its box). ``crowd``: the ground truth's crowd flags (default ``iscrowd``; LVIS has no
+    crowd regions)."""
     from annokit.core.masks import mask_iou, segmentation_to_rle
 
     ga = gt.annotations
+    g_crowd = ga.iscrowd if crowd is None else np.asarray(crowd, dtype=bool)
 
     def one(seg: Any, box: np.ndarray, h: int, w: int) -> Any:
         return segmentation_to_rle(seg if seg is not None else _box_polygon(box), h, w)
@@ -787,7 +860,7 @@ def _mask_pair_iou(gt: Dataset, dt: Instances, progress: Progress | None) -> eng
                 j = next(j for j in ug if g_segs is None or g_segs[j] is None)
                 raise FormatError(None, f"annotation id {int(ga.ids[j])}", "no segmentation for mask evaluation")
             g_rles = [segmentation_to_rle(g_segs[j], h, w) for j in ug]
-            out[s:e] = mask_iou(d_rles, g_rles, ga.iscrowd[ug])[d_loc.ravel(), g_loc.ravel()]
+            out[s:e] = mask_iou(d_rles, g_rles, g_crowd[ug])[d_loc.ravel(), g_loc.ravel()]
         return out
 
     return iou
@@ -799,8 +872,16 @@ _Spec = tuple[bool, float | None, str, int | None]
 
 
 def _summary_specs(p: COCOParams, fixed: bool, notes: list[str]) -> list[_Spec]:
-    """The 12 lines of ``COCOeval.summarize`` (with pycocotools' fixed ``maxDets=100`` unless ``fixed``)."""
+    """The 12 lines of ``COCOeval.summarize`` (with pycocotools' fixed ``maxDets=100`` unless ``fixed``); the 10 of
+    ``_summarizeKps`` for keypoints (``maxDets=20`` unless ``fixed``)."""
     md = list(p.max_dets)
+    if p.iou_type == "keypoints":
+        m = md[-1] if fixed else 20
+        if not fixed and 20 not in md:
+            notes.append(f"maxDets is {md}: pycocotools' keypoint summary reads maxDets=20 and reports -1 "
+                         "(fixed=True uses the last maxDets)")
+        return [(ap, iou, area, m) for ap in (True, False)
+                for iou, area in ((None, "all"), (0.5, "all"), (0.75, "all"), (None, "medium"), (None, "large"))]
     m1 = md[1] if len(md) > 1 else None
     if fixed:
         ml = md[-1]
@@ -869,7 +950,7 @@ def _named_specs(p: COCOParams, fixed: bool) -> list[tuple[str, _Spec]]:
     """``AP_<name>``, ``AR_<name>`` of every named area range other than all / small / medium / large, range by
     range."""
     md = p.max_dets
-    m_ext = md[-1] if fixed else (md[2] if len(md) > 2 else md[-1])
+    m_ext = md[-1] if fixed or p.iou_type == "keypoints" else (md[2] if len(md) > 2 else md[-1])
     named = [lbl for lbl in p.area_labels if lbl not in ("all", "small", "medium", "large")]
     return [(f"{'AP' if ap else 'AR'}_{lbl}", (ap, None, lbl, m_ext)) for lbl in named for ap in (True, False)]
 
@@ -897,5 +978,6 @@ def summary_specs(params: COCOParams, *, fixed: bool = False) -> list[SummarySpe
     (['AP', 'AP50', 'AP75'], SummarySpec(key='AP50', ap=True, iou=0.5, area='all', max_dets=100))
     """
     p = _sorted_params(params)
-    specs = [SummarySpec(k, *s) for k, s in zip(STAT_KEYS, _summary_specs(p, fixed, []))]
+    keys = KPT_STAT_KEYS if p.iou_type == "keypoints" else STAT_KEYS
+    specs = [SummarySpec(k, *s) for k, s in zip(keys, _summary_specs(p, fixed, []))]
     return specs + [SummarySpec(k, *s) for k, s in _named_specs(p, fixed)]

@@ -7,11 +7,18 @@ detection neither true nor false positive; an object not yet detected makes it a
 detected); otherwise it is a false positive (duplicate). Below the threshold it is a false positive. Recall is over
 non-difficult objects.
 
-``iou_mode="devkit"`` (default) measures overlap as the devkit does on integer pixel boxes, counting both end pixels
-(``width = r - l + 1``); ``iou_mode="continuous"`` uses ``width = r - l``. Boxes read with :mod:`annokit.io.voc`
-are already converted to pixel-edge coordinates (``l = xmin - 1``), so on them ``"continuous"`` reproduces the
-devkit's numbers on the original XML; ``"devkit"`` is for boxes given in the devkit's own inclusive convention (as
-most VOC-style tools and published examples do).
+Overlap, and the two conventions of a box. The devkit's boxes are 1-based inclusive pixel indices and its overlap
+counts both end pixels (``width = xmax - xmin + 1``). annokit's boxes are continuous pixel edges -- every reader
+converts to them, :mod:`annokit.io.voc` as ``l = xmin - 1, r = xmax`` -- and on edges the devkit's overlap *is* the
+plain continuous one (``width = r - l``). Hence:
+
+* ``iou_mode="continuous"`` (default): for annokit boxes (``read_voc``, COCO files, any reader). With
+  :func:`annokit.io.voc.read_voc` and :func:`annokit.io.voc_results.read_voc_detections` it gives the devkit's AP
+  on the devkit's own files.
+* ``iou_mode="devkit"``: adds the devkit's ``+ 1`` to widths and heights, for boxes that still hold the devkit's
+  inclusive numbers (``[xmin, ymin, xmax, ymax]`` as written in the XML, e.g. built by hand or from a COCO file
+  whose ``[x, y, w, h]`` were made as ``[xmin, ymin, xmax - xmin, ymax - ymin]``, as in Padilla's published worked
+  example). Used on edges it counts the pixel twice.
 
 * ``method="allpoint"`` (VOC2010 and later): area under the precision envelope at every recall change.
 * ``method="11point"`` (VOC2007): mean of the envelope's maximum precision at recall >= 0, 0.1, ..., 1.
@@ -97,12 +104,14 @@ def evaluate_voc(
     *,
     iou_threshold: float = 0.5,
     method: Literal["allpoint", "11point"] = "allpoint",
-    iou_mode: Literal["devkit", "continuous"] = "devkit",
+    iou_mode: Literal["devkit", "continuous"] = "continuous",
     difficult: np.ndarray | None = None,
 ) -> VOCResult:
     """VOC AP per class of detections ``dt`` (with scores) against ``gt``: one :meth:`VOCAccumulator.update`.
 
     ``difficult``: ``(G,)`` bool; default: the ``difficult`` field of ``gt.extras`` where present, else none.
+    ``iou_mode``: ``"continuous"`` for annokit's pixel-edge boxes, ``"devkit"`` for boxes in the devkit's inclusive
+    numbers (see the module's text).
 
     >>> from annokit.core.instances import Instances
     >>> gt = Instances(image_ids=[1], boxes=[[0, 0, 9, 9]], labels=[1])
@@ -150,7 +159,8 @@ class VOCAccumulator:
 
     def __init__(self, gt: Instances, *, iou_threshold: float = 0.5,
                  method: Literal["allpoint", "11point"] = "allpoint",
-                 iou_mode: Literal["devkit", "continuous"] = "devkit", difficult: np.ndarray | None = None) -> None:
+                 iou_mode: Literal["devkit", "continuous"] = "continuous", difficult: np.ndarray | None = None
+                 ) -> None:
         if method not in ("allpoint", "11point"):
             raise ValidationError(f"method must be 'allpoint' or '11point', got {method!r}")
         if iou_mode not in ("devkit", "continuous"):

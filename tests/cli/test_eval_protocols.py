@@ -72,9 +72,13 @@ def _padilla_coco(root: Path, tmp_path: Path) -> tuple[Path, Path]:
 @pytest.mark.parametrize("protocol,expected", [("voc07", 0.0303030303), ("voc12", 0.0222222222)])
 def test_voc_on_the_published_example(refdata, tmp_path: Path, protocol: str, expected: float) -> None:
     g, p = _padilla_coco(refdata.path("voc_ap"), tmp_path)
+    # Padilla's boxes hold the devkit's inclusive numbers (xmax = left + width): on a COCO --gt the default adds
+    # the devkit's +1 (as --iou-mode devkit)
     data = _eval(["--protocol", protocol, "--gt", str(g), "--pred", str(p), "--json", str(tmp_path / "v.json")])
     assert data["protocol"] == protocol and data["metrics"]["mAP"] == pytest.approx(expected, abs=1e-9)
     assert data["per_class"]["person"] == {"AP": data["metrics"]["mAP"], "n_gt": 15}
+    assert data == _eval(["--protocol", protocol, "--gt", str(g), "--pred", str(p), "--iou-mode", "devkit",
+                          "--json", str(tmp_path / "d.json")])
     cont = _eval(["--protocol", protocol, "--gt", str(g), "--pred", str(p), "--iou-mode", "continuous",
                   "--json", str(tmp_path / "c.json")])
     ds = read_instances(g)
@@ -100,3 +104,119 @@ def test_bad_inputs_are_one_line(tmp_path: Path, capsys: pytest.CaptureFixture[s
     err = capsys.readouterr().err.strip()
     assert err.startswith(f"annokit: error: {h}: the hierarchy is not a tree: ") and "\n" not in err
     assert not out.exists()
+
+
+# ------------------------------------------------------------------------------------- keypoints, LVIS, rotated
+def _json_pair(tmp_path: Path, data: dict) -> tuple[Path, Path]:
+    from synth_protocols_more import write_json_pair
+
+    return write_json_pair(tmp_path, data)
+
+
+def test_keypoints(tmp_path: Path) -> None:
+    from synth_protocols_more import keypoints_data
+
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "metrics"))
+    from test_keypoints import oracle
+
+    d = keypoints_data(4, 20)
+    g, p = _json_pair(tmp_path, d)
+    data = _eval(["--gt", str(g), "--pred", str(p), "--iou-type", "keypoints", "--json", str(tmp_path / "k.json")])
+    assert list(data) == ["protocol", "metrics", "per_class"] and data["protocol"] == "coco"
+    assert list(data["metrics"]) == ["AP", "AP50", "AP75", "APm", "APl", "AR", "AR50", "AR75", "ARm", "ARl"]
+    ev = oracle(d["gt"], d["results"])
+    assert [data["metrics"][k] for k in data["metrics"]] == pytest.approx(ev.stats.tolist(), abs=1e-12)
+    assert set(data["per_class"]["person"]) >= {"AP", "AP50", "AP75", "APm", "APl"}
+    same = _eval(["--protocol", "coco", "--gt", str(g), "--pred", str(p), "--iou-type", "keypoints",
+                  "--json", str(tmp_path / "k2.json")])
+    assert same == data
+
+
+def test_lvis(tmp_path: Path) -> None:
+    from synth_protocols_more import lvis_data
+
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "metrics"))
+    from lvis_oracle import load_lvis, lvis_eval
+
+    d = lvis_data(3, 15, n_cats=30, dets=30)
+    g, p = _json_pair(tmp_path, d)
+    data = _eval(["--protocol", "lvis", "--gt", str(g), "--pred", str(p), "--json", str(tmp_path / "l.json")])
+    assert list(data) == ["protocol", "metrics", "per_class"] and data["protocol"] == "lvis"
+    keys = ["AP", "AP50", "AP75", "APs", "APm", "APl", "APr", "APc", "APf", "AR@300", "ARs@300", "ARm@300",
+            "ARl@300"]
+    assert list(data["metrics"]) == keys
+    row = data["per_class"]["cat1"]
+    assert {"AP", "AP50", "AP75", "AR@300", "frequency", "n_gt"} <= set(row)
+    if load_lvis() is None:
+        pytest.skip("lvis (the oracle) not importable")
+    ev = lvis_eval(d["gt"], d["results"])
+    for k in keys:
+        assert (data["metrics"][k] is None and ev.results[k] == -1) or abs(data["metrics"][k] - ev.results[k]) < 1e-12
+
+
+def test_bad_protocol_inputs_are_one_line(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from synth_protocols_more import keypoints_data, lvis_data
+
+    d = lvis_data(0, 3, n_cats=5, dets=5)
+    del d["gt"]["categories"][2]["frequency"]
+    g, p = _json_pair(tmp_path, d)
+    assert run_cli(cli, ["eval", "--protocol", "lvis", "--gt", str(g), "--pred", str(p)]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err == (f"annokit: error: {g}: categories[2] (id 3): no 'frequency': LVIS needs 'r', 'c' or 'f' for "
+                   "every category")
+    k = keypoints_data(0, 4)
+    k["results"][1]["keypoints"] = k["results"][1]["keypoints"][:30]
+    g, p = _json_pair(tmp_path, k)
+    out = tmp_path / "never.json"
+    assert run_cli(cli, ["eval", "--gt", str(g), "--pred", str(p), "--iou-type", "keypoints",
+                         "--json", str(out)]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith(f"annokit: error: {p}: [1].keypoints: ") and "\n" not in err and not out.exists()
+
+
+def test_rotated(tmp_path: Path) -> None:
+    from synth_protocols_more import rotated_data
+
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "metrics"))
+    from test_rotated_coco import oracle
+
+    d = rotated_data(4, 10)
+    g, p = _json_pair(tmp_path, d)
+    data = _eval(["--gt", str(g), "--pred", str(p), "--iou-type", "rotated", "--json", str(tmp_path / "r.json")])
+    assert list(data) == ["protocol", "metrics", "per_class"] and data["protocol"] == "coco"
+    keys = ["AP", "AP50", "AP75", "APs", "APm", "APl", "AR1", "AR10", "AR100", "ARs", "ARm", "ARl"]
+    assert list(data["metrics"]) == keys
+    ev = oracle(d["gt"], d["results"])
+    got = [-1.0 if data["metrics"][k] is None else data["metrics"][k] for k in keys]
+    assert got == pytest.approx(ev.stats.tolist(), abs=1e-12)
+    assert "AP" in data["per_class"]["class1"]
+
+
+@pytest.mark.parametrize("seed", range(3))
+def test_voc_folder_and_devkit_result_files_by_default_are_the_devkit(tmp_path: Path, seed: int) -> None:
+    """A VOC folder and the devkit's result files: read as pixel edges, scored by continuous overlap by default --
+    the devkit's own overlap (+1) on its own numbers, computed here from the raw numbers with --iou-mode devkit."""
+    from synth_protocols_more import voc_data, write_voc
+
+    d = voc_data(seed, 25)
+    voc, res = write_voc(tmp_path, d)
+    ours = _eval(["--protocol", "voc07", "--gt", str(voc), "--pred", str(res), "--json", str(tmp_path / "a.json")])
+    # the devkit's overlap (+1) on its raw numbers: evaluate_voc(iou_mode="devkit"), itself pinned to a port of
+    # the devkit's loop in tests/metrics/test_voc.py
+    from annokit.core.instances import Instances
+
+    names = sorted({c for objs in d["objects"] for c, _, _ in objs} | {c for c, r in d["dets"].items() if r})
+    gt = [(i, b, names.index(c), dif) for i, objs in enumerate(d["objects"]) for c, b, dif in objs]
+    dt = [(int(im), sc, b, names.index(c)) for c, rows in d["dets"].items() for im, sc, b in rows]
+    raw_gt = Instances(image_ids=[g[0] for g in gt], boxes=[g[1] for g in gt], labels=[g[2] for g in gt],
+                       extras=[{"difficult": bool(g[3])} for g in gt])
+    raw_dt = Instances(image_ids=[x[0] for x in dt], boxes=[x[2] for x in dt], labels=[x[3] for x in dt],
+                       scores=[x[1] for x in dt])
+    ref = evaluate_voc(raw_gt, raw_dt, iou_threshold=0.5, method="11point", iou_mode="devkit")
+    for k, r in ref.per_class.items():
+        got = ours["per_class"][names[k]]["AP"]
+        assert (got is None and r.ap != r.ap) or got == pytest.approx(r.ap, abs=1e-12)
+    assert ours["metrics"]["mAP"] == pytest.approx(ref.mAP, abs=1e-12)
+    twice = _eval(["--protocol", "voc07", "--gt", str(voc), "--pred", str(res), "--iou-mode", "devkit",
+                   "--json", str(tmp_path / "b.json")])
+    assert ours["metrics"]["mAP"] != twice["metrics"]["mAP"]  # the +1 counted twice differs

@@ -257,3 +257,25 @@ def test_a_digit_moved_into_a_string_is_not_a_value(tmp_path: Path) -> None:
     path.write_bytes(bad)
     with pytest.raises(FormatError, match="invalid JSON"):
         read_result_columns(path, _target(), block_bytes=2048)
+
+
+@pytest.mark.parametrize("field,value,message", [
+    ("score", True, r"\[1\]\.score: expected a number, got True"),
+    ("score", float("nan"), r"\[1\]\.score: not finite"),
+    ("category_id", 2.0, r"\[1\]\.category_id: expected an integer, got 2\.0"),
+    ("category_id", 2**70, r"\[1\]\.category_id: expected an integer"),
+    ("image_id", False, r"\[1\]\.image_id: expected an integer, got False"),
+    ("bbox", [1, 2, True, 4], r"\[1\]\.bbox: expected 4 numbers"),
+    ("bbox", [1, 2, -3, 4], r"\[1\]\.bbox: width is negative"),
+    ("bbox", [1, 2, float("inf"), 4], r"\[1\]\.bbox: not finite"),
+    ("bbox", [1, 2, 3], r"\[1\]\.bbox: expected 4 numbers"),
+])
+def test_list_columns_of_plain_numbers_fast_and_the_rest_checked(field: str, value: object, message: str) -> None:
+    """A column of plain JSON numbers is converted in one numpy pass; a bool, a float id, an out-of-range integer,
+    a non-finite or negative value falls back to the checks, which name the record."""
+    items = [{"image_id": 3, "category_id": 1, "bbox": [0, 0, 5, 5], "score": 0.5} for _ in range(3)]
+    good = result_columns(items, _target())
+    assert good.xywh.tolist() == [[0, 0, 5, 5]] * 3 and good.scores.dtype == np.float64
+    items[1][field] = value
+    with pytest.raises(FormatError, match=message):
+        result_columns(items, _target())

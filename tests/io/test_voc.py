@@ -282,9 +282,6 @@ def test_read_voc_with_continuous_overlaps_is_the_devkit(tmp_path: Path, seed: i
     assert ours == pytest.approx(devkit, abs=1e-12)
 
 
-@pytest.mark.xfail(strict=True, reason="metrics/voc.py: evaluate_voc defaults to iou_mode='devkit', which adds +1 "
-                                       "again to boxes read_voc already made pixel edges (counted twice); the fix is "
-                                       "the default iou_mode='continuous' there (owned by the metrics helper)")
 def test_read_voc_with_evaluate_voc_defaults_is_the_devkit(tmp_path: Path) -> None:
     devkit, ours = _devkit_and_read(tmp_path, 0)
     assert ours == pytest.approx(devkit, abs=1e-12)

@@ -39,7 +39,8 @@ def test_padilla_devkit(refdata, thr: str, method: str, key: str) -> None:
     expected = json.loads((root / "EXPECTED.json").read_text())["padilla_test_case_1"][key][thr]
     gt, dt = _read_padilla(root)
     assert len(gt) == 15 and len(dt) == 24
-    res = evaluate_voc(gt, dt, iou_threshold=float(thr), method=method)
+    # Padilla's boxes are the devkit's inclusive numbers (xmax = left + width): the devkit's +1 applies to them
+    res = evaluate_voc(gt, dt, iou_threshold=float(thr), method=method, iou_mode="devkit")
     assert res.per_class[1].ap == pytest.approx(expected, abs=1e-9)
 
 
@@ -167,3 +168,61 @@ def test_voc_an_image_in_two_updates_is_an_error() -> None:
     acc = VOCAccumulator(gt).update(dt[dt.image_ids == dt.image_ids[0]])
     with pytest.raises(ValidationError, match="already has detections"):
         acc.update(dt[dt.image_ids == dt.image_ids[0]])
+
+
+# ------------------------------------------------------------------------------ the devkit's files, read by annokit
+def _devkit_files(tmp, seed: int, n_img: int = 12):
+    """Small integer boxes in the devkit's numbers (a few pixels a side: counting the end pixel once or twice
+    decides matches) as VOC XML, and detections near them as the devkit's result files."""
+    rng = np.random.default_rng(seed)
+    (tmp / "Annotations").mkdir(parents=True)
+    (tmp / "res").mkdir()
+    gts, dets = [], []
+    for i in range(n_img):
+        objs = ""
+        for _ in range(int(rng.integers(1, 4))):
+            x, y = (int(v) for v in rng.integers(1, 40, 2))
+            w, h = (int(v) for v in rng.integers(0, 4, 2))
+            box = [x, y, x + w, y + h]
+            dif = int(rng.random() < 0.15)
+            gts.append((i + 1, box, dif))
+            objs += (f"<object><name>cat</name><difficult>{dif}</difficult><bndbox><xmin>{box[0]}</xmin><ymin>{box[1]}"
+                     f"</ymin><xmax>{box[2]}</xmax><ymax>{box[3]}</ymax></bndbox></object>")
+            for _ in range(2):
+                dx, dy = (int(v) for v in rng.integers(-2, 3, 2))
+                dets.append((i + 1, float(rng.random()), [box[0] + dx, box[1] + dy, box[2] + dx, box[3] + dy]))
+        (tmp / "Annotations" / f"{i + 1:03d}.xml").write_text(
+            f"<annotation><filename>{i + 1:03d}.jpg</filename><size><width>64</width><height>64</height></size>"
+            f"{objs}</annotation>")
+    (tmp / "res" / "comp4_det_test_cat.txt").write_text(
+        "".join(f"{i:03d} {s!r} {b[0]} {b[1]} {b[2]} {b[3]}\n" for i, s, b in dets))
+    raw_gt = Instances(image_ids=[g[0] for g in gts], boxes=[g[1] for g in gts], labels=[1] * len(gts),
+                       extras=[{"difficult": g[2]} for g in gts])
+    raw_dt = Instances(image_ids=[d[0] for d in dets], boxes=[d[2] for d in dets], labels=[1] * len(dets),
+                       scores=[d[1] for d in dets])
+    return raw_gt, raw_dt
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_read_voc_and_evaluate_voc_defaults_are_the_devkit(tmp_path, seed: int) -> None:
+    """read_voc (and the devkit's result files) turn the devkit's inclusive numbers into pixel edges (l = xmin - 1,
+    r = xmax): the +1 is then in the boxes, and evaluate_voc's default (continuous) overlap gives the devkit's AP --
+    the devkit's own overlap (+1) on its own numbers, the one-detection-at-a-time loop above."""
+    from annokit.io.voc import read_voc_keyed
+    from annokit.io.voc_results import read_voc_detections
+
+    raw_gt, raw_dt = _devkit_files(tmp_path, seed)
+    ds, keys = read_voc_keyed(tmp_path)
+    dt = read_voc_detections(tmp_path / "res", ds, keys=keys)
+    flags = np.array([e["difficult"] for e in raw_gt.extras], bool)
+    cat = int(ds.categories.ids[0])  # "cat": its devkit index
+    raw_gt, raw_dt = raw_gt.replace(labels=np.full(len(raw_gt), cat)), raw_dt.replace(labels=np.full(len(raw_dt), cat))
+    for thr in (0.3, 0.5, 0.7):
+        ours = evaluate_voc(ds.annotations, dt, iou_threshold=thr).per_class[cat]
+        devkit = evaluate_voc(raw_gt, raw_dt, iou_threshold=thr, iou_mode="devkit").per_class[cat]
+        tp, fp = _devkit_loop(raw_gt, raw_dt, thr, 1.0, flags, cat)
+        assert ours.tp.tolist() == tp.tolist() and ours.fp.tolist() == fp.tolist()
+        assert ours.ap == devkit.ap
+        twice = evaluate_voc(ds.annotations, dt, iou_threshold=thr, iou_mode="devkit").per_class[cat]
+        if thr == 0.5 and seed == 0:
+            assert twice.ap != ours.ap  # the +1 counted twice: what the default must not do

@@ -1,0 +1,222 @@
+"""COCO keypoint evaluation: object keypoint similarity (OKS) as the pair overlap of the COCO engine.
+
+The definition is pycocotools' ``COCOeval.computeOks``, float operation for float operation. For a detection ``d``
+and a ground-truth object ``g`` with ``K`` keypoints, ``sigma_k`` the per-keypoint constants and ``vars_k = (2
+sigma_k)^2``:
+
+* ``e_k = (dx_k^2 + dy_k^2) / vars_k / (area_g + eps) / 2`` with ``eps = np.spacing(1)`` and ``area_g`` the ground
+  truth's ``area`` field;
+* when ``g`` has labelled keypoints (``v > 0``): ``dx, dy`` are the offsets of the detection's keypoints from
+  them and OKS is the mean of ``exp(-e_k)`` over the labelled ones only;
+* when it has none: ``dx`` (``dy`` alike) is the distance of the detection's keypoint outside the box
+  ``[x - w, x + 2 w]`` around the ground truth's ``bbox`` ``[x, y, w, h]`` (0 inside), and the mean runs over all
+  ``K`` -- such an object is ignored by the evaluation anyway when its ``num_keypoints`` is 0.
+
+The detection's visibility values are never read. The mean is ``np.sum`` over the kept values divided by their
+count, summed in the same order and grouping as pycocotools (rows of equal length summed together), so OKS equals
+pycocotools' to the last bit.
+
+Everything else -- which objects are ignored (crowd regions, and objects whose ``num_keypoints`` is 0), greedy
+matching, area ranges ``all / medium / large`` on the ground truth's ``area`` and the detection's (the keypoints'
+extent, or its box), 20 detections per image and category, the summary ``AP AP50 AP75 APm APl AR AR50 AR75 ARm
+ARl`` -- is COCO's: :func:`annokit.metrics.coco.evaluate` with ``COCOParams(iou_type="keypoints")``;
+:func:`evaluate_keypoints` is that call.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+from annokit.errors import ValidationError
+
+if TYPE_CHECKING:
+    from annokit._internal.progress import Progress
+    from annokit.core.dataset import Dataset
+    from annokit.core.instances import Instances
+    from annokit.metrics.coco import COCOResult
+    from annokit.metrics.coco_engine import PairIoU
+
+__all__ = ["COCO_PERSON_SIGMAS", "evaluate_keypoints", "keypoint_ignore", "keypoint_pair_iou", "oks_pair_iou"]
+
+COCO_PERSON_SIGMAS: tuple[float, ...] = tuple(
+    (np.array([.26, .25, .25, .35, .35, .79, .79, .72, .72, .62, .62, 1.07, 1.07, .87, .87, .89, .89]) / 10.0).tolist())
+"""pycocotools' ``kpt_oks_sigmas`` for COCO's 17 person keypoints (nose, eyes, ears, shoulders, elbows, wrists,
+hips, knees, ankles)."""
+
+_EPS = np.spacing(1)
+
+
+def oks_pair_iou(d_kp: np.ndarray, g_kp: np.ndarray, g_area: np.ndarray, g_xywh: np.ndarray,
+                 sigmas: Sequence[float] | np.ndarray) -> PairIoU:
+    """The pair function of :mod:`annokit.metrics.coco_engine` for OKS (see the module's definition).
+
+    Parameters
+    ----------
+    d_kp : (N, K, 3) float64
+        Detections' keypoints.
+    g_kp : (G, K, 3) float64
+        Ground truth's keypoints (``v > 0``: labelled).
+    g_area : (G,) float64
+        The ground truth's ``area``.
+    g_xywh : (G, 4) float64
+        The ground truth's ``bbox`` as the file gives it.
+    sigmas : (K,) float
+        Per-keypoint constants.
+
+    Returns
+    -------
+    PairIoU
+        ``iou(det_rows, gt_rows) -> (P,)`` OKS.
+
+    Examples
+    --------
+    >>> g = np.array([[[10.0, 10.0, 2.0], [20.0, 20.0, 0.0]]])
+    >>> d = np.array([[[10.0, 10.0, 1.0], [0.0, 0.0, 0.0]]])
+    >>> f = oks_pair_iou(d, g, np.array([100.0]), np.array([[5.0, 5.0, 20.0, 20.0]]), [0.1, 0.1])
+    >>> f(np.array([0]), np.array([0])).tolist()
+    [1.0]
+    """
+    s = np.asarray(sigmas, dtype=np.float64)
+    if d_kp.shape[1] != len(s) or g_kp.shape[1] != len(s):
+        raise ValidationError(f"keypoints: {len(s)} sigmas for {g_kp.shape[1]} ground-truth and {d_kp.shape[1]} "
+                              "detected keypoints per object (kpt_oks_sigmas must have one per keypoint)")
+    var = (s * 2) ** 2
+    vis = g_kp[:, :, 2] > 0
+    n_vis = vis.sum(axis=1)
+
+    d_x, d_y = np.ascontiguousarray(d_kp[:, :, 0]), np.ascontiguousarray(d_kp[:, :, 1])
+    g_x, g_y = np.ascontiguousarray(g_kp[:, :, 0]), np.ascontiguousarray(g_kp[:, :, 1])
+
+    def iou(d: np.ndarray, g: np.ndarray) -> np.ndarray:
+        xd, yd = d_x[d], d_y[d]
+        labelled = n_vis[g] > 0
+        if labelled.all():  # the usual case: offsets from the ground truth's keypoints, in place
+            dx, dy = np.subtract(xd, g_x[g], out=xd), np.subtract(yd, g_y[g], out=yd)
+        else:
+            dx, dy = np.empty_like(xd), np.empty_like(yd)
+            lab = np.flatnonzero(labelled)
+            dx[lab] = xd[lab] - g_x[g[lab]]
+            dy[lab] = yd[lab] - g_y[g[lab]]
+            box = np.flatnonzero(~labelled)
+            dx[box], dy[box] = _outside_box(xd[box], yd[box], g_xywh[g[box]])
+        # e = (dx ** 2 + dy ** 2) / var / (area + eps) / 2, the same operations in the same order, in place
+        e = np.multiply(dx, dx, out=dx)
+        e += np.multiply(dy, dy, out=dy)
+        e /= var
+        e /= (g_area[g] + _EPS)[:, None]
+        e /= 2
+        np.negative(e, out=e)
+        return _mean_exp(np.exp(e, out=e), vis[g], n_vis[g])
+
+    return iou
+
+
+def _outside_box(xd: np.ndarray, yd: np.ndarray, bb: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Distances of keypoints outside ``[x - w, x + 2 w] x [y - h, y + 2 h]`` (0 inside), per axis."""
+    x0, x1 = bb[:, 0] - bb[:, 2], bb[:, 0] + bb[:, 2] * 2
+    y0, y1 = bb[:, 1] - bb[:, 3], bb[:, 1] + bb[:, 3] * 2
+    dx = np.maximum(0.0, x0[:, None] - xd) + np.maximum(0.0, xd - x1[:, None])
+    dy = np.maximum(0.0, y0[:, None] - yd) + np.maximum(0.0, yd - y1[:, None])
+    return dx, dy
+
+
+def _mean_exp(v: np.ndarray, vis: np.ndarray, n_vis: np.ndarray) -> np.ndarray:
+    """Per row, ``np.sum`` of the values at the labelled keypoints (all where none is) over their count: rows of
+    one length summed as one 2-D array (numpy sums each row as it sums a 1-D array of that length)."""
+    out = np.empty(len(v))
+    K = v.shape[1]
+    none = n_vis == 0
+    if none.any():
+        out[none] = v[none].sum(axis=1) / K
+    for m in np.unique(n_vis[~none]).tolist():
+        rows = np.flatnonzero(n_vis == m)
+        out[rows] = v[rows][vis[rows]].reshape(len(rows), m).sum(axis=1) / m
+    return out
+
+
+def evaluate_keypoints(gt: Dataset, dt: Instances, *, sigmas: Sequence[float] | None = None, fixed: bool = False,
+                       progress: Progress | None = None) -> COCOResult:
+    """COCO keypoint AP of ``dt`` against ``gt``, equal to pycocotools' ``COCOeval(iouType="keypoints")``.
+
+    Parameters
+    ----------
+    gt : Dataset
+        Ground truth with a ``keypoints`` column and ``num_keypoints`` in the annotation extras
+        (:func:`annokit.io.coco.read_instances` of a COCO keypoints file).
+    dt : Instances
+        Detections with scores and keypoints (:func:`annokit.io.coco_keypoints.read_keypoint_results`).
+    sigmas : sequence of float, optional
+        One per keypoint; default COCO's person sigmas (:data:`COCO_PERSON_SIGMAS`, 17 keypoints).
+    fixed : bool
+        Fix pycocotools' defects (:mod:`annokit.metrics.coco`): honour the ``ignore`` flag, count a ground truth
+        of id 0, summarize at the last maxDets.
+    progress : callable, optional
+
+    Returns
+    -------
+    COCOResult
+        ``metrics_dict()`` has pycocotools' keypoint keys ``AP AP50 AP75 APm APl AR AR50 AR75 ARm ARl``.
+
+    Examples
+    --------
+    >>> from annokit.io.coco import read_instances                        # doctest: +SKIP
+    >>> from annokit.io.coco_keypoints import read_keypoint_results       # doctest: +SKIP
+    >>> gt = read_instances("person_keypoints_val2017.json")               # doctest: +SKIP
+    >>> evaluate_keypoints(gt, read_keypoint_results("kp.json", gt)).metrics_dict()["AP"]  # doctest: +SKIP
+    """
+    from annokit.metrics.coco import COCOParams, evaluate
+
+    params = COCOParams.build(iou_type="keypoints", kpt_oks_sigmas=sigmas)
+    return evaluate(gt, dt, params=params, fixed=fixed, progress=progress)
+
+
+def keypoint_ignore(gt: Dataset, img_ids: np.ndarray, cat_ids: np.ndarray) -> np.ndarray:
+    """``(G,)``: ground truth whose ``num_keypoints`` is 0 (pycocotools ignores it, as it does crowd regions).
+
+    Every evaluated annotation (of the evaluated images and categories) needs ``num_keypoints`` (in its extras, as
+    the COCO reader keeps it) and the dataset a ``keypoints`` column: pycocotools fails on them otherwise; annokit
+    raises :class:`~annokit.errors.FormatError` naming the annotation.
+    """
+    from annokit._internal.arrays import index_of
+    from annokit.errors import FormatError
+
+    ga = gt.annotations
+    rows = np.flatnonzero((index_of(img_ids, ga.image_ids) >= 0) & (index_of(cat_ids, ga.labels) >= 0))
+    if len(rows) and ga.keypoints is None:
+        raise FormatError(None, "annotations", "no keypoints: keypoint evaluation needs a COCO keypoints file")
+    n = np.full(len(ga), -1, dtype=np.int64)
+    ex = ga.extras
+    idx = rows.tolist()
+    if ex is not None:  # every evaluated annotation a plain integer and none without keypoints: one numpy pass
+        vals = [ex[i].get("num_keypoints") for i in idx]
+        if set(map(type, vals)) <= {int} and not any(ex[i].get("_annokit_no_keypoints") for i in idx):
+            arr = np.array(vals, dtype=np.int64)
+            if (arr >= 0).all():
+                n[rows] = arr
+                return np.asarray(n == 0)
+    for i in idx:
+        e = ex[i] if ex is not None else {}
+        v = e.get("num_keypoints")
+        where = f"annotations[{i}] (id {int(ga.ids[i])})"
+        if e.get("_annokit_no_keypoints"):
+            raise FormatError(None, where, "no keypoints (every evaluated object needs them)")
+        if isinstance(v, bool) or not isinstance(v, int) or v < 0:
+            raise FormatError(None, where, f"num_keypoints must be an integer >= 0, got {v!r}")
+        n[i] = v
+    return np.asarray(n == 0)
+
+
+def keypoint_pair_iou(gt: Dataset, dt: Instances, sigmas: Sequence[float]) -> PairIoU:
+    """:func:`oks_pair_iou` of detections ``dt`` against ``gt``'s annotations (their ``bbox`` as the file gave it:
+    ``x, y`` and the source's ``w, h``)."""
+    ga = gt.annotations
+    if dt.keypoints is None:
+        raise ValidationError("keypoint evaluation: the detections have no keypoints "
+                              "(annokit.io.coco_keypoints.read_keypoint_results reads them)")
+    if ga.keypoints is None:
+        raise ValidationError("keypoint evaluation: the ground truth has no keypoints")
+    xywh = np.column_stack([ga.boxes[:, :2], ga.widths_heights()])
+    return oks_pair_iou(np.asarray(dt.keypoints), np.asarray(ga.keypoints), np.asarray(ga.area), xywh, sigmas)
