@@ -16,7 +16,7 @@ import orjson
 
 from annokit.errors import FormatError
 
-__all__ = ["atomic_dir", "atomic_path", "json_clean", "read_files", "write_bytes_atomic", "write_files",
+__all__ = ["atomic_dir", "atomic_path", "in_threads", "json_clean", "read_files", "write_bytes_atomic", "write_files",
            "write_json_atomic"]
 
 
@@ -110,10 +110,10 @@ def write_files(items: list[tuple[Path, bytes]], *, threads: int = 8) -> None:
         for it in items:
             one(it)
         return
-    _in_threads(lambda chunk: [one(it) for it in chunk], items, threads)
+    in_threads(lambda chunk: [one(it) for it in chunk], items, threads)
 
 
-def _in_threads(fn: Any, items: list[Any], threads: int) -> list[Any]:
+def in_threads(fn: Any, items: list[Any], threads: int) -> list[Any]:
     """``fn`` over ``threads`` contiguous chunks of ``items``, concatenated in order."""
     from concurrent.futures import ThreadPoolExecutor
 
@@ -140,4 +140,4 @@ def read_files(paths: Sequence[str | os.PathLike[str]], *, threads: int = 8, max
 
     if len(paths) < 64 or threads <= 1:
         return [one(p) for p in paths]
-    return _in_threads(lambda chunk: [one(p) for p in chunk], list(paths), threads)
+    return in_threads(lambda chunk: [one(p) for p in chunk], list(paths), threads)

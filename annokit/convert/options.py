@@ -77,6 +77,8 @@ class YoloReadOptions(FormatOptions):
     """Reading YOLO."""
 
     no_exif: bool = Field(False, description="ignore EXIF orientation when taking image sizes from headers")
+    skip_missing_splits: bool = Field(False, description="a split data.yaml names that is not there is left out "
+                                                         "(a counted loss) instead of an error")
 
 
 class YoloWriteOptions(FormatOptions):
