@@ -16,8 +16,8 @@ import orjson
 
 from annokit.errors import FormatError
 
-__all__ = ["atomic_dir", "atomic_path", "in_threads", "json_clean", "read_files", "write_bytes_atomic", "write_files",
-           "write_json_atomic"]
+__all__ = ["atomic_dir", "atomic_path", "in_threads", "json_clean", "link_or_copy", "read_files", "write_bytes_atomic",
+           "write_files", "write_json_atomic"]
 
 
 @contextlib.contextmanager
@@ -141,3 +141,21 @@ def read_files(paths: Sequence[str | os.PathLike[str]], *, threads: int = 8, max
     if len(paths) < 64 or threads <= 1:
         return [one(p) for p in paths]
     return in_threads(lambda chunk: [one(p) for p in chunk], list(paths), threads)
+
+
+def link_or_copy(pairs: Sequence[tuple[Path, Path]], *, threads: int = 8) -> None:
+    """Hard-link (else copy) each ``(source, target)`` file, a few at a time in threads; the targets' folders are
+    made first. A source that is a symbolic link is followed (the output holds files, never links)."""
+    import shutil
+
+    def one(src: Path, dst: Path) -> int:
+        try:
+            os.link(src, dst, follow_symlinks=True)
+        except OSError:
+            shutil.copyfile(src, dst)
+        return 0
+
+    for d in sorted({str(t.parent) for _, t in pairs}):
+        os.makedirs(d, exist_ok=True)
+    if pairs:
+        in_threads(lambda chunk: [one(s, t) for s, t in chunk], list(pairs), threads)

@@ -19,15 +19,15 @@ import math
 import os
 import reprlib
 from dataclasses import dataclass, field
-from pathlib import Path, PurePosixPath
+from pathlib import Path
 from typing import Annotated, Any, Literal
 
 import numpy as np
 import pydantic
 from pydantic import BaseModel, ConfigDict, PlainValidator, Strict, ValidationInfo, field_validator
 
-from annokit._internal.files import atomic_dir, in_threads, write_files
-from annokit._internal.paths import refuse_outside_link, safe_join, safe_name, safe_relpath
+from annokit._internal.files import atomic_dir, in_threads, link_or_copy, write_files
+from annokit._internal.paths import refuse_outside_link, safe_name
 from annokit.core.arrays import FloatArray, IntArray
 from annokit.core.boxes import box_area
 from annokit.core.dataset import Dataset, ImageTable
@@ -842,49 +842,79 @@ def _segment_lines(ds: Dataset, hw: FloatArray, cls: list[int], precision: int |
     return lines
 
 
-def _label_key(ds: Dataset, i: int, split: str) -> tuple[str, str, PurePosixPath, PurePosixPath]:
+def _label_key(ds: Dataset, i: int, split: str) -> tuple[str, str, str, str]:
     """Image ``i``'s split, its label key ``labels/<split>/<stem>.txt``, its stem and its safe file name."""
     im = ds.images
     sp = split
     if im.extras is not None and isinstance(im.extras[i].get("split"), str):
         sp = im.extras[i]["split"]
-    safe_relpath(sp, where=f"images[{i}].split")
-    rel = safe_relpath(im.file_names[i], where=f"images[{i}].file_name")
-    stem = rel.with_suffix("") if rel.suffix else rel
-    if rel.parts[0] == "images" and len(rel.parts) > 2:  # written by this module: images/<split>/...
-        stem = PurePosixPath(*rel.parts[2:]).with_suffix("")
-    return sp, f"labels/{sp}/{stem.as_posix()}.txt", stem, rel
+    sp = safe_name(sp, where=f"images[{i}].split")
+    rel = safe_name(im.file_names[i], where=f"images[{i}].file_name")
+    parts = rel.split("/")
+    if parts[0] == "images" and len(parts) > 2:  # written by this module: images/<split>/...
+        parts = parts[2:]
+    base = parts[-1]
+    dot = base.rfind(".")
+    stem = "/".join([*parts[:-1], base[:dot] if dot > 0 else base])
+    return sp, f"labels/{sp}/{stem}.txt", stem, rel
 
 
-def _write_labels(ds: Dataset, root: Path, lines: list[str], split: str, images: Path | None
-                  ) -> tuple[list[str], list[str]]:
-    """Write each image's label file (and copy its image); return the keys and the splits used."""
+@dataclass(frozen=True)
+class _LabelFiles:
+    """What the writer puts on disk: each image's label key and text, the image copies, the splits used."""
+
+    keys: list[str]
+    files: list[tuple[Path, bytes]]
+    copies: list[tuple[int, Path, Path]]  # image row, source image, its place in the output
+    splits_used: list[str]
+
+
+def _plan_labels(ds: Dataset, root: Path, lines: list[str], split: str, images: Path | None) -> _LabelFiles:
+    """Each image's label file (and, with ``images``, where its image goes); two images on one label file are
+    an error."""
     im, a = ds.images, ds.annotations
     pos = im.index_of(a.image_ids)
     order = np.argsort(pos, kind="stable")
-    starts = np.searchsorted(pos[order], np.arange(len(im) + 1))
-    keys: list[str] = []
+    starts = np.searchsorted(pos[order], np.arange(len(im) + 1)).tolist()
+    out = _LabelFiles([], [], [], [])
     seen: dict[str, int] = {}
-    splits_used: list[str] = []
     for i in range(len(im)):
         sp, key, stem, rel = _label_key(ds, i, split)
-        if key.lower() in seen:
+        low = key.lower()
+        if low in seen:
             raise FormatError(None, f"images[{i}].file_name", f"{im.file_names[i]!r} and "
-                                                              f"{im.file_names[seen[key.lower()]]!r} would write the "
+                                                              f"{im.file_names[seen[low]]!r} would write the "
                                                               f"same {key}")
-        seen[key.lower()] = i
-        if sp not in splits_used:
-            splits_used.append(sp)
-        dest = safe_join(root, key)
-        dest.parent.mkdir(parents=True, exist_ok=True)
-        dest.write_text("".join(lines[k] + "\n" for k in order[starts[i]:starts[i + 1]]), encoding="utf-8")
-        keys.append(key)
-        src = safe_join(images, im.file_names[i]) if images is not None else None
-        if src is not None and src.is_file():
-            tgt = safe_join(root, f"images/{sp}/{stem.as_posix()}{rel.suffix}")
-            tgt.parent.mkdir(parents=True, exist_ok=True)
-            _link_or_copy(src, tgt)
-    return keys, splits_used
+        seen[low] = i
+        if sp not in out.splits_used:
+            out.splits_used.append(sp)
+        text = "".join(lines[k] + "\n" for k in order[starts[i]:starts[i + 1]])
+        out.files.append((root / key, text.encode("utf-8")))
+        out.keys.append(key)
+        if images is not None:
+            ext = rel[rel.rfind("."):] if "." in rel.rsplit("/", 1)[-1] else ""
+            out.copies.append((i, images / rel, root / f"images/{sp}/{stem}{ext}"))
+    return out
+
+
+def _copy_images(ds: Dataset, copies: list[tuple[int, Path, Path]], recorder: LossRecorder | None) -> None:
+    """Hard-link (else copy) each image into the output; an image missing from the images folder is counted."""
+    missing = [(i, src) for i, src, _ in copies if not src.is_file()]
+    if recorder is not None and missing:
+        recorder.add_many("images not copied: not found in the images folder (the labels are written)", len(missing),
+                          [f"{ds.images.file_names[i]} ({src})" for i, src in missing[:5]])
+    link_or_copy([(src, tgt) for _, src, tgt in copies if src.is_file()])
+
+
+def _write_labels(ds: Dataset, root: Path, lines: list[str], split: str, images: Path | None,
+                  recorder: LossRecorder | None = None) -> tuple[list[str], list[str]]:
+    """Write each image's label file (and copy its image); return the keys and the splits used."""
+    plan = _plan_labels(ds, root, lines, split, images)
+    for d in sorted({str(p.parent) for p, _ in plan.files}):
+        os.makedirs(d, exist_ok=True)
+    write_files(plan.files)
+    _copy_images(ds, plan.copies, recorder)
+    return plan.keys, plan.splits_used
 
 
 def _write_data_yaml(root: Path, names: list[str], cat_order: IntArray, splits_used: list[str], split: str
@@ -917,18 +947,9 @@ def write_yolo_into(ds: Dataset, root: Path, *, task: Literal["detect", "segment
     hw = _image_sizes(ds)
     cls = cls_of[ds.categories.index_of(ds.annotations.labels)].tolist()
     lines = (_detect_lines if task == "detect" else _segment_lines)(ds, hw, cls, precision, sink)
-    keys, splits_used = _write_labels(ds, root, lines, split, images)
+    keys, splits_used = _write_labels(ds, root, lines, split, images, sink.rec)
     _write_data_yaml(root, ds.categories.names, cat_order, splits_used, split)
     return keys
-
-
-def _link_or_copy(src: Path, dst: Path) -> None:
-    import shutil
-
-    try:
-        os.link(src, dst)
-    except OSError:
-        shutil.copy2(src, dst)
 
 
 def write_yolo(ds: Dataset, root: PathLike, *, task: Literal["detect", "segment"] = "detect", split: str = "train",
