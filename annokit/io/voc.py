@@ -47,7 +47,7 @@ from annokit.core.instances import Instances, Segmentation
 from annokit.core.labels import LabelSet
 from annokit.core.losses import LossRecorder
 from annokit.errors import AnnokitWarning, FormatError
-from annokit.io._safe import IMAGE_EXTS, MAX_XML_BYTES, image_hw, parse_xml
+from annokit.io._safe import IMAGE_EXTS, MAX_XML_BYTES, image_hw, image_sizes, parse_xml
 from annokit.io.validation import Problem, Problems, read_text
 
 __all__ = ["VOC_CLASSES", "ltrb_to_vocxyxy", "read_labelmap", "read_voc", "read_voc_keyed", "validate_voc",
@@ -323,7 +323,7 @@ def _imagesets(root: Path) -> dict[str, list[str]]:
             continue
         for line in read_text(f).splitlines():
             s = line.split()
-            if s:
+            if s and not s[0].startswith("#"):
                 out.setdefault(s[0], []).append(f.stem)
     return out
 
@@ -548,7 +548,13 @@ def _boxes(parsed: _Parsed, shift: int, problems: Problems) -> tuple[FloatArray,
     br = _texts_to_coords(parsed.br_texts, 0).reshape(n, 2)
     xyxy = np.concatenate([tl, br], axis=1)
     ok = np.isfinite(xyxy).all(axis=1)
-    for k in np.flatnonzero(~ok).tolist():
+    with np.errstate(over="ignore", invalid="ignore"):
+        huge = ok & ~np.isfinite((xyxy[:, 2] - xyxy[:, 0]) * (xyxy[:, 3] - xyxy[:, 1]))
+    for k in np.flatnonzero(huge).tolist():
+        problems.error(parsed.img_files[parsed.obj_img[k]], f"object[{parsed.obj_local[k]}].bndbox",
+                       "coordinates too large: the box's area is not a finite number")
+    ok &= ~huge
+    for k in np.flatnonzero(~ok & ~huge).tolist():
         texts = [*parsed.tl_texts[2 * k:2 * k + 2], *parsed.br_texts[2 * k:2 * k + 2]]
         tag, msg = _first_bad_coordinate(texts, shift)
         problems.error(parsed.img_files[parsed.obj_img[k]], f"object[{parsed.obj_local[k]}].bndbox{tag}", msg)
@@ -636,11 +642,14 @@ def read_voc_keyed(root: PathLike, *, zero_based: bool = False, recorder: LossRe
     labelmap_path = root / "labelmap.txt"
     labels = _label_set(parsed.obj_names, read_labelmap(labelmap_path) if labelmap_path.is_file() else None)
     name_to_id = {n: int(i) for n, i in zip(labels.names, labels.ids)}
+    n_xml = len(parsed.keys)
+    _images_without_xml(root, parsed, recorder)
     ids = np.arange(1, len(parsed.keys) + 1, dtype=np.int64)
     tbl = ImageTable(ids=ids, file_names=parsed.file_names, heights=np.asarray(parsed.heights, dtype=np.int64),
                      widths=np.asarray(parsed.widths, dtype=np.int64),
                      extras=parsed.img_extras if any(parsed.img_extras) else None)
-    segs = _read_segmentation_objects(root, parsed, recorder)
+    segs = _read_segmentation_objects(root, parsed, recorder, n_xml)
+    _segmentation_class_not_read(root, recorder)
     inst = Instances(image_ids=ids[np.asarray(parsed.obj_img, dtype=np.int64)], boxes=xyxy,
                      labels=np.asarray([name_to_id[x] for x in parsed.obj_names], dtype=np.int64),
                      segmentations=segs, extras=parsed.obj_extras if any(parsed.obj_extras) else None)
@@ -664,9 +673,58 @@ def validate_voc(root: PathLike, *, zero_based: bool = False) -> list[Problem]:
     return problems.items
 
 
-def _read_segmentation_objects(root: Path, parsed: _Parsed, recorder: LossRecorder | None
+def _images_without_xml(root: Path, parsed: _Parsed, recorder: LossRecorder | None) -> None:
+    """Images in ``JPEGImages/`` or listed in ``ImageSets/*/*.txt`` that have no XML: appended to ``parsed`` as
+    images without objects (as datumaro reads them), their sizes from their headers, and counted."""
+    have = {k[:-4].rsplit("/", 1)[-1] for k in parsed.keys}
+    jpeg = root / "JPEGImages"
+    files = {}
+    if jpeg.is_dir():
+        files = {os.path.splitext(f)[0]: f for f in sorted(os.listdir(jpeg))
+                 if os.path.splitext(f)[1].lower() in IMAGE_EXTS}
+    sets: dict[str, list[str]] = {}
+    for f in sorted((root / "ImageSets").glob("*/*.txt")) if (root / "ImageSets").is_dir() else []:
+        for line in read_text(f).splitlines():
+            tok = line.split()
+            if tok and not tok[0].startswith("#"):
+                sets.setdefault(tok[0], [])
+    main = _imagesets(root)
+    extra = sorted((set(files) | set(sets)) - have)
+    if not extra:
+        return
+    on_disk = [e for e in extra if e in files]
+    hws = dict(zip(on_disk, image_sizes([str(jpeg / files[e]) for e in on_disk])))
+    for e in extra:
+        parsed.img_files.append(str(root / "Annotations" / f"{e}.xml"))
+        parsed.keys.append(f"{e}.xml")
+        parsed.file_names.append(files.get(e, e + ".jpg"))
+        h, w = hws.get(e, (0, 0))
+        parsed.heights.append(h)
+        parsed.widths.append(w)
+        parsed.img_extras.append({"imagesets": main[e]} if e in main else {})
+        if not h and recorder is not None:
+            recorder.add("image size unknown: no <size> and no image (height and width 0)", f"{e} (no XML)")
+    if recorder is not None:
+        n = len(extra)
+        recorder.warn(f"{n} image{'s' if n > 1 else ''} in JPEGImages/ or ImageSets/ ha{'ve' if n > 1 else 's'} no "
+                      f"XML (e.g. {', '.join(extra[:5])}): kept as images without objects")
+
+
+def _segmentation_class_not_read(root: Path, recorder: LossRecorder | None) -> None:
+    """``SegmentationClass/*.png`` are not read (class masks come from the objects): their presence is counted."""
+    seg = root / "SegmentationClass"
+    if recorder is None or not seg.is_dir():
+        return
+    pngs = sorted(f for f in os.listdir(seg) if f.lower().endswith(".png"))
+    recorder.add_many("SegmentationClass PNGs not read (the class of each pixel is taken from SegmentationObject "
+                      "and the XML objects; class pixels of no object are not kept)", len(pngs),
+                      [f"SegmentationClass/{f}" for f in pngs[:5]])
+
+
+def _read_segmentation_objects(root: Path, parsed: _Parsed, recorder: LossRecorder | None, n_xml: int | None = None
                                ) -> list[Segmentation | None] | None:
-    """Object masks from ``SegmentationObject/<stem>.png`` (pixel k = the XML's k-th object, 255 = void)."""
+    """Object masks from ``SegmentationObject/<stem>.png`` (pixel k = the XML's k-th object, 255 = void); the PNG
+    of an image without an XML (rows from ``n_xml`` on) names no object, and is counted as not read."""
     seg_dir = root / "SegmentationObject"
     if not seg_dir.is_dir():
         return None
@@ -681,6 +739,11 @@ def _read_segmentation_objects(root: Path, parsed: _Parsed, recorder: LossRecord
     for i, rel in enumerate(parsed.keys):
         png = seg_dir / (rel[:-4] + ".png")
         if not png.is_file():
+            continue
+        if n_xml is not None and i >= n_xml:
+            if recorder is not None:
+                recorder.add("SegmentationObject PNG not read: its image has no XML naming the objects",
+                             f"SegmentationObject/{rel[:-4]}.png")
             continue
         lab = read_label_png(png)
         h, w = parsed.heights[i], parsed.widths[i]
