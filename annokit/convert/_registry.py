@@ -203,7 +203,7 @@ def _voc_write(ds: Dataset, path: Path, rec: LossRecorder, opts: VocWriteOptions
     from annokit.io.voc import write_voc_into
 
     return write_voc_into(ds, path, zero_based=opts.zero_based, recorder=rec, kept_in=kept_in,
-                          default_set=opts.split or "trainval")
+                          default_set=opts.split or "trainval", images=opts.images)
 
 
 def _validate_coco(path: Path) -> list[Problem]:
@@ -336,7 +336,8 @@ def _cs_write(ds: Dataset, path: Path, rec: LossRecorder, opts: CityscapesWriteO
               kept_in: str | None) -> list[str]:
     from annokit.io.cityscapes import write_cityscapes_into
 
-    return write_cityscapes_into(ds, path, recorder=rec, kept_in=kept_in, split=opts.split or "train")
+    return write_cityscapes_into(ds, path, recorder=rec, kept_in=kept_in, split=opts.split or "train",
+                                 images=opts.images)
 
 
 def _validate_cityscapes(path: Path) -> list[Problem]:

@@ -71,6 +71,7 @@ class VocWriteOptions(FormatOptions):
 
     zero_based: bool = Field(False, description="write zero-based coordinates instead of the devkit's 1-based ones")
     split: str | None = Field(None, description="image set of the images that name none (default trainval)")
+    images: Path | None = Field(None, description="folder of the images (by file_name), copied into JPEGImages/")
 
 
 class YoloReadOptions(FormatOptions):
@@ -112,6 +113,8 @@ class CityscapesWriteOptions(FormatOptions):
     """Writing Cityscapes gtFine."""
 
     split: str | None = Field(None, description="split of the images that name none (default train)")
+    images: Path | None = Field(None, description="folder of the images (by file_name), copied into "
+                                                  "leftImg8bit/<split>/")
 
 
 class PanopticReadOptions(FormatOptions):

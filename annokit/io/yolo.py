@@ -26,7 +26,7 @@ import numpy as np
 import pydantic
 from pydantic import BaseModel, ConfigDict, PlainValidator, Strict, ValidationInfo, field_validator
 
-from annokit._internal.files import atomic_dir, in_threads, link_or_copy, write_files
+from annokit._internal.files import atomic_dir, in_threads, write_files
 from annokit._internal.paths import refuse_outside_link, safe_name
 from annokit.core.arrays import FloatArray, IntArray
 from annokit.core.boxes import box_area
@@ -36,6 +36,7 @@ from annokit.core.labels import LabelSet
 from annokit.core.losses import LossRecorder
 from annokit.core.masks import segmentation_kind
 from annokit.errors import FormatError
+from annokit.io._images import copy_images
 from annokit.io._safe import IMAGE_EXTS, image_sizes
 from annokit.io.validation import Problem, Problems, decode_text, read_text
 
@@ -865,7 +866,7 @@ class _LabelFiles:
 
     keys: list[str]
     files: list[tuple[Path, bytes]]
-    copies: list[tuple[int, Path, Path]]  # image row, source image, its place in the output
+    copies: list[Path | None]  # each image's place in the output (with --images)
     splits_used: list[str]
 
 
@@ -891,19 +892,9 @@ def _plan_labels(ds: Dataset, root: Path, lines: list[str], split: str, images: 
         text = "".join(lines[k] + "\n" for k in order[starts[i]:starts[i + 1]])
         out.files.append((root / key, text.encode("utf-8")))
         out.keys.append(key)
-        if images is not None:
-            ext = rel[rel.rfind("."):] if "." in rel.rsplit("/", 1)[-1] else ""
-            out.copies.append((i, images / rel, root / f"images/{sp}/{stem}{ext}"))
+        ext = rel[rel.rfind("."):] if "." in rel.rsplit("/", 1)[-1] else ""
+        out.copies.append(root / f"images/{sp}/{stem}{ext}")
     return out
-
-
-def _copy_images(ds: Dataset, copies: list[tuple[int, Path, Path]], recorder: LossRecorder | None) -> None:
-    """Hard-link (else copy) each image into the output; an image missing from the images folder is counted."""
-    missing = [(i, src) for i, src, _ in copies if not src.is_file()]
-    if recorder is not None and missing:
-        recorder.add_many("images not copied: not found in the images folder (the labels are written)", len(missing),
-                          [f"{ds.images.file_names[i]} ({src})" for i, src in missing[:5]])
-    link_or_copy([(src, tgt) for _, src, tgt in copies if src.is_file()])
 
 
 def _write_labels(ds: Dataset, root: Path, lines: list[str], split: str, images: Path | None,
@@ -913,7 +904,8 @@ def _write_labels(ds: Dataset, root: Path, lines: list[str], split: str, images:
     for d in sorted({str(p.parent) for p, _ in plan.files}):
         os.makedirs(d, exist_ok=True)
     write_files(plan.files)
-    _copy_images(ds, plan.copies, recorder)
+    if images is not None:
+        copy_images(ds, images, plan.copies, recorder)
     return plan.keys, plan.splits_used
 
 
