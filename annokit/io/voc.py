@@ -1118,8 +1118,10 @@ def _category_file_names(names: list[str], sink: _Sink) -> None:
     """Category names that are not plain file names get a safe one in ``ImageSets/Main/<class>_<set>.txt``
     (``tv/monitor`` -> ``tv_monitor``); counted (the names themselves stay in the XML and ``labelmap.txt``)."""
     changed = [(n, f) for n, f in zip(names, unique_components(names)) if n != f]
-    sink.add_many("category names given a safe file name in ImageSets/Main/<class>_<set>.txt (the XML and "
-                  "labelmap.txt keep the names)", len(changed), [f"{n!r} -> {f}" for n, f in changed[:5]])
+    if changed:
+        sink.rec.warn(f"{len(changed)} category name{'s' if len(changed) > 1 else ''} given a safe file name in "
+                      f"ImageSets/Main/<class>_<set>.txt (e.g. {', '.join(f'{n!r} -> {f}' for n, f in changed[:5])}); "
+                      "the XML and labelmap.txt keep the names")
 
 
 def _write_labelmap(root: Path, names: list[str], plan: _Plan) -> None:
