@@ -97,10 +97,28 @@ def write_sidecar(root: Path, ds: Dataset, keys: list[str], fmt: str) -> None:
 
 def read_sidecar(root: Path) -> tuple[Dataset, list[str]] | None:
     """The dataset and keys of ``root/annokit.json``, or None when there is none (a JSON without the
-    ``annokit_sidecar`` tag is not one)."""
+    ``annokit_sidecar`` tag is not one). The last one read is kept while the file is unchanged (a reader that
+    takes image sizes from it and the reconciliation after it read it once)."""
     p = root / SIDECAR
+    try:
+        st = p.stat()
+    except OSError:
+        return None
     if not p.is_file():
         return None
+    stamp = (str(p.resolve()), st.st_mtime_ns, st.st_size, st.st_ino)
+    if stamp in _LAST:
+        return _LAST[stamp]
+    got = _read_sidecar(p)
+    _LAST.clear()
+    _LAST[stamp] = got
+    return got
+
+
+_LAST: dict[tuple[str, int, int, int], tuple[Dataset, list[str]] | None] = {}  # the last sidecar read, by stamp
+
+
+def _read_sidecar(p: Path) -> tuple[Dataset, list[str]] | None:
     data = load_json(p)
     if not isinstance(data, dict) or _TAG not in data:
         return None

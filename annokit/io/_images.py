@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 from annokit._internal.files import link_or_copy
-from annokit._internal.paths import safe_join
+from annokit._internal.paths import safe_name
 from annokit.core.dataset import Dataset
 from annokit.core.losses import LossRecorder
 
@@ -18,12 +19,13 @@ def copy_images(ds: Dataset, images: Path, targets: list[Path | None], recorder:
     many were missing."""
     pairs: list[tuple[Path, Path]] = []
     missing: list[int] = []
+    base = os.fspath(images)
     for i, (fn, tgt) in enumerate(zip(ds.images.file_names, targets)):
         if tgt is None:
             continue
-        src = safe_join(images, fn, where=f"images[{i}].file_name")
-        if src.is_file():
-            pairs.append((src, tgt))
+        src = os.path.join(base, safe_name(fn, where=f"images[{i}].file_name"))
+        if os.path.isfile(src):
+            pairs.append((Path(src), tgt))
         else:
             missing.append(i)
     if recorder is not None and missing:

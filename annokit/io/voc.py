@@ -685,7 +685,11 @@ def _images_without_xml(root: Path, parsed: _Parsed, recorder: LossRecorder | No
         files = {os.path.splitext(f)[0]: f for f in sorted(os.listdir(jpeg))
                  if os.path.splitext(f)[1].lower() in IMAGE_EXTS}
     sets: dict[str, list[str]] = {}
-    for f in sorted((root / "ImageSets").glob("*/*.txt")) if (root / "ImageSets").is_dir() else []:
+    lists = sorted((root / "ImageSets").glob("*/*.txt")) if (root / "ImageSets").is_dir() else []
+    plain = {(f.parent, f.stem) for f in lists}
+    for f in lists:
+        if "_" in f.stem and (f.parent, f.stem.rsplit("_", 1)[1]) in plain:
+            continue  # <class>_<set>.txt lists the images of <set>.txt again
         for line in read_text(f).splitlines():
             tok = line.split()
             if tok and not tok[0].startswith("#"):

@@ -18,6 +18,7 @@ from __future__ import annotations
 import math
 import os
 import reprlib
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Annotated, Any, Literal
@@ -362,17 +363,22 @@ def _no_labels(img_dir: Path, lab_dir: Path, split: str, n_images: int, opts: _S
                            "having no objects")
 
 
+def _walk(base: str, rel: str) -> Iterator[tuple[str, str, list[str]]]:
+    """``(key prefix, folder, sorted file names)`` of every folder below ``base``, the prefix ``rel/<sub>/``."""
+    for dirpath, dirnames, filenames in os.walk(base):
+        dirnames.sort()
+        sub = os.path.relpath(dirpath, base).replace(os.sep, "/")
+        yield (f"{rel}/" if sub == "." else f"{rel}/{sub}/"), dirpath, sorted(filenames)
+
+
 def _folder_entries(root: Path, split: str, img_dir: Path, lab_dir: Path, opts: _SplitOptions
                     ) -> dict[str, Path | None]:
     """The images of a split folder and the label files without an image, by label key."""
     entries: dict[str, Path | None] = {}
+    rel_lab = lab_dir.relative_to(root).as_posix()
     if img_dir.is_dir():
-        base, rel_lab = str(img_dir), lab_dir.relative_to(root).as_posix()
-        for dirpath, dirnames, filenames in os.walk(base):
-            dirnames.sort()
-            sub = os.path.relpath(dirpath, base).replace(os.sep, "/")
-            prefix = f"{rel_lab}/" if sub == "." else f"{rel_lab}/{sub}/"
-            for f in sorted(filenames):
+        for prefix, dirpath, filenames in _walk(str(img_dir), rel_lab):
+            for f in filenames:
                 stem, ext = os.path.splitext(f)
                 if ext.lower() not in IMAGE_EXTS:
                     continue
@@ -384,8 +390,10 @@ def _folder_entries(root: Path, split: str, img_dir: Path, lab_dir: Path, opts: 
                                                  "describes is ambiguous")
                 entries[k] = p
     if lab_dir.is_dir():
-        for lab in sorted(lab_dir.rglob("*.txt")):
-            entries.setdefault(lab.relative_to(root).as_posix(), None)
+        for prefix, _, filenames in _walk(str(lab_dir), rel_lab):
+            for f in filenames:
+                if f.endswith(".txt"):
+                    entries.setdefault(prefix + f, None)
     else:
         _no_labels(img_dir, lab_dir, split, len(entries), opts)
     return entries
