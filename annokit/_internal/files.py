@@ -149,8 +149,9 @@ def link_or_copy(pairs: Sequence[tuple[Path, Path]], *, threads: int = 8) -> Non
     import shutil
 
     def one(src: Path, dst: Path) -> int:
+        src = Path(os.path.realpath(src))  # link the file itself, never a symbolic link to it
         try:
-            os.link(src, dst, follow_symlinks=True)
+            os.link(src, dst)
         except OSError:
             shutil.copyfile(src, dst)
         return 0

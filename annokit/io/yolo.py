@@ -405,20 +405,22 @@ def _splits(root: Path, data: DataYaml, yml: Path, opts: _SplitOptions) -> list[
     if not dirs:
         opts.problems.error(yml, None, "no split folder found (train / val / test, or images/<split>)")
     out: list[_Split] = []
-    loose: dict[str, dict[str, Path | None]] = {}
+    loose: dict[str, dict[str, Path | None]] = {}  # the images a split lists one by one, in data.yaml's order
     for name, img_dir in dirs:
         if img_dir.is_file() and img_dir.suffix.lower() == ".txt":
             out.append(_Split(name, img_dir, None, _listed_entries(root, img_dir, opts.problems)))
         elif img_dir.is_file() and img_dir.suffix.lower() in IMAGE_EXTS:
             k, img = _image_entry(root, img_dir)
-            loose.setdefault(name, {})[k] = img
+            if name not in loose:
+                loose[name] = {}
+                out.append(_Split(name, root, None, loose[name]))
+            loose[name][k] = img
         elif img_dir.is_file():
             opts.problems.error(img_dir, None, f"split {name!r} names a file that is neither a folder of images, an "
                                                "image list (.txt) nor an image")
         else:
             lab_dir = _label_path_of(img_dir)
             out.append(_Split(name, img_dir, lab_dir, _folder_entries(root, name, img_dir, lab_dir, opts)))
-    out.extend(_Split(name, root, None, ents) for name, ents in loose.items())
     return out
 
 
