@@ -59,7 +59,8 @@ def _coco(path: Path, images: list[dict], anns: list[dict], cats: list[dict]) ->
 
 # ============================================================================= nothing disappears silently (reading)
 def test_missing_split_is_an_error_naming_split_and_path(tmp_path: Path, capsys) -> None:
-    root = _yolo(tmp_path / "y", {"a": "0 0.5 0.5 0.2 0.2\n"}, "names: [a]\ntrain: images/train\nval: ../valid/images\n")
+    root = _yolo(tmp_path / "y", {"a": "0 0.5 0.5 0.2 0.2\n"},
+                 "names: [a]\ntrain: images/train\nval: ../valid/images\n")
     with pytest.raises(FormatError, match=r"data.yaml: val: split 'val': '../valid/images' does not exist"):
         read_dataset(root, "yolo")
     rc, out, err = _run(["convert", str(root), str(tmp_path / "o.json")], capsys)
@@ -381,7 +382,8 @@ def test_negative_yolo_coordinates_warn_per_file(tmp_path: Path) -> None:
 
 
 def test_yolo_obb_read_as_yolo_is_an_error_naming_yolo_obb(tmp_path: Path, capsys) -> None:
-    root = _yolo(tmp_path / "y", {"a": "0 0.1 0.1 0.3 0.1 0.3 0.3 0.1 0.3\n", "b": "1 0.2 0.2 0.4 0.2 0.4 0.4 0.2 0.4\n"})
+    root = _yolo(tmp_path / "y", {"a": "0 0.1 0.1 0.3 0.1 0.3 0.3 0.1 0.3\n",
+                                  "b": "1 0.2 0.2 0.4 0.2 0.4 0.4 0.2 0.4\n"})
     _one_line_exit_2(["convert", "--from", "yolo", str(root), str(tmp_path / "o.json")], tmp_path / "o.json", capsys,
                      "yolo-obb")
     # read as segmentation, the same lines are 4-point polygons
