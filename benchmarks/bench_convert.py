@@ -106,8 +106,10 @@ def globox_yolo(src: Path, images: Path, work: Path) -> Path:
     from globox import AnnotationSet
 
     a = AnnotationSet.from_coco(src)
-    a.save_yolo_v5(work / "yolo", label_to_id={c: i for i, c in enumerate(sorted(a._labels()))})
+    names = sorted(a._labels())
+    a.save_yolo_v5(work / "yolo", label_to_id={c: i for i, c in enumerate(names)})
     b = AnnotationSet.from_yolo_v5(work / "yolo", image_folder=images, image_extension=".png")
+    b = b.map_labels({str(i): c for i, c in enumerate(names)})  # YOLO files hold class indices
     b.save_coco(work / "back.json", auto_ids=True)
     return work / "back.json"
 
