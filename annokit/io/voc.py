@@ -40,7 +40,7 @@ from numpy.typing import NDArray
 
 from annokit._internal.files import atomic_dir, read_files, write_files
 from annokit._internal.gc import no_gc
-from annokit._internal.paths import safe_component, safe_name, unique_components
+from annokit._internal.paths import refuse_outside_link, safe_component, safe_name, unique_components
 from annokit.core.arrays import BoolArray, FloatArray, IntArray
 from annokit.core.dataset import Dataset, ImageTable
 from annokit.core.instances import Instances, Segmentation
@@ -305,11 +305,18 @@ def _find_xmls(root: Path) -> tuple[Path, list[str]]:
     base = ann if ann.is_dir() else root
     out: list[str] = []
     b = str(base)
-    for dirpath, dirnames, filenames in os.walk(b):
-        dirnames.sort()
-        rel_dir = os.path.relpath(dirpath, b).replace(os.sep, "/")
-        prefix = "" if rel_dir == "." else rel_dir + "/"
-        out.extend(prefix + f for f in filenames if f.endswith(".xml"))
+    root_real = os.path.realpath(root)
+    stack = [(b, "")]
+    while stack:  # scandir tells links apart without another system call per file
+        folder, prefix = stack.pop()
+        with os.scandir(folder) as it:
+            for e in it:
+                if e.is_symlink() and (e.is_dir() or e.name.endswith(".xml")):
+                    refuse_outside_link(root_real, e.path, what="annotation file or folder")
+                if e.is_dir():
+                    stack.append((e.path, f"{prefix}{e.name}/"))
+                elif e.name.endswith(".xml"):
+                    out.append(prefix + e.name)
     out.sort()
     return base, out
 

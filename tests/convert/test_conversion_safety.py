@@ -372,6 +372,21 @@ def test_label_symlink_leading_outside_is_refused(tmp_path: Path, capsys) -> Non
     assert len(read_dataset(root, "yolo").annotations) == 1
 
 
+def test_voc_xml_symlink_leading_outside_is_refused(tmp_path: Path, capsys) -> None:
+    root = tmp_path / "v"
+    (root / "Annotations").mkdir(parents=True)
+    secret = tmp_path / "secret.xml"
+    secret.write_text(_voc_xml("a.jpg", _obj("cat", ("2", "2", "5", "5"))))
+    os.symlink(secret, root / "Annotations" / "a.xml")
+    _one_line_exit_2(["convert", str(root), str(tmp_path / "o.json"), "--from", "voc"], tmp_path / "o.json",
+                     capsys, "Annotations/a.xml", "symbolic link that leads outside the dataset")
+    os.unlink(root / "Annotations" / "a.xml")
+    (tmp_path / "elsewhere").mkdir()
+    os.symlink(tmp_path / "elsewhere", root / "Annotations" / "sub")
+    _one_line_exit_2(["convert", str(root), str(tmp_path / "o.json"), "--from", "voc"], tmp_path / "o.json",
+                     capsys, "Annotations/sub", "leads outside the dataset")
+
+
 def test_negative_yolo_coordinates_warn_per_file(tmp_path: Path) -> None:
     root = _yolo(tmp_path / "y", {"a": "0 0.5 0.5 0.1 0.1\n0 -0.01 0.5 0.1 0.1\n", "b": "0 0.5 -0.2 0.1 0.1\n",
                                   "c": "0 0.5 0.5 0.1 0.1\n"})
