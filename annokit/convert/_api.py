@@ -11,6 +11,7 @@ import numpy as np
 
 from annokit._internal.files import atomic_dir, atomic_path, write_json_atomic
 from annokit._internal.gc import no_gc
+from annokit._internal.limits import MAX_PIXELS, check_pixels
 from annokit._internal.paths import audit_tree
 from annokit.convert._registry import FORMATS, FormatSpec
 from annokit.convert._sidecar import SIDECAR, read_sidecar, reconcile, strip_slots, write_sidecar
@@ -20,7 +21,6 @@ from annokit.core.dataset import Dataset
 from annokit.core.labels import LabelSet
 from annokit.core.losses import LossError, LossRecorder, LossReport
 from annokit.errors import FormatError
-from annokit.io._safe import MAX_PIXELS
 from annokit.io.validation import read_text
 
 __all__ = ["convert", "detect_format", "read_dataset", "write_dataset", "remap_categories", "formats",
@@ -176,8 +176,6 @@ def _guard_canvas(ds: Dataset, spec: FormatSpec[Any, Any], max_pixels: int) -> N
             with_mask[im.index_of(ds.annotations.image_ids[rows])] = True
         big &= with_mask
     if big.any():
-        from annokit.io._safe import check_pixels
-
         i = int(np.flatnonzero(big)[0])
         check_pixels(int(im.heights[i]), int(im.widths[i]), max_pixels=max_pixels,
                      where=f"images[{i}] ({im.file_names[i]})")

@@ -26,12 +26,12 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+from annokit._internal.limits import MAX_PIXELS, check_pixels
 from annokit.errors import FormatError
 
 __all__ = ["IMAGE_EXTS", "MAX_PIXELS", "MAX_XML_BYTES", "check_pixels", "image_hw", "image_sizes",
            "open_image_checked", "parse_xml"]
 
-MAX_PIXELS = 1 << 28  # 268 million pixels (16384 x 16384)
 MAX_XML_BYTES = 64 << 20
 IMAGE_EXTS = (".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff", ".webp", ".gif")
 
@@ -116,16 +116,6 @@ def image_hw(path: str | os.PathLike[str], *, exif: bool = True) -> tuple[int, i
         im.close()
 
 
-
-
-def check_pixels(h: int, w: int, *, max_pixels: int = MAX_PIXELS, source: Any = None, where: str | None = None
-                 ) -> None:
-    """Refuse a canvas of ``h`` x ``w`` above ``max_pixels`` before anything is allocated (a declared size is
-    guarded as a decoded one)."""
-    if int(h) * int(w) > max_pixels:
-        raise FormatError(source, where, f"declared size {w}x{h} = {int(h) * int(w)} pixels is over the "
-                                         f"{max_pixels}-pixel limit; refused (raise it with max_pixels= / "
-                                         "--max-pixels if the image is really that large)")
 
 
 _SOF = frozenset(range(0xC0, 0xD0)) - {0xC4, 0xC8, 0xCC}
