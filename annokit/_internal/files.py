@@ -149,7 +149,8 @@ def link_or_copy(pairs: Sequence[tuple[Path, Path]], *, threads: int = 8) -> Non
     import shutil
 
     def one(src: Path, dst: Path) -> int:
-        src = Path(os.path.realpath(src))  # link the file itself, never a symbolic link to it
+        if os.path.islink(src):  # link the file itself, never a symbolic link to it
+            src = Path(os.path.realpath(src))
         try:
             os.link(src, dst)
         except OSError:
