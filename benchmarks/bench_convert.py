@@ -1,12 +1,15 @@
-"""COCO -> VOC -> COCO round trip: annokit vs globox, side by side in one run.
+"""COCO -> VOC -> COCO and COCO -> YOLO -> COCO round trips: annokit vs globox 2.9, side by side in one run.
 
 Generates (once, seeded) a COCO instances file of 5,000 images and about 36,000 boxes under
-``benchmarks/data/`` (git-ignored), then times each tool's full round trip (read COCO, write VOC XML, read the
-XML, write COCO) ``--repeat`` times and prints the medians and the ratio. globox is a benchmark-only peer
-(``pip install globox``); without it the script says so and times annokit alone. annokit's result is checked to
-equal the input exactly.
+``benchmarks/data/`` (git-ignored), with one header-only PNG per image (YOLO coordinates are normalized, so both
+tools read each image's size from its header), then times each tool's full round trip (read COCO, write VOC XML /
+YOLO labels, read them back, write COCO) ``--repeat`` times, the tools interleaved run by run, and prints the
+medians and the ratios. globox is a benchmark-only peer (``pip install -e '.[bench]'``); without it the script
+says so and times annokit alone. annokit's round trip is checked to equal the input exactly, and globox's boxes to
+equal annokit's (file, class, box to 1e-6).
 
-    python benchmarks/bench_convert.py [--repeat 3] [--images 5000]
+    python benchmarks/bench_convert.py [--repeat 5] [--images 5000] [--formats voc yolo]
+    python benchmarks/bench_convert.py --images 50000 --repeat 1 --no-peer   # how annokit's cost grows
 """
 
 from __future__ import annotations
@@ -14,9 +17,12 @@ from __future__ import annotations
 import argparse
 import shutil
 import statistics
+import struct
 import sys
 import tempfile
 import time
+import zlib
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -28,7 +34,7 @@ DATA = HERE / "data"
 
 def make_dataset(path: Path, n_images: int, seed: int = 0) -> None:
     """A COCO-like instances file: sparse category ids 1..90 (80 used), 0-30 boxes an image (mean ~7.2), boxes
-    with two decimals, a few images without objects."""
+    with two decimals, a few images without objects; the images are PNGs."""
     rng = np.random.default_rng(seed)
     cat_ids = sorted(rng.choice(np.arange(1, 91), size=80, replace=False).tolist())
     cats = [{"id": c, "name": f"class_{c}", "supercategory": f"super_{c % 7}"} for c in cat_ids]
@@ -36,7 +42,7 @@ def make_dataset(path: Path, n_images: int, seed: int = 0) -> None:
     aid = 1
     for i in range(n_images):
         w, h = int(rng.integers(320, 1025)), int(rng.integers(240, 1025))
-        images.append({"id": 100000 + i, "file_name": f"{100000 + i:012d}.jpg", "height": h, "width": w})
+        images.append({"id": 100000 + i, "file_name": f"{100000 + i:012d}.png", "height": h, "width": w})
         k = int(rng.poisson(7.2)) if rng.random() > 0.02 else 0
         for _ in range(k):
             bw = round(float(rng.uniform(2, w / 2)), 2)
@@ -50,7 +56,26 @@ def make_dataset(path: Path, n_images: int, seed: int = 0) -> None:
     path.write_bytes(orjson.dumps({"images": images, "annotations": anns, "categories": cats}))
 
 
-def run_annokit(src: Path, work: Path) -> Path:
+def _png_header(w: int, h: int) -> bytes:
+    """A PNG that declares ``w`` x ``h`` (its pixels are never decoded: both tools read the header only)."""
+    def chunk(tag: bytes, data: bytes) -> bytes:
+        return struct.pack(">I", len(data)) + tag + data + struct.pack(">I", zlib.crc32(tag + data) & 0xFFFFFFFF)
+
+    return (b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", struct.pack(">IIBBBBB", w, h, 8, 0, 0, 0, 0))
+            + chunk(b"IDAT", zlib.compress(b"")) + chunk(b"IEND", b""))
+
+
+def make_images(data: dict, folder: Path) -> None:
+    """One header-only PNG per image of ``data``, of its declared size."""
+    if folder.is_dir() and len(list(folder.iterdir())) == len(data["images"]):
+        return
+    folder.mkdir(parents=True, exist_ok=True)
+    for im in data["images"]:
+        (folder / im["file_name"]).write_bytes(_png_header(im["width"], im["height"]))
+
+
+# ---------------------------------------------------------------------------------------------- the round trips
+def annokit_voc(src: Path, images: Path, work: Path) -> Path:
     from annokit.convert import convert
 
     convert(src, work / "voc", src_format="coco", dst_format="voc")
@@ -58,7 +83,7 @@ def run_annokit(src: Path, work: Path) -> Path:
     return work / "back.json"
 
 
-def run_globox(src: Path, work: Path) -> Path:
+def globox_voc(src: Path, images: Path, work: Path) -> Path:
     from globox import AnnotationSet
 
     a = AnnotationSet.from_coco(src)
@@ -68,66 +93,104 @@ def run_globox(src: Path, work: Path) -> Path:
     return work / "back.json"
 
 
-def timed(fn, src: Path, repeat: int, workdir: Path | None = None) -> tuple[list[float], Path | None]:
-    times = []
-    out = None
-    for _ in range(repeat):
-        work = Path(tempfile.mkdtemp(prefix="bench_convert_", dir=workdir))
+def annokit_yolo(src: Path, images: Path, work: Path) -> Path:
+    """COCO -> YOLO (labels, data.yaml, the images hard-linked) -> COCO; the sizes come from the image headers."""
+    from annokit.convert import convert
+
+    convert(src, work / "yolo", src_format="coco", dst_format="yolo", write_options={"images": images})
+    convert(work / "yolo", work / "back.json", src_format="yolo", dst_format="coco")
+    return work / "back.json"
+
+
+def globox_yolo(src: Path, images: Path, work: Path) -> Path:
+    from globox import AnnotationSet
+
+    a = AnnotationSet.from_coco(src)
+    names = sorted(a._labels())
+    a.save_yolo_v5(work / "yolo", label_to_id={c: i for i, c in enumerate(names)})
+    b = AnnotationSet.from_yolo_v5(work / "yolo", image_folder=images, image_extension=".png")
+    b = b.map_labels({str(i): c for i, c in enumerate(names)})  # YOLO files hold class indices
+    b.save_coco(work / "back.json", auto_ids=True)
+    return work / "back.json"
+
+
+RUNS: dict[str, tuple[Callable[[Path, Path, Path], Path], Callable[[Path, Path, Path], Path]]] = {
+    "voc": (annokit_voc, globox_voc), "yolo": (annokit_yolo, globox_yolo)}
+
+
+def timed(fn: Callable[[Path, Path, Path], Path], src: Path, images: Path, workdir: Path | None
+          ) -> tuple[float, dict]:
+    work = Path(tempfile.mkdtemp(prefix="bench_convert_", dir=workdir))
+    try:
         t0 = time.perf_counter()
-        res = fn(src, work)
-        times.append(time.perf_counter() - t0)
-        if out is None:
-            keep = Path(tempfile.mkdtemp(prefix="bench_convert_out_")) / "back.json"
-            shutil.copy(res, keep)
-            out = keep
+        res = fn(src, images, work)
+        t = time.perf_counter() - t0
+        return t, orjson.loads(res.read_bytes())
+    finally:
         shutil.rmtree(work, ignore_errors=True)
-    return times, out
+
+
+def box_set(d: dict) -> list[tuple[str, str, tuple[float, ...]]]:
+    """(file, class name, rounded box) of every annotation: what both tools must agree on."""
+    names = {c["id"]: c["name"] for c in d["categories"]}
+    files = {im["id"]: Path(im["file_name"]).stem for im in d["images"]}
+    return sorted((files[a["image_id"]], names[a["category_id"]], tuple(round(v, 6) for v in a["bbox"]))
+                  for a in d["annotations"])
 
 
 def main(argv: list[str] | None = None) -> int:
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--repeat", type=int, default=3)
+    ap = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
+    ap.add_argument("--repeat", type=int, default=5)
     ap.add_argument("--images", type=int, default=5000)
+    ap.add_argument("--formats", nargs="+", choices=sorted(RUNS), default=sorted(RUNS))
+    ap.add_argument("--no-peer", action="store_true", help="time annokit alone")
     ap.add_argument("--workdir", type=Path, default=None,
                     help="folder for the outputs (default: the system temp folder; /dev/shm times the CPU work "
                          "without the disk)")
     args = ap.parse_args(argv)
-    src = DATA / f"coco_{args.images}.json"
+    src = DATA / f"coco_png_{args.images}.json"
     if not src.exists():
         make_dataset(src, args.images)
     data = orjson.loads(src.read_bytes())
-    where = args.workdir or Path(tempfile.gettempdir())
-    print(f"outputs under {where}; each tool reads COCO, writes 5,000 XML files, reads them, writes COCO")
-    print(f"dataset: {src} ({len(data['images'])} images, {len(data['annotations'])} boxes, "
-          f"{len(data['categories'])} categories)")
-    try:
-        import globox  # noqa: F401
-
-        have_globox = True
-    except ImportError:
-        have_globox = False
-        print("globox   not installed (pip install globox): timing annokit alone")
-    # alternate the two tools run by run, so that both see the same machine load
-    t_ak: list[float] = []
-    t_gb: list[float] = []
-    out = None
-    for _ in range(args.repeat):
-        t, o = timed(run_annokit, src, 1, args.workdir)
-        t_ak += t
-        out = out or o
-        if have_globox:
-            t_gb += timed(run_globox, src, 1, args.workdir)[0]
-    back = orjson.loads(out.read_bytes())
-    exact = back == data
-    print(f"annokit  COCO->VOC->COCO: median {statistics.median(t_ak):.3f} s  (runs: "
-          f"{', '.join(f'{t:.3f}' for t in t_ak)}); round trip exact: {exact}")
+    images = DATA / f"images_{args.images}"
+    make_images(data, images)
+    print(f"outputs under {args.workdir or Path(tempfile.gettempdir())}; dataset {src.name}: {len(data['images'])} "
+          f"images, {len(data['annotations'])} boxes, {len(data['categories'])} categories")
+    have_globox = not args.no_peer
     if have_globox:
-        print(f"globox   COCO->VOC->COCO: median {statistics.median(t_gb):.3f} s  (runs: "
-              f"{', '.join(f'{t:.3f}' for t in t_gb)})")
-        ratios = [g / a for a, g in zip(t_ak, t_gb)]
-        print(f"ratio globox / annokit: {statistics.median(t_gb) / statistics.median(t_ak):.2f}x of the medians, "
-              f"{statistics.median(ratios):.2f}x median of the run pairs")
-    return 0 if exact else 1
+        try:
+            import globox
+
+            print(f"globox {getattr(globox, '__version__', '2.9')}")
+        except ImportError:
+            have_globox = False
+            print("globox   not installed (pip install -e '.[bench]'): timing annokit alone")
+    ok = True
+    for fmt in args.formats:
+        ak_fn, gb_fn = RUNS[fmt]
+        t_ak: list[float] = []
+        t_gb: list[float] = []
+        back_ak = back_gb = None
+        for _ in range(args.repeat):  # interleaved, so that both tools see the same machine load
+            t, back_ak = timed(ak_fn, src, images, args.workdir)
+            t_ak.append(t)
+            if have_globox:
+                t, back_gb = timed(gb_fn, src, images, args.workdir)
+                t_gb.append(t)
+        exact = back_ak == data
+        ok &= exact
+        tag = f"COCO->{fmt.upper()}->COCO"
+        print(f"annokit  {tag}: median {statistics.median(t_ak):.3f} s  (runs: "
+              f"{', '.join(f'{t:.3f}' for t in t_ak)}); round trip equals the input: {exact}")
+        if have_globox and back_gb is not None:
+            same = box_set(back_gb) == box_set(data)
+            ok &= same
+            print(f"globox   {tag}: median {statistics.median(t_gb):.3f} s  (runs: "
+                  f"{', '.join(f'{t:.3f}' for t in t_gb)}); same boxes as the input: {same}")
+            ratios = [g / a for a, g in zip(t_ak, t_gb)]
+            print(f"  ratio globox / annokit: {statistics.median(t_gb) / statistics.median(t_ak):.2f}x of the "
+                  f"medians; run pairs {min(ratios):.2f}x .. {max(ratios):.2f}x")
+    return 0 if ok else 1
 
 
 if __name__ == "__main__":

@@ -16,8 +16,8 @@ import orjson
 
 from annokit.errors import FormatError
 
-__all__ = ["atomic_dir", "atomic_path", "json_clean", "read_files", "write_bytes_atomic", "write_files",
-           "write_json_atomic"]
+__all__ = ["atomic_dir", "atomic_path", "in_threads", "json_clean", "link_or_copy", "read_files", "write_bytes_atomic",
+           "write_files", "write_json_atomic"]
 
 
 @contextlib.contextmanager
@@ -110,10 +110,10 @@ def write_files(items: list[tuple[Path, bytes]], *, threads: int = 8) -> None:
         for it in items:
             one(it)
         return
-    _in_threads(lambda chunk: [one(it) for it in chunk], items, threads)
+    in_threads(lambda chunk: [one(it) for it in chunk], items, threads)
 
 
-def _in_threads(fn: Any, items: list[Any], threads: int) -> list[Any]:
+def in_threads(fn: Any, items: list[Any], threads: int) -> list[Any]:
     """``fn`` over ``threads`` contiguous chunks of ``items``, concatenated in order."""
     from concurrent.futures import ThreadPoolExecutor
 
@@ -140,4 +140,24 @@ def read_files(paths: Sequence[str | os.PathLike[str]], *, threads: int = 8, max
 
     if len(paths) < 64 or threads <= 1:
         return [one(p) for p in paths]
-    return _in_threads(lambda chunk: [one(p) for p in chunk], list(paths), threads)
+    return in_threads(lambda chunk: [one(p) for p in chunk], list(paths), threads)
+
+
+def link_or_copy(pairs: Sequence[tuple[Path, Path]], *, threads: int = 8) -> None:
+    """Hard-link (else copy) each ``(source, target)`` file, a few at a time in threads; the targets' folders are
+    made first. A source that is a symbolic link is followed (the output holds files, never links)."""
+    import shutil
+
+    def one(src: Path, dst: Path) -> int:
+        if os.path.islink(src):  # link the file itself, never a symbolic link to it
+            src = Path(os.path.realpath(src))
+        try:
+            os.link(src, dst)
+        except OSError:
+            shutil.copyfile(src, dst)
+        return 0
+
+    for d in sorted({str(t.parent) for _, t in pairs}):
+        os.makedirs(d, exist_ok=True)
+    if pairs:
+        in_threads(lambda chunk: [one(s, t) for s, t in chunk], list(pairs), threads)

@@ -10,7 +10,8 @@ from typing import Any
 
 from annokit.errors import FormatError
 
-__all__ = ["safe_join", "safe_name", "safe_relpath"]
+__all__ = ["audit_tree", "inside", "refuse_outside_link", "safe_join", "safe_name", "safe_relpath",
+           "safe_component", "unique_components"]
 
 _WIN_DRIVE = re.compile(r"^[A-Za-z]:")
 
@@ -47,3 +48,68 @@ def safe_join(root: str | os.PathLike[str], name: str, *, source: Any = None, wh
     return Path(root).joinpath(*safe_relpath(name, source=source, where=where).parts)
 
 
+
+
+def inside(root_real: str, path: str | os.PathLike[str]) -> bool:
+    """Whether ``path``, its symbolic links followed, lies inside the folder whose real path is ``root_real``."""
+    real = os.path.realpath(path)
+    return real == root_real or real.startswith(root_real.rstrip(os.sep) + os.sep)
+
+
+def refuse_outside_link(root_real: str, path: str, *, what: str = "file") -> None:
+    """A :class:`FormatError` when ``path`` is a symbolic link that leads outside ``root_real`` (a dataset's files
+    are read from inside it only)."""
+    if os.path.islink(path) and not inside(root_real, path):
+        raise FormatError(path, None, f"this {what} is a symbolic link that leads outside the dataset "
+                                      f"({os.path.realpath(path)}); refused")
+
+
+def audit_tree(root: str | os.PathLike[str]) -> None:
+    """Check a freshly written output folder: no symbolic link anywhere in it (links are not followed, so every
+    other entry lies inside it) -- the last guard before it is renamed into place."""
+    stack = [os.fspath(root)]
+    while stack:
+        with os.scandir(stack.pop()) as it:
+            for e in it:
+                if e.is_symlink():
+                    raise FormatError(e.path, None, "the output holds a symbolic link (it could lead outside the "
+                                                    "destination); nothing was written")
+                if e.is_dir(follow_symlinks=False):
+                    stack.append(e.path)
+
+
+_UNSAFE = re.compile(r"[^A-Za-z0-9._+=@#,()\[\]{}-]")
+_RESERVED = frozenset({"CON", "PRN", "AUX", "NUL", *(f"COM{i}" for i in range(1, 10)),
+                       *(f"LPT{i}" for i in range(1, 10))})
+
+
+def safe_component(name: str) -> str:
+    """A category (or other) name as one portable file-name component: ASCII letters, digits and ``._+=@#,()[]{}-``
+    kept, every other character (``/``, ``\\``, ``:``, ``*``, ``?``, spaces, non-ASCII) as ``_``; never empty,
+    ``.`` / ``..``, hidden, a Windows device name, or over 100 characters. Plain names come back unchanged.
+
+    >>> safe_component("tv/monitor"), safe_component("../../x"), safe_component("person")
+    ('tv_monitor', '_._.._x', 'person')
+    """
+    s = _UNSAFE.sub("_", name)[:100]
+    if s.startswith("."):
+        s = "_" + s[1:]
+    s = s or "_"
+    if s.split(".")[0].upper() in _RESERVED:
+        s = "_" + s
+    return s
+
+
+def unique_components(names: list[str]) -> list[str]:
+    """:func:`safe_component` of each name, made unique (case-insensitively: ``a_b``, ``a_b~2``, ...)."""
+    out: list[str] = []
+    seen: set[str] = set()
+    for n in names:
+        base = safe_component(n)
+        s, k = base, 1
+        while s.lower() in seen:
+            k += 1
+            s = f"{base}~{k}"
+        seen.add(s.lower())
+        out.append(s)
+    return out

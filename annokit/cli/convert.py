@@ -70,6 +70,10 @@ def _target_format(dst: Path, fmt: str | None) -> str:
 @click.option("--precision", type=int, default=None, help="YOLO: decimals (default: exact shortest text).")
 @click.option("--images", "images", type=click.Path(exists=True, file_okay=False, path_type=Path), default=None,
               help="Folder of the source images (by file_name), copied (hard-linked) into the target layout.")
+@click.option("--skip-missing-splits", is_flag=True, default=False,
+              help="YOLO: a split data.yaml names that is not there is left out (a counted loss), not an error.")
+@click.option("--max-pixels", type=click.IntRange(min=1), default=None,
+              help="Largest declared image (height x width) a target may draw a canvas for (default 2^28).")
 @click.option("--gt", "gt", type=click.Path(exists=True, dir_okay=False, path_type=Path), default=None,
               help="coco-results: the ground truth that gives images and categories.")
 @click.option("--oi-normalized", "oi_normalized", is_flag=True, default=False,
@@ -85,9 +89,9 @@ def _target_format(dst: Path, fmt: str | None) -> str:
 @quiet_option
 def convert_command(src: Path, dst: Path, src_format: str | None, dst_format: str | None, json_out: Path | None,
                     strict: bool, no_sidecar: bool, overwrite: bool, remap_file: Path | None, voc_zero_based: bool,
-                    split: str | None, precision: int | None, images: Path | None, gt: Path | None,
-                    oi_normalized: bool, oi_display_names: bool, corner: bool, labels: Path | None,
-                    raster_boxes: bool, quiet: bool) -> None:
+                    split: str | None, precision: int | None, images: Path | None, skip_missing_splits: bool,
+                    max_pixels: int | None, gt: Path | None, oi_normalized: bool, oi_display_names: bool,
+                    corner: bool, labels: Path | None, raster_boxes: bool, quiet: bool) -> None:
     """Convert the dataset SRC into DST, counting every loss."""
     from annokit.convert import LossError, convert, get_format, load_mapping
 
@@ -97,6 +101,8 @@ def convert_command(src: Path, dst: Path, src_format: str | None, dst_format: st
     read_opts: dict[str, Any] = {"zero_based": voc_zero_based} if src_format == "voc" else {}
     if gt is not None:
         read_opts["gt"] = gt
+    if skip_missing_splits:
+        read_opts["skip_missing_splits"] = True
     if src_format == "openimages":
         read_opts.update(normalized=oi_normalized, display_names=oi_display_names)
     read_opts.update({"corner": corner, "labels": labels, "raster_boxes": raster_boxes})
@@ -107,6 +113,7 @@ def convert_command(src: Path, dst: Path, src_format: str | None, dst_format: st
     try:
         report = convert(src, dst, src_format=src_format, dst_format=dst_format, strict=strict,
                          sidecar=not no_sidecar, overwrite=overwrite, remap=remap,
+                         max_pixels=max_pixels if max_pixels is not None else 1 << 28,
                          read_options=get_format(src_format).pick("read", read_opts),
                          write_options=get_format(dst_format).pick("write", write_opts))
     except LossError as exc:

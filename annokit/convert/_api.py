@@ -11,6 +11,8 @@ import numpy as np
 
 from annokit._internal.files import atomic_dir, atomic_path, write_json_atomic
 from annokit._internal.gc import no_gc
+from annokit._internal.limits import MAX_PIXELS, check_pixels
+from annokit._internal.paths import audit_tree
 from annokit.convert._registry import FORMATS, FormatSpec
 from annokit.convert._sidecar import SIDECAR, read_sidecar, reconcile, strip_slots, write_sidecar
 from annokit.convert.options import FormatOptions, parse_options
@@ -202,16 +204,38 @@ def _read_dataset(path: PathLike, spec: FormatSpec[Any, Any], *, sidecar: bool, 
     return strip_slots(ds)
 
 
+def _guard_canvas(ds: Dataset, spec: FormatSpec[Any, Any], max_pixels: int) -> None:
+    """Refuse, before any canvas is allocated, an image whose declared height x width is over ``max_pixels``
+    where the target draws one (every image, or the images with masks)."""
+    if spec.canvas == "none" or not len(ds.images):
+        return
+    im = ds.images
+    big = im.heights.astype(np.float64) * im.widths.astype(np.float64) > max_pixels
+    if spec.canvas == "masks" and big.any():
+        segs = ds.annotations.segmentations
+        with_mask = np.zeros(len(im), dtype=bool)
+        if segs is not None:
+            rows = [k for k, sg in enumerate(segs) if sg is not None]
+            with_mask[im.index_of(ds.annotations.image_ids[rows])] = True
+        big &= with_mask
+    if big.any():
+        i = int(np.flatnonzero(big)[0])
+        check_pixels(int(im.heights[i]), int(im.widths[i]), max_pixels=max_pixels,
+                     where=f"images[{i}] ({im.file_names[i]})")
+
+
 def _write(ds: Dataset, dst: Path, spec: FormatSpec[Any, Any], rec: LossRecorder, *, sidecar: bool,
-           overwrite: bool, strict: bool, options: FormatOptions) -> None:
+           overwrite: bool, strict: bool, options: FormatOptions, max_pixels: int = MAX_PIXELS) -> None:
     if spec.writer is None:
         raise FormatError(dst, None, f"format {spec.name!r} is read-only")
+    _guard_canvas(ds, spec, max_pixels)
     kept_in = SIDECAR if (sidecar and spec.sidecar) else None
     if spec.folder:
         with atomic_dir(dst, overwrite=overwrite) as tmp:
             keys = spec.writer(ds, tmp, rec, options, kept_in)
             if kept_in is not None and keys is not None and any(e.kept_in for e in rec.report().entries):
                 write_sidecar(tmp, ds, keys, spec.name)
+            audit_tree(tmp)
             if strict:
                 report = rec.report()
                 if not report.lossless:
@@ -228,7 +252,8 @@ def _write(ds: Dataset, dst: Path, spec: FormatSpec[Any, Any], rec: LossRecorder
 
 
 def write_dataset(ds: Dataset, path: PathLike, fmt: str, *, sidecar: bool = True, overwrite: bool = False,
-                  strict: bool = False, options: FormatOptions | None = None, **named: Any) -> LossReport:
+                  strict: bool = False, max_pixels: int = MAX_PIXELS, options: FormatOptions | None = None,
+                  **named: Any) -> LossReport:
     """Write ``ds`` in format ``fmt`` (atomically) and return the loss report.
 
     Parameters
@@ -245,6 +270,9 @@ def write_dataset(ds: Dataset, path: PathLike, fmt: str, *, sidecar: bool = True
         Replace an existing ``path`` (once the new one is complete).
     strict : bool
         Raise :class:`~annokit.core.losses.LossError` (and write nothing) when anything would be lost.
+    max_pixels : int
+        The largest declared image (height x width) the target may draw a canvas for (PNG masks, Cityscapes,
+        panoptic, VOC / YOLO-seg masks); above it, a :class:`~annokit.errors.FormatError` before any allocation.
     options : FormatOptions, optional
         The format's write options as their model (e.g. :class:`~annokit.convert.options.YoloWriteOptions`) ...
     **named
@@ -262,7 +290,8 @@ def write_dataset(ds: Dataset, path: PathLike, fmt: str, *, sidecar: bool = True
     opts = parse_options(spec, "write", options if options is not None else named)
     rec = LossRecorder("memory", fmt)
     with no_gc():
-        _write(ds, Path(path), spec, rec, sidecar=sidecar, overwrite=overwrite, strict=strict, options=opts)
+        _write(ds, Path(path), spec, rec, sidecar=sidecar, overwrite=overwrite, strict=strict, options=opts,
+               max_pixels=max_pixels)
     return rec.report()
 
 
@@ -371,7 +400,8 @@ def load_mapping(path: PathLike) -> dict[Any, Any]:
 def convert(src: PathLike, dst: PathLike, *, src_format: str, dst_format: str, strict: bool = False,
             sidecar: bool = True, overwrite: bool = False, remap: Mapping[Any, Any] | None = None,
             report_path: PathLike | None = None, read_options: FormatOptions | Mapping[str, Any] | None = None,
-            write_options: FormatOptions | Mapping[str, Any] | None = None) -> LossReport:
+            write_options: FormatOptions | Mapping[str, Any] | None = None, max_pixels: int = MAX_PIXELS
+            ) -> LossReport:
     """Convert the dataset at ``src`` (format ``src_format``) to ``dst`` (format ``dst_format``).
 
     Ids of categories and images are kept (``remap`` changes categories, see :func:`remap_categories`); empty
@@ -379,6 +409,7 @@ def convert(src: PathLike, dst: PathLike, *, src_format: str, dst_format: str, s
     JSON. ``strict`` turns any loss into :class:`LossError` and leaves ``dst`` untouched. The output appears
     atomically: a failed conversion leaves no half-written dataset. ``read_options`` / ``write_options``: the
     formats' options, as their models (:mod:`annokit.convert.options`) or mappings of names checked against them.
+    ``max_pixels``: the largest declared image size a target may draw a canvas for (see :func:`write_dataset`).
 
     >>> report = convert("instances.json", "voc_out", src_format="coco", dst_format="voc")  # doctest: +SKIP
     >>> print(report.text())  # doctest: +SKIP
@@ -393,7 +424,7 @@ def convert(src: PathLike, dst: PathLike, *, src_format: str, dst_format: str, s
             ds = remap_categories(ds, remap, rec)
         try:
             _write(ds, Path(dst), dst_spec, rec, sidecar=sidecar, overwrite=overwrite, strict=strict,
-                   options=wopts)
+                   options=wopts, max_pixels=max_pixels)
         except LossError as exc:
             if report_path is not None:  # the refused conversion's report, to see what it would lose
                 write_json_atomic(report_path, exc.report.to_json_dict())

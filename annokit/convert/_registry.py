@@ -48,7 +48,9 @@ Validator = Callable[[Path], list[Problem]]
 class FormatSpec(Generic[RO, WO]):
     """One format: its reader, writer and validator, the types of its read and write options, and its layout
     (``folder``: a folder, else a file; ``sidecar``: the folder may carry ``annokit.json`` for what the format has
-    no field for; ``derived_boxes``: its boxes are the extent of its masks)."""
+    no field for; ``derived_boxes``: its boxes are the extent of its masks; ``canvas``: the writer draws an image-sized
+    canvas for every image (``"all"``) or for the images with masks (``"masks"``), so declared sizes are guarded
+    against the pixel limit first)."""
 
     name: str
     description: str
@@ -60,6 +62,7 @@ class FormatSpec(Generic[RO, WO]):
     folder: bool = True
     sidecar: bool = False
     derived_boxes: bool = False
+    canvas: Literal["none", "masks", "all"] = "none"
 
     @property
     def options(self) -> tuple[str, ...]:
@@ -217,7 +220,7 @@ def _voc_write(ds: Dataset, path: Path, rec: LossRecorder, opts: VocWriteOptions
     from annokit.io.voc import write_voc_into
 
     return write_voc_into(ds, path, zero_based=opts.zero_based, recorder=rec, kept_in=kept_in,
-                          default_set=opts.split or "trainval")
+                          default_set=opts.split or "trainval", images=opts.images)
 
 
 def _validate_coco(path: Path) -> list[Problem]:
@@ -237,20 +240,25 @@ register(FormatSpec("coco", "COCO instances JSON (boxes, polygons, RLE, crowd; s
 register(FormatSpec("coco-results", "COCO results JSON (a list of detections; --gt gives images and categories)",
                     CocoResultsReadOptions, NoOptions, _coco_results_read, _coco_results_write, folder=False))
 register(FormatSpec("voc", "Pascal VOC folder: Annotations/*.xml, ImageSets/Main, labelmap.txt",
-                    VocReadOptions, VocWriteOptions, _voc_read, _voc_write, _validate_voc, sidecar=True))
+                    VocReadOptions, VocWriteOptions, _voc_read, _voc_write, _validate_voc, sidecar=True,
+                    canvas="masks"))
 
 
 # ----------------------------------------------------------------------------------------------- YOLO
-def _yolo_read(path: Path, rec: LossRecorder, opts: YoloReadOptions, sidecar: bool) -> tuple[Dataset, list[str]]:
-    from annokit.convert._sidecar import read_sidecar
-    from annokit.io.yolo import read_yolo_keyed
+def _yolo_reader(task: Literal["detect", "segment"]) -> Reader[YoloReadOptions]:
+    def read(path: Path, rec: LossRecorder, opts: YoloReadOptions, sidecar: bool) -> tuple[Dataset, list[str]]:
+        from annokit.convert._sidecar import read_sidecar
+        from annokit.io.yolo import read_yolo_keyed
 
-    sizes = None
-    side = read_sidecar(path) if sidecar and path.is_dir() else None
-    if side is not None:  # sizes of the images that are not on disk
-        sds, skeys = side
-        sizes = {k: (int(h), int(w)) for k, h, w in zip(skeys, sds.images.heights, sds.images.widths)}
-    return read_yolo_keyed(path, recorder=rec, sizes=sizes, exif=not opts.no_exif)
+        sizes = None
+        side = read_sidecar(path) if sidecar and path.is_dir() else None
+        if side is not None:  # sizes of the images that are not on disk
+            sds, skeys = side
+            sizes = {k: (int(h), int(w)) for k, h, w in zip(skeys, sds.images.heights, sds.images.widths)}
+        return read_yolo_keyed(path, recorder=rec, sizes=sizes, exif=not opts.no_exif, task=task,
+                               skip_missing_splits=opts.skip_missing_splits)
+
+    return read
 
 
 def _yolo_writer(task: Literal["detect", "segment"]) -> Writer[YoloWriteOptions]:
@@ -269,22 +277,12 @@ def _validate_yolo(path: Path) -> list[Problem]:
     return validate_yolo(path)
 
 
-def _yolo_detect_read(path: Path, rec: LossRecorder, opts: YoloReadOptions, sidecar: bool
-                      ) -> tuple[Dataset, list[str]]:
-    """``_yolo_read``, refusing a YOLO-OBB dataset (every line four corners) with an error naming yolo-obb."""
-    from annokit.io.yolo_obb import refuse_obb
-
-    ds, keys = _yolo_read(path, rec, opts, sidecar)
-    refuse_obb(path, ds, keys)
-    return ds, keys
-
-
 register(FormatSpec("yolo", "YOLO / Ultralytics detection: data.yaml, images/<split>, labels/<split>/*.txt",
-                    YoloReadOptions, YoloWriteOptions, _yolo_detect_read, _yolo_writer("detect"), _validate_yolo,
+                    YoloReadOptions, YoloWriteOptions, _yolo_reader("detect"), _yolo_writer("detect"), _validate_yolo,
                     sidecar=True))
 register(FormatSpec("yolo-seg", "YOLO / Ultralytics polygon segmentation (one polygon a line)",
-                    YoloReadOptions, YoloWriteOptions, _yolo_read, _yolo_writer("segment"), _validate_yolo,
-                    sidecar=True))
+                    YoloReadOptions, YoloWriteOptions, _yolo_reader("segment"), _yolo_writer("segment"), _validate_yolo,
+                    sidecar=True, canvas="masks"))
 
 
 # ----------------------------------------------------------------------------------------------- PNG masks
@@ -308,7 +306,7 @@ def _validate_png(path: Path) -> list[Problem]:
 
 register(FormatSpec("png", "PNG masks: masks/*.png semantic (palette/gray/RGB) + instances/*.png ids, classes.txt",
                     NoOptions, PngWriteOptions, _png_read, _png_write, _validate_png, sidecar=True,
-                    derived_boxes=True))
+                    derived_boxes=True, canvas="all"))
 
 
 # ----------------------------------------------------------------------------------------------- classification
@@ -355,7 +353,8 @@ def _cs_write(ds: Dataset, path: Path, rec: LossRecorder, opts: CityscapesWriteO
               kept_in: str | None) -> list[str]:
     from annokit.io.cityscapes import write_cityscapes_into
 
-    return write_cityscapes_into(ds, path, recorder=rec, kept_in=kept_in, split=opts.split or "train")
+    return write_cityscapes_into(ds, path, recorder=rec, kept_in=kept_in, split=opts.split or "train",
+                                 images=opts.images)
 
 
 def _validate_cityscapes(path: Path) -> list[Problem]:
@@ -366,7 +365,7 @@ def _validate_cityscapes(path: Path) -> list[Problem]:
 
 register(FormatSpec("cityscapes", "Cityscapes gtFine: polygons JSON (+ labelIds / instanceIds PNGs drawn exactly as "
                     "the official scripts)", NoOptions, CityscapesWriteOptions, _cs_read, _cs_write,
-                    _validate_cityscapes, sidecar=True))
+                    _validate_cityscapes, sidecar=True, canvas="all"))
 
 
 # ----------------------------------------------------------------------------------------------- COCO panoptic
@@ -384,7 +383,7 @@ def _pan_write(ds: Dataset, path: Path, rec: LossRecorder, opts: PanopticWriteOp
 
 
 register(FormatSpec("coco-panoptic", "COCO panoptic: NAME.json + NAME/ RGB id PNGs (id = R + 256 G + 256^2 B, 0 void)",
-                    PanopticReadOptions, PanopticWriteOptions, _pan_read, _pan_write))
+                    PanopticReadOptions, PanopticWriteOptions, _pan_read, _pan_write, canvas="all"))
 
 
 from annokit.convert import _more_formats  # noqa: E402,F401  (Darknet, YOLO-OBB, DOTA, KITTI, Open Images)

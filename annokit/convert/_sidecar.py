@@ -16,9 +16,10 @@ from typing import Annotated, Any, Literal
 import numpy as np
 import orjson
 import pydantic
-from pydantic import BaseModel, ConfigDict, Strict
+from pydantic import BaseModel, ConfigDict, Field, Strict
 
 from annokit._internal.files import write_bytes_atomic
+from annokit._internal.paths import unique_components
 from annokit.core.arrays import BoolArray, FloatArray, IntArray
 from annokit.core.dataset import Dataset, ImageTable
 from annokit.core.instances import Instances
@@ -48,6 +49,8 @@ class SidecarTag(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     version: Literal[1]
+    category_file_names: dict[str, str] = Field(default_factory=dict, description="category name -> the safe "
+                                                "file name the layout uses for it, where they differ")
     format: Annotated[str, Strict()]
 
 
@@ -81,8 +84,11 @@ def _cols(model: Any, names: tuple[str, ...]) -> dict[str, Any]:
 
 
 def write_sidecar(root: Path, ds: Dataset, keys: list[str], fmt: str) -> None:
-    """Write the whole dataset, column by column, with each image's key in the target layout."""
-    d = {_TAG: {"version": 1, "format": fmt}, "keys": keys,
+    """Write the whole dataset, column by column, with each image's key in the target layout (and, where a
+    category name is not a plain file name, the safe one the layout uses for it)."""
+    names = ds.categories.names
+    safe = {n: f for n, f in zip(names, unique_components(names)) if n != f}
+    d = {_TAG: {"version": 1, "format": fmt, **({"category_file_names": safe} if safe else {})}, "keys": keys,
          "images": _cols(ds.images, _IMG), "categories": _cols(ds.categories, _CAT),
          "annotations": _cols(ds.annotations, _ANN), "info": ds.info, "licenses": ds.licenses,
          "extras": ds.extras}
@@ -91,10 +97,28 @@ def write_sidecar(root: Path, ds: Dataset, keys: list[str], fmt: str) -> None:
 
 def read_sidecar(root: Path) -> tuple[Dataset, list[str]] | None:
     """The dataset and keys of ``root/annokit.json``, or None when there is none (a JSON without the
-    ``annokit_sidecar`` tag is not one)."""
+    ``annokit_sidecar`` tag is not one). The last one read is kept while the file is unchanged (a reader that
+    takes image sizes from it and the reconciliation after it read it once)."""
     p = root / SIDECAR
+    try:
+        st = p.stat()
+    except OSError:
+        return None
     if not p.is_file():
         return None
+    stamp = (str(p.resolve()), st.st_mtime_ns, st.st_size, st.st_ino)
+    if stamp in _LAST:
+        return _LAST[stamp]
+    got = _read_sidecar(p)
+    _LAST.clear()
+    _LAST[stamp] = got
+    return got
+
+
+_LAST: dict[tuple[str, int, int, int], tuple[Dataset, list[str]] | None] = {}  # the last sidecar read, by stamp
+
+
+def _read_sidecar(p: Path) -> tuple[Dataset, list[str]] | None:
     data = load_json(p)
     if not isinstance(data, dict) or _TAG not in data:
         return None
@@ -149,7 +173,9 @@ def _category_map(fds: Dataset, sds: Dataset) -> dict[int, int | None]:
     snames = sds.categories.names
     if len(set(snames)) == len(snames):
         smap = {n: int(i) for n, i in zip(snames, sds.categories.ids)}
-        return {int(i): smap.get(n) for i, n in zip(fds.categories.ids, fds.categories.names)}
+        # a class folder is named by the name made a safe file name (tv/monitor -> tv_monitor)
+        safe = {f: int(i) for f, i in zip(unique_components(snames), sds.categories.ids)}
+        return {int(i): smap.get(n, safe.get(n)) for i, n in zip(fds.categories.ids, fds.categories.names)}
     fo, so = np.argsort(fds.categories.ids), np.argsort(sds.categories.ids)
     if len(fo) != len(so):
         return {}

@@ -72,12 +72,15 @@ class VocWriteOptions(FormatOptions):
 
     zero_based: bool = Field(False, description="write zero-based coordinates instead of the devkit's 1-based ones")
     split: str | None = Field(None, description="image set of the images that name none (default trainval)")
+    images: Path | None = Field(None, description="folder of the images (by file_name), copied into JPEGImages/")
 
 
 class YoloReadOptions(FormatOptions):
     """Reading YOLO."""
 
     no_exif: bool = Field(False, description="ignore EXIF orientation when taking image sizes from headers")
+    skip_missing_splits: bool = Field(False, description="a split data.yaml names that is not there is left out "
+                                                         "(a counted loss) instead of an error")
 
 
 class YoloWriteOptions(FormatOptions):
@@ -111,6 +114,8 @@ class CityscapesWriteOptions(FormatOptions):
     """Writing Cityscapes gtFine."""
 
     split: str | None = Field(None, description="split of the images that name none (default train)")
+    images: Path | None = Field(None, description="folder of the images (by file_name), copied into "
+                                                  "leftImg8bit/<split>/")
 
 
 class PanopticReadOptions(FormatOptions):

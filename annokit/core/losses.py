@@ -57,10 +57,30 @@ class LossReport(FrozenModel):
         """Total count of the entries whose kind starts with ``kind_prefix``."""
         return sum(e.count for e in self.entries if e.kind.startswith(kind_prefix))
 
+    def headline(self) -> str:
+        """The report's first line, in plain words: how much is lost, and how much is kept only in the sidecar.
+
+        It says "nothing lost" only when nothing was dropped, renamed, rounded or left unread and nothing had to
+        go to a sidecar; what a sidecar keeps is named as such (annokit reads it back, other tools do not).
+        """
+        lost = sum(e.count for e in self.losses)
+        kept = [e for e in self.entries if e.kept_in is not None]
+        parts = []
+        if lost:
+            parts.append(f"{lost} {'item' if lost == 1 else 'items'} lost")
+        if kept:
+            n = sum(e.count for e in kept)
+            files = ", ".join(sorted({str(e.kept_in) for e in kept}))
+            parts.append(f"{n} {'item' if n == 1 else 'items'} the target format cannot hold kept only in {files} "
+                         f"(annokit reads {'it' if n == 1 else 'them'} back; other tools will not see "
+                         f"{'it' if n == 1 else 'them'})")
+        if self.warnings:
+            parts.append(f"{len(self.warnings)} {'warning' if len(self.warnings) == 1 else 'warnings'}")
+        return f"{self.source} -> {self.target}: " + ("; ".join(parts) if parts else "nothing lost")
+
     def text(self) -> str:
-        """Human-readable report, one line per kind (and its first places)."""
-        lines = [f"{self.source} -> {self.target}: " + ("nothing lost" if self.lossless else
-                                                         f"{sum(e.count for e in self.losses)} losses")]
+        """Human-readable report: the :meth:`headline`, then one line per kind (and its first places)."""
+        lines = [self.headline()]
         for e in self.entries:
             tag = "lost" if e.kept_in is None else f"kept in {e.kept_in}"
             ex = f" (e.g. {'; '.join(e.examples)})" if e.examples else ""

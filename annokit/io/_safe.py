@@ -20,16 +20,18 @@ from __future__ import annotations
 
 import contextlib
 import os
+import struct
 import xml.etree.ElementTree as ET
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+from annokit._internal.limits import MAX_PIXELS, check_pixels
 from annokit.errors import FormatError
 
-__all__ = ["IMAGE_EXTS", "MAX_PIXELS", "MAX_XML_BYTES", "image_hw", "open_image_checked", "parse_xml"]
+__all__ = ["IMAGE_EXTS", "MAX_PIXELS", "MAX_XML_BYTES", "check_pixels", "image_hw", "image_sizes",
+           "open_image_checked", "parse_xml"]
 
-MAX_PIXELS = 1 << 28  # 268 million pixels (16384 x 16384)
 MAX_XML_BYTES = 64 << 20
 IMAGE_EXTS = (".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff", ".webp", ".gif")
 
@@ -114,3 +116,57 @@ def image_hw(path: str | os.PathLike[str], *, exif: bool = True) -> tuple[int, i
         im.close()
 
 
+
+
+_SOF = frozenset(range(0xC0, 0xD0)) - {0xC4, 0xC8, 0xCC}
+
+
+def _header_hw(head: bytes) -> tuple[int, int] | None:
+    """(height, width) from the first bytes of a PNG, or of a JPEG without EXIF; None where only PIL can tell
+    (another format, an EXIF block that may rotate the image, a header beyond ``head``)."""
+    if head[:8] == b"\x89PNG\r\n\x1a\n" and head[12:16] == b"IHDR" and b"eXIf" not in head:
+        w, h = struct.unpack(">II", head[16:24])
+        return h, w
+    if head[:2] != b"\xff\xd8":
+        return None
+    i = 2
+    while i + 9 <= len(head):
+        if head[i] != 0xFF:
+            return None
+        marker = head[i + 1]
+        if marker == 0xFF:
+            i += 1
+            continue
+        size = struct.unpack(">H", head[i + 2:i + 4])[0]
+        if marker == 0xE1 and head[i + 4:i + 10] == b"Exif\x00\x00":
+            return None
+        if marker in _SOF:
+            h, w = struct.unpack(">HH", head[i + 5:i + 9])
+            return h, w
+        i += 2 + size
+    return None
+
+
+def image_sizes(paths: list[str], *, exif: bool = True, max_pixels: int = MAX_PIXELS, threads: int = 8
+                ) -> list[tuple[int, int]]:
+    """``(height, width)`` of many images, as :func:`image_hw` gives them, read a few at a time in threads: PNG and
+    JPEG headers are parsed here (a JPEG with EXIF, or another format, goes through PIL)."""
+    from annokit._internal.files import in_threads
+
+    def one(p: str) -> tuple[int, int]:
+        try:
+            with open(p, "rb") as fh:
+                head = fh.read(1 << 16)
+        except OSError as exc:
+            raise FormatError(p, None, f"cannot open the image: {exc}") from None
+        hw = _header_hw(head)
+        if hw is None:
+            return image_hw(p, exif=exif)
+        if hw[0] * hw[1] > max_pixels:
+            raise FormatError(p, None, f"image is {hw[1]}x{hw[0]} = {hw[0] * hw[1]} pixels, over the "
+                                       f"{max_pixels}-pixel limit; refused (a decompression bomb?)")
+        return hw
+
+    if len(paths) < 64 or threads <= 1:
+        return [one(p) for p in paths]
+    return in_threads(lambda chunk: [one(p) for p in chunk], paths, threads)

@@ -65,15 +65,14 @@ def copy_image(images: Path | None, file_name: str, dest_dir: Path, stem: str, r
     not copied."""
     if images is None:
         return
+    from annokit._internal.files import link_or_copy
     from annokit._internal.paths import safe_join
-    from annokit.io.yolo import _link_or_copy
 
     src = safe_join(images, file_name)
     if not src.is_file():
         rec.add("image not found in the --images folder: not copied", file_name)
         return
-    dest_dir.mkdir(parents=True, exist_ok=True)
-    _link_or_copy(src, dest_dir / f"{stem}{src.suffix}")
+    link_or_copy([(src, dest_dir / f"{stem}{src.suffix}")], threads=1)
 
 
 def rows_by_image(ds: Dataset) -> list[IntArray]:

@@ -37,6 +37,7 @@ from annokit.core.instances import Instances, Segmentation
 from annokit.core.labels import LabelSet
 from annokit.core.losses import LossRecorder
 from annokit.errors import FormatError
+from annokit.io._images import copy_images
 from annokit.io._safe import MAX_PIXELS
 from annokit.io.validation import Problem, Problems
 
@@ -484,7 +485,7 @@ def _write_image(folder: Path, stem: str, doc: dict[str, Any], where: str) -> No
 
 
 def write_cityscapes_into(ds: Dataset, root: Path, *, recorder: LossRecorder | None = None,
-                          kept_in: str | None = None, split: str = "train") -> list[str]:
+                          kept_in: str | None = None, split: str = "train", images: Path | None = None) -> list[str]:
     """Write ``gtFine/<split>/<stem>_gtFine_{polygons.json,labelIds.png,instanceIds.png}``; return the keys.
 
     Categories are matched to Cityscapes labels by name; objects of other classes are dropped (counted). Polygon
@@ -492,6 +493,7 @@ def write_cityscapes_into(ds: Dataset, root: Path, *, recorder: LossRecorder | N
     (counted). The PNGs are drawn from the JSON exactly as the official scripts draw them.
     """
     rec = recorder if recorder is not None else LossRecorder()
+    targets: list[Path | None] = []
     im, a = ds.images, ds.annotations
     pos = im.index_of(a.image_ids)
     order = np.argsort(pos, kind="stable")
@@ -506,6 +508,11 @@ def write_cityscapes_into(ds: Dataset, root: Path, *, recorder: LossRecorder | N
         doc = {"imgHeight": int(im.heights[i]), "imgWidth": int(im.widths[i]), "objects": objs}
         _write_image(root / "gtFine" / sp, stem, doc, f"images[{i}]")
         keys.append(f"{sp}/{stem}")
+        base = im.file_names[i].rsplit("/", 1)[-1]
+        ext = base[base.rfind("."):] if "." in base else ""
+        targets.append(root / "leftImg8bit" / sp / f"{stem}_leftImg8bit{ext}")
+    if images is not None:
+        copy_images(ds, images, targets, rec)
     rec.add_many("objects of classes Cityscapes does not have dropped", dropped.other, dropped.other_examples,
                  kept_in=kept_in)
     rec.add_many("RLE mask has no polygon form: dropped from the JSON", dropped.rle, kept_in=kept_in)

@@ -23,12 +23,13 @@ from typing import Any
 import numpy as np
 
 from annokit._internal.files import atomic_dir
-from annokit._internal.paths import safe_join, safe_name
+from annokit._internal.paths import safe_component, safe_join, safe_name, unique_components
 from annokit.core.dataset import Dataset, ImageTable
 from annokit.core.instances import Instances
 from annokit.core.labels import LabelSet
 from annokit.core.losses import LossRecorder
 from annokit.errors import FormatError
+from annokit.io._images import copy_images
 from annokit.io._safe import IMAGE_EXTS, image_hw
 from annokit.io.validation import read_text
 
@@ -133,7 +134,7 @@ def _category_losses(ds: Dataset, rec: LossRecorder, kept_in: str | None) -> Non
         raise FormatError(None, "categories", "two categories share a name; classification tells them apart by "
                                               "name only")
     for n in cats.names:
-        if not n or "/" in n or n in (".", "..") or "\n" in n:
+        if not n or "\n" in n:
             raise FormatError(None, "categories", f"category name {n!r} cannot be a class folder / CSV label")
     if not np.array_equal(ds.images.ids, np.arange(1, len(ds.images) + 1)):
         rec.add_many("image ids dropped: read back as 1..N", len(ds.images), kept_in=kept_in)
@@ -141,9 +142,8 @@ def _category_losses(ds: Dataset, rec: LossRecorder, kept_in: str | None) -> Non
 
 def write_class_folders_into(ds: Dataset, root: Path, *, images: Path | None, recorder: LossRecorder | None = None,
                              kept_in: str | None = None) -> list[str]:
-    """Copy (hard-link) each image into ``<root>/[<split>/]<class>/``; return each image's key."""
-    import shutil
-
+    """Copy (hard-link) each image into ``<root>/[<split>/]<class>/`` (a class's folder is its name made a safe
+    file name); return each image's key. An image missing from ``images`` is counted."""
     if images is None:
         raise FormatError(None, None, "a class-folder dataset is made of the images themselves: give the folder "
                                       "that holds them (images=..., CLI --images)")
@@ -151,32 +151,26 @@ def write_class_folders_into(ds: Dataset, root: Path, *, images: Path | None, re
     _category_losses(ds, rec, kept_in)
     _box_losses(ds, rec, kept_in)
     first = _single_labels(ds, rec, kept_in)
-    im, a = ds.images, ds.annotations
+    im, a, cats = ds.images, ds.annotations, ds.categories
+    folder = dict(zip(cats.names, unique_components(cats.names)))
+    changed = [(n, f) for n, f in folder.items() if n != f]
+    rec.add_many("category names given a safe folder name (the real names are read back with annokit)",
+                 len(changed), [f"{n!r} -> {f}" for n, f in changed[:5]], kept_in=kept_in)
     keys = [""] * len(im)
-    missing = []
+    targets: list[Path | None] = [None] * len(im)
     seen: set[str] = set()
     for p, r in first.items():
         name = safe_name(im.file_names[p], where=f"images[{p}].file_name")
-        src = safe_join(images, name)
         split = im.extras[p].get("split") if im.extras is not None else None
-        cls = ds.categories.name_of(int(a.labels[r]))
+        cls = folder[cats.name_of(int(a.labels[r]))]
         base = name.rsplit("/", 1)[-1]
-        key = "/".join(x for x in (safe_name(split) if isinstance(split, str) else None, cls, base) if x)
+        key = "/".join(x for x in (safe_component(split) if isinstance(split, str) else None, cls, base) if x)
         if key in seen:
             raise FormatError(None, f"images[{p}].file_name", f"two images would be written as {key}")
         seen.add(key)
         keys[p] = key
-        if not src.is_file():
-            missing.append(name)
-            continue
-        dst = root / key
-        dst.parent.mkdir(parents=True, exist_ok=True)
-        try:
-            os.link(src, dst)
-        except OSError:
-            shutil.copy2(src, dst)
-    if missing:
-        raise FormatError(images, None, f"{len(missing)} images not found (first: {missing[0]})")
+        targets[p] = root / key
+    copy_images(ds, images, targets, rec)
     return keys
 
 

@@ -182,6 +182,13 @@ def read_text(path: PathLike, *, encoding: str = "utf-8") -> str:
         data = p.read_bytes()
     except OSError as exc:
         raise FormatError(p, None, f"cannot read: {exc.strerror or exc}") from None
+    return decode_text(p, data, encoding=encoding)
+
+
+def decode_text(path: PathLike, data: bytes, *, encoding: str = "utf-8") -> str:
+    """``data`` (the content of ``path``) as text; bytes that are not ``encoding`` are a :class:`FormatError`
+    naming the line and the byte."""
+    p = path
     try:
         return data.decode(encoding)
     except UnicodeDecodeError as exc:

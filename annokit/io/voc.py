@@ -40,14 +40,15 @@ from numpy.typing import NDArray
 
 from annokit._internal.files import atomic_dir, read_files, write_files
 from annokit._internal.gc import no_gc
-from annokit._internal.paths import safe_name
+from annokit._internal.paths import refuse_outside_link, safe_component, safe_name, unique_components
 from annokit.core.arrays import BoolArray, FloatArray, IntArray
 from annokit.core.dataset import Dataset, ImageTable
 from annokit.core.instances import Instances, Segmentation
 from annokit.core.labels import LabelSet
 from annokit.core.losses import LossRecorder
 from annokit.errors import AnnokitWarning, FormatError
-from annokit.io._safe import IMAGE_EXTS, MAX_XML_BYTES, image_hw, parse_xml
+from annokit.io._images import copy_images
+from annokit.io._safe import IMAGE_EXTS, MAX_XML_BYTES, image_hw, image_sizes, parse_xml
 from annokit.io.validation import Problem, Problems, read_text
 
 __all__ = ["VOC_CLASSES", "ltrb_to_vocxyxy", "read_labelmap", "read_voc", "read_voc_keyed", "validate_voc",
@@ -262,14 +263,15 @@ def _value_xml(tag: str, v: Any, out: list[str], indent: str) -> bool:
 
 # ------------------------------------------------------------------------------------------- labelmap
 def read_labelmap(path: PathLike) -> list[str]:
-    """Names of a ``labelmap.txt`` (datumaro ``name:color:parts:actions`` lines, or one name a line), in order."""
+    """Names of a ``labelmap.txt`` (datumaro ``name:color:parts:actions`` lines, or one name a line), in order; a
+    name may hold ``:`` itself (the last three colons separate the other fields)."""
     p = Path(path)
     names: list[str] = []
     for i, line in enumerate(read_text(p).splitlines()):
         s = line.strip()
         if not s or s.startswith("#"):
             continue
-        name = s.split(":", 1)[0].strip()
+        name = (s.rsplit(":", 3)[0] if s.count(":") >= 3 else s.split(":", 1)[0]).strip()
         if not name:
             raise FormatError(p, f"line {i + 1}", "empty label name")
         if name in names:
@@ -303,11 +305,18 @@ def _find_xmls(root: Path) -> tuple[Path, list[str]]:
     base = ann if ann.is_dir() else root
     out: list[str] = []
     b = str(base)
-    for dirpath, dirnames, filenames in os.walk(b):
-        dirnames.sort()
-        rel_dir = os.path.relpath(dirpath, b).replace(os.sep, "/")
-        prefix = "" if rel_dir == "." else rel_dir + "/"
-        out.extend(prefix + f for f in filenames if f.endswith(".xml"))
+    root_real = os.path.realpath(root)
+    stack = [(b, "")]
+    while stack:  # scandir tells links apart without another system call per file
+        folder, prefix = stack.pop()
+        with os.scandir(folder) as it:
+            for e in it:
+                if e.is_symlink() and (e.is_dir() or e.name.endswith(".xml")):
+                    refuse_outside_link(root_real, e.path, what="annotation file or folder")
+                if e.is_dir():
+                    stack.append((e.path, f"{prefix}{e.name}/"))
+                elif e.name.endswith(".xml"):
+                    out.append(prefix + e.name)
     out.sort()
     return base, out
 
@@ -323,7 +332,7 @@ def _imagesets(root: Path) -> dict[str, list[str]]:
             continue
         for line in read_text(f).splitlines():
             s = line.split()
-            if s:
+            if s and not s[0].startswith("#"):
                 out.setdefault(s[0], []).append(f.stem)
     return out
 
@@ -548,7 +557,13 @@ def _boxes(parsed: _Parsed, shift: int, problems: Problems) -> tuple[FloatArray,
     br = _texts_to_coords(parsed.br_texts, 0).reshape(n, 2)
     xyxy = np.concatenate([tl, br], axis=1)
     ok = np.isfinite(xyxy).all(axis=1)
-    for k in np.flatnonzero(~ok).tolist():
+    with np.errstate(over="ignore", invalid="ignore"):
+        huge = ok & ~np.isfinite((xyxy[:, 2] - xyxy[:, 0]) * (xyxy[:, 3] - xyxy[:, 1]))
+    for k in np.flatnonzero(huge).tolist():
+        problems.error(parsed.img_files[parsed.obj_img[k]], f"object[{parsed.obj_local[k]}].bndbox",
+                       "coordinates too large: the box's area is not a finite number")
+    ok &= ~huge
+    for k in np.flatnonzero(~ok & ~huge).tolist():
         texts = [*parsed.tl_texts[2 * k:2 * k + 2], *parsed.br_texts[2 * k:2 * k + 2]]
         tag, msg = _first_bad_coordinate(texts, shift)
         problems.error(parsed.img_files[parsed.obj_img[k]], f"object[{parsed.obj_local[k]}].bndbox{tag}", msg)
@@ -636,11 +651,14 @@ def read_voc_keyed(root: PathLike, *, zero_based: bool = False, recorder: LossRe
     labelmap_path = root / "labelmap.txt"
     labels = _label_set(parsed.obj_names, read_labelmap(labelmap_path) if labelmap_path.is_file() else None)
     name_to_id = {n: int(i) for n, i in zip(labels.names, labels.ids)}
+    n_xml = len(parsed.keys)
+    _images_without_xml(root, parsed, recorder)
     ids = np.arange(1, len(parsed.keys) + 1, dtype=np.int64)
     tbl = ImageTable(ids=ids, file_names=parsed.file_names, heights=np.asarray(parsed.heights, dtype=np.int64),
                      widths=np.asarray(parsed.widths, dtype=np.int64),
                      extras=parsed.img_extras if any(parsed.img_extras) else None)
-    segs = _read_segmentation_objects(root, parsed, recorder)
+    segs = _read_segmentation_objects(root, parsed, recorder, n_xml)
+    _check_segmentation_class(root, parsed, n_xml, name_to_id, recorder)
     inst = Instances(image_ids=ids[np.asarray(parsed.obj_img, dtype=np.int64)], boxes=xyxy,
                      labels=np.asarray([name_to_id[x] for x in parsed.obj_names], dtype=np.int64),
                      segmentations=segs, extras=parsed.obj_extras if any(parsed.obj_extras) else None)
@@ -664,9 +682,98 @@ def validate_voc(root: PathLike, *, zero_based: bool = False) -> list[Problem]:
     return problems.items
 
 
-def _read_segmentation_objects(root: Path, parsed: _Parsed, recorder: LossRecorder | None
+def _images_without_xml(root: Path, parsed: _Parsed, recorder: LossRecorder | None) -> None:
+    """Images in ``JPEGImages/`` or listed in ``ImageSets/*/*.txt`` that have no XML: appended to ``parsed`` as
+    images without objects (as datumaro reads them), their sizes from their headers, and counted."""
+    have = {k[:-4].rsplit("/", 1)[-1] for k in parsed.keys}
+    jpeg = root / "JPEGImages"
+    files = {}
+    if jpeg.is_dir():
+        files = {os.path.splitext(f)[0]: f for f in sorted(os.listdir(jpeg))
+                 if os.path.splitext(f)[1].lower() in IMAGE_EXTS}
+    sets: dict[str, list[str]] = {}
+    lists = sorted((root / "ImageSets").glob("*/*.txt")) if (root / "ImageSets").is_dir() else []
+    plain = {(f.parent, f.stem) for f in lists}
+    for f in lists:
+        if "_" in f.stem and (f.parent, f.stem.rsplit("_", 1)[1]) in plain:
+            continue  # <class>_<set>.txt lists the images of <set>.txt again
+        for line in read_text(f).splitlines():
+            tok = line.split()
+            if tok and not tok[0].startswith("#"):
+                sets.setdefault(tok[0], [])
+    main = _imagesets(root)
+    extra = sorted((set(files) | set(sets)) - have)
+    if not extra:
+        return
+    on_disk = [e for e in extra if e in files]
+    hws = dict(zip(on_disk, image_sizes([str(jpeg / files[e]) for e in on_disk])))
+    for e in extra:
+        parsed.img_files.append(str(root / "Annotations" / f"{e}.xml"))
+        parsed.keys.append(f"{e}.xml")
+        parsed.file_names.append(files.get(e, e + ".jpg"))
+        h, w = hws.get(e, (0, 0))
+        parsed.heights.append(h)
+        parsed.widths.append(w)
+        parsed.img_extras.append({"imagesets": main[e]} if e in main else {})
+        if not h and recorder is not None:
+            recorder.add("image size unknown: no <size> and no image (height and width 0)", f"{e} (no XML)")
+    if recorder is not None:
+        n = len(extra)
+        recorder.warn(f"{n} image{'s' if n > 1 else ''} in JPEGImages/ or ImageSets/ ha{'ve' if n > 1 else 's'} no "
+                      f"XML (e.g. {', '.join(extra[:5])}): kept as images without objects")
+
+
+def _derived_class_map(root: Path, parsed: _Parsed, i: int, rows: list[int], name_to_id: dict[str, int],
+                       shape: tuple[int, ...]) -> NDArray[np.int64]:
+    """The class map image ``i``'s objects give: each object's pixels in ``SegmentationObject`` as its class id."""
+    from annokit.io.png import read_label_png
+
+    out = np.zeros(shape, dtype=np.int64)
+    obj_png = root / "SegmentationObject" / (parsed.keys[i][:-4] + ".png")
+    if not obj_png.is_file():
+        return out
+    obj = read_label_png(obj_png)
+    if obj.shape != shape:
+        return out
+    for r in rows:
+        out[obj == parsed.obj_local[r] + 1] = name_to_id[parsed.obj_names[r]]
+    out[obj == 255] = 255
+    return out
+
+
+def _check_segmentation_class(root: Path, parsed: _Parsed, n_xml: int, name_to_id: dict[str, int],
+                              recorder: LossRecorder | None) -> None:
+    """``SegmentationClass/*.png`` are read and compared with the class map the objects give (their masks in
+    ``SegmentationObject`` and their XML classes): a PNG with class pixels no object explains, or of an image
+    without an XML, is counted as not kept (annokit keeps objects, not a separate class map)."""
+    from annokit.io.png import read_label_png
+
+    seg = root / "SegmentationClass"
+    if recorder is None or not seg.is_dir():
+        return
+    rows_of: dict[int, list[int]] = {}
+    for r, i in enumerate(parsed.obj_img):
+        rows_of.setdefault(i, []).append(r)
+    index = {k[:-4]: i for i, k in enumerate(parsed.keys)}
+    for f in sorted(os.listdir(seg)):
+        if not f.lower().endswith(".png"):
+            continue
+        i = index.get(f[:-4], -1)
+        if i < 0 or i >= n_xml:
+            recorder.add("SegmentationClass PNG not read: its image has no XML naming the objects",
+                         f"SegmentationClass/{f}")
+            continue
+        cls = read_label_png(seg / f)
+        derived = _derived_class_map(root, parsed, i, rows_of.get(i, []), name_to_id, cls.shape)
+        if ((cls != derived) & (cls != 255)).any():
+            recorder.add("SegmentationClass PNG not kept: it has class pixels that no object in "
+                         "SegmentationObject and the XML gives", f"SegmentationClass/{f}")
+
+
+def _read_segmentation_objects(root: Path, parsed: _Parsed, recorder: LossRecorder | None, n_xml: int | None = None
                                ) -> list[Segmentation | None] | None:
-    """Object masks from ``SegmentationObject/<stem>.png`` (pixel k = the XML's k-th object, 255 = void)."""
+    """Object masks from ``SegmentationObject/<stem>.png`` (pixel k = the XML's k-th object, 255 = void); the PNG
+    of an image without an XML (rows from ``n_xml`` on) names no object, and is counted as not read."""
     seg_dir = root / "SegmentationObject"
     if not seg_dir.is_dir():
         return None
@@ -681,6 +788,11 @@ def _read_segmentation_objects(root: Path, parsed: _Parsed, recorder: LossRecord
     for i, rel in enumerate(parsed.keys):
         png = seg_dir / (rel[:-4] + ".png")
         if not png.is_file():
+            continue
+        if n_xml is not None and i >= n_xml:
+            if recorder is not None:
+                recorder.add("SegmentationObject PNG not read: its image has no XML naming the objects",
+                             f"SegmentationObject/{rel[:-4]}.png")
             continue
         lab = read_label_png(png)
         h, w = parsed.heights[i], parsed.widths[i]
@@ -777,10 +889,15 @@ def _check_writable(ds: Dataset) -> list[str]:
         raise FormatError(None, "categories", f"two categories are named {dup!r}; VOC tells classes apart by name "
                                               "only (remap them first)")
     for n in names:
-        if not n or n != n.strip() or "\n" in n or ":" in n:
+        if not n or n != n.strip() or "\n" in n:
             raise FormatError(None, "categories", f"category name {n!r} cannot be written to labelmap.txt / XML")
     im = ds.images
-    stems = [voc_stem(f) for f in im.file_names]
+    full = [voc_stem(f) for f in im.file_names]
+    stems = [f.rsplit("/", 1)[-1] for f in full]
+    count: dict[str, int] = {}
+    for st in stems:
+        count[st.lower()] = count.get(st.lower(), 0) + 1
+    stems = [st if count[st.lower()] == 1 else f.replace("/", "_") for st, f in zip(stems, full)]
     seen: dict[str, int] = {}
     for i, s in enumerate(stems):
         if s.lower() in seen:
@@ -789,6 +906,24 @@ def _check_writable(ds: Dataset) -> list[str]:
                               f"Annotations/{s}.xml")
         seen[s.lower()] = i
     return stems
+
+
+def _flat_names(ds: Dataset, stems: list[str], sink: _Sink) -> list[str]:
+    """Each image's file name in the flat devkit layout (``<stem>.<ext>``); names that had folders are counted
+    (the sidecar keeps the original path)."""
+    out = []
+    moved = []
+    for i, (fn, st) in enumerate(zip(ds.images.file_names, stems)):
+        base = fn.rsplit("/", 1)[-1]
+        dot = base.rfind(".")
+        flat = st + (base[dot:] if dot > 0 else "")
+        out.append(flat)
+        if flat != fn:
+            moved.append(i)
+    sink.add_many("image file names flattened: VOC keeps Annotations/ and JPEGImages/ flat (the original path "
+                  "is the image's file name read back with annokit)", len(moved),
+                  [f"{ds.images.file_names[i]} -> {out[i]}" for i in moved[:5]])
+    return out
 
 
 @dataclass(frozen=True)
@@ -804,9 +939,23 @@ class _Plan:
     first_bg: bool  # the lowest id is "background": labelmap.txt's line 0
     devkit: bool  # VOC classes with their devkit index: no labelmap.txt needed
     hw: list[tuple[int, int]]  # each image's (height, width), as Python ints
+    file_names: list[str]  # each image's flat file name (JPEGImages/<stem>.<ext>)
+    crowd: list[bool]  # each object is a crowd region (written as a difficult object)
 
 
-def _plan(ds: Dataset, stems: list[str], zero_based: bool) -> _Plan:
+def _snapped(b: FloatArray, a: Instances, sink: _Sink) -> FloatArray:
+    """Coordinates within 1e-6 of an integer, as that integer (``3``, not ``2.9999999999999996``); counted."""
+    r = np.round(b)
+    near = (np.abs(b - r) <= 1e-6) & (b != r)
+    rows = np.flatnonzero(near.any(axis=1))
+    if len(rows):
+        sink.add_many(f"coordinates within 1e-6 of an integer written as the integer (moved by up to "
+                      f"{float(np.abs(b - r)[near].max()):.2g} px)", len(rows),
+                      [f"annotation id {int(a.ids[k])}" for k in rows[:5]])
+    return np.where(near, r, b)
+
+
+def _plan(ds: Dataset, stems: list[str], zero_based: bool, sink: _Sink) -> _Plan:
     """Group the objects by image, spell the coordinates, and decide whether a ``labelmap.txt`` is needed."""
     cats, a = ds.categories, ds.annotations
     pos = ds.images.index_of(a.image_ids)
@@ -814,7 +963,7 @@ def _plan(ds: Dataset, stems: list[str], zero_based: bool) -> _Plan:
     starts = np.searchsorted(pos[order], np.arange(len(ds.images) + 1))
     label_pos = cats.index_of(a.labels)
     shift = 0 if zero_based else 1
-    b = a.boxes
+    b = _snapped(a.boxes, a, sink)
     texts = (_coords_to_texts(b[:, 0], shift), _coords_to_texts(b[:, 1], shift), _coords_to_texts(b[:, 2], 0),
              _coords_to_texts(b[:, 3], 0))
     cat_order = np.argsort(cats.ids, kind="stable")
@@ -826,7 +975,8 @@ def _plan(ds: Dataset, stems: list[str], zero_based: bool) -> _Plan:
         bool((np.bincount(label_pos, minlength=len(cats)) > 0).all())
     return _Plan(stems, order, starts, [names[p] for p in label_pos], texts, cat_order,
                  bool(names) and names[cat_order[0]] == "background", devkit,
-                 list(zip(ds.images.heights.tolist(), ds.images.widths.tolist())))
+                 list(zip(ds.images.heights.tolist(), ds.images.widths.tolist())), _flat_names(ds, stems, sink),
+                 a.iscrowd.tolist())
 
 
 def _object_losses(ds: Dataset, plan: _Plan, sink: _Sink) -> None:
@@ -835,7 +985,8 @@ def _object_losses(ds: Dataset, plan: _Plan, sink: _Sink) -> None:
     if a.scores is not None:
         sink.add_many("scores dropped: VOC has no score", len(a), [f"annotation id {int(x)}" for x in a.ids[:5]])
     crowd = np.flatnonzero(a.iscrowd)
-    sink.add_many("crowd flag dropped: VOC has no iscrowd", len(crowd),
+    sink.add_many("crowd regions written as difficult objects: VOC has no iscrowd (the devkit ignores difficult "
+                  "objects when scoring, as COCO ignores crowd regions)", len(crowd),
                   [f"annotation id {int(a.ids[k])}" for k in crowd[:5]])
     if len(a) and not np.array_equal(a.ids[plan.order], np.arange(1, len(a) + 1)):
         sink.add_many("annotation ids dropped: VOC objects have no id", len(a))
@@ -877,11 +1028,14 @@ def _dataset_losses(ds: Dataset, plan: _Plan, sink: _Sink) -> None:
 
 
 def _object_xml(ds: Dataset, plan: _Plan, r: int, fn: str, out: list[str], sink: _Sink) -> int:
-    """Append object row ``r``'s ``<object>`` lines; return 0 when it is difficult, else 1."""
+    """Append object row ``r``'s ``<object>`` lines (a crowd region as a difficult object); return 0 when it is
+    difficult, else 1."""
     a = ds.annotations
     t = plan.texts
     out.append(f"  <object>\n    <name>{escape(plan.label_names[r])}</name>")
     oex = a.extras[r] if a.extras is not None else None
+    if plan.crowd[r]:
+        oex = {**(oex or {}), "difficult": 1}
     difficult = 0
     rest: list[tuple[str, Any]] = []
     if oex:
@@ -905,7 +1059,7 @@ def _image_xml(ds: Dataset, plan: _Plan, i: int, sets: dict[str, list[str]], def
                ) -> tuple[bytes, dict[str, int]]:
     """Image ``i``'s annotation XML, and its classes (1 present, 0 difficult only) for ``<class>_<set>.txt``."""
     im = ds.images
-    stem, fn = plan.stems[i], im.file_names[i]
+    stem, fn = plan.stems[i], plan.file_names[i]
     h, w = plan.hw[i]
     iex = im.extras[i] if im.extras is not None else None
     if not iex:
@@ -918,7 +1072,7 @@ def _image_xml(ds: Dataset, plan: _Plan, i: int, sets: dict[str, list[str]], def
     extras, t = ds.annotations.extras, plan.texts
     for r in plan.order[plan.starts[i]:plan.starts[i + 1]].tolist():
         name = plan.label_names[r]
-        if extras is None or not extras[r]:  # the common object, written here without a call
+        if (extras is None or not extras[r]) and not plan.crowd[r]:  # the common object, written here directly
             out.append(f"  <object>\n    <name>{escape(name)}</name>\n    <bndbox>\n      <xmin>{t[0][r]}</xmin>\n"
                        f"      <ymin>{t[1][r]}</ymin>\n      <xmax>{t[2][r]}</xmax>\n      <ymax>{t[3][r]}</ymax>\n"
                        "    </bndbox>\n  </object>")
@@ -934,17 +1088,11 @@ def _write_annotations(ds: Dataset, plan: _Plan, root: Path, default_set: str, s
     """Write ``Annotations/<stem>.xml`` of every image; return the image sets and each image's classes."""
     ann_dir = root / "Annotations"
     ann_dir.mkdir(parents=True, exist_ok=True)
-    made_dirs = {ann_dir}
     sets: dict[str, list[str]] = {}
     present: dict[str, dict[str, int]] = {}
     pending: list[tuple[Path, bytes]] = []
     for i, stem in enumerate(plan.stems):
         xml, present[stem] = _image_xml(ds, plan, i, sets, default_set, sink)
-        if "/" in stem:  # stem checked by voc_stem
-            sub = ann_dir / stem.rsplit("/", 1)[0]
-            if sub not in made_dirs:
-                sub.mkdir(parents=True, exist_ok=True)
-                made_dirs.add(sub)
         pending.append((ann_dir / f"{stem}.xml", xml))
     write_files(pending)
     return sets, present
@@ -963,15 +1111,28 @@ def _write_imagesets(root: Path, names: list[str], stems: list[str], sets: dict[
         for n, v in here.items():
             table[row_of[st], col_of[n]] = v
     suffix = (" 0\n", " 1\n", "-1\n")
+    files = dict(zip(names, unique_components(names)))
     for s, members in sets.items():
+        s = safe_component(s)
         (main / f"{s}.txt").write_text("".join(f"{m}\n" for m in members), encoding="utf-8")
         rows = np.array([row_of[m] for m in members], dtype=np.int64)
         heads = [m + " " for m in members]
         items = []
         for name in names:
             col = table[rows, col_of[name]].tolist()
-            items.append((main / f"{name}_{s}.txt", "".join([h + suffix[v] for h, v in zip(heads, col)]).encode()))
+            text = "".join([h + suffix[v] for h, v in zip(heads, col)])
+            items.append((main / f"{files[name]}_{s}.txt", text.encode()))
         write_files(items)
+
+
+def _category_file_names(names: list[str], sink: _Sink) -> None:
+    """Category names that are not plain file names get a safe one in ``ImageSets/Main/<class>_<set>.txt``
+    (``tv/monitor`` -> ``tv_monitor``); counted (the names themselves stay in the XML and ``labelmap.txt``)."""
+    changed = [(n, f) for n, f in zip(names, unique_components(names)) if n != f]
+    if changed:
+        sink.rec.warn(f"{len(changed)} category name{'s' if len(changed) > 1 else ''} given a safe file name in "
+                      f"ImageSets/Main/<class>_<set>.txt (e.g. {', '.join(f'{n!r} -> {f}' for n, f in changed[:5])}); "
+                      "the XML and labelmap.txt keep the names")
 
 
 def _write_labelmap(root: Path, names: list[str], plan: _Plan) -> None:
@@ -985,13 +1146,20 @@ def _write_labelmap(root: Path, names: list[str], plan: _Plan) -> None:
 
 
 def write_voc_into(ds: Dataset, root: Path, *, zero_based: bool = False, recorder: LossRecorder | None = None,
-                   kept_in: str | None = None, default_set: str = "trainval") -> list[str]:
+                   kept_in: str | None = None, default_set: str = "trainval", images: Path | None = None
+                   ) -> list[str]:
     """Write ``ds`` as VOC into the existing folder ``root``; return each image's key (its XML path).
 
-    ``recorder`` counts what VOC cannot hold (``kept_in`` names the sidecar that keeps it, when there is one).
+    The layout is the devkit's: ``Annotations/<stem>.xml`` and ``JPEGImages/<stem>.<ext>`` flat, whatever folders
+    the file names have. ``recorder`` counts what VOC cannot hold (``kept_in`` names the sidecar that keeps it,
+    when there is one). ``images``: the folder holding the images by file name, hard-linked (else copied) into
+    ``JPEGImages/``; each one missing is counted.
     """
     sink = _Sink(recorder if recorder is not None else LossRecorder(), kept_in)
-    plan = _plan(ds, _check_writable(ds), zero_based)
+    _category_file_names(ds.categories.names, sink)
+    plan = _plan(ds, _check_writable(ds), zero_based, sink)
+    if images is not None:
+        copy_images(ds, images, [root / "JPEGImages" / f for f in plan.file_names], sink.rec)
     _object_losses(ds, plan, sink)
     _dataset_losses(ds, plan, sink)
     sets, present = _write_annotations(ds, plan, root, default_set, sink)

@@ -18,25 +18,28 @@ from __future__ import annotations
 import math
 import os
 import reprlib
+from collections.abc import Iterator
 from dataclasses import dataclass, field
-from pathlib import Path, PurePosixPath
+from pathlib import Path
 from typing import Annotated, Any, Literal
 
 import numpy as np
 import pydantic
 from pydantic import BaseModel, ConfigDict, PlainValidator, Strict, ValidationInfo, field_validator
 
-from annokit._internal.files import atomic_dir
-from annokit._internal.paths import safe_join, safe_relpath
+from annokit._internal.files import atomic_dir, in_threads, write_files
+from annokit._internal.paths import refuse_outside_link, safe_name
 from annokit.core.arrays import FloatArray, IntArray
+from annokit.core.boxes import box_area
 from annokit.core.dataset import Dataset, ImageTable
 from annokit.core.instances import Instances, Segmentation
 from annokit.core.labels import LabelSet
 from annokit.core.losses import LossRecorder
 from annokit.core.masks import segmentation_kind
 from annokit.errors import FormatError
-from annokit.io._safe import IMAGE_EXTS, image_hw
-from annokit.io.validation import Problem, Problems, read_text
+from annokit.io._images import copy_images
+from annokit.io._safe import IMAGE_EXTS, image_sizes
+from annokit.io.validation import Problem, Problems, decode_text, read_text
 
 __all__ = ["DataYaml", "load_data_yaml", "ltrb_to_yolo", "read_yolo", "read_yolo_keyed", "validate_yolo",
            "write_yolo", "write_yolo_into", "yolo_to_ltrb"]
@@ -229,33 +232,61 @@ def _inside(root: Path, p: Path) -> bool:
         return False
 
 
-def _split_dirs(root: Path, data: DataYaml) -> list[tuple[str, Path]]:
-    """(split, images folder or image list) pairs, resolved inside ``root`` (Roboflow's ``../train/images``
-    included); without any, ``images/<split>`` folders."""
+@dataclass(frozen=True)
+class _SplitOptions:
+    """How a reading treats the splits ``data.yaml`` names: where it records, and whether a split that is not
+    there is skipped (a counted loss) or an error."""
+
+    problems: Problems
+    recorder: LossRecorder | None
+    skip_missing: bool = False
+
+
+def _missing_split(yml: Path, split: str, v: str, why: str, opts: _SplitOptions) -> None:
+    """A split ``data.yaml`` names that cannot be read: an error, or with ``skip_missing`` a counted loss."""
+    if opts.skip_missing:
+        if opts.recorder is not None:
+            opts.recorder.add("split skipped: its folder or list is not there (--skip-missing-splits)",
+                              f"{split}: {v} ({why})")
+        return
+    opts.problems.error(yml, split, f"split {split!r}: {v!r} {why} (fix the path in data.yaml, or pass "
+                                    "--skip-missing-splits / skip_missing_splits=True to leave it out)")
+
+
+def _resolve_split(root: Path, base: Path, v: str) -> tuple[Path | None, str]:
+    """Where a split path of ``data.yaml`` is (Roboflow's ``../train/images`` included), or None and why not."""
+    tried = [base / v, root / v, root / v.lstrip("./").replace("../", "", 1)]
+    if v.startswith("../"):
+        tried.append(root / v[3:])
+    found = [c for c in tried if c.exists()]
+    inside = [c for c in found if _inside(root, c)]
+    if inside:
+        return inside[0], ""
+    return None, "leads outside the dataset; not followed" if found else "does not exist"
+
+
+def _split_dirs(root: Path, data: DataYaml, yml: Path, opts: _SplitOptions) -> list[tuple[str, Path]]:
+    """(split, images folder, image list or image) pairs, resolved inside ``root``; a split that is named but not
+    there is an error (or, skipped, a counted loss); without any split named, ``images/<split>`` folders."""
     base = root
     if isinstance(data.path, str) and data.path not in ("", "."):
         cand = root / data.path
         if cand.is_dir() and _inside(root, cand):
             base = cand
     out: list[tuple[str, Path]] = []
+    named = False
     for split in (*_SPLITS, "valid"):
         val = getattr(data, split)
         for v in val if isinstance(val, list) else [val] if val is not None else []:
-            tried = [base / v, root / v, root / v.lstrip("./").replace("../", "", 1)]
-            if v.startswith("../"):
-                tried.append(root / v[3:])
-            found = next((c for c in tried if c.exists() and _inside(root, c)), None)
-            if found is not None:
+            named = True
+            found, why = _resolve_split(root, base, v)
+            if found is None:
+                _missing_split(yml, split, v, why, opts)
+            else:
                 out.append((split, found))
-    if not out:
+    if not out and not named:
         out = _default_split_dirs(root)
-    seen: set[Path] = set()
-    uniq = []
-    for s, d in out:
-        if d not in seen:
-            seen.add(d)
-            uniq.append((s, d))
-    return uniq
+    return list(dict.fromkeys(out))
 
 
 def _default_split_dirs(root: Path) -> list[tuple[str, Path]]:
@@ -294,6 +325,12 @@ class _Split:
     entries: dict[str, Path | None]  # label file (relative to the root) -> its image, None when not on disk
 
 
+def _image_entry(root: Path, p: Path) -> tuple[str, Path]:
+    """An image's label key (``.../labels/...`` beside its ``.../images/...``) and the image."""
+    lab = _label_path_of(p.parent) / (p.stem + ".txt")
+    return (lab.relative_to(root).as_posix() if _inside(root, lab) else p.stem), p
+
+
 def _listed_entries(root: Path, listing: Path, problems: Problems) -> dict[str, Path | None]:
     """Images named by an image-list file (Ultralytics' ``train.txt``), by their label key."""
     entries: dict[str, Path | None] = {}
@@ -303,48 +340,87 @@ def _listed_entries(root: Path, listing: Path, problems: Problems) -> dict[str, 
             continue
         p = (root / s.lstrip("./")) if not (listing.parent / s).exists() else listing.parent / s
         if not _inside(root, p):
+            problems.error(listing, f"line {j + 1}", f"image {s!r} leads outside the dataset; not followed")
             continue
         if not p.is_file():
             problems.error(listing, f"line {j + 1}", f"image {s!r} not found")
             continue
-        lab = _label_path_of(p.parent) / (p.stem + ".txt")
-        entries[lab.relative_to(root).as_posix() if _inside(root, lab) else p.stem] = p
+        k, img = _image_entry(root, p)
+        entries[k] = img
     return entries
 
 
-def _folder_entries(root: Path, split: str, img_dir: Path, lab_dir: Path, problems: Problems
+def _no_labels(img_dir: Path, lab_dir: Path, split: str, n_images: int, opts: _SplitOptions) -> None:
+    """A split folder without its labels folder: oriented boxes in ``labelTxt/`` are an error (they are not YOLO
+    detection lines), otherwise its images are read as having no objects, and that is said."""
+    obb = [d for d in (img_dir.parent / "labelTxt", lab_dir.parent / "labelTxt") if d.is_dir()]
+    if obb:
+        raise FormatError(obb[0], None, "oriented-box labels (DOTA / YOLO-OBB labelTxt/) are not YOLO detection "
+                                        "labels: read this dataset as yolo-obb (or dota)")
+    opts.problems.warning(lab_dir, None, f"no labels folder for split {split!r}")
+    if opts.recorder is not None and n_images:
+        opts.recorder.warn(f"split {split!r}: no labels folder {lab_dir}; its {n_images} images are read as "
+                           "having no objects")
+
+
+def _walk(base: str, rel: str) -> Iterator[tuple[str, str, list[str]]]:
+    """``(key prefix, folder, sorted file names)`` of every folder below ``base``, the prefix ``rel/<sub>/``."""
+    for dirpath, dirnames, filenames in os.walk(base):
+        dirnames.sort()
+        sub = os.path.relpath(dirpath, base).replace(os.sep, "/")
+        yield (f"{rel}/" if sub == "." else f"{rel}/{sub}/"), dirpath, sorted(filenames)
+
+
+def _folder_entries(root: Path, split: str, img_dir: Path, lab_dir: Path, opts: _SplitOptions
                     ) -> dict[str, Path | None]:
     """The images of a split folder and the label files without an image, by label key."""
     entries: dict[str, Path | None] = {}
+    rel_lab = lab_dir.relative_to(root).as_posix()
     if img_dir.is_dir():
-        for p in sorted(img_dir.rglob("*")):
-            if p.suffix.lower() in IMAGE_EXTS and p.is_file():
-                k = (lab_dir / p.relative_to(img_dir).with_suffix(".txt")).relative_to(root).as_posix()
+        for prefix, dirpath, filenames in _walk(str(img_dir), rel_lab):
+            for f in filenames:
+                stem, ext = os.path.splitext(f)
+                if ext.lower() not in IMAGE_EXTS:
+                    continue
+                k = prefix + stem + ".txt"
                 prev = entries.get(k)
+                p = Path(dirpath, f)
                 if prev is not None:
-                    problems.error(p, None, f"{prev.name} and {p.name} share the label file {k}; which image it "
-                                            "describes is ambiguous")
+                    opts.problems.error(p, None, f"{prev.name} and {f} share the label file {k}; which image it "
+                                                 "describes is ambiguous")
                 entries[k] = p
     if lab_dir.is_dir():
-        for lab in sorted(lab_dir.rglob("*.txt")):
-            entries.setdefault(lab.relative_to(root).as_posix(), None)
+        for prefix, _, filenames in _walk(str(lab_dir), rel_lab):
+            for f in filenames:
+                if f.endswith(".txt"):
+                    entries.setdefault(prefix + f, None)
     else:
-        problems.warning(lab_dir, None, f"no labels folder for split {split!r}")
+        _no_labels(img_dir, lab_dir, split, len(entries), opts)
     return entries
 
 
-def _splits(root: Path, data: DataYaml, yml: Path, problems: Problems) -> list[_Split]:
-    """Every split with its images, by label key."""
-    dirs = _split_dirs(root, data)
+def _splits(root: Path, data: DataYaml, yml: Path, opts: _SplitOptions) -> list[_Split]:
+    """Every split with its images, by label key: a folder, an image-list ``.txt`` or a list of images."""
+    dirs = _split_dirs(root, data, yml, opts)
     if not dirs:
-        problems.error(yml, None, "no split folder found (train / val / test, or images/<split>)")
-    out = []
+        opts.problems.error(yml, None, "no split folder found (train / val / test, or images/<split>)")
+    out: list[_Split] = []
+    loose: dict[str, dict[str, Path | None]] = {}  # the images a split lists one by one, in data.yaml's order
     for name, img_dir in dirs:
-        if img_dir.is_file() and img_dir.suffix == ".txt":
-            out.append(_Split(name, img_dir, None, _listed_entries(root, img_dir, problems)))
+        if img_dir.is_file() and img_dir.suffix.lower() == ".txt":
+            out.append(_Split(name, img_dir, None, _listed_entries(root, img_dir, opts.problems)))
+        elif img_dir.is_file() and img_dir.suffix.lower() in IMAGE_EXTS:
+            k, img = _image_entry(root, img_dir)
+            if name not in loose:
+                loose[name] = {}
+                out.append(_Split(name, root, None, loose[name]))
+            loose[name][k] = img
+        elif img_dir.is_file():
+            opts.problems.error(img_dir, None, f"split {name!r} names a file that is neither a folder of images, an "
+                                               "image list (.txt) nor an image")
         else:
             lab_dir = _label_path_of(img_dir)
-            out.append(_Split(name, img_dir, lab_dir, _folder_entries(root, name, img_dir, lab_dir, problems)))
+            out.append(_Split(name, img_dir, lab_dir, _folder_entries(root, name, img_dir, lab_dir, opts)))
     return out
 
 
@@ -359,6 +435,7 @@ class _Rows:
     scores: list[float] = field(default_factory=list)  # NaN where the line has no confidence column
     segs: list[Segmentation | None] = field(default_factory=list)
     lines: list[int] = field(default_factory=list)  # the line number (for messages)
+    four_corners: int = 0  # lines of exactly 8 numbers (a YOLO-OBB line, or a 4-point polygon)
 
     def add(self, i: int, c: int, box: list[float], score: float, seg: Segmentation | None, line: int) -> None:
         self.lines.append(line)
@@ -391,10 +468,12 @@ def _line_numbers(r: list[str], lab: Path, where: str, problems: Problems) -> tu
 
 
 def _label_lines(lab: Path, lines: list[str], i: int, hw: tuple[int, int], ncls: int, rows: _Rows,
-                 problems: Problems) -> None:
+                 problems: Problems) -> int:
     """The rules of a label file, line by line: a class index in ``0..ncls - 1``, then 4 finite numbers (a box;
-    a fifth is a confidence) or an even count >= 6 (a polygon); each usable line appended to ``rows``."""
+    a fifth is a confidence) or an even count >= 6 (a polygon); each usable line appended to ``rows``. Returns
+    the first line (1-based) with a negative coordinate, 0 when none."""
     h, w = hw
+    negative = 0
     for j, line in enumerate(lines):
         r = line.split()
         where = f"line {j + 1}"
@@ -416,6 +495,7 @@ def _label_lines(lab: Path, lines: list[str], i: int, hw: tuple[int, int], ncls:
         elif n >= 6 and n % 2 == 0:
             if min(vals) < -1e-6 or max(vals) > 1 + 1e-6:
                 problems.warning(lab, where, "polygon reaches outside the image (0..1)")
+            rows.four_corners += n == 8
             xs, ys = np.asarray(vals[0::2]) * w, np.asarray(vals[1::2]) * h
             poly = np.empty(n)
             poly[0::2], poly[1::2] = xs, ys
@@ -426,6 +506,10 @@ def _label_lines(lab: Path, lines: list[str], i: int, hw: tuple[int, int], ncls:
         else:
             problems.error(lab, where, f"{n} numbers after the class: expected 4 (a box) or an even count >= 6 "
                                        "(a polygon)")
+            continue
+        if not negative and min(vals) < 0:
+            negative = j + 1
+    return negative
 
 
 def _box_warning(vals: list[float], lab: Path, where: str, problems: Problems) -> None:
@@ -448,26 +532,60 @@ class _ReadSetup:
     read_image_sizes: bool
 
 
-def _image_of(setup: _ReadSetup, sp: _Split, key: str) -> tuple[str, int, int]:
-    """An image's file name (relative to the root) and its (height, width): from its header, else from
-    ``sizes``, else (0, 0)."""
-    root, img = setup.root, sp.entries[key]
-    if img is not None:
-        h, w = image_hw(img, exif=setup.exif) if setup.read_image_sizes else (1, 1)
-        return (img.relative_to(root).as_posix() if _inside(root, img) else img.name), h, w
+def _file_name(root_s: str, img: Path) -> str:
+    """An image's file name relative to the root (its name alone when it lies elsewhere)."""
+    s = str(img)
+    return s[len(root_s) + 1:].replace(os.sep, "/") if s.startswith(root_s + os.sep) else img.name
+
+
+def _absent_image(setup: _ReadSetup, sp: _Split, key: str) -> tuple[str, int, int]:
+    """The file name and (height, width) of an image that is not on disk: its size from ``sizes``, else (0, 0)."""
     h, w = setup.sizes.get(key, (0, 0))
     if sp.lab_dir is None:
         return Path(key).stem + ".jpg", h, w
-    rel = sp.img_dir.relative_to(root) / Path(key).relative_to(sp.lab_dir.relative_to(root))
+    rel = sp.img_dir.relative_to(setup.root) / Path(key).relative_to(sp.lab_dir.relative_to(setup.root))
     return rel.with_suffix(".jpg").as_posix(), h, w
 
 
-def _read_image(setup: _ReadSetup, sp: _Split, key: str, images: _Images, rows: _Rows) -> None:
+def _split_images(setup: _ReadSetup, sp: _Split, keys: list[str]) -> list[tuple[str, int, int]]:
+    """Each image's file name and (height, width): from its header (read in threads), else ``sizes``, else 0."""
+    root_s = str(setup.root)
+    on_disk = [k for k in keys if sp.entries[k] is not None]
+    paths = [str(sp.entries[k]) for k in on_disk]
+    hws = image_sizes(paths, exif=setup.exif) if setup.read_image_sizes else [(1, 1)] * len(paths)
+    got = {k: (_file_name(root_s, sp.entries[k]), h, w) for k, (h, w) in zip(on_disk, hws)}  # type: ignore[arg-type]
+    return [got[k] if k in got else _absent_image(setup, sp, k) for k in keys]
+
+
+def _read_labels(setup: _ReadSetup, keys: list[str]) -> list[str | None]:
+    """The text of each label file (None where there is none), read in threads; a label file that is a symbolic
+    link leading outside the dataset is refused."""
+    root_real = os.path.realpath(setup.root)
+
+    def one(k: str) -> str | None:
+        p = os.path.join(setup.root, k)
+        refuse_outside_link(root_real, p, what="label file")
+        try:
+            with open(p, "rb") as fh:
+                blob = fh.read()
+        except (FileNotFoundError, NotADirectoryError):
+            return None
+        except OSError as exc:
+            raise FormatError(p, None, f"cannot read: {exc}") from None
+        return decode_text(p, blob)
+
+    if len(keys) < 64:
+        return [one(k) for k in keys]
+    return in_threads(lambda chunk: [one(k) for k in chunk], keys, 8)
+
+
+def _read_image(setup: _ReadSetup, sp: _Split, key: str, image: tuple[str, int, int], text: str | None,
+                images: _Images, rows: _Rows) -> None:
     """One image and its label file."""
     lab = setup.root / key
     with setup.problems.guard(lab):
-        fn, h, w = _image_of(setup, sp, key)
-        lines = read_text(lab).splitlines() if lab.is_file() else []
+        fn, h, w = image
+        lines = text.splitlines() if text is not None else []
         has_rows = any(ln.strip() for ln in lines)
         if has_rows and (h <= 0 or w <= 0):
             raise FormatError(lab, None, "the image of these labels is not found, so their normalized coordinates "
@@ -475,7 +593,9 @@ def _read_image(setup: _ReadSetup, sp: _Split, key: str, images: _Images, rows: 
         if not has_rows and (h <= 0 or w <= 0) and setup.recorder is not None:
             setup.recorder.add("image size unknown: no image file (height and width 0)", key)
         if has_rows:
-            _label_lines(lab, lines, len(images.keys), (h, w), setup.ncls, rows, setup.problems)
+            neg = _label_lines(lab, lines, len(images.keys), (h, w), setup.ncls, rows, setup.problems)
+            if neg and setup.recorder is not None:
+                setup.recorder.warn(f"{lab}: line {neg}: negative coordinates (kept as written)")
         images.file_names.append(fn)
         images.keys.append(key)
         images.heights.append(int(h))
@@ -484,8 +604,8 @@ def _read_image(setup: _ReadSetup, sp: _Split, key: str, images: _Images, rows: 
 
 
 def _check_yolo(root: PathLike, *, problems: Problems, recorder: LossRecorder | None,
-                sizes: dict[str, tuple[int, int]] | None, exif: bool, read_image_sizes: bool
-                ) -> tuple[Path, list[str], _Images, _Rows]:
+                sizes: dict[str, tuple[int, int]] | None, exif: bool, read_image_sizes: bool,
+                skip_missing_splits: bool = False) -> tuple[Path, list[str], _Images, _Rows]:
     """The rules of a YOLO folder: ``data.yaml``, its splits, every label line (the reader's and the
     validator's)."""
     root = Path(root)
@@ -496,10 +616,23 @@ def _check_yolo(root: PathLike, *, problems: Problems, recorder: LossRecorder | 
     names = list(data.names)
     setup = _ReadSetup(root, len(names), problems, recorder, sizes or {}, exif, read_image_sizes)
     images, rows = _Images(), _Rows()
-    for sp in _splits(root, data, yml, problems):
-        for key in sorted(sp.entries):
-            _read_image(setup, sp, key, images, rows)
+    for sp in _splits(root, data, yml, _SplitOptions(problems, recorder, skip_missing_splits)):
+        keys = sorted(sp.entries)
+        with problems.guard(root):
+            texts = _read_labels(setup, keys)
+            found = _split_images(setup, sp, keys)
+            for key, image, text in zip(keys, found, texts):
+                _read_image(setup, sp, key, image, text, images, rows)
     return root, names, images, rows
+
+
+def _obb_check(root: Path, rows: _Rows) -> None:
+    """Reading detection labels: a dataset whose every line holds four corners is oriented boxes (YOLO-OBB), not
+    boxes to reduce to their extent."""
+    if rows.four_corners and rows.four_corners == len(rows.img):
+        raise FormatError(root, None, "every label line holds four corners (8 numbers): this looks like a YOLO-OBB "
+                                      "(oriented box) dataset; read it as yolo-obb (or as yolo-seg if these are "
+                                      "4-point polygons)")
 
 
 def _instances(root: Path, images: _Images, rows: _Rows) -> Instances:
@@ -515,26 +648,33 @@ def _instances(root: Path, images: _Images, rows: _Rows) -> Instances:
     boxes = np.asarray(rows.boxes, dtype=np.float64).reshape(n, 4)
     plain = ~np.asarray(rows.polygon, dtype=bool)
     hw = np.stack([np.asarray(images.heights), np.asarray(images.widths)], axis=1)[img]
-    boxes[plain] = yolo_to_ltrb(boxes[plain], hw[plain])
-    bad = np.flatnonzero(~np.isfinite(boxes).all(axis=1))
+    with np.errstate(over="ignore", invalid="ignore"):
+        boxes[plain] = yolo_to_ltrb(boxes[plain], hw[plain])
+        bad = np.flatnonzero(~np.isfinite(boxes).all(axis=1) | ~np.isfinite(box_area(boxes)))
     if len(bad):
         k = int(bad[0])
         raise FormatError(root / images.keys[rows.img[k]], f"line {rows.lines[k]}",
-                          "coordinates too large: the box in pixels is not finite")
+                          "coordinates too large: the box in pixels (or its area) is not finite")
     return Instances(image_ids=img + 1, boxes=boxes, labels=np.asarray(rows.cls, dtype=np.int64),
                      scores=scores if with_score.any() else None,
                      segmentations=rows.segs if not plain.all() else None)
 
 
 def read_yolo_keyed(root: PathLike, *, recorder: LossRecorder | None = None,
-                    sizes: dict[str, tuple[int, int]] | None = None, exif: bool = True
+                    sizes: dict[str, tuple[int, int]] | None = None, exif: bool = True,
+                    task: Literal["detect", "segment"] = "segment", skip_missing_splits: bool = False
                     ) -> tuple[Dataset, list[str]]:
     """Read a YOLO dataset; also return each image's key (its label file, relative to ``root``).
 
-    ``sizes`` gives ``(height, width)`` by key for images that are not on disk.
+    ``sizes`` gives ``(height, width)`` by key for images that are not on disk. ``task="detect"`` refuses a
+    dataset whose every line has four corners (YOLO-OBB). ``skip_missing_splits``: a split ``data.yaml`` names
+    that is not there is a counted loss instead of an error.
     """
     root, names, images, rows = _check_yolo(root, problems=Problems(collect=False), recorder=recorder,
-                                            sizes=sizes, exif=exif, read_image_sizes=True)
+                                            sizes=sizes, exif=exif, read_image_sizes=True,
+                                            skip_missing_splits=skip_missing_splits)
+    if task == "detect":
+        _obb_check(root, rows)
     n_img = len(images.keys)
     tbl = ImageTable(ids=np.arange(1, n_img + 1), file_names=images.file_names,
                      heights=np.asarray(images.heights, dtype=np.int64),
@@ -543,7 +683,7 @@ def read_yolo_keyed(root: PathLike, *, recorder: LossRecorder | None = None,
     return Dataset(images=tbl, categories=labels, annotations=_instances(root, images, rows)), images.keys
 
 
-def read_yolo(root: PathLike, *, exif: bool = True) -> Dataset:
+def read_yolo(root: PathLike, *, exif: bool = True, skip_missing_splits: bool = False) -> Dataset:
     """Read a YOLO (Ultralytics) dataset folder: detection or polygon segmentation labels.
 
     Every malformed file raises :class:`~annokit.errors.FormatError` naming the file and the line;
@@ -551,7 +691,7 @@ def read_yolo(root: PathLike, *, exif: bool = True) -> Dataset:
 
     >>> ds = read_yolo("coco8")  # doctest: +SKIP
     """
-    return read_yolo_keyed(root, exif=exif)[0]
+    return read_yolo_keyed(root, exif=exif, skip_missing_splits=skip_missing_splits)[0]
 
 
 def validate_yolo(root: PathLike) -> list[Problem]:
@@ -713,49 +853,70 @@ def _segment_lines(ds: Dataset, hw: FloatArray, cls: list[int], precision: int |
     return lines
 
 
-def _label_key(ds: Dataset, i: int, split: str) -> tuple[str, str, PurePosixPath, PurePosixPath]:
+def _label_key(ds: Dataset, i: int, split: str) -> tuple[str, str, str, str]:
     """Image ``i``'s split, its label key ``labels/<split>/<stem>.txt``, its stem and its safe file name."""
     im = ds.images
     sp = split
     if im.extras is not None and isinstance(im.extras[i].get("split"), str):
         sp = im.extras[i]["split"]
-    safe_relpath(sp, where=f"images[{i}].split")
-    rel = safe_relpath(im.file_names[i], where=f"images[{i}].file_name")
-    stem = rel.with_suffix("") if rel.suffix else rel
-    if rel.parts[0] == "images" and len(rel.parts) > 2:  # written by this module: images/<split>/...
-        stem = PurePosixPath(*rel.parts[2:]).with_suffix("")
-    return sp, f"labels/{sp}/{stem.as_posix()}.txt", stem, rel
+    sp = safe_name(sp, where=f"images[{i}].split")
+    rel = safe_name(im.file_names[i], where=f"images[{i}].file_name")
+    parts = rel.split("/")
+    if parts[0] == "images" and len(parts) > 2:  # written by this module: images/<split>/...
+        parts = parts[2:]
+    base = parts[-1]
+    dot = base.rfind(".")
+    stem = "/".join([*parts[:-1], base[:dot] if dot > 0 else base])
+    return sp, f"labels/{sp}/{stem}.txt", stem, rel
 
 
-def _write_labels(ds: Dataset, root: Path, lines: list[str], split: str, images: Path | None
-                  ) -> tuple[list[str], list[str]]:
-    """Write each image's label file (and copy its image); return the keys and the splits used."""
+@dataclass(frozen=True)
+class _LabelFiles:
+    """What the writer puts on disk: each image's label key and text, the image copies, the splits used."""
+
+    keys: list[str]
+    files: list[tuple[Path, bytes]]
+    copies: list[Path | None]  # each image's place in the output (with --images)
+    splits_used: list[str]
+
+
+def _plan_labels(ds: Dataset, root: Path, lines: list[str], split: str, images: Path | None) -> _LabelFiles:
+    """Each image's label file (and, with ``images``, where its image goes); two images on one label file are
+    an error."""
     im, a = ds.images, ds.annotations
     pos = im.index_of(a.image_ids)
     order = np.argsort(pos, kind="stable")
-    starts = np.searchsorted(pos[order], np.arange(len(im) + 1))
-    keys: list[str] = []
+    starts = np.searchsorted(pos[order], np.arange(len(im) + 1)).tolist()
+    out = _LabelFiles([], [], [], [])
     seen: dict[str, int] = {}
-    splits_used: list[str] = []
     for i in range(len(im)):
         sp, key, stem, rel = _label_key(ds, i, split)
-        if key.lower() in seen:
+        low = key.lower()
+        if low in seen:
             raise FormatError(None, f"images[{i}].file_name", f"{im.file_names[i]!r} and "
-                                                              f"{im.file_names[seen[key.lower()]]!r} would write the "
+                                                              f"{im.file_names[seen[low]]!r} would write the "
                                                               f"same {key}")
-        seen[key.lower()] = i
-        if sp not in splits_used:
-            splits_used.append(sp)
-        dest = safe_join(root, key)
-        dest.parent.mkdir(parents=True, exist_ok=True)
-        dest.write_text("".join(lines[k] + "\n" for k in order[starts[i]:starts[i + 1]]), encoding="utf-8")
-        keys.append(key)
-        src = safe_join(images, im.file_names[i]) if images is not None else None
-        if src is not None and src.is_file():
-            tgt = safe_join(root, f"images/{sp}/{stem.as_posix()}{rel.suffix}")
-            tgt.parent.mkdir(parents=True, exist_ok=True)
-            _link_or_copy(src, tgt)
-    return keys, splits_used
+        seen[low] = i
+        if sp not in out.splits_used:
+            out.splits_used.append(sp)
+        text = "".join(lines[k] + "\n" for k in order[starts[i]:starts[i + 1]])
+        out.files.append((root / key, text.encode("utf-8")))
+        out.keys.append(key)
+        ext = rel[rel.rfind("."):] if "." in rel.rsplit("/", 1)[-1] else ""
+        out.copies.append(root / f"images/{sp}/{stem}{ext}")
+    return out
+
+
+def _write_labels(ds: Dataset, root: Path, lines: list[str], split: str, images: Path | None,
+                  recorder: LossRecorder | None = None) -> tuple[list[str], list[str]]:
+    """Write each image's label file (and copy its image); return the keys and the splits used."""
+    plan = _plan_labels(ds, root, lines, split, images)
+    for d in sorted({str(p.parent) for p, _ in plan.files}):
+        os.makedirs(d, exist_ok=True)
+    write_files(plan.files)
+    if images is not None:
+        copy_images(ds, images, plan.copies, recorder)
+    return plan.keys, plan.splits_used
 
 
 def _write_data_yaml(root: Path, names: list[str], cat_order: IntArray, splits_used: list[str], split: str
@@ -788,18 +949,9 @@ def write_yolo_into(ds: Dataset, root: Path, *, task: Literal["detect", "segment
     hw = _image_sizes(ds)
     cls = cls_of[ds.categories.index_of(ds.annotations.labels)].tolist()
     lines = (_detect_lines if task == "detect" else _segment_lines)(ds, hw, cls, precision, sink)
-    keys, splits_used = _write_labels(ds, root, lines, split, images)
+    keys, splits_used = _write_labels(ds, root, lines, split, images, sink.rec)
     _write_data_yaml(root, ds.categories.names, cat_order, splits_used, split)
     return keys
-
-
-def _link_or_copy(src: Path, dst: Path) -> None:
-    import shutil
-
-    try:
-        os.link(src, dst)
-    except OSError:
-        shutil.copy2(src, dst)
 
 
 def write_yolo(ds: Dataset, root: PathLike, *, task: Literal["detect", "segment"] = "detect", split: str = "train",

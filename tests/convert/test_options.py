@@ -19,7 +19,7 @@ def test_every_format_has_typed_options() -> None:
         for model in (spec.read_options, spec.write_options):
             assert issubclass(model, FormatOptions) and model.model_config.get("extra") == "forbid"
             assert all(f.description for f in model.model_fields.values()), model  # each option says what it does
-    assert get_format("yolo").options == ("no_exif", "split", "precision", "images")
+    assert get_format("yolo").options == ("no_exif", "skip_missing_splits", "split", "precision", "images")
 
 
 def test_examples_in_docstrings() -> None:

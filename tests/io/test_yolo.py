@@ -34,7 +34,11 @@ def test_cvat_segmentation(refdata) -> None:
 
 
 def test_roboflow_relative_split_paths(refdata) -> None:
-    ds = read_yolo(refdata.path("formats", "datumaro", "roboflow_dataset", "yolo"))
+    root = refdata.path("formats", "datumaro", "roboflow_dataset", "yolo")
+    # its data.yaml says val: ../valid/images, but the folder is val/: an error naming the split and the path
+    with pytest.raises(FormatError, match=r"data.yaml: val: split 'val': '../valid/images' does not exist"):
+        read_yolo(root)
+    ds = read_yolo(root, skip_missing_splits=True)
     assert ds.categories.names == ["label_0", "label_1"]
     # same boxes as the COCO layout of the same dataset: [2, 1, 3, 1] and [0, 0, 2, 4] (xywh) in train
     tr = [int(i) for i, f in zip(ds.images.ids, ds.images.file_names) if "train" in f]
@@ -131,8 +135,11 @@ def test_bad_label_lines(tmp_path: Path, label: str, match: str) -> None:
 
 def test_yaml_paths_outside_root_are_not_followed(tmp_path: Path) -> None:
     root = _yolo_dir(tmp_path / "d", "0 0.5 0.5 0.2 0.2\n", "names: [a]\npath: /etc\ntrain: ../../../etc\n")
-    ds = read_yolo(root)  # falls back to images/<split> inside the folder
-    assert ds.images.file_names == ["images/train/x.png"]
+    with pytest.raises(FormatError, match="split 'train': '../../../etc' does not exist"):
+        read_yolo(root)
+    (root / "data.yaml").write_text("names: [a]\ntrain: /etc\n")
+    with pytest.raises(FormatError, match="split 'train': '/etc' leads outside the dataset; not followed"):
+        read_yolo(root)
 
 
 def test_bad_yaml(tmp_path: Path) -> None:

@@ -1,0 +1,21 @@
+"""Size limits shared by readers and writers (private): the pixel limit, and the guard of a declared size."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from annokit.errors import FormatError
+
+__all__ = ["MAX_PIXELS", "check_pixels"]
+
+MAX_PIXELS = 1 << 28  # 268 million pixels (16384 x 16384)
+
+
+def check_pixels(h: int, w: int, *, max_pixels: int = MAX_PIXELS, source: Any = None, where: str | None = None
+                 ) -> None:
+    """Refuse a canvas of ``h`` x ``w`` above ``max_pixels`` before anything is allocated (a declared size is
+    guarded as a decoded one)."""
+    if int(h) * int(w) > max_pixels:
+        raise FormatError(source, where, f"declared size {w}x{h} = {int(h) * int(w)} pixels is over the "
+                                         f"{max_pixels}-pixel limit; refused (raise it with max_pixels= / "
+                                         "--max-pixels if the image is really that large)")
