@@ -8,8 +8,8 @@ nine fields: a box line or a polygon of another size in an OBB dataset is an err
 Writing nudges each normalised value by a few ulps until ``u * W`` gives the pixel value back exactly (what still
 differs is counted).
 
-The plain ``yolo`` reader refuses a dataset whose lines are all four corners (:func:`refuse_obb`): reading them as
-polygons and reducing them to boxes would lose the orientation without a word.
+The plain ``yolo`` reader refuses a dataset whose lines are all four corners (``read_yolo_keyed(task="detect")``): read as
+polygons and reduced to boxes they would lose the orientation without a word.
 """
 
 from __future__ import annotations
@@ -38,7 +38,7 @@ from annokit.io.yolo import (
     validate_yolo,
 )
 
-__all__ = ["read_yolo_obb", "read_yolo_obb_keyed", "refuse_obb", "validate_yolo_obb", "write_yolo_obb_into"]
+__all__ = ["read_yolo_obb", "read_yolo_obb_keyed", "validate_yolo_obb", "write_yolo_obb_into"]
 
 PathLike = str | os.PathLike[str]
 
@@ -66,19 +66,6 @@ def _quads(ds: Dataset) -> tuple[np.ndarray, np.ndarray]:
     for k in np.flatnonzero(is_quad).tolist():
         corners[k] = np.asarray(segs[k][0], dtype=np.float64).reshape(4, 2)  # type: ignore[index]
     return is_quad, corners
-
-
-def refuse_obb(root: Path, ds: Dataset, keys: list[str]) -> None:
-    """For the ``yolo`` reader: a dataset whose label lines are all four corners (``class x1 y1 ... x4 y4``) is
-    YOLO-OBB, refused with a :class:`FormatError` that names ``yolo-obb`` (and ``yolo-seg`` for 4-point polygons)."""
-    a = ds.annotations
-    if a.segmentations is None or not len(a):
-        return
-    is_quad, _ = _quads(ds)
-    if is_quad.all():
-        lab, where = _line_of(root, ds, keys, 0)
-        raise FormatError(lab, where, "four corners (class x1 y1 ... x4 y4): a YOLO-OBB dataset; read it as "
-                                      "yolo-obb (or as yolo-seg to take each line as a 4-point polygon)")
 
 
 def read_yolo_obb_keyed(root: PathLike, *, recorder: LossRecorder | None = None,
