@@ -626,13 +626,13 @@ def _check_yolo(root: PathLike, *, problems: Problems, recorder: LossRecorder | 
     return root, names, images, rows
 
 
-def _obb_check(root: Path, rows: _Rows) -> None:
+def _obb_check(root: Path, images: _Images, rows: _Rows) -> None:
     """Reading detection labels: a dataset whose every line holds four corners is oriented boxes (YOLO-OBB), not
-    boxes to reduce to their extent."""
+    boxes to reduce to their extent (the error names the first line)."""
     if rows.four_corners and rows.four_corners == len(rows.img):
-        raise FormatError(root, None, "every label line holds four corners (8 numbers): this looks like a YOLO-OBB "
-                                      "(oriented box) dataset; read it as yolo-obb (or as yolo-seg if these are "
-                                      "4-point polygons)")
+        raise FormatError(root / images.keys[rows.img[0]], f"line {rows.lines[0]}",
+                          "every label line holds four corners (8 numbers): this looks like a YOLO-OBB (oriented box) "
+                          "dataset; read it as yolo-obb (or as yolo-seg if these are 4-point polygons)")
 
 
 def _instances(root: Path, images: _Images, rows: _Rows) -> Instances:
@@ -674,7 +674,7 @@ def read_yolo_keyed(root: PathLike, *, recorder: LossRecorder | None = None,
                                             sizes=sizes, exif=exif, read_image_sizes=True,
                                             skip_missing_splits=skip_missing_splits)
     if task == "detect":
-        _obb_check(root, rows)
+        _obb_check(root, images, rows)
     n_img = len(images.keys)
     tbl = ImageTable(ids=np.arange(1, n_img + 1), file_names=images.file_names,
                      heights=np.asarray(images.heights, dtype=np.int64),

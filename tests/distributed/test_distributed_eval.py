@@ -213,7 +213,11 @@ def test_a_real_dask_scheduler_and_two_dask_worker_processes(tmp_path: Path,
         assert code == 0, err
         assert a.read_bytes() == b.read_bytes()
     finally:
-        for p in procs:
+        for p in reversed(procs):  # the workers first, then the scheduler they would wait for
             p.terminate()
         for p in procs:
-            p.wait(timeout=30)
+            try:
+                p.wait(timeout=5)
+            except subprocess.TimeoutExpired:  # a worker still trying to reach the scheduler
+                p.kill()
+                p.wait()
