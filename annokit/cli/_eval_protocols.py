@@ -30,7 +30,7 @@ from annokit.cli._eval_tasks import EvalOutput
 from annokit.cli._format import table
 
 __all__ = ["PROTOCOLS", "PAGE_PROTOCOLS", "ProtocolInputs", "page_protocol", "protocol_options", "protocol_report",
-           "run_protocol"]
+           "refuse_folders", "run_protocol"]
 
 PAGE_PROTOCOLS = ("dota", "lvis", "openimages", "voc07", "voc12")
 """The ``--protocol`` choices of ``annokit report`` and ``compare`` (COCO bbox / segm is their default page;
@@ -90,6 +90,16 @@ def page_protocol(protocol: str | None, iou_type: str, *, src_format: str | None
         raise click.UsageError("--from, --slice-by and --slices: the COCO bbox / segm page only (a protocol reads "
                                "its own inputs)")
     return protocol
+
+
+def refuse_folders(*preds: Path) -> None:
+    """The COCO page reads one results file: a folder (a protocol's result files) is one line naming it."""
+    from annokit.errors import FormatError
+
+    for p in preds:
+        if p.is_dir():
+            raise FormatError(p, None, "expected a COCO results JSON file (a folder of result files needs "
+                                       "--protocol dota, voc07 or voc12)")
 
 
 def protocol_report(protocol: str, inp: ProtocolInputs, *, label: str = "annokit eval") -> ProtocolReport:

@@ -19,10 +19,15 @@ from annokit.cli._common import (
     refuse_existing,
     write_json_output,
 )
-from annokit.cli._eval_protocols import ProtocolInputs, page_protocol, protocol_options, protocol_report
+from annokit.cli._eval_protocols import (
+    ProtocolInputs,
+    page_protocol,
+    protocol_options,
+    protocol_report,
+    refuse_folders,
+)
 from annokit.cli._slices import SLICES_HELP, read_slice_options, slice_options
 from annokit.cli.report import images_folder
-from annokit.errors import FormatError
 
 EPILOG = f"""\b
 Examples:
@@ -117,9 +122,7 @@ def compare_command(gt: Path, src_format: str | None, preds: tuple[Path, ...], n
         _protocol_compare(proto, inp, preds, labels or [chr(97 + i) for i in range(len(preds))], out, overwrite,
                           title or "annokit compare: " + " vs ".join(p.name for p in preds), json_out)
         return
-    for p in preds:
-        if p.is_dir():
-            raise FormatError(p, None, "expected a COCO results JSON file (a folder is --protocol dota's)")
+    refuse_folders(*preds)
     with ProgressBar("annokit compare", None, quiet=quiet) as bar:
         ds = read_instance_dataset(gt, src_format)
         read = [read_predictions(p, ds) for p in preds]

@@ -21,7 +21,13 @@ from annokit.cli._common import (
     read_instance_dataset,
     refuse_existing,
 )
-from annokit.cli._eval_protocols import ProtocolInputs, page_protocol, protocol_options, protocol_report
+from annokit.cli._eval_protocols import (
+    ProtocolInputs,
+    page_protocol,
+    protocol_options,
+    protocol_report,
+    refuse_folders,
+)
 from annokit.cli._slices import SLICES_HELP, read_slice_options, slice_options
 from annokit.errors import FormatError
 
@@ -118,7 +124,8 @@ def images_folder(images: Path | None, gt: Path) -> Path | None:
 
 
 @click.command(name="report", epilog=REPORT_EPILOG)
-@page_options(pred_help="Predictions (COCO results JSON; dota: a folder of Task1 files).",
+@page_options(pred_help="Predictions (COCO results JSON; dota: a folder of Task1 files; voc07 / voc12: also the "
+                        "devkit's result files).",
               iou_types=("bbox", "segm", "keypoints", "rotated"),
               iou_type_help=_IOU_TYPE_HELP + " keypoints: COCO keypoints (OKS); rotated: COCO-style \"rbox\" "
                             "boxes; both give the protocol page (as --protocol).", pred_dir_okay=True)
@@ -152,8 +159,7 @@ def report_command(gt: Path, src_format: str | None, pred: Path, out: Path, over
                                                iou_type=iou_type if proto in ("coco", "lvis") else None),
                          out, title or f"annokit report: {pred.name}", overwrite)
         return
-    if pred.is_dir():
-        raise FormatError(pred, None, "expected a COCO results JSON file (a folder is --protocol dota's)")
+    refuse_folders(pred)
     with ProgressBar("annokit report", 1 + 4 + 8 + worst + 1, quiet=quiet) as bar:
         ds = read_instance_dataset(gt, src_format)
         preds = read_predictions(pred, ds)

@@ -121,8 +121,8 @@ def test_report_tags_and_a_folder_of_predictions_without_protocol(tmp_path: Path
                                  "--out", str(tmp_path / "o")])
     assert r.exit_code == 2 and "--tags" in r.output
     r = CliRunner().invoke(cli, ["report", "--gt", str(g), "--pred", str(tmp_path), "--out", str(tmp_path / "o")])
-    assert isinstance(r.exception, FormatError) and "a folder is --protocol dota's" in str(r.exception)
+    assert isinstance(r.exception, FormatError) and "a folder of result files needs --protocol" in str(r.exception)
     r = CliRunner().invoke(cli, ["compare", "--gt", str(g), "--pred", str(p), "--pred", str(tmp_path),
                                  "--out", str(tmp_path / "o")])
-    assert isinstance(r.exception, FormatError) and "a folder is --protocol dota's" in str(r.exception)
+    assert isinstance(r.exception, FormatError) and "a folder of result files needs --protocol" in str(r.exception)
     assert not (tmp_path / "o").exists()
