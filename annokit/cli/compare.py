@@ -42,9 +42,10 @@ Examples:
 Writes DIR/compare.json and DIR/compare.html (self-contained). The first --pred is the baseline: every delta is
 model - baseline, the difference of the two evaluations (the numbers annokit eval prints). Intervals: a paired
 bootstrap over images (--bootstrap resamples, reproducible with --seed; 0: none), 2.5-97.5 percentiles of the
-resampled deltas; p: two-sided bootstrap p-value. With --protocol (lvis, openimages, dota, voc07, voc12) or
---iou-type keypoints|rotated: the protocol's metrics and per-class numbers (those of annokit eval --protocol) with
-exact deltas and no intervals ("ci95": null, "bootstrap" says why). {SLICES_HELP}
+resampled deltas; p: two-sided bootstrap p-value. With --iou-type keypoints|rotated: the COCO numbers of that IoU type
+with the same bootstrap. With --protocol (lvis, openimages, dota, voc07, voc12): the protocol's metrics and
+per-class numbers (those of annokit eval --protocol) with exact deltas and no intervals ("ci95": null, "bootstrap"
+says why). {SLICES_HELP}
 """
 
 
@@ -82,8 +83,8 @@ def _summary(data: dict[str, Any], names: list[str]) -> str:
                    "the baseline first.")
 @click.option("--names", default=None, help="Comma-separated model names (default: a,b,c,...).")
 @click.option("--iou-type", type=click.Choice(["bbox", "segm", "keypoints", "rotated"]), default="bbox",
-              show_default=True, help="Box (bbox) or mask (segm) IoU; keypoints (OKS) and rotated (COCO-style "
-                                      "\"rbox\") compare by protocol, as --protocol.")
+              show_default=True, help="Box (bbox) or mask (segm) IoU; keypoints (OKS) or rotated (COCO-style "
+                                      "\"rbox\"): the COCO numbers with intervals, without TIDE, images, slices.")
 @click.option("--bootstrap", type=click.IntRange(0, 100_000), default=1000, show_default=True,
               help="Paired bootstrap resamples of the images (0: no intervals).")
 @click.option("--seed", type=int, default=0, show_default=True, help="Seed of the resamples.")
@@ -120,7 +121,8 @@ def compare_command(gt: Path, src_format: str | None, preds: tuple[Path, ...], n
                              ap_method=ap_method or "11point", quiet=quiet,
                              iou_type=iou_type if proto in ("coco", "lvis") else None)
         _protocol_compare(proto, inp, preds, labels or [chr(97 + i) for i in range(len(preds))], out, overwrite,
-                          title or "annokit compare: " + " vs ".join(p.name for p in preds), json_out)
+                          title or "annokit compare: " + " vs ".join(p.name for p in preds), json_out,
+                          (bootstrap, seed))
         return
     refuse_folders(*preds)
     with ProgressBar("annokit compare", None, quiet=quiet) as bar:
@@ -140,16 +142,25 @@ def compare_command(gt: Path, src_format: str | None, preds: tuple[Path, ...], n
 
 
 def _protocol_compare(protocol: str, inp: ProtocolInputs, preds: tuple[Path, ...], names: list[str], out: Path,
-                      overwrite: bool, title: str, json_out: Path | None) -> None:
+                      overwrite: bool, title: str, json_out: Path | None, bootstrap: tuple[int, int]) -> None:
     """``annokit compare --protocol`` (or ``--iou-type keypoints|rotated``): each model evaluated by the protocol,
-    exact deltas, no bootstrap (said in the JSON and on the page)."""
-    from annokit.report.protocol import compare_protocol_reports, write_protocol_comparison
+    exact deltas; paired bootstrap intervals for COCO keypoints / rotated (``bootstrap``: resamples, seed), none
+    for the other protocols (said in the JSON and on the page)."""
+    from annokit.analysis.protocols import ProtocolOptions
+    from annokit.report.protocol import compare_coco_files, compare_protocol_reports, write_protocol_comparison
 
-    reports = [protocol_report(protocol, replace(inp, pred=p), label=f"annokit compare {n}")
-               for p, n in zip(preds, names)]
-    data = compare_protocol_reports(reports, names, title=title)
+    if protocol == "coco":
+        with ProgressBar("annokit compare", None, quiet=inp.quiet) as bar:
+            data = compare_coco_files(inp.gt, preds, names=names, bootstrap=bootstrap[0], seed=bootstrap[1],
+                                      options=ProtocolOptions(iou_type=inp.iou_type, fixed=inp.fixed),
+                                      title=title, progress=bar)
+    else:
+        reports = [protocol_report(protocol, replace(inp, pred=p), label=f"annokit compare {n}")
+                   for p, n in zip(preds, names)]
+        data = compare_protocol_reports(reports, names, title=title)
     page = write_protocol_comparison(data, out, overwrite=overwrite)
     if json_out is not None:
         write_json_output(json_out, data)
-    Console.of(inp.quiet, json_out).echo("\n\n".join([_summary(data, names), data["bootstrap"]["note"],
+    note = data["bootstrap"].get("note")
+    Console.of(inp.quiet, json_out).echo("\n\n".join([_summary(data, names), *([note] if note else []),
                                                        f"wrote {page}"]))

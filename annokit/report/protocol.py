@@ -7,23 +7,27 @@ sections are built on COCO box/mask matching (TIDE's error decomposition and its
 outcome and the worst-images gallery); they are not computed for a protocol, and the page and JSON say so, section
 by section (``"not_available": {section: reason}``).
 
-A comparison's deltas are the difference of two evaluations (:func:`annokit.analysis.compare.delta_entry` without
-resamples): the paired bootstrap of ``annokit compare`` (:func:`annokit.analysis.compare.compare_coco`) covers COCO
-bbox / segm only, so every ``"ci95"`` and ``"p"`` is ``None`` and ``"bootstrap"`` says why.
+A comparison's deltas are the difference of two evaluations. COCO keypoints and rotated boxes
+(:func:`compare_coco_files`) get ``annokit compare``'s paired bootstrap intervals
+(:func:`annokit.analysis.compare.compare_coco`: it resamples COCO's accumulator, whatever the IoU type). The other
+protocols have no resampling machinery (:func:`compare_protocol_reports`): every ``"ci95"`` and ``"p"`` is ``None``
+and ``"bootstrap"`` says why.
 """
 
 from __future__ import annotations
 
+import os
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from annokit._internal.progress import Progress
 from annokit.analysis.compare import delta_entry
-from annokit.analysis.protocols import ProtocolReport
+from annokit.analysis.protocols import ProtocolOptions, ProtocolReport
 from annokit.errors import ValidationError
 
-__all__ = ["NOT_AVAILABLE", "compare_protocol_reports", "protocol_report_dict", "write_protocol_comparison",
-           "write_protocol_report"]
+__all__ = ["NOT_AVAILABLE", "compare_coco_files", "compare_protocol_reports", "protocol_report_dict",
+           "write_protocol_comparison", "write_protocol_report"]
 
 _COCO_ONLY = "is defined on COCO's box/mask matching at IoU 0.5 and is not computed for protocol {p}"
 NOT_AVAILABLE: dict[str, str] = {
@@ -37,8 +41,8 @@ NOT_AVAILABLE: dict[str, str] = {
 """The COCO report's sections a protocol page leaves out, with the reason written on the page."""
 
 BOOTSTRAP_NOTE = ("no bootstrap intervals: annokit's paired bootstrap (annokit.analysis.compare.compare_coco) "
-                  "covers COCO bbox / segm only, not protocol {p}; ci95 and p are null, deltas are exact "
-                  "differences of two evaluations")
+                  "resamples COCO's accumulator and does not cover protocol {p}; ci95 and p are null, deltas are "
+                  "exact differences of two evaluations")
 
 
 def _label(rep: ProtocolReport) -> str:
@@ -98,10 +102,45 @@ def compare_protocol_reports(reports: Sequence[ProtocolReport], names: Sequence[
                                             for k in classes)]
     per_class = {k: {c: delta_entry({n: r.per_class.get(k, {}).get(c) for n, r in zip(names, reports)}, names,
                                     None) for c in cols} for k in classes}
+    return _comparison(names, first, {"resamples": 0, "note": BOOTSTRAP_NOTE.format(p=_label(first))}, metrics,
+                       per_class, title)
+
+
+def _comparison(names: Sequence[str], first: ProtocolReport, bootstrap: dict[str, Any],
+                metrics: dict[str, Any], per_class: dict[str, Any], title: str) -> dict[str, Any]:
+    """The shape of a protocol's ``compare.json``."""
     label = _label(first)
     return {"title": title, "models": list(names), "protocol": first.protocol, "iou_type": first.iou_type,
-            "bootstrap": {"resamples": 0, "note": BOOTSTRAP_NOTE.format(p=label)}, "metrics": metrics,
-            "per_class": per_class, "not_available": {k: v.format(p=label) for k, v in NOT_AVAILABLE.items()}}
+            "bootstrap": bootstrap, "metrics": metrics, "per_class": per_class,
+            "not_available": {k: v.format(p=label) for k, v in NOT_AVAILABLE.items()}}
+
+
+def compare_coco_files(gt: str | os.PathLike[str], preds: Sequence[str | os.PathLike[str]], *,
+                       names: Sequence[str], options: ProtocolOptions, bootstrap: int = 1000, seed: int = 0,
+                       title: str = "annokit compare", progress: Progress | None = None) -> dict[str, Any]:
+    """``compare.json`` for protocol ``coco`` (``options.iou_type`` keypoints or rotated): the COCO numbers of
+    each results file of ``preds`` with paired bootstrap intervals (:func:`annokit.analysis.compare.compare_coco`,
+    whose resamples equal pycocotools on the resampled dataset for keypoints too); metric keys those of
+    ``annokit eval --iou-type ...``, per class ``AP`` and ``AP50``.
+
+    Examples
+    --------
+    >>> o = ProtocolOptions(iou_type="keypoints")                                     # doctest: +SKIP
+    >>> compare_coco_files("gt.json", ["a.json", "b.json"], names=["a", "b"], options=o)  # doctest: +SKIP
+    """
+    from annokit.analysis.compare import compare_coco
+    from annokit.analysis.protocols import coco_params, read_coco_inputs
+
+    ds, dets = read_coco_inputs(gt, preds, options=options)
+    cmp, _ = compare_coco(ds, dets, names=names, params=coco_params(options), fixed=options.fixed,
+                          bootstrap=bootstrap, seed=seed, progress=progress)
+    first = ProtocolReport(protocol="coco", iou_type=options.iou_type or "bbox", metrics={}, per_class={},
+                           columns=(), summary="")
+    boot: dict[str, Any] = {"resamples": bootstrap, "seed": seed, "images": cmp.n_images, "paired": True,
+                            "interval": "percentile 2.5-97.5"}
+    if not bootstrap:
+        boot["note"] = "no bootstrap run (--bootstrap 0): deltas without intervals"
+    return _comparison(names, first, boot, cmp.metrics(), cmp.per_class(), title)
 
 
 def _is_number(v: Any) -> bool:

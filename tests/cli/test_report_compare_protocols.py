@@ -1,6 +1,7 @@
 """``annokit report`` and ``annokit compare`` with ``--protocol`` / ``--iou-type keypoints|rotated``: report.json
 holds exactly ``annokit eval --protocol ... --json``'s metrics and per-class table, every compare delta is exactly
-the difference of two eval runs (no bootstrap: ``ci95`` / ``p`` null, said why), the COCO-only sections are listed
+the difference of two eval runs (paired bootstrap intervals for keypoints / rotated; none for the other protocols:
+``ci95`` / ``p`` null, said why), the COCO-only sections are listed
 as not available on the page, and the usage errors."""
 
 from __future__ import annotations
@@ -81,16 +82,20 @@ def test_report_and_compare_equal_eval(tmp_path: Path, name: str) -> None:
     page = (tmp_path / "rep" / "report.html").read_text()
     assert 'id="not-available"' in page and all(f"<b>{k}</b>" in page for k in NOT_AVAILABLE)
     _run(["compare", *opts, "--gt", str(g), "--pred", str(a), "--pred", str(b), "--names", "base,new",
-          "--out", str(tmp_path / "cmp"), "--json", str(tmp_path / "cmp.json"), "-q"])
+          "--bootstrap", "40", "--out", str(tmp_path / "cmp"), "--json", str(tmp_path / "cmp.json"), "-q"])
     cmp = json.loads((tmp_path / "cmp.json").read_text())
     assert cmp == json.loads((tmp_path / "cmp" / "compare.json").read_text())
-    assert cmp["protocol"] == ea["protocol"] and cmp["bootstrap"]["resamples"] == 0
+    boot = name in ("keypoints", "rotated")  # COCO's accumulator: the paired bootstrap applies
+    assert cmp["protocol"] == ea["protocol"] and cmp["bootstrap"]["resamples"] == (40 if boot else 0)
     assert list(cmp["metrics"]) == list(ea["metrics"])
     for key, e in cmp["metrics"].items():
         va, vb = ea["metrics"][key], eb["metrics"][key]
         assert (e["base"], e["new"]) == (va, vb)
         assert e["delta"] == (None if va is None or vb is None else vb - va)
-        assert e["ci95"] is None and e["p"] is None
+        if not boot:
+            assert e["ci95"] is None and e["p"] is None
+        elif e["delta"] is not None:
+            assert e["ci95"][0] <= e["ci95"][1] and 0 <= e["p"] <= 1
     for cls, row in cmp["per_class"].items():
         for col, e in row.items():
             va, vb = ea["per_class"].get(cls, {}).get(col), eb["per_class"].get(cls, {}).get(col)
@@ -98,7 +103,8 @@ def test_report_and_compare_equal_eval(tmp_path: Path, name: str) -> None:
             assert e["delta"] == (None if va is None or vb is None else vb - va)
     assert "AP" in next(iter(cmp["per_class"].values()))
     page = (tmp_path / "cmp" / "compare.html").read_text()
-    assert 'id="bootstrap"' in page and "no bootstrap intervals" in page and 'id="not-available"' in page
+    assert 'id="bootstrap"' in page and ("paired bootstrap" if boot else "no bootstrap intervals") in page
+    assert 'id="not-available"' in page
 
 
 @pytest.mark.parametrize("argv,message", [
