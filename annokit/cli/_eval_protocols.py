@@ -22,11 +22,14 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
-from annokit.analysis.protocols import PROTOCOLS, ProtocolOptions, evaluate_protocol
 from annokit.cli._eval_tasks import EvalOutput
 from annokit.cli._format import table
 
 __all__ = ["PROTOCOLS", "ProtocolInputs", "run_protocol"]
+
+#: ``annokit.analysis.protocols.PROTOCOLS``, kept here so that ``--protocol``'s choices need not import the
+#: protocols (numpy, the metrics); tests/cli/test_lazy_cli.py checks that the two are equal.
+PROTOCOLS: tuple[str, ...] = ("coco", "dota", "lvis", "openimages", "voc07", "voc12")
 
 
 @dataclass(frozen=True)
@@ -49,6 +52,7 @@ class ProtocolInputs:
 
 def run_protocol(protocol: str, inp: ProtocolInputs) -> EvalOutput:
     """Run one protocol; its output's metrics are the reference's keys."""
+    from annokit.analysis.protocols import ProtocolOptions, evaluate_protocol
     from annokit.cli._common import ProgressBar
 
     opts = ProtocolOptions(iou_type=inp.iou_type, iou_thrs=inp.iou_thrs, max_dets=inp.max_dets,
