@@ -119,11 +119,18 @@ class ProgressBar:
 
 
 # ------------------------------------------------------------------------------------------------ conventions
-def format_names() -> list[str]:
-    """The registered dataset formats (``annokit formats``)."""
-    from annokit.convert import FORMATS
+#: The registered dataset formats' names, sorted (``annokit formats``): kept here so that a command's options can
+#: list them without importing the format registry (numpy, pydantic); tests/cli/test_lazy_cli.py checks that they
+#: equal ``sorted(annokit.convert.FORMATS)``.
+FORMAT_NAMES: tuple[str, ...] = (
+    "cityscapes", "class-csv", "class-folders", "coco", "coco-panoptic", "coco-results", "createml", "cvat",
+    "darknet", "dota", "kitti", "labelme", "openimages", "png", "voc", "yolo", "yolo-obb", "yolo-seg",
+)
 
-    return sorted(FORMATS)
+
+def format_names() -> list[str]:
+    """The registered dataset formats (``annokit formats``), without importing the registry."""
+    return list(FORMAT_NAMES)
 
 
 def from_option(what: str = "the dataset") -> Callable[[F], F]:

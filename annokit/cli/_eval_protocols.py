@@ -21,13 +21,15 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Literal, TypeVar
+from typing import TYPE_CHECKING, Any, Literal, TypeVar
 
 import click
 
-from annokit.analysis.protocols import PROTOCOLS, ProtocolOptions, ProtocolReport, evaluate_protocol
 from annokit.cli._eval_tasks import EvalOutput
 from annokit.cli._format import table
+
+if TYPE_CHECKING:
+    from annokit.analysis.protocols import ProtocolReport
 
 __all__ = ["PROTOCOLS", "PAGE_PROTOCOLS", "ProtocolInputs", "page_protocol", "protocol_options", "protocol_report",
            "refuse_folders", "run_protocol"]
@@ -36,6 +38,10 @@ PAGE_PROTOCOLS = ("dota", "lvis", "openimages", "voc07", "voc12")
 """The ``--protocol`` choices of ``annokit report`` and ``compare`` (COCO bbox / segm is their default page;
 COCO keypoints and rotated boxes come with ``--iou-type``)."""
 F = TypeVar("F", bound=Callable[..., Any])
+
+#: ``annokit.analysis.protocols.PROTOCOLS``, kept here so that ``--protocol``'s choices need not import the
+#: protocols (numpy, the metrics); tests/cli/test_lazy_cli.py checks that the two are equal.
+PROTOCOLS: tuple[str, ...] = ("coco", "dota", "lvis", "openimages", "voc07", "voc12")
 
 
 @dataclass(frozen=True)
@@ -104,6 +110,7 @@ def refuse_folders(*preds: Path) -> None:
 
 def protocol_report(protocol: str, inp: ProtocolInputs, *, label: str = "annokit eval") -> ProtocolReport:
     """Evaluate one protocol with a progress bar named ``label``."""
+    from annokit.analysis.protocols import ProtocolOptions, evaluate_protocol
     from annokit.cli._common import ProgressBar
 
     opts = ProtocolOptions(iou_type=inp.iou_type, iou_thrs=inp.iou_thrs, max_dets=inp.max_dets,

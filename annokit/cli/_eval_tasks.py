@@ -12,8 +12,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
-import numpy as np
-
 from annokit.cli._common import ProgressBar, instance_format, read_instance_dataset
 from annokit.cli._format import summary, table
 
@@ -161,6 +159,8 @@ def run_instance(inp: EvalInputs) -> EvalOutput:
 def run_localization(inp: EvalInputs) -> EvalOutput:
     """``--gt`` a dataset (COCO instances JSON, or any format with ``--from``), ``--pred`` COCO results JSON
     (boxes with scores)."""
+    import numpy as np
+
     from annokit.io.coco import read_instances, read_results
     from annokit.metrics.localization import LocalizationAccumulator
 

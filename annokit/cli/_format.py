@@ -3,9 +3,8 @@
 from __future__ import annotations
 
 import math
+import numbers
 from typing import Any
-
-import numpy as np
 
 __all__ = ["fmt_value", "summary", "table"]
 
@@ -17,7 +16,7 @@ def fmt_value(v: Any) -> str:
         return "  null"
     if isinstance(v, str):
         return f"{v:>6}"
-    if isinstance(v, (int, np.integer)) and not isinstance(v, bool):
+    if not isinstance(v, bool) and isinstance(v, numbers.Integral):
         return f"{int(v):6d}"
     return f"{float(v):6.4f}"
 

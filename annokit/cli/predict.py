@@ -8,7 +8,7 @@ from typing import Any
 
 import click
 
-from annokit.cli._common import ProgressBar, scheduler_client, scheduler_option
+from annokit.cli._common import FORMAT_NAMES, ProgressBar, scheduler_client, scheduler_option
 
 __all__ = ["COMMANDS", "predict_command", "predictors_command"]
 
@@ -47,9 +47,7 @@ def _parse_option(text: str) -> tuple[str, Any]:
 
 
 def _format_choices() -> list[str]:
-    from annokit.convert import FORMATS
-
-    return sorted([*FORMATS, "images"])
+    return sorted([*FORMAT_NAMES, "images"])
 
 
 def _items(images_dir: Path | None, dataset: str | None, fmt: str | None, image_root: Path | None) -> list[Any]:

@@ -10,7 +10,6 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal, TypeVar, cast
 
 import click
-import numpy as np
 
 from annokit.cli._common import (
     Console,
@@ -32,6 +31,8 @@ from annokit.cli._slices import SLICES_HELP, read_slice_options, slice_options
 from annokit.errors import FormatError
 
 if TYPE_CHECKING:
+    import numpy as np
+
     from annokit.analysis.tide import TideResult
     from annokit.core.dataset import Dataset
     from annokit.core.instances import Instances
@@ -321,11 +322,15 @@ class _Matching:
 
 
 def _scores(req: _Plot) -> np.ndarray:
+    import numpy as np
+
     d = req.dets
     return d.scores if d is not None and d.scores is not None else np.zeros(0)
 
 
 def _pr(req: _Plot) -> Any:
+    import numpy as np
+
     from annokit import viz
 
     m = req.matching
@@ -407,6 +412,8 @@ def _reliability(req: _Plot) -> Any:
 
 def _overlay(req: _Plot) -> Any:
     """One image with its missed ground truth and its predictions above the threshold."""
+    import numpy as np
+
     from annokit import viz
     from annokit.analysis.tide import PRED_STATUS
     from annokit.report.build import load_image

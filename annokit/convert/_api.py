@@ -103,6 +103,11 @@ def _detect_folder(p: Path) -> str | None:
     if p.with_suffix(".json").is_file() or any(p.glob("*.json")) and any(
             (p / q.stem).is_dir() for q in p.glob("*.json")):
         return "coco-panoptic"
+    ann = p / "annotations"
+    if ann.is_dir() and any(ann.glob("*.json")):
+        raise FormatError(p, None, "a COCO-style folder (annotations/*.json): convert the JSON file itself, e.g. "
+                                   f"{(ann / sorted(q.name for q in ann.glob('*.json'))[0]).as_posix()}, with "
+                                   "--images for the images")
     if any(c.is_dir() for c in p.iterdir()):
         return "class-folders"
     return None

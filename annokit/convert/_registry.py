@@ -313,7 +313,7 @@ register(FormatSpec("png", "PNG masks: masks/*.png semantic (palette/gray/RGB) +
 def _cls_folder_read(path: Path, rec: LossRecorder, opts: NoOptions, sidecar: bool) -> tuple[Dataset, list[str]]:
     from annokit.io.classification import read_class_folders
 
-    ds = read_class_folders(path)
+    ds = read_class_folders(path, recorder=rec)
     return ds, list(ds.images.file_names)
 
 

@@ -56,8 +56,10 @@ def _build(file_names: list[str], hw: list[tuple[int, int]], pairs: list[tuple[i
 
 
 # ------------------------------------------------------------------------------------------- folders
-def read_class_folders(root: PathLike) -> Dataset:
-    """Read ``<root>/<class>/*`` or ``<root>/<split>/<class>/*`` image folders."""
+def read_class_folders(root: PathLike, *, recorder: LossRecorder | None = None) -> Dataset:
+    """Read ``<root>/<class>/*`` or ``<root>/<split>/<class>/*`` image folders. Every other file under ``root``
+    (annotation files, images deeper or shallower than the layout; annokit's own ``annokit.json`` aside) is counted
+    in ``recorder`` as not read."""
     root = Path(root)
     if not root.is_dir():
         raise FormatError(root, None, "not a folder")
@@ -85,7 +87,22 @@ def read_class_folders(root: PathLike) -> Dataset:
             file_names.append(p.relative_to(root).as_posix())
             hw.append(image_hw(p))
             extras.append({"split": split} if split else {})
+    if recorder is not None:
+        _count_unread(root, set(file_names), recorder)
     return _build(file_names, hw, pairs, names, extras)
+
+
+def _count_unread(root: Path, read: set[str], rec: LossRecorder) -> None:
+    """Count the files under ``root`` that the class-folder layout did not read (a loss, first ones named)."""
+    unread = []
+    for dirpath, _, files in os.walk(root):
+        for f in files:
+            rel = (Path(dirpath) / f).relative_to(root).as_posix()
+            if rel not in read and rel != "annokit.json":
+                unread.append(rel)
+    unread.sort()
+    rec.add_many("files not read (not an image in a class folder: class-folders reads <class>/<image> or "
+                 "<split>/<class>/<image>)", len(unread), unread[:5])
 
 
 def _single_labels(ds: Dataset, rec: LossRecorder, kept_in: str | None) -> dict[int, int]:

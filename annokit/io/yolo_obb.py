@@ -8,8 +8,8 @@ nine fields: a box line or a polygon of another size in an OBB dataset is an err
 Writing nudges each normalised value by a few ulps until ``u * W`` gives the pixel value back exactly (what still
 differs is counted).
 
-The plain ``yolo`` reader refuses a dataset whose lines are all four corners (``read_yolo_keyed(task="detect")``): read as
-polygons and reduced to boxes they would lose the orientation without a word.
+The plain ``yolo`` reader refuses a dataset whose lines are all four corners (``read_yolo_keyed(task="detect")``):
+read as polygons and reduced to boxes they would lose the orientation without a word.
 """
 
 from __future__ import annotations

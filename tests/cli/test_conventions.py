@@ -10,7 +10,7 @@ from pathlib import Path
 import click
 import pytest
 
-from annokit.cli import cli
+from annokit.cli import all_commands, cli
 from tests.conftest import SAMPLE, SampleReport, run_cli_in, sample_examples
 
 # the commands this suite runs examples of (predict / predictors belong to annokit/cli/predict.py, tested there)
@@ -23,7 +23,7 @@ needs_sample = pytest.mark.skipif(not (SAMPLE / "scenes" / "pred.json").exists()
 
 
 def _commands() -> dict[str, click.Command]:
-    return dict(cli.commands)
+    return all_commands()
 
 
 @pytest.fixture(scope="module")

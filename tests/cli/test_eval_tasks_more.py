@@ -24,7 +24,7 @@ def run(argv: list[str], capsys) -> tuple[int, str, str]:
 
 
 def test_import_cli_registers_every_task_without_cycles():
-    code = ("import annokit.cli, annokit.cli._eval_tasks as t; "
+    code = ("import annokit.cli.eval, annokit.cli._eval_tasks_more, annokit.cli._eval_tasks as t; "
             "print(sorted(t.RUNNERS))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT,
                          env={"PYTHONPATH": str(ROOT), "PATH": "/usr/bin:/bin"})

@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 import annokit
-from annokit.cli import cli
+from annokit.cli import all_commands, cli
 from annokit.cli._common import run_cli
 from tests.conftest import ROOT, SAMPLE, run_cli_in, sample_examples
 
@@ -140,7 +140,7 @@ def test_usage_errors(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> Non
 @pytest.mark.parametrize("name", ["filter", "merge", "split", "sample", "remap", "dedupe"])
 def test_the_help_examples_run(name: str, tmp_path: Path) -> None:
     """Every example of --help that runs on sample_data/ (the project's convention test runs the other commands')."""
-    examples = sample_examples(cli.commands[name].epilog or "")
+    examples = sample_examples(all_commands()[name].epilog or "")
     assert examples
     for argv in examples:
         res = run_cli_in(tmp_path, [*argv, "--overwrite"])

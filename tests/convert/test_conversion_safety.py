@@ -409,3 +409,28 @@ def test_yolo_obb_refdata(refdata) -> None:
     with pytest.raises(FormatError, match="yolo-obb"):  # DOTA-style labelTxt/ beside the images
         read_dataset(refdata.path("formats", "datumaro", "roboflow_dataset", "yolo_obb"), "yolo",
                      skip_missing_splits=True)
+
+
+def test_class_folders_count_the_files_they_do_not_read(tmp_path: Path) -> None:
+    """A folder of class folders holding annotation files (here a COCO layout one level down): the JSON files are
+    counted as not read, never "nothing lost"."""
+    from annokit.convert import convert
+
+    root = tmp_path / "src"
+    (root / "cat").mkdir(parents=True)
+    Image.new("RGB", (4, 3)).save(root / "cat" / "a.png")
+    (root / "cat" / "notes.json").write_text("{}")
+    (root / "extra.txt").write_text("x")
+    rep = convert(root, tmp_path / "out.json", src_format="class-folders", dst_format="coco")
+    entry = next(e for e in rep.entries if e.kind.startswith("files not read"))
+    assert entry.count == 2 and entry.kept_in is None and "nothing lost" not in rep.headline()
+
+
+def test_a_coco_layout_folder_is_not_guessed_as_class_folders(tmp_path: Path) -> None:
+    from annokit.convert import detect_format
+
+    (tmp_path / "annotations").mkdir()
+    (tmp_path / "annotations" / "instances_train.json").write_text("{}")
+    (tmp_path / "images" / "train").mkdir(parents=True)
+    with pytest.raises(FormatError, match="convert the JSON file itself"):
+        detect_format(tmp_path)
