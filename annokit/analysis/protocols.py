@@ -26,7 +26,7 @@ from __future__ import annotations
 
 import math
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
@@ -37,9 +37,10 @@ if TYPE_CHECKING:
     from annokit._internal.progress import Progress
     from annokit.core.dataset import Dataset
     from annokit.core.instances import Instances
-    from annokit.metrics.coco import COCOResult
+    from annokit.metrics.coco import COCOParams, COCOResult
 
-__all__ = ["PROTOCOLS", "ProtocolOptions", "ProtocolReport", "evaluate_protocol", "read_predictions"]
+__all__ = ["PROTOCOLS", "ProtocolOptions", "ProtocolReport", "coco_params", "evaluate_protocol", "read_coco_inputs",
+           "read_predictions"]
 
 Protocol = Literal["coco", "lvis", "openimages", "dota", "voc07", "voc12"]
 PROTOCOLS: tuple[str, ...] = ("coco", "dota", "lvis", "openimages", "voc07", "voc12")
@@ -172,19 +173,38 @@ def _coco_summary(res: COCOResult, protocol: str, iou_type: str) -> ProtocolRepo
 
 @_protocol("coco")
 def _run_coco(gt: Path, pred: Path, o: ProtocolOptions, progress: Progress | None) -> ProtocolReport:
-    from annokit.io.coco import read_instances
-    from annokit.metrics.coco import COCOParams, evaluate
+    from annokit.metrics.coco import evaluate
 
     iou_type = o.iou_type or "bbox"
-    params = COCOParams.build(iou_type=iou_type, iou_thrs=o.iou_thrs, max_dets=o.max_dets,
-                              area_rng=list(o.area_rng) or None, kpt_oks_sigmas=o.kpt_sigmas)
-    ds = read_instances(_file(gt, "a COCO instances JSON file"), fixed=o.fixed)
+    g, (dt,) = read_coco_inputs(gt, [pred], options=o)
+    return _coco_summary(evaluate(g, dt, params=coco_params(o), fixed=o.fixed, progress=progress), "coco",
+                         iou_type)
+
+
+def coco_params(options: ProtocolOptions) -> COCOParams:
+    """The :class:`~annokit.metrics.coco.COCOParams` of protocol ``coco`` under ``options``."""
+    from annokit.metrics.coco import COCOParams
+
+    o = options
+    return COCOParams.build(iou_type=o.iou_type or "bbox", iou_thrs=o.iou_thrs, max_dets=o.max_dets,
+                            area_rng=list(o.area_rng) or None, kpt_oks_sigmas=o.kpt_sigmas)
+
+
+def read_coco_inputs(gt: str | os.PathLike[str], preds: Sequence[str | os.PathLike[str]], *,
+                     options: ProtocolOptions | None = None) -> tuple[Dataset, list[Instances]]:
+    """Protocol ``coco``'s inputs: the COCO instances file ``gt`` as ``options.iou_type`` needs it (rotated: with its
+    ``rbox`` fields) and each results file of ``preds`` read against it (:func:`read_predictions`)."""
+    from annokit.io.coco import read_instances
+
+    o = options or ProtocolOptions()
+    iou_type = o.iou_type or "bbox"
+    ds = read_instances(_file(Path(gt), "a COCO instances JSON file"), fixed=o.fixed)
     if iou_type == "rotated":
         from annokit.io.rotated import with_rboxes
 
-        ds = with_rboxes(ds, path=gt)
-    g, dt = read_predictions(_file(pred, "a COCO results JSON file"), ds, iou_type)
-    return _coco_summary(evaluate(g, dt, params=params, fixed=o.fixed, progress=progress), "coco", iou_type)
+        ds = with_rboxes(ds, path=Path(gt))
+    read = [read_predictions(_file(Path(p), "a COCO results JSON file"), ds, iou_type) for p in preds]
+    return (read[0][0] if read else ds), [dt for _, dt in read]
 
 
 @_protocol("lvis")

@@ -18,14 +18,26 @@ report into the command's output: the reference's summary, then a per-class tabl
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Literal
+from typing import TYPE_CHECKING, Any, Literal, TypeVar
+
+import click
 
 from annokit.cli._eval_tasks import EvalOutput
 from annokit.cli._format import table
 
-__all__ = ["PROTOCOLS", "ProtocolInputs", "run_protocol"]
+if TYPE_CHECKING:
+    from annokit.analysis.protocols import ProtocolReport
+
+__all__ = ["PROTOCOLS", "PAGE_PROTOCOLS", "ProtocolInputs", "page_protocol", "protocol_options", "protocol_report",
+           "refuse_folders", "run_protocol"]
+
+PAGE_PROTOCOLS = ("dota", "lvis", "openimages", "voc07", "voc12")
+"""The ``--protocol`` choices of ``annokit report`` and ``compare`` (COCO bbox / segm is their default page;
+COCO keypoints and rotated boxes come with ``--iou-type``)."""
+F = TypeVar("F", bound=Callable[..., Any])
 
 #: ``annokit.analysis.protocols.PROTOCOLS``, kept here so that ``--protocol``'s choices need not import the
 #: protocols (numpy, the metrics); tests/cli/test_lazy_cli.py checks that the two are equal.
@@ -50,15 +62,66 @@ class ProtocolInputs:
     quiet: bool = True
 
 
-def run_protocol(protocol: str, inp: ProtocolInputs) -> EvalOutput:
-    """Run one protocol; its output's metrics are the reference's keys."""
+def protocol_options(f: F) -> F:
+    """``--protocol``, ``--hierarchy``, ``--iou-mode``, ``--ap-method`` of ``annokit report`` and ``compare``."""
+    options = [
+        click.option("--protocol", type=click.Choice(PAGE_PROTOCOLS), default=None,
+                     help="A published protocol instead of COCO: its metrics and per-class table (the numbers of "
+                          "annokit eval --protocol); COCO-only sections are listed as not available."),
+        click.option("--hierarchy", type=click.Path(exists=True, dir_okay=False, path_type=Path), default=None,
+                     help="openimages: the class hierarchy JSON."),
+        click.option("--iou-mode", type=click.Choice(["continuous", "devkit"]), default=None,
+                     help="voc07/voc12: as annokit eval --iou-mode."),
+        click.option("--ap-method", type=click.Choice(["11point", "allpoint"]), default=None,
+                     help="dota: VOC07 11-point (default) or VOC12 all-point AP."),
+    ]
+    for opt in reversed(options):
+        f = opt(f)
+    return f
+
+
+def page_protocol(protocol: str | None, iou_type: str, *, src_format: str | None = None,
+                  slice_by: str | None = None, slices_file: Path | None = None) -> str | None:
+    """The protocol ``annokit report`` / ``compare`` run (``coco`` for ``--iou-type keypoints|rotated``; None:
+    their COCO bbox / segm page); refuses the options only that page takes."""
+    if protocol is None and iou_type in ("keypoints", "rotated"):
+        protocol = "coco"
+    if protocol is None:
+        return None
+    if protocol == "lvis" and iou_type not in ("bbox", "segm"):
+        raise click.UsageError("--protocol lvis takes --iou-type bbox or segm")
+    if protocol not in ("coco", "lvis") and iou_type != "bbox":
+        raise click.UsageError(f"--protocol {protocol} has no --iou-type (its own matching)")
+    if src_format is not None or slice_by is not None or slices_file is not None:
+        raise click.UsageError("--from, --slice-by and --slices: the COCO bbox / segm page only (a protocol reads "
+                               "its own inputs)")
+    return protocol
+
+
+def refuse_folders(*preds: Path) -> None:
+    """The COCO page reads one results file: a folder (a protocol's result files) is one line naming it."""
+    from annokit.errors import FormatError
+
+    for p in preds:
+        if p.is_dir():
+            raise FormatError(p, None, "expected a COCO results JSON file (a folder of result files needs "
+                                       "--protocol dota, voc07 or voc12)")
+
+
+def protocol_report(protocol: str, inp: ProtocolInputs, *, label: str = "annokit eval") -> ProtocolReport:
+    """Evaluate one protocol with a progress bar named ``label``."""
     from annokit.analysis.protocols import ProtocolOptions, evaluate_protocol
     from annokit.cli._common import ProgressBar
 
     opts = ProtocolOptions(iou_type=inp.iou_type, iou_thrs=inp.iou_thrs, max_dets=inp.max_dets,
                            area_rng=inp.area_rng, kpt_sigmas=inp.kpt_sigmas, hierarchy=inp.hierarchy,
                            iou_mode=inp.iou_mode, ap_method=inp.ap_method, fixed=inp.fixed)
-    with ProgressBar("annokit eval", None, quiet=inp.quiet) as bar:
-        rep = evaluate_protocol(protocol, inp.gt, inp.pred, options=opts, progress=bar)
+    with ProgressBar(label, None, quiet=inp.quiet) as bar:
+        return evaluate_protocol(protocol, inp.gt, inp.pred, options=opts, progress=bar)
+
+
+def run_protocol(protocol: str, inp: ProtocolInputs) -> EvalOutput:
+    """Run one protocol; its output's metrics are the reference's keys."""
+    rep = protocol_report(protocol, inp)
     text = rep.summary + "\n\n" + table(rep.per_class, list(rep.columns))
     return EvalOutput(text=text.rstrip(), metrics=rep.metrics, per_class=rep.per_class)

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, cast
 
 import click
 
@@ -18,6 +19,13 @@ from annokit.cli._common import (
     refuse_existing,
     write_json_output,
 )
+from annokit.cli._eval_protocols import (
+    ProtocolInputs,
+    page_protocol,
+    protocol_options,
+    protocol_report,
+    refuse_folders,
+)
 from annokit.cli._slices import SLICES_HELP, read_slice_options, slice_options
 from annokit.cli.report import images_folder
 
@@ -29,11 +37,15 @@ Examples:
       --names imitation,cnn --out compare/
   annokit compare --gt gt.json --pred a.json --pred b.json --pred c.json --bootstrap 2000 --seed 7 --out cmp/
   annokit compare --gt gt.json --pred a.json --pred b.json --slice-by weather --out cmp/ --json - -q
+  annokit compare --protocol dota --gt labelTxt/ --pred task1_a/ --pred task1_b/ --out cmp/
 
 Writes DIR/compare.json and DIR/compare.html (self-contained). The first --pred is the baseline: every delta is
 model - baseline, the difference of the two evaluations (the numbers annokit eval prints). Intervals: a paired
 bootstrap over images (--bootstrap resamples, reproducible with --seed; 0: none), 2.5-97.5 percentiles of the
-resampled deltas; p: two-sided bootstrap p-value. {SLICES_HELP}
+resampled deltas; p: two-sided bootstrap p-value. With --iou-type keypoints|rotated: the COCO numbers of that IoU type
+with the same bootstrap. With --protocol (lvis, openimages, dota, voc07, voc12): the protocol's metrics and
+per-class numbers (those of annokit eval --protocol) with exact deltas and no intervals ("ci95": null, "bootstrap"
+says why). {SLICES_HELP}
 """
 
 
@@ -66,11 +78,13 @@ def _summary(data: dict[str, Any], names: list[str]) -> str:
               help="Ground truth: a dataset (COCO instances JSON, or any format with --from).")
 @from_option("--gt")
 @click.option("--pred", "preds", required=True, multiple=True,
-              type=click.Path(exists=True, dir_okay=False, path_type=Path),
-              help="A model's predictions (COCO results JSON); repeat for each model, the baseline first.")
+              type=click.Path(exists=True, path_type=Path),
+              help="A model's predictions (COCO results JSON; dota: a folder of Task1 files); repeat for each model, "
+                   "the baseline first.")
 @click.option("--names", default=None, help="Comma-separated model names (default: a,b,c,...).")
-@click.option("--iou-type", type=click.Choice(["bbox", "segm"]), default="bbox", show_default=True,
-              help="Box (bbox) or mask (segm) IoU.")
+@click.option("--iou-type", type=click.Choice(["bbox", "segm", "keypoints", "rotated"]), default="bbox",
+              show_default=True, help="Box (bbox) or mask (segm) IoU; keypoints (OKS) or rotated (COCO-style "
+                                      "\"rbox\"): the COCO numbers with intervals, without TIDE, images, slices.")
 @click.option("--bootstrap", type=click.IntRange(0, 100_000), default=1000, show_default=True,
               help="Paired bootstrap resamples of the images (0: no intervals).")
 @click.option("--seed", type=int, default=0, show_default=True, help="Seed of the resamples.")
@@ -85,11 +99,14 @@ def _summary(data: dict[str, Any], names: list[str]) -> str:
               help="Most-changed images drawn on the page.")
 @click.option("--title", default=None, help="Page title.")
 @json_option("compare.json's content")
+@protocol_options
 @quiet_option
 def compare_command(gt: Path, src_format: str | None, preds: tuple[Path, ...], names: str | None,
-                    iou_type: Literal["bbox", "segm"], bootstrap: int, seed: int, fixed: bool, slice_by: str | None,
+                    iou_type: str, bootstrap: int, seed: int, fixed: bool, slice_by: str | None,
                     slices_file: Path | None, out: Path, overwrite: bool, images: Path | None, top_images: int,
-                    title: str | None, json_out: Path | None, quiet: bool) -> None:
+                    title: str | None, json_out: Path | None, protocol: str | None, hierarchy: Path | None,
+                    iou_mode: Literal["devkit", "continuous"] | None, ap_method: Literal["11point", "allpoint"] | None,
+                    quiet: bool) -> None:
     """Compare models: metric deltas with bootstrap intervals, per class, TIDE, slices, most-changed images."""
     from annokit.report.compare import compare_models, write_comparison
     from annokit.report.inputs import read_predictions
@@ -98,11 +115,22 @@ def compare_command(gt: Path, src_format: str | None, preds: tuple[Path, ...], n
         raise click.UsageError("compare needs --pred twice or more (the baseline first)")
     labels = _names(names, len(preds))
     refuse_existing(overwrite, out, json_out)
+    proto = page_protocol(protocol, iou_type, src_format=src_format, slice_by=slice_by, slices_file=slices_file)
+    if proto is not None:
+        inp = ProtocolInputs(gt=gt, pred=gt, hierarchy=hierarchy, iou_mode=iou_mode or "auto", fixed=fixed,
+                             ap_method=ap_method or "11point", quiet=quiet,
+                             iou_type=iou_type if proto in ("coco", "lvis") else None)
+        _protocol_compare(proto, inp, preds, labels or [chr(97 + i) for i in range(len(preds))], out, overwrite,
+                          title or "annokit compare: " + " vs ".join(p.name for p in preds), json_out,
+                          (bootstrap, seed))
+        return
+    refuse_folders(*preds)
     with ProgressBar("annokit compare", None, quiet=quiet) as bar:
         ds = read_instance_dataset(gt, src_format)
         read = [read_predictions(p, ds) for p in preds]
         named = read_slice_options(ds, slice_by, slices_file)
-        cmp = compare_models(ds, [r.dets for r in read], names=labels, iou_type=iou_type, bootstrap=bootstrap,
+        box_or_mask = cast(Literal["bbox", "segm"], iou_type)  # keypoints and rotated ran above
+        cmp = compare_models(ds, [r.dets for r in read], names=labels, iou_type=box_or_mask, bootstrap=bootstrap,
                              seed=seed, fixed=fixed, slices=named, top_images=top_images,
                              title=title or "annokit compare: " + " vs ".join(p.name for p in preds), progress=bar)
         notes = [f"{p.name}: {r.note()}" for p, r in zip(preds, read) if r.unevaluated]
@@ -111,3 +139,28 @@ def compare_command(gt: Path, src_format: str | None, preds: tuple[Path, ...], n
     if json_out is not None:
         write_json_output(json_out, data)
     Console.of(quiet, json_out).echo("\n\n".join([_summary(data, list(cmp.names)), *notes, f"wrote {page}"]))
+
+
+def _protocol_compare(protocol: str, inp: ProtocolInputs, preds: tuple[Path, ...], names: list[str], out: Path,
+                      overwrite: bool, title: str, json_out: Path | None, bootstrap: tuple[int, int]) -> None:
+    """``annokit compare --protocol`` (or ``--iou-type keypoints|rotated``): each model evaluated by the protocol,
+    exact deltas; paired bootstrap intervals for COCO keypoints / rotated (``bootstrap``: resamples, seed), none
+    for the other protocols (said in the JSON and on the page)."""
+    from annokit.analysis.protocols import ProtocolOptions
+    from annokit.report.protocol import compare_coco_files, compare_protocol_reports, write_protocol_comparison
+
+    if protocol == "coco":
+        with ProgressBar("annokit compare", None, quiet=inp.quiet) as bar:
+            data = compare_coco_files(inp.gt, preds, names=names, bootstrap=bootstrap[0], seed=bootstrap[1],
+                                      options=ProtocolOptions(iou_type=inp.iou_type, fixed=inp.fixed),
+                                      title=title, progress=bar)
+    else:
+        reports = [protocol_report(protocol, replace(inp, pred=p), label=f"annokit compare {n}")
+                   for p, n in zip(preds, names)]
+        data = compare_protocol_reports(reports, names, title=title)
+    page = write_protocol_comparison(data, out, overwrite=overwrite)
+    if json_out is not None:
+        write_json_output(json_out, data)
+    note = data["bootstrap"].get("note")
+    Console.of(inp.quiet, json_out).echo("\n\n".join([_summary(data, names), *([note] if note else []),
+                                                       f"wrote {page}"]))

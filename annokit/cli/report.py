@@ -7,7 +7,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Literal, TypeVar
+from typing import TYPE_CHECKING, Any, Literal, TypeVar, cast
 
 import click
 
@@ -19,6 +19,13 @@ from annokit.cli._common import (
     quiet_option,
     read_instance_dataset,
     refuse_existing,
+)
+from annokit.cli._eval_protocols import (
+    ProtocolInputs,
+    page_protocol,
+    protocol_options,
+    protocol_report,
+    refuse_folders,
 )
 from annokit.cli._slices import SLICES_HELP, read_slice_options, slice_options
 from annokit.errors import FormatError
@@ -38,12 +45,16 @@ Examples:
   annokit report --gt gt.json --pred segm.json --iou-type segm --images val2017/ --worst 24 --out rep/
   annokit report --gt VOCdevkit/VOC2007 --from voc --pred results.json --out rep/ --overwrite
   annokit report --gt gt.json --pred results.json --slice-by weather --out rep/
+  annokit report --protocol lvis --gt lvis_v1_val.json --pred results.json --out rep/
+  annokit report --gt person_keypoints.json --pred keypoints.json --iou-type keypoints --out rep/
 
 Writes DIR/report.html (self-contained: figures embedded, opens without a network), DIR/report.json (everything
 shown) and, with --tags, DIR/tags.json (every prediction and ground-truth object tagged TP / FP / FN with match,
 IoU and error). Predictions on images absent from the ground truth are counted as unevaluated. The folder appears
 whole or not at all; an existing one is replaced only with --overwrite. Slices add a table of each slice's 12 COCO
-numbers. """ + SLICES_HELP
+numbers. With --protocol (lvis, openimages, dota, voc07, voc12) or --iou-type keypoints|rotated, the page and
+report.json hold the protocol's metrics and per-class table (the numbers of annokit eval --protocol) and list the
+COCO-only sections (TIDE, error pie, PR breakdown, best-F1 outcome, gallery) as not available. """ + SLICES_HELP
 
 PLOT_KINDS = ["pr", "errors", "error-pie", "per-class-ap", "confusion", "threshold", "reliability", "box-sizes",
               "class-counts", "overlay", "breakdown"]
@@ -82,21 +93,22 @@ F = TypeVar("F", bound=Callable[..., Any])
 def page_options(*, gt_help: str = "Ground truth: a dataset (COCO instances JSON, or any format with --from).",
                  pred_help: str = "Predictions (COCO results JSON).",
                  images_help: str = "Folder of the images (default: 'images' beside --gt when present; else grey "
-                                    "canvases).") -> Callable[[F], F]:
+                                    "canvases).", iou_types: tuple[str, ...] = ("bbox", "segm"),
+                 iou_type_help: str = _IOU_TYPE_HELP, pred_dir_okay: bool = False) -> Callable[[F], F]:
     """The options of the commands that write a page from ground truth and predictions (report, explore,
     diagnose): ``--gt``, ``--from``, ``--pred``, ``--out``, ``--overwrite``, ``--images``, ``--iou-type``."""
     options = [
         click.option("--gt", "gt", required=True, type=click.Path(exists=True, path_type=Path), help=gt_help),
         from_option("--gt"),
-        click.option("--pred", "pred", required=True, type=click.Path(exists=True, dir_okay=False, path_type=Path),
-                     help=pred_help),
+        click.option("--pred", "pred", required=True,
+                     type=click.Path(exists=True, dir_okay=pred_dir_okay, path_type=Path), help=pred_help),
         click.option("--out", "out", required=True, type=click.Path(file_okay=False, path_type=Path),
                      help="Output folder (created; an existing one needs --overwrite)."),
         overwrite_option("the --out folder (once the new one is whole)"),
         click.option("--images", "images", type=click.Path(exists=True, file_okay=False, path_type=Path),
                      default=None, help=images_help),
-        click.option("--iou-type", type=click.Choice(["bbox", "segm"]), default="bbox", show_default=True,
-                     help=_IOU_TYPE_HELP),
+        click.option("--iou-type", type=click.Choice(list(iou_types)), default="bbox", show_default=True,
+                     help=iou_type_help),
     ]
 
     def apply(f: F) -> F:
@@ -113,7 +125,11 @@ def images_folder(images: Path | None, gt: Path) -> Path | None:
 
 
 @click.command(name="report", epilog=REPORT_EPILOG)
-@page_options()
+@page_options(pred_help="Predictions (COCO results JSON; dota: a folder of Task1 files; voc07 / voc12: also the "
+                        "devkit's result files).",
+              iou_types=("bbox", "segm", "keypoints", "rotated"),
+              iou_type_help=_IOU_TYPE_HELP + " keypoints: COCO keypoints (OKS); rotated: COCO-style \"rbox\" "
+                            "boxes; both give the protocol page (as --protocol).", pred_dir_okay=True)
 @click.option("--worst", "worst", type=click.IntRange(0, 500), default=12, show_default=True,
               help="Number of worst images (most FP + FN) in the gallery.")
 @click.option("--title", default=None, help="Page title (default: the predictions' file name).")
@@ -123,27 +139,51 @@ def images_folder(images: Path | None, gt: Path) -> Path | None:
               help="Classes TIDE's mAP averages: tidecv counts a class with predictions but no ground truth as AP 0 "
                    "(equal to tidecv); coco leaves it out. The page shows both values.")
 @slice_options
+@protocol_options
 @quiet_option
 def report_command(gt: Path, src_format: str | None, pred: Path, out: Path, overwrite: bool, images: Path | None,
-                   iou_type: IouType, worst: int, title: str | None, with_tags: bool,
+                   iou_type: str, worst: int, title: str | None, with_tags: bool,
                    tide_mean: Literal["tidecv", "coco"], slice_by: str | None, slices_file: Path | None,
-                   quiet: bool) -> None:
+                   protocol: str | None, hierarchy: Path | None, iou_mode: Literal["devkit", "continuous"] | None,
+                   ap_method: Literal["11point", "allpoint"] | None, quiet: bool) -> None:
     """Write an HTML report: summary, per-class table, TIDE error decomposition, figures, worst images."""
     from annokit.report.build import analyse, write_report
     from annokit.report.inputs import read_predictions
 
     refuse_existing(overwrite, out)
+    proto = page_protocol(protocol, iou_type, src_format=src_format, slice_by=slice_by, slices_file=slices_file)
+    if proto is not None:
+        if with_tags:
+            raise click.UsageError("--tags: the COCO bbox / segm page only")
+        _protocol_report(proto, ProtocolInputs(gt=gt, pred=pred, hierarchy=hierarchy, iou_mode=iou_mode or "auto",
+                                               ap_method=ap_method or "11point", quiet=quiet,
+                                               iou_type=iou_type if proto in ("coco", "lvis") else None),
+                         out, title or f"annokit report: {pred.name}", overwrite)
+        return
+    refuse_folders(pred)
     with ProgressBar("annokit report", 1 + 4 + 8 + worst + 1, quiet=quiet) as bar:
         ds = read_instance_dataset(gt, src_format)
         preds = read_predictions(pred, ds)
         slices = read_slice_options(ds, slice_by, slices_file)
         bar("reading", 1, 1)
-        data = analyse(ds, preds.dets, iou_type=iou_type, worst_n=worst, progress=bar, tide_mean=tide_mean,
-                       title=title or f"annokit report: {pred.name}", unevaluated=preds.unevaluated, slices=slices)
+        data = analyse(ds, preds.dets, iou_type=cast(IouType, iou_type), worst_n=worst, progress=bar,
+                       tide_mean=tide_mean, title=title or f"annokit report: {pred.name}",
+                       unevaluated=preds.unevaluated, slices=slices)
         path = write_report(ds, preds.dets, data, out, image_root=images_folder(images, gt), progress=bar,
                             with_tags=with_tags, overwrite=overwrite)
     note = preds.note()
     Console.of(quiet).echo(data.tide.summary_text() + (f"\n\n{note}" if note else "") + f"\n\nwrote {path}")
+
+
+def _protocol_report(protocol: str, inp: ProtocolInputs, out: Path, title: str, overwrite: bool) -> None:
+    """``annokit report --protocol`` (or ``--iou-type keypoints|rotated``): the protocol's page."""
+    from annokit.cli._format import table
+    from annokit.report.protocol import write_protocol_report
+
+    rep = protocol_report(protocol, inp, label="annokit report")
+    path = write_protocol_report(rep, out, title=title, overwrite=overwrite)
+    text = rep.summary + "\n\n" + table(rep.per_class, list(rep.columns))
+    Console.of(inp.quiet).echo(text.rstrip() + f"\n\nwrote {path}")
 
 
 # ------------------------------------------------------------------------------------------------ plot

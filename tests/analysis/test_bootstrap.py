@@ -99,3 +99,57 @@ def test_draws_are_reproducible_whatever_the_chunks() -> None:
     b = np.concatenate(list(iter_counts(7, 10, seed=3, chunk=64)))
     assert np.array_equal(a, b) and a.shape == (10, 7) and (a.sum(axis=1) == 7).all()
     assert not np.array_equal(a, np.concatenate(list(iter_counts(7, 10, seed=4))))
+
+
+def _synth(name: str, seed: int) -> tuple[dict, list]:
+    import sys
+    from pathlib import Path
+
+    sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "benchmarks"))
+    from synth_protocols_more import keypoints_data, rotated_data
+
+    d = (keypoints_data if name == "keypoints" else rotated_data)(seed, 8)
+    return d["gt"], d["results"]
+
+
+@pytest.mark.parametrize("seed", range(3))
+def test_keypoint_resamples_equal_pycocotools_on_the_resampled_dataset(seed: int) -> None:
+    """``annokit compare --iou-type keypoints`` uses the same bootstrap: OKS matching, the 10 keypoint numbers."""
+    from annokit.io.coco_keypoints import read_keypoint_results
+
+    gt, dets = _synth("keypoints", seed)
+    ds = dataset_from_coco_dict(gt)
+    acc = COCOAccumulator(ds, params=COCOParams(iou_type="keypoints")).update(read_keypoint_results(dets, ds))
+    st = acc.match_state()
+    counts = draw_counts(np.random.default_rng(seed), len(gt["images"]), 3)
+    vals = ResamplePlan(st, max_copies=int(counts.max())).values(counts)
+    for b in range(len(counts)):
+        ref = pycocotools_stats(*resampled(gt, dets, st.frame.img_ids, counts[b]), iou_type="keypoints")
+        assert ref is not None and len(ref) == 10
+        np.testing.assert_allclose(vals.metrics[b, :10], np.where(ref == -1, np.nan, ref), rtol=0, atol=1e-12,
+                                   equal_nan=True)
+
+
+@pytest.mark.parametrize("seed", range(3))
+def test_rotated_resamples_equal_an_evaluation_of_the_resampled_dataset(seed: int) -> None:
+    """``annokit compare --iou-type rotated``: against annokit's own rotated evaluation of the resampled dataset
+    (that evaluation is tested against shapely polygon IoU in tests/metrics/test_rotated_coco.py)."""
+    from annokit.io.rotated import read_rotated_results, with_rboxes
+    from annokit.metrics.coco import evaluate
+
+    gt, dets = _synth("rotated", seed)
+    params = COCOParams(iou_type="rotated")
+
+    def read(g: dict, d: list):
+        ds = with_rboxes(dataset_from_coco_dict(g))
+        return ds, read_rotated_results(d, ds)
+
+    g, d = read(gt, dets)
+    acc = COCOAccumulator(g, params=params).update(d)
+    st = acc.match_state()
+    counts = draw_counts(np.random.default_rng(seed), len(gt["images"]), 3)
+    vals = ResamplePlan(st, max_copies=int(counts.max())).values(counts)
+    for b in range(len(counts)):
+        ref = evaluate(*read(*resampled(gt, dets, st.frame.img_ids, counts[b])), params=params).stats
+        np.testing.assert_allclose(vals.metrics[b, :12], np.where(ref == -1, np.nan, ref), rtol=0, atol=1e-12,
+                                   equal_nan=True)
