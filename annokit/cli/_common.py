@@ -139,6 +139,34 @@ def from_option(what: str = "the dataset") -> Callable[[F], F]:
                         help=f"Format of {what} (default: recognised from the path; `annokit formats` lists them).")
 
 
+def dataset_argument(f: F) -> F:
+    """``[FORMAT] PATH``: a dataset, its format optionally named first (``annokit validate voc VOC2007``, the form
+    of annokit's first releases) or by ``--from``; the callback gives ``(path, format or None)``."""
+    return click.argument("dataset", nargs=-1, required=True, metavar="[FORMAT] PATH", callback=_format_and_path)(f)
+
+
+def _format_and_path(ctx: click.Context, param: click.Parameter, value: tuple[str, ...]
+                     ) -> tuple[Path, str | None]:
+    if len(value) > 2:
+        raise click.BadParameter(f"expected [FORMAT] PATH, got {len(value)} values", ctx, param)
+    fmt = value[0] if len(value) == 2 else None
+    if fmt is not None and fmt not in FORMAT_NAMES:
+        import difflib
+
+        close = difflib.get_close_matches(fmt, FORMAT_NAMES, n=1)
+        hint = f" (did you mean {close[0]!r}?)" if close else ""
+        raise click.BadParameter(f"{fmt!r} is not a format{hint}; `annokit formats` lists them", ctx, param)
+    path = click.Path(exists=True, path_type=Path).convert(value[-1], param, ctx)
+    return path, fmt
+
+
+def one_format(positional: str | None, option: str | None) -> str | None:
+    """The format named before PATH or by ``--from`` (both: they must agree)."""
+    if positional is not None and option is not None and positional != option:
+        raise click.UsageError(f"the format is named twice: {positional!r} before PATH and --from {option}")
+    return positional if positional is not None else option
+
+
 def quiet_option(f: F) -> F:
     """``-q/--quiet``."""
     return click.option("--quiet", "-q", is_flag=True, default=False, help="Print nothing but errors.")(f)

@@ -9,9 +9,11 @@ import click
 
 from annokit.cli._common import (
     Console,
+    dataset_argument,
     format_names,
     from_option,
     json_option,
+    one_format,
     overwrite_option,
     quiet_option,
     refuse_existing,
@@ -142,25 +144,27 @@ VALIDATE_EPILOG = """\b
 Examples:
   annokit validate sample_data/scenes/gt.json
   annokit validate VOCdevkit/VOC2007 --from voc
+  annokit validate voc VOCdevkit/VOC2007           # the same: the format may come before PATH
   annokit validate my_yolo_dataset/ --json problems.json
 
 Exit status: 0 when there is no error (warnings allowed), 1 when there are errors."""
 
 
 @click.command(name="validate", epilog=VALIDATE_EPILOG)
-@click.argument("path", type=click.Path(exists=True, path_type=Path))
+@dataset_argument
 @from_option("PATH")
 @json_option("the problems")
 @click.option("--max", "max_shown", type=int, default=200, show_default=True, help="Print at most this many.")
 @overwrite_option("the --json file")
 @quiet_option
-def validate_command(path: Path, src_format: str | None, json_out: Path | None, max_shown: int, overwrite: bool,
-                     quiet: bool) -> None:
+def validate_command(dataset: tuple[Path, str | None], src_format: str | None, json_out: Path | None,
+                     max_shown: int, overwrite: bool, quiet: bool) -> None:
     """Check the dataset PATH against its format; print every problem with its place."""
     from annokit.convert import validate
 
+    path, named = dataset
     refuse_existing(overwrite, json_out)
-    probs = validate(path, resolve_format(path, src_format))
+    probs = validate(path, resolve_format(path, one_format(named, src_format)))
     out = Console.of(quiet, json_out)
     for pr in probs[:max_shown]:
         out.echo(str(pr))
@@ -178,21 +182,24 @@ STATS_EPILOG = """\b
 Examples:
   annokit stats sample_data/scenes/gt.json
   annokit stats VOCdevkit/VOC2007 --from voc --json stats.json
+  annokit stats voc VOCdevkit/VOC2007 --json stats.json   # the format may come before PATH
   annokit stats sample_data/scenes/gt.json --json - -q"""
 
 
 @click.command(name="stats", epilog=STATS_EPILOG)
-@click.argument("path", type=click.Path(exists=True, path_type=Path))
+@dataset_argument
 @from_option("PATH")
 @json_option("the statistics")
 @overwrite_option("the --json file")
 @quiet_option
-def stats_command(path: Path, src_format: str | None, json_out: Path | None, overwrite: bool, quiet: bool) -> None:
+def stats_command(dataset: tuple[Path, str | None], src_format: str | None, json_out: Path | None, overwrite: bool,
+                  quiet: bool) -> None:
     """Print counts per class, the box size distribution and the images without labels."""
     from annokit.convert import read_dataset, stats
 
+    path, named = dataset
     refuse_existing(overwrite, json_out)
-    s = stats(read_dataset(path, resolve_format(path, src_format)))
+    s = stats(read_dataset(path, resolve_format(path, one_format(named, src_format))))
     Console.of(quiet, json_out).echo(_stats_text(s))
     if json_out is not None:
         write_json_output(json_out, s)

@@ -528,7 +528,28 @@ def _top_lists(p: Path, data: Any, problems: Problems) -> tuple[list[Any], list[
     if not all(isinstance(x, list) and set(map(type, x)) <= {dict} for x in lists):
         problems.check(TOP, data, p, "")
     images, cats, anns = (x if isinstance(x, list) else [] for x in lists)
+    kind = _other_kind(anns)
+    if kind is not None:
+        problems.error(p, "annotations[0]", kind)
+        return images, cats, []
     return images, cats, anns
+
+
+def _other_kind(anns: Any) -> str | None:
+    """What a COCO-layout file whose annotations are not objects holds (judged by its first annotation), said so
+    that a user knows what annokit does not read: panoptic segments, captions, image-level labels."""
+    first = anns[0] if isinstance(anns, list) and anns and isinstance(anns[0], dict) else {}
+    if not first or "bbox" in first or "segmentation" in first:
+        return None
+    if "segments_info" in first:
+        return "a COCO panoptic file (segments_info, no bbox): read it as coco-panoptic"
+    if "caption" in first:
+        return ("a COCO captions file (caption, no bbox): annokit reads object annotations; the captions are not "
+                "read")
+    if "category_id" in first:
+        return ("image-level labels (category_id without bbox or segmentation, as datumaro's coco_labels): annokit "
+                "reads object annotations; write image labels as class-csv or class-folders")
+    return None
 
 
 def _extras(items: list[dict[str, Any]], known: set[str]) -> list[dict[str, Any]] | None:
@@ -707,7 +728,10 @@ def validate_coco(path: PathLike) -> list[Problem]:
     problems = Problems(collect=True)
     with problems.guard(p):
         data = load_json(p)
+        n_problems = len(problems.items)
         images, cats, anns = _top_lists(p, data, problems)
+        if len(problems.items) > n_problems and isinstance(data, dict) and _other_kind(data.get("annotations")):
+            return problems.items  # not object annotations: one line says what the file holds
         if not (isinstance(data, dict) and isinstance(data.get("images"), list) and
                 isinstance(data.get("categories"), list) and isinstance(data.get("annotations", []), list)):
             return problems.items  # no lists to check record by record

@@ -41,13 +41,13 @@ _NUMBER_TYPES = {int, float}
 
 
 def _declared_k(labels: LabelSet | None) -> dict[int, tuple[int, str]]:
-    """``{category id: (K, name)}`` of the categories that list their keypoint names."""
+    """``{category id: (K, name)}`` of the categories that list their keypoint names (a non-empty list)."""
     out: dict[int, tuple[int, str]] = {}
     if labels is None or labels.extras is None:
         return out
     for cid, name, ex in zip(labels.ids.tolist(), labels.names, labels.extras):
         names = (ex or {}).get("keypoints")
-        if isinstance(names, list):
+        if isinstance(names, list) and names:  # an empty list names nothing (datumaro writes one): K from the data
             out[int(cid)] = (len(names), name)
     return out
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import orjson
+import pytest
 from click.testing import CliRunner
 
 from annokit.cli import cli
@@ -137,3 +138,19 @@ def test_validate_png_and_cityscapes(tmp_path: Path, capsys) -> None:
     rc, out, _ = _run(["validate", str(tmp_path / "c")], capsys)
     assert rc == 1 and "objects[0].label: 'unicorn' is not a Cityscapes label" in out
     assert "objects[1].polygon: fewer than 3 points" in out
+
+
+def test_validate_and_stats_take_the_format_before_the_path(capsys: pytest.CaptureFixture[str]) -> None:
+    """``annokit validate FORMAT PATH`` (annokit's first form) is ``validate PATH --from FORMAT``; a misspelt
+    format, or two formats that differ, is one usage line (exit 2)."""
+    gt = "sample_data/scenes/gt.json"
+    assert run_cli(cli, ["validate", "coco", gt]) == 0
+    assert "0 errors" in capsys.readouterr().out
+    assert run_cli(cli, ["stats", "coco", gt, "-q", "--json", "-"]) == 0
+    assert orjson.loads(capsys.readouterr().out)["images"] == 48
+    assert run_cli(cli, ["validate", "cooc", gt]) == 2
+    assert "did you mean 'coco'" in capsys.readouterr().err
+    assert run_cli(cli, ["validate", "voc", gt, "--from", "coco"]) == 2
+    assert "named twice" in capsys.readouterr().err
+    assert run_cli(cli, ["validate", "coco", "no/such/file.json"]) == 2
+    assert "does not exist" in capsys.readouterr().err
