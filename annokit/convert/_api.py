@@ -229,11 +229,22 @@ def _guard_canvas(ds: Dataset, spec: FormatSpec[Any, Any], max_pixels: int) -> N
                      where=f"images[{i}] ({im.file_names[i]})")
 
 
+def _keypoint_losses(ds: Dataset, spec: FormatSpec[Any, Any], rec: LossRecorder) -> None:
+    """The objects whose keypoints a format without keypoints drops (not kept in the sidecar either)."""
+    a = ds.annotations
+    if a.keypoints is None or spec.keypoints:
+        return
+    rows = np.flatnonzero(a.keypoints.reshape(len(a), -1).any(axis=1))
+    rec.add_many(f"keypoints dropped: {spec.name} has no keypoints", len(rows),
+                 [f"annotation id {int(a.ids[r])}" for r in rows[:5]])
+
+
 def _write(ds: Dataset, dst: Path, spec: FormatSpec[Any, Any], rec: LossRecorder, *, sidecar: bool,
            overwrite: bool, strict: bool, options: FormatOptions, max_pixels: int = MAX_PIXELS) -> None:
     if spec.writer is None:
         raise FormatError(dst, None, f"format {spec.name!r} is read-only")
     _guard_canvas(ds, spec, max_pixels)
+    _keypoint_losses(ds, spec, rec)
     kept_in = SIDECAR if (sidecar and spec.sidecar) else None
     if spec.folder:
         with atomic_dir(dst, overwrite=overwrite) as tmp:

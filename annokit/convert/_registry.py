@@ -50,7 +50,7 @@ class FormatSpec(Generic[RO, WO]):
     (``folder``: a folder, else a file; ``sidecar``: the folder may carry ``annokit.json`` for what the format has
     no field for; ``derived_boxes``: its boxes are the extent of its masks; ``canvas``: the writer draws an image-sized
     canvas for every image (``"all"``) or for the images with masks (``"masks"``), so declared sizes are guarded
-    against the pixel limit first)."""
+    against the pixel limit first; ``keypoints``: the writer writes the keypoints column)."""
 
     name: str
     description: str
@@ -63,6 +63,7 @@ class FormatSpec(Generic[RO, WO]):
     sidecar: bool = False
     derived_boxes: bool = False
     canvas: Literal["none", "masks", "all"] = "none"
+    keypoints: bool = False
 
     @property
     def options(self) -> tuple[str, ...]:
@@ -236,9 +237,10 @@ def _validate_voc(path: Path) -> list[Problem]:
 
 
 register(FormatSpec("coco", "COCO instances JSON (boxes, polygons, RLE, crowd; scores kept as a 'score' field)",
-                    CocoReadOptions, NoOptions, _coco_read, _coco_write, _validate_coco, folder=False))
+                    CocoReadOptions, NoOptions, _coco_read, _coco_write, _validate_coco, folder=False, keypoints=True))
 register(FormatSpec("coco-results", "COCO results JSON (a list of detections; --gt gives images and categories)",
-                    CocoResultsReadOptions, NoOptions, _coco_results_read, _coco_results_write, folder=False))
+                    CocoResultsReadOptions, NoOptions, _coco_results_read, _coco_results_write, folder=False,
+                    keypoints=True))
 register(FormatSpec("voc", "Pascal VOC folder: Annotations/*.xml, ImageSets/Main, labelmap.txt",
                     VocReadOptions, VocWriteOptions, _voc_read, _voc_write, _validate_voc, sidecar=True,
                     canvas="masks"))

@@ -53,3 +53,17 @@ def test_an_empty_keypoint_name_list_does_not_fix_k(tmp_path: Path) -> None:
     cats[0]["keypoints"] = ["nose", "eye"]  # a list that names keypoints still fixes K
     with pytest.raises(FormatError, match="expected 6"):
         read_instances(_write(tmp_path, [ann], cats))
+
+
+@pytest.mark.parametrize("fmt", ["voc", "yolo", "labelme"])
+def test_keypoints_a_format_cannot_hold_are_counted_as_lost(tmp_path: Path, fmt: str) -> None:
+    from annokit.convert import convert
+
+    ann = {"id": 7, "image_id": 5, "category_id": 1, "bbox": [2, 2, 3, 1], "area": 3, "iscrowd": 0,
+           "keypoints": [0, 0, 0, 2, 2, 2], "num_keypoints": 1}
+    src = _write(tmp_path, [ann])
+    rep = convert(src, tmp_path / fmt, src_format="coco", dst_format=fmt)
+    entry = next(e for e in rep.entries if e.kind.startswith("keypoints dropped"))
+    assert entry.count == 1 and entry.kept_in is None and "annotation id 7" in entry.examples
+    assert not any(e.kind.startswith("keypoints") for e in
+                   convert(src, tmp_path / "back.json", src_format="coco", dst_format="coco").entries)
