@@ -139,9 +139,9 @@ class Instances(FrozenModel):
     def _keypoints(cls, v: Any) -> FloatArray | None:
         if v is None:
             return None
-        arr = as_array(v, "keypoints", np.float64, 3) if np.ndim(v) != 1 else as_array(
-            np.reshape(np.asarray(v, dtype=np.float64), (0, 0, 3)) if np.size(v) == 0 else v, "keypoints",
-            np.float64, 3)
+        if np.ndim(v) == 1 and np.size(v) == 0:  # no objects: (0, 0, 3)
+            v = np.zeros((0, 0, 3))
+        arr = as_array(v, "keypoints", np.float64, 3)
         if arr.shape[2] != 3:
             raise ValidationError(f"keypoints: expected shape (N, K, 3) [x, y, v], got {arr.shape}")
         bad = ~np.isfinite(arr).all(axis=(1, 2))
