@@ -27,6 +27,7 @@ CASES: list[tuple[str, dict[str, object]]] = [
                         "png", "cityscapes", "coco-panoptic", "labelme", "cvat", "createml", "class-csv",
                         "coco-results")),
     ("voc", {"images": IMAGES}), ("yolo", {"images": IMAGES}), ("yolo", {"precision": 6}),
+    ("class-folders", {"images": IMAGES}),
 ]
 
 
