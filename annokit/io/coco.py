@@ -553,6 +553,8 @@ def _other_kind(anns: Any) -> str | None:
 
 
 def _extras(items: list[dict[str, Any]], known: set[str]) -> list[dict[str, Any]] | None:
+    if all(map(known.issuperset, items)):  # the common case, checked without a Python call per record
+        return None
     out = [{k: v for k, v in it.items() if k not in known} for it in items]
     return out if any(out) else None
 

@@ -473,6 +473,10 @@ def _label_lines(lab: Path, lines: list[str], i: int, hw: tuple[int, int], ncls:
     """The rules of a label file, line by line: a class index in ``0..ncls - 1``, then 4 finite numbers (a box;
     a fifth is a confidence) or an even count >= 6 (a polygon); each usable line appended to ``rows``. Returns
     the first line (1-based) with a negative coordinate, 0 when none."""
+    if not problems.collect:
+        bulk = _box_lines_bulk(lines, i, ncls, rows)
+        if bulk is not None:
+            return bulk
     h, w = hw
     negative = 0
     for j, line in enumerate(lines):
@@ -511,6 +515,33 @@ def _label_lines(lab: Path, lines: list[str], i: int, hw: tuple[int, int], ncls:
         if not negative and min(vals) < 0:
             negative = j + 1
     return negative
+
+
+def _box_lines_bulk(lines: list[str], i: int, ncls: int, rows: _Rows) -> int | None:
+    """:func:`_label_lines` for the common file, in bulk: every line ``class cx cy w h`` with a class in range,
+    finite numbers and no negative extent (what the reader keeps of such a file, the same values); None when a
+    line is anything else (blank, a score, a polygon, an error), so that the line-by-line rules decide."""
+    toks = [ln.split() for ln in lines]
+    if not all(len(t) == 5 for t in toks):
+        return None
+    try:
+        cls = list(map(int, [t[0] for t in toks]))
+        vals = np.array(list(map(float, [x for t in toks for x in t[1:]])), dtype=np.float64).reshape(-1, 4)
+    except ValueError:
+        return None
+    c = np.array(cls, dtype=np.int64)
+    if not (((c >= 0) & (c < ncls)).all() and np.isfinite(vals).all() and (vals[:, 2:] >= 0).all()):
+        return None
+    n = len(toks)
+    rows.lines += range(1, n + 1)
+    rows.img += [i] * n
+    rows.cls += cls
+    rows.boxes += vals.tolist()
+    rows.polygon += [False] * n
+    rows.scores += [math.nan] * n
+    rows.segs += [None] * n
+    neg = np.flatnonzero((vals < 0).any(axis=1))
+    return int(neg[0]) + 1 if len(neg) else 0
 
 
 def _box_warning(vals: list[float], lab: Path, where: str, problems: Problems) -> None:
