@@ -72,10 +72,10 @@ def _nudge_axis(lo: np.ndarray, hi: np.ndarray, size: np.ndarray, steps: int = 4
         lo_b, hi_b, s_b = lo[bad], hi[bad], size[bad]
         found = np.zeros(len(bad), dtype=bool)
         offs = sorted(range(-steps, steps + 1), key=abs)
+        e_near = [_ulps(e0, j) for j in offs]  # made once, not once per centre step
         for i in offs:
             ci = _ulps(c0, i)
-            for j in offs:
-                ej = _ulps(e0, j)
+            for ej in e_near:
                 hit = ~found & (s_b * (ci - ej / 2) == lo_b) & (s_b * (ci + ej / 2) == hi_b)
                 if hit.any():
                     c0 = np.where(hit, ci, c0)
