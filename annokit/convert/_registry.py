@@ -374,7 +374,7 @@ register(FormatSpec("cityscapes", "Cityscapes gtFine: polygons JSON (+ labelIds 
 def _pan_read(path: Path, rec: LossRecorder, opts: PanopticReadOptions, sidecar: bool) -> tuple[Dataset, None]:
     from annokit.io.panoptic_convert import read_panoptic_dataset
 
-    return read_panoptic_dataset(path, opts.png_dir), None
+    return read_panoptic_dataset(path, opts.png_dir, recorder=rec), None
 
 
 def _pan_write(ds: Dataset, path: Path, rec: LossRecorder, opts: PanopticWriteOptions, kept_in: str | None) -> None:
