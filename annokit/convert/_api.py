@@ -45,13 +45,14 @@ def formats() -> list[FormatSpec[Any, Any]]:
 def detect_format(path: PathLike) -> str:
     """The name of the format ``path`` is in, recognised from its layout (and, for JSON, its top-level keys).
 
-    A folder annokit wrote says its format in its ``annokit.json``; otherwise: ``Annotations/`` is VOC, ``obj.data``
-    Darknet, ``[<split>/]label_2/`` KITTI, ``[<split>/]labelTxt/`` DOTA, ``*-annotations-bbox.csv`` Open Images,
-    ``data.yaml`` or ``labels/`` YOLO, ``gtFine/`` Cityscapes, ``masks/`` or ``instances/`` PNG masks, a JSON
-    beside a folder of the same name COCO panoptic, folders of images class folders. A JSON file is COCO instances
-    (an object with ``images``), COCO panoptic (``segments_info`` in its annotations), COCO results (a list),
-    LabelMe (``shapes`` and ``imagePath``) or CreateML (``*.createml.json``); a ``.csv`` is class-csv, an ``.xml``
-    CVAT; a folder with ``annotations.xml`` is CVAT, with ``*.createml.json`` CreateML, with LabelMe JSONs
+    A folder annokit wrote says its format in its ``annokit.json``; otherwise: ``obj.names`` without ``data.yaml``
+    is Darknet (datumaro's loose layouts), ``Annotations/`` VOC, ``obj.data`` Darknet, ``[<split>/]label_2/`` KITTI,
+    ``[<split>/]labelTxt/`` DOTA, ``*-annotations-bbox.csv`` Open Images, ``data.yaml`` or ``labels/`` YOLO,
+    ``gtFine/`` Cityscapes, ``masks/`` or ``instances/`` PNG masks, a JSON beside a folder of the same name COCO
+    panoptic, folders of images class folders. A JSON file is COCO instances (an object with ``images``), COCO
+    panoptic (``segments_info`` in its annotations), COCO results (a list), LabelMe (``shapes`` and ``imagePath``)
+    or CreateML (``*.createml.json``); a ``.csv`` is class-csv, an ``.xml`` CVAT; a folder with ``annotations.xml``
+    is CVAT, with ``*.createml.json`` CreateML, with LabelMe JSONs
     LabelMe. Anything else is a :class:`FormatError` that asks for the format by name.
 
     >>> detect_format("sample_data/scenes/gt.json")
@@ -86,6 +87,8 @@ def _detect_folder(p: Path) -> str | None:
                 return str(tag["format"])
         except (orjson.JSONDecodeError, OSError, AttributeError):
             pass
+    if (p / "obj.names").is_file() and not (p / "data.yaml").is_file():
+        return "darknet"  # datumaro's loose Darknet layouts: obj.names with Annotations/*.txt or labels/<split>/
     if (p / "Annotations").is_dir():
         return "voc"
     more = _detect_more(p)

@@ -172,3 +172,14 @@ def test_missing_split_is_an_error_or_with_the_flag_a_counted_loss(tmp_path: Pat
     rc = run_cli(cli, ["convert", str(root), str(tmp_path / "o.json"), "--from", "darknet", "--skip-missing-splits"])
     out = capsys.readouterr().out
     assert rc == 0 and "split skipped" in out and "valid: " in out and "nothing lost" not in out
+
+
+@pytest.mark.parametrize("layout", ["labels", "annotations"])
+def test_loose_layouts_are_recognised_as_darknet(refdata, layout: str) -> None:
+    """``obj.names`` without ``obj.data`` (datumaro's loose layouts, with ``labels/`` or ``Annotations/*.txt``) is
+    Darknet, not YOLO ("no data.yaml") or VOC ("no Annotations/*.xml")."""
+    from annokit.convert import detect_format
+
+    root = refdata.path("formats", "datumaro", "yolo_dataset", layout)
+    assert detect_format(root) == "darknet"
+    assert len(read_dataset(root, detect_format(root)).annotations) > 0
