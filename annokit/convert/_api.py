@@ -52,8 +52,8 @@ def detect_format(path: PathLike) -> str:
     panoptic, folders of images class folders. A JSON file is COCO instances (an object with ``images``), COCO
     panoptic (``segments_info`` in its annotations), COCO results (a list), LabelMe (``shapes`` and ``imagePath``)
     or CreateML (``*.createml.json``); a ``.csv`` is class-csv, an ``.xml`` CVAT; a folder with ``annotations.xml``
-    is CVAT, with ``*.createml.json`` CreateML, with LabelMe JSONs
-    LabelMe. Anything else is a :class:`FormatError` that asks for the format by name.
+    is CVAT, with ``*.createml.json`` CreateML, with LabelMe JSONs LabelMe.
+    Anything else is a :class:`FormatError` that asks for the format by name.
 
     >>> detect_format("sample_data/scenes/gt.json")
     'coco'
