@@ -527,9 +527,9 @@ def _box_lines_bulk(lines: list[str], i: int, ncls: int, rows: _Rows) -> int | N
     try:
         cls = list(map(int, [t[0] for t in toks]))
         vals = np.array(list(map(float, [x for t in toks for x in t[1:]])), dtype=np.float64).reshape(-1, 4)
-    except ValueError:
+        c = np.array(cls, dtype=np.int64)
+    except (ValueError, OverflowError):  # not numbers, or a class index beyond 64 bits: the line rules say which
         return None
-    c = np.array(cls, dtype=np.int64)
     if not (((c >= 0) & (c < ncls)).all() and np.isfinite(vals).all() and (vals[:, 2:] >= 0).all()):
         return None
     n = len(toks)
