@@ -356,7 +356,8 @@ def reconcile(fds: Dataset, fkeys: list[str], sds: Dataset, skeys: list[str], re
     whose objects differ, and new images, are taken from the format alone (warned).
     """
     fcat = _category_map(fds, sds)
-    if not fcat and len(fds.categories) or any(v is None for v in fcat.values()):
+    used = set(fds.annotations.labels.tolist())  # a layout may list classes no object uses (Cityscapes' table)
+    if not fcat and used or any(fcat.get(u) is None for u in used):
         _warn(rec, f"{source / SIDECAR}: its categories differ from the dataset's; ignored")
         return fds
     pr = _pair(fds, fkeys, sds, skeys, fcat, slotted)

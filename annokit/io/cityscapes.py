@@ -513,10 +513,11 @@ def write_cityscapes_into(ds: Dataset, root: Path, *, recorder: LossRecorder | N
         targets.append(root / "leftImg8bit" / sp / f"{stem}_leftImg8bit{ext}")
     if images is not None:
         copy_images(ds, images, targets, rec)
-    rec.add_many("objects of classes Cityscapes does not have dropped", dropped.other, dropped.other_examples,
-                 kept_in=kept_in)
-    rec.add_many("RLE mask has no polygon form: dropped from the JSON", dropped.rle, kept_in=kept_in)
-    rec.add_many("object without a polygon dropped", dropped.none, kept_in=kept_in)
+    # objects the JSON does not hold are lost even with the sidecar: reading back, an image's objects are the
+    # format's (the sidecar fills in the fields of the objects the files still hold)
+    rec.add_many("objects of classes Cityscapes does not have dropped", dropped.other, dropped.other_examples)
+    rec.add_many("RLE mask has no polygon form: dropped from the JSON", dropped.rle)
+    rec.add_many("object without a polygon dropped", dropped.none)
     rec.add_many("multi-part polygon written as one object per part", dropped.multi, kept_in=kept_in)
     rec.add_many("boxes, areas and ids dropped: Cityscapes keeps polygons only", len(a), kept_in=kept_in)
     if a.scores is not None:
