@@ -50,7 +50,9 @@ class FormatSpec(Generic[RO, WO]):
     (``folder``: a folder, else a file; ``sidecar``: the folder may carry ``annokit.json`` for what the format has
     no field for; ``derived_boxes``: its boxes are the extent of its masks; ``canvas``: the writer draws an image-sized
     canvas for every image (``"all"``) or for the images with masks (``"masks"``), so declared sizes are guarded
-    against the pixel limit first; ``keypoints``: the writer writes the keypoints column)."""
+    against the pixel limit first; ``keypoints``: the writer writes the keypoints column; ``label_table``: the
+    reader lists a fixed label table whatever the data uses, Cityscapes', so its unused categories do not stop the
+    sidecar from applying)."""
 
     name: str
     description: str
@@ -64,6 +66,7 @@ class FormatSpec(Generic[RO, WO]):
     derived_boxes: bool = False
     canvas: Literal["none", "masks", "all"] = "none"
     keypoints: bool = False
+    label_table: bool = False
 
     @property
     def options(self) -> tuple[str, ...]:
@@ -367,7 +370,7 @@ def _validate_cityscapes(path: Path) -> list[Problem]:
 
 register(FormatSpec("cityscapes", "Cityscapes gtFine: polygons JSON (+ labelIds / instanceIds PNGs drawn exactly as "
                     "the official scripts)", NoOptions, CityscapesWriteOptions, _cs_read, _cs_write,
-                    _validate_cityscapes, sidecar=True, canvas="all"))
+                    _validate_cityscapes, sidecar=True, canvas="all", label_table=True))
 
 
 # ----------------------------------------------------------------------------------------------- COCO panoptic

@@ -346,18 +346,22 @@ def _warn(rec: LossRecorder, msg: str) -> None:
 
 
 def reconcile(fds: Dataset, fkeys: list[str], sds: Dataset, skeys: list[str], rec: LossRecorder,
-              source: Path, *, derived_boxes: bool = False, slotted: bool = False) -> Dataset:
+              source: Path, *, derived_boxes: bool = False, slotted: bool = False, label_table: bool = False
+              ) -> Dataset:
     """The format's dataset ``fds`` completed from the sidecar's ``sds`` wherever they agree, image by image.
 
     Images pair by key. Objects pair in order within an image whose object count is the sidecar's (and whose
     paired categories agree), or by the reader's ``_annokit_slot`` (the object's position among the image's
     objects as written) where a format cannot show every object (a mask fully covered by a later one, ``slotted``).
-    ``derived_boxes``: the format's boxes are the extent of its masks, so the sidecar's boxes are kept. Images
+    ``derived_boxes``: the format's boxes are the extent of its masks, so the sidecar's boxes are kept.
+    ``label_table``: the format lists a fixed table of classes (Cityscapes'), so only the categories its objects use
+    must be the sidecar's; otherwise every category it lists must be (one listed beyond the sidecar's was added by
+    hand: the sidecar is then ignored, with a warning). Images
     whose objects differ, and new images, are taken from the format alone (warned).
     """
     fcat = _category_map(fds, sds)
-    used = set(fds.annotations.labels.tolist())  # a layout may list classes no object uses (Cityscapes' table)
-    if not fcat and used or any(fcat.get(u) is None for u in used):
+    need = set(fds.annotations.labels.tolist()) if label_table else set(fds.categories.ids.tolist())
+    if not fcat and need or any(fcat.get(u) is None for u in need):
         _warn(rec, f"{source / SIDECAR}: its categories differ from the dataset's; ignored")
         return fds
     pr = _pair(fds, fkeys, sds, skeys, fcat, slotted)
