@@ -288,6 +288,60 @@ def threshold_table(need: np.ndarray, npig: np.ndarray) -> tuple[np.ndarray, np.
 
 
 @dataclass(frozen=True)
+class _Flat:
+    """The plan as the compiled loop reads it (contiguous int64 arrays, in the order of
+    :func:`~annokit.analysis._bootstrap_kernel.chunk_sums`' arguments after ``rec_thrs``): ``shape`` (K, A, T);
+    ``item_lo`` ``(K + 1,)`` where each category's items start; the items' ``img`` and ``copy``; ``in_range``
+    ``(A * X,)``; the gap matrix as CSR (``g_ptr``, ``g_img``, ``g_val``); the corrections (``c_item`` numbered
+    within its category, ``c_sign``) and where each segment's start (``c_lo`` ``(S + 1,)``); the true positives'
+    items (``ev_item``, within the category); per run ``end`` and where it reads the running counts (``p_loc``,
+    the item within its category) and the corrections (``c_loc``, 0 or one past the correction within its
+    segment); ``r_lo`` ``(S + 1,)`` where each segment's runs start."""
+
+    shape: np.ndarray
+    item_lo: np.ndarray
+    img: np.ndarray
+    copy: np.ndarray
+    in_range: np.ndarray
+    g_ptr: np.ndarray
+    g_img: np.ndarray
+    g_val: np.ndarray
+    c_item: np.ndarray
+    c_sign: np.ndarray
+    c_lo: np.ndarray
+    ev_item: np.ndarray
+    end: np.ndarray
+    p_loc: np.ndarray
+    c_loc: np.ndarray
+    r_lo: np.ndarray
+
+    @classmethod
+    def of(cls, items: _Items, ct: _Counted, r: _Runs, shape: tuple[int, int, int]) -> _Flat:
+        def i64(a: np.ndarray) -> np.ndarray:
+            return np.ascontiguousarray(a, dtype=np.int64)
+
+        K, A, T = shape
+        X, S = len(items), A * T * K
+        item_lo = np.searchsorted(items.cat, np.arange(K + 1))
+        local = np.arange(X) - item_lo[items.cat]  # every item's number within its category
+        g = ct.gaps.tocsr()
+        g.sum_duplicates()
+        c_lo = np.r_[ct.c_starts, len(ct.c_item)]
+        run_lo = np.searchsorted(r.seg, np.arange(S + 1))
+        run_seg = np.repeat(np.arange(S), np.diff(run_lo))
+        c_loc = np.where(r.c_idx > 0, r.c_idx - c_lo[run_seg], 0)
+        return cls(shape=i64(np.array(shape)), item_lo=i64(item_lo), img=i64(items.img), copy=i64(items.copy),
+                   in_range=ct.in_range.ravel().astype(np.int64), g_ptr=i64(g.indptr), g_img=i64(g.indices),
+                   g_val=g.data.astype(np.float64), c_item=i64(local[ct.c_item]), c_sign=ct.c_sign.astype(np.float64), c_lo=i64(c_lo),
+                   ev_item=i64(local[r.ev_item]), end=i64(r.end), p_loc=i64(local[r.p_idx % max(X, 1)]),
+                   c_loc=i64(c_loc), r_lo=i64(run_lo))
+
+    def arrays(self) -> tuple[np.ndarray, ...]:
+        return (self.shape, self.item_lo, self.img, self.copy, self.in_range, self.g_ptr, self.g_img, self.g_val,
+                self.c_item, self.c_sign, self.c_lo, self.ev_item, self.end, self.p_loc, self.c_loc, self.r_lo)
+
+
+@dataclass(frozen=True)
 class MaxDetsPlan:
     """Everything a resample's precision at one ``maxDets`` needs that does not depend on the resample."""
 
@@ -296,6 +350,7 @@ class MaxDetsPlan:
     items: _Items
     counted: _Counted
     runs: _Runs
+    flat: _Flat
 
     @classmethod
     def build(cls, state: MatchState, max_dets: int, max_copies: int) -> MaxDetsPlan:
@@ -308,7 +363,24 @@ class MaxDetsPlan:
         ev = _events(items, K, A, T)
         counted = _counted(rec, f, items, ev.last)
         runs = _runs(ev, counted, len(items), K, A, len(f.img_ids))
-        return cls(max_dets=max_dets, shape=(K, A, T), items=items, counted=counted, runs=runs)
+        return cls(max_dets=max_dets, shape=(K, A, T), items=items, counted=counted, runs=runs,
+                   flat=_Flat.of(items, counted, runs, (K, A, T)))
+
+    def chunk_sums(self, counts: np.ndarray, npig: np.ndarray, rec_thrs: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """A chunk of resamples ``counts`` ``(b, I)`` (``npig`` ``(b, K, A)``: their ground-truth counts): per
+        resample and segment, the sum over the recall thresholds of the interpolated precision and the weighted
+        true-positive count (both ``(b, A * T * K)``, segment ``(a * T + t) * K + k``; the compiled loop of
+        :mod:`annokit.analysis._bootstrap_kernel`)."""
+        from annokit.analysis._bootstrap_kernel import chunk_sums
+
+        K, A, T = self.shape
+        b = len(counts)
+        if len(self.runs.end) == 0:
+            return np.zeros((b, A * T * K)), np.zeros((b, A * T * K), np.int64)
+        fl = self.flat
+        return chunk_sums(np.ascontiguousarray(counts, dtype=np.int64),
+                          np.ascontiguousarray(npig.reshape(b, K * A), dtype=np.int64),
+                          np.ascontiguousarray(rec_thrs, dtype=np.float64), *fl.arrays())
 
     def gap_sums(self, counts: np.ndarray) -> np.ndarray:
         """``(b, A * X)``: the gap sums of a chunk of resamples ``(b, I)`` (one sparse product for all)."""
