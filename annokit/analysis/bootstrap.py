@@ -32,11 +32,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from annokit.analysis._bootstrap_plan import MaxDetsPlan, threshold_table
+from annokit.analysis._bootstrap_plan import MaxDetsPlan
 from annokit.metrics import coco_engine as eng
 from annokit.metrics.coco import MatchState, SummarySpec, summary_specs
-
-_OLD = False
 
 __all__ = ["draw_counts", "iter_counts", "ResamplePlan", "ResampleValues"]
 
@@ -162,18 +160,9 @@ class ResamplePlan:
         b = len(counts)
         C = np.ascontiguousarray(counts.T.astype(np.int64))
         npig = np.asarray(self._npig_mat.T @ C).T.reshape(b, K, A)  # type: ignore[attr-defined]
-        need = eng.recall_steps(f.rec_thrs, npig) if _OLD else None
         qsum, tp = {}, {}
-        if _OLD:
-            tables = [threshold_table(need[i], npig[i]) for i in range(b)]
         for m, plan in self.plans.items():
-            if _OLD:
-                gs = plan.gap_sums(counts)
-                q, t = np.zeros((b, A * T * K)), np.zeros((b, A * T * K), np.int64)
-                for i in range(b):
-                    q[i], t[i] = plan.sums(counts[i], gs[i], *tables[i])
-            else:
-                q, t = plan.chunk_sums(counts, npig, f.rec_thrs)
+            q, t = plan.chunk_sums(counts, npig, f.rec_thrs)
             qsum[m], tp[m] = q.reshape(b, A, T, K), t.reshape(b, A, T, K)
         other = {am: np.asarray(mat.T @ C).T.reshape(b, T, K)  # type: ignore[attr-defined]
                  for am, mat in self._tp_mats.items()}
