@@ -29,30 +29,35 @@ _BLOCK = 128  # numpy's pairwise-summation block (PW_BLOCKSIZE)
 @njit(cache=True, error_model="numpy")
 def _block(a: np.ndarray, lo: int, n: int, acc: np.ndarray, out: np.ndarray) -> None:  # pragma: no cover
     """``out[b]``: column ``b`` of ``a[lo:lo + n]`` (``n <= 128``) summed as numpy sums one block: in order below 8
-    terms, else eight partial sums (``acc`` ``(8, b)``), combined pairwise, then the rest."""
-    B = a.shape[1]
-    if n < 8:
-        out[:] = 0.0
-        for i in range(lo, lo + n):
-            for b in range(B):
-                out[b] += a[i, b]
-        return
-    for q in range(8):
-        for b in range(B):
-            acc[q, b] = a[lo + q, b]
-    i = 8
-    stop = n - n % 8
-    while i < stop:
-        for q in range(8):
-            for b in range(B):
-                acc[q, b] += a[lo + i + q, b]
-        i += 8
-    for b in range(B):
-        out[b] = ((acc[0, b] + acc[1, b]) + (acc[2, b] + acc[3, b])) + ((acc[4, b] + acc[5, b]) + (acc[6, b]
-                                                                                                  + acc[7, b]))
-    for j in range(lo + i, lo + n):
-        for b in range(B):
-            out[b] += a[j, b]
+    terms, else eight partial sums, combined pairwise, then the rest (``acc`` unused: kept for the signature).
+    Column by column with scalar partial sums: little code to compile, and the blocks are a small part of the
+    work."""
+    for b in range(a.shape[1]):
+        if n < 8:
+            res = 0.0
+            for i in range(lo, lo + n):
+                res += a[i, b]
+            out[b] = res
+            continue
+        r0, r1, r2, r3 = a[lo, b], a[lo + 1, b], a[lo + 2, b], a[lo + 3, b]
+        r4, r5, r6, r7 = a[lo + 4, b], a[lo + 5, b], a[lo + 6, b], a[lo + 7, b]
+        i = lo + 8
+        stop = lo + n - n % 8
+        while i < stop:
+            r0 += a[i, b]
+            r1 += a[i + 1, b]
+            r2 += a[i + 2, b]
+            r3 += a[i + 3, b]
+            r4 += a[i + 4, b]
+            r5 += a[i + 5, b]
+            r6 += a[i + 6, b]
+            r7 += a[i + 7, b]
+            i += 8
+        res = ((r0 + r1) + (r2 + r3)) + ((r4 + r5) + (r6 + r7))
+        while i < lo + n:
+            res += a[i, b]
+            i += 1
+        out[b] = res
 
 
 @njit(cache=True, error_model="numpy")
@@ -82,7 +87,8 @@ def pairwise(a: np.ndarray, lo: int, n: int, acc: np.ndarray, left: np.ndarray,
             los[sp], ns[sp], stage[sp] = los[f], half, 0
             sp += 1
         elif stage[f] == 1:
-            left[f, :] = out
+            for b in range(len(out)):
+                left[f, b] = out[b]
             stage[f] = 2
             los[sp], ns[sp], stage[sp] = los[f] + half, m - half, 0
             sp += 1
@@ -99,7 +105,8 @@ def _need_row(rec_thrs: np.ndarray, npig: int, out: np.ndarray) -> None:  # prag
     R = len(rec_thrs)
     top = npig
     if top <= 0:
-        out[:] = top + 1
+        for r in range(R):
+            out[r] = top + 1
         return
     n = float(npig)
     for r in range(R):
@@ -163,7 +170,8 @@ def _counted(ct: np.ndarray, w: np.ndarray, in_range: np.ndarray, g_ptr: np.ndar
     """``out[i - lo, b]``: the running count of counted detections at the slots ``lo .. hi - 1`` of one range and
     category (the gap records summed with their images' counts, plus the item where the range counts it)."""
     B = ct.shape[1]
-    run[:] = 0.0
+    for b in range(B):
+        run[b] = 0.0
     for i in range(lo, hi):
         for j in range(g_ptr[i], g_ptr[i + 1]):
             v, c = g_val[j], g_img[j]
@@ -182,7 +190,8 @@ def _corrections(w: np.ndarray, item: np.ndarray, sign: np.ndarray, lo: int, hi:
     """``out[1 + j - lo, b]``: the running correction sums of one segment's corrections ``lo .. hi - 1``, after a
     leading row of 0 (the runs before any correction read it)."""
     B = w.shape[1]
-    out[0, :] = 0.0
+    for b in range(B):
+        out[0, b] = 0.0
     for j in range(lo, hi):
         s, x = sign[j], item[j]
         for b in range(B):
@@ -197,7 +206,8 @@ def _forward(lo: int, hi: int, e: int, w: np.ndarray, ev_item: np.ndarray, end: 
     true positives at the run's end, ``p_buf`` the precision there, ``n_buf`` how many recall thresholds it
     reaches."""
     B = len(tp)
-    tp[:] = 0.0
+    for b in range(B):
+        tp[b] = 0.0
     for j in range(lo, hi):
         while e <= end[j]:
             x = ev_item[e]
@@ -216,7 +226,8 @@ def _backward(L: int, p_buf: np.ndarray, n_buf: np.ndarray, top: np.ndarray) -> 
     """``p_buf[j, b]`` replaced by the interpolated precision at run ``j`` of the segment (the highest at or after
     it) times the recall thresholds first reached there."""
     B = top.shape[0]
-    top[:] = 0.0
+    for b in range(B):
+        top[b] = 0.0
     for j in range(L - 1, 0, -1):
         for b in range(B):
             top[b] = max(top[b], p_buf[j, b])
@@ -227,25 +238,25 @@ def _backward(L: int, p_buf: np.ndarray, n_buf: np.ndarray, top: np.ndarray) -> 
 
 
 @njit(cache=True, error_model="numpy")
-def chunk_sums(counts: np.ndarray, npig: np.ndarray, rec_thrs: np.ndarray, shape: np.ndarray, item_lo: np.ndarray,
+def chunk_sums(ct: np.ndarray, npig: np.ndarray, rec_thrs: np.ndarray, shape: np.ndarray, item_lo: np.ndarray,
                img: np.ndarray, copy: np.ndarray, in_range: np.ndarray, g_ptr: np.ndarray, g_img: np.ndarray,
                g_val: np.ndarray, c_item: np.ndarray, c_sign: np.ndarray, c_lo: np.ndarray, ev_item: np.ndarray,
                end: np.ndarray, p_loc: np.ndarray, c_loc: np.ndarray, r_lo: np.ndarray,
                ) -> tuple[np.ndarray, np.ndarray]:  # pragma: no cover - compiled
-    """``(b, S)`` float64 and int64: per resample of ``counts`` ``(b, I)`` and segment, the sum over the recall
-    thresholds of the interpolated precision and the weighted true-positive count (``npig`` ``(b, K * A)``; the
-    rest is the plan's, see :class:`~annokit.analysis._bootstrap_plan.MaxDetsPlan`). Category by category, range
+    """``(b, S)`` float64 and int64: per resample and segment, the sum over the recall thresholds of the interpolated
+    precision and the weighted true-positive count. ``ct`` ``(I, b)`` float64: how many times each image is drawn in
+    each resample; ``npig`` ``(b, K * A)``: their ground-truth counts; ``shape``: K, A, T, then the longest
+    category (items), segment (runs), segment (corrections) and the largest ``npig`` (the scratch sizes); the rest
+    is the plan's (:class:`~annokit.analysis._bootstrap_plan._Flat`). Category by category, range
     by range, IoU threshold by threshold, every step for all the chunk's resamples at once."""
     K, A, T = shape[0], shape[1], shape[2]
-    X, S, R, B = len(img), A * T * K, len(rec_thrs), counts.shape[0]
-    ct = np.ascontiguousarray(counts.T).astype(np.float64)
+    most_items, most_runs, most_corr, most_gt = shape[3], shape[4], shape[5], shape[6]
+    X, S, R, B = len(img), A * T * K, len(rec_thrs), ct.shape[1]
     qsum, tps = np.zeros((B, S)), np.zeros((B, S), np.int64)
-    most_items = max(np.max(item_lo[1:] - item_lo[:-1]), 1)
-    most_runs = max(np.max(r_lo[1:] - r_lo[:-1]), 1)
     w, P = np.empty((most_items, B)), np.empty((most_items, B))
-    cc = np.empty((max(np.max(c_lo[1:] - c_lo[:-1]), 0) + 1, B))
+    cc = np.empty((most_corr + 1, B))
     p_buf, n_buf = np.empty((most_runs, B)), np.empty((most_runs, B))
-    need, tab = np.empty(R, np.int64), np.empty((B, np.max(npig) + 1))
+    need, tab = np.empty(R, np.int64), np.empty((B, most_gt + 1))
     run, tp, top, acc, left = np.empty(B), np.empty(B), np.empty(B), np.empty((8, B)), np.empty((64, B))
     for k in range(K):
         lo, hi = item_lo[k], item_lo[k + 1]

@@ -221,7 +221,8 @@ def _runs(ev: _Events, ct: _Counted, X: int, n_images: int) -> _Runs:
 class _Flat:
     """The plan as the compiled loop reads it (contiguous arrays, int64 but for the float64 ``g_val`` and ``c_sign``
     -- the loop counts in float64, exact for integers below 2**53 -- in the order of
-    :func:`~annokit.analysis._bootstrap_kernel.chunk_sums`' arguments after ``rec_thrs``): ``shape`` (K, A, T);
+    :func:`~annokit.analysis._bootstrap_kernel.chunk_sums`' arguments after ``rec_thrs``): ``shape`` (K, A, T and
+    the longest category, segment of runs and of corrections; the chunk's largest ground-truth count is appended);
     ``item_lo`` ``(K + 1,)`` where each category's items start; the items' ``img`` and ``copy``; ``in_range``
     ``(A * X,)``; the gap matrix as CSR (``g_ptr``, ``g_img``, ``g_val``); the corrections (``c_item`` numbered
     within its category, ``c_sign``) and where each segment's start (``c_lo`` ``(S + 1,)``); the true positives'
@@ -261,7 +262,8 @@ class _Flat:
         run_lo = np.searchsorted(r.seg, np.arange(S + 1))
         run_seg = np.repeat(np.arange(S), np.diff(run_lo))
         c_loc = np.where(r.c_idx > 0, r.c_idx - c_lo[run_seg], 0)
-        return cls(shape=i64(np.array(shape)), item_lo=i64(item_lo), img=i64(items.img), copy=i64(items.copy),
+        most = [max(int(np.diff(x).max(initial=0)), 1) for x in (item_lo, run_lo)] + [int(np.diff(c_lo).max(initial=0))]
+        return cls(shape=i64(np.r_[shape, most]), item_lo=i64(item_lo), img=i64(items.img), copy=i64(items.copy),
                    in_range=ct.in_range.ravel().astype(np.int64), g_ptr=i64(g.indptr), g_img=i64(g.indices),
                    g_val=g.data.astype(np.float64), c_item=i64(local[ct.c_item]),
                    c_sign=ct.c_sign.astype(np.float64), c_lo=i64(c_lo),
@@ -306,6 +308,7 @@ class MaxDetsPlan:
         if len(self.flat.end) == 0:
             return np.zeros((b, A * T * K)), np.zeros((b, A * T * K), np.int64)
         fl = self.flat
-        return chunk_sums(np.ascontiguousarray(counts, dtype=np.int64),
-                          np.ascontiguousarray(npig.reshape(b, K * A), dtype=np.int64),
-                          np.ascontiguousarray(rec_thrs, dtype=np.float64), *fl.arrays())
+        npig = np.ascontiguousarray(npig.reshape(b, K * A), dtype=np.int64)
+        shape = np.r_[fl.shape, int(npig.max(initial=0))].astype(np.int64)
+        return chunk_sums(np.ascontiguousarray(counts.T, dtype=np.float64), npig,
+                          np.ascontiguousarray(rec_thrs, dtype=np.float64), shape, *fl.arrays()[1:])
