@@ -271,7 +271,8 @@ class _Flat:
                    c_loc=i64(c_loc), r_lo=i64(run_lo))
 
     def arrays(self) -> tuple[np.ndarray, ...]:
-        return (self.shape, self.item_lo, self.img, self.copy, self.in_range, self.g_ptr, self.g_img, self.g_val,
+        """The arrays after ``shape``, in the loop's order."""
+        return (self.item_lo, self.img, self.copy, self.in_range, self.g_ptr, self.g_img, self.g_val,
                 self.c_item, self.c_sign, self.c_lo, self.ev_item, self.end, self.p_loc, self.c_loc, self.r_lo)
 
 
@@ -311,4 +312,4 @@ class MaxDetsPlan:
         npig = np.ascontiguousarray(npig.reshape(b, K * A), dtype=np.int64)
         shape = np.r_[fl.shape, int(npig.max(initial=0))].astype(np.int64)
         return chunk_sums(np.ascontiguousarray(counts.T, dtype=np.float64), npig,
-                          np.ascontiguousarray(rec_thrs, dtype=np.float64), shape, *fl.arrays()[1:])
+                          np.ascontiguousarray(rec_thrs, dtype=np.float64), shape, *fl.arrays())
