@@ -27,11 +27,10 @@ _BLOCK = 128  # numpy's pairwise-summation block (PW_BLOCKSIZE)
 
 
 @njit(cache=True, error_model="numpy")
-def _block(a: np.ndarray, lo: int, n: int, acc: np.ndarray, out: np.ndarray) -> None:  # pragma: no cover
+def _block(a: np.ndarray, lo: int, n: int, out: np.ndarray) -> None:  # pragma: no cover - compiled
     """``out[b]``: column ``b`` of ``a[lo:lo + n]`` (``n <= 128``) summed as numpy sums one block: in order below 8
-    terms, else eight partial sums, combined pairwise, then the rest (``acc`` unused: kept for the signature).
-    Column by column with scalar partial sums: little code to compile, and the blocks are a small part of the
-    work."""
+    terms, else eight partial sums, combined pairwise, then the rest. Column by column with scalar partial sums:
+    little code to compile, and the blocks are a small part of the work."""
     for b in range(a.shape[1]):
         if n < 8:
             res = 0.0
@@ -61,14 +60,13 @@ def _block(a: np.ndarray, lo: int, n: int, acc: np.ndarray, out: np.ndarray) -> 
 
 
 @njit(cache=True, error_model="numpy")
-def pairwise(a: np.ndarray, lo: int, n: int, acc: np.ndarray, left: np.ndarray,
-             out: np.ndarray) -> None:  # pragma: no cover - compiled
+def pairwise(a: np.ndarray, lo: int, n: int, left: np.ndarray, out: np.ndarray) -> None:  # pragma: no cover
     """``out[b]``: column ``b`` of ``a[lo:lo + n]`` summed exactly as numpy's pairwise summation of a contiguous
     float64 array adds it: blocks of up to 128 (:func:`_block`), a longer range halved at a multiple of 8 and the
     halves' sums added. Every column at once; the recursion is walked with an explicit stack (``left``
     ``(64, b)`` holds the left halves' sums; numba's cache does not reload a recursive function safely)."""
     if n <= _BLOCK:
-        _block(a, lo, n, acc, out)
+        _block(a, lo, n, out)
         return
     los = np.empty(64, np.int64)
     ns = np.empty(64, np.int64)
@@ -80,7 +78,7 @@ def pairwise(a: np.ndarray, lo: int, n: int, acc: np.ndarray, left: np.ndarray,
         m = ns[f]
         half = m // 2 - (m // 2) % 8
         if m <= _BLOCK:
-            _block(a, los[f], m, acc, out)
+            _block(a, los[f], m, out)
             sp -= 1
         elif stage[f] == 0:
             stage[f] = 1
@@ -257,7 +255,7 @@ def chunk_sums(ct: np.ndarray, npig: np.ndarray, rec_thrs: np.ndarray, shape: np
     cc = np.empty((most_corr + 1, B))
     p_buf, n_buf = np.empty((most_runs, B)), np.empty((most_runs, B))
     need, tab = np.empty(R, np.int64), np.empty((B, most_gt + 1))
-    run, tp, top, acc, left = np.empty(B), np.empty(B), np.empty(B), np.empty((8, B)), np.empty((64, B))
+    run, tp, top, left = np.empty(B), np.empty(B), np.empty(B), np.empty((64, B))
     for k in range(K):
         lo, hi = item_lo[k], item_lo[k + 1]
         _weights(ct, img, copy, lo, hi, w)
@@ -273,7 +271,7 @@ def chunk_sums(ct: np.ndarray, npig: np.ndarray, rec_thrs: np.ndarray, shape: np
                 _forward(r_lo[s], r_lo[s + 1], end[r_lo[s] - 1] + 1 if r_lo[s] > 0 else 0, w, ev_item, end, p_loc,
                          c_loc, P, cc, tab, tp, p_buf, n_buf)
                 _backward(L, p_buf, n_buf, top)
-                pairwise(p_buf, 1, L - 1, acc, left, run)
+                pairwise(p_buf, 1, L - 1, left, run)
                 for b in range(B):
                     qsum[b, s] = p_buf[0, b] + run[b]
                     tps[b, s] = np.int64(tp[b])
