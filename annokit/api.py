@@ -18,16 +18,16 @@ import threading
 import warnings
 from collections.abc import Iterator, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Any, Literal, cast
 
 from annokit._internal.gc import no_gc
 from annokit._internal.progress import Progress
-from annokit.core.dataset import Dataset
-from annokit.core.instances import Instances
 from annokit.errors import AnnokitWarning, FormatError, ValidationError
 
 if TYPE_CHECKING:
     from annokit.analysis.protocols import ProtocolReport
+    from annokit.core.dataset import Dataset
+    from annokit.core.instances import Instances
     from annokit.core.losses import LossReport
     from annokit.metrics.coco import COCOAccumulator, COCOParams, COCOResult
     from annokit.metrics.panoptic import PanopticResult
@@ -121,7 +121,8 @@ def evaluate(gt: Dataset | PathLike, pred: Instances | Dataset | PathLike, *,
     >>> res.stats.shape
     (12,)
     """
-    from annokit.analysis.protocols import read_predictions
+    from annokit.core.dataset import Dataset
+    from annokit.core.instances import Instances
     from annokit.io.coco import read_instances, read_results
     from annokit.metrics.coco import COCOParams
     from annokit.metrics.coco import evaluate as coco_evaluate
@@ -138,6 +139,8 @@ def evaluate(gt: Dataset | PathLike, pred: Instances | Dataset | PathLike, *,
         elif isinstance(pred, Instances):
             dt = pred
         elif p.iou_type in ("keypoints", "rotated"):
+            from annokit.analysis.protocols import read_predictions
+
             gt_ds, dt = read_predictions(pred, gt_ds, p.iou_type)
         else:
             dt = read_results(pred, gt_ds, fixed=fixed)
@@ -226,6 +229,7 @@ def coco_accumulator(gt: Dataset | PathLike, *, iou_type: Literal["bbox", "segm"
     >>> bool(acc.compute().stats[0] == evaluate("sample_data/scenes/gt.json", "sample_data/scenes/pred.json").stats[0])
     True
     """
+    from annokit.core.dataset import Dataset
     from annokit.io.coco import read_instances
     from annokit.metrics.coco import COCOAccumulator
 
@@ -235,11 +239,38 @@ def coco_accumulator(gt: Dataset | PathLike, *, iou_type: Literal["bbox", "segm"
 
 def evaluate_coco_files(gt_path: PathLike, pred_path: PathLike, *, params: COCOParams | None = None,
                         fixed: bool = False, progress: Progress | None = None) -> COCOResult:
-    """:func:`evaluate` of a COCO instances file and a COCO results file (as ``pycocotools``' ``COCOeval``)."""
+    """:func:`evaluate` of a COCO instances file and a COCO results file (as ``pycocotools``' ``COCOeval``).
+
+    Box and mask evaluation read both files into columns (:func:`annokit.io.coco.read_instance_columns`,
+    :func:`annokit.io.coco.read_result_objects`: the readers' checks and messages, without building the pydantic
+    models, which is what ``annokit eval`` starts up on); keypoints, rotated boxes and ground truth with keypoints
+    go through :func:`evaluate`. The result is the same either way.
+
+    Examples
+    --------
+    >>> res = evaluate_coco_files("sample_data/scenes/gt.json", "sample_data/scenes/pred.json")
+    >>> bool(res.stats[0] == evaluate("sample_data/scenes/gt.json", "sample_data/scenes/pred.json").stats[0])
+    True
+    """
     for p in (gt_path, pred_path):
         if not Path(p).is_file():
             raise FormatError(p, None, "no such file")
-    return evaluate(gt_path, pred_path, params=params, fixed=fixed, progress=progress)
+    from annokit.metrics.coco import COCOParams
+
+    prm = params if params is not None else COCOParams()
+    if prm.iou_type in ("keypoints", "rotated"):
+        return evaluate(gt_path, pred_path, params=prm, fixed=fixed, progress=progress)
+    from annokit.io.coco import read_instance_columns, read_result_objects
+    from annokit.metrics.coco import evaluate as coco_evaluate
+
+    with no_gc():  # as evaluate: millions of small containers while parsing
+        gt = read_instance_columns(gt_path)
+        if gt.has_keypoints:
+            return evaluate(gt.dataset(), pred_path, params=prm, fixed=fixed, progress=progress)
+        dt = read_result_objects(pred_path, gt, fixed=fixed)
+    # the columns have every attribute of a Dataset / Instances that box and mask evaluation reads
+    # (tests/metrics/test_coco_columns.py checks the numbers against the models' path)
+    return coco_evaluate(cast("Dataset", gt), cast("Instances", dt), params=prm, fixed=fixed, progress=progress)
 
 
 def evaluate_panoptic_files(gt_json: PathLike, pred_json: PathLike, gt_dir: PathLike | None = None,
