@@ -1035,7 +1035,8 @@ def read_result_objects(path: PathLike, gt: InstanceColumns, *, fixed: bool = Fa
     except OSError as exc:
         raise FormatError(p, None, f"cannot read: {exc.strerror or exc}") from None
     cols.warn_unknown(p)
-    boxes = _ltrb(cols.xywh)
+    with np.errstate(over="ignore", invalid="ignore"):  # an overflowing box is refused just below
+        boxes = _ltrb(cols.xywh)
     checked = (np.isfinite(boxes).all() and (boxes[:, 2:] >= boxes[:, :2]).all()
                and np.isfinite(cols.scores).all() and (np.isfinite(cols.area) & (cols.area >= 0)).all())
     if not checked:  # the model's own checks say what is wrong, as read_results does
