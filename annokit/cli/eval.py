@@ -210,7 +210,8 @@ def eval_command(task: str | None, gt: Path, src_format: str | None, pred: Path,
                         iou_thrs=iou_thrs, max_dets=max_dets, area_rng=area_rng, gt_dir=gt_dir, pred_dir=pred_dir,
                         num_classes=num_classes, ignore_index=ignore_index, reduce_zero_label=reduce_zero_label,
                         preset=preset, top_k=top_k, slice_by=slice_by, slices_file=slices_file)
-    from annokit.cli import _eval_tasks_more  # noqa: F401  (registers the other tasks: numpy, imported on use)
+    if str(kind) not in _eval_tasks.RUNNERS:  # the instance tasks' runners are registered; the others on use
+        from annokit.cli import _eval_tasks_more  # noqa: F401  (registers the other tasks)
 
     with scheduler_client(scheduler, quiet=quiet) as client:
         result = _eval_tasks.RUNNERS[str(kind)](replace(inputs, scheduler=client))

@@ -17,7 +17,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from itertools import chain
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, NoReturn
+from typing import TYPE_CHECKING, Any, NamedTuple, NoReturn
 
 import numpy as np
 import orjson
@@ -286,19 +286,27 @@ def _area_col(items: list[Any]) -> FloatArray | None:
     return arr
 
 
-@dataclass(frozen=True)
-class _ImageCols:
-    """The ``images`` list as columns (``id_map``: string ids -> their integer codes, or None)."""
+@dataclass(frozen=True, eq=False)
+class ImageColumns:
+    """The images of a COCO file as columns: ids (the integer codes of string ids: ``id_map`` maps the strings),
+    sizes and file names. Has the attributes of :class:`~annokit.core.dataset.ImageTable` that the evaluation
+    reads."""
 
     ids: IntArray
-    file_names: list[str]
     heights: IntArray
     widths: IntArray
+    file_names: list[str]
     id_map: dict[Any, int] | None
 
+    def __len__(self) -> int:
+        return len(self.ids)
 
-@dataclass(frozen=True)
-class _AnnCols:
+    def index_of(self, image_ids: Any) -> IntArray:
+        """Positions of ``image_ids`` in ``ids`` (-1 where unknown)."""
+        return index_of(self.ids, image_ids)
+
+
+class _AnnCols(NamedTuple):
     """The ``annotations`` list as columns (``area``: the box area where the file gives none, ``has_area`` says
     where it does)."""
 
@@ -330,7 +338,7 @@ def _string_ids(p: Path, images: list[dict[str, Any]]) -> tuple[IntArray, dict[A
     return np.array([id_map[k] for k in strings], dtype=np.int64), id_map
 
 
-def _image_cols(p: Path, images: list[dict[str, Any]]) -> _ImageCols:
+def _image_cols(p: Path, images: list[dict[str, Any]]) -> ImageColumns:
     """The columns of ``images`` (refusing bad records by the schema)."""
     ids, id_map = _int_col(images, "id"), None
     if ids is None:
@@ -340,7 +348,7 @@ def _image_cols(p: Path, images: list[dict[str, Any]]) -> _ImageCols:
     if ids is None or heights is None or widths is None or (heights < 0).any() or (widths < 0).any() or \
             not all(isinstance(f, str) for f in file_names):
         _explain(p, images, "IMAGE", "images", "the images")
-    return _ImageCols(ids, file_names, heights, widths, id_map)
+    return ImageColumns(ids=ids, heights=heights, widths=widths, file_names=file_names, id_map=id_map)
 
 
 def _ann_images(p: Path, anns: list[dict[str, Any]], id_map: dict[Any, int] | None) -> IntArray:
@@ -430,8 +438,7 @@ def _repeats(ids: IntArray) -> IntArray:
     return np.sort(order[1:][s[1:] == s[:-1]])
 
 
-@dataclass(frozen=True)
-class _Column:
+class _Column(NamedTuple):
     """One field of one list, for the rules across records: the file position of each row, and its value."""
 
     rows: IntArray
@@ -442,8 +449,7 @@ class _Column:
         return cls(np.arange(len(values)), values)
 
 
-@dataclass(frozen=True)
-class _Refs:
+class _Refs(NamedTuple):
     """What the rules across records look at. A reader gives every record; a validator the records whose field
     is usable (the others were reported by the schema)."""
 
@@ -573,8 +579,7 @@ def _ltrb(xywh: FloatArray) -> FloatArray:
     return boxes
 
 
-@dataclass(frozen=True)
-class _Checked:
+class _Checked(NamedTuple):
     """A COCO instances file whose columns and rules across records passed: what the dataset is built from."""
 
     path: Path
@@ -582,7 +587,7 @@ class _Checked:
     images: list[dict[str, Any]]
     cats: list[dict[str, Any]]
     anns: list[dict[str, Any]]
-    ic: _ImageCols
+    ic: ImageColumns
     cat_ids: IntArray
     names: list[str]
     ac: _AnnCols
@@ -632,27 +637,7 @@ def read_instances(path: PathLike, *, fixed: bool = False) -> Dataset:
 
 
 # ----------------------------------------------------------------------------------------------- columns only
-@dataclass(frozen=True)
-class ImageColumns:
-    """The images of a COCO file as columns: ids (the integer codes of string ids: ``id_map`` maps the strings),
-    sizes and file names. Has the attributes of :class:`~annokit.core.dataset.ImageTable` that the evaluation
-    reads."""
-
-    ids: IntArray
-    heights: IntArray
-    widths: IntArray
-    file_names: list[str]
-    id_map: dict[Any, int] | None
-
-    def __len__(self) -> int:
-        return len(self.ids)
-
-    def index_of(self, image_ids: Any) -> IntArray:
-        """Positions of ``image_ids`` in ``ids`` (-1 where unknown)."""
-        return index_of(self.ids, image_ids)
-
-
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class CategoryColumns:
     """The categories of a COCO file: ids and names (the attributes of :class:`~annokit.core.labels.LabelSet` that
     the evaluation reads)."""
@@ -668,7 +653,7 @@ class CategoryColumns:
         return index_of(self.ids, cat_ids)
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class ObjectColumns:
     """Objects (ground truth or detections) as the columns of :class:`~annokit.core.instances.Instances` that the
     COCO evaluation reads: ltrb ``boxes``, the file's ``source_wh``, ``area``, crowd and ignore flags, masks as in
@@ -693,7 +678,7 @@ class ObjectColumns:
         return len(self.image_ids)
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class InstanceColumns:
     """A COCO instances file read and checked as :func:`read_instances` reads it (every rule, every error message),
     held as columns without building the pydantic models: ``images``, ``categories`` and ``annotations`` have the
@@ -723,13 +708,12 @@ def read_instance_columns(path: PathLike) -> InstanceColumns:
     (48, True, True)
     """
     c = _read_checked(path)
-    ic, ac = c.ic, c.ac
+    ac = c.ac
     objects = ObjectColumns(ids=ac.ids, image_ids=ac.image_ids, labels=ac.labels, boxes=_ltrb(ac.xywh),
                             source_wh=np.ascontiguousarray(ac.xywh[:, 2:]), area=ac.area,
                             iscrowd=ac.iscrowd.astype(bool), ignore=ac.ignore, segmentations=ac.segmentations)
-    return InstanceColumns(ImageColumns(ic.ids, ic.heights, ic.widths, ic.file_names, ic.id_map),
-                           CategoryColumns(c.cat_ids, c.names), objects,
-                           any("keypoints" in a for a in c.anns), c)
+    return InstanceColumns(c.ic, CategoryColumns(c.cat_ids, c.names), objects, any("keypoints" in a for a in c.anns),
+                           c)
 
 
 # ----------------------------------------------------------------------------------------------- validation
