@@ -92,6 +92,7 @@ def run_once(case: Case) -> Run:
     """Run ``case`` to its end (output discarded); its wall time and its own CPU time."""
     argv = case.argv
     env = dict(os.environ)
+    env.pop("PYTHONDONTWRITEBYTECODE", None)  # time from bytecode, as installed code runs (the warm-up writes it)
     if case.root is not None:
         env["PYTHONPATH"] = str(case.root)
     t0 = time.perf_counter()
