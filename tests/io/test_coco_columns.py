@@ -16,7 +16,7 @@ import pytest
 from annokit.errors import AnnokitError
 from annokit.io.coco import read_instance_columns, read_instances, read_result_objects, read_results
 from tests.conftest import ROOT
-from tests.io.test_bad_inputs import COCO, RESULTS, Case, _coco_dict, _mutate
+from tests.io.test_bad_inputs import COCO, RESULTS, Case, _coco_dict, _mutate, fuzz_base
 
 
 def _outcome(fn: Any, *args: Any) -> tuple[str, Any]:
@@ -59,15 +59,7 @@ def test_random_mutations_give_the_same_outcome(tmp_path: Path, string_ids: bool
     """Seeded fuzzing: the columns reader refuses what read_instances refuses, with the same message, and reads the
     same columns from every file both accept."""
     rng = random.Random(11)
-    base = _coco_dict()
-    base["annotations"].append({"id": 2, "image_id": 1, "category_id": 1, "bbox": [0, 0, 10, 10], "iscrowd": 1,
-                                "ignore": 0, "segmentation": {"size": [10, 10], "counts": [0, 100]}})
-    base["annotations"].append({"id": 0, "image_id": 1, "category_id": 1, "bbox": [2, 2, 3, 3]})
-    base["images"].append({"id": 2, "file_name": "b.jpg", "height": 10, "width": 10})
-    if string_ids:
-        base["images"][0]["id"], base["images"][1]["id"] = "b", "a"
-        for a in base["annotations"]:
-            a["image_id"] = "b"
+    base = fuzz_base(string_ids, ({"id": 0, "image_id": 1, "category_id": 1, "bbox": [2, 2, 3, 3], "ignore": 1},))
     p = tmp_path / "m.json"
     seen_ok = 0
     for _ in range(150):
