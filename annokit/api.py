@@ -265,9 +265,9 @@ def evaluate_coco_files(gt_path: PathLike, pred_path: PathLike, *, params: COCOP
 
     with no_gc():  # as evaluate: millions of small containers while parsing
         gt = read_instance_columns(gt_path)
-        if gt.has_keypoints:
-            return evaluate(gt.dataset(), pred_path, params=prm, fixed=fixed, progress=progress)
-        dt = read_result_objects(pred_path, gt, fixed=fixed)
+        dt = None if gt.has_keypoints else read_result_objects(pred_path, gt, fixed=fixed)
+    if dt is None:  # keypoints have rules of their own, which the models' reader checks
+        return evaluate(gt.dataset(), pred_path, params=prm, fixed=fixed, progress=progress)
     # the columns have every attribute of a Dataset / Instances that box and mask evaluation reads
     # (tests/metrics/test_coco_columns.py checks the numbers against the models' path)
     return coco_evaluate(cast("Dataset", gt), cast("Instances", dt), params=prm, fixed=fixed, progress=progress)
