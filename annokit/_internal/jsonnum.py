@@ -61,9 +61,17 @@ def parse_numbers(buf: bytes, start: np.ndarray, length: np.ndarray) -> Numbers:
     integer = np.zeros(n, dtype=np.int64)
     is_int = np.zeros(n, dtype=bool)
     ok = np.zeros(n, dtype=bool)
-    fast = (length >= 1) & (length <= 24)
-    for width in (8, 16, 24):
-        rows = np.flatnonzero(fast & (length <= width) & (length > width - 8))
+    short = (length >= 1) & (length <= 8)
+    if short.all():  # the common case: every token in one 64-bit word, no row lists
+        _short_all(buf, start, length, value, integer, is_int, ok)
+    elif short.any():
+        rows = np.flatnonzero(short)
+        v, i, w, k = (np.zeros(len(rows), a.dtype) for a in (value, integer, is_int, ok))
+        _short_all(buf, start[rows], length[rows], v, i, w, k)
+        value[rows], integer[rows], is_int[rows], ok[rows] = v, i, w, k
+    long = (length > 8) & (length <= 24)
+    for width in (16, 24):
+        rows = np.flatnonzero(long & (length <= width) & (length > width - 8))
         if len(rows):
             _fast_rows(buf, start, length, rows, width, value, integer, is_int, ok)
     _slow_rows(buf, start, length, np.flatnonzero(~ok), value, integer, is_int, ok)
@@ -98,6 +106,51 @@ def _digit_bytes(v: np.ndarray) -> np.ndarray:
 def _flags(m: np.ndarray) -> np.ndarray:
     """One bit per byte (byte ``i`` to bit ``i``) of high-bit byte flags."""
     return ((m >> _U(7)) * _GATHER) >> _U(56)
+
+
+def _short_all(buf: bytes, start: np.ndarray, length: np.ndarray, value: np.ndarray, integer: np.ndarray,
+               is_int: np.ndarray, ok: np.ndarray) -> None:
+    """Tokens of 1 to 8 bytes, block by block into the output arrays (which have their rows)."""
+    words = np.ndarray(shape=(len(buf) - 7,), dtype="<u8", buffer=buf, offset=0, strides=(1,))
+    for b in range(0, len(start), _BLOCK):
+        sl = slice(b, b + _BLOCK)
+        _short_block(words[start[sl] + length[sl] - 8], length[sl], value[sl], integer[sl], is_int[sl], ok[sl])
+
+
+def _short_block(v: np.ndarray, ln: np.ndarray, value: np.ndarray, integer: np.ndarray, is_int: np.ndarray,
+                 ok: np.ndarray) -> None:
+    """Tokens of the shape ``-?digits(.digits)?`` in one word each (``v``: the 8 bytes that end with the token),
+    written into the output views. At most 8 digits and 6 after the point: ``mantissa / 10**k`` is exact (Clinger).
+
+    Bytes are numbered from the least significant (the first in memory); the token's first byte is ``8 - ln``.
+    """
+    sh = (_U(8) - ln.astype(np.uint64)) << _U(3)
+    neg = (((v >> sh) & _U(0xFF)) == 45) & (ln >= 2)  # a sign, and something after it
+    sd = sh + (neg.astype(np.uint64) << _U(3))  # the first digit, in bits
+    inside = ~_U(0) << sd
+    t = v ^ _ZEROS  # digits become 0..9
+    nd = (((t & _LO7) + _U(0x7676767676767676)) | t) & _HI & inside  # bytes that are not digits
+    ndb = nd >> _U(7)
+    good = ((v & (ndb * _U(0xFF))) == ndb * _U(46)) & ((nd & (nd - _U(1))) == 0)  # one point at most, no other byte
+    good &= (nd & ((_U(0x80) << sd) | _U(0x8000000000000000))) == 0  # not first, not last
+    lead0 = ((v >> sd) & _U(0xFF)) == 48
+    second_dot = ((nd >> sd) & _U(0x8000)) != 0
+    good &= ~(lead0 & (sd < 56) & ~second_dot)  # no leading zero before another digit
+    w = (v & inside) | (_ZEROS & ~inside)  # what is not the token reads as zeros
+    unit = ndb  # 1 << 8k for a point at byte k, else 0
+    low = w & (unit - _U(1))
+    dotted = (w & ~((unit << _U(8)) - _U(1))) | (low << _U(8)) | _U(0x30)  # the point cut out, a zero below
+    whole = nd == 0
+    mant = _swar(np.where(whole, w, dotted))
+    e10 = (((unit * _U(0x0706050403020100)) >> _U(56)) & _U(7)).astype(np.intp)  # digits after the point
+    f = mant.astype(np.float64) / _P10[e10]
+    np.negative(f, out=f, where=neg & ~(whole & (mant == 0)))  # "-0" is the integer 0; "-0.0" is -0.0
+    ints = mant.astype(np.int64)
+    np.negative(ints, out=ints, where=neg)
+    value[...] = f
+    integer[...] = ints
+    is_int[...] = good & whole
+    ok[...] = good
 
 
 def _fast_rows(buf: bytes, start: np.ndarray, length: np.ndarray, rows: np.ndarray, width: int,

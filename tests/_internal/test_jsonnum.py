@@ -90,3 +90,21 @@ def test_without_the_long_double_path(monkeypatch) -> None:
     """Where no 80-bit long double exists, the long-mantissa tokens go through orjson: same results."""
     monkeypatch.setattr(jsonnum, "_LD_P10", None)
     _check(_tokens(7, 5000) + _halfway(1, 500))
+
+
+def test_every_short_token_over_a_small_alphabet() -> None:
+    """Every token of 1 to 5 bytes over digits, point, signs and an exponent (the one-word path and its refusals),
+    and tokens of 6 to 8 bytes drawn at random from the same alphabet."""
+    import itertools
+
+    alphabet = b"0159.-e"
+    tokens = [bytes(t) for n in range(1, 6) for t in itertools.product(alphabet, repeat=n)]
+    rng = random.Random(3)
+    tokens += [bytes(rng.choice(alphabet) for _ in range(rng.randint(6, 8))) for _ in range(20_000)]
+    tokens += [b"-0", b"-0.0", b"0.000001", b"-9999999", b"99999999", b"-0.00001", b"1234567.", b"12345678"]
+    _check(tokens)
+
+
+def test_short_and_long_tokens_mixed() -> None:
+    """Short tokens (one word) and long ones (the wider paths) in one call land in their own rows."""
+    _check([b"1.5", b"123456789.25", b"-7", b"0.12345678901", b"1e3", b"42"] * 50)
