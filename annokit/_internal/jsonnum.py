@@ -17,6 +17,8 @@ a time, which also rejects what is not JSON.
 
 from __future__ import annotations
 
+import os
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 import numpy as np
@@ -112,9 +114,32 @@ def _short_all(buf: bytes, start: np.ndarray, length: np.ndarray, value: np.ndar
                is_int: np.ndarray, ok: np.ndarray) -> None:
     """Tokens of 1 to 8 bytes, block by block into the output arrays (which have their rows)."""
     words = np.ndarray(shape=(len(buf) - 7,), dtype="<u8", buffer=buf, offset=0, strides=(1,))
-    for b in range(0, len(start), _BLOCK):
-        sl = slice(b, b + _BLOCK)
-        _short_block(words[start[sl] + length[sl] - 8], length[sl], value[sl], integer[sl], is_int[sl], ok[sl])
+
+    def run(lo: int, hi: int) -> None:
+        for b in range(lo, hi, _BLOCK):
+            sl = slice(b, min(b + _BLOCK, hi))
+            _short_block(words[start[sl] + length[sl] - 8], length[sl], value[sl], integer[sl], is_int[sl], ok[sl])
+
+    n = len(start)
+    pool = _pool() if n >= 8 * _BLOCK else None
+    if pool is None:
+        run(0, n)
+        return
+    half = (n // 2 + _BLOCK - 1) // _BLOCK * _BLOCK  # numpy leaves the lock in its loops: two halves at once
+    other = pool.submit(run, half, n)
+    run(0, half)
+    other.result()
+
+
+_POOL: list[ThreadPoolExecutor | None] = []
+
+
+def _pool() -> ThreadPoolExecutor | None:
+    """One helper thread for the second half of large parses (None on a one-core machine)."""
+    if not _POOL:
+        _POOL.append(ThreadPoolExecutor(max_workers=1, thread_name_prefix="annokit-json")
+                     if (os.cpu_count() or 1) > 1 else None)
+    return _POOL[0]
 
 
 def _short_block(v: np.ndarray, ln: np.ndarray, value: np.ndarray, integer: np.ndarray, is_int: np.ndarray,
