@@ -108,3 +108,10 @@ def test_every_short_token_over_a_small_alphabet() -> None:
 def test_short_and_long_tokens_mixed() -> None:
     """Short tokens (one word) and long ones (the wider paths) in one call land in their own rows."""
     _check([b"1.5", b"123456789.25", b"-7", b"0.12345678901", b"1e3", b"42"] * 50)
+
+
+def test_large_parses_split_across_two_threads(monkeypatch) -> None:
+    """With small blocks a few thousand tokens already take the two-thread path: same results."""
+    monkeypatch.setattr(jsonnum, "_BLOCK", 64)
+    _check([t for t in _tokens(11, 6000) if len(t) <= 8] + [b"1.5", b"-0", b"01"] * 100)
+    assert jsonnum._POOL and (jsonnum._POOL[0] is not None) == ((__import__("os").cpu_count() or 1) > 1)
