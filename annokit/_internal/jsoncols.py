@@ -509,7 +509,7 @@ def _check_rest(blk: Block, layout: dict[tuple[str, ...], _Shape], want: dict[tu
                 values += int(ln.sum())
                 if path not in want:
                     _check_scalars(blk, s, ln, shape.kind == "array" and len(gaps) == 1)
-    if len(text) - sum(text.count(w) for w in (b" ", b"\t", b"\n", b"\r")) != len(pos) + in_strings + values:
+    if len(text.translate(None, _WS)) != len(pos) + in_strings + values:  # every non-blank byte accounted for
         raise Irregular
 
 
