@@ -551,7 +551,7 @@ def _tp_events(sl: _Slice, K: int, T: int) -> tuple[np.ndarray, np.ndarray, np.n
     A, n = sl.out.shape
     C = len(sl.cpos)
     cnt = np.zeros((A, n + 1), dtype=np.int32 if n < 2**31 - 1 else np.int64)  # counted before each position
-    np.cumsum(~sl.out, axis=1, out=cnt[:, 1:])
+    np.cumsum(~sl.out, axis=1, dtype=cnt.dtype, out=cnt[:, 1:])
     st = sl.status.transpose(1, 2, 0).ravel()  # (A, T, C): by (a, t), then position
     c_in = np.broadcast_to(~sl.out[:, sl.cpos][:, None, :], (A, T, C)).ravel()  # counted by default
     tp = np.flatnonzero(st == TP)
