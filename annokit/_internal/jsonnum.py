@@ -4,7 +4,10 @@ The tokens are ``(start, length)`` spans of a byte buffer. Each is checked again
 into the float64 Python's ``float()`` (correctly rounded) would give, and into an int64 when it is an integer token.
 Tokens of the common shape ``-?digits(.digits)?`` with at most 19 significant digits go through a vectorised path:
 
-* the digits are read eight at a time from 64-bit words (the "SWAR" multiply-and-shift trick);
+* a token of at most 8 bytes (most of them) is one 64-bit word: its grammar checked with byte masks, the point cut
+  out, the digits summed (the "SWAR" multiply-and-shift trick) and divided by ``10**k`` (``k <= 6``, exact);
+  large parses run their second half on a helper thread (numpy releases the interpreter lock in its loops);
+* longer ones are read eight digits at a time from 64-bit words;
 * ``m / 10**k`` is exact when ``m <= 2**53`` and ``k <= 22`` (Clinger's fast path: both operands are exact floats,
   one IEEE division rounds correctly);
 * otherwise, with an 80-bit ``long double`` (x86), ``m`` and ``10**k`` (``k <= 27``) are exact and the division is
@@ -180,35 +183,12 @@ def _short_block(v: np.ndarray, ln: np.ndarray, value: np.ndarray, integer: np.n
 
 def _fast_rows(buf: bytes, start: np.ndarray, length: np.ndarray, rows: np.ndarray, width: int,
                value: np.ndarray, integer: np.ndarray, is_int: np.ndarray, ok: np.ndarray) -> None:
-    """Tokens of ``rows`` (each at most ``width`` bytes), block by block."""
+    """Tokens of ``rows`` (each of ``width - 7`` to ``width`` bytes, ``width`` 16 or 24), block by block."""
     words = np.ndarray(shape=(len(buf) - 7,), dtype="<u8", buffer=buf, offset=0, strides=(1,))
-    block = _fast_word if width == 8 else _fast_block
     for b in range(0, len(rows), _BLOCK):
         r = rows[b: b + _BLOCK]
-        good, mant, e10, neg, whole = block(words, start[r], length[r], width)
+        good, mant, e10, neg, whole = _fast_block(words, start[r], length[r], width)
         _convert(r, good, mant, e10, neg, whole, value, integer, is_int, ok)
-
-
-def _fast_word(words: np.ndarray, start: np.ndarray, ln: np.ndarray, width: int
-               ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-    """:func:`_fast_block` for tokens of at most 8 bytes: one word each, byte masks instead of bit flags."""
-    v = words[start + ln - 8]
-    sh = (_U(8) - ln.astype(np.uint64)) * _U(8)  # the token's first byte, in bits
-    inside = ~_U(0) << sh
-    dot = _eq(v, 46) & inside
-    neg = ((v >> sh) & _U(0xFF)) == 45
-    odd = ~_digit_bytes(v) & _HI & inside
-    good = (odd == (dot | (neg.astype(np.uint64) * (_U(0x80) << sh)))) & ((dot & (dot - _U(1))) == 0)
-    whole = dot == 0
-    dp = np.where(whole, 8, (((dot >> _U(7)) * _U(0x0001020304050607)) >> _U(56)).astype(np.int64))
-    lead = (sh >> _U(3)).astype(np.int64) + neg
-    zero_lead = ((v >> (_U(8) * lead.astype(np.uint64))) & _U(0xFF)) == 48
-    good &= (lead < dp) & (dp != 7) & ~(zero_lead & (dp - lead > 1))
-    keep = (~_U(0) << (_U(8) * lead.astype(np.uint64))) & ~((dot >> _U(7)) * _U(0xFF))
-    full = _swar((v & keep) | (_ZEROS & ~keep))
-    p = _P10U[8 - dp]
-    mant = np.where(whole, full, (full // p) * (p // _U(10)) + full % p)
-    return good, mant, np.where(whole, 0, 7 - dp).astype(np.int64), neg, whole
 
 
 def _fast_block(words: np.ndarray, start: np.ndarray, ln: np.ndarray, width: int

@@ -290,7 +290,8 @@ def test_pattern_blocks_find_values_slot_by_slot(tmp_path: Path, monkeypatch, di
     monkeypatch.setattr(jc, "_run_spans", lambda *a: pytest.fail("a pattern block took the run scan"))
     rng = np.random.default_rng(digits)
     records = [{"image_id": int(rng.choice(IMAGES["ids"])), "category_id": int(rng.choice(CATS)),
-                "score": round(float(rng.random()), digits), "bbox": np.round(np.r_[rng.uniform(-9, 900, 2), rng.uniform(0, 90, 2)], 2).tolist()}
+                "score": round(float(rng.random()), digits),
+                "bbox": np.round(np.r_[rng.uniform(-9, 900, 2), rng.uniform(0, 90, 2)], 2).tolist()}
                for _ in range(300)]
     path = tmp_path / "s.json"
     path.write_bytes(json.dumps(records, separators=(",", ":")).encode())
