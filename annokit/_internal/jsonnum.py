@@ -135,6 +135,7 @@ def _short_all(buf: bytes, start: np.ndarray, length: np.ndarray, value: np.ndar
 
 
 _POOL: list[ThreadPoolExecutor | None] = []
+os.register_at_fork(after_in_child=_POOL.clear)  # a forked child has no copy of the helper thread: make its own
 
 
 def _pool() -> ThreadPoolExecutor | None:

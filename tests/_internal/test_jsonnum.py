@@ -115,3 +115,34 @@ def test_large_parses_split_across_two_threads(monkeypatch) -> None:
     monkeypatch.setattr(jsonnum, "_BLOCK", 64)
     _check([t for t in _tokens(11, 6000) if len(t) <= 8] + [b"1.5", b"-0", b"01"] * 100)
     assert jsonnum._POOL and (jsonnum._POOL[0] is not None) == ((__import__("os").cpu_count() or 1) > 1)
+
+
+@pytest.mark.skipif(not hasattr(__import__("os"), "fork"), reason="needs os.fork")
+def test_a_forked_child_parses_with_its_own_helper_thread(monkeypatch) -> None:
+    """After the parent used the helper thread, a forked child (multiprocessing's default on Linux) still
+    parses large inputs instead of waiting on a thread it does not have."""
+    import os
+
+    monkeypatch.setattr(jsonnum, "_BLOCK", 64)
+    tokens = [b"1.25", b"-3", b"0.5"] * 400
+    _check(tokens)  # the parent starts its helper thread
+    pid = os.fork()
+    if pid == 0:  # the child: exit 0 only if the parse completes and is right
+        try:
+            buf = b"[" + b",".join(tokens) + b"]"
+            starts = np.cumsum([1] + [len(t) + 1 for t in tokens[:-1]])
+            r = parse_numbers(buf, starts, np.array([len(t) for t in tokens]))
+            os._exit(0 if r.ok.all() and r.value[0] == 1.25 else 1)
+        except BaseException:
+            os._exit(2)
+    import signal
+    import time
+
+    deadline = time.monotonic() + 60
+    while (done := os.waitpid(pid, os.WNOHANG))[0] == 0 and time.monotonic() < deadline:
+        time.sleep(0.05)
+    if done[0] == 0:
+        os.kill(pid, signal.SIGKILL)
+        os.waitpid(pid, 0)
+        pytest.fail("the forked child hung waiting on the parent's helper thread")
+    assert os.waitstatus_to_exitcode(done[1]) == 0
