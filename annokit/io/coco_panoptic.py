@@ -24,6 +24,7 @@ from annokit._internal.paths import safe_name
 from annokit.errors import FormatError, ValidationError
 from annokit.io.coco import load_json
 from annokit.io.labelmap import MAX_PIXELS, fast_png_codec, open_image, png_header, read_png_bytes, scratch_bytes
+from annokit.io.pngfast import decode_png8
 
 __all__ = [
     "PanopticImage",
@@ -240,12 +241,32 @@ def _id_buffer(out: np.ndarray | None, h: int, w: int) -> np.ndarray:
     return out
 
 
+def _pack_ids(rgb: np.ndarray, ids: np.ndarray) -> np.ndarray:
+    """``R + 256 G + 65536 B`` of a C-contiguous ``(H, W, 3)`` uint8 array into ``ids`` (uint32 ``(H, W)``), in one
+    pass: pixel i's bytes R, G, B and the next pixel's R read as a little-endian uint32 at offset 3 i, masked to 24
+    bits; the last pixel, which has no next byte, on its own."""
+    flat = ids.reshape(-1)
+    n = flat.size
+    if n > 1:
+        packed = np.ndarray((n - 1,), "<u4", buffer=rgb, strides=(3,))
+        np.bitwise_and(packed, np.uint32(0xFFFFFF), out=flat[:-1])
+    if n:
+        r, g, b = (int(v) for v in rgb.reshape(-1)[-3:])
+        flat[-1] = r | g << 8 | b << 16
+    return ids
+
+
 def _read_id_png_fast(p: Path, limit: int, out: np.ndarray | None) -> np.ndarray | None:
     """8-bit RGB id PNGs through :func:`annokit.io.labelmap.fast_png_codec`, straight into a reused buffer;
     ``None`` for anything else (Pillow's path then decodes it, or names what is wrong)."""
     data = read_png_bytes(p)
+    if data is None:
+        return None
+    rgb = decode_png8(data, color_types=(2,), max_pixels=limit)
+    if rgb is not None:  # libdeflate + libspng
+        return _pack_ids(rgb, _id_buffer(out, rgb.shape[0], rgb.shape[1]))
     codec = fast_png_codec()
-    if data is None or codec is None:
+    if codec is None:
         return None
     head = png_header(data)
     if head is None or head.bit_depth != 8 or head.color_type != 2:
