@@ -127,6 +127,8 @@ def main() -> None:
     ap.add_argument("--repeat", type=int, default=5)
     ap.add_argument("--tools", default="annokit,hotcoco,panopticapi")
     ap.add_argument("--timeout", type=float, default=900)
+    ap.add_argument("--baseline", metavar="DIR", help="another annokit checkout (e.g. `git archive main`), run as "
+                    "the tool 'baseline' beside this one: before / after in one interleaved run")
     ap.add_argument("--stages", action="store_true", help="time annokit's stages in this process, one thread")
     a = ap.parse_args()
     root = Path(a.data) / f"n{a.images}"
@@ -141,6 +143,9 @@ def main() -> None:
         stages(gt, pred)
         return
     tools = [t for t in a.tools.split(",") if t != "panopticapi" or os.environ.get("PANOPTICAPI_DIR")]
+    if a.baseline:
+        RUNNERS["baseline"] = f"sys.path.insert(0, {str(Path(a.baseline).resolve())!r})" + RUNNERS["annokit"]
+        tools.insert(1, "baseline")
     runs = interleaved(tools, a.repeat, lambda name: run_fresh(PRELUDE + RUNNERS[name] + EPILOGUE,
                                                                [str(gt), str(pred)], name, a.timeout))
     print_table(f"PQ of {a.images} images (640x480, ~20 segments), {a.repeat} interleaved runs", runs, agree,

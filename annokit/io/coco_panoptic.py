@@ -24,7 +24,7 @@ from annokit._internal.paths import safe_name
 from annokit.errors import FormatError, ValidationError
 from annokit.io.coco import load_json
 from annokit.io.labelmap import MAX_PIXELS, fast_png_codec, open_image, png_header, read_png_bytes, scratch_bytes
-from annokit.io.pngfast import decode_png8
+from annokit.io.pngfast import decode_png8, decode_png8_rows
 
 __all__ = [
     "PanopticImage",
@@ -34,6 +34,9 @@ __all__ = [
     "id2rgb",
     "read_panoptic_json",
     "read_id_png",
+    "read_id_png_rows",
+    "IdRows",
+    "align_id_rows",
     "write_id_png",
     "write_panoptic_json",
     "default_png_dir",
@@ -328,6 +331,66 @@ def read_id_png(path: PathLike, *, max_pixels: int | None = None, out: np.ndarra
             return _decode_rgb_ids(img, p, out)
     except OSError as exc:
         raise FormatError(p, None, f"cannot decode ({exc})") from None
+
+
+@dataclass(frozen=True)
+class IdRows:
+    """An id map kept by its distinct rows: ``ids`` ``(M, W)`` uint32 are the rows ``starts`` ``(M,)`` (increasing,
+    the first 0) of a map of ``height`` rows, each standing for itself and the rows up to the next start."""
+
+    ids: np.ndarray
+    starts: np.ndarray
+    height: int
+
+    def full(self) -> np.ndarray:
+        """The ``(height, W)`` map."""
+        return np.repeat(self.ids, np.diff(self.starts, append=self.height), axis=0)
+
+
+def read_id_png_rows(path: PathLike, *, max_pixels: int | None = None) -> IdRows:
+    """:func:`read_id_png` by distinct rows: a row the PNG marks as a repeat of the row above (filter "Up", all
+    differences 0; read from the file, not compared) is not decoded into ids. Files the fast decoder
+    (:mod:`annokit.io.pngfast`) does not take come back whole, every row its own start.
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> f = tempfile.NamedTemporaryFile(suffix=".png", delete=False).name
+    >>> write_id_png(f, np.array([[1, 2], [1, 2], [1, 2], [3, 3]]))
+    >>> r = read_id_png_rows(f)
+    >>> r.full().tolist()
+    [[1, 2], [1, 2], [1, 2], [3, 3]]
+    """
+    p = Path(path)
+    data = read_png_bytes(p)
+    limit = MAX_PIXELS if max_pixels is None else int(max_pixels)
+    got = None if data is None else decode_png8_rows(data, color_types=(2,), max_pixels=limit)
+    if got is None:
+        ids = read_id_png(p, max_pixels=max_pixels)
+        return IdRows(ids, np.arange(ids.shape[0]), ids.shape[0])
+    h, w = got.pixels.shape[:2]
+    starts = np.flatnonzero(~got.repeats)
+    rgb = got.pixels if starts.size == h else got.pixels[starts]
+    return IdRows(_pack_ids(rgb, np.empty((starts.size, w), np.uint32)), starts, h)
+
+
+def align_id_rows(a: IdRows, b: IdRows) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
+    """Two maps of one height on their common row starts: ``(a_rows, b_rows, weights)``, row k of both standing
+    for ``weights[k]`` rows of the image (``weights`` is ``None`` when every row is its own).
+
+    >>> a = IdRows(np.array([[1], [2]], np.uint32), np.array([0, 2]), 4)
+    >>> b = IdRows(np.array([[5], [6]], np.uint32), np.array([0, 1]), 4)
+    >>> g, p, wt = align_id_rows(a, b)
+    >>> g.ravel().tolist(), p.ravel().tolist(), wt.tolist()
+    ([1, 1, 2], [5, 6, 6], [1, 1, 2])
+    """
+    h = a.height
+    if a.starts.size == h and b.starts.size == h:
+        return a.ids, b.ids, None
+    starts = np.union1d(a.starts, b.starts)
+    ga = a.ids if a.starts.size == starts.size else a.ids[np.searchsorted(a.starts, starts, "right") - 1]
+    gb = b.ids if b.starts.size == starts.size else b.ids[np.searchsorted(b.starts, starts, "right") - 1]
+    return ga, gb, np.diff(starts, append=h)
 
 
 def write_id_png(path: PathLike, ids: np.ndarray) -> None:

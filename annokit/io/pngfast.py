@@ -28,7 +28,7 @@ from types import ModuleType
 
 import numpy as np
 
-__all__ = ["fast_png_available", "decode_png8"]
+__all__ = ["Decoded", "decode_png8", "decode_png8_rows", "fast_png_available"]
 
 _SIGNATURE = b"\x89PNG\r\n\x1a\n"
 _BLOCK = 65535  # the largest stored deflate block
@@ -150,6 +150,46 @@ def _inflate(codec: ModuleType, png: _Png, size: int) -> np.ndarray | None:
     return raw
 
 
+@dataclass(frozen=True)
+class Decoded:
+    """A decoded PNG: ``pixels`` and ``repeats`` ``(H,)`` bool, true where a row is marked in the file as equal to
+    the one above (filter "Up" with every difference 0; other equal rows are not marked)."""
+
+    pixels: np.ndarray
+    repeats: np.ndarray
+
+
+def decode_png8_rows(data: bytes, *, color_types: tuple[int, ...] = (0, 2, 3), max_pixels: int = 1 << 28
+                     ) -> Decoded | None:
+    """:func:`decode_png8`, with the rows the file marks as repeats of the row above (read from the filtered
+    rows, at no decoding cost): a consumer may count such a row as its predecessor again instead of reading it."""
+    mods = _modules()
+    if mods is None:
+        return None
+    png = _parse(data, color_types, max_pixels)
+    if png is None:
+        return None
+    codec, spng = mods
+    chans = _CHANNELS[png.color_type]
+    size = png.height * (1 + png.width * chans)
+    raw = _inflate(codec, png, size)
+    if raw is None:
+        return None
+    rows = raw.reshape(png.height, -1)
+    repeats = (rows[:, 0] == 2) & (rows[:, 1:].max(axis=1) == 0)
+    repeats[0] = False
+    head = struct.pack(">IIBBBBB", png.width, png.height, 8, 0 if chans == 1 else 2, 0, 0, 0)
+    ihdr = struct.pack(">I", 13) + b"IHDR" + head + struct.pack(">I", zlib.crc32(b"IHDR" + head))
+    try:
+        out = spng.load(_stored_png(ihdr, raw), "L" if chans == 1 else "RGB")
+    except Exception:  # libspng refused it: the other decoder decides
+        return None
+    want = (png.height, png.width) if chans == 1 else (png.height, png.width, 3)
+    if not (isinstance(out, np.ndarray) and out.shape == want and out.dtype == np.uint8):
+        return None
+    return Decoded(out, repeats)
+
+
 def decode_png8(data: bytes, *, color_types: tuple[int, ...] = (0, 2, 3), max_pixels: int = 1 << 28
                 ) -> np.ndarray | None:
     """Pixels of an 8-bit gray, RGB or palette PNG's bytes, or ``None`` when this path does not take the file.
@@ -176,25 +216,5 @@ def decode_png8(data: bytes, *, color_types: tuple[int, ...] = (0, 2, 3), max_pi
     >>> out is None or out.tolist() == [[0, 3], [255, 1]]
     True
     """
-    mods = _modules()
-    if mods is None:
-        return None
-    png = _parse(data, color_types, max_pixels)
-    if png is None:
-        return None
-    codec, spng = mods
-    chans = _CHANNELS[png.color_type]
-    size = png.height * (1 + png.width * chans)
-    raw = _inflate(codec, png, size)
-    if raw is None:
-        return None
-    head = struct.pack(">IIBBBBB", png.width, png.height, 8, 0 if chans == 1 else 2, 0, 0, 0)
-    ihdr = struct.pack(">I", 13) + b"IHDR" + head + struct.pack(">I", zlib.crc32(b"IHDR" + head))
-    try:
-        out = spng.load(_stored_png(ihdr, raw), "L" if chans == 1 else "RGB")
-    except Exception:  # libspng refused it: the other decoder decides
-        return None
-    want = (png.height, png.width) if chans == 1 else (png.height, png.width, 3)
-    if not (isinstance(out, np.ndarray) and out.shape == want and out.dtype == np.uint8):
-        return None
-    return out
+    got = decode_png8_rows(data, color_types=color_types, max_pixels=max_pixels)
+    return None if got is None else got.pixels

@@ -143,3 +143,14 @@ def test_without_the_modules_nothing_is_decoded(monkeypatch):
     monkeypatch.setattr(pngfast, "_MODULES", [None])
     assert not pngfast.fast_png_available()
     assert decode_png8(_png(np.zeros((2, 2), np.uint8), 0, [0])) is None
+
+
+def test_repeated_rows_are_marked_from_the_filtered_bytes():
+    px = np.array([[1, 2, 3], [1, 2, 3], [1, 2, 3], [0, 2, 3], [0, 2, 3], [1, 2, 3]], np.uint8)
+    got = pngfast.decode_png8_rows(_png(px, 0, [2]))
+    assert got is not None and np.array_equal(got.pixels, px)
+    assert got.repeats.tolist() == [False, True, True, False, True, False]
+    other = pngfast.decode_png8_rows(_png(px, 0, [1]))  # equal rows not written as "Up" are not marked
+    assert other is not None and not other.repeats.any()
+    zero_first = pngfast.decode_png8_rows(_png(np.zeros((2, 3), np.uint8), 0, [2]))
+    assert zero_first is not None and zero_first.repeats.tolist() == [False, True]
