@@ -152,17 +152,26 @@ def _inflate(codec: ModuleType, png: _Png, size: int) -> np.ndarray | None:
 
 @dataclass(frozen=True)
 class Decoded:
-    """A decoded PNG: ``pixels`` and ``repeats`` ``(H,)`` bool, true where a row is marked in the file as equal to
-    the one above (filter "Up" with every difference 0; other equal rows are not marked)."""
+    """A PNG decoded by distinct rows: ``pixels`` holds rows ``starts`` (increasing, the first 0) of an image of
+    ``height`` rows; each stands for itself and the rows up to the next start, which the file marks as repeats of
+    the row above (filter "Up" with every difference 0; equal rows written otherwise are kept)."""
 
     pixels: np.ndarray
-    repeats: np.ndarray
+    starts: np.ndarray
+    height: int
+
+    def full(self) -> np.ndarray:
+        """The whole image."""
+        if self.starts.size == self.height:
+            return self.pixels
+        return np.repeat(self.pixels, np.diff(self.starts, append=self.height), axis=0)
 
 
-def decode_png8_rows(data: bytes, *, color_types: tuple[int, ...] = (0, 2, 3), max_pixels: int = 1 << 28
-                     ) -> Decoded | None:
-    """:func:`decode_png8`, with the rows the file marks as repeats of the row above (read from the filtered
-    rows, at no decoding cost): a consumer may count such a row as its predecessor again instead of reading it."""
+def decode_png8_rows(data: bytes, *, color_types: tuple[int, ...] = (0, 2, 3), max_pixels: int = 1 << 28,
+                     distinct: bool = True) -> Decoded | None:
+    """:func:`decode_png8` by distinct rows: rows the file marks as repeats of the row above are left out of the
+    stream libspng unfilters (the row above a kept row is then its previous kept row, equal to it pixel for pixel,
+    so the kept rows decode exactly), which saves their decoding; ``distinct=False`` keeps every row."""
     mods = _modules()
     if mods is None:
         return None
@@ -176,18 +185,21 @@ def decode_png8_rows(data: bytes, *, color_types: tuple[int, ...] = (0, 2, 3), m
     if raw is None:
         return None
     rows = raw.reshape(png.height, -1)
-    repeats = (rows[:, 0] == 2) & (rows[:, 1:].max(axis=1) == 0)
-    repeats[0] = False
-    head = struct.pack(">IIBBBBB", png.width, png.height, 8, 0 if chans == 1 else 2, 0, 0, 0)
+    keep = (rows[:, 0] != 2) | (rows[:, 1:].max(axis=1) != 0) if distinct else np.ones(png.height, bool)
+    keep[0] = True
+    starts = np.flatnonzero(keep)
+    m = starts.size
+    head = struct.pack(">IIBBBBB", png.width, m, 8, 0 if chans == 1 else 2, 0, 0, 0)
     ihdr = struct.pack(">I", 13) + b"IHDR" + head + struct.pack(">I", zlib.crc32(b"IHDR" + head))
     try:
-        out = spng.load(_stored_png(ihdr, raw), "L" if chans == 1 else "RGB")
+        kept = raw if m == png.height else rows[starts].reshape(-1)
+        out = spng.load(_stored_png(ihdr, kept), "L" if chans == 1 else "RGB")
     except Exception:  # libspng refused it: the other decoder decides
         return None
-    want = (png.height, png.width) if chans == 1 else (png.height, png.width, 3)
+    want = (m, png.width) if chans == 1 else (m, png.width, 3)
     if not (isinstance(out, np.ndarray) and out.shape == want and out.dtype == np.uint8):
         return None
-    return Decoded(out, repeats)
+    return Decoded(out, starts, png.height)
 
 
 def decode_png8(data: bytes, *, color_types: tuple[int, ...] = (0, 2, 3), max_pixels: int = 1 << 28
@@ -216,5 +228,5 @@ def decode_png8(data: bytes, *, color_types: tuple[int, ...] = (0, 2, 3), max_pi
     >>> out is None or out.tolist() == [[0, 3], [255, 1]]
     True
     """
-    got = decode_png8_rows(data, color_types=color_types, max_pixels=max_pixels)
+    got = decode_png8_rows(data, color_types=color_types, max_pixels=max_pixels, distinct=False)
     return None if got is None else got.pixels

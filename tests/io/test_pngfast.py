@@ -145,12 +145,22 @@ def test_without_the_modules_nothing_is_decoded(monkeypatch):
     assert decode_png8(_png(np.zeros((2, 2), np.uint8), 0, [0])) is None
 
 
-def test_repeated_rows_are_marked_from_the_filtered_bytes():
+def test_repeated_rows_are_left_out_exactly():
+    rng = np.random.default_rng(5)
     px = np.array([[1, 2, 3], [1, 2, 3], [1, 2, 3], [0, 2, 3], [0, 2, 3], [1, 2, 3]], np.uint8)
     got = pngfast.decode_png8_rows(_png(px, 0, [2]))
-    assert got is not None and np.array_equal(got.pixels, px)
-    assert got.repeats.tolist() == [False, True, True, False, True, False]
-    other = pngfast.decode_png8_rows(_png(px, 0, [1]))  # equal rows not written as "Up" are not marked
-    assert other is not None and not other.repeats.any()
+    assert got is not None and got.height == 6 and got.starts.tolist() == [0, 3, 5]
+    assert np.array_equal(got.pixels, px[[0, 3, 5]]) and np.array_equal(got.full(), px)
+    other = pngfast.decode_png8_rows(_png(px, 0, [1]))  # equal rows not written as "Up" are kept
+    assert other is not None and other.starts.tolist() == list(range(6)) and np.array_equal(other.full(), px)
     zero_first = pngfast.decode_png8_rows(_png(np.zeros((2, 3), np.uint8), 0, [2]))
-    assert zero_first is not None and zero_first.repeats.tolist() == [False, True]
+    assert zero_first is not None and zero_first.starts.tolist() == [0]
+    for ctype, filters in ((2, [2, 4, 2, 3, 2, 1]), (0, [2, 2, 4]), (3, [3, 2])):  # kept rows of every filter
+        shape = (40, 9, 3) if ctype == 2 else (40, 9)
+        img = rng.integers(0, 256, shape).astype(np.uint8)
+        for r in range(1, 40):
+            if rng.random() < 0.6:
+                img[r] = img[r - 1]
+        data = _png(img, ctype, filters)
+        got = pngfast.decode_png8_rows(data)
+        assert got is not None and got.starts.size < 40 and np.array_equal(got.full(), _pillow(data))
