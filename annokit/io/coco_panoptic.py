@@ -137,24 +137,27 @@ def _objects(p: Path, items: list[Any], prefix: str) -> Iterator[tuple[int, str,
 def _segment_columns(segs: list[Any]) -> tuple[np.ndarray, ...] | None:
     """:func:`_read_segments` of the usual file at list speed (no per-value checks in Python): every segment an
     object with integer ``id`` in 1..2**24-1 (no repeats), integer ``category_id``, ``iscrowd`` 0 / 1 (or absent),
-    integer ``area`` >= 0; ``None`` otherwise, and the checked path finds and names the problem."""
+    integer ``area`` >= 0 (or absent / null); ``None`` otherwise, and the checked path finds and names the problem."""
     try:
         if any(type(s) is not dict for s in segs):
             return None
         ids = [s["id"] for s in segs]
         cats = [s["category_id"] for s in segs]
         crowd = [s.get("iscrowd", 0) for s in segs]
-        areas = [s["area"] for s in segs]
-        if {type(v) for c in (ids, cats, areas) for v in c} - {int} or not set(crowd) <= {0, 1}:
+        areas = [s.get("area") for s in segs]
+        if {type(v) for c in (ids, cats) for v in c} - {int} or {type(v) for v in areas} - {int, type(None)} \
+                or not set(crowd) <= {0, 1}:
             return None
         sid = np.array(ids, np.int64)
         cid = np.array(cats, np.int64)
-        area = np.array(areas, np.int64)
+        absent = [i for i, v in enumerate(areas) if v is None]
+        area = np.array([0 if v is None else v for v in areas] if absent else areas, np.int64)
     except (KeyError, OverflowError):
         return None
     if sid.size and (int(sid.min()) < 1 or int(sid.max()) >= 1 << 24 or np.unique(sid).size != sid.size
                      or int(area.min()) < 0 or int(area.max()) >= 1 << 62):
         return None
+    area[absent] = -1
     return sid, cid, np.array(crowd, bool), area
 
 

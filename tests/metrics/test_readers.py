@@ -97,6 +97,8 @@ def test_palette_id_png_is_read_through_its_colours(tmp_path):
     ({"id": 4, "category_id": 1, "area": -1}, r"segments_info\[1\]\.area"),
     ({"id": 4, "category_id": 1, "area": 2.5}, r"segments_info\[1\]\.area"),
     ({"id": 4, "category_id": 1, "area": 5, "iscrowd": 3}, r"segments_info\[1\]\.iscrowd"),
+    ({"id": 3, "category_id": 1}, r"segments_info\[1\]\.id: duplicate segment id 3"),
+    ({"id": 4, "category_id": 1, "area": "5"}, r"segments_info\[1\]\.area"),
 ])
 def test_segments_with_areas_are_checked_as_before(tmp_path, seg, where):
     """The list-speed reading of the usual segments_info leaves every odd value to the checked path."""
@@ -111,11 +113,13 @@ def test_fast_segment_columns_equal_the_checked_reading(refdata, tmp_path, monke
     from annokit.io import coco_panoptic
 
     doc = {"annotations": [{"image_id": 1, "file_name": "a.png", "segments_info": [
-        {"id": 3, "category_id": -2, "area": 0, "iscrowd": True}, {"id": 9, "category_id": 1, "area": 7}]}],
+        {"id": 3, "category_id": -2, "area": 0, "iscrowd": True}, {"id": 9, "category_id": 1, "area": 7},
+        {"id": 5, "category_id": 1}, {"id": 6, "category_id": 1, "area": None}]}],
         "categories": []}
     (tmp_path / "y.json").write_text(json.dumps(doc))
     paths = [refdata.path("panoptic", "panopticapi_sample", "panoptic_examples.json"), tmp_path / "y.json"]
     fast = [read_panoptic_json(p, require_categories=False) for p in paths]
+    assert coco_panoptic._segment_columns(doc["annotations"][0]["segments_info"]) is not None
     monkeypatch.setattr(coco_panoptic, "_segment_columns", lambda segs: None)
     slow = [read_panoptic_json(p, require_categories=False) for p in paths]
     for fa, sl in zip(fast, slow, strict=True):
@@ -123,5 +127,5 @@ def test_fast_segment_columns_equal_the_checked_reading(refdata, tmp_path, monke
             for k in ("segment_ids", "category_ids", "iscrowd", "area"):
                 x, y = getattr(a, k), getattr(b, k)
                 assert x.dtype == y.dtype and np.array_equal(x, y), k
-    assert fast[1].images[0].iscrowd.tolist() == [True, False]
-    assert fast[1].images[0].category_ids.tolist() == [-2, 1]
+    assert fast[1].images[0].iscrowd.tolist() == [True, False, False, False]
+    assert fast[1].images[0].area.tolist() == [0, 7, -1, -1]
