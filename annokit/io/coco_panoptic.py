@@ -415,10 +415,17 @@ def align_id_rows(a: IdRows, b: IdRows) -> tuple[np.ndarray, np.ndarray, np.ndar
     h = a.height
     if a.starts.size == h and b.starts.size == h:
         return a.ids, b.ids, None
-    starts = np.union1d(a.starts, b.starts)
-    ga = a.ids if a.starts.size == starts.size else a.ids[np.searchsorted(a.starts, starts, "right") - 1]
-    gb = b.ids if b.starts.size == starts.size else b.ids[np.searchsorted(b.starts, starts, "right") - 1]
-    return ga, gb, np.diff(starts, append=h)
+    marks = np.zeros((2, h), np.intp)  # 1 where a map starts a row
+    marks[0, a.starts] = 1
+    marks[1, b.starts] = 1
+    starts = np.flatnonzero(marks[0] | marks[1])
+    index = np.cumsum(marks, axis=1)[:, starts] - 1  # each common start's row in a, in b
+    ga = a.ids if a.starts.size == starts.size else a.ids[index[0]]
+    gb = b.ids if b.starts.size == starts.size else b.ids[index[1]]
+    weights = np.empty_like(starts)
+    np.subtract(starts[1:], starts[:-1], out=weights[:-1])
+    weights[-1] = h - starts[-1]
+    return ga, gb, weights
 
 
 def write_id_png(path: PathLike, ids: np.ndarray) -> None:

@@ -133,15 +133,20 @@ def _slot_table(keys: np.ndarray) -> tuple[int, int, np.ndarray, np.ndarray] | N
     return None
 
 
+_HASH_FROM = 1 << 15
+
+
 def _dense(values: np.ndarray, seg_ids: np.ndarray) -> np.ndarray:
     """Map ids to 0 = void (id 0), 1..S = segment (in ``seg_ids`` order), S+1 = an id not in ``seg_ids``.
 
-    uint32 ids (what id PNGs decode to) go through a small collision-free hash of the S + 1 known ids (six passes
-    over the values); other integer ids through a binary search (several times slower on unsorted values)."""
+    Many uint32 ids (what id PNGs decode to) go through a small collision-free hash of the S + 1 known ids (six
+    passes over the values); fewer than ``_HASH_FROM`` values (the run starts of an image, usually), or other
+    integer ids, through a binary search (several times slower per value on unsorted values, but without the
+    hash's set-up)."""
     s = seg_ids.size
     keys = np.concatenate([[0], seg_ids])
-    if values.dtype == np.uint32 and s and int(seg_ids.min()) > 0 and int(seg_ids.max()) < (1 << 32) \
-            and np.unique(seg_ids).size == s:
+    if values.dtype == np.uint32 and values.size >= _HASH_FROM and s and int(seg_ids.min()) > 0 \
+            and int(seg_ids.max()) < (1 << 32) and np.unique(seg_ids).size == s:
         table = _slot_table(keys.astype(np.uint32))
         if table is not None:
             mult, shift, table_key, table_idx = table
@@ -189,7 +194,9 @@ def _joint_histogram(g: np.ndarray, p: np.ndarray, gsid: np.ndarray, psid: np.nd
         if row_weights is not None:
             change[::g.shape[1]] = True
     starts = np.flatnonzero(change)
-    lengths = np.diff(starts, append=n)
+    lengths = np.empty_like(starts)
+    np.subtract(starts[1:], starts[:-1], out=lengths[:-1])
+    lengths[-1:] = n - starts[-1:]
     if row_weights is not None:
         lengths *= row_weights[starts // g.shape[1]]
     gv, pv = gf[starts], pf[starts]

@@ -248,7 +248,7 @@ def test_id_hash_equals_binary_search(seed):
     rng = np.random.default_rng(seed)
     s = int(rng.integers(0, 400))
     seg = rng.choice(np.arange(1, 1 << 24), s, replace=False).astype(np.int64)
-    vals = rng.choice(np.r_[seg, 0, rng.integers(1, 1 << 24, 5)], 3000).astype(np.uint32)
+    vals = rng.choice(np.r_[seg, 0, rng.integers(1, 1 << 24, 5)], 3000 + (1 << 15)).astype(np.uint32)
     got = _dense(vals, seg)
     assert np.array_equal(got, _dense(vals.astype(np.int64), seg))
     assert ((got == 0) == (vals == 0)).all() and ((got == s + 1) == ~np.isin(vals, np.r_[seg, 0])).all()
