@@ -20,9 +20,9 @@ from typing import Any, TypeGuard
 import numpy as np
 
 from annokit._internal.files import write_bytes_atomic, write_json_atomic
+from annokit._internal.jsonfile import load_json
 from annokit._internal.paths import safe_name
 from annokit.errors import FormatError, ValidationError
-from annokit.io.coco import load_json
 from annokit.io.labelmap import MAX_PIXELS, fast_png_codec, open_image, png_header, read_png_bytes, scratch_bytes
 from annokit.io.pngfast import decode_png8, decode_png8_rows
 
