@@ -148,14 +148,15 @@ def _segment_columns(segs: list[Any]) -> tuple[np.ndarray, ...] | None:
         if {type(v) for c in (ids, cats) for v in c} - {int} or {type(v) for v in areas} - {int, type(None)} \
                 or not set(crowd) <= {0, 1}:
             return None
+        absent = [i for i, v in enumerate(areas) if v is None]
+        given = [v for v in areas if v is not None] if absent else areas
+        if ids and (min(ids) < 1 or max(ids) >= 1 << 24 or len(set(ids)) != len(ids)) \
+                or given and (min(given) < 0 or max(given) >= 1 << 62):
+            return None
         sid = np.array(ids, np.int64)
         cid = np.array(cats, np.int64)
-        absent = [i for i, v in enumerate(areas) if v is None]
         area = np.array([0 if v is None else v for v in areas] if absent else areas, np.int64)
     except (KeyError, OverflowError):
-        return None
-    if sid.size and (int(sid.min()) < 1 or int(sid.max()) >= 1 << 24 or np.unique(sid).size != sid.size
-                     or int(area.min()) < 0 or int(area.max()) >= 1 << 62):
         return None
     area[absent] = -1
     return sid, cid, np.array(crowd, bool), area
