@@ -9,7 +9,8 @@ lets ``pyspng`` (libspng: SIMD unfiltering; its inflate of stored blocks is a co
 
 Only files the rebuilt stream represents exactly are taken: non-interlaced, bit depth 8, colour type gray (0), RGB
 (2) or palette (3, decoded as its indices: the rebuilt header says gray), standard compression and filter method,
-the critical chunks IHDR / PLTE / IDAT / IEND only, every chunk's CRC right, one run of IDAT chunks, a zlib stream
+the critical chunks IHDR (first, once) / PLTE (before the image data, once; required for palette images) / IDAT /
+IEND only, every chunk's CRC right, one run of IDAT chunks, a zlib stream
 that inflates to exactly the rows the header announces, filter types 0-4. Anything else gives ``None`` and the
 caller's other decoder (imagecodecs or Pillow) decides, and names what is wrong. The output equals Pillow's
 (tested on real and synthetic files of every filter type).
@@ -82,12 +83,12 @@ class _Png:
 def _parse(data: bytes, color_types: tuple[int, ...], max_pixels: int) -> _Png | None:
     """The chunks of ``data`` checked as the module docstring says; ``None`` at the first thing not taken."""
     n = len(data)
-    if n < 45 or data[:8] != _SIGNATURE or data[12:16] != b"IHDR":
+    if n < 45 or data[:8] != _SIGNATURE or data[8:16] != b"\x00\x00\x00\x0dIHDR":
         return None
     w, h, depth, ctype, comp, filt, interlace = struct.unpack_from(">IIBBBBB", data, 16)
     if depth != 8 or ctype not in color_types or comp or filt or interlace or not 0 < w * h <= max_pixels:
         return None
-    pos, idat, state = 8, [], 0  # state: 0 before IDAT, 1 in the IDAT run, 2 after it
+    pos, idat, state, palette = 8, [], 0, False  # state: 0 before IDAT, 1 in the IDAT run, 2 after it
     while pos + 12 <= n:
         length, kind = struct.unpack_from(">I4s", data, pos)
         end = pos + 12 + length
@@ -101,13 +102,17 @@ def _parse(data: bytes, color_types: tuple[int, ...], max_pixels: int) -> _Png |
         elif kind == b"IEND":
             break
         else:
-            state = 2 if state else 0
-            if not kind[0] & 0x20 and kind not in (b"IHDR", b"PLTE"):  # an unknown critical chunk
+            if kind == b"PLTE":
+                if state or palette:
+                    return None
+                palette = True
+            elif not kind[0] & 0x20 and pos != 8:  # a second IHDR, or an unknown critical chunk
                 return None
+            state = 2 if state else 0
         pos = end
     else:
         return None
-    if not idat:
+    if not idat or (ctype == 3 and not palette):
         return None
     return _Png(w, h, ctype, idat[0] if len(idat) == 1 else b"".join(idat))
 

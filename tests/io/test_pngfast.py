@@ -123,6 +123,14 @@ def test_what_the_path_does_not_take_gives_none():
         "filter type 5": b"\x89PNG\r\n\x1a\n" + _chunk(b"IHDR", struct.pack(">IIBBBBB", 2, 2, 8, 0, 0, 0, 0))
         + _chunk(b"IDAT", zlib.compress(b"\x05\x00\x00\x00\x00\x00")) + _chunk(b"IEND", b""),
     }
+    palette = _png(px, 3, [2])
+    plte = _chunk(b"PLTE", bytes(range(256)) * 3)
+    refused["palette without PLTE"] = palette.replace(plte, b"")
+    refused["two PLTE"] = palette.replace(plte, plte + plte)
+    refused["second IHDR"] = plain[:33] + plain[8:33] + plain[33:]
+    long_ihdr = _chunk(b"IHDR", struct.pack(">IIBBBBBB", 6, 10, 8, 0, 0, 0, 0, 0))
+    refused["IHDR of another length"] = b"\x89PNG\r\n\x1a\n" + long_ihdr + plain[33:]
+    assert decode_png8(palette) is not None
     for why, data in refused.items():
         assert decode_png8(data) is None, why
     assert decode_png8(plain, max_pixels=59) is None
