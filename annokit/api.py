@@ -14,7 +14,6 @@ package, so ``import annokit`` stays cheap). They sit above :mod:`annokit.io`, :
 from __future__ import annotations
 
 import os
-import threading
 import warnings
 from collections.abc import Iterator, Sequence
 from pathlib import Path
@@ -326,25 +325,22 @@ def evaluate_panoptic_files(gt_json: PathLike, pred_json: PathLike, gt_dir: Path
     return res
 
 
-_LOCAL = threading.local()  # per-thread decode buffers, reused image after image
-
-
 def _panoptic_stats(jobs: list[Any], cats: Any, gt_area_source: Literal["json", "png"],
                     threads: int | None) -> Iterator[tuple[Any, str]]:
     """``(PanopticImageStats, ground-truth PNG name)`` per job, decoded and counted on ``threads`` threads."""
-    from annokit.io.coco_panoptic import read_id_png
+    from annokit.io.coco_panoptic import align_id_rows, read_id_png_rows
     from annokit.metrics.panoptic import PanopticError, pq_image_stats
 
     def one(job: tuple[Any, Path, Any, Path]) -> tuple[Any, str]:
         g, gp, pr, pp = job
-        gi = _LOCAL.gbuf = read_id_png(gp, out=getattr(_LOCAL, "gbuf", None))
-        pi = _LOCAL.pbuf = read_id_png(pp, out=getattr(_LOCAL, "pbuf", None))
-        if gi.shape != pi.shape:
-            raise FormatError(pp, None, f"size {pi.shape[1]}x{pi.shape[0]} differs from the ground truth's "
-                                        f"{gi.shape[1]}x{gi.shape[0]} ({gp.name})")
+        ga, pa = read_id_png_rows(gp), read_id_png_rows(pp)  # rows the PNGs mark as repeats are counted, not read
+        if (ga.height, ga.ids.shape[1]) != (pa.height, pa.ids.shape[1]):
+            raise FormatError(pp, None, f"size {pa.ids.shape[1]}x{pa.height} differs from the ground truth's "
+                                        f"{ga.ids.shape[1]}x{ga.height} ({gp.name})")
+        gi, pi, weights = align_id_rows(ga, pa)
         try:
             st = pq_image_stats(gi, g.segment_ids, g.category_ids, g.iscrowd, g.area, pi, pr.segment_ids,
-                                pr.category_ids, cats, gt_area_source=gt_area_source)
+                                pr.category_ids, cats, gt_area_source=gt_area_source, row_weights=weights)
         except PanopticError as exc:
             raise FormatError(pp, f"image {g.image_id!r}", str(exc)) from None
         return st, gp.name

@@ -24,6 +24,7 @@ import orjson
 
 from annokit._internal.arrays import index_of
 from annokit._internal.files import write_bytes_atomic
+from annokit._internal.jsonfile import load_json, parse_json, read_json_bytes
 from annokit._internal.paths import safe_name
 from annokit.core.arrays import BoolArray, FloatArray, IntArray
 from annokit.errors import FormatError, ValidationError
@@ -67,34 +68,6 @@ PathLike = str | os.PathLike[str]
 _IMAGE_KEYS = {"id", "file_name", "height", "width"}
 _CAT_KEYS = {"id", "name", "supercategory"}
 _ANN_KEYS = {"id", "image_id", "category_id", "bbox", "area", "iscrowd", "segmentation", "ignore"}
-MAX_JSON_BYTES = 8 << 30
-
-
-def read_json_bytes(path: PathLike) -> bytes:
-    """The bytes of a JSON file, refused over :data:`MAX_JSON_BYTES` before they are read."""
-    p = Path(path)
-    try:
-        size = p.stat().st_size
-        if size > MAX_JSON_BYTES:
-            raise FormatError(p, None, f"file is {size} bytes, over the {MAX_JSON_BYTES}-byte limit")
-        return p.read_bytes()
-    except OSError as exc:
-        raise FormatError(p, None, f"cannot read: {exc.strerror or exc}") from None
-
-
-def parse_json(path: PathLike, data: bytes) -> Any:
-    """Parse JSON bytes with orjson; a syntax error names the file and the line/column."""
-    try:
-        return orjson.loads(data)
-    except orjson.JSONDecodeError as exc:
-        raise FormatError(path, f"line {exc.lineno}, column {exc.colno}", f"invalid JSON: {exc.msg}") from None
-
-
-def load_json(path: PathLike) -> Any:
-    """Parse a JSON file with orjson; a syntax error names the file and the line/column."""
-    return parse_json(path, read_json_bytes(path))
-
-
 # ----------------------------------------------------------------------------------------------- helpers
 def _is_int(v: Any) -> bool:
     return isinstance(v, int) and not isinstance(v, bool)
