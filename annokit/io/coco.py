@@ -559,9 +559,9 @@ def _extras(items: list[dict[str, Any]], known: set[str]) -> list[dict[str, Any]
 
 def _build(data: dict[str, Any], images: list[dict[str, Any]], cats: list[dict[str, Any]],
            anns: list[dict[str, Any]], ic: _ImageCols, cat_ids: IntArray, names: list[str], ac: _AnnCols,
-           p: Path) -> Dataset:
+           p: Path, exact_types: bool = True) -> Dataset:
     """The dataset of checked columns; every field without a column kept in ``extras`` (``p`` names the file in
-    the keypoints' errors)."""
+    the keypoints' errors; ``exact_types`` as in :func:`_coco_dataset`)."""
     img_extras = _extras(images, _IMAGE_KEYS if ic.id_map is None else _IMAGE_KEYS - {"id"})
     if ic.id_map is not None:
         img_extras = [dict(e or {}, id=im["id"]) for e, im in zip(img_extras or [{}] * len(images), images)]
@@ -571,7 +571,8 @@ def _build(data: dict[str, Any], images: list[dict[str, Any]], cats: list[dict[s
                       if has_super else None, extras=_extras(cats, _CAT_KEYS))
     boxes = ac.xywh.copy()
     boxes[:, 2:] += ac.xywh[:, :2]
-    keypoints, has_kp = keypoints_from_records(anns, ac.labels, categories=labels, path=p)
+    keypoints, has_kp = keypoints_from_records(anns, ac.labels, categories=labels, path=p,
+                                               plain_json=not exact_types)
     ann_extras = _extras(anns, _ANN_KEYS if keypoints is None else _ANN_KEYS | {"keypoints"})
     no_kp = np.flatnonzero(~has_kp).tolist() if keypoints is not None else []
     if not ac.has_area.all() or no_kp:
@@ -608,7 +609,7 @@ def _coco_dataset(data: Any, p: Path, *, exact_types: bool) -> Dataset:
                  _Column.whole(cat_ids), _Column.whole(ac.ids), _Column.whole(ac.image_ids), _Column.whole(ac.labels),
                  rles)
     _check_references(p, refs, problems, strings=ic.id_map is not None)
-    return _build(data, images, cats, anns, ic, cat_ids, names, ac, p)
+    return _build(data, images, cats, anns, ic, cat_ids, names, ac, p, exact_types)
 
 
 def read_instances(path: PathLike, *, fixed: bool = False) -> Dataset:

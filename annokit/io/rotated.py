@@ -84,7 +84,7 @@ def read_rotated_results(path: str | os.PathLike[str] | list[Any], gt: Dataset) 
     from annokit.core.rotated import corners_to_ltrb, rbox_to_corners
     from annokit.io._result_records import load_records, with_boxes
 
-    p, items = load_records(path)
+    p, items, _ = load_records(path)
     rb = rboxes_from_records(items, path=p, section="")
 
     def hull(rows: np.ndarray) -> np.ndarray:
