@@ -5,6 +5,7 @@
     python benchmarks/synth_protocols_more.py keypoints OUT_DIR --images 5000
     python benchmarks/synth_protocols_more.py rotated OUT_DIR --images 5000
     python benchmarks/synth_protocols_more.py voc OUT_DIR --images 5000
+    python benchmarks/synth_protocols_more.py lvis-val OUT_DIR --images 19809   # LVIS v1 val's shape, 300 dets/image
 
 Scores are rounded (to 2 or 3 decimals) so that ties occur; every set mixes object sizes across COCO's small /
 medium / large ranges.
@@ -82,6 +83,80 @@ def lvis_data(seed: int, images: int, *, n_cats: int = 1203, objects: float = 12
                 lab = (int(rng.choice(neg)) if neg and kind[t] < 0.75 else int(rng.integers(1, n_cats + 1)))
             res.append({"image_id": im, "category_id": lab, "bbox": _r(b), "score": round(float(rng.random()), 3)})
     return {"gt": {"images": imgs, "annotations": anns, "categories": cats}, "results": res}
+
+
+LVIS_VAL_IMAGES, LVIS_VAL_OBJECTS = 19_809, 244_707 / 19_809  # LVIS v1 val: images, objects an image (12.35)
+
+
+def write_lvis_val_like(root: Path, seed: int, images: int = LVIS_VAL_IMAGES, *, objects: float = LVIS_VAL_OBJECTS,
+                        dets: int = 300, size: float = 640.0) -> tuple[Path, Path]:
+    """An LVIS-v1-val-shaped pair, written as it is made (6M detections never sit in memory as dicts):
+    ``root/gt.json`` (1,203 categories in LVIS v1's r / c / f proportions, ~12.35 objects an image, negative and
+    not-exhaustive categories, ~2 % ``ignore``) and ``root/results.json`` with exactly ``dets`` detections an image
+    (LVIS' cap: half noisy copies of the objects, a fifth of those with a confused category; the rest false
+    positives, half of them on the image's negative categories). Each image draws from its own seeded stream, so the
+    set of the first ``n`` images of a larger set is the set made with ``images=n``."""
+    import orjson
+
+    cats = lvis_categories(1203)
+    freq = np.array([c["frequency"] for c in cats])
+    weight = np.where(freq == "f", 30.0, np.where(freq == "c", 4.0, 0.5))
+    weight /= weight.sum()
+    root.mkdir(parents=True, exist_ok=True)
+    imgs: list[dict[str, Any]] = []
+    anns: list[dict[str, Any]] = []
+    with open(root / "results.json", "wb") as out:
+        out.write(b"[")
+        for im in range(1, images + 1):
+            rng = np.random.default_rng([seed, im])
+            img, objs, res = _lvis_val_image(rng, im, weight, objects, dets, size, len(anns))
+            imgs.append(img)
+            anns.extend(objs)
+            out.write((b"," if im > 1 else b"") + orjson.dumps(res)[1:-1])
+        out.write(b"]")
+    (root / "gt.json").write_bytes(orjson.dumps({"images": imgs, "annotations": anns, "categories": cats}))
+    return root / "gt.json", root / "results.json"
+
+
+def _lvis_val_image(rng: np.random.Generator, im: int, weight: np.ndarray, objects: float, dets: int, size: float,
+                    first_id: int) -> tuple[dict[str, Any], list[dict[str, Any]], list[dict[str, Any]]]:
+    """One image of :func:`write_lvis_val_like`: its record, its objects and its detections (numpy per image)."""
+    n_cats = len(weight)
+    k = int(rng.poisson(objects))
+    labels = rng.choice(n_cats, k, p=weight) + 1
+    pos = set(labels.tolist())
+    neg = sorted(set((rng.choice(n_cats, int(rng.integers(0, 8))) + 1).tolist()) - pos)
+    nel = [c for c in sorted(pos) if rng.random() < 0.15]
+    img = {"id": im, "file_name": f"{im:012d}.jpg", "height": int(size), "width": int(size),
+           "neg_category_ids": neg, "not_exhaustive_category_ids": nel}
+    wh = np.exp(rng.uniform(np.log(4), np.log(size * 0.6), (k, 2)))
+    xy = rng.uniform(0, size - wh)
+    ign = rng.random(k) < 0.02
+    objs = []
+    for j in range(k):
+        a: dict[str, Any] = {"id": first_id + j + 1, "image_id": im, "category_id": int(labels[j]),
+                             "bbox": _r([*xy[j], *wh[j]]), "area": round(float(wh[j].prod() * 0.8), 2)}
+        if ign[j]:
+            a["ignore"] = 1
+        objs.append(a)
+    copy = (rng.random(dets) < 0.5) & (k > 0)
+    src = rng.integers(0, max(k, 1), dets)
+    box = np.column_stack([rng.uniform(0, size * 0.8, (dets, 2)), rng.uniform(4, size * 0.4, (dets, 2))])
+    lab = rng.integers(1, n_cats + 1, dets)
+    if neg:
+        on_neg = rng.random(dets) < 0.5
+        lab[on_neg] = rng.choice(neg, int(on_neg.sum()))
+    if k:
+        c = np.flatnonzero(copy)
+        s = src[c]
+        box[c, :2] = xy[s] + rng.normal(0, 1, (len(c), 2)) * wh[s] * 0.08
+        box[c, 2:] = wh[s] * rng.uniform(0.8, 1.25, (len(c), 2))
+        keep = rng.random(len(c)) < 0.8
+        lab[c[keep]] = labels[s[keep]]
+    box = np.round(box, 2).tolist()
+    score = np.round(rng.random(dets), 3).tolist()
+    res = [{"image_id": im, "category_id": c, "bbox": b, "score": sc} for c, b, sc in zip(lab.tolist(), box, score)]
+    return img, objs, res
 
 
 # ------------------------------------------------------------------------------------------ keypoints
@@ -239,13 +314,16 @@ def write_json_pair(root: Path, data: dict[str, Any]) -> tuple[Path, Path]:
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("protocol", choices=["lvis", "keypoints", "rotated", "voc"])
+    ap.add_argument("protocol", choices=["lvis", "lvis-val", "keypoints", "rotated", "voc"])
     ap.add_argument("out", type=Path)
     ap.add_argument("--images", type=int, default=5000)
     ap.add_argument("--seed", type=int, default=0)
     a = ap.parse_args()
     if a.protocol == "voc":
         print(*write_voc(a.out, voc_data(a.seed, a.images)))
+        return
+    if a.protocol == "lvis-val":
+        print(*write_lvis_val_like(a.out, a.seed, a.images))
         return
     make = {"lvis": lvis_data, "keypoints": keypoints_data, "rotated": rotated_data}[a.protocol]
     print(*write_json_pair(a.out, make(a.seed, a.images)))
