@@ -249,9 +249,16 @@ VOC_CLASSES = ["aeroplane", "bicycle", "bird", "boat", "bottle", "bus", "car", "
                "dog", "horse", "motorbike", "person", "pottedplant", "sheep", "sofa", "train", "tvmonitor"]
 
 
-def voc_data(seed: int, images: int, *, objects: float = 2.5, size: int = 500) -> dict[str, Any]:
+def voc_data(seed: int, images: int, *, objects: float = 2.5, size: int = 500, score_digits: int | None = 3
+             ) -> dict[str, Any]:
     """VOC-like ground truth in the devkit's numbers (1-based inclusive integer pixels, ~10 % difficult) and
-    detections per class in the devkit's result layout (``image score xmin ymin xmax ymax``, floats)."""
+    detections per class in the devkit's result layout (``image score xmin ymin xmax ymax``, floats); scores rounded
+    to ``score_digits`` (ties), or not rounded (None: no ties, for references that sort unstably)."""
+
+    def score() -> float:
+        v = float(rng.random())
+        return v if score_digits is None else round(v, score_digits)
+
     rng = np.random.default_rng(seed)
     objs: list[list[tuple[str, list[int], int]]] = []
     dets: dict[str, list[tuple[str, float, list[float]]]] = {c: [] for c in VOC_CLASSES}
@@ -268,13 +275,13 @@ def voc_data(seed: int, images: int, *, objects: float = 2.5, size: int = 500) -
                 d = np.array(box, float) + rng.normal(0, max(w, h) * 0.06, 4)
                 d[2:] = np.maximum(d[2:], d[:2] + 1)  # a box, not an inverted one
                 cc = c if rng.random() < 0.85 else VOC_CLASSES[int(rng.integers(0, len(VOC_CLASSES)))]
-                dets[cc].append((f"{im:06d}", round(float(rng.random()), 3), _r(d, 1)))
+                dets[cc].append((f"{im:06d}", score(), _r(d, 1)))
         objs.append(here)
         for _ in range(int(rng.integers(0, 5))):
             x, y = rng.uniform(1, size * 0.8, 2)
             w, h = rng.uniform(5, size * 0.3, 2)
             dets[VOC_CLASSES[int(rng.integers(0, len(VOC_CLASSES)))]].append(
-                (f"{im:06d}", round(float(rng.random()), 3), _r([x, y, x + w, y + h], 1)))
+                (f"{im:06d}", score(), _r([x, y, x + w, y + h], 1)))
     return {"objects": objs, "dets": dets, "size": size}
 
 
@@ -299,8 +306,20 @@ def write_voc(root: Path, data: dict[str, Any]) -> tuple[Path, Path]:
     (sets / "test.txt").write_text("\n".join(names) + "\n")
     for c, rows in data["dets"].items():
         (out / f"comp4_det_test_{c}.txt").write_text(
-            "".join(f"{im} {sc:.3f} {b[0]:.1f} {b[1]:.1f} {b[2]:.1f} {b[3]:.1f}\n" for im, sc, b in rows))
+            "".join(f"{im} {sc!r} {b[0]:.1f} {b[1]:.1f} {b[2]:.1f} {b[3]:.1f}\n" for im, sc, b in rows))
     return root / "VOC", out
+
+
+def write_voc_as_dota(root: Path, data: dict[str, Any]) -> Path:
+    """The ground truth of :func:`voc_data` as DOTA label files (``root/labelTxt/<image>.txt``: the box's four
+    corners, class, difficult), what the DOTA devkit's horizontal-box evaluation (``dota_evaluation_task2``, the VOC
+    devkit's ``voc_eval`` on DOTA's files) reads; the detections are the VOC result files as they are."""
+    out = root / "labelTxt"
+    out.mkdir(parents=True, exist_ok=True)
+    for i, objs in enumerate(data["objects"]):
+        (out / f"{i:06d}.txt").write_text("".join(f"{x0} {y0} {x1} {y0} {x1} {y1} {x0} {y1} {c} {d}\n"
+                                                  for c, (x0, y0, x1, y1), d in objs))
+    return out
 
 
 def write_json_pair(root: Path, data: dict[str, Any]) -> tuple[Path, Path]:
