@@ -89,11 +89,12 @@ def keypoints_from_records(records: Sequence[dict[str, Any]], labels: Sequence[i
     >>> kp.shape, has.tolist()
     ((2, 2, 3), [True, False])
     """
-    has = np.fromiter(("keypoints" in r for r in records), dtype=bool, count=len(records))
+    has = np.array(["keypoints" in r for r in records], dtype=bool).reshape(len(records))
     if not has.any():
         return None, has
     rows = np.flatnonzero(has)
-    lists = [records[i]["keypoints"] for i in rows.tolist()]
+    lists = [r["keypoints"] for r in records] if len(rows) == len(records) else \
+        [records[i]["keypoints"] for i in rows.tolist()]
     labs = np.asarray(labels, dtype=np.int64)[rows]
     declared = _declared_k(categories)
     k = _common_k(lists, labs, declared, rows, path, section)

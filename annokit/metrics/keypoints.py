@@ -27,6 +27,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from operator import methodcaller
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -225,8 +226,9 @@ def keypoint_ignore(gt: Dataset, img_ids: np.ndarray, cat_ids: np.ndarray) -> np
     ex = ga.extras
     idx = rows.tolist()
     if ex is not None:  # every evaluated annotation a plain integer and none without keypoints: one numpy pass
-        vals = [ex[i].get("num_keypoints") for i in idx]
-        if set(map(type, vals)) <= {int} and not any(ex[i].get("_annokit_no_keypoints") for i in idx):
+        sel = ex if len(idx) == len(ex) else [ex[i] for i in idx]
+        vals = list(map(methodcaller("get", "num_keypoints"), sel))
+        if set(map(type, vals)) <= {int} and not any(map(methodcaller("get", "_annokit_no_keypoints"), sel)):
             arr = np.array(vals, dtype=np.int64)
             if (arr >= 0).all():
                 n[rows] = arr
