@@ -104,6 +104,8 @@ def keypoints_from_records(records: Sequence[dict[str, Any]], labels: Sequence[i
     assert arr is not None
     if ground_truth:
         _check_visibility(arr, rows, path, section)
+    if len(rows) == len(records):
+        return arr, has
     out = np.zeros((len(records), k, 3))
     out[rows] = arr
     return out, has
@@ -128,22 +130,18 @@ def _common_k(lists: list[Any], labs: np.ndarray, declared: dict[int, tuple[int,
 
 
 def _fast(lists: list[Any], k: int, plain_json: bool) -> FloatArray | None:
-    """``(n, K, 3)`` from the lists in one numpy pass (of their values as one flat list); None when any is not
-    ``3 K`` finite numbers. ``plain_json``: the values are what a JSON parser gives for a text without ``true`` or
-    ``false`` -- numbers, strings, None, lists, dicts --, so ``sum`` (which refuses all but numbers) is the type check,
-    not a look at the type of every value."""
+    """``(n, K, 3)`` from the lists in one numpy pass over their values; None when any is not ``3 K`` finite numbers.
+    ``plain_json``: the values are what a JSON parser gives for a text without ``true`` or ``false`` -- numbers,
+    strings, None, lists, dicts --, so ``sum`` (which refuses all but numbers) is the type check, not a look at the
+    type of every value."""
     if not set(map(type, lists)) <= {list, tuple} or set(map(len, lists)) != {3 * k}:
         return None
-    flat = list(chain.from_iterable(lists))
-    if plain_json:
-        try:
-            sum(flat)
-        except (TypeError, OverflowError):
-            return None
-    elif not set(map(type, flat)) <= _NUMBER_TYPES:
-        return None
     try:
-        arr = np.array(flat, dtype=np.float64)
+        if plain_json:
+            sum(map(sum, lists))
+        elif not set(map(type, chain.from_iterable(lists))) <= _NUMBER_TYPES:
+            return None
+        arr = np.fromiter(chain.from_iterable(lists), dtype=np.float64, count=3 * k * len(lists))
     except (ValueError, TypeError, OverflowError):
         return None
     if not np.isfinite(arr).all():
