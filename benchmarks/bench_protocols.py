@@ -31,6 +31,8 @@ class's AP (1e-12).
     python benchmarks/bench_protocols.py                        # both protocols, 5,000 images, 3 rounds
     python benchmarks/bench_protocols.py --protocols dota --images 1000 --repeat 5
     python benchmarks/bench_protocols.py --sizes 500 1000 2000 5000 --repeat 1   # how the cost grows
+    python benchmarks/bench_protocols.py --protocols keypoints rotated voc07 dota openimages lvis --sizes 5000
+    python benchmarks/bench_lvis_val.py          # LVIS at LVIS v1 val's size (the reference on a fraction)
 """
 
 from __future__ import annotations
