@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
-from typing import Literal, TypeVar, cast
+from typing import Literal, cast
 
 import click
 
@@ -61,37 +60,11 @@ Slices (detection and instance): each slice's 12 COCO numbers, equal to an evalu
 _TASK_OF_FORMAT = {"coco-panoptic": "panoptic", "class-csv": "classification"}
 
 
-T = TypeVar("T", int, float)
-
-
-def _number_list(parse: Callable[[str], T], example: str, valid: Callable[[T], bool],
-                 rule: str) -> Callable[[click.Context, click.Parameter, str | None], tuple[T, ...] | None]:
-    """A click callback reading a comma-separated list of numbers (``parse``), each ``valid`` (else ``rule``)."""
-
-    def callback(ctx: click.Context, param: click.Parameter, text: str | None) -> tuple[T, ...] | None:
-        if not text:
-            return None
-        try:
-            vals = tuple(parse(x) for x in text.split(",") if x.strip())
-        except ValueError:
-            raise click.BadParameter(f"{text!r}: expected comma-separated {parse.__name__}s, e.g. {example}") from None
-        if not vals or not all(valid(v) for v in vals):
-            raise click.BadParameter(f"{text!r}: {rule}")
-        return vals
-
-    return callback
-
-
-_iou_list = _number_list(float, "0.5,0.75", lambda v: 0.0 <= v <= 1.0, "IoU thresholds are numbers in [0, 1]")
-_sigma_list = _number_list(float, "0.079,0.079,0.072", lambda v: v > 0, "sigmas are positive numbers")
-_int_list = _number_list(int, "1,10,100", lambda v: v >= 1, "maxDets are integers >= 1")
-
-
 def _pred_path(ctx: click.Context, param: click.Parameter, value: Path) -> Path:
     """``--pred``: an existing path, or a glob pattern of results files (detection / instance)."""
     if value.exists():
         return value
-    from annokit.distributed import expand_shards, is_pattern
+    from annokit._internal.shards import expand_shards, is_pattern
 
     if not is_pattern(value):
         raise click.BadParameter(f"Path {str(value)!r} does not exist.")
@@ -103,8 +76,8 @@ def _task(task: str | None, gt: Path, gt_format: str | None, iou_type: str | Non
     """``--task``, or the task the ground truth's format implies (an unrecognised one: detection)."""
     if task is not None:
         return task
-    from annokit.convert import detect_format
     from annokit.errors import FormatError
+    from annokit.io.detect import detect_format
 
     fmt = gt_format
     if fmt is None:
@@ -117,7 +90,7 @@ def _task(task: str | None, gt: Path, gt_format: str | None, iou_type: str | Non
 
 def _check_distributed(task: str | None, pred: Path, scheduler: str | None) -> None:
     """A glob of results files and --scheduler go with detection / instance (COCO) only."""
-    from annokit.distributed import is_pattern
+    from annokit._internal.shards import is_pattern
 
     what = "--scheduler" if scheduler is not None else "a glob in --pred" if is_pattern(pred) else None
     if what is not None and task not in ("detection", "instance"):
@@ -141,12 +114,7 @@ def _check_distributed(task: str | None, pred: Path, scheduler: str | None) -> N
 @overwrite_option("the --json file")
 @click.option("--fixed", is_flag=True, default=False,
               help="detection: fix pycocotools' known defects instead of reproducing them (see docs/coco-eval.md).")
-@click.option("--iou-thrs", default=None, callback=_iou_list,
-              help="detection: comma-separated IoU thresholds (default .50:.05:.95).")
-@click.option("--max-dets", default=None, callback=_int_list, help="detection: comma-separated maxDets (default "
-                                                                   "1,10,100).")
-@click.option("--area-rng", "area_rng", multiple=True,
-              help="detection: named area range NAME=LO:HI (repeatable; replaces small/medium/large).")
+@_eval_protocols.coco_param_options
 @click.option("--gt-dir", type=click.Path(exists=True, file_okay=False, path_type=Path), default=None,
               help="panoptic: folder of ground-truth PNGs (default: beside --gt, named as its stem).")
 @click.option("--pred-dir", type=click.Path(exists=True, file_okay=False, path_type=Path), default=None,
@@ -167,8 +135,6 @@ def _check_distributed(task: str | None, pred: Path, scheduler: str | None) -> N
               help="voc07/voc12: the devkit's +1 pixel on widths and heights (default for a COCO --gt: its boxes "
                    "hold the devkit's numbers) or continuous overlap (default for a VOC folder --gt, whose boxes "
                    "annokit reads as pixel edges: the devkit's AP on its own files).")
-@click.option("--kpt-sigmas", default=None, callback=_sigma_list,
-              help="keypoints: comma-separated per-keypoint OKS sigmas (default COCO's 17 person sigmas).")
 @click.option("--ap-method", type=click.Choice(["11point", "allpoint"]), default=None,
               help="dota: VOC07 11-point (default, the devkit's) or VOC12 all-point AP.")
 @slice_options
@@ -191,7 +157,7 @@ def eval_command(task: str | None, gt: Path, src_format: str | None, pred: Path,
     if slice_by is not None or slices_file is not None:
         if protocol is not None or kind not in ("detection", "instance"):
             raise click.UsageError("--slice-by / --slices: COCO detection and instance evaluation only")
-        from annokit.distributed import is_pattern
+        from annokit._internal.shards import is_pattern
 
         if scheduler is not None or is_pattern(str(pred)):
             raise click.UsageError("--slice-by / --slices: one results file, without --scheduler")
@@ -210,7 +176,8 @@ def eval_command(task: str | None, gt: Path, src_format: str | None, pred: Path,
                         iou_thrs=iou_thrs, max_dets=max_dets, area_rng=area_rng, gt_dir=gt_dir, pred_dir=pred_dir,
                         num_classes=num_classes, ignore_index=ignore_index, reduce_zero_label=reduce_zero_label,
                         preset=preset, top_k=top_k, slice_by=slice_by, slices_file=slices_file)
-    from annokit.cli import _eval_tasks_more  # noqa: F401  (registers the other tasks: numpy, imported on use)
+    if str(kind) not in _eval_tasks.RUNNERS:  # the instance tasks' runners are registered; the others on use
+        from annokit.cli import _eval_tasks_more  # noqa: F401  (registers the other tasks)
 
     with scheduler_client(scheduler, quiet=quiet) as client:
         result = _eval_tasks.RUNNERS[str(kind)](replace(inputs, scheduler=client))
