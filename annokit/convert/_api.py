@@ -239,18 +239,28 @@ def _keypoint_losses(ds: Dataset, spec: FormatSpec[Any, Any], rec: LossRecorder)
                  [f"annotation id {int(a.ids[r])}" for r in rows[:5]])
 
 
+def prepare_write(ds: Dataset, spec: FormatSpec[Any, Any], rec: LossRecorder, max_pixels: int) -> Dataset:
+    """What every writing of ``ds`` in ``spec`` starts with: the declared sizes guarded, the keypoints it cannot
+    hold counted, and (a folder format) the objects grouped by image (:func:`~annokit.convert._parts.by_image`:
+    the same files, and examples met in image order whether the dataset is written at once or by parts)."""
+    from annokit.convert._parts import by_image
+
+    _guard_canvas(ds, spec, max_pixels)
+    _keypoint_losses(ds, spec, rec)
+    return by_image(ds) if spec.folder else ds
+
+
 def _write(ds: Dataset, dst: Path, spec: FormatSpec[Any, Any], rec: LossRecorder, *, sidecar: bool,
            overwrite: bool, strict: bool, options: FormatOptions, max_pixels: int = MAX_PIXELS) -> None:
     if spec.writer is None:
         raise FormatError(dst, None, f"format {spec.name!r} is read-only")
-    _guard_canvas(ds, spec, max_pixels)
-    _keypoint_losses(ds, spec, rec)
+    whole, ds = ds, prepare_write(ds, spec, rec, max_pixels)  # the sidecar keeps the objects' own order
     kept_in = SIDECAR if (sidecar and spec.sidecar) else None
     if spec.folder:
         with atomic_dir(dst, overwrite=overwrite) as tmp:
             keys = spec.writer(ds, tmp, rec, options, kept_in)
             if kept_in is not None and keys is not None and any(e.kept_in for e in rec.report().entries):
-                write_sidecar(tmp, ds, keys, spec.name)
+                write_sidecar(tmp, whole, keys, spec.name)
             audit_tree(tmp)
             if strict:
                 report = rec.report()
