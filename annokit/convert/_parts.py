@@ -11,6 +11,7 @@ examples in part order).
 from __future__ import annotations
 
 import os
+import re
 import shutil
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
@@ -171,8 +172,10 @@ class PartJob:
             n = len(self.part.images)
             first = self.part.images.file_names[0] if n else ""
             where = f"shard {self.index} (images {self.offset}..{self.offset + n - 1}, first {first!r})"
-            if isinstance(exc, FormatError):
-                where = ": ".join(x for x in (where, exc.where) if x)
+            if isinstance(exc, FormatError):  # an image's place in the part is given as its place in the whole
+                inner = re.sub(r"^images\[(\d+)\]", lambda m: f"images[{self.offset + int(m.group(1))}]",
+                               exc.where or "")
+                where = ": ".join(x for x in (where, inner) if x)
                 raise FormatError(exc.path, where, exc.message) from None
             raise FormatError(None, where, str(exc)) from None
 

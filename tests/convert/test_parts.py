@@ -145,7 +145,8 @@ def test_a_failing_part_is_one_line_naming_it_and_nothing_is_written(tmp_path: P
     with pytest.raises(FormatError) as e:
         convert_by_parts(src, tmp_path / "out", src_format="coco", dst_format="yolo", parts=[(0, 20), (20, 48)])
     msg = str(e.value)
-    assert "\n" not in msg and "shard 1 (images 20..47" in msg and "has no size" in msg, msg
+    assert "\n" not in msg and "shard 1 (images 20..47, first 'scene_021.png'): images[30]: image 'scene_031.png' " \
+        "has no size" in msg, msg
     assert not (tmp_path / "out").exists()
     assert [p.name for p in tmp_path.iterdir()] == ["gt.json"]  # no temporary folder left
 

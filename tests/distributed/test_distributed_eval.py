@@ -182,42 +182,14 @@ def test_local_n_starts_and_stops_its_own_cluster(tmp_path: Path, capsys: pytest
 
 
 @pytest.mark.slow
-def test_a_real_dask_scheduler_and_two_dask_worker_processes(tmp_path: Path,
+def test_a_real_dask_scheduler_and_two_dask_worker_processes(dask_processes: str, tmp_path: Path,
                                                               capsys: pytest.CaptureFixture[str]) -> None:
-    """``dask scheduler`` and two ``dask worker`` processes on 127.0.0.1, as on a cluster (without nannies, to start
-    fewer processes); ``annokit eval`` connects by tcp:// and writes the in-process JSON."""
-    pytest.importorskip("distributed", reason="the dask extra is not installed")
-    dask = Path(sys.executable).with_name("dask")
-    if not dask.exists():
-        pytest.skip(f"no dask command beside {sys.executable}")
+    """``annokit eval`` connects by tcp:// to ``dask scheduler`` and two ``dask worker`` processes and writes the
+    in-process JSON."""
     whole, _ = _shards(tmp_path, 19)
-    sfile = tmp_path / "scheduler.json"
-    procs = [subprocess.Popen([str(dask), "scheduler", "--host", "127.0.0.1", "--port", "0", "--no-dashboard",
-                               "--scheduler-file", str(sfile)], stderr=subprocess.DEVNULL)]
-    procs += [subprocess.Popen([str(dask), "worker", "--scheduler-file", str(sfile), "--nthreads", "1",
-                                "--no-nanny", "--no-dashboard", "--host", "127.0.0.1"], stderr=subprocess.DEVNULL)
-              for _ in range(2)]
-    try:
-        import distributed
-
-        deadline = time.monotonic() + 60
-        while not sfile.exists() and time.monotonic() < deadline:
-            time.sleep(0.2)
-        address = orjson.loads(sfile.read_bytes())["address"]
-        with distributed.Client(address, timeout=30) as c:
-            c.wait_for_workers(2, timeout=60)
-        a, b = tmp_path / "a.json", tmp_path / "b.json"
-        assert _cli(["eval", "--gt", str(GT), "--pred", str(whole), "--json", str(a), "-q"], capsys)[0] == 0
-        code, _, err = _cli(["eval", "--gt", str(GT), "--pred", str(tmp_path / "parts" / "part-*.json"), "--json",
-                             str(b), "--scheduler", address, "-q"], capsys)
-        assert code == 0, err
-        assert a.read_bytes() == b.read_bytes()
-    finally:
-        for p in reversed(procs):  # the workers first, then the scheduler they would wait for
-            p.terminate()
-        for p in procs:
-            try:
-                p.wait(timeout=5)
-            except subprocess.TimeoutExpired:  # a worker still trying to reach the scheduler
-                p.kill()
-                p.wait()
+    a, b = tmp_path / "a.json", tmp_path / "b.json"
+    assert _cli(["eval", "--gt", str(GT), "--pred", str(whole), "--json", str(a), "-q"], capsys)[0] == 0
+    code, _, err = _cli(["eval", "--gt", str(GT), "--pred", str(tmp_path / "parts" / "part-*.json"), "--json",
+                         str(b), "--scheduler", dask_processes, "-q"], capsys)
+    assert code == 0, err
+    assert a.read_bytes() == b.read_bytes()
