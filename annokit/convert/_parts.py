@@ -46,10 +46,12 @@ __all__ = ["PART_RULES", "PartJob", "PartRule", "PartRunner", "by_image", "conve
 class PartRule:
     """How a folder format is written by parts: the files every part writes for the whole dataset
     (``whole_files``, dropped from the parts) and the step that writes them from the whole dataset (``finish``:
-    ``finish(dataset, folder, write_options)``)."""
+    ``finish(dataset, folder, write_options)``); the files every part writes the same (``same_files``: categories
+    only; one kept, checked equal)."""
 
     whole_files: tuple[str, ...] = ()
     finish: Callable[[Dataset, Path, Any], None] | None = None
+    same_files: tuple[str, ...] = ()
 
 
 def _yolo_finish(ds: Dataset, folder: Path, opts: Any) -> None:
@@ -62,13 +64,13 @@ PART_RULES: dict[str, PartRule] = {
     "yolo": PartRule(("data.yaml",), _yolo_finish),
     "yolo-seg": PartRule(("data.yaml",), _yolo_finish),
     "class-folders": PartRule(),
+    "png": PartRule(same_files=("classes.txt",)),
+    "cityscapes": PartRule(),
 }
 """The targets written by parts exactly (tests/distributed/test_distributed_convert.py)."""
 
 _WHY_NOT: dict[str, str] = {
     "voc": "its writer dedupes file stems and writes ImageSets over the whole dataset",
-    "png": "its writer dedupes file stems over the whole dataset",
-    "cityscapes": "its writer dedupes file stems over the whole dataset",
     "coco-panoptic": "its writer numbers segments and colours over the whole dataset",
 }
 
@@ -116,7 +118,7 @@ def move_parts(folder: Path, parts: Sequence[Path], spec: FormatSpec[Any, Any]) 
     """Move every file of the part folders ``parts`` (in order) into ``folder``, leaving out the format's whole
     files; a file two parts wrote is an error (two images of the dataset would write it)."""
     rule = PART_RULES[spec.name]
-    skip = set(rule.whole_files)
+    skip, same = set(rule.whole_files), set(rule.same_files)
     for part in parts:
         for dirpath, _dirs, filenames in os.walk(part):
             rel = os.path.relpath(dirpath, part)
@@ -127,6 +129,10 @@ def move_parts(folder: Path, parts: Sequence[Path], spec: FormatSpec[Any, Any]) 
                 if r in skip:
                     continue
                 dest = out / name
+                if r in same and dest.exists():
+                    if dest.read_bytes() != Path(dirpath, name).read_bytes():
+                        raise FormatError(None, r, "the parts wrote different versions of this file")
+                    continue
                 if dest.exists():
                     raise FormatError(None, r, "two images of the dataset would write this file")
                 os.replace(os.path.join(dirpath, name), dest)

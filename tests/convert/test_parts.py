@@ -114,6 +114,9 @@ def test_any_split_of_a_random_dataset_gives_the_whole_files_and_report(fmt: str
         opts: dict[str, Any] = {"images": images} if fmt == "class-folders" or rng.integers(2) else {}
         if fmt.startswith("yolo") and rng.integers(2):
             opts["precision"] = int(rng.integers(2, 7))
+        if fmt == "png" and rng.integers(2):
+            opts["semantic_only"] = True
+        opts = get_format(fmt).pick("write", opts)
         same_as_whole(src, fmt, tmp, cuts(len(d["images"]), rng), write_options=opts,
                       sidecar=bool(rng.integers(4)))
 
@@ -124,7 +127,7 @@ def test_sample_data_by_parts(fmt: str, tmp_path: Path) -> None:
     n = len(orjson.loads((SAMPLE / "scenes" / "gt.json").read_bytes())["images"])
     for bounds in ([(0, n)], [(0, 1), (1, n)], [(0, 0), (0, n // 2), (n // 2, n), (n, n)], cuts(n, rng)):
         rep = same_as_whole(SAMPLE / "scenes" / "gt.json", fmt, tmp_path, bounds,
-                            write_options={"images": SAMPLE / "scenes" / "images"})
+                            write_options=get_format(fmt).pick("write", {"images": SAMPLE / "scenes" / "images"}))
         assert rep["entries"], rep
 
 
@@ -132,6 +135,7 @@ def test_targets_not_written_by_parts_say_why() -> None:
     assert part_refusal(get_format("yolo")) is None
     assert "one file" in str(part_refusal(get_format("coco")))
     assert "stems" in str(part_refusal(get_format("voc")))
+    assert "panoptic" in str(part_refusal(get_format("coco-panoptic")))
     with pytest.raises(FormatError, match="voc cannot be written by image shards"):
         convert_by_parts(SAMPLE / "scenes" / "gt.json", Path(tempfile.gettempdir()) / "never", src_format="coco",
                          dst_format="voc")

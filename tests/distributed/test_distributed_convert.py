@@ -14,7 +14,7 @@ import pytest
 
 from annokit.cli import cli
 from annokit.cli._common import run_cli
-from annokit.convert import PART_RULES, convert
+from annokit.convert import PART_RULES, convert, get_format
 from annokit.distributed import convert_sharded
 from tests.conftest import SAMPLE
 from tests.convert.test_parts import cuts, tree
@@ -32,11 +32,12 @@ def _cli(argv: list[str], capsys: pytest.CaptureFixture[str]) -> tuple[int, str,
 @pytest.mark.parametrize("fmt", sorted(PART_RULES))
 def test_every_shardable_target_gives_the_in_process_files_and_report(dask_client: Any, tmp_path: Path,
                                                                      fmt: str) -> None:
-    ref = convert(GT, tmp_path / "whole", src_format="coco", dst_format=fmt, write_options={"images": IMAGES})
+    opts = get_format(fmt).pick("write", {"images": IMAGES})
+    ref = convert(GT, tmp_path / "whole", src_format="coco", dst_format=fmt, write_options=opts)
     n = len(orjson.loads(GT.read_bytes())["images"])
     for k, shards in enumerate([None, cuts(n, np.random.default_rng(len(fmt)))]):
         out = tmp_path / f"sharded{k}"
-        got = convert_sharded(GT, out, src_format="coco", dst_format=fmt, write_options={"images": IMAGES},
+        got = convert_sharded(GT, out, src_format="coco", dst_format=fmt, write_options=opts,
                               scheduler=dask_client, shards=shards)
         assert orjson.dumps(got.to_json_dict()) == orjson.dumps(ref.to_json_dict())
         assert tree(out) == tree(tmp_path / "whole")
@@ -68,7 +69,8 @@ def test_a_failing_shard_is_one_line_naming_it_and_nothing_is_in_dst(dask_client
     assert sorted(p.name for p in tmp_path.iterdir()) == ["gt.json"]  # no DST, no temporary folder
 
 
-@pytest.mark.parametrize("fmt,why", [("voc", "dedupes file stems"), ("coco", "one file"), ("png", "stems")])
+@pytest.mark.parametrize("fmt,why", [("voc", "dedupes file stems"), ("coco", "one file"),
+                                     ("coco-panoptic", "segments")])
 def test_a_target_not_written_by_shards_is_a_usage_error(fmt: str, why: str, tmp_path: Path,
                                                          capsys: pytest.CaptureFixture[str]) -> None:
     dst = tmp_path / ("out.json" if fmt == "coco" else "out")
