@@ -23,6 +23,7 @@ import numpy as np
 from annokit._internal.files import atomic_dir, write_json_atomic
 from annokit._internal.gc import no_gc
 from annokit._internal.limits import MAX_PIXELS
+from annokit._internal.parts import PartContext, writing_part
 from annokit._internal.paths import audit_tree
 from annokit.convert._api import (
     PathLike,
@@ -52,6 +53,11 @@ class PartRule:
     whole_files: tuple[str, ...] = ()
     finish: Callable[[Dataset, Path, Any], None] | None = None
     same_files: tuple[str, ...] = ()
+    joined: tuple[str, ...] = ()
+    """Folders whose files are lists of images: a file several parts write is their texts one after the other."""
+    facts: Callable[[Dataset, Any, Sequence[tuple[int, int]]], list[dict[str, Any]]] | None = None
+    """``facts(dataset, write_options, bounds)``: the whole-dataset facts each part's writer needs
+    (:class:`annokit._internal.parts.PartContext`), computed from the whole dataset before the parts are sent."""
 
 
 def _yolo_finish(ds: Dataset, folder: Path, opts: Any) -> None:
@@ -60,7 +66,14 @@ def _yolo_finish(ds: Dataset, folder: Path, opts: Any) -> None:
     write_yolo_data_yaml(ds, folder, split=opts.split or "train")
 
 
+def _voc_facts(ds: Dataset, opts: Any, bounds: Sequence[tuple[int, int]]) -> list[dict[str, Any]]:
+    from annokit.io.voc import voc_part_facts
+
+    return voc_part_facts(ds, bounds)
+
+
 PART_RULES: dict[str, PartRule] = {
+    "voc": PartRule(same_files=("labelmap.txt",), joined=("ImageSets",), facts=_voc_facts),
     "yolo": PartRule(("data.yaml",), _yolo_finish),
     "yolo-seg": PartRule(("data.yaml",), _yolo_finish),
     "class-folders": PartRule(),
@@ -70,7 +83,6 @@ PART_RULES: dict[str, PartRule] = {
 """The targets written by parts exactly (tests/distributed/test_distributed_convert.py)."""
 
 _WHY_NOT: dict[str, str] = {
-    "voc": "its writer dedupes file stems and writes ImageSets over the whole dataset",
     "coco-panoptic": "its writer numbers segments and colours over the whole dataset",
 }
 
@@ -101,16 +113,19 @@ def by_image(ds: Dataset) -> Dataset:
 
 
 def write_part(part: Dataset, folder: Path, spec: FormatSpec[Any, Any], options: Any, *, offset: int,
-               sidecar: bool) -> tuple[list[str] | None, LossState]:
+               sidecar: bool, object_offset: int = 0, facts: Mapping[str, Any] | None = None
+               ) -> tuple[list[str] | None, LossState]:
     """Write the images ``part`` (a run of the whole dataset's images starting at position ``offset``, with their
     objects, every category and the dataset's fields) into the empty ``folder``; return each image's key and the
     state of what was lost, to merge with the other parts' (:meth:`LossRecorder.merge_parts`). No sidecar: the
     finishing step writes the whole dataset's."""
     if spec.writer is None:
         raise FormatError(folder, None, f"format {spec.name!r} is read-only")
-    rec = LossRecorder(part_offset=offset)
+    rec = LossRecorder()
     kept_in = SIDECAR if (sidecar and spec.sidecar) else None
-    keys = spec.writer(part, folder, rec, options, kept_in)
+    ctx = PartContext(offset, object_offset, facts or {})
+    with writing_part(ctx):
+        keys = spec.writer(part, folder, rec, options, kept_in)
     return keys, rec.state()
 
 
@@ -119,6 +134,7 @@ def move_parts(folder: Path, parts: Sequence[Path], spec: FormatSpec[Any, Any]) 
     files; a file two parts wrote is an error (two images of the dataset would write it)."""
     rule = PART_RULES[spec.name]
     skip, same = set(rule.whole_files), set(rule.same_files)
+    joined = tuple(f"{d}/" for d in rule.joined)
     for part in parts:
         for dirpath, _dirs, filenames in os.walk(part):
             rel = os.path.relpath(dirpath, part)
@@ -132,6 +148,10 @@ def move_parts(folder: Path, parts: Sequence[Path], spec: FormatSpec[Any, Any]) 
                 if r in same and dest.exists():
                     if dest.read_bytes() != Path(dirpath, name).read_bytes():
                         raise FormatError(None, r, "the parts wrote different versions of this file")
+                    continue
+                if dest.exists() and r.startswith(joined):
+                    with open(dest, "ab") as fh:
+                        fh.write(Path(dirpath, name).read_bytes())
                     continue
                 if dest.exists():
                     raise FormatError(None, r, "two images of the dataset would write this file")
@@ -165,6 +185,8 @@ class PartJob:
     options: Any
     offset: int
     sidecar: bool
+    object_offset: int = 0
+    facts: Mapping[str, Any] | None = None
 
     def run(self) -> tuple[list[str] | None, LossState]:
         """:func:`write_part`; an error names the shard, its images and the first image's file."""
@@ -173,7 +195,7 @@ class PartJob:
         self.folder.mkdir(parents=True, exist_ok=True)
         try:
             return write_part(self.part, self.folder, get_format(self.fmt), self.options, offset=self.offset,
-                              sidecar=self.sidecar)
+                              sidecar=self.sidecar, object_offset=self.object_offset, facts=self.facts)
         except AnnokitError as exc:
             n = len(self.part.images)
             first = self.part.images.file_names[0] if n else ""
@@ -206,6 +228,18 @@ def part_bounds(n_images: int, n_parts: int) -> list[tuple[int, int]]:
     return [(edges[k], edges[k + 1]) for k in range(n)]
 
 
+def _jobs(ds: Dataset, bounds: Sequence[tuple[int, int]], staging: Path, spec: FormatSpec[Any, Any], options: Any,
+          sidecar: bool) -> list[PartJob]:
+    """One job per run of images: the run with its objects (grouped by image: a run of objects too), where both
+    start, and the format's whole-dataset facts for it."""
+    rule = PART_RULES[spec.name]
+    facts = rule.facts(ds, options, bounds) if rule.facts is not None else [{} for _ in bounds]
+    n_obj = np.bincount(ds.images.index_of(ds.annotations.image_ids), minlength=len(ds.images))
+    first_obj = np.concatenate([[0], np.cumsum(n_obj)]).tolist()
+    return [PartJob(k, image_subset(ds, np.arange(lo, hi)), staging / f"part-{k:05d}", spec.name, options, lo,
+                    sidecar, int(first_obj[lo]), facts[k]) for k, (lo, hi) in enumerate(bounds)]
+
+
 def convert_by_parts(src: PathLike, dst: PathLike, *, src_format: str, dst_format: str,
                      parts: int | Sequence[tuple[int, int]] = 1, run_parts: PartRunner = run_here,
                      strict: bool = False, sidecar: bool = True, overwrite: bool = False,
@@ -236,8 +270,7 @@ def convert_by_parts(src: PathLike, dst: PathLike, *, src_format: str, dst_forma
     try:
         with atomic_dir(Path(dst), overwrite=overwrite) as tmp:
             staging = tmp / ".annokit-parts"
-            jobs = [PartJob(k, image_subset(grouped, np.arange(lo, hi)), staging / f"part-{k:05d}", dst_format, wopts,
-                            lo, sidecar) for k, (lo, hi) in enumerate(bounds)]
+            jobs = _jobs(grouped, bounds, staging, dst_spec, wopts, sidecar)
             results = run_parts(jobs)
             rec.merge_parts([state for _, state in results])
             move_parts(tmp, [job.folder for job in jobs], dst_spec)

@@ -125,13 +125,14 @@ class _Slot:
     examples: list[str] = field(default_factory=list)
     value: float = -math.inf  # "max": the largest value; "any": 1.0 once the condition held somewhere
     keep_up_to: float | None = None  # "max": above it, the kind is lost rather than kept in ``kept_in``
+    spec: str = ".3g"  # "max": how the value is written
 
     def resolved(self) -> tuple[str, str | None]:
         """The kind's text and where it is kept, once every part is in."""
         if self.rule != "max":
             return self.kind, self.kept_in
         kept = self.kept_in if self.keep_up_to is None or self.value <= self.keep_up_to else None
-        return self.kind.replace("{max}", f"{self.value:.3g}"), kept
+        return self.kind.replace("{max}", format(self.value, self.spec)), kept
 
     def reported(self) -> bool:
         return self.count > 0 and (self.rule != "any" or self.value > 0)
@@ -157,13 +158,12 @@ class LossRecorder:
     (``add_max``), examples are the first :data:`MAX_EXAMPLES` in part order. Entries are listed in the order their
     kinds were first met (a call with count 0 marks the place too); ``section()`` marks the end of a stage whose
     kinds depend on the data (a loop over images), so that the kinds of a later stage come after them in every
-    part. ``part_offset`` is the position of the part's first image in the whole dataset.
+    part.
     """
 
-    def __init__(self, source: str = "", target: str = "", *, part_offset: int = 0) -> None:
+    def __init__(self, source: str = "", target: str = "") -> None:
         self.source = source
         self.target = target
-        self.part_offset = part_offset
         self._slots: dict[tuple[str, str | None, str], _Slot] = {}
         self._warnings: list[str] = []
         self._section = 0
@@ -215,11 +215,12 @@ class LossRecorder:
             self._examples(slot, examples)
 
     def add_max(self, kind: str, count: int, value: float, examples: Iterable[str] = (), *,
-                kept_in: str | None = None, keep_up_to: float | None = None) -> None:
-        """``count`` items of ``kind``, whose text holds ``{max}``: the largest ``value`` met (written ``.3g``).
-        With ``keep_up_to``, the items are kept in ``kept_in`` only while that largest value is at most it."""
+                kept_in: str | None = None, keep_up_to: float | None = None, spec: str = ".3g") -> None:
+        """``count`` items of ``kind``, whose text holds ``{max}``: the largest ``value`` met (written with the
+        format ``spec``). With ``keep_up_to``, the items are kept in ``kept_in`` only while that largest value is
+        at most it."""
         slot = self._slot(kind, kept_in, "max")
-        slot.keep_up_to = keep_up_to
+        slot.keep_up_to, slot.spec = keep_up_to, spec
         if count > 0:
             slot.count += int(count)
             slot.value = max(slot.value, float(value))
@@ -236,7 +237,7 @@ class LossRecorder:
     def state(self) -> LossState:
         """This recorder's state, to merge into another with :meth:`merge_parts`."""
         return LossState(tuple(_Slot(s.kind, s.kept_in, s.rule, s.pos, s.count, list(s.examples), s.value,
-                                     s.keep_up_to) for s in self._slots.values()),
+                                     s.keep_up_to, s.spec) for s in self._slots.values()),
                          tuple(self._warnings), self._section)
 
     def merge_parts(self, parts: Iterable[LossState]) -> None:
@@ -262,6 +263,7 @@ class LossRecorder:
     @staticmethod
     def _merge_slot(mine: _Slot, s: _Slot) -> None:
         mine.keep_up_to = s.keep_up_to if s.keep_up_to is not None else mine.keep_up_to
+        mine.spec = s.spec
         if s.rule == "once":
             if not mine.count and s.count:
                 mine.count, mine.examples = s.count, list(s.examples)

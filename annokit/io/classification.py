@@ -23,6 +23,7 @@ from typing import Any
 import numpy as np
 
 from annokit._internal.files import atomic_dir
+from annokit._internal.parts import current_part
 from annokit._internal.paths import safe_component, safe_join, safe_name, unique_components
 from annokit.core.dataset import Dataset, ImageTable
 from annokit.core.instances import Instances
@@ -151,7 +152,7 @@ def _category_losses(ds: Dataset, rec: LossRecorder, kept_in: str | None) -> Non
     for n in cats.names:
         if not n or "\n" in n:
             raise FormatError(None, "categories", f"category name {n!r} cannot be a class folder / CSV label")
-    n_img, id0 = len(ds.images), rec.part_offset + 1  # all of them, when they are not 1..N in order
+    n_img, id0 = len(ds.images), current_part().image_offset + 1  # all of them, when they are not 1..N in order
     rec.add_if_any("image ids dropped: read back as 1..N", n_img,
                    not np.array_equal(ds.images.ids, np.arange(id0, id0 + n_img)), kept_in=kept_in)
 

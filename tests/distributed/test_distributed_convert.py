@@ -69,8 +69,7 @@ def test_a_failing_shard_is_one_line_naming_it_and_nothing_is_in_dst(dask_client
     assert sorted(p.name for p in tmp_path.iterdir()) == ["gt.json"]  # no DST, no temporary folder
 
 
-@pytest.mark.parametrize("fmt,why", [("voc", "dedupes file stems"), ("coco", "one file"),
-                                     ("coco-panoptic", "segments")])
+@pytest.mark.parametrize("fmt,why", [("coco", "one file"), ("coco-panoptic", "segments")])
 def test_a_target_not_written_by_shards_is_a_usage_error(fmt: str, why: str, tmp_path: Path,
                                                          capsys: pytest.CaptureFixture[str]) -> None:
     dst = tmp_path / ("out.json" if fmt == "coco" else "out")
