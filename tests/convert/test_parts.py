@@ -24,7 +24,7 @@ from tests.convert._strategies import coco_dicts
 
 TARGETS = sorted(PART_RULES)
 EXAMPLES = int(os.environ.get("ANNOKIT_PARTS_EXAMPLES", "4"))
-"""Random datasets per target (a few by default, to keep the suite fast; the merge was run with 200 per target)."""
+"""Random datasets per target (a few by default, to keep the suite fast; raise it for a longer run)."""
 
 
 def tree(root: Path) -> dict[str, bytes]:
