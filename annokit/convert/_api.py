@@ -440,22 +440,33 @@ def convert(src: PathLike, dst: PathLike, *, src_format: str, dst_format: str, s
     >>> report = convert("instances.json", "voc_out", src_format="coco", dst_format="voc")  # doctest: +SKIP
     >>> print(report.text())  # doctest: +SKIP
     """
-    src_spec, dst_spec = get_format(src_format), get_format(dst_format)
-    ropts = parse_options(src_spec, "read", read_options)
+    dst_spec = get_format(dst_format)
     wopts = parse_options(dst_spec, "write", write_options)
-    rec = LossRecorder(src_format, dst_format)
     with no_gc():
-        ds = _read_dataset(src, src_spec, sidecar=sidecar, recorder=rec, options=ropts)
-        if remap:
-            ds = remap_categories(ds, remap, rec)
+        ds, rec = read_source(src, src_format=src_format, dst_format=dst_format, sidecar=sidecar, remap=remap,
+                              read_options=read_options)
         try:
             _write(ds, Path(dst), dst_spec, rec, sidecar=sidecar, overwrite=overwrite, strict=strict,
                    options=wopts, max_pixels=max_pixels)
         except LossError as exc:
-            if report_path is not None:  # the refused conversion's report, to see what it would lose
-                write_json_atomic(report_path, exc.report.to_json_dict())
+            report_to(exc.report, report_path)  # the refused conversion's report, to see what it would lose
             raise
-    report = rec.report()
+    return report_to(rec.report(), report_path)
+
+
+def read_source(src: PathLike, *, src_format: str, dst_format: str, sidecar: bool,
+                remap: Mapping[Any, Any] | None, read_options: FormatOptions | Mapping[str, Any] | None
+                ) -> tuple[Dataset, LossRecorder]:
+    """A conversion's first half: ``src`` read (and remapped), with the recorder of the conversion so far."""
+    src_spec = get_format(src_format)
+    rec = LossRecorder(src_format, dst_format)
+    ds = _read_dataset(src, src_spec, sidecar=sidecar, recorder=rec,
+                       options=parse_options(src_spec, "read", read_options))
+    return (remap_categories(ds, remap, rec) if remap else ds), rec
+
+
+def report_to(report: LossReport, report_path: PathLike | None) -> LossReport:
+    """``report``, also written as JSON to ``report_path`` when there is one."""
     if report_path is not None:
         write_json_atomic(report_path, report.to_json_dict())
     return report

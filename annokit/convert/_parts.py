@@ -20,18 +20,12 @@ from typing import Any
 
 import numpy as np
 
-from annokit._internal.files import atomic_dir, write_json_atomic
+from annokit._internal.files import atomic_dir
 from annokit._internal.gc import no_gc
 from annokit._internal.limits import MAX_PIXELS
 from annokit._internal.parts import PartContext, writing_part
 from annokit._internal.paths import audit_tree
-from annokit.convert._api import (
-    PathLike,
-    get_format,
-    prepare_write,
-    read_dataset,
-    remap_categories,
-)
+from annokit.convert._api import PathLike, get_format, prepare_write, read_source, report_to
 from annokit.convert._registry import FormatSpec
 from annokit.convert._sidecar import SIDECAR, write_sidecar
 from annokit.convert.options import FormatOptions, parse_options
@@ -254,17 +248,14 @@ def convert_by_parts(src: PathLike, dst: PathLike, *, src_format: str, dst_forma
     target in :data:`PART_RULES`; another target is a :class:`FormatError` saying why). The output appears
     whole or not at all.
     """
-    src_spec, dst_spec = get_format(src_format), get_format(dst_format)
+    dst_spec = get_format(dst_format)
     why = part_refusal(dst_spec)
     if why is not None:
         raise FormatError(None, None, why)
-    ropts = parse_options(src_spec, "read", read_options)
     wopts = parse_options(dst_spec, "write", write_options)
-    rec = LossRecorder(src_format, dst_format)
     with no_gc():
-        ds = read_dataset(src, src_format, sidecar=sidecar, recorder=rec, options=ropts)
-        if remap:
-            ds = remap_categories(ds, remap, rec)
+        ds, rec = read_source(src, src_format=src_format, dst_format=dst_format, sidecar=sidecar, remap=remap,
+                              read_options=read_options)
         grouped = prepare_write(ds, dst_spec, rec, max_pixels)
     bounds = part_bounds(len(grouped.images), parts) if isinstance(parts, int) else list(parts)
     try:
@@ -278,10 +269,6 @@ def convert_by_parts(src: PathLike, dst: PathLike, *, src_format: str, dst_forma
             keys = None if any(k is None for k, _ in results) else [x for k, _ in results for x in k or []]
             finish_parts(tmp, ds, keys, dst_spec, wopts, rec, sidecar=sidecar, strict=strict)
     except LossError as exc:
-        if report_path is not None:
-            write_json_atomic(report_path, exc.report.to_json_dict())
+        report_to(exc.report, report_path)
         raise
-    report = rec.report()
-    if report_path is not None:
-        write_json_atomic(report_path, report.to_json_dict())
-    return report
+    return report_to(rec.report(), report_path)
