@@ -186,7 +186,8 @@ class PartJob:
         """:func:`write_part`; an error names the shard, its images and the first image's file."""
         from annokit.errors import AnnokitError
 
-        self.folder.mkdir(parents=True, exist_ok=True)
+        shutil.rmtree(self.folder, ignore_errors=True)  # a rerun (its first worker died) starts from nothing
+        self.folder.mkdir(parents=True)
         try:
             return write_part(self.part, self.folder, get_format(self.fmt), self.options, offset=self.offset,
                               sidecar=self.sidecar, object_offset=self.object_offset, facts=self.facts)

@@ -156,6 +156,38 @@ def test_a_failing_part_is_one_line_naming_it_and_nothing_is_written(tmp_path: P
     assert [p.name for p in tmp_path.iterdir()] == ["gt.json"]  # no temporary folder left
 
 
+def test_strict_refuses_as_the_whole_run_does_and_writes_the_same_report(tmp_path: Path) -> None:
+    from annokit.core.losses import LossError
+
+    reports = []
+    for k, run in enumerate((convert, convert_by_parts)):
+        kw: dict[str, Any] = {"parts": 3} if run is convert_by_parts else {}
+        with pytest.raises(LossError):
+            run(SAMPLE / "scenes" / "gt.json", tmp_path / f"out{k}", src_format="coco", dst_format="yolo",
+                strict=True, sidecar=False, report_path=tmp_path / f"r{k}.json", **kw)
+        assert not (tmp_path / f"out{k}").exists()
+        reports.append((tmp_path / f"r{k}.json").read_bytes())
+    assert reports[0] == reports[1]
+
+
+def test_a_part_run_twice_gives_the_same_files(tmp_path: Path) -> None:
+    """dask reruns a task whose worker died: the part's folder may hold what the first run wrote (PNG's writer
+    makes masks/ with mkdir: a second run into the same folder failed before the folder was cleared)."""
+    seen: list[bytes] = []
+
+    def twice(jobs: Any) -> Any:
+        for j in jobs:
+            j.run()
+        return [j.run() for j in jobs]
+
+    for k, runner in enumerate((None, twice)):
+        out = tmp_path / f"out{k}"
+        kw: dict[str, Any] = {} if runner is None else {"run_parts": twice}
+        convert_by_parts(SAMPLE / "scenes" / "gt.json", out, src_format="coco", dst_format="png", parts=3, **kw)
+        seen.append(orjson.dumps(sorted((p, len(b)) for p, b in tree(out).items())))
+    assert seen[0] == seen[1]
+
+
 # ------------------------------------------------------------------------------------------- the merge itself
 def _record(rec: LossRecorder, items: list[tuple[str, int, float, bool]]) -> None:
     """Each item of a part: an added kind, a once kind, an all-or-nothing kind, a largest-value kind, and a
