@@ -50,6 +50,8 @@ class PartRule:
     joined: tuple[str, ...] = ()
     """Folders whose files are lists of images: a file several parts write is their texts one after the other."""
     facts: Callable[[Dataset, Any, Sequence[tuple[int, int]]], list[dict[str, Any]]] | None = None
+    case_blind: bool = True
+    """The writer refuses two images whose files differ in case only (so must the merge, across parts)."""
     """``facts(dataset, write_options, bounds)``: the whole-dataset facts each part's writer needs
     (:class:`annokit._internal.parts.PartContext`), computed from the whole dataset before the parts are sent."""
 
@@ -70,7 +72,7 @@ PART_RULES: dict[str, PartRule] = {
     "voc": PartRule(same_files=("labelmap.txt",), joined=("ImageSets",), facts=_voc_facts),
     "yolo": PartRule(("data.yaml",), _yolo_finish),
     "yolo-seg": PartRule(("data.yaml",), _yolo_finish),
-    "class-folders": PartRule(),
+    "class-folders": PartRule(case_blind=False),
     "png": PartRule(same_files=("classes.txt",)),
     "cityscapes": PartRule(),
 }
@@ -129,7 +131,9 @@ def move_parts(folder: Path, parts: Sequence[Path], spec: FormatSpec[Any, Any]) 
     rule = PART_RULES[spec.name]
     skip, same = set(rule.whole_files), set(rule.same_files)
     joined = tuple(f"{d}/" for d in rule.joined)
+    taken: set[str] = set()  # the files of the parts before this one (lower-cased where the writer is case-blind)
     for part in parts:
+        mine: set[str] = set()
         for dirpath, _dirs, filenames in os.walk(part):
             rel = os.path.relpath(dirpath, part)
             out = folder if rel == "." else folder / rel
@@ -147,9 +151,12 @@ def move_parts(folder: Path, parts: Sequence[Path], spec: FormatSpec[Any, Any]) 
                     with open(dest, "ab") as fh:
                         fh.write(Path(dirpath, name).read_bytes())
                     continue
-                if dest.exists():
+                key = r.lower() if rule.case_blind else r
+                if dest.exists() or key in taken:
                     raise FormatError(None, r, "two images of the dataset would write this file")
+                mine.add(key)
                 os.replace(os.path.join(dirpath, name), dest)
+        taken |= mine
 
 
 def finish_parts(folder: Path, ds: Dataset, keys: list[str] | None, spec: FormatSpec[Any, Any], options: Any,

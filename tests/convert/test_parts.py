@@ -156,6 +156,18 @@ def test_a_failing_part_is_one_line_naming_it_and_nothing_is_written(tmp_path: P
     assert [p.name for p in tmp_path.iterdir()] == ["gt.json"]  # no temporary folder left
 
 
+@pytest.mark.parametrize("fmt", ["yolo", "png", "cityscapes", "voc"])
+def test_two_images_on_one_file_in_different_parts_is_an_error_as_in_one_pass(fmt: str, tmp_path: Path) -> None:
+    d = orjson.loads((SAMPLE / "scenes" / "gt.json").read_bytes())
+    d["images"][40]["file_name"] = "sub/" + d["images"][2]["file_name"].upper()  # one stem, another case and folder
+    if fmt != "voc":
+        d["images"][40]["file_name"] = d["images"][2]["file_name"].upper()
+    src = tmp_path / "gt.json"
+    src.write_bytes(orjson.dumps(d))
+    rep = same_as_whole(src, fmt, tmp_path, [(0, 10), (10, 48)])
+    assert fmt == "voc" or "error" in rep  # VOC names both by their folders instead: no error, the same files
+
+
 def test_strict_refuses_as_the_whole_run_does_and_writes_the_same_report(tmp_path: Path) -> None:
     from annokit.core.losses import LossError
 
