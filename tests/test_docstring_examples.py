@@ -47,6 +47,7 @@ MODULES = [
     "annokit.distributed._cluster",
     "annokit.distributed._shards",
     "annokit.distributed.coco",
+    "annokit.convert._parts",
     "annokit.compat",
     "annokit.compat.errors",
     "annokit.compat.pycocotools",

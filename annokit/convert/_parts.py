@@ -223,7 +223,7 @@ def part_bounds(n_images: int, n_parts: int) -> list[tuple[int, int]]:
     """``n_parts`` runs of consecutive image positions (as equal as can be; none empty unless there are no images).
 
     >>> part_bounds(5, 2)
-    [(0, 3), (3, 5)]
+    [(0, 2), (2, 5)]
     """
     n = max(1, min(n_parts, n_images))
     edges = np.linspace(0, n_images, n + 1).round().astype(int).tolist()
