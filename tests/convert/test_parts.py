@@ -125,9 +125,8 @@ def test_any_split_of_a_random_dataset_gives_the_whole_files_and_report(fmt: str
 
 @pytest.mark.parametrize("fmt", TARGETS)
 def test_sample_data_by_parts(fmt: str, tmp_path: Path) -> None:
-    rng = np.random.default_rng(3)
     n = len(orjson.loads((SAMPLE / "scenes" / "gt.json").read_bytes())["images"])
-    for bounds in ([(0, 0), (0, 1), (1, n // 2), (n // 2, n), (n, n)], cuts(n, rng)):
+    for bounds in ([(0, 0), (0, 1), (1, n // 2), (n // 2, n), (n, n)],):  # random splits: the test above
         rep = same_as_whole(SAMPLE / "scenes" / "gt.json", fmt, tmp_path, bounds,
                             write_options=get_format(fmt).pick("write", {"images": SAMPLE / "scenes" / "images"}))
         assert rep["entries"], rep

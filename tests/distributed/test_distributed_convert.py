@@ -38,7 +38,7 @@ def test_every_shardable_target_gives_the_in_process_files_and_report(dask_clien
     opts = get_format(fmt).pick("write", {"images": IMAGES})
     ref = convert(GT, tmp_path / "whole", src_format="coco", dst_format=fmt, write_options=opts)
     n = len(orjson.loads(GT.read_bytes())["images"])
-    for k, shards in enumerate([None, cuts(n, np.random.default_rng(len(fmt)))]):
+    for k, shards in enumerate([cuts(n, np.random.default_rng(len(fmt)))]):
         out = tmp_path / f"sharded{k}"
         got = convert_sharded(GT, out, src_format="coco", dst_format=fmt, write_options=opts,
                               scheduler=dask_client, shards=shards)

@@ -43,7 +43,7 @@ def _page(path: Path) -> dict[str, Any]:
     return dict(d)
 
 
-@pytest.mark.parametrize("iou_type", ["bbox", "segm"])
+@pytest.mark.parametrize("iou_type", ["segm"])
 def test_cli_report_json_is_the_in_process_one(dask_client: Any, tmp_path: Path, iou_type: str,
                                                capsys: pytest.CaptureFixture[str]) -> None:
     base = ["report", "--gt", str(GT), "--pred", str(PRED), "--iou-type", iou_type, "--worst", "2", "-q"]
