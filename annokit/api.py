@@ -14,20 +14,19 @@ package, so ``import annokit`` stays cheap). They sit above :mod:`annokit.io`, :
 from __future__ import annotations
 
 import os
-import threading
 import warnings
 from collections.abc import Iterator, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Any, Literal, cast
 
 from annokit._internal.gc import no_gc
 from annokit._internal.progress import Progress
-from annokit.core.dataset import Dataset
-from annokit.core.instances import Instances
 from annokit.errors import AnnokitWarning, FormatError, ValidationError
 
 if TYPE_CHECKING:
     from annokit.analysis.protocols import ProtocolReport
+    from annokit.core.dataset import Dataset
+    from annokit.core.instances import Instances
     from annokit.core.losses import LossReport
     from annokit.metrics.coco import COCOAccumulator, COCOParams, COCOResult
     from annokit.metrics.panoptic import PanopticResult
@@ -121,7 +120,8 @@ def evaluate(gt: Dataset | PathLike, pred: Instances | Dataset | PathLike, *,
     >>> res.stats.shape
     (12,)
     """
-    from annokit.analysis.protocols import read_predictions
+    from annokit.core.dataset import Dataset
+    from annokit.core.instances import Instances
     from annokit.io.coco import read_instances, read_results
     from annokit.metrics.coco import COCOParams
     from annokit.metrics.coco import evaluate as coco_evaluate
@@ -138,6 +138,8 @@ def evaluate(gt: Dataset | PathLike, pred: Instances | Dataset | PathLike, *,
         elif isinstance(pred, Instances):
             dt = pred
         elif p.iou_type in ("keypoints", "rotated"):
+            from annokit.analysis.protocols import read_predictions
+
             gt_ds, dt = read_predictions(pred, gt_ds, p.iou_type)
         else:
             dt = read_results(pred, gt_ds, fixed=fixed)
@@ -226,6 +228,7 @@ def coco_accumulator(gt: Dataset | PathLike, *, iou_type: Literal["bbox", "segm"
     >>> bool(acc.compute().stats[0] == evaluate("sample_data/scenes/gt.json", "sample_data/scenes/pred.json").stats[0])
     True
     """
+    from annokit.core.dataset import Dataset
     from annokit.io.coco import read_instances
     from annokit.metrics.coco import COCOAccumulator
 
@@ -235,11 +238,38 @@ def coco_accumulator(gt: Dataset | PathLike, *, iou_type: Literal["bbox", "segm"
 
 def evaluate_coco_files(gt_path: PathLike, pred_path: PathLike, *, params: COCOParams | None = None,
                         fixed: bool = False, progress: Progress | None = None) -> COCOResult:
-    """:func:`evaluate` of a COCO instances file and a COCO results file (as ``pycocotools``' ``COCOeval``)."""
+    """:func:`evaluate` of a COCO instances file and a COCO results file (as ``pycocotools``' ``COCOeval``).
+
+    Box and mask evaluation read both files into columns (:func:`annokit.io.coco.read_instance_columns`,
+    :func:`annokit.io.coco.read_result_objects`: the readers' checks and messages, without building the pydantic
+    models, which is what ``annokit eval`` starts up on); keypoints, rotated boxes and ground truth with keypoints
+    go through :func:`evaluate`. The result is the same either way.
+
+    Examples
+    --------
+    >>> res = evaluate_coco_files("sample_data/scenes/gt.json", "sample_data/scenes/pred.json")
+    >>> bool(res.stats[0] == evaluate("sample_data/scenes/gt.json", "sample_data/scenes/pred.json").stats[0])
+    True
+    """
     for p in (gt_path, pred_path):
         if not Path(p).is_file():
             raise FormatError(p, None, "no such file")
-    return evaluate(gt_path, pred_path, params=params, fixed=fixed, progress=progress)
+    from annokit.metrics.coco import COCOParams
+
+    prm = params if params is not None else COCOParams()
+    if prm.iou_type in ("keypoints", "rotated"):
+        return evaluate(gt_path, pred_path, params=prm, fixed=fixed, progress=progress)
+    from annokit.io.coco import read_instance_columns, read_result_objects
+    from annokit.metrics.coco import evaluate as coco_evaluate
+
+    with no_gc():  # as evaluate: millions of small containers while parsing
+        gt = read_instance_columns(gt_path)
+        dt = None if gt.has_keypoints else read_result_objects(pred_path, gt, fixed=fixed)
+    if dt is None:  # keypoints have rules of their own, which the models' reader checks
+        return evaluate(gt.dataset(), pred_path, params=prm, fixed=fixed, progress=progress)
+    # the columns have every attribute of a Dataset / Instances that box and mask evaluation reads
+    # (tests/metrics/test_coco_columns.py checks the numbers against the models' path)
+    return coco_evaluate(cast("Dataset", gt), cast("Instances", dt), params=prm, fixed=fixed, progress=progress)
 
 
 def evaluate_panoptic_files(gt_json: PathLike, pred_json: PathLike, gt_dir: PathLike | None = None,
@@ -295,25 +325,22 @@ def evaluate_panoptic_files(gt_json: PathLike, pred_json: PathLike, gt_dir: Path
     return res
 
 
-_LOCAL = threading.local()  # per-thread decode buffers, reused image after image
-
-
 def _panoptic_stats(jobs: list[Any], cats: Any, gt_area_source: Literal["json", "png"],
                     threads: int | None) -> Iterator[tuple[Any, str]]:
     """``(PanopticImageStats, ground-truth PNG name)`` per job, decoded and counted on ``threads`` threads."""
-    from annokit.io.coco_panoptic import read_id_png
+    from annokit.io.coco_panoptic import align_id_rows, read_id_png_rows
     from annokit.metrics.panoptic import PanopticError, pq_image_stats
 
     def one(job: tuple[Any, Path, Any, Path]) -> tuple[Any, str]:
         g, gp, pr, pp = job
-        gi = _LOCAL.gbuf = read_id_png(gp, out=getattr(_LOCAL, "gbuf", None))
-        pi = _LOCAL.pbuf = read_id_png(pp, out=getattr(_LOCAL, "pbuf", None))
-        if gi.shape != pi.shape:
-            raise FormatError(pp, None, f"size {pi.shape[1]}x{pi.shape[0]} differs from the ground truth's "
-                                        f"{gi.shape[1]}x{gi.shape[0]} ({gp.name})")
+        ga, pa = read_id_png_rows(gp), read_id_png_rows(pp)  # rows the PNGs mark as repeats are counted, not read
+        if (ga.height, ga.ids.shape[1]) != (pa.height, pa.ids.shape[1]):
+            raise FormatError(pp, None, f"size {pa.ids.shape[1]}x{pa.height} differs from the ground truth's "
+                                        f"{ga.ids.shape[1]}x{ga.height} ({gp.name})")
+        gi, pi, weights = align_id_rows(ga, pa)
         try:
             st = pq_image_stats(gi, g.segment_ids, g.category_ids, g.iscrowd, g.area, pi, pr.segment_ids,
-                                pr.category_ids, cats, gt_area_source=gt_area_source)
+                                pr.category_ids, cats, gt_area_source=gt_area_source, row_weights=weights)
         except PanopticError as exc:
             raise FormatError(pp, f"image {g.image_id!r}", str(exc)) from None
         return st, gp.name

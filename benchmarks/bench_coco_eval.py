@@ -12,6 +12,10 @@ annokit's. annokit runs as the ``annokit eval`` command.
     python benchmarks/bench_coco_eval.py --tools annokit,hotcoco,ultrafast-pycocotools,faster-coco-eval,pycocotools
     python benchmarks/bench_coco_eval.py --tools annokit,annokit-compat,ultrafast-pycocotools --with-pycocotools
     python benchmarks/bench_coco_eval.py --scaling 5000,10000,20000,40000,80000 --tools annokit,hotcoco
+    python benchmarks/bench_coco_eval.py --baseline /tmp/main   # and annokit of another tree, interleaved
+
+Besides the wall clock, each run reports its CPU seconds (user + system, all threads): on a shared machine they
+move less with the load than the wall clock does.
 """
 
 from __future__ import annotations
@@ -67,16 +71,24 @@ stats = [float(x) for x in e.stats[:12]]
     # annokit's pycocotools drop-in, through the same unmodified pycocotools script
     "annokit-compat": "from annokit.compat.pycocotools import COCO, COCOeval\n" + PYCOCO_API,
 }
+# --baseline DIR: annokit's command again, from another source tree (``git archive main annokit | tar -x -C DIR``),
+# ahead of the installed one: before / after in the same interleaved run
+BASELINE = """
+import os
+sys.meta_path[:] = [f for f in sys.meta_path if "editable" not in repr(f).lower()]
+sys.path.insert(0, os.environ["ANNOKIT_BASELINE"])
+""" + RUNNERS["annokit"]
 EPILOGUE = """
 t3 = time.perf_counter()
+ru = resource.getrusage(resource.RUSAGE_SELF)
 print(json.dumps({"import": t1 - t0, "read": t2 - t1, "evaluate": t3 - t2, "stats": stats,
-                  "peak_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}))
+                  "peak_mb": ru.ru_maxrss / 1024, "cpu": ru.ru_utime + ru.ru_stime}))
 """
 
 
 def run_one(name: str, gt: Path, dt: Path, iou: str, timeout: float) -> dict | None:
     """One fresh process; ``seconds`` is its wall time from start to exit."""
-    code = f"KEYS = {KEYS!r}\n" + PRELUDE + RUNNERS[name] + EPILOGUE
+    code = f"KEYS = {KEYS!r}\n" + PRELUDE + (BASELINE if name == "annokit-baseline" else RUNNERS[name]) + EPILOGUE
     with tempfile.TemporaryDirectory() as tmp:
         t = time.perf_counter()
         try:
@@ -134,16 +146,17 @@ def measure(tools: list[str], folder: Path, iou: str, repeat: int, timeout: floa
 def table(runs: dict[str, list[dict]]) -> None:
     base = runs["annokit"]
     b_med = statistics.median(r["seconds"] for r in base)
-    print(f"{'tool':<23}{'median s':>9}{'min-max s':>14}{'x annokit':>10}{'peak MB':>9}{'runs':>5}"
-          f"{'import':>8}{'read':>7}{'eval':>7}  max |stats - annokit|")
+    b_cpu = statistics.median(r["cpu"] for r in base)
+    print(f"{'tool':<23}{'median s':>9}{'min-max s':>14}{'x annokit':>10}{'cpu s':>7}{'x cpu':>7}{'peak MB':>9}"
+          f"{'runs':>5}{'import':>8}{'read':>7}{'eval':>7}  max |stats - annokit|")
     for name, rs in runs.items():
         sec = [r["seconds"] for r in rs]
-        med = statistics.median(sec)
+        med, cpu = statistics.median(sec), statistics.median(r["cpu"] for r in rs)
         diff = max(abs(x - y) for x, y in zip(rs[0]["stats"], base[0]["stats"]))
         split = [statistics.median(r[k] for r in rs) for k in ("import", "read", "evaluate")]
-        print(f"{name:<23}{med:>9.2f}{min(sec):>7.2f}-{max(sec):<6.2f}{med / b_med:>10.2f}"
-              f"{max(r['peak_mb'] for r in rs):>9.0f}{len(rs):>5}{split[0]:>8.2f}{split[1]:>7.2f}{split[2]:>7.2f}"
-              f"  {diff:.1e}")
+        print(f"{name:<23}{med:>9.2f}{min(sec):>7.2f}-{max(sec):<6.2f}{med / b_med:>10.2f}{cpu:>7.2f}"
+              f"{cpu / b_cpu:>7.2f}{max(r['peak_mb'] for r in rs):>9.0f}{len(rs):>5}{split[0]:>8.2f}{split[1]:>7.2f}"
+              f"{split[2]:>7.2f}  {diff:.1e}")
     print("stats (annokit):", [round(x, 4) for x in base[0]["stats"]])
 
 
@@ -181,8 +194,13 @@ def main() -> None:
     ap.add_argument("--timeout", type=float, default=900)
     ap.add_argument("--data", type=Path, default=None, help="folder with gt.json and dt.json (default: generated)")
     ap.add_argument("--scaling", default=None, help="comma-separated image counts of Objects365-scale sets")
+    ap.add_argument("--baseline", type=Path, default=None,
+                    help="also annokit from this source tree (a folder holding annokit/), as annokit-baseline")
     a = ap.parse_args()
     tools = a.tools.split(",") + (["pycocotools"] if a.with_pycocotools else [])
+    if a.baseline is not None:
+        os.environ["ANNOKIT_BASELINE"] = str(a.baseline.resolve())
+        tools.insert(1, "annokit-baseline")
     if a.scaling:
         scaling([int(x) for x in a.scaling.split(",")], tools, a.repeat, a.timeout)
         return

@@ -85,7 +85,7 @@ def agree(a: dict[str, Any], b: dict[str, Any], tol: float = 1e-9) -> str:
 
 
 def stages(gt: Path, pred: Path) -> None:
-    """Where annokit's time goes, one thread: JSON, PNG decoding (the fast codec and Pillow), PQ counting."""
+    """Where annokit's time goes, one thread: JSON, PNG decoding (the fast path and Pillow), PQ counting."""
     from annokit.io import coco_panoptic as cp
     from annokit.io import labelmap
     from annokit.metrics.panoptic import PanopticCategories, pq_image_stats
@@ -96,12 +96,16 @@ def stages(gt: Path, pred: Path) -> None:
     cats = PanopticCategories.build(g.category_ids, g.isthing, g.category_names)
     jobs = cp.resolve_panoptic_jobs(g, p)
     print(f"  JSON + pairing          {time.process_time() - t:7.3f} s cpu")
-    t, buf = time.process_time(), None
+    from annokit.io import pngfast
+
+    t = time.process_time()
     for _gj, gp, _pj, pp in jobs:
-        buf = cp.read_id_png(gp, out=buf)
-        buf = cp.read_id_png(pp, out=buf)
-    codec = "imagecodecs" if labelmap.fast_png_codec() else "Pillow"
-    print(f"  decode {2 * len(jobs)} PNGs (read_id_png, {codec})  {time.process_time() - t:7.3f} s cpu")
+        cp.read_id_png_rows(gp)
+        cp.read_id_png_rows(pp)
+    codec = ("libdeflate + libspng (annokit.io.pngfast)" if pngfast.fast_png_available()
+             else "imagecodecs" if labelmap.fast_png_codec() else "Pillow")
+    print(f"  decode {2 * len(jobs)} PNGs by distinct rows (read_id_png_rows, {codec})  "
+          f"{time.process_time() - t:7.3f} s cpu")
     from PIL import Image
 
     t = time.process_time()
@@ -109,13 +113,13 @@ def stages(gt: Path, pred: Path) -> None:
         for f in (gp, pp):
             with Image.open(f) as im:
                 im.load()
-    print(f"  of which Pillow alone would take    {time.process_time() - t:7.3f} s cpu (decode, no id conversion)")
+    print(f"  Pillow alone would take    {time.process_time() - t:7.3f} s cpu (decode every row, no id conversion)")
     t0 = 0.0
     for gj, gp, pj, pp in jobs:
-        gi, pi = cp.read_id_png(gp), cp.read_id_png(pp)
+        gi, pi, weights = cp.align_id_rows(cp.read_id_png_rows(gp), cp.read_id_png_rows(pp))
         t = time.process_time()
         pq_image_stats(gi, gj.segment_ids, gj.category_ids, gj.iscrowd, gj.area, pi, pj.segment_ids,
-                       pj.category_ids, cats)
+                       pj.category_ids, cats, row_weights=weights)
         t0 += time.process_time() - t
     print(f"  PQ counting (pq_image_stats)  {t0:7.3f} s cpu")
 
@@ -127,6 +131,8 @@ def main() -> None:
     ap.add_argument("--repeat", type=int, default=5)
     ap.add_argument("--tools", default="annokit,hotcoco,panopticapi")
     ap.add_argument("--timeout", type=float, default=900)
+    ap.add_argument("--baseline", metavar="DIR", help="another annokit checkout (e.g. `git archive main`), run as "
+                    "the tool 'baseline' beside this one: before / after in one interleaved run")
     ap.add_argument("--stages", action="store_true", help="time annokit's stages in this process, one thread")
     a = ap.parse_args()
     root = Path(a.data) / f"n{a.images}"
@@ -141,6 +147,9 @@ def main() -> None:
         stages(gt, pred)
         return
     tools = [t for t in a.tools.split(",") if t != "panopticapi" or os.environ.get("PANOPTICAPI_DIR")]
+    if a.baseline:
+        RUNNERS["baseline"] = f"sys.path.insert(0, {str(Path(a.baseline).resolve())!r})" + RUNNERS["annokit"]
+        tools.insert(1, "baseline")
     runs = interleaved(tools, a.repeat, lambda name: run_fresh(PRELUDE + RUNNERS[name] + EPILOGUE,
                                                                [str(gt), str(pred)], name, a.timeout))
     print_table(f"PQ of {a.images} images (640x480, ~20 segments), {a.repeat} interleaved runs", runs, agree,

@@ -108,6 +108,8 @@ def main() -> None:
     ap.add_argument("--repeat", type=int, default=5)
     ap.add_argument("--tools", default="annokit,hotcoco")
     ap.add_argument("--timeout", type=float, default=900)
+    ap.add_argument("--baseline", metavar="DIR", help="another annokit checkout (e.g. `git archive main`), run as "
+                    "the tool 'baseline' beside this one: before / after in one interleaved run")
     a = ap.parse_args()
     root = Path(a.data) / f"n{a.images}_c{a.classes}_{a.mode}"
     if not (root / "pred").is_dir() or len(list((root / "pred").glob("*.png"))) < a.images:
@@ -115,7 +117,11 @@ def main() -> None:
         make_dataset(root, images=a.images, height=480, width=640, classes=a.classes, mode=a.mode)
         print(f"generated {a.images} pairs in {time.perf_counter() - t:.1f} s under {root}")
     args = [str(root / "gt"), str(root / "pred"), str(a.classes)]
-    runs = interleaved(a.tools.split(","), a.repeat,
+    tools = a.tools.split(",")
+    if a.baseline:
+        RUNNERS["baseline"] = f"sys.path.insert(0, {str(Path(a.baseline).resolve())!r})" + RUNNERS["annokit"]
+        tools.insert(1, "baseline")
+    runs = interleaved(tools, a.repeat,
                        lambda name: run_fresh(PRELUDE + RUNNERS[name] + EPILOGUE, args, name, a.timeout))
     print_table(f"mIoU of {a.images} label-map pairs (640x480, {a.classes} classes, mode {a.mode}), {a.repeat} "
                 "interleaved runs", runs, agree, "numbers")

@@ -6,8 +6,6 @@ from __future__ import annotations
 import contextlib
 import math
 import os
-import shutil
-import tempfile
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
@@ -23,6 +21,8 @@ __all__ = ["atomic_dir", "atomic_path", "in_threads", "json_clean", "link_or_cop
 @contextlib.contextmanager
 def atomic_path(dest: str | os.PathLike[str]) -> Iterator[Path]:
     """Yield a temporary path next to ``dest``; on success it is renamed onto ``dest``, on error removed."""
+    import tempfile  # here: tempfile (and random) would cost every reader's start-up; only writers need it
+
     dest = Path(dest)
     dest.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{dest.name}.", suffix=".tmp", dir=dest.parent)
@@ -70,6 +70,9 @@ def atomic_dir(dest: str | os.PathLike[str], *, overwrite: bool = False) -> Iter
 
     An existing ``dest`` is an error unless ``overwrite``; then it is replaced only once the new one is complete.
     """
+    import shutil
+    import tempfile
+
     dest = Path(dest)
     if dest.exists() and not overwrite:
         if dest.is_dir() and not any(dest.iterdir()):

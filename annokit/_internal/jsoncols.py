@@ -509,7 +509,7 @@ def _check_rest(blk: Block, layout: dict[tuple[str, ...], _Shape], want: dict[tu
                 values += int(ln.sum())
                 if path not in want:
                     _check_scalars(blk, s, ln, shape.kind == "array" and len(gaps) == 1)
-    if len(text) - sum(text.count(w) for w in (b" ", b"\t", b"\n", b"\r")) != len(pos) + in_strings + values:
+    if len(text.translate(None, _WS)) != len(pos) + in_strings + values:  # every non-blank byte accounted for
         raise Irregular
 
 
@@ -642,19 +642,100 @@ def _pattern_numbers(buf: bytes, begin: int, end: int, pattern: Pattern) -> Numb
     V = len(pattern.slots)
     if rest or n < 1 or V == 0 or sk != (pattern.rec + pattern.sep) * (n - 1) + pattern.rec:
         return None
-    starts, ends = _runs(text)
-    if len(starts) != n * V or len(ends) != n * V:
-        return None
     braces = np.flatnonzero(np.frombuffer(text, dtype=np.uint8) == LBRACE)
     if len(braces) != n * pattern.braces:
+        return None
+    spans = _slot_spans(buf, begin, end, pattern, braces[:: pattern.braces] + begin)
+    if spans is None:
+        spans = _run_spans(text, pattern, n, braces)
+        if spans is None:
+            return None
+        spans = spans[0] + begin, spans[1]
+    if int(spans[1].sum()) != len(text) - len(sk):
+        return None  # number characters outside the values (a key, a string): not this pattern
+    nums = parse_numbers(buf, spans[0], spans[1])
+    return nums if nums.ok.all() else None
+
+
+def _run_spans(text: bytes, pattern: Pattern, n: int, braces: np.ndarray) -> tuple[np.ndarray, np.ndarray] | None:
+    """Starts (in ``text``) and lengths of the values of a block that follows ``pattern``'s skeleton, from the runs
+    of number characters (the general way: any value length)."""
+    V = len(pattern.slots)
+    starts, ends = _runs(text)
+    if len(starts) != n * V or len(ends) != n * V:
         return None
     lengths = (ends - starts).reshape(n, V)
     before = np.cumsum(lengths, axis=1) - lengths  # number characters before each run, in its record
     at = starts.reshape(n, V) - braces[:: pattern.braces][:, None] - before
     if not (at == pattern.offsets[None, :]).all():
         return None  # a run out of place: a number moved into a string, a value went missing
-    nums = parse_numbers(buf, starts + begin, ends - starts)
-    return nums if nums.ok.all() else None
+    return starts, ends - starts
+
+
+def _slot_spans(buf: bytes, begin: int, end: int, pattern: Pattern, rec: np.ndarray
+                ) -> tuple[np.ndarray, np.ndarray] | None:
+    """Starts (in ``buf``) and lengths of the values of records that start at ``rec``, value by value: each starts
+    its pattern gap after the previous one and ends at the byte the pattern puts after it (found in the 8-byte words
+    from its start, at most three). None when a value is longer than 23 bytes, or the records do not line up.
+
+    With the caller's checks (the text without number characters is the pattern's; every span parses as a number;
+    the spans hold every number character) the spans are exactly the values, in the pattern's places.
+    """
+    n, V = len(rec), len(pattern.slots)
+    if n == 0 or V == 0:
+        return None
+    if end + 24 > len(buf):  # the last words would read past the buffer: a padded copy (what follows ``end`` is
+        buf = buf[:end] + b" " * 24  # not read: a value found there fails the line-up check)
+    words = np.ndarray(shape=(len(buf) - 7,), dtype="<u8", buffer=buf, offset=0, strides=(1,))
+    starts = np.empty((n, V), np.int64)
+    lengths = np.empty((n, V), np.int64)
+    e = rec
+    gaps = np.diff(pattern.offsets, prepend=0)
+    for j in range(V):
+        s = e + int(gaps[j])
+        ln = _find_byte(words, s, pattern.rec[int(pattern.offsets[j])])
+        if ln is None:
+            return None
+        starts[:, j], lengths[:, j] = s, ln
+        e = s + ln
+    tail = len(pattern.rec) - int(pattern.offsets[-1])
+    if not (e[:-1] + tail + len(pattern.boundary) - 2 == rec[1:]).all() or int(e[-1]) + tail != end:
+        return None
+    return starts.ravel(), lengths.ravel()
+
+
+def _find_byte(words: np.ndarray, s: np.ndarray, c: int) -> np.ndarray | None:
+    """Offset of the first byte ``c`` at or after each ``s`` (within 24 bytes, else None)."""
+    out = np.full(len(s), -1, np.int64)
+    rows: np.ndarray | None = None
+    for k in range(3):
+        at = s if rows is None else s[rows] + 8 * k
+        m = _eq_bytes(words[at], c)
+        low = m & (~m + np.uint64(1))
+        idx = (((low >> np.uint64(7)) * np.uint64(0x0001020304050607)) >> np.uint64(56)).astype(np.int64) + 8 * k
+        found = m != 0
+        if rows is None:
+            out = idx
+            if found.all():
+                return out
+            rows = np.flatnonzero(~found)
+        else:
+            out[rows[found]] = idx[found]
+            rows = rows[~found]
+            if not len(rows):
+                return out
+    return None
+
+
+_LO7 = np.uint64(0x7F7F7F7F7F7F7F7F)
+_HI = np.uint64(0x8080808080808080)
+
+
+def _eq_bytes(v: np.ndarray, c: int) -> np.ndarray:
+    """High bit set in every byte of ``v`` equal to ``c``."""
+    x = v ^ np.uint64(c * 0x0101010101010101)
+    out: np.ndarray = ~(((x & _LO7) + _LO7) | x | _LO7) & _HI
+    return out
 
 
 def _pattern_fields(pattern: Pattern, nums: Numbers, n: int, want: dict[tuple[str, ...], str]

@@ -4,7 +4,10 @@ The tokens are ``(start, length)`` spans of a byte buffer. Each is checked again
 into the float64 Python's ``float()`` (correctly rounded) would give, and into an int64 when it is an integer token.
 Tokens of the common shape ``-?digits(.digits)?`` with at most 19 significant digits go through a vectorised path:
 
-* the digits are read eight at a time from 64-bit words (the "SWAR" multiply-and-shift trick);
+* a token of at most 8 bytes (most of them) is one 64-bit word: its grammar checked with byte masks, the point cut
+  out, the digits summed (the "SWAR" multiply-and-shift trick) and divided by ``10**k`` (``k <= 6``, exact);
+  large parses run their second half on a helper thread (numpy releases the interpreter lock in its loops);
+* longer ones are read eight digits at a time from 64-bit words;
 * ``m / 10**k`` is exact when ``m <= 2**53`` and ``k <= 22`` (Clinger's fast path: both operands are exact floats,
   one IEEE division rounds correctly);
 * otherwise, with an 80-bit ``long double`` (x86), ``m`` and ``10**k`` (``k <= 27``) are exact and the division is
@@ -17,6 +20,8 @@ a time, which also rejects what is not JSON.
 
 from __future__ import annotations
 
+import os
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 import numpy as np
@@ -61,9 +66,17 @@ def parse_numbers(buf: bytes, start: np.ndarray, length: np.ndarray) -> Numbers:
     integer = np.zeros(n, dtype=np.int64)
     is_int = np.zeros(n, dtype=bool)
     ok = np.zeros(n, dtype=bool)
-    fast = (length >= 1) & (length <= 24)
-    for width in (8, 16, 24):
-        rows = np.flatnonzero(fast & (length <= width) & (length > width - 8))
+    short = (length >= 1) & (length <= 8)
+    if short.all():  # the common case: every token in one 64-bit word, no row lists
+        _short_all(buf, start, length, value, integer, is_int, ok)
+    elif short.any():
+        rows = np.flatnonzero(short)
+        v, i, w, k = (np.zeros(len(rows), a.dtype) for a in (value, integer, is_int, ok))
+        _short_all(buf, start[rows], length[rows], v, i, w, k)
+        value[rows], integer[rows], is_int[rows], ok[rows] = v, i, w, k
+    long = (length > 8) & (length <= 24)
+    for width in (16, 24):
+        rows = np.flatnonzero(long & (length <= width) & (length > width - 8))
         if len(rows):
             _fast_rows(buf, start, length, rows, width, value, integer, is_int, ok)
     _slow_rows(buf, start, length, np.flatnonzero(~ok), value, integer, is_int, ok)
@@ -100,37 +113,83 @@ def _flags(m: np.ndarray) -> np.ndarray:
     return ((m >> _U(7)) * _GATHER) >> _U(56)
 
 
+def _short_all(buf: bytes, start: np.ndarray, length: np.ndarray, value: np.ndarray, integer: np.ndarray,
+               is_int: np.ndarray, ok: np.ndarray) -> None:
+    """Tokens of 1 to 8 bytes, block by block into the output arrays (which have their rows)."""
+    words = np.ndarray(shape=(len(buf) - 7,), dtype="<u8", buffer=buf, offset=0, strides=(1,))
+
+    def run(lo: int, hi: int) -> None:
+        for b in range(lo, hi, _BLOCK):
+            sl = slice(b, min(b + _BLOCK, hi))
+            _short_block(words[start[sl] + length[sl] - 8], length[sl], value[sl], integer[sl], is_int[sl], ok[sl])
+
+    n = len(start)
+    pool = _pool() if n >= 8 * _BLOCK else None
+    if pool is None:
+        run(0, n)
+        return
+    half = (n // 2 + _BLOCK - 1) // _BLOCK * _BLOCK  # numpy leaves the lock in its loops: two halves at once
+    other = pool.submit(run, half, n)
+    run(0, half)
+    other.result()
+
+
+_POOL: list[ThreadPoolExecutor | None] = []
+os.register_at_fork(after_in_child=_POOL.clear)  # a forked child has no copy of the helper thread: make its own
+
+
+def _pool() -> ThreadPoolExecutor | None:
+    """One helper thread for the second half of large parses (None on a one-core machine)."""
+    if not _POOL:
+        _POOL.append(ThreadPoolExecutor(max_workers=1, thread_name_prefix="annokit-json")
+                     if (os.cpu_count() or 1) > 1 else None)
+    return _POOL[0]
+
+
+def _short_block(v: np.ndarray, ln: np.ndarray, value: np.ndarray, integer: np.ndarray, is_int: np.ndarray,
+                 ok: np.ndarray) -> None:
+    """Tokens of the shape ``-?digits(.digits)?`` in one word each (``v``: the 8 bytes that end with the token),
+    written into the output views. At most 8 digits and 6 after the point: ``mantissa / 10**k`` is exact (Clinger).
+
+    Bytes are numbered from the least significant (the first in memory); the token's first byte is ``8 - ln``.
+    """
+    sh = (_U(8) - ln.astype(np.uint64)) << _U(3)
+    neg = (((v >> sh) & _U(0xFF)) == 45) & (ln >= 2)  # a sign, and something after it
+    sd = sh + (neg.astype(np.uint64) << _U(3))  # the first digit, in bits
+    inside = ~_U(0) << sd
+    t = v ^ _ZEROS  # digits become 0..9
+    nd = (((t & _LO7) + _U(0x7676767676767676)) | t) & _HI & inside  # bytes that are not digits
+    ndb = nd >> _U(7)
+    good = ((v & (ndb * _U(0xFF))) == ndb * _U(46)) & ((nd & (nd - _U(1))) == 0)  # one point at most, no other byte
+    good &= (nd & ((_U(0x80) << sd) | _U(0x8000000000000000))) == 0  # not first, not last
+    lead0 = ((v >> sd) & _U(0xFF)) == 48
+    second_dot = ((nd >> sd) & _U(0x8000)) != 0
+    good &= ~(lead0 & (sd < 56) & ~second_dot)  # no leading zero before another digit
+    w = (v & inside) | (_ZEROS & ~inside)  # what is not the token reads as zeros
+    unit = ndb  # 1 << 8k for a point at byte k, else 0
+    low = w & (unit - _U(1))
+    dotted = (w & ~((unit << _U(8)) - _U(1))) | (low << _U(8)) | _U(0x30)  # the point cut out, a zero below
+    whole = nd == 0
+    mant = _swar(np.where(whole, w, dotted))
+    e10 = (((unit * _U(0x0706050403020100)) >> _U(56)) & _U(7)).astype(np.intp)  # digits after the point
+    f = mant.astype(np.float64) / _P10[e10]
+    np.negative(f, out=f, where=neg & ~(whole & (mant == 0)))  # "-0" is the integer 0; "-0.0" is -0.0
+    ints = mant.astype(np.int64)
+    np.negative(ints, out=ints, where=neg)
+    value[...] = f
+    integer[...] = ints
+    is_int[...] = good & whole
+    ok[...] = good
+
+
 def _fast_rows(buf: bytes, start: np.ndarray, length: np.ndarray, rows: np.ndarray, width: int,
                value: np.ndarray, integer: np.ndarray, is_int: np.ndarray, ok: np.ndarray) -> None:
-    """Tokens of ``rows`` (each at most ``width`` bytes), block by block."""
+    """Tokens of ``rows`` (each of ``width - 7`` to ``width`` bytes, ``width`` 16 or 24), block by block."""
     words = np.ndarray(shape=(len(buf) - 7,), dtype="<u8", buffer=buf, offset=0, strides=(1,))
-    block = _fast_word if width == 8 else _fast_block
     for b in range(0, len(rows), _BLOCK):
         r = rows[b: b + _BLOCK]
-        good, mant, e10, neg, whole = block(words, start[r], length[r], width)
+        good, mant, e10, neg, whole = _fast_block(words, start[r], length[r], width)
         _convert(r, good, mant, e10, neg, whole, value, integer, is_int, ok)
-
-
-def _fast_word(words: np.ndarray, start: np.ndarray, ln: np.ndarray, width: int
-               ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-    """:func:`_fast_block` for tokens of at most 8 bytes: one word each, byte masks instead of bit flags."""
-    v = words[start + ln - 8]
-    sh = (_U(8) - ln.astype(np.uint64)) * _U(8)  # the token's first byte, in bits
-    inside = ~_U(0) << sh
-    dot = _eq(v, 46) & inside
-    neg = ((v >> sh) & _U(0xFF)) == 45
-    odd = ~_digit_bytes(v) & _HI & inside
-    good = (odd == (dot | (neg.astype(np.uint64) * (_U(0x80) << sh)))) & ((dot & (dot - _U(1))) == 0)
-    whole = dot == 0
-    dp = np.where(whole, 8, (((dot >> _U(7)) * _U(0x0001020304050607)) >> _U(56)).astype(np.int64))
-    lead = (sh >> _U(3)).astype(np.int64) + neg
-    zero_lead = ((v >> (_U(8) * lead.astype(np.uint64))) & _U(0xFF)) == 48
-    good &= (lead < dp) & (dp != 7) & ~(zero_lead & (dp - lead > 1))
-    keep = (~_U(0) << (_U(8) * lead.astype(np.uint64))) & ~((dot >> _U(7)) * _U(0xFF))
-    full = _swar((v & keep) | (_ZEROS & ~keep))
-    p = _P10U[8 - dp]
-    mant = np.where(whole, full, (full // p) * (p // _U(10)) + full % p)
-    return good, mant, np.where(whole, 0, 7 - dp).astype(np.int64), neg, whole
 
 
 def _fast_block(words: np.ndarray, start: np.ndarray, ln: np.ndarray, width: int

@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 import click
 
 from annokit.errors import AnnokitError, AnnokitWarning, FormatError
+from annokit.io.detect import FORMAT_NAMES as FORMAT_NAMES
 
 if TYPE_CHECKING:
     from annokit.core.dataset import Dataset
@@ -119,13 +120,8 @@ class ProgressBar:
 
 
 # ------------------------------------------------------------------------------------------------ conventions
-#: The registered dataset formats' names, sorted (``annokit formats``): kept here so that a command's options can
-#: list them without importing the format registry (numpy, pydantic); tests/cli/test_lazy_cli.py checks that they
-#: equal ``sorted(annokit.convert.FORMATS)``.
-FORMAT_NAMES: tuple[str, ...] = (
-    "cityscapes", "class-csv", "class-folders", "coco", "coco-panoptic", "coco-results", "createml", "cvat",
-    "darknet", "dota", "kitti", "labelme", "openimages", "png", "voc", "yolo", "yolo-obb", "yolo-seg",
-)
+# The registered formats' names (annokit.io.detect.FORMAT_NAMES) are listed without importing the format
+# registry (numpy, pydantic); tests/cli/test_lazy_cli.py checks that they equal ``sorted(annokit.convert.FORMATS)``.
 
 
 def format_names() -> list[str]:
@@ -213,7 +209,7 @@ def resolve_format(path: Path, fmt: str | None) -> str:
     """``fmt``, or the format recognised from ``path``."""
     if fmt is not None:
         return fmt
-    from annokit.convert import detect_format
+    from annokit.io.detect import detect_format
 
     return detect_format(path)
 
@@ -223,7 +219,7 @@ def instance_format(path: Path, fmt: str | None) -> str:
     recognised from ``path``, else ``coco`` (whose reader then says what is wrong with the file)."""
     if fmt is not None:
         return fmt
-    from annokit.convert import detect_format
+    from annokit.io.detect import detect_format  # the format of a path, without importing every reader
 
     try:
         return detect_format(path)

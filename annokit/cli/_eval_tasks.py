@@ -105,7 +105,7 @@ def run_detection(inp: EvalInputs) -> EvalOutput:
     )
     if inp.sliced:
         return _sliced_detection(inp, params)
-    from annokit.distributed import is_pattern
+    from annokit._internal.shards import is_pattern
 
     if inp.scheduler is not None or is_pattern(inp.pred):  # results shards, or a cluster: docs/distributed.md
         from annokit.distributed import evaluate_coco

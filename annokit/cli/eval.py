@@ -91,7 +91,7 @@ def _pred_path(ctx: click.Context, param: click.Parameter, value: Path) -> Path:
     """``--pred``: an existing path, or a glob pattern of results files (detection / instance)."""
     if value.exists():
         return value
-    from annokit.distributed import expand_shards, is_pattern
+    from annokit._internal.shards import expand_shards, is_pattern
 
     if not is_pattern(value):
         raise click.BadParameter(f"Path {str(value)!r} does not exist.")
@@ -103,8 +103,8 @@ def _task(task: str | None, gt: Path, gt_format: str | None, iou_type: str | Non
     """``--task``, or the task the ground truth's format implies (an unrecognised one: detection)."""
     if task is not None:
         return task
-    from annokit.convert import detect_format
     from annokit.errors import FormatError
+    from annokit.io.detect import detect_format
 
     fmt = gt_format
     if fmt is None:
@@ -117,7 +117,7 @@ def _task(task: str | None, gt: Path, gt_format: str | None, iou_type: str | Non
 
 def _check_distributed(task: str | None, pred: Path, scheduler: str | None) -> None:
     """A glob of results files and --scheduler go with detection / instance (COCO) only."""
-    from annokit.distributed import is_pattern
+    from annokit._internal.shards import is_pattern
 
     what = "--scheduler" if scheduler is not None else "a glob in --pred" if is_pattern(pred) else None
     if what is not None and task not in ("detection", "instance"):
@@ -191,7 +191,7 @@ def eval_command(task: str | None, gt: Path, src_format: str | None, pred: Path,
     if slice_by is not None or slices_file is not None:
         if protocol is not None or kind not in ("detection", "instance"):
             raise click.UsageError("--slice-by / --slices: COCO detection and instance evaluation only")
-        from annokit.distributed import is_pattern
+        from annokit._internal.shards import is_pattern
 
         if scheduler is not None or is_pattern(str(pred)):
             raise click.UsageError("--slice-by / --slices: one results file, without --scheduler")
@@ -210,7 +210,8 @@ def eval_command(task: str | None, gt: Path, src_format: str | None, pred: Path,
                         iou_thrs=iou_thrs, max_dets=max_dets, area_rng=area_rng, gt_dir=gt_dir, pred_dir=pred_dir,
                         num_classes=num_classes, ignore_index=ignore_index, reduce_zero_label=reduce_zero_label,
                         preset=preset, top_k=top_k, slice_by=slice_by, slices_file=slices_file)
-    from annokit.cli import _eval_tasks_more  # noqa: F401  (registers the other tasks: numpy, imported on use)
+    if str(kind) not in _eval_tasks.RUNNERS:  # the instance tasks' runners are registered; the others on use
+        from annokit.cli import _eval_tasks_more  # noqa: F401  (registers the other tasks)
 
     with scheduler_client(scheduler, quiet=quiet) as client:
         result = _eval_tasks.RUNNERS[str(kind)](replace(inputs, scheduler=client))

@@ -21,6 +21,7 @@ from annokit.core.dataset import Dataset
 from annokit.core.labels import LabelSet
 from annokit.core.losses import LossError, LossRecorder, LossReport
 from annokit.errors import FormatError
+from annokit.io.detect import detect_format
 from annokit.io.validation import read_text
 
 __all__ = ["convert", "detect_format", "read_dataset", "write_dataset", "remap_categories", "formats",
@@ -40,121 +41,6 @@ def get_format(name: str) -> FormatSpec[Any, Any]:
 def formats() -> list[FormatSpec[Any, Any]]:
     """Every registered format, with what it can read and write."""
     return [FORMATS[k] for k in sorted(FORMATS)]
-
-
-def detect_format(path: PathLike) -> str:
-    """The name of the format ``path`` is in, recognised from its layout (and, for JSON, its top-level keys).
-
-    A folder annokit wrote says its format in its ``annokit.json``; otherwise: ``Annotations/`` is VOC, ``obj.data``
-    Darknet, ``[<split>/]label_2/`` KITTI, ``[<split>/]labelTxt/`` DOTA, ``*-annotations-bbox.csv`` Open Images,
-    ``data.yaml`` or ``labels/`` YOLO, ``gtFine/`` Cityscapes, ``masks/`` or ``instances/`` PNG masks, a JSON
-    beside a folder of the same name COCO panoptic, folders of images class folders. A JSON file is COCO instances
-    (an object with ``images``), COCO panoptic (``segments_info`` in its annotations), COCO results (a list),
-    LabelMe (``shapes`` and ``imagePath``) or CreateML (``*.createml.json``); a ``.csv`` is class-csv, an ``.xml``
-    CVAT; a folder with ``annotations.xml`` is CVAT, with ``*.createml.json`` CreateML, with LabelMe JSONs
-    LabelMe. Anything else is a :class:`FormatError` that asks for the format by name.
-
-    >>> detect_format("sample_data/scenes/gt.json")
-    'coco'
-    """
-    p = Path(path)
-    if p.is_dir():
-        fmt = _detect_folder(p)
-    elif p.suffix.lower() == ".json" and p.is_file():
-        fmt = _detect_json(p)
-    elif p.suffix.lower() == ".csv" and p.is_file():
-        fmt = "class-csv"
-    elif p.suffix.lower() == ".xml" and p.is_file():
-        fmt = "cvat"
-    elif not p.exists():
-        raise FormatError(p, None, "does not exist")
-    else:
-        fmt = None
-    if fmt is None:
-        raise FormatError(p, None, f"cannot tell its format: name it (one of {', '.join(sorted(FORMATS))})")
-    return fmt
-
-
-def _detect_folder(p: Path) -> str | None:
-    side = p / SIDECAR
-    if side.is_file():
-        try:
-            import orjson
-
-            tag = orjson.loads(side.read_bytes()).get("annokit_sidecar", {})
-            if isinstance(tag, dict) and tag.get("format") in FORMATS:
-                return str(tag["format"])
-        except (orjson.JSONDecodeError, OSError, AttributeError):
-            pass
-    if (p / "Annotations").is_dir():
-        return "voc"
-    more = _detect_more(p)
-    if more is not None:
-        return more
-    tool = _detect_tool_folder(p)
-    if tool is not None:
-        return tool
-    if (p / "gtFine").is_dir():
-        return "cityscapes"
-    if (p / "data.yaml").is_file() or (p / "labels").is_dir():
-        return "yolo"
-    if (p / "masks").is_dir() or (p / "instances").is_dir():
-        return "png"
-    if p.with_suffix(".json").is_file() or any(p.glob("*.json")) and any(
-            (p / q.stem).is_dir() for q in p.glob("*.json")):
-        return "coco-panoptic"
-    ann = p / "annotations"
-    if ann.is_dir() and any(ann.glob("*.json")):
-        raise FormatError(p, None, "a COCO-style folder (annotations/*.json): convert the JSON file itself, e.g. "
-                                   f"{(ann / sorted(q.name for q in ann.glob('*.json'))[0]).as_posix()}, with "
-                                   "--images for the images")
-    if any(c.is_dir() for c in p.iterdir()):
-        return "class-folders"
-    return None
-
-
-def _detect_more(p: Path) -> str | None:
-    """Darknet (``obj.data``), KITTI (``label_2/``), DOTA (``labelTxt/``), Open Images (``*-annotations-bbox.csv``)."""
-    if (p / "obj.data").is_file():
-        return "darknet"
-    subs = [p, *(c for c in p.iterdir() if c.is_dir())]
-    if any((d / "label_2").is_dir() for d in subs):
-        return "kitti"
-    if any((d / "labelTxt").is_dir() for d in subs):
-        return "dota"
-    ann = p / "annotations"
-    if any((ann if ann.is_dir() else p).glob("*-annotations-bbox.csv")):
-        return "openimages"
-    return None
-
-
-def _detect_tool_folder(p: Path) -> str | None:
-    """CVAT (``annotations.xml``), CreateML (``*.createml.json``, or one a split folder down), LabelMe (a
-    ``*.json`` with ``"shapes"`` and ``"imagePath"``)."""
-    if (p / "annotations.xml").is_file():
-        return "cvat"
-    if any(p.glob("*.createml.json")) or any(p.glob("*/*.createml.json")):
-        return "createml"
-    first = next((q for q in sorted(p.glob("*.json")) if q.name != SIDECAR), None)
-    if first is not None and _detect_json(first) == "labelme":
-        return "labelme"
-    return None
-
-
-def _detect_json(p: Path) -> str | None:
-    with open(p, "rb") as fh:
-        head = fh.read(1 << 16).lstrip()
-    if p.name.endswith(".createml.json"):
-        return "createml"
-    if head[:1] == b"{" and b'"shapes"' in head and b'"imagePath"' in head:
-        return "labelme"
-    if head[:1] == b"[":
-        return "coco-results"
-    if head[:1] != b"{":
-        return None
-    if b'"segments_info"' in head or (p.with_suffix("").is_dir() and b'"annotations"' in head):
-        return "coco-panoptic"
-    return "coco"
 
 
 def read_dataset(path: PathLike, fmt: str, *, sidecar: bool = True, recorder: LossRecorder | None = None,

@@ -27,9 +27,9 @@ from annokit.core.labels import LabelSet
 from annokit.core.losses import LossRecorder
 from annokit.errors import AnnokitWarning, FormatError, ValidationError
 from annokit.io.coco import load_json
+from annokit.io.detect import SIDECAR as SIDECAR
 from annokit.io.validation import Problems
 
-SIDECAR = "annokit.json"
 _TAG = "annokit_sidecar"
 SLOT = "_annokit_slot"
 

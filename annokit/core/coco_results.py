@@ -26,6 +26,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import orjson
 
+from annokit._internal.gc import no_gc
 from annokit._internal.jsoncols import Block, Irregular, NotAList, ScalarField, StringField, read_blocks
 from annokit.errors import AnnokitWarning, FormatError
 
@@ -133,9 +134,10 @@ def read_result_columns(path: Path, target: ResultsTarget, *, fixed: bool = Fals
     parts: list[_Part] = []
     box_mode: bool | None = None
     try:
-        for blk in read_blocks(path, block_bytes=block_bytes):
-            part, box_mode = _block_part(blk, target, box_mode, path)
-            parts.append(part)
+        with no_gc():  # mask results build a dict per detection: collections would find no cycles there
+            for blk in read_blocks(path, block_bytes=block_bytes):
+                part, box_mode = _block_part(blk, target, box_mode, path)
+                parts.append(part)
     except NotAList:
         _not_a_list(path)
     return _finish(parts, target, path, fixed)

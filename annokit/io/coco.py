@@ -17,63 +17,57 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from itertools import chain
 from pathlib import Path
-from typing import Annotated, Any, NoReturn
+from typing import TYPE_CHECKING, Any, NamedTuple, NoReturn
 
 import numpy as np
 import orjson
-from pydantic import PlainValidator, TypeAdapter
-from typing_extensions import NotRequired, TypedDict
 
 from annokit._internal.arrays import index_of
 from annokit._internal.files import write_bytes_atomic
+from annokit._internal.jsonfile import load_json, parse_json, read_json_bytes
 from annokit._internal.paths import safe_name
 from annokit.core.arrays import BoolArray, FloatArray, IntArray
-from annokit.core.dataset import Dataset, ImageTable
-from annokit.core.instances import Instances, Segmentation
-from annokit.core.labels import LabelSet
 from annokit.errors import FormatError, ValidationError
 from annokit.io._rle import rle_strings_ok
 from annokit.io.coco_keypoints import NO_KEYPOINTS, keypoints_from_records, keypoints_to_lists
 from annokit.io.validation import FieldError, Problem, Problems
 
-__all__ = ["ANNOTATION", "CATEGORY", "IMAGE", "CocoAnnotation", "CocoCategory", "CocoImage", "CocoInstancesFile",
-           "categories_to_coco", "coco_top_level", "dataset_from_coco_dict", "dataset_to_coco_dict", "load_json",
-           "ltrb_to_coco_bbox", "parse_json", "read_instances", "read_json_bytes", "read_results",
-           "results_to_list", "validate_coco", "write_instances", "write_results"]
+if TYPE_CHECKING:
+    from annokit.core.dataset import Dataset
+    from annokit.core.instances import Instances
+    from annokit.core.labels import LabelSet
+    from annokit.io.coco_schema import (
+        ANNOTATION,
+        CATEGORY,
+        IMAGE,
+        CocoAnnotation,
+        CocoCategory,
+        CocoImage,
+        CocoInstancesFile,
+    )
+
+__all__ = ["ANNOTATION", "CATEGORY", "IMAGE", "CategoryColumns", "CocoAnnotation", "CocoCategory", "CocoImage",
+           "CocoInstancesFile", "ImageColumns", "InstanceColumns", "ObjectColumns", "categories_to_coco",
+           "coco_top_level", "dataset_from_coco_dict", "dataset_to_coco_dict", "load_json", "ltrb_to_coco_bbox",
+           "parse_json", "read_instance_columns", "read_instances", "read_json_bytes", "read_result_objects",
+           "read_results", "results_to_list", "validate_coco", "write_instances", "write_results"]
+
+_SCHEMA = {"ANNOTATION", "CATEGORY", "IMAGE", "TOP", "CocoAnnotation", "CocoCategory", "CocoImage", "CocoInstancesFile"}
+
+
+def __getattr__(name: str) -> Any:
+    """The record schema (:mod:`annokit.io.coco_schema`, pydantic) is imported on first use."""
+    if name in _SCHEMA:
+        from annokit.io import coco_schema
+
+        return getattr(coco_schema, name)
+    raise AttributeError(f"module 'annokit.io.coco' has no attribute {name!r}")
 
 PathLike = str | os.PathLike[str]
 
 _IMAGE_KEYS = {"id", "file_name", "height", "width"}
 _CAT_KEYS = {"id", "name", "supercategory"}
 _ANN_KEYS = {"id", "image_id", "category_id", "bbox", "area", "iscrowd", "segmentation", "ignore"}
-MAX_JSON_BYTES = 8 << 30
-
-
-def read_json_bytes(path: PathLike) -> bytes:
-    """The bytes of a JSON file, refused over :data:`MAX_JSON_BYTES` before they are read."""
-    p = Path(path)
-    try:
-        size = p.stat().st_size
-        if size > MAX_JSON_BYTES:
-            raise FormatError(p, None, f"file is {size} bytes, over the {MAX_JSON_BYTES}-byte limit")
-        return p.read_bytes()
-    except OSError as exc:
-        raise FormatError(p, None, f"cannot read: {exc.strerror or exc}") from None
-
-
-def parse_json(path: PathLike, data: bytes) -> Any:
-    """Parse JSON bytes with orjson; a syntax error names the file and the line/column."""
-    try:
-        return orjson.loads(data)
-    except orjson.JSONDecodeError as exc:
-        raise FormatError(path, f"line {exc.lineno}, column {exc.colno}", f"invalid JSON: {exc.msg}") from None
-
-
-def load_json(path: PathLike) -> Any:
-    """Parse a JSON file with orjson; a syntax error names the file and the line/column."""
-    return parse_json(path, read_json_bytes(path))
-
-
 # ----------------------------------------------------------------------------------------------- helpers
 def _is_int(v: Any) -> bool:
     return isinstance(v, int) and not isinstance(v, bool)
@@ -202,61 +196,13 @@ def _segmentation(v: Any) -> Any:
     return v
 
 
-def _field(fn: Any) -> Any:
-    return PlainValidator(fn)
-
-
-class CocoImage(TypedDict):
-    """An entry of ``images``: ``id`` (an integer, or a string as pycocotools accepts), ``height`` and ``width``
-    (non-negative integers), ``file_name`` (a string, ``""`` when absent); other fields are kept."""
-
-    id: Annotated[int | str, _field(_image_id)]
-    file_name: NotRequired[Annotated[str, _field(_string)]]
-    height: Annotated[int, _field(_size)]
-    width: Annotated[int, _field(_size)]
-
-
-class CocoCategory(TypedDict):
-    """An entry of ``categories``: integer ``id``, string ``name``; ``supercategory`` and other fields kept."""
-
-    id: Annotated[int, _field(_int64)]
-    name: Annotated[str, _field(_string)]
-
-
-class CocoAnnotation(TypedDict):
-    """An entry of ``annotations``: integer ``id`` and ``category_id``, ``image_id`` of an image, ``bbox``
-    ``[x, y, w, h]`` (finite, ``w, h >= 0``); optional ``area`` (finite, ``>= 0``; the box area when absent),
-    ``iscrowd`` and ``ignore`` (0 or 1), ``segmentation`` (polygons ``[[x0, y0, ...], ...]`` of >= 3 finite points,
-    or an RLE ``{"size": [h, w], "counts": ...}`` of ``h * w`` pixels); other fields kept."""
-
-    id: Annotated[int, _field(_int64)]
-    image_id: Annotated[int | str, _field(_image_id)]
-    category_id: Annotated[int, _field(_int64)]
-    bbox: Annotated[list[float], _field(_bbox)]
-    area: NotRequired[Annotated[float, _field(_area)]]
-    iscrowd: NotRequired[Annotated[int, _field(_crowd)]]
-    ignore: NotRequired[Annotated[bool, _field(_flag)]]
-    segmentation: NotRequired[Annotated[Segmentation | None, _field(_segmentation)]]
-
-
-class CocoInstancesFile(TypedDict):
-    """The top level of an instances file: the three lists (``annotations`` may be absent: no objects);
-    ``info``, ``licenses`` and any other field are kept."""
-
-    images: list[dict[str, Any]]
-    categories: list[dict[str, Any]]
-    annotations: NotRequired[list[dict[str, Any]]]
-
-
-IMAGE: TypeAdapter[CocoImage] = TypeAdapter(CocoImage)
-CATEGORY: TypeAdapter[CocoCategory] = TypeAdapter(CocoCategory)
-ANNOTATION: TypeAdapter[CocoAnnotation] = TypeAdapter(CocoAnnotation)
-TOP: TypeAdapter[CocoInstancesFile] = TypeAdapter(CocoInstancesFile)
-
-
 # ----------------------------------------------------------------------------------------------- instances
-def _explain(p: Path, items: list[Any], adapter: TypeAdapter[Any], label: str, what: str) -> NoReturn:
-    """A column could not be read: raise the schema's error for the first record that breaks it."""
+def _explain(p: Path, items: list[Any], schema: str, label: str, what: str) -> NoReturn:
+    """A column could not be read: raise the schema's error (``schema``: the name of its adapter in
+    :mod:`annokit.io.coco_schema`) for the first record that breaks it."""
+    from annokit.io import coco_schema
+
+    adapter = getattr(coco_schema, schema)
     problems = Problems(collect=False)
     for i, it in enumerate(items):
         problems.check(adapter, it, p, f"{label}[{i}]")
@@ -313,19 +259,27 @@ def _area_col(items: list[Any]) -> FloatArray | None:
     return arr
 
 
-@dataclass(frozen=True)
-class _ImageCols:
-    """The ``images`` list as columns (``id_map``: string ids -> their integer codes, or None)."""
+@dataclass(frozen=True, eq=False)
+class ImageColumns:
+    """The images of a COCO file as columns: ids (the integer codes of string ids: ``id_map`` maps the strings),
+    sizes and file names. Has the attributes of :class:`~annokit.core.dataset.ImageTable` that the evaluation
+    reads."""
 
     ids: IntArray
-    file_names: list[str]
     heights: IntArray
     widths: IntArray
+    file_names: list[str]
     id_map: dict[Any, int] | None
 
+    def __len__(self) -> int:
+        return len(self.ids)
 
-@dataclass(frozen=True)
-class _AnnCols:
+    def index_of(self, image_ids: Any) -> IntArray:
+        """Positions of ``image_ids`` in ``ids`` (-1 where unknown)."""
+        return index_of(self.ids, image_ids)
+
+
+class _AnnCols(NamedTuple):
     """The ``annotations`` list as columns (``area``: the box area where the file gives none, ``has_area`` says
     where it does)."""
 
@@ -357,7 +311,7 @@ def _string_ids(p: Path, images: list[dict[str, Any]]) -> tuple[IntArray, dict[A
     return np.array([id_map[k] for k in strings], dtype=np.int64), id_map
 
 
-def _image_cols(p: Path, images: list[dict[str, Any]]) -> _ImageCols:
+def _image_cols(p: Path, images: list[dict[str, Any]]) -> ImageColumns:
     """The columns of ``images`` (refusing bad records by the schema)."""
     ids, id_map = _int_col(images, "id"), None
     if ids is None:
@@ -366,8 +320,8 @@ def _image_cols(p: Path, images: list[dict[str, Any]]) -> _ImageCols:
     file_names = [im.get("file_name", "") for im in images]
     if ids is None or heights is None or widths is None or (heights < 0).any() or (widths < 0).any() or \
             not all(isinstance(f, str) for f in file_names):
-        _explain(p, images, IMAGE, "images", "the images")
-    return _ImageCols(ids, file_names, heights, widths, id_map)
+        _explain(p, images, "IMAGE", "images", "the images")
+    return ImageColumns(ids=ids, heights=heights, widths=widths, file_names=file_names, id_map=id_map)
 
 
 def _ann_images(p: Path, anns: list[dict[str, Any]], id_map: dict[Any, int] | None) -> IntArray:
@@ -381,7 +335,7 @@ def _ann_images(p: Path, anns: list[dict[str, Any]], id_map: dict[Any, int] | No
         if isinstance(v, str) if id_map is None else _is_int(v):
             raise FormatError(p, f"annotations[{i}].image_id", f"unknown image id {v!r} (the images have "
                                                               f"{'integer' if id_map is None else 'string'} ids)")
-    _explain(p, anns, ANNOTATION, "annotations", "the image ids")
+    _explain(p, anns, "ANNOTATION", "annotations", "the image ids")
 
 
 def _category_cols(p: Path, cats: list[dict[str, Any]]) -> tuple[IntArray, list[str]]:
@@ -389,7 +343,7 @@ def _category_cols(p: Path, cats: list[dict[str, Any]]) -> tuple[IntArray, list[
     ids = _int_col(cats, "id")
     names = [c.get("name") for c in cats]
     if ids is None or not all(isinstance(n, str) for n in names):
-        _explain(p, cats, CATEGORY, "categories", "the categories")
+        _explain(p, cats, "CATEGORY", "categories", "the categories")
     return ids, names  # type: ignore[return-value]  # every name checked a string just above
 
 
@@ -403,7 +357,7 @@ def _ann_cols(p: Path, anns: list[dict[str, Any]], id_map: dict[Any, int] | None
     area = _area_col([anns[i] for i in np.flatnonzero(has_area)] if not has_area.all() else anns)
     if ids is None or labels is None or xywh is None or crowd is None or \
             ((crowd != 0) & (crowd != 1)).any() or area is None:
-        _explain(p, anns, ANNOTATION, "annotations", "the annotations")
+        _explain(p, anns, "ANNOTATION", "annotations", "the annotations")
     full = xywh[:, 2] * xywh[:, 3]
     full[has_area] = area
     segs = _segmentations(p, anns)
@@ -411,7 +365,7 @@ def _ann_cols(p: Path, anns: list[dict[str, Any]], id_map: dict[Any, int] | None
     if any("ignore" in a for a in anns):
         vals = [a.get("ignore", 0) for a in anns]
         if not all(isinstance(v, (int, bool)) and v in (0, 1) for v in vals):
-            _explain(p, anns, ANNOTATION, "annotations", "ignore")
+            _explain(p, anns, "ANNOTATION", "annotations", "ignore")
         ignore = np.array(vals, dtype=bool)
     return _AnnCols(ids, img, labels, xywh, crowd, full, has_area, segs, ignore)
 
@@ -457,8 +411,7 @@ def _repeats(ids: IntArray) -> IntArray:
     return np.sort(order[1:][s[1:] == s[:-1]])
 
 
-@dataclass(frozen=True)
-class _Column:
+class _Column(NamedTuple):
     """One field of one list, for the rules across records: the file position of each row, and its value."""
 
     rows: IntArray
@@ -469,8 +422,7 @@ class _Column:
         return cls(np.arange(len(values)), values)
 
 
-@dataclass(frozen=True)
-class _Refs:
+class _Refs(NamedTuple):
     """What the rules across records look at. A reader gives every record; a validator the records whose field
     is usable (the others were reported by the schema)."""
 
@@ -526,6 +478,8 @@ def _top_lists(p: Path, data: Any, problems: Problems) -> tuple[list[Any], list[
         return [], [], []
     lists = [data.get("images"), data.get("categories"), data.get("annotations", [])]
     if not all(isinstance(x, list) and set(map(type, x)) <= {dict} for x in lists):
+        from annokit.io.coco_schema import TOP
+
         problems.check(TOP, data, p, "")
     images, cats, anns = (x if isinstance(x, list) else [] for x in lists)
     kind = _other_kind(anns)
@@ -557,21 +511,22 @@ def _extras(items: list[dict[str, Any]], known: set[str]) -> list[dict[str, Any]
     return out if any(out) else None
 
 
-def _build(data: dict[str, Any], images: list[dict[str, Any]], cats: list[dict[str, Any]],
-           anns: list[dict[str, Any]], ic: _ImageCols, cat_ids: IntArray, names: list[str], ac: _AnnCols,
-           p: Path) -> Dataset:
-    """The dataset of checked columns; every field without a column kept in ``extras`` (``p`` names the file in
-    the keypoints' errors)."""
+def _build(c: _Checked) -> Dataset:
+    """The dataset of checked columns; every field without a column kept in ``extras`` (``c.path`` names the file
+    in the keypoints' errors)."""
+    from annokit.core.dataset import Dataset, ImageTable
+    from annokit.core.instances import Instances
+    from annokit.core.labels import LabelSet
+
+    images, cats, anns, ic, ac = c.images, c.cats, c.anns, c.ic, c.ac
     img_extras = _extras(images, _IMAGE_KEYS if ic.id_map is None else _IMAGE_KEYS - {"id"})
     if ic.id_map is not None:
         img_extras = [dict(e or {}, id=im["id"]) for e, im in zip(img_extras or [{}] * len(images), images)]
     tbl = ImageTable(ids=ic.ids, file_names=ic.file_names, heights=ic.heights, widths=ic.widths, extras=img_extras)
     has_super = any("supercategory" in c for c in cats)
-    labels = LabelSet(ids=cat_ids, names=names, supercategories=[c.get("supercategory") for c in cats]
+    labels = LabelSet(ids=c.cat_ids, names=c.names, supercategories=[c.get("supercategory") for c in cats]
                       if has_super else None, extras=_extras(cats, _CAT_KEYS))
-    boxes = ac.xywh.copy()
-    boxes[:, 2:] += ac.xywh[:, :2]
-    keypoints, has_kp = keypoints_from_records(anns, ac.labels, categories=labels, path=p)
+    keypoints, has_kp = keypoints_from_records(anns, ac.labels, categories=labels, path=c.path)
     ann_extras = _extras(anns, _ANN_KEYS if keypoints is None else _ANN_KEYS | {"keypoints"})
     no_kp = np.flatnonzero(~has_kp).tolist() if keypoints is not None else []
     if not ac.has_area.all() or no_kp:
@@ -580,24 +535,46 @@ def _build(data: dict[str, Any], images: list[dict[str, Any]], cats: list[dict[s
             ann_extras[i]["_annokit_no_area"] = True
         for i in no_kp:
             ann_extras[i][NO_KEYPOINTS] = True
-    inst = Instances(image_ids=ac.image_ids, boxes=boxes, labels=ac.labels, iscrowd=ac.iscrowd.astype(bool),
+    inst = Instances(image_ids=ac.image_ids, boxes=_ltrb(ac.xywh), labels=ac.labels, iscrowd=ac.iscrowd.astype(bool),
                      area=ac.area, ids=ac.ids, segmentations=ac.segmentations, ignore=ac.ignore, extras=ann_extras,
                      source_wh=ac.xywh[:, 2:], keypoints=keypoints)
+    data = c.data
     top_extras = {k: v for k, v in data.items() if k not in {"images", "categories", "annotations", "info", "licenses"}}
     ds: Dataset = Dataset.model_construct(images=tbl, categories=labels, annotations=inst, info=data.get("info"),
                                           licenses=data.get("licenses"), extras=top_extras)
     return ds
 
 
+def _ltrb(xywh: FloatArray) -> FloatArray:
+    """COCO ``[x, y, w, h]`` rows as ltrb ``[x, y, x + w, y + h]``."""
+    boxes = xywh.copy()
+    boxes[:, 2:] += xywh[:, :2]
+    return boxes
+
+
+class _Checked(NamedTuple):
+    """A COCO instances file whose columns and rules across records passed: what the dataset is built from."""
+
+    path: Path
+    data: dict[str, Any]
+    images: list[dict[str, Any]]
+    cats: list[dict[str, Any]]
+    anns: list[dict[str, Any]]
+    ic: ImageColumns
+    cat_ids: IntArray
+    names: list[str]
+    ac: _AnnCols
+
+
 def dataset_from_coco_dict(data: dict[str, Any], *, path: PathLike | None = None, fixed: bool = False) -> Dataset:
     """A :class:`~annokit.core.dataset.Dataset` of a parsed COCO instances dict (see :func:`read_instances`);
     ``path`` names the file in errors."""
-    return _coco_dataset(data, Path(path) if path is not None else Path("<memory>"), exact_types=True)
+    return _build(_checked(data, Path(path) if path is not None else Path("<memory>"), exact_types=True))
 
 
-def _coco_dataset(data: Any, p: Path, *, exact_types: bool) -> Dataset:
-    """The reader: columns, then the rules across records, then the dataset. ``exact_types``: look for bools
-    among the box numbers (a file without any JSON ``true`` / ``false`` cannot hold one)."""
+def _checked(data: Any, p: Path, *, exact_types: bool) -> _Checked:
+    """The reader: columns, then the rules across records. ``exact_types``: look for bools among the box numbers
+    (a file without any JSON ``true`` / ``false`` cannot hold one)."""
     problems = Problems(collect=False)
     images, cats, anns = _top_lists(p, data, problems)
     ic = _image_cols(p, images)
@@ -608,7 +585,14 @@ def _coco_dataset(data: Any, p: Path, *, exact_types: bool) -> Dataset:
                  _Column.whole(cat_ids), _Column.whole(ac.ids), _Column.whole(ac.image_ids), _Column.whole(ac.labels),
                  rles)
     _check_references(p, refs, problems, strings=ic.id_map is not None)
-    return _build(data, images, cats, anns, ic, cat_ids, names, ac, p)
+    return _Checked(p, data, images, cats, anns, ic, cat_ids, names, ac)
+
+
+def _read_checked(path: PathLike) -> _Checked:
+    p = Path(path)
+    raw = read_json_bytes(p)
+    data = parse_json(p, raw)
+    return _checked(data, p, exact_types=b"true" in raw or b"false" in raw)
 
 
 def read_instances(path: PathLike, *, fixed: bool = False) -> Dataset:
@@ -622,10 +606,87 @@ def read_instances(path: PathLike, *, fixed: bool = False) -> Dataset:
 
     >>> ds = read_instances("sample_data/scenes/gt.json")  # doctest: +SKIP
     """
-    p = Path(path)
-    raw = read_json_bytes(p)
-    data = parse_json(p, raw)
-    return _coco_dataset(data, p, exact_types=b"true" in raw or b"false" in raw)
+    return _build(_read_checked(path))
+
+
+# ----------------------------------------------------------------------------------------------- columns only
+@dataclass(frozen=True, eq=False)
+class CategoryColumns:
+    """The categories of a COCO file: ids and names (the attributes of :class:`~annokit.core.labels.LabelSet` that
+    the evaluation reads)."""
+
+    ids: IntArray
+    names: list[str]
+
+    def __len__(self) -> int:
+        return len(self.ids)
+
+    def index_of(self, cat_ids: Any) -> IntArray:
+        """Positions of ``cat_ids`` in ``ids`` (-1 where unknown)."""
+        return index_of(self.ids, cat_ids)
+
+
+@dataclass(frozen=True, eq=False)
+class ObjectColumns:
+    """Objects (ground truth or detections) as the columns of :class:`~annokit.core.instances.Instances` that the
+    COCO evaluation reads: ltrb ``boxes``, the file's ``source_wh``, ``area``, crowd and ignore flags, masks as in
+    the file, ``scores`` for detections. No geometry beyond boxes and masks (``rboxes``, ``keypoints``, ``extras``
+    are None)."""
+
+    ids: IntArray
+    image_ids: IntArray
+    labels: IntArray
+    boxes: FloatArray
+    source_wh: FloatArray
+    area: FloatArray
+    iscrowd: BoolArray
+    ignore: BoolArray | None = None
+    segmentations: list[Any] | None = None
+    scores: FloatArray | None = None
+    rboxes: None = None
+    keypoints: None = None
+    extras: None = None
+
+    def __len__(self) -> int:
+        return len(self.image_ids)
+
+
+@dataclass(frozen=True, eq=False)
+class InstanceColumns:
+    """A COCO instances file read and checked as :func:`read_instances` reads it (every rule, every error message),
+    held as columns without building the pydantic models: ``images``, ``categories`` and ``annotations`` have the
+    attributes of a :class:`~annokit.core.dataset.Dataset`'s that the COCO box and mask evaluation reads.
+    :meth:`dataset` builds the :class:`~annokit.core.dataset.Dataset` (the same one :func:`read_instances` gives).
+
+    ``has_keypoints``: an annotation has a ``keypoints`` field (their rules are checked by :meth:`dataset`).
+    """
+
+    images: ImageColumns
+    categories: CategoryColumns
+    annotations: ObjectColumns
+    has_keypoints: bool
+    _checked: _Checked
+
+    def dataset(self) -> Dataset:
+        """The :class:`~annokit.core.dataset.Dataset` of the file (keypoints checked and read)."""
+        return _build(self._checked)
+
+
+def read_instance_columns(path: PathLike) -> InstanceColumns:
+    """Read a COCO instances file as :func:`read_instances` does (the same checks and errors) into
+    :class:`InstanceColumns`, without pydantic: the ground truth of ``annokit eval`` on COCO files.
+
+    >>> gt = read_instance_columns("sample_data/scenes/gt.json")
+    >>> len(gt.images), len(gt.annotations) > 0, gt.dataset() == read_instances("sample_data/scenes/gt.json")
+    (48, True, True)
+    """
+    c = _read_checked(path)
+    ac = c.ac
+    objects = ObjectColumns(ids=ac.ids, image_ids=ac.image_ids, labels=ac.labels, boxes=_ltrb(ac.xywh),
+                            source_wh=np.ascontiguousarray(ac.xywh[:, 2:]), area=ac.area,
+                            iscrowd=ac.iscrowd.astype(bool), ignore=ac.ignore, segmentations=ac.segmentations)
+    return InstanceColumns(c.ic, CategoryColumns(c.cat_ids, c.names), objects, any("keypoints" in a for a in c.anns),
+                           c)
 
 
 # ----------------------------------------------------------------------------------------------- validation
@@ -735,6 +796,8 @@ def validate_coco(path: PathLike) -> list[Problem]:
         if not (isinstance(data, dict) and isinstance(data.get("images"), list) and
                 isinstance(data.get("categories"), list) and isinstance(data.get("annotations", []), list)):
             return problems.items  # no lists to check record by record
+        from annokit.io.coco_schema import ANNOTATION, CATEGORY, IMAGE
+
         for items, adapter, label in ((images, IMAGE, "images"), (cats, CATEGORY, "categories"),
                                       (anns, ANNOTATION, "annotations")):
             for i, it in enumerate(items):
@@ -907,6 +970,41 @@ def read_results(path: PathLike | list[Any], gt: Dataset, *, fixed: bool = False
         return cols.instances()
     except ValidationError as exc:
         raise FormatError(p, None, str(exc)) from None
+
+
+def read_result_objects(path: PathLike, gt: InstanceColumns, *, fixed: bool = False) -> ObjectColumns:
+    """:func:`read_results` against ground truth read by :func:`read_instance_columns`: the same rules, warnings
+    and errors, the detections as :class:`ObjectColumns` (ids 1..N in file order) without the pydantic models.
+
+    >>> gt = read_instance_columns("sample_data/scenes/gt.json")
+    >>> dets = read_result_objects("sample_data/scenes/pred.json", gt)
+    >>> bool((dets.scores == read_results("sample_data/scenes/pred.json", gt.dataset()).scores).all())
+    True
+    """
+    from annokit.core.coco_results import ResultsTarget, read_result_columns
+
+    im = gt.images
+    target = ResultsTarget(image_ids=im.ids, heights=im.heights, widths=im.widths, cat_ids=gt.categories.ids,
+                           str_ids=im.id_map)
+    p = Path(path)
+    try:
+        cols = read_result_columns(p, target, fixed=fixed)
+    except OSError as exc:
+        raise FormatError(p, None, f"cannot read: {exc.strerror or exc}") from None
+    cols.warn_unknown(p)
+    with np.errstate(over="ignore", invalid="ignore"):  # an overflowing box is refused just below
+        boxes = _ltrb(cols.xywh)
+    checked = (np.isfinite(boxes).all() and (boxes[:, 2:] >= boxes[:, :2]).all()
+               and np.isfinite(cols.scores).all() and (np.isfinite(cols.area) & (cols.area >= 0)).all())
+    if not checked:  # the model's own checks say what is wrong, as read_results does
+        try:
+            cols.instances()
+        except ValidationError as exc:
+            raise FormatError(p, None, str(exc)) from None
+    return ObjectColumns(ids=np.arange(1, len(cols) + 1, dtype=np.int64), image_ids=cols.image_ids,
+                         labels=cols.labels, boxes=boxes, source_wh=np.ascontiguousarray(cols.xywh[:, 2:]),
+                         area=cols.area, iscrowd=np.zeros(len(cols), dtype=bool),
+                         segmentations=cols.segmentations, scores=cols.scores)
 
 
 def write_results(dets: Instances, path: PathLike, *, include_masks: bool = True) -> None:

@@ -20,10 +20,11 @@ from typing import Any, TypeGuard
 import numpy as np
 
 from annokit._internal.files import write_bytes_atomic, write_json_atomic
+from annokit._internal.jsonfile import load_json
 from annokit._internal.paths import safe_name
 from annokit.errors import FormatError, ValidationError
-from annokit.io.coco import load_json
 from annokit.io.labelmap import MAX_PIXELS, fast_png_codec, open_image, png_header, read_png_bytes, scratch_bytes
+from annokit.io.pngfast import decode_png8, decode_png8_rows
 
 __all__ = [
     "PanopticImage",
@@ -33,6 +34,9 @@ __all__ = [
     "id2rgb",
     "read_panoptic_json",
     "read_id_png",
+    "read_id_png_rows",
+    "IdRows",
+    "align_id_rows",
     "write_id_png",
     "write_panoptic_json",
     "default_png_dir",
@@ -130,8 +134,39 @@ def _objects(p: Path, items: list[Any], prefix: str) -> Iterator[tuple[int, str,
         yield i, where, item
 
 
+def _segment_columns(segs: list[Any]) -> tuple[np.ndarray, ...] | None:
+    """:func:`_read_segments` of the usual file at list speed (no per-value checks in Python): every segment an
+    object with integer ``id`` in 1..2**24-1 (no repeats), integer ``category_id``, ``iscrowd`` 0 / 1 (or absent),
+    integer ``area`` >= 0 (or absent / null); ``None`` otherwise, and the checked path finds and names the problem."""
+    try:
+        if any(type(s) is not dict for s in segs):
+            return None
+        ids = [s["id"] for s in segs]
+        cats = [s["category_id"] for s in segs]
+        crowd = [s.get("iscrowd", 0) for s in segs]
+        areas = [s.get("area") for s in segs]
+        if {type(v) for c in (ids, cats) for v in c} - {int} or {type(v) for v in areas} - {int, type(None)} \
+                or not set(crowd) <= {0, 1}:
+            return None
+        absent = [i for i, v in enumerate(areas) if v is None]
+        given = [v for v in areas if v is not None] if absent else areas
+        if ids and (min(ids) < 1 or max(ids) >= 1 << 24 or len(set(ids)) != len(ids)) \
+                or given and (min(given) < 0 or max(given) >= 1 << 62):
+            return None
+        sid = np.array(ids, np.int64)
+        cid = np.array(cats, np.int64)
+        area = np.array([0 if v is None else v for v in areas] if absent else areas, np.int64)
+    except (KeyError, OverflowError):
+        return None
+    area[absent] = -1
+    return sid, cid, np.array(crowd, bool), area
+
+
 def _read_segments(p: Path, where: str, image_id: Any, segs: list[Any]) -> tuple[np.ndarray, ...]:
     """One image's ``segments_info[]`` as ``(ids, category ids, iscrowd, area)`` arrays (area -1 = absent)."""
+    fast = _segment_columns(segs)
+    if fast is not None:
+        return fast
     n = len(segs)
     sid = np.empty(n, np.int64)
     cid = np.empty(n, np.int64)
@@ -240,12 +275,32 @@ def _id_buffer(out: np.ndarray | None, h: int, w: int) -> np.ndarray:
     return out
 
 
+def _pack_ids(rgb: np.ndarray, ids: np.ndarray) -> np.ndarray:
+    """``R + 256 G + 65536 B`` of a C-contiguous ``(H, W, 3)`` uint8 array into ``ids`` (uint32 ``(H, W)``), in one
+    pass: pixel i's bytes R, G, B and the next pixel's R read as a little-endian uint32 at offset 3 i, masked to 24
+    bits; the last pixel, which has no next byte, on its own."""
+    flat = ids.reshape(-1)
+    n = flat.size
+    if n > 1:
+        packed = np.ndarray((n - 1,), "<u4", buffer=rgb, strides=(3,))
+        np.bitwise_and(packed, np.uint32(0xFFFFFF), out=flat[:-1])
+    if n:
+        r, g, b = (int(v) for v in rgb.reshape(-1)[-3:])
+        flat[-1] = r | g << 8 | b << 16
+    return ids
+
+
 def _read_id_png_fast(p: Path, limit: int, out: np.ndarray | None) -> np.ndarray | None:
     """8-bit RGB id PNGs through :func:`annokit.io.labelmap.fast_png_codec`, straight into a reused buffer;
     ``None`` for anything else (Pillow's path then decodes it, or names what is wrong)."""
     data = read_png_bytes(p)
+    if data is None:
+        return None
+    rgb = decode_png8(data, color_types=(2,), max_pixels=limit)
+    if rgb is not None:  # libdeflate + libspng
+        return _pack_ids(rgb, _id_buffer(out, rgb.shape[0], rgb.shape[1]))
     codec = fast_png_codec()
-    if data is None or codec is None:
+    if codec is None:
         return None
     head = png_header(data)
     if head is None or head.bit_depth != 8 or head.color_type != 2:
@@ -307,6 +362,71 @@ def read_id_png(path: PathLike, *, max_pixels: int | None = None, out: np.ndarra
             return _decode_rgb_ids(img, p, out)
     except OSError as exc:
         raise FormatError(p, None, f"cannot decode ({exc})") from None
+
+
+@dataclass(frozen=True)
+class IdRows:
+    """An id map kept by its distinct rows: ``ids`` ``(M, W)`` uint32 are the rows ``starts`` ``(M,)`` (increasing,
+    the first 0) of a map of ``height`` rows, each standing for itself and the rows up to the next start."""
+
+    ids: np.ndarray
+    starts: np.ndarray
+    height: int
+
+    def full(self) -> np.ndarray:
+        """The ``(height, W)`` map."""
+        return np.repeat(self.ids, np.diff(self.starts, append=self.height), axis=0)
+
+
+def read_id_png_rows(path: PathLike, *, max_pixels: int | None = None) -> IdRows:
+    """:func:`read_id_png` by distinct rows: a row the PNG marks as a repeat of the row above (filter "Up", all
+    differences 0; read from the file, not compared) is not decoded into ids. Files the fast decoder
+    (:mod:`annokit.io.pngfast`) does not take come back whole, every row its own start.
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> f = tempfile.NamedTemporaryFile(suffix=".png", delete=False).name
+    >>> write_id_png(f, np.array([[1, 2], [1, 2], [1, 2], [3, 3]]))
+    >>> r = read_id_png_rows(f)
+    >>> r.full().tolist()
+    [[1, 2], [1, 2], [1, 2], [3, 3]]
+    """
+    p = Path(path)
+    data = read_png_bytes(p)
+    limit = MAX_PIXELS if max_pixels is None else int(max_pixels)
+    got = None if data is None else decode_png8_rows(data, color_types=(2,), max_pixels=limit)
+    if got is None:
+        ids = read_id_png(p, max_pixels=max_pixels)
+        return IdRows(ids, np.arange(ids.shape[0]), ids.shape[0])
+    m, w = got.pixels.shape[:2]
+    return IdRows(_pack_ids(got.pixels, np.empty((m, w), np.uint32)), got.starts, got.height)
+
+
+def align_id_rows(a: IdRows, b: IdRows) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
+    """Two maps of one height on their common row starts: ``(a_rows, b_rows, weights)``, row k of both standing
+    for ``weights[k]`` rows of the image (``weights`` is ``None`` when every row is its own).
+
+    >>> a = IdRows(np.array([[1], [2]], np.uint32), np.array([0, 2]), 4)
+    >>> b = IdRows(np.array([[5], [6]], np.uint32), np.array([0, 1]), 4)
+    >>> g, p, wt = align_id_rows(a, b)
+    >>> g.ravel().tolist(), p.ravel().tolist(), wt.tolist()
+    ([1, 1, 2], [5, 6, 6], [1, 1, 2])
+    """
+    h = a.height
+    if a.starts.size == h and b.starts.size == h:
+        return a.ids, b.ids, None
+    marks = np.zeros((2, h), np.intp)  # 1 where a map starts a row
+    marks[0, a.starts] = 1
+    marks[1, b.starts] = 1
+    starts = np.flatnonzero(marks[0] | marks[1])
+    index = np.cumsum(marks, axis=1)[:, starts] - 1  # each common start's row in a, in b
+    ga = a.ids if a.starts.size == starts.size else a.ids[index[0]]
+    gb = b.ids if b.starts.size == starts.size else b.ids[index[1]]
+    weights = np.empty_like(starts)
+    np.subtract(starts[1:], starts[:-1], out=weights[:-1])
+    weights[-1] = h - starts[-1]
+    return ga, gb, weights
 
 
 def write_id_png(path: PathLike, ids: np.ndarray) -> None:

@@ -19,6 +19,7 @@ from typing import Any
 import numpy as np
 
 from annokit.errors import FormatError
+from annokit.io.pngfast import decode_png8, fast_png_available
 
 __all__ = ["MAX_PIXELS", "PngHeader", "fast_png_codec", "open_image", "png_header", "read_label_map", "read_png_bytes",
            "scratch_bytes"]
@@ -70,9 +71,10 @@ def fast_png_codec() -> ModuleType | None:
 
 
 def read_png_bytes(p: Path) -> bytes | None:
-    """The file's bytes for :func:`fast_png_codec`, or ``None`` when it is not installed or the file cannot be
-    read (Pillow's path then opens it and reports the error)."""
-    if fast_png_codec() is None:
+    """The file's bytes for the fast decoders (:func:`annokit.io.pngfast.decode_png8`, :func:`fast_png_codec`), or
+    ``None`` when neither is installed or the file cannot be read (Pillow's path then opens it and reports the
+    error)."""
+    if fast_png_codec() is None and not fast_png_available():
         return None
     try:
         return p.read_bytes()
@@ -122,6 +124,12 @@ def _read_gray8_fast(p: Path, limit: int, out: np.ndarray | None) -> np.ndarray 
     data = read_png_bytes(p)
     if data is None:
         return None
+    fast = decode_png8(data, color_types=(0, 3), max_pixels=limit)
+    if fast is not None:  # libdeflate + libspng: gray values, or the palette indices
+        if out is not None and out.shape == fast.shape and out.dtype == np.uint8 and out.flags.c_contiguous:
+            np.copyto(out, fast)
+            return out
+        return fast
     codec = fast_png_codec()
     head = png_header(data)
     if codec is None or head is None or head.bit_depth != 8 or head.color_type != 0:

@@ -8,7 +8,8 @@ validators') records it and the check goes on with the next item. Warnings (what
 want to know) are recorded by validators and ignored by readers.
 
 Record schemas are pydantic models or ``TypedDict`` s with a ``TypeAdapter`` built once at module level;
-:meth:`Problems.schema_errors` turns pydantic's report into problems placed as ``annotations[3].bbox``.
+:meth:`Problems.schema_errors` turns pydantic's report into problems placed as ``annotations[3].bbox``. This module
+imports pydantic only when a schema is checked.
 
 >>> pr = Problems(collect=True)
 >>> pr.error("gt.json", "images[2].height", "expected a non-negative integer, got -1")
@@ -28,11 +29,12 @@ import reprlib
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Literal
-
-import pydantic
+from typing import TYPE_CHECKING, Any, Literal
 
 from annokit.errors import FormatError
+
+if TYPE_CHECKING:
+    import pydantic
 
 __all__ = ["FieldError", "Level", "Problem", "Problems", "format_loc", "read_text"]
 
@@ -150,6 +152,8 @@ class Problems:
 
     def check(self, adapter: pydantic.TypeAdapter[Any], value: Any, path: PathLike | None, where: str) -> bool:
         """Validate ``value`` against a record schema; False (and its errors reported) when it does not fit."""
+        import pydantic  # on use: a reader's fast path reports through this module without pydantic
+
         try:
             adapter.validate_python(value)
         except pydantic.ValidationError as exc:

@@ -860,28 +860,42 @@ def mask_pair_iou(gt: Dataset, dt: Instances, *, crowd: np.ndarray | None = None
     g_crowd = ga.iscrowd if crowd is None else np.asarray(crowd, dtype=bool)
 
     def one(seg: Any, box: np.ndarray, h: int, w: int) -> Any:
+        if seg.__class__ is dict and seg.get("counts").__class__ in (str, bytes):
+            return seg  # a compressed RLE already (what results files hold): as it is
         return segmentation_to_rle(seg if seg is not None else _box_polygon(box), h, w)
 
     def iou(d: np.ndarray, g: np.ndarray) -> np.ndarray:
         out = np.zeros(len(d))
+        if len(d) == 0:
+            return out
         img_pos = gt.images.index_of(dt.image_ids[d])  # pairs run by (image, category) group, hence by image
-        cuts = np.flatnonzero(np.r_[True, img_pos[1:] != img_pos[:-1], True]) if len(d) else np.zeros(1, np.int64)
+        cuts = np.flatnonzero(np.r_[True, img_pos[1:] != img_pos[:-1], True])
+        ud, d_cut, d_loc = _per_image_unique(d, cuts, len(dt))
+        ug, g_cut, g_loc = _per_image_unique(g, cuts, len(ga))
         d_segs, g_segs = dt.segmentations, ga.segmentations
+        heights, widths = gt.images.heights[img_pos[cuts[:-1]]].tolist(), gt.images.widths[img_pos[cuts[:-1]]].tolist()
         for c in tracked(range(len(cuts) - 1), progress, "mask IoU", len(cuts) - 1):
-            s, e = cuts[c], cuts[c + 1]
-            ip = int(img_pos[s])
-            h, w = int(gt.images.heights[ip]), int(gt.images.widths[ip])
-            ud, d_loc = np.unique(d[s:e], return_inverse=True)
-            ug, g_loc = np.unique(g[s:e], return_inverse=True)
-            d_rles = [one(d_segs[j] if d_segs is not None else None, dt.boxes[j], h, w) for j in ud]
-            if g_segs is None or any(g_segs[j] is None for j in ug):
-                j = next(j for j in ug if g_segs is None or g_segs[j] is None)
+            s, e, h, w = cuts[c], cuts[c + 1], heights[c], widths[c]
+            dj, gj = ud[d_cut[c]: d_cut[c + 1]], ug[g_cut[c]: g_cut[c + 1]]
+            d_rles = [one(d_segs[j] if d_segs is not None else None, dt.boxes[j], h, w) for j in dj.tolist()]
+            if g_segs is None or any(g_segs[j] is None for j in gj.tolist()):
+                j = next(j for j in gj.tolist() if g_segs is None or g_segs[j] is None)
                 raise FormatError(None, f"annotation id {int(ga.ids[j])}", "no segmentation for mask evaluation")
-            g_rles = [segmentation_to_rle(g_segs[j], h, w) for j in ug]
-            out[s:e] = mask_iou(d_rles, g_rles, g_crowd[ug])[d_loc.ravel(), g_loc.ravel()]
+            g_rles = [segmentation_to_rle(g_segs[j], h, w) for j in gj.tolist()]
+            out[s:e] = mask_iou(d_rles, g_rles, g_crowd[gj])[d_loc[s:e], g_loc[s:e]]
         return out
 
     return iou
+
+
+def _per_image_unique(rows: np.ndarray, cuts: np.ndarray, n: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """For pairs cut into images at ``cuts``: the distinct ``rows`` of each image (sorted, image after image), where
+    each image's run of them starts (``len(cuts)`` bounds), and each pair's position in its image's run -- one
+    ``np.unique`` for all images instead of one per image."""
+    img = np.repeat(np.arange(len(cuts) - 1), np.diff(cuts))
+    keys, inv = np.unique(img * np.int64(n) + rows, return_inverse=True)
+    bounds = np.searchsorted(keys, np.arange(len(cuts)) * np.int64(n))
+    return keys % n, bounds, inv.ravel() - bounds[img]
 
 
 # ----------------------------------------------------------------------------------------------- summary

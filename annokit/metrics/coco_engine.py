@@ -550,37 +550,42 @@ def _tp_events(sl: _Slice, K: int, T: int) -> tuple[np.ndarray, np.ndarray, np.n
     """
     A, n = sl.out.shape
     C = len(sl.cpos)
-    cnt = np.zeros((A, n + 1), dtype=np.int32 if n < 2**31 - 1 else np.int64)  # counted before each position
-    np.cumsum(~sl.out, axis=1, out=cnt[:, 1:])
+    # one entry per true positive event: int32 where every index fits (half the memory of the peak stage)
+    it = np.int32 if max(A * T * C, A * (n + 1), A * T * K) < 2**31 - 1 else np.int64
+    cnt = np.zeros((A, n + 1), dtype=it)  # counted before each position
+    np.cumsum(~sl.out, axis=1, dtype=it, out=cnt[:, 1:])
     st = sl.status.transpose(1, 2, 0).ravel()  # (A, T, C): by (a, t), then position
     c_in = np.broadcast_to(~sl.out[:, sl.cpos][:, None, :], (A, T, C)).ravel()  # counted by default
-    tp = np.flatnonzero(st == TP)
+    tp = np.flatnonzero(st == TP).astype(it)
     if len(tp) == 0:
         return np.zeros(0, np.int64), np.zeros(0), np.zeros(0, np.int64)
-    seg, pos, row = _event_keys(tp, C, T, K, sl, n)
+    cpos, cb = sl.cpos.astype(it), sl.cb.astype(it)
+    seg, pos, row = _event_keys(tp, C, T, K, cpos, sl.cat, n)
     new = np.flatnonzero(np.r_[True, seg[1:] != seg[:-1]])
-    ktp = np.arange(1, len(tp) + 1) - np.repeat(new, np.diff(np.r_[new, len(tp)]))
-    k = seg % K
+    ktp = np.arange(1, len(tp) + 1, dtype=it) - np.repeat(new.astype(it), np.diff(np.r_[new, len(tp)]))
     cnt_f = cnt.ravel()
-    counted = cnt_f[row + pos + 1].astype(np.int64) - cnt_f[row + sl.cb[k]]
+    counted = cnt_f[row + pos + 1] - cnt_f[row + cb[seg % K]]
+    del row
     fix = np.flatnonzero((st != IGNORED) != c_in)
     if len(fix):
-        f_seg, f_pos, _ = _event_keys(fix, C, T, K, sl, n)
-        f_key = f_seg * (n + 1) + f_pos
+        f_seg, f_pos, _ = _event_keys(fix, C, T, K, sl.cpos, sl.cat, n)
+        f_key = f_seg * np.int64(n + 1) + f_pos  # (segment, position) keys: int64
         f_sum = np.r_[0, np.cumsum(np.where(c_in[fix], -1, 1))]
         new_seg = np.r_[new, len(tp)]
-        base = f_sum[np.searchsorted(f_key, seg[new] * (n + 1))]  # corrections before each segment
-        counted += f_sum[np.searchsorted(f_key, seg * (n + 1) + pos, side="right")] - np.repeat(base, np.diff(new_seg))
+        base = f_sum[np.searchsorted(f_key, seg[new] * np.int64(n + 1))]  # corrections before each segment
+        counted += (f_sum[np.searchsorted(f_key, seg * np.int64(n + 1) + pos, side="right")]
+                    - np.repeat(base, np.diff(new_seg))).astype(it)
     pr = ktp.astype(np.float64) / (counted.astype(np.float64) + _EPS)
     return seg, pr, pos
 
 
-def _event_keys(flat: np.ndarray, C: int, T: int, K: int, sl: _Slice, n: int
+def _event_keys(flat: np.ndarray, C: int, T: int, K: int, cpos: np.ndarray, cat: np.ndarray, n: int
                 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """For flat ``(a, t, c)`` indices: segment id, position, and the row offset of ``a`` in the count table."""
+    """For flat ``(a, t, c)`` indices: segment id, position, and the row offset of ``a`` in the count table (in
+    the integer type of ``flat``)."""
     at, ec = np.divmod(flat, C)
-    pos = sl.cpos[ec]
-    return at * K + sl.cat[pos], pos, (at // T) * (n + 1)
+    pos = cpos[ec]
+    return at * K + cat[pos].astype(flat.dtype), pos, (at // T) * (n + 1)
 
 
 def _envelope(pr: np.ndarray, start: np.ndarray, n_tp: np.ndarray, need: np.ndarray) -> np.ndarray:

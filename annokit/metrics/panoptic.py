@@ -133,15 +133,20 @@ def _slot_table(keys: np.ndarray) -> tuple[int, int, np.ndarray, np.ndarray] | N
     return None
 
 
+_HASH_FROM = 1 << 15
+
+
 def _dense(values: np.ndarray, seg_ids: np.ndarray) -> np.ndarray:
     """Map ids to 0 = void (id 0), 1..S = segment (in ``seg_ids`` order), S+1 = an id not in ``seg_ids``.
 
-    uint32 ids (what id PNGs decode to) go through a small collision-free hash of the S + 1 known ids (six passes
-    over the values); other integer ids through a binary search (several times slower on unsorted values)."""
+    Many uint32 ids (what id PNGs decode to) go through a small collision-free hash of the S + 1 known ids (six
+    passes over the values); fewer than ``_HASH_FROM`` values (the run starts of an image, usually), or other
+    integer ids, through a binary search (several times slower per value on unsorted values, but without the
+    hash's set-up)."""
     s = seg_ids.size
     keys = np.concatenate([[0], seg_ids])
-    if values.dtype == np.uint32 and s and int(seg_ids.min()) > 0 and int(seg_ids.max()) < (1 << 32) \
-            and np.unique(seg_ids).size == s:
+    if values.dtype == np.uint32 and values.size >= _HASH_FROM and s and int(seg_ids.min()) > 0 \
+            and int(seg_ids.max()) < (1 << 32) and np.unique(seg_ids).size == s:
         table = _slot_table(keys.astype(np.uint32))
         if table is not None:
             mult, shift, table_key, table_idx = table
@@ -171,9 +176,11 @@ class _Joint:
     unknown_pred: int
 
 
-def _joint_histogram(g: np.ndarray, p: np.ndarray, gsid: np.ndarray, psid: np.ndarray) -> _Joint:
+def _joint_histogram(g: np.ndarray, p: np.ndarray, gsid: np.ndarray, psid: np.ndarray,
+                     row_weights: np.ndarray | None) -> _Joint:
     """The joint histogram from the runs of equal (ground truth, prediction) along the raster: four passes over
-    the pixels (two comparisons, their union, the run starts), then work proportional to the number of runs."""
+    the pixels (two comparisons, their union, the run starts), then work proportional to the number of runs.
+    With ``row_weights`` runs stop at row ends and count ``row_weights[row]`` times."""
     gf = np.ascontiguousarray(g).reshape(-1)
     pf = np.ascontiguousarray(p).reshape(-1)
     n = gf.size
@@ -184,8 +191,14 @@ def _joint_histogram(g: np.ndarray, p: np.ndarray, gsid: np.ndarray, psid: np.nd
         other = _scratch("change2", n - 1, np.dtype(bool))
         np.not_equal(pf[1:], pf[:-1], out=other)
         np.logical_or(change[1:], other, out=change[1:])
+        if row_weights is not None:
+            change[::g.shape[1]] = True
     starts = np.flatnonzero(change)
-    lengths = np.diff(starts, append=n)
+    lengths = np.empty_like(starts)
+    np.subtract(starts[1:], starts[:-1], out=lengths[:-1])
+    lengths[-1:] = n - starts[-1:]
+    if row_weights is not None:
+        lengths *= row_weights[starts // g.shape[1]]
     gv, pv = gf[starts], pf[starts]
     gd = _dense(gv, gsid)
     pd = _dense(pv, psid)
@@ -294,8 +307,8 @@ class PanopticError(ValueError):
 
 def pq_image_stats(gt_ids: np.ndarray, gt_segment_ids: Any, gt_category_ids: Any, gt_iscrowd: Any,
                    gt_area: Any, pred_ids: np.ndarray, pred_segment_ids: Any, pred_category_ids: Any,
-                   categories: PanopticCategories, *, gt_area_source: Literal["json", "png"] = "json"
-                   ) -> PanopticImageStats:
+                   categories: PanopticCategories, *, gt_area_source: Literal["json", "png"] = "json",
+                   row_weights: Any = None) -> PanopticImageStats:
     """Counts of one image (the stages: joint histogram, prediction checks, areas, matching, leftovers).
 
     Parameters
@@ -310,6 +323,9 @@ def pq_image_stats(gt_ids: np.ndarray, gt_segment_ids: Any, gt_category_ids: Any
         The category table.
     gt_area_source : {"json", "png"}
         Ground-truth areas from the JSON (panopticapi) or from the pixel counts.
+    row_weights : array-like, optional
+        ``(H,)`` positive integers: row ``r`` of both maps stands for ``row_weights[r]`` identical rows of the image
+        (maps kept by distinct rows, :func:`annokit.io.coco_panoptic.align_id_rows`); default every row once.
 
     Returns
     -------
@@ -332,7 +348,12 @@ def pq_image_stats(gt_ids: np.ndarray, gt_segment_ids: Any, gt_category_ids: Any
     psid = np.asarray(pred_segment_ids, np.int64).reshape(-1)
     pcat = np.asarray(pred_category_ids, np.int64).reshape(-1)
     k = categories.ids.size
-    joint = _joint_histogram(g, p, gsid, psid)
+    weights = None
+    if row_weights is not None:
+        weights = np.asarray(row_weights, np.int64).reshape(-1)
+        if weights.shape != (g.shape[0],) or (weights.size and int(weights.min()) < 1):
+            raise ValueError(f"row_weights: expected {g.shape[0]} positive integers")
+    joint = _joint_histogram(g, p, gsid, psid, weights)
     pci = _check_prediction(joint, psid, pcat, categories)
     gci = categories.index_of(gcat)
     areas = _gt_areas(joint, gsid, np.asarray(gt_area, np.int64).reshape(-1), gt_area_source)

@@ -90,3 +90,59 @@ def test_without_the_long_double_path(monkeypatch) -> None:
     """Where no 80-bit long double exists, the long-mantissa tokens go through orjson: same results."""
     monkeypatch.setattr(jsonnum, "_LD_P10", None)
     _check(_tokens(7, 5000) + _halfway(1, 500))
+
+
+def test_every_short_token_over_a_small_alphabet() -> None:
+    """Every token of 1 to 5 bytes over digits, point, signs and an exponent (the one-word path and its refusals),
+    and tokens of 6 to 8 bytes drawn at random from the same alphabet."""
+    import itertools
+
+    alphabet = b"0159.-e"
+    tokens = [bytes(t) for n in range(1, 6) for t in itertools.product(alphabet, repeat=n)]
+    rng = random.Random(3)
+    tokens += [bytes(rng.choice(alphabet) for _ in range(rng.randint(6, 8))) for _ in range(20_000)]
+    tokens += [b"-0", b"-0.0", b"0.000001", b"-9999999", b"99999999", b"-0.00001", b"1234567.", b"12345678"]
+    _check(tokens)
+
+
+def test_short_and_long_tokens_mixed() -> None:
+    """Short tokens (one word) and long ones (the wider paths) in one call land in their own rows."""
+    _check([b"1.5", b"123456789.25", b"-7", b"0.12345678901", b"1e3", b"42"] * 50)
+
+
+def test_large_parses_split_across_two_threads(monkeypatch) -> None:
+    """With small blocks a few thousand tokens already take the two-thread path: same results."""
+    monkeypatch.setattr(jsonnum, "_BLOCK", 64)
+    _check([t for t in _tokens(11, 6000) if len(t) <= 8] + [b"1.5", b"-0", b"01"] * 100)
+    assert jsonnum._POOL and (jsonnum._POOL[0] is not None) == ((__import__("os").cpu_count() or 1) > 1)
+
+
+@pytest.mark.skipif(not hasattr(__import__("os"), "fork"), reason="needs os.fork")
+def test_a_forked_child_parses_with_its_own_helper_thread(monkeypatch) -> None:
+    """After the parent used the helper thread, a forked child (multiprocessing's default on Linux) still
+    parses large inputs instead of waiting on a thread it does not have."""
+    import os
+
+    monkeypatch.setattr(jsonnum, "_BLOCK", 64)
+    tokens = [b"1.25", b"-3", b"0.5"] * 400
+    _check(tokens)  # the parent starts its helper thread
+    pid = os.fork()
+    if pid == 0:  # the child: exit 0 only if the parse completes and is right
+        try:
+            buf = b"[" + b",".join(tokens) + b"]"
+            starts = np.cumsum([1] + [len(t) + 1 for t in tokens[:-1]])
+            r = parse_numbers(buf, starts, np.array([len(t) for t in tokens]))
+            os._exit(0 if r.ok.all() and r.value[0] == 1.25 else 1)
+        except BaseException:
+            os._exit(2)
+    import signal
+    import time
+
+    deadline = time.monotonic() + 60
+    while (done := os.waitpid(pid, os.WNOHANG))[0] == 0 and time.monotonic() < deadline:
+        time.sleep(0.05)
+    if done[0] == 0:
+        os.kill(pid, signal.SIGKILL)
+        os.waitpid(pid, 0)
+        pytest.fail("the forked child hung waiting on the parent's helper thread")
+    assert os.waitstatus_to_exitcode(done[1]) == 0

@@ -100,6 +100,40 @@ print("RESULT" + json.dumps(found))
     assert found == {k: [] for k in found}
 
 
+#: what ``annokit eval`` on a COCO box or mask pair must not import: pydantic (the models), the format registry,
+#: the distributed evaluation and the analyses (docs/coco-eval.md, "Start-up").
+NOT_FOR_COCO_EVAL = ("pydantic", "annokit.convert", "annokit.distributed", "annokit.analysis", "annokit.core.model",
+                     "annokit.core.dataset", "annokit.core.instances", "annokit.io.coco_schema")
+
+
+@pytest.mark.parametrize("iou_type", ["bbox", "segm"])
+def test_eval_of_coco_files_imports_neither_pydantic_nor_the_format_registry(iou_type: str) -> None:
+    gt, pred = ROOT / "sample_data" / "scenes" / "gt.json", ROOT / "sample_data" / "scenes" / "pred.json"
+    code = f"""
+import json, sys
+from annokit.cli import main
+try:
+    main(["eval", "--gt", {str(gt)!r}, "--pred", {str(pred)!r}, "--iou-type", {iou_type!r}])
+except SystemExit as exc:
+    assert exc.code in (0, None), exc.code
+print("RESULT" + json.dumps(sorted(m for m in sys.modules if m.startswith({NOT_FOR_COCO_EVAL!r}))))
+"""
+    res = _run(code)
+    assert res.returncode == 0, res.stderr
+    out, found = res.stdout.rsplit("RESULT", 1)
+    assert " Average Precision  (AP) @[ IoU=0.50:0.95 | area=   all | maxDets=100 ]" in out
+    assert json.loads(found) == []
+
+
+def test_format_recognition_is_the_convert_api_s() -> None:
+    from annokit.convert import detect_format
+    from annokit.convert._sidecar import SIDECAR
+    from annokit.io import detect
+
+    assert detect_format is detect.detect_format and SIDECAR == detect.SIDECAR
+    assert detect.FORMAT_NAMES is FORMAT_NAMES
+
+
 def test_a_command_runs_once_loaded(tmp_path: Path) -> None:
     bad = tmp_path / "gt.json"
     bad.write_text("{not json")

@@ -279,3 +279,23 @@ def test_list_columns_of_plain_numbers_fast_and_the_rest_checked(field: str, val
     items[1][field] = value
     with pytest.raises(FormatError, match=message):
         result_columns(items, _target())
+
+
+@pytest.mark.parametrize("digits", [2, 9, 17])
+def test_pattern_blocks_find_values_slot_by_slot(tmp_path: Path, monkeypatch, digits: int) -> None:
+    """Blocks that follow the pattern find their values from the record starts (short values in one word, long
+    ones over up to three), without the run scan, and read the same columns as the per-record reader."""
+    import annokit._internal.jsoncols as jc
+
+    monkeypatch.setattr(jc, "_run_spans", lambda *a: pytest.fail("a pattern block took the run scan"))
+    rng = np.random.default_rng(digits)
+    records = [{"image_id": int(rng.choice(IMAGES["ids"])), "category_id": int(rng.choice(CATS)),
+                "score": round(float(rng.random()), digits),
+                "bbox": np.round(np.r_[rng.uniform(-9, 900, 2), rng.uniform(0, 90, 2)], 2).tolist()}
+               for _ in range(300)]
+    path = tmp_path / "s.json"
+    path.write_bytes(json.dumps(records, separators=(",", ":")).encode())
+    monkeypatch.setattr(jc, "_FIRST", 1024)
+    blocks = list(jc.read_blocks(path, block_bytes=2048))
+    assert sum(b.numbers is not None for b in blocks) >= len(blocks) - 2
+    _same(read_result_columns(path, _target(), block_bytes=2048), result_columns(records, _target()))

@@ -430,6 +430,21 @@ def _mutate(d: Any, rng: random.Random) -> Any:
     return d
 
 
+def fuzz_base(string_ids: bool, extra: tuple[dict[str, Any], ...] = ()) -> dict[str, Any]:
+    """The COCO file the fuzzing tests mutate: two images, a polygon and a crowd RLE (and the annotations
+    ``extra``), with string image ids if ``string_ids``."""
+    base = _coco_dict()
+    base["annotations"].append({"id": 2, "image_id": 1, "category_id": 1, "bbox": [0, 0, 10, 10], "iscrowd": 1,
+                                "segmentation": {"size": [10, 10], "counts": [0, 100]}})
+    base["annotations"].extend(dict(a) for a in extra)
+    base["images"].append({"id": 2, "file_name": "b.jpg", "height": 10, "width": 10})
+    if string_ids:
+        base["images"][0]["id"], base["images"][1]["id"] = "a", "b"
+        for a in base["annotations"]:
+            a["image_id"] = "a"
+    return base
+
+
 @pytest.mark.parametrize("string_ids", [False, True])
 def test_random_coco_mutations_raise_only_annokit_errors(tmp_path: Path, string_ids: bool) -> None:
     """Seeded fuzzing of a COCO file with masks: every failure is an AnnokitError, and reader and validator agree
@@ -437,14 +452,7 @@ def test_random_coco_mutations_raise_only_annokit_errors(tmp_path: Path, string_
     from annokit.io.coco import read_instances, validate_coco
 
     rng = random.Random(15)
-    base = _coco_dict()
-    base["annotations"].append({"id": 2, "image_id": 1, "category_id": 1, "bbox": [0, 0, 10, 10], "iscrowd": 1,
-                                "segmentation": {"size": [10, 10], "counts": [0, 100]}})
-    base["images"].append({"id": 2, "file_name": "b.jpg", "height": 10, "width": 10})
-    if string_ids:
-        base["images"][0]["id"], base["images"][1]["id"] = "a", "b"
-        for a in base["annotations"]:
-            a["image_id"] = "a"
+    base = fuzz_base(string_ids)
     p = tmp_path / "m.json"
     for _ in range(300):
         d = _mutate(json.loads(json.dumps(base)), rng)

@@ -248,7 +248,39 @@ def test_id_hash_equals_binary_search(seed):
     rng = np.random.default_rng(seed)
     s = int(rng.integers(0, 400))
     seg = rng.choice(np.arange(1, 1 << 24), s, replace=False).astype(np.int64)
-    vals = rng.choice(np.r_[seg, 0, rng.integers(1, 1 << 24, 5)], 3000).astype(np.uint32)
+    vals = rng.choice(np.r_[seg, 0, rng.integers(1, 1 << 24, 5)], 3000 + (1 << 15)).astype(np.uint32)
     got = _dense(vals, seg)
     assert np.array_equal(got, _dense(vals.astype(np.int64), seg))
     assert ((got == 0) == (vals == 0)).all() and ((got == s + 1) == ~np.isin(vals, np.r_[seg, 0])).all()
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_row_weights_equal_the_expanded_maps(tmp_path, seed):
+    """Maps kept by distinct rows (as read from the PNGs' repeat marks) and aligned give the full maps' counts."""
+    from annokit.io.coco_panoptic import align_id_rows, read_id_png, read_id_png_rows
+
+    rng = np.random.default_rng(seed)
+    h, w = int(rng.integers(1, 40)), int(rng.integers(1, 30))
+    gsid = rng.choice(np.arange(1, 1 << 24), 5, replace=False)
+    psid = rng.choice(np.arange(1, 1 << 24), 4, replace=False)
+    rows_g = rng.integers(0, 4, h).cumsum() % 3 == 0  # where a new row pattern starts
+    g = np.r_[0, gsid][rng.integers(0, 6, (h, w))]
+    p = np.r_[0, psid][rng.integers(0, 5, (h, w))]
+    for m, new in ((g, rows_g), (p, rng.random(h) < 0.3)):
+        for r in range(1, h):
+            if not new[r]:
+                m[r] = m[r - 1]
+    write_id_png(tmp_path / "g.png", g)
+    write_id_png(tmp_path / "p.png", p)
+    ga, pa = read_id_png_rows(tmp_path / "g.png"), read_id_png_rows(tmp_path / "p.png")
+    assert np.array_equal(ga.full(), read_id_png(tmp_path / "g.png")) and np.array_equal(pa.full(), p)
+    gi, pi, weights = align_id_rows(ga, pa)
+    cats = PanopticCategories.build([1, 2, 3], [True, True, False])
+    gcat, pcat = rng.integers(1, 4, 5), rng.integers(1, 4, 4)
+    crowd, area = rng.random(5) < 0.2, np.full(5, -1)
+    want = pq_image_stats(g, gsid, gcat, crowd, area, p, psid, pcat, cats)
+    got = pq_image_stats(gi, gsid, gcat, crowd, area, pi, psid, pcat, cats, row_weights=weights)
+    for k in ("tp", "fp", "fn", "iou", "iou_cat"):
+        assert np.array_equal(getattr(got, k), getattr(want, k)), k
+    with pytest.raises(ValueError, match="row_weights"):
+        pq_image_stats(g, gsid, gcat, crowd, area, p, psid, pcat, cats, row_weights=np.zeros(h, int))

@@ -85,3 +85,47 @@ def test_palette_id_png_is_read_through_its_colours(tmp_path):
     img.save(tmp_path / "p.png")
     assert np.array_equal(read_id_png(tmp_path / "p.png"), ids)
     assert np.array_equal(read_id_png(tmp_path / "p.png", out=np.full((2, 3), 7, np.uint32)), ids)
+
+
+@pytest.mark.parametrize("seg,where", [
+    ({"id": 3, "category_id": 1, "area": 5}, r"segments_info\[1\]\.id: duplicate segment id 3"),
+    ({"id": 0, "category_id": 1, "area": 5}, r"segments_info\[1\]\.id: expected an integer in 1..16777215"),
+    ({"id": 1 << 24, "category_id": 1, "area": 5}, r"segments_info\[1\]\.id"),
+    ({"id": True, "category_id": 1, "area": 5}, r"segments_info\[1\]\.id"),
+    ({"id": 4, "category_id": False, "area": 5}, r"segments_info\[1\]\.category_id"),
+    ({"id": 4, "category_id": 1 << 64, "area": 5}, r"segments_info\[1\]\.category_id"),
+    ({"id": 4, "category_id": 1, "area": -1}, r"segments_info\[1\]\.area"),
+    ({"id": 4, "category_id": 1, "area": 2.5}, r"segments_info\[1\]\.area"),
+    ({"id": 4, "category_id": 1, "area": 5, "iscrowd": 3}, r"segments_info\[1\]\.iscrowd"),
+    ({"id": 3, "category_id": 1}, r"segments_info\[1\]\.id: duplicate segment id 3"),
+    ({"id": 4, "category_id": 1, "area": "5"}, r"segments_info\[1\]\.area"),
+])
+def test_segments_with_areas_are_checked_as_before(tmp_path, seg, where):
+    """The list-speed reading of the usual segments_info leaves every odd value to the checked path."""
+    doc = {"annotations": [{"image_id": 1, "file_name": "a.png", "segments_info": [
+        {"id": 3, "category_id": 1, "area": 5}, seg]}], "categories": []}
+    (tmp_path / "x.json").write_text(json.dumps(doc))
+    with pytest.raises(FormatError, match=rf"x.json: annotations\[0\]\.{where}"):
+        read_panoptic_json(tmp_path / "x.json")
+
+
+def test_fast_segment_columns_equal_the_checked_reading(refdata, tmp_path, monkeypatch):
+    from annokit.io import coco_panoptic
+
+    doc = {"annotations": [{"image_id": 1, "file_name": "a.png", "segments_info": [
+        {"id": 3, "category_id": -2, "area": 0, "iscrowd": True}, {"id": 9, "category_id": 1, "area": 7},
+        {"id": 5, "category_id": 1}, {"id": 6, "category_id": 1, "area": None}]}],
+        "categories": []}
+    (tmp_path / "y.json").write_text(json.dumps(doc))
+    paths = [refdata.path("panoptic", "panopticapi_sample", "panoptic_examples.json"), tmp_path / "y.json"]
+    fast = [read_panoptic_json(p, require_categories=False) for p in paths]
+    assert coco_panoptic._segment_columns(doc["annotations"][0]["segments_info"]) is not None
+    monkeypatch.setattr(coco_panoptic, "_segment_columns", lambda segs: None)
+    slow = [read_panoptic_json(p, require_categories=False) for p in paths]
+    for fa, sl in zip(fast, slow, strict=True):
+        for a, b in zip(fa.images, sl.images, strict=True):
+            for k in ("segment_ids", "category_ids", "iscrowd", "area"):
+                x, y = getattr(a, k), getattr(b, k)
+                assert x.dtype == y.dtype and np.array_equal(x, y), k
+    assert fast[1].images[0].iscrowd.tolist() == [True, False, False, False]
+    assert fast[1].images[0].area.tolist() == [0, 7, -1, -1]
