@@ -81,9 +81,6 @@ def test_a_target_not_written_by_shards_is_a_usage_error(fmt: str, why: str, tmp
     assert [ln for ln in err.splitlines() if ln.startswith("Error:")] and not dst.exists()
 
 
-@pytest.mark.slow
-@pytest.mark.skipif(not os.environ.get("ANNOKIT_SLOW_DASK"), reason="waits for the nanny to restart the killed "
-                    "worker (200 s measured on the shared machine); set ANNOKIT_SLOW_DASK=1 to run it")
 def test_a_worker_killed_mid_run_changes_nothing(dask_client: Any, tmp_path: Path) -> None:
     """SIGKILL one worker process after the first shards are written: dask reruns its shards on the other worker
     (a rerun shard starts from an empty folder); the files and the report are the in-process ones."""
