@@ -4,6 +4,8 @@ shared by every test that takes ``dask_client``."""
 
 from __future__ import annotations
 
+import os
+import signal
 import subprocess
 import sys
 import time
@@ -60,3 +62,20 @@ def dask_processes(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
             except subprocess.TimeoutExpired:  # a worker still trying to reach the scheduler
                 p.kill()
                 p.wait()
+
+
+class KillAfter:
+    """A ``progress`` callback that SIGKILLs one worker process of ``client`` once ``after`` tasks are done (the
+    nanny restarts it); ``killed_at`` and ``total`` say when, to check that tasks were left."""
+
+    def __init__(self, client: Any, after: int) -> None:
+        self.victim = next(iter(client.run(os.getpid).values()))
+        self.after = after
+        self.killed_at: int | None = None
+        self.total = 0
+
+    def __call__(self, stage: str, done: int, total: int | None) -> None:
+        self.total = total or 0
+        if self.killed_at is None and done >= self.after:
+            os.kill(self.victim, signal.SIGKILL)
+            self.killed_at = done

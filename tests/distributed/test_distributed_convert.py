@@ -5,8 +5,6 @@ a target that cannot be written by shards exactly is refused in one line. The pr
 
 from __future__ import annotations
 
-import os
-import signal
 import warnings
 from pathlib import Path
 from typing import Any
@@ -21,6 +19,7 @@ from annokit.convert import PART_RULES, convert, get_format
 from annokit.distributed import convert_sharded
 from tests.conftest import SAMPLE
 from tests.convert.test_parts import cuts, tree
+from tests.distributed.conftest import KillAfter
 
 GT = SAMPLE / "scenes" / "gt.json"
 IMAGES = SAMPLE / "scenes" / "images"
@@ -85,14 +84,7 @@ def test_a_worker_killed_mid_run_changes_nothing(dask_client: Any, tmp_path: Pat
     """SIGKILL one worker process after the first shards are written: dask reruns its shards on the other worker
     (a rerun shard starts from an empty folder); the files and the report are the in-process ones."""
     ref = convert(GT, tmp_path / "whole", src_format="coco", dst_format="voc")
-    victim = next(iter(dask_client.run(os.getpid).values()))
-    seen: dict[str, int] = {}
-
-    def progress(stage: str, done: int, total: int | None) -> None:
-        seen["total"] = total or 0
-        if "killed_at" not in seen and done >= 2:
-            os.kill(victim, signal.SIGKILL)
-            seen["killed_at"] = done
+    progress = KillAfter(dask_client, 2)
 
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
@@ -100,7 +92,7 @@ def test_a_worker_killed_mid_run_changes_nothing(dask_client: Any, tmp_path: Pat
                               shards=12, progress=progress)
     assert orjson.dumps(got.to_json_dict()) == orjson.dumps(ref.to_json_dict())
     assert tree(tmp_path / "sharded") == tree(tmp_path / "whole")
-    assert seen["killed_at"] < seen["total"]
+    assert progress.killed_at is not None and progress.killed_at < progress.total
     dask_client.wait_for_workers(2, timeout=60)
 
 

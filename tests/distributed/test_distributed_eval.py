@@ -4,7 +4,6 @@ shard split, image buckets and category groups; faults (a bad shard, no schedule
 from __future__ import annotations
 
 import os
-import signal
 import socket
 import subprocess
 import sys
@@ -22,6 +21,7 @@ from annokit.cli._common import run_cli
 from annokit.distributed import evaluate_coco
 from annokit.metrics.coco import COCOResult
 from tests.conftest import SAMPLE
+from tests.distributed.conftest import KillAfter
 
 GT = SAMPLE / "scenes" / "gt.json"
 PRED = SAMPLE / "scenes" / "pred.json"
@@ -151,22 +151,15 @@ def test_a_worker_killed_mid_run_still_gives_the_exact_numbers(dask_client: Any,
     """SIGKILL one worker process after the first tasks are done: dask reruns its tasks (and recomputes the results
     it held) on the other worker; the result is the in-process one. The nanny restarts the killed worker."""
     whole, parts = _shards(tmp_path, 13)
-    victim = next(iter(dask_client.run(os.getpid).values()))
-    seen: dict[str, int] = {}
-
-    def progress(stage: str, done: int, total: int | None) -> None:
-        seen["total"] = total or 0
-        if "killed_at" not in seen and done >= 3:
-            os.kill(victim, signal.SIGKILL)
-            seen["killed_at"] = done
+    progress = KillAfter(dask_client, 3)
 
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         got = evaluate_coco(GT, parts, scheduler=dask_client, buckets=8, category_groups=3, progress=progress)
     _same(evaluate_coco(GT, whole), got)
-    assert seen["killed_at"] < seen["total"]  # killed while tasks were left
+    assert progress.killed_at is not None and progress.killed_at < progress.total  # killed while tasks were left
     dask_client.wait_for_workers(2, timeout=60)
-    assert victim not in dask_client.run(os.getpid).values()
+    assert progress.victim not in dask_client.run(os.getpid).values()
 
 
 @pytest.mark.slow
