@@ -19,6 +19,8 @@ from annokit.cli._common import (
     quiet_option,
     read_instance_dataset,
     refuse_existing,
+    scheduler_client,
+    scheduler_option,
 )
 from annokit.cli._eval_protocols import (
     CocoParamOptions,
@@ -147,6 +149,7 @@ def images_folder(images: Path | None, gt: Path) -> Path | None:
 @slice_options
 @protocol_options
 @coco_param_options
+@scheduler_option
 @quiet_option
 def report_command(gt: Path, src_format: str | None, pred: Path, out: Path, overwrite: bool, images: Path | None,
                    iou_type: str, worst: int, title: str | None, with_tags: bool,
@@ -154,7 +157,7 @@ def report_command(gt: Path, src_format: str | None, pred: Path, out: Path, over
                    protocol: str | None, hierarchy: Path | None, iou_mode: Literal["devkit", "continuous"] | None,
                    ap_method: Literal["11point", "allpoint"] | None, iou_thrs: tuple[float, ...] | None,
                    max_dets: tuple[int, ...] | None, area_rng: tuple[str, ...], kpt_sigmas: tuple[float, ...] | None,
-                   quiet: bool) -> None:
+                   scheduler: str | None, quiet: bool) -> None:
     """Write an HTML report: summary, per-class table, TIDE error decomposition, figures, worst images."""
     from annokit.report.build import analyse, write_report
     from annokit.report.inputs import read_predictions
@@ -163,6 +166,8 @@ def report_command(gt: Path, src_format: str | None, pred: Path, out: Path, over
     proto = page_protocol(protocol, iou_type, src_format=src_format, slice_by=slice_by, slices_file=slices_file)
     params = CocoParamOptions(iou_thrs=iou_thrs, max_dets=max_dets, area_rng=area_rng, kpt_sigmas=kpt_sigmas)
     params.check(proto, iou_type, coco_page=False)
+    if scheduler is not None and (proto is not None or slice_by or slices_file):
+        raise click.UsageError("--scheduler: the COCO bbox / segm page without --slice-by / --slices only")
     if proto is not None:
         if with_tags:
             raise click.UsageError("--tags: the COCO bbox / segm page only")
@@ -174,18 +179,29 @@ def report_command(gt: Path, src_format: str | None, pred: Path, out: Path, over
                          out, title or f"annokit report: {pred.name}", overwrite)
         return
     refuse_folders(pred)
-    with ProgressBar("annokit report", 1 + 4 + 8 + worst + 1, quiet=quiet) as bar:
+    with scheduler_client(scheduler, quiet=quiet) as client, \
+            ProgressBar("annokit report", 1 + 4 + 8 + worst + 1, quiet=quiet) as bar:
         ds = read_instance_dataset(gt, src_format)
         preds = read_predictions(pred, ds)
         slices = read_slice_options(ds, slice_by, slices_file)
         bar("reading", 1, 1)
         data = analyse(ds, preds.dets, iou_type=cast(IouType, iou_type), worst_n=worst, progress=bar,
                        tide_mean=tide_mean, title=title or f"annokit report: {pred.name}",
-                       unevaluated=preds.unevaluated, slices=slices)
+                       unevaluated=preds.unevaluated, slices=slices, evaluator=_cluster_evaluator(client))
         path = write_report(ds, preds.dets, data, out, image_root=images_folder(images, gt), progress=bar,
                             with_tags=with_tags, overwrite=overwrite)
     note = preds.note()
     Console.of(quiet).echo(data.tide.summary_text() + (f"\n\n{note}" if note else "") + f"\n\nwrote {path}")
+
+
+def _cluster_evaluator(client: Any) -> Any:
+    """The page's COCO evaluations on the dask cluster of ``--scheduler`` (None: in this process), match records
+    brought back (docs/distributed.md)."""
+    if client is None:
+        return None
+    from annokit.distributed.matches import evaluate_matched
+
+    return lambda gt, dets, params: evaluate_matched(gt, dets, params=params, client=client)
 
 
 def _protocol_report(protocol: str, inp: ProtocolInputs, out: Path, title: str, overwrite: bool) -> None:

@@ -513,6 +513,7 @@ def write_cityscapes_into(ds: Dataset, root: Path, *, recorder: LossRecorder | N
         targets.append(root / "leftImg8bit" / sp / f"{stem}_leftImg8bit{ext}")
     if images is not None:
         copy_images(ds, images, targets, rec)
+    rec.section()  # the missing images are met image by image: their kind before the kinds below in every part
     # objects the JSON does not hold are lost even with the sidecar: reading back, an image's objects are the
     # format's (the sidecar fills in the fields of the objects the files still hold)
     rec.add_many("objects of classes Cityscapes does not have dropped", dropped.other, dropped.other_examples)

@@ -515,9 +515,9 @@ def _field_losses(ds: Dataset, instances: bool, n_nomask: int, rec: LossRecorder
         rec.add_many("image fields dropped: PNG masks hold pixels only", sum(1 for e in im.extras if e),
                      kept_in=kept_in)
     if cats.supercategories is not None and any(cats.supercategories):
-        rec.add_many("supercategory dropped: classes.txt has id and name", len(cats), kept_in=kept_in)
+        rec.add_once("supercategory dropped: classes.txt has id and name", len(cats), kept_in=kept_in)
     if ds.info is not None or ds.licenses is not None or ds.extras:
-        rec.add_many("dataset info / licenses / top-level fields dropped", 1, kept_in=kept_in)
+        rec.add_once("dataset info / licenses / top-level fields dropped", 1, kept_in=kept_in)
 
 
 def write_png_masks_into(ds: Dataset, root: Path, *, recorder: LossRecorder | None = None,

@@ -43,7 +43,7 @@ from annokit.io._safe import IMAGE_EXTS, image_sizes
 from annokit.io.validation import Problem, Problems, decode_text, read_text
 
 __all__ = ["DataYaml", "load_data_yaml", "ltrb_to_yolo", "read_yolo", "read_yolo_keyed", "validate_yolo",
-           "write_yolo", "write_yolo_into", "yolo_to_ltrb"]
+           "write_yolo", "write_yolo_data_yaml", "write_yolo_into", "yolo_to_ltrb"]
 
 PathLike = str | os.PathLike[str]
 _SPLITS = ("train", "val", "test")
@@ -759,6 +759,10 @@ class _Sink:
     def add_many(self, kind: str, count: int, examples: list[str] | None = None, *, kept: bool = True) -> None:
         self.rec.add_many(kind, count, examples or [], kept_in=self.kept_in if kept else None)
 
+    def add_once(self, kind: str, count: int) -> None:
+        """A dataset-level kind (counted once however the images are split into parts)."""
+        self.rec.add_once(kind, count, kept_in=self.kept_in)
+
 
 def _ann_ids(a: Instances, rows: Any) -> list[str]:
     return [f"annotation id {int(a.ids[k])}" for k in list(rows)[:5]]
@@ -771,11 +775,11 @@ def _class_indices(ds: Dataset, sink: _Sink) -> tuple[IntArray, IntArray]:
     cls_of = np.empty(len(cats), dtype=np.int64)
     cls_of[cat_order] = np.arange(len(cats))
     if not np.array_equal(cats.ids[cat_order], np.arange(len(cats))):
-        sink.add_many("category ids renumbered: YOLO classes are 0..n-1", len(cats))
+        sink.add_once("category ids renumbered: YOLO classes are 0..n-1", len(cats))
     if cats.supercategories is not None and any(cats.supercategories):
-        sink.add_many("supercategory dropped: data.yaml has names only", sum(1 for s in cats.supercategories if s))
+        sink.add_once("supercategory dropped: data.yaml has names only", sum(1 for s in cats.supercategories if s))
     if cats.extras is not None and any(cats.extras):
-        sink.add_many("category fields dropped: data.yaml has names only", sum(1 for e in cats.extras if e))
+        sink.add_once("category fields dropped: data.yaml has names only", sum(1 for e in cats.extras if e))
     return cat_order, cls_of
 
 
@@ -783,7 +787,7 @@ def _dataset_losses(ds: Dataset, task: Literal["detect", "segment"], sink: _Sink
     """What YOLO's files cannot hold besides geometry: ids, image fields, crowd, ignore, object fields, scores."""
     im, a = ds.images, ds.annotations
     if ds.info is not None or ds.licenses is not None or ds.extras:
-        sink.add_many("dataset info / licenses / top-level fields dropped: YOLO has none", 1)
+        sink.add_once("dataset info / licenses / top-level fields dropped: YOLO has none", 1)
     sink.add_many("image ids dropped: YOLO images have no id", len(im))
     ex_img = [k for k in range(len(im)) if im.extras is not None and any(x != "split" for x in (im.extras[k] or {}))]
     sink.add_many("image fields dropped: YOLO keeps the file only", len(ex_img), [im.file_names[k] for k in ex_img])
@@ -791,7 +795,7 @@ def _dataset_losses(ds: Dataset, task: Literal["detect", "segment"], sink: _Sink
     crowd = np.flatnonzero(a.iscrowd)
     sink.add_many("crowd flag dropped: YOLO has no iscrowd (written as ordinary objects)", len(crowd),
                   _ann_ids(a, crowd))
-    if a.ignore is not None and a.ignore.any():
+    if a.ignore is not None:
         sink.add_many("ignore flag dropped: YOLO has none", int(a.ignore.sum()))
     if a.extras is not None:
         ex = [k for k, e in enumerate(a.extras) if e]
@@ -829,10 +833,9 @@ def _detect_lines(ds: Dataset, hw: FloatArray, cls: list[int], precision: int | 
         c = np.round(c, precision)
         exact = (yolo_to_ltrb(c, hw) == a.boxes).all(axis=1)
     bad = np.flatnonzero(~exact)
-    if len(bad):
-        err = float(np.abs(yolo_to_ltrb(c[bad], hw[bad]) - a.boxes[bad]).max())
-        sink.add_many(f"box not exactly representable in normalized text (max error {err:.3g} px)", len(bad),
-                      _ann_ids(a, bad), kept=err <= 1e-6)
+    err = float(np.abs(yolo_to_ltrb(c[bad], hw[bad]) - a.boxes[bad]).max()) if len(bad) else 0.0
+    sink.rec.add_max("box not exactly representable in normalized text (max error {max} px)", len(bad), err,
+                     _ann_ids(a, bad), kept_in=sink.kept_in, keep_up_to=1e-6)
     rows = _rows_text(c, precision)
     if a.scores is None:
         return [f"{k} {r}" for k, r in zip(cls, rows)]
@@ -983,6 +986,15 @@ def _write_data_yaml(root: Path, names: list[str], cat_order: IntArray, splits_u
     (root / "data.yaml").write_text(yaml.safe_dump(meta, sort_keys=False, allow_unicode=True), encoding="utf-8")
     for sp in splits_used or [split]:
         (root / "images" / sp).mkdir(parents=True, exist_ok=True)
+
+
+def write_yolo_data_yaml(ds: Dataset, root: Path, *, split: str = "train") -> None:
+    """``data.yaml`` of the whole ``ds`` (and its split image folders) into ``root``: what :func:`write_yolo_into`
+    writes besides the per-image files, for a dataset written by parts (runs of its images)."""
+    cats = ds.categories
+    cat_order = np.argsort(cats.ids, kind="stable")
+    splits_used = list(dict.fromkeys(_label_key(ds, i, split)[0] for i in range(len(ds.images))))
+    _write_data_yaml(root, cats.names, cat_order, splits_used, split)
 
 
 def write_yolo_into(ds: Dataset, root: Path, *, task: Literal["detect", "segment"] = "detect",
