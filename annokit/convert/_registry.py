@@ -52,7 +52,9 @@ class FormatSpec(Generic[RO, WO]):
     canvas for every image (``"all"``) or for the images with masks (``"masks"``), so declared sizes are guarded
     against the pixel limit first; ``keypoints``: the writer writes the keypoints column; ``label_table``: the
     reader lists a fixed label table whatever the data uses, Cityscapes', so its unused categories do not stop the
-    sidecar from applying)."""
+    sidecar from applying; ``written_only``: the writer leaves out the objects it cannot hold, counted as lost, and
+    marks each object it writes with its slot, so reading back with the sidecar gives the objects the files hold,
+    each completed from the sidecar)."""
 
     name: str
     description: str
@@ -67,6 +69,7 @@ class FormatSpec(Generic[RO, WO]):
     canvas: Literal["none", "masks", "all"] = "none"
     keypoints: bool = False
     label_table: bool = False
+    written_only: bool = False
 
     @property
     def options(self) -> tuple[str, ...]:
@@ -351,7 +354,7 @@ register(FormatSpec("class-csv", "Classification: CSV of file,label (multi-label
 def _cs_read(path: Path, rec: LossRecorder, opts: NoOptions, sidecar: bool) -> tuple[Dataset, list[str]]:
     from annokit.io.cityscapes import read_cityscapes_keyed
 
-    return read_cityscapes_keyed(path, recorder=rec)
+    return read_cityscapes_keyed(path, recorder=rec, slots=sidecar)
 
 
 def _cs_write(ds: Dataset, path: Path, rec: LossRecorder, opts: CityscapesWriteOptions,
@@ -370,7 +373,7 @@ def _validate_cityscapes(path: Path) -> list[Problem]:
 
 register(FormatSpec("cityscapes", "Cityscapes gtFine: polygons JSON (+ labelIds / instanceIds PNGs drawn exactly as "
                     "the official scripts)", NoOptions, CityscapesWriteOptions, _cs_read, _cs_write,
-                    _validate_cityscapes, sidecar=True, canvas="all", label_table=True))
+                    _validate_cityscapes, sidecar=True, canvas="all", label_table=True, written_only=True))
 
 
 # ----------------------------------------------------------------------------------------------- COCO panoptic
