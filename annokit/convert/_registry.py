@@ -48,7 +48,8 @@ Validator = Callable[[Path], list[Problem]]
 class FormatSpec(Generic[RO, WO]):
     """One format: its reader, writer and validator, the types of its read and write options, and its layout
     (``folder``: a folder, else a file; ``sidecar``: the folder may carry ``annokit.json`` for what the format has
-    no field for; ``derived_boxes``: its boxes are the extent of its masks; ``canvas``: the writer draws an image-sized
+    no field for; ``derived_boxes``: its boxes are made by the reader (the extent of its masks, the whole image of
+    a class folder), so the sidecar's win, and its reader marks each object with its slot; ``canvas``: the writer draws an image-sized
     canvas for every image (``"all"``) or for the images with masks (``"masks"``), so declared sizes are guarded
     against the pixel limit first; ``keypoints``: the writer writes the keypoints column; ``label_table``: the
     reader lists a fixed label table whatever the data uses, Cityscapes', so its unused categories do not stop the
@@ -321,7 +322,12 @@ register(FormatSpec("png", "PNG masks: masks/*.png semantic (palette/gray/RGB) +
 def _cls_folder_read(path: Path, rec: LossRecorder, opts: NoOptions, sidecar: bool) -> tuple[Dataset, list[str]]:
     from annokit.io.classification import read_class_folders
 
+    from annokit.convert._sidecar import SLOT
+
     ds = read_class_folders(path, recorder=rec)
+    a = ds.annotations
+    if sidecar and len(a):  # an image's one object is its first object as written (its slot 0 in the sidecar)
+        ds = ds.with_annotations(a.replace(extras=[{SLOT: 0} for _ in range(len(a))]))
     return ds, list(ds.images.file_names)
 
 
@@ -345,7 +351,8 @@ def _cls_csv_write(ds: Dataset, path: Path, rec: LossRecorder, opts: NoOptions, 
 
 
 register(FormatSpec("class-folders", "Classification: a folder per class ([split/]class/image), images copied",
-                    NoOptions, ClassFoldersWriteOptions, _cls_folder_read, _cls_folder_write, sidecar=True))
+                    NoOptions, ClassFoldersWriteOptions, _cls_folder_read, _cls_folder_write, sidecar=True,
+                    derived_boxes=True))
 register(FormatSpec("class-csv", "Classification: CSV of file,label (multi-label: several rows; Roboflow one-hot)",
                     ClassCsvReadOptions, NoOptions, _cls_csv_read, _cls_csv_write, folder=False))
 
