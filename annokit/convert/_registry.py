@@ -49,11 +49,11 @@ class FormatSpec(Generic[RO, WO]):
     """One format: its reader, writer and validator, the types of its read and write options, and its layout
     (``folder``: a folder, else a file; ``sidecar``: the folder may carry ``annokit.json`` for what the format has
     no field for; ``derived_boxes``: its boxes are made by the reader (the extent of its masks, the whole image of
-    a class folder), so the sidecar's win, and its reader marks each object with its slot; ``canvas``: the writer draws an image-sized
-    canvas for every image (``"all"``) or for the images with masks (``"masks"``), so declared sizes are guarded
-    against the pixel limit first; ``keypoints``: the writer writes the keypoints column; ``label_table``: the
-    reader lists a fixed label table whatever the data uses, Cityscapes', so its unused categories do not stop the
-    sidecar from applying; ``written_only``: the writer leaves out the objects it cannot hold, counted as lost, and
+    a class folder), so the sidecar's win, and its reader marks each object with its slot; ``canvas``: the writer
+    draws an image-sized canvas for every image (``"all"``) or for the images with masks (``"masks"``), so declared
+    sizes are guarded against the pixel limit first; ``keypoints``: the writer writes the keypoints column;
+    ``label_table``: the reader lists a fixed label table whatever the data uses, Cityscapes', so its unused
+    categories do not stop the sidecar from applying; ``written_only``: the writer leaves out the objects it cannot hold, counted as lost, and
     marks each object it writes with its slot, so reading back with the sidecar gives the objects the files hold,
     each completed from the sidecar)."""
 
@@ -320,9 +320,8 @@ register(FormatSpec("png", "PNG masks: masks/*.png semantic (palette/gray/RGB) +
 
 # ----------------------------------------------------------------------------------------------- classification
 def _cls_folder_read(path: Path, rec: LossRecorder, opts: NoOptions, sidecar: bool) -> tuple[Dataset, list[str]]:
-    from annokit.io.classification import read_class_folders
-
     from annokit.convert._sidecar import SLOT
+    from annokit.io.classification import read_class_folders
 
     ds = read_class_folders(path, recorder=rec)
     a = ds.annotations

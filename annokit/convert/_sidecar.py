@@ -376,5 +376,6 @@ def reconcile(fds: Dataset, fkeys: list[str], sds: Dataset, skeys: list[str], re
         _warn(rec, f"{source / SIDECAR}: {len(stale)} images have other objects than the sidecar lists, "
                    f"{len(missing)} of its images are gone; for those the format's files alone are used")
     images, new_ids = _images(fds, sds, pr)
-    return Dataset(images=images, categories=sds.categories, annotations=_objects(fds, sds, pr, boxes, new_ids, written_only),
+    objects = _objects(fds, sds, pr, boxes, new_ids, written_only)
+    return Dataset(images=images, categories=sds.categories, annotations=objects,
                    info=sds.info, licenses=sds.licenses, extras=sds.extras)
