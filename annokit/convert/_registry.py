@@ -53,9 +53,9 @@ class FormatSpec(Generic[RO, WO]):
     draws an image-sized canvas for every image (``"all"``) or for the images with masks (``"masks"``), so declared
     sizes are guarded against the pixel limit first; ``keypoints``: the writer writes the keypoints column;
     ``label_table``: the reader lists a fixed label table whatever the data uses, Cityscapes', so its unused
-    categories do not stop the sidecar from applying; ``written_only``: the writer leaves out the objects it cannot hold, counted as lost, and
-    marks each object it writes with its slot, so reading back with the sidecar gives the objects the files hold,
-    each completed from the sidecar)."""
+    categories do not stop the sidecar from applying; ``written_only``: the writer leaves out the objects it
+    cannot hold, counted as lost, and marks each object it writes with its slot, so reading back with the sidecar
+    gives the objects the files hold, each completed from the sidecar)."""
 
     name: str
     description: str
