@@ -55,6 +55,7 @@ def check_round_trip(rt: RoundTrip, d: dict[str, Any]) -> None:
     src_images = {im["id"]: im for im in d["images"]}
     assert all(src_images.get(im["id"]) == im for im in rt.back["images"]), rt.report.text()
     assert rt.back["categories"] == d["categories"], rt.report.text()
+    assert rt.back.get("info") == d.get("info"), rt.report.text()
     lost = sum(e.count for e in rt.report.losses)
     assert len(rt.missing) + len(d["images"]) - len(rt.back["images"]) <= lost, (rt.missing[:5], rt.report.text())
     if rt.report.lossless:
@@ -81,7 +82,8 @@ def synthetic(seed: int, *, names: tuple[str, ...] = ("car", "person", "road", "
     aid = 100
     for i in range(n_images):
         w, h = int(rng.integers(40, 90)), int(rng.integers(40, 90))
-        images.append({"id": 10 + i, "file_name": f"city/c_{i:06d}_000019.png", "height": h, "width": w})
+        images.append({"id": 10 + i, "file_name": f"city/c_{i:06d}_000019.png", "height": h, "width": w,
+                       **({"license": 1} if i % 3 == 0 else {})})
         for _ in range(0 if i == 0 else int(rng.integers(1, 6))):
             cat = cats[int(rng.integers(len(cats)))]
             kind = rng.choice(["poly", "poly", "multi", "flat_part", "flat", "rle", "none"])
@@ -107,6 +109,8 @@ def synthetic(seed: int, *, names: tuple[str, ...] = ("car", "person", "road", "
                                  "iscrowd": int(kind == "rle" or rng.random() < 0.2)}
             if seg is not None:
                 a["segmentation"] = seg
+            if rng.random() < 0.3:
+                a["note"] = f"n{aid}"  # a field no target has
             anns.append(a)
             if cat["name"] in ("dog", "license plate") or kind in ("rle", "none"):
                 not_held.add(aid)
