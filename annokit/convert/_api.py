@@ -91,7 +91,8 @@ def _read_dataset(path: PathLike, spec: FormatSpec[Any, Any], *, sidecar: bool, 
         side = read_sidecar(p)
         if side is not None:
             ds = reconcile(ds, keys, side[0], side[1], rec, p, derived_boxes=spec.derived_boxes,
-                           slotted=spec.derived_boxes, label_table=spec.label_table)
+                           slotted=spec.derived_boxes, label_table=spec.label_table,
+                           written_only=spec.written_only)
     return strip_slots(ds)
 
 

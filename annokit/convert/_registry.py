@@ -48,11 +48,14 @@ Validator = Callable[[Path], list[Problem]]
 class FormatSpec(Generic[RO, WO]):
     """One format: its reader, writer and validator, the types of its read and write options, and its layout
     (``folder``: a folder, else a file; ``sidecar``: the folder may carry ``annokit.json`` for what the format has
-    no field for; ``derived_boxes``: its boxes are the extent of its masks; ``canvas``: the writer draws an image-sized
-    canvas for every image (``"all"``) or for the images with masks (``"masks"``), so declared sizes are guarded
-    against the pixel limit first; ``keypoints``: the writer writes the keypoints column; ``label_table``: the
-    reader lists a fixed label table whatever the data uses, Cityscapes', so its unused categories do not stop the
-    sidecar from applying)."""
+    no field for; ``derived_boxes``: its boxes are made by the reader (the extent of its masks, the whole image of
+    a class folder), so the sidecar's win, and its reader marks each object with its slot; ``canvas``: the writer
+    draws an image-sized canvas for every image (``"all"``) or for the images with masks (``"masks"``), so declared
+    sizes are guarded against the pixel limit first; ``keypoints``: the writer writes the keypoints column;
+    ``label_table``: the reader lists a fixed label table whatever the data uses, Cityscapes', so its unused
+    categories do not stop the sidecar from applying; ``written_only``: the writer leaves out the objects it
+    cannot hold, counted as lost, and marks each object it writes with its slot, so reading back with the sidecar
+    gives the objects the files hold, each completed from the sidecar)."""
 
     name: str
     description: str
@@ -67,6 +70,7 @@ class FormatSpec(Generic[RO, WO]):
     canvas: Literal["none", "masks", "all"] = "none"
     keypoints: bool = False
     label_table: bool = False
+    written_only: bool = False
 
     @property
     def options(self) -> tuple[str, ...]:
@@ -316,9 +320,13 @@ register(FormatSpec("png", "PNG masks: masks/*.png semantic (palette/gray/RGB) +
 
 # ----------------------------------------------------------------------------------------------- classification
 def _cls_folder_read(path: Path, rec: LossRecorder, opts: NoOptions, sidecar: bool) -> tuple[Dataset, list[str]]:
+    from annokit.convert._sidecar import SLOT
     from annokit.io.classification import read_class_folders
 
     ds = read_class_folders(path, recorder=rec)
+    a = ds.annotations
+    if sidecar and len(a):  # an image's one object is its first object as written (its slot 0 in the sidecar)
+        ds = ds.with_annotations(a.replace(extras=[{SLOT: 0} for _ in range(len(a))]))
     return ds, list(ds.images.file_names)
 
 
@@ -342,7 +350,8 @@ def _cls_csv_write(ds: Dataset, path: Path, rec: LossRecorder, opts: NoOptions, 
 
 
 register(FormatSpec("class-folders", "Classification: a folder per class ([split/]class/image), images copied",
-                    NoOptions, ClassFoldersWriteOptions, _cls_folder_read, _cls_folder_write, sidecar=True))
+                    NoOptions, ClassFoldersWriteOptions, _cls_folder_read, _cls_folder_write, sidecar=True,
+                    derived_boxes=True))
 register(FormatSpec("class-csv", "Classification: CSV of file,label (multi-label: several rows; Roboflow one-hot)",
                     ClassCsvReadOptions, NoOptions, _cls_csv_read, _cls_csv_write, folder=False))
 
@@ -351,7 +360,7 @@ register(FormatSpec("class-csv", "Classification: CSV of file,label (multi-label
 def _cs_read(path: Path, rec: LossRecorder, opts: NoOptions, sidecar: bool) -> tuple[Dataset, list[str]]:
     from annokit.io.cityscapes import read_cityscapes_keyed
 
-    return read_cityscapes_keyed(path, recorder=rec)
+    return read_cityscapes_keyed(path, recorder=rec, slots=sidecar)
 
 
 def _cs_write(ds: Dataset, path: Path, rec: LossRecorder, opts: CityscapesWriteOptions,
@@ -370,7 +379,7 @@ def _validate_cityscapes(path: Path) -> list[Problem]:
 
 register(FormatSpec("cityscapes", "Cityscapes gtFine: polygons JSON (+ labelIds / instanceIds PNGs drawn exactly as "
                     "the official scripts)", NoOptions, CityscapesWriteOptions, _cs_read, _cs_write,
-                    _validate_cityscapes, sidecar=True, canvas="all", label_table=True))
+                    _validate_cityscapes, sidecar=True, canvas="all", label_table=True, written_only=True))
 
 
 # ----------------------------------------------------------------------------------------------- COCO panoptic

@@ -121,8 +121,9 @@ def _single_labels(ds: Dataset, rec: LossRecorder, kept_in: str | None) -> dict[
     rec.add_many("multi-label image: only its first label kept (a folder holds one class)", len(set(multi)),
                  [im.file_names[p] for p in sorted(set(multi))[:5]], kept_in=kept_in)
     none = [i for i in range(len(im)) if i not in first]
+    # lost even with the sidecar: reading back, the images are the ones the folders hold
     rec.add_many("unlabelled image dropped: a class folder needs a class", len(none),
-                 [im.file_names[i] for i in none[:5]], kept_in=kept_in)
+                 [im.file_names[i] for i in none[:5]])
     return first
 
 
