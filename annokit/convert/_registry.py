@@ -224,11 +224,12 @@ def _coco_results_write(ds: Dataset, path: Path, rec: LossRecorder, opts: NoOpti
 def _voc_read(path: Path, rec: LossRecorder, opts: VocReadOptions, sidecar: bool) -> tuple[Dataset, list[str]]:
     from annokit.io.voc import read_voc_keyed
 
-    if path.is_dir() and not (path / "Annotations").is_dir() and not any(path.glob("*.xml")):
-        from annokit.io.roboflow import read_split_folders  # Roboflow: <split>/<image>.xml beside the images
+    if path.is_dir() and not (path / "Annotations").is_dir() and not (path / "JPEGImages").is_dir() and (
+            any(path.glob("*.xml")) or any(path.glob("*/*.xml"))):
+        from annokit.io.roboflow import read_split_folders, read_voc_split  # Roboflow: [<split>/]<image>.xml
 
         return read_split_folders(path, lambda d: any(d.glob("*.xml")),
-                                  lambda d: read_voc_keyed(d, zero_based=opts.zero_based, recorder=rec), recorder=rec)
+                                  lambda d: read_voc_split(d, zero_based=opts.zero_based, recorder=rec), recorder=rec)
     return read_voc_keyed(path, zero_based=opts.zero_based, recorder=rec)
 
 

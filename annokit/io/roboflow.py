@@ -26,8 +26,10 @@ from annokit.core.instances import Instances
 from annokit.core.labels import LabelSet
 from annokit.core.losses import LossRecorder
 from annokit.errors import FormatError
+from annokit.io._safe import IMAGE_EXTS, image_hw
 
-__all__ = ["COCO_FILE", "CLASSES_FILE", "Part", "join_splits", "read_split_folders", "split_folders"]
+__all__ = ["COCO_FILE", "CLASSES_FILE", "Part", "join_splits", "read_split_folders", "read_voc_split",
+           "split_folders"]
 
 PathLike = str | os.PathLike[str]
 
@@ -36,6 +38,35 @@ COCO_FILE = "_annotations.coco.json"
 
 CLASSES_FILE = "_classes.csv"
 """The one-hot CSV of each split folder of a Roboflow multi-label classification export."""
+
+
+def read_voc_split(folder: PathLike, *, zero_based: bool = False, recorder: LossRecorder | None = None
+                   ) -> tuple[Dataset, list[str]]:
+    """One split folder of XML files beside their images (:func:`~annokit.io.voc.read_voc_keyed`); an image there
+    without an XML of its stem is kept as an image without objects (as for ``JPEGImages/``), with a warning."""
+    from annokit.io.voc import read_voc_keyed
+
+    folder = Path(folder)
+    ds, keys = read_voc_keyed(folder, zero_based=zero_based, recorder=recorder)
+    have = {k.rsplit(".", 1)[0] for k in keys} | {f.rsplit(".", 1)[0] for f in ds.images.file_names}
+    extra = sorted(p.name for p in folder.iterdir()
+                   if p.suffix.lower() in IMAGE_EXTS and p.stem not in have and p.is_file())
+    if not extra:
+        return ds, keys
+    if recorder is not None:
+        n = len(extra)
+        recorder.warn(f"{folder}: {n} image{'s' if n > 1 else ''} ha{'ve' if n > 1 else 's'} no XML beside "
+                      f"{'them' if n > 1 else 'it'} (e.g. {', '.join(extra[:5])}): kept as images without objects")
+    im = ds.images
+    hw = [image_hw(folder / f) for f in extra]
+    tbl = ImageTable(ids=np.concatenate([im.ids, im.ids.max(initial=0) + 1 + np.arange(len(extra))]),
+                     file_names=[*im.file_names, *extra],
+                     heights=np.concatenate([im.heights, np.asarray([h for h, _ in hw], dtype=np.int64)]),
+                     widths=np.concatenate([im.widths, np.asarray([w for _, w in hw], dtype=np.int64)]),
+                     extras=None if im.extras is None else [*im.extras, *({} for _ in extra)])
+    out = Dataset(images=tbl, categories=ds.categories, annotations=ds.annotations, info=ds.info,
+                  licenses=ds.licenses, extras=ds.extras)
+    return out, [*keys, *(f.rsplit(".", 1)[0] + ".xml" for f in extra)]
 
 
 def split_folders(root: Path, has: Callable[[Path], bool]) -> list[tuple[str | None, Path]]:

@@ -187,3 +187,14 @@ def test_a_folder_without_splits_is_an_error_naming_it(tmp_path: Path) -> None:
     (tmp_path / "empty").mkdir()
     with pytest.raises(FormatError, match="no split folder"):
         read_dataset(tmp_path / "empty", "coco")
+
+
+def test_a_voc_image_without_its_xml_is_kept_without_objects_and_warned(tmp_path: Path) -> None:
+    root = _voc(tmp_path / "export")
+    Image.new("RGB", (7, 3)).save(root / "valid" / "val_002.jpg")
+    rec = LossRecorder()
+    ds = read_dataset(root, "voc", zero_based=True, recorder=rec)
+    assert ds.images.file_names[-1] == "valid/val_002.jpg" and ds.images.extras[-1]["split"] == "valid"
+    assert (ds.images.heights[-1], ds.images.widths[-1]) == (3, 7)
+    assert not (ds.annotations.image_ids == ds.images.ids[-1]).any()
+    assert any("val_002.jpg" in w and "no XML" in w for w in rec.report().warnings)
