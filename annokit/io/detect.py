@@ -39,7 +39,7 @@ def detect_format(path: PathLike) -> str:
     or CreateML (``*.createml.json``); a ``.csv`` is class-csv, an ``.xml`` CVAT; a folder with ``annotations.xml``
     is CVAT, with ``*.createml.json`` CreateML, with LabelMe JSONs LabelMe; Roboflow's split folders (or one split)
     holding ``_annotations.coco.json`` are COCO, ``_classes.csv`` class-csv (multi-label), ``*.xml`` beside the
-    images VOC. Anything else is a
+    images VOC (a TFRecord export, ``label_map.pbtxt``, is an error that says so). Anything else is a
     :class:`FormatError` that asks for the format by name.
 
     >>> detect_format("sample_data/scenes/gt.json")
@@ -146,6 +146,9 @@ def _detect_roboflow(p: Path) -> str | None:
         return "coco"
     if _in_split(p, "_classes.csv") is not None:
         return "class-csv"
+    if _in_split(p, "label_map.pbtxt") is not None or _in_split(p, "*.tfrecord") is not None:
+        raise FormatError(p, None, "a TensorFlow TFRecord export (label_map.pbtxt / *.tfrecord): annokit does not "
+                                   "read TFRecord; export the dataset as COCO or Pascal VOC instead")
     xml = _in_split(p, "*.xml")
     if xml is not None and xml.is_file():
         with open(xml, "rb") as fh:

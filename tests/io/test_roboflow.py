@@ -198,3 +198,10 @@ def test_a_voc_image_without_its_xml_is_kept_without_objects_and_warned(tmp_path
     assert (ds.images.heights[-1], ds.images.widths[-1]) == (3, 7)
     assert not (ds.annotations.image_ids == ds.images.ids[-1]).any()
     assert any("val_002.jpg" in w and "no XML" in w for w in rec.report().warnings)
+
+
+def test_a_tfrecord_export_is_named_not_guessed(tmp_path: Path) -> None:
+    (tmp_path / "export" / "train").mkdir(parents=True)
+    (tmp_path / "export" / "train" / "label_map.pbtxt").write_text("item { name: 'a' id: 1 }\n")
+    with pytest.raises(FormatError, match="TFRecord"):
+        detect_format(tmp_path / "export")
