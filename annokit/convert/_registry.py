@@ -96,7 +96,14 @@ def register(spec: FormatSpec[RO, WO]) -> FormatSpec[RO, WO]:
 def _coco_read(path: Path, rec: LossRecorder, opts: CocoReadOptions, sidecar: bool) -> tuple[Dataset, None]:
     from annokit.io.coco import read_instances
 
-    ds = read_instances(path, fixed=opts.fixed)
+    if path.is_dir():  # Roboflow: <split>/_annotations.coco.json beside the images
+        from annokit.io.roboflow import COCO_FILE, read_split_folders
+
+        ds = read_split_folders(path, lambda d: (d / COCO_FILE).is_file(),
+                                lambda d: (read_instances(d / COCO_FILE, fixed=opts.fixed), None), recorder=rec,
+                                source_ids=True)[0]
+    else:
+        ds = read_instances(path, fixed=opts.fixed)
     a = ds.annotations
     if a.extras is not None and len(a) and all("score" in e for e in a.extras):
         scores = np.array([e["score"] for e in a.extras], dtype=np.float64)
@@ -221,6 +228,12 @@ def _coco_results_write(ds: Dataset, path: Path, rec: LossRecorder, opts: NoOpti
 def _voc_read(path: Path, rec: LossRecorder, opts: VocReadOptions, sidecar: bool) -> tuple[Dataset, list[str]]:
     from annokit.io.voc import read_voc_keyed
 
+    if path.is_dir() and not (path / "Annotations").is_dir() and not (path / "JPEGImages").is_dir() and (
+            any(path.glob("*.xml")) or any(path.glob("*/*.xml"))):
+        from annokit.io.roboflow import read_split_folders, read_voc_split  # Roboflow: [<split>/]<image>.xml
+
+        return read_split_folders(path, lambda d: any(d.glob("*.xml")),
+                                  lambda d: read_voc_split(d, zero_based=opts.zero_based, recorder=rec), recorder=rec)
     return read_voc_keyed(path, zero_based=opts.zero_based, recorder=rec)
 
 
@@ -234,6 +247,11 @@ def _voc_write(ds: Dataset, path: Path, rec: LossRecorder, opts: VocWriteOptions
 def _validate_coco(path: Path) -> list[Problem]:
     from annokit.io.coco import validate_coco
 
+    if path.is_dir():  # Roboflow: <split>/_annotations.coco.json
+        from annokit.io.roboflow import COCO_FILE, split_folders
+
+        return [p for _, d in split_folders(path, lambda d: (d / COCO_FILE).is_file())
+                for p in validate_coco(d / COCO_FILE)]
     return validate_coco(path)
 
 
@@ -340,6 +358,13 @@ def _cls_folder_write(ds: Dataset, path: Path, rec: LossRecorder, opts: ClassFol
 def _cls_csv_read(path: Path, rec: LossRecorder, opts: ClassCsvReadOptions, sidecar: bool) -> tuple[Dataset, None]:
     from annokit.io.classification import read_class_csv
 
+    if path.is_dir():  # Roboflow multi-label classification: <split>/_classes.csv beside the images
+        from annokit.io.roboflow import CLASSES_FILE, read_split_folders
+
+        def one(d: Path) -> tuple[Dataset, None]:
+            return read_class_csv(d / CLASSES_FILE, images=opts.images), None
+
+        return read_split_folders(path, lambda d: (d / CLASSES_FILE).is_file(), one, recorder=rec)[0], None
     return read_class_csv(path, images=opts.images), None
 
 
