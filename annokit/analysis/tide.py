@@ -277,8 +277,15 @@ def tide_ap(
     if not len(classes) == len(scores) == len(is_tp) == len(np.asarray(order).reshape(-1)):
         raise ValidationError("tide_ap: classes, scores, is_tp and order must have one length")
     srt = _class_score_order(classes, scores, np.asarray(order).reshape(-1))
-    c_s, tp_s = classes[srt], is_tp[srt]
-    uniq, start = np.unique(c_s, return_index=True)
+    return _sorted_ap(classes[srt], is_tp[srt], num_gt, include)
+
+
+def _sorted_ap(c_s: np.ndarray, tp_s: np.ndarray, num_gt: dict[int, int],
+               include: set[int] | None) -> tuple[float, dict[int, float]]:
+    """:func:`tide_ap` of data points already sorted by class, then score descending, then insertion order
+    (``c_s`` their classes, ``tp_s`` their true-positive flags)."""
+    start = np.flatnonzero(np.r_[True, c_s[1:] != c_s[:-1]]) if len(c_s) else np.zeros(0, dtype=np.int64)
+    uniq = c_s[start]
     bounds = dict(zip(uniq.tolist(), zip(start.tolist(), np.r_[start[1:], len(c_s)].tolist())))
     x_range = np.arange(101) / 100
     per: dict[int, float] = {}
@@ -363,7 +370,7 @@ def tide(
                        pred_match=np.where(ignored, -1, tags.pred_match))
     errors = _errors(tags, dets, order, count_ignored_predictions)
     num_gt = _label_counts(gt.annotations.labels[~gt.annotations.iscrowd])
-    scenario = _Scenario(dets, gt.annotations.labels, tags, errors, order.seq, len(order.p_rows),
+    scenario = _Scenario.make(dets, gt.annotations.labels, tags, errors, order.seq, len(order.p_rows),
                          set(num_gt) if exclude_classes_without_gt else None)
     return _decompose(scenario, num_gt, tags, errors, iou_type=iou_type, pos_thresh=pos_thresh,
                       bg_thresh=bg_thresh, options={"max_dets": max_dets,
@@ -612,7 +619,11 @@ def _errors(tags: ObjectTags, dets: Instances, order: _Order, count_ignored: boo
 @dataclass(frozen=True)
 class _Scenario:
     """What the AP of a scenario (some errors fixed) is computed from: the predictions, the ground-truth labels,
-    the matching and its errors, tidecv's insertion order ``seq`` and the classes in the mean (None: all)."""
+    the matching and its errors, tidecv's insertion order ``seq`` and the classes in the mean (None: all).
+
+    ``score_rank`` (N,) is the dense rank of ``-scores`` over all predictions and ``classes`` the sorted distinct
+    labels of both sides: ranked once, so that each scenario sorts its points with one key (by class, score
+    descending, insertion order) instead of ranking them again."""
 
     dets: Instances
     glab: np.ndarray
@@ -621,6 +632,29 @@ class _Scenario:
     seq: np.ndarray
     n_visited: int
     include: set[int] | None
+    score_rank: np.ndarray
+    classes: np.ndarray
+
+    @classmethod
+    def make(cls, dets: Instances, glab: np.ndarray, tags: ObjectTags, errors: _Errors, seq: np.ndarray,
+             n_visited: int, include: set[int] | None) -> _Scenario:
+        """The scenario, with the ranks computed once."""
+        scores = dets.scores if dets.scores is not None else np.zeros(len(dets))
+        return cls(dets, glab, tags, errors, seq, n_visited, include, _dense_rank(-scores),
+                   np.unique(np.concatenate([dets.labels, glab]).astype(np.int64)))
+
+    def _sorted(self, cls_l: list[np.ndarray], rank_l: list[np.ndarray], tp_l: list[np.ndarray],
+                od_l: list[np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
+        """The classes and true-positive flags of the points, sorted as :func:`tide_ap` sorts them (the order
+        keys ``od_l`` are distinct and below ``2 * (n_visited + 1)``)."""
+        c, r, o = (np.concatenate(x).astype(np.int64) for x in (cls_l, rank_l, od_l))
+        tp = np.concatenate(tp_l)
+        ns, no = int(self.score_rank.max(initial=0)) + 1, 2 * (self.n_visited + 1)
+        if len(self.classes) * ns * no >= 2**62:  # too many distinct values for one key
+            srt = np.lexsort((o, r, c))
+        else:
+            srt = np.argsort((np.searchsorted(self.classes, c) * ns + r) * no + o, kind="stable")
+        return c[srt], tp[srt]
 
     def ap(self, fix: np.ndarray | None, num_gt: dict[int, int], *, fp_zero: bool = False,
            errors_first: bool = True) -> tuple[float, dict[int, float]]:
@@ -630,24 +664,23 @@ class _Scenario:
         Insertion order decides ties of score: the plain AP pushes in visiting order; tidecv's ``fix_errors``
         pushes every error first (in visiting order), then the true positives (order key ``seq + big``)."""
         t, d = self.tags, self.dets
-        scores = d.scores if d.scores is not None else np.zeros(len(d))
         tp, fp = t.pred_status == 0, t.pred_status == 1
         keep_fp = fp if fix is None else fp & ~fix
         big = self.n_visited + 1
         cls_l = [d.labels[tp], d.labels[keep_fp]]
-        sc_l = [np.ones(int(tp.sum())) if fp_zero else scores[tp],
-                np.zeros(int(keep_fp.sum())) if fp_zero else scores[keep_fp]]
+        rank_l = [np.zeros(int(tp.sum()), np.int64) if fp_zero else self.score_rank[tp],
+                  np.ones(int(keep_fp.sum()), np.int64) if fp_zero else self.score_rank[keep_fp]]
         tp_l = [np.ones(int(tp.sum()), bool), np.zeros(int(keep_fp.sum()), bool)]
         od_l = [self.seq[tp] + (big if errors_first else 0), self.seq[keep_fp]]
         if fix is not None:
             fixed_tp = fix & self.errors.best
             tgt = t.pred_match[fixed_tp]
             cls_l.append(np.where(t.pred_error[fixed_tp] == _CLS, self.glab[tgt], d.labels[fixed_tp]))
-            sc_l.append(scores[fixed_tp])
+            rank_l.append(self.score_rank[fixed_tp])
             tp_l.append(np.ones(int(fixed_tp.sum()), bool))
             od_l.append(self.seq[fixed_tp])
-        return tide_ap(np.concatenate(cls_l), np.concatenate(sc_l), np.concatenate(tp_l), np.concatenate(od_l),
-                       num_gt, include=self.include)
+        c_s, tp_s = self._sorted(cls_l, rank_l, tp_l, od_l)
+        return _sorted_ap(c_s, tp_s, num_gt, self.include)
 
 
 def _decompose(sc: _Scenario, num_gt: dict[int, int], tags: ObjectTags, errors: _Errors, *,
