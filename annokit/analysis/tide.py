@@ -45,6 +45,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
+from functools import cached_property
 from typing import Any, Literal
 
 import numpy as np
@@ -643,18 +644,66 @@ class _Scenario:
         return cls(dets, glab, tags, errors, seq, n_visited, include, _dense_rank(-scores),
                    np.unique(np.concatenate([dets.labels, glab]).astype(np.int64)))
 
+    def _keys(self, c: np.ndarray, r: np.ndarray, o: np.ndarray) -> np.ndarray | None:
+        """One int64 sort key per point from its class, score rank and order key (None: too many distinct values
+        for one key)."""
+        ns, no = int(self.score_rank.max(initial=0)) + 1, 2 * (self.n_visited + 1)
+        if len(self.classes) * ns * no >= 2**62:
+            return None
+        key: np.ndarray = (np.searchsorted(self.classes, c) * ns + r) * no + o
+        return key
+
     def _sorted(self, cls_l: list[np.ndarray], rank_l: list[np.ndarray], tp_l: list[np.ndarray],
                 od_l: list[np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
         """The classes and true-positive flags of the points, sorted as :func:`tide_ap` sorts them (the order
         keys ``od_l`` are distinct and below ``2 * (n_visited + 1)``)."""
         c, r, o = (np.concatenate(x).astype(np.int64) for x in (cls_l, rank_l, od_l))
         tp = np.concatenate(tp_l)
-        ns, no = int(self.score_rank.max(initial=0)) + 1, 2 * (self.n_visited + 1)
-        if len(self.classes) * ns * no >= 2**62:  # too many distinct values for one key
-            srt = np.lexsort((o, r, c))
-        else:
-            srt = np.argsort((np.searchsorted(self.classes, c) * ns + r) * no + o, kind="stable")
+        key = self._keys(c, r, o)
+        srt = np.lexsort((o, r, c)) if key is None else np.argsort(key, kind="stable")
         return c[srt], tp[srt]
+
+    @cached_property
+    def _fix_order(self) -> tuple[np.ndarray, np.ndarray] | None:
+        """The predictions that a scenario with errors fixed can hold under their own class (true positives,
+        false positives, fixed errors), sorted as :meth:`ap` sorts them, and their sort keys; computed once and
+        filtered per scenario (None: no single key)."""
+        t = self.tags
+        tp = t.pred_status == 0
+        rows = np.flatnonzero(tp | (t.pred_status == 1) | self.errors.best)
+        c = self.dets.labels[rows].astype(np.int64)
+        key = self._keys(c, self.score_rank[rows], self.seq[rows] + np.where(tp[rows], self.n_visited + 1, 0))
+        if key is None:
+            return None
+        srt = np.argsort(key, kind="stable")
+        return rows[srt], key[srt]
+
+    def _fixed_sorted(self, fix: np.ndarray) -> tuple[np.ndarray, np.ndarray] | None:
+        """:meth:`ap`'s sorted classes and true-positive flags with the errors ``fix`` fixed, from
+        :attr:`_fix_order`: the points that keep their class are filtered in order, those whose class a fixed
+        ``Cls`` error changes are merged in (None: no single key)."""
+        if self._fix_order is None:
+            return None
+        rows, key = self._fix_order
+        t, d = self.tags, self.dets
+        fixed_tp = fix & self.errors.best
+        new_cls = d.labels.astype(np.int64)
+        new_cls[fixed_tp] = np.where(t.pred_error[fixed_tp] == _CLS, self.glab[t.pred_match[fixed_tp]],
+                                     d.labels[fixed_tp])
+        moved = fixed_tp & (new_cls != d.labels)
+        tp_flag = (t.pred_status == 0) | fixed_tp
+        keep = ((t.pred_status == 1) & ~fix) | tp_flag & ~moved
+        sel = rows[keep[rows]]
+        c_s, tp_s, k_s = d.labels[sel].astype(np.int64), tp_flag[sel], key[keep[rows]]
+        extra = np.flatnonzero(moved)
+        if len(extra):
+            ek = self._keys(new_cls[extra], self.score_rank[extra], self.seq[extra])
+            if ek is None:
+                return None
+            o = np.argsort(ek, kind="stable")
+            at = np.searchsorted(k_s, ek[o], side="right")
+            c_s, tp_s = np.insert(c_s, at, new_cls[extra][o]), np.insert(tp_s, at, True)
+        return c_s, tp_s
 
     def ap(self, fix: np.ndarray | None, num_gt: dict[int, int], *, fp_zero: bool = False,
            errors_first: bool = True) -> tuple[float, dict[int, float]]:
@@ -663,6 +712,10 @@ class _Scenario:
 
         Insertion order decides ties of score: the plain AP pushes in visiting order; tidecv's ``fix_errors``
         pushes every error first (in visiting order), then the true positives (order key ``seq + big``)."""
+        if errors_first and not fp_zero:  # the common case: from the order sorted once
+            fast = self._fixed_sorted(np.zeros(len(self.dets), dtype=bool) if fix is None else fix)
+            if fast is not None:
+                return _sorted_ap(*fast, num_gt, self.include)
         t, d = self.tags, self.dets
         tp, fp = t.pred_status == 0, t.pred_status == 1
         keep_fp = fp if fix is None else fp & ~fix
