@@ -119,7 +119,8 @@ def test_scenarios_from_the_order_sorted_once_equal_sorting_each(monkeypatch: py
         coco, dets = make_case(rng, n_img=10, n_gt=7, n_det=12, crowd_p=0.2, grid=seed % 3 != 0)
         gt = dataset_from_coco_dict(coco)
         cases.append((gt, read_results(dets, gt)))
-    opts: tuple[dict[str, Any], ...] = ({}, {"exclude_classes_without_gt": True, "count_ignored_predictions": False}, {"pos_thresh": 0.3})
+    opts: tuple[dict[str, Any], ...] = (
+        {}, {"exclude_classes_without_gt": True, "count_ignored_predictions": False}, {"pos_thresh": 0.3})
     fast = [tide(gt, dt, **o).to_dict() for gt, dt in cases for o in opts]
     assert any(d["counts"]["Cls"] for d in fast)
     monkeypatch.setattr(_Scenario, "_fixed_sorted", lambda self, fix: None)
