@@ -504,10 +504,11 @@ def _error_types(m: _ImageMatch, bad: np.ndarray, G: np.ndarray, pos_thresh: flo
 
 
 # ------------------------------------------------------------------------------------------ matching, vectorised
-def _first_best(key: np.ndarray, iou: np.ndarray, g_row: np.ndarray, sel: np.ndarray) -> np.ndarray:
-    """Of the pairs ``sel`` (indices), the one of highest IoU per ``key`` (ties: the lowest ground-truth row, as
-    ``argmax`` over the image's ground truth in input order)."""
-    o = sel[np.lexsort((g_row[sel], -iou[sel], key[sel]))]
+def _first_best(key: np.ndarray, sorted_pairs: np.ndarray, sel: np.ndarray) -> np.ndarray:
+    """Of the pairs ``sel`` (a (P,) mask), the one of highest IoU per ``key`` (ties: the lowest ground-truth row,
+    as ``argmax`` over the image's ground truth in input order); ``sorted_pairs`` holds (at least) the pairs of
+    ``sel``, sorted by key, IoU descending, ground-truth row, so that filtering it keeps that order."""
+    o = sorted_pairs[sel[sorted_pairs]]
     first: np.ndarray = o[np.r_[True, key[o][1:] != key[o][:-1]]] if len(o) else o
     return first
 
@@ -562,8 +563,10 @@ def _error_types_pairs(tags: ObjectTags, order: _Order, pr: np.ndarray, g_row: n
     ground truth; written into ``tags`` (arrays :func:`_match_pairs` made)."""
     n = len(tags.pred_status)
     best = {}
+    cand = np.flatnonzero(nc)
+    sorted_pairs = cand[np.lexsort((g_row[cand], -iou[cand], pr[cand]))]  # one sort for the three choices
     for name, sel in (("same", nc & same), ("other", nc & ~same), ("used", nc & same & used[g_row])):
-        b = _first_best(pr, iou, g_row, np.flatnonzero(sel))
+        b = _first_best(pr, sorted_pairs, sel)
         v, t = np.zeros(n), np.full(n, -1, dtype=np.int64)
         v[pr[b]], t[pr[b]] = iou[b], g_row[b]
         best[name] = (v, t)
