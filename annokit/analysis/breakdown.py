@@ -31,7 +31,7 @@ from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
 
-from annokit.core.boxes import box_iou_matched
+from annokit.core.boxes import box_area
 from annokit.core.dataset import Dataset
 from annokit.core.instances import Instances
 from annokit.errors import ValidationError
@@ -169,7 +169,23 @@ def _pair_iou(gt: Dataset, dets: Instances, pd: np.ndarray, pg: np.ndarray,
             b = segmentation_to_rle(g.segmentations[j], h, w)
             iou[n] = mask_iou([a], [b])[0, 0]
         return iou
-    return box_iou_matched(dets.boxes[pd], g.boxes[pg])
+    return _box_pair_iou(dets.boxes, g.boxes, pd, pg)
+
+
+def _box_pair_iou(a: np.ndarray, b: np.ndarray, pa: np.ndarray, pb: np.ndarray) -> np.ndarray:
+    """:func:`annokit.core.boxes.box_iou_matched` of ``a[pa]`` and ``b[pb]`` (the same arithmetic), with the
+    areas of the pairs whose boxes do not intersect (most) never computed."""
+    iw = np.minimum(a[:, 2][pa], b[:, 2][pb]) - np.maximum(a[:, 0][pa], b[:, 0][pb])
+    hit = np.flatnonzero(iw > 0)
+    ih = np.minimum(a[:, 3][pa[hit]], b[:, 3][pb[hit]]) - np.maximum(a[:, 1][pa[hit]], b[:, 1][pb[hit]])
+    keep = ih > 0
+    hit, iw_h, ih_h = hit[keep], iw[hit[keep]], ih[keep]
+    inter = iw_h * ih_h
+    union = box_area(a[pa[hit]]) + box_area(b[pb[hit]]) - inter
+    iou = np.zeros(len(pa))
+    with np.errstate(divide="ignore", invalid="ignore"):
+        iou[hit] = np.where(inter > 0, inter / union, 0.0)
+    return iou
 
 
 Evaluator = Callable[[Dataset, Instances, "COCOParams"], "COCOResult"]

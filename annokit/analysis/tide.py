@@ -45,6 +45,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
+from functools import cached_property
 from typing import Any, Literal
 
 import numpy as np
@@ -277,8 +278,15 @@ def tide_ap(
     if not len(classes) == len(scores) == len(is_tp) == len(np.asarray(order).reshape(-1)):
         raise ValidationError("tide_ap: classes, scores, is_tp and order must have one length")
     srt = _class_score_order(classes, scores, np.asarray(order).reshape(-1))
-    c_s, tp_s = classes[srt], is_tp[srt]
-    uniq, start = np.unique(c_s, return_index=True)
+    return _sorted_ap(classes[srt], is_tp[srt], num_gt, include)
+
+
+def _sorted_ap(c_s: np.ndarray, tp_s: np.ndarray, num_gt: dict[int, int],
+               include: set[int] | None) -> tuple[float, dict[int, float]]:
+    """:func:`tide_ap` of data points already sorted by class, then score descending, then insertion order
+    (``c_s`` their classes, ``tp_s`` their true-positive flags)."""
+    start = np.flatnonzero(np.r_[True, c_s[1:] != c_s[:-1]]) if len(c_s) else np.zeros(0, dtype=np.int64)
+    uniq = c_s[start]
     bounds = dict(zip(uniq.tolist(), zip(start.tolist(), np.r_[start[1:], len(c_s)].tolist())))
     x_range = np.arange(101) / 100
     per: dict[int, float] = {}
@@ -363,7 +371,7 @@ def tide(
                        pred_match=np.where(ignored, -1, tags.pred_match))
     errors = _errors(tags, dets, order, count_ignored_predictions)
     num_gt = _label_counts(gt.annotations.labels[~gt.annotations.iscrowd])
-    scenario = _Scenario(dets, gt.annotations.labels, tags, errors, order.seq, len(order.p_rows),
+    scenario = _Scenario.make(dets, gt.annotations.labels, tags, errors, order.seq, len(order.p_rows),
                          set(num_gt) if exclude_classes_without_gt else None)
     return _decompose(scenario, num_gt, tags, errors, iou_type=iou_type, pos_thresh=pos_thresh,
                       bg_thresh=bg_thresh, options={"max_dets": max_dets,
@@ -496,10 +504,11 @@ def _error_types(m: _ImageMatch, bad: np.ndarray, G: np.ndarray, pos_thresh: flo
 
 
 # ------------------------------------------------------------------------------------------ matching, vectorised
-def _first_best(key: np.ndarray, iou: np.ndarray, g_row: np.ndarray, sel: np.ndarray) -> np.ndarray:
-    """Of the pairs ``sel`` (indices), the one of highest IoU per ``key`` (ties: the lowest ground-truth row, as
-    ``argmax`` over the image's ground truth in input order)."""
-    o = sel[np.lexsort((g_row[sel], -iou[sel], key[sel]))]
+def _first_best(key: np.ndarray, sorted_pairs: np.ndarray, sel: np.ndarray) -> np.ndarray:
+    """Of the pairs ``sel`` (a (P,) mask), the one of highest IoU per ``key`` (ties: the lowest ground-truth row,
+    as ``argmax`` over the image's ground truth in input order); ``sorted_pairs`` holds (at least) the pairs of
+    ``sel``, sorted by key, IoU descending, ground-truth row, so that filtering it keeps that order."""
+    o = sorted_pairs[sel[sorted_pairs]]
     first: np.ndarray = o[np.r_[True, key[o][1:] != key[o][:-1]]] if len(o) else o
     return first
 
@@ -554,8 +563,10 @@ def _error_types_pairs(tags: ObjectTags, order: _Order, pr: np.ndarray, g_row: n
     ground truth; written into ``tags`` (arrays :func:`_match_pairs` made)."""
     n = len(tags.pred_status)
     best = {}
+    cand = np.flatnonzero(nc)
+    sorted_pairs = cand[np.lexsort((g_row[cand], -iou[cand], pr[cand]))]  # one sort for the three choices
     for name, sel in (("same", nc & same), ("other", nc & ~same), ("used", nc & same & used[g_row])):
-        b = _first_best(pr, iou, g_row, np.flatnonzero(sel))
+        b = _first_best(pr, sorted_pairs, sel)
         v, t = np.zeros(n), np.full(n, -1, dtype=np.int64)
         v[pr[b]], t[pr[b]] = iou[b], g_row[b]
         best[name] = (v, t)
@@ -612,7 +623,11 @@ def _errors(tags: ObjectTags, dets: Instances, order: _Order, count_ignored: boo
 @dataclass(frozen=True)
 class _Scenario:
     """What the AP of a scenario (some errors fixed) is computed from: the predictions, the ground-truth labels,
-    the matching and its errors, tidecv's insertion order ``seq`` and the classes in the mean (None: all)."""
+    the matching and its errors, tidecv's insertion order ``seq`` and the classes in the mean (None: all).
+
+    ``score_rank`` (N,) is the dense rank of ``-scores`` over all predictions and ``classes`` the sorted distinct
+    labels of both sides: ranked once, so that each scenario sorts its points with one key (by class, score
+    descending, insertion order) instead of ranking them again."""
 
     dets: Instances
     glab: np.ndarray
@@ -621,6 +636,77 @@ class _Scenario:
     seq: np.ndarray
     n_visited: int
     include: set[int] | None
+    score_rank: np.ndarray
+    classes: np.ndarray
+
+    @classmethod
+    def make(cls, dets: Instances, glab: np.ndarray, tags: ObjectTags, errors: _Errors, seq: np.ndarray,
+             n_visited: int, include: set[int] | None) -> _Scenario:
+        """The scenario, with the ranks computed once."""
+        scores = dets.scores if dets.scores is not None else np.zeros(len(dets))
+        return cls(dets, glab, tags, errors, seq, n_visited, include, _dense_rank(-scores),
+                   np.unique(np.concatenate([dets.labels, glab]).astype(np.int64)))
+
+    def _keys(self, c: np.ndarray, r: np.ndarray, o: np.ndarray) -> np.ndarray | None:
+        """One int64 sort key per point from its class, score rank and order key (None: too many distinct values
+        for one key)."""
+        ns, no = int(self.score_rank.max(initial=0)) + 1, 2 * (self.n_visited + 1)
+        if len(self.classes) * ns * no >= 2**62:
+            return None
+        key: np.ndarray = (np.searchsorted(self.classes, c) * ns + r) * no + o
+        return key
+
+    def _sorted(self, cls_l: list[np.ndarray], rank_l: list[np.ndarray], tp_l: list[np.ndarray],
+                od_l: list[np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
+        """The classes and true-positive flags of the points, sorted as :func:`tide_ap` sorts them (the order
+        keys ``od_l`` are distinct and below ``2 * (n_visited + 1)``)."""
+        c, r, o = (np.concatenate(x).astype(np.int64) for x in (cls_l, rank_l, od_l))
+        tp = np.concatenate(tp_l)
+        key = self._keys(c, r, o)
+        srt = np.lexsort((o, r, c)) if key is None else np.argsort(key, kind="stable")
+        return c[srt], tp[srt]
+
+    @cached_property
+    def _fix_order(self) -> tuple[np.ndarray, np.ndarray] | None:
+        """The predictions that a scenario with errors fixed can hold under their own class (true positives,
+        false positives, fixed errors), sorted as :meth:`ap` sorts them, and their sort keys; computed once and
+        filtered per scenario (None: no single key)."""
+        t = self.tags
+        tp = t.pred_status == 0
+        rows = np.flatnonzero(tp | (t.pred_status == 1) | self.errors.best)
+        c = self.dets.labels[rows].astype(np.int64)
+        key = self._keys(c, self.score_rank[rows], self.seq[rows] + np.where(tp[rows], self.n_visited + 1, 0))
+        if key is None:
+            return None
+        srt = np.argsort(key, kind="stable")
+        return rows[srt], key[srt]
+
+    def _fixed_sorted(self, fix: np.ndarray) -> tuple[np.ndarray, np.ndarray] | None:
+        """:meth:`ap`'s sorted classes and true-positive flags with the errors ``fix`` fixed, from
+        :attr:`_fix_order`: the points that keep their class are filtered in order, those whose class a fixed
+        ``Cls`` error changes are merged in (None: no single key)."""
+        if self._fix_order is None:
+            return None
+        rows, key = self._fix_order
+        t, d = self.tags, self.dets
+        fixed_tp = fix & self.errors.best
+        new_cls = d.labels.astype(np.int64)
+        new_cls[fixed_tp] = np.where(t.pred_error[fixed_tp] == _CLS, self.glab[t.pred_match[fixed_tp]],
+                                     d.labels[fixed_tp])
+        moved = fixed_tp & (new_cls != d.labels)
+        tp_flag = (t.pred_status == 0) | fixed_tp
+        keep = ((t.pred_status == 1) & ~fix) | tp_flag & ~moved
+        sel = rows[keep[rows]]
+        c_s, tp_s, k_s = d.labels[sel].astype(np.int64), tp_flag[sel], key[keep[rows]]
+        extra = np.flatnonzero(moved)
+        if len(extra):
+            ek = self._keys(new_cls[extra], self.score_rank[extra], self.seq[extra])
+            if ek is None:
+                return None
+            o = np.argsort(ek, kind="stable")
+            at = np.searchsorted(k_s, ek[o], side="right")
+            c_s, tp_s = np.insert(c_s, at, new_cls[extra][o]), np.insert(tp_s, at, True)
+        return c_s, tp_s
 
     def ap(self, fix: np.ndarray | None, num_gt: dict[int, int], *, fp_zero: bool = False,
            errors_first: bool = True) -> tuple[float, dict[int, float]]:
@@ -629,25 +715,28 @@ class _Scenario:
 
         Insertion order decides ties of score: the plain AP pushes in visiting order; tidecv's ``fix_errors``
         pushes every error first (in visiting order), then the true positives (order key ``seq + big``)."""
+        if errors_first and not fp_zero:  # the common case: from the order sorted once
+            fast = self._fixed_sorted(np.zeros(len(self.dets), dtype=bool) if fix is None else fix)
+            if fast is not None:
+                return _sorted_ap(*fast, num_gt, self.include)
         t, d = self.tags, self.dets
-        scores = d.scores if d.scores is not None else np.zeros(len(d))
         tp, fp = t.pred_status == 0, t.pred_status == 1
         keep_fp = fp if fix is None else fp & ~fix
         big = self.n_visited + 1
         cls_l = [d.labels[tp], d.labels[keep_fp]]
-        sc_l = [np.ones(int(tp.sum())) if fp_zero else scores[tp],
-                np.zeros(int(keep_fp.sum())) if fp_zero else scores[keep_fp]]
+        rank_l = [np.zeros(int(tp.sum()), np.int64) if fp_zero else self.score_rank[tp],
+                  np.ones(int(keep_fp.sum()), np.int64) if fp_zero else self.score_rank[keep_fp]]
         tp_l = [np.ones(int(tp.sum()), bool), np.zeros(int(keep_fp.sum()), bool)]
         od_l = [self.seq[tp] + (big if errors_first else 0), self.seq[keep_fp]]
         if fix is not None:
             fixed_tp = fix & self.errors.best
             tgt = t.pred_match[fixed_tp]
             cls_l.append(np.where(t.pred_error[fixed_tp] == _CLS, self.glab[tgt], d.labels[fixed_tp]))
-            sc_l.append(scores[fixed_tp])
+            rank_l.append(self.score_rank[fixed_tp])
             tp_l.append(np.ones(int(fixed_tp.sum()), bool))
             od_l.append(self.seq[fixed_tp])
-        return tide_ap(np.concatenate(cls_l), np.concatenate(sc_l), np.concatenate(tp_l), np.concatenate(od_l),
-                       num_gt, include=self.include)
+        c_s, tp_s = self._sorted(cls_l, rank_l, tp_l, od_l)
+        return _sorted_ap(c_s, tp_s, num_gt, self.include)
 
 
 def _decompose(sc: _Scenario, num_gt: dict[int, int], tags: ObjectTags, errors: _Errors, *,

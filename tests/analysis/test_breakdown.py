@@ -70,3 +70,18 @@ def test_unknown_key_area_or_class_is_a_validation_error() -> None:
                          (lambda: bd.ap("Loc", cat_id=42), "no category id 42")):
         with pytest.raises(ValidationError, match=needle):
             call()
+
+
+def test_pair_iou_equals_box_iou_matched() -> None:
+    """The pair IoU that skips non-intersecting pairs is bit for bit the IoU of the gathered boxes (touching,
+    nested, degenerate and disjoint boxes included)."""
+    from annokit.analysis.breakdown import _box_pair_iou
+    from annokit.core.boxes import box_iou_matched
+
+    rng = np.random.default_rng(0)
+    lt = rng.integers(0, 20, size=(200, 2)).astype(np.float64)
+    boxes = np.c_[lt, lt + rng.integers(0, 8, size=(200, 2))]  # zero-size boxes too
+    pa, pb = rng.integers(0, 200, 5000), rng.integers(0, 200, 5000)
+    want = box_iou_matched(boxes[pa], boxes[pb])
+    assert (want > 0).any() and (want == 0).any()
+    assert np.array_equal(_box_pair_iou(boxes, boxes, pa, pb), want)

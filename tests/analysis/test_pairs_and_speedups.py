@@ -3,7 +3,10 @@ breakdown APs equal PRBreakdown.ap."""
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -103,3 +106,23 @@ def test_vectorised_matching_with_masks() -> None:
     got = _match_pairs(gt, dt, order, "segm", 0.5, 0.1)
     for f in ("pred_status", "pred_match", "pred_iou", "pred_error", "gt_status", "gt_match", "gt_iou"):
         assert np.array_equal(getattr(got, f), getattr(want, f)), f
+
+
+def test_scenarios_from_the_order_sorted_once_equal_sorting_each(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The fixed-error scenarios filtered from one sorted order (Cls fixes merged in under their new class) give
+    exactly the numbers of sorting every scenario's points anew, on cases with ties of score and crowd regions."""
+    from annokit.analysis.tide import _Scenario
+
+    cases = []
+    for seed in range(20):
+        rng = np.random.default_rng(seed)
+        coco, dets = make_case(rng, n_img=10, n_gt=7, n_det=12, crowd_p=0.2, grid=seed % 3 != 0)
+        gt = dataset_from_coco_dict(coco)
+        cases.append((gt, read_results(dets, gt)))
+    opts: tuple[dict[str, Any], ...] = (
+        {}, {"exclude_classes_without_gt": True, "count_ignored_predictions": False}, {"pos_thresh": 0.3})
+    fast = [tide(gt, dt, **o).to_dict() for gt, dt in cases for o in opts]
+    assert any(d["counts"]["Cls"] for d in fast)
+    monkeypatch.setattr(_Scenario, "_fixed_sorted", lambda self, fix: None)
+    slow = [tide(gt, dt, **o).to_dict() for gt, dt in cases for o in opts]
+    assert fast == slow
