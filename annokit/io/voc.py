@@ -50,7 +50,7 @@ from annokit.core.labels import LabelSet
 from annokit.core.losses import LossRecorder
 from annokit.errors import AnnokitWarning, FormatError
 from annokit.io._images import copy_images
-from annokit.io._safe import IMAGE_EXTS, MAX_XML_BYTES, image_hw, image_sizes, parse_xml
+from annokit.io._safe import IMAGE_EXTS, MAX_XML_BYTES, image_hw, image_sizes, parse_xml, parse_xml_batch
 from annokit.io.validation import Problem, Problems, read_text
 
 __all__ = ["VOC_CLASSES", "ltrb_to_vocxyxy", "read_labelmap", "read_voc", "read_voc_keyed", "validate_voc",
@@ -67,6 +67,9 @@ _INT_RE = re.compile(r"^[+-]?\d+$")
 _FLOAT_RE = re.compile(r"^[+-]?(\d+\.?\d*([eE][+-]?\d+)?|\.\d+([eE][+-]?\d+)?)$")
 _EXACT = Context(prec=1200, Emax=999999, Emin=-999999)  # sums of doubles and small integers are exact here
 _TAG_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_.-]*$")
+# The reader's fast path (leaf fields typed through a cache, without a call per field); False gives the general
+# path, which tests/io/test_voc_fast.py compares it with.
+_FAST_PATH = True
 
 
 def voc_colormap(n: int = 256) -> np.ndarray:
@@ -197,6 +200,21 @@ def _typed(text: str | None) -> Any:
         except ValueError:  # pragma: no cover
             return t
     return t
+
+
+_TYPED_CACHE: dict[str | None, Any] = {}
+
+
+def _typed_cached(text: str | None) -> Any:
+    """:func:`_typed`, remembered for short texts (a VOC folder repeats ``0``, ``Unspecified``, ``500`` ... tens of
+    thousands of times); the values are immutable, so sharing them changes nothing."""
+    try:
+        return _TYPED_CACHE[text]
+    except KeyError:
+        v = _typed(text)
+        if (text is None or len(text) <= 40) and len(_TYPED_CACHE) < 1 << 16:
+            _TYPED_CACHE[text] = v
+        return v
 
 
 class _Multi(list[Any]):
@@ -367,12 +385,15 @@ class _ReadSetup:
     recorder: LossRecorder | None
     sets: dict[str, list[str]]
     read_image_sizes: bool
+    fast: bool = True  # see _FAST_PATH
 
 
-def _parse_file(f: str, rel: str, blob: bytes, setup: _ReadSetup) -> Element | None:
-    """The XML root of one annotation file (None, the error recorded, when a validator meets a broken file)."""
+def _parse_file(f: str, rel: str, blob: bytes, setup: _ReadSetup, el: Element | None = None) -> Element | None:
+    """The XML root of one annotation file (None, the error recorded, when a validator meets a broken file);
+    ``el``: that root already parsed (by :func:`parse_xml_batch`)."""
     with setup.problems.guard(f):
-        el = parse_xml(f, blob)
+        if el is None:
+            el = parse_xml(f, blob)
         rec = setup.recorder
         if rec is not None and (b'="' in blob or b"='" in blob) and any(e.attrib for e in el.iter()):
             rec.add("XML attributes ignored (VOC annotations have none)", rel)
@@ -395,8 +416,10 @@ def _file_name(el: Element, f: str, stem: str, problems: Problems) -> str | None
     return None
 
 
-def _header(el: Element) -> tuple[Any, Any, dict[str, Any], list[Element]]:
-    """``<size>``'s height and width (None when absent), the other image fields, and the ``<object>`` elements."""
+def _header(el: Element, fast: bool) -> tuple[Any, Any, dict[str, Any], list[Element]]:
+    """``<size>``'s height and width (None when absent), the other image fields, and the ``<object>`` elements
+    (``fast``: leaf values through :func:`_typed_cached`)."""
+    typed = _typed_cached if fast else _typed
     h = w = None
     extras: dict[str, Any] = {}
     objects = []
@@ -407,13 +430,13 @@ def _header(el: Element) -> tuple[Any, Any, dict[str, Any], list[Element]]:
         elif tag == "size":
             for sc in child:
                 if sc.tag == "width":
-                    w = _typed(sc.text)
+                    w = typed(sc.text)
                 elif sc.tag == "height":
-                    h = _typed(sc.text)
+                    h = typed(sc.text)
                 else:
-                    extras[sc.tag] = _typed(sc.text)
+                    extras[sc.tag] = typed(sc.text)
         elif tag != "filename":
-            extras[tag] = _elem_value(child)
+            extras[tag] = typed(child.text) if fast and not len(child) else _elem_value(child)
     return h, w, extras, objects
 
 
@@ -452,23 +475,31 @@ def _other_field(oex: dict[str, Any], c: Element) -> None:
         oex[tag] = _elem_value(c)
 
 
-def _add_objects(objects: list[Element], i: int, f: str, problems: Problems, out: _Parsed) -> None:
+def _add_objects(objects: list[Element], i: int, f: str, problems: Problems, out: _Parsed, fast: bool) -> None:
     """The rules of a file's ``<object>`` s (a ``<name>``, one ``<bndbox>`` with its four coordinates; a validator
     warns of a ``difficult`` other than 0 / 1); each usable one appended to ``out`` as image row ``i``'s.
+    ``fast``: a field without children seen once in its object (``difficult``, ``pose`` ...) is typed here
+    through :func:`_typed_cached` instead of by :func:`_other_field` (the same value).
 
     One loop for all the objects of a file, without a call per object: on 36,000 objects such calls cost a sixth
     of ``read_voc``."""
     obj_img, obj_local, obj_names, obj_extras = out.obj_img, out.obj_local, out.obj_names, out.obj_extras
     tl_texts, br_texts = out.tl_texts, out.br_texts
+    typed = _typed_cached
     for j, ob in enumerate(objects):
         name = bb = None
         oex: dict[str, Any] = {}
+        multi = False  # whether _other_field may have made a _Multi
         for c in ob:
             tag = c.tag
             if tag == "name":
                 name = (c.text or "").strip()
             elif tag != "bndbox":
-                _other_field(oex, c)
+                if fast and tag != "part" and tag not in oex and not len(c):
+                    oex[tag] = typed(c.text)
+                else:
+                    _other_field(oex, c)
+                    multi = True
             elif bb is None:
                 bb = c
             else:
@@ -490,7 +521,7 @@ def _add_objects(objects: list[Element], i: int, f: str, problems: Problems, out
                 continue
         if "difficult" in oex and oex["difficult"] not in (0, 1):
             problems.warning(f, f"object[{j}].difficult", f"expected 0 or 1, got {oex['difficult']!r}")
-        if oex and any(isinstance(v, _Multi) for v in oex.values()):
+        if multi and any(isinstance(v, _Multi) for v in oex.values()):
             oex = {k: list(v) if isinstance(v, _Multi) else v for k, v in oex.items()}
         obj_img.append(i)
         obj_local.append(j)
@@ -520,10 +551,12 @@ def _parse_files(files: list[str], rels: list[str], setup: _ReadSetup) -> _Parse
     """Every annotation file, parsed into columns (files are read a few at a time, in threads)."""
     out = _Parsed()
     blobs = read_files(files, max_bytes=MAX_XML_BYTES)  # strings: 5,000 Path objects cost more than parsing
+    pre = parse_xml_batch(blobs) if setup.fast else [None] * len(blobs)
     for i, f in enumerate(files):
         rel, blob = rels[i], blobs[i]
         blobs[i] = b""
-        el = _parse_file(f, rel, blob, setup)
+        el = _parse_file(f, rel, blob, setup, pre[i])
+        pre[i] = None
         if el is not None:
             _add_image(el, f, rel, setup, out)
     return out
@@ -535,12 +568,12 @@ def _add_image(el: Element, f: str, rel: str, setup: _ReadSetup, out: _Parsed) -
     fn = _file_name(el, f, stem, setup.problems)
     if fn is None:
         return
-    h, w, extras, objects = _header(el)
+    h, w, extras, objects = _header(el, setup.fast)
     hw = _image_size(h, w, fn, f, rel, setup)
     st = setup.sets.get(stem.rsplit("/", 1)[-1])
     if st:
         extras["imagesets"] = st
-    _add_objects(objects, len(out.keys), f, setup.problems, out)
+    _add_objects(objects, len(out.keys), f, setup.problems, out, setup.fast)
     out.img_files.append(f)
     out.keys.append(rel)
     out.file_names.append(fn)
@@ -633,7 +666,7 @@ def _check_voc(root: PathLike, *, zero_based: bool, problems: Problems, recorder
     files = [os.path.join(base, r) for r in rels]  # strings: 5,000 Path objects cost more than parsing
     if not files:
         problems.error(root, None, "no Annotations/*.xml found")
-    setup = _ReadSetup(root, problems, recorder, _imagesets(root), read_image_sizes)
+    setup = _ReadSetup(root, problems, recorder, _imagesets(root), read_image_sizes, _FAST_PATH)
     parsed = _parse_files(files, rels, setup)
     shift = 0 if zero_based else 1
     xyxy, ok = _boxes(parsed, shift, problems)
@@ -704,10 +737,10 @@ def _images_without_xml(root: Path, parsed: _Parsed, recorder: LossRecorder | No
             tok = line.split()
             if tok and not tok[0].startswith("#"):
                 sets.setdefault(tok[0], [])
-    main = _imagesets(root)
     extra = sorted((set(files) | set(sets)) - have)
     if not extra:
         return
+    main = _imagesets(root)
     on_disk = [e for e in extra if e in files]
     hws = dict(zip(on_disk, image_sizes([str(jpeg / files[e]) for e in on_disk])))
     for e in extra:
