@@ -104,3 +104,79 @@ def test_results_have_the_models_columns_and_warnings(tmp_path: Path) -> None:
         a, b = getattr(got, name), getattr(want, name)
         assert np.array_equal(a, b) and a.dtype == b.dtype, name
     assert got.segmentations == want.segmentations and len(got) == len(want)
+
+
+def _pair_outcome(gt: Path, pred: Path) -> tuple[str, Any]:
+    """read_coco_pair's outcome, and the two readers' one after the other (the ground truth's error first)."""
+    from annokit.io.coco import read_coco_pair
+
+    got = _outcome(read_coco_pair, gt, pred)
+    kind, cols = _outcome(read_instance_columns, gt)
+    want = (kind, cols) if kind != "ok" else _outcome(read_result_objects, pred, cols)
+    assert got[0] == want[0]
+    if got[0] != "ok":
+        assert got[1] == want[1]
+    return got
+
+
+@pytest.mark.parametrize("case", COCO[:12], ids=[c.name for c in COCO[:12]])
+def test_pair_reports_a_bad_ground_truth_before_bad_results(tmp_path: Path, case: Case) -> None:
+    gt_path = case.build(tmp_path)
+    pred = tmp_path / "broken.json"
+    pred.write_text('[{"image_id": 1, "category_id": 1, "bbox": [1, 2, 3, 4], "score": 0.5}, {')
+    kind, msg = _pair_outcome(gt_path, pred)
+    assert kind == "FormatError" and str(gt_path) in msg
+
+
+@pytest.mark.parametrize("case", RESULTS, ids=[c.name for c in RESULTS])
+def test_pair_reports_bad_results_as_read_result_objects(tmp_path: Path, case: Case) -> None:
+    gt_path = tmp_path / "gt.json"
+    gt_path.write_text(json.dumps(_coco_dict()))
+    kind, _ = _pair_outcome(gt_path, case.build(tmp_path))
+    assert kind == "FormatError"
+
+
+def test_pair_reads_what_the_two_readers_read(tmp_path: Path) -> None:
+    """Blocks parsed while the ground truth is still being read are kept and checked against it once it is."""
+    from annokit.core import coco_results
+    from annokit.io.coco import read_coco_pair
+
+    gt_path = ROOT / "sample_data" / "scenes" / "gt.json"
+    pred = ROOT / "sample_data" / "scenes" / "pred.json"
+    gt, got = read_coco_pair(gt_path, pred)
+    want = read_result_objects(pred, read_instance_columns(gt_path))
+    assert got is not None
+    for name in ("ids", "image_ids", "labels", "scores", "boxes", "source_wh", "area", "iscrowd"):
+        assert np.array_equal(getattr(got, name), getattr(want, name)), name
+    _same_columns(gt, read_instances(gt_path))
+
+    class Slow:  # a target that is ready only after the file's last block
+        calls = 0
+
+        def done(self) -> bool:
+            Slow.calls += 1
+            return False
+
+        def result(self) -> coco_results.ResultsTarget:
+            from annokit.io.coco import _results_target
+
+            return _results_target(gt)
+
+    cols = coco_results.read_result_columns(pred, Slow(), block_bytes=4096)
+    assert Slow.calls > 3 and np.array_equal(cols.scores, want.scores)
+
+
+def test_pair_with_keypoint_ground_truth_leaves_the_detections_to_the_models(tmp_path: Path) -> None:
+    from annokit.io.coco import read_coco_pair
+
+    gt = _coco_dict()
+    for a in gt["annotations"]:
+        a["keypoints"] = [1, 1, 2]
+        a["num_keypoints"] = 1
+    gt_path = tmp_path / "gt.json"
+    gt_path.write_text(json.dumps(gt))
+    pred = tmp_path / "pred.json"
+    pred.write_text(json.dumps([{"image_id": gt["images"][0]["id"], "category_id": gt["categories"][0]["id"],
+                                 "keypoints": [1, 1, 1], "score": 0.5}]))
+    cols, dets = read_coco_pair(gt_path, pred)
+    assert cols.has_keypoints and dets is None
