@@ -259,11 +259,12 @@ def evaluate_coco_files(gt_path: PathLike, pred_path: PathLike, *, params: COCOP
     prm = params if params is not None else COCOParams()
     if prm.iou_type in ("keypoints", "rotated"):
         return evaluate(gt_path, pred_path, params=prm, fixed=fixed, progress=progress)
-    from annokit.io.coco import read_coco_pair
+    from annokit.io.coco import read_instance_columns, read_result_objects
     from annokit.metrics.coco import evaluate as coco_evaluate
 
     with no_gc():  # as evaluate: millions of small containers while parsing
-        gt, dt = read_coco_pair(gt_path, pred_path, fixed=fixed)  # the two files at once
+        gt = read_instance_columns(gt_path)
+        dt = None if gt.has_keypoints else read_result_objects(pred_path, gt, fixed=fixed)
     if dt is None:  # keypoints have rules of their own, which the models' reader checks
         return evaluate(gt.dataset(), pred_path, params=prm, fixed=fixed, progress=progress)
     # the columns have every attribute of a Dataset / Instances that box and mask evaluation reads

@@ -21,7 +21,7 @@ import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import orjson
@@ -34,7 +34,7 @@ if TYPE_CHECKING:
     from annokit.core.dataset import Dataset
     from annokit.core.instances import Instances
 
-__all__ = ["PendingTarget", "ResultColumns", "ResultsTarget", "check_rle", "read_result_columns", "result_columns"]
+__all__ = ["ResultColumns", "ResultsTarget", "check_rle", "read_result_columns", "result_columns"]
 
 _MISSING = object()
 _WANT = {("image_id",): "number_or_string", ("category_id",): "number", ("score",): "number", ("bbox",): "numbers",
@@ -125,54 +125,22 @@ class _Part:
     segs: list[Any] | None
 
 
-class PendingTarget(Protocol):
-    """A :class:`ResultsTarget` still being made (the ground truth read on another thread)."""
-
-    def done(self) -> bool:
-        """Whether :meth:`result` would return at once."""
-
-    def result(self) -> ResultsTarget:
-        """The target (waiting for it), or the error that making it raised."""
-
-
-def read_result_columns(path: Path, target: ResultsTarget | PendingTarget, *, fixed: bool = False,
+def read_result_columns(path: Path, target: ResultsTarget, *, fixed: bool = False,
                         block_bytes: int = 4 << 20) -> ResultColumns:
     """The detections of the COCO results file ``path``, read in blocks of whole records.
-
-    ``target`` may still be pending: blocks are then parsed and kept until it is ready. Any error of making it
-    comes first (as if it had been made before the file was read), then the file's own.
 
     Raises :class:`~annokit.errors.FormatError` naming the file and the place of the first problem.
     """
     parts: list[_Part] = []
     box_mode: bool | None = None
-    ready = target if isinstance(target, ResultsTarget) else None
-    held: list[Block] = []
     try:
         with no_gc():  # mask results build a dict per detection: collections would find no cycles there
             for blk in read_blocks(path, block_bytes=block_bytes):
-                held.append(blk)
-                if ready is None and not isinstance(target, ResultsTarget) and target.done():
-                    ready = target.result()
-                while ready is not None and held:
-                    part, box_mode = _block_part(held.pop(0), ready, box_mode, path)
-                    parts.append(part)
-            ready = ready if ready is not None else _wait(target)
-            for blk in held:
-                part, box_mode = _block_part(blk, ready, box_mode, path)
+                part, box_mode = _block_part(blk, target, box_mode, path)
                 parts.append(part)
     except NotAList:
-        _wait(target)
         _not_a_list(path)
-    except BaseException:
-        if ready is None:
-            _wait(target)  # the target's error first
-        raise
-    return _finish(parts, _wait(target) if ready is None else ready, path, fixed)
-
-
-def _wait(target: ResultsTarget | PendingTarget) -> ResultsTarget:
-    return target if isinstance(target, ResultsTarget) else target.result()
+    return _finish(parts, target, path, fixed)
 
 
 def result_columns(items: Sequence[Any], target: ResultsTarget, *, where: str | Path = "<results>",

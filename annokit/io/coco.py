@@ -33,8 +33,6 @@ from annokit.io.coco_keypoints import NO_KEYPOINTS, keypoints_from_records, keyp
 from annokit.io.validation import FieldError, Problem, Problems
 
 if TYPE_CHECKING:
-    from annokit._internal.background import Background
-    from annokit.core.coco_results import PendingTarget, ResultsTarget
     from annokit.core.dataset import Dataset
     from annokit.core.instances import Instances
     from annokit.core.labels import LabelSet
@@ -51,9 +49,8 @@ if TYPE_CHECKING:
 __all__ = ["ANNOTATION", "CATEGORY", "IMAGE", "CategoryColumns", "CocoAnnotation", "CocoCategory", "CocoImage",
            "CocoInstancesFile", "ImageColumns", "InstanceColumns", "ObjectColumns", "categories_to_coco",
            "coco_top_level", "dataset_from_coco_dict", "dataset_to_coco_dict", "load_json", "ltrb_to_coco_bbox",
-           "parse_json", "read_coco_pair", "read_instance_columns", "read_instances", "read_json_bytes",
-           "read_result_objects", "read_results", "results_to_list", "validate_coco", "write_instances",
-           "write_results"]
+           "parse_json", "read_instance_columns", "read_instances", "read_json_bytes", "read_result_objects",
+           "read_results", "results_to_list", "validate_coco", "write_instances", "write_results"]
 
 _SCHEMA = {"ANNOTATION", "CATEGORY", "IMAGE", "TOP", "CocoAnnotation", "CocoCategory", "CocoImage", "CocoInstancesFile"}
 
@@ -984,63 +981,12 @@ def read_result_objects(path: PathLike, gt: InstanceColumns, *, fixed: bool = Fa
     >>> bool((dets.scores == read_results("sample_data/scenes/pred.json", gt.dataset()).scores).all())
     True
     """
-    return _result_objects(Path(path), _results_target(gt), fixed)
-
-
-def _results_target(gt: InstanceColumns) -> ResultsTarget:
-    from annokit.core.coco_results import ResultsTarget
+    from annokit.core.coco_results import ResultsTarget, read_result_columns
 
     im = gt.images
-    return ResultsTarget(image_ids=im.ids, heights=im.heights, widths=im.widths, cat_ids=gt.categories.ids,
-                         str_ids=im.id_map)
-
-
-class _KeypointsGT(Exception):
-    """The ground truth has keypoints: its results are read by the models' reader (never shown)."""
-
-
-class _PendingGT:
-    """The results target of ground truth read on a helper thread (see :func:`read_coco_pair`)."""
-
-    def __init__(self, job: Background[InstanceColumns]) -> None:
-        self.job = job
-
-    def done(self) -> bool:
-        return self.job.done()
-
-    def result(self) -> ResultsTarget:
-        gt = self.job.result()
-        if gt.has_keypoints:
-            raise _KeypointsGT
-        return _results_target(gt)
-
-
-def read_coco_pair(gt_path: PathLike, pred_path: PathLike, *, fixed: bool = False
-                   ) -> tuple[InstanceColumns, ObjectColumns | None]:
-    """:func:`read_instance_columns` and :func:`read_result_objects` of the two files at once: the ground truth on a
-    helper thread while this one parses the results file's blocks (both leave the interpreter lock in orjson and
-    numpy for much of their time; the blocks parsed before the ground truth is ready are kept until it is). The
-    detections are None when the ground truth has keypoints (their results follow the models' reader).
-
-    Errors and warnings are those of reading the two one after the other: the ground truth's error first.
-
-    >>> gt, dets = read_coco_pair("sample_data/scenes/gt.json", "sample_data/scenes/pred.json")
-    >>> dets is not None and len(dets) == len(read_result_objects("sample_data/scenes/pred.json", gt))
-    True
-    """
-    from annokit._internal.background import Background
-
-    job = Background(read_instance_columns, gt_path)
-    try:
-        dets = _result_objects(Path(pred_path), _PendingGT(job), fixed)
-    except _KeypointsGT:
-        dets = None
-    return job.result(), dets
-
-
-def _result_objects(p: Path, target: ResultsTarget | PendingTarget, fixed: bool) -> ObjectColumns:
-    from annokit.core.coco_results import read_result_columns
-
+    target = ResultsTarget(image_ids=im.ids, heights=im.heights, widths=im.widths, cat_ids=gt.categories.ids,
+                           str_ids=im.id_map)
+    p = Path(path)
     try:
         cols = read_result_columns(p, target, fixed=fixed)
     except OSError as exc:
