@@ -360,15 +360,16 @@ def _label_pairs(gt_dir: Path, pred_dir: Path) -> list[tuple[Path, Path]]:
     for d, what in ((gt_dir, "ground-truth"), (pred_dir, "prediction")):
         if not d.is_dir():
             raise FormatError(d, None, f"{what} folder of label-map PNGs not found")
-    gts = sorted(gt_dir.rglob("*.png"))
+    # relative names as strings (pathlib's per-path parsing and comparisons cost ~0.2 ms a pair); sorted by them
+    gts = sorted(os.path.relpath(g, gt_dir) for g in gt_dir.rglob("*.png"))
     if not gts:
         raise FormatError(gt_dir, None, "no PNG files found")
     pairs = []
-    for g in gts:
-        p = pred_dir / g.relative_to(gt_dir)
-        if not p.is_file():
-            raise FormatError(pred_dir, None, f"no prediction PNG for ground truth {g.relative_to(gt_dir)}")
-        pairs.append((g, p))
+    for rel in gts:
+        p = pred_dir / rel
+        if not os.path.isfile(p):
+            raise FormatError(pred_dir, None, f"no prediction PNG for ground truth {rel}")
+        pairs.append((gt_dir / rel, p))
     return pairs
 
 

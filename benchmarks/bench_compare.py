@@ -2,8 +2,11 @@
 5,000-image benchmark set (``benchmarks/make_coco_data.py``) and a second model made from it (10% of the detections
 dropped, scores rescaled by U(0.6, 1.2); seeded).
 
-Per tool and repeat (interleaved): the two evaluations (matching), the bootstrap of ``--bootstrap`` resamples, and
+Per tool and repeat (interleaved): the two evaluations (matching), the bootstrap of ``--bootstrap`` resamples (wall
+time, and the process's CPU time: on a shared machine the wall time also counts waiting for a core), and
 ``--slices`` slices of the images (10 equal parts) evaluated from the first model's matches. Medians and spread.
+annokit's bootstrap loop is compiled by numba on its first use in an environment and cached; the times here are
+with the cache warm (run it twice, or see docs/compare.md for the first run's cost).
 
     python benchmarks/bench_compare.py --bootstrap 1000
     python benchmarks/bench_compare.py --data /tmp/bench5k --bootstrap 200 --repeats 3
@@ -46,13 +49,13 @@ def _annokit(gt: Path, preds: list[Path], n: int, n_slices: int) -> dict[str, fl
         t0 = time.perf_counter()
         accs = [COCOAccumulator(ds).update(d) for d in dets]
         [a.compute() for a in accs]
-        t1 = time.perf_counter()
+        t1, c1 = time.perf_counter(), time.process_time()
         paired_bootstrap(accs, n, seed=0)
-        t2 = time.perf_counter()
+        t2, c2 = time.perf_counter(), time.process_time()
         parts = np.array_split(np.arange(len(ds.images)), n_slices)
         evaluate_slices(accs[0], ds, {f"s{i}": p for i, p in enumerate(parts)})
         t3 = time.perf_counter()
-    return {"evaluate both": t1 - t0, "bootstrap": t2 - t1, "slices": t3 - t2}
+    return {"evaluate both": t1 - t0, "bootstrap": t2 - t1, "bootstrap cpu": c2 - c1, "slices": t3 - t2}
 
 
 def _hotcoco(gt: Path, preds: list[Path], n: int, n_slices: int) -> dict[str, float]:
@@ -67,13 +70,13 @@ def _hotcoco(gt: Path, preds: list[Path], n: int, n_slices: int) -> dict[str, fl
         ev.evaluate()
         ev.accumulate()
         evs.append(ev)
-    t1 = time.perf_counter()
+    t1, c1 = time.perf_counter(), time.process_time()
     hotcoco.compare(evs[0], evs[1], n_bootstrap=n, seed=0)
-    t2 = time.perf_counter()
+    t2, c2 = time.perf_counter(), time.process_time()
     ids = sorted(g.get_img_ids())
     evs[0].slice_by({f"s{i}": [int(x) for x in p] for i, p in enumerate(np.array_split(np.array(ids), n_slices))})
     t3 = time.perf_counter()
-    return {"evaluate both": t1 - t0, "bootstrap": t2 - t1, "slices": t3 - t2}
+    return {"evaluate both": t1 - t0, "bootstrap": t2 - t1, "bootstrap cpu": c2 - c1, "slices": t3 - t2}
 
 
 def main() -> int:

@@ -15,6 +15,7 @@ equal annokit's (file, class, box to 1e-6).
 from __future__ import annotations
 
 import argparse
+import os
 import shutil
 import statistics
 import struct
@@ -119,13 +120,14 @@ RUNS: dict[str, tuple[Callable[[Path, Path, Path], Path], Callable[[Path, Path, 
 
 
 def timed(fn: Callable[[Path, Path, Path], Path], src: Path, images: Path, workdir: Path | None
-          ) -> tuple[float, dict]:
+          ) -> tuple[float, float, dict]:
+    """Wall and CPU seconds (the process's, all threads, kernel time included) of one round trip, and its output."""
     work = Path(tempfile.mkdtemp(prefix="bench_convert_", dir=workdir))
     try:
-        t0 = time.perf_counter()
+        t0, c0 = time.perf_counter(), time.process_time()
         res = fn(src, images, work)
-        t = time.perf_counter() - t0
-        return t, orjson.loads(res.read_bytes())
+        t, c = time.perf_counter() - t0, time.process_time() - c0
+        return t, c, orjson.loads(res.read_bytes())
     finally:
         shutil.rmtree(work, ignore_errors=True)
 
@@ -154,6 +156,12 @@ def main(argv: list[str] | None = None) -> int:
     data = orjson.loads(src.read_bytes())
     images = DATA / f"images_{args.images}"
     make_images(data, images)
+    if args.workdir is not None and os.stat(args.workdir).st_dev != os.stat(images).st_dev:
+        # images on another file system than the outputs (e.g. --workdir /dev/shm) could only be copied, not
+        # hard-linked: put a copy beside the outputs first (not timed), as a user's images usually are
+        staged = args.workdir / f"bench_convert_images_{args.images}"
+        make_images(data, staged)
+        images = staged
     print(f"outputs under {args.workdir or Path(tempfile.gettempdir())}; dataset {src.name}: {len(data['images'])} "
           f"images, {len(data['annotations'])} boxes, {len(data['categories'])} categories")
     have_globox = not args.no_peer
@@ -170,26 +178,32 @@ def main(argv: list[str] | None = None) -> int:
         ak_fn, gb_fn = RUNS[fmt]
         t_ak: list[float] = []
         t_gb: list[float] = []
+        c_ak: list[float] = []
+        c_gb: list[float] = []
         back_ak = back_gb = None
         for _ in range(args.repeat):  # interleaved, so that both tools see the same machine load
-            t, back_ak = timed(ak_fn, src, images, args.workdir)
+            t, c, back_ak = timed(ak_fn, src, images, args.workdir)
             t_ak.append(t)
+            c_ak.append(c)
             if have_globox:
-                t, back_gb = timed(gb_fn, src, images, args.workdir)
+                t, c, back_gb = timed(gb_fn, src, images, args.workdir)
                 t_gb.append(t)
+                c_gb.append(c)
         exact = back_ak == data
         ok &= exact
         tag = f"COCO->{fmt.upper()}->COCO"
-        print(f"annokit  {tag}: median {statistics.median(t_ak):.3f} s  (runs: "
+        print(f"annokit  {tag}: median {statistics.median(t_ak):.3f} s, CPU {statistics.median(c_ak):.3f} s  (runs: "
               f"{', '.join(f'{t:.3f}' for t in t_ak)}); round trip equals the input: {exact}")
         if have_globox and back_gb is not None:
             same = box_set(back_gb) == box_set(data)
             ok &= same
-            print(f"globox   {tag}: median {statistics.median(t_gb):.3f} s  (runs: "
-                  f"{', '.join(f'{t:.3f}' for t in t_gb)}); same boxes as the input: {same}")
+            print(f"globox   {tag}: median {statistics.median(t_gb):.3f} s, CPU {statistics.median(c_gb):.3f} s  "
+                  f"(runs: {', '.join(f'{t:.3f}' for t in t_gb)}); same boxes as the input: {same}")
             ratios = [g / a for a, g in zip(t_ak, t_gb)]
+            cpu = [g / a for a, g in zip(c_ak, c_gb)]
             print(f"  ratio globox / annokit: {statistics.median(t_gb) / statistics.median(t_ak):.2f}x of the "
-                  f"medians; run pairs {min(ratios):.2f}x .. {max(ratios):.2f}x")
+                  f"medians; run pairs {min(ratios):.2f}x .. {max(ratios):.2f}x;  CPU time: "
+                  f"{statistics.median(c_gb) / statistics.median(c_ak):.2f}x ({min(cpu):.2f}x .. {max(cpu):.2f}x)")
     return 0 if ok else 1
 
 

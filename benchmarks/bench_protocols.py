@@ -15,6 +15,11 @@ seeded synthetic set per protocol, in the same process and run, interleaved.
   0.5.3's ``LVISEval`` (``LVIS(path)``, ``LVISResults``, ``run()``).
 * ``keypoints``: COCO-keypoints-like set (17 keypoints, ~3 people an image); ``annokit`` (read_instances +
   read_keypoint_results + evaluate_keypoints) vs pycocotools' ``COCOeval(iouType="keypoints")`` from the files.
+* ``voc07``: VOC-like set (20 classes, ~2.5 objects an image, ~10 % difficult, untied scores); ``annokit``
+  (read_voc of the VOC folder's XML + the devkit's result files, evaluate_voc, 11-point AP: what ``annokit eval
+  --protocol voc07`` runs) vs the VOC devkit's ``voc_eval`` (``+ 1`` pixel overlap) as the DOTA devkit ships it in
+  ``dota_evaluation_task2.py`` -- the same loop reading the boxes from DOTA label files (written beside the XML:
+  text lines, cheaper to read than the XML annokit reads) and the same result files.
 * ``rotated``: rotated-box set (5 classes, ~8 objects an image); ``annokit`` (read_instances + with_rboxes +
   read_rotated_results + evaluate_rotated) vs the test oracle (pycocotools' ``COCOeval`` with shapely polygon IoU:
   there is no published reference implementation of this protocol, so this ratio is against that oracle).
@@ -26,6 +31,8 @@ class's AP (1e-12).
     python benchmarks/bench_protocols.py                        # both protocols, 5,000 images, 3 rounds
     python benchmarks/bench_protocols.py --protocols dota --images 1000 --repeat 5
     python benchmarks/bench_protocols.py --sizes 500 1000 2000 5000 --repeat 1   # how the cost grows
+    python benchmarks/bench_protocols.py --protocols keypoints rotated voc07 dota openimages lvis --sizes 5000
+    python benchmarks/bench_lvis_val.py          # LVIS at LVIS v1 val's size (the reference on a fraction)
 """
 
 from __future__ import annotations
@@ -44,7 +51,16 @@ HERE = Path(__file__).resolve().parent
 sys.path[:0] = [str(HERE), str(HERE.parent / "tests" / "metrics")]
 
 from synth_protocols import DOTA_CLASSES, dota_arrays, openimages_data, write_dota, write_openimages
-from synth_protocols_more import keypoints_data, lvis_data, rotated_data, write_json_pair
+from synth_protocols_more import (
+    VOC_CLASSES,
+    keypoints_data,
+    lvis_data,
+    rotated_data,
+    voc_data,
+    write_json_pair,
+    write_voc,
+    write_voc_as_dota,
+)
 
 from annokit.api import evaluate_protocol
 
@@ -207,8 +223,30 @@ def _rotated_sides(root: Path, images: int, seed: int) -> dict[str, Callable[[],
     return {"annokit": ours, "pycocotools + shapely": ref}
 
 
+def _voc_sides(root: Path, images: int, seed: int) -> dict[str, Callable[[], dict[str, float]]]:
+    voc, res, labels = root / "VOC", root / "results", root / "labelTxt"
+    if not voc.is_dir():
+        data = voc_data(seed, images, score_digits=None)  # no tied scores: the reference sorts them unstably
+        write_voc(root, data)
+        write_voc_as_dota(root, data)
+
+    def ours() -> dict[str, float]:
+        return _ap_column(evaluate_protocol("voc07", voc, res).per_class)
+
+    sides = {"annokit": ours}
+    import dota_oracle
+
+    mod = dota_oracle.load_task2()
+    if mod is None:
+        print(f"  reference skipped: {dota_oracle.REASON}")
+    else:
+        sides["VOC devkit voc_eval"] = lambda: dota_oracle.devkit_eval(
+            mod, labels, res, VOC_CLASSES, use_07_metric=True, det_name="comp4_det_test_{:s}.txt")
+    return sides
+
+
 _SIDES = {"dota": _dota_sides, "openimages": _oid_sides, "lvis": _lvis_sides, "keypoints": _keypoint_sides,
-          "rotated": _rotated_sides}
+          "rotated": _rotated_sides, "voc07": _voc_sides}
 
 
 def _rounds(sides: dict[str, Callable[[], dict[str, float]]], repeat: int) -> tuple[dict[str, list[float]], bool]:

@@ -5,6 +5,7 @@
     python benchmarks/synth_protocols_more.py keypoints OUT_DIR --images 5000
     python benchmarks/synth_protocols_more.py rotated OUT_DIR --images 5000
     python benchmarks/synth_protocols_more.py voc OUT_DIR --images 5000
+    python benchmarks/synth_protocols_more.py lvis-val OUT_DIR --images 19809   # LVIS v1 val's shape, 300 dets/image
 
 Scores are rounded (to 2 or 3 decimals) so that ties occur; every set mixes object sizes across COCO's small /
 medium / large ranges.
@@ -82,6 +83,80 @@ def lvis_data(seed: int, images: int, *, n_cats: int = 1203, objects: float = 12
                 lab = (int(rng.choice(neg)) if neg and kind[t] < 0.75 else int(rng.integers(1, n_cats + 1)))
             res.append({"image_id": im, "category_id": lab, "bbox": _r(b), "score": round(float(rng.random()), 3)})
     return {"gt": {"images": imgs, "annotations": anns, "categories": cats}, "results": res}
+
+
+LVIS_VAL_IMAGES, LVIS_VAL_OBJECTS = 19_809, 244_707 / 19_809  # LVIS v1 val: images, objects an image (12.35)
+
+
+def write_lvis_val_like(root: Path, seed: int, images: int = LVIS_VAL_IMAGES, *, objects: float = LVIS_VAL_OBJECTS,
+                        dets: int = 300, size: float = 640.0) -> tuple[Path, Path]:
+    """An LVIS-v1-val-shaped pair, written as it is made (6M detections never sit in memory as dicts):
+    ``root/gt.json`` (1,203 categories in LVIS v1's r / c / f proportions, ~12.35 objects an image, negative and
+    not-exhaustive categories, ~2 % ``ignore``) and ``root/results.json`` with exactly ``dets`` detections an image
+    (LVIS' cap: half noisy copies of the objects, a fifth of those with a confused category; the rest false
+    positives, half of them on the image's negative categories). Each image draws from its own seeded stream, so the
+    set of the first ``n`` images of a larger set is the set made with ``images=n``."""
+    import orjson
+
+    cats = lvis_categories(1203)
+    freq = np.array([c["frequency"] for c in cats])
+    weight = np.where(freq == "f", 30.0, np.where(freq == "c", 4.0, 0.5))
+    weight /= weight.sum()
+    root.mkdir(parents=True, exist_ok=True)
+    imgs: list[dict[str, Any]] = []
+    anns: list[dict[str, Any]] = []
+    with open(root / "results.json", "wb") as out:
+        out.write(b"[")
+        for im in range(1, images + 1):
+            rng = np.random.default_rng([seed, im])
+            img, objs, res = _lvis_val_image(rng, im, weight, objects, dets, size, len(anns))
+            imgs.append(img)
+            anns.extend(objs)
+            out.write((b"," if im > 1 else b"") + orjson.dumps(res)[1:-1])
+        out.write(b"]")
+    (root / "gt.json").write_bytes(orjson.dumps({"images": imgs, "annotations": anns, "categories": cats}))
+    return root / "gt.json", root / "results.json"
+
+
+def _lvis_val_image(rng: np.random.Generator, im: int, weight: np.ndarray, objects: float, dets: int, size: float,
+                    first_id: int) -> tuple[dict[str, Any], list[dict[str, Any]], list[dict[str, Any]]]:
+    """One image of :func:`write_lvis_val_like`: its record, its objects and its detections (numpy per image)."""
+    n_cats = len(weight)
+    k = int(rng.poisson(objects))
+    labels = rng.choice(n_cats, k, p=weight) + 1
+    pos = set(labels.tolist())
+    neg = sorted(set((rng.choice(n_cats, int(rng.integers(0, 8))) + 1).tolist()) - pos)
+    nel = [c for c in sorted(pos) if rng.random() < 0.15]
+    img = {"id": im, "file_name": f"{im:012d}.jpg", "height": int(size), "width": int(size),
+           "neg_category_ids": neg, "not_exhaustive_category_ids": nel}
+    wh = np.exp(rng.uniform(np.log(4), np.log(size * 0.6), (k, 2)))
+    xy = rng.uniform(0, size - wh)
+    ign = rng.random(k) < 0.02
+    objs = []
+    for j in range(k):
+        a: dict[str, Any] = {"id": first_id + j + 1, "image_id": im, "category_id": int(labels[j]),
+                             "bbox": _r([*xy[j], *wh[j]]), "area": round(float(wh[j].prod() * 0.8), 2)}
+        if ign[j]:
+            a["ignore"] = 1
+        objs.append(a)
+    copy = (rng.random(dets) < 0.5) & (k > 0)
+    src = rng.integers(0, max(k, 1), dets)
+    box = np.column_stack([rng.uniform(0, size * 0.8, (dets, 2)), rng.uniform(4, size * 0.4, (dets, 2))])
+    lab = rng.integers(1, n_cats + 1, dets)
+    if neg:
+        on_neg = rng.random(dets) < 0.5
+        lab[on_neg] = rng.choice(neg, int(on_neg.sum()))
+    if k:
+        c = np.flatnonzero(copy)
+        s = src[c]
+        box[c, :2] = xy[s] + rng.normal(0, 1, (len(c), 2)) * wh[s] * 0.08
+        box[c, 2:] = wh[s] * rng.uniform(0.8, 1.25, (len(c), 2))
+        keep = rng.random(len(c)) < 0.8
+        lab[c[keep]] = labels[s[keep]]
+    box = np.round(box, 2).tolist()
+    score = np.round(rng.random(dets), 3).tolist()
+    res = [{"image_id": im, "category_id": c, "bbox": b, "score": sc} for c, b, sc in zip(lab.tolist(), box, score)]
+    return img, objs, res
 
 
 # ------------------------------------------------------------------------------------------ keypoints
@@ -174,9 +249,16 @@ VOC_CLASSES = ["aeroplane", "bicycle", "bird", "boat", "bottle", "bus", "car", "
                "dog", "horse", "motorbike", "person", "pottedplant", "sheep", "sofa", "train", "tvmonitor"]
 
 
-def voc_data(seed: int, images: int, *, objects: float = 2.5, size: int = 500) -> dict[str, Any]:
+def voc_data(seed: int, images: int, *, objects: float = 2.5, size: int = 500, score_digits: int | None = 3
+             ) -> dict[str, Any]:
     """VOC-like ground truth in the devkit's numbers (1-based inclusive integer pixels, ~10 % difficult) and
-    detections per class in the devkit's result layout (``image score xmin ymin xmax ymax``, floats)."""
+    detections per class in the devkit's result layout (``image score xmin ymin xmax ymax``, floats); scores rounded
+    to ``score_digits`` (ties), or not rounded (None: no ties, for references that sort unstably)."""
+
+    def score() -> float:
+        v = float(rng.random())
+        return v if score_digits is None else round(v, score_digits)
+
     rng = np.random.default_rng(seed)
     objs: list[list[tuple[str, list[int], int]]] = []
     dets: dict[str, list[tuple[str, float, list[float]]]] = {c: [] for c in VOC_CLASSES}
@@ -193,13 +275,13 @@ def voc_data(seed: int, images: int, *, objects: float = 2.5, size: int = 500) -
                 d = np.array(box, float) + rng.normal(0, max(w, h) * 0.06, 4)
                 d[2:] = np.maximum(d[2:], d[:2] + 1)  # a box, not an inverted one
                 cc = c if rng.random() < 0.85 else VOC_CLASSES[int(rng.integers(0, len(VOC_CLASSES)))]
-                dets[cc].append((f"{im:06d}", round(float(rng.random()), 3), _r(d, 1)))
+                dets[cc].append((f"{im:06d}", score(), _r(d, 1)))
         objs.append(here)
         for _ in range(int(rng.integers(0, 5))):
             x, y = rng.uniform(1, size * 0.8, 2)
             w, h = rng.uniform(5, size * 0.3, 2)
             dets[VOC_CLASSES[int(rng.integers(0, len(VOC_CLASSES)))]].append(
-                (f"{im:06d}", round(float(rng.random()), 3), _r([x, y, x + w, y + h], 1)))
+                (f"{im:06d}", score(), _r([x, y, x + w, y + h], 1)))
     return {"objects": objs, "dets": dets, "size": size}
 
 
@@ -224,8 +306,20 @@ def write_voc(root: Path, data: dict[str, Any]) -> tuple[Path, Path]:
     (sets / "test.txt").write_text("\n".join(names) + "\n")
     for c, rows in data["dets"].items():
         (out / f"comp4_det_test_{c}.txt").write_text(
-            "".join(f"{im} {sc:.3f} {b[0]:.1f} {b[1]:.1f} {b[2]:.1f} {b[3]:.1f}\n" for im, sc, b in rows))
+            "".join(f"{im} {sc!r} {b[0]:.1f} {b[1]:.1f} {b[2]:.1f} {b[3]:.1f}\n" for im, sc, b in rows))
     return root / "VOC", out
+
+
+def write_voc_as_dota(root: Path, data: dict[str, Any]) -> Path:
+    """The ground truth of :func:`voc_data` as DOTA label files (``root/labelTxt/<image>.txt``: the box's four
+    corners, class, difficult), what the DOTA devkit's horizontal-box evaluation (``dota_evaluation_task2``, the VOC
+    devkit's ``voc_eval`` on DOTA's files) reads; the detections are the VOC result files as they are."""
+    out = root / "labelTxt"
+    out.mkdir(parents=True, exist_ok=True)
+    for i, objs in enumerate(data["objects"]):
+        (out / f"{i:06d}.txt").write_text("".join(f"{x0} {y0} {x1} {y0} {x1} {y1} {x0} {y1} {c} {d}\n"
+                                                  for c, (x0, y0, x1, y1), d in objs))
+    return out
 
 
 def write_json_pair(root: Path, data: dict[str, Any]) -> tuple[Path, Path]:
@@ -239,13 +333,16 @@ def write_json_pair(root: Path, data: dict[str, Any]) -> tuple[Path, Path]:
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("protocol", choices=["lvis", "keypoints", "rotated", "voc"])
+    ap.add_argument("protocol", choices=["lvis", "lvis-val", "keypoints", "rotated", "voc"])
     ap.add_argument("out", type=Path)
     ap.add_argument("--images", type=int, default=5000)
     ap.add_argument("--seed", type=int, default=0)
     a = ap.parse_args()
     if a.protocol == "voc":
         print(*write_voc(a.out, voc_data(a.seed, a.images)))
+        return
+    if a.protocol == "lvis-val":
+        print(*write_lvis_val_like(a.out, a.seed, a.images))
         return
     make = {"lvis": lvis_data, "keypoints": keypoints_data, "rotated": rotated_data}[a.protocol]
     print(*write_json_pair(a.out, make(a.seed, a.images)))

@@ -49,6 +49,7 @@ MODULES = [
     "annokit.distributed._cluster",
     "annokit._internal.shards",
     "annokit.distributed.coco",
+    "annokit.convert._parts",
     "annokit.compat",
     "annokit.compat.errors",
     "annokit.compat.pycocotools",

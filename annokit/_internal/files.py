@@ -98,11 +98,11 @@ def atomic_dir(dest: str | os.PathLike[str], *, overwrite: bool = False) -> Iter
         raise
 
 
-def write_files(items: list[tuple[Path, bytes]], *, threads: int = 8) -> None:
+def write_files(items: Sequence[tuple[str | os.PathLike[str], bytes]], *, threads: int = 8) -> None:
     """Create many small files (new paths inside a fresh output folder). File creation waits on the disk more
     than on the CPU, so a few threads overlap the waits."""
 
-    def one(item: tuple[Path, bytes]) -> int:
+    def one(item: tuple[str | os.PathLike[str], bytes]) -> int:
         fd = os.open(item[0], os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
         try:
             return os.write(fd, item[1])
@@ -113,7 +113,7 @@ def write_files(items: list[tuple[Path, bytes]], *, threads: int = 8) -> None:
         for it in items:
             one(it)
         return
-    in_threads(lambda chunk: [one(it) for it in chunk], items, threads)
+    in_threads(lambda chunk: [one(it) for it in chunk], list(items), threads)
 
 
 def in_threads(fn: Any, items: list[Any], threads: int) -> list[Any]:
@@ -146,21 +146,22 @@ def read_files(paths: Sequence[str | os.PathLike[str]], *, threads: int = 8, max
     return in_threads(lambda chunk: [one(p) for p in chunk], list(paths), threads)
 
 
-def link_or_copy(pairs: Sequence[tuple[Path, Path]], *, threads: int = 8) -> None:
+def link_or_copy(pairs: Sequence[tuple[str | os.PathLike[str], str | os.PathLike[str]]], *, threads: int = 8
+                 ) -> None:
     """Hard-link (else copy) each ``(source, target)`` file, a few at a time in threads; the targets' folders are
     made first. A source that is a symbolic link is followed (the output holds files, never links)."""
     import shutil
 
-    def one(src: Path, dst: Path) -> int:
+    def one(src: str | os.PathLike[str], dst: str | os.PathLike[str]) -> int:
         if os.path.islink(src):  # link the file itself, never a symbolic link to it
-            src = Path(os.path.realpath(src))
+            src = os.path.realpath(src)
         try:
             os.link(src, dst)
         except OSError:
             shutil.copyfile(src, dst)
         return 0
 
-    for d in sorted({str(t.parent) for _, t in pairs}):
+    for d in sorted({os.path.dirname(os.fspath(t)) for _, t in pairs}):
         os.makedirs(d, exist_ok=True)
     if pairs:
         in_threads(lambda chunk: [one(s, t) for s, t in chunk], list(pairs), threads)

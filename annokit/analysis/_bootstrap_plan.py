@@ -1,7 +1,8 @@
 """The resample-independent part of :mod:`annokit.analysis.bootstrap` (private): one model's match records turned,
 once, into what every resample's precision needs -- the explicit items (records with a status of their own, tie
-units copied), the parts of the counted-detection counts, the true positives grouped into runs -- and the
-per-resample sums over them (:meth:`MaxDetsPlan.sums`). The algorithm is described in that module's docstring."""
+units copied), the parts of the counted-detection counts, the true positives grouped into runs -- laid out for the
+compiled loop that sums a chunk of resamples (:meth:`MaxDetsPlan.chunk_sums`, :mod:`annokit.analysis.
+_bootstrap_kernel`). The algorithm is described in :mod:`annokit.analysis.bootstrap`'s docstring."""
 
 from __future__ import annotations
 
@@ -13,7 +14,7 @@ import numpy as np
 from annokit.metrics import coco_engine as eng
 from annokit.metrics.coco import MatchState
 
-__all__ = ["MaxDetsPlan", "threshold_table"]
+__all__ = ["MaxDetsPlan"]
 
 _EPS = np.spacing(1)
 
@@ -99,16 +100,6 @@ def _items(rec: eng.MatchRecords, frame: eng.EvalFrame, max_copies: int) -> _Ite
                   status=_full_status(rec, rows, frame))
 
 
-def _weights(items: _Items, counts: np.ndarray) -> np.ndarray:
-    """``(X,)`` int64: the weight of every item in the resample ``counts`` (per image)."""
-    w = counts[items.img].astype(np.int64)
-    cp = np.flatnonzero(items.copy >= 0)
-    if len(cp):
-        w[cp] = counts[items.img[cp]] > items.copy[cp]
-    out: np.ndarray = w
-    return out
-
-
 def _restart_cumsum(v: np.ndarray, starts: np.ndarray) -> np.ndarray:
     """Running sums of ``v`` that restart at every index of ``starts`` (sorted, ``starts[0] == 0``)."""
     c = np.cumsum(v)
@@ -172,23 +163,14 @@ def _counted(rec: eng.MatchRecords, frame: eng.EvalFrame, items: _Items, last: n
 class _Runs:
     """The true positives of every segment ``s = (a * T + t) * K + k`` in accumulate order (``ev_item``), grouped
     into runs (consecutive true positives with nothing counted between them); per run: its last true positive
-    ``end``, the first true positive of its segment ``seg_first``, ``seg``, ``ka`` (``k * A + a``), where its
-    counts are read (``p_idx`` into the ``(A * X)`` running counts, ``c_idx`` into the padded correction sums) and
-    ``first`` (first run of its segment). ``seg_starts`` / ``segs``: the first run of every segment that has one;
-    ``pad_idx`` / ``buckets``: where each run sits in the padded rows of the suffix maxima (see ``_suffix_max``)."""
+    ``end``, its segment ``seg`` and where its counts are read (``p_idx`` into the ``(A * X)`` running counts,
+    ``c_idx`` into the correction sums with their leading 0)."""
 
     ev_item: np.ndarray
     end: np.ndarray
-    seg_first: np.ndarray
     seg: np.ndarray
-    ka: np.ndarray
     p_idx: np.ndarray
     c_idx: np.ndarray
-    first: np.ndarray
-    seg_starts: np.ndarray
-    segs: np.ndarray
-    pad_idx: np.ndarray
-    buckets: tuple[tuple[int, int, int], ...]
 
 
 @dataclass(frozen=True)
@@ -211,25 +193,6 @@ def _events(items: _Items, K: int, A: int, T: int) -> _Events:
     return _Events(item=xx[o], seg=seg[o], a=aa[o], last=last.reshape(A, K))
 
 
-def _buckets(seg_len: np.ndarray) -> tuple[np.ndarray, tuple[tuple[int, int, int], ...]]:
-    """Rows of power-of-two widths holding each segment's runs in reverse order: the position of every run in one
-    flat buffer, and the ``(offset, rows, width)`` of each width's block."""
-    width = 1 << np.ceil(np.log2(np.maximum(seg_len, 1))).astype(np.int64)
-    pad = np.zeros(int(seg_len.sum()), np.int64)
-    blocks: list[tuple[int, int, int]] = []
-    offset = 0
-    starts = np.cumsum(seg_len) - seg_len
-    for w in np.unique(width):
-        segs = np.flatnonzero(width == w)
-        row_of = np.repeat(np.arange(len(segs)), seg_len[segs])
-        within = _expand(np.zeros(len(segs), np.int64), seg_len[segs])
-        pad[_expand(starts[segs], seg_len[segs])] = offset + row_of * w + (np.repeat(seg_len[segs], seg_len[segs])
-                                                                            - 1 - within)
-        blocks.append((offset, len(segs), int(w)))
-        offset += len(segs) * int(w)
-    return pad, tuple(blocks)
-
-
 def _running_counts(ct: _Counted, w: np.ndarray, gap_sums: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """The weighted counted-detection counts up to every item, per range and restarting at every category
     ``(A * X,)``, and the correction sums up to every correction, restarting at every segment, with a leading 0."""
@@ -238,7 +201,7 @@ def _running_counts(ct: _Counted, w: np.ndarray, gap_sums: np.ndarray) -> tuple[
     return _restart_cumsum(dflt, ct.cat_starts), np.r_[np.int64(0), cc]
 
 
-def _runs(ev: _Events, ct: _Counted, X: int, K: int, A: int, n_images: int) -> _Runs:
+def _runs(ev: _Events, ct: _Counted, X: int, n_images: int) -> _Runs:
     """Group the true positives into runs: a new run where a segment starts or where something was counted since
     the previous true positive (the counts with every weight 1 say it, and then for any weights)."""
     E = len(ev.item)
@@ -251,40 +214,66 @@ def _runs(ev: _Events, ct: _Counted, X: int, K: int, A: int, n_images: int) -> _
     new = seg_new | np.r_[True, np.diff(cnt) != 1] if E else seg_new
     run_start = np.flatnonzero(new)
     end = np.r_[run_start[1:] - 1, E - 1].astype(np.int64) if E else run_start
-    seg_first = np.maximum.accumulate(np.where(seg_new, np.arange(E), 0))[end] if E else end
-    first = seg_new[run_start]
-    seg_starts = np.flatnonzero(first)
-    pad_idx, buckets = _buckets(np.diff(np.r_[seg_starts, len(end)]))
-    seg = ev.seg[end]
-    return _Runs(ev_item=ev.item, end=end, seg_first=seg_first, seg=seg, ka=(seg % K) * A + ev.a[end],
-                 p_idx=p_idx[end], c_idx=c_idx[end], first=first, seg_starts=seg_starts, segs=seg[seg_starts],
-                 pad_idx=pad_idx, buckets=buckets)
+    return _Runs(ev_item=ev.item, end=end, seg=ev.seg[end], p_idx=p_idx[end], c_idx=c_idx[end])
 
 
-def _suffix_max(p: np.ndarray, r: _Runs) -> np.ndarray:
-    """For every run, the highest ``p`` at it or after it in its segment (exact: a running maximum along padded
-    rows that hold each segment reversed; padding is 0, below any precision)."""
-    size = sum(rows * w for _, rows, w in r.buckets)
-    buf = np.zeros(size)
-    buf[r.pad_idx] = p
-    for off, rows, w in r.buckets:
-        v = buf[off:off + rows * w].reshape(rows, w)
-        np.maximum.accumulate(v, axis=1, out=v)
-    out: np.ndarray = buf[r.pad_idx]
-    return out
+@dataclass(frozen=True)
+class _Flat:
+    """The plan as the compiled loop reads it (contiguous arrays, int64 but for the float64 ``g_val`` and ``c_sign``
+    -- the loop counts in float64, exact for integers below 2**53 -- in the order of
+    :func:`~annokit.analysis._bootstrap_kernel.chunk_sums`' arguments after ``rec_thrs``): ``shape`` (K, A, T and
+    the longest category, segment of runs and of corrections; the chunk's largest ground-truth count is appended);
+    ``item_lo`` ``(K + 1,)`` where each category's items start; the items' ``img`` and ``copy``; ``in_range``
+    ``(A * X,)``; the gap matrix as CSR (``g_ptr``, ``g_img``, ``g_val``); the corrections (``c_item`` numbered
+    within its category, ``c_sign``) and where each segment's start (``c_lo`` ``(S + 1,)``); the true positives'
+    items (``ev_item``, within the category); per run ``end`` and where it reads the running counts (``p_loc``,
+    the item within its category) and the corrections (``c_loc``, 0 or one past the correction within its
+    segment); ``r_lo`` ``(S + 1,)`` where each segment's runs start."""
 
+    shape: np.ndarray
+    item_lo: np.ndarray
+    img: np.ndarray
+    copy: np.ndarray
+    in_range: np.ndarray
+    g_ptr: np.ndarray
+    g_img: np.ndarray
+    g_val: np.ndarray
+    c_item: np.ndarray
+    c_sign: np.ndarray
+    c_lo: np.ndarray
+    ev_item: np.ndarray
+    end: np.ndarray
+    p_loc: np.ndarray
+    c_loc: np.ndarray
+    r_lo: np.ndarray
 
-def threshold_table(need: np.ndarray, npig: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """``tab[off[k * A + a] + c]``: how many recall thresholds ``c`` true positives reach in (category ``k``, range
-    ``a``), for ``c`` in ``0 .. npig[k, a]`` (``need`` ``(K, A, R)`` from :func:`~annokit.metrics.coco_engine.
-    recall_steps`)."""
-    n = npig.reshape(-1).astype(np.int64)
-    size = n + 1
-    off = np.cumsum(size) - size
-    nd = need.reshape(len(n), -1)
-    ok = nd <= n[:, None]
-    h = np.bincount((off[:, None] + nd)[ok], minlength=int(size.sum()))
-    return _restart_cumsum(h, off), off
+    @classmethod
+    def of(cls, items: _Items, ct: _Counted, r: _Runs, shape: tuple[int, int, int]) -> _Flat:
+        def i64(a: np.ndarray) -> np.ndarray:
+            return np.ascontiguousarray(a, dtype=np.int64)
+
+        K, A, T = shape
+        X, S = len(items), A * T * K
+        item_lo = np.searchsorted(items.cat, np.arange(K + 1))
+        local = np.arange(X) - item_lo[items.cat]  # every item's number within its category
+        g = ct.gaps.tocsr()
+        g.sum_duplicates()
+        c_lo = np.r_[ct.c_starts, len(ct.c_item)]
+        run_lo = np.searchsorted(r.seg, np.arange(S + 1))
+        run_seg = np.repeat(np.arange(S), np.diff(run_lo))
+        c_loc = np.where(r.c_idx > 0, r.c_idx - c_lo[run_seg], 0)
+        most = [max(int(np.diff(x).max(initial=0)), 1) for x in (item_lo, run_lo)] + [int(np.diff(c_lo).max(initial=0))]
+        return cls(shape=i64(np.r_[shape, most]), item_lo=i64(item_lo), img=i64(items.img), copy=i64(items.copy),
+                   in_range=ct.in_range.ravel().astype(np.int64), g_ptr=i64(g.indptr), g_img=i64(g.indices),
+                   g_val=g.data.astype(np.float64), c_item=i64(local[ct.c_item]),
+                   c_sign=ct.c_sign.astype(np.float64), c_lo=i64(c_lo),
+                   ev_item=i64(local[r.ev_item]), end=i64(r.end), p_loc=i64(local[r.p_idx % max(X, 1)]),
+                   c_loc=i64(c_loc), r_lo=i64(run_lo))
+
+    def arrays(self) -> tuple[np.ndarray, ...]:
+        """The arrays after ``shape``, in the loop's order."""
+        return (self.item_lo, self.img, self.copy, self.in_range, self.g_ptr, self.g_img, self.g_val,
+                self.c_item, self.c_sign, self.c_lo, self.ev_item, self.end, self.p_loc, self.c_loc, self.r_lo)
 
 
 @dataclass(frozen=True)
@@ -293,9 +282,7 @@ class MaxDetsPlan:
 
     max_dets: int
     shape: tuple[int, int, int]  # K, A, T
-    items: _Items
-    counted: _Counted
-    runs: _Runs
+    flat: _Flat
 
     @classmethod
     def build(cls, state: MatchState, max_dets: int, max_copies: int) -> MaxDetsPlan:
@@ -307,30 +294,22 @@ class MaxDetsPlan:
         items = _items(rec, f, max(max_copies, 1))
         ev = _events(items, K, A, T)
         counted = _counted(rec, f, items, ev.last)
-        runs = _runs(ev, counted, len(items), K, A, len(f.img_ids))
-        return cls(max_dets=max_dets, shape=(K, A, T), items=items, counted=counted, runs=runs)
+        runs = _runs(ev, counted, len(items), len(f.img_ids))
+        return cls(max_dets=max_dets, shape=(K, A, T), flat=_Flat.of(items, counted, runs, (K, A, T)))
 
-    def gap_sums(self, counts: np.ndarray) -> np.ndarray:
-        """``(b, A * X)``: the gap sums of a chunk of resamples ``(b, I)`` (one sparse product for all)."""
-        return np.ascontiguousarray(np.asarray(self.counted.gaps @ counts.T.astype(np.int64)).T)
+    def chunk_sums(self, counts: np.ndarray, npig: np.ndarray, rec_thrs: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """A chunk of resamples ``counts`` ``(b, I)`` (``npig`` ``(b, K, A)``: their ground-truth counts): per
+        resample and segment, the sum over the recall thresholds of the interpolated precision and the weighted
+        true-positive count (both ``(b, A * T * K)``, segment ``(a * T + t) * K + k``; the compiled loop of
+        :mod:`annokit.analysis._bootstrap_kernel`)."""
+        from annokit.analysis._bootstrap_kernel import chunk_sums
 
-    def sums(self, counts: np.ndarray, gap_sums: np.ndarray, tab: np.ndarray, off: np.ndarray
-             ) -> tuple[np.ndarray, np.ndarray]:
-        """One resample: per segment, the sum over the recall thresholds of the interpolated precision, and the
-        weighted true-positive count (both ``(A * T * K,)``, segment ``(a * T + t) * K + k``)."""
         K, A, T = self.shape
-        r = self.runs
-        qsum, total = np.zeros(A * T * K), np.zeros(A * T * K, np.int64)
-        if len(r.end) == 0:
-            return qsum, total
-        w = _weights(self.items, counts)
-        P, cc = _running_counts(self.counted, w, gap_sums)
-        ct = np.r_[np.int64(0), np.cumsum(w[r.ev_item])]
-        tp = ct[r.end + 1] - ct[r.seg_first]
-        p = tp / ((P[r.p_idx] + cc[r.c_idx]) + _EPS)
-        n = tab[off[r.ka] + tp]
-        dn = n - np.r_[np.int64(0), n[:-1]]
-        dn[r.first] = n[r.first]
-        qsum[r.segs] = np.add.reduceat(_suffix_max(p, r) * dn, r.seg_starts)
-        total[r.segs] = tp[np.r_[r.seg_starts[1:], len(tp)] - 1]
-        return qsum, total
+        b = len(counts)
+        if len(self.flat.end) == 0:
+            return np.zeros((b, A * T * K)), np.zeros((b, A * T * K), np.int64)
+        fl = self.flat
+        npig = np.ascontiguousarray(npig.reshape(b, K * A), dtype=np.int64)
+        shape = np.r_[fl.shape, int(npig.max(initial=0))].astype(np.int64)
+        return chunk_sums(np.ascontiguousarray(counts.T, dtype=np.float64), npig,
+                          np.ascontiguousarray(rec_thrs, dtype=np.float64), shape, *fl.arrays())

@@ -25,6 +25,7 @@ confused detection is forgiven here; ``Sim`` is computed from the supercategorie
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any, Literal
 
@@ -36,9 +37,9 @@ from annokit.core.instances import Instances
 from annokit.errors import ValidationError
 
 if TYPE_CHECKING:
-    from annokit.metrics.coco import COCOResult
+    from annokit.metrics.coco import COCOParams, COCOResult
 
-__all__ = ["BREAKDOWN_KEYS", "BreakdownKey", "PRBreakdown", "pr_breakdown"]
+__all__ = ["BREAKDOWN_KEYS", "BreakdownKey", "Evaluator", "PRBreakdown", "pr_breakdown"]
 
 BreakdownKey = Literal["C75", "C50", "Loc", "Sim", "Oth", "BG", "FN"]
 BREAKDOWN_KEYS: tuple[BreakdownKey, ...] = ("C75", "C50", "Loc", "Sim", "Oth", "BG", "FN")
@@ -171,21 +172,31 @@ def _pair_iou(gt: Dataset, dets: Instances, pd: np.ndarray, pg: np.ndarray,
     return box_iou_matched(dets.boxes[pd], g.boxes[pg])
 
 
-def _at_iou10(gt: Dataset, dets: Instances, params: Any) -> COCOResult:
+Evaluator = Callable[[Dataset, Instances, "COCOParams"], "COCOResult"]
+"""``evaluator(gt, dets, params)``: a COCO evaluation equal to :func:`annokit.metrics.coco.evaluate`'s, per-row
+matches included (e.g. one run on a dask cluster: :func:`annokit.distributed.matches.evaluate_matched`)."""
+
+
+def _plain(gt: Dataset, dets: Instances, params: COCOParams) -> COCOResult:
+    from annokit.metrics.coco import evaluate
+
+    return evaluate(gt, dets, params=params)
+
+
+def _at_iou10(gt: Dataset, dets: Instances, params: Any, evaluator: Evaluator) -> COCOResult:
     """The COCO evaluation of ``dets`` with ``params`` (one IoU threshold, one ``maxDets``: the summary, which
     would warn that it needs three, is not used)."""
     import warnings
 
     from annokit.errors import PycocotoolsQuirkWarning
-    from annokit.metrics.coco import evaluate
 
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", PycocotoolsQuirkWarning)
-        return evaluate(gt, dets, params=params)
+        return evaluator(gt, dets, params)
 
 
 def pr_breakdown(gt: Dataset, dets: Instances, *, coco: COCOResult | None = None,
-                 iou_type: Literal["bbox", "segm"] = "bbox") -> PRBreakdown:
+                 iou_type: Literal["bbox", "segm"] = "bbox", evaluator: Evaluator | None = None) -> PRBreakdown:
     """The breakdown of ``dets`` against ``gt`` (module docstring).
 
     Parameters
@@ -199,6 +210,9 @@ def pr_breakdown(gt: Dataset, dets: Instances, *, coco: COCOResult | None = None
         included, are used); computed with the default parameters when absent.
     iou_type : {"bbox", "segm"}
         Box or mask IoU, when ``coco`` is absent.
+    evaluator : callable, optional
+        ``evaluator(gt, dets, params)`` for every COCO evaluation the breakdown runs (:data:`Evaluator`; default
+        :func:`annokit.metrics.coco.evaluate`).
 
     Returns
     -------
@@ -211,10 +225,11 @@ def pr_breakdown(gt: Dataset, dets: Instances, *, coco: COCOResult | None = None
     >>> bd = pr_breakdown(gt, annokit.load("sample_data/scenes/pred.json").annotations)  # doctest: +SKIP
     >>> round(bd.ap("C50"), 3)  # doctest: +SKIP
     """
-    from annokit.metrics.coco import COCOParams, evaluate
+    from annokit.metrics.coco import COCOParams
 
+    ev = evaluator or _plain
     if coco is None:
-        coco = evaluate(gt, dets, params=COCOParams(iou_type=iou_type))
+        coco = ev(gt, dets, COCOParams(iou_type=iou_type))
     p = coco.params
     if p.iou_type not in ("bbox", "segm"):
         raise ValidationError(f"pr_breakdown: boxes or masks only, not {p.iou_type}")
@@ -222,10 +237,10 @@ def pr_breakdown(gt: Dataset, dets: Instances, *, coco: COCOResult | None = None
     prec: dict[str, np.ndarray] = {}
     for key, t in (("C75", 0.75), ("C50", 0.5)):  # from ``coco`` when it has that threshold
         idx = np.flatnonzero(np.isclose(thrs, t))
-        res, i = (coco, int(idx[0])) if len(idx) else (evaluate(gt, dets, params=replace(p, iou_thrs=(t,))), 0)
+        res, i = (coco, int(idx[0])) if len(idx) else (ev(gt, dets, replace(p, iou_thrs=(t,))), 0)
         prec[key] = res.precision[i, :, :, :, -1]
     p10 = replace(p, iou_thrs=(0.1,), max_dets=(p.max_dets[-1],))  # the same matching, one maxDets slice
-    loc = _at_iou10(gt, dets, p10)
+    loc = _at_iou10(gt, dets, p10, ev)
     prec["Loc"] = loc.precision[0, :, :, :, -1]
     unmatched = loc.dt_matches[0] < 0
 
@@ -235,8 +250,8 @@ def pr_breakdown(gt: Dataset, dets: Instances, *, coco: COCOResult | None = None
     sup_arr = np.array([s if s is not None else f"\0{i}" for i, s in enumerate(sup)], dtype=object)
     group = np.unique(sup_arr, return_inverse=True)[1].reshape(-1)  # a class without supercategory: its own group
     sim_rm, oth_rm = _confused(gt, dets, unmatched, group, p.iou_type)
-    prec["Sim"] = _at_iou10(gt, dets[~sim_rm], p10).precision[0, :, :, :, -1] if sim_rm.any() else prec["Loc"]
-    prec["Oth"] = _at_iou10(gt, dets[~oth_rm], p10).precision[0, :, :, :, -1] if oth_rm.any() else prec["Loc"]
+    prec["Sim"] = _at_iou10(gt, dets[~sim_rm], p10, ev).precision[0, :, :, :, -1] if sim_rm.any() else prec["Loc"]
+    prec["Oth"] = _at_iou10(gt, dets[~oth_rm], p10, ev).precision[0, :, :, :, -1] if oth_rm.any() else prec["Loc"]
     oth = prec["Oth"]
     prec["BG"] = np.where(oth > -1, (oth > 0).astype(np.float64), -1.0)
     prec["FN"] = np.where(oth > -1, 1.0, -1.0)

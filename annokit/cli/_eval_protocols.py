@@ -29,15 +29,16 @@ from annokit.cli._eval_tasks import EvalOutput
 from annokit.cli._format import table
 
 if TYPE_CHECKING:
-    from annokit.analysis.protocols import ProtocolReport
+    from annokit.analysis.protocols import ProtocolOptions, ProtocolReport
 
-__all__ = ["PROTOCOLS", "PAGE_PROTOCOLS", "ProtocolInputs", "page_protocol", "protocol_options", "protocol_report",
-           "refuse_folders", "run_protocol"]
+__all__ = ["PROTOCOLS", "PAGE_PROTOCOLS", "CocoParamOptions", "ProtocolInputs", "coco_param_options", "page_protocol",
+           "protocol_options", "protocol_report", "refuse_folders", "run_protocol"]
 
 PAGE_PROTOCOLS = ("dota", "lvis", "openimages", "voc07", "voc12")
 """The ``--protocol`` choices of ``annokit report`` and ``compare`` (COCO bbox / segm is their default page;
 COCO keypoints and rotated boxes come with ``--iou-type``)."""
 F = TypeVar("F", bound=Callable[..., Any])
+T = TypeVar("T", int, float)
 
 #: ``annokit.analysis.protocols.PROTOCOLS``, kept here so that ``--protocol``'s choices need not import the
 #: protocols (numpy, the metrics); tests/cli/test_lazy_cli.py checks that the two are equal.
@@ -60,6 +61,87 @@ class ProtocolInputs:
     area_rng: tuple[str, ...] = ()
     kpt_sigmas: tuple[float, ...] | None = None
     quiet: bool = True
+
+    def options(self) -> ProtocolOptions:
+        """As :class:`~annokit.analysis.protocols.ProtocolOptions`."""
+        from annokit.analysis.protocols import ProtocolOptions
+
+        return ProtocolOptions(iou_type=self.iou_type, iou_thrs=self.iou_thrs, max_dets=self.max_dets,
+                               area_rng=self.area_rng, kpt_sigmas=self.kpt_sigmas, hierarchy=self.hierarchy,
+                               iou_mode=self.iou_mode, ap_method=self.ap_method, fixed=self.fixed)
+
+
+# ------------------------------------------------------------------------------------------------ COCO parameters
+def _number_list(parse: Callable[[str], T], example: str, valid: Callable[[T], bool],
+                 rule: str) -> Callable[[click.Context, click.Parameter, str | None], tuple[T, ...] | None]:
+    """A click callback reading a comma-separated list of numbers (``parse``), each ``valid`` (else ``rule``)."""
+
+    def callback(ctx: click.Context, param: click.Parameter, text: str | None) -> tuple[T, ...] | None:
+        if not text:
+            return None
+        try:
+            vals = tuple(parse(x) for x in text.split(",") if x.strip())
+        except ValueError:
+            raise click.BadParameter(f"{text!r}: expected comma-separated {parse.__name__}s, e.g. {example}") from None
+        if not vals or not all(valid(v) for v in vals):
+            raise click.BadParameter(f"{text!r}: {rule}")
+        return vals
+
+    return callback
+
+
+_iou_list = _number_list(float, "0.5,0.75", lambda v: 0.0 <= v <= 1.0, "IoU thresholds are numbers in [0, 1]")
+_sigma_list = _number_list(float, "0.079,0.079,0.072", lambda v: v > 0, "sigmas are positive numbers")
+_int_list = _number_list(int, "1,10,100", lambda v: v >= 1, "maxDets are integers >= 1")
+
+
+def coco_param_options(f: F) -> F:
+    """``--iou-thrs``, ``--max-dets``, ``--area-rng``, ``--kpt-sigmas``: COCO's evaluation parameters, one definition
+    (names, parsing, checks) for ``annokit eval``, ``report`` and ``compare``."""
+    options = [
+        click.option("--iou-thrs", default=None, callback=_iou_list,
+                     help="COCO (detection, keypoints, rotated): comma-separated IoU (OKS) thresholds (default "
+                          ".50:.05:.95)."),
+        click.option("--max-dets", default=None, callback=_int_list,
+                     help="COCO: comma-separated maxDets (default 1,10,100; keypoints 20)."),
+        click.option("--area-rng", "area_rng", multiple=True,
+                     help="COCO: named area range NAME=LO:HI (repeatable; replaces small/medium/large)."),
+        click.option("--kpt-sigmas", default=None, callback=_sigma_list,
+                     help="keypoints: comma-separated per-keypoint OKS sigmas (default COCO's 17 person sigmas)."),
+    ]
+    for opt in reversed(options):
+        f = opt(f)
+    return f
+
+
+@dataclass(frozen=True)
+class CocoParamOptions:
+    """What :func:`coco_param_options` read."""
+
+    iou_thrs: tuple[float, ...] | None = None
+    max_dets: tuple[int, ...] | None = None
+    area_rng: tuple[str, ...] = ()
+    kpt_sigmas: tuple[float, ...] | None = None
+
+    def given(self) -> list[str]:
+        """The options given, by name."""
+        return [n for n, v in (("--iou-thrs", self.iou_thrs), ("--max-dets", self.max_dets),
+                               ("--area-rng", self.area_rng), ("--kpt-sigmas", self.kpt_sigmas)) if v]
+
+    def check(self, protocol: str | None, iou_type: str, *, coco_page: bool) -> None:
+        """Refuse the options the page would not read: any with a protocol other than COCO's, ``--kpt-sigmas``
+        without keypoints, any on a COCO bbox / segm page that has its own fixed parameters (``coco_page``
+        False)."""
+        given = self.given()
+        if not given:
+            return
+        if self.kpt_sigmas and iou_type != "keypoints":
+            raise click.UsageError("--kpt-sigmas goes with --iou-type keypoints")
+        if protocol not in (None, "coco"):
+            raise click.UsageError(f"{', '.join(given)}: COCO's parameters; --protocol {protocol} has its own")
+        if protocol is None and not coco_page:
+            raise click.UsageError(f"{', '.join(given)}: the pages of --iou-type keypoints and rotated (the report's "
+                                   "COCO bbox / segm page uses COCO's defaults)")
 
 
 def protocol_options(f: F) -> F:
@@ -110,14 +192,11 @@ def refuse_folders(*preds: Path) -> None:
 
 def protocol_report(protocol: str, inp: ProtocolInputs, *, label: str = "annokit eval") -> ProtocolReport:
     """Evaluate one protocol with a progress bar named ``label``."""
-    from annokit.analysis.protocols import ProtocolOptions, evaluate_protocol
+    from annokit.analysis.protocols import evaluate_protocol
     from annokit.cli._common import ProgressBar
 
-    opts = ProtocolOptions(iou_type=inp.iou_type, iou_thrs=inp.iou_thrs, max_dets=inp.max_dets,
-                           area_rng=inp.area_rng, kpt_sigmas=inp.kpt_sigmas, hierarchy=inp.hierarchy,
-                           iou_mode=inp.iou_mode, ap_method=inp.ap_method, fixed=inp.fixed)
     with ProgressBar(label, None, quiet=inp.quiet) as bar:
-        return evaluate_protocol(protocol, inp.gt, inp.pred, options=opts, progress=bar)
+        return evaluate_protocol(protocol, inp.gt, inp.pred, options=inp.options(), progress=bar)
 
 
 def run_protocol(protocol: str, inp: ProtocolInputs) -> EvalOutput:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import replace
 from pathlib import Path
-from typing import Any, Literal, cast
+from typing import TYPE_CHECKING, Any, Literal, cast
 
 import click
 
@@ -20,7 +20,9 @@ from annokit.cli._common import (
     write_json_output,
 )
 from annokit.cli._eval_protocols import (
+    CocoParamOptions,
     ProtocolInputs,
+    coco_param_options,
     page_protocol,
     protocol_options,
     protocol_report,
@@ -28,6 +30,9 @@ from annokit.cli._eval_protocols import (
 )
 from annokit.cli._slices import SLICES_HELP, read_slice_options, slice_options
 from annokit.cli.report import images_folder
+
+if TYPE_CHECKING:
+    from annokit.metrics.coco import COCOParams
 
 EPILOG = f"""\b
 Examples:
@@ -38,6 +43,8 @@ Examples:
   annokit compare --gt gt.json --pred a.json --pred b.json --pred c.json --bootstrap 2000 --seed 7 --out cmp/
   annokit compare --gt gt.json --pred a.json --pred b.json --slice-by weather --out cmp/ --json - -q
   annokit compare --protocol dota --gt labelTxt/ --pred task1_a/ --pred task1_b/ --out cmp/
+  annokit compare --gt kp_gt.json --pred a.json --pred b.json --iou-type keypoints --kpt-sigmas 0.05,0.05,0.08 \\
+      --max-dets 10,20 --out cmp/
 
 Writes DIR/compare.json and DIR/compare.html (self-contained). The first --pred is the baseline: every delta is
 model - baseline, the difference of the two evaluations (the numbers annokit eval prints). Intervals: a paired
@@ -45,7 +52,8 @@ bootstrap over images (--bootstrap resamples, reproducible with --seed; 0: none)
 resampled deltas; p: two-sided bootstrap p-value. With --iou-type keypoints|rotated: the COCO numbers of that IoU type
 with the same bootstrap. With --protocol (lvis, openimages, dota, voc07, voc12): the protocol's metrics and
 per-class numbers (those of annokit eval --protocol) with exact deltas and no intervals ("ci95": null, "bootstrap"
-says why). {SLICES_HELP}
+says why). --iou-thrs, --max-dets, --area-rng and --kpt-sigmas (as annokit eval's) set the COCO parameters
+(bbox, segm, keypoints, rotated). {SLICES_HELP}
 """
 
 
@@ -100,13 +108,15 @@ def _summary(data: dict[str, Any], names: list[str]) -> str:
 @click.option("--title", default=None, help="Page title.")
 @json_option("compare.json's content")
 @protocol_options
+@coco_param_options
 @quiet_option
 def compare_command(gt: Path, src_format: str | None, preds: tuple[Path, ...], names: str | None,
                     iou_type: str, bootstrap: int, seed: int, fixed: bool, slice_by: str | None,
                     slices_file: Path | None, out: Path, overwrite: bool, images: Path | None, top_images: int,
                     title: str | None, json_out: Path | None, protocol: str | None, hierarchy: Path | None,
                     iou_mode: Literal["devkit", "continuous"] | None, ap_method: Literal["11point", "allpoint"] | None,
-                    quiet: bool) -> None:
+                    iou_thrs: tuple[float, ...] | None, max_dets: tuple[int, ...] | None, area_rng: tuple[str, ...],
+                    kpt_sigmas: tuple[float, ...] | None, quiet: bool) -> None:
     """Compare models: metric deltas with bootstrap intervals, per class, TIDE, slices, most-changed images."""
     from annokit.report.compare import compare_models, write_comparison
     from annokit.report.inputs import read_predictions
@@ -116,10 +126,13 @@ def compare_command(gt: Path, src_format: str | None, preds: tuple[Path, ...], n
     labels = _names(names, len(preds))
     refuse_existing(overwrite, out, json_out)
     proto = page_protocol(protocol, iou_type, src_format=src_format, slice_by=slice_by, slices_file=slices_file)
+    CocoParamOptions(iou_thrs=iou_thrs, max_dets=max_dets, area_rng=area_rng, kpt_sigmas=kpt_sigmas).check(
+        proto, iou_type, coco_page=True)
+    inp = ProtocolInputs(gt=gt, pred=gt, hierarchy=hierarchy, iou_mode=iou_mode or "auto", fixed=fixed,
+                         ap_method=ap_method or "11point", quiet=quiet,
+                         iou_type=iou_type if proto in (None, "coco", "lvis") else None, iou_thrs=iou_thrs,
+                         max_dets=max_dets, area_rng=area_rng, kpt_sigmas=kpt_sigmas)
     if proto is not None:
-        inp = ProtocolInputs(gt=gt, pred=gt, hierarchy=hierarchy, iou_mode=iou_mode or "auto", fixed=fixed,
-                             ap_method=ap_method or "11point", quiet=quiet,
-                             iou_type=iou_type if proto in ("coco", "lvis") else None)
         _protocol_compare(proto, inp, preds, labels or [chr(97 + i) for i in range(len(preds))], out, overwrite,
                           title or "annokit compare: " + " vs ".join(p.name for p in preds), json_out,
                           (bootstrap, seed))
@@ -131,7 +144,7 @@ def compare_command(gt: Path, src_format: str | None, preds: tuple[Path, ...], n
         named = read_slice_options(ds, slice_by, slices_file)
         box_or_mask = cast(Literal["bbox", "segm"], iou_type)  # keypoints and rotated ran above
         cmp = compare_models(ds, [r.dets for r in read], names=labels, iou_type=box_or_mask, bootstrap=bootstrap,
-                             seed=seed, fixed=fixed, slices=named, top_images=top_images,
+                             seed=seed, fixed=fixed, slices=named, top_images=top_images, params=_params(inp),
                              title=title or "annokit compare: " + " vs ".join(p.name for p in preds), progress=bar)
         notes = [f"{p.name}: {r.note()}" for p, r in zip(preds, read) if r.unevaluated]
         page = write_comparison(ds, cmp, out, image_root=images_folder(images, gt), notes=notes, overwrite=overwrite)
@@ -141,19 +154,26 @@ def compare_command(gt: Path, src_format: str | None, preds: tuple[Path, ...], n
     Console.of(quiet, json_out).echo("\n\n".join([_summary(data, list(cmp.names)), *notes, f"wrote {page}"]))
 
 
+def _params(inp: ProtocolInputs) -> COCOParams | None:
+    """The COCO parameters of the bbox / segm page: None (COCO's defaults) unless an option sets one."""
+    if not (inp.iou_thrs or inp.max_dets or inp.area_rng):
+        return None
+    from annokit.analysis.protocols import coco_params
+
+    return coco_params(inp.options())
+
+
 def _protocol_compare(protocol: str, inp: ProtocolInputs, preds: tuple[Path, ...], names: list[str], out: Path,
                       overwrite: bool, title: str, json_out: Path | None, bootstrap: tuple[int, int]) -> None:
     """``annokit compare --protocol`` (or ``--iou-type keypoints|rotated``): each model evaluated by the protocol,
     exact deltas; paired bootstrap intervals for COCO keypoints / rotated (``bootstrap``: resamples, seed), none
     for the other protocols (said in the JSON and on the page)."""
-    from annokit.analysis.protocols import ProtocolOptions
     from annokit.report.protocol import compare_coco_files, compare_protocol_reports, write_protocol_comparison
 
     if protocol == "coco":
         with ProgressBar("annokit compare", None, quiet=inp.quiet) as bar:
             data = compare_coco_files(inp.gt, preds, names=names, bootstrap=bootstrap[0], seed=bootstrap[1],
-                                      options=ProtocolOptions(iou_type=inp.iou_type, fixed=inp.fixed),
-                                      title=title, progress=bar)
+                                      options=inp.options(), title=title, progress=bar)
     else:
         reports = [protocol_report(protocol, replace(inp, pred=p), label=f"annokit compare {n}")
                    for p, n in zip(preds, names)]

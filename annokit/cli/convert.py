@@ -18,6 +18,8 @@ from annokit.cli._common import (
     quiet_option,
     refuse_existing,
     resolve_format,
+    scheduler_client,
+    scheduler_option,
     write_json_output,
 )
 
@@ -30,6 +32,7 @@ Examples:
   annokit convert VOCdevkit/VOC2007 yolo_out/ --to yolo --json loss.json
   annokit convert gt.json yolo_seg/ --to yolo-seg --images images/ --strict
   annokit convert gt.json renumbered.json --remap mapping.txt
+  annokit convert gt.json yolo_out/ --to yolo --scheduler local:4
 
 --from is recognised from SRC when omitted; --to from DST's suffix (.json: coco, .csv: class-csv) when omitted.
 Every conversion prints its loss report: each kind of information the target cannot hold, with its count and the
@@ -37,6 +40,8 @@ first places. What annokit keeps in the target's annokit.json sidecar is listed 
 annokit restores it); --no-sidecar writes none. --strict makes any loss an error (nothing is written).
 COCO string image ids are always accepted (mapped to integers in sorted order and written back); the former
 --fixed option, which once allowed them, is gone.
+--scheduler writes the target by image shards on a dask cluster, with the same files and report (YOLO, YOLO-seg,
+class folders; docs/distributed.md).
 """
 
 _TARGET_BY_SUFFIX = {".json": "coco", ".csv": "class-csv"}
@@ -88,17 +93,22 @@ def _target_format(dst: Path, fmt: str | None) -> str:
               default=None, help="LabelMe: labels.txt giving category ids by line (labelme2coco's --labels).")
 @click.option("--labelme-raster-boxes", "raster_boxes", is_flag=True, default=False,
               help="LabelMe: boxes and areas as labelme2coco draws them (PIL), not the geometry's exact extent.")
+@scheduler_option
 @quiet_option
 def convert_command(src: Path, dst: Path, src_format: str | None, dst_format: str | None, json_out: Path | None,
                     strict: bool, no_sidecar: bool, overwrite: bool, remap_file: Path | None, voc_zero_based: bool,
                     split: str | None, precision: int | None, images: Path | None, skip_missing_splits: bool,
                     max_pixels: int | None, gt: Path | None, oi_normalized: bool, oi_display_names: bool,
-                    corner: bool, labels: Path | None, raster_boxes: bool, quiet: bool) -> None:
+                    corner: bool, labels: Path | None, raster_boxes: bool, scheduler: str | None,
+                    quiet: bool) -> None:
     """Convert the dataset SRC into DST, counting every loss."""
-    from annokit.convert import LossError, convert, get_format, load_mapping
+    from annokit.convert import LossError, get_format, load_mapping, part_refusal
 
     src_format = resolve_format(src, src_format)
     dst_format = _target_format(dst, dst_format)
+    why = part_refusal(get_format(dst_format)) if scheduler is not None else None
+    if why is not None:
+        raise click.UsageError(f"--scheduler: {why}")
     refuse_existing(overwrite, json_out)
     read_opts: dict[str, Any] = {"zero_based": voc_zero_based} if src_format == "voc" else {}
     if gt is not None:
@@ -112,12 +122,13 @@ def convert_command(src: Path, dst: Path, src_format: str | None, dst_format: st
     if dst_format == "voc":
         write_opts["zero_based"] = voc_zero_based
     remap = load_mapping(remap_file) if remap_file is not None else None
+    args: dict[str, Any] = {"src_format": src_format, "dst_format": dst_format, "strict": strict,
+                            "sidecar": not no_sidecar, "overwrite": overwrite, "remap": remap,
+                            "max_pixels": max_pixels if max_pixels is not None else 1 << 28,
+                            "read_options": get_format(src_format).pick("read", read_opts),
+                            "write_options": get_format(dst_format).pick("write", write_opts)}
     try:
-        report = convert(src, dst, src_format=src_format, dst_format=dst_format, strict=strict,
-                         sidecar=not no_sidecar, overwrite=overwrite, remap=remap,
-                         max_pixels=max_pixels if max_pixels is not None else 1 << 28,
-                         read_options=get_format(src_format).pick("read", read_opts),
-                         write_options=get_format(dst_format).pick("write", write_opts))
+        report = _run_convert(src, dst, args, scheduler, quiet)
     except LossError as exc:
         if json_out is not None:  # the refused conversion's report, to see what it would lose
             write_json_output(json_out, exc.report.to_json_dict())
@@ -125,6 +136,19 @@ def convert_command(src: Path, dst: Path, src_format: str | None, dst_format: st
     if json_out is not None:
         write_json_output(json_out, report.to_json_dict())
     Console.of(quiet, json_out).echo(report.text())
+
+
+def _run_convert(src: Path, dst: Path, args: dict[str, Any], scheduler: str | None, quiet: bool) -> Any:
+    """In this process, or by image shards on the dask cluster of ``--scheduler`` (one progress bar)."""
+    if scheduler is None:
+        from annokit.convert import convert
+
+        return convert(src, dst, **args)
+    from annokit.cli._common import ProgressBar
+    from annokit.distributed.convert import convert_sharded
+
+    with scheduler_client(scheduler, quiet=quiet) as client, ProgressBar("annokit convert", None, quiet=quiet) as bar:
+        return convert_sharded(src, dst, scheduler=client, progress=bar, **args)
 
 
 @click.command(name="formats", epilog="Example:\n\n  annokit formats")

@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
-from typing import Literal, TypeVar, cast
+from typing import Literal, cast
 
 import click
 
@@ -59,32 +58,6 @@ Slices (detection and instance): each slice's 12 COCO numbers, equal to an evalu
 
 
 _TASK_OF_FORMAT = {"coco-panoptic": "panoptic", "class-csv": "classification"}
-
-
-T = TypeVar("T", int, float)
-
-
-def _number_list(parse: Callable[[str], T], example: str, valid: Callable[[T], bool],
-                 rule: str) -> Callable[[click.Context, click.Parameter, str | None], tuple[T, ...] | None]:
-    """A click callback reading a comma-separated list of numbers (``parse``), each ``valid`` (else ``rule``)."""
-
-    def callback(ctx: click.Context, param: click.Parameter, text: str | None) -> tuple[T, ...] | None:
-        if not text:
-            return None
-        try:
-            vals = tuple(parse(x) for x in text.split(",") if x.strip())
-        except ValueError:
-            raise click.BadParameter(f"{text!r}: expected comma-separated {parse.__name__}s, e.g. {example}") from None
-        if not vals or not all(valid(v) for v in vals):
-            raise click.BadParameter(f"{text!r}: {rule}")
-        return vals
-
-    return callback
-
-
-_iou_list = _number_list(float, "0.5,0.75", lambda v: 0.0 <= v <= 1.0, "IoU thresholds are numbers in [0, 1]")
-_sigma_list = _number_list(float, "0.079,0.079,0.072", lambda v: v > 0, "sigmas are positive numbers")
-_int_list = _number_list(int, "1,10,100", lambda v: v >= 1, "maxDets are integers >= 1")
 
 
 def _pred_path(ctx: click.Context, param: click.Parameter, value: Path) -> Path:
@@ -141,12 +114,7 @@ def _check_distributed(task: str | None, pred: Path, scheduler: str | None) -> N
 @overwrite_option("the --json file")
 @click.option("--fixed", is_flag=True, default=False,
               help="detection: fix pycocotools' known defects instead of reproducing them (see docs/coco-eval.md).")
-@click.option("--iou-thrs", default=None, callback=_iou_list,
-              help="detection: comma-separated IoU thresholds (default .50:.05:.95).")
-@click.option("--max-dets", default=None, callback=_int_list, help="detection: comma-separated maxDets (default "
-                                                                   "1,10,100).")
-@click.option("--area-rng", "area_rng", multiple=True,
-              help="detection: named area range NAME=LO:HI (repeatable; replaces small/medium/large).")
+@_eval_protocols.coco_param_options
 @click.option("--gt-dir", type=click.Path(exists=True, file_okay=False, path_type=Path), default=None,
               help="panoptic: folder of ground-truth PNGs (default: beside --gt, named as its stem).")
 @click.option("--pred-dir", type=click.Path(exists=True, file_okay=False, path_type=Path), default=None,
@@ -167,8 +135,6 @@ def _check_distributed(task: str | None, pred: Path, scheduler: str | None) -> N
               help="voc07/voc12: the devkit's +1 pixel on widths and heights (default for a COCO --gt: its boxes "
                    "hold the devkit's numbers) or continuous overlap (default for a VOC folder --gt, whose boxes "
                    "annokit reads as pixel edges: the devkit's AP on its own files).")
-@click.option("--kpt-sigmas", default=None, callback=_sigma_list,
-              help="keypoints: comma-separated per-keypoint OKS sigmas (default COCO's 17 person sigmas).")
 @click.option("--ap-method", type=click.Choice(["11point", "allpoint"]), default=None,
               help="dota: VOC07 11-point (default, the devkit's) or VOC12 all-point AP.")
 @slice_options

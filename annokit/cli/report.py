@@ -19,9 +19,13 @@ from annokit.cli._common import (
     quiet_option,
     read_instance_dataset,
     refuse_existing,
+    scheduler_client,
+    scheduler_option,
 )
 from annokit.cli._eval_protocols import (
+    CocoParamOptions,
     ProtocolInputs,
+    coco_param_options,
     page_protocol,
     protocol_options,
     protocol_report,
@@ -47,6 +51,8 @@ Examples:
   annokit report --gt gt.json --pred results.json --slice-by weather --out rep/
   annokit report --protocol lvis --gt lvis_v1_val.json --pred results.json --out rep/
   annokit report --gt person_keypoints.json --pred keypoints.json --iou-type keypoints --out rep/
+  annokit report --gt face_keypoints.json --pred kp.json --iou-type keypoints --kpt-sigmas 0.025,0.025,0.035 \\
+      --out rep/
 
 Writes DIR/report.html (self-contained: figures embedded, opens without a network), DIR/report.json (everything
 shown) and, with --tags, DIR/tags.json (every prediction and ground-truth object tagged TP / FP / FN with match,
@@ -54,7 +60,9 @@ IoU and error). Predictions on images absent from the ground truth are counted a
 whole or not at all; an existing one is replaced only with --overwrite. Slices add a table of each slice's 12 COCO
 numbers. With --protocol (lvis, openimages, dota, voc07, voc12) or --iou-type keypoints|rotated, the page and
 report.json hold the protocol's metrics and per-class table (the numbers of annokit eval --protocol) and list the
-COCO-only sections (TIDE, error pie, PR breakdown, best-F1 outcome, gallery) as not available. """ + SLICES_HELP
+COCO-only sections (TIDE, error pie, PR breakdown, best-F1 outcome, gallery) as not available. --iou-thrs,
+--max-dets, --area-rng and --kpt-sigmas (as annokit eval's) set the COCO parameters of the keypoints and rotated
+pages. """ + SLICES_HELP
 
 PLOT_KINDS = ["pr", "errors", "error-pie", "per-class-ap", "confusion", "threshold", "reliability", "box-sizes",
               "class-counts", "overlay", "breakdown"]
@@ -140,39 +148,60 @@ def images_folder(images: Path | None, gt: Path) -> Path | None:
                    "(equal to tidecv); coco leaves it out. The page shows both values.")
 @slice_options
 @protocol_options
+@coco_param_options
+@scheduler_option
 @quiet_option
 def report_command(gt: Path, src_format: str | None, pred: Path, out: Path, overwrite: bool, images: Path | None,
                    iou_type: str, worst: int, title: str | None, with_tags: bool,
                    tide_mean: Literal["tidecv", "coco"], slice_by: str | None, slices_file: Path | None,
                    protocol: str | None, hierarchy: Path | None, iou_mode: Literal["devkit", "continuous"] | None,
-                   ap_method: Literal["11point", "allpoint"] | None, quiet: bool) -> None:
+                   ap_method: Literal["11point", "allpoint"] | None, iou_thrs: tuple[float, ...] | None,
+                   max_dets: tuple[int, ...] | None, area_rng: tuple[str, ...], kpt_sigmas: tuple[float, ...] | None,
+                   scheduler: str | None, quiet: bool) -> None:
     """Write an HTML report: summary, per-class table, TIDE error decomposition, figures, worst images."""
     from annokit.report.build import analyse, write_report
     from annokit.report.inputs import read_predictions
 
     refuse_existing(overwrite, out)
     proto = page_protocol(protocol, iou_type, src_format=src_format, slice_by=slice_by, slices_file=slices_file)
+    params = CocoParamOptions(iou_thrs=iou_thrs, max_dets=max_dets, area_rng=area_rng, kpt_sigmas=kpt_sigmas)
+    params.check(proto, iou_type, coco_page=False)
+    if scheduler is not None and (proto is not None or slice_by or slices_file):
+        raise click.UsageError("--scheduler: the COCO bbox / segm page without --slice-by / --slices only")
     if proto is not None:
         if with_tags:
             raise click.UsageError("--tags: the COCO bbox / segm page only")
         _protocol_report(proto, ProtocolInputs(gt=gt, pred=pred, hierarchy=hierarchy, iou_mode=iou_mode or "auto",
                                                ap_method=ap_method or "11point", quiet=quiet,
-                                               iou_type=iou_type if proto in ("coco", "lvis") else None),
+                                               iou_type=iou_type if proto in ("coco", "lvis") else None,
+                                               iou_thrs=iou_thrs, max_dets=max_dets, area_rng=area_rng,
+                                               kpt_sigmas=kpt_sigmas),
                          out, title or f"annokit report: {pred.name}", overwrite)
         return
     refuse_folders(pred)
-    with ProgressBar("annokit report", 1 + 4 + 8 + worst + 1, quiet=quiet) as bar:
+    with scheduler_client(scheduler, quiet=quiet) as client, \
+            ProgressBar("annokit report", 1 + 4 + 8 + worst + 1, quiet=quiet) as bar:
         ds = read_instance_dataset(gt, src_format)
         preds = read_predictions(pred, ds)
         slices = read_slice_options(ds, slice_by, slices_file)
         bar("reading", 1, 1)
         data = analyse(ds, preds.dets, iou_type=cast(IouType, iou_type), worst_n=worst, progress=bar,
                        tide_mean=tide_mean, title=title or f"annokit report: {pred.name}",
-                       unevaluated=preds.unevaluated, slices=slices)
+                       unevaluated=preds.unevaluated, slices=slices, evaluator=_cluster_evaluator(client))
         path = write_report(ds, preds.dets, data, out, image_root=images_folder(images, gt), progress=bar,
                             with_tags=with_tags, overwrite=overwrite)
     note = preds.note()
     Console.of(quiet).echo(data.tide.summary_text() + (f"\n\n{note}" if note else "") + f"\n\nwrote {path}")
+
+
+def _cluster_evaluator(client: Any) -> Any:
+    """The page's COCO evaluations on the dask cluster of ``--scheduler`` (None: in this process), match records
+    brought back (docs/distributed.md)."""
+    if client is None:
+        return None
+    from annokit.distributed.matches import evaluate_matched
+
+    return lambda gt, dets, params: evaluate_matched(gt, dets, params=params, client=client)
 
 
 def _protocol_report(protocol: str, inp: ProtocolInputs, out: Path, title: str, overwrite: bool) -> None:

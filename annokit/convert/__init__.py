@@ -19,10 +19,11 @@ from annokit.convert._api import (
     remap_categories,
     write_dataset,
 )
+from annokit.convert._parts import PART_RULES, PartJob, PartRunner, convert_by_parts, part_refusal
 from annokit.convert._registry import FORMATS, FormatSpec
 from annokit.convert._validate import Problem, stats, validate
 from annokit.convert.options import FormatOptions, parse_options
-from annokit.core.losses import LossEntry, LossError, LossRecorder, LossReport
+from annokit.core.losses import LossEntry, LossError, LossRecorder, LossReport, LossState
 
 __all__ = [
     "FORMATS",
@@ -32,13 +33,19 @@ __all__ = [
     "LossError",
     "LossRecorder",
     "LossReport",
+    "LossState",
+    "PART_RULES",
+    "PartJob",
+    "PartRunner",
     "Problem",
     "convert",
+    "convert_by_parts",
     "detect_format",
     "formats",
     "get_format",
     "load_mapping",
     "parse_options",
+    "part_refusal",
     "read_dataset",
     "remap_categories",
     "stats",

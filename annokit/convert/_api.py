@@ -91,7 +91,8 @@ def _read_dataset(path: PathLike, spec: FormatSpec[Any, Any], *, sidecar: bool, 
         side = read_sidecar(p)
         if side is not None:
             ds = reconcile(ds, keys, side[0], side[1], rec, p, derived_boxes=spec.derived_boxes,
-                           slotted=spec.derived_boxes)
+                           slotted=spec.derived_boxes, label_table=spec.label_table,
+                           written_only=spec.written_only)
     return strip_slots(ds)
 
 
@@ -125,18 +126,28 @@ def _keypoint_losses(ds: Dataset, spec: FormatSpec[Any, Any], rec: LossRecorder)
                  [f"annotation id {int(a.ids[r])}" for r in rows[:5]])
 
 
+def prepare_write(ds: Dataset, spec: FormatSpec[Any, Any], rec: LossRecorder, max_pixels: int) -> Dataset:
+    """What every writing of ``ds`` in ``spec`` starts with: the declared sizes guarded, the keypoints it cannot
+    hold counted, and (a folder format) the objects grouped by image (:func:`~annokit.convert._parts.by_image`:
+    the same files, and examples met in image order whether the dataset is written at once or by parts)."""
+    from annokit.convert._parts import by_image
+
+    _guard_canvas(ds, spec, max_pixels)
+    _keypoint_losses(ds, spec, rec)
+    return by_image(ds) if spec.folder else ds
+
+
 def _write(ds: Dataset, dst: Path, spec: FormatSpec[Any, Any], rec: LossRecorder, *, sidecar: bool,
            overwrite: bool, strict: bool, options: FormatOptions, max_pixels: int = MAX_PIXELS) -> None:
     if spec.writer is None:
         raise FormatError(dst, None, f"format {spec.name!r} is read-only")
-    _guard_canvas(ds, spec, max_pixels)
-    _keypoint_losses(ds, spec, rec)
+    whole, ds = ds, prepare_write(ds, spec, rec, max_pixels)  # the sidecar keeps the objects' own order
     kept_in = SIDECAR if (sidecar and spec.sidecar) else None
     if spec.folder:
         with atomic_dir(dst, overwrite=overwrite) as tmp:
             keys = spec.writer(ds, tmp, rec, options, kept_in)
             if kept_in is not None and keys is not None and any(e.kept_in for e in rec.report().entries):
-                write_sidecar(tmp, ds, keys, spec.name)
+                write_sidecar(tmp, whole, keys, spec.name)
             audit_tree(tmp)
             if strict:
                 report = rec.report()
@@ -316,22 +327,33 @@ def convert(src: PathLike, dst: PathLike, *, src_format: str, dst_format: str, s
     >>> report = convert("instances.json", "voc_out", src_format="coco", dst_format="voc")  # doctest: +SKIP
     >>> print(report.text())  # doctest: +SKIP
     """
-    src_spec, dst_spec = get_format(src_format), get_format(dst_format)
-    ropts = parse_options(src_spec, "read", read_options)
+    dst_spec = get_format(dst_format)
     wopts = parse_options(dst_spec, "write", write_options)
-    rec = LossRecorder(src_format, dst_format)
     with no_gc():
-        ds = _read_dataset(src, src_spec, sidecar=sidecar, recorder=rec, options=ropts)
-        if remap:
-            ds = remap_categories(ds, remap, rec)
+        ds, rec = read_source(src, src_format=src_format, dst_format=dst_format, sidecar=sidecar, remap=remap,
+                              read_options=read_options)
         try:
             _write(ds, Path(dst), dst_spec, rec, sidecar=sidecar, overwrite=overwrite, strict=strict,
                    options=wopts, max_pixels=max_pixels)
         except LossError as exc:
-            if report_path is not None:  # the refused conversion's report, to see what it would lose
-                write_json_atomic(report_path, exc.report.to_json_dict())
+            report_to(exc.report, report_path)  # the refused conversion's report, to see what it would lose
             raise
-    report = rec.report()
+    return report_to(rec.report(), report_path)
+
+
+def read_source(src: PathLike, *, src_format: str, dst_format: str, sidecar: bool,
+                remap: Mapping[Any, Any] | None, read_options: FormatOptions | Mapping[str, Any] | None
+                ) -> tuple[Dataset, LossRecorder]:
+    """A conversion's first half: ``src`` read (and remapped), with the recorder of the conversion so far."""
+    src_spec = get_format(src_format)
+    rec = LossRecorder(src_format, dst_format)
+    ds = _read_dataset(src, src_spec, sidecar=sidecar, recorder=rec,
+                       options=parse_options(src_spec, "read", read_options))
+    return (remap_categories(ds, remap, rec) if remap else ds), rec
+
+
+def report_to(report: LossReport, report_path: PathLike | None) -> LossReport:
+    """``report``, also written as JSON to ``report_path`` when there is one."""
     if report_path is not None:
         write_json_atomic(report_path, report.to_json_dict())
     return report

@@ -54,7 +54,8 @@ def restore_names(ds: Dataset, path: Path, sidecar: bool) -> Dataset:
 def _darknet_read(path: Path, rec: LossRecorder, opts: YoloReadOptions, sidecar: bool) -> tuple[Dataset, list[str]]:
     from annokit.io.darknet import read_darknet_keyed
 
-    return read_darknet_keyed(path, recorder=rec, sizes=_sidecar_sizes(path, sidecar), exif=not opts.no_exif)
+    return read_darknet_keyed(path, recorder=rec, sizes=_sidecar_sizes(path, sidecar), exif=not opts.no_exif,
+                              skip_missing_splits=opts.skip_missing_splits)
 
 
 def _darknet_write(ds: Dataset, path: Path, rec: LossRecorder, opts: YoloWriteOptions,
@@ -81,7 +82,8 @@ def _yolo_obb_read(path: Path, rec: LossRecorder, opts: YoloReadOptions, sidecar
                    ) -> tuple[Dataset, list[str]]:
     from annokit.io.yolo_obb import read_yolo_obb_keyed
 
-    return read_yolo_obb_keyed(path, recorder=rec, sizes=_sidecar_sizes(path, sidecar), exif=not opts.no_exif)
+    return read_yolo_obb_keyed(path, recorder=rec, sizes=_sidecar_sizes(path, sidecar), exif=not opts.no_exif,
+                               skip_missing_splits=opts.skip_missing_splits)
 
 
 def _yolo_obb_write(ds: Dataset, path: Path, rec: LossRecorder, opts: YoloWriteOptions,

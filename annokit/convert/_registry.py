@@ -48,9 +48,14 @@ Validator = Callable[[Path], list[Problem]]
 class FormatSpec(Generic[RO, WO]):
     """One format: its reader, writer and validator, the types of its read and write options, and its layout
     (``folder``: a folder, else a file; ``sidecar``: the folder may carry ``annokit.json`` for what the format has
-    no field for; ``derived_boxes``: its boxes are the extent of its masks; ``canvas``: the writer draws an image-sized
-    canvas for every image (``"all"``) or for the images with masks (``"masks"``), so declared sizes are guarded
-    against the pixel limit first; ``keypoints``: the writer writes the keypoints column)."""
+    no field for; ``derived_boxes``: its boxes are made by the reader (the extent of its masks, the whole image of
+    a class folder), so the sidecar's win, and its reader marks each object with its slot; ``canvas``: the writer
+    draws an image-sized canvas for every image (``"all"``) or for the images with masks (``"masks"``), so declared
+    sizes are guarded against the pixel limit first; ``keypoints``: the writer writes the keypoints column;
+    ``label_table``: the reader lists a fixed label table whatever the data uses, Cityscapes', so its unused
+    categories do not stop the sidecar from applying; ``written_only``: the writer leaves out the objects it
+    cannot hold, counted as lost, and marks each object it writes with its slot, so reading back with the sidecar
+    gives the objects the files hold, each completed from the sidecar)."""
 
     name: str
     description: str
@@ -64,6 +69,8 @@ class FormatSpec(Generic[RO, WO]):
     derived_boxes: bool = False
     canvas: Literal["none", "masks", "all"] = "none"
     keypoints: bool = False
+    label_table: bool = False
+    written_only: bool = False
 
     @property
     def options(self) -> tuple[str, ...]:
@@ -89,7 +96,14 @@ def register(spec: FormatSpec[RO, WO]) -> FormatSpec[RO, WO]:
 def _coco_read(path: Path, rec: LossRecorder, opts: CocoReadOptions, sidecar: bool) -> tuple[Dataset, None]:
     from annokit.io.coco import read_instances
 
-    ds = read_instances(path, fixed=opts.fixed)
+    if path.is_dir():  # Roboflow: <split>/_annotations.coco.json beside the images
+        from annokit.io.roboflow import COCO_FILE, read_split_folders
+
+        ds = read_split_folders(path, lambda d: (d / COCO_FILE).is_file(),
+                                lambda d: (read_instances(d / COCO_FILE, fixed=opts.fixed), None), recorder=rec,
+                                source_ids=True)[0]
+    else:
+        ds = read_instances(path, fixed=opts.fixed)
     a = ds.annotations
     if a.extras is not None and len(a) and all("score" in e for e in a.extras):
         scores = np.array([e["score"] for e in a.extras], dtype=np.float64)
@@ -214,6 +228,12 @@ def _coco_results_write(ds: Dataset, path: Path, rec: LossRecorder, opts: NoOpti
 def _voc_read(path: Path, rec: LossRecorder, opts: VocReadOptions, sidecar: bool) -> tuple[Dataset, list[str]]:
     from annokit.io.voc import read_voc_keyed
 
+    if path.is_dir() and not (path / "Annotations").is_dir() and not (path / "JPEGImages").is_dir() and (
+            any(path.glob("*.xml")) or any(path.glob("*/*.xml"))):
+        from annokit.io.roboflow import read_split_folders, read_voc_split  # Roboflow: [<split>/]<image>.xml
+
+        return read_split_folders(path, lambda d: any(d.glob("*.xml")),
+                                  lambda d: read_voc_split(d, zero_based=opts.zero_based, recorder=rec), recorder=rec)
     return read_voc_keyed(path, zero_based=opts.zero_based, recorder=rec)
 
 
@@ -227,6 +247,11 @@ def _voc_write(ds: Dataset, path: Path, rec: LossRecorder, opts: VocWriteOptions
 def _validate_coco(path: Path) -> list[Problem]:
     from annokit.io.coco import validate_coco
 
+    if path.is_dir():  # Roboflow: <split>/_annotations.coco.json
+        from annokit.io.roboflow import COCO_FILE, split_folders
+
+        return [p for _, d in split_folders(path, lambda d: (d / COCO_FILE).is_file())
+                for p in validate_coco(d / COCO_FILE)]
     return validate_coco(path)
 
 
@@ -313,9 +338,13 @@ register(FormatSpec("png", "PNG masks: masks/*.png semantic (palette/gray/RGB) +
 
 # ----------------------------------------------------------------------------------------------- classification
 def _cls_folder_read(path: Path, rec: LossRecorder, opts: NoOptions, sidecar: bool) -> tuple[Dataset, list[str]]:
+    from annokit.convert._sidecar import SLOT
     from annokit.io.classification import read_class_folders
 
     ds = read_class_folders(path, recorder=rec)
+    a = ds.annotations
+    if sidecar and len(a):  # an image's one object is its first object as written (its slot 0 in the sidecar)
+        ds = ds.with_annotations(a.replace(extras=[{SLOT: 0} for _ in range(len(a))]))
     return ds, list(ds.images.file_names)
 
 
@@ -329,6 +358,13 @@ def _cls_folder_write(ds: Dataset, path: Path, rec: LossRecorder, opts: ClassFol
 def _cls_csv_read(path: Path, rec: LossRecorder, opts: ClassCsvReadOptions, sidecar: bool) -> tuple[Dataset, None]:
     from annokit.io.classification import read_class_csv
 
+    if path.is_dir():  # Roboflow multi-label classification: <split>/_classes.csv beside the images
+        from annokit.io.roboflow import CLASSES_FILE, read_split_folders
+
+        def one(d: Path) -> tuple[Dataset, None]:
+            return read_class_csv(d / CLASSES_FILE, images=opts.images), None
+
+        return read_split_folders(path, lambda d: (d / CLASSES_FILE).is_file(), one, recorder=rec)[0], None
     return read_class_csv(path, images=opts.images), None
 
 
@@ -339,7 +375,8 @@ def _cls_csv_write(ds: Dataset, path: Path, rec: LossRecorder, opts: NoOptions, 
 
 
 register(FormatSpec("class-folders", "Classification: a folder per class ([split/]class/image), images copied",
-                    NoOptions, ClassFoldersWriteOptions, _cls_folder_read, _cls_folder_write, sidecar=True))
+                    NoOptions, ClassFoldersWriteOptions, _cls_folder_read, _cls_folder_write, sidecar=True,
+                    derived_boxes=True))
 register(FormatSpec("class-csv", "Classification: CSV of file,label (multi-label: several rows; Roboflow one-hot)",
                     ClassCsvReadOptions, NoOptions, _cls_csv_read, _cls_csv_write, folder=False))
 
@@ -348,7 +385,7 @@ register(FormatSpec("class-csv", "Classification: CSV of file,label (multi-label
 def _cs_read(path: Path, rec: LossRecorder, opts: NoOptions, sidecar: bool) -> tuple[Dataset, list[str]]:
     from annokit.io.cityscapes import read_cityscapes_keyed
 
-    return read_cityscapes_keyed(path, recorder=rec)
+    return read_cityscapes_keyed(path, recorder=rec, slots=sidecar)
 
 
 def _cs_write(ds: Dataset, path: Path, rec: LossRecorder, opts: CityscapesWriteOptions,
@@ -367,14 +404,14 @@ def _validate_cityscapes(path: Path) -> list[Problem]:
 
 register(FormatSpec("cityscapes", "Cityscapes gtFine: polygons JSON (+ labelIds / instanceIds PNGs drawn exactly as "
                     "the official scripts)", NoOptions, CityscapesWriteOptions, _cs_read, _cs_write,
-                    _validate_cityscapes, sidecar=True, canvas="all"))
+                    _validate_cityscapes, sidecar=True, canvas="all", label_table=True, written_only=True))
 
 
 # ----------------------------------------------------------------------------------------------- COCO panoptic
 def _pan_read(path: Path, rec: LossRecorder, opts: PanopticReadOptions, sidecar: bool) -> tuple[Dataset, None]:
     from annokit.io.panoptic_convert import read_panoptic_dataset
 
-    return read_panoptic_dataset(path, opts.png_dir), None
+    return read_panoptic_dataset(path, opts.png_dir, recorder=rec), None
 
 
 def _pan_write(ds: Dataset, path: Path, rec: LossRecorder, opts: PanopticWriteOptions, kept_in: str | None) -> None:

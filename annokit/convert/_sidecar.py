@@ -242,7 +242,7 @@ def _pair_by_slot(slots: IntArray, flab: IntArray, f_simg: IntArray, sa: Instanc
 
 
 def _pair(fds: Dataset, fkeys: list[str], sds: Dataset, skeys: list[str], fcat: dict[int, int | None],
-          slotted: bool) -> _Pairing:
+          slotted: bool, written_only: bool) -> _Pairing:
     """Pair images by key, then objects within the images whose object counts agree (see :func:`reconcile`)."""
     fa, sa = fds.annotations, sds.annotations
     ns = len(sds.images)
@@ -256,7 +256,7 @@ def _pair(fds: Dataset, fkeys: list[str], sds: Dataset, skeys: list[str], fcat: 
     cs = np.bincount(s_pos, minlength=ns)
     same_count = present & (np.bincount(f_simg[f_simg >= 0], minlength=ns) == cs)
     slots = _slots(fa)
-    if slots is None and slotted and len(fa) == 0:
+    if slots is None and (slotted or written_only) and len(fa) == 0:
         slots = np.zeros(0, dtype=np.int64)
     if slots is not None:
         matched, forder, sorder = _pair_by_slot(slots, flab, f_simg, sa, s_pos, present, cs)
@@ -311,13 +311,16 @@ def _images(fds: Dataset, sds: Dataset, pr: _Pairing) -> tuple[ImageTable, IntAr
     return table, new_ids
 
 
-def _objects(fds: Dataset, sds: Dataset, pr: _Pairing, boxes: FloatArray, new_ids: IntArray) -> Instances:
-    """The sidecar's objects of matched images (boxes as :func:`_boxes` decided), then the format's objects of
-    the other images (new ids after the sidecar's)."""
+def _objects(fds: Dataset, sds: Dataset, pr: _Pairing, boxes: FloatArray, new_ids: IntArray, written_only: bool
+             ) -> Instances:
+    """The sidecar's objects of matched images (boxes as :func:`_boxes` decided; ``written_only``: only those a
+    format object pairs with), then the format's objects of the other images (new ids after the sidecar's)."""
     fa, sa = fds.annotations, sds.annotations
     s_pos = sds.images.index_of(sa.image_ids)
     keep = np.flatnonzero(pr.present[s_pos])
     keep = keep[pr.matched[s_pos[keep]]]
+    if written_only:
+        keep = np.intersect1d(keep, pr.sorder)
     kept = sa.replace(boxes=boxes)[keep]
     f_fmt_img = np.full(len(fds.images), -1, dtype=np.int64)
     f_fmt_img[pr.f_to_s >= 0] = sds.images.ids[pr.f_to_s[pr.f_to_s >= 0]]
@@ -346,25 +349,33 @@ def _warn(rec: LossRecorder, msg: str) -> None:
 
 
 def reconcile(fds: Dataset, fkeys: list[str], sds: Dataset, skeys: list[str], rec: LossRecorder,
-              source: Path, *, derived_boxes: bool = False, slotted: bool = False) -> Dataset:
+              source: Path, *, derived_boxes: bool = False, slotted: bool = False, label_table: bool = False,
+              written_only: bool = False) -> Dataset:
     """The format's dataset ``fds`` completed from the sidecar's ``sds`` wherever they agree, image by image.
 
     Images pair by key. Objects pair in order within an image whose object count is the sidecar's (and whose
     paired categories agree), or by the reader's ``_annokit_slot`` (the object's position among the image's
     objects as written) where a format cannot show every object (a mask fully covered by a later one, ``slotted``).
-    ``derived_boxes``: the format's boxes are the extent of its masks, so the sidecar's boxes are kept. Images
+    ``derived_boxes``: the format's boxes are the extent of its masks, so the sidecar's boxes are kept.
+    ``label_table``: the format lists a fixed table of classes (Cityscapes'), so only the categories its objects use
+    must be the sidecar's; otherwise every category it lists must be (one listed beyond the sidecar's was added by
+    hand: the sidecar is then ignored, with a warning). ``written_only``: the writer leaves out objects it cannot
+    hold (counted as lost) and the reader gives each object its slot, so an image's objects are the sidecar's
+    objects its files still hold (several objects read may share one slot: the parts of one object). Images
     whose objects differ, and new images, are taken from the format alone (warned).
     """
     fcat = _category_map(fds, sds)
-    if not fcat and len(fds.categories) or any(v is None for v in fcat.values()):
+    need = set(fds.annotations.labels.tolist()) if label_table else set(fds.categories.ids.tolist())
+    if not fcat and need or any(fcat.get(u) is None for u in need):
         _warn(rec, f"{source / SIDECAR}: its categories differ from the dataset's; ignored")
         return fds
-    pr = _pair(fds, fkeys, sds, skeys, fcat, slotted)
+    pr = _pair(fds, fkeys, sds, skeys, fcat, slotted, written_only)
     boxes = _boxes(fds.annotations, sds.annotations, pr, derived_boxes)
     stale, missing = np.flatnonzero(pr.present & ~pr.matched), np.flatnonzero(~pr.present)
     if len(stale) or len(missing):
         _warn(rec, f"{source / SIDECAR}: {len(stale)} images have other objects than the sidecar lists, "
                    f"{len(missing)} of its images are gone; for those the format's files alone are used")
     images, new_ids = _images(fds, sds, pr)
-    return Dataset(images=images, categories=sds.categories, annotations=_objects(fds, sds, pr, boxes, new_ids),
+    objects = _objects(fds, sds, pr, boxes, new_ids, written_only)
+    return Dataset(images=images, categories=sds.categories, annotations=objects,
                    info=sds.info, licenses=sds.licenses, extras=sds.extras)

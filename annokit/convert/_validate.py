@@ -17,6 +17,7 @@ import numpy as np
 
 from annokit.convert._api import get_format, read_dataset
 from annokit.core.dataset import Dataset
+from annokit.core.losses import LossRecorder
 from annokit.errors import AnnokitError, FormatError
 from annokit.io.validation import Problem
 
@@ -69,10 +70,11 @@ def validate(path: str | Path, fmt: str) -> list[Problem]:
     checker = spec.validator
     out: list[Problem] = checker(p) if checker is not None else []
     if not any(x.level == "error" for x in out):
+        rec = LossRecorder(fmt, "")
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always")
             try:
-                ds = read_dataset(p, fmt)
+                ds = read_dataset(p, fmt, recorder=rec)
             except AnnokitError as exc:
                 if isinstance(exc, FormatError):
                     out.append(Problem("error", exc.path or str(p), exc.where or "", exc.message))
@@ -81,7 +83,11 @@ def validate(path: str | Path, fmt: str) -> list[Problem]:
                 return out
         for wmsg in caught:
             out.append(Problem("warning", str(p), "", str(wmsg.message)))
-        if checker is None:
+        if checker is None:  # what the reader read with a change or left out (a validator reports its own)
+            for e in rec.report().entries:
+                out += [Problem("warning", str(p), "", f"{e.kind}: {ex}") for ex in e.examples]
+                if e.count > len(e.examples):
+                    out.append(Problem("warning", str(p), "", f"{e.kind}: {e.count - len(e.examples)} more"))
             _check_dataset(ds, str(p), out)
     return out
 

@@ -28,7 +28,7 @@ if TYPE_CHECKING:
     from annokit.core.losses import LossRecorder
     from annokit.ops import DedupeResult, MergeResult, OnConflict, SampleBy, SplitResult, Stratify
 
-__all__ = ["Dataset", "ImageRecord", "ImageTable"]
+__all__ = ["Dataset", "ImageRecord", "ImageTable", "image_subset"]
 
 
 class ImageTable(FrozenModel):
@@ -270,3 +270,17 @@ class Dataset(FrozenModel):
         from annokit.ops import dedupe_dataset
 
         return dedupe_dataset(self, iou=iou, image_root=image_root, recorder=recorder, progress=progress)
+
+
+def image_subset(ds: Dataset, idx: np.ndarray) -> Dataset:
+    """The images at positions ``idx`` of ``ds`` (in that order) with every annotation of theirs (in ``ds``'s order),
+    every category and the dataset's top-level fields."""
+    im = ds.images
+    rows = idx.tolist()
+    images = ImageTable(ids=im.ids[idx], file_names=[im.file_names[i] for i in rows], heights=im.heights[idx],
+                        widths=im.widths[idx], extras=None if im.extras is None else [im.extras[i] for i in rows])
+    keep = np.zeros(len(im), dtype=bool)
+    keep[idx] = True
+    ann = ds.annotations
+    return Dataset(images=images, categories=ds.categories, annotations=ann[keep[im.index_of(ann.image_ids)]],
+                   info=ds.info, licenses=ds.licenses, extras=ds.extras)

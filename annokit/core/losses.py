@@ -14,15 +14,17 @@ lost (reading the target back restores it), but a tool other than annokit will n
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterable
-from typing import Any
+from dataclasses import dataclass, field
+from typing import Any, Literal
 
 from pydantic import Field
 
 from annokit.core.model import FrozenModel
 from annokit.errors import AnnokitError
 
-__all__ = ["LossEntry", "LossReport", "LossRecorder", "LossError", "MAX_EXAMPLES"]
+__all__ = ["LossEntry", "LossReport", "LossRecorder", "LossError", "LossState", "MAX_EXAMPLES"]
 
 MAX_EXAMPLES = 5
 
@@ -110,39 +112,170 @@ class LossError(AnnokitError):
         super().__init__("strict conversion would lose information:\n" + report.text())
 
 
+@dataclass
+class _Slot:
+    """One kind's running state: how it merges (``rule``), its count, examples and value, and where it was first
+    met (``pos``: section, part, sequence number)."""
+
+    kind: str
+    kept_in: str | None
+    rule: Literal["add", "once", "any", "max"]
+    pos: tuple[int, int, int]
+    count: int = 0
+    examples: list[str] = field(default_factory=list)
+    value: float = -math.inf  # "max": the largest value; "any": 1.0 once the condition held somewhere
+    keep_up_to: float | None = None  # "max": above it, the kind is lost rather than kept in ``kept_in``
+    spec: str = ".3g"  # "max": how the value is written
+
+    def resolved(self) -> tuple[str, str | None]:
+        """The kind's text and where it is kept, once every part is in."""
+        if self.rule != "max":
+            return self.kind, self.kept_in
+        kept = self.kept_in if self.keep_up_to is None or self.value <= self.keep_up_to else None
+        return self.kind.replace("{max}", format(self.value, self.spec)), kept
+
+    def reported(self) -> bool:
+        return self.count > 0 and (self.rule != "any" or self.value > 0)
+
+
+@dataclass(frozen=True)
+class LossState:
+    """A recorder's state as plain data, to send from the process that wrote a part of a dataset to the one that
+    merges the parts (:meth:`LossRecorder.merge_parts`)."""
+
+    slots: tuple[_Slot, ...]
+    warnings: tuple[str, ...]
+    sections: int
+
+
 class LossRecorder:
-    """Mutable accumulator of losses; :meth:`report` freezes it into a :class:`LossReport`."""
+    """Mutable accumulator of losses; :meth:`report` freezes it into a :class:`LossReport`.
+
+    The writing of a dataset can be split into parts (runs of consecutive images) whose recorders merge exactly
+    into the whole dataset's (:meth:`state`, :meth:`merge_parts`): counts add (``add`` / ``add_many``), a
+    dataset-level kind is counted once (``add_once``), a kind counted only where some part met a condition adds its
+    counts and ors the condition (``add_if_any``), a kind whose text holds a largest value takes the largest
+    (``add_max``), examples are the first :data:`MAX_EXAMPLES` in part order. Entries are listed in the order their
+    kinds were first met (a call with count 0 marks the place too); ``section()`` marks the end of a stage whose
+    kinds depend on the data (a loop over images), so that the kinds of a later stage come after them in every
+    part.
+    """
 
     def __init__(self, source: str = "", target: str = "") -> None:
         self.source = source
         self.target = target
-        self._counts: dict[tuple[str, str | None], int] = {}
-        self._examples: dict[tuple[str, str | None], list[str]] = {}
+        self._slots: dict[tuple[str, str | None, str], _Slot] = {}
         self._warnings: list[str] = []
+        self._section = 0
+        self._seq = 0
 
-    def add(self, kind: str, where: str | None = None, *, kept_in: str | None = None) -> None:
-        key = (kind, kept_in)
-        self._counts[key] = self._counts.get(key, 0) + 1
-        ex = self._examples.setdefault(key, [])
-        if where is not None and len(ex) < MAX_EXAMPLES:
-            ex.append(where)
+    def _slot(self, kind: str, kept_in: str | None, rule: Literal["add", "once", "any", "max"]) -> _Slot:
+        key = (kind, kept_in, rule)
+        slot = self._slots.get(key)
+        if slot is None:
+            slot = self._slots[key] = _Slot(kind, kept_in, rule, (self._section, 0, self._seq))
+            self._seq += 1
+        return slot
 
-    def add_many(self, kind: str, count: int, examples: Iterable[str] = (), *, kept_in: str | None = None) -> None:
-        if count <= 0:
-            return
-        key = (kind, kept_in)
-        self._counts[key] = self._counts.get(key, 0) + int(count)
-        ex = self._examples.setdefault(key, [])
+    @staticmethod
+    def _examples(slot: _Slot, examples: Iterable[str]) -> None:
+        ex = slot.examples
         for w in examples:
             if len(ex) >= MAX_EXAMPLES:
                 break
             ex.append(w)
 
+    def add(self, kind: str, where: str | None = None, *, kept_in: str | None = None) -> None:
+        self.add_many(kind, 1, () if where is None else (where,), kept_in=kept_in)
+
+    def add_many(self, kind: str, count: int, examples: Iterable[str] = (), *, kept_in: str | None = None) -> None:
+        """Count ``count`` items of ``kind`` (0 marks the kind's place only)."""
+        slot = self._slot(kind, kept_in, "add")
+        if count > 0:
+            slot.count += int(count)
+            self._examples(slot, examples)
+
+    def add_once(self, kind: str, count: int, examples: Iterable[str] = (), *, kept_in: str | None = None) -> None:
+        """A dataset-level kind (categories, top-level fields): every part of a dataset counts it the same, and the
+        merged report has it once."""
+        slot = self._slot(kind, kept_in, "once")
+        if count > 0 and not slot.count:
+            slot.count = int(count)
+            self._examples(slot, examples)
+
+    def add_if_any(self, kind: str, count: int, condition: bool, examples: Iterable[str] = (), *,
+                   kept_in: str | None = None) -> None:
+        """``count`` items of ``kind``, reported only when ``condition`` held somewhere (in any part): a decision
+        about the whole dataset (e.g. its image ids are not 1..N) whose count is all its items."""
+        slot = self._slot(kind, kept_in, "any")
+        slot.count += max(int(count), 0)
+        if condition:
+            slot.value = 1.0
+        if count > 0:
+            self._examples(slot, examples)
+
+    def add_max(self, kind: str, count: int, value: float, examples: Iterable[str] = (), *,
+                kept_in: str | None = None, keep_up_to: float | None = None, spec: str = ".3g") -> None:
+        """``count`` items of ``kind``, whose text holds ``{max}``: the largest ``value`` met (written with the
+        format ``spec``). With ``keep_up_to``, the items are kept in ``kept_in`` only while that largest value is
+        at most it."""
+        slot = self._slot(kind, kept_in, "max")
+        slot.keep_up_to, slot.spec = keep_up_to, spec
+        if count > 0:
+            slot.count += int(count)
+            slot.value = max(slot.value, float(value))
+            self._examples(slot, examples)
+
     def warn(self, message: str) -> None:
         if message not in self._warnings:
             self._warnings.append(message)
 
+    def section(self) -> None:
+        """End a stage whose kinds depend on the data (see the class docstring)."""
+        self._section += 1
+
+    def state(self) -> LossState:
+        """This recorder's state, to merge into another with :meth:`merge_parts`."""
+        return LossState(tuple(_Slot(s.kind, s.kept_in, s.rule, s.pos, s.count, list(s.examples), s.value,
+                                     s.keep_up_to, s.spec) for s in self._slots.values()),
+                         tuple(self._warnings), self._section)
+
+    def merge_parts(self, parts: Iterable[LossState]) -> None:
+        """Merge the states of the parts of a dataset (consecutive runs of its images, in order) written by
+        recorders that started empty, as if their writing had been recorded here in one go."""
+        states = list(parts)
+        base = last = self._section
+        for j, st in enumerate(states, start=1):
+            for s in st.slots:
+                key = (s.kind, s.kept_in, s.rule)
+                pos = (base + s.pos[0], j, s.pos[2])
+                mine = self._slots.get(key)
+                if mine is None:
+                    mine = self._slots[key] = _Slot(s.kind, s.kept_in, s.rule, pos)
+                elif mine.pos[1] > 0 and pos < mine.pos:  # met earlier in the whole dataset's order
+                    mine.pos = pos
+                self._merge_slot(mine, s)
+            for w in st.warnings:
+                self.warn(w)
+            last = max(last, base + st.sections)
+        self._section = last + 1
+
+    @staticmethod
+    def _merge_slot(mine: _Slot, s: _Slot) -> None:
+        mine.keep_up_to = s.keep_up_to if s.keep_up_to is not None else mine.keep_up_to
+        mine.spec = s.spec
+        if s.rule == "once":
+            if not mine.count and s.count:
+                mine.count, mine.examples = s.count, list(s.examples)
+            return
+        mine.count += s.count
+        mine.value = max(mine.value, s.value)
+        LossRecorder._examples(mine, s.examples)
+
     def report(self) -> LossReport:
-        entries = [LossEntry(kind=k, count=c, examples=self._examples.get((k, kept), []), kept_in=kept)
-                   for (k, kept), c in self._counts.items()]
+        slots = sorted((s for s in self._slots.values() if s.reported()), key=lambda s: s.pos)
+        entries = []
+        for s in slots:
+            kind, kept = s.resolved()
+            entries.append(LossEntry(kind=kind, count=s.count, examples=list(s.examples), kept_in=kept))
         return LossReport(source=self.source, target=self.target, entries=entries, warnings=list(self._warnings))

@@ -12,6 +12,7 @@ from __future__ import annotations
 from annokit.distributed._cluster import SchedulerError, connect, dashboard_link, parse_scheduler
 from annokit.distributed._shards import expand_shards, is_pattern
 from annokit.distributed.coco import evaluate_coco, read_ground_truth, read_result_shards
+from annokit.distributed.convert import convert_sharded
 
-__all__ = ["SchedulerError", "connect", "dashboard_link", "evaluate_coco", "expand_shards", "is_pattern",
-           "parse_scheduler", "read_ground_truth", "read_result_shards"]
+__all__ = ["SchedulerError", "connect", "convert_sharded", "dashboard_link", "evaluate_coco", "expand_shards",
+           "is_pattern", "parse_scheduler", "read_ground_truth", "read_result_shards"]

@@ -9,7 +9,7 @@ import numpy as np
 
 from annokit._internal.shards import expand_shards, is_pattern
 from annokit.core.coco_results import ResultColumns
-from annokit.core.dataset import Dataset, ImageTable
+from annokit.core.dataset import image_subset
 
 __all__ = ["concat_columns", "expand_shards", "image_subset", "is_pattern", "take_columns"]
 
@@ -38,17 +38,3 @@ def concat_columns(parts: Sequence[ResultColumns]) -> ResultColumns:
                          scores=np.concatenate([p.scores for p in parts]),
                          xywh=np.concatenate([p.xywh for p in parts]), area=np.concatenate([p.area for p in parts]),
                          segmentations=segs, unknown=0, first_unknown=None)
-
-
-def image_subset(ds: Dataset, idx: np.ndarray) -> Dataset:
-    """The images at positions ``idx`` of ``ds`` (in that order) with every annotation of theirs (in ``ds``'s order),
-    every category and the dataset's top-level fields."""
-    im = ds.images
-    rows = idx.tolist()
-    images = ImageTable(ids=im.ids[idx], file_names=[im.file_names[i] for i in rows], heights=im.heights[idx],
-                        widths=im.widths[idx], extras=None if im.extras is None else [im.extras[i] for i in rows])
-    keep = np.zeros(len(im), dtype=bool)
-    keep[idx] = True
-    ann = ds.annotations
-    return Dataset(images=images, categories=ds.categories, annotations=ann[keep[im.index_of(ann.image_ids)]],
-                   info=ds.info, licenses=ds.licenses, extras=ds.extras)

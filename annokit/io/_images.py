@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Sequence
 from pathlib import Path
 
 from annokit._internal.files import link_or_copy
@@ -13,11 +14,12 @@ from annokit.core.losses import LossRecorder
 __all__ = ["copy_images"]
 
 
-def copy_images(ds: Dataset, images: Path, targets: list[Path | None], recorder: LossRecorder | None) -> int:
+def copy_images(ds: Dataset, images: Path, targets: Sequence[str | os.PathLike[str] | None],
+                recorder: LossRecorder | None) -> int:
     """Hard-link (else copy) image ``i`` (``images / file_name``) to ``targets[i]`` (None: not copied); an image
     that is not in ``images`` is counted in ``recorder`` (the annotations are written all the same). Returns how
     many were missing."""
-    pairs: list[tuple[Path, Path]] = []
+    pairs: list[tuple[str, str | os.PathLike[str]]] = []
     missing: list[int] = []
     base = os.fspath(images)
     for i, (fn, tgt) in enumerate(zip(ds.images.file_names, targets)):
@@ -25,7 +27,7 @@ def copy_images(ds: Dataset, images: Path, targets: list[Path | None], recorder:
             continue
         src = os.path.join(base, safe_name(fn, where=f"images[{i}].file_name"))
         if os.path.isfile(src):
-            pairs.append((Path(src), tgt))
+            pairs.append((src, tgt))
         else:
             missing.append(i)
     if recorder is not None and missing:

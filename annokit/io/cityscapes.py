@@ -262,8 +262,19 @@ class _Objects:
     segs: list[Segmentation] = field(default_factory=list)
     boxes: list[list[float]] = field(default_factory=list)
     area: list[float] = field(default_factory=list)
+    slot: list[int] = field(default_factory=list)
     n_deleted: int = 0
     n_polygons: int = 0
+
+
+SLOT_FIELD = "annokit_slot"
+"""The field annokit adds to each object it writes beside a sidecar: the object's position among its image's
+objects as written (several polygons of one object share it); other tools ignore it."""
+
+
+def _slot_of(o: CityscapesObject) -> int:
+    v = (o.model_extra or {}).get(SLOT_FIELD)
+    return v if isinstance(v, int) and not isinstance(v, bool) and v >= 0 else -1
 
 
 def _polygon_objects(p: Path, key: str, i: int, problems: Problems, rec: LossRecorder, out: _Objects
@@ -302,6 +313,7 @@ def _polygon_objects(p: Path, key: str, i: int, problems: Problems, rec: LossRec
             out.segs.append([pts.reshape(-1).tolist()])
             out.boxes.append([pts[:, 0].min(), pts[:, 1].min(), pts[:, 0].max(), pts[:, 1].max()])
             out.area.append(area)
+            out.slot.append(_slot_of(o))
             out.n_polygons += 1
         return d.imgHeight, d.imgWidth
     return None
@@ -329,6 +341,7 @@ def _png_objects(p: Path, i: int, problems: Problems, out: _Objects) -> tuple[in
             out.segs.append({"size": rle["size"], "counts": rle["counts"].decode("ascii")})
             out.boxes.append(rle_to_ltrb([rle])[0].tolist())
             out.area.append(float(rle_area([rle])[0]))
+            out.slot.append(-1)
         return int(inst.shape[0]), int(inst.shape[1])
     return None
 
@@ -369,8 +382,11 @@ def _check_cityscapes(root: PathLike, *, problems: Problems, recorder: LossRecor
     return images, out
 
 
-def read_cityscapes_keyed(root: PathLike, *, recorder: LossRecorder | None = None) -> tuple[Dataset, list[str]]:
-    """Read a Cityscapes folder; also return each image's key (``<split>/<city>/<stem>``)."""
+def read_cityscapes_keyed(root: PathLike, *, recorder: LossRecorder | None = None, slots: bool = False
+                          ) -> tuple[Dataset, list[str]]:
+    """Read a Cityscapes folder; also return each image's key (``<split>/<city>/<stem>``). ``slots``: where every
+    object carries the ``annokit_slot`` annokit writes beside its sidecar, give it as the ``_annokit_slot`` extra
+    (the sidecar's objects pair with the files' by it)."""
     images, objs = _check_cityscapes(root, problems=Problems(collect=False), recorder=recorder)
     ids = np.arange(1, len(images) + 1)
     extras = [{"split": im.split} if im.split else {} for im in images]
@@ -383,7 +399,9 @@ def read_cityscapes_keyed(root: PathLike, *, recorder: LossRecorder | None = Non
     inst = Instances(image_ids=ids[np.asarray(objs.img, dtype=np.int64)],
                      boxes=np.asarray(objs.boxes, dtype=np.float64).reshape(n, 4),
                      labels=np.asarray(objs.label, dtype=np.int64), iscrowd=np.asarray(objs.crowd, dtype=bool),
-                     area=np.asarray(objs.area, dtype=np.float64), segmentations=list(objs.segs))
+                     area=np.asarray(objs.area, dtype=np.float64), segmentations=list(objs.segs),
+                     extras=[{"_annokit_slot": k} for k in objs.slot] if slots and n and min(objs.slot) >= 0
+                     else None)
     return Dataset(images=tbl, categories=label_set(), annotations=inst), [im.key for im in images]
 
 
@@ -436,38 +454,96 @@ def _gt_stem(ds: Dataset, i: int, split: str, seen: set[str]) -> tuple[str, str]
 
 @dataclass
 class _Dropped:
-    """Objects the polygon JSON cannot hold, counted over the dataset."""
+    """What the polygon JSON cannot hold, counted over the dataset: objects dropped (``other``: classes Cityscapes
+    does not have, ``plate``: license plates, a label without id the official scripts and the reader skip, ``rle``,
+    ``none``: no polygon, ``degenerate``: no part of 3 points or more), and what changed in the objects written
+    (``multi``: one object a part, ``short_parts``: parts of fewer than 3 points left out, ``crowd``: a crowd of a
+    class without instances, written as a plain region). ``written``: the objects written."""
 
     other: int = 0
     other_examples: list[str] = field(default_factory=list)
+    plate: int = 0
     rle: int = 0
     none: int = 0
+    degenerate: int = 0
     multi: int = 0
+    short_parts: int = 0
+    crowd: int = 0
+    written: int = 0
+    written_extras: int = 0
+    examples: dict[str, list[str]] = field(default_factory=dict)
+
+    def note(self, what: str, ann_id: int) -> None:
+        setattr(self, what, getattr(self, what) + 1)
+        ex = self.examples.setdefault(what, [])
+        if len(ex) < 5:
+            ex.append(f"annotation id {ann_id}")
 
 
-def _polygon_entries(ds: Dataset, rows: list[int], name_of: dict[int, str], dropped: _Dropped
+def _polygon_entries(ds: Dataset, rows: list[int], name_of: dict[int, str], dropped: _Dropped, slots: bool
                      ) -> list[dict[str, Any]]:
-    """The JSON objects of one image's rows: one per polygon part, crowd objects as ``<label>group``."""
+    """The JSON objects of one image's rows: one per polygon part of 3 points or more, crowd objects as
+    ``<label>group``; ``slots``: each carries ``annokit_slot``, its row's position among the image's rows."""
     a = ds.annotations
     objs = []
-    for r in rows:
-        lname = name_of[int(a.labels[r])]
+    for k, r in enumerate(rows):
+        lname, aid = name_of[int(a.labels[r])], int(a.ids[r])
         lab = BY_NAME.get(lname)
         if lab is None:
             dropped.other += 1
             if len(dropped.other_examples) < 5:
-                dropped.other_examples.append(f"{lname!r} (annotation id {int(a.ids[r])})")
+                dropped.other_examples.append(f"{lname!r} (annotation id {aid})")
+            continue
+        if lab.id < 0:
+            dropped.note("plate", aid)
             continue
         seg = a.segmentations[r] if a.segmentations is not None else None
         if not isinstance(seg, list) or not seg:
-            dropped.rle += bool(seg)
-            dropped.none += not seg
+            dropped.note("rle" if seg else "none", aid)
             continue
-        dropped.multi += len(seg) > 1
+        parts = [np.asarray(part, dtype=np.float64).reshape(-1, 2) for part in seg]
+        good = [pts for pts in parts if len(pts) >= 3]
+        if not good:
+            dropped.note("degenerate", aid)
+            continue
+        if len(good) < len(parts):
+            dropped.note("short_parts", aid)
+        if len(good) > 1:
+            dropped.note("multi", aid)
+        if bool(a.iscrowd[r]) and not lab.has_instances:
+            dropped.note("crowd", aid)
+        dropped.written += 1
+        dropped.written_extras += bool(a.extras is not None and a.extras[r])
         label = lname + "group" if bool(a.iscrowd[r]) and lab.has_instances else lname
-        for part in seg:
-            objs.append({"label": label, "polygon": np.asarray(part, dtype=np.float64).reshape(-1, 2).tolist()})
+        for pts in good:
+            objs.append({"label": label, "polygon": pts.tolist(), **({SLOT_FIELD: k} if slots else {})})
     return objs
+
+
+def _count_losses(ds: Dataset, dropped: _Dropped, rec: LossRecorder, kept_in: str | None) -> None:
+    """The report: the objects not written are lost even with the sidecar (reading back, an image's objects are
+    the ones its JSON holds; the sidecar fills in the fields of those), the fields of the objects written are kept
+    in it."""
+    ex = dropped.examples
+    rec.add_many("objects of classes Cityscapes does not have dropped", dropped.other, dropped.other_examples)
+    rec.add_many("license plate objects dropped: Cityscapes gives that label no id (its scripts skip it)",
+                 dropped.plate, ex.get("plate", []))
+    rec.add_many("RLE mask has no polygon form: dropped from the JSON", dropped.rle, ex.get("rle", []))
+    rec.add_many("object without a polygon dropped", dropped.none, ex.get("none", []))
+    rec.add_many("object whose polygons all have fewer than 3 points dropped", dropped.degenerate,
+                 ex.get("degenerate", []))
+    rec.add_many("polygon parts of fewer than 3 points left out of the JSON", dropped.short_parts,
+                 ex.get("short_parts", []), kept_in=kept_in)
+    rec.add_many("multi-part polygon written as one object per part", dropped.multi, ex.get("multi", []),
+                 kept_in=kept_in)
+    rec.add_many("crowd flag dropped: the class has no instances in Cityscapes", dropped.crowd, ex.get("crowd", []),
+                 kept_in=kept_in)
+    rec.add_many("boxes, areas and ids of the objects written dropped: Cityscapes keeps polygons only",
+                 dropped.written, kept_in=kept_in)
+    if ds.annotations.scores is not None:
+        rec.add_many("scores of the objects written dropped", dropped.written, kept_in=kept_in)
+    rec.add_many("annotation fields of the objects written dropped", dropped.written_extras, kept_in=kept_in)
+    rec.add_many("image ids dropped", len(ds.images), kept_in=kept_in)
 
 
 def _write_image(folder: Path, stem: str, doc: dict[str, Any], where: str) -> None:
@@ -489,8 +565,10 @@ def write_cityscapes_into(ds: Dataset, root: Path, *, recorder: LossRecorder | N
     """Write ``gtFine/<split>/<stem>_gtFine_{polygons.json,labelIds.png,instanceIds.png}``; return the keys.
 
     Categories are matched to Cityscapes labels by name; objects of other classes are dropped (counted). Polygon
-    objects go to the JSON (one entry per polygon part); RLE objects cannot be polygons and are dropped from it
-    (counted). The PNGs are drawn from the JSON exactly as the official scripts draw them.
+    objects go to the JSON (one entry per polygon part of 3 points or more); RLE objects cannot be polygons and are
+    dropped from it (counted). With ``kept_in`` (a sidecar is written), each JSON object carries ``annokit_slot``
+    (its object's position among the image's objects) so that the sidecar pairs with it on reading back. The PNGs
+    are drawn from the JSON exactly as the official scripts draw them.
     """
     rec = recorder if recorder is not None else LossRecorder()
     targets: list[Path | None] = []
@@ -504,7 +582,7 @@ def write_cityscapes_into(ds: Dataset, root: Path, *, recorder: LossRecorder | N
     dropped = _Dropped()
     for i in range(len(im)):
         sp, stem = _gt_stem(ds, i, split, seen)
-        objs = _polygon_entries(ds, order[starts[i]:starts[i + 1]].tolist(), name_of, dropped)
+        objs = _polygon_entries(ds, order[starts[i]:starts[i + 1]].tolist(), name_of, dropped, kept_in is not None)
         doc = {"imgHeight": int(im.heights[i]), "imgWidth": int(im.widths[i]), "objects": objs}
         _write_image(root / "gtFine" / sp, stem, doc, f"images[{i}]")
         keys.append(f"{sp}/{stem}")
@@ -513,17 +591,8 @@ def write_cityscapes_into(ds: Dataset, root: Path, *, recorder: LossRecorder | N
         targets.append(root / "leftImg8bit" / sp / f"{stem}_leftImg8bit{ext}")
     if images is not None:
         copy_images(ds, images, targets, rec)
-    rec.add_many("objects of classes Cityscapes does not have dropped", dropped.other, dropped.other_examples,
-                 kept_in=kept_in)
-    rec.add_many("RLE mask has no polygon form: dropped from the JSON", dropped.rle, kept_in=kept_in)
-    rec.add_many("object without a polygon dropped", dropped.none, kept_in=kept_in)
-    rec.add_many("multi-part polygon written as one object per part", dropped.multi, kept_in=kept_in)
-    rec.add_many("boxes, areas and ids dropped: Cityscapes keeps polygons only", len(a), kept_in=kept_in)
-    if a.scores is not None:
-        rec.add_many("scores dropped", len(a), kept_in=kept_in)
-    if a.extras is not None:
-        rec.add_many("annotation fields dropped", sum(1 for e in a.extras if e), kept_in=kept_in)
-    rec.add_many("image ids dropped", len(im), kept_in=kept_in)
+    rec.section()  # the missing images are met image by image: their kind before the kinds below in every part
+    _count_losses(ds, dropped, rec, kept_in)
     return keys
 
 

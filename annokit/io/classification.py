@@ -23,6 +23,7 @@ from typing import Any
 import numpy as np
 
 from annokit._internal.files import atomic_dir
+from annokit._internal.parts import current_part
 from annokit._internal.paths import safe_component, safe_join, safe_name, unique_components
 from annokit.core.dataset import Dataset, ImageTable
 from annokit.core.instances import Instances
@@ -120,15 +121,14 @@ def _single_labels(ds: Dataset, rec: LossRecorder, kept_in: str | None) -> dict[
     rec.add_many("multi-label image: only its first label kept (a folder holds one class)", len(set(multi)),
                  [im.file_names[p] for p in sorted(set(multi))[:5]], kept_in=kept_in)
     none = [i for i in range(len(im)) if i not in first]
+    # lost even with the sidecar: reading back, the images are the ones the folders hold
     rec.add_many("unlabelled image dropped: a class folder needs a class", len(none),
-                 [im.file_names[i] for i in none[:5]], kept_in=kept_in)
+                 [im.file_names[i] for i in none[:5]])
     return first
 
 
 def _box_losses(ds: Dataset, rec: LossRecorder, kept_in: str | None) -> None:
     a, im = ds.annotations, ds.images
-    if not len(a):
-        return
     pos = im.index_of(a.image_ids)
     whole = (a.boxes[:, 0] == 0) & (a.boxes[:, 1] == 0) & (a.boxes[:, 2] == im.widths[pos]) & \
         (a.boxes[:, 3] == im.heights[pos])
@@ -138,23 +138,24 @@ def _box_losses(ds: Dataset, rec: LossRecorder, kept_in: str | None) -> None:
     if a.segmentations is not None:
         n = sum(1 for s in a.segmentations if s)
         rec.add_many("segmentation dropped: classification has no masks", n, kept_in=kept_in)
-    if a.scores is not None and not (a.scores == 1).all():
-        rec.add_many("scores dropped", len(a), kept_in=kept_in)
+    if a.scores is not None:  # all of them, when any is not 1
+        rec.add_if_any("scores dropped", len(a), not bool((a.scores == 1).all()), kept_in=kept_in)
 
 
 def _category_losses(ds: Dataset, rec: LossRecorder, kept_in: str | None) -> None:
     cats = ds.categories
     order = np.argsort(np.array(cats.names, dtype=object), kind="stable")
     if not np.array_equal(cats.ids[order], np.arange(len(cats))):
-        rec.add_many("category ids renumbered: classes are 0..n-1 in name order", len(cats), kept_in=kept_in)
+        rec.add_once("category ids renumbered: classes are 0..n-1 in name order", len(cats), kept_in=kept_in)
     if len(set(cats.names)) != len(cats.names):
         raise FormatError(None, "categories", "two categories share a name; classification tells them apart by "
                                               "name only")
     for n in cats.names:
         if not n or "\n" in n:
             raise FormatError(None, "categories", f"category name {n!r} cannot be a class folder / CSV label")
-    if not np.array_equal(ds.images.ids, np.arange(1, len(ds.images) + 1)):
-        rec.add_many("image ids dropped: read back as 1..N", len(ds.images), kept_in=kept_in)
+    n_img, id0 = len(ds.images), current_part().image_offset + 1  # all of them, when they are not 1..N in order
+    rec.add_if_any("image ids dropped: read back as 1..N", n_img,
+                   not np.array_equal(ds.images.ids, np.arange(id0, id0 + n_img)), kept_in=kept_in)
 
 
 def write_class_folders_into(ds: Dataset, root: Path, *, images: Path | None, recorder: LossRecorder | None = None,
@@ -171,7 +172,7 @@ def write_class_folders_into(ds: Dataset, root: Path, *, images: Path | None, re
     im, a, cats = ds.images, ds.annotations, ds.categories
     folder = dict(zip(cats.names, unique_components(cats.names)))
     changed = [(n, f) for n, f in folder.items() if n != f]
-    rec.add_many("category names given a safe folder name (the real names are read back with annokit)",
+    rec.add_once("category names given a safe folder name (the real names are read back with annokit)",
                  len(changed), [f"{n!r} -> {f}" for n, f in changed[:5]], kept_in=kept_in)
     keys = [""] * len(im)
     targets: list[Path | None] = [None] * len(im)

@@ -507,6 +507,8 @@ def _other_kind(anns: Any) -> str | None:
 
 
 def _extras(items: list[dict[str, Any]], known: set[str]) -> list[dict[str, Any]] | None:
+    if all(map(known.issuperset, items)):  # the common case, checked without a Python call per record
+        return None
     out = [{k: v for k, v in it.items() if k not in known} for it in items]
     return out if any(out) else None
 
@@ -526,7 +528,8 @@ def _build(c: _Checked) -> Dataset:
     has_super = any("supercategory" in c for c in cats)
     labels = LabelSet(ids=c.cat_ids, names=c.names, supercategories=[c.get("supercategory") for c in cats]
                       if has_super else None, extras=_extras(cats, _CAT_KEYS))
-    keypoints, has_kp = keypoints_from_records(anns, ac.labels, categories=labels, path=c.path)
+    keypoints, has_kp = keypoints_from_records(anns, ac.labels, categories=labels, path=c.path,
+                                               plain_json=not c.exact_types)
     ann_extras = _extras(anns, _ANN_KEYS if keypoints is None else _ANN_KEYS | {"keypoints"})
     no_kp = np.flatnonzero(~has_kp).tolist() if keypoints is not None else []
     if not ac.has_area.all() or no_kp:
@@ -564,6 +567,7 @@ class _Checked(NamedTuple):
     cat_ids: IntArray
     names: list[str]
     ac: _AnnCols
+    exact_types: bool = True  # the values may hold bools (and numpy scalars): not only what JSON text gives
 
 
 def dataset_from_coco_dict(data: dict[str, Any], *, path: PathLike | None = None, fixed: bool = False) -> Dataset:
@@ -585,7 +589,7 @@ def _checked(data: Any, p: Path, *, exact_types: bool) -> _Checked:
                  _Column.whole(cat_ids), _Column.whole(ac.ids), _Column.whole(ac.image_ids), _Column.whole(ac.labels),
                  rles)
     _check_references(p, refs, problems, strings=ic.id_map is not None)
-    return _Checked(p, data, images, cats, anns, ic, cat_ids, names, ac)
+    return _Checked(p, data, images, cats, anns, ic, cat_ids, names, ac, exact_types)
 
 
 def _read_checked(path: PathLike) -> _Checked:

@@ -18,7 +18,9 @@ from __future__ import annotations
 import math
 import os
 from collections.abc import Sequence
+from functools import partial
 from itertools import chain
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -54,7 +56,7 @@ def _declared_k(labels: LabelSet | None) -> dict[int, tuple[int, str]]:
 
 def keypoints_from_records(records: Sequence[dict[str, Any]], labels: Sequence[int] | np.ndarray, *,
                            categories: LabelSet | None = None, path: str | os.PathLike[str] | None = None,
-                           section: str = "annotations", ground_truth: bool = True
+                           section: str = "annotations", ground_truth: bool = True, plain_json: bool = False
                            ) -> tuple[FloatArray | None, np.ndarray]:
     """The ``(N, K, 3)`` keypoints of ``records`` (their ``keypoints`` fields) and which records have the field.
 
@@ -70,6 +72,9 @@ def keypoints_from_records(records: Sequence[dict[str, Any]], labels: Sequence[i
         For messages: ``<path>: <section>[i].keypoints: ...``.
     ground_truth : bool
         Check COCO's visibility flags (``v`` in ``{0, 1, 2}``); predictions may write any finite number there.
+    plain_json : bool
+        The records are what ``orjson`` parsed from a text without a ``true`` or ``false``: no value can be a bool
+        or a numpy scalar, which makes the type check cheaper (the result is the same).
 
     Returns
     -------
@@ -84,20 +89,23 @@ def keypoints_from_records(records: Sequence[dict[str, Any]], labels: Sequence[i
     >>> kp.shape, has.tolist()
     ((2, 2, 3), [True, False])
     """
-    has = np.fromiter(("keypoints" in r for r in records), dtype=bool, count=len(records))
+    has = np.array(["keypoints" in r for r in records], dtype=bool).reshape(len(records))
     if not has.any():
         return None, has
     rows = np.flatnonzero(has)
-    lists = [records[i]["keypoints"] for i in rows.tolist()]
+    lists = [r["keypoints"] for r in records] if len(rows) == len(records) else \
+        [records[i]["keypoints"] for i in rows.tolist()]
     labs = np.asarray(labels, dtype=np.int64)[rows]
     declared = _declared_k(categories)
     k = _common_k(lists, labs, declared, rows, path, section)
-    arr = _fast(lists, k)
+    arr = _fast(lists, k, plain_json)
     if arr is None:
         _explain(lists, rows, k, path, section)
     assert arr is not None
     if ground_truth:
         _check_visibility(arr, rows, path, section)
+    if len(rows) == len(records):
+        return arr, has
     out = np.zeros((len(records), k, 3))
     out[rows] = arr
     return out, has
@@ -121,13 +129,20 @@ def _common_k(lists: list[Any], labs: np.ndarray, declared: dict[int, tuple[int,
     return len(first) // 3
 
 
-def _fast(lists: list[Any], k: int) -> FloatArray | None:
-    """``(n, K, 3)`` from the lists in one numpy pass; None when any is not ``3 K`` finite numbers."""
-    try:
-        arr = np.array(lists, dtype=np.float64)
-    except (ValueError, TypeError, OverflowError):
+def _fast(lists: list[Any], k: int, plain_json: bool) -> FloatArray | None:
+    """``(n, K, 3)`` from the lists in one numpy pass over their values; None when any is not ``3 K`` finite numbers.
+    ``plain_json``: the values are what a JSON parser gives for a text without ``true`` or ``false`` -- numbers,
+    strings, None, lists, dicts --, so ``sum`` (which refuses all but numbers) is the type check, not a look at the
+    type of every value."""
+    if not set(map(type, lists)) <= {list, tuple} or set(map(len, lists)) != {3 * k}:
         return None
-    if arr.shape != (len(lists), 3 * k) or not set(map(type, chain.from_iterable(lists))) <= _NUMBER_TYPES:
+    try:
+        if plain_json:
+            sum(map(sum, lists))
+        elif not set(map(type, chain.from_iterable(lists))) <= _NUMBER_TYPES:
+            return None
+        arr = np.fromiter(chain.from_iterable(lists), dtype=np.float64, count=3 * k * len(lists))
+    except (ValueError, TypeError, OverflowError):
         return None
     if not np.isfinite(arr).all():
         return None
@@ -194,12 +209,20 @@ def read_keypoint_results(path: str | os.PathLike[str] | list[Any], gt: Dataset)
     >>> gt = read_instances("person_keypoints_val2017.json")              # doctest: +SKIP
     >>> dt = read_keypoint_results("keypoint_results.json", gt)           # doctest: +SKIP
     """
-    from annokit.io._result_records import load_records, with_boxes
+    from annokit.io._result_records import columns_instances, load_records, regular_columns, with_boxes
 
-    p, items = load_records(path)
+    cols = regular_columns(path, gt, "keypoints")
+    if cols is not None and not isinstance(path, list):
+        kp = _regular_keypoints(cols.labels, cols.values, gt)
+        if kp is not None:
+            dets = columns_instances(cols, Path(path), gt, partial(_extent, kp))
+            if dets is not None:
+                return dets.replace(keypoints=kp)
+    p, items, plain = load_records(path)
     cats = gt.categories
     labels = [c if isinstance(c := r.get("category_id"), int) else -1 for r in items]
-    kp, has = keypoints_from_records(items, labels, categories=cats, path=p, section="", ground_truth=False)
+    kp, has = keypoints_from_records(items, labels, categories=cats, path=p, section="", ground_truth=False,
+                                     plain_json=plain)
     if not has.all():
         i = int(np.flatnonzero(~has)[0])
         raise FormatError(p, f"[{i}]", "detection has no 'keypoints'")
@@ -207,12 +230,27 @@ def read_keypoint_results(path: str | os.PathLike[str] | list[Any], gt: Dataset)
     if gt_k is not None and kp is not None and kp.shape[1] != gt_k.shape[1]:
         raise FormatError(p, "[0].keypoints", f"{kp.shape[1]} keypoints per detection; the ground truth has "
                                               f"{gt_k.shape[1]}")
+    if kp is None:
+        kp = np.zeros((len(items), 0, 3))
+    return with_boxes(items, p, gt, partial(_extent, kp)).replace(keypoints=kp)
 
-    def extent(rows: np.ndarray) -> np.ndarray:
-        assert kp is not None
-        x, y = kp[rows, :, 0], kp[rows, :, 1]
-        x0, x1, y0, y1 = x.min(1), x.max(1), y.min(1), y.max(1)
-        return np.column_stack([x0, y0, x1 - x0, y1 - y0])
 
-    dets = with_boxes(items, p, gt, extent)
-    return dets.replace(keypoints=kp if kp is not None else np.zeros((len(dets), 0, 3)))
+def _extent(kp: FloatArray, rows: np.ndarray) -> np.ndarray:
+    """``[min x, min y, max x - min x, max y - min y]`` of the keypoints of ``rows``, every keypoint counted."""
+    x, y = kp[rows, :, 0], kp[rows, :, 1]
+    x0, x1, y0, y1 = x.min(1), x.max(1), y.min(1), y.max(1)
+    return np.column_stack([x0, y0, x1 - x0, y1 - y0])
+
+
+def _regular_keypoints(labels: np.ndarray, values: np.ndarray, gt: Dataset) -> FloatArray | None:
+    """``(n, K, 3)`` of the rows ``values`` (each ``3 K`` finite numbers) when they pass every rule of
+    :func:`read_keypoint_results`, else None (the record reader names the problem): the categories used agree
+    on ``K`` (that of their names list, or the rows' length / 3), and ``K`` is the ground truth's."""
+    declared = _declared_k(gt.categories)
+    ks = {declared[c][0] for c in np.unique(labels).tolist() if c in declared}
+    m = values.shape[1]
+    k = ks.pop() if len(ks) == 1 else m // 3 if not ks else -1
+    gt_k = gt.annotations.keypoints
+    if m == 0 or m != 3 * k or (gt_k is not None and gt_k.shape[1] != k):
+        return None
+    return np.ascontiguousarray(values).reshape(len(values), k, 3)

@@ -177,28 +177,64 @@ def _loose_entries(root: Path) -> list[_Entry]:
     return out
 
 
-def _entries(root: Path, data: ObjData, problems: Problems) -> list[_Entry]:
-    """Every image the split lists name, in order (a missing list is an error naming the split and the path)."""
+@dataclass(frozen=True)
+class _SplitRules:
+    """Where a reading reports, and whether a split that is not there is skipped (a counted loss) or an error."""
+
+    problems: Problems
+    recorder: LossRecorder | None
+    skip_missing: bool = False
+
+
+def _missing_split(data: ObjData, split: str, what: str, rules: _SplitRules) -> None:
+    """A split ``obj.data`` names whose list or image folder is not there: an error naming the split and the path,
+    or with ``skip_missing`` a counted loss (as for YOLO's ``data.yaml``)."""
+    if rules.skip_missing:
+        if rules.recorder is not None:
+            rules.recorder.add("split skipped: its image list or folder is not there (--skip-missing-splits)",
+                               f"{split}: {what}")
+        return
+    rules.problems.error(data.path, split, f"split {split!r}: {what} (fix the path in {data.path.name}, or pass "
+                                           "--skip-missing-splits / skip_missing_splits=True to leave it out)")
+
+
+def _split_entries(root: Path, split: str, listing: Path, problems: Problems) -> list[_Entry]:
+    """The images one split list names, in order."""
+    out: list[_Entry] = []
+    for j, line in enumerate(read_text(listing).splitlines(), 1):
+        if not line.strip():
+            continue
+        with problems.guard(listing):
+            img = _within(root, line, listing, f"line {j}")
+            rel = PurePosixPath(localize(line))
+            inner = PurePosixPath(*rel.parts[1:]) if len(rel.parts) > 1 else rel
+            out.append(_Entry(split, img, inner.with_suffix("").as_posix()))
+    return out
+
+
+def _entries(root: Path, data: ObjData, rules: _SplitRules) -> list[_Entry]:
+    """Every image the split lists name, in order. A split whose list is missing, or whose images all lie in
+    folders that do not exist (``obj_valid_data/`` named, ``obj_val_data/`` there), is an error naming the split
+    and the path, or with ``skip_missing`` a counted loss."""
     out: list[_Entry] = []
     for split, listing in data.splits.items():
         if not listing.is_file():
-            problems.error(data.path, split, f"the image list of split {split!r} ({listing.relative_to(root)}) is "
-                                             "not found")
+            _missing_split(data, split, f"its image list ({listing.relative_to(root).as_posix()}) is not found", rules)
             continue
-        for j, line in enumerate(read_text(listing).splitlines(), 1):
-            if not line.strip():
-                continue
-            with problems.guard(listing):
-                img = _within(root, line, listing, f"line {j}")
-                rel = PurePosixPath(localize(line))
-                inner = PurePosixPath(*rel.parts[1:]) if len(rel.parts) > 1 else rel
-                out.append(_Entry(split, img, inner.with_suffix("").as_posix()))
+        got = _split_entries(root, split, listing, rules.problems)
+        folders = sorted({e.image.parent for e in got})
+        if got and not any(d.is_dir() for d in folders):
+            names = ", ".join(d.relative_to(root).as_posix() + "/" for d in folders[:3])
+            _missing_split(data, split, f"{listing.relative_to(root).as_posix()} lists images in {names}, which "
+                                        "does not exist", rules)
+            continue
+        out += got
     return out
 
 
 def _check_darknet(root: PathLike, *, problems: Problems, recorder: LossRecorder | None,
-                   sizes: dict[str, tuple[int, int]] | None, exif: bool, read_image_sizes: bool
-                   ) -> tuple[Path, list[str], _Images, _Rows]:
+                   sizes: dict[str, tuple[int, int]] | None, exif: bool, read_image_sizes: bool,
+                   skip_missing_splits: bool = False) -> tuple[Path, list[str], _Images, _Rows]:
     """The rules of a Darknet folder (the reader's and the validator's)."""
     root = Path(root)
     if not root.is_dir():
@@ -209,7 +245,8 @@ def _check_darknet(root: PathLike, *, problems: Problems, recorder: LossRecorder
     meta = _image_meta(root)
     images, rows = _Images(), _Rows()
     seen: set[str] = set()
-    entries = _loose_entries(root) if loose else _entries(root, data, problems)
+    entries = _loose_entries(root) if loose else _entries(root, data, _SplitRules(problems, recorder,
+                                                                                  skip_missing_splits))
     if not loose:
         _count_unlisted(root, entries, problems, recorder)
     for e in entries:
@@ -270,11 +307,13 @@ def _check_fields(lab: Path, lines: list[str], problems: Problems) -> None:
 
 
 def read_darknet_keyed(root: PathLike, *, recorder: LossRecorder | None = None,
-                       sizes: dict[str, tuple[int, int]] | None = None, exif: bool = True
-                       ) -> tuple[Dataset, list[str]]:
-    """Read a Darknet YOLO 1.1 folder; also return each image's key (its label file, relative to ``root``)."""
+                       sizes: dict[str, tuple[int, int]] | None = None, exif: bool = True,
+                       skip_missing_splits: bool = False) -> tuple[Dataset, list[str]]:
+    """Read a Darknet YOLO 1.1 folder; also return each image's key (its label file, relative to ``root``).
+    ``skip_missing_splits``: a split whose list or image folder is not there is a counted loss, not an error."""
     root, names, images, rows = _check_darknet(root, problems=Problems(collect=False), recorder=recorder,
-                                               sizes=sizes, exif=exif, read_image_sizes=True)
+                                               sizes=sizes, exif=exif, read_image_sizes=True,
+                                               skip_missing_splits=skip_missing_splits)
     n = len(images.keys)
     tbl = ImageTable(ids=np.arange(1, n + 1), file_names=images.file_names,
                      heights=np.asarray(images.heights, dtype=np.int64),
@@ -283,14 +322,14 @@ def read_darknet_keyed(root: PathLike, *, recorder: LossRecorder | None = None,
                    annotations=_instances(root, images, rows)), images.keys
 
 
-def read_darknet(root: PathLike, *, exif: bool = True) -> Dataset:
+def read_darknet(root: PathLike, *, exif: bool = True, skip_missing_splits: bool = False) -> Dataset:
     """Read a Darknet YOLO 1.1 dataset (CVAT's YOLO 1.1 export, datumaro's ``yolo``).
 
     Examples
     --------
     >>> ds = read_darknet("cvat_yolo_export")  # doctest: +SKIP
     """
-    return read_darknet_keyed(root, exif=exif)[0]
+    return read_darknet_keyed(root, exif=exif, skip_missing_splits=skip_missing_splits)[0]
 
 
 def validate_darknet(root: PathLike) -> list[Problem]:

@@ -30,14 +30,17 @@ SIDECAR = "annokit.json"
 def detect_format(path: PathLike) -> str:
     """The name of the format ``path`` is in, recognised from its layout (and, for JSON, its top-level keys).
 
-    A folder annokit wrote says its format in its ``annokit.json``; otherwise: ``Annotations/`` is VOC, ``obj.data``
-    Darknet, ``[<split>/]label_2/`` KITTI, ``[<split>/]labelTxt/`` DOTA, ``*-annotations-bbox.csv`` Open Images,
-    ``data.yaml`` or ``labels/`` YOLO, ``gtFine/`` Cityscapes, ``masks/`` or ``instances/`` PNG masks, a JSON
-    beside a folder of the same name COCO panoptic, folders of images class folders. A JSON file is COCO instances
-    (an object with ``images``), COCO panoptic (``segments_info`` in its annotations), COCO results (a list),
-    LabelMe (``shapes`` and ``imagePath``) or CreateML (``*.createml.json``); a ``.csv`` is class-csv, an ``.xml``
-    CVAT; a folder with ``annotations.xml`` is CVAT, with ``*.createml.json`` CreateML, with LabelMe JSONs
-    LabelMe. Anything else is a :class:`FormatError` that asks for the format by name.
+    A folder annokit wrote says its format in its ``annokit.json``; otherwise: ``obj.names`` without ``data.yaml``
+    is Darknet (datumaro's loose layouts), ``Annotations/`` VOC, ``obj.data`` Darknet, ``[<split>/]label_2/`` KITTI,
+    ``[<split>/]labelTxt/`` DOTA, ``*-annotations-bbox.csv`` Open Images, ``data.yaml`` or ``labels/`` YOLO,
+    ``gtFine/`` Cityscapes, ``masks/`` or ``instances/`` PNG masks, a JSON beside a folder of the same name COCO
+    panoptic, folders of images class folders. A JSON file is COCO instances (an object with ``images``), COCO
+    panoptic (``segments_info`` in its annotations), COCO results (a list), LabelMe (``shapes`` and ``imagePath``)
+    or CreateML (``*.createml.json``); a ``.csv`` is class-csv, an ``.xml`` CVAT; a folder with ``annotations.xml``
+    is CVAT, with ``*.createml.json`` CreateML, with LabelMe JSONs LabelMe; Roboflow's split folders (or one split)
+    holding ``_annotations.coco.json`` are COCO, ``_classes.csv`` class-csv (multi-label), ``*.xml`` beside the
+    images VOC (a TFRecord export, ``label_map.pbtxt``, is an error that says so). Anything else is a
+    :class:`FormatError` that asks for the format by name.
 
     >>> detect_format("sample_data/scenes/gt.json")
     'coco'
@@ -71,6 +74,8 @@ def _detect_folder(p: Path) -> str | None:
                 return str(tag["format"])
         except (orjson.JSONDecodeError, OSError, AttributeError):
             pass
+    if (p / "obj.names").is_file() and not (p / "data.yaml").is_file():
+        return "darknet"  # datumaro's loose Darknet layouts: obj.names with Annotations/*.txt or labels/<split>/
     if (p / "Annotations").is_dir():
         return "voc"
     more = _detect_more(p)
@@ -79,6 +84,9 @@ def _detect_folder(p: Path) -> str | None:
     tool = _detect_tool_folder(p)
     if tool is not None:
         return tool
+    roboflow = _detect_roboflow(p)
+    if roboflow is not None:
+        return roboflow
     if (p / "gtFine").is_dir():
         return "cityscapes"
     if (p / "data.yaml").is_file() or (p / "labels").is_dir():
@@ -123,6 +131,30 @@ def _detect_tool_folder(p: Path) -> str | None:
     first = next((q for q in sorted(p.glob("*.json")) if q.name != SIDECAR), None)
     if first is not None and _detect_json(first) == "labelme":
         return "labelme"
+    return None
+
+
+def _in_split(p: Path, pattern: str) -> Path | None:
+    """The first file matching ``pattern`` in ``p`` or in one of its direct subfolders (Roboflow's splits)."""
+    return next(iter(sorted(p.glob(pattern))), None) or next(iter(sorted(p.glob(f"*/{pattern}"))), None)
+
+
+def _detect_roboflow(p: Path) -> str | None:
+    """Roboflow's split-folder exports: ``[<split>/]_annotations.coco.json`` COCO, ``[<split>/]_classes.csv``
+    multi-label classification (class-csv), ``[<split>/]*.xml`` whose root is ``<annotation>`` Pascal VOC."""
+    if _in_split(p, "_annotations.coco.json") is not None:
+        return "coco"
+    if _in_split(p, "_classes.csv") is not None:
+        return "class-csv"
+    if _in_split(p, "label_map.pbtxt") is not None or _in_split(p, "*.tfrecord") is not None:
+        raise FormatError(p, None, "a TensorFlow TFRecord export (label_map.pbtxt / *.tfrecord): annokit does not "
+                                   "read TFRecord; export the dataset as COCO or Pascal VOC instead")
+    xml = _in_split(p, "*.xml")
+    if xml is not None and xml.is_file():
+        with open(xml, "rb") as fh:
+            head = fh.read(4096)
+        if b"<annotation>" in head or b"<annotation " in head:
+            return "voc"
     return None
 
 

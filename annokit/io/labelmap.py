@@ -125,11 +125,8 @@ def _read_gray8_fast(p: Path, limit: int, out: np.ndarray | None) -> np.ndarray 
     if data is None:
         return None
     fast = decode_png8(data, color_types=(0, 3), max_pixels=limit)
-    if fast is not None:  # libdeflate + libspng: gray values, or the palette indices
-        if out is not None and out.shape == fast.shape and out.dtype == np.uint8 and out.flags.c_contiguous:
-            np.copyto(out, fast)
-            return out
-        return fast
+    if fast is not None:  # libdeflate + libspng: gray values, or the palette indices; libspng's output is a new
+        return fast       # array already, so copying it into ``out`` would only cost a pass over the image
     codec = fast_png_codec()
     head = png_header(data)
     if codec is None or head is None or head.bit_depth != 8 or head.color_type != 0:
@@ -160,7 +157,8 @@ def read_label_map(path: str | os.PathLike[str], *, max_pixels: int | None = Non
         Images with more pixels are refused before decoding (default :data:`MAX_PIXELS`).
     out : numpy.ndarray, optional
         A uint8 ``(H, W)`` array 8-bit images may be decoded into (when its shape fits); reading a folder with
-        one such buffer saves a fresh allocation per image.
+        one such buffer saves a fresh allocation per image (imagecodecs' libpng path; the libdeflate + libspng
+        path returns its own new array, which is not copied again).
 
     Returns
     -------

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import math
 import os
+import warnings
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -36,7 +37,7 @@ from annokit.core.instances import Instances, Segmentation
 from annokit.core.labels import LabelSet
 from annokit.core.losses import LossRecorder
 from annokit.core.masks import rle_area, rle_to_bitmap, segmentation_to_rle
-from annokit.errors import FormatError
+from annokit.errors import AnnokitWarning, FormatError
 from annokit.io.coco import _num, categories_to_coco, coco_top_level, ltrb_to_coco_bbox
 from annokit.io.coco_panoptic import (
     PanopticFile,
@@ -132,12 +133,31 @@ class _Segments:
     extra: list[dict[str, Any]] = field(default_factory=list)
 
 
-def _segment_masks(png: Path, pim: PanopticImage, hw: tuple[int, int]) -> tuple[list[dict[str, Any]], FloatArray,
-                                                                                    FloatArray]:
-    """The RLE mask of each segment of an image, cut from its id PNG, with the masks' areas and boxes."""
+def _fit_to_image(png: Path, ids: NDArray[np.uint32], hw: tuple[int, int], rec: LossRecorder | None
+                  ) -> NDArray[np.uint32]:
+    """An id PNG of another size than its image record, laid on the image from the top-left corner (as datumaro
+    reads such a PNG, without a check): pixels beyond the image are dropped, the rest of the image is void; counted
+    in ``rec`` per image, with the PNG, both sizes and the dropped segment pixels."""
+    h, w = hw
+    out = np.zeros(hw, dtype=ids.dtype)
+    hh, ww = min(h, ids.shape[0]), min(w, ids.shape[1])
+    out[:hh, :ww] = ids[:hh, :ww]
+    dropped = int(np.count_nonzero(ids)) - int(np.count_nonzero(out))
+    msg = (f"{png.name}: PNG {ids.shape[1]}x{ids.shape[0]}, image {w}x{h}"
+           + (f", {dropped} segment pixels beyond the image dropped" if dropped else ""))
+    if rec is not None:
+        rec.add("panoptic PNG of another size than its image record: laid on the image from the top-left corner",
+                msg)
+    return out
+
+
+def _segment_masks(png: Path, pim: PanopticImage, hw: tuple[int, int], rec: LossRecorder | None
+                   ) -> tuple[list[dict[str, Any]], FloatArray, FloatArray]:
+    """The RLE mask of each segment of an image, cut from its id PNG, with the masks' areas and boxes (a PNG of
+    another size than the image record: see :func:`_fit_to_image`)."""
     ids = read_id_png(png)
     if ids.shape != hw:
-        raise FormatError(png, None, f"PNG is {ids.shape[1]}x{ids.shape[0]}, the image entry says {hw[1]}x{hw[0]}")
+        ids = _fit_to_image(png, ids, hw, rec)
     present = np.unique(ids)
     unknown = np.setdiff1d(present[present != 0], pim.segment_ids)
     if unknown.size:
@@ -151,7 +171,7 @@ def _segment_masks(png: Path, pim: PanopticImage, hw: tuple[int, int]) -> tuple[
 
 
 def _add_segments(jp: Path, pdir: Path, pim: PanopticImage, ann: dict[str, Any], entries: _ImageEntries,
-                  out: _Segments) -> None:
+                  out: _Segments, rec: LossRecorder | None) -> None:
     """One annotation entry's segments: ids, categories, crowd flags, areas and boxes as the JSON states them (the
     mask's where it states none), masks from the PNG, other fields kept."""
     ii = entries.row_of[pim.image_id]
@@ -160,7 +180,7 @@ def _add_segments(jp: Path, pdir: Path, pim: PanopticImage, ann: dict[str, Any],
     ann_extra = {k: v for k, v in ann.items() if k not in _ANN_KEYS}
     if ann_extra:
         entries.extras[ii]["panoptic_extras"] = ann_extra
-    rles, m_area, m_box = _segment_masks(pdir / pim.file_name, pim, (h, w))
+    rles, m_area, m_box = _segment_masks(pdir / pim.file_name, pim, (h, w), rec)
     for j, seg in enumerate(ann.get("segments_info", [])):
         bb = seg.get("bbox")
         if bb is not None and not (isinstance(bb, list) and len(bb) == 4 and all(
@@ -196,8 +216,13 @@ def _panoptic_labels(jp: Path, pf: PanopticFile, used: list[int]) -> LabelSet:
                     extras=[{k: v for k, v in c.items() if k not in _CAT_KEYS} for c in cats])
 
 
-def read_panoptic_dataset(path: PathLike, png_dir: PathLike | None = None) -> Dataset:
+def read_panoptic_dataset(path: PathLike, png_dir: PathLike | None = None, *, recorder: LossRecorder | None = None
+                          ) -> Dataset:
     """Read a COCO panoptic JSON and its id PNGs into a :class:`Dataset` of per-segment RLE masks.
+
+    An id PNG of another size than its image record is laid on the image from the top-left corner (pixels beyond
+    the image dropped, the rest void), as datumaro reads it, and counted in ``recorder`` (with a warning when
+    there is none).
 
     >>> ds = read_panoptic_dataset("panoptic_val2017.json")  # doctest: +SKIP
     """
@@ -207,10 +232,14 @@ def read_panoptic_dataset(path: PathLike, png_dir: PathLike | None = None) -> Da
     pdir = Path(png_dir) if png_dir is not None else default_png_dir(jp)
     entries = _image_entries(jp, raw.get("images"))
     segs = _Segments()
+    rec = recorder if recorder is not None else LossRecorder()
     for pim, ann in zip(pf.images, raw["annotations"]):
         if pim.image_id not in entries.row_of:
             raise FormatError(jp, f"{pim.where}.image_id", f"unknown image id {pim.image_id!r}")
-        _add_segments(jp, pdir, pim, ann, entries, segs)
+        _add_segments(jp, pdir, pim, ann, entries, segs, rec)
+    if recorder is None:
+        for entry in rec.report().entries:
+            warnings.warn(f"{entry.kind}: {'; '.join(entry.examples)}", AnnokitWarning, stacklevel=2)
     labels = _panoptic_labels(jp, pf, segs.cat)
     seg_ids = np.asarray(segs.ids, np.int64)
     if len(np.unique(seg_ids)) != len(seg_ids):

@@ -382,21 +382,36 @@ def validate_png_masks(root: PathLike, *, masks: str = "masks", instances: str =
 
 
 # ------------------------------------------------------------------------------------------- writing
-def _write_classes(ds: Dataset, root: Path) -> bool:
-    """Refuse ids that collide with background (0) or void (255) or do not fit 16 bits, and names that cannot be
-    lines; write ``classes.txt``; return whether the masks fit an 8-bit palette."""
+def pixel_values(cats: LabelSet) -> IntArray:
+    """Each category's value in the masks: its id, unless an id is the background (0 or below), the void value
+    (255) or does not fit 16 bits; then every category is renumbered 1..n in id order, 255 skipped (YOLO's,
+    Darknet's and class folders' ids start at 0)."""
+    ids = np.asarray(cats.ids, dtype=np.int64)
+    if not ((ids <= 0) | (ids == VOID) | (ids > 65534)).any():
+        return ids
+    if len(ids) > 65533:
+        raise FormatError(None, "categories", f"{len(ids)} categories do not fit a 16-bit mask (1..65534 but 255)")
+    values = np.empty(len(ids), dtype=np.int64)
+    ranks = np.arange(1, len(ids) + 1)
+    values[np.argsort(ids, kind="stable")] = ranks + (ranks >= VOID)
+    return values
+
+
+def _write_classes(ds: Dataset, root: Path, values: IntArray, rec: LossRecorder, kept_in: str | None) -> bool:
+    """Refuse names that cannot be lines; write ``classes.txt`` (``value name``); count renumbered ids; return
+    whether the masks fit an 8-bit palette."""
     cats = ds.categories
-    bad_ids = (cats.ids <= 0) | (cats.ids == VOID) | (cats.ids > 65534)
-    if bad_ids.any():
-        raise FormatError(None, "categories", f"category id {int(cats.ids[bad_ids][0])} collides with the PNG's "
-                                              "background (0) or void (255) value, or does not fit 16 bits: remap "
-                                              "the ids first")
     for n in cats.names:
         if "\n" in n or n != n.strip() or not n:
             raise FormatError(None, "categories", f"category name {n!r} cannot be written to classes.txt")
-    lines = [f"{int(i)} {n}" for i, n in sorted(zip(cats.ids.tolist(), cats.names))]
+    moved = [k for k in np.argsort(cats.ids, kind="stable").tolist() if values[k] != cats.ids[k]]
+    rec.add_many("category ids renumbered: PNG value 0 is the background and 255 void, so the classes are 1..n "
+                 "(classes.txt maps values to names)", len(moved),
+                 [f"id {int(cats.ids[k])} {cats.names[k]!r} -> value {int(values[k])}" for k in moved[:MAX_EXAMPLES]],
+                 kept_in=kept_in)
+    lines = [f"{int(v)} {n}" for v, n in sorted(zip(values.tolist(), cats.names))]
     (root / "classes.txt").write_text("\n".join(lines) + "\n", encoding="utf-8")
-    return bool(cats.ids.max() < 255) if len(cats) else True
+    return bool(values.max() < 255) if len(cats) else True
 
 
 def _mask_stem(ds: Dataset, i: int, seen: set[str]) -> str:
@@ -440,10 +455,10 @@ class _PaintCounts:
     gone: _Tally = field(default_factory=_Tally)
 
 
-def _paint(ds: Dataset, rows: list[int], h: int, w: int, counts: _PaintCounts
+def _paint(ds: Dataset, rows: list[int], h: int, w: int, counts: _PaintCounts, values: IntArray
            ) -> tuple[NDArray[np.uint16], NDArray[np.uint32], list[tuple[int, int, dict[str, Any]]]]:
-    """One image's semantic map (category ids) and instance map (object k of the image = k), objects painted in
-    order; returns the objects painted ``(row, k, rle)``."""
+    """One image's semantic map (each object's class value, ``values``) and instance map (object k of the image =
+    k), objects painted in order; returns the objects painted ``(row, k, rle)``."""
     from annokit.core.masks import rle_to_bitmap, segmentation_to_rle
 
     a = ds.annotations
@@ -458,7 +473,7 @@ def _paint(ds: Dataset, rows: list[int], h: int, w: int, counts: _PaintCounts
         counts.poly += isinstance(seg, list)
         rle = segmentation_to_rle(seg, h, w)
         m = rle_to_bitmap(rle)
-        semantic[m] = a.labels[r]
+        semantic[m] = values[r]
         inst[m] = k
         painted.append((r, k, rle))
     return semantic, inst, painted
@@ -500,16 +515,18 @@ def _field_losses(ds: Dataset, instances: bool, n_nomask: int, rec: LossRecorder
         rec.add_many("image fields dropped: PNG masks hold pixels only", sum(1 for e in im.extras if e),
                      kept_in=kept_in)
     if cats.supercategories is not None and any(cats.supercategories):
-        rec.add_many("supercategory dropped: classes.txt has id and name", len(cats), kept_in=kept_in)
+        rec.add_once("supercategory dropped: classes.txt has id and name", len(cats), kept_in=kept_in)
     if ds.info is not None or ds.licenses is not None or ds.extras:
-        rec.add_many("dataset info / licenses / top-level fields dropped", 1, kept_in=kept_in)
+        rec.add_once("dataset info / licenses / top-level fields dropped", 1, kept_in=kept_in)
 
 
 def write_png_masks_into(ds: Dataset, root: Path, *, recorder: LossRecorder | None = None,
                          kept_in: str | None = None, instances: bool = True) -> list[str]:
     """Write ``ds`` as PNG masks into the existing folder ``root``; return each image's key (its stem)."""
     rec = recorder if recorder is not None else LossRecorder()
-    palette = _write_classes(ds, root)
+    values = pixel_values(ds.categories)
+    palette = _write_classes(ds, root, values, rec, kept_in)
+    obj_values = values[ds.categories.index_of(ds.annotations.labels)] if len(ds.annotations) else values[:0]
     (root / "masks").mkdir()
     if instances:
         (root / "instances").mkdir()
@@ -525,7 +542,7 @@ def write_png_masks_into(ds: Dataset, root: Path, *, recorder: LossRecorder | No
         rows = order[starts[i]:starts[i + 1]].tolist()
         if len(rows) > 65535:
             raise FormatError(None, f"images[{i}]", f"{len(rows)} objects do not fit a 16-bit instance map")
-        semantic, inst, painted = _paint(ds, rows, int(im.heights[i]), int(im.widths[i]), counts)
+        semantic, inst, painted = _paint(ds, rows, int(im.heights[i]), int(im.widths[i]), counts, obj_values)
         if painted:
             _count_painted(ds, inst, len(rows), painted, counts)
         for sub, arr, pal in (("masks", semantic, palette), ("instances", inst if instances else None, False)):

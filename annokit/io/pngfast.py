@@ -190,9 +190,12 @@ def decode_png8_rows(data: bytes, *, color_types: tuple[int, ...] = (0, 2, 3), m
     if raw is None:
         return None
     rows = raw.reshape(png.height, -1)
-    keep = (rows[:, 0] != 2) | (rows[:, 1:].max(axis=1) != 0) if distinct else np.ones(png.height, bool)
-    keep[0] = True
-    starts = np.flatnonzero(keep)
+    if distinct:
+        keep = (rows[:, 0] != 2) | (rows[:, 1:].max(axis=1) != 0)
+        keep[0] = True
+        starts = np.flatnonzero(keep)
+    else:
+        starts = np.arange(png.height)
     m = starts.size
     head = struct.pack(">IIBBBBB", png.width, m, 8, 0 if chans == 1 else 2, 0, 0, 0)
     ihdr = struct.pack(">I", 13) + b"IHDR" + head + struct.pack(">I", zlib.crc32(b"IHDR" + head))

@@ -14,6 +14,8 @@ from __future__ import annotations
 import math
 import os
 from collections.abc import Sequence
+from functools import partial
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -81,17 +83,26 @@ def read_rotated_results(path: str | os.PathLike[str] | list[Any], gt: Dataset) 
 
     >>> dt = read_rotated_results("rotated_pred.json", gt)  # doctest: +SKIP
     """
-    from annokit.core.rotated import corners_to_ltrb, rbox_to_corners
-    from annokit.io._result_records import load_records, with_boxes
+    from annokit.io._result_records import columns_instances, load_records, regular_columns, with_boxes
 
-    p, items = load_records(path)
+    cols = regular_columns(path, gt, "rbox")
+    if cols is not None and not isinstance(path, list) and cols.values.shape[1] == 5 \
+            and (cols.values[:, 2:4] >= 0).all():
+        rb = np.ascontiguousarray(cols.values)
+        dets = columns_instances(cols, Path(path), gt, partial(_hull, rb))
+        if dets is not None:
+            return dets.replace(rboxes=rb)
+    p, items, _ = load_records(path)
     rb = rboxes_from_records(items, path=p, section="")
+    return with_boxes(items, p, gt, partial(_hull, rb)).replace(rboxes=rb)
 
-    def hull(rows: np.ndarray) -> np.ndarray:
-        b = corners_to_ltrb(rbox_to_corners(rb[rows]))
-        return np.column_stack([b[:, :2], b[:, 2:] - b[:, :2]])
 
-    return with_boxes(items, p, gt, hull).replace(rboxes=rb)
+def _hull(rb: FloatArray, rows: np.ndarray) -> np.ndarray:
+    """``[x, y, w, h]`` of the axis-aligned hull of the rboxes of ``rows``."""
+    from annokit.core.rotated import corners_to_ltrb, rbox_to_corners
+
+    b = corners_to_ltrb(rbox_to_corners(rb[rows]))
+    return np.column_stack([b[:, :2], b[:, 2:] - b[:, :2]])
 
 
 def corners_to_fields(corners: FloatArray) -> list[list[float]]:

@@ -28,6 +28,7 @@ import math
 import os
 import re
 import warnings
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from decimal import Context, Decimal
 from pathlib import Path
@@ -40,6 +41,7 @@ from numpy.typing import NDArray
 
 from annokit._internal.files import atomic_dir, read_files, write_files
 from annokit._internal.gc import no_gc
+from annokit._internal.parts import current_part
 from annokit._internal.paths import refuse_outside_link, safe_component, safe_name, unique_components
 from annokit.core.arrays import BoolArray, FloatArray, IntArray
 from annokit.core.dataset import Dataset, ImageTable
@@ -52,7 +54,8 @@ from annokit.io._safe import IMAGE_EXTS, MAX_XML_BYTES, image_hw, image_sizes, p
 from annokit.io.validation import Problem, Problems, read_text
 
 __all__ = ["VOC_CLASSES", "ltrb_to_vocxyxy", "read_labelmap", "read_voc", "read_voc_keyed", "validate_voc",
-           "voc_colormap", "voc_stem", "vocxyxy_to_ltrb", "write_voc", "write_voc_into"]
+           "voc_colormap", "voc_devkit", "voc_part_facts", "voc_stem", "vocxyxy_to_ltrb", "write_voc",
+           "write_voc_into"]
 
 PathLike = str | os.PathLike[str]
 
@@ -844,6 +847,14 @@ class _Sink:
     def add_many(self, kind: str, count: int, examples: list[str] | None = None) -> None:
         self.rec.add_many(kind, count, examples or [], kept_in=self.kept_in)
 
+    def add_once(self, kind: str, count: int) -> None:
+        """A dataset-level kind (counted once however the images are split into parts)."""
+        self.rec.add_once(kind, count, kept_in=self.kept_in)
+
+    def add_if_any(self, kind: str, count: int, condition: bool) -> None:
+        """All ``count`` items, when ``condition`` holds somewhere in the dataset."""
+        self.rec.add_if_any(kind, count, condition, kept_in=self.kept_in)
+
 
 def _image_header(fn: str, h: int, w: int, iex: dict[str, Any], stem: str, sets: dict[str, list[str]],
                   default_set: str, sink: _Sink) -> list[str]:
@@ -892,6 +903,9 @@ def _check_writable(ds: Dataset) -> list[str]:
         if not n or n != n.strip() or "\n" in n:
             raise FormatError(None, "categories", f"category name {n!r} cannot be written to labelmap.txt / XML")
     im = ds.images
+    part = current_part()
+    if "voc_stems" in part.facts:  # a part of a dataset: the whole dataset's stems (checked there)
+        return list(part.facts["voc_stems"])
     full = [voc_stem(f) for f in im.file_names]
     stems = [f.rsplit("/", 1)[-1] for f in full]
     count: dict[str, int] = {}
@@ -948,10 +962,10 @@ def _snapped(b: FloatArray, a: Instances, sink: _Sink) -> FloatArray:
     r = np.round(b)
     near = (np.abs(b - r) <= 1e-6) & (b != r)
     rows = np.flatnonzero(near.any(axis=1))
-    if len(rows):
-        sink.add_many(f"coordinates within 1e-6 of an integer written as the integer (moved by up to "
-                      f"{float(np.abs(b - r)[near].max()):.2g} px)", len(rows),
-                      [f"annotation id {int(a.ids[k])}" for k in rows[:5]])
+    moved = float(np.abs(b - r)[near].max()) if len(rows) else 0.0
+    sink.rec.add_max("coordinates within 1e-6 of an integer written as the integer (moved by up to {max} px)",
+                     len(rows), moved, [f"annotation id {int(a.ids[k])}" for k in rows[:5]], kept_in=sink.kept_in,
+                     spec=".2g")
     return np.where(near, r, b)
 
 
@@ -970,9 +984,9 @@ def _plan(ds: Dataset, stems: list[str], zero_based: bool, sink: _Sink) -> _Plan
     names = cats.names
     # VOC classes with their devkit index need no labelmap.txt (read back the same without one), when every
     # category has an object (or reading without a labelmap would not know it)
-    devkit = bool(names) and all(n in VOC_CLASSES and int(i) == VOC_CLASSES.index(n) + 1
-                                 for n, i in zip(names, cats.ids.tolist())) and \
-        bool((np.bincount(label_pos, minlength=len(cats)) > 0).all())
+    devkit = current_part().facts.get("voc_devkit")
+    if devkit is None:
+        devkit = voc_devkit(ds)
     return _Plan(stems, order, starts, [names[p] for p in label_pos], texts, cat_order,
                  bool(names) and names[cat_order[0]] == "background", devkit,
                  list(zip(ds.images.heights.tolist(), ds.images.widths.tolist())), _flat_names(ds, stems, sink),
@@ -988,12 +1002,15 @@ def _object_losses(ds: Dataset, plan: _Plan, sink: _Sink) -> None:
     sink.add_many("crowd regions written as difficult objects: VOC has no iscrowd (the devkit ignores difficult "
                   "objects when scoring, as COCO ignores crowd regions)", len(crowd),
                   [f"annotation id {int(a.ids[k])}" for k in crowd[:5]])
-    if len(a) and not np.array_equal(a.ids[plan.order], np.arange(1, len(a) + 1)):
-        sink.add_many("annotation ids dropped: VOC objects have no id", len(a))
+    part = current_part()  # ids 1..N over the whole dataset: from the part's place in it
+    a0, i0 = part.object_offset + 1, part.image_offset + 1
+    sink.add_if_any("annotation ids dropped: VOC objects have no id", len(a),
+                    not np.array_equal(a.ids[plan.order], np.arange(a0, a0 + len(a))))
     n_img = len(ds.images)
-    if not np.array_equal(ds.images.ids, np.arange(1, n_img + 1)) or sorted(plan.stems) != plan.stems:
-        sink.add_many("image ids dropped: VOC images have no id (read back as 1..N in file order)", n_img)
-    if a.ignore is not None and a.ignore.any():
+    unsorted = part.facts.get("voc_stems_unsorted", sorted(plan.stems) != plan.stems)
+    sink.add_if_any("image ids dropped: VOC images have no id (read back as 1..N in file order)", n_img,
+                    not np.array_equal(ds.images.ids, np.arange(i0, i0 + n_img)) or bool(unsorted))
+    if a.ignore is not None:
         sink.add_many("ignore flag dropped: VOC has no such field", int(a.ignore.sum()))
     box_area = (a.boxes[:, 2] - a.boxes[:, 0]) * (a.boxes[:, 3] - a.boxes[:, 1])
     wh = a.widths_heights()
@@ -1003,13 +1020,12 @@ def _object_losses(ds: Dataset, plan: _Plan, sink: _Sink) -> None:
     if a.source_wh is not None:
         short = np.stack([a.boxes[:, 2] - a.boxes[:, 0], a.boxes[:, 3] - a.boxes[:, 1]], axis=1)
         k = np.flatnonzero((wh != short).any(axis=1))
-        if len(k):
-            from annokit.io.coco import ltrb_to_coco_bbox
+        from annokit.io.coco import ltrb_to_coco_bbox
 
-            back = ltrb_to_coco_bbox(a.boxes[k])[:, 2:]
-            bad = k[(back != wh[k]).any(axis=1)]
-            sink.add_many("COCO width/height spelling dropped (same box edges, different decimal)", len(bad),
-                          [f"annotation id {int(a.ids[j])}" for j in bad[:5]])
+        back = ltrb_to_coco_bbox(a.boxes[k])[:, 2:]
+        bad = k[(back != wh[k]).any(axis=1)]
+        sink.add_many("COCO width/height spelling dropped (same box edges, different decimal)", len(bad),
+                      [f"annotation id {int(a.ids[j])}" for j in bad[:5]])
 
 
 def _dataset_losses(ds: Dataset, plan: _Plan, sink: _Sink) -> None:
@@ -1017,14 +1033,14 @@ def _dataset_losses(ds: Dataset, plan: _Plan, sink: _Sink) -> None:
     cats = ds.categories
     expect_ids = np.arange(1, len(cats) + 1) - (1 if plan.first_bg else 0)
     if not plan.devkit and not np.array_equal(cats.ids[plan.cat_order], expect_ids):
-        sink.add_many("category ids renumbered: labelmap.txt gives ids by line", len(cats))
+        sink.add_once("category ids renumbered: labelmap.txt gives ids by line", len(cats))
     if cats.supercategories is not None and any(s for s in cats.supercategories):
-        sink.add_many("supercategory dropped: labelmap.txt has none", sum(1 for s in cats.supercategories if s))
+        sink.add_once("supercategory dropped: labelmap.txt has none", sum(1 for s in cats.supercategories if s))
     if cats.extras is not None and any(cats.extras):
-        sink.add_many("category fields dropped: labelmap.txt has name and colour only",
+        sink.add_once("category fields dropped: labelmap.txt has name and colour only",
                       sum(1 for e in cats.extras if e))
     if ds.info is not None or ds.licenses is not None or ds.extras:
-        sink.add_many("dataset info / licenses / top-level fields dropped: VOC has none", 1)
+        sink.add_once("dataset info / licenses / top-level fields dropped: VOC has none", 1)
 
 
 def _object_xml(ds: Dataset, plan: _Plan, r: int, fn: str, out: list[str], sink: _Sink) -> int:
@@ -1145,6 +1161,25 @@ def _write_labelmap(root: Path, names: list[str], plan: _Plan) -> None:
     (root / "labelmap.txt").write_text("\n".join(lm) + "\n", encoding="utf-8")
 
 
+def voc_devkit(ds: Dataset) -> bool:
+    """Whether ``ds``'s categories are VOC classes with their devkit index and every one has an object: then no
+    ``labelmap.txt`` is written (reading without one gives them back)."""
+    cats = ds.categories
+    names = cats.names
+    return bool(names) and all(n in VOC_CLASSES and int(i) == VOC_CLASSES.index(n) + 1
+                               for n, i in zip(names, cats.ids.tolist())) and \
+        bool((np.bincount(cats.index_of(ds.annotations.labels), minlength=len(cats)) > 0).all())
+
+
+def voc_part_facts(ds: Dataset, bounds: Sequence[tuple[int, int]]) -> list[dict[str, Any]]:
+    """What each part (a run ``(start, stop)`` of image positions) of ``ds`` needs to be written as writing the
+    whole writes it: the whole dataset's file stems (checked: two images of one stem are an error here), whether
+    they are out of order (image ids are then dropped) and whether no ``labelmap.txt`` is needed."""
+    stems = _check_writable(ds)
+    unsorted, devkit = sorted(stems) != stems, voc_devkit(ds)
+    return [{"voc_stems": stems[lo:hi], "voc_stems_unsorted": unsorted, "voc_devkit": devkit} for lo, hi in bounds]
+
+
 def write_voc_into(ds: Dataset, root: Path, *, zero_based: bool = False, recorder: LossRecorder | None = None,
                    kept_in: str | None = None, default_set: str = "trainval", images: Path | None = None
                    ) -> list[str]:
@@ -1160,9 +1195,11 @@ def write_voc_into(ds: Dataset, root: Path, *, zero_based: bool = False, recorde
     plan = _plan(ds, _check_writable(ds), zero_based, sink)
     if images is not None:
         copy_images(ds, images, [root / "JPEGImages" / f for f in plan.file_names], sink.rec)
+    sink.rec.section()  # sections end the stages whose kinds are met image by image (see LossRecorder)
     _object_losses(ds, plan, sink)
     _dataset_losses(ds, plan, sink)
     sets, present = _write_annotations(ds, plan, root, default_set, sink)
+    sink.rec.section()
     a = ds.annotations
     if a.segmentations is not None and any(x for x in a.segmentations):
         seg_sets = _write_segmentation_pngs(ds, root, plan, sink)
@@ -1210,7 +1247,7 @@ def _write_segmentation_pngs(ds: Dataset, root: Path, plan: _Plan, sink: _Sink) 
     im, a, cats = ds.images, ds.annotations, ds.categories
     class_ok = bool(len(cats) == 0 or (cats.ids.max() < 255 and cats.ids.min() >= 0))
     if not class_ok:
-        sink.add_many("SegmentationClass not written: category ids do not fit 0..254", 1)
+        sink.add_once("SegmentationClass not written: category ids do not fit 0..254", 1)
     segs = a.segmentations or []
     n_poly = n_over = n_gone = n_many = 0
     ex_over: list[str] = []
@@ -1242,6 +1279,7 @@ def _write_segmentation_pngs(ds: Dataset, root: Path, plan: _Plan, sink: _Sink) 
                 dest.parent.mkdir(parents=True, exist_ok=True)
                 write_label_png(dest, arr, palette=True)
         done.append(plan.stems[i])
+    sink.rec.section()  # the kinds met image by image above come before these in every part
     sink.add_many("polygon stored as SegmentationObject pixels (mask exact, vertices lost)", n_poly)
     sink.add_many("mask pixels covered by a later overlapping object", n_over, ex_over)
     sink.add_many("mask wholly covered by later objects", n_gone)

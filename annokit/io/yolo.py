@@ -24,6 +24,7 @@ from pathlib import Path
 from typing import Annotated, Any, Literal
 
 import numpy as np
+import orjson
 import pydantic
 from pydantic import BaseModel, ConfigDict, PlainValidator, Strict, ValidationInfo, field_validator
 
@@ -42,7 +43,7 @@ from annokit.io._safe import IMAGE_EXTS, image_sizes
 from annokit.io.validation import Problem, Problems, decode_text, read_text
 
 __all__ = ["DataYaml", "load_data_yaml", "ltrb_to_yolo", "read_yolo", "read_yolo_keyed", "validate_yolo",
-           "write_yolo", "write_yolo_into", "yolo_to_ltrb"]
+           "write_yolo", "write_yolo_data_yaml", "write_yolo_into", "yolo_to_ltrb"]
 
 PathLike = str | os.PathLike[str]
 _SPLITS = ("train", "val", "test")
@@ -71,10 +72,10 @@ def _nudge_axis(lo: np.ndarray, hi: np.ndarray, size: np.ndarray, steps: int = 4
         lo_b, hi_b, s_b = lo[bad], hi[bad], size[bad]
         found = np.zeros(len(bad), dtype=bool)
         offs = sorted(range(-steps, steps + 1), key=abs)
+        e_near = [_ulps(e0, j) for j in offs]  # made once, not once per centre step
         for i in offs:
             ci = _ulps(c0, i)
-            for j in offs:
-                ej = _ulps(e0, j)
+            for ej in e_near:
                 hit = ~found & (s_b * (ci - ej / 2) == lo_b) & (s_b * (ci + ej / 2) == hi_b)
                 if hit.any():
                     c0 = np.where(hit, ci, c0)
@@ -472,6 +473,10 @@ def _label_lines(lab: Path, lines: list[str], i: int, hw: tuple[int, int], ncls:
     """The rules of a label file, line by line: a class index in ``0..ncls - 1``, then 4 finite numbers (a box;
     a fifth is a confidence) or an even count >= 6 (a polygon); each usable line appended to ``rows``. Returns
     the first line (1-based) with a negative coordinate, 0 when none."""
+    if not problems.collect:
+        bulk = _box_lines_bulk(lines, i, ncls, rows)
+        if bulk is not None:
+            return bulk
     h, w = hw
     negative = 0
     for j, line in enumerate(lines):
@@ -510,6 +515,33 @@ def _label_lines(lab: Path, lines: list[str], i: int, hw: tuple[int, int], ncls:
         if not negative and min(vals) < 0:
             negative = j + 1
     return negative
+
+
+def _box_lines_bulk(lines: list[str], i: int, ncls: int, rows: _Rows) -> int | None:
+    """:func:`_label_lines` for the common file, in bulk: every line ``class cx cy w h`` with a class in range,
+    finite numbers and no negative extent (what the reader keeps of such a file, the same values); None when a
+    line is anything else (blank, a score, a polygon, an error), so that the line-by-line rules decide."""
+    toks = [ln.split() for ln in lines]
+    if not all(len(t) == 5 for t in toks):
+        return None
+    try:
+        cls = list(map(int, [t[0] for t in toks]))
+        vals = np.array(list(map(float, [x for t in toks for x in t[1:]])), dtype=np.float64).reshape(-1, 4)
+        c = np.array(cls, dtype=np.int64)
+    except (ValueError, OverflowError):  # not numbers, or a class index beyond 64 bits: the line rules say which
+        return None
+    if not (((c >= 0) & (c < ncls)).all() and np.isfinite(vals).all() and (vals[:, 2:] >= 0).all()):
+        return None
+    n = len(toks)
+    rows.lines += range(1, n + 1)
+    rows.img += [i] * n
+    rows.cls += cls
+    rows.boxes += vals.tolist()
+    rows.polygon += [False] * n
+    rows.scores += [math.nan] * n
+    rows.segs += [None] * n
+    neg = np.flatnonzero((vals < 0).any(axis=1))
+    return int(neg[0]) + 1 if len(neg) else 0
 
 
 def _box_warning(vals: list[float], lab: Path, where: str, problems: Problems) -> None:
@@ -727,6 +759,10 @@ class _Sink:
     def add_many(self, kind: str, count: int, examples: list[str] | None = None, *, kept: bool = True) -> None:
         self.rec.add_many(kind, count, examples or [], kept_in=self.kept_in if kept else None)
 
+    def add_once(self, kind: str, count: int) -> None:
+        """A dataset-level kind (counted once however the images are split into parts)."""
+        self.rec.add_once(kind, count, kept_in=self.kept_in)
+
 
 def _ann_ids(a: Instances, rows: Any) -> list[str]:
     return [f"annotation id {int(a.ids[k])}" for k in list(rows)[:5]]
@@ -739,11 +775,11 @@ def _class_indices(ds: Dataset, sink: _Sink) -> tuple[IntArray, IntArray]:
     cls_of = np.empty(len(cats), dtype=np.int64)
     cls_of[cat_order] = np.arange(len(cats))
     if not np.array_equal(cats.ids[cat_order], np.arange(len(cats))):
-        sink.add_many("category ids renumbered: YOLO classes are 0..n-1", len(cats))
+        sink.add_once("category ids renumbered: YOLO classes are 0..n-1", len(cats))
     if cats.supercategories is not None and any(cats.supercategories):
-        sink.add_many("supercategory dropped: data.yaml has names only", sum(1 for s in cats.supercategories if s))
+        sink.add_once("supercategory dropped: data.yaml has names only", sum(1 for s in cats.supercategories if s))
     if cats.extras is not None and any(cats.extras):
-        sink.add_many("category fields dropped: data.yaml has names only", sum(1 for e in cats.extras if e))
+        sink.add_once("category fields dropped: data.yaml has names only", sum(1 for e in cats.extras if e))
     return cat_order, cls_of
 
 
@@ -751,7 +787,7 @@ def _dataset_losses(ds: Dataset, task: Literal["detect", "segment"], sink: _Sink
     """What YOLO's files cannot hold besides geometry: ids, image fields, crowd, ignore, object fields, scores."""
     im, a = ds.images, ds.annotations
     if ds.info is not None or ds.licenses is not None or ds.extras:
-        sink.add_many("dataset info / licenses / top-level fields dropped: YOLO has none", 1)
+        sink.add_once("dataset info / licenses / top-level fields dropped: YOLO has none", 1)
     sink.add_many("image ids dropped: YOLO images have no id", len(im))
     ex_img = [k for k in range(len(im)) if im.extras is not None and any(x != "split" for x in (im.extras[k] or {}))]
     sink.add_many("image fields dropped: YOLO keeps the file only", len(ex_img), [im.file_names[k] for k in ex_img])
@@ -759,7 +795,7 @@ def _dataset_losses(ds: Dataset, task: Literal["detect", "segment"], sink: _Sink
     crowd = np.flatnonzero(a.iscrowd)
     sink.add_many("crowd flag dropped: YOLO has no iscrowd (written as ordinary objects)", len(crowd),
                   _ann_ids(a, crowd))
-    if a.ignore is not None and a.ignore.any():
+    if a.ignore is not None:
         sink.add_many("ignore flag dropped: YOLO has none", int(a.ignore.sum()))
     if a.extras is not None:
         ex = [k for k, e in enumerate(a.extras) if e]
@@ -797,17 +833,35 @@ def _detect_lines(ds: Dataset, hw: FloatArray, cls: list[int], precision: int | 
         c = np.round(c, precision)
         exact = (yolo_to_ltrb(c, hw) == a.boxes).all(axis=1)
     bad = np.flatnonzero(~exact)
-    if len(bad):
-        err = float(np.abs(yolo_to_ltrb(c[bad], hw[bad]) - a.boxes[bad]).max())
-        sink.add_many(f"box not exactly representable in normalized text (max error {err:.3g} px)", len(bad),
-                      _ann_ids(a, bad), kept=err <= 1e-6)
-    sc = a.scores.tolist() if a.scores is not None else None
-    lines = []
-    for k, x in enumerate(c.tolist()):
-        s = f"{cls[k]} {_fmt(x[0], precision)} {_fmt(x[1], precision)} {_fmt(x[2], precision)} " \
-            f"{_fmt(x[3], precision)}"
-        lines.append(s if sc is None else f"{s} {_fmt(sc[k], None)}")
-    return lines
+    err = float(np.abs(yolo_to_ltrb(c[bad], hw[bad]) - a.boxes[bad]).max()) if len(bad) else 0.0
+    sink.rec.add_max("box not exactly representable in normalized text (max error {max} px)", len(bad), err,
+                     _ann_ids(a, bad), kept_in=sink.kept_in, keep_up_to=1e-6)
+    rows = _rows_text(c, precision)
+    if a.scores is None:
+        return [f"{k} {r}" for k, r in zip(cls, rows)]
+    return [f"{k} {r} {s}" for k, r, s in zip(cls, rows, _rows_text(a.scores.reshape(-1, 1), None))]
+
+
+def _rows_text(v: FloatArray, precision: int | None) -> list[str]:
+    """Each row of ``v`` as its values' text (:func:`_fmt`) joined by spaces, made in bulk.
+
+    The shortest exact text of a float is ``repr``'s; orjson writes the same digits about ten times faster, and
+    the same text where ``repr`` does not switch to an exponent (``|x|`` in [1e-4, 1e16), or 0), so orjson writes
+    those rows and ``repr`` the others; then ``x.0`` -> ``x`` as :func:`_fmt` does. (The agreement is tested on
+    millions of floats in tests/io/test_yolo_text.py.)"""
+    if not len(v):
+        return []
+    if precision is not None:
+        return [" ".join(_fmt(x, precision) for x in row) for row in v.tolist()]
+    v = np.ascontiguousarray(v, dtype=np.float64)
+    a = np.abs(v)
+    plain = (((a >= 1e-4) & (a < 1e16)) | (a == 0)).all(axis=1)
+    text = orjson.dumps(v, option=orjson.OPT_SERIALIZE_NUMPY).decode()
+    rows = text[2:-2].replace(".0,", ",").replace(".0]", "]").replace(",", " ").split("] [")
+    rows[-1] = rows[-1].removesuffix(".0")
+    for k in np.flatnonzero(~plain).tolist():
+        rows[k] = " ".join(_fmt(x, None) for x in v[k].tolist())
+    return rows
 
 
 def _polygon_of(a: Instances, k: int, counts: dict[str, list[int]]) -> FloatArray:
@@ -875,8 +929,8 @@ class _LabelFiles:
     """What the writer puts on disk: each image's label key and text, the image copies, the splits used."""
 
     keys: list[str]
-    files: list[tuple[Path, bytes]]
-    copies: list[Path | None]  # each image's place in the output (with --images)
+    files: list[tuple[str, bytes]]
+    copies: list[str | None]  # each image's place in the output (with --images)
     splits_used: list[str]
 
 
@@ -889,6 +943,7 @@ def _plan_labels(ds: Dataset, root: Path, lines: list[str], split: str, images: 
     starts = np.searchsorted(pos[order], np.arange(len(im) + 1)).tolist()
     out = _LabelFiles([], [], [], [])
     seen: dict[str, int] = {}
+    base = os.fspath(root)
     for i in range(len(im)):
         sp, key, stem, rel = _label_key(ds, i, split)
         low = key.lower()
@@ -900,10 +955,10 @@ def _plan_labels(ds: Dataset, root: Path, lines: list[str], split: str, images: 
         if sp not in out.splits_used:
             out.splits_used.append(sp)
         text = "".join(lines[k] + "\n" for k in order[starts[i]:starts[i + 1]])
-        out.files.append((root / key, text.encode("utf-8")))
+        out.files.append((f"{base}/{key}", text.encode("utf-8")))
         out.keys.append(key)
         ext = rel[rel.rfind("."):] if "." in rel.rsplit("/", 1)[-1] else ""
-        out.copies.append(root / f"images/{sp}/{stem}{ext}")
+        out.copies.append(f"{base}/images/{sp}/{stem}{ext}")
     return out
 
 
@@ -911,7 +966,7 @@ def _write_labels(ds: Dataset, root: Path, lines: list[str], split: str, images:
                   recorder: LossRecorder | None = None) -> tuple[list[str], list[str]]:
     """Write each image's label file (and copy its image); return the keys and the splits used."""
     plan = _plan_labels(ds, root, lines, split, images)
-    for d in sorted({str(p.parent) for p, _ in plan.files}):
+    for d in sorted({os.path.dirname(p) for p, _ in plan.files}):
         os.makedirs(d, exist_ok=True)
     write_files(plan.files)
     if images is not None:
@@ -931,6 +986,15 @@ def _write_data_yaml(root: Path, names: list[str], cat_order: IntArray, splits_u
     (root / "data.yaml").write_text(yaml.safe_dump(meta, sort_keys=False, allow_unicode=True), encoding="utf-8")
     for sp in splits_used or [split]:
         (root / "images" / sp).mkdir(parents=True, exist_ok=True)
+
+
+def write_yolo_data_yaml(ds: Dataset, root: Path, *, split: str = "train") -> None:
+    """``data.yaml`` of the whole ``ds`` (and its split image folders) into ``root``: what :func:`write_yolo_into`
+    writes besides the per-image files, for a dataset written by parts (runs of its images)."""
+    cats = ds.categories
+    cat_order = np.argsort(cats.ids, kind="stable")
+    splits_used = list(dict.fromkeys(_label_key(ds, i, split)[0] for i in range(len(ds.images))))
+    _write_data_yaml(root, cats.names, cat_order, splits_used, split)
 
 
 def write_yolo_into(ds: Dataset, root: Path, *, task: Literal["detect", "segment"] = "detect",

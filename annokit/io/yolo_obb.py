@@ -28,9 +28,9 @@ from annokit.io.validation import Problem, Problems, read_text
 from annokit.io.yolo import (
     _class_indices,
     _dataset_losses,
-    _fmt,
     _image_sizes,
     _norm_coords,
+    _rows_text,
     _Sink,
     _write_data_yaml,
     _write_labels,
@@ -69,11 +69,13 @@ def _quads(ds: Dataset) -> tuple[np.ndarray, np.ndarray]:
 
 
 def read_yolo_obb_keyed(root: PathLike, *, recorder: LossRecorder | None = None,
-                        sizes: dict[str, tuple[int, int]] | None = None, exif: bool = True
-                        ) -> tuple[Dataset, list[str]]:
-    """Read a YOLO-OBB folder; also return each image's key (its label file, relative to ``root``)."""
+                        sizes: dict[str, tuple[int, int]] | None = None, exif: bool = True,
+                        skip_missing_splits: bool = False) -> tuple[Dataset, list[str]]:
+    """Read a YOLO-OBB folder; also return each image's key (its label file, relative to ``root``).
+    ``skip_missing_splits``: a split ``data.yaml`` names that is not there is a counted loss, not an error."""
     path = Path(root)
-    ds, keys = read_yolo_keyed(path, recorder=recorder, sizes=sizes, exif=exif)
+    ds, keys = read_yolo_keyed(path, recorder=recorder, sizes=sizes, exif=exif,
+                               skip_missing_splits=skip_missing_splits)
     a = ds.annotations
     is_quad, corners = _quads(ds)
     if not is_quad.all():
@@ -87,14 +89,14 @@ def read_yolo_obb_keyed(root: PathLike, *, recorder: LossRecorder | None = None,
     return ds.with_annotations(inst), keys
 
 
-def read_yolo_obb(root: PathLike, *, exif: bool = True) -> Dataset:
+def read_yolo_obb(root: PathLike, *, exif: bool = True, skip_missing_splits: bool = False) -> Dataset:
     """Read a YOLO-OBB (Ultralytics) dataset: ``Instances.corners`` in pixels, boxes their hull.
 
     Examples
     --------
     >>> ds = read_yolo_obb("dota8")  # doctest: +SKIP
     """
-    return read_yolo_obb_keyed(root, exif=exif)[0]
+    return read_yolo_obb_keyed(root, exif=exif, skip_missing_splits=skip_missing_splits)[0]
 
 
 def validate_yolo_obb(root: PathLike) -> list[Problem]:
@@ -143,7 +145,7 @@ def _obb_lines(ds: Dataset, hw: np.ndarray, cls: list[int], precision: int | Non
     u, ok = u.reshape(-1, 8), np.asarray(ok.reshape(-1, 8).all(axis=1))
     sink.add_many("corner not exactly representable in normalised text", int((~ok).sum()),
                   [f"annotation id {int(a.ids[k])}" for k in np.flatnonzero(~ok)[:5]])
-    return [f"{cls[k]} " + " ".join(_fmt(v, precision) for v in row) for k, row in enumerate(u.tolist())]
+    return [f"{k} {r}" for k, r in zip(cls, _rows_text(u, precision))]
 
 
 def write_yolo_obb_into(ds: Dataset, root: Path, *, split: str = "train", recorder: LossRecorder | None = None,

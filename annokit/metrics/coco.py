@@ -471,14 +471,32 @@ class COCOAccumulator:
         if self._cat_part is not None:
             raise ValidationError("a category part takes no detections: update the accumulator it came from")
         dt = _as_instances(predictions, self._gt)
+        self._check_part(dt)
+        self._add(self._batch(dt, None).records)
+        return self
+
+    def _check_part(self, dt: Instances) -> None:
+        """An image part takes the detections of its images only."""
         if self._part_images is not None and len(dt):
             pos = np.searchsorted(self._part_images, dt.image_ids).clip(0, len(self._part_images) - 1)
             outside = self._part_images[pos] != dt.image_ids
             if outside.any():
                 raise ValidationError(f"image {int(dt.image_ids[np.argmax(outside)])} is not in this image part's "
                                       "ground truth")
-        self._add(self._batch(dt, None).records)
-        return self
+
+    def update_with_matches(self, dt: Instances) -> tuple[np.ndarray, np.ndarray]:
+        """:meth:`update` with ``dt``, returning its per-row matches as :attr:`COCOResult.dt_matches` /
+        :attr:`~COCOResult.gt_matches` give them: ``(T, len(dt))`` matched row of this accumulator's ground-truth
+        annotations (an image part's: its own rows) and ``(T, G)`` matched row of ``dt``, -1 if none (area range
+        ``all``). An image part's matches, mapped back to the whole dataset's rows, are the whole evaluation's.
+        """
+        if self._cat_part is not None:
+            raise ValidationError("a category part takes no detections: update the accumulator it came from")
+        self._check_part(dt)
+        batch = self._batch(dt, None)
+        self._add(batch.records)
+        assert self._gt is not None
+        return _row_matches(self, batch, len(dt), len(self._gt.annotations))
 
     def merge(self, other: COCOAccumulator) -> COCOAccumulator:
         """A new accumulator with the detections of both (associative and commutative; neither is changed)."""

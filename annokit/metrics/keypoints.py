@@ -26,6 +26,8 @@ ARl`` -- is COCO's: :func:`annokit.metrics.coco.evaluate` with ``COCOParams(iou_
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
+from operator import methodcaller
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -83,35 +85,82 @@ def oks_pair_iou(d_kp: np.ndarray, g_kp: np.ndarray, g_area: np.ndarray, g_xywh:
     if d_kp.shape[1] != len(s) or g_kp.shape[1] != len(s):
         raise ValidationError(f"keypoints: {len(s)} sigmas for {g_kp.shape[1]} ground-truth and {d_kp.shape[1]} "
                               "detected keypoints per object (kpt_oks_sigmas must have one per keypoint)")
-    var = (s * 2) ** 2
-    vis = g_kp[:, :, 2] > 0
-    n_vis = vis.sum(axis=1)
-
-    d_x, d_y = np.ascontiguousarray(d_kp[:, :, 0]), np.ascontiguousarray(d_kp[:, :, 1])
-    g_x, g_y = np.ascontiguousarray(g_kp[:, :, 0]), np.ascontiguousarray(g_kp[:, :, 1])
+    o = _Oks.of(d_kp, g_kp, g_area, g_xywh, s)
 
     def iou(d: np.ndarray, g: np.ndarray) -> np.ndarray:
-        xd, yd = d_x[d], d_y[d]
-        labelled = n_vis[g] > 0
-        if labelled.all():  # the usual case: offsets from the ground truth's keypoints, in place
-            dx, dy = np.subtract(xd, g_x[g], out=xd), np.subtract(yd, g_y[g], out=yd)
-        else:
-            dx, dy = np.empty_like(xd), np.empty_like(yd)
-            lab = np.flatnonzero(labelled)
-            dx[lab] = xd[lab] - g_x[g[lab]]
-            dy[lab] = yd[lab] - g_y[g[lab]]
-            box = np.flatnonzero(~labelled)
-            dx[box], dy[box] = _outside_box(xd[box], yd[box], g_xywh[g[box]])
-        # e = (dx ** 2 + dy ** 2) / var / (area + eps) / 2, the same operations in the same order, in place
-        e = np.multiply(dx, dx, out=dx)
-        e += np.multiply(dy, dy, out=dy)
-        e /= var
-        e /= (g_area[g] + _EPS)[:, None]
-        e /= 2
-        np.negative(e, out=e)
-        return _mean_exp(np.exp(e, out=e), vis[g], n_vis[g])
+        m = o.n_vis[g]
+        out = np.empty(len(d))
+        box = np.flatnonzero(m == 0)
+        if len(box):
+            out[box] = o.unlabelled(d[box], g[box])
+        rows = np.flatnonzero(m)
+        rows = rows[np.argsort(m[rows], kind="stable")]
+        counts = np.bincount(m[rows], minlength=len(s) + 1)
+        at = 0
+        for k in np.flatnonzero(counts).tolist():
+            r = rows[at: at + counts[k]]
+            at += counts[k]
+            out[r] = o.labelled(d[r], g[r], k)
+        return out
 
     return iou
+
+
+@dataclass(frozen=True)
+class _Oks:
+    """What OKS reads, laid out for gathering: the detections' keypoint coordinates flat (``row * K + k``); per
+    ground truth the indices of its labelled keypoints first (``order``, ascending) and their count, and its
+    coordinates and ``var = (2 sigma)^2`` in that order."""
+
+    d_x: np.ndarray
+    d_y: np.ndarray
+    g_x: np.ndarray
+    g_y: np.ndarray
+    g_var: np.ndarray
+    d_kp: np.ndarray
+    g_area: np.ndarray
+    g_xywh: np.ndarray
+    var: np.ndarray
+    order: np.ndarray
+    n_vis: np.ndarray
+
+    @classmethod
+    def of(cls, d_kp: np.ndarray, g_kp: np.ndarray, g_area: np.ndarray, g_xywh: np.ndarray, s: np.ndarray) -> _Oks:
+        vis = g_kp[:, :, 2] > 0
+        order = np.argsort(~vis, axis=1, kind="stable")
+        var = (s * 2) ** 2
+        return cls(d_x=np.ascontiguousarray(d_kp[:, :, 0]).ravel(), d_y=np.ascontiguousarray(d_kp[:, :, 1]).ravel(),
+                   g_x=np.take_along_axis(g_kp[:, :, 0], order, axis=1),
+                   g_y=np.take_along_axis(g_kp[:, :, 1], order, axis=1), g_var=var[order],
+                   d_kp=d_kp, g_area=g_area, g_xywh=g_xywh, var=var, order=order, n_vis=vis.sum(axis=1))
+
+    def labelled(self, d: np.ndarray, g: np.ndarray, k: int) -> np.ndarray:
+        """OKS of pairs whose ground truth has ``k`` labelled keypoints: over those only, each row of the ``(n, k)``
+        values summed as numpy sums a 1-D array of ``k`` (pycocotools sums the compressed 1-D array)."""
+        di = self.order[g, :k]
+        di += d[:, None] * len(self.var)
+        dx = np.subtract(self.d_x[di], self.g_x[g, :k])
+        dy = np.subtract(self.d_y[di], self.g_y[g, :k])
+        return _mean_exp_rows(dx, dy, self.g_var[g, :k], self.g_area[g])
+
+    def unlabelled(self, d: np.ndarray, g: np.ndarray) -> np.ndarray:
+        """OKS of pairs whose ground truth has no labelled keypoint: distances outside its enlarged box, over all
+        ``K``."""
+        dx, dy = _outside_box(self.d_kp[d, :, 0], self.d_kp[d, :, 1], self.g_xywh[g])
+        return _mean_exp_rows(dx, dy, self.var[None, :], self.g_area[g])
+
+
+def _mean_exp_rows(dx: np.ndarray, dy: np.ndarray, var: np.ndarray, area: np.ndarray) -> np.ndarray:
+    """Per row, the mean of ``exp(-e)`` with ``e = (dx^2 + dy^2) / var / (area + eps) / 2`` -- pycocotools'
+    operations in its order, in place (``dx``, ``dy`` are overwritten); the rows summed by one ``sum(axis=1)`` of a
+    C-contiguous array, which sums each as ``np.sum`` sums a 1-D array of its length."""
+    e = np.multiply(dx, dx, out=dx)
+    e += np.multiply(dy, dy, out=dy)
+    e /= var
+    e /= (area + _EPS)[:, None]
+    e /= 2
+    np.negative(e, out=e)
+    return np.asarray(np.exp(e, out=e).sum(axis=1) / e.shape[1])
 
 
 def _outside_box(xd: np.ndarray, yd: np.ndarray, bb: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -121,20 +170,6 @@ def _outside_box(xd: np.ndarray, yd: np.ndarray, bb: np.ndarray) -> tuple[np.nda
     dx = np.maximum(0.0, x0[:, None] - xd) + np.maximum(0.0, xd - x1[:, None])
     dy = np.maximum(0.0, y0[:, None] - yd) + np.maximum(0.0, yd - y1[:, None])
     return dx, dy
-
-
-def _mean_exp(v: np.ndarray, vis: np.ndarray, n_vis: np.ndarray) -> np.ndarray:
-    """Per row, ``np.sum`` of the values at the labelled keypoints (all where none is) over their count: rows of
-    one length summed as one 2-D array (numpy sums each row as it sums a 1-D array of that length)."""
-    out = np.empty(len(v))
-    K = v.shape[1]
-    none = n_vis == 0
-    if none.any():
-        out[none] = v[none].sum(axis=1) / K
-    for m in np.unique(n_vis[~none]).tolist():
-        rows = np.flatnonzero(n_vis == m)
-        out[rows] = v[rows][vis[rows]].reshape(len(rows), m).sum(axis=1) / m
-    return out
 
 
 def evaluate_keypoints(gt: Dataset, dt: Instances, *, sigmas: Sequence[float] | None = None, fixed: bool = False,
@@ -191,8 +226,9 @@ def keypoint_ignore(gt: Dataset, img_ids: np.ndarray, cat_ids: np.ndarray) -> np
     ex = ga.extras
     idx = rows.tolist()
     if ex is not None:  # every evaluated annotation a plain integer and none without keypoints: one numpy pass
-        vals = [ex[i].get("num_keypoints") for i in idx]
-        if set(map(type, vals)) <= {int} and not any(ex[i].get("_annokit_no_keypoints") for i in idx):
+        sel = ex if len(idx) == len(ex) else [ex[i] for i in idx]
+        vals = list(map(methodcaller("get", "num_keypoints"), sel))
+        if set(map(type, vals)) <= {int} and not any(map(methodcaller("get", "_annokit_no_keypoints"), sel)):
             arr = np.array(vals, dtype=np.int64)
             if (arr >= 0).all():
                 n[rows] = arr

@@ -175,7 +175,10 @@ def _byte_pair_runs(g: np.ndarray, p: np.ndarray) -> tuple[np.ndarray, np.ndarra
     starts = np.flatnonzero(change)
     keys = np.left_shift(gf[starts], 8, dtype=np.uint16)
     keys |= pf[starts]
-    return keys, np.diff(starts, append=n).astype(np.int32 if n < (1 << 31) else np.int64)
+    lengths = np.empty(starts.size, np.int32 if n < (1 << 31) else np.int64)
+    np.subtract(starts[1:], starts[:-1], out=lengths[:-1], casting="unsafe")  # np.diff's append= costs a concat
+    lengths[-1] = n - starts[-1]
+    return keys, lengths
 
 
 def _nanmean(x: np.ndarray) -> float:

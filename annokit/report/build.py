@@ -37,6 +37,7 @@ from annokit.report._tables import (
 )
 
 if TYPE_CHECKING:
+    from annokit.analysis.breakdown import Evaluator
     from annokit.metrics.coco import COCOParams, COCOResult
 
 __all__ = ["Outcome", "ReportData", "TideMeans", "build_report", "analyse", "write_report", "coco_evaluate",
@@ -50,14 +51,16 @@ def _no_progress(stage: str, done: int, total: int | None, /) -> None:
 
 
 # ------------------------------------------------------------------------------------------------ COCO metrics
-def coco_evaluate(gt: Dataset, dets: Instances, iou_type: IouType) -> COCOResult:
+def coco_evaluate(gt: Dataset, dets: Instances, iou_type: IouType, evaluator: Evaluator | None = None
+                  ) -> COCOResult:
     """COCO mAP through :func:`annokit.metrics.coco.evaluate` with the default parameters, over the categories
     that have ground truth (``cat_ids``): the metrics are the same (a category without ground truth has precision
     -1 and is left out of every mean, its detections dropped), and a label set of 20,000 classes with a few hundred
     in use costs what those cost (COCO's precision array has one slice per category)."""
     from annokit.metrics.coco import evaluate
 
-    return evaluate(gt, dets, params=_report_params(gt, iou_type))
+    params = _report_params(gt, iou_type)
+    return evaluator(gt, dets, params) if evaluator is not None else evaluate(gt, dets, params=params)
 
 
 def _report_params(gt: Dataset, iou_type: IouType) -> COCOParams:
@@ -174,7 +177,7 @@ class ReportData:
 def analyse(gt: Dataset, dets: Instances, *, iou_type: IouType = "bbox", worst_n: int = 12,
             title: str = "annokit report", progress: Progress | None = None, with_coco: bool = True,
             with_breakdown: bool = True, tide_mean: TideMean = "tidecv", unevaluated: Sequence[dict[str, Any]] = (),
-            slices: Mapping[str, np.ndarray] | None = None) -> ReportData:
+            slices: Mapping[str, np.ndarray] | None = None, evaluator: Evaluator | None = None) -> ReportData:
     """Compute what the report shows (no drawing).
 
     The score threshold used for the per-class TP / FP / FN counts and for the gallery is the one with the best F1
@@ -204,6 +207,9 @@ def analyse(gt: Dataset, dets: Instances, *, iou_type: IouType = "bbox", worst_n
         (:attr:`annokit.report.inputs.Predictions.unevaluated`), counted on the page.
     slices : mapping, optional
         ``{name: image positions}``: the 12 COCO numbers of each slice's images (needs ``with_coco``).
+    evaluator : callable, optional
+        Runs every COCO evaluation of the page (:data:`annokit.analysis.breakdown.Evaluator`, e.g. on a dask
+        cluster: ``annokit report --scheduler``); not with ``slices``. TIDE matches in this process.
 
     Returns
     -------
@@ -221,7 +227,9 @@ def analyse(gt: Dataset, dets: Instances, *, iou_type: IouType = "bbox", worst_n
     _check(dets, worst_n, tide_mean)
     prog = progress or _no_progress
     timings: dict[str, float] = {}
-    coco, sliced = _timed(timings, "coco", lambda: _coco_stage(gt, dets, iou_type, with_coco, slices))
+    if evaluator is not None and slices:
+        raise ValidationError("report: slices are evaluated in this process (no evaluator)")
+    coco, sliced = _timed(timings, "coco", lambda: _coco_stage(gt, dets, iou_type, with_coco, slices, evaluator))
     prog("analysis: COCO metrics", 1, 4)
     tr = _timed(timings, "tide", lambda: tide(gt, dets, iou_type=iou_type,
                                               exclude_classes_without_gt=tide_mean == "coco"))
@@ -230,7 +238,8 @@ def analyse(gt: Dataset, dets: Instances, *, iou_type: IouType = "bbox", worst_n
     if with_breakdown and coco is not None:
         from annokit.analysis.breakdown import pr_breakdown
 
-        breakdown = _timed(timings, "breakdown", lambda: pr_breakdown(gt, dets, coco=coco).to_dict())
+        breakdown = _timed(timings, "breakdown",
+                           lambda: pr_breakdown(gt, dets, coco=coco, evaluator=evaluator).to_dict())
     prog("analysis: PR breakdown", 3, 4)
     outcome = Outcome.at_best_f1(gt, dets, tr.tags)
     per_image = per_image_counts(gt, dets, outcome)
@@ -247,12 +256,13 @@ def analyse(gt: Dataset, dets: Instances, *, iou_type: IouType = "bbox", worst_n
 
 
 def _coco_stage(gt: Dataset, dets: Instances, iou_type: IouType, with_coco: bool,
-                slices: Mapping[str, np.ndarray] | None) -> tuple[COCOResult | None, dict[str, dict[str, Any]]]:
+                slices: Mapping[str, np.ndarray] | None, evaluator: Evaluator | None = None
+                ) -> tuple[COCOResult | None, dict[str, dict[str, Any]]]:
     """The COCO evaluation (None without ``with_coco``) and, from its match records, each slice's numbers."""
     if not with_coco:
         return None, {}
     if not slices:
-        return coco_evaluate(gt, dets, iou_type), {}
+        return coco_evaluate(gt, dets, iou_type, evaluator), {}
     from annokit.analysis.slices import evaluate_slices
     from annokit.metrics.coco import evaluate_with_accumulator
 

@@ -132,3 +132,56 @@ def test_report_tags_and_a_folder_of_predictions_without_protocol(tmp_path: Path
                                  "--out", str(tmp_path / "o")])
     assert isinstance(r.exception, FormatError) and "a folder of result files needs --protocol" in str(r.exception)
     assert not (tmp_path / "o").exists()
+
+
+# ------------------------------------------------------------------------------ COCO parameters (as eval's options)
+PARAMS = {"keypoints": ["--iou-thrs", "0.5,0.6,0.7", "--max-dets", "5,10", "--area-rng", "big=2000:1e10",
+                        "--kpt-sigmas", ",".join(["0.05"] * 17)],
+          "rotated": ["--iou-thrs", "0.3,0.55", "--max-dets", "3,50", "--area-rng", "tiny=0:400"]}
+
+
+@pytest.mark.parametrize("name", ["keypoints", "rotated"])
+def test_report_and_compare_take_evals_coco_parameters(tmp_path: Path, name: str) -> None:
+    opts, g, a, b = _case(name, tmp_path / "data")
+    opts = [*opts, *PARAMS[name]]
+    ea, eb = _eval(opts, g, a, tmp_path / "ea.json"), _eval(opts, g, b, tmp_path / "eb.json")
+    plain = _eval(opts[:2], g, a, tmp_path / "plain.json")
+    assert ea["metrics"] != plain["metrics"]  # the options change the numbers ...
+    _run(["report", *opts, "--gt", str(g), "--pred", str(a), "--out", str(tmp_path / "rep"), "-q"])
+    rep = json.loads((tmp_path / "rep" / "report.json").read_text())
+    assert rep["metrics"] == ea["metrics"] and rep["per_class"] == ea["per_class"]  # ... and report has eval's
+    _run(["compare", *opts, "--gt", str(g), "--pred", str(a), "--pred", str(b), "--bootstrap", "20",
+          "--out", str(tmp_path / "cmp"), "--json", str(tmp_path / "cmp.json"), "-q"])
+    cmp = json.loads((tmp_path / "cmp.json").read_text())
+    assert {k: (e["a"], e["b"]) for k, e in cmp["metrics"].items()} == \
+        {k: (ea["metrics"][k], eb["metrics"][k]) for k in ea["metrics"]}
+
+
+def test_compare_coco_page_takes_the_coco_parameters(tmp_path: Path) -> None:
+    g, a = write_json_pair(tmp_path, lvis_data(3, 12, n_cats=10))
+    b = _model_b_json(a)
+    opts = ["--iou-thrs", "0.5,0.75", "--max-dets", "1,5,50", "--area-rng", "s=0:1024", "--area-rng", "l=1024:1e10"]
+    ea, eb = _eval(opts, g, a, tmp_path / "ea.json"), _eval(opts, g, b, tmp_path / "eb.json")
+    _run(["compare", *opts, "--gt", str(g), "--pred", str(a), "--pred", str(b), "--bootstrap", "0",
+          "--out", str(tmp_path / "cmp"), "--json", str(tmp_path / "cmp.json"), "-q"])
+    cmp = json.loads((tmp_path / "cmp.json").read_text())
+    got = {k: (e["a"], e["b"]) for k, e in cmp["metrics"].items()}
+    assert got == {k: (ea["metrics"][k], eb["metrics"][k]) for k in ea["metrics"]}
+    assert "AP_s" in got and "AR_l" in got  # the named ranges: the options reached the evaluation
+
+
+@pytest.mark.parametrize("cmd,argv,message", [
+    ("both", ["--iou-type", "keypoints", "--iou-thrs", "0.5,1.5"], "IoU thresholds are numbers in [0, 1]"),
+    ("both", ["--iou-type", "keypoints", "--max-dets", "0"], "maxDets are integers >= 1"),
+    ("both", ["--iou-type", "keypoints", "--kpt-sigmas", "0.1,x"], "expected comma-separated floats"),
+    ("both", ["--iou-type", "rotated", "--kpt-sigmas", "0.1"], "--kpt-sigmas goes with --iou-type keypoints"),
+    ("both", ["--protocol", "lvis", "--max-dets", "100"], "--max-dets: COCO's parameters; --protocol lvis has its own"),
+    ("report", ["--iou-thrs", "0.5"], "--iou-thrs: the pages of --iou-type keypoints and rotated"),
+])
+def test_coco_parameter_usage_errors(tmp_path: Path, cmd: str, argv: list[str], message: str) -> None:
+    g, p = write_json_pair(tmp_path, keypoints_data(0, 3))
+    cmds = [["report"], ["compare", "--pred", str(p)]] if cmd == "both" else [[cmd]]
+    for c in cmds:
+        r = CliRunner().invoke(cli, [*c, "--gt", str(g), "--pred", str(p), *argv, "--out", str(tmp_path / "o")])
+        assert r.exit_code == 2 and message in r.output, r.output
+        assert not (tmp_path / "o").exists()

@@ -167,3 +167,54 @@ def test_unknown_png_segment_is_an_error(tmp_path: Path) -> None:
     src = _write_set(tmp_path, data, {"a.png": ids})
     with pytest.raises(FormatError, match="segment id 5 is in the PNG"):
         read_panoptic_dataset(src)
+
+
+@pytest.mark.parametrize("png_hw,kept,dropped", [((3, 6), 6, 12), ((2, 2), 4, 0)])
+def test_png_of_another_size_than_its_image_is_read_top_left_and_counted(tmp_path: Path, png_hw, kept: int,
+                                                                          dropped: int) -> None:
+    """A PNG larger or smaller than its image record is laid on the image from the top-left corner (as datumaro
+    reads it), the pixels beyond the image dropped and the rest void, and the image is counted with both sizes."""
+    from annokit.core.masks import rle_to_bitmap
+    from annokit.errors import AnnokitWarning
+
+    ids = np.full(png_hw, 5, np.uint32)
+    data = {"images": [{"id": 1, "file_name": "a.jpg", "height": 2, "width": 3}],
+            "annotations": [{"image_id": 1, "file_name": "a.png", "segments_info": [
+                {"id": 5, "category_id": 1, "iscrowd": 0}]}], "categories": CATS}
+    src = _write_set(tmp_path, data, {"a.png": ids})
+    rec = LossRecorder()
+    ds = read_panoptic_dataset(src, recorder=rec)
+    mask = rle_to_bitmap(ds.annotations.segmentations[0])
+    expect = np.zeros((2, 3), bool)
+    expect[:min(2, png_hw[0]), :min(3, png_hw[1])] = True
+    assert mask.shape == (2, 3) and (mask == expect).all() and ds.annotations.area[0] == kept
+    [entry] = rec.report().entries
+    tail = f", {dropped} segment pixels beyond the image dropped" if dropped else ""
+    assert entry.count == 1 and entry.examples == [f"a.png: PNG {png_hw[1]}x{png_hw[0]}, image 3x2{tail}"]
+    with pytest.warns(AnnokitWarning, match="a.png: PNG"):  # no recorder: said as a warning
+        read_panoptic_dataset(src)
+
+
+def test_datumaro_panoptic_png_of_another_size(tmp_path: Path, refdata, capsys) -> None:
+    """datumaro's coco_panoptic sample: a.png is 5x5, its image record (and a.jpg) 10 wide, 5 high. Read as
+    datumaro reads it (the 25 pixels of segment 460551 at the top-left), counted, shown by validate, refused by
+    --strict."""
+    from annokit.cli import cli
+    from annokit.cli._common import run_cli
+    from annokit.convert import LossError, read_dataset, validate
+    from annokit.core.masks import rle_to_bitmap
+
+    src = refdata.path("formats", "datumaro", "coco_dataset", "coco_panoptic", "annotations", "panoptic_train.json")
+    rec = LossRecorder()
+    ds = read_dataset(src, "coco-panoptic", recorder=rec)
+    mask = rle_to_bitmap(ds.annotations.segmentations[0])
+    assert mask.shape == (5, 10) and mask[:, :5].all() and not mask[:, 5:].any()
+    assert int(ds.annotations.ids[0]) == 460551 and rec.report().count("panoptic PNG of another size") == 1
+    assert [p.message for p in validate(src, "coco-panoptic")] == [
+        "panoptic PNG of another size than its image record: laid on the image from the top-left corner: a.png: PNG "
+        "5x5, image 10x5"]
+    with pytest.raises(LossError):
+        convert(src, tmp_path / "s.json", src_format="coco-panoptic", dst_format="coco", strict=True)
+    rc = run_cli(cli, ["convert", "--from", "coco-panoptic", str(src), str(tmp_path / "o.json")])
+    out = capsys.readouterr().out
+    assert rc == 0 and "1 item lost" in out and "a.png: PNG 5x5, image 10x5" in out

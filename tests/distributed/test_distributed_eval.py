@@ -4,7 +4,6 @@ shard split, image buckets and category groups; faults (a bad shard, no schedule
 from __future__ import annotations
 
 import os
-import signal
 import socket
 import subprocess
 import sys
@@ -22,6 +21,7 @@ from annokit.cli._common import run_cli
 from annokit.distributed import evaluate_coco
 from annokit.metrics.coco import COCOResult
 from tests.conftest import SAMPLE
+from tests.distributed.conftest import KillAfter
 
 GT = SAMPLE / "scenes" / "gt.json"
 PRED = SAMPLE / "scenes" / "pred.json"
@@ -151,22 +151,15 @@ def test_a_worker_killed_mid_run_still_gives_the_exact_numbers(dask_client: Any,
     """SIGKILL one worker process after the first tasks are done: dask reruns its tasks (and recomputes the results
     it held) on the other worker; the result is the in-process one. The nanny restarts the killed worker."""
     whole, parts = _shards(tmp_path, 13)
-    victim = next(iter(dask_client.run(os.getpid).values()))
-    seen: dict[str, int] = {}
-
-    def progress(stage: str, done: int, total: int | None) -> None:
-        seen["total"] = total or 0
-        if "killed_at" not in seen and done >= 3:
-            os.kill(victim, signal.SIGKILL)
-            seen["killed_at"] = done
+    progress = KillAfter(dask_client, 3)
 
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         got = evaluate_coco(GT, parts, scheduler=dask_client, buckets=8, category_groups=3, progress=progress)
     _same(evaluate_coco(GT, whole), got)
-    assert seen["killed_at"] < seen["total"]  # killed while tasks were left
+    assert progress.killed_at is not None and progress.killed_at < progress.total  # killed while tasks were left
     dask_client.wait_for_workers(2, timeout=60)
-    assert victim not in dask_client.run(os.getpid).values()
+    assert progress.victim not in dask_client.run(os.getpid).values()
 
 
 @pytest.mark.slow
@@ -182,42 +175,14 @@ def test_local_n_starts_and_stops_its_own_cluster(tmp_path: Path, capsys: pytest
 
 
 @pytest.mark.slow
-def test_a_real_dask_scheduler_and_two_dask_worker_processes(tmp_path: Path,
+def test_a_real_dask_scheduler_and_two_dask_worker_processes(dask_processes: str, tmp_path: Path,
                                                               capsys: pytest.CaptureFixture[str]) -> None:
-    """``dask scheduler`` and two ``dask worker`` processes on 127.0.0.1, as on a cluster (without nannies, to start
-    fewer processes); ``annokit eval`` connects by tcp:// and writes the in-process JSON."""
-    pytest.importorskip("distributed", reason="the dask extra is not installed")
-    dask = Path(sys.executable).with_name("dask")
-    if not dask.exists():
-        pytest.skip(f"no dask command beside {sys.executable}")
+    """``annokit eval`` connects by tcp:// to ``dask scheduler`` and two ``dask worker`` processes and writes the
+    in-process JSON."""
     whole, _ = _shards(tmp_path, 19)
-    sfile = tmp_path / "scheduler.json"
-    procs = [subprocess.Popen([str(dask), "scheduler", "--host", "127.0.0.1", "--port", "0", "--no-dashboard",
-                               "--scheduler-file", str(sfile)], stderr=subprocess.DEVNULL)]
-    procs += [subprocess.Popen([str(dask), "worker", "--scheduler-file", str(sfile), "--nthreads", "1",
-                                "--no-nanny", "--no-dashboard", "--host", "127.0.0.1"], stderr=subprocess.DEVNULL)
-              for _ in range(2)]
-    try:
-        import distributed
-
-        deadline = time.monotonic() + 60
-        while not sfile.exists() and time.monotonic() < deadline:
-            time.sleep(0.2)
-        address = orjson.loads(sfile.read_bytes())["address"]
-        with distributed.Client(address, timeout=30) as c:
-            c.wait_for_workers(2, timeout=60)
-        a, b = tmp_path / "a.json", tmp_path / "b.json"
-        assert _cli(["eval", "--gt", str(GT), "--pred", str(whole), "--json", str(a), "-q"], capsys)[0] == 0
-        code, _, err = _cli(["eval", "--gt", str(GT), "--pred", str(tmp_path / "parts" / "part-*.json"), "--json",
-                             str(b), "--scheduler", address, "-q"], capsys)
-        assert code == 0, err
-        assert a.read_bytes() == b.read_bytes()
-    finally:
-        for p in reversed(procs):  # the workers first, then the scheduler they would wait for
-            p.terminate()
-        for p in procs:
-            try:
-                p.wait(timeout=5)
-            except subprocess.TimeoutExpired:  # a worker still trying to reach the scheduler
-                p.kill()
-                p.wait()
+    a, b = tmp_path / "a.json", tmp_path / "b.json"
+    assert _cli(["eval", "--gt", str(GT), "--pred", str(whole), "--json", str(a), "-q"], capsys)[0] == 0
+    code, _, err = _cli(["eval", "--gt", str(GT), "--pred", str(tmp_path / "parts" / "part-*.json"), "--json",
+                         str(b), "--scheduler", dask_processes, "-q"], capsys)
+    assert code == 0, err
+    assert a.read_bytes() == b.read_bytes()

@@ -95,3 +95,26 @@ def test_bad_polygon_json(tmp_path: Path) -> None:
     (gt / "c_0_0_gtFine_polygons.json").write_text('{"imgHeight": 100000, "imgWidth": 100000, "objects": []}')
     with pytest.raises(FormatError, match="pixel limit"):
         read_cityscapes(tmp_path)
+
+
+def test_sidecar_is_used_and_dropped_classes_are_lost(tmp_path: Path) -> None:
+    """The Cityscapes reader lists the whole label table; the sidecar still applies when the objects' classes map
+    to its categories (it was ignored whenever the source's classes were not exactly Cityscapes'), and objects of
+    other classes, which the JSON cannot hold and reading back cannot restore, are counted as lost, not as kept."""
+    import warnings
+
+    from annokit.convert import convert, read_dataset
+
+    scenes = Path(__file__).resolve().parents[2] / "sample_data" / "scenes"
+    rep = convert(scenes / "gt.json", tmp_path / "cs", src_format="coco", dst_format="cityscapes",
+                  remap={"circle": "car"})
+    entry = next(e for e in rep.entries if e.kind.startswith("objects of classes Cityscapes does not have"))
+    assert entry.kept_in is None and not rep.lossless
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        back = read_dataset(tmp_path / "cs", "cityscapes")
+    assert not any("categories differ" in str(w.message) for w in caught)
+    gt = read_dataset(scenes / "gt.json", "coco")
+    assert back.categories.names == ["car", "square", "triangle"] and back.categories.ids.tolist() == [1, 2, 3]
+    assert sorted(back.images.ids.tolist()) == sorted(gt.images.ids.tolist())
+    assert set(back.annotations.labels.tolist()) == {1}

@@ -99,7 +99,7 @@ def _dk(tmp_path: Path, label: str, data: str = "classes = 1\ntrain = data/train
     ("1 0.5 0.5 0.2 0.2\n", None, None, "line 1", "class 1 is not in"),
     ("0 0.5 1e308 0.2 0.2\n", None, None, None, "not finite"),
     ("0 0.5 0.5 0.2 0.2\n", "classes = 1\nvalid = data/valid.txt\nnames = data/obj.names\n", None, "valid",
-     "the image list of split 'valid' (valid.txt) is not found"),
+     "split 'valid': its image list (valid.txt) is not found"),
     ("0 0.5 0.5 0.2 0.2\n", None, "data/../../x.jpg\n", "line 1", "climbs out"),
     ("0 0.5 0.5 0.2 0.2\n", "classes = 1\ntrain data/train.txt\n", None, "line 2", "expected 'key = value'"),
 ])
@@ -143,3 +143,43 @@ def test_reads_datumaro_loose_layouts(refdata, layout: str, files: list[str]) ->
     for boxes in dm.values():
         np.testing.assert_allclose([[x, y, x + w, y + h] for _, (x, y, w, h), _ in boxes],
                                    ds.annotations.boxes[:2], atol=0.01)
+
+
+@pytest.mark.parametrize("listing,needle", [
+    (None, "split 'valid': its image list (valid.txt) is not found"),
+    ("data/obj_valid_data/b.jpg\n", "split 'valid': valid.txt lists images in obj_valid_data/, which does not exist"),
+])
+def test_missing_split_is_an_error_or_with_the_flag_a_counted_loss(tmp_path: Path, capsys, listing: str | None,
+                                                                    needle: str) -> None:
+    """As for YOLO's data.yaml: a split obj.data names whose list or image folder is not there (CVAT names
+    ``valid``, the folder is ``obj_val_data/``) is an error naming the split and the path; with
+    ``--skip-missing-splits`` it is left out and counted."""
+    from annokit.cli import cli
+    from annokit.cli._common import run_cli
+
+    root = _dk(tmp_path, "0 0.5 0.5 0.2 0.2\n",
+               data="classes = 1\ntrain = data/train.txt\nvalid = data/valid.txt\nnames = data/obj.names\n")
+    if listing is not None:
+        (root / "valid.txt").write_text(listing)
+        (root / "obj_val_data").mkdir()
+    with pytest.raises(FormatError) as e:
+        read_dataset(root, "darknet")
+    assert needle in e.value.message and e.value.where == "valid" and "--skip-missing-splits" in e.value.message
+    assert any(needle in p.message for p in validate(root, "darknet") if p.level == "error")
+    rec = LossRecorder()
+    ds = read_dataset(root, "darknet", recorder=rec, skip_missing_splits=True)
+    assert ds.images.file_names == ["obj_train_data/a.jpg"] and rec.report().count("split skipped") == 1
+    rc = run_cli(cli, ["convert", str(root), str(tmp_path / "o.json"), "--from", "darknet", "--skip-missing-splits"])
+    out = capsys.readouterr().out
+    assert rc == 0 and "split skipped" in out and "valid: " in out and "nothing lost" not in out
+
+
+@pytest.mark.parametrize("layout", ["labels", "annotations"])
+def test_loose_layouts_are_recognised_as_darknet(refdata, layout: str) -> None:
+    """``obj.names`` without ``obj.data`` (datumaro's loose layouts, with ``labels/`` or ``Annotations/*.txt``) is
+    Darknet, not YOLO ("no data.yaml") or VOC ("no Annotations/*.xml")."""
+    from annokit.convert import detect_format
+
+    root = refdata.path("formats", "datumaro", "yolo_dataset", layout)
+    assert detect_format(root) == "darknet"
+    assert len(read_dataset(root, detect_format(root)).annotations) > 0

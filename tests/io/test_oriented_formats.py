@@ -68,6 +68,29 @@ def test_yolo_reader_refuses_obb_and_names_yolo_obb(tmp_path: Path) -> None:
     assert len(seg.annotations) == 3 and seg.annotations.corners is None
 
 
+def test_yolo_obb_missing_split_is_an_error_or_with_the_flag_a_counted_loss(tmp_path: Path, capsys) -> None:
+    """As for YOLO: a split data.yaml names that is not there (Roboflow's ``val: ../valid/images``) is an error
+    naming the split and the path; ``--skip-missing-splits`` leaves it out and counts it."""
+    from annokit.cli import cli
+    from annokit.cli._common import run_cli
+
+    ds = _obb_dataset()
+    write_dataset(ds, tmp_path / "o", "yolo-obb", sidecar=False, images=_images(ds, tmp_path / "imgs"))
+    yml = tmp_path / "o" / "data.yaml"
+    yml.write_text(yml.read_text() + "val: ../valid/images\n")
+    with pytest.raises(FormatError, match=r"split 'val': '../valid/images' does not exist") as e:
+        read_dataset(tmp_path / "o", "yolo-obb")
+    assert "--skip-missing-splits" in e.value.message
+    rec = LossRecorder()
+    back = read_dataset(tmp_path / "o", "yolo-obb", recorder=rec, skip_missing_splits=True)
+    np.testing.assert_array_equal(back.annotations.corners, CORNERS)
+    assert rec.report().count("split skipped") == 1
+    rc = run_cli(cli, ["convert", "--from", "yolo-obb", str(tmp_path / "o"), str(tmp_path / "c.json"),
+                       "--skip-missing-splits"])
+    out = capsys.readouterr().out
+    assert rc == 0 and "split skipped" in out and "val: ../valid/images" in out
+
+
 @pytest.mark.parametrize("line,needle", [("0 0.1 0.2 0.3 0.4", "9 fields"), ("0 0.1 0.2 0.3 0.4 0.5 0.6", "9 fields")])
 def test_yolo_obb_refuses_other_lines(tmp_path: Path, line: str, needle: str) -> None:
     ds = _obb_dataset()

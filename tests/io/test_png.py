@@ -100,12 +100,53 @@ def test_voc_segmentation_class_rgb(refdata) -> None:
     assert set(np.unique(lab)) == {2}  # (0, 128, 0) is bicycle in the devkit colour map
 
 
-def test_id_collisions_are_an_error(tmp_path: Path) -> None:
-    ds = Dataset(images=ImageTable(ids=[1], file_names=["a.jpg"], heights=[4], widths=[4]),
-                 categories=LabelSet(ids=[0, 1], names=["bg", "x"]), annotations=Instances.empty())
-    with pytest.raises(FormatError, match="collides"):
-        write_png_masks(ds, tmp_path / "p")
-    assert not (tmp_path / "p").exists()
+def _zero_based() -> Dataset:
+    """Categories 0, 1 (YOLO's, Darknet's and class folders' ids start at 0): one square of each class."""
+    rles = [segmentation_to_rle([[0, 0, 2, 0, 2, 2, 0, 2]], 4, 4),
+            segmentation_to_rle([[2, 2, 4, 2, 4, 4, 2, 4]], 4, 4)]
+    inst = Instances(image_ids=[1, 1], boxes=[[0, 0, 2, 2], [2, 2, 4, 4]], labels=[0, 1], area=[4.0, 4.0],
+                     segmentations=rles)
+    return Dataset(images=ImageTable(ids=[1], file_names=["a.jpg"], heights=[4], widths=[4]),
+                   categories=LabelSet(ids=[0, 1], names=["cat", "dog"]), annotations=inst)
+
+
+@pytest.mark.parametrize("sidecar", [True, False])
+def test_category_id_0_is_renumbered_and_said(tmp_path: Path, sidecar: bool) -> None:
+    """Id 0 is the PNG's background value: the classes are renumbered 1..n (classes.txt maps them to their names),
+    the report names each renumbered id, and the sidecar gives the ids back."""
+    from annokit.convert import write_dataset
+
+    ds = _zero_based()
+    rep = write_dataset(ds, tmp_path / "p", "png", sidecar=sidecar)
+    entry = next(e for e in rep.entries if e.kind.startswith("category ids renumbered"))
+    assert entry.count == 2 and entry.examples == ["id 0 'cat' -> value 1", "id 1 'dog' -> value 2"]
+    assert (entry.kept_in is not None) == sidecar and rep.lossless == sidecar
+    assert (tmp_path / "p" / "classes.txt").read_text() == "1 cat\n2 dog\n"
+    lab = read_label_png(tmp_path / "p" / "masks" / "a.png")
+    assert lab[0, 0] == 1 and lab[3, 3] == 2 and lab[0, 3] == 0
+    back = read_dataset(tmp_path / "p", "png")
+    assert back.categories.ids.tolist() == ([0, 1] if sidecar else [1, 2]) and back.categories.names == ["cat", "dog"]
+    assert back.annotations.boxes.tolist() == [[0, 0, 2, 2], [2, 2, 4, 4]]
+
+
+def test_pixel_values_skip_void_and_keep_usable_ids() -> None:
+    from annokit.io.png import pixel_values
+
+    assert pixel_values(LabelSet(ids=[3, 7, 300], names=["a", "b", "c"])).tolist() == [3, 7, 300]  # kept
+    assert pixel_values(LabelSet(ids=[255, 2, 9], names=["a", "b", "c"])).tolist() == [3, 1, 2]  # by id order
+    vals = pixel_values(LabelSet(ids=list(range(300)), names=[str(i) for i in range(300)]))
+    assert vals[:3].tolist() == [1, 2, 3] and 255 not in vals and vals[-1] == 301 and len(set(vals)) == 300
+
+
+def test_cli_yolo_seg_to_png_says_the_ids_are_renumbered(tmp_path: Path, capsys) -> None:
+    from annokit.cli import cli
+    from annokit.cli._common import run_cli
+    from annokit.convert import write_dataset
+
+    write_dataset(_zero_based(), tmp_path / "y", "yolo-seg")
+    rc = run_cli(cli, ["convert", str(tmp_path / "y"), str(tmp_path / "p"), "--from", "yolo-seg", "--to", "png"])
+    out = capsys.readouterr().out
+    assert rc == 0 and "category ids renumbered" in out and "id 0 'cat' -> value 1" in out
 
 
 def test_bomb_mask_refused(tmp_path: Path) -> None:

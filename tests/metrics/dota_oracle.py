@@ -60,12 +60,33 @@ def load_devkit() -> Any | None:
         return None
 
 
+def load_task2() -> Any | None:
+    """The devkit's horizontal-box evaluation ``dota_evaluation_task2`` (the VOC devkit's ``voc_eval`` -- ``+ 1``
+    pixel overlap, VOC07 11-point or all-point AP -- reading DOTA label files; no compiled code), or None."""
+    global REASON
+    if not (DEVKIT / "dota_evaluation_task2.py").is_file():
+        REASON = f"DOTA devkit not found at {DEVKIT} (set ANNOKIT_DOTA_DEVKIT)"
+        return None
+    _paths()
+    try:
+        import matplotlib
+
+        matplotlib.use("Agg")
+        import dota_evaluation_task2
+
+        return dota_evaluation_task2
+    except Exception as exc:
+        REASON = f"DOTA devkit at {DEVKIT} cannot be imported ({type(exc).__name__}: {exc})"
+        return None
+
+
 REASON = ""
 
 
 def devkit_eval(module: Any, label_dir: Path, det_dir: Path, classes: list[str], *,
-                use_07_metric: bool, ovthresh: float = 0.5) -> dict[str, float]:
-    """AP per class as the devkit computes it over every label file of ``label_dir``."""
+                use_07_metric: bool, ovthresh: float = 0.5, det_name: str = "Task1_{:s}.txt") -> dict[str, float]:
+    """AP per class as the devkit computes it over every label file of ``label_dir`` (detections in
+    ``det_dir / det_name.format(class)``)."""
     names = sorted(p.stem for p in label_dir.glob("*.txt"))
     imageset = det_dir / "_imageset.txt"
     imageset.write_text("\n".join(names) + "\n")
@@ -73,7 +94,7 @@ def devkit_eval(module: Any, label_dir: Path, det_dir: Path, classes: list[str],
     try:
         with contextlib.redirect_stdout(io.StringIO()):
             for c in classes:
-                _, _, ap = module.voc_eval(str(det_dir / "Task1_{:s}.txt"), str(label_dir / "{:s}.txt"),
+                _, _, ap = module.voc_eval(str(det_dir / det_name), str(label_dir / "{:s}.txt"),
                                            str(imageset), c, ovthresh=ovthresh, use_07_metric=use_07_metric)
                 out[c] = float(ap)
     finally:
