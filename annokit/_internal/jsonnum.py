@@ -21,7 +21,8 @@ a time, which also rejects what is not JSON.
 from __future__ import annotations
 
 import os
-from concurrent.futures import ThreadPoolExecutor
+import threading
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
@@ -124,26 +125,36 @@ def _short_all(buf: bytes, start: np.ndarray, length: np.ndarray, value: np.ndar
             _short_block(words[start[sl] + length[sl] - 8], length[sl], value[sl], integer[sl], is_int[sl], ok[sl])
 
     n = len(start)
-    pool = _pool() if n >= 8 * _BLOCK else None
-    if pool is None:
+    if n < 8 * _BLOCK or not _TWO_CORES:
         run(0, n)
         return
     half = (n // 2 + _BLOCK - 1) // _BLOCK * _BLOCK  # numpy leaves the lock in its loops: two halves at once
-    other = pool.submit(run, half, n)
-    run(0, half)
-    other.result()
+    _in_two(run, half, n)
 
 
-_POOL: list[ThreadPoolExecutor | None] = []
-os.register_at_fork(after_in_child=_POOL.clear)  # a forked child has no copy of the helper thread: make its own
+_TWO_CORES = (os.cpu_count() or 1) > 1
 
 
-def _pool() -> ThreadPoolExecutor | None:
-    """One helper thread for the second half of large parses (None on a one-core machine)."""
-    if not _POOL:
-        _POOL.append(ThreadPoolExecutor(max_workers=1, thread_name_prefix="annokit-json")
-                     if (os.cpu_count() or 1) > 1 else None)
-    return _POOL[0]
+def _in_two(run: Callable[[int, int], None], half: int, n: int) -> None:
+    """``run(half, n)`` on a helper thread of its own while this one does ``run(0, half)``; the helper's error, if
+    any, is raised here. (A thread per call, no pool: nothing to inherit across ``fork``, and no import of
+    ``concurrent.futures`` and ``logging`` at start-up.)"""
+    errors: list[BaseException] = []
+
+    def other() -> None:
+        try:
+            run(half, n)
+        except BaseException as exc:  # handed to the caller
+            errors.append(exc)
+
+    helper = threading.Thread(target=other, name="annokit-json", daemon=True)
+    helper.start()
+    try:
+        run(0, half)
+    finally:
+        helper.join()
+    if errors:
+        raise errors[0]
 
 
 def _short_block(v: np.ndarray, ln: np.ndarray, value: np.ndarray, integer: np.ndarray, is_int: np.ndarray,

@@ -28,7 +28,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from annokit._internal.arrays import index_of
+from annokit._internal.arrays import index_of, sorted_unique
 
 __all__ = ["EvalFrame", "GTGroups", "RankedDets", "Pairs", "Matches", "MatchRecords", "PairIoU", "group_gt",
            "rank_dets", "candidate_pairs", "match", "match_records", "accumulate", "box_pair_iou", "TP", "FP",
@@ -63,8 +63,8 @@ class EvalFrame:
               iou_thrs: Sequence[float], rec_thrs: Sequence[float], area_rng: Sequence[tuple[float, float]],
               max_dets: Sequence[int]) -> EvalFrame:
         """A frame over the unique sorted ``img_ids`` and ``cat_ids``."""
-        return cls(img_ids=np.unique(np.asarray(img_ids, dtype=np.int64)),
-                   cat_ids=np.unique(np.asarray(cat_ids, dtype=np.int64)),
+        return cls(img_ids=sorted_unique(np.asarray(img_ids, dtype=np.int64)),
+                   cat_ids=sorted_unique(np.asarray(cat_ids, dtype=np.int64)),
                    thr=np.minimum(np.asarray(iou_thrs, dtype=np.float64), 1 - 1e-10),
                    rec_thrs=np.asarray(rec_thrs, dtype=np.float64),
                    area_lo=np.array([r[0] for r in area_rng], dtype=np.float64),
@@ -438,7 +438,7 @@ def accumulate(frame: EvalFrame, records: MatchRecords, npig: np.ndarray
     has = (npig > 0).T  # (A, K)
     for m in range(M - 1, -1, -1):
         md = frame.max_dets[m]
-        cats = np.arange(K) if m == M - 1 else np.unique(rec.cat[rec.rank >= md])
+        cats = np.arange(K) if m == M - 1 else sorted_unique(rec.cat[rec.rank >= md])
         if m < M - 1:
             precision[..., m], recall[..., m], scores[..., m] = (precision[..., m + 1], recall[..., m + 1],
                                                                  scores[..., m + 1])

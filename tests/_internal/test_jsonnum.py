@@ -112,9 +112,28 @@ def test_short_and_long_tokens_mixed() -> None:
 
 def test_large_parses_split_across_two_threads(monkeypatch) -> None:
     """With small blocks a few thousand tokens already take the two-thread path: same results."""
+    import threading
+
     monkeypatch.setattr(jsonnum, "_BLOCK", 64)
+    names: set[str] = set()
+    block = jsonnum._short_block
+
+    def spy(*args: object) -> None:
+        names.add(threading.current_thread().name)
+        block(*args)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(jsonnum, "_short_block", spy)
     _check([t for t in _tokens(11, 6000) if len(t) <= 8] + [b"1.5", b"-0", b"01"] * 100)
-    assert jsonnum._POOL and (jsonnum._POOL[0] is not None) == ((__import__("os").cpu_count() or 1) > 1)
+    assert ("annokit-json" in names) == ((__import__("os").cpu_count() or 1) > 1)
+
+
+def test_an_error_on_the_helper_thread_is_raised_to_the_caller() -> None:
+    def run(lo: int, hi: int) -> None:
+        if lo > 0:
+            raise ValueError("helper")
+
+    with pytest.raises(ValueError, match="helper"):
+        jsonnum._in_two(run, 5, 10)
 
 
 @pytest.mark.skipif(not hasattr(__import__("os"), "fork"), reason="needs os.fork")
