@@ -651,10 +651,23 @@ def _pattern_numbers(buf: bytes, begin: int, end: int, pattern: Pattern) -> Numb
         if spans is None:
             return None
         spans = spans[0] + begin, spans[1]
-    if int(spans[1].sum()) != len(text) - len(sk):
+    if int(spans[1].sum()) != len(text) - len(sk) or not _number_edges(buf, spans[0], spans[1]):
         return None  # number characters outside the values (a key, a string): not this pattern
     nums = parse_numbers(buf, spans[0], spans[1])
     return nums if nums.ok.all() else None
+
+
+_IS_NUMCHAR = np.frombuffer(_NUM01, dtype=np.uint8).astype(bool)
+
+
+def _number_edges(buf: bytes, start: np.ndarray, length: np.ndarray) -> bool:
+    """Whether every span starts and ends with a number character. The number parser takes blanks around a token,
+    so without this a digit inserted into a key (``"catego3ry_id"``) would be paid for by a blank taken into the
+    next value's span, and the sum of the span lengths would still be the count of number characters."""
+    if not len(start):
+        return True
+    b = np.frombuffer(buf, dtype=np.uint8)
+    return bool(_IS_NUMCHAR[b[start]].all() and _IS_NUMCHAR[b[start + length - 1]].all())
 
 
 def _run_spans(text: bytes, pattern: Pattern, n: int, braces: np.ndarray) -> tuple[np.ndarray, np.ndarray] | None:

@@ -89,8 +89,9 @@ class ResultColumns:
         from annokit.core.instances import Instances
 
         boxes = self.xywh.copy()
-        boxes[:, 2] += self.xywh[:, 0]
-        boxes[:, 3] += self.xywh[:, 1]
+        with np.errstate(over="ignore", invalid="ignore"):  # x + w beyond float64: refused below, by name
+            boxes[:, 2] += self.xywh[:, 0]
+            boxes[:, 3] += self.xywh[:, 1]
         cols: dict[str, Any] = {"image_ids": self.image_ids, "boxes": boxes, "labels": self.labels,
                                 "scores": self.scores, "area": self.area,
                                 "ids": np.arange(1, len(self) + 1, dtype=np.int64),

@@ -11,7 +11,7 @@ from pathlib import Path
 import numpy as np
 import orjson
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from annokit.core.coco_results import ResultsTarget, read_result_columns, result_columns
@@ -165,6 +165,7 @@ def test_error_positions_count_lines_across_blocks(tmp_path: Path) -> None:
 @settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(seed=st.integers(0, 10**6), edits=st.integers(1, 3), style=st.integers(0, 4),
        block=st.sampled_from([48, 300, 1 << 20]))
+@example(seed=4376, edits=1, style=1, block=300)  # a digit put into a key ("catego3ry_id"): was read as a value
 def test_mutated_files_error_or_agree(tmp_path: Path, seed: int, edits: int, style: int, block: int) -> None:
     """A damaged file: one FormatError, or (when it is still valid JSON) the per-record reader's columns."""
     rng = random.Random(seed)
@@ -299,3 +300,4 @@ def test_pattern_blocks_find_values_slot_by_slot(tmp_path: Path, monkeypatch, di
     blocks = list(jc.read_blocks(path, block_bytes=2048))
     assert sum(b.numbers is not None for b in blocks) >= len(blocks) - 2
     _same(read_result_columns(path, _target(), block_bytes=2048), result_columns(records, _target()))
+
