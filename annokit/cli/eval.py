@@ -156,6 +156,8 @@ def eval_command(task: str | None, gt: Path, src_format: str | None, pred: Path,
     reuse_freed_memory()  # this process is the command's: large temporaries reuse freed memory (fewer page faults)
     if protocol is None and iou_type in ("keypoints", "rotated"):
         protocol = "coco"
+    _eval_protocols.CocoParamOptions(iou_thrs=iou_thrs, max_dets=max_dets, area_rng=area_rng,
+                                     kpt_sigmas=kpt_sigmas).check(protocol, iou_type or "bbox", coco_page=True)
     kind = _task(task, gt, src_format, iou_type) if protocol is None else None
     if slice_by is not None or slices_file is not None:
         if protocol is not None or kind not in ("detection", "instance"):

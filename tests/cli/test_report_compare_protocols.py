@@ -185,3 +185,15 @@ def test_coco_parameter_usage_errors(tmp_path: Path, cmd: str, argv: list[str], 
         r = CliRunner().invoke(cli, [*c, "--gt", str(g), "--pred", str(p), *argv, "--out", str(tmp_path / "o")])
         assert r.exit_code == 2 and message in r.output, r.output
         assert not (tmp_path / "o").exists()
+
+
+@pytest.mark.parametrize("argv,message", [
+    (["--protocol", "lvis", "--max-dets", "100"], "--max-dets: COCO's parameters; --protocol lvis has its own"),
+    (["--protocol", "voc07", "--iou-thrs", "0.5"], "--iou-thrs: COCO's parameters; --protocol voc07 has its own"),
+    (["--kpt-sigmas", "0.1"], "--kpt-sigmas goes with --iou-type keypoints"),
+])
+def test_eval_refuses_coco_parameters_a_protocol_does_not_read(tmp_path: Path, argv: list[str], message: str) -> None:
+    """eval takes the COCO parameters for COCO only: with another protocol they were silently ignored."""
+    g, p = write_json_pair(tmp_path, keypoints_data(0, 3))
+    r = CliRunner().invoke(cli, ["eval", "--gt", str(g), "--pred", str(p), *argv])
+    assert r.exit_code == 2 and message in r.output, r.output
