@@ -11,6 +11,7 @@ order): the devkit breaks ties of confidence by it.
 from __future__ import annotations
 
 import os
+from itertools import chain
 from pathlib import Path
 
 import numpy as np
@@ -80,13 +81,38 @@ def read_voc_detections(path: str | os.PathLike[str], gt: Dataset, *, keys: list
 
 
 def _read_file(f: Path, image_of: dict[str, int]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """One result file's image ids, scores and boxes: every line checked at once when all are well formed (the
+    common case), else line by line (:func:`_checked_rows`), which names the first bad line."""
     try:
         text = f.read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as exc:
         raise FormatError(f, None, f"cannot read: {exc}") from None
+    rows = [line.split() for line in text.splitlines()]
+    fast = _plain_rows([r for r in rows if r], image_of)
+    return fast if fast is not None else _checked_rows(f, rows, image_of)
+
+
+def _plain_rows(rows: list[list[str]], image_of: dict[str, int]
+                ) -> tuple[np.ndarray, np.ndarray, np.ndarray] | None:
+    """The rows as arrays when every one has six fields, a known image, numbers and a box (None otherwise: the
+    same values as :func:`_checked_rows`, which gives the error)."""
+    if any(len(r) != 6 for r in rows):
+        return None
+    try:
+        img = np.fromiter((image_of[r[0]] for r in rows), dtype=np.int64, count=len(rows))
+        arr = np.array(list(map(float, chain.from_iterable(r[1:] for r in rows))), dtype=np.float64).reshape(-1, 5)
+    except (KeyError, ValueError):
+        return None
+    with np.errstate(invalid="ignore", over="ignore"):
+        ok = np.isfinite(arr).all() and not ((arr[:, 3] < arr[:, 1] - 1) | (arr[:, 4] < arr[:, 2] - 1)).any()
+    return (img, arr[:, 0], arr[:, 1:]) if ok else None
+
+
+def _checked_rows(f: Path, rows: list[list[str]], image_of: dict[str, int]
+                  ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The rows line by line, the first bad one a :class:`~annokit.errors.FormatError` naming its line."""
     img, vals = [], []
-    for ln, line in enumerate(text.splitlines(), 1):
-        parts = line.split()
+    for ln, parts in enumerate(rows, 1):
         if not parts:
             continue
         if len(parts) != 6:
