@@ -656,6 +656,13 @@ def _zero_based_warning(root: Path, parsed: _Parsed, xyxy: FloatArray, recorder:
         recorder.warn(msg)
 
 
+def _not_voc_hint(root: Path) -> str:
+    """What the folder looks like instead, when it has no XML: a Darknet layout (``obj.names``, ``.txt`` labels)."""
+    if (root / "obj.names").is_file() or any((root / "Annotations").glob("*.txt")):
+        return " (obj.names / Annotations/*.txt: a Darknet layout; read it as darknet)"
+    return ""
+
+
 def _check_voc(root: PathLike, *, zero_based: bool, problems: Problems, recorder: LossRecorder | None,
                read_image_sizes: bool) -> tuple[Path, _Parsed, FloatArray]:
     """The rules of a VOC folder, file by file and box by box (the reader's and the validator's)."""
@@ -665,7 +672,7 @@ def _check_voc(root: PathLike, *, zero_based: bool, problems: Problems, recorder
     base, rels = _find_xmls(root)
     files = [os.path.join(base, r) for r in rels]  # strings: 5,000 Path objects cost more than parsing
     if not files:
-        problems.error(root, None, "no Annotations/*.xml found")
+        problems.error(root, None, "no Annotations/*.xml found" + _not_voc_hint(root))
     setup = _ReadSetup(root, problems, recorder, _imagesets(root), read_image_sizes, _FAST_PATH)
     parsed = _parse_files(files, rels, setup)
     shift = 0 if zero_based else 1

@@ -356,8 +356,8 @@ def _no_labels(img_dir: Path, lab_dir: Path, split: str, n_images: int, opts: _S
     detection lines), otherwise its images are read as having no objects, and that is said."""
     obb = [d for d in (img_dir.parent / "labelTxt", lab_dir.parent / "labelTxt") if d.is_dir()]
     if obb:
-        raise FormatError(obb[0], None, "oriented-box labels (DOTA / YOLO-OBB labelTxt/) are not YOLO detection "
-                                        "labels: read this dataset as yolo-obb (or dota)")
+        raise FormatError(obb[0], None, "DOTA oriented-box labels (labelTxt/: corner points, class name, "
+                                        "difficulty) are not YOLO labels: read this dataset as dota")
     opts.problems.warning(lab_dir, None, f"no labels folder for split {split!r}")
     if opts.recorder is not None and n_images:
         opts.recorder.warn(f"split {split!r}: no labels folder {lab_dir}; its {n_images} images are read as "
