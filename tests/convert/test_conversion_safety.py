@@ -406,7 +406,7 @@ def test_yolo_obb_read_as_yolo_is_an_error_naming_yolo_obb(tmp_path: Path, capsy
 
 
 def test_yolo_obb_refdata(refdata) -> None:
-    with pytest.raises(FormatError, match="yolo-obb"):  # DOTA-style labelTxt/ beside the images
+    with pytest.raises(FormatError, match="read this dataset as dota"):  # DOTA's labelTxt/ beside the images
         read_dataset(refdata.path("formats", "datumaro", "roboflow_dataset", "yolo_obb"), "yolo",
                      skip_missing_splits=True)
 
