@@ -3,7 +3,9 @@
 
 from __future__ import annotations
 
+import importlib
 from pathlib import Path
+from typing import Any, cast
 
 from annokit.convert._registry import FormatSpec, register
 from annokit.convert._sidecar import read_sidecar
@@ -50,59 +52,35 @@ def restore_names(ds: Dataset, path: Path, sidecar: bool) -> Dataset:
                    licenses=ds.licenses, extras=ds.extras)
 
 
-# ----------------------------------------------------------------------------------------------- Darknet
-def _darknet_read(path: Path, rec: LossRecorder, opts: YoloReadOptions, sidecar: bool) -> tuple[Dataset, list[str]]:
-    from annokit.io.darknet import read_darknet_keyed
+# ------------------------------------------------------------------------------------ Darknet and YOLO-OBB
+def _register_yolo_like(name: str, help_text: str, module: str, stem: str) -> None:
+    """Register a YOLO-family format whose module ``annokit.io.<module>`` has ``read_<stem>_keyed``,
+    ``write_<stem>_into`` and ``validate_<stem>`` with the YOLO options (the module imported on first use)."""
 
-    return read_darknet_keyed(path, recorder=rec, sizes=_sidecar_sizes(path, sidecar), exif=not opts.no_exif,
-                              skip_missing_splits=opts.skip_missing_splits)
+    def io_module() -> Any:
+        return importlib.import_module(f"annokit.io.{module}")
 
+    def read(path: Path, rec: LossRecorder, opts: YoloReadOptions, sidecar: bool) -> tuple[Dataset, list[str]]:
+        fn = getattr(io_module(), f"read_{stem}_keyed")
+        return cast(tuple[Dataset, list[str]], fn(path, recorder=rec, sizes=_sidecar_sizes(path, sidecar),
+                                                  exif=not opts.no_exif,
+                                                  skip_missing_splits=opts.skip_missing_splits))
 
-def _darknet_write(ds: Dataset, path: Path, rec: LossRecorder, opts: YoloWriteOptions,
-                   kept_in: str | None) -> list[str]:
-    from annokit.io.darknet import write_darknet_into
+    def write(ds: Dataset, path: Path, rec: LossRecorder, opts: YoloWriteOptions, kept_in: str | None) -> list[str]:
+        fn = getattr(io_module(), f"write_{stem}_into")
+        return cast(list[str], fn(ds, path, split=opts.split or "train", recorder=rec, kept_in=kept_in,
+                                  precision=opts.precision, images=opts.images))
 
-    return write_darknet_into(ds, path, split=opts.split or "train", recorder=rec, kept_in=kept_in,
-                              precision=opts.precision, images=opts.images)
+    def validate(path: Path) -> list[Problem]:
+        return cast(list[Problem], getattr(io_module(), f"validate_{stem}")(path))
 
-
-def _validate_darknet(path: Path) -> list[Problem]:
-    from annokit.io.darknet import validate_darknet
-
-    return validate_darknet(path)
-
-
-register(FormatSpec("darknet", "Darknet YOLO 1.1 (CVAT / datumaro 'yolo'): obj.data, obj.names, <split>.txt, "
-                    "obj_<split>_data/", YoloReadOptions, YoloWriteOptions, _darknet_read, _darknet_write,
-                    _validate_darknet, sidecar=True))
+    register(FormatSpec(name, help_text, YoloReadOptions, YoloWriteOptions, read, write, validate, sidecar=True))
 
 
-# ----------------------------------------------------------------------------------------------- YOLO-OBB
-def _yolo_obb_read(path: Path, rec: LossRecorder, opts: YoloReadOptions, sidecar: bool
-                   ) -> tuple[Dataset, list[str]]:
-    from annokit.io.yolo_obb import read_yolo_obb_keyed
-
-    return read_yolo_obb_keyed(path, recorder=rec, sizes=_sidecar_sizes(path, sidecar), exif=not opts.no_exif,
-                               skip_missing_splits=opts.skip_missing_splits)
-
-
-def _yolo_obb_write(ds: Dataset, path: Path, rec: LossRecorder, opts: YoloWriteOptions,
-                    kept_in: str | None) -> list[str]:
-    from annokit.io.yolo_obb import write_yolo_obb_into
-
-    return write_yolo_obb_into(ds, path, split=opts.split or "train", recorder=rec, kept_in=kept_in,
-                               precision=opts.precision, images=opts.images)
-
-
-def _validate_yolo_obb(path: Path) -> list[Problem]:
-    from annokit.io.yolo_obb import validate_yolo_obb
-
-    return validate_yolo_obb(path)
-
-
-register(FormatSpec("yolo-obb", "YOLO / Ultralytics oriented boxes: 'class x1 y1 ... x4 y4' normalised (corners kept "
-                    "exactly)", YoloReadOptions, YoloWriteOptions, _yolo_obb_read, _yolo_obb_write,
-                    _validate_yolo_obb, sidecar=True))
+_register_yolo_like("darknet", "Darknet YOLO 1.1 (CVAT / datumaro 'yolo'): obj.data, obj.names, <split>.txt, "
+                    "obj_<split>_data/", "darknet", "darknet")
+_register_yolo_like("yolo-obb", "YOLO / Ultralytics oriented boxes: 'class x1 y1 ... x4 y4' normalised (corners kept "
+                    "exactly)", "yolo_obb", "yolo_obb")
 
 
 # ----------------------------------------------------------------------------------------------- DOTA
