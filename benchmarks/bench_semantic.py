@@ -32,7 +32,10 @@ RUNNERS = {
     "annokit": """
 from annokit.api import evaluate_semantic_folders
 import annokit.io.labelmap, annokit.metrics.semantic  # what it imports lazily (numpy among them): imports excluded
-import annokit.io.labelpairs, annokit.io._labelpairs_kernel  # the counting loop's module (numba's import)
+try:
+    import annokit.io.labelpairs, annokit.io._labelpairs_kernel  # the counting loop's module (numba's import)
+except ImportError:  # a --baseline checkout without it
+    pass
 try:
     import imagecodecs, pyspng  # annokit[fast]'s decoders, imported at the first PNG
 except ImportError:

@@ -24,9 +24,9 @@ _SPREAD = np.uint64(0x0101010101010101)
 
 @njit(cache=True, nogil=True, boundscheck=False)
 def _unfilter_row(src: np.ndarray, kind: int, up: np.ndarray, out: np.ndarray,
-                  width: int) -> bool:  # pragma: no cover - compiled
+                  width: int) -> None:  # pragma: no cover - compiled
     """A row's bytes ``src`` (filter type ``kind``) unfiltered into ``out``, ``up`` the row above (zeros above
-    the first row). False for a filter type over 4. (Indices run from 0 so that the compiler knows them
+    the first row); a filter type over 4 leaves ``out`` as it was (the caller checks them first). (Indices run from 0 so that the compiler knows them
     non-negative: no wraparound test in the loops, which then vectorise where they can.)"""
     if kind == 0:
         for i in range(width):
@@ -56,9 +56,6 @@ def _unfilter_row(src: np.ndarray, kind: int, up: np.ndarray, out: np.ndarray,
             a = np.int32(np.uint8(np.int32(src[i]) + pred))
             out[i] = np.uint8(a)
             c = b
-    else:
-        return False
-    return True
 
 
 @njit(cache=True, nogil=True, boundscheck=False)
@@ -66,9 +63,12 @@ def unfilter_and_count(first: np.ndarray, second: np.ndarray, height: int, width
                        rows: np.ndarray) -> bool:  # pragma: no cover - compiled
     """Unfilter the two ``height * (width + 1)``-byte streams and add their pixel pairs to ``hist`` (int64, 65536
     bins); ``rows`` is a ``(4, >= ceil(width / 8) * 8)`` uint8 scratch buffer (C order: the two rows of each
-    image). False (``hist`` then partly updated) at a filter type over 4."""
-    rows[:] = 0
+    image). False, ``hist`` untouched, when a row's filter type is over 4."""
     stride = width + 1
+    for r in range(height):
+        if first[r * stride] > 4 or second[r * stride] > 4:
+            return False
+    rows[:] = 0
     words = width // 8
     last_g = np.uint64(first[1])
     last_p = np.uint64(second[1])
@@ -78,10 +78,8 @@ def unfilter_and_count(first: np.ndarray, second: np.ndarray, height: int, width
         g = rows[cur]
         p = rows[2 + cur]
         s = r * stride
-        if not _unfilter_row(first[s + 1:s + stride], first[s], rows[cur ^ 1], g, width):
-            return False
-        if not _unfilter_row(second[s + 1:s + stride], second[s], rows[2 + (cur ^ 1)], p, width):
-            return False
+        _unfilter_row(first[s + 1:s + stride], first[s], rows[cur ^ 1], g, width)
+        _unfilter_row(second[s + 1:s + stride], second[s], rows[2 + (cur ^ 1)], p, width)
         g64 = g.view(np.uint64)
         p64 = p.view(np.uint64)
         for j in range(words):

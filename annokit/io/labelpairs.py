@@ -15,7 +15,7 @@ also names what is wrong with a bad file. The counts equal those of the decoded 
 filter type).
 
 The first call in a process imports numba and loads the compiled loop from numba's cache (or compiles it, the
-first time after an install): about 1-1.5 s of CPU and ~130 MB of memory, once (:data:`COMPILED_FROM_PAIRS`).
+first time after an install, ~3 s): about 1.2 s of CPU and ~120 MB of memory, once (:data:`COMPILED_FROM_PAIRS`).
 """
 
 from __future__ import annotations
@@ -37,10 +37,11 @@ __all__ = ["COMPILED_FROM_PAIRS", "PAIR_BINS", "compiled_loop_loaded", "count_la
 #: Bins of the pair histogram :func:`count_label_pairs` adds to: ``(ground truth << 8) | prediction``.
 PAIR_BINS = 1 << 16
 
-#: From this many pairs on, a folder is worth the compiled loop's one-off cost (numba's import, ~0.5 s of CPU,
-#: and its first call, ~0.5-0.8 s: about what decoding and counting ~300 pairs of 640x480 maps the other way costs
-#: more than this way); below it, and unless :func:`compiled_loop_loaded`, callers decode the maps instead.
-COMPILED_FROM_PAIRS = 256
+#: From this many pairs on, a folder is worth the compiled loop's one-off cost, numba's import (~0.5 s of CPU) and
+#: its first call (~0.75 s, over half of it numba importing scipy.linalg to probe for BLAS), against ~1.5 ms of CPU
+#: saved per pair of 640x480 maps (measured break-even: ~700 pairs without the import, ~1,000 with it); below it,
+#: and unless :func:`compiled_loop_loaded`, callers decode the maps instead.
+COMPILED_FROM_PAIRS = 1000
 
 
 def compiled_loop_loaded() -> bool:
@@ -122,7 +123,10 @@ def count_label_pairs(gt: str | os.PathLike[str], pred: str | os.PathLike[str], 
     if counts.dtype != np.int64 or counts.shape != (PAIR_BINS,) or not counts.flags.c_contiguous:
         raise ValueError(f"counts must be a C-contiguous int64 array of {PAIR_BINS} bins")
     try:
-        gbytes, pbytes = Path(gt).read_bytes(), Path(pred).read_bytes()
+        with open(gt, "rb") as f:
+            gbytes = f.read()
+        with open(pred, "rb") as f:
+            pbytes = f.read()
     except OSError:
         return False
     g, p = _parse(gbytes, (0, 3), max_pixels), _parse(pbytes, (0, 3), max_pixels)
@@ -135,16 +139,8 @@ def count_label_pairs(gt: str | os.PathLike[str], pred: str | os.PathLike[str], 
     graw, praw = scratch_bytes("pairs_gt", size)[:size], scratch_bytes("pairs_pred", size)[:size]
     if not (_inflate_into(g.idat, graw) and _inflate_into(p.idat, praw)):
         return False
-    stride = g.width + 1
-    if max(int(graw[::stride].max()), int(praw[::stride].max())) > 4:
-        return False
     from annokit.io._labelpairs_kernel import unfilter_and_count
 
-    rows = scratch_bytes("pairs_rows", 4 * _row_bytes(g.width))[:4 * _row_bytes(g.width)].reshape(4, -1)
-    unfilter_and_count(graw, praw, g.height, g.width, counts, rows)
-    return True
-
-
-def _row_bytes(width: int) -> int:
-    """A row buffer's length: ``width`` rounded up to whole 64-bit words."""
-    return -(-width // 8) * 8
+    row = -(-g.width // 8) * 8  # whole 64-bit words
+    rows = scratch_bytes("pairs_rows", 4 * row)[:4 * row].reshape(4, row)
+    return bool(unfilter_and_count(graw, praw, g.height, g.width, counts, rows))
