@@ -2,14 +2,16 @@
 
 Each tool runs in its own fresh process per repetition, the tools interleaved; the clock runs from the two folder
 paths to the metrics, imports excluded (hotcoco's import brings numpy and its decoder; annokit's entry point is lazy,
-so the modules it would import on the first call — numpy, the label-map reader, the accumulator, imagecodecs and
-pyspng — are imported before its clock too); peak RSS is the whole process's. Prints medians (and the spread), CPU
-time, peak memory, ratios to annokit, and checks that both give the same mIoU, aAcc, mAcc, fwIoU and per-class
-IoU / Acc (1e-9).
+so the modules it would import on the first call — numpy, the label-map reader, the accumulator, imagecodecs,
+pyspng and, for folders it counts with its compiled loop, numba — are imported before its clock too; a second
+table gives each tool's imports and the whole, imports included); peak RSS is the whole process's. Prints medians
+(and the spread), CPU time, peak memory, ratios to annokit, and checks that both give the same mIoU, aAcc, mAcc,
+fwIoU and per-class IoU / Acc (1e-9).
 
     python benchmarks/bench_semantic.py                          # 500 gray 640x480 maps, 19 classes
     python benchmarks/bench_semantic.py --mode P --classes 150   # palette PNGs, ADE20K's class count
     python benchmarks/bench_semantic.py --images 100 --repeat 1
+    python benchmarks/bench_semantic.py --images 2000             # over COMPILED_FROM_PAIRS: the compiled loop
 
 The data (seeded) is made once under ``--data``: ground truth is a Voronoi partition of the image (computed on an
 8-pixel grid) with void (255) specks, the prediction shifts it, relabels some regions and adds noise.
@@ -32,8 +34,10 @@ RUNNERS = {
     "annokit": """
 from annokit.api import evaluate_semantic_folders
 import annokit.io.labelmap, annokit.metrics.semantic  # what it imports lazily (numpy among them): imports excluded
-try:
-    import annokit.io.labelpairs, annokit.io._labelpairs_kernel  # the counting loop's module (numba's import)
+try:  # the compiled counting loop's module (numba's import), where the call will use it
+    import os, annokit.io.labelpairs
+    if len(os.listdir(GT)) >= annokit.io.labelpairs.COMPILED_FROM_PAIRS:
+        import annokit.io._labelpairs_kernel
 except ImportError:  # a --baseline checkout without it
     pass
 try:
