@@ -70,7 +70,7 @@ def unfilter_and_count(first: np.ndarray, second: np.ndarray, height: int, width
         if first[r * stride] > 4 or second[r * stride] > 4:
             return False
     rows[:] = 0
-    words = width // 8
+    words = -(-width // 8)
     last_g = np.uint64(first[1])
     last_p = np.uint64(second[1])
     run = np.int64(0)
@@ -84,10 +84,11 @@ def unfilter_and_count(first: np.ndarray, second: np.ndarray, height: int, width
         g64 = g.view(np.uint64)
         p64 = p.view(np.uint64)
         for j in range(words):
-            if g64[j] == last_g * _SPREAD and p64[j] == last_p * _SPREAD:
+            hi = min(8 * j + 8, width)  # the last word may be partial: its padding is not counted
+            if hi - 8 * j == 8 and g64[j] == last_g * _SPREAD and p64[j] == last_p * _SPREAD:
                 run += 8
                 continue
-            for i in range(8 * j, 8 * j + 8):
+            for i in range(8 * j, hi):
                 if g[i] == last_g and p[i] == last_p:
                     run += 1
                 else:
@@ -95,13 +96,5 @@ def unfilter_and_count(first: np.ndarray, second: np.ndarray, height: int, width
                     last_g = np.uint64(g[i])
                     last_p = np.uint64(p[i])
                     run = np.int64(1)
-        for i in range(8 * words, width):
-            if g[i] == last_g and p[i] == last_p:
-                run += 1
-            else:
-                hist[(last_g << 8) | last_p] += run
-                last_g = np.uint64(g[i])
-                last_p = np.uint64(p[i])
-                run = np.int64(1)
     hist[(last_g << 8) | last_p] += run
     return True
