@@ -6,9 +6,10 @@ tools read each image's size from its header), then times each tool's full round
 YOLO labels, read them back, write COCO) ``--repeat`` times, the tools interleaved run by run, and prints the
 medians and the ratios. globox is a benchmark-only peer (``pip install -e '.[bench]'``); without it the script
 says so and times annokit alone. annokit's round trip is checked to equal the input exactly, and globox's boxes to
-equal annokit's (file, class, box to 1e-6).
+equal annokit's (file, class, box to 1e-6). Every run's outputs are kept until all runs are done (see
+:func:`timed`); the load average is printed at the start and the end.
 
-    python benchmarks/bench_convert.py [--repeat 5] [--images 5000] [--formats voc yolo]
+    python benchmarks/bench_convert.py [--repeat 5] [--images 5000] [--formats voc yolo] [--workdir DIR]
     python benchmarks/bench_convert.py --images 50000 --repeat 1 --no-peer   # how annokit's cost grows
 """
 
@@ -198,6 +199,8 @@ def main(argv: list[str] | None = None) -> int:
                     help="folder for the outputs (default: the system temp folder; /dev/shm times the CPU work "
                          "without the disk)")
     args = ap.parse_args(argv)
+    if args.workdir is not None:
+        args.workdir.mkdir(parents=True, exist_ok=True)
     src = DATA / f"coco_png_{args.images}.json"
     if not src.exists():
         make_dataset(src, args.images)
