@@ -95,7 +95,7 @@ def run_detection(inp: EvalInputs) -> EvalOutput:
     """COCO box or mask AP: ``--gt`` a dataset (COCO instances JSON, or any format with ``--from``), ``--pred`` a
     COCO results JSON."""
     from annokit.api import evaluate, evaluate_coco_files
-    from annokit.metrics.coco import COCOParams
+    from annokit.metrics.coco_params import COCOParams  # not the engine: it loads once the files are read
 
     params = COCOParams.build(
         iou_type=inp.iou_type or "bbox",
