@@ -19,7 +19,7 @@ from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal, cast
 
-from annokit._internal.gc import no_gc
+from annokit._internal.gc import freeze_imports, no_gc
 from annokit._internal.progress import Progress
 from annokit.errors import AnnokitWarning, FormatError, ValidationError
 
@@ -254,19 +254,21 @@ def evaluate_coco_files(gt_path: PathLike, pred_path: PathLike, *, params: COCOP
     for p in (gt_path, pred_path):
         if not Path(p).is_file():
             raise FormatError(p, None, "no such file")
-    from annokit.metrics.coco import COCOParams
+    from annokit.metrics.coco_params import COCOParams
 
     prm = params if params is not None else COCOParams()
     if prm.iou_type in ("keypoints", "rotated"):
         return evaluate(gt_path, pred_path, params=prm, fixed=fixed, progress=progress)
-    from annokit.io.coco import read_instance_columns, read_result_objects
-    from annokit.metrics.coco import evaluate as coco_evaluate
+    with no_gc():  # as evaluate: millions of small containers while parsing (and the imports: nothing to free)
+        from annokit.io.coco import read_instance_columns, read_result_objects
 
-    with no_gc():  # as evaluate: millions of small containers while parsing
         gt = read_instance_columns(gt_path)
         dt = None if gt.has_keypoints else read_result_objects(pred_path, gt, fixed=fixed)
+        from annokit.metrics.coco import evaluate as coco_evaluate  # the engine: imported once the files are read
+        freeze_imports()  # in the annokit command's process only: no collection goes over the modules again
     if dt is None:  # keypoints have rules of their own, which the models' reader checks
         return evaluate(gt.dataset(), pred_path, params=prm, fixed=fixed, progress=progress)
+
     # the columns have every attribute of a Dataset / Instances that box and mask evaluation reads
     # (tests/metrics/test_coco_columns.py checks the numbers against the models' path)
     return coco_evaluate(cast("Dataset", gt), cast("Instances", dt), params=prm, fixed=fixed, progress=progress)
