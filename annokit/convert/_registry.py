@@ -226,15 +226,20 @@ def _coco_results_write(ds: Dataset, path: Path, rec: LossRecorder, opts: NoOpti
 
 # ----------------------------------------------------------------------------------------------- VOC
 def _voc_read(path: Path, rec: LossRecorder, opts: VocReadOptions, sidecar: bool) -> tuple[Dataset, list[str]]:
-    from annokit.io.voc import read_voc_keyed
+    """A VOC folder, or a Roboflow export (``[<split>/]<image>.xml``); with ``zero_based=None`` (the default) read
+    as zero-based where the files show it, the report saying why."""
+    from annokit.io.voc import read_voc_detect, zero_based_note
 
     if path.is_dir() and not (path / "Annotations").is_dir() and not (path / "JPEGImages").is_dir() and (
             any(path.glob("*.xml")) or any(path.glob("*/*.xml"))):
-        from annokit.io.roboflow import read_split_folders, read_voc_split  # Roboflow: [<split>/]<image>.xml
+        from annokit.io.roboflow import read_voc_splits  # Roboflow: [<split>/]<image>.xml
 
-        return read_split_folders(path, lambda d: any(d.glob("*.xml")),
-                                  lambda d: read_voc_split(d, zero_based=opts.zero_based, recorder=rec), recorder=rec)
-    return read_voc_keyed(path, zero_based=opts.zero_based, recorder=rec)
+        ds, keys, why = read_voc_splits(path, zero_based=opts.zero_based, recorder=rec)
+    else:
+        ds, keys, why = read_voc_detect(path, zero_based=opts.zero_based, recorder=rec)
+    if why:
+        rec.warn(f"{path}: {zero_based_note(why)}")
+    return ds, keys
 
 
 def _voc_write(ds: Dataset, path: Path, rec: LossRecorder, opts: VocWriteOptions, kept_in: str | None) -> list[str]:
@@ -258,7 +263,7 @@ def _validate_coco(path: Path) -> list[Problem]:
 def _validate_voc(path: Path) -> list[Problem]:
     from annokit.io.voc import validate_voc
 
-    return validate_voc(path)
+    return validate_voc(path, zero_based=None)
 
 
 register(FormatSpec("coco", "COCO instances JSON (boxes, polygons, RLE, crowd; scores kept as a 'score' field)",

@@ -43,6 +43,15 @@ def _check_dataset(ds: Dataset, where: str, out: list[Problem]) -> None:
                                "box has no area"))
 
 
+def _read_warning(p: Path, msg: str) -> Problem:
+    """A reader's warning as a problem: placed at the file or folder it starts with (``<path>: ...``) when that is
+    ``p`` or below it, else at ``p``."""
+    head, sep, rest = msg.partition(": ")
+    if sep and (head == str(p) or head.startswith(str(p).rstrip("/\\") + "/")):
+        return Problem("warning", head, "", rest)
+    return Problem("warning", str(p), "", msg)
+
+
 def validate(path: str | Path, fmt: str) -> list[Problem]:
     """Every problem of the dataset at ``path`` in format ``fmt``, each with its file and place.
 
@@ -81,8 +90,10 @@ def validate(path: str | Path, fmt: str) -> list[Problem]:
                 else:
                     out.append(Problem("error", str(p), "", str(exc)))
                 return out
-        for wmsg in caught:
-            out.append(Problem("warning", str(p), "", str(wmsg.message)))
+        for msg in [*(str(w.message) for w in caught), *rec.report().warnings]:
+            problem = _read_warning(p, msg)
+            if problem not in out:  # the validator's own words already
+                out.append(problem)
         if checker is None:  # what the reader read with a change or left out (a validator reports its own)
             for e in rec.report().entries:
                 out += [Problem("warning", str(p), "", f"{e.kind}: {ex}") for ex in e.examples]

@@ -27,9 +27,10 @@ from annokit.core.labels import LabelSet
 from annokit.core.losses import LossRecorder
 from annokit.errors import FormatError
 from annokit.io._safe import IMAGE_EXTS, image_hw
+from annokit.io.voc import ZeroBasedEvidence
 
 __all__ = ["COCO_FILE", "CLASSES_FILE", "Part", "join_splits", "read_split_folders", "read_voc_split",
-           "split_folders"]
+           "read_voc_splits", "split_folders"]
 
 PathLike = str | os.PathLike[str]
 
@@ -44,15 +45,63 @@ def read_voc_split(folder: PathLike, *, zero_based: bool = False, recorder: Loss
                    ) -> tuple[Dataset, list[str]]:
     """One split folder of XML files beside their images (:func:`~annokit.io.voc.read_voc_keyed`); an image there
     without an XML of its stem is kept as an image without objects (as for ``JPEGImages/``), with a warning."""
-    from annokit.io.voc import read_voc_keyed
+    ds, keys, _ = _voc_split(Path(folder), zero_based, recorder)
+    return ds, keys
 
-    folder = Path(folder)
-    ds, keys = read_voc_keyed(folder, zero_based=zero_based, recorder=recorder)
+
+def _replay(src: LossRecorder, dst: LossRecorder | None) -> None:
+    """What a scratch recorder of a reader holds, added to ``dst``."""
+    if dst is None:
+        return
+    rep = src.report()
+    for e in rep.entries:
+        dst.add_many(e.kind, e.count, e.examples, kept_in=e.kept_in)
+    for w in rep.warnings:
+        dst.warn(w)
+
+
+def read_voc_splits(root: PathLike, *, zero_based: bool | None = False, recorder: LossRecorder | None = None
+                    ) -> tuple[Dataset, list[str], ZeroBasedEvidence | None]:
+    """Every split folder of a Roboflow VOC export (or ``root`` itself), joined (:func:`read_split_folders`).
+
+    ``zero_based=None`` decides the convention for the whole export (:func:`~annokit.io.voc.read_voc_detect`): a
+    split with no evidence either way is read as the others are. Returns the dataset, its image keys, and the
+    evidence of all the splits (None when the convention was given).
+
+    >>> ds, keys, why = read_voc_splits("roboflow_voc", zero_based=None)  # doctest: +SKIP
+    """
+    root = Path(root)
+    if not root.is_dir():
+        raise FormatError(root, None, "not a folder")
+    folders = split_folders(root, lambda d: any(d.glob("*.xml")))
+    scratch = [LossRecorder() for _ in folders]
+    read = [_voc_split(d, zero_based, rec) for (_, d), rec in zip(folders, scratch)]
+    why: ZeroBasedEvidence | None = None
+    for (name, _), (_, _, ev) in zip(folders, read):
+        if ev is not None:
+            ev = ZeroBasedEvidence(ev.low, f"{name}/{ev.example}" if name and ev.example else ev.example, ev.roboflow)
+            why = ev if why is None else why.merged(ev)
+    for k, ((_, d), (_, _, ev)) in enumerate(zip(folders, read)):
+        if why and not ev:  # no evidence here, but the export is zero-based: read as the others
+            scratch[k] = LossRecorder()
+            read[k] = _voc_split(d, True, scratch[k])
+    for rec in scratch:
+        _replay(rec, recorder)
+    ds, keys = join_splits([(name, ds, ks) for (name, _), (ds, ks, _) in zip(folders, read)], recorder=recorder)
+    return ds, keys, why
+
+
+def _voc_split(folder: Path, zero_based: bool | None, recorder: LossRecorder | None
+               ) -> tuple[Dataset, list[str], ZeroBasedEvidence | None]:
+    """:func:`read_voc_split`, with ``zero_based=None`` deciding the convention (its evidence returned)."""
+    from annokit.io.voc import read_voc_detect
+
+    ds, keys, evidence = read_voc_detect(folder, zero_based=zero_based, recorder=recorder)
     have = {k.rsplit(".", 1)[0] for k in keys} | {f.rsplit(".", 1)[0] for f in ds.images.file_names}
     extra = sorted(p.name for p in folder.iterdir()
                    if p.suffix.lower() in IMAGE_EXTS and p.stem not in have and p.is_file())
     if not extra:
-        return ds, keys
+        return ds, keys, evidence
     if recorder is not None:
         n = len(extra)
         recorder.warn(f"{folder}: {n} image{'s' if n > 1 else ''} ha{'ve' if n > 1 else 's'} no XML beside "
@@ -66,7 +115,7 @@ def read_voc_split(folder: PathLike, *, zero_based: bool = False, recorder: Loss
                      extras=None if im.extras is None else [*im.extras, *({} for _ in extra)])
     out = Dataset(images=tbl, categories=ds.categories, annotations=ds.annotations, info=ds.info,
                   licenses=ds.licenses, extras=ds.extras)
-    return out, [*keys, *(f.rsplit(".", 1)[0] + ".xml" for f in extra)]
+    return out, [*keys, *(f.rsplit(".", 1)[0] + ".xml" for f in extra)], evidence
 
 
 def split_folders(root: Path, has: Callable[[Path], bool]) -> list[tuple[str | None, Path]]:
