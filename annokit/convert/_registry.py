@@ -29,7 +29,7 @@ from annokit.convert.options import (
 from annokit.core.dataset import Dataset, ImageTable
 from annokit.core.instances import Instances
 from annokit.core.labels import LabelSet
-from annokit.core.losses import LossRecorder
+from annokit.core.losses import LossRecorder, beyond_rounding
 from annokit.errors import FormatError
 from annokit.io.validation import Problem
 
@@ -144,17 +144,20 @@ def _coco_write(ds: Dataset, path: Path, rec: LossRecorder, opts: NoOptions, kep
 
 
 def _count_xywh_inexact(ds: Dataset, rec: LossRecorder, kept_in: str | None) -> None:
-    """Boxes whose right / bottom edge no float width reaches from the left / top edge (``x + w != r``)."""
+    """Boxes whose right / bottom edge no float width reaches from the left / top edge (``x + w != r``), by more
+    than the rounding of that sum (:func:`~annokit.core.losses.beyond_rounding` at ``max(|x|, |w|)``: a reader of
+    the COCO numbers cannot get the edge closer than that)."""
     from annokit.io.coco import ltrb_to_coco_bbox
 
     a = ds.annotations
     if not len(a):
         return
     bb = ltrb_to_coco_bbox(a.boxes, a.source_wh)
-    bad = np.flatnonzero((bb[:, 0] + bb[:, 2] != a.boxes[:, 2]) | (bb[:, 1] + bb[:, 3] != a.boxes[:, 3]))
+    moved = bb[:, :2] + bb[:, 2:] - a.boxes[:, 2:]
+    scale = np.maximum(np.abs(bb[:, :2]), np.abs(bb[:, 2:]))
+    bad = np.flatnonzero(beyond_rounding(moved, scale).any(axis=1))
     if len(bad):
-        err = float(np.abs(np.concatenate([bb[bad, 0] + bb[bad, 2] - a.boxes[bad, 2],
-                                           bb[bad, 1] + bb[bad, 3] - a.boxes[bad, 3]])).max())
+        err = float(np.abs(moved[bad]).max())
         rec.add_many(f"box edge not exactly representable as COCO x + w (max error {err:.3g} px)", len(bad),
                      [f"annotation id {int(a.ids[k])}" for k in bad[:5]], kept_in=kept_in)
 

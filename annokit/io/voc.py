@@ -47,7 +47,7 @@ from annokit.core.arrays import BoolArray, FloatArray, IntArray
 from annokit.core.dataset import Dataset, ImageTable
 from annokit.core.instances import Instances, Segmentation
 from annokit.core.labels import LabelSet
-from annokit.core.losses import LossRecorder
+from annokit.core.losses import LossRecorder, beyond_rounding
 from annokit.errors import AnnokitWarning, FormatError
 from annokit.io._images import copy_images
 from annokit.io._safe import IMAGE_EXTS, MAX_XML_BYTES, image_hw, image_sizes, parse_xml, parse_xml_batch
@@ -667,7 +667,8 @@ def _not_voc_hint(root: Path) -> str:
 @dataclass(frozen=True)
 class ZeroBasedEvidence:
     """Why XML files read with the devkit's 1-based shift are zero-based instead: ``low`` boxes with ``xmin`` or
-    ``ymin`` below 1 (1-based pixel indices start at 1; ``example`` names the first), or every XML naming Roboflow
+    ``ymin`` 0 (1-based pixel indices start at 1; ``example`` names the first; a fraction below 1 is not evidence:
+    a float box may reach out of its image), or every XML naming Roboflow
     as its ``<source><database>`` (``roboflow``: Roboflow's VOC export is zero-based, its ``xmin`` is its COCO
     export's ``x``)."""
 
@@ -685,8 +686,8 @@ class ZeroBasedEvidence:
     def __str__(self) -> str:
         why = []
         if self.low:
-            why.append(f"{self.low} {'box has' if self.low == 1 else 'boxes have'} xmin or ymin below 1, which "
-                       f"1-based devkit indices cannot have (e.g. {self.example})")
+            why.append(f"{self.low} {'box has' if self.low == 1 else 'boxes have'} xmin or ymin 0, which 1-based "
+                       f"devkit indices cannot have (e.g. {self.example})")
         if self.roboflow:
             why.append("the XML names Roboflow as its source (<database>roboflow.ai</database>), whose VOC export is "
                        "zero-based")
@@ -695,7 +696,7 @@ class ZeroBasedEvidence:
 
 def _zero_based_evidence(parsed: _Parsed, xyxy: FloatArray) -> ZeroBasedEvidence:
     """:class:`ZeroBasedEvidence` of the files of one folder, whose boxes ``xyxy`` were read with the shift."""
-    low = np.flatnonzero((xyxy[:, 0] < 0) | (xyxy[:, 1] < 0))
+    low = np.flatnonzero((xyxy[:, 0] == -1) | (xyxy[:, 1] == -1))  # a 0 (0.7 could be a box reaching out)
     example = None
     if len(low):
         k = int(low[0])
@@ -1068,12 +1069,15 @@ class _Plan:
     crowd: list[bool]  # each object is a crowd region (written as a difficult object)
 
 
-def _snapped(b: FloatArray, a: Instances, sink: _Sink) -> FloatArray:
-    """Coordinates within 1e-6 of an integer, as that integer (``3``, not ``2.9999999999999996``); counted."""
+def _snapped(b: FloatArray, a: Instances, extent: FloatArray, sink: _Sink) -> FloatArray:
+    """Coordinates within 1e-6 of an integer, as that integer (``3``, not ``2.9999999999999996``); counted where
+    they move by more than float rounding at the scale of their image (``extent``: its larger side; a smaller move
+    is :func:`~annokit.core.losses.beyond_rounding`'s rounding, not a loss)."""
     r = np.round(b)
     near = (np.abs(b - r) <= 1e-6) & (b != r)
-    rows = np.flatnonzero(near.any(axis=1))
-    moved = float(np.abs(b - r)[near].max()) if len(rows) else 0.0
+    real = near & beyond_rounding(b - r, np.maximum(np.abs(b), extent[:, None]))
+    rows = np.flatnonzero(real.any(axis=1))
+    moved = float(np.abs(b - r)[real].max()) if len(rows) else 0.0
     sink.rec.add_max("coordinates within 1e-6 of an integer written as the integer (moved by up to {max} px)",
                      len(rows), moved, [f"annotation id {int(a.ids[k])}" for k in rows[:5]], kept_in=sink.kept_in,
                      spec=".2g")
@@ -1088,7 +1092,7 @@ def _plan(ds: Dataset, stems: list[str], zero_based: bool, sink: _Sink) -> _Plan
     starts = np.searchsorted(pos[order], np.arange(len(ds.images) + 1))
     label_pos = cats.index_of(a.labels)
     shift = 0 if zero_based else 1
-    b = _snapped(a.boxes, a, sink)
+    b = _snapped(a.boxes, a, np.maximum(ds.images.heights, ds.images.widths)[pos].astype(np.float64), sink)
     texts = (_coords_to_texts(b[:, 0], shift), _coords_to_texts(b[:, 1], shift), _coords_to_texts(b[:, 2], 0),
              _coords_to_texts(b[:, 3], 0))
     cat_order = np.argsort(cats.ids, kind="stable")

@@ -35,7 +35,7 @@ from annokit.core.boxes import box_area
 from annokit.core.dataset import Dataset, ImageTable
 from annokit.core.instances import Instances, Segmentation
 from annokit.core.labels import LabelSet
-from annokit.core.losses import LossRecorder
+from annokit.core.losses import LossRecorder, beyond_rounding
 from annokit.core.masks import segmentation_kind
 from annokit.errors import FormatError
 from annokit.io._images import copy_images
@@ -833,7 +833,11 @@ def _detect_lines(ds: Dataset, hw: FloatArray, cls: list[int], precision: int | 
         c = np.round(c, precision)
         exact = (yolo_to_ltrb(c, hw) == a.boxes).all(axis=1)
     bad = np.flatnonzero(~exact)
-    err = float(np.abs(yolo_to_ltrb(c[bad], hw[bad]) - a.boxes[bad]).max()) if len(bad) else 0.0
+    moved = yolo_to_ltrb(c[bad], hw[bad]) - a.boxes[bad]
+    # within the reader's own rounding (W * (cx - w / 2): the image's size sets it) is not a loss
+    real = beyond_rounding(moved, np.maximum(hw[bad][:, [1, 0, 1, 0]], np.abs(a.boxes[bad]))).any(axis=1)
+    bad, moved = bad[real], moved[real]
+    err = float(np.abs(moved).max()) if len(bad) else 0.0
     sink.rec.add_max("box not exactly representable in normalized text (max error {max} px)", len(bad), err,
                      _ann_ids(a, bad), kept_in=sink.kept_in, keep_up_to=1e-6)
     rows = _rows_text(c, precision)
@@ -894,7 +898,8 @@ def _segment_lines(ds: Dataset, hw: FloatArray, cls: list[int], precision: int |
         else:
             u = np.round(poly / size, precision)
             ok = u * size == poly
-        n_inexact += not ok.all()
+        n_inexact += bool(beyond_rounding(u * size - poly, np.maximum(size, np.abs(poly))).any()) if not ok.all() \
+            else 0
         lines.append(f"{cls[k]} " + " ".join(_fmt(v, precision) for v in u.tolist()))
     sink.add_many("polygon parts dropped: a YOLO line holds one polygon (first kept)", len(counts["multi"]),
                   _ann_ids(a, counts["multi"]))

@@ -222,7 +222,7 @@ def test_roboflow_voc_is_read_zero_based_by_default_and_the_report_says_why(refd
     voc = read_dataset(root / "voc", "voc", recorder=rec)
     assert _boxes(voc) == _boxes(read_dataset(root / "coco", "coco"))  # xmin equals Roboflow's COCO x
     (w,) = rec.report().warnings
-    assert "read as zero-based" in w and "3 boxes have xmin or ymin below 1" in w and "train/train_002.xml" in w
+    assert "read as zero-based" in w and "3 boxes have xmin or ymin 0" in w and "train/train_002.xml" in w
     assert "Roboflow" in w and "--voc-one-based" in w
     shifted = read_dataset(root / "voc", "voc", zero_based=False)  # the devkit's shift, when asked
     assert [b for *_, b in _boxes(shifted)] == [[b[0] - 1, b[1] - 1, b[2], b[3]] for *_, b in _boxes(voc)]
@@ -240,7 +240,7 @@ def test_zero_coordinates_alone_decide_for_every_split(tmp_path: Path) -> None:
             for f, c, b in _expected_boxes(["train", "valid"])]
     assert _boxes(ds) == want
     (w,) = rec.report().warnings
-    assert "1 box has xmin or ymin below 1" in w and "train/train_002.xml: object[0]" in w and "Roboflow" not in w
+    assert "1 box has xmin or ymin 0" in w and "train/train_002.xml: object[0]" in w and "Roboflow" not in w
 
 
 def test_a_devkit_file_without_evidence_keeps_the_shift(tmp_path: Path) -> None:
