@@ -94,14 +94,25 @@ def register(spec: FormatSpec[RO, WO]) -> FormatSpec[RO, WO]:
 
 # ----------------------------------------------------------------------------------------------- COCO
 def _coco_read(path: Path, rec: LossRecorder, opts: CocoReadOptions, sidecar: bool) -> tuple[Dataset, None]:
+    """A COCO file, a COCO folder (:mod:`annokit.io.coco_layout`) or a Roboflow COCO export (each split's images
+    that its JSON does not list counted as warnings)."""
     from annokit.io.coco import read_instances
+    from annokit.io.coco_layout import is_coco_folder, read_coco_folder, unlisted_images
 
-    if path.is_dir():  # Roboflow: <split>/_annotations.coco.json beside the images
+    def one(f: Path) -> Dataset:
+        return read_instances(f, fixed=opts.fixed)
+
+    if path.is_dir() and is_coco_folder(path):  # annotations/<task>_<split>.json (datumaro, MMDetection)
+        ds = read_coco_folder(path, one, recorder=rec)
+    elif path.is_dir():  # Roboflow: <split>/_annotations.coco.json beside the images
         from annokit.io.roboflow import COCO_FILE, read_split_folders
 
-        ds = read_split_folders(path, lambda d: (d / COCO_FILE).is_file(),
-                                lambda d: (read_instances(d / COCO_FILE, fixed=opts.fixed), None), recorder=rec,
-                                source_ids=True)[0]
+        def split(d: Path) -> tuple[Dataset, None]:
+            ds = one(d / COCO_FILE)
+            unlisted_images(d, ds.images.file_names, d / COCO_FILE, rec)
+            return ds, None
+
+        ds = read_split_folders(path, lambda d: (d / COCO_FILE).is_file(), split, recorder=rec, source_ids=True)[0]
     else:
         ds = read_instances(path, fixed=opts.fixed)
     a = ds.annotations
@@ -254,7 +265,14 @@ def _voc_write(ds: Dataset, path: Path, rec: LossRecorder, opts: VocWriteOptions
 
 def _validate_coco(path: Path) -> list[Problem]:
     from annokit.io.coco import validate_coco
+    from annokit.io.coco_layout import is_coco_folder
 
+    if path.is_dir() and is_coco_folder(path):  # annotations/<task>_<split>.json: the files read
+        from annokit.io.coco_layout import READ_TASKS, coco_task_files
+
+        return [p for files in coco_task_files(path).values()
+                for f in [next((files[t] for t in READ_TASKS if t in files), None)] if f is not None
+                for p in validate_coco(f)]
     if path.is_dir():  # Roboflow: <split>/_annotations.coco.json
         from annokit.io.roboflow import COCO_FILE, split_folders
 

@@ -5,11 +5,11 @@ their annotations side by side.
 - **COCO**: ``<split>/_annotations.coco.json`` beside the images;
 - **multi-label classification**: ``<split>/_classes.csv`` (``filename`` then one 0/1 column per class).
 
-Each split is read with the format's own reader and the splits are joined: images are numbered 1..N in split order,
-their ``file_name`` gets the split folder in front (``train/a.jpg``: the path from the export's root, where the
-image is) and the split is kept in the image extra ``split`` (as the YOLO, Darknet and class-folder readers keep
-it). Categories are joined by name; their ids are kept when every split gives a name the same id, else they are
-1..n in name order.
+Each split is read with the format's own reader and the splits are joined: images are numbered 1..N in split order
+(COCO's own ids kept where the splits' do not collide), their ``file_name`` gets the split folder in front
+(``train/a.jpg``: the path from the export's root, where the image is) and the split is kept in the image extra
+``split`` (as the YOLO, Darknet and class-folder readers keep it). Categories are joined by name; their ids are kept
+when every split gives a name the same id, else they are 1..n in name order.
 """
 
 from __future__ import annotations
@@ -163,19 +163,19 @@ def join_splits(parts: list[Part], *, recorder: LossRecorder | None = None, sour
                 ) -> tuple[Dataset, list[str]]:
     """One dataset from the datasets of the splits (see the module text); also each image's key
     (``<split>/<key in the split>``, the key being the file name where the reader gives none). Image and annotation
-    ids are 1..N; with ``source_ids`` (the files give ids, as COCO does) those that change are counted in
-    ``recorder``."""
+    ids are 1..N; with ``source_ids`` (the files give ids, as COCO does) the splits' own are kept where they do not
+    collide, and those that change are counted in ``recorder``."""
     if len(parts) == 1 and parts[0][0] is None:
         ds, ks = parts[0][1], parts[0][2]
         return ds, ks if ks is not None else list(ds.images.file_names)
     cats, maps = _categories([ds for _, ds, _ in parts])
-    tbl, keys = _images(parts)
+    tbl, keys = _images(parts, keep_ids=source_ids)
     insts, start = [], 0
     for (_, ds, _), cmap in zip(parts, maps):
         a = ds.annotations
         labels = np.asarray([cmap[int(x)] for x in a.labels.tolist()], dtype=np.int64)
         ex = a.extras if a.extras is not None else [{} for _ in range(len(a))]
-        insts.append(a.replace(image_ids=start + 1 + ds.images.index_of(a.image_ids), labels=labels, extras=ex))
+        insts.append(a.replace(image_ids=tbl.ids[start + ds.images.index_of(a.image_ids)], labels=labels, extras=ex))
         start += len(ds.images)
     ann = Instances.concat(insts)
     if ann.extras is not None and not any(ann.extras):
@@ -191,9 +191,9 @@ def join_splits(parts: list[Part], *, recorder: LossRecorder | None = None, sour
     return Dataset(images=tbl, categories=cats, annotations=ann, **_top_level(parts)), keys
 
 
-def _images(parts: list[Part]) -> tuple[ImageTable, list[str]]:
-    """The joined image table (ids 1..N, ``<split>/`` in front of each file name, the split in the extra
-    ``split``) and the image keys."""
+def _images(parts: list[Part], *, keep_ids: bool) -> tuple[ImageTable, list[str]]:
+    """The joined image table (ids 1..N, or the splits' own where ``keep_ids`` and they do not collide;
+    ``<split>/`` in front of each file name, the split in the extra ``split``) and the image keys."""
     names: list[str] = []
     keys: list[str] = []
     extras: list[dict[str, Any]] = []
@@ -204,7 +204,9 @@ def _images(parts: list[Part]) -> tuple[ImageTable, list[str]]:
         keys += [pre + k for k in (ks if ks is not None else im.file_names)]
         extras += [{**(im.extras[i] if im.extras is not None else {}), **({"split": split} if split else {})}
                    for i in range(len(im))]
-    tbl = ImageTable(ids=np.arange(1, len(names) + 1), file_names=names,
+    old = np.concatenate([ds.images.ids for _, ds, _ in parts])
+    ids = old if keep_ids and len(np.unique(old)) == len(old) else np.arange(1, len(names) + 1)
+    tbl = ImageTable(ids=ids, file_names=names,
                      heights=np.concatenate([ds.images.heights for _, ds, _ in parts]),
                      widths=np.concatenate([ds.images.widths for _, ds, _ in parts]),
                      extras=extras if any(extras) else None)
