@@ -810,9 +810,12 @@ def _image_sizes(ds: Dataset) -> FloatArray:
     pos = im.index_of(a.image_ids)
     hw = np.stack([im.heights[pos], im.widths[pos]], axis=1).astype(np.float64) if len(a) else np.zeros((0, 2))
     if len(a) and (hw <= 0).any():
-        k = int(np.flatnonzero((hw <= 0).any(axis=1))[0])
-        raise FormatError(None, f"images[{int(pos[k])}]", f"image {im.file_names[pos[k]]!r} has no size; YOLO "
-                                                         "coordinates are normalized by it")
+        rows = np.unique(pos[(hw <= 0).any(axis=1)])
+        k, more = int(rows[0]), len(rows) - 1
+        also = f" (and {more} more image{'s' if more > 1 else ''} with objects)" if more else ""
+        raise FormatError(None, f"images[{k}]", f"image {im.file_names[k]!r} has no size{also}; YOLO coordinates are "
+                                               "normalized by it: give the sizes in the source, or put the images "
+                                               "where its reader finds them")
     return hw
 
 

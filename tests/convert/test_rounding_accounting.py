@@ -64,3 +64,13 @@ def test_a_real_change_stays_counted(tmp_path: Path) -> None:
 def test_the_rule() -> None:
     assert beyond_rounding([4.4e-16, 7e-15, 7.2e-15, 1e-12], 15.0).tolist() == [False, False, True, True]
     assert beyond_rounding(np.zeros(3), [0.0, 1.0, 1e9]).tolist() == [False, False, False]
+
+
+def test_images_without_size_are_one_line_that_counts_them(refdata, tmp_path: Path, capsys) -> None:
+    src = refdata.path("formats", "datumaro", "voc_dataset", "voc_dataset2")  # no <size>, no JPEGImages/
+    capsys.readouterr()
+    assert run_cli(cli, ["convert", str(src), str(tmp_path / "y"), "--to", "yolo"]) == 2
+    (line,) = capsys.readouterr().err.strip().splitlines()
+    assert line == ("annokit: error: images[1]: image 'a.jpg' has no size (and 3 more images with objects); YOLO "
+                    "coordinates are normalized by it: give the sizes in the source, or put the images where its "
+                    "reader finds them")
