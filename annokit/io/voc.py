@@ -1158,6 +1158,10 @@ def _dataset_losses(ds: Dataset, plan: _Plan, sink: _Sink) -> None:
         sink.add_once("dataset info / licenses / top-level fields dropped: VOC has none", 1)
 
 
+_FLAGS = ("difficult", "truncated", "occluded")
+"""The devkit's 0 / 1 object flags: a bool there is written as 0 / 1."""
+
+
 def _object_xml(ds: Dataset, plan: _Plan, r: int, fn: str, out: list[str], sink: _Sink) -> int:
     """Append object row ``r``'s ``<object>`` lines (a crowd region as a difficult object); return 0 when it is
     difficult, else 1."""
@@ -1172,9 +1176,12 @@ def _object_xml(ds: Dataset, plan: _Plan, r: int, fn: str, out: list[str], sink:
     if oex:
         for k in _KNOWN_OBJ:
             if k in oex:
-                if not _value_xml(k, oex[k], out, "    "):
+                v = oex[k]
+                if isinstance(v, bool) and k in _FLAGS:  # DOTA's difficult: the devkit's 0 / 1, equal read back
+                    v = int(v)
+                if not _value_xml(k, v, out, "    "):
                     sink.add("object field dropped: no XML form", f"{fn}: {k}")
-                elif k == "difficult" and oex[k] in (1, True):
+                elif k == "difficult" and v == 1:
                     difficult = 1
         rest = [(k, v) for k, v in oex.items() if k not in _KNOWN_OBJ and not k.startswith("_annokit")]
     out.append(f"    <bndbox>\n      <xmin>{t[0][r]}</xmin>\n      <ymin>{t[1][r]}</ymin>\n"

@@ -1,0 +1,29 @@
+"""What the sweep of `annokit validate` / `convert` over refdata/formats showed wrong or misleading, fixed: each
+case on the dataset that showed it."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from annokit.cli import cli
+from annokit.cli._common import run_cli
+from annokit.convert import convert, read_dataset
+
+
+def test_dota_difficult_flags_are_written_as_voc_difficult(refdata, tmp_path: Path) -> None:
+    src = refdata.path("formats", "datumaro", "roboflow_dataset", "yolo_obb")  # difficult: False (a bool)
+    rep = convert(src, tmp_path / "v", src_format="dota", dst_format="voc", sidecar=False)
+    assert rep.count("object field dropped") == 0, rep.text()  # was: 4 "object field dropped: no XML form"
+    assert "<difficult>0</difficult>" in (tmp_path / "v" / "Annotations" / "val_001.xml").read_text()
+    back = read_dataset(tmp_path / "v", "voc", sidecar=False)
+    assert back.annotations.extras == read_dataset(src, "dota").annotations.extras  # 0 == False
+
+
+def test_validate_counts_in_the_singular(refdata, capsys) -> None:
+    src = refdata.path("formats", "datumaro", "voc_dataset", "voc_dataset1")
+    capsys.readouterr()
+    assert run_cli(cli, ["validate", str(src)]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    # the reader's warning is listed too (it was not), and "1 warning" (was "1 warnings")
+    assert lines == [f"warning: {src}: 1 image in JPEGImages/ or ImageSets/ has no XML (e.g. 2007_000002): kept as "
+                     "images without objects", f"{src}: 0 errors, 1 warning"]
