@@ -287,12 +287,14 @@ def _validate_voc(path: Path) -> list[Problem]:
     return validate_voc(path, zero_based=None)
 
 
-register(FormatSpec("coco", "COCO instances JSON (boxes, polygons, RLE, crowd; scores kept as a 'score' field)",
+register(FormatSpec("coco", "COCO instances JSON (boxes, polygons, RLE, crowd; scores kept as a 'score' field); "
+                            "read also from a folder annotations/<task>_<split>.json or Roboflow split folders",
                     CocoReadOptions, NoOptions, _coco_read, _coco_write, _validate_coco, folder=False, keypoints=True))
 register(FormatSpec("coco-results", "COCO results JSON (a list of detections; --gt gives images and categories)",
                     CocoResultsReadOptions, NoOptions, _coco_results_read, _coco_results_write, folder=False,
                     keypoints=True))
-register(FormatSpec("voc", "Pascal VOC folder: Annotations/*.xml, ImageSets/Main, labelmap.txt",
+register(FormatSpec("voc", "Pascal VOC folder: Annotations/*.xml, ImageSets/Main, labelmap.txt (zero-based files "
+                           "recognised: --voc-zero-based / --voc-one-based to choose)",
                     VocReadOptions, VocWriteOptions, _voc_read, _voc_write, _validate_voc, sidecar=True,
                     canvas="masks"))
 
