@@ -431,7 +431,9 @@ def test_a_coco_layout_folder_is_not_guessed_as_class_folders(tmp_path: Path) ->
     from annokit.convert import detect_format
 
     (tmp_path / "annotations").mkdir()
-    (tmp_path / "annotations" / "instances_train.json").write_text("{}")
+    (tmp_path / "annotations" / "gt.json").write_text("{}")
     (tmp_path / "images" / "train").mkdir(parents=True)
     with pytest.raises(FormatError, match="convert the JSON file itself"):
         detect_format(tmp_path)
+    (tmp_path / "annotations" / "instances_train.json").write_text("{}")  # datumaro's layout: read as COCO
+    assert detect_format(tmp_path) == "coco"
