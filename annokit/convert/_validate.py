@@ -23,6 +23,9 @@ from annokit.io.validation import Problem
 
 __all__ = ["Problem", "validate", "stats"]
 
+_UNREAD = ("not read", "not kept")
+"""Words of the loss kinds a reader uses for what it leaves unread: listed by ``validate`` for every format."""
+
 
 def _check_dataset(ds: Dataset, where: str, out: list[Problem]) -> None:
     im, a = ds.images, ds.annotations
@@ -94,11 +97,17 @@ def validate(path: str | Path, fmt: str) -> list[Problem]:
             problem = _read_warning(p, msg)
             if problem not in out:  # the validator's own words already
                 out.append(problem)
-        if checker is None:  # what the reader read with a change or left out (a validator reports its own)
-            for e in rec.report().entries:
-                out += [Problem("warning", str(p), "", f"{e.kind}: {ex}") for ex in e.examples]
-                if e.count > len(e.examples):
-                    out.append(Problem("warning", str(p), "", f"{e.kind}: {e.count - len(e.examples)} more"))
+        # what the reader read with a change or left out; a validator reports its own checks, but not what the
+        # reader leaves unread (kinds saying "not read" / "not kept": a VOC SegmentationClass PNG, a COCO folder's
+        # other task files)
+        for e in rec.report().entries:
+            if checker is not None and not any(w in e.kind for w in _UNREAD):
+                continue
+            out += [Problem("warning", str(p), "", f"{e.kind}: {ex}") for ex in e.examples]
+            if e.count > len(e.examples):
+                rest = f"{e.count - len(e.examples)} more" if e.examples else str(e.count)
+                out.append(Problem("warning", str(p), "", f"{e.kind}: {rest}"))
+        if checker is None:
             _check_dataset(ds, str(p), out)
     return out
 

@@ -19,11 +19,26 @@ def test_dota_difficult_flags_are_written_as_voc_difficult(refdata, tmp_path: Pa
     assert back.annotations.extras == read_dataset(src, "dota").annotations.extras  # 0 == False
 
 
-def test_validate_counts_in_the_singular(refdata, capsys) -> None:
+def test_validate_lists_what_the_reader_leaves_out(refdata, capsys) -> None:
     src = refdata.path("formats", "datumaro", "voc_dataset", "voc_dataset1")
     capsys.readouterr()
     assert run_cli(cli, ["validate", str(src)]) == 0
     lines = capsys.readouterr().out.splitlines()
-    # the reader's warning is listed too (it was not), and "1 warning" (was "1 warnings")
+    # the reader's warning and what it leaves unread are listed (validate said "0 errors, 0 warnings")
     assert lines == [f"warning: {src}: 1 image in JPEGImages/ or ImageSets/ has no XML (e.g. 2007_000002): kept as "
-                     "images without objects", f"{src}: 0 errors, 1 warning"]
+                     "images without objects",
+                     f"warning: {src}: SegmentationClass PNG not kept: it has class pixels that no object in "
+                     "SegmentationObject and the XML gives: SegmentationClass/2007_000001.png",
+                     f"{src}: 0 errors, 2 warnings"]
+
+
+def test_validate_counts_in_the_singular_and_without_a_false_more(refdata, capsys) -> None:
+    src = refdata.path("formats", "datumaro", "coco_dataset", "coco")
+    capsys.readouterr()
+    assert run_cli(cli, ["validate", str(src)]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[-2].endswith("COCO task files not read: one task file is read per split: 5 more")
+    assert lines[-1] == f"{src}: 0 errors, 7 warnings"
+    src = refdata.path("formats", "datumaro", "roboflow_dataset", "voc")
+    assert run_cli(cli, ["validate", str(src)]) == 0
+    assert capsys.readouterr().out.splitlines()[-1] == f"{src}: 0 errors, 1 warning"  # was "1 warnings"
