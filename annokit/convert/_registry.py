@@ -241,9 +241,13 @@ def _coco_results_write(ds: Dataset, path: Path, rec: LossRecorder, opts: NoOpti
 # ----------------------------------------------------------------------------------------------- VOC
 def _voc_read(path: Path, rec: LossRecorder, opts: VocReadOptions, sidecar: bool) -> tuple[Dataset, list[str]]:
     """A VOC folder, or a Roboflow export (``[<split>/]<image>.xml``); with ``zero_based=None`` (the default) read
-    as zero-based where the files show it, the report saying why."""
+    as zero-based where the files show it, the report saying why (not a folder annokit wrote, beside its sidecar:
+    1-based, as annokit writes VOC unless asked)."""
+    from annokit.io.detect import SIDECAR
     from annokit.io.voc import read_voc_detect, zero_based_note
 
+    if opts.zero_based is None and sidecar and (path / SIDECAR).is_file():  # written by annokit: 1-based unless asked
+        return read_voc_detect(path, zero_based=False, recorder=rec, hint=False)[:2]
     if path.is_dir() and not (path / "Annotations").is_dir() and not (path / "JPEGImages").is_dir() and (
             any(path.glob("*.xml")) or any(path.glob("*/*.xml"))):
         from annokit.io.roboflow import read_voc_splits  # Roboflow: [<split>/]<image>.xml

@@ -749,16 +749,18 @@ def read_voc_keyed(root: PathLike, *, zero_based: bool = False, recorder: LossRe
 
 
 def read_voc_detect(root: PathLike, *, zero_based: bool | None = None, recorder: LossRecorder | None = None,
-                    read_image_sizes: bool = True) -> tuple[Dataset, list[str], ZeroBasedEvidence | None]:
+                    read_image_sizes: bool = True, hint: bool = True
+                    ) -> tuple[Dataset, list[str], ZeroBasedEvidence | None]:
     """:func:`read_voc_keyed`, where ``zero_based=None`` decides the convention from the files: zero-based when
     the files show it (the :class:`ZeroBasedEvidence`, returned third, for the caller to report with
     :func:`zero_based_note`; None when the convention was not decided here), else the devkit's 1-based one.
+    ``hint=False``: no warning that 1-based files look zero-based (a folder annokit wrote, known 1-based).
 
     >>> ds, keys, why = read_voc_detect("roboflow_voc/train")  # doctest: +SKIP
     """
     root, parsed, xyxy, evidence = _check_voc(root, zero_based=zero_based, problems=Problems(collect=False),
                                               recorder=recorder, read_image_sizes=read_image_sizes)
-    if zero_based is False:
+    if zero_based is False and hint:
         _zero_based_warning(root, parsed, xyxy, recorder)
     labelmap_path = root / "labelmap.txt"
     labels = _label_set(parsed.obj_names, read_labelmap(labelmap_path) if labelmap_path.is_file() else None)

@@ -42,3 +42,19 @@ def test_validate_counts_in_the_singular_and_without_a_false_more(refdata, capsy
     src = refdata.path("formats", "datumaro", "roboflow_dataset", "voc")
     assert run_cli(cli, ["validate", str(src)]) == 0
     assert capsys.readouterr().out.splitlines()[-1] == f"{src}: 0 errors, 1 warning"  # was "1 warnings"
+
+
+def test_annokit_voc_with_a_box_at_minus_one_round_trips_exactly(tmp_path: Path) -> None:
+    import orjson
+
+    d = {"images": [{"id": 1, "file_name": "a.jpg", "height": 10, "width": 15}],
+         "annotations": [{"id": 7, "image_id": 1, "category_id": 1, "bbox": [-1, -1, 4, 5], "area": 20, "iscrowd": 0},
+                         {"id": 9, "image_id": 1, "category_id": 1, "bbox": [3, 2, 4, 5], "area": 20, "iscrowd": 0}],
+         "categories": [{"id": 1, "name": "cat"}]}
+    (tmp_path / "in.json").write_bytes(orjson.dumps(d))
+    convert(tmp_path / "in.json", tmp_path / "v", src_format="coco", dst_format="voc")
+    assert "<xmin>0</xmin>" in (tmp_path / "v" / "Annotations" / "a.xml").read_text()  # l = -1, 1-based
+    assert (tmp_path / "v" / "annokit.json").is_file()  # the ids 7, 9 are kept there
+    rep = convert(tmp_path / "v", tmp_path / "back.json", src_format="voc", dst_format="coco")
+    assert not rep.warnings, rep.text()  # beside its sidecar, not taken for a zero-based export
+    assert orjson.loads((tmp_path / "back.json").read_bytes()) == d
