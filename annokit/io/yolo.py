@@ -35,7 +35,7 @@ from annokit.core.boxes import box_area
 from annokit.core.dataset import Dataset, ImageTable
 from annokit.core.instances import Instances, Segmentation
 from annokit.core.labels import LabelSet
-from annokit.core.losses import LossRecorder
+from annokit.core.losses import LossRecorder, beyond_rounding
 from annokit.core.masks import segmentation_kind
 from annokit.errors import FormatError
 from annokit.io._images import copy_images
@@ -817,9 +817,12 @@ def _image_sizes(ds: Dataset) -> FloatArray:
     pos = im.index_of(a.image_ids)
     hw = np.stack([im.heights[pos], im.widths[pos]], axis=1).astype(np.float64) if len(a) else np.zeros((0, 2))
     if len(a) and (hw <= 0).any():
-        k = int(np.flatnonzero((hw <= 0).any(axis=1))[0])
-        raise FormatError(None, f"images[{int(pos[k])}]", f"image {im.file_names[pos[k]]!r} has no size; YOLO "
-                                                         "coordinates are normalized by it")
+        rows = np.unique(pos[(hw <= 0).any(axis=1)])
+        k, more = int(rows[0]), len(rows) - 1
+        also = f" (and {more} more image{'s' if more > 1 else ''} with objects)" if more else ""
+        raise FormatError(None, f"images[{k}]", f"image {im.file_names[k]!r} has no size{also}; YOLO coordinates are "
+                                               "normalized by it: give the sizes in the source, or put the images "
+                                               "where its reader finds them")
     return hw
 
 
@@ -840,7 +843,11 @@ def _detect_lines(ds: Dataset, hw: FloatArray, cls: list[int], precision: int | 
         c = np.round(c, precision)
         exact = (yolo_to_ltrb(c, hw) == a.boxes).all(axis=1)
     bad = np.flatnonzero(~exact)
-    err = float(np.abs(yolo_to_ltrb(c[bad], hw[bad]) - a.boxes[bad]).max()) if len(bad) else 0.0
+    moved = yolo_to_ltrb(c[bad], hw[bad]) - a.boxes[bad]
+    # within the reader's own rounding (W * (cx - w / 2): the image's size sets it) is not a loss
+    real = beyond_rounding(moved, np.maximum(hw[bad][:, [1, 0, 1, 0]], np.abs(a.boxes[bad]))).any(axis=1)
+    bad, moved = bad[real], moved[real]
+    err = float(np.abs(moved).max()) if len(bad) else 0.0
     sink.rec.add_max("box not exactly representable in normalized text (max error {max} px)", len(bad), err,
                      _ann_ids(a, bad), kept_in=sink.kept_in, keep_up_to=1e-6)
     rows = _rows_text(c, precision)
@@ -901,7 +908,8 @@ def _segment_lines(ds: Dataset, hw: FloatArray, cls: list[int], precision: int |
         else:
             u = np.round(poly / size, precision)
             ok = u * size == poly
-        n_inexact += not ok.all()
+        n_inexact += bool(beyond_rounding(u * size - poly, np.maximum(size, np.abs(poly))).any()) if not ok.all() \
+            else 0
         lines.append(f"{cls[k]} " + " ".join(_fmt(v, precision) for v in u.tolist()))
     sink.add_many("polygon parts dropped: a YOLO line holds one polygon (first kept)", len(counts["multi"]),
                   _ann_ids(a, counts["multi"]))
