@@ -933,6 +933,8 @@ def _label_key(ds: Dataset, i: int, split: str) -> tuple[str, str, str, str]:
     parts = rel.split("/")
     if parts[0] == "images" and len(parts) > 2:  # written by this module: images/<split>/...
         parts = parts[2:]
+    elif parts[0] == sp and len(parts) > 1:  # a split folder in the name (datumaro, Roboflow): not nested twice
+        parts = parts[1:]
     base = parts[-1]
     dot = base.rfind(".")
     stem = "/".join([*parts[:-1], base[:dot] if dot > 0 else base])
