@@ -101,9 +101,30 @@ def ltrb_to_yolo(boxes: np.ndarray, hw: np.ndarray) -> tuple[np.ndarray, np.ndar
     boxes back exactly, and ``(N,)`` bool: where it does."""
     b = np.asarray(boxes, dtype=np.float64).reshape(-1, 4)
     hw = np.asarray(hw, dtype=np.float64).reshape(-1, 2)
-    cx, w, okx = _nudge_axis(b[:, 0], b[:, 2], hw[:, 1])
-    cy, h, oky = _nudge_axis(b[:, 1], b[:, 3], hw[:, 0])
+    cx, w, okx = _shortest_axis(b[:, 0], b[:, 2], hw[:, 1], *_nudge_axis(b[:, 0], b[:, 2], hw[:, 1]))
+    cy, h, oky = _shortest_axis(b[:, 1], b[:, 3], hw[:, 0], *_nudge_axis(b[:, 1], b[:, 3], hw[:, 0]))
     return np.stack([cx, cy, w, h], axis=1), okx & oky
+
+
+_SHORT_DECIMALS = range(1, 10)
+
+
+def _shortest_axis(lo: np.ndarray, hi: np.ndarray, size: np.ndarray, c: np.ndarray, e: np.ndarray, ok: np.ndarray
+                   ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The centre and extent with the fewest decimals (up to 9) that still read back as ``lo``/``hi`` exactly,
+    where such exist; others as given. ``np.round(x, d)`` is the float nearest a d-decimal number (an integer
+    divided by ``10**d``, both exact), so its shortest text has at most d decimals: a file of 6-decimal YOLO
+    text read and written again gives the same text, not ``0.13333300000000003``."""
+    c, e, ok = c.copy(), e.copy(), ok.copy()
+    todo = np.ones(len(c), dtype=bool)
+    for d in _SHORT_DECIMALS:
+        cd, ed = np.round(c, d), np.round(e, d)
+        hit = todo & (size * (cd - ed / 2) == lo) & (size * (cd + ed / 2) == hi)
+        if hit.any():
+            c[hit], e[hit] = cd[hit], ed[hit]
+            ok |= hit
+            todo &= ~hit
+    return c, e, ok
 
 
 def _norm_coords(v: np.ndarray, size: np.ndarray, steps: int = 4) -> tuple[np.ndarray, np.ndarray]:
@@ -121,6 +142,13 @@ def _norm_coords(v: np.ndarray, size: np.ndarray, steps: int = 4) -> tuple[np.nd
             found |= hit
         u[bad] = u0
         ok[bad] = found
+    todo = np.ones(len(u), dtype=bool)
+    for d in _SHORT_DECIMALS:  # the fewest decimals that still read back exactly (see _shortest_axis)
+        ud = np.round(u, d)
+        hit = todo & (ud * size == v)
+        u[hit] = ud[hit]
+        ok |= hit
+        todo &= ~hit
     return u, ok
 
 

@@ -199,3 +199,13 @@ def test_split_folder_in_the_file_name_is_not_nested_twice(tmp_path: Path) -> No
                      "labels/val/a.txt"]
     back = read_yolo(tmp_path / "y")
     np.testing.assert_array_equal(back.annotations.boxes, ds.annotations.boxes)
+
+
+def test_six_decimal_text_read_and_written_gives_the_same_text(tmp_path: Path) -> None:
+    rng = np.random.default_rng(7)
+    c = np.round(rng.uniform(0.2, 0.5, (400, 4)) * [1, 1, 0.5, 0.5], 6)
+    hw = rng.integers(1, 4000, (400, 2))
+    got, exact = ltrb_to_yolo(yolo_to_ltrb(c, hw), hw)
+    assert exact.all()
+    np.testing.assert_array_equal(got, c)  # the 6-decimal floats themselves, not a neighbour a few ulps away
+    assert max(len(repr(x)) for x in got.ravel().tolist()) <= 8
