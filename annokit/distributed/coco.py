@@ -2,27 +2,38 @@
 
 The stages, each a task on a worker (the client only plans the graph and assembles small arrays):
 
-1. *ground truth* (one task): a worker reads the ground truth once, builds the evaluation (a
-   :class:`~annokit.metrics.coco.COCOAccumulator` whose pickle holds only the image and category ids and the
-   ground-truth counts) and splits the ground truth into ``B`` image buckets: the image at position ``p`` of the
-   ground truth goes to bucket ``p mod B``, with every annotation of that image;
+1. *ground truth*: a COCO instances file is read in pieces (:mod:`annokit.io.coco_parts`): one task scans its
+   layout (no parsing), one reads its *head* (images, categories, top-level fields) and builds the evaluation of
+   those images and categories (a :class:`~annokit.metrics.coco.COCOAccumulator` whose pickle holds only the image
+   and category ids), one task per piece of about ``gt_piece_bytes`` of the ``annotations`` list reads its records
+   and routes their objects to ``B`` image buckets (the image at position ``p`` of the ground truth goes to bucket
+   ``p mod B``), a task checks annotation ids across pieces, and one task per bucket joins the bucket's objects from
+   every piece in file order. Another format, or a Dataset given, is read (or sent) whole by one task and cut into
+   the same buckets;
 2. *read* (one task per results file): a worker reads its file by ``COCO.loadRes``' rules (an error names the file
    and the record) and routes its detections to the buckets of their images, keeping their order;
 3. *match* (one task per bucket): the bucket's detections from every file, in file order, are matched against the
-   bucket's ground truth in one update, and the match records are split into ``G`` category groups;
+   bucket's ground truth in one update, the match records are split into ``G`` category groups, and the bucket's
+   ground-truth counts are taken (:meth:`~annokit.metrics.coco.COCOAccumulator.ground_truth_counts`); one task
+   sums the buckets' counts (the whole ground truth's);
 4. *accumulate* (one task per category group): the records of a group from every bucket are merged and
-   accumulated into that group's precision, recall and scores;
+   accumulated, against the whole ground truth's counts, into that group's precision, recall and scores;
 5. the client puts the groups' arrays together and summarizes them.
 
 Why the numbers are those of the in-process run of the files concatenated (in sorted name order), for any split
 of the detections into files and any ``B`` and ``G``: the detections of an image all reach one bucket, in the order
 the concatenated file has them (so score ties break as pycocotools breaks them), and they are matched there against
 every annotation of that image; the accumulator's records do not depend on how images are grouped into updates, and
-accumulation of one category reads only that category's records. A file need not hold whole images: an image's
-detections may be spread over several files, as they are joined by image before matching.
+accumulation of one category reads only that category's records; the ground-truth counts of buckets of disjoint
+images add up to the whole's; the pieces of the ground truth, joined, are the whole file's objects record for record
+(a bad file: a worker reads it whole once to raise the error the whole-file reader meets first). A file need not
+hold whole images: an image's detections may be spread over several files, as they are joined by image before
+matching.
 
-Memory: no process holds all detections -- each worker holds the files it reads (as columns) and the buckets it
-matches; the client holds the category groups' arrays (about ``3 * T * R * K * A * M`` floats).
+Memory: no process holds all detections nor all the ground truth -- each worker holds the files and the ground-truth
+pieces it reads (as columns), the head, and the buckets it matches; a result is released once no task needs it; the
+client holds the layout of the ground truth (the byte ranges of its pieces) and the category groups' arrays (about
+``3 * T * R * K * A * M`` floats).
 """
 
 from __future__ import annotations
@@ -30,6 +41,7 @@ from __future__ import annotations
 import functools
 import os
 import pickle
+import uuid
 import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -122,7 +134,8 @@ def evaluate_coco(gt: Dataset | PathLike, pred: PathLike | Sequence[PathLike], *
     Parameters
     ----------
     gt : Dataset or path
-        The ground truth (a path is read by :func:`read_ground_truth`; on a cluster, by one worker).
+        The ground truth (a path is read by :func:`read_ground_truth`; on a cluster, a COCO file in pieces by
+        several tasks, another format by one worker).
     pred : path, glob pattern or list of paths
         COCO results files (``"preds/part-*.json"``: the matches in sorted name order). They are evaluated as the
         one file that holds their detections in that order would be; an image's detections may be in several.
@@ -173,7 +186,7 @@ def evaluate_coco(gt: Dataset | PathLike, pred: PathLike | Sequence[PathLike], *
         layout = None
         if not isinstance(gt, Dataset):
             layout = client.submit(_layout_stage, str(gt), gt_format, gt_piece_bytes or GT_PIECE_BYTES,
-                                   key=f"annokit-eval-layout-{os.getpid()}-{id(paths)}").result()
+                                   key=f"annokit-eval-layout-{uuid.uuid4().hex[:8]}").result()
         gt_arg = client.scatter(gt) if isinstance(gt, Dataset) else str(gt)
         job = Job(client, "eval")
         final = _submit_eval(job, _GroundTruth(gt_arg, gt_format, layout, p, fixed), paths, b, g)
@@ -370,8 +383,8 @@ def _bucket_stage(head: _Head, b: int, n: int, *pieces: Instances) -> Dataset:
     """Bucket ``b``'s ground truth: its images (positions ``p mod n == b``) and their objects from every piece, in
     file order -- :func:`image_buckets` of the whole file's dataset."""
     ds = image_subset(head.ds, np.flatnonzero(np.arange(len(head.ds.images)) % n == b))
-    return Dataset(images=ds.images, categories=ds.categories, annotations=concat_annotations(head.ds, pieces), info=ds.info,
-                   licenses=ds.licenses, extras=ds.extras)
+    return Dataset(images=ds.images, categories=ds.categories, annotations=concat_annotations(head.ds, pieces),
+                   info=ds.info, licenses=ds.licenses, extras=ds.extras)
 
 
 def _plan_whole(plan: _Plan) -> COCOAccumulator:
