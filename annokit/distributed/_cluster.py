@@ -129,10 +129,11 @@ class Job:
         """Wait for every task submitted (see the class docstring)."""
         dist = _distributed()
         total = len(self.pending)
-        futures, self.pending = self.pending, []
+        waiting = dist.as_completed(self.pending)
+        self.pending = []  # from here on only ``waiting`` holds the futures not done yet: none is kept once done
         done = 0
         try:
-            for fut in dist.as_completed(futures):
+            for fut in waiting:
                 if fut.status == "error":
                     fut.result()  # raises the task's error
                 if fut.status == "cancelled":
@@ -140,8 +141,7 @@ class Job:
                 done += 1
                 if progress is not None:
                     progress("tasks", done, total)
+                del fut
         except BaseException:
-            self.client.cancel(futures)
+            self.client.cancel(list(waiting.futures))
             raise
-        finally:
-            del futures

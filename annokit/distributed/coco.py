@@ -2,27 +2,38 @@
 
 The stages, each a task on a worker (the client only plans the graph and assembles small arrays):
 
-1. *ground truth* (one task): a worker reads the ground truth once, builds the evaluation (a
-   :class:`~annokit.metrics.coco.COCOAccumulator` whose pickle holds only the image and category ids and the
-   ground-truth counts) and splits the ground truth into ``B`` image buckets: the image at position ``p`` of the
-   ground truth goes to bucket ``p mod B``, with every annotation of that image;
+1. *ground truth*: a COCO instances file is read in pieces (:mod:`annokit.io.coco_parts`): one task scans its
+   layout (no parsing), one reads its *head* (images, categories, top-level fields) and builds the evaluation of
+   those images and categories (a :class:`~annokit.metrics.coco.COCOAccumulator` whose pickle holds only the image
+   and category ids), one task per piece of about ``gt_piece_bytes`` of the ``annotations`` list reads its records
+   and routes their objects to ``B`` image buckets (the image at position ``p`` of the ground truth goes to bucket
+   ``p mod B``), a task checks annotation ids across pieces, and one task per bucket joins the bucket's objects from
+   every piece in file order. Another format, or a Dataset given, is read (or sent) whole by one task and cut into
+   the same buckets;
 2. *read* (one task per results file): a worker reads its file by ``COCO.loadRes``' rules (an error names the file
    and the record) and routes its detections to the buckets of their images, keeping their order;
 3. *match* (one task per bucket): the bucket's detections from every file, in file order, are matched against the
-   bucket's ground truth in one update, and the match records are split into ``G`` category groups;
+   bucket's ground truth in one update, the match records are split into ``G`` category groups, and the bucket's
+   ground-truth counts are taken (:meth:`~annokit.metrics.coco.COCOAccumulator.ground_truth_counts`); one task
+   sums the buckets' counts (the whole ground truth's);
 4. *accumulate* (one task per category group): the records of a group from every bucket are merged and
-   accumulated into that group's precision, recall and scores;
+   accumulated, against the whole ground truth's counts, into that group's precision, recall and scores;
 5. the client puts the groups' arrays together and summarizes them.
 
 Why the numbers are those of the in-process run of the files concatenated (in sorted name order), for any split
 of the detections into files and any ``B`` and ``G``: the detections of an image all reach one bucket, in the order
 the concatenated file has them (so score ties break as pycocotools breaks them), and they are matched there against
 every annotation of that image; the accumulator's records do not depend on how images are grouped into updates, and
-accumulation of one category reads only that category's records. A file need not hold whole images: an image's
-detections may be spread over several files, as they are joined by image before matching.
+accumulation of one category reads only that category's records; the ground-truth counts of buckets of disjoint
+images add up to the whole's; the pieces of the ground truth, joined, are the whole file's objects record for record
+(a bad file: a worker reads it whole once to raise the error the whole-file reader meets first). A file need not
+hold whole images: an image's detections may be spread over several files, as they are joined by image before
+matching.
 
-Memory: no process holds all detections -- each worker holds the files it reads (as columns) and the buckets it
-matches; the client holds the category groups' arrays (about ``3 * T * R * K * A * M`` floats).
+Memory: no process holds all detections nor all the ground truth -- each worker holds the files and the ground-truth
+pieces it reads (as columns), the head, and the buckets it matches; a result is released once no task needs it; the
+client holds the layout of the ground truth (the byte ranges of its pieces) and the category groups' arrays (about
+``3 * T * R * K * A * M`` floats).
 """
 
 from __future__ import annotations
@@ -30,6 +41,7 @@ from __future__ import annotations
 import functools
 import os
 import pickle
+import uuid
 import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -46,7 +58,8 @@ from annokit.core.instances import Instances
 from annokit.distributed._cluster import Job, connect, worker_count
 from annokit.distributed._shards import concat_columns, expand_shards, image_subset, take_columns
 from annokit.errors import AnnokitWarning, FormatError, ValidationError
-from annokit.metrics.coco import COCOAccumulator, COCOCurves, COCOParams, COCOResult
+from annokit.io.coco_parts import InstancesLayout, check_annotation_ids, concat_annotations, read_head, read_piece
+from annokit.metrics.coco import COCOAccumulator, COCOCurves, COCOParams, COCOResult, GroundTruthCounts
 
 __all__ = ["evaluate_coco", "read_ground_truth", "read_result_shards"]
 
@@ -55,6 +68,9 @@ BUCKET_BYTES = 64 << 20
 """Results-file bytes per image bucket (default ``B``: at least two buckets per worker)."""
 GROUP_BYTES = 256 << 20
 """Results-file bytes per category group (default ``G``: at least one group per worker)."""
+GT_PIECE_BYTES = 16 << 20
+"""Bytes of a COCO ground truth's ``annotations`` list read by one task (about 10x that in Python objects while it
+is parsed)."""
 
 
 def read_ground_truth(path: PathLike, fmt: str | None = None, *, fixed: bool = False) -> Dataset:
@@ -112,13 +128,14 @@ def _instances(cols: ResultColumns, path: PathLike) -> Instances:
 def evaluate_coco(gt: Dataset | PathLike, pred: PathLike | Sequence[PathLike], *, gt_format: str | None = None,
                   iou_type: Literal["bbox", "segm"] = "bbox", params: COCOParams | None = None, fixed: bool = False,
                   scheduler: str | Any | None = None, progress: Progress | None = None, buckets: int | None = None,
-                  category_groups: int | None = None) -> COCOResult:
+                  category_groups: int | None = None, gt_piece_bytes: int | None = None) -> COCOResult:
     """COCO evaluation of one or many results files, in this process or on a dask.distributed cluster.
 
     Parameters
     ----------
     gt : Dataset or path
-        The ground truth (a path is read by :func:`read_ground_truth`; on a cluster, by one worker).
+        The ground truth (a path is read by :func:`read_ground_truth`; on a cluster, a COCO file in pieces by
+        several tasks, another format by one worker).
     pred : path, glob pattern or list of paths
         COCO results files (``"preds/part-*.json"``: the matches in sorted name order). They are evaluated as the
         one file that holds their detections in that order would be; an image's detections may be in several.
@@ -134,6 +151,9 @@ def evaluate_coco(gt: Dataset | PathLike, pred: PathLike | Sequence[PathLike], *
     buckets, category_groups : int, optional
         On a cluster: image buckets matched apart, category groups accumulated apart (default: from the size of
         the results files and the number of workers). The result does not depend on them.
+    gt_piece_bytes : int, optional
+        On a cluster, a COCO ground-truth file's ``annotations`` list is read by tasks of about this many bytes
+        each (default :data:`GT_PIECE_BYTES`); the result does not depend on it.
 
     Returns
     -------
@@ -156,15 +176,25 @@ def evaluate_coco(gt: Dataset | PathLike, pred: PathLike | Sequence[PathLike], *
             ds = gt if isinstance(gt, Dataset) else read_ground_truth(gt, gt_format, fixed=fixed)
             dt = read_result_shards(paths, ds, fixed=fixed)
         return evaluate(ds, dt, params=p, fixed=fixed, progress=progress)
+    if p.iou_type not in ("bbox", "segm"):
+        raise ValidationError(f"evaluate_coco on a cluster: iou_type {p.iou_type!r} (bbox and segm only)")
     with connect(scheduler) as client:
         n = worker_count(client)
         size = sum(path.stat().st_size for path in paths)
         b = buckets or min(1024, max(2 * n, -(-size // BUCKET_BYTES)))
         g = category_groups or min(64, max(n, -(-size // GROUP_BYTES)))
+        layout = None
+        if not isinstance(gt, Dataset):
+            layout = client.submit(_layout_stage, str(gt), gt_format, gt_piece_bytes or GT_PIECE_BYTES,
+                                   key=f"annokit-eval-layout-{uuid.uuid4().hex[:8]}").result()
         gt_arg = client.scatter(gt) if isinstance(gt, Dataset) else str(gt)
         job = Job(client, "eval")
-        final = _submit_eval(job, gt_arg, gt_format, paths, p, fixed, b, g)
-        job.run(progress)
+        final = _submit_eval(job, _GroundTruth(gt_arg, gt_format, layout, p, fixed), paths, b, g)
+        try:
+            job.run(progress)
+        except _PieceError as exc:  # the whole-file reader names the error it meets first
+            client.submit(read_ground_truth, str(gt), gt_format, fixed=fixed).result()
+            raise FormatError(exc.path, exc.where, exc.message) from None
         whole, notes, curves = client.gather([final.whole, final.notes, final.curves])
     for messages, _ in notes:
         for message, category in messages:
@@ -184,24 +214,69 @@ class _Final:
     curves: list[Any]
 
 
-def _submit_eval(job: Job, gt: Any, fmt: str | None, paths: list[Path], params: COCOParams, fixed: bool,
-                 n_buckets: int, n_groups: int) -> _Final:
+@dataclass(frozen=True)
+class _GroundTruth:
+    """How the ground truth reaches the workers: a Dataset (a future) or a path, and the layout of a COCO file read
+    in pieces (None: read whole by one task)."""
+
+    source: Any
+    fmt: str | None
+    layout: InstancesLayout | None
+    params: COCOParams
+    fixed: bool
+
+
+class _PieceError(FormatError):
+    """A ground-truth piece's error: the client reads the file whole to name the error the reader meets first."""
+
+
+def _submit_eval(job: Job, gt: _GroundTruth, paths: list[Path], n_buckets: int, n_groups: int) -> _Final:
     """The task graph of the module docstring (the futures of intermediate results are left to the job)."""
-    plan = job.submit(_ground_truth_stage, gt, fmt, params, fixed, n_buckets, stage="ground-truth")
-    whole = job.submit(_plan_whole, plan, stage="evaluation")
-    target = job.submit(_plan_target, plan, stage="image-table")
-    parts = [job.submit(_plan_part, plan, b, stage="ground-truth-bucket", index=b) for b in range(n_buckets)]
+    empty, target, parts = (_submit_pieces if gt.layout is not None else _submit_whole)(job, gt, n_buckets)
     shards = [job.submit(_read_stage, str(p), target, n_buckets, stage="read", index=i) for i, p in enumerate(paths)]
     notes = [job.submit(_shard_notes, s, stage="notes", index=i) for i, s in enumerate(shards)]
-    buckets = []
+    buckets, counts = [], []
     for b in range(n_buckets):
         pieces = [job.submit(_shard_piece, s, b, stage="route", index=f"{i}-{b}") for i, s in enumerate(shards)]
-        buckets.append(job.submit(_match_stage, whole, parts[b], n_groups, *pieces, stage="match", index=b))
+        matched = job.submit(_match_stage, empty, parts[b], n_groups, *pieces, stage="match", index=b)
+        buckets.append(matched)
+        counts.append(job.submit(_matched_counts, matched, stage="counts", index=b))
+    total = job.submit(_total_counts, *counts, stage="total-counts")
+    whole = job.submit(_with_counts, empty, total, stage="evaluation")
     curves = []
     for g in range(n_groups):
         group = [job.submit(_group_part, k, g, stage="split", index=f"{b}-{g}") for b, k in enumerate(buckets)]
-        curves.append(job.submit(_accumulate_stage, *group, stage="accumulate", index=g))
+        curves.append(job.submit(_accumulate_stage, total, *group, stage="accumulate", index=g))
     return _Final(whole=whole, notes=notes, curves=curves)
+
+
+def _submit_whole(job: Job, gt: _GroundTruth, n: int) -> tuple[Any, Any, list[Any]]:
+    """The ground truth read whole by one task (a Dataset given, a format other than COCO): the evaluation, the
+    image table and the buckets' ground truth."""
+    plan = job.submit(_ground_truth_stage, gt.source, gt.fmt, gt.params, gt.fixed, n, stage="ground-truth")
+    whole = job.submit(_plan_whole, plan, stage="evaluation-images")
+    target = job.submit(_plan_target, plan, stage="image-table")
+    return whole, target, [job.submit(_plan_part, plan, b, stage="ground-truth-bucket", index=b) for b in range(n)]
+
+
+def _submit_pieces(job: Job, gt: _GroundTruth, n: int) -> tuple[Any, Any, list[Any]]:
+    """A COCO ground truth read in pieces: the head (images, categories) by one task, the ``annotations`` list by
+    one task per piece, routed to the buckets; each bucket's ground truth joined from the pieces."""
+    lay = gt.layout
+    assert lay is not None
+    head = job.submit(_head_stage, lay, gt.params, gt.fixed, stage="ground-truth-head")
+    empty = job.submit(_head_whole, head, stage="evaluation-images")
+    target = job.submit(_head_target, head, stage="image-table")
+    pieces = [job.submit(_piece_stage, lay, k, head, n, stage="ground-truth-piece", index=k)
+              for k in range(len(lay.pieces))]
+    ids = [job.submit(_piece_ids, pc, stage="ground-truth-ids", index=k) for k, pc in enumerate(pieces)]
+    job.submit(_ids_stage, lay.path, lay.first, *ids, stage="ground-truth-id-check")
+    parts = []
+    for b in range(n):
+        routed = [job.submit(_piece_bucket, pc, b, stage="ground-truth-route", index=f"{k}-{b}")
+                  for k, pc in enumerate(pieces)]
+        parts.append(job.submit(_bucket_stage, head, b, n, *routed, stage="ground-truth-bucket", index=b))
+    return empty, target, parts
 
 
 # ------------------------------------------------------------------------------------- stages (run on workers)
@@ -213,6 +288,16 @@ class _Plan:
     whole: COCOAccumulator
     target: ResultsTarget
     parts: list[Dataset]
+
+
+@dataclass(frozen=True)
+class _Head:
+    """A COCO ground truth's head: the evaluation of its images and categories (no annotation counted yet), the
+    image table results are read against, and the images, categories and top-level fields (no annotations)."""
+
+    empty: COCOAccumulator
+    target: ResultsTarget
+    ds: Dataset
 
 
 @dataclass(frozen=True)
@@ -235,6 +320,71 @@ def image_buckets(gt: Dataset, n: int) -> list[Dataset]:
     """``gt`` in ``n`` parts by image: the image at position ``p`` (and its annotations) in part ``p mod n``."""
     bucket = np.arange(len(gt.images)) % n
     return [image_subset(gt, np.flatnonzero(bucket == b)) for b in range(n)]
+
+
+def _layout_stage(path: str, fmt: str | None, piece_bytes: int) -> InstancesLayout | None:
+    """The layout of a COCO ground-truth file (None for another format, or a file to read whole)."""
+    from annokit.convert import detect_format
+    from annokit.io.coco_parts import scan_instances
+
+    if fmt is None:
+        try:
+            fmt = detect_format(path)
+        except FormatError:
+            fmt = "coco"
+    return scan_instances(path, piece_bytes=piece_bytes) if fmt == "coco" else None
+
+
+def _head_stage(lay: InstancesLayout, params: COCOParams, fixed: bool) -> _Head:
+    try:
+        head = read_head(lay)
+    except FormatError as exc:
+        raise _PieceError(exc.path, exc.where, exc.message) from None
+    empty = pickle.loads(pickle.dumps(COCOAccumulator(head, params=params, fixed=fixed)))
+    return _Head(empty=empty, target=ResultsTarget.of(head), ds=head)
+
+
+def _head_whole(head: _Head) -> COCOAccumulator:
+    return head.empty
+
+
+def _head_target(head: _Head) -> ResultsTarget:
+    return head.target
+
+
+def _piece_stage(lay: InstancesLayout, k: int, head: _Head, n: int) -> tuple[list[Instances], np.ndarray]:
+    """Read piece ``k`` of the ``annotations`` list and route its objects to the image buckets (order kept); its
+    annotation ids are kept apart for the check across pieces."""
+    try:
+        with no_gc():
+            objs = read_piece(lay, k, head.ds)
+    except FormatError as exc:
+        raise _PieceError(exc.path, exc.where, exc.message) from None
+    bucket = head.target.image_pos(objs.image_ids) % n
+    return [objs[bucket == b] for b in range(n)], np.asarray(objs.ids)
+
+
+def _piece_ids(piece: tuple[list[Instances], np.ndarray]) -> np.ndarray:
+    return piece[1]
+
+
+def _piece_bucket(piece: tuple[list[Instances], np.ndarray], b: int) -> Instances:
+    return piece[0][b]
+
+
+def _ids_stage(path: str, first: list[int], *ids: np.ndarray) -> None:
+    try:
+        check_annotation_ids(path, ids, first)
+    except FormatError as exc:
+        raise _PieceError(exc.path, exc.where, exc.message) from None
+
+
+def _bucket_stage(head: _Head, b: int, n: int, *pieces: Instances) -> Dataset:
+    """Bucket ``b``'s ground truth: its images (positions ``p mod n == b``) and their objects from every piece, in
+    file order -- :func:`image_buckets` of the whole file's dataset."""
+    ds = image_subset(head.ds, np.flatnonzero(np.arange(len(head.ds.images)) % n == b))
+    return Dataset(images=ds.images, categories=ds.categories, annotations=concat_annotations(head.ds, pieces),
+                   info=ds.info, licenses=ds.licenses, extras=ds.extras)
 
 
 def _plan_whole(plan: _Plan) -> COCOAccumulator:
@@ -271,19 +421,35 @@ def _shard_notes(shard: _Shard) -> tuple[list[tuple[str, type[Warning]]], bool]:
     return shard.notes, shard.empty
 
 
-def _match_stage(whole: COCOAccumulator, gt: Dataset, n_groups: int, *pieces: ResultColumns) -> list[COCOAccumulator]:
-    """Match one image bucket's detections (the files' pieces in file order) and split the records by category."""
-    acc = whole.image_part(gt)
+def _match_stage(empty: COCOAccumulator, gt: Dataset, n_groups: int, *pieces: ResultColumns
+                 ) -> tuple[list[COCOAccumulator], GroundTruthCounts]:
+    """Match one image bucket's detections (the files' pieces in file order), split the records by category, and
+    count the bucket's ground truth."""
+    acc = empty.image_part(gt)
     cols = concat_columns(pieces)
     if len(cols):
         acc.update(cols.instances())
-    return acc.category_parts(n_groups)
+    return acc.category_parts(n_groups), acc.ground_truth_counts()
 
 
-def _group_part(parts: list[COCOAccumulator], g: int) -> COCOAccumulator:
-    return parts[g]
+def _matched_counts(matched: tuple[list[COCOAccumulator], GroundTruthCounts]) -> GroundTruthCounts:
+    return matched[1]
 
 
-def _accumulate_stage(*parts: COCOAccumulator) -> COCOCurves:
-    """One category group: its records from every bucket, merged and accumulated."""
-    return functools.reduce(COCOAccumulator.merge, parts).curves()
+def _total_counts(*counts: GroundTruthCounts) -> GroundTruthCounts:
+    return GroundTruthCounts.total(counts)
+
+
+def _with_counts(empty: COCOAccumulator, total: GroundTruthCounts) -> COCOAccumulator:
+    """The evaluation of the images and categories, counting the whole ground truth."""
+    return empty.with_ground_truth_counts(total)
+
+
+def _group_part(matched: tuple[list[COCOAccumulator], GroundTruthCounts], g: int) -> COCOAccumulator:
+    return matched[0][g]
+
+
+def _accumulate_stage(total: GroundTruthCounts, *parts: COCOAccumulator) -> COCOCurves:
+    """One category group: its records from every bucket, merged and accumulated against the whole ground truth's
+    counts."""
+    return functools.reduce(COCOAccumulator.merge, parts).with_ground_truth_counts(total).curves()

@@ -517,7 +517,6 @@ def _build(c: _Checked) -> Dataset:
     """The dataset of checked columns; every field without a column kept in ``extras`` (``c.path`` names the file
     in the keypoints' errors)."""
     from annokit.core.dataset import Dataset, ImageTable
-    from annokit.core.instances import Instances
     from annokit.core.labels import LabelSet
 
     images, cats, anns, ic, ac = c.images, c.cats, c.anns, c.ic, c.ac
@@ -528,8 +527,22 @@ def _build(c: _Checked) -> Dataset:
     has_super = any("supercategory" in c for c in cats)
     labels = LabelSet(ids=c.cat_ids, names=c.names, supercategories=[c.get("supercategory") for c in cats]
                       if has_super else None, extras=_extras(cats, _CAT_KEYS))
-    keypoints, has_kp = keypoints_from_records(anns, ac.labels, categories=labels, path=c.path,
-                                               plain_json=not c.exact_types)
+    inst = _annotation_instances(c.path, anns, ac, labels, exact_types=c.exact_types)
+    data = c.data
+    top_extras = {k: v for k, v in data.items() if k not in {"images", "categories", "annotations", "info", "licenses"}}
+    ds: Dataset = Dataset.model_construct(images=tbl, categories=labels, annotations=inst, info=data.get("info"),
+                                          licenses=data.get("licenses"), extras=top_extras)
+    return ds
+
+
+def _annotation_instances(path: Path, anns: list[dict[str, Any]], ac: _AnnCols, labels: LabelSet, *,
+                         exact_types: bool) -> Instances:
+    """The objects of checked ``annotations`` records (``ac``: their columns); every field without a column kept in
+    ``extras``. Per record: the objects of a part of the list are that part of the whole list's objects."""
+    from annokit.core.instances import Instances
+
+    keypoints, has_kp = keypoints_from_records(anns, ac.labels, categories=labels, path=path,
+                                               plain_json=not exact_types)
     ann_extras = _extras(anns, _ANN_KEYS if keypoints is None else _ANN_KEYS | {"keypoints"})
     no_kp = np.flatnonzero(~has_kp).tolist() if keypoints is not None else []
     if not ac.has_area.all() or no_kp:
@@ -538,14 +551,9 @@ def _build(c: _Checked) -> Dataset:
             ann_extras[i]["_annokit_no_area"] = True
         for i in no_kp:
             ann_extras[i][NO_KEYPOINTS] = True
-    inst = Instances(image_ids=ac.image_ids, boxes=_ltrb(ac.xywh), labels=ac.labels, iscrowd=ac.iscrowd.astype(bool),
-                     area=ac.area, ids=ac.ids, segmentations=ac.segmentations, ignore=ac.ignore, extras=ann_extras,
-                     source_wh=ac.xywh[:, 2:], keypoints=keypoints)
-    data = c.data
-    top_extras = {k: v for k, v in data.items() if k not in {"images", "categories", "annotations", "info", "licenses"}}
-    ds: Dataset = Dataset.model_construct(images=tbl, categories=labels, annotations=inst, info=data.get("info"),
-                                          licenses=data.get("licenses"), extras=top_extras)
-    return ds
+    return Instances(image_ids=ac.image_ids, boxes=_ltrb(ac.xywh), labels=ac.labels,
+                     iscrowd=ac.iscrowd.astype(bool), area=ac.area, ids=ac.ids, segmentations=ac.segmentations,
+                     ignore=ac.ignore, extras=ann_extras, source_wh=ac.xywh[:, 2:], keypoints=keypoints)
 
 
 def _ltrb(xywh: FloatArray) -> FloatArray:

@@ -48,7 +48,7 @@ if TYPE_CHECKING:
     from annokit.core.dataset import Dataset
     from annokit.core.instances import Instances
 
-__all__ = ["COCOAccumulator", "COCOCurves", "COCOParams", "COCOResult", "IouType", "evaluate",
+__all__ = ["COCOAccumulator", "COCOCurves", "COCOParams", "COCOResult", "GroundTruthCounts", "IouType", "evaluate",
            "evaluate_with_accumulator", "STAT_KEYS", "KPT_STAT_KEYS", "MatchState", "SummarySpec", "summary_specs"]
 
 STAT_KEYS = ("AP", "AP50", "AP75", "APs", "APm", "APl", "AR1", "AR10", "AR100", "ARs", "ARm", "ARl")
@@ -581,6 +581,43 @@ class COCOAccumulator:
                                   "curves given (every category must be in exactly one)")
         return self._result(precision, recall, scores, stacklevel=stacklevel)
 
+    def ground_truth_counts(self) -> GroundTruthCounts:
+        """What this accumulator counts of its own ground truth (an image part's: of its images' annotations), for
+        :meth:`with_ground_truth_counts` of an evaluation whose ground truth was never held in one process.
+
+        Examples
+        --------
+        >>> from annokit.io.coco import read_instances
+        >>> gt = read_instances("sample_data/scenes/gt.json")
+        >>> whole = COCOAccumulator(gt)
+        >>> odd = gt.images.ids[gt.images.ids % 2 == 1]; even = gt.images.ids[gt.images.ids % 2 == 0]
+        >>> counts = [whole.image_part(gt.filter(image_ids=ids)).ground_truth_counts() for ids in (odd, even)]
+        >>> bool((GroundTruthCounts.total(counts).npig == whole.ground_truth_counts().npig).all())
+        True
+        """
+        if self._gt is None or self._gtg is None:
+            raise ValidationError("ground_truth_counts: this accumulator was unpickled without its ground truth")
+        ga = self._gt.annotations
+        _, uncounted, _ = _gt_flags(ga.iscrowd, ga.ignore, ga.ids, self._fixed)
+        scored = 0 if self._fixed or ga.ignore is None else int((ga.ignore & ~np.asarray(ga.iscrowd, bool)).sum())
+        return GroundTruthCounts(npig=self._gtg.npig, group_keys=self._gtg.keys, group_npig=eng.group_npig(self._gtg),
+                                 ignore_scored=scored, id_zero=bool(uncounted.any()))
+
+    def with_ground_truth_counts(self, counts: GroundTruthCounts) -> COCOAccumulator:
+        """A copy of this accumulator (its match records kept) that counts ``counts`` as its whole ground truth:
+        the :meth:`GroundTruthCounts.total` of the :meth:`ground_truth_counts` of image parts that hold every image
+        once. Built on the images and categories alone (no annotation), then given the parts' counts, an
+        accumulator computes what one built on the whole ground truth computes, bit for bit."""
+        K, A = self._frame.shape[:2]
+        if counts.npig.shape != (K, A):
+            raise ValidationError(f"with_ground_truth_counts: counts of shape {counts.npig.shape}, this evaluation "
+                                  f"has {K} categories and {A} area ranges")
+        out = object.__new__(COCOAccumulator)
+        out.__dict__.update(self.__dict__)
+        out._npig, out._group_keys, out._group_npig = counts.npig, counts.group_keys, counts.group_npig
+        out._notes = [] if self._fixed else _gt_notes(counts.ignore_scored, counts.id_zero)
+        return out
+
     def __getstate__(self) -> dict[str, Any]:
         state = dict(self.__dict__)
         state["_gt"] = state["_gtg"] = None  # the ground truth stays with its owner: see the class notes
@@ -628,6 +665,35 @@ class COCOAccumulator:
 
 
 @dataclass(frozen=True)
+class GroundTruthCounts:
+    """What a COCO evaluation keeps of its ground truth's annotations once matching is done: ``npig`` ``(K, A)``
+    the ground truth not ignored per category and area range; ``group_keys`` (sorted) and ``group_npig``
+    ``(n_groups, A)`` the same per (image, category) group (as :class:`MatchState`); ``ignore_scored`` the
+    annotations with ``ignore=1`` but ``iscrowd=0`` and ``id_zero`` whether one has id 0 (pycocotools' defects,
+    counted when not ``fixed``). Counts of image parts over disjoint images add up (:meth:`total`)."""
+
+    npig: np.ndarray
+    group_keys: np.ndarray
+    group_npig: np.ndarray
+    ignore_scored: int
+    id_zero: bool
+
+    @staticmethod
+    def total(parts: Sequence[GroundTruthCounts]) -> GroundTruthCounts:
+        """The counts of the union of image parts that share no image (at least one part)."""
+        if not parts:
+            raise ValidationError("GroundTruthCounts.total: no parts")
+        keys = np.concatenate([p.group_keys for p in parts])
+        order = np.argsort(keys, kind="stable")
+        if len(keys) > 1 and (keys[order][1:] == keys[order][:-1]).any():
+            raise ValidationError("GroundTruthCounts.total: two parts count the same image")
+        return GroundTruthCounts(npig=functools.reduce(np.add, [p.npig for p in parts]), group_keys=keys[order],
+                                 group_npig=np.concatenate([p.group_npig for p in parts])[order],
+                                 ignore_scored=sum(p.ignore_scored for p in parts),
+                                 id_zero=any(p.id_zero for p in parts))
+
+
+@dataclass(frozen=True)
 class COCOCurves:
     """The arrays of :class:`COCOResult` for some categories (positions ``cats`` of the evaluated categories):
     ``precision`` and ``scores`` ``(T, R, k, A, M)``, ``recall`` ``(T, k, A, M)``
@@ -658,20 +724,27 @@ def _gt_flags(iscrowd: np.ndarray, ignore: np.ndarray | None, ids: np.ndarray, f
               ) -> tuple[np.ndarray, np.ndarray, list[str]]:
     """The ground truth's ``ignore`` flag before area ranges and its ``uncounted`` rows, with notes on the
     pycocotools defects they hit (see the module docstring)."""
-    notes: list[str] = []
     flag = np.asarray(iscrowd, dtype=bool).copy()
+    scored = 0
     if ignore is not None:
         if fixed:
             flag |= ignore
-        elif (ignore & ~flag).any():
-            notes.append(f"{int((ignore & ~flag).sum())} ground-truth annotations have ignore=1 but iscrowd=0: "
-                         "pycocotools overwrites 'ignore' with 'iscrowd', so they are scored (fixed=True honours "
-                         "them)")
+        else:
+            scored = int((ignore & ~flag).sum())
     uncounted = np.zeros(len(ids), dtype=bool) if fixed else (np.asarray(ids) == 0)
-    if uncounted.any():
+    return flag, uncounted, _gt_notes(scored, bool(uncounted.any()))
+
+
+def _gt_notes(ignore_scored: int, id_zero: bool) -> list[str]:
+    """The notes on the pycocotools defects the ground truth hits (counts of :func:`_gt_flags`)."""
+    notes: list[str] = []
+    if ignore_scored:
+        notes.append(f"{ignore_scored} ground-truth annotations have ignore=1 but iscrowd=0: pycocotools overwrites "
+                     "'ignore' with 'iscrowd', so they are scored (fixed=True honours them)")
+    if id_zero:
         notes.append("a ground-truth annotation has id 0: pycocotools never counts it as matched (its detection "
                      "becomes a false positive); fixed=True scores it normally")
-    return flag, uncounted, notes
+    return notes
 
 
 def _cat_names(gt: Dataset, cat_ids: np.ndarray) -> list[str]:

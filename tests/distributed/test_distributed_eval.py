@@ -19,6 +19,7 @@ import pytest
 from annokit.cli import cli
 from annokit.cli._common import run_cli
 from annokit.distributed import evaluate_coco
+from annokit.errors import FormatError
 from annokit.metrics.coco import COCOResult
 from tests.conftest import SAMPLE
 from tests.distributed.conftest import KillAfter
@@ -67,8 +68,51 @@ def test_any_shard_split_bucket_and_group_count_gives_the_in_process_numbers(das
     whole, parts = _shards(tmp_path, seed)
     ref = evaluate_coco(GT, whole, iou_type=iou_type)  # in this process, one file
     got = evaluate_coco(GT, str(tmp_path / "parts" / "part-*.json"), iou_type=iou_type, scheduler=dask_client,
-                        buckets=int(rng.integers(1, 7)), category_groups=int(rng.integers(1, 4)))
+                        buckets=int(rng.integers(1, 7)), category_groups=int(rng.integers(1, 4)),
+                        gt_piece_bytes=int(rng.integers(300, 6000)))  # the ground truth read in 2..30 pieces
     _same(ref, got)
+
+
+def test_ground_truth_notes_and_counts_add_up_over_pieces(dask_client: Any, tmp_path: Path) -> None:
+    """Annotations with ignore=1 but iscrowd=0 and one with id 0 (pycocotools' defects, with their warnings) in
+    several pieces: the counts and the notes of the whole ground truth."""
+    data = orjson.loads(GT.read_bytes())
+    for i, a in enumerate(data["annotations"]):
+        if i % 7 == 3:
+            a["ignore"] = 1
+    data["annotations"][40]["id"] = 0
+    gt = tmp_path / "gt.json"
+    gt.write_bytes(orjson.dumps(data))
+    with warnings.catch_warnings(record=True) as ref_w:
+        warnings.simplefilter("always")
+        ref = evaluate_coco(gt, PRED)
+    with warnings.catch_warnings(record=True) as got_w:
+        warnings.simplefilter("always")
+        got = evaluate_coco(gt, PRED, scheduler=dask_client, buckets=3, gt_piece_bytes=700)
+    _same(ref, got)
+    assert ref.notes == got.notes and len(ref.notes) == 2
+    assert sorted(str(w.message) for w in ref_w) == sorted(str(w.message) for w in got_w)
+
+
+@pytest.mark.parametrize("case", ["bbox-and-unknown-category", "id-repeated-across-pieces"])
+def test_a_bad_ground_truth_read_in_pieces_is_the_in_process_error(dask_client: Any, tmp_path: Path,
+                                                                   case: str) -> None:
+    """The error the whole-file reader meets first, though the pieces meet others first (the client reads the file
+    whole once a piece fails)."""
+    data = orjson.loads(GT.read_bytes())
+    anns = data["annotations"]
+    if case == "bbox-and-unknown-category":
+        anns[10]["category_id"] = 999  # a rule across records: checked after every record's fields
+        anns[-3]["bbox"] = [0, 0, 3]
+    else:
+        anns[-1]["id"] = anns[0]["id"]
+    gt = tmp_path / "gt.json"
+    gt.write_bytes(orjson.dumps(data))
+    with pytest.raises(FormatError) as ref:
+        evaluate_coco(gt, PRED)
+    with pytest.raises(FormatError) as got:
+        evaluate_coco(gt, PRED, scheduler=dask_client, gt_piece_bytes=500)
+    assert str(got.value) == str(ref.value) and str(gt) in str(got.value)
 
 
 def test_sharded_in_process_equals_one_file(tmp_path: Path) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import pickle
 import warnings
 
@@ -14,7 +15,7 @@ from hypothesis import strategies as st
 from annokit.core.instances import Instances
 from annokit.errors import ValidationError
 from annokit.io.coco import dataset_from_coco_dict, read_results
-from annokit.metrics.coco import COCOAccumulator, COCOParams, evaluate
+from annokit.metrics.coco import COCOAccumulator, COCOParams, GroundTruthCounts, evaluate
 
 
 def _case(seed: int, segm: bool = False):
@@ -150,3 +151,35 @@ def test_empty_accumulator_scores_no_detections() -> None:
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         _equal(COCOAccumulator(ds).compute(), evaluate(ds, dt[np.zeros(len(dt), bool)]))
+
+
+@pytest.mark.parametrize("seed", range(6))
+@pytest.mark.parametrize("fixed", [False, True])
+def test_ground_truth_counts_of_image_parts_make_the_whole_evaluation(seed: int, fixed: bool) -> None:
+    """An accumulator built on the images and categories alone, given the summed counts of image parts (each with
+    its images' annotations), computes what the accumulator of the whole ground truth computes, notes included."""
+    gt, _, ds, dt = _case(seed)
+    for i, a in enumerate(gt["annotations"]):  # pycocotools' defects, whose notes come from the counts
+        a["ignore"] = int(i % 3 == 0)
+    if gt["annotations"]:
+        gt["annotations"][0]["id"] = 0
+    ds = dataset_from_coco_dict(gt)
+    whole = COCOAccumulator(ds, fixed=fixed)
+    rng = np.random.default_rng(seed)
+    n = int(rng.integers(1, 5))
+    bucket = rng.integers(0, n, size=len(ds.images))
+    empty = COCOAccumulator(ds.filter(image_ids=[]).model_copy(update={"images": ds.images}), fixed=fixed)
+    parts = [empty.image_part(ds.filter(image_ids=ds.images.ids[bucket == b])) for b in range(n)]
+    for b, part in enumerate(parts):
+        part.update(dt[np.isin(dt.image_ids, ds.images.ids[bucket == b])])
+    total = GroundTruthCounts.total([p.ground_truth_counts() for p in parts])
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        got = functools.reduce(COCOAccumulator.merge, parts).with_ground_truth_counts(total).compute()
+        ref = whole.update(dt).compute()
+    _equal(ref, got)
+    assert got.notes == ref.notes and (fixed or len(ref.notes) == (2 if gt["annotations"] else 0))
+    assert (total.npig == whole.ground_truth_counts().npig).all()
+    with pytest.raises(ValidationError, match="same image"):
+        GroundTruthCounts.total([parts[0].ground_truth_counts()] * 2 if len(parts[0].ground_truth_counts().group_keys)
+                                else [whole.ground_truth_counts()] * 2)
