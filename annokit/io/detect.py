@@ -108,8 +108,33 @@ def _detect_folder(p: Path) -> str | None:
                                    f"{(ann / sorted(q.name for q in ann.glob('*.json'))[0]).as_posix()}, with "
                                    "--images for the images")
     if any(c.is_dir() for c in p.iterdir()):
+        _not_several_datasets(p)
         return "class-folders"
     return None
+
+
+_PICTURE = re.compile(r".*\.(jpe?g|png|bmp|gif|tiff?|webp)$", re.IGNORECASE)
+
+
+def _not_several_datasets(p: Path, most: int = 64) -> None:
+    """A folder whose subfolders are datasets of their own (datumaro's test assets, a folder of exports) is not
+    class folders: an error naming them. A class folder holds only images, so only subfolders with something else
+    at their top (at most ``most`` of them) are examined."""
+    found = []
+    for c in sorted(q for q in p.iterdir() if q.is_dir())[:most]:
+        with os.scandir(c) as it:
+            if all(e.is_file() and _PICTURE.match(e.name) for e in it):
+                continue
+        try:
+            fmt = _detect_folder(c)
+        except FormatError:
+            fmt = "not readable"
+        if fmt not in (None, "class-folders"):
+            found.append(f"{c.name}/ ({fmt})")
+    if found:
+        raise FormatError(p, None, f"holds {len(found)} dataset{'s' if len(found) > 1 else ''} of its own, not class "
+                                   f"folders: {', '.join(found[:8])}{' ...' if len(found) > 8 else ''}; convert "
+                                   "one of them (or name --from class-folders to read the images in its subfolders)")
 
 
 def _detect_more(p: Path) -> str | None:
