@@ -103,10 +103,11 @@ def validate(path: str | Path, fmt: str) -> list[Problem]:
         for e in rec.report().entries:
             if checker is not None and not any(w in e.kind for w in _UNREAD):
                 continue
-            out += [Problem("warning", str(p), "", f"{e.kind}: {ex}") for ex in e.examples]
-            if e.count > len(e.examples):
-                rest = f"{e.count - len(e.examples)} more" if e.examples else str(e.count)
-                out.append(Problem("warning", str(p), "", f"{e.kind}: {rest}"))
+            texts = [str(ex) for ex in e.examples]
+            if e.count > len(texts):  # the rest on the last line, not a warning line of its own
+                rest = e.count - len(texts)
+                texts = [*texts[:-1], f"{texts[-1]} (and {rest} more)"] if texts else [f"{rest} items"]
+            out += [Problem("warning", str(p), "", f"{e.kind}: {t}") for t in texts]
         if checker is None:
             _check_dataset(ds, str(p), out)
     return out
