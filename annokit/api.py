@@ -259,13 +259,18 @@ def evaluate_coco_files(gt_path: PathLike, pred_path: PathLike, *, params: COCOP
     prm = params if params is not None else COCOParams()
     if prm.iou_type in ("keypoints", "rotated"):
         return evaluate(gt_path, pred_path, params=prm, fixed=fixed, progress=progress)
-    from annokit.io.coco import read_instance_columns, read_result_objects
+    from annokit.io.coco import read_instance_columns, read_result_objects, result_blocks
     from annokit.metrics.coco import evaluate as coco_evaluate
 
-    with no_gc():  # as evaluate: millions of small containers while parsing
+    # the results file is parsed on a helper thread while the ground truth is read (ANNOKIT_THREADS=1: in turn)
+    with no_gc(), result_blocks(pred_path) as blocks:  # as evaluate: millions of small containers while parsing
         gt = read_instance_columns(gt_path)
-        dt = None if gt.has_keypoints else read_result_objects(pred_path, gt, fixed=fixed)
-    if dt is None:  # keypoints have rules of their own, which the models' reader checks
+        if gt.has_keypoints:  # keypoints have rules of their own, which the models' reader checks
+            dt = None
+        else:  # the ground truth file's records go (a dict per annotation) before the results are put together
+            gt = gt.columns_only(masks=prm.iou_type != "bbox")
+            dt = read_result_objects(pred_path, gt, fixed=fixed, blocks=blocks)
+    if dt is None:
         return evaluate(gt.dataset(), pred_path, params=prm, fixed=fixed, progress=progress)
     # the columns have every attribute of a Dataset / Instances that box and mask evaluation reads
     # (tests/metrics/test_coco_columns.py checks the numbers against the models' path)

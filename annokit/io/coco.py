@@ -10,6 +10,7 @@ and written back.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import math
 import os
 import reprlib
@@ -33,6 +34,8 @@ from annokit.io.coco_keypoints import NO_KEYPOINTS, keypoints_from_records, keyp
 from annokit.io.validation import FieldError, Problem, Problems
 
 if TYPE_CHECKING:
+    from annokit._internal.jsoncols import Block
+    from annokit._internal.threads import Prefetch
     from annokit.core.dataset import Dataset
     from annokit.core.instances import Instances
     from annokit.core.labels import LabelSet
@@ -50,7 +53,7 @@ __all__ = ["ANNOTATION", "CATEGORY", "IMAGE", "CategoryColumns", "CocoAnnotation
            "CocoInstancesFile", "ImageColumns", "InstanceColumns", "ObjectColumns", "categories_to_coco",
            "coco_top_level", "dataset_from_coco_dict", "dataset_to_coco_dict", "load_json", "ltrb_to_coco_bbox",
            "parse_json", "read_instance_columns", "read_instances", "read_json_bytes", "read_result_objects",
-           "read_results", "results_to_list", "validate_coco", "write_instances", "write_results"]
+           "read_results", "result_blocks", "results_to_list", "validate_coco", "write_instances", "write_results"]
 
 _SCHEMA = {"ANNOTATION", "CATEGORY", "IMAGE", "TOP", "CocoAnnotation", "CocoCategory", "CocoImage", "CocoInstancesFile"}
 
@@ -669,11 +672,20 @@ class InstanceColumns:
     categories: CategoryColumns
     annotations: ObjectColumns
     has_keypoints: bool
-    _checked: _Checked
+    _checked: _Checked | None
 
     def dataset(self) -> Dataset:
         """The :class:`~annokit.core.dataset.Dataset` of the file (keypoints checked and read)."""
+        if self._checked is None:
+            raise ValidationError("these columns were kept without the file's records: read the file again")
         return _build(self._checked)
+
+    def columns_only(self, *, masks: bool = True) -> InstanceColumns:
+        """These columns without the parsed records of the file (a Python dict per annotation: most of the
+        memory), and without the annotations' segmentations unless ``masks``; :meth:`dataset` is then refused.
+        What box evaluation keeps while it runs."""
+        objects = self.annotations if masks else dataclasses.replace(self.annotations, segmentations=None)
+        return InstanceColumns(self.images, self.categories, objects, self.has_keypoints, None)
 
 
 def read_instance_columns(path: PathLike) -> InstanceColumns:
@@ -976,9 +988,11 @@ def read_results(path: PathLike | list[Any], gt: Dataset, *, fixed: bool = False
         raise FormatError(p, None, str(exc)) from None
 
 
-def read_result_objects(path: PathLike, gt: InstanceColumns, *, fixed: bool = False) -> ObjectColumns:
+def read_result_objects(path: PathLike, gt: InstanceColumns, *, fixed: bool = False,
+                        blocks: Iterable[Block] | None = None) -> ObjectColumns:
     """:func:`read_results` against ground truth read by :func:`read_instance_columns`: the same rules, warnings
     and errors, the detections as :class:`ObjectColumns` (ids 1..N in file order) without the pydantic models.
+    ``blocks``: :func:`result_blocks` of ``path``, started before the ground truth was read.
 
     >>> gt = read_instance_columns("sample_data/scenes/gt.json")
     >>> dets = read_result_objects("sample_data/scenes/pred.json", gt)
@@ -992,7 +1006,7 @@ def read_result_objects(path: PathLike, gt: InstanceColumns, *, fixed: bool = Fa
                            str_ids=im.id_map)
     p = Path(path)
     try:
-        cols = read_result_columns(p, target, fixed=fixed)
+        cols = read_result_columns(p, target, fixed=fixed, blocks=blocks)
     except OSError as exc:
         raise FormatError(p, None, f"cannot read: {exc.strerror or exc}") from None
     cols.warn_unknown(p)
@@ -1009,6 +1023,16 @@ def read_result_objects(path: PathLike, gt: InstanceColumns, *, fixed: bool = Fa
                          labels=cols.labels, boxes=boxes, source_wh=np.ascontiguousarray(cols.xywh[:, 2:]),
                          area=cols.area, iscrowd=np.zeros(len(cols), dtype=bool),
                          segmentations=cols.segmentations, scores=cols.scores)
+
+
+def result_blocks(path: PathLike) -> Prefetch[Block]:
+    """The blocks of records of the results file ``path``, parsed from now on, on a helper thread, a few blocks
+    ahead of their reader (:class:`annokit._internal.threads.Prefetch`; in this thread, as they are asked for,
+    with ``ANNOKIT_THREADS=1``): give them to :func:`read_result_objects` (``blocks=``) after reading the ground
+    truth, which then overlaps with the parsing. A context manager: leaving it stops the parsing."""
+    from annokit.core.coco_results import prefetch_blocks
+
+    return prefetch_blocks(Path(path))
 
 
 def write_results(dets: Instances, path: PathLike, *, include_masks: bool = True) -> None:

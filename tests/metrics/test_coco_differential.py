@@ -206,3 +206,26 @@ def test_files_through_the_block_reader(tmp_path, monkeypatch, seed: int, iou_ty
         warnings.simplefilter("ignore")
         res = evaluate_coco_files(tmp_path / "gt.json", tmp_path / "dt.json", params=COCOParams(iou_type=iou_type))
     _compare(res, ev)
+
+
+@pytest.mark.parametrize("seed", range(12))
+def test_bbox_in_category_blocks_on_threads(monkeypatch, seed: int) -> None:
+    """Box evaluation with its categories in blocks on several threads (what large inputs get): pycocotools' numbers,
+    and the same bits as in one thread -- arrays, stats and per-row matches."""
+    import annokit.metrics.coco as mc
+
+    gt, dets = random_case(4000 + seed, n_images=10)
+    if not dets:
+        pytest.skip("no detections drawn")
+    monkeypatch.setattr(mc, "_PARALLEL_MIN", 0)
+    monkeypatch.setenv("ANNOKIT_THREADS", "1")
+    one = _ours(gt, dets, COCOParams())
+    monkeypatch.setenv("ANNOKIT_THREADS", "3")
+    spy: list[int] = []
+    blocks = mc._category_blocks
+    monkeypatch.setattr(mc, "_category_blocks", lambda *a: spy.append(len(b := blocks(*a)) - 1) or b)
+    many = _ours(gt, dets, COCOParams())
+    assert spy and (spy[0] > 1) == (len(gt["categories"]) > 1)
+    _compare(many, pycocotools_eval(gt, dets, "bbox"))
+    for name in ("precision", "recall", "scores", "stats", "dt_matches", "gt_matches"):
+        assert np.array_equal(getattr(one, name), getattr(many, name)), name
