@@ -259,19 +259,17 @@ def evaluate_coco_files(gt_path: PathLike, pred_path: PathLike, *, params: COCOP
     prm = params if params is not None else COCOParams()
     if prm.iou_type in ("keypoints", "rotated"):
         return evaluate(gt_path, pred_path, params=prm, fixed=fixed, progress=progress)
-    from annokit.io.coco import read_instance_columns, read_result_objects, result_blocks
+    from annokit.io.coco import read_instance_columns, read_result_objects
     from annokit.metrics.coco import evaluate as coco_evaluate
 
-    # the results file is parsed on a helper thread while the ground truth is read (ANNOKIT_THREADS=1: in turn)
-    with no_gc(), result_blocks(pred_path) as blocks:  # as evaluate: millions of small containers while parsing
+    with no_gc():  # as evaluate: millions of small containers while parsing
         gt = read_instance_columns(gt_path)
         if gt.has_keypoints:  # keypoints have rules of their own, which the models' reader checks
-            dt = None
-        else:  # the ground truth file's records go (a dict per annotation) before the results are put together
-            gt = gt.columns_only(masks=prm.iou_type != "bbox")
-            dt = read_result_objects(pred_path, gt, fixed=fixed, blocks=blocks)
-    if dt is None:
-        return evaluate(gt.dataset(), pred_path, params=prm, fixed=fixed, progress=progress)
+            return evaluate(gt.dataset(), pred_path, params=prm, fixed=fixed, progress=progress)
+        # the ground truth file's records (a dict per annotation) go before the results are read: their memory is
+        # reused there (reading both files at once gained no time: the ground truth's read holds the lock)
+        gt = gt.columns_only(masks=prm.iou_type != "bbox")
+        dt = read_result_objects(pred_path, gt, fixed=fixed)
     # the columns have every attribute of a Dataset / Instances that box and mask evaluation reads
     # (tests/metrics/test_coco_columns.py checks the numbers against the models' path)
     return coco_evaluate(cast("Dataset", gt), cast("Instances", dt), params=prm, fixed=fixed, progress=progress)

@@ -18,7 +18,7 @@ import contextlib
 import itertools
 import math
 import warnings
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -35,7 +35,7 @@ if TYPE_CHECKING:
     from annokit.core.dataset import Dataset
     from annokit.core.instances import Instances
 
-__all__ = ["ResultColumns", "ResultsTarget", "check_rle", "prefetch_blocks", "read_result_columns", "result_columns"]
+__all__ = ["ResultColumns", "ResultsTarget", "check_rle", "read_result_columns", "result_columns"]
 
 _MISSING = object()
 _WANT = {("image_id",): "number_or_string", ("category_id",): "number", ("score",): "number", ("bbox",): "numbers",
@@ -128,28 +128,24 @@ class _Part:
 
 
 def read_result_columns(path: Path, target: ResultsTarget, *, fixed: bool = False,
-                        block_bytes: int = 4 << 20, blocks: Iterable[Block] | None = None) -> ResultColumns:
-    """The detections of the COCO results file ``path``, read in blocks of whole records (``blocks``: those of
-    :func:`~annokit._internal.jsoncols.read_blocks` of ``path``, when the caller started reading them already).
+                        block_bytes: int = 4 << 20) -> ResultColumns:
+    """The detections of the COCO results file ``path``, read in blocks of whole records: a helper thread reads and
+    parses the next block while this one makes the columns of the last (in turn with ``ANNOKIT_THREADS=1``;
+    :class:`~annokit._internal.threads.Prefetch`).
 
     Raises :class:`~annokit.errors.FormatError` naming the file and the place of the first problem.
     """
     parts: list[_Part] = []
     box_mode: bool | None = None
     try:
-        with no_gc():  # mask results build a dict per detection: collections would find no cycles there
-            for blk in read_blocks(path, block_bytes=block_bytes) if blocks is None else blocks:
+        with no_gc(), Prefetch(lambda: read_blocks(path, block_bytes=block_bytes), depth=1) as blocks:
+            # no_gc: mask results build a dict per detection; collections would find no cycles there
+            for blk in blocks:
                 part, box_mode = _block_part(blk, target, box_mode, path)
                 parts.append(part)
     except NotAList:
         _not_a_list(path)
     return _finish(parts, target, path, fixed)
-
-
-def prefetch_blocks(path: Path, *, block_bytes: int = 4 << 20) -> Prefetch[Block]:
-    """The blocks of ``path`` for :func:`read_result_columns` (``blocks=``), parsed from now on a few blocks ahead on
-    a helper thread (:class:`~annokit._internal.threads.Prefetch`)."""
-    return Prefetch(lambda: read_blocks(path, block_bytes=block_bytes), depth=2)
 
 
 def result_columns(items: Sequence[Any], target: ResultsTarget, *, where: str | Path = "<results>",

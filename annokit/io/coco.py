@@ -34,8 +34,6 @@ from annokit.io.coco_keypoints import NO_KEYPOINTS, keypoints_from_records, keyp
 from annokit.io.validation import FieldError, Problem, Problems
 
 if TYPE_CHECKING:
-    from annokit._internal.jsoncols import Block
-    from annokit._internal.threads import Prefetch
     from annokit.core.dataset import Dataset
     from annokit.core.instances import Instances
     from annokit.core.labels import LabelSet
@@ -53,7 +51,7 @@ __all__ = ["ANNOTATION", "CATEGORY", "IMAGE", "CategoryColumns", "CocoAnnotation
            "CocoInstancesFile", "ImageColumns", "InstanceColumns", "ObjectColumns", "categories_to_coco",
            "coco_top_level", "dataset_from_coco_dict", "dataset_to_coco_dict", "load_json", "ltrb_to_coco_bbox",
            "parse_json", "read_instance_columns", "read_instances", "read_json_bytes", "read_result_objects",
-           "read_results", "result_blocks", "results_to_list", "validate_coco", "write_instances", "write_results"]
+           "read_results", "results_to_list", "validate_coco", "write_instances", "write_results"]
 
 _SCHEMA = {"ANNOTATION", "CATEGORY", "IMAGE", "TOP", "CocoAnnotation", "CocoCategory", "CocoImage", "CocoInstancesFile"}
 
@@ -988,11 +986,9 @@ def read_results(path: PathLike | list[Any], gt: Dataset, *, fixed: bool = False
         raise FormatError(p, None, str(exc)) from None
 
 
-def read_result_objects(path: PathLike, gt: InstanceColumns, *, fixed: bool = False,
-                        blocks: Iterable[Block] | None = None) -> ObjectColumns:
+def read_result_objects(path: PathLike, gt: InstanceColumns, *, fixed: bool = False) -> ObjectColumns:
     """:func:`read_results` against ground truth read by :func:`read_instance_columns`: the same rules, warnings
     and errors, the detections as :class:`ObjectColumns` (ids 1..N in file order) without the pydantic models.
-    ``blocks``: :func:`result_blocks` of ``path``, started before the ground truth was read.
 
     >>> gt = read_instance_columns("sample_data/scenes/gt.json")
     >>> dets = read_result_objects("sample_data/scenes/pred.json", gt)
@@ -1006,7 +1002,7 @@ def read_result_objects(path: PathLike, gt: InstanceColumns, *, fixed: bool = Fa
                            str_ids=im.id_map)
     p = Path(path)
     try:
-        cols = read_result_columns(p, target, fixed=fixed, blocks=blocks)
+        cols = read_result_columns(p, target, fixed=fixed)
     except OSError as exc:
         raise FormatError(p, None, f"cannot read: {exc.strerror or exc}") from None
     cols.warn_unknown(p)
@@ -1023,16 +1019,6 @@ def read_result_objects(path: PathLike, gt: InstanceColumns, *, fixed: bool = Fa
                          labels=cols.labels, boxes=boxes, source_wh=np.ascontiguousarray(cols.xywh[:, 2:]),
                          area=cols.area, iscrowd=np.zeros(len(cols), dtype=bool),
                          segmentations=cols.segmentations, scores=cols.scores)
-
-
-def result_blocks(path: PathLike) -> Prefetch[Block]:
-    """The blocks of records of the results file ``path``, parsed from now on, on a helper thread, a few blocks
-    ahead of their reader (:class:`annokit._internal.threads.Prefetch`; in this thread, as they are asked for,
-    with ``ANNOKIT_THREADS=1``): give them to :func:`read_result_objects` (``blocks=``) after reading the ground
-    truth, which then overlaps with the parsing. A context manager: leaving it stops the parsing."""
-    from annokit.core.coco_results import prefetch_blocks
-
-    return prefetch_blocks(Path(path))
 
 
 def write_results(dets: Instances, path: PathLike, *, include_masks: bool = True) -> None:
