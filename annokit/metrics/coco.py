@@ -348,18 +348,21 @@ def _evaluate_in_parts(gt: Dataset, dt: Instances, params: COCOParams, fixed: bo
     subs = [COCOParams(**{**whole.params.__dict__, "cat_ids": tuple(int(c) for c in cats[a:b])})
             for a, b in zip(bounds[:-1], bounds[1:])]
 
-    def part(i: int) -> tuple[COCOAccumulator, _Batch, COCOCurves]:
+    def part(i: int) -> tuple[tuple[COCOParams, eng.GTGroups, _Batch], COCOCurves]:
         acc = COCOAccumulator(gt, params=subs[i], fixed=fixed)
         batch = acc._batch(dt, None)
         acc._add(batch.records)
         precision, recall, scores = acc._accumulate()
         k = np.arange(bounds[i], bounds[i + 1])
-        return acc, batch, COCOCurves(cats=k, precision=precision, recall=recall, scores=scores)
+        assert acc._gtg is not None
+        # the block's match records go with its accumulator: only what the per-row matches need is kept
+        keep = (acc.params, acc._gtg,
+                _Batch(det_rows=batch.det_rows, gt_all=batch.gt_all, records=eng.MatchRecords.empty(0, 0)))
+        return keep, COCOCurves(cats=k, precision=precision, recall=recall, scores=scores)
 
     done = run_all([functools.partial(part, i) for i in range(len(subs))], workers=n)
-    res = whole.compute_from([c for _, _, c in done], stacklevel=5)
-    res.row_matches = functools.partial(_parts_row_matches, [(a, b) for a, b, _ in done], len(dt),
-                                        len(gt.annotations))
+    res = whole.compute_from([c for _, c in done], stacklevel=5)
+    res.row_matches = functools.partial(_parts_row_matches, [m for m, _ in done], len(dt), len(gt.annotations))
     return res
 
 
@@ -373,12 +376,12 @@ def _category_blocks(cat: np.ndarray, K: int, n: int) -> np.ndarray:
     return np.unique(np.concatenate([[0], np.clip(cuts, 1, K), [K]])) if K else np.array([0, 0])
 
 
-def _parts_row_matches(parts: list[tuple[COCOAccumulator, _Batch]], n_dt: int, n_gt: int
+def _parts_row_matches(parts: list[tuple[COCOParams, eng.GTGroups, _Batch]], n_dt: int, n_gt: int
                        ) -> tuple[np.ndarray, np.ndarray]:
     """The per-row matches of category blocks, put together (each row is in one block's categories or none)."""
     dt_matches, gt_matches = _row_matches(*parts[0], n_dt, n_gt)
-    for acc, batch in parts[1:]:
-        d, g = _row_matches(acc, batch, n_dt, n_gt)
+    for params, gtg, batch in parts[1:]:
+        d, g = _row_matches(params, gtg, batch, n_dt, n_gt)
         np.maximum(dt_matches, d, out=dt_matches)
         np.maximum(gt_matches, g, out=gt_matches)
     return dt_matches, gt_matches
@@ -403,7 +406,8 @@ def evaluate_with_accumulator(
     batch = acc._batch(dt, progress)
     acc._add(batch.records)
     res = acc.compute(stacklevel=stacklevel)
-    res.row_matches = functools.partial(_row_matches, acc, batch, len(dt), len(gt.annotations))
+    assert acc._gtg is not None
+    res.row_matches = functools.partial(_row_matches, acc.params, acc._gtg, batch, len(dt), len(gt.annotations))
     return res, acc
 
 
@@ -562,7 +566,8 @@ class COCOAccumulator:
         batch = self._batch(dt, None)
         self._add(batch.records)
         assert self._gt is not None
-        return _row_matches(self, batch, len(dt), len(self._gt.annotations))
+        assert self._gtg is not None
+        return _row_matches(self._params, self._gtg, batch, len(dt), len(self._gt.annotations))
 
     def merge(self, other: COCOAccumulator) -> COCOAccumulator:
         """A new accumulator with the detections of both (associative and commutative; neither is changed)."""
@@ -861,10 +866,9 @@ def _as_instances(predictions: Instances | list[dict[str, Any]], gt: Dataset | N
     return cols.instances()
 
 
-def _row_matches(acc: COCOAccumulator, batch: _Batch, n_dt: int, n_gt: int) -> tuple[np.ndarray, np.ndarray]:
+def _row_matches(p: COCOParams, gtg: eng.GTGroups, batch: _Batch, n_dt: int, n_gt: int
+                 ) -> tuple[np.ndarray, np.ndarray]:
     """``(T, N)`` and ``(T, G)`` matches in the caller's row numbering, area range ``all``."""
-    p, gtg = acc.params, acc._gtg
-    assert gtg is not None
     T = len(p.iou_thrs)
     dt_matches = np.full((T, n_dt), -1, dtype=np.int64)
     gt_matches = np.full((T, n_gt), -1, dtype=np.int64)
