@@ -70,8 +70,10 @@ def _target_format(dst: Path, fmt: str | None) -> str:
 @overwrite_option("DST (once the new one is whole) and the --json file")
 @click.option("--remap", "remap_file", type=click.Path(exists=True, dir_okay=False, path_type=Path), default=None,
               help="Category mapping: JSON {old: new} or lines 'old new' (ids or names; 'old -' drops).")
-@click.option("--voc-zero-based", is_flag=True, default=False,
-              help="VOC coordinates are zero-based (xmin = left edge) instead of the devkit's 1-based.")
+@click.option("--voc-zero-based/--voc-one-based", "voc_zero_based", default=None,
+              help="VOC coordinates are zero-based (xmin = left edge) / the devkit's 1-based indices (default: "
+                   "1-based unless the files show zero-based ones, which the report says; written: 1-based unless "
+                   "--voc-zero-based).")
 @click.option("--split", default=None, help="VOC image set / YOLO split for images that have none (default "
                                            "trainval / train).")
 @click.option("--precision", type=int, default=None, help="YOLO: decimals (default: exact shortest text).")
@@ -96,11 +98,11 @@ def _target_format(dst: Path, fmt: str | None) -> str:
 @scheduler_option
 @quiet_option
 def convert_command(src: Path, dst: Path, src_format: str | None, dst_format: str | None, json_out: Path | None,
-                    strict: bool, no_sidecar: bool, overwrite: bool, remap_file: Path | None, voc_zero_based: bool,
-                    split: str | None, precision: int | None, images: Path | None, skip_missing_splits: bool,
-                    max_pixels: int | None, gt: Path | None, oi_normalized: bool, oi_display_names: bool,
-                    corner: bool, labels: Path | None, raster_boxes: bool, scheduler: str | None,
-                    quiet: bool) -> None:
+                    strict: bool, no_sidecar: bool, overwrite: bool, remap_file: Path | None,
+                    voc_zero_based: bool | None, split: str | None, precision: int | None, images: Path | None,
+                    skip_missing_splits: bool, max_pixels: int | None, gt: Path | None, oi_normalized: bool,
+                    oi_display_names: bool, corner: bool, labels: Path | None, raster_boxes: bool,
+                    scheduler: str | None, quiet: bool) -> None:
     """Convert the dataset SRC into DST, counting every loss."""
     from annokit.convert import LossError, get_format, load_mapping, part_refusal
 
@@ -120,7 +122,7 @@ def convert_command(src: Path, dst: Path, src_format: str | None, dst_format: st
     read_opts.update({"corner": corner, "labels": labels, "raster_boxes": raster_boxes})
     write_opts: dict[str, Any] = {"split": split, "precision": precision, "images": images, "corner": corner}
     if dst_format == "voc":
-        write_opts["zero_based"] = voc_zero_based
+        write_opts["zero_based"] = bool(voc_zero_based)
     remap = load_mapping(remap_file) if remap_file is not None else None
     args: dict[str, Any] = {"src_format": src_format, "dst_format": dst_format, "strict": strict,
                             "sidecar": not no_sidecar, "overwrite": overwrite, "remap": remap,
@@ -195,7 +197,8 @@ def validate_command(dataset: tuple[Path, str | None], src_format: str | None, j
     if len(probs) > max_shown:
         out.echo(f"... and {len(probs) - max_shown} more")
     n_err = sum(1 for p in probs if p.level == "error")
-    out.echo(f"{path}: {n_err} errors, {len(probs) - n_err} warnings")
+    n_warn = len(probs) - n_err
+    out.echo(f"{path}: {n_err} error{'' if n_err == 1 else 's'}, {n_warn} warning{'' if n_warn == 1 else 's'}")
     if json_out is not None:
         write_json_output(json_out, [p.__dict__ for p in probs])
     if n_err:

@@ -29,7 +29,7 @@ from annokit.convert.options import (
 from annokit.core.dataset import Dataset, ImageTable
 from annokit.core.instances import Instances
 from annokit.core.labels import LabelSet
-from annokit.core.losses import LossRecorder
+from annokit.core.losses import LossRecorder, beyond_rounding
 from annokit.errors import FormatError
 from annokit.io.validation import Problem
 
@@ -94,14 +94,25 @@ def register(spec: FormatSpec[RO, WO]) -> FormatSpec[RO, WO]:
 
 # ----------------------------------------------------------------------------------------------- COCO
 def _coco_read(path: Path, rec: LossRecorder, opts: CocoReadOptions, sidecar: bool) -> tuple[Dataset, None]:
+    """A COCO file, a COCO folder (:mod:`annokit.io.coco_layout`) or a Roboflow COCO export (each split's images
+    that its JSON does not list counted as warnings)."""
     from annokit.io.coco import read_instances
+    from annokit.io.coco_layout import is_coco_folder, read_coco_folder, unlisted_images
 
-    if path.is_dir():  # Roboflow: <split>/_annotations.coco.json beside the images
+    def one(f: Path) -> Dataset:
+        return read_instances(f, fixed=opts.fixed)
+
+    if path.is_dir() and is_coco_folder(path):  # annotations/<task>_<split>.json (datumaro, MMDetection)
+        ds = read_coco_folder(path, one, recorder=rec)
+    elif path.is_dir():  # Roboflow: <split>/_annotations.coco.json beside the images
         from annokit.io.roboflow import COCO_FILE, read_split_folders
 
-        ds = read_split_folders(path, lambda d: (d / COCO_FILE).is_file(),
-                                lambda d: (read_instances(d / COCO_FILE, fixed=opts.fixed), None), recorder=rec,
-                                source_ids=True)[0]
+        def split(d: Path) -> tuple[Dataset, None]:
+            ds = one(d / COCO_FILE)
+            unlisted_images(d, ds.images.file_names, d / COCO_FILE, rec)
+            return ds, None
+
+        ds = read_split_folders(path, lambda d: (d / COCO_FILE).is_file(), split, recorder=rec, source_ids=True)[0]
     else:
         ds = read_instances(path, fixed=opts.fixed)
     a = ds.annotations
@@ -144,17 +155,20 @@ def _coco_write(ds: Dataset, path: Path, rec: LossRecorder, opts: NoOptions, kep
 
 
 def _count_xywh_inexact(ds: Dataset, rec: LossRecorder, kept_in: str | None) -> None:
-    """Boxes whose right / bottom edge no float width reaches from the left / top edge (``x + w != r``)."""
+    """Boxes whose right / bottom edge no float width reaches from the left / top edge (``x + w != r``), by more
+    than the rounding of that sum (:func:`~annokit.core.losses.beyond_rounding` at ``max(|x|, |w|)``: a reader of
+    the COCO numbers cannot get the edge closer than that)."""
     from annokit.io.coco import ltrb_to_coco_bbox
 
     a = ds.annotations
     if not len(a):
         return
     bb = ltrb_to_coco_bbox(a.boxes, a.source_wh)
-    bad = np.flatnonzero((bb[:, 0] + bb[:, 2] != a.boxes[:, 2]) | (bb[:, 1] + bb[:, 3] != a.boxes[:, 3]))
+    moved = bb[:, :2] + bb[:, 2:] - a.boxes[:, 2:]
+    scale = np.maximum(np.abs(bb[:, :2]), np.abs(bb[:, 2:]))
+    bad = np.flatnonzero(beyond_rounding(moved, scale).any(axis=1))
     if len(bad):
-        err = float(np.abs(np.concatenate([bb[bad, 0] + bb[bad, 2] - a.boxes[bad, 2],
-                                           bb[bad, 1] + bb[bad, 3] - a.boxes[bad, 3]])).max())
+        err = float(np.abs(moved[bad]).max())
         rec.add_many(f"box edge not exactly representable as COCO x + w (max error {err:.3g} px)", len(bad),
                      [f"annotation id {int(a.ids[k])}" for k in bad[:5]], kept_in=kept_in)
 
@@ -226,15 +240,24 @@ def _coco_results_write(ds: Dataset, path: Path, rec: LossRecorder, opts: NoOpti
 
 # ----------------------------------------------------------------------------------------------- VOC
 def _voc_read(path: Path, rec: LossRecorder, opts: VocReadOptions, sidecar: bool) -> tuple[Dataset, list[str]]:
-    from annokit.io.voc import read_voc_keyed
+    """A VOC folder, or a Roboflow export (``[<split>/]<image>.xml``); with ``zero_based=None`` (the default) read
+    as zero-based where the files show it, the report saying why (not a folder annokit wrote, beside its sidecar:
+    1-based, as annokit writes VOC unless asked)."""
+    from annokit.io.detect import SIDECAR
+    from annokit.io.voc import read_voc_detect, zero_based_note
 
+    if opts.zero_based is None and sidecar and (path / SIDECAR).is_file():  # written by annokit: 1-based unless asked
+        return read_voc_detect(path, zero_based=False, recorder=rec, hint=False)[:2]
     if path.is_dir() and not (path / "Annotations").is_dir() and not (path / "JPEGImages").is_dir() and (
             any(path.glob("*.xml")) or any(path.glob("*/*.xml"))):
-        from annokit.io.roboflow import read_split_folders, read_voc_split  # Roboflow: [<split>/]<image>.xml
+        from annokit.io.roboflow import read_voc_splits  # Roboflow: [<split>/]<image>.xml
 
-        return read_split_folders(path, lambda d: any(d.glob("*.xml")),
-                                  lambda d: read_voc_split(d, zero_based=opts.zero_based, recorder=rec), recorder=rec)
-    return read_voc_keyed(path, zero_based=opts.zero_based, recorder=rec)
+        ds, keys, why = read_voc_splits(path, zero_based=opts.zero_based, recorder=rec)
+    else:
+        ds, keys, why = read_voc_detect(path, zero_based=opts.zero_based, recorder=rec)
+    if why:
+        rec.warn(f"{path}: {zero_based_note(why)}")
+    return ds, keys
 
 
 def _voc_write(ds: Dataset, path: Path, rec: LossRecorder, opts: VocWriteOptions, kept_in: str | None) -> list[str]:
@@ -246,7 +269,14 @@ def _voc_write(ds: Dataset, path: Path, rec: LossRecorder, opts: VocWriteOptions
 
 def _validate_coco(path: Path) -> list[Problem]:
     from annokit.io.coco import validate_coco
+    from annokit.io.coco_layout import is_coco_folder
 
+    if path.is_dir() and is_coco_folder(path):  # annotations/<task>_<split>.json: the files read
+        from annokit.io.coco_layout import READ_TASKS, coco_task_files
+
+        return [p for files in coco_task_files(path).values()
+                for f in [next((files[t] for t in READ_TASKS if t in files), None)] if f is not None
+                for p in validate_coco(f)]
     if path.is_dir():  # Roboflow: <split>/_annotations.coco.json
         from annokit.io.roboflow import COCO_FILE, split_folders
 
@@ -258,15 +288,17 @@ def _validate_coco(path: Path) -> list[Problem]:
 def _validate_voc(path: Path) -> list[Problem]:
     from annokit.io.voc import validate_voc
 
-    return validate_voc(path)
+    return validate_voc(path, zero_based=None)
 
 
-register(FormatSpec("coco", "COCO instances JSON (boxes, polygons, RLE, crowd; scores kept as a 'score' field)",
+register(FormatSpec("coco", "COCO instances JSON (boxes, polygons, RLE, crowd; scores kept as a 'score' field); "
+                            "read also from a folder annotations/<task>_<split>.json or Roboflow split folders",
                     CocoReadOptions, NoOptions, _coco_read, _coco_write, _validate_coco, folder=False, keypoints=True))
 register(FormatSpec("coco-results", "COCO results JSON (a list of detections; --gt gives images and categories)",
                     CocoResultsReadOptions, NoOptions, _coco_results_read, _coco_results_write, folder=False,
                     keypoints=True))
-register(FormatSpec("voc", "Pascal VOC folder: Annotations/*.xml, ImageSets/Main, labelmap.txt",
+register(FormatSpec("voc", "Pascal VOC folder: Annotations/*.xml, ImageSets/Main, labelmap.txt (zero-based files "
+                           "recognised: --voc-zero-based / --voc-one-based to choose)",
                     VocReadOptions, VocWriteOptions, _voc_read, _voc_write, _validate_voc, sidecar=True,
                     canvas="masks"))
 

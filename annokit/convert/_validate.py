@@ -23,6 +23,9 @@ from annokit.io.validation import Problem
 
 __all__ = ["Problem", "validate", "stats"]
 
+_UNREAD = ("not read", "not kept")
+"""Words of the loss kinds a reader uses for what it leaves unread: listed by ``validate`` for every format."""
+
 
 def _check_dataset(ds: Dataset, where: str, out: list[Problem]) -> None:
     im, a = ds.images, ds.annotations
@@ -41,6 +44,15 @@ def _check_dataset(ds: Dataset, where: str, out: list[Problem]) -> None:
         for k in np.flatnonzero(empty)[:50].tolist():
             out.append(Problem("warning", where, f"image {im.file_names[pos[k]]!r}: object {k}",
                                "box has no area"))
+
+
+def _read_warning(p: Path, msg: str) -> Problem:
+    """A reader's warning as a problem: placed at the file or folder it starts with (``<path>: ...``) when that is
+    ``p`` or below it, else at ``p``."""
+    head, sep, rest = msg.partition(": ")
+    if sep and (head == str(p) or head.startswith(str(p).rstrip("/\\") + "/")):
+        return Problem("warning", head, "", rest)
+    return Problem("warning", str(p), "", msg)
 
 
 def validate(path: str | Path, fmt: str) -> list[Problem]:
@@ -81,13 +93,21 @@ def validate(path: str | Path, fmt: str) -> list[Problem]:
                 else:
                     out.append(Problem("error", str(p), "", str(exc)))
                 return out
-        for wmsg in caught:
-            out.append(Problem("warning", str(p), "", str(wmsg.message)))
-        if checker is None:  # what the reader read with a change or left out (a validator reports its own)
-            for e in rec.report().entries:
-                out += [Problem("warning", str(p), "", f"{e.kind}: {ex}") for ex in e.examples]
-                if e.count > len(e.examples):
-                    out.append(Problem("warning", str(p), "", f"{e.kind}: {e.count - len(e.examples)} more"))
+        for msg in [*(str(w.message) for w in caught), *rec.report().warnings]:
+            problem = _read_warning(p, msg)
+            if problem not in out:  # the validator's own words already
+                out.append(problem)
+        # what the reader read with a change or left out; a validator reports its own checks, but not what the
+        # reader leaves unread (kinds saying "not read" / "not kept": a VOC SegmentationClass PNG, a COCO folder's
+        # other task files)
+        for e in rec.report().entries:
+            if checker is not None and not any(w in e.kind for w in _UNREAD):
+                continue
+            out += [Problem("warning", str(p), "", f"{e.kind}: {ex}") for ex in e.examples]
+            if e.count > len(e.examples):
+                rest = f"{e.count - len(e.examples)} more" if e.examples else str(e.count)
+                out.append(Problem("warning", str(p), "", f"{e.kind}: {rest}"))
+        if checker is None:
             _check_dataset(ds, str(p), out)
     return out
 

@@ -63,8 +63,10 @@ class CocoResultsReadOptions(FormatOptions):
 class VocReadOptions(FormatOptions):
     """Reading Pascal VOC."""
 
-    zero_based: bool = Field(False, description="coordinates are zero-based (xmin = left edge), not the devkit's "
-                                                "1-based indices")
+    zero_based: bool | None = Field(None, description="coordinates are zero-based (xmin = left edge, True) or the "
+                                    "devkit's 1-based indices (False); None (the default): 1-based unless the files "
+                                    "show they are zero-based (a box with xmin or ymin 0, or Roboflow named as the "
+                                    "source), which the report then says")
 
 
 class VocWriteOptions(FormatOptions):

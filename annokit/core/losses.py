@@ -19,14 +19,38 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
+import numpy as np
+import numpy.typing as npt
 from pydantic import Field
 
 from annokit.core.model import FrozenModel
 from annokit.errors import AnnokitError
 
-__all__ = ["LossEntry", "LossReport", "LossRecorder", "LossError", "LossState", "MAX_EXAMPLES"]
+__all__ = ["LossEntry", "LossReport", "LossRecorder", "LossError", "LossState", "MAX_EXAMPLES", "ROUNDING_ULPS",
+           "beyond_rounding"]
 
 MAX_EXAMPLES = 5
+
+ROUNDING_ULPS = 4
+"""How many units in the last place of a coordinate's scale a writer may move it by without a loss
+(:func:`beyond_rounding`)."""
+
+
+def beyond_rounding(moved: npt.ArrayLike, scale: npt.ArrayLike) -> npt.NDArray[np.bool_]:
+    """Where a coordinate's change ``moved`` (pixels) is a real one: larger than :data:`ROUNDING_ULPS` units in the
+    last place of ``scale``, the largest number the format's own float arithmetic meets for that coordinate (the
+    image's width or height for normalised text, the larger of ``|x|`` and ``|w|`` for COCO's ``x + w``).
+
+    A smaller change is one that every reader of the format makes by itself when it computes the coordinate from
+    the printed numbers (``W * (cx - w / 2)``, ``x + w``): the written text cannot say the coordinate more precisely,
+    so it is not counted as a loss (a 4.4e-16 px difference on a 15 px image is 2^-52 of its width). Arrays in,
+    a bool array out (broadcast).
+
+    >>> beyond_rounding([4.4e-16, 1e-9], [15.0, 15.0]).tolist()
+    [False, True]
+    """
+    m = np.abs(np.asarray(moved, dtype=np.float64))
+    return np.asarray(m > ROUNDING_ULPS * np.spacing(np.abs(np.asarray(scale, dtype=np.float64))))
 
 
 class LossEntry(FrozenModel):

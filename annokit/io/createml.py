@@ -33,7 +33,7 @@ from annokit._internal.paths import safe_name
 from annokit.core.dataset import Dataset
 from annokit.core.instances import Instances
 from annokit.core.labels import LabelSet
-from annokit.core.losses import LossRecorder
+from annokit.core.losses import LossRecorder, beyond_rounding
 from annokit.errors import FormatError
 from annokit.io._annotool import Number, image_size_or_none, image_table, write_folder
 from annokit.io.validation import Problem, Problems
@@ -229,7 +229,9 @@ def _coordinates(ds: Dataset, corner: bool, recorder: LossRecorder | None, kept_
     x, y = (b[:, 0], b[:, 1]) if corner else (b[:, 0] + w / 2, b[:, 1] + h / 2)
     back = np.stack([x, y, x + w, y + h], axis=1) if corner else \
         np.stack([x - w / 2, y - h / 2, x + w / 2, y + h / 2], axis=1)
-    bad = np.flatnonzero((back != b).any(axis=1))
+    bad = np.flatnonzero((back != b).any(axis=1))  # counted beyond the rounding of the reader's x +- w / 2
+    scale = np.maximum(np.abs(np.stack([x, y, x, y], axis=1)), np.abs(np.stack([w, h, w, h], axis=1)))
+    bad = bad[beyond_rounding(back[bad] - b[bad], scale[bad]).any(axis=1)]
     if recorder is not None and len(bad):
         err = float(np.abs(back[bad] - b[bad]).max())
         recorder.add_many(f"box edge not exactly representable as a CreateML centre and size (max error {err:.3g} "

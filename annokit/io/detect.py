@@ -9,6 +9,7 @@ they need. :func:`annokit.convert.detect_format` is this function.
 from __future__ import annotations
 
 import os
+import re
 from pathlib import Path
 
 from annokit.errors import FormatError
@@ -24,6 +25,9 @@ FORMAT_NAMES: tuple[str, ...] = (
 """Every registered format's name, sorted."""
 
 SIDECAR = "annokit.json"
+
+COCO_TASK_FILE = re.compile(r"^(instances|person_keypoints|stuff|image_info|captions|labels|panoptic)_(.+)\.json$")
+"""A task file of a COCO folder (datumaro's layout): ``annotations/<task>_<split>.json``."""
 """The file annokit writes beside a folder format (:mod:`annokit.convert`), which names the format."""
 
 
@@ -97,6 +101,8 @@ def _detect_folder(p: Path) -> str | None:
             (p / q.stem).is_dir() for q in p.glob("*.json")):
         return "coco-panoptic"
     ann = p / "annotations"
+    if ann.is_dir() and any(COCO_TASK_FILE.match(q.name) for q in ann.glob("*.json")):
+        return "coco"  # annotations/<task>_<split>.json: annokit.io.coco_layout
     if ann.is_dir() and any(ann.glob("*.json")):
         raise FormatError(p, None, "a COCO-style folder (annotations/*.json): convert the JSON file itself, e.g. "
                                    f"{(ann / sorted(q.name for q in ann.glob('*.json'))[0]).as_posix()}, with "

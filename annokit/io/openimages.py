@@ -24,7 +24,7 @@ from annokit.core.dataset import Dataset, ImageTable
 from annokit.core.hierarchy import ImageLabels, LabelHierarchy
 from annokit.core.instances import Instances
 from annokit.core.labels import LabelSet
-from annokit.core.losses import LossRecorder
+from annokit.core.losses import LossRecorder, beyond_rounding
 from annokit.errors import FormatError, ValidationError
 from annokit.io.coco import load_json
 from annokit.io.validation import Problem, Problems
@@ -609,7 +609,9 @@ def _box_rows(ds: Dataset, out: _OiOut, rec: LossRecorder, kept_in: str | None) 
     coords = a.boxes[:, [0, 2, 1, 3]].reshape(-1)
     u, ok = _norm_coords(coords, size) if len(a) else (coords, np.ones(0, bool))
     u = u.reshape(-1, 4)
-    n_bad = int((~np.asarray(ok).reshape(-1, 4).all(axis=1)).sum()) if len(a) else 0
+    bad = np.flatnonzero(~np.asarray(ok).reshape(-1, 4).all(axis=1)) if len(a) else np.zeros(0, np.int64)
+    v, sz = coords.reshape(-1, 4)[bad], size.reshape(-1, 4)[bad]  # within float rounding at the image's scale:
+    n_bad = int(beyond_rounding(u[bad] * sz - v, np.maximum(sz, np.abs(v))).any(axis=1).sum())  # not a loss
     rec.add_many("box edge not exactly representable in normalised text", n_bad, kept_in=kept_in)
     img_pos = ds.images.index_of(a.image_ids)
     known = {"source", "confidence", *(f.lower() for f in OI_FLAGS), *(c.lower() for c in clicks)}

@@ -5,11 +5,11 @@ their annotations side by side.
 - **COCO**: ``<split>/_annotations.coco.json`` beside the images;
 - **multi-label classification**: ``<split>/_classes.csv`` (``filename`` then one 0/1 column per class).
 
-Each split is read with the format's own reader and the splits are joined: images are numbered 1..N in split order,
-their ``file_name`` gets the split folder in front (``train/a.jpg``: the path from the export's root, where the
-image is) and the split is kept in the image extra ``split`` (as the YOLO, Darknet and class-folder readers keep
-it). Categories are joined by name; their ids are kept when every split gives a name the same id, else they are
-1..n in name order.
+Each split is read with the format's own reader and the splits are joined: images are numbered 1..N in split order
+(COCO's own ids kept where the splits' do not collide), their ``file_name`` gets the split folder in front
+(``train/a.jpg``: the path from the export's root, where the image is) and the split is kept in the image extra
+``split`` (as the YOLO, Darknet and class-folder readers keep it). Categories are joined by name; their ids are kept
+when every split gives a name the same id, else they are 1..n in name order.
 """
 
 from __future__ import annotations
@@ -27,9 +27,10 @@ from annokit.core.labels import LabelSet
 from annokit.core.losses import LossRecorder
 from annokit.errors import FormatError
 from annokit.io._safe import IMAGE_EXTS, image_hw
+from annokit.io.voc import ZeroBasedEvidence
 
 __all__ = ["COCO_FILE", "CLASSES_FILE", "Part", "join_splits", "read_split_folders", "read_voc_split",
-           "split_folders"]
+           "read_voc_splits", "split_folders"]
 
 PathLike = str | os.PathLike[str]
 
@@ -44,15 +45,63 @@ def read_voc_split(folder: PathLike, *, zero_based: bool = False, recorder: Loss
                    ) -> tuple[Dataset, list[str]]:
     """One split folder of XML files beside their images (:func:`~annokit.io.voc.read_voc_keyed`); an image there
     without an XML of its stem is kept as an image without objects (as for ``JPEGImages/``), with a warning."""
-    from annokit.io.voc import read_voc_keyed
+    ds, keys, _ = _voc_split(Path(folder), zero_based, recorder)
+    return ds, keys
 
-    folder = Path(folder)
-    ds, keys = read_voc_keyed(folder, zero_based=zero_based, recorder=recorder)
+
+def _replay(src: LossRecorder, dst: LossRecorder | None) -> None:
+    """What a scratch recorder of a reader holds, added to ``dst``."""
+    if dst is None:
+        return
+    rep = src.report()
+    for e in rep.entries:
+        dst.add_many(e.kind, e.count, e.examples, kept_in=e.kept_in)
+    for w in rep.warnings:
+        dst.warn(w)
+
+
+def read_voc_splits(root: PathLike, *, zero_based: bool | None = False, recorder: LossRecorder | None = None
+                    ) -> tuple[Dataset, list[str], ZeroBasedEvidence | None]:
+    """Every split folder of a Roboflow VOC export (or ``root`` itself), joined (:func:`read_split_folders`).
+
+    ``zero_based=None`` decides the convention for the whole export (:func:`~annokit.io.voc.read_voc_detect`): a
+    split with no evidence either way is read as the others are. Returns the dataset, its image keys, and the
+    evidence of all the splits (None when the convention was given).
+
+    >>> ds, keys, why = read_voc_splits("roboflow_voc", zero_based=None)  # doctest: +SKIP
+    """
+    root = Path(root)
+    if not root.is_dir():
+        raise FormatError(root, None, "not a folder")
+    folders = split_folders(root, lambda d: any(d.glob("*.xml")))
+    scratch = [LossRecorder() for _ in folders]
+    read = [_voc_split(d, zero_based, rec) for (_, d), rec in zip(folders, scratch)]
+    why: ZeroBasedEvidence | None = None
+    for (name, _), (_, _, ev) in zip(folders, read):
+        if ev is not None:
+            ev = ZeroBasedEvidence(ev.low, f"{name}/{ev.example}" if name and ev.example else ev.example, ev.roboflow)
+            why = ev if why is None else why.merged(ev)
+    for k, ((_, d), (_, _, ev)) in enumerate(zip(folders, read)):
+        if why and not ev:  # no evidence here, but the export is zero-based: read as the others
+            scratch[k] = LossRecorder()
+            read[k] = _voc_split(d, True, scratch[k])
+    for rec in scratch:
+        _replay(rec, recorder)
+    ds, keys = join_splits([(name, ds, ks) for (name, _), (ds, ks, _) in zip(folders, read)], recorder=recorder)
+    return ds, keys, why
+
+
+def _voc_split(folder: Path, zero_based: bool | None, recorder: LossRecorder | None
+               ) -> tuple[Dataset, list[str], ZeroBasedEvidence | None]:
+    """:func:`read_voc_split`, with ``zero_based=None`` deciding the convention (its evidence returned)."""
+    from annokit.io.voc import read_voc_detect
+
+    ds, keys, evidence = read_voc_detect(folder, zero_based=zero_based, recorder=recorder)
     have = {k.rsplit(".", 1)[0] for k in keys} | {f.rsplit(".", 1)[0] for f in ds.images.file_names}
     extra = sorted(p.name for p in folder.iterdir()
                    if p.suffix.lower() in IMAGE_EXTS and p.stem not in have and p.is_file())
     if not extra:
-        return ds, keys
+        return ds, keys, evidence
     if recorder is not None:
         n = len(extra)
         recorder.warn(f"{folder}: {n} image{'s' if n > 1 else ''} ha{'ve' if n > 1 else 's'} no XML beside "
@@ -66,7 +115,7 @@ def read_voc_split(folder: PathLike, *, zero_based: bool = False, recorder: Loss
                      extras=None if im.extras is None else [*im.extras, *({} for _ in extra)])
     out = Dataset(images=tbl, categories=ds.categories, annotations=ds.annotations, info=ds.info,
                   licenses=ds.licenses, extras=ds.extras)
-    return out, [*keys, *(f.rsplit(".", 1)[0] + ".xml" for f in extra)]
+    return out, [*keys, *(f.rsplit(".", 1)[0] + ".xml" for f in extra)], evidence
 
 
 def split_folders(root: Path, has: Callable[[Path], bool]) -> list[tuple[str | None, Path]]:
@@ -114,19 +163,19 @@ def join_splits(parts: list[Part], *, recorder: LossRecorder | None = None, sour
                 ) -> tuple[Dataset, list[str]]:
     """One dataset from the datasets of the splits (see the module text); also each image's key
     (``<split>/<key in the split>``, the key being the file name where the reader gives none). Image and annotation
-    ids are 1..N; with ``source_ids`` (the files give ids, as COCO does) those that change are counted in
-    ``recorder``."""
+    ids are 1..N; with ``source_ids`` (the files give ids, as COCO does) the splits' own are kept where they do not
+    collide, and those that change are counted in ``recorder``."""
     if len(parts) == 1 and parts[0][0] is None:
         ds, ks = parts[0][1], parts[0][2]
         return ds, ks if ks is not None else list(ds.images.file_names)
     cats, maps = _categories([ds for _, ds, _ in parts])
-    tbl, keys = _images(parts)
+    tbl, keys = _images(parts, keep_ids=source_ids)
     insts, start = [], 0
     for (_, ds, _), cmap in zip(parts, maps):
         a = ds.annotations
         labels = np.asarray([cmap[int(x)] for x in a.labels.tolist()], dtype=np.int64)
         ex = a.extras if a.extras is not None else [{} for _ in range(len(a))]
-        insts.append(a.replace(image_ids=start + 1 + ds.images.index_of(a.image_ids), labels=labels, extras=ex))
+        insts.append(a.replace(image_ids=tbl.ids[start + ds.images.index_of(a.image_ids)], labels=labels, extras=ex))
         start += len(ds.images)
     ann = Instances.concat(insts)
     if ann.extras is not None and not any(ann.extras):
@@ -142,9 +191,9 @@ def join_splits(parts: list[Part], *, recorder: LossRecorder | None = None, sour
     return Dataset(images=tbl, categories=cats, annotations=ann, **_top_level(parts)), keys
 
 
-def _images(parts: list[Part]) -> tuple[ImageTable, list[str]]:
-    """The joined image table (ids 1..N, ``<split>/`` in front of each file name, the split in the extra
-    ``split``) and the image keys."""
+def _images(parts: list[Part], *, keep_ids: bool) -> tuple[ImageTable, list[str]]:
+    """The joined image table (ids 1..N, or the splits' own where ``keep_ids`` and they do not collide;
+    ``<split>/`` in front of each file name, the split in the extra ``split``) and the image keys."""
     names: list[str] = []
     keys: list[str] = []
     extras: list[dict[str, Any]] = []
@@ -155,7 +204,9 @@ def _images(parts: list[Part]) -> tuple[ImageTable, list[str]]:
         keys += [pre + k for k in (ks if ks is not None else im.file_names)]
         extras += [{**(im.extras[i] if im.extras is not None else {}), **({"split": split} if split else {})}
                    for i in range(len(im))]
-    tbl = ImageTable(ids=np.arange(1, len(names) + 1), file_names=names,
+    old = np.concatenate([ds.images.ids for _, ds, _ in parts])
+    ids = old if keep_ids and len(np.unique(old)) == len(old) else np.arange(1, len(names) + 1)
+    tbl = ImageTable(ids=ids, file_names=names,
                      heights=np.concatenate([ds.images.heights for _, ds, _ in parts]),
                      widths=np.concatenate([ds.images.widths for _, ds, _ in parts]),
                      extras=extras if any(extras) else None)

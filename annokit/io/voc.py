@@ -47,15 +47,15 @@ from annokit.core.arrays import BoolArray, FloatArray, IntArray
 from annokit.core.dataset import Dataset, ImageTable
 from annokit.core.instances import Instances, Segmentation
 from annokit.core.labels import LabelSet
-from annokit.core.losses import LossRecorder
+from annokit.core.losses import LossRecorder, beyond_rounding
 from annokit.errors import AnnokitWarning, FormatError
 from annokit.io._images import copy_images
 from annokit.io._safe import IMAGE_EXTS, MAX_XML_BYTES, image_hw, image_sizes, parse_xml, parse_xml_batch
 from annokit.io.validation import Problem, Problems, read_text
 
-__all__ = ["VOC_CLASSES", "ltrb_to_vocxyxy", "read_labelmap", "read_voc", "read_voc_keyed", "validate_voc",
-           "voc_colormap", "voc_devkit", "voc_part_facts", "voc_stem", "vocxyxy_to_ltrb", "write_voc",
-           "write_voc_into"]
+__all__ = ["VOC_CLASSES", "ltrb_to_vocxyxy", "read_labelmap", "read_voc", "read_voc_detect", "read_voc_keyed",
+           "validate_voc", "voc_colormap", "voc_devkit", "voc_part_facts", "voc_stem", "vocxyxy_to_ltrb", "write_voc",
+           "write_voc_into", "zero_based_note", "ZeroBasedEvidence"]
 
 PathLike = str | os.PathLike[str]
 
@@ -651,9 +651,10 @@ def _zero_based_warning(root: Path, parsed: _Parsed, xyxy: FloatArray, recorder:
     msg = (f"{root}: boxes with xmin or ymin 0 (e.g. {parsed.keys[parsed.obj_img[k]]}: "
            f"object[{parsed.obj_local[k]}]) cannot be 1-based devkit indices; the files look zero-based: read "
            "them with zero_based=True (CLI: --voc-zero-based)")
-    warnings.warn(msg, AnnokitWarning, stacklevel=3)
-    if recorder is not None:
+    if recorder is not None:  # the report says it: not a second time as a Python warning
         recorder.warn(msg)
+    else:
+        warnings.warn(msg, AnnokitWarning, stacklevel=4)
 
 
 def _not_voc_hint(root: Path) -> str:
@@ -663,9 +664,59 @@ def _not_voc_hint(root: Path) -> str:
     return ""
 
 
-def _check_voc(root: PathLike, *, zero_based: bool, problems: Problems, recorder: LossRecorder | None,
-               read_image_sizes: bool) -> tuple[Path, _Parsed, FloatArray]:
-    """The rules of a VOC folder, file by file and box by box (the reader's and the validator's)."""
+@dataclass(frozen=True)
+class ZeroBasedEvidence:
+    """Why XML files read with the devkit's 1-based shift are zero-based instead: ``low`` boxes with ``xmin`` or
+    ``ymin`` 0 (1-based pixel indices start at 1; ``example`` names the first; a fraction below 1 is not evidence:
+    a float box may reach out of its image), or every XML naming Roboflow
+    as its ``<source><database>`` (``roboflow``: Roboflow's VOC export is zero-based, its ``xmin`` is its COCO
+    export's ``x``)."""
+
+    low: int
+    example: str | None
+    roboflow: bool
+
+    def __bool__(self) -> bool:
+        return self.low > 0 or self.roboflow
+
+    def merged(self, other: ZeroBasedEvidence) -> ZeroBasedEvidence:
+        """The evidence of two folders read as one dataset (the first example kept; Roboflow named by all)."""
+        return ZeroBasedEvidence(self.low + other.low, self.example or other.example, self.roboflow and other.roboflow)
+
+    def __str__(self) -> str:
+        why = []
+        if self.low:
+            why.append(f"{self.low} {'box has' if self.low == 1 else 'boxes have'} xmin or ymin 0, which 1-based "
+                       f"devkit indices cannot have (e.g. {self.example})")
+        if self.roboflow:
+            why.append("the XML names Roboflow as its source (<database>roboflow.ai</database>), whose VOC export is "
+                       "zero-based")
+        return " and ".join(why)
+
+
+def _zero_based_evidence(parsed: _Parsed, xyxy: FloatArray) -> ZeroBasedEvidence:
+    """:class:`ZeroBasedEvidence` of the files of one folder, whose boxes ``xyxy`` were read with the shift."""
+    low = np.flatnonzero((xyxy[:, 0] == -1) | (xyxy[:, 1] == -1))  # a 0 (0.7 could be a box reaching out)
+    example = None
+    if len(low):
+        k = int(low[0])
+        example = f"{parsed.keys[parsed.obj_img[k]]}: object[{parsed.obj_local[k]}]"
+    sources = [e.get("source") for e in parsed.img_extras[:len(parsed.img_files)]]
+    roboflow = bool(sources) and all(isinstance(x, dict) and "roboflow" in str(x.get("database", "")).lower()
+                                     for x in sources)
+    return ZeroBasedEvidence(len(low), example, roboflow)
+
+
+def zero_based_note(evidence: ZeroBasedEvidence) -> str:
+    """What to tell of a folder read as zero-based because of ``evidence``."""
+    return ("coordinates read as zero-based (xmin = left edge, as datumaro and globox read VOC), not with the "
+            f"devkit's 1-based shift: {evidence}; read with zero_based=False (CLI: --voc-one-based) to shift them")
+
+
+def _check_voc(root: PathLike, *, zero_based: bool | None, problems: Problems, recorder: LossRecorder | None,
+               read_image_sizes: bool) -> tuple[Path, _Parsed, FloatArray, ZeroBasedEvidence | None]:
+    """The rules of a VOC folder, file by file and box by box (the reader's and the validator's); with
+    ``zero_based=None`` the convention is decided from the files (:class:`ZeroBasedEvidence`, returned)."""
     root = Path(root)
     if not root.is_dir():
         raise FormatError(root, None, "not a folder (a VOC dataset is a folder with Annotations/)")
@@ -677,8 +728,14 @@ def _check_voc(root: PathLike, *, zero_based: bool, problems: Problems, recorder
     parsed = _parse_files(files, rels, setup)
     shift = 0 if zero_based else 1
     xyxy, ok = _boxes(parsed, shift, problems)
+    evidence = _zero_based_evidence(parsed, xyxy) if zero_based is None else None
+    if evidence:  # the boxes again without the shift (a box inverted only without it is an error there)
+        shift = 0
+        again = Problems(collect=problems.collect)
+        xyxy, ok = _boxes(parsed, shift, problems if not problems.collect else again)
+        problems.items += [p for p in again.items if p not in problems.items]
     _box_warnings(parsed, xyxy, shift, problems)
-    return root, parsed, xyxy
+    return root, parsed, xyxy, evidence
 
 
 def read_voc_keyed(root: PathLike, *, zero_based: bool = False, recorder: LossRecorder | None = None,
@@ -687,9 +744,23 @@ def read_voc_keyed(root: PathLike, *, zero_based: bool = False, recorder: LossRe
 
     ``read_image_sizes``: where an XML has no ``<size>``, read it from the image's header in ``JPEGImages``.
     """
-    root, parsed, xyxy = _check_voc(root, zero_based=zero_based, problems=Problems(collect=False),
-                                    recorder=recorder, read_image_sizes=read_image_sizes)
-    if not zero_based:
+    ds, keys, _ = read_voc_detect(root, zero_based=zero_based, recorder=recorder, read_image_sizes=read_image_sizes)
+    return ds, keys
+
+
+def read_voc_detect(root: PathLike, *, zero_based: bool | None = None, recorder: LossRecorder | None = None,
+                    read_image_sizes: bool = True, hint: bool = True
+                    ) -> tuple[Dataset, list[str], ZeroBasedEvidence | None]:
+    """:func:`read_voc_keyed`, where ``zero_based=None`` decides the convention from the files: zero-based when
+    the files show it (the :class:`ZeroBasedEvidence`, returned third, for the caller to report with
+    :func:`zero_based_note`; None when the convention was not decided here), else the devkit's 1-based one.
+    ``hint=False``: no warning that 1-based files look zero-based (a folder annokit wrote, known 1-based).
+
+    >>> ds, keys, why = read_voc_detect("roboflow_voc/train")  # doctest: +SKIP
+    """
+    root, parsed, xyxy, evidence = _check_voc(root, zero_based=zero_based, problems=Problems(collect=False),
+                                              recorder=recorder, read_image_sizes=read_image_sizes)
+    if zero_based is False and hint:
         _zero_based_warning(root, parsed, xyxy, recorder)
     labelmap_path = root / "labelmap.txt"
     labels = _label_set(parsed.obj_names, read_labelmap(labelmap_path) if labelmap_path.is_file() else None)
@@ -705,21 +776,24 @@ def read_voc_keyed(root: PathLike, *, zero_based: bool = False, recorder: LossRe
     inst = Instances(image_ids=ids[np.asarray(parsed.obj_img, dtype=np.int64)], boxes=xyxy,
                      labels=np.asarray([name_to_id[x] for x in parsed.obj_names], dtype=np.int64),
                      segmentations=segs, extras=parsed.obj_extras if any(parsed.obj_extras) else None)
-    return Dataset(images=tbl, categories=labels, annotations=inst), parsed.keys
+    return Dataset(images=tbl, categories=labels, annotations=inst), parsed.keys, evidence
 
 
-def validate_voc(root: PathLike, *, zero_based: bool = False) -> list[Problem]:
+def validate_voc(root: PathLike, *, zero_based: bool | None = False) -> list[Problem]:
     """Every problem of a VOC folder with its file and place: what :func:`read_voc` refuses (errors) and what it
     reads but a user may want to know (warnings: no ``<size>``, a 0 in 1-based indices, boxes outside the image,
-    ``difficult`` not 0 or 1, a ``labelmap.txt`` that lacks classes).
+    ``difficult`` not 0 or 1, a ``labelmap.txt`` that lacks classes). ``zero_based=None`` decides the convention
+    as :func:`read_voc_detect` does (one warning saying why, instead of one per box with a 0).
 
     >>> for p in validate_voc("VOCdevkit/VOC2007"):  # doctest: +SKIP
     ...     print(p)
     """
     problems = Problems(collect=True)
     with problems.guard(root):
-        root, parsed, _ = _check_voc(root, zero_based=zero_based, problems=problems, recorder=None,
-                                     read_image_sizes=False)
+        root, parsed, _, evidence = _check_voc(root, zero_based=zero_based, problems=problems, recorder=None,
+                                               read_image_sizes=False)
+        if evidence:
+            problems.warning(root, None, zero_based_note(evidence))
         if (root / "labelmap.txt").is_file():
             read_labelmap(root / "labelmap.txt")
     return problems.items
@@ -997,12 +1071,15 @@ class _Plan:
     crowd: list[bool]  # each object is a crowd region (written as a difficult object)
 
 
-def _snapped(b: FloatArray, a: Instances, sink: _Sink) -> FloatArray:
-    """Coordinates within 1e-6 of an integer, as that integer (``3``, not ``2.9999999999999996``); counted."""
+def _snapped(b: FloatArray, a: Instances, extent: FloatArray, sink: _Sink) -> FloatArray:
+    """Coordinates within 1e-6 of an integer, as that integer (``3``, not ``2.9999999999999996``); counted where
+    they move by more than float rounding at the scale of their image (``extent``: its larger side; a smaller move
+    is :func:`~annokit.core.losses.beyond_rounding`'s rounding, not a loss)."""
     r = np.round(b)
     near = (np.abs(b - r) <= 1e-6) & (b != r)
-    rows = np.flatnonzero(near.any(axis=1))
-    moved = float(np.abs(b - r)[near].max()) if len(rows) else 0.0
+    real = near & beyond_rounding(b - r, np.maximum(np.abs(b), extent[:, None]))
+    rows = np.flatnonzero(real.any(axis=1))
+    moved = float(np.abs(b - r)[real].max()) if len(rows) else 0.0
     sink.rec.add_max("coordinates within 1e-6 of an integer written as the integer (moved by up to {max} px)",
                      len(rows), moved, [f"annotation id {int(a.ids[k])}" for k in rows[:5]], kept_in=sink.kept_in,
                      spec=".2g")
@@ -1017,7 +1094,7 @@ def _plan(ds: Dataset, stems: list[str], zero_based: bool, sink: _Sink) -> _Plan
     starts = np.searchsorted(pos[order], np.arange(len(ds.images) + 1))
     label_pos = cats.index_of(a.labels)
     shift = 0 if zero_based else 1
-    b = _snapped(a.boxes, a, sink)
+    b = _snapped(a.boxes, a, np.maximum(ds.images.heights, ds.images.widths)[pos].astype(np.float64), sink)
     texts = (_coords_to_texts(b[:, 0], shift), _coords_to_texts(b[:, 1], shift), _coords_to_texts(b[:, 2], 0),
              _coords_to_texts(b[:, 3], 0))
     cat_order = np.argsort(cats.ids, kind="stable")
@@ -1083,6 +1160,10 @@ def _dataset_losses(ds: Dataset, plan: _Plan, sink: _Sink) -> None:
         sink.add_once("dataset info / licenses / top-level fields dropped: VOC has none", 1)
 
 
+_FLAGS = ("difficult", "truncated", "occluded")
+"""The devkit's 0 / 1 object flags: a bool there is written as 0 / 1."""
+
+
 def _object_xml(ds: Dataset, plan: _Plan, r: int, fn: str, out: list[str], sink: _Sink) -> int:
     """Append object row ``r``'s ``<object>`` lines (a crowd region as a difficult object); return 0 when it is
     difficult, else 1."""
@@ -1097,9 +1178,12 @@ def _object_xml(ds: Dataset, plan: _Plan, r: int, fn: str, out: list[str], sink:
     if oex:
         for k in _KNOWN_OBJ:
             if k in oex:
-                if not _value_xml(k, oex[k], out, "    "):
+                v = oex[k]
+                if isinstance(v, bool) and k in _FLAGS:  # DOTA's difficult: the devkit's 0 / 1, equal read back
+                    v = int(v)
+                if not _value_xml(k, v, out, "    "):
                     sink.add("object field dropped: no XML form", f"{fn}: {k}")
-                elif k == "difficult" and oex[k] in (1, True):
+                elif k == "difficult" and v == 1:
                     difficult = 1
         rest = [(k, v) for k, v in oex.items() if k not in _KNOWN_OBJ and not k.startswith("_annokit")]
     out.append(f"    <bndbox>\n      <xmin>{t[0][r]}</xmin>\n      <ymin>{t[1][r]}</ymin>\n"
@@ -1172,11 +1256,12 @@ def _write_imagesets(root: Path, names: list[str], stems: list[str], sets: dict[
         s = safe_component(s)
         (main / f"{s}.txt").write_text("".join(f"{m}\n" for m in members), encoding="utf-8")
         rows = np.array([row_of[m] for m in members], dtype=np.int64)
-        heads = [m + " " for m in members]
+        # each member's three possible lines, picked per class by numpy (a string join per class, not per line)
+        lines = np.array([[f"{m} {v}" for v in suffix] for m in members] or np.empty((0, 3)), dtype=object)
         items = []
         for name in names:
-            col = table[rows, col_of[name]].tolist()
-            text = "".join([h + suffix[v] for h, v in zip(heads, col)])
+            col = table[rows, col_of[name]]
+            text = "".join(lines[np.arange(len(members)), col].tolist())
             items.append((main / f"{files[name]}_{s}.txt", text.encode()))
         write_files(items)
 

@@ -35,7 +35,7 @@ from annokit.core.boxes import box_area
 from annokit.core.dataset import Dataset, ImageTable
 from annokit.core.instances import Instances, Segmentation
 from annokit.core.labels import LabelSet
-from annokit.core.losses import LossRecorder
+from annokit.core.losses import LossRecorder, beyond_rounding
 from annokit.core.masks import segmentation_kind
 from annokit.errors import FormatError
 from annokit.io._images import copy_images
@@ -459,7 +459,7 @@ class _Images:
     splits: list[str] = field(default_factory=list)
 
 
-def _line_numbers(r: list[str], lab: Path, where: str, problems: Problems) -> tuple[int, list[float]] | None:
+def _line_numbers(r: list[str], lab: PathLike, where: str, problems: Problems) -> tuple[int, list[float]] | None:
     """A label line's class index and numbers (None, the error reported, when they are not numbers)."""
     try:
         return int(r[0]), [float(x) for x in r[1:]]
@@ -468,7 +468,7 @@ def _line_numbers(r: list[str], lab: Path, where: str, problems: Problems) -> tu
         return None
 
 
-def _label_lines(lab: Path, lines: list[str], i: int, hw: tuple[int, int], ncls: int, rows: _Rows,
+def _label_lines(lab: PathLike, lines: list[str], i: int, hw: tuple[int, int], ncls: int, rows: _Rows,
                  problems: Problems) -> int:
     """The rules of a label file, line by line: a class index in ``0..ncls - 1``, then 4 finite numbers (a box;
     a fifth is a confidence) or an even count >= 6 (a polygon); each usable line appended to ``rows``. Returns
@@ -520,31 +520,38 @@ def _label_lines(lab: Path, lines: list[str], i: int, hw: tuple[int, int], ncls:
 def _box_lines_bulk(lines: list[str], i: int, ncls: int, rows: _Rows) -> int | None:
     """:func:`_label_lines` for the common file, in bulk: every line ``class cx cy w h`` with a class in range,
     finite numbers and no negative extent (what the reader keeps of such a file, the same values); None when a
-    line is anything else (blank, a score, a polygon, an error), so that the line-by-line rules decide."""
+    line is anything else (blank, a score, a polygon, an error), so that the line-by-line rules decide. Plain
+    Python: for the few lines of a label file, numpy's per-call cost was twice the parsing."""
     toks = [ln.split() for ln in lines]
-    if not all(len(t) == 5 for t in toks):
-        return None
     try:
-        cls = list(map(int, [t[0] for t in toks]))
-        vals = np.array(list(map(float, [x for t in toks for x in t[1:]])), dtype=np.float64).reshape(-1, 4)
-        c = np.array(cls, dtype=np.int64)
-    except (ValueError, OverflowError):  # not numbers, or a class index beyond 64 bits: the line rules say which
+        boxes = [[float(t[1]), float(t[2]), float(t[3]), float(t[4])] for t in toks if len(t) == 5]
+        if len(boxes) != len(toks):
+            return None
+        cls = [int(t[0]) for t in toks]
+    except ValueError:  # not numbers: the line rules say which
         return None
-    if not (((c >= 0) & (c < ncls)).all() and np.isfinite(vals).all() and (vals[:, 2:] >= 0).all()):
-        return None
+    neg = 0
+    for j, (c, b) in enumerate(zip(cls, boxes)):
+        if not (0 <= c < ncls and b[2] >= 0 and b[3] >= 0 and _isfinite(b[0]) and _isfinite(b[1])
+                and _isfinite(b[2]) and _isfinite(b[3])):
+            return None
+        if not neg and (b[0] < 0 or b[1] < 0):  # the extents are >= 0 here
+            neg = j + 1
     n = len(toks)
     rows.lines += range(1, n + 1)
     rows.img += [i] * n
     rows.cls += cls
-    rows.boxes += vals.tolist()
+    rows.boxes += boxes
     rows.polygon += [False] * n
     rows.scores += [math.nan] * n
     rows.segs += [None] * n
-    neg = np.flatnonzero((vals < 0).any(axis=1))
-    return int(neg[0]) + 1 if len(neg) else 0
+    return neg
 
 
-def _box_warning(vals: list[float], lab: Path, where: str, problems: Problems) -> None:
+_isfinite = math.isfinite
+
+
+def _box_warning(vals: list[float], lab: PathLike, where: str, problems: Problems) -> None:
     """Validators: a box that reaches outside the image (beyond 0..1 normalized)."""
     cx, cy, bw, bh = vals[:4]
     if cx - bw / 2 < -1e-6 or cy - bh / 2 < -1e-6 or cx + bw / 2 > 1 + 1e-6 or cy + bh / 2 > 1 + 1e-6:
@@ -614,7 +621,7 @@ def _read_labels(setup: _ReadSetup, keys: list[str]) -> list[str | None]:
 def _read_image(setup: _ReadSetup, sp: _Split, key: str, image: tuple[str, int, int], text: str | None,
                 images: _Images, rows: _Rows) -> None:
     """One image and its label file."""
-    lab = setup.root / key
+    lab = os.path.join(setup.root, key if os.sep == "/" else key.replace("/", os.sep))  # a str: Path costs more
     with setup.problems.guard(lab):
         fn, h, w = image
         lines = text.splitlines() if text is not None else []
@@ -810,9 +817,12 @@ def _image_sizes(ds: Dataset) -> FloatArray:
     pos = im.index_of(a.image_ids)
     hw = np.stack([im.heights[pos], im.widths[pos]], axis=1).astype(np.float64) if len(a) else np.zeros((0, 2))
     if len(a) and (hw <= 0).any():
-        k = int(np.flatnonzero((hw <= 0).any(axis=1))[0])
-        raise FormatError(None, f"images[{int(pos[k])}]", f"image {im.file_names[pos[k]]!r} has no size; YOLO "
-                                                         "coordinates are normalized by it")
+        rows = np.unique(pos[(hw <= 0).any(axis=1)])
+        k, more = int(rows[0]), len(rows) - 1
+        also = f" (and {more} more image{'s' if more > 1 else ''} with objects)" if more else ""
+        raise FormatError(None, f"images[{k}]", f"image {im.file_names[k]!r} has no size{also}; YOLO coordinates are "
+                                               "normalized by it: give the sizes in the source, or put the images "
+                                               "where its reader finds them")
     return hw
 
 
@@ -833,7 +843,11 @@ def _detect_lines(ds: Dataset, hw: FloatArray, cls: list[int], precision: int | 
         c = np.round(c, precision)
         exact = (yolo_to_ltrb(c, hw) == a.boxes).all(axis=1)
     bad = np.flatnonzero(~exact)
-    err = float(np.abs(yolo_to_ltrb(c[bad], hw[bad]) - a.boxes[bad]).max()) if len(bad) else 0.0
+    moved = yolo_to_ltrb(c[bad], hw[bad]) - a.boxes[bad]
+    # within the reader's own rounding (W * (cx - w / 2): the image's size sets it) is not a loss
+    real = beyond_rounding(moved, np.maximum(hw[bad][:, [1, 0, 1, 0]], np.abs(a.boxes[bad]))).any(axis=1)
+    bad, moved = bad[real], moved[real]
+    err = float(np.abs(moved).max()) if len(bad) else 0.0
     sink.rec.add_max("box not exactly representable in normalized text (max error {max} px)", len(bad), err,
                      _ann_ids(a, bad), kept_in=sink.kept_in, keep_up_to=1e-6)
     rows = _rows_text(c, precision)
@@ -894,7 +908,8 @@ def _segment_lines(ds: Dataset, hw: FloatArray, cls: list[int], precision: int |
         else:
             u = np.round(poly / size, precision)
             ok = u * size == poly
-        n_inexact += not ok.all()
+        n_inexact += bool(beyond_rounding(u * size - poly, np.maximum(size, np.abs(poly))).any()) if not ok.all() \
+            else 0
         lines.append(f"{cls[k]} " + " ".join(_fmt(v, precision) for v in u.tolist()))
     sink.add_many("polygon parts dropped: a YOLO line holds one polygon (first kept)", len(counts["multi"]),
                   _ann_ids(a, counts["multi"]))
@@ -918,6 +933,8 @@ def _label_key(ds: Dataset, i: int, split: str) -> tuple[str, str, str, str]:
     parts = rel.split("/")
     if parts[0] == "images" and len(parts) > 2:  # written by this module: images/<split>/...
         parts = parts[2:]
+    elif parts[0] == sp and len(parts) > 1:  # a split folder in the name (datumaro, Roboflow): not nested twice
+        parts = parts[1:]
     base = parts[-1]
     dot = base.rfind(".")
     stem = "/".join([*parts[:-1], base[:dot] if dot > 0 else base])

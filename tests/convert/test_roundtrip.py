@@ -55,7 +55,10 @@ def test_voc_without_sidecar_keeps_boxes_exactly_and_counts_the_rest(tmp_path: P
         return float(round(v)) if abs(v - round(v)) <= 1e-6 else v
 
     want = edges(d)
-    n_snapped = sum(any(snap(v) != v for v in w[1:]) for w in want)
+    # counted where the move is more than 4 units in the last place of the image's larger side (or the value):
+    # below that it is float rounding, not a loss
+    side = {im["file_name"]: max(im["height"], im["width"]) for im in d["images"]}
+    n_snapped = sum(any(abs(snap(v) - v) > 4 * np.spacing(max(abs(v), side[w[0]])) for v in w[1:]) for w in want)
     assert edges(back) == sorted((w[0], *map(snap, w[1:])) for w in want)
     assert rep.count("coordinates within 1e-6 of an integer") == n_snapped
     assert len(back["images"]) == len(d["images"])  # empty images kept
@@ -115,7 +118,10 @@ def test_yolo_without_sidecar_counts_inexact_boxes_exactly(tmp_path: Path, d: di
         a = orig.annotations.for_image(im["id"])
         b = new.annotations.for_image(got[stem])
         assert len(a) == len(b)
-        n_inexact += int((a.boxes != b.boxes).any(axis=1).sum())
+        # a box that reads back more than float rounding at the image's scale (4 units in the last place of its
+        # side or the coordinate) away is counted; a closer one is not a loss
+        scale = np.maximum(np.abs(a.boxes), [im["width"], im["height"], im["width"], im["height"]])
+        n_inexact += int((np.abs(a.boxes - b.boxes) > 4 * np.spacing(scale)).any(axis=1).sum())
         assert np.allclose(a.boxes, b.boxes, atol=1e-9)
     assert rep.count("box not exactly representable") == n_inexact
     assert rep.count("category ids renumbered") == (0 if sorted(c["id"] for c in d["categories"]) ==

@@ -176,7 +176,7 @@ def test_a_bad_file_is_one_line_naming_it_exit_2(tmp_path: Path, capsys, fmt: st
     root = _MAKERS[fmt](tmp_path / "export")
     (root / file).write_text(text)
     capsys.readouterr()
-    zero = ["--voc-zero-based"] if fmt == "voc" else []  # else the train split's 0 coordinates give a hint
+    zero: list[str] = []
     assert run_cli(cli, ["convert", str(root), str(tmp_path / "o.json"), *zero]) == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and str(root / file) in err[0] and place in err[0], err
@@ -205,3 +205,66 @@ def test_a_tfrecord_export_is_named_not_guessed(tmp_path: Path) -> None:
     (tmp_path / "export" / "train" / "label_map.pbtxt").write_text("item { name: 'a' id: 1 }\n")
     with pytest.raises(FormatError, match="TFRecord"):
         detect_format(tmp_path / "export")
+
+
+# --- the zero-based convention of Roboflow's VOC export, decided from the files (never silently)
+def _plain_voc(root: Path, database: str) -> Path:
+    """The VOC export made here, its ``<source>`` named ``database`` and no coordinate below 1 in ``train/``."""
+    _voc(root)
+    for f in root.rglob("*.xml"):
+        f.write_text(f.read_text().replace("roboflow.ai", database))
+    return root
+
+
+def test_roboflow_voc_is_read_zero_based_by_default_and_the_report_says_why(refdata) -> None:
+    root = refdata.path("formats", "datumaro", "roboflow_dataset")
+    rec = LossRecorder()
+    voc = read_dataset(root / "voc", "voc", recorder=rec)
+    assert _boxes(voc) == _boxes(read_dataset(root / "coco", "coco"))  # xmin equals Roboflow's COCO x
+    (w,) = rec.report().warnings
+    assert "read as zero-based" in w and "3 boxes have xmin or ymin 0" in w and "train/train_002.xml" in w
+    assert "Roboflow" in w and "--voc-one-based" in w
+    shifted = read_dataset(root / "voc", "voc", zero_based=False)  # the devkit's shift, when asked
+    assert [b for *_, b in _boxes(shifted)] == [[b[0] - 1, b[1] - 1, b[2], b[3]] for *_, b in _boxes(voc)]
+
+
+def test_zero_coordinates_alone_decide_for_every_split(tmp_path: Path) -> None:
+    root = _plain_voc(tmp_path / "export", "mine")  # not Roboflow: the 0 coordinates are the evidence
+    (root / "valid" / "val_001.xml").write_text(
+        (root / "valid" / "val_001.xml").read_text().replace("<xmin>0</xmin>", "<xmin>1</xmin>")
+        .replace("<ymin>0</ymin>", "<ymin>1</ymin>"))
+    rec = LossRecorder()
+    ds = read_dataset(root, "voc", recorder=rec)
+    # valid/ alone has no evidence, but it is read as the export's other split is
+    want = [(f, c, [1.0 if f.startswith("valid") and k < 2 else v for k, v in enumerate(b)])
+            for f, c, b in _expected_boxes(["train", "valid"])]
+    assert _boxes(ds) == want
+    (w,) = rec.report().warnings
+    assert "1 box has xmin or ymin 0" in w and "train/train_002.xml: object[0]" in w and "Roboflow" not in w
+
+
+def test_a_devkit_file_without_evidence_keeps_the_shift(tmp_path: Path) -> None:
+    root = _plain_voc(tmp_path / "export", "The VOC2007 Database")
+    for f in root.rglob("*.xml"):
+        f.write_text(f.read_text().replace("<xmin>0</xmin>", "<xmin>1</xmin>").replace("<ymin>0</ymin>",
+                                                                                        "<ymin>1</ymin>"))
+    rec = LossRecorder()
+    ds = read_dataset(root, "voc", recorder=rec)
+    assert ds.annotations.boxes[:, :2].min() == 0 and not rec.report().warnings  # 1 -> 0: the devkit's shift
+
+
+def test_cli_says_it_once_and_validate_names_the_folder_once(refdata, tmp_path: Path, capsys) -> None:
+    root = refdata.path("formats", "datumaro", "roboflow_dataset", "voc")
+    capsys.readouterr()
+    assert run_cli(cli, ["convert", str(root), str(tmp_path / "o.json")]) == 0
+    out, err = capsys.readouterr()
+    assert err == "" and out.count("read as zero-based") == 1, (out, err)
+    assert json.loads((tmp_path / "o.json").read_text())["annotations"][1]["bbox"] == [0, 0, 2, 4]
+    assert run_cli(cli, ["validate", str(root)]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert len(lines) == 2 and lines[0].startswith(f"warning: {root}: coordinates read as zero-based"), lines
+    assert lines[0].count(str(root)) == 1 and lines[1] == f"{root}: 0 errors, 1 warning"
+    assert run_cli(cli, ["convert", str(root), str(tmp_path / "s.json"), "--voc-one-based"]) == 0
+    out = capsys.readouterr().out
+    assert json.loads((tmp_path / "s.json").read_text())["annotations"][1]["bbox"] == [-1, -1, 3, 5]
+    assert "look zero-based" in out and "--voc-zero-based" in out
