@@ -12,7 +12,6 @@ import pytest
 
 from annokit._internal import jsonnum
 from annokit._internal.jsonnum import parse_numbers
-from annokit._internal.threads import thread_count
 
 ODD = [b"1e5", b"-0", b"-0.0", b"0", b"01", b"1.", b".5", b"-", b"+1", b"1e", b"1E+2", b"true", b"null", b"1.2.3",
        b"--1", b"0.1e-3", b"9007199254740993", b"0.30000000000000004", b"12345678901234567890", b"1 2", b"00",
@@ -124,8 +123,13 @@ def test_large_parses_split_across_two_threads(monkeypatch) -> None:
         block(*args)  # type: ignore[arg-type]
 
     monkeypatch.setattr(jsonnum, "_short_block", spy)
+    monkeypatch.setenv("ANNOKIT_THREADS", "2")
     _check([t for t in _tokens(11, 6000) if len(t) <= 8] + [b"1.5", b"-0", b"01"] * 100)
-    assert ("annokit-helper-1" in names) == (thread_count() > 1)
+    assert "annokit-helper-1" in names
+    names.clear()
+    monkeypatch.setenv("ANNOKIT_THREADS", "1")
+    _check([t for t in _tokens(11, 6000) if len(t) <= 8])
+    assert names == {threading.current_thread().name}
 
 
 def test_an_error_on_the_helper_thread_is_raised_to_the_caller() -> None:

@@ -21,6 +21,16 @@ def test_thread_count_follows_the_environment(monkeypatch) -> None:
     assert thread_count() >= 1
 
 
+def test_thread_count_leaves_out_the_busy_cpus(monkeypatch) -> None:
+    import os
+
+    monkeypatch.delenv("ANNOKIT_THREADS", raising=False)
+    monkeypatch.setattr(os, "sched_getaffinity", lambda pid: {0, 1, 2, 3})
+    for load, want in ((0.0, 4), (1.0, 4), (1.6, 3), (2.4, 3), (3.0, 2), (4.2, 1), (12.0, 1)):
+        monkeypatch.setattr(os, "getloadavg", lambda load=load: (load, load, load))
+        assert thread_count() == want, load
+
+
 def test_run_all_keeps_the_order_and_uses_a_thread_per_task() -> None:
     names: list[str] = []
     together = threading.Barrier(4, timeout=10)  # passes only with the four tasks running at once
