@@ -221,16 +221,18 @@ def evaluate(
     """
     prm = params if params is not None else COCOParams()
     if prm.iou_type == "bbox" and len(dt) >= _PARALLEL_MIN and dt.scores is not None:
-        res = _evaluate_in_parts(gt, dt, prm, fixed, thread_count()) if thread_count() > 1 else None
+        res = _evaluate_in_parts(gt, dt, prm, fixed, thread_count())
         if res is not None:
             return res
     return evaluate_with_accumulator(gt, dt, params=params, fixed=fixed, progress=progress, stacklevel=4)[0]
 
 
 _PARALLEL_MIN = 20_000
-"""Box evaluations of at least this many detections run their categories on several threads."""
+"""Box evaluations of at least this many detections run their categories in blocks (on the threads there are)."""
 _BLOCKS_PER_THREAD = 2
-"""Category blocks per thread: smaller blocks, fewer of whose arrays exist at once (the peak memory)."""
+"""Category blocks per thread (at least :data:`_MIN_BLOCKS`): smaller blocks, fewer of whose arrays exist at once
+(the peak memory; on one thread too)."""
+_MIN_BLOCKS = 4
 
 
 def _evaluate_in_parts(gt: Dataset, dt: Instances, params: COCOParams, fixed: bool, n: int) -> COCOResult | None:
@@ -243,7 +245,8 @@ def _evaluate_in_parts(gt: Dataset, dt: Instances, params: COCOParams, fixed: bo
     """
     whole = COCOAccumulator(gt, params=params, fixed=fixed)
     cats = whole.cat_ids
-    bounds = _category_blocks(whole._frame.cat_index(np.asarray(dt.labels)), len(cats), n * _BLOCKS_PER_THREAD)
+    bounds = _category_blocks(whole._frame.cat_index(np.asarray(dt.labels)), len(cats),
+                              max(_MIN_BLOCKS, n * _BLOCKS_PER_THREAD))
     if len(bounds) < 3:
         return None
     subs = [COCOParams(**{**whole.params.__dict__, "cat_ids": tuple(int(c) for c in cats[a:b])})

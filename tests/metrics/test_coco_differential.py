@@ -217,9 +217,13 @@ def test_bbox_in_category_blocks_on_threads(monkeypatch, seed: int) -> None:
     gt, dets = random_case(4000 + seed, n_images=10)
     if not dets:
         pytest.skip("no detections drawn")
+    monkeypatch.setattr(mc, "_PARALLEL_MIN", 10**9)
+    one = _ours(gt, dets, COCOParams())  # one batch, no blocks
     monkeypatch.setattr(mc, "_PARALLEL_MIN", 0)
     monkeypatch.setenv("ANNOKIT_THREADS", "1")
-    one = _ours(gt, dets, COCOParams())
+    blocks_one_thread = _ours(gt, dets, COCOParams())
+    for name in ("precision", "recall", "scores", "stats", "dt_matches", "gt_matches"):
+        assert np.array_equal(getattr(one, name), getattr(blocks_one_thread, name)), name
     monkeypatch.setenv("ANNOKIT_THREADS", "3")
     spy: list[int] = []
     blocks = mc._category_blocks
@@ -239,9 +243,9 @@ def test_category_blocks_with_chosen_categories_and_images(monkeypatch) -> None:
     cats = sorted(c["id"] for c in gt["categories"])
     imgs = sorted(i["id"] for i in gt["images"])
     params = COCOParams(cat_ids=tuple(cats[::2] or cats), img_ids=tuple(imgs[1::2]))
-    monkeypatch.setattr(mc, "_PARALLEL_MIN", 0)
-    monkeypatch.setenv("ANNOKIT_THREADS", "1")
+    monkeypatch.setattr(mc, "_PARALLEL_MIN", 10**9)
     one = _ours(gt, dets, params)
+    monkeypatch.setattr(mc, "_PARALLEL_MIN", 0)
     monkeypatch.setenv("ANNOKIT_THREADS", "4")
     spy: list[int] = []
     blocks = mc._category_blocks
