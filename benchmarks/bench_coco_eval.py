@@ -13,6 +13,7 @@ annokit's. annokit runs as the ``annokit eval`` command.
     python benchmarks/bench_coco_eval.py --tools annokit,annokit-compat,ultrafast-pycocotools --with-pycocotools
     python benchmarks/bench_coco_eval.py --scaling 5000,10000,20000,40000,80000 --tools annokit,hotcoco
     python benchmarks/bench_coco_eval.py --baseline /tmp/main   # and annokit of another tree, interleaved
+    python benchmarks/bench_coco_eval.py --tools annokit,annokit-1thread,hotcoco   # and annokit on one thread
 
 annokit's sources are byte-compiled first (``compileall``), as an installed copy is (see ``_compile_sources``).
 Besides the wall clock, each run reports its CPU seconds (user + system, all threads): on a shared machine they
@@ -72,6 +73,8 @@ stats = [float(x) for x in e.stats[:12]]
     # annokit's pycocotools drop-in, through the same unmodified pycocotools script
     "annokit-compat": "from annokit.compat.pycocotools import COCO, COCOeval\n" + PYCOCO_API,
 }
+# annokit's command on one thread (ANNOKIT_THREADS=1: what the threads give, in the same round robin)
+RUNNERS["annokit-1thread"] = 'import os\nos.environ["ANNOKIT_THREADS"] = "1"\n' + RUNNERS["annokit"]
 # --baseline DIR: annokit's command again, from another source tree (``git archive main annokit | tar -x -C DIR``),
 # ahead of the installed one: before / after in the same interleaved run
 BASELINE = """

@@ -20,10 +20,12 @@ import numpy as np
 import orjson
 
 from annokit._internal.jsonnum import Numbers, parse_numbers
+from annokit._internal.threads import run_all, thread_count
 from annokit.errors import FormatError
 
 __all__ = ["Block", "Irregular", "NotAList", "ScalarField", "StringField", "json_error", "read_blocks"]
 
+_HALVES_FROM = 8192  # records of a block whose value spans are found in two halves at once (two threads)
 _PAD = 32  # spaces in front of every block: number windows read up to 24 bytes before a token's end
 _FIRST = 256 << 10  # bytes of the first block
 _OPEN = {ord("{"), ord("[")}
@@ -702,15 +704,26 @@ def _slot_spans(buf: bytes, begin: int, end: int, pattern: Pattern, rec: np.ndar
     words = np.ndarray(shape=(len(buf) - 7,), dtype="<u8", buffer=buf, offset=0, strides=(1,))
     starts = np.empty((n, V), np.int64)
     lengths = np.empty((n, V), np.int64)
-    e = rec
     gaps = np.diff(pattern.offsets, prepend=0)
-    for j in range(V):
-        s = e + int(gaps[j])
-        ln = _find_byte(words, s, pattern.rec[int(pattern.offsets[j])])
-        if ln is None:
-            return None
-        starts[:, j], lengths[:, j] = s, ln
-        e = s + ln
+    ends = np.empty(n, np.int64)
+
+    def records(lo: int, hi: int) -> bool:
+        """Records ``lo:hi``, value by value; False when a value's end is not found."""
+        e = rec[lo:hi]
+        for j in range(V):
+            s = e + int(gaps[j])
+            ln = _find_byte(words, s, pattern.rec[int(pattern.offsets[j])])
+            if ln is None:
+                return False
+            starts[lo:hi, j], lengths[lo:hi, j] = s, ln
+            e = s + ln
+        ends[lo:hi] = e
+        return True
+
+    half = n // 2 if n >= _HALVES_FROM and thread_count() > 1 else n  # each record on its own: two halves at once
+    if not all(run_all([lambda: records(0, half), lambda: records(half, n)]) if half < n else [records(0, n)]):
+        return None
+    e = ends
     tail = len(pattern.rec) - int(pattern.offsets[-1])
     if not (e[:-1] + tail + len(pattern.boundary) - 2 == rec[1:]).all() or int(e[-1]) + tail != end:
         return None

@@ -20,13 +20,13 @@ a time, which also rejects what is not JSON.
 
 from __future__ import annotations
 
-import os
-import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
 import orjson
+
+from annokit._internal.threads import run_all, thread_count
 
 __all__ = ["Numbers", "parse_numbers"]
 
@@ -125,36 +125,17 @@ def _short_all(buf: bytes, start: np.ndarray, length: np.ndarray, value: np.ndar
             _short_block(words[start[sl] + length[sl] - 8], length[sl], value[sl], integer[sl], is_int[sl], ok[sl])
 
     n = len(start)
-    if n < 8 * _BLOCK or not _TWO_CORES:
+    if n < 8 * _BLOCK or thread_count() < 2:
         run(0, n)
         return
     half = (n // 2 + _BLOCK - 1) // _BLOCK * _BLOCK  # numpy leaves the lock in its loops: two halves at once
     _in_two(run, half, n)
 
 
-_TWO_CORES = (os.cpu_count() or 1) > 1
-
-
 def _in_two(run: Callable[[int, int], None], half: int, n: int) -> None:
-    """``run(half, n)`` on a helper thread of its own while this one does ``run(0, half)``; the helper's error, if
-    any, is raised here. (A thread per call, no pool: nothing to inherit across ``fork``, and no import of
-    ``concurrent.futures`` and ``logging`` at start-up.)"""
-    errors: list[BaseException] = []
-
-    def other() -> None:
-        try:
-            run(half, n)
-        except BaseException as exc:  # handed to the caller
-            errors.append(exc)
-
-    helper = threading.Thread(target=other, name="annokit-json", daemon=True)
-    helper.start()
-    try:
-        run(0, half)
-    finally:
-        helper.join()
-    if errors:
-        raise errors[0]
+    """``run(0, half)`` in this thread while a helper thread does ``run(half, n)``
+    (:func:`annokit._internal.threads.run_all`); the helper's error, if any, is raised here."""
+    run_all([lambda: run(0, half), lambda: run(half, n)])
 
 
 def _short_block(v: np.ndarray, ln: np.ndarray, value: np.ndarray, integer: np.ndarray, is_int: np.ndarray,

@@ -28,6 +28,7 @@ import orjson
 
 from annokit._internal.gc import no_gc
 from annokit._internal.jsoncols import Block, Irregular, NotAList, ScalarField, StringField, read_blocks
+from annokit._internal.threads import Prefetch
 from annokit.errors import AnnokitWarning, FormatError
 
 if TYPE_CHECKING:
@@ -128,15 +129,18 @@ class _Part:
 
 def read_result_columns(path: Path, target: ResultsTarget, *, fixed: bool = False,
                         block_bytes: int = 4 << 20) -> ResultColumns:
-    """The detections of the COCO results file ``path``, read in blocks of whole records.
+    """The detections of the COCO results file ``path``, read in blocks of whole records: a helper thread reads and
+    parses the next block while this one makes the columns of the last (in turn with ``ANNOKIT_THREADS=1``;
+    :class:`~annokit._internal.threads.Prefetch`).
 
     Raises :class:`~annokit.errors.FormatError` naming the file and the place of the first problem.
     """
     parts: list[_Part] = []
     box_mode: bool | None = None
     try:
-        with no_gc():  # mask results build a dict per detection: collections would find no cycles there
-            for blk in read_blocks(path, block_bytes=block_bytes):
+        with no_gc(), Prefetch(lambda: read_blocks(path, block_bytes=block_bytes), depth=1) as blocks:
+            # no_gc: mask results build a dict per detection; collections would find no cycles there
+            for blk in blocks:
                 part, box_mode = _block_part(blk, target, box_mode, path)
                 parts.append(part)
     except NotAList:
@@ -190,18 +194,26 @@ def _finish(parts: list[_Part], target: ResultsTarget, path: Path, fixed: bool) 
                           AnnokitWarning, stacklevel=4)
         z = np.zeros(0)
         return ResultColumns(np.zeros(0, np.int64), np.zeros(0, np.int64), z, np.zeros((0, 4)), z, None, 0, None)
-    cat = np.concatenate([p.cat for p in parts])
     segs: list[Any] | None = None
     if any(p.segs is not None for p in parts):
         segs = [s for p in parts for s in (p.segs if p.segs is not None else [None] * len(p.score))]
+    cols = {name: _joined(parts, name) for name in ("cat", "img", "score", "area", "xywh")}
     from annokit._internal.arrays import index_of
 
+    cat = cols["cat"]
     unknown = np.flatnonzero(index_of(target.cat_ids, cat) < 0)
     first = (int(unknown[0]), int(cat[unknown[0]])) if len(unknown) else None
-    return ResultColumns(image_ids=np.concatenate([p.img for p in parts]), labels=cat,
-                         scores=np.concatenate([p.score for p in parts]),
-                         xywh=np.concatenate([p.xywh for p in parts]), area=np.concatenate([p.area for p in parts]),
-                         segmentations=segs, unknown=len(unknown), first_unknown=first)
+    return ResultColumns(image_ids=cols["img"], labels=cat, scores=cols["score"], xywh=cols["xywh"],
+                         area=cols["area"], segmentations=segs, unknown=len(unknown), first_unknown=first)
+
+
+def _joined(parts: list[_Part], name: str) -> np.ndarray:
+    """The column ``name`` of every part, one array; each part lets go of its piece once copied (at most one column
+    is held twice: the peak memory of reading a large file)."""
+    out = np.concatenate([getattr(p, name) for p in parts])
+    for p in parts:
+        setattr(p, name, out[:0])
+    return out
 
 
 # ------------------------------------------------------------------------------------------------ regular blocks

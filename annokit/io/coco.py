@@ -10,6 +10,7 @@ and written back.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import math
 import os
 import reprlib
@@ -677,11 +678,20 @@ class InstanceColumns:
     categories: CategoryColumns
     annotations: ObjectColumns
     has_keypoints: bool
-    _checked: _Checked
+    _checked: _Checked | None
 
     def dataset(self) -> Dataset:
         """The :class:`~annokit.core.dataset.Dataset` of the file (keypoints checked and read)."""
+        if self._checked is None:
+            raise ValidationError("these columns were kept without the file's records: read the file again")
         return _build(self._checked)
+
+    def columns_only(self, *, masks: bool = True) -> InstanceColumns:
+        """These columns without the parsed records of the file (a Python dict per annotation: most of the
+        memory), and without the annotations' segmentations unless ``masks``; :meth:`dataset` is then refused.
+        What box evaluation keeps while it runs."""
+        objects = self.annotations if masks else dataclasses.replace(self.annotations, segmentations=None)
+        return InstanceColumns(self.images, self.categories, objects, self.has_keypoints, None)
 
 
 def read_instance_columns(path: PathLike) -> InstanceColumns:

@@ -40,6 +40,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from annokit._internal.progress import Progress, tracked
+from annokit._internal.threads import run_all, thread_count
 from annokit.errors import FormatError, PycocotoolsQuirkWarning, ValidationError
 from annokit.metrics import coco_engine as eng
 from annokit.metrics.coco_params import COCOParams, IouType
@@ -218,7 +219,76 @@ def evaluate(
     >>> gt = read_instances("gt.json"); dt = read_results("pred.json", gt)  # doctest: +SKIP
     >>> evaluate(gt, dt).metrics_dict()["AP"]                           # doctest: +SKIP
     """
+    prm = params if params is not None else COCOParams()
+    if prm.iou_type == "bbox" and len(dt) >= _PARALLEL_MIN and dt.scores is not None:
+        res = _evaluate_in_parts(gt, dt, prm, fixed, thread_count())
+        if res is not None:
+            return res
     return evaluate_with_accumulator(gt, dt, params=params, fixed=fixed, progress=progress, stacklevel=4)[0]
+
+
+_PARALLEL_MIN = 20_000
+"""Box evaluations of at least this many detections run their categories in blocks (on the threads there are)."""
+_BLOCKS_PER_THREAD = 2
+"""Category blocks per thread (at least :data:`_MIN_BLOCKS`): smaller blocks, fewer of whose arrays exist at once
+(the peak memory; on one thread too)."""
+_MIN_BLOCKS = 4
+
+
+def _evaluate_in_parts(gt: Dataset, dt: Instances, params: COCOParams, fixed: bool, n: int) -> COCOResult | None:
+    """:func:`evaluate` with the categories in ``n`` contiguous blocks (of about as many detections each), each
+    block matched and accumulated on a thread of its own (:func:`annokit._internal.threads.run_all`).
+
+    Every stage works category by category (matching inside (image, category) groups; one curve per category), so
+    a block's arrays are the whole evaluation's columns for its categories, bit for bit; they are put in their
+    places in category order (:meth:`COCOAccumulator.compute_from`). None when there is one block only.
+    """
+    whole = COCOAccumulator(gt, params=params, fixed=fixed)
+    cats = whole.cat_ids
+    bounds = _category_blocks(whole._frame.cat_index(np.asarray(dt.labels)), len(cats),
+                              max(_MIN_BLOCKS, n * _BLOCKS_PER_THREAD))
+    if len(bounds) < 3:
+        return None
+    subs = [COCOParams(**{**whole.params.__dict__, "cat_ids": tuple(int(c) for c in cats[a:b])})
+            for a, b in zip(bounds[:-1], bounds[1:])]
+
+    def part(i: int) -> tuple[tuple[COCOParams, eng.GTGroups, _Batch], COCOCurves]:
+        acc = COCOAccumulator(gt, params=subs[i], fixed=fixed)
+        batch = acc._batch(dt, None)
+        acc._add(batch.records)
+        precision, recall, scores = acc._accumulate()
+        k = np.arange(bounds[i], bounds[i + 1])
+        assert acc._gtg is not None
+        # the block's match records go with its accumulator: only what the per-row matches need is kept
+        keep = (acc.params, acc._gtg,
+                _Batch(det_rows=batch.det_rows, gt_all=batch.gt_all, records=eng.MatchRecords.empty(0, 0)))
+        return keep, COCOCurves(cats=k, precision=precision, recall=recall, scores=scores)
+
+    done = run_all([functools.partial(part, i) for i in range(len(subs))], workers=n)
+    res = whole.compute_from([c for _, c in done], stacklevel=5)
+    res.row_matches = functools.partial(_parts_row_matches, [m for m, _ in done], len(dt), len(gt.annotations))
+    return res
+
+
+def _category_blocks(cat: np.ndarray, K: int, n: int) -> np.ndarray:
+    """``n + 1`` bounds of contiguous category blocks with about as many of the detections ``cat`` (category
+    positions, -1 for none) each; fewer blocks when there are fewer categories. Depends on the data only."""
+    counts = np.bincount(cat[cat >= 0], minlength=K) if K else np.zeros(0, np.int64)
+    cum = np.cumsum(counts)
+    total = int(cum[-1]) if K else 0
+    cuts = np.searchsorted(cum, [total * i / n for i in range(1, n)], side="left") + 1
+    return np.unique(np.concatenate([[0], np.clip(cuts, 1, K), [K]])) if K else np.array([0, 0])
+
+
+def _parts_row_matches(parts: list[tuple[COCOParams, eng.GTGroups, _Batch]], n_dt: int, n_gt: int
+                       ) -> tuple[np.ndarray, np.ndarray]:
+    """The per-row matches of category blocks, put together (each row is in one block's categories or none)."""
+    dt_matches, gt_matches = _row_matches(*parts[0], n_dt, n_gt)
+    for params, gtg, batch in parts[1:]:
+        d, g = _row_matches(params, gtg, batch, n_dt, n_gt)
+        np.maximum(dt_matches, d, out=dt_matches)
+        np.maximum(gt_matches, g, out=gt_matches)
+    return dt_matches, gt_matches
 
 
 def evaluate_with_accumulator(
@@ -240,7 +310,8 @@ def evaluate_with_accumulator(
     batch = acc._batch(dt, progress)
     acc._add(batch.records)
     res = acc.compute(stacklevel=stacklevel)
-    res.row_matches = functools.partial(_row_matches, acc, batch, len(dt), len(gt.annotations))
+    assert acc._gtg is not None
+    res.row_matches = functools.partial(_row_matches, acc.params, acc._gtg, batch, len(dt), len(gt.annotations))
     return res, acc
 
 
@@ -278,10 +349,12 @@ class MatchState:
 
 @dataclass(frozen=True)
 class _Batch:
-    """One update's detections through the stages (kept by :func:`evaluate` for the per-row matches)."""
+    """One update's match records, and what its per-row matches are made of (kept by :func:`evaluate`): the
+    detections that matched something (``det_rows``, rows of the caller's detections) and their matches in area
+    range ``all`` (``gt_all`` ``(C, T)``, :class:`~annokit.metrics.coco_engine.GTGroups` indices, -1 for none)."""
 
-    dets: eng.RankedDets
-    matches: eng.Matches
+    det_rows: np.ndarray
+    gt_all: np.ndarray
     records: eng.MatchRecords
 
 
@@ -397,7 +470,8 @@ class COCOAccumulator:
         batch = self._batch(dt, None)
         self._add(batch.records)
         assert self._gt is not None
-        return _row_matches(self, batch, len(dt), len(self._gt.annotations))
+        assert self._gtg is not None
+        return _row_matches(self._params, self._gtg, batch, len(dt), len(self._gt.annotations))
 
     def merge(self, other: COCOAccumulator) -> COCOAccumulator:
         """A new accumulator with the detections of both (associative and commutative; neither is changed)."""
@@ -639,8 +713,12 @@ class COCOAccumulator:
         iou = _pair_iou(self._params, gt, dt, progress)
         pairs = eng.candidate_pairs(gtg, dets, iou, float(f.thr.min()))
         matches = eng.match(f, gtg, dets, pairs)
+        del pairs, iou  # the largest arrays of a batch: gone before the records are made
         area = dt.area if self._params.iou_type != "rotated" else _rbox_area(dt)
-        return _Batch(dets, matches, eng.match_records(f, gtg, dets, matches, dt.scores, area))
+        records = eng.match_records(f, gtg, dets, matches, dt.scores, area)
+        a_all = self._params.area_labels.index("all") if "all" in self._params.area_labels else 0
+        return _Batch(det_rows=dets.rows[matches.det], gt_all=np.ascontiguousarray(matches.gt[:, a_all, :]),
+                      records=records)
 
     def _add(self, recs: eng.MatchRecords) -> None:
         again = self._seen[recs.img]
@@ -765,17 +843,15 @@ def _as_instances(predictions: Instances | list[dict[str, Any]], gt: Dataset | N
     return cols.instances()
 
 
-def _row_matches(acc: COCOAccumulator, batch: _Batch, n_dt: int, n_gt: int) -> tuple[np.ndarray, np.ndarray]:
+def _row_matches(p: COCOParams, gtg: eng.GTGroups, batch: _Batch, n_dt: int, n_gt: int
+                 ) -> tuple[np.ndarray, np.ndarray]:
     """``(T, N)`` and ``(T, G)`` matches in the caller's row numbering, area range ``all``."""
-    p, gtg = acc.params, acc._gtg
-    assert gtg is not None
     T = len(p.iou_thrs)
-    a_all = p.area_labels.index("all") if "all" in p.area_labels else 0
     dt_matches = np.full((T, n_dt), -1, dtype=np.int64)
     gt_matches = np.full((T, n_gt), -1, dtype=np.int64)
-    mm = batch.matches.gt[:, a_all, :]  # (C, T)
+    mm = batch.gt_all  # (C, T)
     cc, tt = np.nonzero(mm >= 0)
-    dd = batch.dets.rows[batch.matches.det[cc]]
+    dd = batch.det_rows[cc]
     gg = gtg.rows[mm[cc, tt]]
     dt_matches[tt, dd] = gg
     gt_matches[tt, gg] = dd

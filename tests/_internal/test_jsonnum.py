@@ -123,8 +123,13 @@ def test_large_parses_split_across_two_threads(monkeypatch) -> None:
         block(*args)  # type: ignore[arg-type]
 
     monkeypatch.setattr(jsonnum, "_short_block", spy)
+    monkeypatch.setenv("ANNOKIT_THREADS", "2")
     _check([t for t in _tokens(11, 6000) if len(t) <= 8] + [b"1.5", b"-0", b"01"] * 100)
-    assert ("annokit-json" in names) == ((__import__("os").cpu_count() or 1) > 1)
+    assert "annokit-helper-1" in names
+    names.clear()
+    monkeypatch.setenv("ANNOKIT_THREADS", "1")
+    _check([t for t in _tokens(11, 6000) if len(t) <= 8])
+    assert names == {threading.current_thread().name}
 
 
 def test_an_error_on_the_helper_thread_is_raised_to_the_caller() -> None:

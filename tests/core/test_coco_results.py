@@ -301,3 +301,35 @@ def test_pattern_blocks_find_values_slot_by_slot(tmp_path: Path, monkeypatch, di
     assert sum(b.numbers is not None for b in blocks) >= len(blocks) - 2
     _same(read_result_columns(path, _target(), block_bytes=2048), result_columns(records, _target()))
 
+
+
+@pytest.mark.parametrize("style", range(5))
+def test_value_spans_found_in_two_halves_on_two_threads(tmp_path: Path, monkeypatch, style: int) -> None:
+    """Large pattern blocks find their value spans in two halves at once (here from 2 records on): the same columns
+    as the per-record reader, with the second half on the helper thread, and no block falls back to the run scan."""
+    import threading
+
+    import annokit._internal.jsoncols as jc
+
+    monkeypatch.setattr(jc, "_HALVES_FROM", 2)
+    monkeypatch.setattr(jc, "_run_spans", lambda *a: pytest.fail("a pattern block took the run scan"))
+    monkeypatch.setenv("ANNOKIT_THREADS", "2")
+    names: set[str] = set()
+    find = jc._find_byte
+
+    def spy(*args):  # type: ignore[no-untyped-def]
+        names.add(threading.current_thread().name)
+        return find(*args)
+
+    monkeypatch.setattr(jc, "_find_byte", spy)
+    rng = np.random.default_rng(style)
+    records = [{"image_id": int(rng.choice(IMAGES["ids"])), "category_id": int(rng.choice(CATS)),
+                "score": round(float(rng.random()), 4),
+                "bbox": np.round(np.r_[rng.uniform(0, 900, 2), rng.uniform(0, 90, 2)], 2).tolist()}
+               for _ in range(400)]
+    records[350]["score"] = 0.12345678901234567  # a value of three words in the second half of a late block
+    path = tmp_path / "h.json"
+    path.write_bytes(_dump(records, style))
+    monkeypatch.setattr(jc, "_FIRST", 1024)
+    _same(read_result_columns(path, _target(), block_bytes=4096), result_columns(records, _target()))
+    assert "annokit-helper-1" in names

@@ -206,3 +206,51 @@ def test_files_through_the_block_reader(tmp_path, monkeypatch, seed: int, iou_ty
         warnings.simplefilter("ignore")
         res = evaluate_coco_files(tmp_path / "gt.json", tmp_path / "dt.json", params=COCOParams(iou_type=iou_type))
     _compare(res, ev)
+
+
+@pytest.mark.parametrize("seed", range(12))
+def test_bbox_in_category_blocks_on_threads(monkeypatch, seed: int) -> None:
+    """Box evaluation with its categories in blocks on several threads (what large inputs get): pycocotools' numbers,
+    and the same bits as in one thread -- arrays, stats and per-row matches."""
+    import annokit.metrics.coco as mc
+
+    gt, dets = random_case(4000 + seed, n_images=10)
+    if not dets:
+        pytest.skip("no detections drawn")
+    monkeypatch.setattr(mc, "_PARALLEL_MIN", 10**9)
+    one = _ours(gt, dets, COCOParams())  # one batch, no blocks
+    monkeypatch.setattr(mc, "_PARALLEL_MIN", 0)
+    monkeypatch.setenv("ANNOKIT_THREADS", "1")
+    blocks_one_thread = _ours(gt, dets, COCOParams())
+    for name in ("precision", "recall", "scores", "stats", "dt_matches", "gt_matches"):
+        assert np.array_equal(getattr(one, name), getattr(blocks_one_thread, name)), name
+    monkeypatch.setenv("ANNOKIT_THREADS", "3")
+    spy: list[int] = []
+    blocks = mc._category_blocks
+    monkeypatch.setattr(mc, "_category_blocks", lambda *a: spy.append(len(b := blocks(*a)) - 1) or b)
+    many = _ours(gt, dets, COCOParams())
+    assert spy and (spy[0] > 1) == (len(gt["categories"]) > 1)
+    _compare(many, pycocotools_eval(gt, dets, "bbox"))
+    for name in ("precision", "recall", "scores", "stats", "dt_matches", "gt_matches"):
+        assert np.array_equal(getattr(one, name), getattr(many, name)), name
+
+
+def test_category_blocks_with_chosen_categories_and_images(monkeypatch) -> None:
+    """``cat_ids`` / ``img_ids`` chosen in the parameters: the blocks cover those categories only, same bits."""
+    import annokit.metrics.coco as mc
+
+    gt, dets = random_case(4107, n_images=12)  # 5 categories: 3 chosen, in blocks
+    cats = sorted(c["id"] for c in gt["categories"])
+    imgs = sorted(i["id"] for i in gt["images"])
+    params = COCOParams(cat_ids=tuple(cats[::2] or cats), img_ids=tuple(imgs[1::2]))
+    monkeypatch.setattr(mc, "_PARALLEL_MIN", 10**9)
+    one = _ours(gt, dets, params)
+    monkeypatch.setattr(mc, "_PARALLEL_MIN", 0)
+    monkeypatch.setenv("ANNOKIT_THREADS", "4")
+    spy: list[int] = []
+    blocks = mc._category_blocks
+    monkeypatch.setattr(mc, "_category_blocks", lambda *a: spy.append(len(b := blocks(*a)) - 1) or b)
+    many = _ours(gt, dets, params)
+    assert spy == [3]
+    for name in ("precision", "recall", "scores", "stats", "dt_matches", "gt_matches"):
+        assert np.array_equal(getattr(one, name), getattr(many, name)), name
