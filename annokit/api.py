@@ -288,9 +288,9 @@ def evaluate_panoptic_files(gt_json: PathLike, pred_json: PathLike, gt_dir: Path
         Ground-truth areas from the JSON (panopticapi) or from the PNG pixel counts.
     threads : int, optional
         Workers decoding and counting images in parallel (default ``min(4, cpu_count)``): forked processes on
-        Linux from 48 images on (the first image here, then blocks of 16 dealt round robin; each sends back its
-        exact counts, so the result does not depend on the split), threads elsewhere. 0 or 1: everything in the
-        calling thread.
+        Linux from 48 images on (the first image here, then blocks of 16 dealt round robin, children first; each
+        sends back its exact counts, so the result does not depend on the split), threads elsewhere. 0 or 1:
+        everything in the calling thread.
 
     Returns
     -------

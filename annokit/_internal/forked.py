@@ -4,8 +4,8 @@ Work that holds the GIL most of the time (PNG unfiltering in libspng through pys
 not speed up on threads; forked processes do, without pickling the inputs: a child starts as a copy of this process
 (the parsed files, the imported modules) and sends back one small picklable result.
 
-:func:`fork_split` deals the items out in blocks, round robin (worker 0 is this process), so every worker gets a
-similar mix. ``run(items)`` must not raise: it works through its items in order and returns ``(result, done)``, the
+:func:`fork_split` deals the items out in blocks, round robin starting with the children (worker 0 is this
+process, which already did the serial part), so every worker gets a similar mix. ``run(items)`` must not raise: it works through its items in order and returns ``(result, done)``, the
 result of the first ``done`` items -- it stops at the first item that fails. Whatever a worker did not finish (an
 item that failed and those after it, or every item of a child that died) is returned as ``leftover``, for the
 caller to run in this process where errors raise as usual. Running the leftovers in order raises the error of the
@@ -51,10 +51,11 @@ class ForkSplit(Generic[R]):
 
 
 def _shares(items: Sequence[int], workers: int, block: int) -> list[list[int]]:
-    """``items`` in blocks of ``block``, dealt round robin to ``workers``."""
+    """``items`` in blocks of ``block``, dealt round robin to ``workers``, the children first (this process has
+    done the serial part before the fork -- reading the inputs --, so it takes the last share)."""
     shares: list[list[int]] = [[] for _ in range(workers)]
     for k, s in enumerate(range(0, len(items), block)):
-        shares[k % workers].extend(items[s:s + block])
+        shares[(k + 1) % workers].extend(items[s:s + block])
     return shares
 
 

@@ -22,7 +22,7 @@ def test_every_item_is_run_once(n, workers, block):
     assert out.leftover == []
     assert sum(s for s, _ in out.results) == sum(range(n))
     assert sum(c for _, c in out.results) == n
-    assert len(out.results) == min(workers, max(1, -(-n // block)))  # children without items send empty results
+    assert len(out.results) == 1 + min(workers - 1, -(-n // block))  # this process's, and each busy child's
 
 
 def test_children_run_in_other_processes():
@@ -41,9 +41,9 @@ def test_a_failing_item_stops_its_worker_and_the_rest_is_left_over():
             done += 1
         return items[:done], done
 
-    out = fork_split(range(20), run, workers=2, block=4)  # this process 0-3, 8-11, 16-19; the child 4-7, 12-15
+    out = fork_split(range(20), run, workers=2, block=4)  # the child 0-3, 8-11, 16-19; this process 4-7, 12-15
     assert sorted(i for part in out.results for i in part) == [0, 1, 2, 3, 4, 8, 9, 10, 11, 16, 17, 18, 19]
-    assert out.leftover == [5, 6, 7, 12, 13, 14, 15]  # the child stopped at 5: the caller runs (and raises) from there
+    assert out.leftover == [5, 6, 7, 12, 13, 14, 15]  # this process stopped at 5: the caller runs (and raises) from there
 
 
 def test_a_child_that_dies_leaves_its_items_to_the_caller():
@@ -54,9 +54,9 @@ def test_a_child_that_dies_leaves_its_items_to_the_caller():
             os._exit(3)  # a crash in the child: nothing sent back
         return list(items), len(items)
 
-    out = fork_split(range(10), run, workers=2, block=2)
-    assert out.results == [[0, 1, 4, 5, 8, 9]]
-    assert out.leftover == [2, 3, 6, 7]
+    out = fork_split(range(10), run, workers=2, block=2)  # the child 0-1, 4-5, 8-9
+    assert out.results == [[2, 3, 6, 7]]
+    assert out.leftover == [0, 1, 4, 5, 8, 9]
 
 
 def test_one_worker_runs_here():
