@@ -5,8 +5,9 @@ not speed up on threads; forked processes do, without pickling the inputs: a chi
 (the parsed files, the imported modules) and sends back one small picklable result.
 
 :func:`fork_split` deals the items out in blocks, round robin starting with the children (worker 0 is this
-process, which already did the serial part), so every worker gets a similar mix. ``run(items)`` must not raise: it works through its items in order and returns ``(result, done)``, the
-result of the first ``done`` items -- it stops at the first item that fails. Whatever a worker did not finish (an
+process, which already did the serial part), so every worker gets a similar mix. ``run(items)`` must not raise: it
+works through its items in order and returns ``(result, done)``, the result of the first ``done`` items -- it stops
+at the first item that fails. Whatever a worker did not finish (an
 item that failed and those after it, or every item of a child that died) is returned as ``leftover``, for the
 caller to run in this process where errors raise as usual. Running the leftovers in order raises the error of the
 first failing item, as one pass over every item would.

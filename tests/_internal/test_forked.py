@@ -43,7 +43,7 @@ def test_a_failing_item_stops_its_worker_and_the_rest_is_left_over():
 
     out = fork_split(range(20), run, workers=2, block=4)  # the child 0-3, 8-11, 16-19; this process 4-7, 12-15
     assert sorted(i for part in out.results for i in part) == [0, 1, 2, 3, 4, 8, 9, 10, 11, 16, 17, 18, 19]
-    assert out.leftover == [5, 6, 7, 12, 13, 14, 15]  # this process stopped at 5: the caller runs (and raises) from there
+    assert out.leftover == [5, 6, 7, 12, 13, 14, 15]  # this process stopped at 5: the caller runs (and raises) them
 
 
 def test_a_child_that_dies_leaves_its_items_to_the_caller():
