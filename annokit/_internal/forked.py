@@ -30,7 +30,7 @@ import sys
 import warnings
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
-from typing import Generic, TypeVar
+from typing import Generic, TypeVar, cast
 
 __all__ = ["ForkSplit", "fork_available", "fork_split"]
 
@@ -77,32 +77,67 @@ def _read(fd: int) -> bytes:
         return f.read()
 
 
+@dataclass
+class _Kid:
+    """A forked child and the read end of its pipe (``read``: consumed, and closed)."""
+
+    pid: int
+    fd: int
+    read: bool = False
+
+
+def _fork(run: Callable[[list[int]], tuple[R, int]], share: list[int]) -> _Kid | None:
+    """A child running ``share``, or ``None`` when the system has no process to spare (the caller runs it)."""
+    r, w = os.pipe()
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", DeprecationWarning)  # see the module docstring
+            pid = os.fork()
+    except OSError:
+        os.close(r)
+        os.close(w)
+        return None
+    if pid == 0:  # pragma: no cover - the child's side
+        os.close(r)
+        _child(run, share, w)
+    os.close(w)
+    return _Kid(pid, r)
+
+
 @contextlib.contextmanager
-def _children(run: Callable[[list[int]], tuple[R, int]], shares: list[list[int]]) -> Iterator[list[tuple[int, int]]]:
-    """Fork one child per share, each with a pipe back; yields ``(pid, read fd)``. On the way out every child is
-    reaped (killed first when leaving on an error)."""
-    kids: list[tuple[int, int]] = []
+def _children(run: Callable[[list[int]], tuple[R, int]], shares: list[list[int]]) -> Iterator[list[_Kid | None]]:
+    """Fork one child per share (``None`` where the fork failed); on the way out every unread pipe is closed and
+    every child reaped (killed first when leaving on an error)."""
+    kids: list[_Kid | None] = []
     ok = False
     try:
         for share in shares:
-            r, w = os.pipe()
-            with warnings.catch_warnings():
-                warnings.simplefilter("ignore", DeprecationWarning)  # see the module docstring
-                pid = os.fork()
-            if pid == 0:  # pragma: no cover - the child's side
-                os.close(r)
-                _child(run, share, w)
-            os.close(w)
-            kids.append((pid, r))
+            kids.append(_fork(run, share))
         yield kids
         ok = True
     finally:
-        for pid, _ in kids:
+        for kid in kids:
+            if kid is None:
+                continue
+            if not kid.read:
+                os.close(kid.fd)
             if not ok:
                 with contextlib.suppress(OSError):
-                    os.kill(pid, signal.SIGKILL)
+                    os.kill(kid.pid, signal.SIGKILL)
             with contextlib.suppress(OSError):
-                os.waitpid(pid, 0)
+                os.waitpid(kid.pid, 0)
+
+
+def _collect(kid: _Kid | None) -> tuple[object, int]:
+    """What a child sent, ``(result, done)``; ``(None, 0)`` when it was not forked, died or sent nothing usable."""
+    if kid is None:
+        return None, 0
+    kid.read = True
+    try:
+        got = pickle.loads(_read(kid.fd))
+    except Exception:
+        return None, 0
+    return got[0], int(got[1])
 
 
 def fork_split(items: Sequence[int], run: Callable[[list[int]], tuple[R, int]], *, workers: int,
@@ -138,12 +173,9 @@ def fork_split(items: Sequence[int], run: Callable[[list[int]], tuple[R, int]], 
         mine, done = run(shares[0])
         results.append(mine)
         leftover += shares[0][done:]
-        for (_pid, fd), share in zip(kids, shares[1:]):
-            try:
-                theirs, done = pickle.loads(_read(fd))
-            except Exception:  # the child died or sent nothing usable: its items are run here
-                theirs, done = None, 0
+        for kid, share in zip(kids, shares[1:]):
+            theirs, done = _collect(kid)  # what a child did not do is run here
             if done:
-                results.append(theirs)
+                results.append(cast(R, theirs))
             leftover += share[done:]
     return ForkSplit(results, sorted(leftover))

@@ -54,12 +54,23 @@ def test_a_child_that_dies_leaves_its_items_to_the_caller():
             os._exit(3)  # a crash in the child: nothing sent back
         return list(items), len(items)
 
+    fds = len(os.listdir("/proc/self/fd"))
     out = fork_split(range(10), run, workers=2, block=2)  # the child 0-1, 4-5, 8-9
     assert out.results == [[2, 3, 6, 7]]
     assert out.leftover == [0, 1, 4, 5, 8, 9]
+    assert len(os.listdir("/proc/self/fd")) == fds  # its pipe closed, it reaped
 
 
 def test_one_worker_runs_here():
     parent = os.getpid()
     out = fork_split(range(5), lambda xs: (os.getpid(), len(xs)), workers=1)
     assert out.results == [parent] and out.leftover == []
+
+
+def test_a_fork_that_fails_leaves_its_items_to_the_caller(monkeypatch):
+    def no_fork():
+        raise OSError(11, "Resource temporarily unavailable")
+
+    monkeypatch.setattr(os, "fork", no_fork)
+    out = fork_split(range(10), lambda xs: (list(xs), len(xs)), workers=3, block=2)
+    assert out.results == [[4, 5]] and out.leftover == [0, 1, 2, 3, 6, 7, 8, 9]
