@@ -6,9 +6,10 @@ tools read each image's size from its header), then times each tool's full round
 YOLO labels, read them back, write COCO) ``--repeat`` times, the tools interleaved run by run, and prints the
 medians and the ratios. globox is a benchmark-only peer (``pip install -e '.[bench]'``); without it the script
 says so and times annokit alone. annokit's round trip is checked to equal the input exactly, and globox's boxes to
-equal annokit's (file, class, box to 1e-6).
+equal annokit's (file, class, box to 1e-6). Every run's outputs are kept until all runs are done (see
+:func:`timed`); the load average is printed at the start and the end.
 
-    python benchmarks/bench_convert.py [--repeat 5] [--images 5000] [--formats voc yolo]
+    python benchmarks/bench_convert.py [--repeat 5] [--images 5000] [--formats voc yolo] [--workdir DIR]
     python benchmarks/bench_convert.py --images 50000 --repeat 1 --no-peer   # how annokit's cost grows
 """
 
@@ -119,9 +120,14 @@ RUNS: dict[str, tuple[Callable[[Path, Path, Path], Path], Callable[[Path, Path, 
     "voc": (annokit_voc, globox_voc), "yolo": (annokit_yolo, globox_yolo)}
 
 
-def timed(fn: Callable[[Path, Path, Path], Path], src: Path, images: Path, workdir: Path | None
-          ) -> tuple[float, float, dict]:
-    """Wall and CPU seconds (the process's, all threads, kernel time included) of one round trip, and its output."""
+def timed(fn: Callable[[Path, Path, Path], Path], src: Path, images: Path, workdir: Path | None,
+          kept: list[Path] | None) -> tuple[float, float, dict]:
+    """Wall and CPU seconds (the process's, all threads, kernel time included) of one round trip, and its output.
+
+    The run's folder is appended to ``kept`` (deleted by the caller once every run is done) when ``kept`` is not
+    None, else deleted at once: on a file system that checks new inodes against recently deleted ones (ext4 without
+    a journal, as on this project's machine) deleting 10,000 files makes the next run's file creations scan past
+    them (measured: 5,000 creations 0.2 s of kernel time in a quiet folder, 1.5-3.5 s after such deletions)."""
     work = Path(tempfile.mkdtemp(prefix="bench_convert_", dir=workdir))
     try:
         t0, c0 = time.perf_counter(), time.process_time()
@@ -129,7 +135,10 @@ def timed(fn: Callable[[Path, Path, Path], Path], src: Path, images: Path, workd
         t, c = time.perf_counter() - t0, time.process_time() - c0
         return t, c, orjson.loads(res.read_bytes())
     finally:
-        shutil.rmtree(work, ignore_errors=True)
+        if kept is None:
+            shutil.rmtree(work, ignore_errors=True)
+        else:
+            kept.append(work)
 
 
 def box_set(d: dict) -> list[tuple[str, str, tuple[float, ...]]]:
@@ -140,16 +149,58 @@ def box_set(d: dict) -> list[tuple[str, str, tuple[float, ...]]]:
                   for a in d["annotations"])
 
 
+def run_format(fmt: str, src: Path, images: Path, data: dict, args: argparse.Namespace, have_globox: bool,
+               kept: list[Path] | None) -> bool:
+    """Time one round trip of both tools, interleaved ``args.repeat`` times; print the figures; True when both
+    outputs are right."""
+    ok = True
+    ak_fn, gb_fn = RUNS[fmt]
+    t_ak: list[float] = []
+    t_gb: list[float] = []
+    c_ak: list[float] = []
+    c_gb: list[float] = []
+    back_ak = back_gb = None
+    for _ in range(args.repeat):  # interleaved, so that both tools see the same machine load
+        t, c, back_ak = timed(ak_fn, src, images, args.workdir, kept)
+        t_ak.append(t)
+        c_ak.append(c)
+        if have_globox:
+            t, c, back_gb = timed(gb_fn, src, images, args.workdir, kept)
+            t_gb.append(t)
+            c_gb.append(c)
+    exact = back_ak == data
+    ok &= exact
+    tag = f"COCO->{fmt.upper()}->COCO"
+    print(f"annokit  {tag}: median {statistics.median(t_ak):.3f} s, CPU {statistics.median(c_ak):.3f} s  (runs: "
+          f"{', '.join(f'{t:.3f}' for t in t_ak)}); round trip equals the input: {exact}")
+    if have_globox and back_gb is not None:
+        same = box_set(back_gb) == box_set(data)
+        ok &= same
+        print(f"globox   {tag}: median {statistics.median(t_gb):.3f} s, CPU {statistics.median(c_gb):.3f} s  "
+              f"(runs: {', '.join(f'{t:.3f}' for t in t_gb)}); same boxes as the input: {same}")
+        ratios = [g / a for a, g in zip(t_ak, t_gb)]
+        cpu = [g / a for a, g in zip(c_ak, c_gb)]
+        print(f"  ratio globox / annokit: {statistics.median(t_gb) / statistics.median(t_ak):.2f}x of the "
+              f"medians; run pairs {min(ratios):.2f}x .. {max(ratios):.2f}x;  CPU time: "
+              f"{statistics.median(c_gb) / statistics.median(c_ak):.2f}x ({min(cpu):.2f}x .. {max(cpu):.2f}x)")
+    return ok
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
     ap.add_argument("--repeat", type=int, default=5)
     ap.add_argument("--images", type=int, default=5000)
     ap.add_argument("--formats", nargs="+", choices=sorted(RUNS), default=sorted(RUNS))
     ap.add_argument("--no-peer", action="store_true", help="time annokit alone")
+    ap.add_argument("--delete-each", action="store_true",
+                    help="delete each run's outputs right after it (the next run then pays the file system's cost "
+                         "of those deletions); by default every run's outputs are kept until all runs are done")
     ap.add_argument("--workdir", type=Path, default=None,
                     help="folder for the outputs (default: the system temp folder; /dev/shm times the CPU work "
                          "without the disk)")
     args = ap.parse_args(argv)
+    if args.workdir is not None:
+        args.workdir.mkdir(parents=True, exist_ok=True)
     src = DATA / f"coco_png_{args.images}.json"
     if not src.exists():
         make_dataset(src, args.images)
@@ -173,37 +224,15 @@ def main(argv: list[str] | None = None) -> int:
         except ImportError:
             have_globox = False
             print("globox   not installed (pip install -e '.[bench]'): timing annokit alone")
-    ok = True
-    for fmt in args.formats:
-        ak_fn, gb_fn = RUNS[fmt]
-        t_ak: list[float] = []
-        t_gb: list[float] = []
-        c_ak: list[float] = []
-        c_gb: list[float] = []
-        back_ak = back_gb = None
-        for _ in range(args.repeat):  # interleaved, so that both tools see the same machine load
-            t, c, back_ak = timed(ak_fn, src, images, args.workdir)
-            t_ak.append(t)
-            c_ak.append(c)
-            if have_globox:
-                t, c, back_gb = timed(gb_fn, src, images, args.workdir)
-                t_gb.append(t)
-                c_gb.append(c)
-        exact = back_ak == data
-        ok &= exact
-        tag = f"COCO->{fmt.upper()}->COCO"
-        print(f"annokit  {tag}: median {statistics.median(t_ak):.3f} s, CPU {statistics.median(c_ak):.3f} s  (runs: "
-              f"{', '.join(f'{t:.3f}' for t in t_ak)}); round trip equals the input: {exact}")
-        if have_globox and back_gb is not None:
-            same = box_set(back_gb) == box_set(data)
-            ok &= same
-            print(f"globox   {tag}: median {statistics.median(t_gb):.3f} s, CPU {statistics.median(c_gb):.3f} s  "
-                  f"(runs: {', '.join(f'{t:.3f}' for t in t_gb)}); same boxes as the input: {same}")
-            ratios = [g / a for a, g in zip(t_ak, t_gb)]
-            cpu = [g / a for a, g in zip(c_ak, c_gb)]
-            print(f"  ratio globox / annokit: {statistics.median(t_gb) / statistics.median(t_ak):.2f}x of the "
-                  f"medians; run pairs {min(ratios):.2f}x .. {max(ratios):.2f}x;  CPU time: "
-                  f"{statistics.median(c_gb) / statistics.median(c_ak):.2f}x ({min(cpu):.2f}x .. {max(cpu):.2f}x)")
+    kept: list[Path] | None = None if args.delete_each else []
+    print(f"load average at the start: {', '.join(f'{x:.1f}' for x in os.getloadavg())}")
+    try:
+        results = [run_format(fmt, src, images, data, args, have_globox, kept) for fmt in args.formats]  # every one
+    finally:
+        for w in kept or []:
+            shutil.rmtree(w, ignore_errors=True)
+    ok = all(results)
+    print(f"load average at the end: {', '.join(f'{x:.1f}' for x in os.getloadavg())}")
     return 0 if ok else 1
 
 

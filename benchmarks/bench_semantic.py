@@ -2,14 +2,16 @@
 
 Each tool runs in its own fresh process per repetition, the tools interleaved; the clock runs from the two folder
 paths to the metrics, imports excluded (hotcoco's import brings numpy and its decoder; annokit's entry point is lazy,
-so the modules it would import on the first call — numpy, the label-map reader, the accumulator, imagecodecs and
-pyspng — are imported before its clock too); peak RSS is the whole process's. Prints medians (and the spread), CPU
-time, peak memory, ratios to annokit, and checks that both give the same mIoU, aAcc, mAcc, fwIoU and per-class
-IoU / Acc (1e-9).
+so the modules it would import on the first call — numpy, the label-map reader, the accumulator, imagecodecs,
+pyspng and, for folders it counts with its compiled loop, numba — are imported before its clock too; a second
+table gives each tool's imports and the whole, imports included); peak RSS is the whole process's. Prints medians
+(and the spread), CPU time, peak memory, ratios to annokit, and checks that both give the same mIoU, aAcc, mAcc,
+fwIoU and per-class IoU / Acc (1e-9).
 
     python benchmarks/bench_semantic.py                          # 500 gray 640x480 maps, 19 classes
     python benchmarks/bench_semantic.py --mode P --classes 150   # palette PNGs, ADE20K's class count
     python benchmarks/bench_semantic.py --images 100 --repeat 1
+    python benchmarks/bench_semantic.py --images 2000             # over COMPILED_FROM_PAIRS: the compiled loop
 
 The data (seeded) is made once under ``--data``: ground truth is a Voronoi partition of the image (computed on an
 8-pixel grid) with void (255) specks, the prediction shifts it, relabels some regions and adds noise.
@@ -32,6 +34,12 @@ RUNNERS = {
     "annokit": """
 from annokit.api import evaluate_semantic_folders
 import annokit.io.labelmap, annokit.metrics.semantic  # what it imports lazily (numpy among them): imports excluded
+try:  # the compiled counting loop's module (numba's import), where the call will use it
+    import os, annokit.io.labelpairs
+    if len(os.listdir(GT)) >= annokit.io.labelpairs.COMPILED_FROM_PAIRS:
+        import annokit.io._labelpairs_kernel
+except ImportError:  # a --baseline checkout without it
+    pass
 try:
     import imagecodecs, pyspng  # annokit[fast]'s decoders, imported at the first PNG
 except ImportError:
@@ -55,11 +63,12 @@ out["Acc"] = [c["Acc"] for c in r["per_class"]]
 
 PRELUDE = """
 import json, sys, time
+i0 = time.perf_counter(); ic0 = time.process_time()
 GT, PRED, C = sys.argv[1], sys.argv[2], int(sys.argv[3])
 """
 EPILOGUE = PEAK_MB + """
 print(json.dumps({"seconds": time.perf_counter() - t0, "cpu": time.process_time() - c0, "numbers": out,
-                  "peak_mb": peak_mb()}))
+                  "peak_mb": peak_mb(), "import_s": t0 - i0, "import_cpu": c0 - ic0}))
 """
 
 
@@ -132,6 +141,21 @@ def main() -> None:
                        lambda name: run_fresh(PRELUDE + RUNNERS[name] + EPILOGUE, args, name, a.timeout))
     print_table(f"mIoU of {a.images} label-map pairs (640x480, {a.classes} classes, mode {a.mode}), {a.repeat} "
                 "interleaved runs", runs, agree, "numbers")
+    print_imports(runs)
+
+
+def print_imports(runs: dict[str, list[dict[str, Any]]]) -> None:
+    """What the clock leaves out: each tool's imports (median wall and CPU seconds), and the whole (imports +
+    clock, medians of the sums), so that a cost moved into an import shows."""
+    import statistics
+
+    print(f"{'tool':12s} {'import s':>9s} {'import cpu':>11s} {'whole s':>8s} {'whole cpu':>10s}")
+    for name, rs in runs.items():
+        if rs:
+            med = statistics.median
+            print(f"{name:12s} {med(r['import_s'] for r in rs):9.2f} {med(r['import_cpu'] for r in rs):11.2f} "
+                  f"{med(r['import_s'] + r['seconds'] for r in rs):8.2f} "
+                  f"{med(r['import_cpu'] + r['cpu'] for r in rs):10.2f}")
 
 if __name__ == "__main__":
     main()

@@ -14,6 +14,7 @@ from typing import NamedTuple
 
 import click
 
+from annokit._internal.gc import command_process, freeze_imports, importing
 from annokit.cli._common import run_cli
 
 __all__ = ["main", "cli", "all_commands", "COMMAND_TABLE"]
@@ -88,7 +89,8 @@ class LazyGroup(click.Group):
         entry = COMMAND_TABLE.get(cmd_name)
         if entry is None:
             return None
-        cmd = getattr(importlib.import_module(entry.module), entry.attribute)
+        with importing():  # the command's modules (numpy too for most): the collector would find nothing to free
+            cmd = getattr(importlib.import_module(entry.module), entry.attribute)
         if not isinstance(cmd, click.Command):  # pragma: no cover - a wrong table entry
             raise TypeError(f"{entry.module}.{entry.attribute} is not a click command")
         self.commands[cmd_name] = cmd
@@ -126,5 +128,10 @@ def all_commands() -> dict[str, click.Command]:
 
 
 def main(argv: list[str] | None = None) -> None:
-    """Entry point of the ``annokit`` script: user errors become one line on stderr and exit status 2."""
+    """Entry point of the ``annokit`` script: user errors become one line on stderr and exit status 2.
+
+    The process is the command's own: what it imports is frozen out of the garbage collector's passes
+    (:func:`annokit._internal.gc.freeze_imports`; docs/coco-eval.md, "Start-up")."""
+    command_process()
+    freeze_imports()
     sys.exit(run_cli(cli, argv))

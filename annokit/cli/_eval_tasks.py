@@ -94,8 +94,11 @@ def read_instance_gt(inp: EvalInputs) -> Dataset | None:
 def run_detection(inp: EvalInputs) -> EvalOutput:
     """COCO box or mask AP: ``--gt`` a dataset (COCO instances JSON, or any format with ``--from``), ``--pred`` a
     COCO results JSON."""
-    from annokit.api import evaluate, evaluate_coco_files
-    from annokit.metrics.coco import COCOParams
+    from annokit._internal.gc import importing
+
+    with importing():  # numpy: the collector would find nothing to free
+        from annokit.api import evaluate, evaluate_coco_files
+        from annokit.metrics.coco_params import COCOParams  # not the engine: it loads once the files are read
 
     params = COCOParams.build(
         iou_type=inp.iou_type or "bbox",

@@ -1172,11 +1172,12 @@ def _write_imagesets(root: Path, names: list[str], stems: list[str], sets: dict[
         s = safe_component(s)
         (main / f"{s}.txt").write_text("".join(f"{m}\n" for m in members), encoding="utf-8")
         rows = np.array([row_of[m] for m in members], dtype=np.int64)
-        heads = [m + " " for m in members]
+        # each member's three possible lines, picked per class by numpy (a string join per class, not per line)
+        lines = np.array([[f"{m} {v}" for v in suffix] for m in members] or np.empty((0, 3)), dtype=object)
         items = []
         for name in names:
-            col = table[rows, col_of[name]].tolist()
-            text = "".join([h + suffix[v] for h, v in zip(heads, col)])
+            col = table[rows, col_of[name]]
+            text = "".join(lines[np.arange(len(members)), col].tolist())
             items.append((main / f"{files[name]}_{s}.txt", text.encode()))
         write_files(items)
 

@@ -459,7 +459,7 @@ class _Images:
     splits: list[str] = field(default_factory=list)
 
 
-def _line_numbers(r: list[str], lab: Path, where: str, problems: Problems) -> tuple[int, list[float]] | None:
+def _line_numbers(r: list[str], lab: PathLike, where: str, problems: Problems) -> tuple[int, list[float]] | None:
     """A label line's class index and numbers (None, the error reported, when they are not numbers)."""
     try:
         return int(r[0]), [float(x) for x in r[1:]]
@@ -468,7 +468,7 @@ def _line_numbers(r: list[str], lab: Path, where: str, problems: Problems) -> tu
         return None
 
 
-def _label_lines(lab: Path, lines: list[str], i: int, hw: tuple[int, int], ncls: int, rows: _Rows,
+def _label_lines(lab: PathLike, lines: list[str], i: int, hw: tuple[int, int], ncls: int, rows: _Rows,
                  problems: Problems) -> int:
     """The rules of a label file, line by line: a class index in ``0..ncls - 1``, then 4 finite numbers (a box;
     a fifth is a confidence) or an even count >= 6 (a polygon); each usable line appended to ``rows``. Returns
@@ -520,31 +520,38 @@ def _label_lines(lab: Path, lines: list[str], i: int, hw: tuple[int, int], ncls:
 def _box_lines_bulk(lines: list[str], i: int, ncls: int, rows: _Rows) -> int | None:
     """:func:`_label_lines` for the common file, in bulk: every line ``class cx cy w h`` with a class in range,
     finite numbers and no negative extent (what the reader keeps of such a file, the same values); None when a
-    line is anything else (blank, a score, a polygon, an error), so that the line-by-line rules decide."""
+    line is anything else (blank, a score, a polygon, an error), so that the line-by-line rules decide. Plain
+    Python: for the few lines of a label file, numpy's per-call cost was twice the parsing."""
     toks = [ln.split() for ln in lines]
-    if not all(len(t) == 5 for t in toks):
-        return None
     try:
-        cls = list(map(int, [t[0] for t in toks]))
-        vals = np.array(list(map(float, [x for t in toks for x in t[1:]])), dtype=np.float64).reshape(-1, 4)
-        c = np.array(cls, dtype=np.int64)
-    except (ValueError, OverflowError):  # not numbers, or a class index beyond 64 bits: the line rules say which
+        boxes = [[float(t[1]), float(t[2]), float(t[3]), float(t[4])] for t in toks if len(t) == 5]
+        if len(boxes) != len(toks):
+            return None
+        cls = [int(t[0]) for t in toks]
+    except ValueError:  # not numbers: the line rules say which
         return None
-    if not (((c >= 0) & (c < ncls)).all() and np.isfinite(vals).all() and (vals[:, 2:] >= 0).all()):
-        return None
+    neg = 0
+    for j, (c, b) in enumerate(zip(cls, boxes)):
+        if not (0 <= c < ncls and b[2] >= 0 and b[3] >= 0 and _isfinite(b[0]) and _isfinite(b[1])
+                and _isfinite(b[2]) and _isfinite(b[3])):
+            return None
+        if not neg and (b[0] < 0 or b[1] < 0):  # the extents are >= 0 here
+            neg = j + 1
     n = len(toks)
     rows.lines += range(1, n + 1)
     rows.img += [i] * n
     rows.cls += cls
-    rows.boxes += vals.tolist()
+    rows.boxes += boxes
     rows.polygon += [False] * n
     rows.scores += [math.nan] * n
     rows.segs += [None] * n
-    neg = np.flatnonzero((vals < 0).any(axis=1))
-    return int(neg[0]) + 1 if len(neg) else 0
+    return neg
 
 
-def _box_warning(vals: list[float], lab: Path, where: str, problems: Problems) -> None:
+_isfinite = math.isfinite
+
+
+def _box_warning(vals: list[float], lab: PathLike, where: str, problems: Problems) -> None:
     """Validators: a box that reaches outside the image (beyond 0..1 normalized)."""
     cx, cy, bw, bh = vals[:4]
     if cx - bw / 2 < -1e-6 or cy - bh / 2 < -1e-6 or cx + bw / 2 > 1 + 1e-6 or cy + bh / 2 > 1 + 1e-6:
@@ -614,7 +621,7 @@ def _read_labels(setup: _ReadSetup, keys: list[str]) -> list[str | None]:
 def _read_image(setup: _ReadSetup, sp: _Split, key: str, image: tuple[str, int, int], text: str | None,
                 images: _Images, rows: _Rows) -> None:
     """One image and its label file."""
-    lab = setup.root / key
+    lab = os.path.join(setup.root, key if os.sep == "/" else key.replace("/", os.sep))  # a str: Path costs more
     with setup.problems.guard(lab):
         fn, h, w = image
         lines = text.splitlines() if text is not None else []

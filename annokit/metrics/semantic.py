@@ -333,6 +333,37 @@ class SemanticAccumulator:
             self._update_instances(np.asarray(gt_instances), pp)
         return self
 
+    def add_pair_counts(self, counts: Any) -> SemanticAccumulator:
+        """Add a histogram of raw 8-bit ``(gt, pred)`` pixel pairs, as :meth:`update` counts two uint8 maps.
+
+        Parameters
+        ----------
+        counts : array_like
+            Non-negative integer counts, ``(256, 256)`` (row: the ground-truth byte, column: the prediction byte)
+            or flat ``(65536,)`` indexed by ``gt << 8 | pred`` (what :func:`annokit.io.labelpairs.
+            count_label_pairs` fills); values in the input label space, mapped when the result is read.
+
+        Returns
+        -------
+        SemanticAccumulator
+            This accumulator.
+
+        Examples
+        --------
+        >>> c = np.zeros((256, 256), np.int64); c[1, 1] = 3; c[255, 0] = 2; c[0, 1] = 1
+        >>> SemanticAccumulator(2).add_pair_counts(c).compute().iou.tolist()
+        [0.0, 0.75]
+        """
+        a = np.asarray(counts)
+        if a.shape not in ((256, 256), (1 << 16,)) or not (np.issubdtype(a.dtype, np.integer) and a.size):
+            raise ValueError(f"pair counts: expected integers of shape (256, 256) or (65536,), got {a.dtype} "
+                             f"{a.shape}")
+        if int(a.min()) < 0:
+            raise ValueError("pair counts must not be negative")
+        a = a.astype(np.int64).reshape(256, 256)
+        self._raw8 = a if self._raw8 is None else self._raw8 + a
+        return self
+
     def _update_instances(self, inst: np.ndarray, pp: np.ndarray) -> None:
         if inst.shape != pp.shape:
             raise ValueError(f"gt_instances: expected shape {pp.shape}, got {inst.shape}")

@@ -126,6 +126,30 @@ print("RESULT" + json.dumps(sorted(m for m in sys.modules if m.startswith({NOT_F
     assert json.loads(found) == []
 
 
+#: what ``annokit eval`` on a COCO box pair has not imported when it starts reading the ground truth: the evaluation
+#: engine and the results reader load once the files are read (docs/coco-eval.md, "Start-up").
+NOT_BEFORE_READING = ("annokit.metrics.coco", "annokit.metrics.coco_engine", "annokit._internal.jsoncols",
+                      "annokit.core.coco_results")
+
+
+def test_eval_reads_the_ground_truth_before_it_imports_the_evaluation() -> None:
+    gt, pred = ROOT / "sample_data" / "scenes" / "gt.json", ROOT / "sample_data" / "scenes" / "pred.json"
+    code = f"""
+import json, os, sys
+import annokit.io.coco as m
+def stop(*args, **kwargs):
+    print("RESULT" + json.dumps(sorted(set(sys.modules) & set({NOT_BEFORE_READING!r}))))
+    sys.stdout.flush()
+    os._exit(0)
+m.read_json_bytes = stop
+from annokit.cli import main
+main(["eval", "--gt", {str(gt)!r}, "--pred", {str(pred)!r}, "--iou-type", "bbox"])
+"""
+    res = _run(code)
+    assert res.returncode == 0 and "RESULT" in res.stdout, res.stderr
+    assert json.loads(res.stdout.rsplit("RESULT", 1)[1]) == []
+
+
 def test_format_recognition_is_the_convert_api_s() -> None:
     from annokit.convert import detect_format
     from annokit.convert._sidecar import SIDECAR

@@ -3,6 +3,8 @@ value by value, as the one-at-a-time formatter writes it."""
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 import pytest
 
@@ -39,3 +41,56 @@ def test_edges() -> None:
     assert _rows_text(v[:, 1:], 3) == _slow(v[:, 1:], 3)  # not contiguous; fixed decimals
     assert _rows_text(np.zeros((0, 4)), None) == []
     assert _rows_text(np.array([[1.0]]), None) == ["1"]
+
+
+# ------------------------------------------------------------------------------- reading: bulk vs line by line
+_TOKENS = ["0", "3", "79", "80", "-1", "1.5", "99999999999999999999", "0.5", "0.25", "-0.1", "-0.0", "1e-3", "1e308",
+           "1e999", "nan", "inf", "-inf", "1_0", "+0.5", "x", "0x10", "٣"]
+
+
+def _line_rules(lines: list[str], ncls: int) -> tuple[object, tuple]:
+    """What the line-by-line rules keep (a collecting Problems never takes the bulk path)."""
+    from pathlib import Path
+
+    from annokit.io.validation import Problems
+    from annokit.io.yolo import _label_lines, _Rows
+
+    rows, problems = _Rows(), Problems(collect=True)
+    neg = _label_lines(Path("x.txt"), lines, 0, (480, 640), ncls, rows, problems)
+    if any(p.level == "error" for p in problems.items) or len(rows.img) != len(lines):
+        return None, ()
+    return neg, _cols(rows)
+
+
+def _cols(rows: object) -> tuple:
+    r = rows.__dict__
+    return (r["img"], r["cls"], r["boxes"], r["lines"], [math.isnan(s) for s in r["scores"]], r["segs"], r["polygon"])
+
+
+def test_bulk_label_lines_equal_the_line_rules() -> None:
+    """Every file the bulk parser accepts is read as the line rules read it (same rows, same first negative
+    line); the files it declines include every one the line rules reject or read otherwise."""
+    from annokit.io.yolo import _box_lines_bulk, _Rows
+
+    rng = np.random.default_rng(7)
+    accepted = declined = 0
+    for _ in range(800):
+        lines = []
+        for _ in range(int(rng.integers(1, 5))):
+            if rng.random() < 0.8:  # mostly well-formed lines, so that whole files pass
+                toks = [str(int(rng.integers(0, 80)))] + [repr(float(rng.uniform(-0.05, 1))) for _ in range(4)]
+            else:
+                toks = [str(rng.choice(_TOKENS)) for _ in range(int(rng.choice([3, 4, 5, 5, 5, 6, 9])))]
+            lines.append(("  " if rng.random() < 0.1 else "") + " ".join(toks))
+        if rng.random() < 0.05:
+            lines.append("")
+        rows = _Rows()
+        got = _box_lines_bulk(lines, 0, 80, rows)
+        want, cols = _line_rules(lines, 80)
+        if got is None:
+            declined += 1
+            continue
+        accepted += 1
+        assert got == want, lines
+        assert _cols(rows) == cols, lines
+    assert accepted > 150 and declined > 150

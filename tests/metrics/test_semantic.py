@@ -264,6 +264,42 @@ def test_evaluate_semantic_folders(tmp_path, mode):
         assert getattr(r, k) == pytest.approx(ref[k], abs=TOL), k
 
 
+@pytest.mark.parametrize("compiled", [True, False])
+@pytest.mark.parametrize("kw", [{}, {"ignore_index": 8}, {"reduce_zero_label": True}])
+def test_folders_counted_from_compressed_rows_equal_the_pixel_path(tmp_path, monkeypatch, compiled, kw):
+    """The compiled counter (every pair) and the decoding path (none) against ``update`` on int16 copies, in one
+    thread and four: ground-truth labels 0..8 and 255 with 7 classes (out of range, ignored or a class under
+    ``ignore_index=8``), predictions 0..11 (out of range from 7), gray and palette files in one folder."""
+    from annokit.api import evaluate_semantic_folders
+    from annokit.io import labelpairs
+
+    monkeypatch.setattr(labelpairs, "COMPILED_FROM_PAIRS", 0 if compiled else 10**9)
+    monkeypatch.setattr(labelpairs, "compiled_loop_loaded", lambda: False)
+    pairs = _uint8_pairs(7, n=6, shape=(31, 45))
+    _write_folder(tmp_path, pairs[:3], "L", folder="a")
+    _write_folder(tmp_path, pairs[3:], "P", folder="b")
+    want = SemanticAccumulator(7, **kw)
+    for g, p in pairs:
+        want.update(g.astype(np.int16), p.astype(np.int16))
+    for threads in (0, 4):
+        r = evaluate_semantic_folders(tmp_path / "gt", tmp_path / "pred", 7, threads=threads, **kw)
+        np.testing.assert_array_equal(r.confusion, want.confusion)
+        assert r.metrics_dict() == want.compute().metrics_dict()
+
+
+def test_add_pair_counts():
+    g, p = _uint8_pairs(2)[0]
+    flat = np.bincount(((g.astype(np.int64) << 8) | p).ravel(), minlength=1 << 16)
+    for counts in (flat, flat.reshape(256, 256), flat.astype(np.uint32)):
+        a = SemanticAccumulator(7, reduce_zero_label=True).add_pair_counts(counts)
+        b = SemanticAccumulator(7, reduce_zero_label=True).update(g, p)
+        np.testing.assert_array_equal(a.confusion, b.confusion)
+    for bad, why in ((flat[:-1], "shape"), (flat.astype(float), "integers"), (-flat, "negative"),
+                     (np.zeros(0, np.int64), "shape")):
+        with pytest.raises(ValueError, match=why):
+            SemanticAccumulator(7).add_pair_counts(bad)
+
+
 def test_evaluate_semantic_folders_errors_name_the_file(tmp_path):
     from PIL import Image
 
