@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import os
 import warnings
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal, cast
 
@@ -294,7 +294,10 @@ def evaluate_panoptic_files(gt_json: PathLike, pred_json: PathLike, gt_dir: Path
     gt_area_source : {"json", "png"}
         Ground-truth areas from the JSON (panopticapi) or from the PNG pixel counts.
     threads : int, optional
-        Images decoded and counted in parallel (default ``min(4, cpu_count)``; 0 = in this thread).
+        Workers decoding and counting images in parallel (default ``min(4, cpu_count)``): forked processes on
+        Linux from 48 images on (the first image here, then blocks of 16 dealt round robin, children first; each
+        sends back its exact counts, so the result does not depend on the split), threads elsewhere. 0 or 1:
+        everything in the calling thread.
 
     Returns
     -------
@@ -310,56 +313,105 @@ def evaluate_panoptic_files(gt_json: PathLike, pred_json: PathLike, gt_dir: Path
     0.525
     """
     from annokit.io.coco_panoptic import read_panoptic_json, resolve_panoptic_jobs
-    from annokit.metrics.panoptic import PanopticAccumulator, PanopticCategories
+    from annokit.metrics.panoptic import PanopticCategories
 
     with no_gc():  # per-segment dicts and per-image records: the cyclic GC would rescan them and find no cycles
         gt = read_panoptic_json(gt_json)
         pred = read_panoptic_json(pred_json, require_categories=False)
         cats = PanopticCategories.build(gt.category_ids, gt.isthing, gt.category_names)
         jobs = resolve_panoptic_jobs(gt, pred, gt_dir, pred_dir)
-        acc = PanopticAccumulator(cats, gt_area_source=gt_area_source)
-        first: tuple[Any, ...] | None = None
-        for st, name in _panoptic_stats(jobs, cats, gt_area_source, threads):
-            if st.first_mismatch is not None and first is None:
-                first = (name, *st.first_mismatch)
-            acc.add_stats(st)
-        res = acc.compute()
+        acc, first = _panoptic_counts(jobs, cats, gt_area_source, threads)
+        res: PanopticResult = acc.compute()
     if res.area_mismatches and first is not None:
         how = "the JSON areas are used, as panopticapi" if gt_area_source == "json" else "pixel counts are used"
         warnings.warn(f"{gt.path}: {res.area_mismatches} ground-truth segment(s) have a JSON area that differs "
-                      f"from their PNG pixel count (first: {first[0]} segment {first[1]}: area {first[2]} vs "
-                      f"{first[3]} pixels); {how}", AnnokitWarning, stacklevel=2)
+                      f"from their PNG pixel count (first: {first[1]} segment {first[2]}: area {first[3]} vs "
+                      f"{first[4]} pixels); {how}", AnnokitWarning, stacklevel=2)
     return res
 
 
-def _panoptic_stats(jobs: list[Any], cats: Any, gt_area_source: Literal["json", "png"],
-                    threads: int | None) -> Iterator[tuple[Any, str]]:
-    """``(PanopticImageStats, ground-truth PNG name)`` per job, decoded and counted on ``threads`` threads."""
-    from annokit.io.coco_panoptic import align_id_rows, read_id_png_rows
-    from annokit.metrics.panoptic import PanopticError, pq_image_stats
+#: Fewer images than this are not worth a fork (~10 ms with the transfer of the counts back; an image ~2-3 ms).
+_FORK_FROM = 48
 
-    def one(job: tuple[Any, Path, Any, Path]) -> tuple[Any, str]:
-        g, gp, pr, pp = job
-        ga, pa = read_id_png_rows(gp), read_id_png_rows(pp)  # rows the PNGs mark as repeats are counted, not read
-        if (ga.height, ga.ids.shape[1]) != (pa.height, pa.ids.shape[1]):
-            raise FormatError(pp, None, f"size {pa.ids.shape[1]}x{pa.height} differs from the ground truth's "
-                                        f"{ga.ids.shape[1]}x{ga.height} ({gp.name})")
-        gi, pi, weights = align_id_rows(ga, pa)
-        try:
-            st = pq_image_stats(gi, g.segment_ids, g.category_ids, g.iscrowd, g.area, pi, pr.segment_ids,
-                                pr.category_ids, cats, gt_area_source=gt_area_source, row_weights=weights)
-        except PanopticError as exc:
-            raise FormatError(pp, f"image {g.image_id!r}", str(exc)) from None
-        return st, gp.name
+
+def _panoptic_counts(jobs: list[Any], cats: Any, gt_area_source: Literal["json", "png"], threads: int | None
+                     ) -> tuple[Any, tuple[Any, ...] | None]:
+    """The images' :class:`~annokit.metrics.panoptic.PanopticAccumulator` and first ground-truth area mismatch
+    ``(image index, PNG name, segment id, JSON area, pixel count)``, on ``threads`` workers: forked processes where
+    the platform forks (:func:`annokit._internal.forked.fork_split`: the first image here -- it imports what the
+    decoders need --, the others in blocks dealt to this process and the children; the exact accumulators merge
+    into what one pass gives), threads elsewhere, the calling thread for 0 or 1."""
+    from functools import partial
+
+    from annokit._internal.forked import fork_available, fork_split
 
     n = min(4, os.cpu_count() or 1) if threads is None else threads
-    if n > 0 and len(jobs) > 1:
+    run = partial(_panoptic_part, jobs, cats, gt_area_source)
+    if n > 1 and len(jobs) >= _FORK_FROM and fork_available():
+        head = run(range(1))[0]
+        split = fork_split(range(1, len(jobs)), partial(run, strict=False), workers=n)
+        parts = [head, *split.results, run(split.leftover)[0]]
+    elif n > 1 and len(jobs) > 1:
         from concurrent.futures import ThreadPoolExecutor
 
         with ThreadPoolExecutor(max_workers=n) as ex:
-            yield from ex.map(one, jobs, chunksize=1)
+            one = partial(_panoptic_image, cats=cats, gt_area_source=gt_area_source)
+            parts = [_panoptic_add(cats, gt_area_source, enumerate(ex.map(one, jobs)))[0]]
     else:
-        yield from map(one, jobs)
+        parts = [run(range(len(jobs)))[0]]
+    acc, first = parts[0]
+    for a, f in parts[1:]:
+        acc = acc.merge(a)
+        first = f if first is None or (f is not None and f < first) else first
+    return acc, first
+
+
+def _panoptic_part(jobs: list[Any], cats: Any, gt_area_source: Literal["json", "png"], items: Sequence[int],
+                   *, strict: bool = True) -> tuple[tuple[Any, tuple[Any, ...] | None], int]:
+    """``((accumulator, first mismatch), done)`` of the images ``items`` (indices into ``jobs``), in order; with
+    ``strict=False`` (in :func:`fork_split`) the first that fails stops the part instead of raising, ``done``
+    saying how many were counted."""
+    stats = ((i, _panoptic_image(jobs[i], cats, gt_area_source)) for i in items)
+    return _panoptic_add(cats, gt_area_source, stats, strict=strict)
+
+
+def _panoptic_add(cats: Any, gt_area_source: Literal["json", "png"], stats: Any, *, strict: bool = True
+                  ) -> tuple[tuple[Any, tuple[Any, ...] | None], int]:
+    """The ``(index, (PanopticImageStats, PNG name))`` of ``stats`` added to a new accumulator, as
+    :func:`_panoptic_part` returns them."""
+    from annokit.metrics.panoptic import PanopticAccumulator
+
+    acc = PanopticAccumulator(cats, gt_area_source=gt_area_source)
+    first: tuple[Any, ...] | None = None
+    try:
+        for i, (st, name) in stats:
+            if st.first_mismatch is not None and first is None:
+                first = (i, name, *st.first_mismatch)
+            acc.add_stats(st)
+    except Exception:
+        if strict:
+            raise
+    return (acc, first), acc.n_images
+
+
+def _panoptic_image(job: tuple[Any, Path, Any, Path], cats: Any, gt_area_source: Literal["json", "png"]
+                    ) -> tuple[Any, str]:
+    """``(PanopticImageStats, ground-truth PNG name)`` of one ``(gt image, gt PNG, pred image, pred PNG)`` job."""
+    from annokit.io.coco_panoptic import align_id_rows, read_id_png_rows
+    from annokit.metrics.panoptic import PanopticError, pq_image_stats
+
+    g, gp, pr, pp = job
+    ga, pa = read_id_png_rows(gp), read_id_png_rows(pp)  # rows the PNGs mark as repeats are counted, not read
+    if (ga.height, ga.ids.shape[1]) != (pa.height, pa.ids.shape[1]):
+        raise FormatError(pp, None, f"size {pa.ids.shape[1]}x{pa.height} differs from the ground truth's "
+                                    f"{ga.ids.shape[1]}x{ga.height} ({gp.name})")
+    gi, pi, weights = align_id_rows(ga, pa)
+    try:
+        st = pq_image_stats(gi, g.segment_ids, g.category_ids, g.iscrowd, g.area, pi, pr.segment_ids,
+                            pr.category_ids, cats, gt_area_source=gt_area_source, row_weights=weights)
+    except PanopticError as exc:
+        raise FormatError(pp, f"image {g.image_id!r}", str(exc)) from None
+    return st, gp.name
 
 
 def _label_pairs(gt_dir: Path, pred_dir: Path) -> list[tuple[Path, Path]]:

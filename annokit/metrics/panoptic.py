@@ -73,6 +73,11 @@ class PanopticCategories:
         order = np.argsort(self.ids, kind="stable")
         return self.ids[order], order
 
+    @cached_property
+    def position(self) -> dict[int, int]:
+        """``{category id: index in ids}`` (built once: every image looks its categories up)."""
+        return {c: i for i, c in enumerate(self.ids.tolist())}
+
     def index_of(self, cat_ids: np.ndarray) -> np.ndarray:
         """Index of each category id in ``ids``, or ``K`` (one past the end) for unknown ids."""
         v = np.asarray(cat_ids, dtype=np.int64)
@@ -141,8 +146,8 @@ def _dense(values: np.ndarray, seg_ids: np.ndarray) -> np.ndarray:
 
     Many uint32 ids (what id PNGs decode to) go through a small collision-free hash of the S + 1 known ids (six
     passes over the values); fewer than ``_HASH_FROM`` values (the run starts of an image, usually), or other
-    integer ids, through a binary search (several times slower per value on unsorted values, but without the
-    hash's set-up)."""
+    integer ids, through a binary search over the sorted known ids with 0 among them (several times slower per
+    value on unsorted values, but without the hash's set-up)."""
     s = seg_ids.size
     keys = np.concatenate([[0], seg_ids])
     if values.dtype == np.uint32 and values.size >= _HASH_FROM and s and int(seg_ids.min()) > 0 \
@@ -156,14 +161,12 @@ def _dense(values: np.ndarray, seg_ids: np.ndarray) -> np.ndarray:
             found[table_key[slot] != values] = s + 1
             return found
     v = values.astype(np.int64, copy=False)
-    out = np.full(v.shape, s + 1, np.intp)
-    if s:
-        order = np.argsort(seg_ids, kind="stable")
-        srt = seg_ids[order]
-        pos = np.minimum(np.searchsorted(srt, v), s - 1)
-        hit = srt[pos] == v
-        out[hit] = order[pos[hit]] + 1
-    out[v == 0] = 0
+    order = np.argsort(keys, kind="stable")  # void first among equal keys, then the first of a repeated id
+    srt = keys[order]
+    pos = np.searchsorted(srt, v)
+    np.minimum(pos, s, out=pos)
+    out: np.ndarray = order[pos]  # a key's position in ``keys``: 0 void, j + 1 segment j
+    out[srt[pos] != v] = s + 1
     return out
 
 
@@ -176,13 +179,9 @@ class _Joint:
     unknown_pred: int
 
 
-def _joint_histogram(g: np.ndarray, p: np.ndarray, gsid: np.ndarray, psid: np.ndarray,
-                     row_weights: np.ndarray | None) -> _Joint:
-    """The joint histogram from the runs of equal (ground truth, prediction) along the raster: four passes over
-    the pixels (two comparisons, their union, the run starts), then work proportional to the number of runs.
-    With ``row_weights`` runs stop at row ends and count ``row_weights[row]`` times."""
-    gf = np.ascontiguousarray(g).reshape(-1)
-    pf = np.ascontiguousarray(p).reshape(-1)
+def _run_starts(gf: np.ndarray, pf: np.ndarray, width: int) -> np.ndarray:
+    """Where a run of equal (ground truth, prediction) starts along the flat raster ``gf`` / ``pf``; every row starts
+    one (four passes over the pixels)."""
     n = gf.size
     change = _scratch("change", n, np.dtype(bool))
     if n:
@@ -191,39 +190,69 @@ def _joint_histogram(g: np.ndarray, p: np.ndarray, gsid: np.ndarray, psid: np.nd
         other = _scratch("change2", n - 1, np.dtype(bool))
         np.not_equal(pf[1:], pf[:-1], out=other)
         np.logical_or(change[1:], other, out=change[1:])
-        if row_weights is not None:
-            change[::g.shape[1]] = True
-    starts = np.flatnonzero(change)
+        change[::width] = True
+    return np.flatnonzero(change)
+
+
+def _joint_histogram(g: np.ndarray, p: np.ndarray, gsid: np.ndarray, psid: np.ndarray,
+                     row_weights: np.ndarray | None) -> _Joint:
+    """The joint histogram from the runs of equal (ground truth, prediction) along the rows, then work proportional
+    to the number of runs. With ``row_weights`` a run counts ``row_weights[row]`` times."""
+    gf = np.ascontiguousarray(g).reshape(-1)
+    pf = np.ascontiguousarray(p).reshape(-1)
+    n, width = gf.size, max(g.shape[1], 1)
+    starts = _run_starts(gf, pf, width)
     lengths = np.empty_like(starts)
     np.subtract(starts[1:], starts[:-1], out=lengths[:-1])
     lengths[-1:] = n - starts[-1:]
     if row_weights is not None:
-        lengths *= row_weights[starts // g.shape[1]]
-    gv, pv = gf[starts], pf[starts]
-    gd = _dense(gv, gsid)
+        lengths *= row_weights[starts // width]
+    pv = pf[starts]
     pd = _dense(pv, psid)
     nb = psid.size + 2
-    counts = np.bincount(gd * nb + pd, weights=lengths, minlength=(gsid.size + 2) * nb)
-    unknown = np.flatnonzero(pd == nb - 1)
-    return _Joint(counts.astype(np.int64).reshape(gsid.size + 2, nb),  # exact: counts < 2**53
-                  int(pv[unknown[0]]) if unknown.size else -1)
+    index = _dense(gf[starts], gsid)
+    index *= nb
+    index += pd
+    counts = np.bincount(index, weights=lengths, minlength=(gsid.size + 2) * nb)
+    counts = counts.astype(np.int64).reshape(gsid.size + 2, nb)  # exact: counts < 2**53
+    unknown = -1
+    if counts[:, -1].any():
+        unknown = int(pv[int(np.argmax(pd == nb - 1))])  # the first in raster order
+    return _Joint(counts, unknown)
 
 
-def _check_prediction(joint: _Joint, psid: np.ndarray, pcat: np.ndarray, categories: PanopticCategories
-                      ) -> np.ndarray:
+@dataclass(frozen=True)
+class _Tables:
+    """One image's segment tables as Python lists, with what the pixels say: the matching and the leftovers run
+    over a few dozen segments and overlapping pairs, where a list step costs less than a numpy call.
+
+    ``gci`` / ``pci``: category indices (K for an id not in the table); ``garea``: ground-truth areas as PQ takes
+    them; ``parea``: predicted pixel counts; ``void_p``: predicted pixels on void ground truth."""
+
+    gci: list[int]
+    gcat: list[int]
+    gcrowd: list[bool]
+    garea: list[int]
+    pci: list[int]
+    pcat: list[int]
+    parea: list[int]
+    void_p: list[int]
+
+
+def _check_prediction(joint: _Joint, parea: np.ndarray, psid: np.ndarray, pcat: list[int],
+                      categories: PanopticCategories) -> list[int]:
     """Raise :class:`PanopticError` as panopticapi does on an inconsistent prediction; return the predicted
     segments' category indices."""
     if joint.unknown_pred >= 0:
         raise PanopticError(f"segment id {joint.unknown_pred} is in the prediction PNG but not in its JSON")
-    parea = joint.counts[:, 1:psid.size + 1].sum(axis=0)
-    if psid.size and (parea == 0).any():
+    if psid.size and not parea.all():
         missing = psid[parea == 0].tolist()
         raise PanopticError(f"segment ids {missing} are in the prediction JSON but not in its PNG")
-    pci = categories.index_of(pcat)
-    k = categories.ids.size
-    if psid.size and (pci == k).any():
-        j = int(np.flatnonzero(pci == k)[0])
-        raise PanopticError(f"predicted segment {int(psid[j])} has unknown category_id {int(pcat[j])}")
+    position, k = categories.position, categories.ids.size
+    pci = [position.get(c, k) for c in pcat]
+    if k in pci:
+        j = pci.index(k)
+        raise PanopticError(f"predicted segment {int(psid[j])} has unknown category_id {pcat[j]}")
     return pci
 
 
@@ -253,52 +282,57 @@ def _gt_areas(joint: _Joint, gsid: np.ndarray, garea_json: np.ndarray, source: s
 
 @dataclass(frozen=True)
 class _Matches:
-    """Matched pairs (ground-truth row ``gi``, prediction column ``pj``) with their IoU."""
+    """Matched pairs (ground-truth segment ``gi``, predicted segment ``pj``) with their IoU, in row-major order."""
 
-    gi: np.ndarray
-    pj: np.ndarray
-    iou: np.ndarray
+    gi: list[int]
+    pj: list[int]
+    iou: list[float]
 
 
-def _match(joint: _Joint, garea: np.ndarray, gcat: np.ndarray, gcrowd: np.ndarray, pcat: np.ndarray) -> _Matches:
-    """Same-category, non-crowd overlapping pairs with ``IoU = inter / (area_p + area_g - inter - void_p) > 0.5``."""
-    ng, npr = gcat.size, pcat.size
+def _match(joint: _Joint, t: _Tables) -> _Matches:
+    """Same-category, non-crowd overlapping pairs with ``IoU = inter / (area_p + area_g - inter - void_p) > 0.5``
+    (``inter / float(union)``: numpy's int64 / float64, ``inf`` for an empty union)."""
+    ng, npr = len(t.gci), len(t.pci)
     inter = joint.counts[1:ng + 1, 1:npr + 1]
-    parea = joint.counts[:, 1:npr + 1].sum(axis=0)
-    void_p = joint.counts[0, 1:npr + 1]
     gi, pj = np.nonzero(inter)
-    keep = (~gcrowd[gi]) & (gcat[gi] == pcat[pj])
-    gi, pj = gi[keep], pj[keep]
-    it = inter[gi, pj]
-    union = parea[pj] + garea[gi] - it - void_p[pj]
-    with np.errstate(divide="ignore", invalid="ignore"):
-        iou = it / union.astype(np.float64)
-    ok = iou > 0.5
-    return _Matches(gi[ok], pj[ok], iou[ok])
+    out = _Matches([], [], [])
+    gcat, crowd, garea, pcat, parea, void_p = t.gcat, t.gcrowd, t.garea, t.pcat, t.parea, t.void_p
+    for i, j, x in zip(gi.tolist(), pj.tolist(), inter[gi, pj].tolist()):
+        if crowd[i] or gcat[i] != pcat[j]:
+            continue
+        union = parea[j] + garea[i] - x - void_p[j]
+        iou = x / float(union) if union else math.inf
+        if iou > 0.5:
+            out.gi.append(i)
+            out.pj.append(j)
+            out.iou.append(iou)
+    return out
 
 
-def _unmatched_predictions(joint: _Joint, m: _Matches, gci: np.ndarray, gcrowd: np.ndarray, pci: np.ndarray,
-                           k: int) -> np.ndarray:
-    """False positives per category: unmatched predictions, except those more than half on void plus the crowd
-    region of their category (the last unmatched crowd segment of it in the JSON, as panopticapi's dict keeps)."""
-    ng, npr = gci.size, pci.size
-    inter = joint.counts[1:ng + 1, 1:npr + 1]
-    parea = joint.counts[:, 1:npr + 1].sum(axis=0)
-    gt_matched = np.zeros(ng, bool)
-    gt_matched[m.gi] = True
-    pred_matched = np.zeros(npr, bool)
-    pred_matched[m.pj] = True
-    crowd_row = np.full(k + 1, -1, np.int64)
-    for r in np.flatnonzero(gcrowd & ~gt_matched).tolist():  # JSON order: a later crowd replaces an earlier one
-        crowd_row[gci[r]] = r
-    um = np.flatnonzero(~pred_matched)
-    absorbed = joint.counts[0, 1:npr + 1][um].astype(np.int64)
-    row = crowd_row[pci[um]]
-    has_crowd = row >= 0
-    absorbed[has_crowd] += inter[row[has_crowd], um[has_crowd]]
-    ignored = absorbed / parea[um].astype(np.float64) > 0.5
-    fp: np.ndarray = np.bincount(pci[um[~ignored]], minlength=k + 1)[:k]
+def _false_positives(joint: _Joint, t: _Tables, m: _Matches) -> list[int]:
+    """Category indices of the false positives: unmatched predictions, except those more than half on void plus
+    the crowd region of their category (the last unmatched crowd segment of it in the JSON, as panopticapi's dict
+    keeps)."""
+    matched_g = set(m.gi)
+    crowd_row = {t.gci[r]: r for r, c in enumerate(t.gcrowd) if c and r not in matched_g}  # a later one replaces
+    matched_p = set(m.pj)
+    fp = []
+    for j, cat in enumerate(t.pci):
+        if j in matched_p:
+            continue
+        absorbed = t.void_p[j]
+        r = crowd_row.get(cat)
+        if r is not None:
+            absorbed += int(joint.counts[r + 1, j + 1])
+        if absorbed / float(t.parea[j]) <= 0.5:
+            fp.append(cat)
     return fp
+
+
+def _per_category(cats: list[int], k: int) -> np.ndarray:
+    """How many of ``cats`` fall on each of the ``k`` categories (index ``k``, unknown, left out)."""
+    counts: np.ndarray = np.bincount(np.array(cats, np.intp), minlength=k + 1)[:k]
+    return counts.astype(np.int64, copy=False)
 
 
 class PanopticError(ValueError):
@@ -343,30 +377,30 @@ def pq_image_stats(gt_ids: np.ndarray, gt_segment_ids: Any, gt_category_ids: Any
     if g.shape != p.shape or g.ndim != 2:
         raise ValueError(f"id maps must be (H, W) and equal in shape, got {g.shape} and {p.shape}")
     gsid = np.asarray(gt_segment_ids, np.int64).reshape(-1)
-    gcat = np.asarray(gt_category_ids, np.int64).reshape(-1)
-    gcrowd = np.asarray(gt_iscrowd, bool).reshape(-1)
     psid = np.asarray(pred_segment_ids, np.int64).reshape(-1)
-    pcat = np.asarray(pred_category_ids, np.int64).reshape(-1)
-    k = categories.ids.size
     weights = None
     if row_weights is not None:
         weights = np.asarray(row_weights, np.int64).reshape(-1)
         if weights.shape != (g.shape[0],) or (weights.size and int(weights.min()) < 1):
             raise ValueError(f"row_weights: expected {g.shape[0]} positive integers")
     joint = _joint_histogram(g, p, gsid, psid, weights)
-    pci = _check_prediction(joint, psid, pcat, categories)
-    gci = categories.index_of(gcat)
+    parea = joint.counts[:, 1:psid.size + 1].sum(axis=0)
+    pcat = np.asarray(pred_category_ids, np.int64).reshape(-1).tolist()
+    pci = _check_prediction(joint, parea, psid, pcat, categories)
     areas = _gt_areas(joint, gsid, np.asarray(gt_area, np.int64).reshape(-1), gt_area_source)
-    m = _match(joint, areas.area, gcat, gcrowd, pcat)
-    tp = np.bincount(gci[m.gi], minlength=k + 1)[:k]
-    matched = np.zeros(gsid.size, bool)
-    matched[m.gi] = True
-    fn = np.bincount(gci[~matched & ~gcrowd], minlength=k + 1)[:k]
-    fp = _unmatched_predictions(joint, m, gci, gcrowd, pci, k)
-    iou_cat = gci[m.gi]
-    ok = iou_cat < k
-    return PanopticImageStats(tp.astype(np.int64), fp.astype(np.int64), fn.astype(np.int64), m.iou[ok],
-                              iou_cat[ok], areas.mismatches, areas.first)
+    gcat = np.asarray(gt_category_ids, np.int64).reshape(-1).tolist()
+    position, k = categories.position, categories.ids.size
+    t = _Tables([position.get(c, k) for c in gcat], gcat, np.asarray(gt_iscrowd, bool).reshape(-1).tolist(),
+                areas.area.tolist(), pci, pcat, parea.tolist(), joint.counts[0, 1:psid.size + 1].tolist())
+    m = _match(joint, t)
+    matched = set(m.gi)
+    fn = [c for r, c in enumerate(t.gci) if not t.gcrowd[r] and r not in matched]
+    tp = [t.gci[i] for i in m.gi]
+    known = [i for i, c in enumerate(tp) if c < k]
+    iou = np.array([m.iou[i] for i in known], np.float64)
+    return PanopticImageStats(_per_category(tp, k), _per_category(_false_positives(joint, t, m), k),
+                              _per_category(fn, k), iou, np.array([tp[i] for i in known], np.int64),
+                              areas.mismatches, areas.first)
 
 
 @dataclass(frozen=True)

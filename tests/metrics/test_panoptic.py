@@ -284,3 +284,72 @@ def test_row_weights_equal_the_expanded_maps(tmp_path, seed):
         assert np.array_equal(getattr(got, k), getattr(want, k)), k
     with pytest.raises(ValueError, match="row_weights"):
         pq_image_stats(g, gsid, gcat, crowd, area, p, psid, pcat, cats, row_weights=np.zeros(h, int))
+
+
+@pytest.fixture(scope="module")
+def forked_set(tmp_path_factory):
+    """60 small synthetic images: enough for evaluate_panoptic_files to share them with a forked worker."""
+    sys.path.insert(0, str(ROOT / "benchmarks"))
+    from synth_panoptic import make_dataset
+
+    root = tmp_path_factory.mktemp("forked")
+    gj, pj = make_dataset(root, images=60, height=24, width=32, segments=6, seed=3, cell=4)
+    return root, gj, pj
+
+
+def _copy_set(src: Path, dst: Path) -> tuple[Path, Path]:
+    import shutil
+
+    shutil.copytree(src, dst)
+    return dst / "gt.json", dst / "pred.json"
+
+
+def test_forked_workers_give_the_one_pass_numbers(forked_set):
+    """Images shared between this process and forked children (threads >= 2) or threads: the same numbers, bit
+    for bit, as one pass in the calling thread."""
+    from annokit._internal.forked import fork_available
+
+    _root, gj, pj = forked_set
+    one = evaluate_panoptic_files(gj, pj, threads=0)
+    for threads in (2, 3):
+        r = evaluate_panoptic_files(gj, pj, threads=threads)
+        assert r.metrics_dict() == one.metrics_dict() and r.per_class_dict() == one.per_class_dict()
+        for k in ("tp", "fp", "fn"):
+            assert np.array_equal(getattr(r, k), getattr(one, k))
+        assert r.iou_sum.tobytes() == one.iou_sum.tobytes() and r.n_images == 60
+    if fork_available():
+        import resource
+
+        before = resource.getrusage(resource.RUSAGE_CHILDREN).ru_utime
+        evaluate_panoptic_files(gj, pj, threads=2)
+        assert resource.getrusage(resource.RUSAGE_CHILDREN).ru_utime > before  # a child did count images
+
+
+@pytest.mark.parametrize(("bad", "first"), [((20, 35), 20), ((35, 50), 35), ((5, 50), 5)])
+def test_forked_workers_raise_the_first_error_in_order(forked_set, tmp_path, bad, first):
+    """Bad prediction PNGs in this process's share and a child's (blocks of 16 from image 1, dealt in turn): the
+    error raised is the first bad image's, as one pass raises it."""
+    root, _, _ = forked_set
+    gj, pj = _copy_set(root, tmp_path / "set")
+    for i in bad:
+        png = tmp_path / "set" / "pred" / f"{i:06d}.png"
+        from annokit.io.coco_panoptic import read_id_png
+
+        ids = read_id_png(png)
+        ids[0, 0] = 4242  # an id the prediction JSON does not list
+        write_id_png(png, ids)
+    for threads in (0, 2):
+        with pytest.raises(FormatError, match=rf"{first:06d}\.png: image {first}: segment id 4242 is in the"):
+            evaluate_panoptic_files(gj, pj, threads=threads)
+
+
+def test_forked_workers_warn_about_the_first_area_mismatch(forked_set, tmp_path):
+    root, _, _ = forked_set
+    gj, pj = _copy_set(root, tmp_path / "set")
+    data = json.loads(gj.read_text())
+    for i in (40, 25):  # 25 is in a child's share, 40 in this process's
+        data["annotations"][i]["segments_info"][0]["area"] += 1
+    gj.write_text(json.dumps(data))
+    for threads in (0, 2):
+        with pytest.warns(AnnokitWarning, match=r"2 ground-truth segment\(s\).*first: 000025\.png segment"):
+            evaluate_panoptic_files(gj, pj, threads=threads)

@@ -1,0 +1,181 @@
+"""Sharing CPU-bound per-item work between this process and forked children (Linux).
+
+Work that holds the GIL most of the time (PNG unfiltering in libspng through pyspng, many small numpy calls) does
+not speed up on threads; forked processes do, without pickling the inputs: a child starts as a copy of this process
+(the parsed files, the imported modules) and sends back one small picklable result.
+
+:func:`fork_split` deals the items out in blocks, round robin starting with the children (worker 0 is this
+process, which already did the serial part), so every worker gets a similar mix. ``run(items)`` must not raise: it
+works through its items in order and returns ``(result, done)``, the result of the first ``done`` items -- it stops
+at the first item that fails. Whatever a worker did not finish (an
+item that failed and those after it, or every item of a child that died) is returned as ``leftover``, for the
+caller to run in this process where errors raise as usual. Running the leftovers in order raises the error of the
+first failing item, as one pass over every item would.
+
+A child runs only ``run`` (the modules it needs are imported before the fork: run an item in this process first),
+shares nothing back but its pipe, and ends with ``os._exit`` (no atexit handlers, no stdio flush, no second copy of
+buffered output). Python 3.12+ warns (DeprecationWarning) when forking a process that has other threads -- numpy's
+OpenBLAS pool is one -- because a lock held by one of them at the fork stays locked in the child; that warning is
+silenced here for the fork alone, as the child takes no lock another thread could hold (no imports, no logging;
+glibc's malloc resets its own locks at fork).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import pickle
+import signal
+import sys
+import warnings
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass
+from typing import Generic, TypeVar, cast
+
+__all__ = ["ForkSplit", "fork_available", "fork_split"]
+
+R = TypeVar("R")
+
+
+def fork_available() -> bool:
+    """Whether :func:`fork_split` forks here (Linux with ``os.fork``); elsewhere it runs everything in this process."""
+    return sys.platform.startswith("linux") and hasattr(os, "fork")
+
+
+@dataclass(frozen=True)
+class ForkSplit(Generic[R]):
+    """The workers' results (this process first; a child that died has none) and the items nobody finished, in
+    order."""
+
+    results: list[R]
+    leftover: list[int]
+
+
+def _shares(items: Sequence[int], workers: int, block: int) -> list[list[int]]:
+    """``items`` in blocks of ``block``, dealt round robin to ``workers``, the children first (this process has
+    done the serial part before the fork -- reading the inputs --, so it takes the last share)."""
+    shares: list[list[int]] = [[] for _ in range(workers)]
+    for k, s in enumerate(range(0, len(items), block)):
+        shares[(k + 1) % workers].extend(items[s:s + block])
+    return shares
+
+
+def _child(run: Callable[[list[int]], tuple[R, int]], share: list[int], fd: int) -> None:
+    """In the child: run its share, write ``pickle((result, done))`` to ``fd``, leave without cleanup."""
+    code = 1
+    try:
+        data = pickle.dumps(run(share), protocol=pickle.HIGHEST_PROTOCOL)
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
+        code = 0
+    finally:
+        os._exit(code)
+
+
+def _read(fd: int) -> bytes:
+    with os.fdopen(fd, "rb") as f:
+        return f.read()
+
+
+@dataclass
+class _Kid:
+    """A forked child and the read end of its pipe (``read``: consumed, and closed)."""
+
+    pid: int
+    fd: int
+    read: bool = False
+
+
+def _fork(run: Callable[[list[int]], tuple[R, int]], share: list[int]) -> _Kid | None:
+    """A child running ``share``, or ``None`` when the system has no process to spare (the caller runs it)."""
+    r, w = os.pipe()
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", DeprecationWarning)  # see the module docstring
+            pid = os.fork()
+    except OSError:
+        os.close(r)
+        os.close(w)
+        return None
+    if pid == 0:  # pragma: no cover - the child's side
+        os.close(r)
+        _child(run, share, w)
+    os.close(w)
+    return _Kid(pid, r)
+
+
+@contextlib.contextmanager
+def _children(run: Callable[[list[int]], tuple[R, int]], shares: list[list[int]]) -> Iterator[list[_Kid | None]]:
+    """Fork one child per share (``None`` where the fork failed); on the way out every unread pipe is closed and
+    every child reaped (killed first when leaving on an error)."""
+    kids: list[_Kid | None] = []
+    ok = False
+    try:
+        for share in shares:
+            kids.append(_fork(run, share))
+        yield kids
+        ok = True
+    finally:
+        for kid in kids:
+            if kid is None:
+                continue
+            if not kid.read:
+                os.close(kid.fd)
+            if not ok:
+                with contextlib.suppress(OSError):
+                    os.kill(kid.pid, signal.SIGKILL)
+            with contextlib.suppress(OSError):
+                os.waitpid(kid.pid, 0)
+
+
+def _collect(kid: _Kid | None) -> tuple[object, int]:
+    """What a child sent, ``(result, done)``; ``(None, 0)`` when it was not forked, died or sent nothing usable."""
+    if kid is None:
+        return None, 0
+    kid.read = True
+    try:
+        got = pickle.loads(_read(kid.fd))
+    except Exception:
+        return None, 0
+    return got[0], int(got[1])
+
+
+def fork_split(items: Sequence[int], run: Callable[[list[int]], tuple[R, int]], *, workers: int,
+               block: int = 16) -> ForkSplit[R]:
+    """Run ``run`` over ``items`` in this process and ``workers - 1`` forked children (see the module docstring).
+
+    Parameters
+    ----------
+    items : sequence of int
+        What to run (indices into the caller's data, which the children inherit).
+    run : callable
+        ``run(list of items) -> (result, done)``; must not raise; its result must pickle.
+    workers : int
+        Processes in all, this one included; 1, or a platform without fork, runs everything here.
+    block : int
+        Items dealt at a time.
+
+    Returns
+    -------
+    ForkSplit
+
+    Examples
+    --------
+    >>> out = fork_split(range(10), lambda xs: (sum(xs), len(xs)), workers=2, block=3)
+    >>> sum(out.results), out.leftover
+    (45, [])
+    """
+    workers = max(1, workers) if fork_available() else 1
+    shares = _shares(list(items), workers, block)
+    results: list[R] = []
+    leftover: list[int] = []
+    with _children(run, shares[1:]) as kids:
+        mine, done = run(shares[0])
+        results.append(mine)
+        leftover += shares[0][done:]
+        for kid, share in zip(kids, shares[1:]):
+            theirs, done = _collect(kid)  # what a child did not do is run here
+            if done:
+                results.append(cast(R, theirs))
+            leftover += share[done:]
+    return ForkSplit(results, sorted(leftover))
