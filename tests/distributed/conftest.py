@@ -27,6 +27,18 @@ def dask_client() -> Iterator[Any]:
         yield client
 
 
+@pytest.fixture
+def doomed_dask_client() -> Iterator[Any]:
+    """A LocalCluster of 2 worker processes of its own, for a test that kills one of its workers: the shared
+    cluster is never left to a nanny's restart (under load dask once closed the nanny instead of restarting the
+    worker, and every later test would have run on one worker)."""
+    pytest.importorskip("distributed", reason="the dask extra is not installed (pip install 'annokit[dask]')")
+    from annokit.distributed import connect
+
+    with connect("local:2") as client:
+        yield client
+
+
 
 @pytest.fixture(scope="session")
 def dask_processes(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:

@@ -96,7 +96,7 @@ def test_a_bad_image_is_one_line_and_nothing_is_written(dask_client: Any, tmp_pa
     assert [p.name for p in out.parent.iterdir()] == ["pred.json"]
 
 
-def test_a_worker_killed_mid_run_still_gives_the_in_process_output(dask_client: Any, tmp_path: Path) -> None:
+def test_a_worker_killed_mid_run_still_gives_the_in_process_output(doomed_dask_client: Any, tmp_path: Path) -> None:
     """SIGKILL one worker after the first shard is done: its shards run again elsewhere (rewriting their files
     whole), and the merged output is the in-process one."""
     import os
@@ -107,7 +107,7 @@ def test_a_worker_killed_mid_run_still_gives_the_in_process_output(dask_client: 
 
     ref = tmp_path / "ref.json"
     assert _predict(ref, "detection") == 0
-    victim = next(iter(dask_client.run(os.getpid).values()))
+    victim = next(iter(doomed_dask_client.run(os.getpid).values()))
     seen: dict[str, int] = {}
 
     def progress(stage: str, done: int, total: int | None) -> None:
@@ -118,7 +118,7 @@ def test_a_worker_killed_mid_run_still_gives_the_in_process_output(dask_client: 
 
     items = images_from_dataset(GT)[0]
     spec = PredictorSpec.of("onnx", {"model": str(MODEL), "task": "detection"})
-    run = predict_sharded(spec, items, tmp_path / "got.json", scheduler=dask_client, shard_size=4, progress=progress)
+    run = predict_sharded(spec, items, tmp_path / "got.json", scheduler=doomed_dask_client, shard_size=4,
+                          progress=progress)
     assert (tmp_path / "got.json").read_bytes() == ref.read_bytes() and run.n_items == len(items)
     assert seen["killed_at"] < seen["total"]
-    dask_client.wait_for_workers(2, timeout=60)
