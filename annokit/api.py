@@ -32,8 +32,8 @@ if TYPE_CHECKING:
     from annokit.metrics.panoptic import PanopticResult
     from annokit.metrics.semantic import SemanticAccumulator, SemanticResult
 
-__all__ = ["coco_accumulator", "evaluate", "evaluate_coco_files", "evaluate_panoptic_files", "evaluate_protocol",
-           "evaluate_semantic_folders", "load", "save"]
+__all__ = ["accumulate_label_pairs", "coco_accumulator", "evaluate", "evaluate_coco_files", "evaluate_panoptic_files",
+           "evaluate_protocol", "evaluate_semantic_folders", "load", "save"]
 
 PathLike = str | os.PathLike[str]
 R = TypeVar("R")
@@ -484,34 +484,62 @@ def evaluate_semantic_folders(gt_dir: PathLike, pred_dir: PathLike, num_classes:
     >>> r.mIoU  # doctest: +SKIP
     0.7321
     """
+    from annokit.metrics.semantic import SemanticAccumulator
+
+    acc = SemanticAccumulator(num_classes, ignore_index=ignore_index, reduce_zero_label=reduce_zero_label,
+                              class_names=class_names)
+    return accumulate_label_pairs(acc, _label_pairs(Path(gt_dir), Path(pred_dir)), threads=threads).compute()
+
+
+def accumulate_label_pairs(acc: SemanticAccumulator, pairs: Sequence[tuple[PathLike, PathLike]], *,
+                           threads: int | None = None) -> SemanticAccumulator:
+    """``acc`` merged with the counts of ground-truth / prediction label-map PNG pairs (what
+    :func:`evaluate_semantic_folders` counts, for callers that pair the files themselves).
+
+    Parameters
+    ----------
+    acc : SemanticAccumulator
+        The settings (and anything already counted); not modified.
+    pairs : sequence of (path, path)
+        ``(ground-truth PNG, prediction PNG)``, counted as if in this order (the first that fails raises).
+    threads : int, optional
+        Workers (default ``min(4, cpu_count)``): forked processes on Linux from 48 pairs on (the first pair here,
+        then blocks of 16 dealt round robin, children first, by :func:`annokit._internal.forked.fork_split`; each
+        sends back its integer counts, merged in a fixed order, so the result is bit-identical whatever the
+        split; a child that dies has its pairs counted here), threads elsewhere; 0 or 1: all in this thread.
+
+    Returns
+    -------
+    SemanticAccumulator
+        A new accumulator.
+
+    Examples
+    --------
+    >>> from annokit.metrics.semantic import SemanticAccumulator
+    >>> acc = accumulate_label_pairs(SemanticAccumulator(19), [("gt/a.png", "pred/a.png")])  # doctest: +SKIP
+    """
     from functools import partial
 
     from annokit._internal.forked import fork_available
     from annokit.io.labelpairs import COMPILED_FROM_PAIRS, compiled_loop_loaded
-    from annokit.metrics.semantic import SemanticAccumulator
 
-    pairs = _label_pairs(Path(gt_dir), Path(pred_dir))
-    compiled = len(pairs) >= COMPILED_FROM_PAIRS or compiled_loop_loaded()
-
-    def new() -> SemanticAccumulator:
-        return SemanticAccumulator(num_classes, ignore_index=ignore_index, reduce_zero_label=reduce_zero_label,
-                                   class_names=class_names)
-
-    run = partial(_semantic_part, new, pairs, compiled=compiled)
+    items = [(Path(g), Path(p)) for g, p in pairs]
+    compiled = len(items) >= COMPILED_FROM_PAIRS or compiled_loop_loaded()
+    run = partial(_semantic_part, acc.empty_like, items, compiled=compiled)
     n = min(4, os.cpu_count() or 1) if threads is None else threads
-    if n > 1 and len(pairs) >= _FORK_FROM and fork_available():
-        parts = _forked_parts(run, len(pairs), n)
-    elif n > 1 and len(pairs) > 1:
+    if n > 1 and len(items) >= _FORK_FROM and fork_available():
+        parts = _forked_parts(run, len(items), n)
+    elif n > 1 and len(items) > 1:
         from concurrent.futures import ThreadPoolExecutor
 
         with ThreadPoolExecutor(max_workers=n) as ex:
-            parts = list(ex.map(lambda i: run(range(i, len(pairs), n))[0], range(n)))
+            parts = list(ex.map(lambda i: run(range(i, len(items), n))[0], range(n)))
     else:
-        parts = [run(range(len(pairs)))[0]]
-    total = parts[0]
-    for a in parts[1:]:
+        parts = [run(range(len(items)))[0]]
+    total = acc
+    for a in parts:
         total = total.merge(a)
-    return total.compute()
+    return total
 
 
 def _semantic_part(new: Callable[[], SemanticAccumulator], pairs: list[tuple[Path, Path]], items: Sequence[int],
