@@ -330,6 +330,33 @@ def test_forked_workers_give_the_one_pass_matrix(forked_folders, monkeypatch, co
             assert splits == []  # 0 and 1: one process
 
 
+def test_a_dying_child_has_its_pairs_counted_here(forked_folders, monkeypatch):
+    """A child that dies midway (here: at its third pair) sends nothing; its whole share is counted again in the
+    calling process, and the matrix is the one pass's."""
+    import os
+
+    import annokit.api as api
+    from annokit._internal.forked import fork_available
+
+    if not fork_available():
+        pytest.skip("fork_split forks on Linux only")
+    root, pairs = forked_folders
+    parent, seen = os.getpid(), []
+    real = api._count_semantic_pair
+
+    def dies(*args, **kw):
+        if os.getpid() != parent:
+            seen.append(1)
+            if len(seen) == 3:
+                os._exit(3)
+        return real(*args, **kw)
+
+    monkeypatch.setattr(api, "_count_semantic_pair", dies)
+    one = api.evaluate_semantic_folders(root / "gt", root / "pred", 9, threads=0)
+    r = api.evaluate_semantic_folders(root / "gt", root / "pred", 9, threads=2)
+    np.testing.assert_array_equal(r.confusion, one.confusion)
+
+
 @pytest.mark.parametrize("compiled", [False, True])
 @pytest.mark.parametrize(("bad", "first"), [((20, 35), 20), ((35, 50), 35), ((5, 50), 5), ((0, 5), 0)])
 def test_forked_workers_raise_the_first_error_in_order(forked_folders, tmp_path, monkeypatch, compiled, bad,
