@@ -15,9 +15,9 @@ from __future__ import annotations
 
 import os
 import warnings
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Literal, cast
+from typing import TYPE_CHECKING, Any, Literal, TypeVar, cast
 
 from annokit._internal.gc import freeze_imports, no_gc
 from annokit._internal.progress import Progress
@@ -32,10 +32,11 @@ if TYPE_CHECKING:
     from annokit.metrics.panoptic import PanopticResult
     from annokit.metrics.semantic import SemanticAccumulator, SemanticResult
 
-__all__ = ["coco_accumulator", "evaluate", "evaluate_coco_files", "evaluate_panoptic_files", "evaluate_protocol",
-           "evaluate_semantic_folders", "load", "save"]
+__all__ = ["accumulate_label_pairs", "coco_accumulator", "evaluate", "evaluate_coco_files", "evaluate_panoptic_files",
+           "evaluate_protocol", "evaluate_semantic_folders", "load", "save"]
 
 PathLike = str | os.PathLike[str]
+R = TypeVar("R")
 
 
 def load(path: PathLike, format: str | None = None, *, sidecar: bool = True) -> Dataset:
@@ -343,14 +344,12 @@ def _panoptic_counts(jobs: list[Any], cats: Any, gt_area_source: Literal["json",
     into what one pass gives), threads elsewhere, the calling thread for 0 or 1."""
     from functools import partial
 
-    from annokit._internal.forked import fork_available, fork_split
+    from annokit._internal.forked import fork_available
 
     n = min(4, os.cpu_count() or 1) if threads is None else threads
     run = partial(_panoptic_part, jobs, cats, gt_area_source)
     if n > 1 and len(jobs) >= _FORK_FROM and fork_available():
-        head = run(range(1))[0]
-        split = fork_split(range(1, len(jobs)), partial(run, strict=False), workers=n)
-        parts = [head, *split.results, run(split.leftover)[0]]
+        parts = _forked_parts(run, len(jobs), n)
     elif n > 1 and len(jobs) > 1:
         from concurrent.futures import ThreadPoolExecutor
 
@@ -364,6 +363,21 @@ def _panoptic_counts(jobs: list[Any], cats: Any, gt_area_source: Literal["json",
         acc = acc.merge(a)
         first = f if first is None or (f is not None and f < first) else first
     return acc, first
+
+
+def _forked_parts(run: Callable[..., tuple[R, int]], count: int, workers: int) -> list[R]:
+    """The results of ``run`` over items ``0 .. count - 1`` on ``workers`` processes: item 0 here first (it
+    imports what the children need), the others by :func:`annokit._internal.forked.fork_split` (``run(items,
+    strict=False)`` stops at the first failure), then what no worker finished (a failing item and those after it,
+    or a dead child's share) here with ``run(items)``, which raises the first error in item order. Merged in the
+    order returned, exact counts give what one pass gives."""
+    from functools import partial
+
+    from annokit._internal.forked import fork_split
+
+    head = run(range(1))[0]
+    split = fork_split(range(1, count), partial(run, strict=False), workers=workers)
+    return [head, *split.results, run(split.leftover)[0]]
 
 
 def _panoptic_part(jobs: list[Any], cats: Any, gt_area_source: Literal["json", "png"], items: Sequence[int],
@@ -472,50 +486,107 @@ def evaluate_semantic_folders(gt_dir: PathLike, pred_dir: PathLike, num_classes:
     """
     from annokit.metrics.semantic import SemanticAccumulator
 
-    pairs = _label_pairs(Path(gt_dir), Path(pred_dir))
+    acc = SemanticAccumulator(num_classes, ignore_index=ignore_index, reduce_zero_label=reduce_zero_label,
+                              class_names=class_names)
+    return accumulate_label_pairs(acc, _label_pairs(Path(gt_dir), Path(pred_dir)), threads=threads).compute()
 
-    def shard(part: list[tuple[Path, Path]]) -> SemanticAccumulator:
-        acc = SemanticAccumulator(num_classes, ignore_index=ignore_index, reduce_zero_label=reduce_zero_label,
-                                  class_names=class_names)
-        return _count_semantic_pairs(acc, part, compiled=compiled)
 
+def accumulate_label_pairs(acc: SemanticAccumulator, pairs: Sequence[tuple[PathLike, PathLike]], *,
+                           threads: int | None = None) -> SemanticAccumulator:
+    """``acc`` merged with the counts of ground-truth / prediction label-map PNG pairs (what
+    :func:`evaluate_semantic_folders` counts, for callers that pair the files themselves).
+
+    Parameters
+    ----------
+    acc : SemanticAccumulator
+        The settings (and anything already counted); not modified.
+    pairs : sequence of (path, path)
+        ``(ground-truth PNG, prediction PNG)``, counted as if in this order (the first that fails raises).
+    threads : int, optional
+        Workers (default ``min(4, cpu_count)``): forked processes on Linux from 48 pairs on (the first pair here,
+        then blocks of 16 dealt round robin, children first, by :func:`annokit._internal.forked.fork_split`; each
+        sends back its integer counts, merged in a fixed order, so the result is bit-identical whatever the
+        split; a child that dies has its pairs counted here), threads elsewhere; 0 or 1: all in this thread.
+
+    Returns
+    -------
+    SemanticAccumulator
+        A new accumulator.
+
+    Examples
+    --------
+    >>> from annokit.metrics.semantic import SemanticAccumulator
+    >>> acc = accumulate_label_pairs(SemanticAccumulator(19), [("gt/a.png", "pred/a.png")])  # doctest: +SKIP
+    """
+    from functools import partial
+
+    from annokit._internal.forked import fork_available
     from annokit.io.labelpairs import COMPILED_FROM_PAIRS, compiled_loop_loaded
 
-    compiled = len(pairs) >= COMPILED_FROM_PAIRS or compiled_loop_loaded()
+    items = [(Path(g), Path(p)) for g, p in pairs]
+    compiled = len(items) >= COMPILED_FROM_PAIRS or compiled_loop_loaded()
+    run = partial(_semantic_part, acc.empty_like, items, compiled=compiled)
     n = min(4, os.cpu_count() or 1) if threads is None else threads
-    if n <= 1 or len(pairs) < 2:
-        return shard(pairs).compute()
-    from concurrent.futures import ThreadPoolExecutor
+    if n > 1 and len(items) >= _FORK_FROM and fork_available():
+        parts = _forked_parts(run, len(items), n)
+    elif n > 1 and len(items) > 1:
+        from concurrent.futures import ThreadPoolExecutor
 
-    with ThreadPoolExecutor(max_workers=n) as ex:
-        accs = list(ex.map(shard, [pairs[i::n] for i in range(n)]))
-    total = accs[0]
-    for a in accs[1:]:
+        with ThreadPoolExecutor(max_workers=n) as ex:
+            parts = list(ex.map(lambda i: run(range(i, len(items), n))[0], range(n)))
+    else:
+        parts = [run(range(len(items)))[0]]
+    total = acc
+    for a in parts:
         total = total.merge(a)
-    return total.compute()
+    return total
 
 
-def _count_semantic_pairs(acc: SemanticAccumulator, pairs: list[tuple[Path, Path]], *, compiled: bool
-                          ) -> SemanticAccumulator:
-    """``acc`` with the label-map pairs added: with ``compiled``, 8-bit gray / palette PNGs counted from their
-    compressed rows (:func:`annokit.io.labelpairs.count_label_pairs`); any other pair decoded and added by
-    ``update``."""
+def _semantic_part(new: Callable[[], SemanticAccumulator], pairs: list[tuple[Path, Path]], items: Sequence[int],
+                   *, compiled: bool, strict: bool = True) -> tuple[SemanticAccumulator, int]:
+    """``(accumulator, done)`` of the label-map pairs ``items`` (indices into ``pairs``), in order; with
+    ``strict=False`` (in :func:`fork_split`) the first pair that fails stops the part instead of raising, ``done``
+    saying how many were counted."""
+    return _count_semantic_pairs(new(), [pairs[i] for i in items], compiled=compiled, strict=strict)
+
+
+def _count_semantic_pairs(acc: SemanticAccumulator, pairs: list[tuple[Path, Path]], *, compiled: bool,
+                          strict: bool = True) -> tuple[SemanticAccumulator, int]:
+    """``(acc, done)``: ``acc`` with the label-map pairs added -- with ``compiled``, 8-bit gray / palette PNGs
+    counted from their compressed rows (:func:`annokit.io.labelpairs.count_label_pairs`); any other pair decoded
+    and added by ``update`` --, ``done`` of them; with ``strict=False`` a pair that fails stops the count (``acc``
+    then holds the pairs before it) instead of raising."""
     import numpy as np
 
-    from annokit.io.labelmap import read_label_map
-    from annokit.io.labelpairs import PAIR_BINS, count_label_pairs
+    from annokit.io.labelpairs import PAIR_BINS
 
     counts = np.zeros(PAIR_BINS, np.int64)
-    g = p = None  # buffers the next maps of the same size may be decoded into
-    for gf, pf in pairs:
-        if compiled and count_label_pairs(gf, pf, counts):
-            continue
-        g, p = read_label_map(gf, out=g), read_label_map(pf, out=p)
-        if g.shape != p.shape:
-            raise FormatError(pf, None, f"size {p.shape[1]}x{p.shape[0]} differs from the ground truth's "
-                                        f"{g.shape[1]}x{g.shape[0]} ({gf.name})")
-        try:
-            acc.update(g, p)
-        except ValueError as exc:
-            raise FormatError(gf, None, str(exc)) from None
-    return acc.add_pair_counts(counts)
+    bufs: list[Any] = [None, None]  # buffers the next maps of the same size may be decoded into
+    done = 0
+    try:
+        for gf, pf in pairs:
+            _count_semantic_pair(acc, gf, pf, counts, bufs, compiled=compiled)
+            done += 1
+    except Exception:
+        if strict:
+            raise
+    return acc.add_pair_counts(counts), done
+
+
+def _count_semantic_pair(acc: SemanticAccumulator, gf: Path, pf: Path, counts: Any, bufs: list[Any], *,
+                         compiled: bool) -> None:
+    """One pair into ``counts`` (the compiled loop) or ``acc`` (decoded); nothing added when it raises."""
+    from annokit.io.labelmap import read_label_map
+    from annokit.io.labelpairs import count_label_pairs
+
+    if compiled and count_label_pairs(gf, pf, counts):
+        return
+    g = bufs[0] = read_label_map(gf, out=bufs[0])
+    p = bufs[1] = read_label_map(pf, out=bufs[1])
+    if g.shape != p.shape:
+        raise FormatError(pf, None, f"size {p.shape[1]}x{p.shape[0]} differs from the ground truth's "
+                                    f"{g.shape[1]}x{g.shape[0]} ({gf.name})")
+    try:
+        acc.update(g, p)
+    except ValueError as exc:
+        raise FormatError(gf, None, str(exc)) from None

@@ -4,9 +4,9 @@ Each tool runs in its own fresh process per repetition, the tools interleaved; t
 paths to the metrics, imports excluded (hotcoco's import brings numpy and its decoder; annokit's entry point is lazy,
 so the modules it would import on the first call — numpy, the label-map reader, the accumulator, imagecodecs,
 pyspng and, for folders it counts with its compiled loop, numba — are imported before its clock too; a second
-table gives each tool's imports and the whole, imports included); peak RSS is the whole process's. Prints medians
-(and the spread), CPU time, peak memory, ratios to annokit, and checks that both give the same mIoU, aAcc, mAcc,
-fwIoU and per-class IoU / Acc (1e-9).
+table gives each tool's imports and the whole, imports included); peak RSS is the whole process's (annokit's
+forked workers: not added). Prints medians (and the spread), CPU time (forked workers included), peak memory,
+ratios to annokit, and checks that both give the same mIoU, aAcc, mAcc, fwIoU and per-class IoU / Acc (1e-9).
 
     python benchmarks/bench_semantic.py                          # 500 gray 640x480 maps, 19 classes
     python benchmarks/bench_semantic.py --mode P --classes 150   # palette PNGs, ADE20K's class count
@@ -67,8 +67,11 @@ i0 = time.perf_counter(); ic0 = time.process_time()
 GT, PRED, C = sys.argv[1], sys.argv[2], int(sys.argv[3])
 """
 EPILOGUE = PEAK_MB + """
-print(json.dumps({"seconds": time.perf_counter() - t0, "cpu": time.process_time() - c0, "numbers": out,
-                  "peak_mb": peak_mb(), "import_s": t0 - i0, "import_cpu": c0 - ic0}))
+import resource
+kids = resource.getrusage(resource.RUSAGE_CHILDREN)  # annokit's forked workers (waited for) count too
+print(json.dumps({"seconds": time.perf_counter() - t0, "cpu": time.process_time() - c0 + kids.ru_utime
+                  + kids.ru_stime, "numbers": out, "peak_mb": peak_mb(), "child_peak_mb": kids.ru_maxrss / 1024,
+                  "import_s": t0 - i0, "import_cpu": c0 - ic0}))
 """
 
 

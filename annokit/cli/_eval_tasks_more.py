@@ -217,6 +217,8 @@ def run_semantic(inp: EvalInputs) -> EvalOutput:
     if not st.gt_files:
         raise FormatError(inp.gt, None, "no PNG files found")
     preds = _prediction_files(inp.pred, st.key)
+    if not st.cityscapes:
+        return _semantic_output(inp, _semantic_counted(inp, st, preds), 0)
     n_inst = 0
     with ProgressBar("annokit eval", None, quiet=inp.quiet) as bar:
         for n, gf in enumerate(st.gt_files, 1):
@@ -235,10 +237,36 @@ def run_semantic(inp: EvalInputs) -> EvalOutput:
             except ValueError as exc:
                 raise FormatError(gf, None, str(exc)) from None
             bar("images", n, len(st.gt_files))
+    _warn_unmatched(inp, st, preds)
+    return _semantic_output(inp, st, n_inst)
+
+
+def _warn_unmatched(inp: EvalInputs, st: _SemanticSetup, preds: dict[str, Path]) -> None:
     if len(st.gt_files) < len(preds):
         warnings.warn(f"{inp.pred}: {len(preds) - len(st.gt_files)} prediction PNG(s) without ground truth are "
-                      "ignored", AnnokitWarning, stacklevel=2)
-    return _semantic_output(inp, st, n_inst)
+                      "ignored", AnnokitWarning, stacklevel=3)
+
+
+def _semantic_counted(inp: EvalInputs, st: _SemanticSetup, preds: dict[str, Path]) -> _SemanticSetup:
+    """Label maps without instance maps: the pairs counted by :func:`annokit.api.accumulate_label_pairs` (forked
+    workers on Linux); a ground truth without a prediction raises after the pairs before it, as one pass."""
+    from annokit.api import accumulate_label_pairs
+
+    pairs = []
+    missing = None
+    for gf in st.gt_files:
+        pf = preds.get(st.key(gf.stem))
+        if pf is None:
+            missing = gf
+            break
+        pairs.append((gf, pf))
+    with ProgressBar("annokit eval", None, quiet=inp.quiet) as bar:
+        acc = accumulate_label_pairs(st.acc, pairs)
+        bar("images", len(pairs), len(st.gt_files))
+    if missing is not None:
+        raise FormatError(inp.pred, None, f"no prediction PNG for ground truth {missing.name}")
+    _warn_unmatched(inp, st, preds)
+    return _SemanticSetup(acc, st.gt_files, st.key, st.cityscapes)
 
 
 def _semantic_output(inp: EvalInputs, st: _SemanticSetup, n_inst: int) -> EvalOutput:

@@ -386,13 +386,21 @@ class SemanticAccumulator:
             self.tp_w[cls_].add(float(tps[j]) * weight)
             self.fn_w[cls_].add(float(sizes[j] - tps[j]) * weight)
 
+    def empty_like(self) -> SemanticAccumulator:
+        """A new accumulator with this one's settings and nothing counted.
+
+        >>> SemanticAccumulator(3, ignore_index=7).update([[0]], [[1]]).empty_like().confusion.sum()
+        np.int64(0)
+        """
+        return SemanticAccumulator(self.num_classes, ignore_index=self.ignore_index,
+                                   reduce_zero_label=self.reduce_zero_label, label_map=self.label_map,
+                                   pred_label_map=self.pred_label_map, instance_weights=self.instance_weights,
+                                   class_names=self.class_names)
+
     def merge(self, other: SemanticAccumulator) -> SemanticAccumulator:
         if self._settings() != other._settings():
             raise ValueError("cannot merge accumulators with different settings")
-        out = SemanticAccumulator(self.num_classes, ignore_index=self.ignore_index,
-                                  reduce_zero_label=self.reduce_zero_label, label_map=self.label_map,
-                                  pred_label_map=self.pred_label_map, instance_weights=self.instance_weights,
-                                  class_names=self.class_names)
+        out = self.empty_like()
         out._confusion = self.confusion + other.confusion
         out.tp_w = [a.merge(b) for a, b in zip(self.tp_w, other.tp_w)]
         out.fn_w = [a.merge(b) for a, b in zip(self.fn_w, other.fn_w)]

@@ -96,6 +96,34 @@ def test_semantic_dirs(tmp_path, capsys):
     assert code == 2 and "a.png" in err and "palette or grayscale" in err
 
 
+def test_semantic_folder_is_shared_with_forked_workers(tmp_path, capsys, monkeypatch):
+    """60 pairs: the command counts them through accumulate_label_pairs (forked workers on Linux), the numbers
+    of the API's one pass; a ground truth without a prediction after a bad pair: the bad pair's error first."""
+    from annokit._internal import forked
+    from annokit.api import evaluate_semantic_folders
+
+    rng = np.random.default_rng(5)
+    for sub in ("gt", "pred"):
+        (tmp_path / sub).mkdir()
+        for i in range(60):
+            _png(tmp_path / sub / f"{i:03d}.png", rng.integers(0, 6, (9, 13)).tolist())
+    calls: list = []
+    real = forked.fork_split
+    monkeypatch.setattr(forked, "fork_split", lambda *a, **k: calls.append(1) or real(*a, **k))
+    code, out, err = run(["eval", "--task", "semantic", "--gt", str(tmp_path / "gt"), "--pred",
+                          str(tmp_path / "pred"), "--num-classes", "5", "--json", str(tmp_path / "o.json")], capsys)
+    assert code == 0, err
+    want = evaluate_semantic_folders(tmp_path / "gt", tmp_path / "pred", 5, threads=0).metrics_dict()
+    got = json.loads((tmp_path / "o.json").read_text())["metrics"]
+    assert got["mIoU"] == want["mIoU"] and got["aAcc"] == want["aAcc"] and got["n_images"] == 60
+    assert calls == ([1] if forked.fork_available() else [])
+    (tmp_path / "pred" / "050.png").unlink()
+    _png(tmp_path / "pred" / "030.png", [[0, 1]])
+    code, out, err = run(["eval", "--task", "semantic", "--gt", str(tmp_path / "gt"), "--pred",
+                          str(tmp_path / "pred"), "--num-classes", "5"], capsys)
+    assert code == 2 and "030.png: size 2x1 differs" in err, err
+
+
 def test_panoptic_refdata(refdata, tmp_path, capsys):
     base = refdata.path("panoptic")
     code, out, err = run(["eval", "--task", "panoptic", "--gt", str(base / "panopticapi_sample/panoptic_examples.json"),

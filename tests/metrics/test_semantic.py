@@ -287,6 +287,101 @@ def test_folders_counted_from_compressed_rows_equal_the_pixel_path(tmp_path, mon
         assert r.metrics_dict() == want.compute().metrics_dict()
 
 
+@pytest.fixture(scope="module")
+def forked_folders(tmp_path_factory):
+    """60 small pairs (flat folders): enough for evaluate_semantic_folders to share them with forked workers."""
+    root = tmp_path_factory.mktemp("semantic_forked")
+    pairs = _uint8_pairs(11, n=60)
+    _write_folder(root, pairs, "L", folder="")
+    return root, pairs
+
+
+@pytest.mark.parametrize("compiled", [False, True])
+def test_forked_workers_give_the_one_pass_matrix(forked_folders, monkeypatch, compiled):
+    """Pairs shared between this process and forked children (threads >= 2): the confusion matrix of one pass,
+    bit for bit, on the decoding path and the compiled one."""
+    from annokit._internal import forked
+    from annokit.api import evaluate_semantic_folders
+    from annokit.io import labelpairs
+
+    monkeypatch.setattr(labelpairs, "COMPILED_FROM_PAIRS", 0 if compiled else 10**9)
+    monkeypatch.setattr(labelpairs, "compiled_loop_loaded", lambda: False)
+    root, pairs = forked_folders
+    want = SemanticAccumulator(9)
+    for g, p in pairs:
+        want.update(g.astype(np.int16), p.astype(np.int16))
+    splits: list = []
+
+    def spy(*args, **kw):
+        out = real(*args, **kw)
+        splits.append(out)
+        return out
+
+    real = forked.fork_split
+    monkeypatch.setattr(forked, "fork_split", spy)
+    for threads in (0, 1, 2, 3):
+        splits.clear()
+        r = evaluate_semantic_folders(root / "gt", root / "pred", 9, threads=threads)
+        np.testing.assert_array_equal(r.confusion, want.confusion)
+        assert r.metrics_dict() == want.compute().metrics_dict()
+        if threads >= 2 and forked.fork_available():  # every child sent its counts back
+            assert len(splits) == 1 and len(splits[0].results) == threads and splits[0].leftover == []
+        else:
+            assert splits == []  # 0 and 1: one process
+
+
+def test_a_dying_child_has_its_pairs_counted_here(forked_folders, monkeypatch):
+    """A child that dies midway (here: at its third pair) sends nothing; its whole share is counted again in the
+    calling process, and the matrix is the one pass's."""
+    import os
+
+    import annokit.api as api
+    from annokit._internal.forked import fork_available
+
+    if not fork_available():
+        pytest.skip("fork_split forks on Linux only")
+    root, pairs = forked_folders
+    parent, seen = os.getpid(), []
+    real = api._count_semantic_pair
+
+    def dies(*args, **kw):
+        if os.getpid() != parent:
+            seen.append(1)
+            if len(seen) == 3:
+                os._exit(3)
+        return real(*args, **kw)
+
+    monkeypatch.setattr(api, "_count_semantic_pair", dies)
+    one = api.evaluate_semantic_folders(root / "gt", root / "pred", 9, threads=0)
+    r = api.evaluate_semantic_folders(root / "gt", root / "pred", 9, threads=2)
+    np.testing.assert_array_equal(r.confusion, one.confusion)
+
+
+@pytest.mark.parametrize("compiled", [False, True])
+@pytest.mark.parametrize(("bad", "first"), [((20, 35), 20), ((35, 50), 35), ((5, 50), 5), ((0, 5), 0)])
+def test_forked_workers_raise_the_first_error_in_order(forked_folders, tmp_path, monkeypatch, compiled, bad,
+                                                       first):
+    """Bad prediction PNGs in this process's share and a child's (blocks of 16 from pair 1, dealt in turn, the
+    children first): the error raised is the first bad pair's, as one pass raises it."""
+    import shutil
+
+    from PIL import Image
+
+    from annokit.api import evaluate_semantic_folders
+    from annokit.errors import FormatError
+    from annokit.io import labelpairs
+
+    monkeypatch.setattr(labelpairs, "COMPILED_FROM_PAIRS", 0 if compiled else 10**9)
+    monkeypatch.setattr(labelpairs, "compiled_loop_loaded", lambda: False)
+    root, _ = forked_folders
+    shutil.copytree(root, tmp_path / "set")
+    for i in bad:
+        Image.fromarray(np.zeros((3, 3), np.uint8)).save(tmp_path / "set" / "pred" / f"{i:03d}.png")
+    for threads in (0, 2, 3):
+        with pytest.raises(FormatError, match=rf"{first:03d}\.png: size 3x3 differs from the ground truth's"):
+            evaluate_semantic_folders(tmp_path / "set" / "gt", tmp_path / "set" / "pred", 9, threads=threads)
+
+
 def test_add_pair_counts():
     g, p = _uint8_pairs(2)[0]
     flat = np.bincount(((g.astype(np.int64) << 8) | p).ravel(), minlength=1 << 16)
