@@ -28,7 +28,10 @@ def test_no_gc_and_importing_restore_the_collector_s_state() -> None:
         gc.enable()
 
 
-def test_outside_the_command_s_process_nothing_is_frozen() -> None:
+def test_outside_the_command_s_process_nothing_is_frozen(monkeypatch) -> None:
+    import annokit._internal.gc as agc
+
+    monkeypatch.setattr(agc, "_COMMAND_PROCESS", False)  # an earlier test may have run annokit.cli.main here
     before = gc.get_freeze_count()
     freeze_imports()
     with importing():
