@@ -238,7 +238,8 @@ class FilePartJob:
 
         rec = LossRecorder()
         try:
-            return coco_fragments(self.images, self.objects, rec), rec.state()
+            with no_gc():  # as the in-process writer: many small dicts, no cycles
+                return coco_fragments(self.images, self.objects, rec), rec.state()
         except AnnokitError as exc:
             raise shard_error(exc, self.index, self.images, self.offset) from None
 
