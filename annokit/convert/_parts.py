@@ -95,7 +95,8 @@ def part_refusal(spec: FormatSpec[Any, Any]) -> str | None:
     if spec.writer is None:
         return f"format {spec.name!r} is read-only"
     if not spec.folder:
-        return f"{spec.name} is one file, written in one piece (write a folder format by parts)"
+        return (f"{spec.name} is one file, written in one piece (its writer's loss report is not split by images; "
+                "coco and the folder formats are written by parts)")
     why = _WHY_NOT.get(spec.name, "its writer's files and loss report are not split by images")
     return f"{spec.name} cannot be written by image shards with the same result: {why}"
 
