@@ -40,8 +40,8 @@ first places. What annokit keeps in the target's annokit.json sidecar is listed 
 annokit restores it); --no-sidecar writes none. --strict makes any loss an error (nothing is written).
 COCO string image ids are always accepted (mapped to integers in sorted order and written back); the former
 --fixed option, which once allowed them, is gone.
---scheduler writes the target by image shards on a dask cluster, with the same files and report (YOLO, YOLO-seg,
-class folders; docs/distributed.md).
+--scheduler writes the target by image shards on a dask cluster, with the same files and report (VOC, YOLO,
+YOLO-seg, PNG, Cityscapes, class folders, COCO; docs/distributed.md).
 """
 
 _TARGET_BY_SUFFIX = {".json": "coco", ".csv": "class-csv"}

@@ -19,13 +19,22 @@ from annokit.convert._api import (
     remap_categories,
     write_dataset,
 )
-from annokit.convert._parts import PART_RULES, PartJob, PartRunner, convert_by_parts, part_refusal
+from annokit.convert._parts import (
+    FILE_PARTS,
+    PART_RULES,
+    PartJob,
+    PartRunner,
+    PartTask,
+    convert_by_parts,
+    part_refusal,
+)
 from annokit.convert._registry import FORMATS, FormatSpec
 from annokit.convert._validate import Problem, stats, validate
 from annokit.convert.options import FormatOptions, parse_options
 from annokit.core.losses import LossEntry, LossError, LossRecorder, LossReport, LossState
 
 __all__ = [
+    "FILE_PARTS",
     "FORMATS",
     "FormatOptions",
     "FormatSpec",
@@ -37,6 +46,7 @@ __all__ = [
     "PART_RULES",
     "PartJob",
     "PartRunner",
+    "PartTask",
     "Problem",
     "convert",
     "convert_by_parts",

@@ -154,14 +154,19 @@ def _write(ds: Dataset, dst: Path, spec: FormatSpec[Any, Any], rec: LossRecorder
                 if not report.lossless:
                     raise LossError(report)
     else:
-        if dst.exists() and not overwrite:
-            raise FormatError(dst, None, "destination exists (pass overwrite=True / --overwrite to replace it)")
+        refuse_existing(dst, overwrite)
         with atomic_path(dst) as tmp:
             spec.writer(ds, tmp, rec, options, None)
             if strict:
                 report = rec.report()
                 if not report.lossless:
                     raise LossError(report)
+
+
+def refuse_existing(dst: Path, overwrite: bool) -> None:
+    """A single-file target that exists is replaced only with ``overwrite``."""
+    if dst.exists() and not overwrite:
+        raise FormatError(dst, None, "destination exists (pass overwrite=True / --overwrite to replace it)")
 
 
 def write_dataset(ds: Dataset, path: PathLike, fmt: str, *, sidecar: bool = True, overwrite: bool = False,

@@ -16,25 +16,26 @@ import shutil
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 import numpy as np
 
-from annokit._internal.files import atomic_dir
+from annokit._internal.files import atomic_dir, atomic_path
 from annokit._internal.gc import no_gc
 from annokit._internal.limits import MAX_PIXELS
 from annokit._internal.parts import PartContext, writing_part
 from annokit._internal.paths import audit_tree
-from annokit.convert._api import PathLike, get_format, prepare_write, read_source, report_to
-from annokit.convert._registry import FormatSpec
+from annokit.convert._api import PathLike, get_format, prepare_write, read_source, refuse_existing, report_to
+from annokit.convert._registry import FormatSpec, coco_fragments, write_coco_fragments
 from annokit.convert._sidecar import SIDECAR, write_sidecar
 from annokit.convert.options import FormatOptions, parse_options
 from annokit.core.dataset import Dataset, image_subset
 from annokit.core.losses import LossError, LossRecorder, LossReport, LossState
 from annokit.errors import FormatError
 
-__all__ = ["PART_RULES", "PartJob", "PartRule", "PartRunner", "by_image", "convert_by_parts", "finish_parts",
-           "move_parts", "part_bounds", "part_refusal", "run_here", "write_part"]
+__all__ = ["FILE_PARTS", "PART_RULES", "FilePartJob", "PartJob", "PartRule", "PartRunner", "PartTask", "by_image",
+           "convert_by_parts", "finish_parts", "move_parts", "part_bounds", "part_refusal", "run_here", "shard_error",
+           "write_part"]
 
 
 @dataclass(frozen=True)
@@ -78,6 +79,10 @@ PART_RULES: dict[str, PartRule] = {
 }
 """The targets written by parts exactly (tests/distributed/test_distributed_convert.py)."""
 
+FILE_PARTS = frozenset({"coco"})
+"""The single-file targets written by parts exactly: each run of images and each run of objects serialized apart,
+the file their bytes joined in order (tests/convert/test_parts.py)."""
+
 _WHY_NOT: dict[str, str] = {
     "coco-panoptic": "its writer numbers segments and colours over the whole dataset",
 }
@@ -85,12 +90,13 @@ _WHY_NOT: dict[str, str] = {
 
 def part_refusal(spec: FormatSpec[Any, Any]) -> str | None:
     """Why ``spec`` cannot be written by parts exactly (None: it can)."""
-    if spec.name in PART_RULES:
+    if spec.name in PART_RULES or spec.name in FILE_PARTS:
         return None
     if spec.writer is None:
         return f"format {spec.name!r} is read-only"
     if not spec.folder:
-        return f"{spec.name} is one file, written in one piece (write a folder format by parts)"
+        return (f"{spec.name} is one file, written in one piece (its writer's loss report is not split by images; "
+                "coco and the folder formats are written by parts)")
     why = _WHY_NOT.get(spec.name, "its writer's files and loss report are not split by images")
     return f"{spec.name} cannot be written by image shards with the same result: {why}"
 
@@ -199,22 +205,61 @@ class PartJob:
             return write_part(self.part, self.folder, get_format(self.fmt), self.options, offset=self.offset,
                               sidecar=self.sidecar, object_offset=self.object_offset, facts=self.facts)
         except AnnokitError as exc:
-            n = len(self.part.images)
-            first = self.part.images.file_names[0] if n else ""
-            where = f"shard {self.index} (images {self.offset}..{self.offset + n - 1}, first {first!r})"
-            if isinstance(exc, FormatError):  # an image's place in the part is given as its place in the whole
-                inner = re.sub(r"^images\[(\d+)\]", lambda m: f"images[{self.offset + int(m.group(1))}]",
-                               exc.where or "")
-                where = ": ".join(x for x in (where, inner) if x)
-                raise FormatError(exc.path, where, exc.message) from None
-            raise FormatError(None, where, str(exc)) from None
+            raise shard_error(exc, self.index, self.part, self.offset) from None
 
 
-PartRunner = Callable[[Sequence[PartJob]], "list[tuple[list[str] | None, LossState]]"]
+def shard_error(exc: Exception, index: int, part: Dataset, offset: int) -> FormatError:
+    """``exc``, met writing the images ``part`` (from position ``offset`` of the whole dataset) as shard ``index``:
+    one line naming the shard, its images and the first image's file (an image's place given in the whole)."""
+    n = len(part.images)
+    first = part.images.file_names[0] if n else ""
+    where = f"shard {index} (images {offset}..{offset + n - 1}, first {first!r})"
+    if isinstance(exc, FormatError):
+        inner = re.sub(r"^images\[(\d+)\]", lambda m: f"images[{offset + int(m.group(1))}]", exc.where or "")
+        return FormatError(exc.path, ": ".join(x for x in (where, inner) if x), exc.message)
+    return FormatError(None, where, str(exc))
+
+
+@dataclass(frozen=True)
+class FilePartJob:
+    """One part of a single-file target (:data:`FILE_PARTS`): the images at positions ``offset`` .. of the whole
+    dataset (``images``: no objects) and its objects at positions ``object_offset`` .. in the whole dataset's
+    order (``objects``: with their images). :meth:`run` serializes both (in this process or on a worker)."""
+
+    index: int
+    images: Dataset
+    objects: Dataset
+    fmt: str
+    offset: int
+    object_offset: int
+
+    def run(self) -> tuple[tuple[bytes, bytes], LossState]:
+        """:func:`~annokit.convert._registry.coco_fragments`; an error names the shard."""
+        from annokit.errors import AnnokitError
+
+        rec = LossRecorder()
+        try:
+            with no_gc():  # as the in-process writer: many small dicts, no cycles
+                return coco_fragments(self.images, self.objects, rec), rec.state()
+        except AnnokitError as exc:
+            raise shard_error(exc, self.index, self.images, self.offset) from None
+
+
+class PartTask(Protocol):
+    """A part to write (:class:`PartJob`, :class:`FilePartJob`): its index, and ``run()`` giving its result and its
+    loss records."""
+
+    @property
+    def index(self) -> int: ...
+
+    def run(self) -> tuple[Any, LossState]: ...
+
+
+PartRunner = Callable[[Sequence[PartTask]], "list[tuple[Any, LossState]]"]
 """Runs the jobs (anywhere) and returns their results in job order."""
 
 
-def run_here(jobs: Sequence[PartJob]) -> list[tuple[list[str] | None, LossState]]:
+def run_here(jobs: Sequence[PartTask]) -> list[tuple[Any, LossState]]:
     """The :data:`PartRunner` of this process: one job after the other."""
     return [job.run() for job in jobs]
 
@@ -244,6 +289,7 @@ def _jobs(ds: Dataset, bounds: Sequence[tuple[int, int]], staging: Path, spec: F
 
 def convert_by_parts(src: PathLike, dst: PathLike, *, src_format: str, dst_format: str,
                      parts: int | Sequence[tuple[int, int]] = 1, run_parts: PartRunner = run_here,
+                     object_parts: Sequence[tuple[int, int]] | None = None,
                      strict: bool = False, sidecar: bool = True, overwrite: bool = False,
                      remap: Mapping[Any, Any] | None = None, report_path: PathLike | None = None,
                      read_options: FormatOptions | Mapping[str, Any] | None = None,
@@ -253,8 +299,12 @@ def convert_by_parts(src: PathLike, dst: PathLike, *, src_format: str, dst_forma
     consecutive images (``parts``: how many, or the ``(start, stop)`` positions of each), each run written by
     ``run_parts`` (e.g. on the workers of a dask cluster) into a folder inside the output's temporary folder, and
     the files and loss records merged. The files and the report are those of :func:`convert` (tested for every
-    target in :data:`PART_RULES`; another target is a :class:`FormatError` saying why). The output appears
-    whole or not at all.
+    target in :data:`PART_RULES` and :data:`FILE_PARTS`; another target is a :class:`FormatError` saying why). The
+    output appears whole or not at all.
+
+    A single-file target (:data:`FILE_PARTS`) is cut into runs of images and runs of objects in the source's order
+    (``object_parts``: their positions, one run per run of images; default as equal as can be); each part
+    serializes its images' and its objects' entries, and the file is their bytes joined in order.
     """
     dst_spec = get_format(dst_format)
     why = part_refusal(dst_spec)
@@ -267,6 +317,10 @@ def convert_by_parts(src: PathLike, dst: PathLike, *, src_format: str, dst_forma
         grouped = prepare_write(ds, dst_spec, rec, max_pixels)
     bounds = part_bounds(len(grouped.images), parts) if isinstance(parts, int) else list(parts)
     try:
+        if not dst_spec.folder:
+            _file_by_parts(grouped, Path(dst), bounds, object_parts, run_parts, rec, dst_spec.name,
+                           overwrite=overwrite, strict=strict)
+            return report_to(rec.report(), report_path)
         with atomic_dir(Path(dst), overwrite=overwrite) as tmp:
             staging = tmp / ".annokit-parts"
             jobs = _jobs(grouped, bounds, staging, dst_spec, wopts, sidecar)
@@ -280,3 +334,35 @@ def convert_by_parts(src: PathLike, dst: PathLike, *, src_format: str, dst_forma
         report_to(exc.report, report_path)
         raise
     return report_to(rec.report(), report_path)
+
+
+def _file_jobs(ds: Dataset, bounds: Sequence[tuple[int, int]], object_bounds: Sequence[tuple[int, int]] | None,
+               fmt: str) -> list[FilePartJob]:
+    """One job per run of images, with its run of objects (in the dataset's order, with their images)."""
+    a = ds.annotations
+    obj = list(object_bounds) if object_bounds is not None else part_bounds(len(a), len(bounds))
+    obj += [(len(a), len(a))] * (len(bounds) - len(obj))  # fewer objects than runs: the last runs have none
+    if len(obj) != len(bounds) or [lo for lo, _ in obj[1:]] != [hi for _, hi in obj[:-1]] or \
+            (obj and (obj[0][0] != 0 or obj[-1][1] != len(a))):
+        raise FormatError(None, None, f"the runs of objects {obj} do not cut the {len(a)} objects in "
+                                      f"{len(bounds)} consecutive runs")
+    bare = ds.with_annotations(a[np.zeros(0, dtype=np.int64)])
+    jobs = []
+    for k, ((lo, hi), (olo, ohi)) in enumerate(zip(bounds, obj)):
+        run = a[np.arange(olo, ohi)]
+        objects = image_subset(bare.with_annotations(run), np.unique(ds.images.index_of(run.image_ids)))
+        jobs.append(FilePartJob(k, image_subset(bare, np.arange(lo, hi)), objects, fmt, lo, olo))
+    return jobs
+
+
+def _file_by_parts(ds: Dataset, dst: Path, bounds: Sequence[tuple[int, int]],
+                   object_bounds: Sequence[tuple[int, int]] | None, run_parts: PartRunner, rec: LossRecorder,
+                   fmt: str, *, overwrite: bool, strict: bool) -> None:
+    """Write the single-file target ``dst`` by parts: the parts' bytes joined in order, their records merged."""
+    refuse_existing(dst, overwrite)
+    results = run_parts(_file_jobs(ds, bounds, object_bounds, fmt))
+    rec.merge_parts([state for _, state in results])
+    with atomic_path(dst) as tmp:
+        write_coco_fragments(ds, [frags for frags, _ in results], tmp)
+        if strict and not rec.report().lossless:
+            raise LossError(rec.report())

@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Generic, Literal, TypeVar
@@ -138,26 +138,77 @@ def _corners_from_extras(ds: Dataset, path: Path) -> Dataset:
 def _coco_write(ds: Dataset, path: Path, rec: LossRecorder, opts: NoOptions, kept_in: str | None) -> None:
     import orjson
 
-    from annokit.io.coco import dataset_to_coco_dict
+    from annokit.io.coco import categories_to_coco, coco_image_records, coco_top_level
 
-    d = dataset_to_coco_dict(ds)
-    if ds.annotations.scores is not None:
-        for r, s in zip(d["annotations"], ds.annotations.scores.tolist()):
-            r["score"] = s
-    if ds.annotations.corners is not None:
-        from annokit.io.rotated import corners_to_fields
-
-        for r, c in zip(d["annotations"], corners_to_fields(ds.annotations.corners)):
-            r["corners"] = c
+    d = coco_top_level(ds, coco_image_records(ds.images), _coco_annotations(ds), categories_to_coco(ds.categories))
     _count_xywh_inexact(ds, rec, kept_in)
     path.write_bytes(orjson.dumps(d))
     return None
 
 
+def _coco_annotations(ds: Dataset) -> list[dict[str, Any]]:
+    """The ``annotations`` entries the coco target writes: the COCO ones, with each object's score and corners."""
+    from annokit.io.coco import coco_annotation_records
+
+    anns = coco_annotation_records(ds)
+    if ds.annotations.scores is not None:
+        for r, s in zip(anns, ds.annotations.scores.tolist()):
+            r["score"] = s
+    if ds.annotations.corners is not None:
+        from annokit.io.rotated import corners_to_fields
+
+        for r, c in zip(anns, corners_to_fields(ds.annotations.corners)):
+            r["corners"] = c
+    return anns
+
+
+def coco_fragments(images: Dataset, objects: Dataset, rec: LossRecorder) -> tuple[bytes, bytes]:
+    """The coco target's ``images`` entries of ``images.images`` and ``annotations`` entries of ``objects`` (in
+    their order), each as the text inside its JSON list (the entries joined by commas; empty for none), and the
+    writer's losses for those objects in ``rec``: a run of a dataset's images and a run of its objects, to join with
+    the other runs' (:func:`write_coco_fragments`)."""
+    import orjson
+
+    from annokit.io.coco import coco_image_records
+
+    _count_xywh_inexact(objects, rec, None)
+    return orjson.dumps(coco_image_records(images.images))[1:-1], orjson.dumps(_coco_annotations(objects))[1:-1]
+
+
+_IMAGES: list[dict[str, Any]] = []
+_OBJECTS: list[dict[str, Any]] = []
+
+
+def write_coco_fragments(ds: Dataset, fragments: Sequence[tuple[bytes, bytes]], path: Path) -> None:
+    """Write the coco target's file of ``ds`` into ``path`` from the :func:`coco_fragments` of its runs of images and
+    objects (in order): the bytes :func:`_coco_write` writes (orjson writes a list as its entries joined by commas,
+    a dict as its ``key:value`` pairs, with no space)."""
+    import orjson
+
+    from annokit.io.coco import categories_to_coco, coco_top_level
+
+    top = coco_top_level(ds, _IMAGES, _OBJECTS, categories_to_coco(ds.categories))
+    with open(path, "wb") as fh:
+        fh.write(b"{")
+        for n, (key, value) in enumerate(top.items()):
+            fh.write(b"," if n else b"")
+            fh.write(orjson.dumps(key) + b":")
+            if value is _IMAGES or value is _OBJECTS:
+                col = 0 if value is _IMAGES else 1
+                fh.write(b"[")
+                for m, piece in enumerate(f[col] for f in fragments if f[col]):
+                    fh.write(b"," + piece if m else piece)
+                fh.write(b"]")
+            else:
+                fh.write(orjson.dumps(value))
+        fh.write(b"}")
+
+
 def _count_xywh_inexact(ds: Dataset, rec: LossRecorder, kept_in: str | None) -> None:
     """Boxes whose right / bottom edge no float width reaches from the left / top edge (``x + w != r``), by more
     than the rounding of that sum (:func:`~annokit.core.losses.beyond_rounding` at ``max(|x|, |w|)``: a reader of
-    the COCO numbers cannot get the edge closer than that)."""
+    the COCO numbers cannot get the edge closer than that); the kind's text holds the largest error (merged as the
+    largest over runs of objects)."""
     from annokit.io.coco import ltrb_to_coco_bbox
 
     a = ds.annotations
@@ -169,8 +220,8 @@ def _count_xywh_inexact(ds: Dataset, rec: LossRecorder, kept_in: str | None) -> 
     bad = np.flatnonzero(beyond_rounding(moved, scale).any(axis=1))
     if len(bad):
         err = float(np.abs(moved[bad]).max())
-        rec.add_many(f"box edge not exactly representable as COCO x + w (max error {err:.3g} px)", len(bad),
-                     [f"annotation id {int(a.ids[k])}" for k in bad[:5]], kept_in=kept_in)
+        rec.add_max("box edge not exactly representable as COCO x + w (max error {max} px)", len(bad), err,
+                    [f"annotation id {int(a.ids[k])}" for k in bad[:5]], kept_in=kept_in)
 
 
 def _results_without_gt(path: Path, data: list[Any]) -> Dataset:

@@ -21,7 +21,7 @@ from typing import Any
 
 from annokit._internal.limits import MAX_PIXELS
 from annokit._internal.progress import Progress
-from annokit.convert import FormatOptions, LossReport, LossState, PartJob, convert_by_parts
+from annokit.convert import FormatOptions, LossReport, LossState, PartTask, convert_by_parts
 from annokit.distributed._cluster import Job, connect, worker_count
 
 __all__ = ["convert_sharded"]
@@ -29,7 +29,7 @@ __all__ = ["convert_sharded"]
 PathLike = str | os.PathLike[str]
 
 
-def _run_job(job: PartJob) -> tuple[list[str] | None, LossState]:
+def _run_job(job: PartTask) -> tuple[Any, LossState]:
     return job.run()
 
 
@@ -75,7 +75,7 @@ def convert_sharded(src: PathLike, dst: PathLike, *, src_format: str, dst_format
     with connect(scheduler) as client:
         n = shards if shards is not None else 4 * worker_count(client)
 
-        def run_parts(jobs: Sequence[PartJob]) -> list[tuple[list[str] | None, LossState]]:
+        def run_parts(jobs: Sequence[PartTask]) -> list[tuple[Any, LossState]]:
             job = Job(client, "convert")
             futures = [job.submit(_run_job, j, stage="shard", index=j.index) for j in jobs]
             job.run(progress)

@@ -34,7 +34,7 @@ from annokit.io.coco_keypoints import NO_KEYPOINTS, keypoints_from_records, keyp
 from annokit.io.validation import FieldError, Problem, Problems
 
 if TYPE_CHECKING:
-    from annokit.core.dataset import Dataset
+    from annokit.core.dataset import Dataset, ImageTable
     from annokit.core.instances import Instances
     from annokit.core.labels import LabelSet
     from annokit.io.coco_schema import (
@@ -49,9 +49,10 @@ if TYPE_CHECKING:
 
 __all__ = ["ANNOTATION", "CATEGORY", "IMAGE", "CategoryColumns", "CocoAnnotation", "CocoCategory", "CocoImage",
            "CocoInstancesFile", "ImageColumns", "InstanceColumns", "ObjectColumns", "categories_to_coco",
-           "coco_top_level", "dataset_from_coco_dict", "dataset_to_coco_dict", "load_json", "ltrb_to_coco_bbox",
-           "parse_json", "read_instance_columns", "read_instances", "read_json_bytes", "read_result_objects",
-           "read_results", "results_to_list", "validate_coco", "write_instances", "write_results"]
+           "coco_annotation_records", "coco_image_records", "coco_top_level", "dataset_from_coco_dict",
+           "dataset_to_coco_dict", "load_json", "ltrb_to_coco_bbox", "parse_json", "read_instance_columns",
+           "read_instances", "read_json_bytes", "read_result_objects", "read_results",
+           "results_to_list", "validate_coco", "write_instances", "write_results"]
 
 _SCHEMA = {"ANNOTATION", "CATEGORY", "IMAGE", "TOP", "CocoAnnotation", "CocoCategory", "CocoImage", "CocoInstancesFile"}
 
@@ -888,7 +889,12 @@ def _nums(row: Iterable[float]) -> list[int | float]:
 
 def dataset_to_coco_dict(ds: Dataset) -> dict[str, Any]:
     """The COCO instances dict of ``ds`` (every kept field written back; string image ids restored)."""
-    im = ds.images
+    return coco_top_level(ds, coco_image_records(ds.images), coco_annotation_records(ds),
+                          categories_to_coco(ds.categories))
+
+
+def coco_image_records(im: ImageTable) -> list[dict[str, Any]]:
+    """The ``images`` entries of a COCO file (id, file name, size, then every kept field)."""
     images = []
     for i in range(len(im)):
         rec: dict[str, Any] = {"id": int(im.ids[i]), "file_name": im.file_names[i], "height": int(im.heights[i]),
@@ -896,10 +902,16 @@ def dataset_to_coco_dict(ds: Dataset) -> dict[str, Any]:
         if im.extras is not None:
             rec.update(im.extras[i])
         images.append(rec)
+    return images
+
+
+def coco_annotation_records(ds: Dataset) -> list[dict[str, Any]]:
+    """The ``annotations`` entries of a COCO file, in ``ds``'s order (an object's image id as its image's own:
+    string ids restored from ``ds.images``)."""
+    im = ds.images
     str_ids = None
     if im.extras is not None and any("id" in e for e in im.extras):
         str_ids = {int(im.ids[i]): im.extras[i].get("id", int(im.ids[i])) for i in range(len(im))}
-    categories = categories_to_coco(ds.categories)
     a = ds.annotations
     bb = ltrb_to_coco_bbox(a.boxes, a.source_wh)
     bboxes = bb.tolist()
@@ -930,7 +942,7 @@ def dataset_to_coco_dict(ds: Dataset) -> dict[str, Any]:
                 extra = {k: v for k, v in extra.items() if k not in ("_annokit_no_area", NO_KEYPOINTS)}
             rec.update(extra)
         anns.append(rec)
-    return coco_top_level(ds, images, anns, categories)
+    return anns
 
 
 def categories_to_coco(cs: LabelSet) -> list[dict[str, Any]]:

@@ -45,8 +45,14 @@ def cuts(n: int, rng: np.random.Generator) -> list[tuple[int, int]]:
     return list(zip(edges[:-1], edges[1:]))
 
 
+def files(out: Path) -> dict[str, bytes]:
+    """A folder's :func:`tree`, a file's bytes."""
+    return tree(out) if out.is_dir() else {"": out.read_bytes()}
+
+
 def same_as_whole(src: Path, fmt: str, tmp: Path, bounds: list[tuple[int, int]], **kw: Any) -> dict[str, Any]:
     """Convert ``src`` at once and by ``bounds``; the files and the report JSON must be equal. Returns the report."""
+    by_parts = {"parts": bounds, "object_parts": kw.pop("object_parts", None)}
     whole, parts = tmp / "whole", tmp / "parts"
     for p in (whole, parts):
         shutil.rmtree(p, ignore_errors=True)
@@ -54,12 +60,12 @@ def same_as_whole(src: Path, fmt: str, tmp: Path, bounds: list[tuple[int, int]],
         ref = convert(src, whole, src_format="coco", dst_format=fmt, **kw)
     except FormatError as exc:  # the whole dataset cannot be written: nor can its parts
         with pytest.raises(FormatError):
-            convert_by_parts(src, parts, src_format="coco", dst_format=fmt, parts=bounds, **kw)
+            convert_by_parts(src, parts, src_format="coco", dst_format=fmt, **by_parts, **kw)
         assert not parts.exists()
         return {"error": str(exc)}
-    got = convert_by_parts(src, parts, src_format="coco", dst_format=fmt, parts=bounds, **kw)
+    got = convert_by_parts(src, parts, src_format="coco", dst_format=fmt, **by_parts, **kw)
     assert orjson.dumps(got.to_json_dict()) == orjson.dumps(ref.to_json_dict()), (fmt, bounds)
-    assert tree(parts) == tree(whole), (fmt, bounds)
+    assert files(parts) == files(whole), (fmt, bounds)
     return ref.to_json_dict()
 
 
@@ -132,9 +138,40 @@ def test_sample_data_by_parts(fmt: str, tmp_path: Path) -> None:
         assert rep["entries"], rep
 
 
+@settings(max_examples=3 * EXAMPLES, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(d=datasets(), seed=st.integers(0, 2**16))
+def test_coco_by_any_runs_of_images_and_objects_is_the_whole_file_and_report(d: dict[str, Any], seed: int) -> None:
+    """The single-file COCO target: runs of images and runs of objects (in the file's order, not grouped by image)
+    cut independently, string image ids, extra fields at every level, odd keys."""
+    rng = np.random.default_rng(seed)
+    d.pop("n_first")
+    if rng.integers(2):  # string image ids: kept as strings in the images and the objects
+        for im in d["images"]:
+            im["id"] = f"im-{im['id']}"
+        for a in d["annotations"]:
+            a["image_id"] = f"im-{a['image_id']}"
+    if rng.integers(2):
+        d["licenses"] = [{"id": 1, "name": "CC \u00e9 \"quoted\""}]
+        d["zz \u2603 \"top\"\n"] = {"nested": [1, 2.5, None, "\u0000"]}
+        for k, im in enumerate(d["images"]):
+            im["date_captured"] = f"2020-01-{k % 28 + 1:02d}"
+    with tempfile.TemporaryDirectory() as t:
+        tmp = Path(t)
+        src = tmp / "gt.json"
+        src.write_bytes(orjson.dumps(d))
+        bounds = cuts(len(d["images"]), rng)
+        objs = cuts(len(d["annotations"]), rng)
+        objs = (objs * len(bounds))[:len(bounds)] if len(objs) < len(bounds) else objs[:len(bounds)]
+        edges = sorted(hi for _, hi in objs[:-1])
+        objs = list(zip([0, *edges], [*edges, len(d["annotations"])]))
+        same_as_whole(src, "coco", tmp, bounds, object_parts=objs if rng.integers(3) else None)
+
+
 def test_targets_not_written_by_parts_say_why() -> None:
     assert part_refusal(get_format("yolo")) is None
-    assert "one file" in str(part_refusal(get_format("coco")))
+    assert part_refusal(get_format("coco")) is None
+    assert "one file" in str(part_refusal(get_format("coco-results")))
+    assert "one file" in str(part_refusal(get_format("class-csv")))
     assert "panoptic" in str(part_refusal(get_format("coco-panoptic")))
     with pytest.raises(FormatError, match="coco-panoptic cannot be written by image shards"):
         convert_by_parts(SAMPLE / "scenes" / "gt.json", Path(tempfile.gettempdir()) / "never", src_format="coco",

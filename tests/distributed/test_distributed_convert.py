@@ -71,10 +71,34 @@ def test_a_failing_shard_is_one_line_naming_it_and_nothing_is_in_dst(dask_client
     assert sorted(p.name for p in tmp_path.iterdir()) == ["gt.json"]  # no DST, no temporary folder
 
 
-@pytest.mark.parametrize("fmt,why", [("coco", "one file"), ("coco-panoptic", "segments")])
+def test_coco_by_shards_is_the_in_process_file_and_report(dask_client: Any, tmp_path: Path,
+                                                         capsys: pytest.CaptureFixture[str]) -> None:
+    """The single-file COCO target: images and objects serialized by shards on the workers, joined on the client
+    into the in-process bytes (objects in the file's order: shuffled here, so a shard's objects are not its
+    images')."""
+    d = orjson.loads(GT.read_bytes())
+    d["annotations"] = [d["annotations"][i] for i in np.random.default_rng(3).permutation(len(d["annotations"]))]
+    src = tmp_path / "gt.json"
+    src.write_bytes(orjson.dumps(d))
+    a, b = tmp_path / "a.json", tmp_path / "b.json"
+    assert _cli(["convert", str(src), str(tmp_path / "c0.json"), "--json", str(a), "-q"], capsys)[0] == 0
+    code, _, err = _cli(["convert", str(src), str(tmp_path / "c1.json"), "--json", str(b), "-q",
+                         "--scheduler", dask_client.scheduler.address], capsys)
+    assert code == 0, err
+    assert a.read_bytes() == b.read_bytes()
+    assert (tmp_path / "c0.json").read_bytes() == (tmp_path / "c1.json").read_bytes()
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["a.json", "b.json", "c0.json", "c1.json", "gt.json"]
+    got = convert_sharded(src, tmp_path / "c2.json", src_format="coco", dst_format="coco", scheduler=dask_client,
+                          shards=cuts(len(d["images"]), np.random.default_rng(5)))
+    assert got.to_json_dict() == orjson.loads(a.read_bytes())
+    assert (tmp_path / "c2.json").read_bytes() == (tmp_path / "c0.json").read_bytes()
+
+
+@pytest.mark.parametrize("fmt,why", [("coco-results", "one file"), ("class-csv", "one file"),
+                                     ("coco-panoptic", "segments")])
 def test_a_target_not_written_by_shards_is_a_usage_error(fmt: str, why: str, tmp_path: Path,
                                                          capsys: pytest.CaptureFixture[str]) -> None:
-    dst = tmp_path / ("out.json" if fmt == "coco" else "out")
+    dst = tmp_path / {"coco-results": "out.json", "class-csv": "out.csv"}.get(fmt, "out")
     code, _, err = _cli(["convert", str(GT), str(dst), "--to", fmt, "--scheduler", "local:1"], capsys)
     assert code == 2 and "--scheduler" in err and why in err, err
     assert [ln for ln in err.splitlines() if ln.startswith("Error:")] and not dst.exists()
@@ -105,3 +129,7 @@ def test_convert_on_a_real_dask_scheduler_and_two_dask_workers(dask_processes: s
                          *args], capsys)
     assert code == 0, err
     assert a.read_bytes() == b.read_bytes() and tree(tmp_path / "c0") == tree(tmp_path / "c1")
+    code, _, err = _cli(["convert", str(GT), str(tmp_path / "c2.json"), "-q", "--scheduler", dask_processes], capsys)
+    assert code == 0, err
+    convert(GT, tmp_path / "c3.json", src_format="coco", dst_format="coco")
+    assert (tmp_path / "c2.json").read_bytes() == (tmp_path / "c3.json").read_bytes()
