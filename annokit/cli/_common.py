@@ -182,11 +182,11 @@ def json_option(what: str) -> Callable[[F], F]:
 
 
 def scheduler_option(f: F) -> F:
-    """``--scheduler ADDRESS``: run on a dask.distributed cluster (docs/distributed.md)."""
+    """``--scheduler ADDRESS``: run on a dask.distributed cluster (docs/scale-out.md)."""
     return click.option("--scheduler", default=None, metavar="ADDRESS",
                         help="Run on a dask.distributed cluster: tcp://HOST:PORT (a running dask scheduler) or "
                              "local:N (N worker processes started here). Needs annokit[dask]; see "
-                             "docs/distributed.md.")(f)
+                             "docs/scale-out.md.")(f)
 
 
 @contextlib.contextmanager

@@ -110,7 +110,7 @@ def run_detection(inp: EvalInputs) -> EvalOutput:
         return _sliced_detection(inp, params)
     from annokit._internal.shards import is_pattern
 
-    if inp.scheduler is not None or is_pattern(inp.pred):  # results shards, or a cluster: docs/distributed.md
+    if inp.scheduler is not None or is_pattern(inp.pred):  # results shards, or a cluster: docs/scale-out.md
         from annokit.distributed import evaluate_coco
 
         with ProgressBar("annokit eval", None, quiet=inp.quiet) as bar:

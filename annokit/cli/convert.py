@@ -41,7 +41,7 @@ annokit restores it); --no-sidecar writes none. --strict makes any loss an error
 COCO string image ids are always accepted (mapped to integers in sorted order and written back); the former
 --fixed option, which once allowed them, is gone.
 --scheduler writes the target by image shards on a dask cluster, with the same files and report (VOC, YOLO,
-YOLO-seg, PNG, Cityscapes, class folders, COCO; docs/distributed.md).
+YOLO-seg, PNG, Cityscapes, class folders, COCO; docs/scale-out.md).
 """
 
 _TARGET_BY_SUFFIX = {".json": "coco", ".csv": "class-csv"}

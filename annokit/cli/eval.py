@@ -49,7 +49,7 @@ classification, any other dataset as detection (instance with --iou-type segm). 
 format when it cannot be recognised; detection, instance and localization read any dataset format (predictions
 are COCO results whose image and category ids are the dataset's as annokit reads it).
 detection / instance: --pred may be a glob of results files (quote it), scored as their concatenation in sorted
-name order; --scheduler runs on a dask cluster with the same numbers (docs/distributed.md).
+name order; --scheduler runs on a dask cluster with the same numbers (docs/scale-out.md).
 --json writes {"metrics": {...}, "per_class": {"<name>": {...}}}: fractions, null where undefined
 (with --protocol, also "protocol": its name, and the reference's key names; --iou-type keypoints or rotated
 runs --protocol coco; with slices, also "slices": {"<slice>": {"images": n, "metrics": {...}}}).

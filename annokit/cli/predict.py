@@ -32,7 +32,7 @@ with --dataset they are the dataset's, so `annokit eval --gt GT.json` scores the
 Images of more than 8 bits: 16-bit integer values are scaled by 255/65535, float images must lie in 0..1;
 --image-range minmax or LO:HI says otherwise (see docs/predict.md).
 --scheduler runs shards of images on a dask cluster (each worker loads the model once) and writes the same output;
-OUT must be on a file system the workers see (docs/distributed.md).
+OUT must be on a file system the workers see (docs/scale-out.md).
 """
 
 
@@ -191,7 +191,7 @@ def _predict_on_cluster(backend: str, opts: dict[str, Any], items: list[Any], ou
                         scheduler: str, batch_size: int | None, skip_failures: bool, score_threshold: float | None,
                         image_range: Any, shard_size: int | None, keep_shards: bool, overwrite: bool,
                         quiet: bool) -> None:
-    """``--scheduler``: image shards on a dask cluster (docs/distributed.md); the same output."""
+    """``--scheduler``: image shards on a dask cluster (docs/scale-out.md); the same output."""
     from annokit.distributed.predict import PredictorSpec, predict_sharded
     from annokit.predict import RunFailed
 

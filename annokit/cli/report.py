@@ -196,7 +196,7 @@ def report_command(gt: Path, src_format: str | None, pred: Path, out: Path, over
 
 def _cluster_evaluator(client: Any) -> Any:
     """The page's COCO evaluations on the dask cluster of ``--scheduler`` (None: in this process), match records
-    brought back (docs/distributed.md)."""
+    brought back (docs/scale-out.md)."""
     if client is None:
         return None
     from annokit.distributed.matches import evaluate_matched

@@ -4,7 +4,7 @@ Every function here takes ``scheduler``: ``"local:N"`` (a LocalCluster of N work
 by annokit), ``"tcp://HOST:PORT"`` (a running ``dask scheduler``: a cluster of ``dask worker`` processes, on
 Kubernetes, Slurm, ...) or a ``distributed.Client``; ``None`` runs in this process and never imports dask (an
 optional extra: ``pip install 'annokit[dask]'``). Workers read their own shards of the inputs; the client plans the
-task graph and merges small states. docs/distributed.md says how to run it and what it costs.
+task graph and merges small states. docs/scale-out.md says how to run it and what it costs.
 """
 
 from __future__ import annotations

@@ -72,7 +72,7 @@ def connect(scheduler: str | Any) -> Iterator[Any]:
 
         # dask's nanny sets MALLOC_TRIM_THRESHOLD_=65536 in its workers, which turns off glibc's adaptive mmap
         # threshold: every large numpy temporary is then mapped and unmapped, and the vectorized readers and the
-        # matching ran 4-5x slower on a worker than in this process (docs/distributed.md, "Worker settings")
+        # matching ran 4-5x slower on a worker than in this process (docs/scale-out.md, "Worker settings")
         with dask.config.set({"distributed.nanny.pre-spawn-environ.MALLOC_TRIM_THRESHOLD_": None}), \
                 dist.LocalCluster(n_workers=where, threads_per_worker=1, processes=True, dashboard_address=":0",
                                   silence_logs=logging.ERROR) as cluster, dist.Client(cluster) as client:

@@ -7,7 +7,7 @@ own writer into a folder inside the output's temporary folder and sends back its
 The client merges the records (:meth:`~annokit.core.losses.LossRecorder.merge_parts`: counts add, dataset-level
 kinds once, largest values the largest, examples in image order), moves the shards' files into the output, writes
 the whole-dataset files (YOLO's ``data.yaml``) and the sidecar, and renames the output into place. A shard that fails
-is one line naming it; nothing is left in the destination. docs/distributed.md says why the result is the in-process
+is one line naming it; nothing is left in the destination. docs/scale-out.md says why the result is the in-process
 one, and which targets are written this way (:func:`annokit.convert.part_refusal` says why another is not).
 
 The output folder must be on a file system every worker sees under the same path (a local cluster always does).
