@@ -291,7 +291,26 @@ def _resolve_split(root: Path, base: Path, v: str) -> tuple[Path | None, str]:
     inside = [c for c in found if _inside(root, c)]
     if inside:
         return inside[0], ""
-    return None, "leads outside the dataset; not followed" if found else "does not exist"
+    if found:
+        return None, "leads outside the dataset; not followed"
+    near = _split_alias(root, v)
+    return None, f"does not exist, but {near!r} does" if near else "does not exist"
+
+
+_SPLIT_ALIASES = ({"val", "valid", "validation"}, {"train", "training"}, {"test", "testing"})
+
+
+def _split_alias(root: Path, v: str) -> str | None:
+    """``v`` with one split folder name swapped for another spelling of it (``valid`` for ``val``: Roboflow's
+    data.yaml says ``../valid/images`` where datumaro's export has ``val/``), if that path is in the dataset."""
+    parts = (v[3:] if v.startswith("../") else v.lstrip("./")).split("/")
+    for i, part in enumerate(parts):
+        for names in _SPLIT_ALIASES:
+            for alt in sorted(names - {part}) if part in names else ():
+                cand = "/".join([*parts[:i], alt, *parts[i + 1:]])
+                if (root / cand).exists() and _inside(root, root / cand):
+                    return cand
+    return None
 
 
 def _split_dirs(root: Path, data: DataYaml, yml: Path, opts: _SplitOptions) -> list[tuple[str, Path]]:

@@ -36,7 +36,8 @@ def test_cvat_segmentation(refdata) -> None:
 def test_roboflow_relative_split_paths(refdata) -> None:
     root = refdata.path("formats", "datumaro", "roboflow_dataset", "yolo")
     # its data.yaml says val: ../valid/images, but the folder is val/: an error naming the split and the path
-    with pytest.raises(FormatError, match=r"data.yaml: val: split 'val': '../valid/images' does not exist"):
+    with pytest.raises(FormatError, match=r"data.yaml: val: split 'val': '../valid/images' does not exist, "
+                                          r"but 'val/images' does"):
         read_yolo(root)
     ds = read_yolo(root, skip_missing_splits=True)
     assert ds.categories.names == ["label_0", "label_1"]
@@ -209,3 +210,13 @@ def test_six_decimal_text_read_and_written_gives_the_same_text(tmp_path: Path) -
     assert exact.all()
     np.testing.assert_array_equal(got, c)  # the 6-decimal floats themselves, not a neighbour a few ulps away
     assert max(len(repr(x)) for x in got.ravel().tolist()) <= 8
+
+
+def test_a_missing_split_names_the_folder_spelled_another_way(tmp_path: Path) -> None:
+    root = _yolo_dir(tmp_path, "0 0.5 0.5 0.2 0.2\n", "names: [a]\ntrain: images/train\nval: images/valid\n")
+    (root / "images" / "val").mkdir()
+    with pytest.raises(FormatError, match=r"'images/valid' does not exist, but 'images/val' does \(fix the path"):
+        read_yolo(root)
+    (root / "images" / "val").rmdir()  # nothing near: the plain message
+    with pytest.raises(FormatError, match=r"'images/valid' does not exist \(fix the path"):
+        read_yolo(root)
