@@ -113,17 +113,16 @@ def _detect_folder(p: Path) -> str | None:
     return None
 
 
-_PICTURE = re.compile(r".*\.(jpe?g|png|bmp|gif|tiff?|webp)$", re.IGNORECASE)
-
-
 def _not_several_datasets(p: Path, most: int = 64) -> None:
     """A folder whose subfolders are datasets of their own (datumaro's test assets, a folder of exports) is not
     class folders: an error naming them. A class folder holds only images, so only subfolders with something else
     at their top (at most ``most`` of them) are examined."""
+    from annokit.io._safe import IMAGE_EXTS  # here: detect stays light for the CLI's start-up
+
     found = []
     for c in sorted(q for q in p.iterdir() if q.is_dir())[:most]:
         with os.scandir(c) as it:
-            if all(e.is_file() and _PICTURE.match(e.name) for e in it):
+            if all(e.is_file() and e.name.lower().endswith(IMAGE_EXTS) for e in it):
                 continue
         try:
             fmt = _detect_folder(c)
