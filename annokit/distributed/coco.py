@@ -38,12 +38,13 @@ client holds the layout of the ground truth (the byte ranges of its pieces) and 
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import os
 import pickle
 import uuid
 import warnings
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
@@ -73,17 +74,22 @@ GT_PIECE_BYTES = 16 << 20
 is parsed)."""
 
 
+def _gt_format(path: PathLike, fmt: str | None) -> str:
+    """``fmt``, else the format recognised from ``path`` (unrecognised: COCO)."""
+    if fmt is not None:
+        return fmt
+    from annokit.convert import detect_format
+
+    try:
+        return detect_format(path)
+    except FormatError:
+        return "coco"
+
+
 def read_ground_truth(path: PathLike, fmt: str | None = None, *, fixed: bool = False) -> Dataset:
     """The ground truth of a COCO evaluation: a COCO instances file (pycocotools' reading rules, ``fixed``) or a
     dataset in another format (``fmt``, else recognised from the path; unrecognised: COCO)."""
-    from annokit.convert import detect_format
-
-    if fmt is None:
-        try:
-            fmt = detect_format(path)
-        except FormatError:
-            fmt = "coco"
-    if fmt == "coco":
+    if _gt_format(path, fmt) == "coco":
         from annokit.io.coco import read_instances
 
         return read_instances(path, fixed=fixed)
@@ -230,6 +236,15 @@ class _PieceError(FormatError):
     """A ground-truth piece's error: the client reads the file whole to name the error the reader meets first."""
 
 
+@contextlib.contextmanager
+def _as_piece_error() -> Iterator[None]:
+    """A :class:`FormatError` raised inside, as a :class:`_PieceError`."""
+    try:
+        yield
+    except FormatError as exc:
+        raise _PieceError(exc.path, exc.where, exc.message) from None
+
+
 def _submit_eval(job: Job, gt: _GroundTruth, paths: list[Path], n_buckets: int, n_groups: int) -> _Final:
     """The task graph of the module docstring (the futures of intermediate results are left to the job)."""
     empty, target, parts = (_submit_pieces if gt.layout is not None else _submit_whole)(job, gt, n_buckets)
@@ -318,28 +333,24 @@ def _ground_truth_stage(gt: Dataset | str, fmt: str | None, params: COCOParams, 
 
 def image_buckets(gt: Dataset, n: int) -> list[Dataset]:
     """``gt`` in ``n`` parts by image: the image at position ``p`` (and its annotations) in part ``p mod n``."""
-    bucket = np.arange(len(gt.images)) % n
-    return [image_subset(gt, np.flatnonzero(bucket == b)) for b in range(n)]
+    return [image_subset(gt, _bucket_positions(len(gt.images), n, b)) for b in range(n)]
+
+
+def _bucket_positions(n_images: int, n: int, b: int) -> np.ndarray:
+    """The image positions of bucket ``b`` of ``n``: ``p mod n == b``, in order."""
+    return np.arange(b, n_images, n)
 
 
 def _layout_stage(path: str, fmt: str | None, piece_bytes: int) -> InstancesLayout | None:
     """The layout of a COCO ground-truth file (None for another format, or a file to read whole)."""
-    from annokit.convert import detect_format
     from annokit.io.coco_parts import scan_instances
 
-    if fmt is None:
-        try:
-            fmt = detect_format(path)
-        except FormatError:
-            fmt = "coco"
-    return scan_instances(path, piece_bytes=piece_bytes) if fmt == "coco" else None
+    return scan_instances(path, piece_bytes=piece_bytes) if _gt_format(path, fmt) == "coco" else None
 
 
 def _head_stage(lay: InstancesLayout, params: COCOParams, fixed: bool) -> _Head:
-    try:
+    with _as_piece_error():
         head = read_head(lay)
-    except FormatError as exc:
-        raise _PieceError(exc.path, exc.where, exc.message) from None
     empty = pickle.loads(pickle.dumps(COCOAccumulator(head, params=params, fixed=fixed)))
     return _Head(empty=empty, target=ResultsTarget.of(head), ds=head)
 
@@ -355,11 +366,8 @@ def _head_target(head: _Head) -> ResultsTarget:
 def _piece_stage(lay: InstancesLayout, k: int, head: _Head, n: int) -> tuple[list[Instances], np.ndarray]:
     """Read piece ``k`` of the ``annotations`` list and route its objects to the image buckets (order kept); its
     annotation ids are kept apart for the check across pieces."""
-    try:
-        with no_gc():
-            objs = read_piece(lay, k, head.ds)
-    except FormatError as exc:
-        raise _PieceError(exc.path, exc.where, exc.message) from None
+    with _as_piece_error(), no_gc():
+        objs = read_piece(lay, k, head.ds)
     bucket = head.target.image_pos(objs.image_ids) % n
     return [objs[bucket == b] for b in range(n)], np.asarray(objs.ids)
 
@@ -373,16 +381,14 @@ def _piece_bucket(piece: tuple[list[Instances], np.ndarray], b: int) -> Instance
 
 
 def _ids_stage(path: str, first: list[int], *ids: np.ndarray) -> None:
-    try:
+    with _as_piece_error():
         check_annotation_ids(path, ids, first)
-    except FormatError as exc:
-        raise _PieceError(exc.path, exc.where, exc.message) from None
 
 
 def _bucket_stage(head: _Head, b: int, n: int, *pieces: Instances) -> Dataset:
     """Bucket ``b``'s ground truth: its images (positions ``p mod n == b``) and their objects from every piece, in
     file order -- :func:`image_buckets` of the whole file's dataset."""
-    ds = image_subset(head.ds, np.flatnonzero(np.arange(len(head.ds.images)) % n == b))
+    ds = image_subset(head.ds, _bucket_positions(len(head.ds.images), n, b))
     return Dataset(images=ds.images, categories=ds.categories, annotations=concat_annotations(head.ds, pieces),
                    info=ds.info, licenses=ds.licenses, extras=ds.extras)
 

@@ -130,7 +130,7 @@ def _scan_block(a: np.ndarray, offset: int, s: _Scan) -> None:
     s.commas.append(pos[(before == 2) & (chars == 44)] + offset)
 
 
-def _members(top: list[tuple[int, int, int]], size: int) -> list[tuple[int, int, int]] | None:
+def _members(top: list[tuple[int, int, int]]) -> list[tuple[int, int, int]] | None:
     """The top-level object's members as ``(key start, colon, end)`` byte positions; None when the file is not one
     object with nothing after it."""
     if not top or top[0][1:] != (ord("{"), 0) or top[-1][1:] != (ord("}"), 1):
@@ -170,7 +170,7 @@ def scan_instances(path: PathLike, *, piece_bytes: int = 16 << 20) -> InstancesL
     except OSError as exc:
         raise FormatError(p, None, f"cannot read: {exc.strerror or exc}") from None
     assert s.top is not None and s.commas is not None
-    members = _members(s.top, size) if s.depth == 0 and not s.in_string else None
+    members = _members(s.top) if s.depth == 0 and not s.in_string else None
     if members is None:
         return None
     found = []

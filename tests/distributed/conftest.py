@@ -20,11 +20,7 @@ import pytest
 @pytest.fixture(scope="session")
 def dask_client() -> Iterator[Any]:
     """A ``distributed.Client`` of a LocalCluster of 2 worker processes (its ``scheduler.address`` is tcp://)."""
-    pytest.importorskip("distributed", reason="the dask extra is not installed (pip install 'annokit[dask]')")
-    from annokit.distributed import connect
-
-    with connect("local:2") as client:  # what --scheduler local:2 starts
-        yield client
+    yield from _local_cluster()
 
 
 @pytest.fixture
@@ -32,10 +28,14 @@ def doomed_dask_client() -> Iterator[Any]:
     """A LocalCluster of 2 worker processes of its own, for a test that kills one of its workers: the shared
     cluster is never left to a nanny's restart (under load dask once closed the nanny instead of restarting the
     worker, and every later test would have run on one worker)."""
+    yield from _local_cluster()
+
+
+def _local_cluster() -> Iterator[Any]:
     pytest.importorskip("distributed", reason="the dask extra is not installed (pip install 'annokit[dask]')")
     from annokit.distributed import connect
 
-    with connect("local:2") as client:
+    with connect("local:2") as client:  # what --scheduler local:2 starts
         yield client
 
 

@@ -14,6 +14,7 @@ import pytest
 from annokit.cli import cli
 from annokit.cli._common import run_cli
 from tests.conftest import SAMPLE
+from tests.distributed.conftest import KillAfter
 
 pytest.importorskip("onnxruntime", reason="the onnx extra is not installed (the sample model is ONNX)")
 
@@ -99,26 +100,16 @@ def test_a_bad_image_is_one_line_and_nothing_is_written(dask_client: Any, tmp_pa
 def test_a_worker_killed_mid_run_still_gives_the_in_process_output(doomed_dask_client: Any, tmp_path: Path) -> None:
     """SIGKILL one worker after the first shard is done: its shards run again elsewhere (rewriting their files
     whole), and the merged output is the in-process one."""
-    import os
-    import signal
-
     from annokit.distributed.predict import PredictorSpec, predict_sharded
     from annokit.predict import images_from_dataset
 
     ref = tmp_path / "ref.json"
     assert _predict(ref, "detection") == 0
-    victim = next(iter(doomed_dask_client.run(os.getpid).values()))
-    seen: dict[str, int] = {}
-
-    def progress(stage: str, done: int, total: int | None) -> None:
-        seen["total"] = total or 0
-        if "killed_at" not in seen:
-            os.kill(victim, signal.SIGKILL)
-            seen["killed_at"] = done
+    progress = KillAfter(doomed_dask_client, 0)  # at the first progress report
 
     items = images_from_dataset(GT)[0]
     spec = PredictorSpec.of("onnx", {"model": str(MODEL), "task": "detection"})
     run = predict_sharded(spec, items, tmp_path / "got.json", scheduler=doomed_dask_client, shard_size=4,
                           progress=progress)
     assert (tmp_path / "got.json").read_bytes() == ref.read_bytes() and run.n_items == len(items)
-    assert seen["killed_at"] < seen["total"]
+    assert progress.killed_at is not None and progress.killed_at < progress.total
