@@ -533,7 +533,8 @@ def accumulate_label_pairs(acc: SemanticAccumulator, pairs: Sequence[tuple[PathL
         from concurrent.futures import ThreadPoolExecutor
 
         with ThreadPoolExecutor(max_workers=n) as ex:
-            parts = list(ex.map(lambda i: run(range(i, len(items), n))[0], range(n)))
+            step = -(-len(items) // n)  # contiguous runs: the first run that fails holds the first failing pair
+            parts = list(ex.map(lambda i: run(range(i * step, min((i + 1) * step, len(items))))[0], range(n)))
     else:
         parts = [run(range(len(items)))[0]]
     total = acc

@@ -405,7 +405,7 @@ def _write_classes(ds: Dataset, root: Path, values: IntArray, rec: LossRecorder,
         if "\n" in n or n != n.strip() or not n:
             raise FormatError(None, "categories", f"category name {n!r} cannot be written to classes.txt")
     moved = [k for k in np.argsort(cats.ids, kind="stable").tolist() if values[k] != cats.ids[k]]
-    rec.add_many("category ids renumbered: PNG value 0 is the background and 255 void, so the classes are 1..n "
+    rec.add_once("category ids renumbered: PNG value 0 is the background and 255 void, so the classes are 1..n "
                  "(classes.txt maps values to names)", len(moved),
                  [f"id {int(cats.ids[k])} {cats.names[k]!r} -> value {int(values[k])}" for k in moved[:MAX_EXAMPLES]],
                  kept_in=kept_in)

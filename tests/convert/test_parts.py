@@ -271,3 +271,19 @@ def test_merged_parts_equal_the_whole_record(items: list[tuple[str, int, float, 
     merged.add("before", "x")
     merged.merge_parts(states)
     assert merged.report() == whole.report()
+
+
+@pytest.mark.parametrize("fmt", ["yolo", "yolo-seg", "png", "voc", "cityscapes"])
+def test_renumbered_category_ids_are_counted_once_by_parts(fmt: str, tmp_path: Path) -> None:
+    """Category ids 0..n-1 (renumbered by every folder target): a dataset-level loss, counted once however many
+    parts write it (PNG's classes.txt counted it once per part)."""
+    d = orjson.loads((SAMPLE / "scenes" / "gt.json").read_bytes())
+    low = {c["id"]: k for k, c in enumerate(d["categories"])}
+    for c in d["categories"]:
+        c["id"] = low[c["id"]]
+    for a in d["annotations"]:
+        a["category_id"] = low[a["category_id"]]
+    src = tmp_path / "gt.json"
+    src.write_bytes(orjson.dumps(d))
+    rep = same_as_whole(src, fmt, tmp_path, [(0, 10), (10, 30), (30, 48)])
+    assert "error" not in rep

@@ -422,3 +422,23 @@ def test_preset_options_are_explicit():
         SemanticAccumulator.preset("mmseg", num_classes=3, bogus=1)  # type: ignore[call-arg]
     with pytest.raises(TypeError):
         semantic_metrics(np.zeros((1, 1), int), np.zeros((1, 1), int), 2, instance_weight={})  # type: ignore
+
+
+def test_threads_below_the_fork_size_raise_the_first_error_in_order(forked_folders, tmp_path, monkeypatch):
+    """Under the fork threshold (or without fork) the pairs go to threads in contiguous runs: the error raised is
+    the first bad pair's, as one pass raises it (strided shares raised pair 4's before pair 1's)."""
+    import shutil
+
+    from PIL import Image
+
+    import annokit.api as api
+    from annokit.errors import FormatError
+
+    monkeypatch.setattr(api, "_FORK_FROM", 10**9)
+    root, _ = forked_folders
+    shutil.copytree(root, tmp_path / "set")
+    for i in (1, 4):
+        Image.fromarray(np.zeros((3, 3), np.uint8)).save(tmp_path / "set" / "pred" / f"{i:03d}.png")
+    for threads in (0, 2, 4):
+        with pytest.raises(FormatError, match=r"001\.png: size 3x3 differs from the ground truth's"):
+            api.evaluate_semantic_folders(tmp_path / "set" / "gt", tmp_path / "set" / "pred", 9, threads=threads)
