@@ -344,25 +344,30 @@ def _panoptic_counts(jobs: list[Any], cats: Any, gt_area_source: Literal["json",
     into what one pass gives), threads elsewhere, the calling thread for 0 or 1."""
     from functools import partial
 
-    from annokit._internal.forked import fork_available
-
-    n = min(4, os.cpu_count() or 1) if threads is None else threads
-    run = partial(_panoptic_part, jobs, cats, gt_area_source)
-    if n > 1 and len(jobs) >= _FORK_FROM and fork_available():
-        parts = _forked_parts(run, len(jobs), n)
-    elif n > 1 and len(jobs) > 1:
-        from concurrent.futures import ThreadPoolExecutor
-
-        with ThreadPoolExecutor(max_workers=n) as ex:
-            one = partial(_panoptic_image, cats=cats, gt_area_source=gt_area_source)
-            parts = [_panoptic_add(cats, gt_area_source, enumerate(ex.map(one, jobs)))[0]]
-    else:
-        parts = [run(range(len(jobs)))[0]]
+    parts = _split_run(partial(_panoptic_part, jobs, cats, gt_area_source), len(jobs), threads)
     acc, first = parts[0]
     for a, f in parts[1:]:
         acc = acc.merge(a)
         first = f if first is None or (f is not None and f < first) else first
     return acc, first
+
+
+def _split_run(run: Callable[..., tuple[R, int]], count: int, threads: int | None) -> list[R]:
+    """The results of ``run`` over items ``0 .. count - 1``, in item order, on ``threads`` workers (default: up to
+    4 CPUs): forked processes where the platform forks and there are enough items (:func:`_forked_parts`), else
+    threads over contiguous runs of items (the first run that raises holds the first failing item), else here."""
+    n = min(4, os.cpu_count() or 1) if threads is None else threads
+    from annokit._internal.forked import fork_available
+
+    if n > 1 and count >= _FORK_FROM and fork_available():
+        return _forked_parts(run, count, n)
+    if n > 1 and count > 1:
+        from concurrent.futures import ThreadPoolExecutor
+
+        step = -(-count // n)
+        with ThreadPoolExecutor(max_workers=n) as ex:
+            return list(ex.map(lambda i: run(range(i * step, min((i + 1) * step, count)))[0], range(n)))
+    return [run(range(count))[0]]
 
 
 def _forked_parts(run: Callable[..., tuple[R, int]], count: int, workers: int) -> list[R]:
@@ -520,23 +525,11 @@ def accumulate_label_pairs(acc: SemanticAccumulator, pairs: Sequence[tuple[PathL
     """
     from functools import partial
 
-    from annokit._internal.forked import fork_available
     from annokit.io.labelpairs import COMPILED_FROM_PAIRS, compiled_loop_loaded
 
     items = [(Path(g), Path(p)) for g, p in pairs]
     compiled = len(items) >= COMPILED_FROM_PAIRS or compiled_loop_loaded()
-    run = partial(_semantic_part, acc.empty_like, items, compiled=compiled)
-    n = min(4, os.cpu_count() or 1) if threads is None else threads
-    if n > 1 and len(items) >= _FORK_FROM and fork_available():
-        parts = _forked_parts(run, len(items), n)
-    elif n > 1 and len(items) > 1:
-        from concurrent.futures import ThreadPoolExecutor
-
-        with ThreadPoolExecutor(max_workers=n) as ex:
-            step = -(-len(items) // n)  # contiguous runs: the first run that fails holds the first failing pair
-            parts = list(ex.map(lambda i: run(range(i * step, min((i + 1) * step, len(items))))[0], range(n)))
-    else:
-        parts = [run(range(len(items)))[0]]
+    parts = _split_run(partial(_semantic_part, acc.empty_like, items, compiled=compiled), len(items), threads)
     total = acc
     for a in parts:
         total = total.merge(a)
