@@ -7,6 +7,7 @@ from typing import Any
 
 import click
 
+from annokit._internal.limits import MAX_PIXELS
 from annokit.cli._common import (
     Console,
     dataset_argument,
@@ -126,7 +127,7 @@ def convert_command(src: Path, dst: Path, src_format: str | None, dst_format: st
     remap = load_mapping(remap_file) if remap_file is not None else None
     args: dict[str, Any] = {"src_format": src_format, "dst_format": dst_format, "strict": strict,
                             "sidecar": not no_sidecar, "overwrite": overwrite, "remap": remap,
-                            "max_pixels": max_pixels if max_pixels is not None else 1 << 28,
+                            "max_pixels": max_pixels if max_pixels is not None else MAX_PIXELS,
                             "read_options": get_format(src_format).pick("read", read_opts),
                             "write_options": get_format(dst_format).pick("write", write_opts)}
     try:

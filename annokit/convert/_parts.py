@@ -51,10 +51,10 @@ class PartRule:
     joined: tuple[str, ...] = ()
     """Folders whose files are lists of images: a file several parts write is their texts one after the other."""
     facts: Callable[[Dataset, Any, Sequence[tuple[int, int]]], list[dict[str, Any]]] | None = None
-    case_blind: bool = True
-    """The writer refuses two images whose files differ in case only (so must the merge, across parts)."""
     """``facts(dataset, write_options, bounds)``: the whole-dataset facts each part's writer needs
     (:class:`annokit._internal.parts.PartContext`), computed from the whole dataset before the parts are sent."""
+    case_blind: bool = True
+    """The writer refuses two images whose files differ in case only (so must the merge, across parts)."""
 
 
 def _yolo_finish(ds: Dataset, folder: Path, opts: Any) -> None:

@@ -20,14 +20,11 @@ from annokit.core.dataset import Dataset
 from annokit.core.losses import LossRecorder
 from annokit.errors import FormatError
 from annokit.io._safe import IMAGE_EXTS
-from annokit.io.detect import COCO_TASK_FILE
+from annokit.io.detect import COCO_TASK_FILE, COCO_TASKS
 
 __all__ = ["COCO_TASKS", "READ_TASKS", "coco_task_files", "is_coco_folder", "read_coco_folder", "unlisted_images"]
 
 PathLike = str | os.PathLike[str]
-
-COCO_TASKS = ("instances", "person_keypoints", "stuff", "image_info", "captions", "labels", "panoptic")
-"""The task prefixes of datumaro's COCO layout (``<task>_<split>.json``)."""
 
 READ_TASKS = ("instances", "person_keypoints", "stuff", "image_info")
 """The tasks read (in the instances schema), in the order one is chosen for a split."""

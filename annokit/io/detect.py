@@ -25,10 +25,13 @@ FORMAT_NAMES: tuple[str, ...] = (
 """Every registered format's name, sorted."""
 
 SIDECAR = "annokit.json"
-
-COCO_TASK_FILE = re.compile(r"^(instances|person_keypoints|stuff|image_info|captions|labels|panoptic)_(.+)\.json$")
-"""A task file of a COCO folder (datumaro's layout): ``annotations/<task>_<split>.json``."""
 """The file annokit writes beside a folder format (:mod:`annokit.convert`), which names the format."""
+
+COCO_TASKS = ("instances", "person_keypoints", "stuff", "image_info", "captions", "labels", "panoptic")
+"""The tasks of COCO's annotation files (``<task>_<split>.json``)."""
+
+COCO_TASK_FILE = re.compile(rf"^({'|'.join(COCO_TASKS)})_(.+)\.json$")
+"""A task file of a COCO folder (datumaro's layout): ``annotations/<task>_<split>.json``."""
 
 
 def detect_format(path: PathLike) -> str:

@@ -28,6 +28,7 @@ from types import ModuleType
 
 import numpy as np
 
+from annokit._internal.limits import MAX_PIXELS
 from annokit.errors import FormatError
 from annokit.io.labelmap import scratch_bytes
 from annokit.io.pngfast import _parse
@@ -85,7 +86,7 @@ def _inflate_into(idat: bytes, out: np.ndarray) -> bool:
 
 
 def count_label_pairs(gt: str | os.PathLike[str], pred: str | os.PathLike[str], counts: np.ndarray, *,
-                      max_pixels: int = 1 << 28) -> bool:
+                      max_pixels: int = MAX_PIXELS) -> bool:
     """Add the ``(gt << 8) | pred`` pixel pairs of two 8-bit gray or palette label-map PNGs to ``counts``.
 
     Parameters

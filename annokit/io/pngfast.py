@@ -29,6 +29,8 @@ from types import ModuleType
 
 import numpy as np
 
+from annokit._internal.limits import MAX_PIXELS
+
 __all__ = ["Decoded", "decode_png8", "decode_png8_rows", "fast_png_available"]
 
 _SIGNATURE = b"\x89PNG\r\n\x1a\n"
@@ -172,7 +174,7 @@ class Decoded:
         return np.repeat(self.pixels, np.diff(self.starts, append=self.height), axis=0)
 
 
-def decode_png8_rows(data: bytes, *, color_types: tuple[int, ...] = (0, 2, 3), max_pixels: int = 1 << 28,
+def decode_png8_rows(data: bytes, *, color_types: tuple[int, ...] = (0, 2, 3), max_pixels: int = MAX_PIXELS,
                      distinct: bool = True) -> Decoded | None:
     """:func:`decode_png8` by distinct rows: rows the file marks as repeats of the row above are left out of the
     stream libspng unfilters (the row above a kept row is then its previous kept row, equal to it pixel for pixel,
@@ -210,7 +212,7 @@ def decode_png8_rows(data: bytes, *, color_types: tuple[int, ...] = (0, 2, 3), m
     return Decoded(out, starts, png.height)
 
 
-def decode_png8(data: bytes, *, color_types: tuple[int, ...] = (0, 2, 3), max_pixels: int = 1 << 28
+def decode_png8(data: bytes, *, color_types: tuple[int, ...] = (0, 2, 3), max_pixels: int = MAX_PIXELS
                 ) -> np.ndarray | None:
     """Pixels of an 8-bit gray, RGB or palette PNG's bytes, or ``None`` when this path does not take the file.
 

@@ -1124,7 +1124,9 @@ def _object_losses(ds: Dataset, plan: _Plan, sink: _Sink) -> None:
     sink.add_if_any("annotation ids dropped: VOC objects have no id", len(a),
                     not np.array_equal(a.ids[plan.order], np.arange(a0, a0 + len(a))))
     n_img = len(ds.images)
-    unsorted = part.facts.get("voc_stems_unsorted", sorted(plan.stems) != plan.stems)
+    unsorted = part.facts.get("voc_stems_unsorted")
+    if unsorted is None:  # not given: sorted only then
+        unsorted = sorted(plan.stems) != plan.stems
     sink.add_if_any("image ids dropped: VOC images have no id (read back as 1..N in file order)", n_img,
                     not np.array_equal(ds.images.ids, np.arange(i0, i0 + n_img)) or bool(unsorted))
     if a.ignore is not None:

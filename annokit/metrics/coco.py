@@ -39,6 +39,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from annokit._internal.arrays import sorted_unique
 from annokit._internal.progress import Progress, tracked
 from annokit._internal.threads import run_all, thread_count
 from annokit.errors import FormatError, PycocotoolsQuirkWarning, ValidationError
@@ -277,7 +278,7 @@ def _category_blocks(cat: np.ndarray, K: int, n: int) -> np.ndarray:
     cum = np.cumsum(counts)
     total = int(cum[-1]) if K else 0
     cuts = np.searchsorted(cum, [total * i / n for i in range(1, n)], side="left") + 1
-    return np.unique(np.concatenate([[0], np.clip(cuts, 1, K), [K]])) if K else np.array([0, 0])
+    return sorted_unique(np.concatenate([[0], np.clip(cuts, 1, K), [K]])) if K else np.array([0, 0])
 
 
 def _parts_row_matches(parts: list[tuple[COCOParams, eng.GTGroups, _Batch]], n_dt: int, n_gt: int
