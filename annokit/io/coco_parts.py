@@ -1,6 +1,7 @@
 """A COCO instances file read in parts: its images and categories in one piece, its ``annotations`` list in byte
 ranges of whole records, each read apart -- so that no process parses the whole file (the Python objects of a
-parsed 170 MB file take about 1.5 GB; its columns about a tenth of that).
+parsed 170 MB file take about 1.7 GB, the peak of one whole read at 100,000 images in docs/scale-out.md; its
+columns about a tenth of that).
 
 :func:`scan_instances` finds the layout without parsing: one pass over the bytes in blocks (numpy), tracking
 strings (and their escapes) and nesting depth, keeps the top-level members and the separators of the
