@@ -48,6 +48,8 @@ from annokit.io.yolo import (
     _label_lines,
     _Rows,
     _Sink,
+    _SplitOptions,
+    skip_or_refuse_split,
 )
 
 __all__ = ["ObjData", "read_darknet", "read_darknet_keyed", "validate_darknet", "write_darknet_into"]
@@ -177,25 +179,11 @@ def _loose_entries(root: Path) -> list[_Entry]:
     return out
 
 
-@dataclass(frozen=True)
-class _SplitRules:
-    """Where a reading reports, and whether a split that is not there is skipped (a counted loss) or an error."""
-
-    problems: Problems
-    recorder: LossRecorder | None
-    skip_missing: bool = False
-
-
-def _missing_split(data: ObjData, split: str, what: str, rules: _SplitRules) -> None:
+def _missing_split(data: ObjData, split: str, what: str, rules: _SplitOptions) -> None:
     """A split ``obj.data`` names whose list or image folder is not there: an error naming the split and the path,
     or with ``skip_missing`` a counted loss (as for YOLO's ``data.yaml``)."""
-    if rules.skip_missing:
-        if rules.recorder is not None:
-            rules.recorder.add("split skipped: its image list or folder is not there (--skip-missing-splits)",
-                               f"{split}: {what}")
-        return
-    rules.problems.error(data.path, split, f"split {split!r}: {what} (fix the path in {data.path.name}, or pass "
-                                           "--skip-missing-splits / skip_missing_splits=True to leave it out)")
+    skip_or_refuse_split(data.path, split, what, rules, detail=what,
+                         kind="split skipped: its image list or folder is not there (--skip-missing-splits)")
 
 
 def _split_entries(root: Path, split: str, listing: Path, problems: Problems) -> list[_Entry]:
@@ -212,7 +200,7 @@ def _split_entries(root: Path, split: str, listing: Path, problems: Problems) ->
     return out
 
 
-def _entries(root: Path, data: ObjData, rules: _SplitRules) -> list[_Entry]:
+def _entries(root: Path, data: ObjData, rules: _SplitOptions) -> list[_Entry]:
     """Every image the split lists name, in order. A split whose list is missing, or whose images all lie in
     folders that do not exist (``obj_valid_data/`` named, ``obj_val_data/`` there), is an error naming the split
     and the path, or with ``skip_missing`` a counted loss."""
@@ -245,7 +233,7 @@ def _check_darknet(root: PathLike, *, problems: Problems, recorder: LossRecorder
     meta = _image_meta(root)
     images, rows = _Images(), _Rows()
     seen: set[str] = set()
-    entries = _loose_entries(root) if loose else _entries(root, data, _SplitRules(problems, recorder,
+    entries = _loose_entries(root) if loose else _entries(root, data, _SplitOptions(problems, recorder,
                                                                                   skip_missing_splits))
     if not loose:
         _count_unlisted(root, entries, problems, recorder)

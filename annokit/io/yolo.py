@@ -273,13 +273,20 @@ class _SplitOptions:
 
 def _missing_split(yml: Path, split: str, v: str, why: str, opts: _SplitOptions) -> None:
     """A split ``data.yaml`` names that cannot be read: an error, or with ``skip_missing`` a counted loss."""
+    skip_or_refuse_split(yml, split, f"{v!r} {why}", opts, detail=f"{v} ({why})",
+                         kind="split skipped: its folder or list is not there (--skip-missing-splits)")
+
+
+def skip_or_refuse_split(listing: Path, split: str, what: str, opts: _SplitOptions, *, detail: str, kind: str
+                         ) -> None:
+    """A split the dataset's ``listing`` (``data.yaml``, Darknet's ``obj.data``) names that cannot be read: an error
+    naming the split, ``what`` is wrong and the fix, or with ``skip_missing`` a counted loss of ``kind``."""
     if opts.skip_missing:
         if opts.recorder is not None:
-            opts.recorder.add("split skipped: its folder or list is not there (--skip-missing-splits)",
-                              f"{split}: {v} ({why})")
+            opts.recorder.add(kind, f"{split}: {detail}")
         return
-    opts.problems.error(yml, split, f"split {split!r}: {v!r} {why} (fix the path in data.yaml, or pass "
-                                    "--skip-missing-splits / skip_missing_splits=True to leave it out)")
+    opts.problems.error(listing, split, f"split {split!r}: {what} (fix the path in {listing.name}, or pass "
+                                        "--skip-missing-splits / skip_missing_splits=True to leave it out)")
 
 
 def _resolve_split(root: Path, base: Path, v: str) -> tuple[Path | None, str]:
