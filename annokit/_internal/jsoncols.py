@@ -19,7 +19,7 @@ from typing import Any
 import numpy as np
 import orjson
 
-from annokit._internal.jsonnum import Numbers, parse_numbers
+from annokit._internal.jsonnum import Numbers, _eq, parse_numbers
 from annokit._internal.threads import run_all, thread_count
 from annokit.errors import FormatError
 
@@ -736,7 +736,7 @@ def _find_byte(words: np.ndarray, s: np.ndarray, c: int) -> np.ndarray | None:
     rows: np.ndarray | None = None
     for k in range(3):
         at = s if rows is None else s[rows] + 8 * k
-        m = _eq_bytes(words[at], c)
+        m = _eq(words[at], c)
         low = m & (~m + np.uint64(1))
         idx = (((low >> np.uint64(7)) * np.uint64(0x0001020304050607)) >> np.uint64(56)).astype(np.int64) + 8 * k
         found = m != 0
@@ -751,17 +751,6 @@ def _find_byte(words: np.ndarray, s: np.ndarray, c: int) -> np.ndarray | None:
             if not len(rows):
                 return out
     return None
-
-
-_LO7 = np.uint64(0x7F7F7F7F7F7F7F7F)
-_HI = np.uint64(0x8080808080808080)
-
-
-def _eq_bytes(v: np.ndarray, c: int) -> np.ndarray:
-    """High bit set in every byte of ``v`` equal to ``c``."""
-    x = v ^ np.uint64(c * 0x0101010101010101)
-    out: np.ndarray = ~(((x & _LO7) + _LO7) | x | _LO7) & _HI
-    return out
 
 
 def _pattern_fields(pattern: Pattern, nums: Numbers, n: int, want: dict[tuple[str, ...], str]
