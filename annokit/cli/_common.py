@@ -215,16 +215,10 @@ def resolve_format(path: Path, fmt: str | None) -> str:
 
 
 def instance_format(path: Path, fmt: str | None) -> str:
-    """The format of an instance dataset (ground truth of detection, localization, reports): ``fmt``, else the one
-    recognised from ``path``, else ``coco`` (whose reader then says what is wrong with the file)."""
-    if fmt is not None:
-        return fmt
-    from annokit.io.detect import detect_format  # the format of a path, without importing every reader
+    """The format of an instance dataset: :func:`annokit.io.detect.instance_format`."""
+    from annokit.io.detect import instance_format as recognised  # without importing every reader
 
-    try:
-        return detect_format(path)
-    except FormatError:
-        return "coco"
+    return recognised(path, fmt)
 
 
 def read_instance_dataset(path: Path, fmt: str | None) -> Dataset:

@@ -60,6 +60,7 @@ from annokit.distributed._cluster import Job, connect, worker_count
 from annokit.distributed._shards import concat_columns, expand_shards, image_subset, take_columns
 from annokit.errors import AnnokitWarning, FormatError, ValidationError
 from annokit.io.coco_parts import InstancesLayout, check_annotation_ids, concat_annotations, read_head, read_piece
+from annokit.io.detect import instance_format
 from annokit.metrics.coco import COCOAccumulator, COCOCurves, COCOParams, COCOResult, GroundTruthCounts
 
 __all__ = ["evaluate_coco", "read_ground_truth", "read_result_shards"]
@@ -74,22 +75,10 @@ GT_PIECE_BYTES = 16 << 20
 is parsed)."""
 
 
-def _gt_format(path: PathLike, fmt: str | None) -> str:
-    """``fmt``, else the format recognised from ``path`` (unrecognised: COCO)."""
-    if fmt is not None:
-        return fmt
-    from annokit.convert import detect_format
-
-    try:
-        return detect_format(path)
-    except FormatError:
-        return "coco"
-
-
 def read_ground_truth(path: PathLike, fmt: str | None = None, *, fixed: bool = False) -> Dataset:
     """The ground truth of a COCO evaluation: a COCO instances file (pycocotools' reading rules, ``fixed``) or a
     dataset in another format (``fmt``, else recognised from the path; unrecognised: COCO)."""
-    if _gt_format(path, fmt) == "coco":
+    if instance_format(path, fmt) == "coco":
         from annokit.io.coco import read_instances
 
         return read_instances(path, fixed=fixed)
@@ -345,7 +334,7 @@ def _layout_stage(path: str, fmt: str | None, piece_bytes: int) -> InstancesLayo
     """The layout of a COCO ground-truth file (None for another format, or a file to read whole)."""
     from annokit.io.coco_parts import scan_instances
 
-    return scan_instances(path, piece_bytes=piece_bytes) if _gt_format(path, fmt) == "coco" else None
+    return scan_instances(path, piece_bytes=piece_bytes) if instance_format(path, fmt) == "coco" else None
 
 
 def _head_stage(lay: InstancesLayout, params: COCOParams, fixed: bool) -> _Head:

@@ -70,6 +70,17 @@ def detect_format(path: PathLike) -> str:
     return fmt
 
 
+def instance_format(path: PathLike, fmt: str | None) -> str:
+    """The format of an instance dataset (ground truth of detection, localization, reports): ``fmt``, else the one
+    recognised from ``path``, else ``coco`` (whose reader then says what is wrong with the file)."""
+    if fmt is not None:
+        return fmt
+    try:
+        return detect_format(path)
+    except FormatError:
+        return "coco"
+
+
 def _detect_folder(p: Path) -> str | None:
     side = p / SIDECAR
     if side.is_file():
