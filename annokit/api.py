@@ -13,6 +13,7 @@ package, so ``import annokit`` stays cheap). They sit above :mod:`annokit.io`, :
 
 from __future__ import annotations
 
+import contextlib
 import os
 import warnings
 from collections.abc import Callable, Sequence
@@ -261,15 +262,25 @@ def evaluate_coco_files(gt_path: PathLike, pred_path: PathLike, *, params: COCOP
     if prm.iou_type in ("keypoints", "rotated"):
         return evaluate(gt_path, pred_path, params=prm, fixed=fixed, progress=progress)
     with no_gc():  # as evaluate: millions of small containers while parsing (and the imports: nothing to free)
+        from annokit._internal import limits
+        from annokit._internal.threads import one_thread
         from annokit.io.coco import read_instance_columns, read_result_objects
 
-        gt = read_instance_columns(gt_path)
-        dt = None
-        if not gt.has_keypoints:  # keypoints have rules of their own, which the models' reader checks
-            # the ground truth file's records (a dict per annotation) go before the results are read: their memory
-            # is reused there (reading both files at once gained no time: the ground truth's read holds the lock)
-            gt = gt.columns_only(masks=prm.iou_type != "bbox")
-            dt = read_result_objects(pred_path, gt, fixed=fixed)
+        # a large box results file: a forked child parses its tail while the ground truth and the head are read here
+        # (on one thread each); two threads of one process gained nothing (the ground truth's read holds the lock)
+        split = None
+        if prm.iou_type == "bbox" and Path(pred_path).stat().st_size >= limits.SPLIT_FROM:
+            from annokit.core.coco_results import SplitRead
+
+            split = SplitRead.start(Path(pred_path), ground_truth_bytes=Path(gt_path).stat().st_size)
+        with split or contextlib.nullcontext(), one_thread() if split else contextlib.nullcontext():
+            gt = read_instance_columns(gt_path)
+            dt = None
+            if not gt.has_keypoints:  # keypoints have rules of their own, which the models' reader checks
+                # the ground truth file's records (a dict per annotation) go before the results are read: their
+                # memory is reused there
+                gt = gt.columns_only(masks=prm.iou_type != "bbox")
+                dt = read_result_objects(pred_path, gt, fixed=fixed, split=split)
         from annokit.metrics.coco import evaluate as coco_evaluate  # the engine: imported once the files are read
         freeze_imports()  # in the annokit command's process only: no collection goes over the modules again
     if dt is None:

@@ -23,6 +23,7 @@ glibc's malloc resets its own locks at fork).
 from __future__ import annotations
 
 import contextlib
+import io
 import os
 import pickle
 import signal
@@ -30,9 +31,9 @@ import sys
 import warnings
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
-from typing import Generic, TypeVar, cast
+from typing import BinaryIO, Generic, TypeVar, cast
 
-__all__ = ["ForkSplit", "fork_available", "fork_split"]
+__all__ = ["Background", "ForkSplit", "fork_available", "fork_split"]
 
 R = TypeVar("R")
 
@@ -88,6 +89,12 @@ class _Kid:
 
 def _fork(run: Callable[[list[int]], tuple[R, int]], share: list[int]) -> _Kid | None:
     """A child running ``share``, or ``None`` when the system has no process to spare (the caller runs it)."""
+    return _fork_with_pipe(lambda w: _child(run, share, w))
+
+
+def _fork_with_pipe(child: Callable[[int], None]) -> _Kid | None:
+    """A forked child that runs ``child(write end of a pipe)`` (which must end the process), or ``None`` when the
+    system has no process to spare."""
     r, w = os.pipe()
     try:
         with warnings.catch_warnings():
@@ -99,7 +106,7 @@ def _fork(run: Callable[[list[int]], tuple[R, int]], share: list[int]) -> _Kid |
         return None
     if pid == 0:  # pragma: no cover - the child's side
         os.close(r)
-        _child(run, share, w)
+        child(w)
     os.close(w)
     return _Kid(pid, r)
 
@@ -179,3 +186,65 @@ def fork_split(items: Sequence[int], run: Callable[[list[int]], tuple[R, int]], 
                 results.append(cast(R, theirs))
             leftover += share[done:]
     return ForkSplit(results, sorted(leftover))
+
+
+class Background:
+    """``work(out)`` in a forked child, from now on, while this process goes on with something else; ``out`` is a
+    binary file (the pipe's write end) the child writes its result to, read here through :meth:`stream`.
+
+    The child ends as :func:`fork_split`'s do (``os._exit``; exit code 1 when ``work`` raised), with its warnings
+    silenced (this process is the one that reports); what it wrote is only as complete as its own format says, so
+    the reader checks for its end marker. :meth:`close` (or leaving the ``with`` block) closes the pipe, kills the
+    child if it is still running and reaps it. ``started`` is False where the platform does not fork or the system
+    had no process to spare: the caller then does the work itself.
+    """
+
+    def __init__(self, work: Callable[[BinaryIO], None]) -> None:
+        self._kid: _Kid | None = None
+        self._stream: io.BufferedReader | None = None
+        if fork_available():
+            self._kid = _fork_with_pipe(lambda w: _background_child(work, w))
+
+    @property
+    def started(self) -> bool:
+        return self._kid is not None
+
+    def stream(self) -> io.BufferedReader:
+        """The read end of the child's pipe (reading it waits for the child's output)."""
+        if self._kid is None:
+            raise RuntimeError("no child was started")
+        if self._stream is None:
+            self._kid.read = True
+            self._stream = os.fdopen(self._kid.fd, "rb")
+        return self._stream
+
+    def close(self) -> None:
+        kid, self._kid = self._kid, None
+        if kid is None:
+            return
+        if self._stream is not None:
+            self._stream.close()
+        elif not kid.read:
+            os.close(kid.fd)
+        with contextlib.suppress(OSError):
+            pid, _ = os.waitpid(kid.pid, os.WNOHANG)
+            if pid == 0:  # still running: its result is not wanted any more
+                os.kill(kid.pid, signal.SIGKILL)
+                os.waitpid(kid.pid, 0)
+
+    def __enter__(self) -> Background:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+def _background_child(work: Callable[[BinaryIO], None], fd: int) -> None:  # pragma: no cover - in the child
+    code = 1
+    try:
+        warnings.simplefilter("ignore")
+        with os.fdopen(fd, "wb") as out:
+            work(out)
+        code = 0
+    finally:
+        os._exit(code)

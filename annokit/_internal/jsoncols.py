@@ -23,7 +23,8 @@ from annokit._internal.jsonnum import Numbers, _eq, parse_numbers
 from annokit._internal.threads import run_all, thread_count
 from annokit.errors import FormatError
 
-__all__ = ["Block", "Irregular", "NotAList", "ScalarField", "StringField", "json_error", "read_blocks"]
+__all__ = ["Block", "Irregular", "NotAList", "ScalarField", "StringField", "json_error", "read_blocks",
+           "read_span_blocks"]
 
 _HALVES_FROM = 8192  # records of a block whose value spans are found in two halves at once (two threads)
 _PAD = 32  # spaces in front of every block: number windows read up to 24 bytes before a token's end
@@ -169,6 +170,34 @@ def read_blocks(source: Path | bytes, *, block_bytes: int = 4 << 20) -> Iterator
     path = source if isinstance(source, Path) else Path("<results>")
     with open(source, "rb") if isinstance(source, Path) else _BytesReader(source) as f:
         yield from _blocks(f, path, block_bytes)
+
+
+def read_span_blocks(path: Path, start: int, stop: int | None, *, prefix: bytes = b"", suffix: bytes = b"",
+                     block_bytes: int = 4 << 20) -> Iterator[Block]:
+    """:func:`read_blocks` of the text ``prefix + file[start:stop] + suffix`` (``stop`` None: to the end): a part of
+    a large array cut at a record boundary and made an array of its own (``b"["`` before a tail, ``b"]"`` after a
+    head) to be read in parallel. Record indices and error positions count from the part's own start."""
+    with open(path, "rb") as f:
+        f.seek(start)
+        yield from _blocks(_SpanReader(f, None if stop is None else stop - start, prefix, suffix), path, block_bytes)
+
+
+class _SpanReader:
+    """``prefix``, then at most ``left`` bytes of ``f`` (None: all), then ``suffix``, through ``read(n)``."""
+
+    def __init__(self, f: Any, left: int | None, prefix: bytes, suffix: bytes) -> None:
+        self._f, self._left, self._prefix, self._suffix = f, left, prefix, suffix
+
+    def read(self, n: int) -> bytes:
+        out, self._prefix = self._prefix, b""
+        want = n - len(out) if self._left is None else min(n - len(out), self._left)
+        data = self._f.read(want) if want > 0 else b""
+        if self._left is not None:
+            self._left -= len(data)
+        out += data
+        if not data and len(out) < n:
+            out, self._suffix = out + self._suffix, b""
+        return out
 
 
 class _BytesReader:

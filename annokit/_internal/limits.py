@@ -1,4 +1,5 @@
-"""Size limits shared by readers and writers (private): the pixel limit, and the guard of a declared size."""
+"""Size limits shared by readers and writers (private): the pixel limit, the guard of a declared size, the results
+file size from which reading it is split between two processes."""
 
 from __future__ import annotations
 
@@ -6,9 +7,12 @@ from typing import Any
 
 from annokit.errors import FormatError
 
-__all__ = ["MAX_PIXELS", "check_pixels"]
+__all__ = ["MAX_PIXELS", "SPLIT_FROM", "check_pixels"]
 
 MAX_PIXELS = 1 << 28  # 268 million pixels (16384 x 16384)
+#: Results files from this size on are read in two processes (:class:`annokit.core.coco_results.SplitRead`); below,
+#: the fork and the columns' transfer (~10 ms) would take most of the gain. Read at run time (tests lower it).
+SPLIT_FROM = 16 << 20
 
 
 def check_pixels(h: int, w: int, *, max_pixels: int = MAX_PIXELS, source: Any = None, where: str | None = None

@@ -15,13 +15,16 @@ object per record, so a results file of any size needs memory for its columns on
 from __future__ import annotations
 
 import contextlib
+import io
 import itertools
 import math
+import pickle
+import re
 import warnings
-from collections.abc import Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, BinaryIO
 
 import numpy as np
 import orjson
@@ -35,7 +38,7 @@ if TYPE_CHECKING:
     from annokit.core.dataset import Dataset
     from annokit.core.instances import Instances
 
-__all__ = ["ResultColumns", "ResultsTarget", "check_rle", "read_result_columns", "result_columns"]
+__all__ = ["ResultColumns", "ResultsTarget", "SplitRead", "check_rle", "read_result_columns", "result_columns"]
 
 _MISSING = object()
 _WANT = {("image_id",): "number_or_string", ("category_id",): "number", ("score",): "number", ("bbox",): "numbers",
@@ -128,24 +131,199 @@ class _Part:
 
 
 def read_result_columns(path: Path, target: ResultsTarget, *, fixed: bool = False,
-                        block_bytes: int = 4 << 20) -> ResultColumns:
+                        block_bytes: int = 4 << 20, split: SplitRead | None = None) -> ResultColumns:
     """The detections of the COCO results file ``path``, read in blocks of whole records: a helper thread reads and
     parses the next block while this one makes the columns of the last (in turn with ``ANNOKIT_THREADS=1``;
-    :class:`~annokit._internal.threads.Prefetch`).
+    :class:`~annokit._internal.threads.Prefetch`). With ``split`` (:class:`SplitRead`, started on the same file),
+    the head is read here and the tail's columns come from the forked child -- the same columns, or, whenever the
+    split cannot vouch for that, the file is read here from the start.
 
     Raises :class:`~annokit.errors.FormatError` naming the file and the place of the first problem.
     """
-    parts: list[_Part] = []
-    box_mode: bool | None = None
+    if split is not None:
+        cols = split.columns(target, fixed)
+        if cols is not None:
+            return cols
     try:
-        with no_gc(), Prefetch(lambda: read_blocks(path, block_bytes=block_bytes), depth=1) as blocks:
-            # no_gc: mask results build a dict per detection; collections would find no cycles there
-            for blk in blocks:
-                part, box_mode = _block_part(blk, target, box_mode, path)
-                parts.append(part)
+        parts, _ = _read_parts(lambda: read_blocks(path, block_bytes=block_bytes), target, path)
     except NotAList:
         _not_a_list(path)
     return _finish(parts, target, path, fixed)
+
+
+def _read_parts(blocks: Callable[[], Iterator[Block]], target: ResultsTarget, path: Path
+                ) -> tuple[list[_Part], bool | None]:
+    """The parts of the blocks ``blocks()`` yields, and the box mode they set."""
+    parts: list[_Part] = []
+    box_mode: bool | None = None
+    with no_gc(), Prefetch(blocks, depth=1) as it:
+        # no_gc: mask results build a dict per detection; collections would find no cycles there
+        for blk in it:
+            part, box_mode = _block_part(blk, target, box_mode, path)
+            parts.append(part)
+    return parts, box_mode
+
+
+# ------------------------------------------------------------------------------------------------ two processes
+#: A byte of ground truth JSON costs about this many bytes of a box results file to read (orjson and the annotation
+#: columns against the word-at-a-time number parser; measured on benchmarks/make_coco_data.py's sets): the child
+#: takes that much more of the file while this process reads the ground truth.
+_GT_WEIGHT = 3.0
+_BOUNDARY = re.compile(rb"\}\s*,\s*\{")
+_END = b"annokit-columns-end"
+#: Block size on both sides of a split: a smaller working set than the one-pass reader's 4 MB blocks while the two
+#: processes' memory adds up (the same CPU time on the bbox benchmark; the child's peak RSS 86 -> 59 MB).
+_SPLIT_BLOCK = 1 << 20
+
+
+class SplitRead:
+    """A large box results file read by this process and a forked child at once (:meth:`start`).
+
+    The file is cut between two records near the point that evens out the work (the child's tail is larger when
+    this process has the ground truth to read first). From the moment it is made, the child parses the tail --
+    ``b"[" + tail``, an array of its own -- into columns, on one thread (:func:`~annokit._internal.threads.one_thread`;
+    so should this process be until :meth:`columns` returns), and sends them through a pipe. :meth:`columns`
+    reads the head (``head + b"]"``) here with the usual reader and adds the child's columns.
+
+    The result is exactly what one pass gives, because the split is used only when everything vouches for it: the
+    head reads as a complete array (so the cut falls between two top-level records: a JSON prefix parses the same
+    whatever follows it), the child read every block of the tail on the fast path as box detections without masks
+    (integer image ids; the same checks as a block read here) and sent all of it, the head's first record set box
+    mode, the ground truth has integer image ids and holds every image of the tail. Otherwise -- malformed text, an
+    unknown image, masks, a child that failed or died -- :meth:`columns` returns None and the caller reads the
+    whole file itself, which gives its errors and warnings exactly as without the split.
+    """
+
+    def __init__(self, path: Path, cut: int, tail: int) -> None:
+        from annokit._internal.forked import Background
+
+        self.path, self.cut = path, cut
+        self._child = Background(lambda out: _send_tail(path, tail, out))
+
+    @classmethod
+    def start(cls, path: str | Path, *, ground_truth_bytes: int = 0) -> SplitRead | None:
+        """A split read of ``path`` started (its child forked), or None where it is not worth it: a file under
+        :data:`annokit._internal.limits.SPLIT_FROM`, one thread (:func:`~annokit._internal.threads.thread_count`,
+        which follows the load and ``ANNOKIT_THREADS``), no fork, or no record boundary found near the cut."""
+        from annokit._internal import limits
+        from annokit._internal.forked import fork_available
+        from annokit._internal.threads import thread_count
+
+        p = Path(path)
+        try:
+            size = p.stat().st_size
+            if size < limits.SPLIT_FROM or thread_count() < 2 or not fork_available():
+                return None
+            share = min(0.9, 0.5 + 0.5 * _GT_WEIGHT * ground_truth_bytes / size)  # the child's part
+            at = int(size * (1.0 - share))
+            with open(p, "rb") as f:
+                f.seek(at)
+                window = f.read(1 << 20)
+        except OSError:
+            return None
+        m = _BOUNDARY.search(window)
+        if m is None:
+            return None
+        split = cls(p, at + m.start() + 1, at + m.end() - 1)
+        if not split._child.started:
+            split.close()
+            return None
+        return split
+
+    def columns(self, target: ResultsTarget, fixed: bool) -> ResultColumns | None:
+        """The head's columns read here and the tail's from the child, one :class:`ResultColumns`; None when the
+        split cannot vouch for them (see the class)."""
+        from annokit._internal.jsoncols import read_span_blocks
+
+        try:
+            if target.str_ids is not None:
+                return None
+            try:
+                head, box_mode = _read_parts(
+                    lambda: read_span_blocks(self.path, 0, self.cut, suffix=b"]", block_bytes=_SPLIT_BLOCK),
+                    target, self.path)
+            except (FormatError, NotAList):
+                return None
+            tail = self._receive() if box_mode else None
+            if tail is None or any((target.image_pos(p.img) < 0).any() for p in tail):
+                return None
+            return _finish(head + tail, target, self.path, fixed)
+        finally:
+            self.close()
+
+    def _receive(self) -> list[_Part] | None:
+        """The child's parts, or None when it sent less than all of them."""
+        try:
+            f = self._child.stream()
+            size = int.from_bytes(_read_exact(f, 8), "little")
+            counts = pickle.loads(_read_exact(f, size))
+            parts = []
+            for n in counts:
+                cols = [np.empty(n, np.int64), np.empty(n, np.int64), np.empty(n), np.empty((n, 4)), np.empty(n)]
+                for a in cols:
+                    _fill(f, a)
+                parts.append(_Part(img=cols[0], cat=cols[1], score=cols[2], xywh=cols[3], area=cols[4], segs=None))
+            return parts if _read_exact(f, len(_END)) == _END else None
+        except (OSError, EOFError, ValueError, TypeError, pickle.UnpicklingError):
+            return None
+
+    def close(self) -> None:
+        """Stop the child if it still runs (and reap it)."""
+        self._child.close()
+
+    def __enter__(self) -> SplitRead:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+def _send_tail(path: Path, start: int, out: BinaryIO) -> None:  # pragma: no cover - runs in the forked child
+    """The child's work: the records from ``start`` as box detections, their columns written to ``out`` (a length,
+    the pickled record counts of the blocks, each block's five columns as raw bytes, the end marker). Raises (the
+    child then ends without the marker) on anything :class:`SplitRead` does not take."""
+    from annokit._internal.jsoncols import read_span_blocks
+    from annokit._internal.threads import one_thread
+
+    parts = []
+    with one_thread():
+        for blk in read_span_blocks(path, start, None, prefix=b"[", block_bytes=_SPLIT_BLOCK):
+            f = blk.fields(dict(_WANT))
+            img = f[("image_id",)]
+            if not _all_ints(img) or f[("segmentation", "size")] is not None \
+                    or f[("segmentation", "counts")] is not None:
+                raise Irregular
+            assert isinstance(img, ScalarField)
+            cat, score, bbox = _fast_columns(f)
+            if bbox is None:
+                raise Irregular
+            xywh = bbox.values
+            parts.append((img.ints[:, 0], cat, score, xywh, xywh[:, 2] * xywh[:, 3]))
+    head = pickle.dumps([len(p[0]) for p in parts], protocol=pickle.HIGHEST_PROTOCOL)
+    out.write(len(head).to_bytes(8, "little"))
+    out.write(head)
+    while parts:  # each part let go once written (the pipe waits for this process's reader)
+        for a in parts.pop(0):
+            out.write(np.ascontiguousarray(a).data.cast("B"))
+    out.write(_END)
+
+
+def _read_exact(f: BinaryIO, n: int) -> bytes:
+    data = f.read(n)
+    if len(data) != n:
+        raise EOFError
+    return data
+
+
+def _fill(f: io.BufferedReader, a: np.ndarray) -> None:
+    """``a``'s bytes from ``f`` (EOFError when the stream ends first)."""
+    view = a.data.cast("B")
+    at = 0
+    while at < len(view):
+        got = f.readinto(view[at:])
+        if not got:
+            raise EOFError
+        at += got
 
 
 def result_columns(items: Sequence[Any], target: ResultsTarget, *, where: str | Path = "<results>",
@@ -222,17 +400,11 @@ def _fast(blk: Block, target: ResultsTarget, box_mode: bool | None, path: Path) 
     f = blk.fields(dict(_WANT))
     img = _fast_images(f[("image_id",)], target)
     pos = target.image_pos(img)
-    cat, score, bbox = f[("category_id",)], f[("score",)], f[("bbox",)]
-    if (pos < 0).any() or not _all_ints(cat) or not isinstance(score, ScalarField):
+    if (pos < 0).any():
         raise Irregular
-    if not np.isfinite(score.values).all():
-        raise Irregular
+    cat, score, bbox = _fast_columns(f)
     if box_mode is None:
-        box_mode = isinstance(bbox, ScalarField) and bbox.values.shape[1] > 0
-    if bbox is not None and (not isinstance(bbox, ScalarField) or bbox.values.shape[1] != 4
-                             or not np.isfinite(bbox.values).all() or (bbox.values[:, 2:] < 0).any()):
-        raise Irregular
-    assert isinstance(cat, ScalarField)
+        box_mode = bbox is not None and bbox.values.shape[1] > 0
     rles = _fast_rles(f, target.heights[pos], target.widths[pos])
     if box_mode:
         if bbox is None:
@@ -243,7 +415,21 @@ def _fast(blk: Block, target: ResultsTarget, box_mode: bool | None, path: Path) 
         if rles is None:
             raise Irregular
         area, xywh = _rle_area_box(rles, bbox.values if bbox is not None else None)
-    return _Part(img=img, cat=cat.ints[:, 0], score=score.values[:, 0], xywh=xywh, area=area, segs=rles), box_mode
+    return _Part(img=img, cat=cat, score=score, xywh=xywh, area=area, segs=rles), box_mode
+
+
+def _fast_columns(f: dict[tuple[str, ...], ScalarField | StringField | None]
+                  ) -> tuple[np.ndarray, np.ndarray, ScalarField | None]:
+    """Category ids, scores and the box field (when there is one: 4 finite numbers, no negative size) of a regular
+    block's fields; Irregular for anything else."""
+    cat, score, bbox = f[("category_id",)], f[("score",)], f[("bbox",)]
+    if not _all_ints(cat) or not isinstance(score, ScalarField) or not np.isfinite(score.values).all():
+        raise Irregular
+    if bbox is not None and (not isinstance(bbox, ScalarField) or bbox.values.shape[1] != 4
+                             or not np.isfinite(bbox.values).all() or (bbox.values[:, 2:] < 0).any()):
+        raise Irregular
+    assert isinstance(cat, ScalarField)
+    return cat.ints[:, 0], score.values[:, 0], bbox
 
 
 def _all_ints(f: ScalarField | StringField | None) -> bool:

@@ -34,6 +34,7 @@ from annokit.io.coco_keypoints import NO_KEYPOINTS, keypoints_from_records, keyp
 from annokit.io.validation import FieldError, Problem, Problems
 
 if TYPE_CHECKING:
+    from annokit.core.coco_results import SplitRead
     from annokit.core.dataset import Dataset, ImageTable
     from annokit.core.instances import Instances
     from annokit.core.labels import LabelSet
@@ -1006,9 +1007,12 @@ def read_results(path: PathLike | list[Any], gt: Dataset, *, fixed: bool = False
         raise FormatError(p, None, str(exc)) from None
 
 
-def read_result_objects(path: PathLike, gt: InstanceColumns, *, fixed: bool = False) -> ObjectColumns:
+def read_result_objects(path: PathLike, gt: InstanceColumns, *, fixed: bool = False,
+                        split: SplitRead | None = None) -> ObjectColumns:
     """:func:`read_results` against ground truth read by :func:`read_instance_columns`: the same rules, warnings
     and errors, the detections as :class:`ObjectColumns` (ids 1..N in file order) without the pydantic models.
+    ``split``: a :class:`~annokit.core.coco_results.SplitRead` of ``path`` started before the ground truth was read
+    (the tail's columns come from its child; the same result).
 
     >>> gt = read_instance_columns("sample_data/scenes/gt.json")
     >>> dets = read_result_objects("sample_data/scenes/pred.json", gt)
@@ -1022,7 +1026,7 @@ def read_result_objects(path: PathLike, gt: InstanceColumns, *, fixed: bool = Fa
                            str_ids=im.id_map)
     p = Path(path)
     try:
-        cols = read_result_columns(p, target, fixed=fixed)
+        cols = read_result_columns(p, target, fixed=fixed, split=split)
     except OSError as exc:
         raise FormatError(p, None, f"cannot read: {exc.strerror or exc}") from None
     cols.warn_unknown(p)

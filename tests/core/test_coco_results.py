@@ -171,16 +171,7 @@ def test_mutated_files_error_or_agree(tmp_path: Path, seed: int, edits: int, sty
     rng = random.Random(seed)
     text = bytearray(_dump(_records(seed, 6, segm=rng.random() < 0.3, str_ids=False, extra=rng.random() < 0.3),
                            style))
-    for _ in range(edits):
-        at = rng.randrange(len(text))
-        op = rng.random()
-        ch = rng.choice(b'{}[],:"\\ 0123456789.-eE+xn\n')
-        if op < 0.4:
-            text[at] = ch
-        elif op < 0.7:
-            text.insert(at, ch)
-        else:
-            del text[at]
+    damage(text, rng, edits)
     path = tmp_path / f"m{seed}.json"
     path.write_bytes(bytes(text))
     target = _target()
@@ -195,6 +186,20 @@ def test_mutated_files_error_or_agree(tmp_path: Path, seed: int, edits: int, sty
         return
     assert expected is not None
     _same(got, expected)
+
+
+def damage(text: bytearray, rng: random.Random, edits: int, *, start: int = 0) -> None:
+    """``edits`` random one-byte changes (replaced, inserted, deleted) at or after ``start``, in place."""
+    for _ in range(edits):
+        at = rng.randrange(start, len(text))
+        op = rng.random()
+        ch = rng.choice(b'{}[],:"\\ 0123456789.-eE+xn\n')
+        if op < 0.4:
+            text[at] = ch
+        elif op < 0.7:
+            text.insert(at, ch)
+        else:
+            del text[at]
 
 
 def test_reading_holds_no_object_per_record(tmp_path: Path) -> None:
