@@ -7,7 +7,7 @@ truth is read. Every such stage gives the same bits whatever the number of threa
 part; the parts are put together in a fixed order).
 
 ``ANNOKIT_THREADS=1`` in the environment makes all of them run in the calling thread (``ANNOKIT_THREADS=N``: N
-threads); the default is the CPUs this process may run on that the load average leaves idle (:func:`thread_count`).
+threads); the default is the CPUs this process may run on that other work leaves idle now (:func:`thread_count`).
 """
 
 from __future__ import annotations
@@ -16,6 +16,7 @@ import contextlib
 import os
 import queue
 import threading
+import time
 from collections.abc import Callable, Iterator, Sequence
 from typing import Any, Generic, TypeVar
 
@@ -27,12 +28,14 @@ _ONE = [0]  # > 0 inside :func:`one_thread`
 
 def thread_count() -> int:
     """Threads for annokit's parallel stages: ``ANNOKIT_THREADS`` when set (at least 1); else the CPUs this process
-    may run on that the load average leaves idle, counting this process's own thread (at least 1). Read on every
-    call, so a test or a caller can change it at run time.
+    may run on that other work leaves idle now (at least 1). Read on every call, so a test or a caller can change
+    it at run time.
 
-    Why the load: on a machine whose cores are all busy, a second thread cannot run beside the first; it only
-    costs (measured on 2 cores at load 2.6: 0.98 s CPU and 1.04 s wall on two threads against 0.91 s and 0.96 s on
-    one, the same result).
+    Why: on a machine whose cores are all busy, a second thread cannot run beside the first; it only costs
+    (measured on 2 cores at load 2.6: 0.98 s CPU and 1.04 s wall on two threads against 0.91 s and 0.96 s on one,
+    the same result). "Now" is what the kernel counts as runnable at the moment (:func:`_busy_now`); the 1-minute
+    load average, where that count is not available, lags by a minute: the processes that just ended (a benchmark's
+    previous runs) would still be counted.
     """
     if _ONE[0]:
         return 1
@@ -46,11 +49,45 @@ def thread_count() -> int:
         cpus = max(1, len(os.sched_getaffinity(0)))
     except (AttributeError, OSError):  # not on Linux
         cpus = max(1, os.cpu_count() or 1)
+    busy = _busy_now()
+    if busy is None:
+        try:
+            busy = os.getloadavg()[0] - 1  # this process is (about) one of the running tasks
+        except (AttributeError, OSError):  # no load average on this system
+            return cpus
+    return max(1, min(cpus, int(cpus - busy + 0.5)))
+
+
+_BUSY: list[float] = [-1.0, 0.0]  # (when, value) of the last :func:`_busy_now` sample
+_BUSY_TTL = 1.0  # seconds a sample is reused: a command's stages ask several times within a second
+
+
+def _busy_now() -> float | None:
+    """Runnable threads of other work now: the kernel's count of runnable scheduling entities (``/proc/loadavg``,
+    which counts the thread reading it) less one, the least of three reads 1 ms apart (a kernel worker waking up
+    for a moment is not work to leave a CPU to); None where the count cannot be read. Reused for a second."""
+    now = time.monotonic()
+    if 0 <= now - _BUSY[0] < _BUSY_TTL:
+        return _BUSY[1]
+    counts = []
+    for k in range(3):
+        if k:
+            time.sleep(0.001)
+        n = _runnable()
+        if n is None:
+            return None
+        counts.append(n)
+    _BUSY[:] = [now, float(min(counts) - 1)]
+    return _BUSY[1]
+
+
+def _runnable() -> int | None:
+    """The runnable scheduling entities now (``/proc/loadavg``'s fourth field, before the slash), or None."""
     try:
-        idle = cpus - os.getloadavg()[0] + 1  # this process is (about) one of the running tasks
-    except (AttributeError, OSError):  # no load average on this system
-        return cpus
-    return max(1, min(cpus, int(idle + 0.5)))
+        with open("/proc/loadavg", "rb") as f:
+            return int(f.read().split()[3].split(b"/")[0])
+    except (OSError, IndexError, ValueError):
+        return None
 
 
 @contextlib.contextmanager

@@ -24,11 +24,35 @@ def test_thread_count_follows_the_environment(monkeypatch) -> None:
 def test_thread_count_leaves_out_the_busy_cpus(monkeypatch) -> None:
     import os
 
+    import annokit._internal.threads as th
+
     monkeypatch.delenv("ANNOKIT_THREADS", raising=False)
     monkeypatch.setattr(os, "sched_getaffinity", lambda pid: {0, 1, 2, 3})
+    for runnable, want in ((1, 4), (2, 3), (3, 2), (4, 1), (9, 1)):  # this thread is one of the runnable
+        monkeypatch.setattr(th, "_BUSY", [-1.0, 0.0])
+        monkeypatch.setattr(th, "_runnable", lambda r=runnable: r)
+        assert thread_count() == want, runnable
+    samples = iter([3, 1, 2])  # a worker woke up for the first read: the least of the three counts
+    monkeypatch.setattr(th, "_BUSY", [-1.0, 0.0])
+    monkeypatch.setattr(th, "_runnable", lambda: next(samples))
+    assert thread_count() == 4
+    monkeypatch.setattr(th, "_runnable", lambda: pytest.fail("a sample younger than a second is reused"))
+    assert thread_count() == 4
+    # no runnable count (not Linux): the 1-minute load average instead
+    monkeypatch.setattr(th, "_BUSY", [-1.0, 0.0])
+    monkeypatch.setattr(th, "_runnable", lambda: None)
     for load, want in ((0.0, 4), (1.0, 4), (1.6, 3), (2.4, 3), (3.0, 2), (4.2, 1), (12.0, 1)):
         monkeypatch.setattr(os, "getloadavg", lambda load=load: (load, load, load))
         assert thread_count() == want, load
+
+
+def test_runnable_reads_the_kernel_count() -> None:
+    import sys
+
+    from annokit._internal.threads import _runnable
+
+    n = _runnable()
+    assert (n is None) if not sys.platform.startswith("linux") else (n is not None and n >= 1)
 
 
 def test_run_all_keeps_the_order_and_uses_a_thread_per_task() -> None:
