@@ -640,9 +640,8 @@ def box_pair_iou(d_boxes: np.ndarray, d_source_wh: np.ndarray | None, g_boxes: n
         ih = np.minimum(db[:, 3], gb[:, 3]) - np.maximum(db[:, 1], gb[:, 1])
         ok = (iw > 0) & (ih > 0)
         inter = iw * ih
-        dwh, gwh = _wh(db, d_source_wh, d), _wh(gb, g_source_wh, g)
-        da = dwh[:, 0] * dwh[:, 1]
-        union = np.where(g_crowd[g], da, da + gwh[:, 0] * gwh[:, 1] - inter)
+        da = _area(db, None if d_source_wh is None else d_source_wh[d])
+        union = np.where(g_crowd[g], da, da + _area(gb, None if g_source_wh is None else g_source_wh[g]) - inter)
         with np.errstate(divide="ignore", invalid="ignore"):
             out = np.where(ok, inter / union, 0.0)
         return np.nan_to_num(out, nan=0.0, posinf=0.0)
@@ -650,12 +649,12 @@ def box_pair_iou(d_boxes: np.ndarray, d_source_wh: np.ndarray | None, g_boxes: n
     return iou
 
 
-def _wh(boxes: np.ndarray, source_wh: np.ndarray | None, rows: np.ndarray) -> np.ndarray:
-    """Widths and heights of ``boxes`` (the rows ``rows`` of a table): the source's where ``l + w == r`` and
-    ``t + h == b`` still hold, else ``r - l`` and ``b - t``."""
-    wh = np.stack([boxes[:, 2] - boxes[:, 0], boxes[:, 3] - boxes[:, 1]], axis=1)
+def _area(boxes: np.ndarray, source_wh: np.ndarray | None) -> np.ndarray:
+    """``w * h`` of ``boxes`` (ltrb), the width and height the source's where ``l + w == r`` and ``t + h == b`` still
+    hold, else ``r - l`` and ``b - t``."""
+    w, h = boxes[:, 2] - boxes[:, 0], boxes[:, 3] - boxes[:, 1]
     if source_wh is not None:
-        s = source_wh[rows]
-        ok = ((boxes[:, 0] + s[:, 0]) == boxes[:, 2]) & ((boxes[:, 1] + s[:, 1]) == boxes[:, 3])
-        wh[ok] = s[ok]
-    return wh
+        ok = ((boxes[:, 0] + source_wh[:, 0]) == boxes[:, 2]) & ((boxes[:, 1] + source_wh[:, 1]) == boxes[:, 3])
+        w, h = np.where(ok, source_wh[:, 0], w), np.where(ok, source_wh[:, 1], h)
+    out: np.ndarray = w * h
+    return out
