@@ -210,3 +210,17 @@ def test_evaluate_coco_files_same_numbers_with_the_split(tmp_path: Path, splitti
     b = evaluate_coco_files(gt, path)
     assert np.array_equal(a.stats, b.stats, equal_nan=True)
     assert np.array_equal(a.precision, b.precision) and np.array_equal(a.recall, b.recall)
+
+
+def test_a_bad_ground_truth_stops_the_child(tmp_path: Path, splitting) -> None:
+    from annokit.api import evaluate_coco_files
+
+    pred = tmp_path / "pred.json"
+    pred.write_bytes(orjson.dumps(_records(6, 2000, segm=False, str_ids=False, extra=False)))
+    gt = tmp_path / "gt.json"
+    gt.write_text('{"images": [{"id": 3}], "annotations": [], "categories": [}')
+    with pytest.raises(FormatError) as ei:
+        evaluate_coco_files(gt, pred)
+    assert str(gt) in str(ei.value)
+    with pytest.raises(ChildProcessError):  # the child was reaped
+        os.waitpid(-1, os.WNOHANG)
