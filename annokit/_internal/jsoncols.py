@@ -124,6 +124,16 @@ class Block:
         _check_rest(self, layout, want, out)
         return out
 
+    def paths(self) -> frozenset[tuple[str, ...]]:
+        """The key paths of the records (nested ones too), which every record has; Irregular unless they all have
+        the same."""
+        if not self.regular or self.n == 0:
+            raise Irregular
+        if self.pattern is not None and self.numbers is not None:
+            return self.pattern.paths
+        self._tokenize()
+        return frozenset(_layout(self))
+
     def _tokenize(self) -> None:
         """The tokens of a block cut by pattern (found only when the token path needs them)."""
         if self._rec is not None:

@@ -165,11 +165,12 @@ def _read_parts(blocks: Callable[[], Iterator[Block]], target: ResultsTarget, pa
 
 
 # ------------------------------------------------------------------------------------------------ two processes
-#: A byte of ground truth JSON costs about this many bytes of a box results file to read (orjson and the annotation
-#: columns against the word-at-a-time number parser; measured on benchmarks/make_coco_data.py's sets): the child
-#: takes that much more of the file while this process reads the ground truth.
-_GT_WEIGHT = 3.0
-_BOUNDARY = re.compile(rb"\}\s*,\s*\{")
+#: A byte of ground truth JSON costs about this many bytes of a box results file to read (box annotations straight
+#: into columns, :mod:`annokit.io.coco_fast_gt`: more numbers a byte, and orjson for the images; measured on
+#: benchmarks/make_coco_data.py's sets, 1.2-2.2): the child takes that much more of the file while this process
+#: reads the ground truth.
+_GT_WEIGHT = 2.0
+_BOUNDARY = re.compile(rb"\}[ \t\n\r]*,[ \t\n\r]*\{")  # JSON's blanks only
 _END = b"annokit-columns-end"
 #: Block size on both sides of a split: a smaller working set than the one-pass reader's 4 MB blocks while the two
 #: processes' memory adds up (the same CPU time on the bbox benchmark; the child's peak RSS 86 -> 59 MB).

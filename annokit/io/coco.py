@@ -249,13 +249,16 @@ def _bbox_col(items: list[Any], exact_types: bool) -> FloatArray | None:
         if exact_types and not set(map(type, chain.from_iterable(bbs))) <= _NUMBER_TYPES:
             return None
         arr = arr.astype(np.float64, copy=False)
+    return arr if _xywh_ok(arr) else None
+
+
+def _xywh_ok(arr: FloatArray) -> bool:
+    """Every box 4 finite numbers, ``w, h >= 0``, with finite right and bottom edges and area."""
     with np.errstate(over="ignore", invalid="ignore"):
         edges = arr[:, :2] + arr[:, 2:]
         area = arr[:, 2] * arr[:, 3]
-    if not (np.isfinite(arr).all() and np.isfinite(edges).all() and np.isfinite(area).all()
-            and (arr[:, 2:] >= 0).all()):
-        return None
-    return arr
+    return bool(np.isfinite(arr).all() and np.isfinite(edges).all() and np.isfinite(area).all()
+                and (arr[:, 2:] >= 0).all())
 
 
 def _area_col(items: list[Any]) -> FloatArray | None:
@@ -691,10 +694,13 @@ class InstanceColumns:
     annotations: ObjectColumns
     has_keypoints: bool
     _checked: _Checked | None
+    _source: Path | None = None  # the file, when its annotations were read straight into columns (no records)
 
     def dataset(self) -> Dataset:
         """The :class:`~annokit.core.dataset.Dataset` of the file (keypoints checked and read)."""
         if self._checked is None:
+            if self._source is not None:
+                return read_instances(self._source)
             raise ValidationError("these columns were kept without the file's records: read the file again")
         return _build(self._checked)
 
@@ -714,13 +720,23 @@ def read_instance_columns(path: PathLike) -> InstanceColumns:
     >>> len(gt.images), len(gt.annotations) > 0, gt.dataset() == read_instances("sample_data/scenes/gt.json")
     (48, True, True)
     """
-    c = _read_checked(path)
-    ac = c.ac
-    objects = ObjectColumns(ids=ac.ids, image_ids=ac.image_ids, labels=ac.labels, boxes=_ltrb(ac.xywh),
-                            source_wh=np.ascontiguousarray(ac.xywh[:, 2:]), area=ac.area,
-                            iscrowd=ac.iscrowd.astype(bool), ignore=ac.ignore, segmentations=ac.segmentations)
-    return InstanceColumns(c.ic, CategoryColumns(c.cat_ids, c.names), objects, any("keypoints" in a for a in c.anns),
-                           c)
+    p = Path(path)
+    raw = read_json_bytes(p)
+    from annokit.io.coco_fast_gt import fast_checked_parts
+
+    fast = fast_checked_parts(p, raw)  # box annotations of a large file: straight into columns
+    if fast is not None:
+        _, _, _, ic, (cat_ids, names), ac = fast
+        return InstanceColumns(ic, CategoryColumns(cat_ids, names), _objects(ac), False, None, p)
+    c = _checked(parse_json(p, raw), p, exact_types=b"true" in raw or b"false" in raw)
+    return InstanceColumns(c.ic, CategoryColumns(c.cat_ids, c.names), _objects(c.ac),
+                           any("keypoints" in a for a in c.anns), c)
+
+
+def _objects(ac: _AnnCols) -> ObjectColumns:
+    return ObjectColumns(ids=ac.ids, image_ids=ac.image_ids, labels=ac.labels, boxes=_ltrb(ac.xywh),
+                         source_wh=np.ascontiguousarray(ac.xywh[:, 2:]), area=ac.area,
+                         iscrowd=ac.iscrowd.astype(bool), ignore=ac.ignore, segmentations=ac.segmentations)
 
 
 # ----------------------------------------------------------------------------------------------- validation
