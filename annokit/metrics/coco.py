@@ -648,7 +648,10 @@ class COCOAccumulator:
         recall = np.empty((T, K, A, M))
         seen = np.zeros(K, dtype=np.int64)
         for c in curves:
-            precision[:, :, c.cats], scores[:, :, c.cats], recall[:, c.cats] = c.precision, c.scores, c.recall
+            at: slice | np.ndarray = c.cats  # a block of categories: a slice (a strided copy, not a gather)
+            if len(c.cats) and (np.diff(c.cats) == 1).all():
+                at = slice(int(c.cats[0]), int(c.cats[-1]) + 1)
+            precision[:, :, at], scores[:, :, at], recall[:, at] = c.precision, c.scores, c.recall
             seen[c.cats] += 1
         if (seen != 1).any():
             k = int(np.flatnonzero(seen != 1)[0])
