@@ -16,7 +16,7 @@ from __future__ import annotations
 import contextlib
 import os
 import warnings
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal, TypeVar, cast
 
@@ -363,15 +363,22 @@ def _panoptic_counts(jobs: list[Any], cats: Any, gt_area_source: Literal["json",
     return acc, first
 
 
-def _split_run(run: Callable[..., tuple[R, int]], count: int, threads: int | None) -> list[R]:
+def _workers(threads: int | None) -> int:
+    """The workers :func:`_split_run` uses for ``threads`` (default: up to 4 CPUs)."""
+    return max(1, min(4, os.cpu_count() or 1) if threads is None else threads)
+
+
+def _split_run(run: Callable[..., tuple[R, int]], count: int, threads: int | None, *, pull: bool = False
+               ) -> list[R]:
     """The results of ``run`` over items ``0 .. count - 1``, in item order, on ``threads`` workers (default: up to
-    4 CPUs): forked processes where the platform forks and there are enough items (:func:`_forked_parts`), else
-    threads over contiguous runs of items (the first run that raises holds the first failing item), else here."""
-    n = min(4, os.cpu_count() or 1) if threads is None else threads
+    4 CPUs): forked processes where the platform forks and there are enough items (:func:`_forked_parts`; with
+    ``pull``, blocks handed out on demand), else threads over contiguous runs of items (the first run that raises
+    holds the first failing item), else here."""
+    n = _workers(threads)
     from annokit._internal.forked import fork_available
 
     if n > 1 and count >= _FORK_FROM and fork_available():
-        return _forked_parts(run, count, n)
+        return _forked_parts(run, count, n, pull=pull)
     if n > 1 and count > 1:
         from concurrent.futures import ThreadPoolExecutor
 
@@ -381,19 +388,22 @@ def _split_run(run: Callable[..., tuple[R, int]], count: int, threads: int | Non
     return [run(range(count))[0]]
 
 
-def _forked_parts(run: Callable[..., tuple[R, int]], count: int, workers: int) -> list[R]:
+def _forked_parts(run: Callable[..., tuple[R, int]], count: int, workers: int, *, pull: bool = False
+                  ) -> list[R]:
     """The results of ``run`` over items ``0 .. count - 1`` on ``workers`` processes: item 0 here first (it
-    imports what the children need), the others by :func:`annokit._internal.forked.fork_split` (``run(items,
-    strict=False)`` stops at the first failure), then what no worker finished (a failing item and those after it,
-    or a dead child's share) here with ``run(items)``, which raises the first error in item order. Merged in the
-    order returned, exact counts give what one pass gives."""
+    imports what the children need), the others by :func:`annokit._internal.forked.fork_split` (blocks dealt in
+    advance) or, with ``pull``, :func:`~annokit._internal.forked.fork_pull` (blocks taken on demand: ``run`` must
+    take its items lazily) -- ``run(items, strict=False)`` stops at the first failure --, then what no worker
+    finished (a failing item and those after it, or a dead child's share) here with ``run(items)``, which raises
+    the first error in item order. Merged in any order, exact counts give what one pass gives."""
     from functools import partial
 
-    from annokit._internal.forked import fork_split
+    from annokit._internal import forked
 
     head = run(range(1))[0]
-    split = fork_split(range(1, count), partial(run, strict=False), workers=workers)
-    return [head, *split.results, run(split.leftover)[0]]
+    split = (forked.fork_pull if pull else forked.fork_split)(range(1, count), partial(run, strict=False),
+                                                              workers=workers)
+    return [head, *split.results, *([run(split.leftover)[0]] if split.leftover else [])]
 
 
 def _panoptic_part(jobs: list[Any], cats: Any, gt_area_source: Literal["json", "png"], items: Sequence[int],
@@ -444,21 +454,36 @@ def _panoptic_image(job: tuple[Any, Path, Any, Path], cats: Any, gt_area_source:
     return st, gp.name
 
 
-def _label_pairs(gt_dir: Path, pred_dir: Path) -> list[tuple[Path, Path]]:
-    """Every ground-truth PNG under ``gt_dir`` with the prediction of the same relative name under ``pred_dir``."""
+def _png_names(root: str, rel: str = "") -> list[str]:
+    """The relative names (``os.sep``-joined) of the ``*.png`` files under ``root``, its subfolders included but not
+    those reached through a symbolic link (as ``Path.rglob``), unsorted. One ``os.scandir`` a folder and strings
+    only: pathlib's per-path objects cost ~20 ms a 1,000 files, most of a 500-pair evaluation's serial start."""
+    names: list[str] = []
+    with os.scandir(os.path.join(root, rel) if rel else root) as it:
+        for e in it:
+            name = os.path.join(rel, e.name) if rel else e.name
+            if e.name.endswith(".png") and e.is_file():
+                names.append(name)
+            elif e.is_dir(follow_symlinks=False):
+                names += _png_names(root, name)
+    return names
+
+
+def _label_pairs(gt_dir: str, pred_dir: str) -> list[tuple[str, str]]:
+    """Every ground-truth PNG under ``gt_dir`` with the prediction of the same relative name under ``pred_dir``,
+    sorted by that name."""
     for d, what in ((gt_dir, "ground-truth"), (pred_dir, "prediction")):
-        if not d.is_dir():
+        if not os.path.isdir(d):
             raise FormatError(d, None, f"{what} folder of label-map PNGs not found")
-    # relative names as strings (pathlib's per-path parsing and comparisons cost ~0.2 ms a pair); sorted by them
-    gts = sorted(os.path.relpath(g, gt_dir) for g in gt_dir.rglob("*.png"))
+    gts = sorted(_png_names(gt_dir))
     if not gts:
         raise FormatError(gt_dir, None, "no PNG files found")
     pairs = []
     for rel in gts:
-        p = pred_dir / rel
+        p = os.path.join(pred_dir, rel)
         if not os.path.isfile(p):
             raise FormatError(pred_dir, None, f"no prediction PNG for ground truth {rel}")
-        pairs.append((gt_dir / rel, p))
+        pairs.append((os.path.join(gt_dir, rel), p))
     return pairs
 
 
@@ -504,7 +529,7 @@ def evaluate_semantic_folders(gt_dir: PathLike, pred_dir: PathLike, num_classes:
 
     acc = SemanticAccumulator(num_classes, ignore_index=ignore_index, reduce_zero_label=reduce_zero_label,
                               class_names=class_names)
-    return accumulate_label_pairs(acc, _label_pairs(Path(gt_dir), Path(pred_dir)), threads=threads).compute()
+    return accumulate_label_pairs(acc, _label_pairs(os.fspath(gt_dir), os.fspath(pred_dir)), threads=threads).compute()
 
 
 def accumulate_label_pairs(acc: SemanticAccumulator, pairs: Sequence[tuple[PathLike, PathLike]], *,
@@ -538,24 +563,25 @@ def accumulate_label_pairs(acc: SemanticAccumulator, pairs: Sequence[tuple[PathL
 
     from annokit.io.labelpairs import COMPILED_FROM_PAIRS, compiled_loop_loaded
 
-    items = [(Path(g), Path(p)) for g, p in pairs]
+    items = [(os.fspath(g), os.fspath(p)) for g, p in pairs]
     compiled = len(items) >= COMPILED_FROM_PAIRS or compiled_loop_loaded()
-    parts = _split_run(partial(_semantic_part, acc.empty_like, items, compiled=compiled), len(items), threads)
+    parts = _split_run(partial(_semantic_part, acc.empty_like, items, compiled=compiled), len(items), threads,
+                       pull=True)
     total = acc
     for a in parts:
         total = total.merge(a)
     return total
 
 
-def _semantic_part(new: Callable[[], SemanticAccumulator], pairs: list[tuple[Path, Path]], items: Sequence[int],
+def _semantic_part(new: Callable[[], SemanticAccumulator], pairs: list[tuple[str, str]], items: Iterable[int],
                    *, compiled: bool, strict: bool = True) -> tuple[SemanticAccumulator, int]:
-    """``(accumulator, done)`` of the label-map pairs ``items`` (indices into ``pairs``), in order; with
-    ``strict=False`` (in :func:`fork_split`) the first pair that fails stops the part instead of raising, ``done``
-    saying how many were counted."""
-    return _count_semantic_pairs(new(), [pairs[i] for i in items], compiled=compiled, strict=strict)
+    """``(accumulator, done)`` of the label-map pairs ``items`` (indices into ``pairs``, taken one at a time, as
+    :func:`annokit._internal.forked.fork_pull` hands them out), in order; with ``strict=False`` the first pair
+    that fails stops the part instead of raising, ``done`` saying how many were counted."""
+    return _count_semantic_pairs(new(), (pairs[i] for i in items), compiled=compiled, strict=strict)
 
 
-def _count_semantic_pairs(acc: SemanticAccumulator, pairs: list[tuple[Path, Path]], *, compiled: bool,
+def _count_semantic_pairs(acc: SemanticAccumulator, pairs: Iterable[tuple[str, str]], *, compiled: bool,
                           strict: bool = True) -> tuple[SemanticAccumulator, int]:
     """``(acc, done)``: ``acc`` with the label-map pairs added -- with ``compiled``, 8-bit gray / palette PNGs
     counted from their compressed rows (:func:`annokit.io.labelpairs.count_label_pairs`); any other pair decoded
@@ -565,7 +591,7 @@ def _count_semantic_pairs(acc: SemanticAccumulator, pairs: list[tuple[Path, Path
 
     from annokit.io.labelpairs import PAIR_BINS
 
-    counts = np.zeros(PAIR_BINS, np.int64)
+    counts = np.zeros(PAIR_BINS, np.int64) if compiled else None  # the compiled loop's table
     bufs: list[Any] = [None, None]  # buffers the next maps of the same size may be decoded into
     done = 0
     try:
@@ -575,22 +601,22 @@ def _count_semantic_pairs(acc: SemanticAccumulator, pairs: list[tuple[Path, Path
     except Exception:
         if strict:
             raise
-    return acc.add_pair_counts(counts), done
+    return (acc if counts is None else acc.add_pair_counts(counts)), done
 
 
-def _count_semantic_pair(acc: SemanticAccumulator, gf: Path, pf: Path, counts: Any, bufs: list[Any], *,
+def _count_semantic_pair(acc: SemanticAccumulator, gf: str, pf: str, counts: Any, bufs: list[Any], *,
                          compiled: bool) -> None:
     """One pair into ``counts`` (the compiled loop) or ``acc`` (decoded); nothing added when it raises."""
-    from annokit.io.labelmap import read_label_map
+    from annokit.io.labelmap import read_label_map_file
     from annokit.io.labelpairs import count_label_pairs
 
     if compiled and count_label_pairs(gf, pf, counts):
         return
-    g = bufs[0] = read_label_map(gf, out=bufs[0])
-    p = bufs[1] = read_label_map(pf, out=bufs[1])
+    g = bufs[0] = read_label_map_file(gf, out=bufs[0])
+    p = bufs[1] = read_label_map_file(pf, out=bufs[1])
     if g.shape != p.shape:
         raise FormatError(pf, None, f"size {p.shape[1]}x{p.shape[0]} differs from the ground truth's "
-                                    f"{g.shape[1]}x{g.shape[0]} ({gf.name})")
+                                    f"{g.shape[1]}x{g.shape[0]} ({os.path.basename(gf)})")
     try:
         acc.update(g, p)
     except ValueError as exc:

@@ -29,11 +29,12 @@ import pickle
 import signal
 import sys
 import warnings
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
+from functools import partial
 from typing import BinaryIO, Generic, TypeVar, cast
 
-__all__ = ["Background", "ForkSplit", "fork_available", "fork_split"]
+__all__ = ["Background", "ForkSplit", "fork_available", "fork_pull", "fork_split"]
 
 R = TypeVar("R")
 
@@ -61,11 +62,11 @@ def _shares(items: Sequence[int], workers: int, block: int) -> list[list[int]]:
     return shares
 
 
-def _child(run: Callable[[list[int]], tuple[R, int]], share: list[int], fd: int) -> None:
-    """In the child: run its share, write ``pickle((result, done))`` to ``fd``, leave without cleanup."""
+def _child(work: Callable[[], object], fd: int) -> None:
+    """In the child: ``work()`` (what it returns pickled to ``fd``), then leave without cleanup."""
     code = 1
     try:
-        data = pickle.dumps(run(share), protocol=pickle.HIGHEST_PROTOCOL)
+        data = pickle.dumps(work(), protocol=pickle.HIGHEST_PROTOCOL)
         with os.fdopen(fd, "wb") as f:
             f.write(data)
         code = 0
@@ -87,9 +88,9 @@ class _Kid:
     read: bool = False
 
 
-def _fork(run: Callable[[list[int]], tuple[R, int]], share: list[int]) -> _Kid | None:
-    """A child running ``share``, or ``None`` when the system has no process to spare (the caller runs it)."""
-    return _fork_with_pipe(lambda w: _child(run, share, w))
+def _fork(work: Callable[[], object]) -> _Kid | None:
+    """A child running ``work``, or ``None`` when the system has no process to spare (the caller runs it)."""
+    return _fork_with_pipe(lambda w: _child(work, w))
 
 
 def _fork_with_pipe(child: Callable[[int], None]) -> _Kid | None:
@@ -112,14 +113,14 @@ def _fork_with_pipe(child: Callable[[int], None]) -> _Kid | None:
 
 
 @contextlib.contextmanager
-def _children(run: Callable[[list[int]], tuple[R, int]], shares: list[list[int]]) -> Iterator[list[_Kid | None]]:
-    """Fork one child per share (``None`` where the fork failed); on the way out every unread pipe is closed and
+def _children(works: Sequence[Callable[[], object]]) -> Iterator[list[_Kid | None]]:
+    """Fork one child per work (``None`` where the fork failed); on the way out every unread pipe is closed and
     every child reaped (killed first when leaving on an error)."""
     kids: list[_Kid | None] = []
     ok = False
     try:
-        for share in shares:
-            kids.append(_fork(run, share))
+        for work in works:
+            kids.append(_fork(work))
         yield kids
         ok = True
     finally:
@@ -135,16 +136,16 @@ def _children(run: Callable[[list[int]], tuple[R, int]], shares: list[list[int]]
                 os.waitpid(kid.pid, 0)
 
 
-def _collect(kid: _Kid | None) -> tuple[object, int]:
+def _collect(kid: _Kid | None) -> tuple[object, object]:
     """What a child sent, ``(result, done)``; ``(None, 0)`` when it was not forked, died or sent nothing usable."""
     if kid is None:
         return None, 0
     kid.read = True
     try:
         got = pickle.loads(_read(kid.fd))
+        return got[0], got[1]
     except Exception:
         return None, 0
-    return got[0], int(got[1])
 
 
 def fork_split(items: Sequence[int], run: Callable[[list[int]], tuple[R, int]], *, workers: int,
@@ -176,12 +177,13 @@ def fork_split(items: Sequence[int], run: Callable[[list[int]], tuple[R, int]], 
     shares = _shares(list(items), workers, block)
     results: list[R] = []
     leftover: list[int] = []
-    with _children(run, shares[1:]) as kids:
+    with _children([partial(run, share) for share in shares[1:]]) as kids:
         mine, done = run(shares[0])
         results.append(mine)
         leftover += shares[0][done:]
         for kid, share in zip(kids, shares[1:]):
-            theirs, done = _collect(kid)  # what a child did not do is run here
+            theirs, sent = _collect(kid)  # what a child did not do is run here
+            done = int(cast(int, sent))
             if done:
                 results.append(cast(R, theirs))
             leftover += share[done:]
@@ -248,3 +250,75 @@ def _background_child(work: Callable[[BinaryIO], None], fd: int) -> None:  # pra
         code = 0
     finally:
         os._exit(code)
+
+
+class _Pulled:
+    """The items of the blocks this process takes from the shared pipe ``fd`` (one 4-byte block number a read; a
+    pipe hands each read's bytes to one reader, so every block goes to exactly one process), in order;
+    ``taken`` records every item handed out."""
+
+    def __init__(self, fd: int, blocks: list[list[int]]) -> None:
+        self.fd = fd
+        self.blocks = blocks
+        self.taken: list[int] = []
+
+    def __iter__(self) -> Iterator[int]:
+        while True:
+            token = os.read(self.fd, 4)
+            if len(token) < 4:  # the pipe is empty and has no writer: every block is taken
+                return
+            for i in self.blocks[int.from_bytes(token, "little")]:
+                self.taken.append(i)
+                yield i
+
+    def run(self, run: Callable[[Iterable[int]], tuple[R, int]]) -> tuple[R, list[int]]:
+        """``run`` over the items pulled: its result and the items it finished (the first ``done`` taken)."""
+        result, done = run(self)
+        return result, self.taken[:done]
+
+
+#: Most blocks :func:`fork_pull` writes to its pipe (4 bytes each: 32 KiB, under a pipe's 64 KiB, so written before
+#: the fork without blocking); larger inputs get larger blocks.
+_MAX_BLOCKS = 8192
+
+
+def fork_pull(items: Sequence[int], run: Callable[[Iterable[int]], tuple[R, int]], *, workers: int,
+              block: int = 8) -> ForkSplit[R]:
+    """:func:`fork_split` with the blocks handed out as the workers ask for them instead of dealt in advance: each
+    worker, this process included, takes the next block whenever it has finished one, so a worker slowed by
+    another job on its core takes fewer and all finish together.
+
+    ``run(iterable of items) -> (result, done)`` gets the items of the blocks it pulls, lazily, in increasing
+    order; it must not raise and must take them one by one, stopping at the first that fails (``done``: how many
+    before it); what nobody finished -- a failing item and the rest of its block, the blocks still in the pipe
+    when every worker has stopped, every block of a child that died -- is ``leftover``, in order. ``results``
+    holds this process's result first, then each child's that finished items.
+
+    >>> out = fork_pull(range(10), lambda xs: (sum(xs), sum(1 for _ in xs)), workers=2, block=3)
+    >>> sum(out.results), out.leftover
+    (45, [])
+    """
+    items = list(items)
+    workers = max(1, workers) if fork_available() else 1
+    block = max(1, block, -(-len(items) // _MAX_BLOCKS))
+    blocks = [items[s:s + block] for s in range(0, len(items), block)]
+    r, w = os.pipe()
+    try:
+        os.write(w, b"".join(k.to_bytes(4, "little") for k in range(len(blocks))))
+    finally:
+        os.close(w)  # a read from the empty pipe then ends: no writer left
+    results: list[R] = []
+    done: set[int] = set()
+    try:
+        with _children([partial(_Pulled(r, blocks).run, run) for _ in range(workers - 1)]) as kids:
+            mine, mine_done = _Pulled(r, blocks).run(run)
+            results.append(mine)
+            done.update(mine_done)
+            for kid in kids:
+                theirs, their_done = _collect(kid)  # a child that died or sent nothing: (None, 0)
+                if their_done:
+                    results.append(cast(R, theirs))
+                    done.update(cast("list[int]", their_done))
+    finally:
+        os.close(r)
+    return ForkSplit(results, [i for i in items if i not in done])

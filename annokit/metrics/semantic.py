@@ -401,7 +401,12 @@ class SemanticAccumulator:
         if self._settings() != other._settings():
             raise ValueError("cannot merge accumulators with different settings")
         out = self.empty_like()
-        out._confusion = self.confusion + other.confusion
+        self._flush8()
+        other._flush8()
+        out._confusion = self._confusion + other._confusion
+        # the raw 8-bit tables add up as they are (integers), folded once when the result is read
+        raws = [r for r in (self._raw8, other._raw8) if r is not None]
+        out._raw8 = raws[0] + raws[1] if len(raws) == 2 else (raws[0].copy() if raws else None)
         out.tp_w = [a.merge(b) for a, b in zip(self.tp_w, other.tp_w)]
         out.fn_w = [a.merge(b) for a, b in zip(self.fn_w, other.fn_w)]
         return out

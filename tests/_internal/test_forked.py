@@ -7,7 +7,7 @@ import os
 
 import pytest
 
-from annokit._internal.forked import fork_available, fork_split
+from annokit._internal.forked import fork_available, fork_pull, fork_split
 
 pytestmark = pytest.mark.skipif(not fork_available(), reason="fork_split forks on Linux only")
 
@@ -74,3 +74,84 @@ def test_a_fork_that_fails_leaves_its_items_to_the_caller(monkeypatch):
     monkeypatch.setattr(os, "fork", no_fork)
     out = fork_split(range(10), lambda xs: (list(xs), len(xs)), workers=3, block=2)
     assert out.results == [[4, 5]] and out.leftover == [0, 1, 2, 3, 6, 7, 8, 9]
+
+
+def _pull_run(items):
+    """``(pid, items run)`` of the items pulled, one at a time (a short pause each, so that the children take
+    blocks too)."""
+    import time
+
+    got = []
+    for i in items:
+        time.sleep(0.001)
+        got.append(i)
+    return (os.getpid(), got), len(got)
+
+
+@pytest.mark.parametrize(("n", "workers", "block"), [(0, 2, 4), (1, 2, 4), (10, 2, 3), (37, 3, 4), (60, 4, 2)])
+def test_pulled_blocks_run_every_item_once(n, workers, block):
+    out = fork_pull(range(n), _pull_run, workers=workers, block=block)
+    assert out.leftover == []
+    ran = sorted(i for _, got in out.results for i in got)
+    assert ran == list(range(n))
+    assert 1 <= len(out.results) <= workers and out.results[0][0] == os.getpid()
+
+
+def test_pulled_blocks_are_shared_with_the_children():
+    out = fork_pull(range(200), _pull_run, workers=3, block=2)
+    assert len({pid for pid, _ in out.results}) >= 2  # 200 ms of work: a child took some
+    for _, got in out.results:  # each worker gets its items in increasing order, whole blocks of 2
+        assert got == sorted(got) and all(got[k] + 1 == got[k + 1] for k in range(0, len(got), 2))
+
+
+def test_a_failing_pulled_item_leaves_the_rest_of_its_block():
+    def run(items):
+        got = []
+        for i in items:
+            if i in (5, 33):
+                break
+            got.append(i)
+        return got, len(got)
+
+    out = fork_pull(range(40), run, workers=2, block=4)
+    assert out.leftover[:3] == [5, 6, 7] and set(out.leftover) >= {5, 6, 7, 33, 34, 35}
+    assert sorted([*out.leftover, *(i for got in out.results for i in got)]) == list(range(40))
+
+
+def test_a_pulling_child_that_dies_leaves_its_blocks_to_the_caller():
+    parent = os.getpid()
+
+    def run(items):
+        got = []
+        for i in items:
+            if os.getpid() != parent:
+                os._exit(3)  # the child dies holding the block it took
+            got.append(i)
+            import time
+
+            time.sleep(0.002)
+        return got, len(got)
+
+    fds = len(os.listdir("/proc/self/fd"))
+    out = fork_pull(range(30), run, workers=2, block=3)
+    assert sorted([*out.leftover, *out.results[0]]) == list(range(30)) and len(out.results) == 1
+    assert len(os.listdir("/proc/self/fd")) == fds  # pipes closed, the child reaped
+
+
+def test_pulling_without_children_runs_here(monkeypatch):
+    def no_fork():
+        raise OSError(11, "Resource temporarily unavailable")
+
+    out = fork_pull(range(5), _pull_run, workers=1)
+    assert out.results == [(os.getpid(), [0, 1, 2, 3, 4])] and out.leftover == []
+    monkeypatch.setattr(os, "fork", no_fork)
+    out = fork_pull(range(9), _pull_run, workers=3, block=2)
+    assert out.results == [(os.getpid(), list(range(9)))] and out.leftover == []
+
+
+def test_many_items_come_in_larger_blocks():
+    from annokit._internal import forked
+
+    n = forked._MAX_BLOCKS * 8 * 3 + 1  # blocks of 8 would be too many for the pipe: blocks of 25
+    out = fork_pull(range(n), lambda xs: (None, sum(1 for _ in xs)), workers=1)
+    assert out.leftover == []

@@ -108,8 +108,8 @@ def test_semantic_folder_is_shared_with_forked_workers(tmp_path, capsys, monkeyp
         for i in range(60):
             _png(tmp_path / sub / f"{i:03d}.png", rng.integers(0, 6, (9, 13)).tolist())
     calls: list = []
-    real = forked.fork_split
-    monkeypatch.setattr(forked, "fork_split", lambda *a, **k: calls.append(1) or real(*a, **k))
+    real = forked.fork_pull
+    monkeypatch.setattr(forked, "fork_pull", lambda *a, **k: calls.append(1) or real(*a, **k))
     code, out, err = run(["eval", "--task", "semantic", "--gt", str(tmp_path / "gt"), "--pred",
                           str(tmp_path / "pred"), "--num-classes", "5", "--json", str(tmp_path / "o.json")], capsys)
     assert code == 0, err

@@ -317,15 +317,15 @@ def test_forked_workers_give_the_one_pass_matrix(forked_folders, monkeypatch, co
         splits.append(out)
         return out
 
-    real = forked.fork_split
-    monkeypatch.setattr(forked, "fork_split", spy)
+    real = forked.fork_pull
+    monkeypatch.setattr(forked, "fork_pull", spy)
     for threads in (0, 1, 2, 3):
         splits.clear()
         r = evaluate_semantic_folders(root / "gt", root / "pred", 9, threads=threads)
         np.testing.assert_array_equal(r.confusion, want.confusion)
         assert r.metrics_dict() == want.compute().metrics_dict()
-        if threads >= 2 and forked.fork_available():  # every child sent its counts back
-            assert len(splits) == 1 and len(splits[0].results) == threads and splits[0].leftover == []
+        if threads >= 2 and forked.fork_available():  # nothing left over (children that took no block send none)
+            assert len(splits) == 1 and 1 <= len(splits[0].results) <= threads and splits[0].leftover == []
         else:
             assert splits == []  # 0 and 1: one process
 
