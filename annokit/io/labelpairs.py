@@ -30,7 +30,7 @@ import numpy as np
 
 from annokit._internal.limits import MAX_PIXELS
 from annokit.errors import FormatError
-from annokit.io.labelmap import scratch_bytes
+from annokit.io.labelmap import read_file_bytes, scratch_bytes
 from annokit.io.pngfast import _parse
 
 __all__ = ["COMPILED_FROM_PAIRS", "PAIR_BINS", "compiled_loop_loaded", "count_label_pairs"]
@@ -124,10 +124,7 @@ def count_label_pairs(gt: str | os.PathLike[str], pred: str | os.PathLike[str], 
     if counts.dtype != np.int64 or counts.shape != (PAIR_BINS,) or not counts.flags.c_contiguous:
         raise ValueError(f"counts must be a C-contiguous int64 array of {PAIR_BINS} bins")
     try:
-        with open(gt, "rb") as f:
-            gbytes = f.read()
-        with open(pred, "rb") as f:
-            pbytes = f.read()
+        gbytes, pbytes = read_file_bytes(gt), read_file_bytes(pred)
     except OSError:
         return False
     g, p = _parse(gbytes, (0, 3), max_pixels), _parse(pbytes, (0, 3), max_pixels)

@@ -53,3 +53,41 @@ def test_sixteen_bit_and_refusals(tmp_path):
     (tmp_path / "bad.png").write_bytes((tmp_path / "w.png").read_bytes()[:40])
     with pytest.raises(FormatError, match="bad.png"):
         read_label_map(tmp_path / "bad.png")
+
+
+@pytest.mark.parametrize("mode", ["L", "P", "I;16", "RGB"])
+def test_read_label_map_file_is_read_label_map(tmp_path, mode):
+    """The path-string reader gives read_label_map's maps and errors (16-bit and RGB go its way)."""
+    from annokit.io.labelmap import read_label_map_file
+
+    a = _maps(3)
+    im = Image.fromarray(a, mode="L")
+    im = im.convert(mode) if mode != "P" else im.convert("P")
+    im.save(tmp_path / "m.png")
+    f = str(tmp_path / "m.png")
+    if mode == "RGB":
+        with pytest.raises(FormatError, match=r"m\.png: .*colours are not class ids"):
+            read_label_map_file(f)
+    else:
+        got = read_label_map_file(f, out=np.zeros(a.shape, np.uint8))
+        assert np.array_equal(got, read_label_map(f)) and np.array_equal(got, a)
+    with pytest.raises(FormatError, match="missing.png: file not found"):
+        read_label_map_file(str(tmp_path / "missing.png"))
+
+
+def test_read_file_bytes_reads_to_the_end_whatever_fstat_says(tmp_path, monkeypatch):
+    import os
+
+    from annokit.io.labelmap import read_file_bytes
+
+    body = bytes(range(256)) * 9000  # over one 1 MiB read
+    (tmp_path / "f").write_bytes(body)
+    (tmp_path / "e").write_bytes(b"")
+    assert read_file_bytes(tmp_path / "f") == body and read_file_bytes(str(tmp_path / "e")) == b""
+    real = os.fstat
+    for wrong in (10, len(body) + 5):  # a file that grew, or shrank, since
+        monkeypatch.setattr(os, "fstat", lambda fd, w=wrong: os.stat_result((*real(fd)[:6], w, *real(fd)[7:])))
+        assert read_file_bytes(tmp_path / "f") == body
+    monkeypatch.setattr(os, "fstat", real)
+    with pytest.raises(OSError):
+        read_file_bytes(tmp_path / "missing")
