@@ -277,9 +277,19 @@ class _Pulled:
         return result, self.taken[:done]
 
 
-#: Most blocks :func:`fork_pull` writes to its pipe (4 bytes each: 32 KiB, under a pipe's 64 KiB, so written before
-#: the fork without blocking); larger inputs get larger blocks.
+#: Most blocks :func:`fork_pull` writes to its pipe (4 bytes each: 32 KiB, under a pipe's usual 64 KiB, so written
+#: before the fork without waiting; fewer where the pipe is smaller); larger inputs get larger blocks.
 _MAX_BLOCKS = 8192
+
+
+def _pipe_capacity(fd: int) -> int:
+    """The bytes the pipe ``fd`` holds (Linux's ``F_GETPIPE_SZ``; 4096, the least a pipe holds, where unknown)."""
+    try:
+        import fcntl
+
+        return max(4096, int(fcntl.fcntl(fd, fcntl.F_GETPIPE_SZ)))
+    except (ImportError, AttributeError, OSError):
+        return 4096
 
 
 def fork_pull(items: Sequence[int], run: Callable[[Iterable[int]], tuple[R, int]], *, workers: int,
@@ -300,11 +310,13 @@ def fork_pull(items: Sequence[int], run: Callable[[Iterable[int]], tuple[R, int]
     """
     items = list(items)
     workers = max(1, workers) if fork_available() else 1
-    block = max(1, block, -(-len(items) // _MAX_BLOCKS))
-    blocks = [items[s:s + block] for s in range(0, len(items), block)]
     r, w = os.pipe()
     try:
-        os.write(w, b"".join(k.to_bytes(4, "little") for k in range(len(blocks))))
+        block = max(1, block, -(-len(items) // min(_MAX_BLOCKS, _pipe_capacity(w) // 4)))
+        blocks = [items[s:s + block] for s in range(0, len(items), block)]
+        os.set_blocking(w, False)  # never wait here: blocks not written (a full pipe) are left over, run by the caller
+        with contextlib.suppress(BlockingIOError):
+            os.write(w, b"".join(k.to_bytes(4, "little") for k in range(len(blocks))))
     finally:
         os.close(w)  # a read from the empty pipe then ends: no writer left
     results: list[R] = []

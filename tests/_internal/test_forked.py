@@ -155,3 +155,16 @@ def test_many_items_come_in_larger_blocks():
     n = forked._MAX_BLOCKS * 8 * 3 + 1  # blocks of 8 would be too many for the pipe: blocks of 25
     out = fork_pull(range(n), lambda xs: (None, sum(1 for _ in xs)), workers=1)
     assert out.leftover == []
+
+
+def test_a_small_pipe_gets_larger_blocks_and_unwritten_blocks_are_left_over(monkeypatch):
+    from annokit._internal import forked
+
+    monkeypatch.setattr(forked, "_pipe_capacity", lambda fd: 4096)  # 1,024 block numbers at most
+    out = fork_pull(range(5000), lambda xs: (None, sum(1 for _ in xs)), workers=2)
+    assert out.leftover == []
+    real = os.write
+    monkeypatch.setattr(os, "write", lambda fd, data: real(fd, data[:10]))  # 2 whole block numbers and half a third
+    out = fork_pull(range(50), _pull_run, workers=2, block=4)
+    ran = sorted(i for _, got in out.results for i in got)
+    assert ran == list(range(8)) and out.leftover == list(range(8, 50))
