@@ -26,7 +26,6 @@ import contextlib
 import io
 import os
 import pickle
-import signal
 import sys
 import warnings
 from collections.abc import Callable, Iterable, Iterator, Sequence
@@ -131,6 +130,8 @@ def _children(works: Sequence[Callable[[], object]]) -> Iterator[list[_Kid | Non
                 os.close(kid.fd)
             if not ok:
                 with contextlib.suppress(OSError):
+                    import signal  # here only: its import (~1.5 ms) is not paid on the way in
+
                     os.kill(kid.pid, signal.SIGKILL)
             with contextlib.suppress(OSError):
                 os.waitpid(kid.pid, 0)
