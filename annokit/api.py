@@ -513,7 +513,7 @@ def evaluate_semantic_folders(gt_dir: PathLike, pred_dir: PathLike, num_classes:
 
     Notes
     -----
-    From :data:`annokit.io.labelpairs.COMPILED_FROM_PAIRS` pairs on (or once this process has loaded it), 8-bit
+    From :data:`annokit.io.labelpairs.COMPILED_FROM_PAIRS` pairs a worker on (or once this process has loaded it), 8-bit
     gray / palette PNGs are counted from their compressed rows by a compiled loop
     (:func:`annokit.io.labelpairs.count_label_pairs`: ~0.8 ms of CPU a pair of 640x480 maps, no GIL held,
     after a one-off ~1.2 s of CPU and ~120 MB to import and load it); smaller folders, and any other PNG, are
@@ -561,10 +561,10 @@ def accumulate_label_pairs(acc: SemanticAccumulator, pairs: Sequence[tuple[PathL
     """
     from functools import partial
 
-    from annokit.io.labelpairs import COMPILED_FROM_PAIRS, compiled_loop_loaded
+    from annokit.io.labelpairs import use_compiled_loop
 
     items = [(os.fspath(g), os.fspath(p)) for g, p in pairs]
-    compiled = len(items) >= COMPILED_FROM_PAIRS or compiled_loop_loaded()
+    compiled = use_compiled_loop(len(items), _workers(threads) if len(items) >= _FORK_FROM else 1)
     parts = _split_run(partial(_semantic_part, acc.empty_like, items, compiled=compiled), len(items), threads,
                        pull=True)
     total = acc

@@ -11,7 +11,7 @@ ratios to annokit, and checks that both give the same mIoU, aAcc, mAcc, fwIoU an
     python benchmarks/bench_semantic.py                          # 500 gray 640x480 maps, 19 classes
     python benchmarks/bench_semantic.py --mode P --classes 150   # palette PNGs, ADE20K's class count
     python benchmarks/bench_semantic.py --images 100 --repeat 1
-    python benchmarks/bench_semantic.py --images 2000             # over COMPILED_FROM_PAIRS: the compiled loop
+    python benchmarks/bench_semantic.py --images 4000             # COMPILED_FROM_PAIRS a worker: the compiled loop
 
 The data (seeded) is made once under ``--data``: ground truth is a Voronoi partition of the image (computed on an
 8-pixel grid) with void (255) specks, the prediction shifts it, relabels some regions and adds noise.
@@ -35,8 +35,10 @@ RUNNERS = {
 from annokit.api import evaluate_semantic_folders
 import annokit.io.labelmap, annokit.metrics.semantic  # what it imports lazily (numpy among them): imports excluded
 try:  # the compiled counting loop's module (numba's import), where the call will use it
-    import os, annokit.io.labelpairs
-    if len(os.listdir(GT)) >= annokit.io.labelpairs.COMPILED_FROM_PAIRS:
+    import os, annokit.io.labelpairs as lp
+    n = len(os.listdir(GT))
+    if (lp.use_compiled_loop(n, min(4, os.cpu_count() or 1)) if hasattr(lp, "use_compiled_loop")
+            else n >= lp.COMPILED_FROM_PAIRS):  # a --baseline checkout before use_compiled_loop
         import annokit.io._labelpairs_kernel
 except ImportError:  # a --baseline checkout without it
     pass

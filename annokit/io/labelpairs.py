@@ -15,7 +15,7 @@ also names what is wrong with a bad file. The counts equal those of the decoded 
 filter type).
 
 The first call in a process imports numba and loads the compiled loop from numba's cache (or compiles it, the
-first time after an install, ~3 s): about 1.2 s of CPU and ~120 MB of memory, once (:data:`COMPILED_FROM_PAIRS`).
+first time after an install, ~3 s): about 1.2 s of CPU and ~120 MB of memory, once (:func:`use_compiled_loop`).
 """
 
 from __future__ import annotations
@@ -33,16 +33,28 @@ from annokit.errors import FormatError
 from annokit.io.labelmap import read_file_bytes, scratch_bytes
 from annokit.io.pngfast import _parse
 
-__all__ = ["COMPILED_FROM_PAIRS", "PAIR_BINS", "compiled_loop_loaded", "count_label_pairs"]
+__all__ = ["COMPILED_FROM_PAIRS", "PAIR_BINS", "compiled_loop_loaded", "count_label_pairs", "use_compiled_loop"]
 
 #: Bins of the pair histogram :func:`count_label_pairs` adds to: ``(ground truth << 8) | prediction``.
 PAIR_BINS = 1 << 16
 
-#: From this many pairs on, a folder is worth the compiled loop's one-off cost, numba's import (~0.5 s of CPU) and
-#: its first call (~0.75 s, over half of it numba importing scipy.linalg to probe for BLAS), against ~1.5 ms of CPU
-#: saved per pair of 640x480 maps (measured break-even: ~700 pairs without the import, ~1,000 with it); below it,
-#: and unless :func:`compiled_loop_loaded`, callers decode the maps instead.
-COMPILED_FROM_PAIRS = 1000
+#: Pairs per worker process from which a folder is worth the compiled loop: its one-off cost, paid in the calling
+#: process before the workers start -- numba's import (~0.5 s of CPU) and its first call (~0.65 s, half of it numba
+#: importing scipy.linalg to probe for BLAS) --, against ~0.7 ms of CPU saved per pair of 640x480 maps (2,000 pairs:
+#: 2.84 s of CPU compiled, first call included, against 3.59 s decoding), a saving shared out among the workers
+#: while the one-off cost is not. Break-even on the wall clock: ~1,700 pairs a worker (2,000 pairs on 2 workers,
+#: end to end: 2.12 s decoding against 2.69 s compiled, and 36 MB against 162 MB); see :func:`use_compiled_loop`.
+COMPILED_FROM_PAIRS = 1700
+
+
+def use_compiled_loop(pairs: int, workers: int = 1) -> bool:
+    """Whether ``pairs`` pairs counted on ``workers`` processes are worth the compiled loop: from
+    :data:`COMPILED_FROM_PAIRS` pairs a worker on, or once this process has loaded it (:func:`compiled_loop_loaded`).
+
+    >>> use_compiled_loop(4000, workers=2)  # 2,000 pairs a worker
+    True
+    """
+    return pairs >= COMPILED_FROM_PAIRS * max(1, workers) or compiled_loop_loaded()
 
 
 def compiled_loop_loaded() -> bool:

@@ -121,3 +121,13 @@ def test_sizes_must_agree_and_counts_must_fit(tmp_path):
     for bad in (np.zeros(PAIR_BINS, np.int32), np.zeros((256, 256), np.int64), np.zeros(PAIR_BINS * 2)[::2]):
         with pytest.raises(ValueError, match="int64 array of 65536 bins"):
             count_label_pairs(tmp_path / "g.png", tmp_path / "p.png", bad)
+
+
+def test_the_compiled_loop_is_used_from_its_break_even_a_worker(monkeypatch):
+    monkeypatch.setattr(labelpairs, "compiled_loop_loaded", lambda: False)
+    n = labelpairs.COMPILED_FROM_PAIRS
+    assert labelpairs.use_compiled_loop(n) and not labelpairs.use_compiled_loop(n - 1)
+    assert not labelpairs.use_compiled_loop(2 * n - 1, 2) and labelpairs.use_compiled_loop(2 * n, 2)
+    assert labelpairs.use_compiled_loop(n, 0)  # 0 workers: this process alone
+    monkeypatch.setattr(labelpairs, "compiled_loop_loaded", lambda: True)  # loaded: nothing more to pay
+    assert labelpairs.use_compiled_loop(1, 4)
