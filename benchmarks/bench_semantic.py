@@ -11,7 +11,7 @@ ratios to annokit, and checks that both give the same mIoU, aAcc, mAcc, fwIoU an
     python benchmarks/bench_semantic.py                          # 500 gray 640x480 maps, 19 classes
     python benchmarks/bench_semantic.py --mode P --classes 150   # palette PNGs, ADE20K's class count
     python benchmarks/bench_semantic.py --images 100 --repeat 1
-    python benchmarks/bench_semantic.py --images 4000             # COMPILED_FROM_PAIRS a worker: the compiled loop
+    python benchmarks/bench_semantic.py --images 2000             # COMPILED_FROM_PAIRS a worker: the compiled loop
 
 The data (seeded) is made once under ``--data``: ground truth is a Voronoi partition of the image (computed on an
 8-pixel grid) with void (255) specks, the prediction shifts it, relabels some regions and adds noise.

@@ -40,18 +40,20 @@ PAIR_BINS = 1 << 16
 
 #: Pairs per worker process from which a folder is worth the compiled loop: its one-off cost, paid in the calling
 #: process before the workers start -- numba's import (~0.5 s of CPU) and its first call (~0.65 s, half of it numba
-#: importing scipy.linalg to probe for BLAS) --, against ~0.7 ms of CPU saved per pair of 640x480 maps (2,000 pairs:
-#: 2.84 s of CPU compiled, first call included, against 3.59 s decoding), a saving shared out among the workers
-#: while the one-off cost is not. Break-even on the wall clock: ~1,700 pairs a worker (2,000 pairs on 2 workers,
-#: end to end: 2.12 s decoding against 2.69 s compiled, and 36 MB against 162 MB); see :func:`use_compiled_loop`.
-COMPILED_FROM_PAIRS = 1700
+#: importing scipy.linalg to probe for BLAS) --, against the CPU it saves a pair of 640x480 maps, shared out among
+#: the workers while the one-off cost is not. Measured at 2,000 pairs on 2 workers (benchmarks/bench_semantic.py,
+#: 2026-12-02): at load ~2, 0.7 ms of CPU saved a pair and the two paths level on the clock (1.88 s decoding, 1.95 s
+#: compiled), the decoding path ahead end to end (2.12 s against 2.69 s, 36 MB against 162 MB); at load ~3.6 the
+#: decoding path's CPU grows with the load (5.0 s against 3.4 s) and the compiled loop is ahead (5.2 s against
+#: 7.5 s). Break-even between ~1,200 (loaded) and ~1,700 (light load) pairs a worker; the lower end is taken.
+COMPILED_FROM_PAIRS = 1000
 
 
 def use_compiled_loop(pairs: int, workers: int = 1) -> bool:
     """Whether ``pairs`` pairs counted on ``workers`` processes are worth the compiled loop: from
     :data:`COMPILED_FROM_PAIRS` pairs a worker on, or once this process has loaded it (:func:`compiled_loop_loaded`).
 
-    >>> use_compiled_loop(4000, workers=2)  # 2,000 pairs a worker
+    >>> use_compiled_loop(2000, workers=2)  # 1,000 pairs a worker
     True
     """
     return pairs >= COMPILED_FROM_PAIRS * max(1, workers) or compiled_loop_loaded()
