@@ -459,7 +459,12 @@ def _png_names(root: str, rel: str = "") -> list[str]:
     those reached through a symbolic link (as ``Path.rglob``), unsorted. One ``os.scandir`` a folder and strings
     only: pathlib's per-path objects cost ~20 ms a 1,000 files, most of a 500-pair evaluation's serial start."""
     names: list[str] = []
-    with os.scandir(os.path.join(root, rel) if rel else root) as it:
+    folder = os.path.join(root, rel) if rel else root
+    try:
+        it = os.scandir(folder)
+    except OSError as exc:
+        raise FormatError(folder, None, f"cannot list the folder ({exc.strerror or exc})") from None
+    with it:
         for e in it:
             name = os.path.join(rel, e.name) if rel else e.name
             if e.name.endswith(".png") and e.is_file():

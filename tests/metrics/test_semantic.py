@@ -442,3 +442,34 @@ def test_threads_below_the_fork_size_raise_the_first_error_in_order(forked_folde
     for threads in (0, 2, 4):
         with pytest.raises(FormatError, match=r"001\.png: size 3x3 differs from the ground truth's"):
             api.evaluate_semantic_folders(tmp_path / "set" / "gt", tmp_path / "set" / "pred", 9, threads=threads)
+
+
+def test_folder_listing_is_rglob_s(tmp_path, monkeypatch):
+    """The pairs: every *.png file under the ground-truth folder, subfolders included, sorted by relative name,
+    as Path.rglob gives them (symlinked folders not entered); a folder that cannot be listed is named."""
+    import os
+
+    import annokit.api as api
+    from annokit.errors import FormatError
+
+    for sub in ("gt", "pred"):
+        for rel in ("b.png", "a/z.png", "a/c/y.png", ".hidden.png", "note.txt"):
+            (tmp_path / sub / rel).parent.mkdir(parents=True, exist_ok=True)
+            (tmp_path / sub / rel).write_bytes(b"")
+    (tmp_path / "gt" / "dir.png").mkdir()  # a folder named like a PNG is not a file
+    (tmp_path / "gt" / "link").symlink_to(tmp_path / "gt" / "a")
+    gt, pred = str(tmp_path / "gt"), str(tmp_path / "pred")
+    want = sorted(os.path.relpath(p, gt) for p in (tmp_path / "gt").rglob("*.png") if p.is_file())
+    pairs = api._label_pairs(gt, pred)
+    assert [os.path.relpath(g, gt) for g, _ in pairs] == want
+    assert [os.path.relpath(p, pred) for _, p in pairs] == want and "link" not in str(want)
+    real = os.scandir
+
+    def refused(path):
+        if str(path).endswith("c"):
+            raise PermissionError(13, "Permission denied")
+        return real(path)
+
+    monkeypatch.setattr(os, "scandir", refused)
+    with pytest.raises(FormatError, match=r"a/c: cannot list the folder \(Permission denied\)"):
+        api._label_pairs(gt, pred)
