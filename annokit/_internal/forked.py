@@ -232,6 +232,8 @@ class Background:
         with contextlib.suppress(OSError):
             pid, _ = os.waitpid(kid.pid, os.WNOHANG)
             if pid == 0:  # still running: its result is not wanted any more
+                import signal  # here only, as in _children
+
                 os.kill(kid.pid, signal.SIGKILL)
                 os.waitpid(kid.pid, 0)
 
