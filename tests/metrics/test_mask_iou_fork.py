@@ -171,3 +171,25 @@ def test_an_escaped_bbox_key_is_a_box(tmp_path: Path) -> None:
     path.write_text(text)
     cols = read_result_columns(path, tcr._target())
     assert cols.xywh[-1].tolist() == [1, 2, 3, 4]
+
+
+@pytest.mark.parametrize("threads", ["1", "2"])
+def test_a_boundary_inside_a_string_is_not_taken(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                                 threads: str) -> None:
+    """Text that looks like a record boundary inside a string (where blocks are cut, and where the file is split
+    in two): the block that ends there does not parse and the file goes through the usual reader, same columns."""
+    import annokit.core.coco_results as cr
+    from annokit.core.coco_results import read_result_columns, result_columns
+
+    tcr = _records_module()
+    monkeypatch.setenv("ANNOKIT_THREADS", threads)
+    monkeypatch.setattr(cr, "_SPLIT_FROM", 0)
+    records = tcr._records(7, 30, segm=True, str_ids=False, extra=False)
+    for r in records:
+        r.pop("bbox", None)
+        r["note"] = 'x"}, {"image_id": 3, "y'
+    path = tmp_path / "r.json"
+    path.write_text(json.dumps(records))
+    for block in (64, 500, 1 << 20):
+        tcr._same(read_result_columns(path, tcr._target(), block_bytes=block),
+                  result_columns(json.loads(path.read_text()), tcr._target()))
