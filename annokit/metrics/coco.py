@@ -32,7 +32,6 @@ String image ids are accepted and evaluated in their sorted order, as pycocotool
 from __future__ import annotations
 
 import functools
-import operator
 import warnings
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -916,7 +915,6 @@ def mask_pair_iou(gt: Dataset, dt: Instances, *, crowd: np.ndarray | None = None
     ga = gt.annotations
     g_crowd = ga.iscrowd if crowd is None else np.asarray(crowd, dtype=bool)
     d_segs = dt.segmentations
-    d_plain = d_segs is not None and _compressed_rles(d_segs)  # as they are, without a check per detection
 
     def one(j: int, h: int, w: int) -> Any:
         seg = d_segs[j] if d_segs is not None else None
@@ -940,7 +938,9 @@ def mask_pair_iou(gt: Dataset, dt: Instances, *, crowd: np.ndarray | None = None
             s, e, h, w = cuts[c], cuts[c + 1], heights[c], widths[c]
             dj, gj = ud[d_cut[c]: d_cut[c + 1]], ug[g_cut[c]: g_cut[c + 1]]
             d_list, g_list = dj.tolist(), gj.tolist()
-            d_rles = [d_segs[j] for j in d_list] if d_segs is not None and d_plain else [one(j, h, w) for j in d_list]
+            d_rles = [d_segs[j] for j in d_list] if d_segs is not None else []
+            if len(d_rles) != len(d_list) or not _compressed_rles(d_rles):  # else: as they are (what files hold)
+                d_rles = [one(j, h, w) for j in d_list]
             if g_segs is None or any(g_segs[j] is None for j in g_list):
                 j = next(j for j in g_list if g_segs is None or g_segs[j] is None)
                 raise FormatError(None, f"annotation id {int(ga.ids[j])}", "no segmentation for mask evaluation")
@@ -965,13 +965,10 @@ def mask_pair_iou(gt: Dataset, dt: Instances, *, crowd: np.ndarray | None = None
 def _compressed_rles(segs: list[Any]) -> bool:
     """Whether every segmentation is a dict whose ``counts`` is a string (a compressed RLE, which pycocotools takes
     as it is)."""
-    try:
-        return set(map(type, segs)) == {dict} and set(map(type, map(_COUNTS, segs))) <= {str, bytes}
-    except KeyError:
-        return False
+    return all(s.__class__ is dict and s.get("counts").__class__ in _STRINGS for s in segs)
 
 
-_COUNTS = operator.itemgetter("counts")
+_STRINGS = (str, bytes)
 _FORK_MIN_PAIRS = 20_000
 """Mask IoU of at least this many pairs is shared with a forked child (:func:`_forked_iou`) when a second core is
 idle: pycocotools holds the interpreter lock, so threads would not help."""
