@@ -283,6 +283,14 @@ def evaluate_coco_files(gt_path: PathLike, pred_path: PathLike, *, params: COCOP
                 dt = read_result_objects(pred_path, gt, fixed=fixed, split=split)
         from annokit.metrics.coco import evaluate as coco_evaluate  # the engine: imported once the files are read
         freeze_imports()  # in the annokit command's process only: no collection goes over the modules again
+        if dt is not None and dt.segmentations is not None:
+            # masks: a dict and a list per detection, made while the collector was paused; resumed now, its first
+            # pass would go over them all once (0.06-0.12 s for 100,000 masks). The evaluation makes no cycles:
+            # the collector resumes once they are gone.
+            res = coco_evaluate(cast("Dataset", gt), cast("Instances", dt), params=prm, fixed=fixed,
+                                progress=progress)
+            del gt, dt
+            return res
     if dt is None:
         return evaluate(gt.dataset(), pred_path, params=prm, fixed=fixed, progress=progress)
 

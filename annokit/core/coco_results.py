@@ -15,9 +15,12 @@ object per record, so a results file of any size needs memory for its columns on
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import io
 import itertools
 import math
+import operator
+import os
 import pickle
 import re
 import warnings
@@ -31,7 +34,7 @@ import orjson
 
 from annokit._internal.gc import no_gc
 from annokit._internal.jsoncols import Block, Irregular, NotAList, ScalarField, StringField, read_blocks
-from annokit._internal.threads import Prefetch
+from annokit._internal.threads import Prefetch, thread_count
 from annokit.errors import AnnokitWarning, FormatError
 
 if TYPE_CHECKING:
@@ -84,13 +87,35 @@ class ResultColumns:
     segmentations: list[Any] | None
     unknown: int
     first_unknown: tuple[int, int] | None
+    mask_boxes: np.ndarray | None = None
+    """Rows whose box is their mask's, not computed yet (their ``xywh`` is NaN until :meth:`with_mask_boxes`); None
+    when every box is in ``xywh`` (only ``read_result_columns(..., lazy_boxes=True)`` leaves any out)."""
 
     def __len__(self) -> int:
         return len(self.scores)
 
+    def mask_xywh(self) -> np.ndarray:
+        """``xywh`` with the rows of :attr:`mask_boxes` filled in from their masks (pycocotools' ``toBbox``, as
+        ``loadRes`` sets them)."""
+        if self.mask_boxes is None:
+            return self.xywh
+        assert self.segmentations is not None
+        xywh = self.xywh.copy()
+        xywh[self.mask_boxes] = _mask_boxes([self.segmentations[i] for i in self.mask_boxes.tolist()])
+        return xywh
+
+    def with_mask_boxes(self) -> ResultColumns:
+        """These columns with every box in ``xywh``."""
+        if self.mask_boxes is None:
+            return self
+        return dataclasses.replace(self, xywh=self.mask_xywh(), mask_boxes=None)
+
     def instances(self) -> Instances:
         """As :class:`~annokit.core.instances.Instances` (ltrb boxes ``[x, y, x + w, y + h]``, ids 1..N)."""
         from annokit.core.instances import Instances
+
+        if self.mask_boxes is not None:
+            return self.with_mask_boxes().instances()
 
         boxes = self.xywh.copy()
         with np.errstate(over="ignore", invalid="ignore"):  # x + w beyond float64: refused below, by name
@@ -128,15 +153,23 @@ class _Part:
     xywh: np.ndarray
     area: np.ndarray
     segs: list[Any] | None
+    mask_box: np.ndarray | None = None
+    """``(n,)`` bool: the rows whose box is their mask's (NaN in ``xywh`` until :func:`_finish`); None: none."""
 
 
 def read_result_columns(path: Path, target: ResultsTarget, *, fixed: bool = False,
-                        block_bytes: int = 4 << 20, split: SplitRead | None = None) -> ResultColumns:
+                        block_bytes: int = 4 << 20, split: SplitRead | None = None, lazy_boxes: bool = False
+                        ) -> ResultColumns:
     """The detections of the COCO results file ``path``, read in blocks of whole records: a helper thread reads and
     parses the next block while this one makes the columns of the last (in turn with ``ANNOKIT_THREADS=1``;
     :class:`~annokit._internal.threads.Prefetch`). With ``split`` (:class:`SplitRead`, started on the same file),
     the head is read here and the tail's columns come from the forked child -- the same columns, or, whenever the
-    split cannot vouch for that, the file is read here from the start.
+    split cannot vouch for that, the file is read here from the start. A file of RLE masks without boxes is read
+    with ``orjson`` block by block instead (:func:`_mask_file_parts`: a Python dict per mask is made for pycocotools
+    anyway).
+
+    ``lazy_boxes``: the boxes that come from masks are left out (:attr:`ResultColumns.mask_boxes`; mask evaluation
+    never reads them).
 
     Raises :class:`~annokit.errors.FormatError` naming the file and the place of the first problem.
     """
@@ -144,11 +177,16 @@ def read_result_columns(path: Path, target: ResultsTarget, *, fixed: bool = Fals
         cols = split.columns(target, fixed)
         if cols is not None:
             return cols
+    if _mask_file(path):
+        with no_gc():
+            done = _mask_file_parts(path, target, block_bytes)
+        if done is not None:
+            return _finish(done, target, path, fixed, lazy_boxes)
     try:
         parts, _ = _read_parts(lambda: read_blocks(path, block_bytes=block_bytes), target, path)
     except NotAList:
         _not_a_list(path)
-    return _finish(parts, target, path, fixed)
+    return _finish(parts, target, path, fixed, lazy_boxes)
 
 
 def _read_parts(blocks: Callable[[], Iterator[Block]], target: ResultsTarget, path: Path
@@ -366,7 +404,8 @@ def _block_part(blk: Block, target: ResultsTarget, box_mode: bool | None, path: 
     return _general(items, blk.first, target, mode, path), mode
 
 
-def _finish(parts: list[_Part], target: ResultsTarget, path: Path, fixed: bool) -> ResultColumns:
+def _finish(parts: list[_Part], target: ResultsTarget, path: Path, fixed: bool, lazy_boxes: bool = False
+            ) -> ResultColumns:
     if not parts or sum(len(p.score) for p in parts) == 0:
         if not fixed:
             warnings.warn(f"{path}: empty results list (pycocotools' loadRes crashes on it); scoring no detections",
@@ -376,14 +415,20 @@ def _finish(parts: list[_Part], target: ResultsTarget, path: Path, fixed: bool) 
     segs: list[Any] | None = None
     if any(p.segs is not None for p in parts):
         segs = [s for p in parts for s in (p.segs if p.segs is not None else [None] * len(p.score))]
+    mask_boxes = None
+    if any(p.mask_box is not None for p in parts):
+        mask_boxes = np.flatnonzero(np.concatenate([p.mask_box if p.mask_box is not None
+                                                    else np.zeros(len(p.score), bool) for p in parts]))
     cols = {name: _joined(parts, name) for name in ("cat", "img", "score", "area", "xywh")}
     from annokit._internal.arrays import index_of
 
     cat = cols["cat"]
     unknown = np.flatnonzero(index_of(target.cat_ids, cat) < 0)
     first = (int(unknown[0]), int(cat[unknown[0]])) if len(unknown) else None
-    return ResultColumns(image_ids=cols["img"], labels=cat, scores=cols["score"], xywh=cols["xywh"],
-                         area=cols["area"], segmentations=segs, unknown=len(unknown), first_unknown=first)
+    out = ResultColumns(image_ids=cols["img"], labels=cat, scores=cols["score"], xywh=cols["xywh"],
+                        area=cols["area"], segmentations=segs, unknown=len(unknown), first_unknown=first,
+                        mask_boxes=mask_boxes)
+    return out if lazy_boxes else out.with_mask_boxes()
 
 
 def _joined(parts: list[_Part], name: str) -> np.ndarray:
@@ -393,6 +438,160 @@ def _joined(parts: list[_Part], name: str) -> np.ndarray:
     for p in parts:
         setattr(p, name, out[:0])
     return out
+
+
+# ------------------------------------------------------------------------------------------------ mask files
+_SNIFF = 64 << 10
+
+
+def _mask_file(path: Path) -> bool:
+    """Whether the file's first record has an RLE ``counts`` and no ``bbox``: a mask results file (read by
+    :func:`_mask_file_parts`). Only chooses the reader; both give the same columns and errors."""
+    try:
+        with open(path, "rb") as f:
+            head = f.read(_SNIFF)
+    except OSError:
+        return False
+    m = _BOUNDARY.search(head)
+    first = head[: m.start()] if m else head
+    return head.lstrip(_WS)[:1] == b"[" and b'"counts"' in first and b'"bbox"' not in first
+
+
+_WS = b" \t\n\r"
+
+
+_SPLIT_FROM = 8 << 20
+"""Mask results files of at least this many bytes are read in two halves at once, the second by a forked child,
+when a second core is idle (:func:`_two_halves`)."""
+_SPLIT_AT = 0.45
+"""Where the second half starts (a fraction of the file's bytes): the child also pickles its half (about 0.16 s
+per 100,000 masks against 0.09 s to unpickle them here), so it takes a little less."""
+
+
+def _mask_file_parts(path: Path, target: ResultsTarget, size: int) -> list[_Part] | None:
+    """The columns of a mask results file, block by block through ``orjson`` and :func:`_general` (whose mask check
+    takes a column of plain compressed RLE dicts at once); in two halves at once from :data:`_SPLIT_FROM` bytes on.
+    None -- the caller then reads the file the usual way, which reports any problem at its place -- when a block
+    does not parse, the file's first record has a box, or a record is refused.
+    """
+    from annokit._internal.forked import fork_available
+
+    if os.path.getsize(path) >= _SPLIT_FROM and fork_available() and thread_count() > 1:
+        split = _split_point(path, int(os.path.getsize(path) * _SPLIT_AT))
+        if split is not None:
+            return _two_halves(path, target, size, split)
+    return _mask_range(path, target, size, 0, None)
+
+
+def _mask_range(path: Path, target: ResultsTarget, size: int, start: int, stop: int | None) -> list[_Part] | None:
+    """:func:`_mask_file_parts` of the records from byte ``start`` (0: the file's start, its ``[`` first; else where
+    a record begins) to byte ``stop`` (where a record ends; None: the end of the file, its ``]`` last).
+
+    A block ends at the last ``}`` followed by ``,`` and ``{`` (whitespace between allowed) of what was read. Inside
+    a string that text is no boundary, but then the block cannot parse as a JSON list (JSON's tokens are read left
+    to right, so the block would end inside a string), and the file goes the usual way. So a block that parses ends
+    where a record of the file ends, and the next one starts where the next record starts.
+    """
+    parts: list[_Part] = []
+    base = 0
+    with open(path, "rb") as f:
+        f.seek(start)
+        left = -1 if stop is None else stop - start
+
+        def read() -> bytes:
+            nonlocal left
+            if left < 0:
+                return f.read(size)
+            data = f.read(min(size, left)) if left else b""
+            left -= len(data)
+            return data
+
+        carry = read()
+        if start == 0:
+            carry = carry.lstrip(_WS)
+            if carry[:1] != b"[":
+                return None
+            carry = carry[1:]
+        while True:
+            data = read()
+            text = carry + data if data else carry
+            if data:
+                cut = _last_boundary(text)
+                if cut is None:  # a record longer than the block: read on
+                    carry = text
+                    continue
+                block, carry = b"[" + text[: cut[0]] + b"]", text[cut[1]:]
+            else:  # the last records (and the closing bracket at the file's end)
+                block = b"[" + text + (b"]" if stop is not None else b"")
+            try:
+                items = orjson.loads(block)
+            except orjson.JSONDecodeError:
+                return None
+            boxes = b'"bbox"' in block or b"\\u" in block  # a key may be written with escapes
+            del block
+            if items:
+                if start == 0 and not parts and _box_mode(items):
+                    return None
+                try:
+                    parts.append(_general(items, base, target, False, path, boxes=boxes))
+                except FormatError:
+                    return None
+                base += len(items)
+            if not data:
+                return parts
+
+
+def _split_point(path: Path, middle: int) -> tuple[int, int] | None:
+    """``(end of a record, start of the next)``: the first record boundary from byte ``middle`` on (text that looks
+    like one: :func:`_two_halves` finds out whether it is)."""
+    with open(path, "rb") as f:
+        f.seek(middle)
+        window = f.read(1 << 20)
+    m = _BOUNDARY.search(window)
+    return None if m is None else (middle + m.start() + 1, middle + m.end() - 1)
+
+
+def _two_halves(path: Path, target: ResultsTarget, size: int, split: tuple[int, int]) -> list[_Part] | None:
+    """:func:`_mask_range` of the records before ``split`` here and of those after it in a forked child
+    (:func:`annokit._internal.forked.fork_split`; pycocotools' mask areas and the Python objects hold the
+    interpreter lock, so threads would not help), which sends its columns and masks back.
+
+    The first half parses only if ``split`` is where a record of the file ends (see :func:`_mask_range`), and then
+    the second half starts at a record: the two halves are the file's records. Anything else: None.
+    """
+    from annokit._internal.forked import fork_split
+    from annokit.core.masks import rle_area  # noqa: F401 - imported before the fork, for the child
+
+    def run(share: list[int]) -> tuple[tuple[int, list[_Part] | None], int]:
+        k = share[0]  # 0: the second half (the child's), 1: the first
+        try:
+            got = _mask_range(path, target, size, split[1], None) if k == 0 else \
+                _mask_range(path, target, size, 0, split[0])
+        except Exception:  # the usual reader says what is wrong
+            got = None
+        return (k, got), 1
+
+    res = fork_split([0, 1], run, workers=2, block=1)
+    halves = dict(res.results)
+    for k in res.leftover:  # the child died: its half here
+        halves[k] = run([k])[0][1]
+    first, second = halves.get(1), halves.get(0)
+    if first is None or second is None:
+        return None
+    return first + second
+
+
+def _last_boundary(text: bytes) -> tuple[int, int] | None:
+    """``(end of a record, start of the next)`` at the last record boundary of ``text``; None if there is none."""
+    end = len(text)
+    while True:
+        j = text.rfind(b"}", 0, end)
+        if j < 0:
+            return None
+        m = _BOUNDARY.match(text, j)
+        if m is not None:
+            return j + 1, m.end() - 1
+        end = j
 
 
 # ------------------------------------------------------------------------------------------------ regular blocks
@@ -412,11 +611,12 @@ def _fast(blk: Block, target: ResultsTarget, box_mode: bool | None, path: Path) 
             raise Irregular
         xywh = bbox.values
         area = xywh[:, 2] * xywh[:, 3]
+        lazy = None
     else:
         if rles is None:
             raise Irregular
-        area, xywh = _rle_area_box(rles, bbox.values if bbox is not None else None)
-    return _Part(img=img, cat=cat, score=score, xywh=xywh, area=area, segs=rles), box_mode
+        area, xywh, lazy = _rle_area_box(rles, bbox.values if bbox is not None else None)
+    return _Part(img=img, cat=cat, score=score, xywh=xywh, area=area, segs=rles, mask_box=lazy), box_mode
 
 
 def _fast_columns(f: dict[tuple[str, ...], ScalarField | StringField | None]
@@ -486,23 +686,35 @@ def _all_ints_k(f: ScalarField | StringField | None, k: int) -> bool:
     return isinstance(f, ScalarField) and f.values.shape[1] == k and bool(f.is_int.all())
 
 
-def _rle_area_box(rles: list[Any], boxes: np.ndarray | None) -> tuple[np.ndarray, np.ndarray]:
-    """Mask areas, and boxes from the masks where the detections give none (segmentation mode)."""
-    from pycocotools import mask as cmask
-
+def _rle_area_box(rles: list[Any], boxes: np.ndarray | None) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
+    """Mask areas, and the boxes the detections give (segmentation mode); without them, NaN boxes and every row
+    marked as having its mask's box (computed by :func:`_finish` when asked for)."""
     from annokit.core.masks import rle_area
 
     area = rle_area(rles)
-    xywh = boxes if boxes is not None else np.asarray(cmask.toBbox(rles), dtype=np.float64).reshape(-1, 4)
-    return area, xywh
+    if boxes is not None:
+        return area, boxes, None
+    return area, np.full((len(rles), 4), np.nan), np.ones(len(rles), bool)
+
+
+def _mask_boxes(rles: list[Any]) -> np.ndarray:
+    """``(n, 4)`` xywh boxes of compressed RLEs (pycocotools' ``toBbox``, as ``loadRes`` sets a mask's box)."""
+    from pycocotools import mask as cmask
+
+    if not rles:
+        return np.zeros((0, 4))
+    return np.asarray(cmask.toBbox(rles), dtype=np.float64).reshape(-1, 4)
 
 
 # ------------------------------------------------------------------------------------------------ per record
-def _general(items: list[Any], base: int, target: ResultsTarget, box_mode: bool, path: Path) -> _Part:
-    """Records as Python objects (a list given, or a block that is not regular), checked one by one."""
-    for i, d in enumerate(items):
-        if not isinstance(d, dict):
-            raise FormatError(path, f"[{base + i}]", f"expected an object, got {type(d).__name__}")
+def _general(items: list[Any], base: int, target: ResultsTarget, box_mode: bool, path: Path, *,
+             boxes: bool = True) -> _Part:
+    """Records as Python objects (a list given, or a block that is not regular), checked one by one. ``boxes``:
+    False when no record has a ``bbox`` key (the text has no ``"bbox"``)."""
+    if set(map(type, items)) != {dict}:
+        for i, d in enumerate(items):
+            if not isinstance(d, dict):
+                raise FormatError(path, f"[{base + i}]", f"expected an object, got {type(d).__name__}")
     img = _image_column(items, base, target, path)
     cat = _int_column(items, "category_id", base, path)
     score = _float_column(items, "score", base, path)
@@ -519,29 +731,53 @@ def _general(items: list[Any], base: int, target: ResultsTarget, box_mode: bool,
             if s is not None:
                 _check_segmentation(path, f"[{base + i}]", s, (hs[i], ws[i]))
         area = xywh[:, 2] * xywh[:, 3]
+        lazy = None
     else:
-        area, xywh = _mask_columns(items, segs, base, hs, ws, path)
+        area, xywh, lazy = _mask_columns(items, segs, base, hs, ws, path, boxes)
     return _Part(img=img, cat=cat, score=score, xywh=xywh, area=area,
-                 segs=segs if any(s is not None for s in segs) else None)
+                 segs=segs if any(s is not None for s in segs) else None, mask_box=lazy)
 
 
-def _mask_columns(items: list[Any], segs: list[Any], base: int, hs: list[int], ws: list[int], path: Path
-                  ) -> tuple[np.ndarray, np.ndarray]:
+def _mask_columns(items: list[Any], segs: list[Any], base: int, hs: list[int], ws: list[int], path: Path,
+                  boxes: bool = True) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
     from annokit.core.masks import segmentation_kind, segmentation_to_rle
 
-    rles = []
-    for i, s in enumerate(segs):
+    rles = segs if _plain_rles(segs, hs, ws) else []
+    for i, s in enumerate(segs if not rles else ()):
         if s is None:
             raise FormatError(path, f"[{base + i}]", "detection has neither 'bbox' nor 'segmentation'")
         _check_segmentation(path, f"[{base + i}]", s, (hs[i], ws[i]))
         if segmentation_kind(s) == "polygon":
             raise FormatError(path, f"[{base + i}].segmentation", "results take RLE masks, not polygons")
         rles.append(segmentation_to_rle(s, hs[i], ws[i]))
-    have = [i for i, d in enumerate(items) if "bbox" in d]
-    area, xywh = _rle_area_box(rles, None)
+    have = [i for i, d in enumerate(items) if "bbox" in d] if boxes else []
+    area, xywh, lazy = _rle_area_box(rles, None)
     if have:
         xywh[have] = _box_column([items[i] for i in have], base, path, rows=have)
-    return area, xywh
+        assert lazy is not None
+        lazy[have] = False
+    return area, xywh, lazy
+
+
+def _plain_rles(segs: list[Any], hs: list[int], ws: list[int]) -> bool:
+    """Whether every segmentation is a compressed RLE dict (``counts`` a string) of its image's size, ``[h, w]``
+    two ints (what a JSON parser gives for a regular file): :func:`_check_segmentation` would pass them all and
+    :func:`~annokit.core.masks.segmentation_to_rle` return them as they are."""
+    if not segs:
+        return False
+    try:
+        for s, h, w in zip(segs, hs, ws):
+            size = s["size"]
+            if (s.__class__ is not dict or size.__class__ is not list or len(size) != 2 or size[0] != h
+                    or size[1] != w or size[0].__class__ is not int or size[1].__class__ is not int
+                    or s["counts"].__class__ not in _STRINGS):
+                return False
+    except (KeyError, TypeError, IndexError):
+        return False
+    return True
+
+
+_STRINGS = (str, bytes)
 
 
 def _is_int(v: Any) -> bool:
@@ -553,6 +789,8 @@ def _is_num(v: Any) -> bool:
 
 
 def _values(items: list[Any], key: str, base: int, path: Path) -> list[Any]:
+    with contextlib.suppress(KeyError):
+        return list(map(operator.itemgetter(key), items))
     vals = [d.get(key, _MISSING) for d in items]
     if any(v is _MISSING for v in vals):
         i = next(i for i, v in enumerate(vals) if v is _MISSING)

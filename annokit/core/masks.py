@@ -19,6 +19,7 @@ __all__ = [
     "RLE",
     "segmentation_kind",
     "segmentation_to_rle",
+    "segmentations_to_rles",
     "polygons_to_rle",
     "bitmap_to_rle",
     "rle_to_bitmap",
@@ -62,6 +63,33 @@ def polygons_to_rle(polygons: Sequence[Sequence[float]], height: int, width: int
         return _rle(_cmask.encode(np.zeros((height, width, 1), dtype=np.uint8, order="F"))[0])
     rles = _cmask.frPyObjects(polys, height, width)
     return _rle(_cmask.merge(rles) if len(rles) > 1 else rles[0])
+
+
+def segmentations_to_rles(segs: Sequence[Any], height: int, width: int) -> list[RLE]:
+    """:func:`segmentation_to_rle` of several objects of one image: the polygons of all of them rasterized in one
+    pycocotools call (each polygon is rasterized on its own: the same RLEs), then merged object by object.
+
+    Objects that are not polygon lists, and images with a polygon of 4 numbers or fewer (pycocotools reads a first
+    polygon of 4 as boxes), go one by one."""
+    polys: list[list[float]] = []
+    ends: list[int] = []
+    for seg in segs:
+        if seg.__class__ is not list or not all(p.__class__ is list and len(p) > 4 for p in seg):
+            return [segmentation_to_rle(x, height, width) for x in segs]
+        polys += [list(map(float, p)) for p in seg]
+        ends.append(len(polys))
+    rles = _cmask.frPyObjects(polys, height, width) if polys else []
+    out: list[RLE] = []
+    start = 0
+    for end in ends:
+        if end - start == 1:
+            out.append(_rle(rles[start]))
+        elif end == start:
+            out.append(polygons_to_rle([], height, width))
+        else:
+            out.append(_rle(_cmask.merge(rles[start:end])))
+        start = end
+    return out
 
 
 def segmentation_to_rle(seg: Any, height: int, width: int) -> RLE:

@@ -11,10 +11,11 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import functools
 import math
 import os
 import reprlib
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from itertools import chain
 from pathlib import Path
@@ -664,8 +665,9 @@ class ObjectColumns:
     ids: IntArray
     image_ids: IntArray
     labels: IntArray
-    boxes: FloatArray
-    source_wh: FloatArray
+    xywh: FloatArray | Callable[[], FloatArray]
+    """The file's ``[x, y, w, h]``, or what gives them when first asked for (detections' boxes that come from their
+    masks: mask evaluation never reads them)."""
     area: FloatArray
     iscrowd: BoolArray
     ignore: BoolArray | None = None
@@ -677,6 +679,20 @@ class ObjectColumns:
 
     def __len__(self) -> int:
         return len(self.image_ids)
+
+    @functools.cached_property
+    def _xywh(self) -> FloatArray:
+        return self.xywh() if callable(self.xywh) else self.xywh
+
+    @functools.cached_property
+    def boxes(self) -> FloatArray:
+        """ltrb ``[x, y, x + w, y + h]``."""
+        return _ltrb(self._xywh)
+
+    @functools.cached_property
+    def source_wh(self) -> FloatArray:
+        """The file's ``[w, h]``."""
+        return np.ascontiguousarray(self._xywh[:, 2:])
 
 
 @dataclass(frozen=True, eq=False)
@@ -734,8 +750,7 @@ def read_instance_columns(path: PathLike) -> InstanceColumns:
 
 
 def _objects(ac: _AnnCols) -> ObjectColumns:
-    return ObjectColumns(ids=ac.ids, image_ids=ac.image_ids, labels=ac.labels, boxes=_ltrb(ac.xywh),
-                         source_wh=np.ascontiguousarray(ac.xywh[:, 2:]), area=ac.area,
+    return ObjectColumns(ids=ac.ids, image_ids=ac.image_ids, labels=ac.labels, xywh=ac.xywh, area=ac.area,
                          iscrowd=ac.iscrowd.astype(bool), ignore=ac.ignore, segmentations=ac.segmentations)
 
 
@@ -1052,12 +1067,13 @@ def read_result_objects(path: PathLike, gt: InstanceColumns, *, fixed: bool = Fa
                            str_ids=im.id_map)
     p = Path(path)
     try:
-        cols = read_result_columns(p, target, fixed=fixed, split=split)
+        cols = read_result_columns(p, target, fixed=fixed, split=split, lazy_boxes=True)  # boxes of masks: when asked
     except OSError as exc:
         raise FormatError(p, None, f"cannot read: {exc.strerror or exc}") from None
     cols.warn_unknown(p)
+    given = cols.xywh if cols.mask_boxes is None else np.delete(cols.xywh, cols.mask_boxes, axis=0)
     with np.errstate(over="ignore", invalid="ignore"):  # an overflowing box is refused just below
-        boxes = _ltrb(cols.xywh)
+        boxes = _ltrb(given)  # a mask's box (pycocotools' toBbox) is always valid
     checked = (np.isfinite(boxes).all() and (boxes[:, 2:] >= boxes[:, :2]).all()
                and np.isfinite(cols.scores).all() and (np.isfinite(cols.area) & (cols.area >= 0)).all())
     if not checked:  # the model's own checks say what is wrong, as read_results does
@@ -1066,7 +1082,7 @@ def read_result_objects(path: PathLike, gt: InstanceColumns, *, fixed: bool = Fa
         except ValidationError as exc:
             raise FormatError(p, None, str(exc)) from None
     return ObjectColumns(ids=np.arange(1, len(cols) + 1, dtype=np.int64), image_ids=cols.image_ids,
-                         labels=cols.labels, boxes=boxes, source_wh=np.ascontiguousarray(cols.xywh[:, 2:]),
+                         labels=cols.labels, xywh=cols.xywh if cols.mask_boxes is None else cols.mask_xywh,
                          area=cols.area, iscrowd=np.zeros(len(cols), dtype=bool),
                          segmentations=cols.segmentations, scores=cols.scores)
 

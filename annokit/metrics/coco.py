@@ -40,6 +40,8 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from annokit._internal.arrays import sorted_unique
+from annokit._internal.forked import fork_available
+from annokit._internal.gc import no_gc
 from annokit._internal.progress import Progress, tracked
 from annokit._internal.threads import run_all, thread_count
 from annokit.errors import FormatError, PycocotoolsQuirkWarning, ValidationError
@@ -908,15 +910,17 @@ def mask_pair_iou(gt: Dataset, dt: Instances, *, crowd: np.ndarray | None = None
     """Mask IoU of pairs: one pycocotools ``iou`` call per image over the masks that pair up there (a detection
     without a segmentation is its box). ``crowd``: the ground truth's crowd flags (default ``iscrowd``; LVIS has no
     crowd regions)."""
-    from annokit.core.masks import mask_iou, segmentation_to_rle
+    from annokit.core.masks import mask_iou, segmentation_to_rle, segmentations_to_rles
 
     ga = gt.annotations
     g_crowd = ga.iscrowd if crowd is None else np.asarray(crowd, dtype=bool)
+    d_segs = dt.segmentations
 
-    def one(seg: Any, box: np.ndarray, h: int, w: int) -> Any:
+    def one(j: int, h: int, w: int) -> Any:
+        seg = d_segs[j] if d_segs is not None else None
         if seg.__class__ is dict and seg.get("counts").__class__ in (str, bytes):
             return seg  # a compressed RLE already (what results files hold): as it is
-        return segmentation_to_rle(seg if seg is not None else _box_polygon(box), h, w)
+        return segmentation_to_rle(seg if seg is not None else _box_polygon(dt.boxes[j]), h, w)
 
     def iou(d: np.ndarray, g: np.ndarray) -> np.ndarray:
         out = np.zeros(len(d))
@@ -926,20 +930,76 @@ def mask_pair_iou(gt: Dataset, dt: Instances, *, crowd: np.ndarray | None = None
         cuts = np.flatnonzero(np.r_[True, img_pos[1:] != img_pos[:-1], True])
         ud, d_cut, d_loc = _per_image_unique(d, cuts, len(dt))
         ug, g_cut, g_loc = _per_image_unique(g, cuts, len(ga))
-        d_segs, g_segs = dt.segmentations, ga.segmentations
+        g_segs = ga.segmentations
         heights, widths = gt.images.heights[img_pos[cuts[:-1]]].tolist(), gt.images.widths[img_pos[cuts[:-1]]].tolist()
-        for c in tracked(range(len(cuts) - 1), progress, "mask IoU", len(cuts) - 1):
+
+        def image_iou(c: int) -> np.ndarray:
+            """The IoU of the pairs of image ``c`` (``out[cuts[c]:cuts[c + 1]]``)."""
             s, e, h, w = cuts[c], cuts[c + 1], heights[c], widths[c]
             dj, gj = ud[d_cut[c]: d_cut[c + 1]], ug[g_cut[c]: g_cut[c + 1]]
-            d_rles = [one(d_segs[j] if d_segs is not None else None, dt.boxes[j], h, w) for j in dj.tolist()]
-            if g_segs is None or any(g_segs[j] is None for j in gj.tolist()):
-                j = next(j for j in gj.tolist() if g_segs is None or g_segs[j] is None)
+            d_list, g_list = dj.tolist(), gj.tolist()
+            d_rles = [d_segs[j] for j in d_list] if d_segs is not None else []
+            if len(d_rles) != len(d_list) or not _compressed_rles(d_rles):  # else: as they are (what files hold)
+                d_rles = [one(j, h, w) for j in d_list]
+            if g_segs is None or any(g_segs[j] is None for j in g_list):
+                j = next(j for j in g_list if g_segs is None or g_segs[j] is None)
                 raise FormatError(None, f"annotation id {int(ga.ids[j])}", "no segmentation for mask evaluation")
-            g_rles = [segmentation_to_rle(g_segs[j], h, w) for j in gj.tolist()]
-            out[s:e] = mask_iou(d_rles, g_rles, g_crowd[gj])[d_loc[s:e], g_loc[s:e]]
+            g_rles = segmentations_to_rles([g_segs[j] for j in g_list], h, w)
+            v: np.ndarray = mask_iou(d_rles, g_rles, g_crowd[gj])[d_loc[s:e], g_loc[s:e]]
+            return v
+
+        n_img = len(cuts) - 1
+        with no_gc():  # RLE lists only; and in a forked child a collection would touch (copy) the parent's pages
+            if len(d) >= _FORK_MIN_PAIRS and n_img >= 2 * _FORK_BLOCK and thread_count() > 1 and fork_available():
+                _forked_iou(out, cuts, image_iou, n_img)
+                if progress is not None:
+                    progress("mask IoU", n_img, n_img)
+            else:
+                for c in tracked(range(n_img), progress, "mask IoU", n_img):
+                    out[cuts[c]: cuts[c + 1]] = image_iou(c)
         return out
 
     return iou
+
+
+def _compressed_rles(segs: list[Any]) -> bool:
+    """Whether every segmentation is a dict whose ``counts`` is a string (a compressed RLE, which pycocotools takes
+    as it is)."""
+    return all(s.__class__ is dict and s.get("counts").__class__ in _STRINGS for s in segs)
+
+
+_STRINGS = (str, bytes)
+_FORK_MIN_PAIRS = 20_000
+"""Mask IoU of at least this many pairs is shared with a forked child (:func:`_forked_iou`) when a second core is
+idle: pycocotools holds the interpreter lock, so threads would not help."""
+_FORK_BLOCK = 8
+
+
+def _forked_iou(out: np.ndarray, cuts: np.ndarray, image_iou: Callable[[int], np.ndarray], n_img: int) -> None:
+    """``out[cuts[c]:cuts[c + 1]] = image_iou(c)`` for every image ``c``, the images shared (blocks of
+    :data:`_FORK_BLOCK`, round robin) between this process and a forked child
+    (:func:`annokit._internal.forked.fork_split`), which sends back its values. An image that fails (and what
+    follows it in a share) is run here again, where its error is raised."""
+    from annokit._internal.forked import fork_split
+
+    def run(share: list[int]) -> tuple[tuple[list[int], np.ndarray], int]:
+        vals: list[np.ndarray] = []
+        try:
+            for c in share:
+                vals.append(image_iou(c))
+        except Exception:  # run here again by the caller, which raises it
+            pass
+        done = share[: len(vals)]
+        return (done, np.concatenate(vals) if vals else np.zeros(0)), len(vals)
+
+    split = fork_split(range(n_img), run, workers=2, block=_FORK_BLOCK)
+    for done, vals in split.results:
+        if done:
+            at = np.asarray(done, dtype=np.int64)
+            lens = cuts[at + 1] - cuts[at]
+            out[np.repeat(cuts[at] - (np.cumsum(lens) - lens), lens) + np.arange(len(vals))] = vals
+    for c in split.leftover:
+        out[cuts[c]: cuts[c + 1]] = image_iou(c)
 
 
 def _per_image_unique(rows: np.ndarray, cuts: np.ndarray, n: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
