@@ -237,6 +237,9 @@ class SplitRead:
         from annokit._internal.forked import Background
 
         self.path, self.cut = path, cut
+        #: Called once the head is read, before the child's columns are waited for: work of the caller's that
+        #: needs no results (the evaluation's imports, for ``annokit eval``).
+        self.meanwhile: Callable[[], object] | None = None
         self._child = Background(lambda out: _send_tail(path, tail, out))
 
     @classmethod
@@ -283,6 +286,8 @@ class SplitRead:
                     target, self.path)
             except (FormatError, NotAList):
                 return None
+            if box_mode and self.meanwhile is not None:
+                self.meanwhile()  # while the child finishes its part
             tail = self._receive() if box_mode else None
             if tail is None or any((target.image_pos(p.img) < 0).any() for p in tail):
                 return None
