@@ -248,8 +248,8 @@ def _evaluate_in_parts(gt: Dataset, dt: Instances, params: COCOParams, fixed: bo
     """
     whole = COCOAccumulator(gt, params=params, fixed=fixed)
     cats = whole.cat_ids
-    bounds = _category_blocks(whole._frame.cat_index(np.asarray(dt.labels)), len(cats),
-                              max(_MIN_BLOCKS, n * _BLOCKS_PER_THREAD))
+    k_all = whole._frame.cat_index(np.asarray(dt.labels))
+    bounds = _category_blocks(k_all, len(cats), max(_MIN_BLOCKS, n * _BLOCKS_PER_THREAD))
     if len(bounds) < 3:
         return None
     subs = [COCOParams(**{**whole.params.__dict__, "cat_ids": tuple(int(c) for c in cats[a:b])})
@@ -257,7 +257,7 @@ def _evaluate_in_parts(gt: Dataset, dt: Instances, params: COCOParams, fixed: bo
 
     def part(i: int) -> tuple[tuple[COCOParams, eng.GTGroups, _Batch], COCOCurves]:
         acc = COCOAccumulator(gt, params=subs[i], fixed=fixed)
-        batch = acc._batch(dt, None)
+        batch = acc._batch(dt, None, np.flatnonzero((k_all >= bounds[i]) & (k_all < bounds[i + 1])))
         acc._add(batch.records)
         precision, recall, scores = acc._accumulate()
         k = np.arange(bounds[i], bounds[i + 1])
@@ -707,15 +707,16 @@ class COCOAccumulator:
         self.__dict__.update({"_part_images": None, "_cat_part": None, **state})
 
     # ------------------------------------------------------------------------------------------- internals
-    def _batch(self, dt: Instances, progress: Progress | None) -> _Batch:
-        """One batch of detections through the stages, up to its match records."""
+    def _batch(self, dt: Instances, progress: Progress | None, rows: np.ndarray | None = None) -> _Batch:
+        """One batch of detections through the stages, up to its match records (``rows``: see
+        :func:`~annokit.metrics.coco_engine.rank_dets`)."""
         gt, gtg, f = self._gt, self._gtg, self._frame
         if gt is None or gtg is None:
             raise ValidationError("this accumulator was unpickled without its ground truth: merge it into one "
                                   "built on the ground truth to add detections")
         if dt.scores is None:
             raise ValidationError("evaluate: the detections have no scores")
-        dets = eng.rank_dets(f, dt.image_ids, dt.labels, dt.scores)
+        dets = eng.rank_dets(f, dt.image_ids, dt.labels, dt.scores, rows)
         iou = _pair_iou(self._params, gt, dt, progress)
         pairs = eng.candidate_pairs(gtg, dets, iou, float(f.thr.min()))
         matches = eng.match(f, gtg, dets, pairs)
