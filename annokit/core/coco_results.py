@@ -257,16 +257,12 @@ class SplitRead:
             if size < limits.SPLIT_FROM or thread_count() < 2 or not fork_available():
                 return None
             share = min(0.9, 0.5 + 0.5 * _GT_WEIGHT * ground_truth_bytes / size)  # the child's part
-            at = int(size * (1.0 - share))
-            with open(p, "rb") as f:
-                f.seek(at)
-                window = f.read(1 << 20)
+            cut = _split_point(p, int(size * (1.0 - share)))
         except OSError:
             return None
-        m = _BOUNDARY.search(window)
-        if m is None:
+        if cut is None:
             return None
-        split = cls(p, at + m.start() + 1, at + m.end() - 1)
+        split = cls(p, *cut)
         if not split._child.started:
             split.close()
             return None

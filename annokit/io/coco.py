@@ -619,9 +619,12 @@ def _checked(data: Any, p: Path, *, exact_types: bool) -> _Checked:
 
 def _read_checked(path: PathLike) -> _Checked:
     p = Path(path)
-    raw = read_json_bytes(p)
-    data = parse_json(p, raw)
-    return _checked(data, p, exact_types=b"true" in raw or b"false" in raw)
+    return _checked_bytes(p, read_json_bytes(p))
+
+
+def _checked_bytes(p: Path, raw: bytes) -> _Checked:
+    """:func:`_checked` of the file ``p``'s bytes ``raw``."""
+    return _checked(parse_json(p, raw), p, exact_types=b"true" in raw or b"false" in raw)
 
 
 def read_instances(path: PathLike, *, fixed: bool = False) -> Dataset:
@@ -742,9 +745,9 @@ def read_instance_columns(path: PathLike) -> InstanceColumns:
 
     fast = fast_checked_parts(p, raw)  # box annotations of a large file: straight into columns
     if fast is not None:
-        _, _, _, ic, (cat_ids, names), ac = fast
+        ic, (cat_ids, names), ac = fast
         return InstanceColumns(ic, CategoryColumns(cat_ids, names), _objects(ac), False, None, p)
-    c = _checked(parse_json(p, raw), p, exact_types=b"true" in raw or b"false" in raw)
+    c = _checked_bytes(p, raw)
     return InstanceColumns(c.ic, CategoryColumns(c.cat_ids, c.names), _objects(c.ac),
                            any("keypoints" in a for a in c.anns), c)
 

@@ -29,8 +29,10 @@ import orjson
 
 from annokit._internal.arrays import index_of
 from annokit._internal.jsoncols import Irregular, NotAList, ScalarField, read_blocks
+from annokit.core.arrays import IntArray
 from annokit.errors import FormatError
 from annokit.io.coco import (
+    ImageColumns,
     _AnnCols,
     _category_cols,
     _check_references,
@@ -55,9 +57,9 @@ _KEYS = frozenset(_WANT)
 _NEEDED = frozenset({("id",), ("image_id",), ("category_id",), ("bbox",)})
 
 
-def fast_checked_parts(p: Path, raw: bytes) -> tuple[dict[str, Any], Any, Any, Any, Any, _AnnCols] | None:
-    """``(data without annotations, images, categories, image columns, (category ids, names), annotation
-    columns)`` of the file's bytes ``raw``, every rule checked, or None (see the module docstring)."""
+def fast_checked_parts(p: Path, raw: bytes) -> tuple[ImageColumns, tuple[IntArray, list[str]], _AnnCols] | None:
+    """``(image columns, (category ids, names), annotation columns)`` of the file's bytes ``raw``, every rule
+    checked, or None (see the module docstring)."""
     if len(raw) < FAST_FROM:
         return None
     m = _START.search(raw)
@@ -98,7 +100,7 @@ def fast_checked_parts(p: Path, raw: bytes) -> tuple[dict[str, Any], Any, Any, A
     except FormatError:
         return None
     ac = _AnnCols(ids, img, labels, xywh, crowd, area, has_area, None, None)
-    return data, images, cats, ic, (cat_ids, names), ac
+    return ic, (cat_ids, names), ac
 
 
 def _columns(text: bytes) -> tuple[np.ndarray, ...] | None:
@@ -107,7 +109,8 @@ def _columns(text: bytes) -> tuple[np.ndarray, ...] | None:
     parts: list[tuple[np.ndarray, ...]] = []
     try:
         for blk in read_blocks(text):
-            if not blk.paths() <= _KEYS or not _NEEDED <= blk.paths():
+            paths = blk.paths()
+            if not _NEEDED <= paths <= _KEYS:
                 return None
             part = _part(blk.fields(dict(_WANT)))
             if part is None:

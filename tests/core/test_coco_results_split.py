@@ -3,6 +3,7 @@ warnings as one pass, whatever the file holds and wherever the cut falls."""
 
 from __future__ import annotations
 
+import importlib
 import json
 import os
 import random
@@ -203,8 +204,13 @@ def test_evaluate_coco_files_same_numbers_with_the_split(tmp_path: Path, splitti
         return out
 
     monkeypatch.setattr(SplitRead, "columns", spy)
+    events: list[str] = []  # the engine imported once the head is read, before the child's columns are taken
+    real_receive, real_import = SplitRead._receive, importlib.import_module
+    monkeypatch.setattr(SplitRead, "_receive", lambda self: (events.append("receive"), real_receive(self))[1])
+    monkeypatch.setattr(importlib, "import_module", lambda name, *a: (events.append(name), real_import(name, *a))[1])
     a = evaluate_coco_files(gt, path)
     assert used == [True]
+    assert events[:2] == ["annokit.metrics.coco", "receive"]
     monkeypatch.setenv("ANNOKIT_THREADS", "1")
     monkeypatch.setattr(threads, "thread_count", lambda: 1)
     b = evaluate_coco_files(gt, path)
