@@ -32,6 +32,7 @@ import statistics
 import subprocess
 import sys
 import tempfile
+import textwrap
 import time
 from pathlib import Path
 
@@ -52,14 +53,27 @@ with contextlib.redirect_stdout(io.StringIO()):
 stats = [float(x) for x in e.stats[:12]]
 """  # the pycocotools interface (its drop-in replacements share it)
 RUNNERS = {
+    # the ``annokit`` script's entry point, as the command runs it: it ends the process itself once the command has
+    # returned (annokit.cli._common.leave: os._exit, without the interpreter's teardown), so the report is printed
+    # at that exit (an older tree's SystemExit: the same report)
     "annokit": """
-from annokit.cli import cli
-from annokit.cli._common import run_cli
+import os
+from annokit.cli import main
 t1 = t2 = time.perf_counter()
-code = run_cli(cli, ["eval", "--gt", GT, "--pred", DT, "--iou-type", IOU, "-q", "--json", OUT])
-assert code == 0, code
-m = json.load(open(OUT))["metrics"]
-stats = [-1.0 if m[k] is None else m[k] for k in KEYS]
+_exit = os._exit
+def _report(code):
+    assert code == 0, code
+    m = json.load(open(OUT))["metrics"]
+    stats = [-1.0 if m[k] is None else m[k] for k in KEYS]
+@EPILOGUE@
+    sys.stdout.flush()
+    _exit(code)
+os._exit = _report
+sys.argv = ["annokit", "eval", "--gt", GT, "--pred", DT, "--iou-type", IOU, "-q", "--json", OUT]
+try:
+    main()
+except SystemExit as exc:
+    _report(exc.code or 0)
 """,
     "hotcoco": """
 from hotcoco import COCO, COCOeval
@@ -76,8 +90,6 @@ stats = [float(x) for x in e.stats[:12]]
     # annokit's pycocotools drop-in, through the same unmodified pycocotools script
     "annokit-compat": "from annokit.compat.pycocotools import COCO, COCOeval\n" + PYCOCO_API,
 }
-# annokit's command on one thread (ANNOKIT_THREADS=1: what the threads give, in the same round robin)
-RUNNERS["annokit-1thread"] = 'import os\nos.environ["ANNOKIT_THREADS"] = "1"\n' + RUNNERS["annokit"]
 # --baseline DIR: annokit's command again, from another source tree (``git archive main annokit | tar -x -C DIR``),
 # ahead of the installed one: before / after in the same interleaved run
 BASELINE = """
@@ -93,6 +105,11 @@ print(json.dumps({"import": t1 - t0, "read": t2 - t1, "evaluate": t3 - t2, "stat
                   "peak_mb": (ru.ru_maxrss + rc.ru_maxrss) / 1024, "child_mb": rc.ru_maxrss / 1024,
                   "cpu": ru.ru_utime + ru.ru_stime + rc.ru_utime + rc.ru_stime}))
 """
+
+RUNNERS["annokit"] = RUNNERS["annokit"].replace("@EPILOGUE@", textwrap.indent(EPILOGUE.strip("\n"), "    "))
+# annokit's command on one thread (ANNOKIT_THREADS=1: what the threads give, in the same round robin)
+RUNNERS["annokit-1thread"] = 'import os\nos.environ["ANNOKIT_THREADS"] = "1"\n' + RUNNERS["annokit"]
+BASELINE = BASELINE.replace("@EPILOGUE@", textwrap.indent(EPILOGUE.strip("\n"), "    "))
 
 
 def run_one(name: str, gt: Path, dt: Path, iou: str, timeout: float) -> dict | None:

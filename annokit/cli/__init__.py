@@ -15,7 +15,7 @@ from typing import NamedTuple
 import click
 
 from annokit._internal.gc import command_process, freeze_imports, importing
-from annokit.cli._common import run_cli
+from annokit.cli._common import leave, run_cli
 
 __all__ = ["main", "cli", "all_commands", "COMMAND_TABLE"]
 
@@ -131,7 +131,13 @@ def main(argv: list[str] | None = None) -> None:
     """Entry point of the ``annokit`` script: user errors become one line on stderr and exit status 2.
 
     The process is the command's own: what it imports is frozen out of the garbage collector's passes
-    (:func:`annokit._internal.gc.freeze_imports`; docs/coco-eval.md, "Start-up")."""
+    (:func:`annokit._internal.gc.freeze_imports`; docs/coco-eval.md, "Start-up"). Called without ``argv`` (as
+    the ``annokit`` script and ``python -m annokit`` call it), it ends the process by
+    :func:`annokit.cli._common.leave` once the command has returned; with ``argv`` (a caller's process), by
+    ``SystemExit`` as usual."""
     command_process()
     freeze_imports()
-    sys.exit(run_cli(cli, argv))
+    code = run_cli(cli, argv)
+    if argv is None:  # the script's own process: nothing runs after the command
+        leave(code)
+    sys.exit(code)

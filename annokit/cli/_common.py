@@ -11,13 +11,15 @@
 
 from __future__ import annotations
 
+import atexit
 import contextlib
+import os
 import sys
 import warnings
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, Any, NoReturn, TypeVar
 
 import click
 
@@ -57,6 +59,22 @@ def run_cli(group: click.Group, argv: list[str] | None) -> int:
     except KeyboardInterrupt:
         return 130
     return 0
+
+
+def leave(code: int) -> NoReturn:
+    """End the ``annokit`` script's process with exit status ``code`` once its command has returned: the exit
+    handlers (:mod:`atexit`) run and the standard streams are flushed as at any exit, then the process ends
+    without the interpreter's teardown, which frees every object and module one at a time (50-100 ms after a
+    COCO evaluation of 500,000 boxes, for nothing: the process ends anyway). Every file a command writes is
+    complete and closed before it returns (written to a temporary file and renamed). Should flushing fail (a
+    closed pipe), the usual exit reports it."""
+    try:
+        atexit._run_exitfuncs()
+        sys.stdout.flush()
+        sys.stderr.flush()
+    except BaseException:
+        sys.exit(code)
+    os._exit(code)
 
 
 def progress_enabled(quiet: bool) -> bool:
