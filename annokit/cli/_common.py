@@ -15,6 +15,7 @@ import atexit
 import contextlib
 import os
 import sys
+import threading
 import warnings
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -62,13 +63,16 @@ def run_cli(group: click.Group, argv: list[str] | None) -> int:
 
 
 def leave(code: int) -> NoReturn:
-    """End the ``annokit`` script's process with exit status ``code`` once its command has returned: the exit
-    handlers (:mod:`atexit`) run and the standard streams are flushed as at any exit, then the process ends
-    without the interpreter's teardown, which frees every object and module one at a time (50-100 ms after a
-    COCO evaluation of 500,000 boxes, for nothing: the process ends anyway). Every file a command writes is
-    complete and closed before it returns (written to a temporary file and renamed). Should flushing fail (a
-    closed pipe), the usual exit reports it."""
+    """End the ``annokit`` script's process with exit status ``code`` once its command has returned: as at any exit,
+    threads that are not daemons are waited for, the exit handlers (:mod:`atexit`) run and the standard streams are
+    flushed; then the process ends without the interpreter's teardown, which frees every object and module one at
+    a time (50-100 ms after a COCO evaluation of 500,000 boxes, for nothing: the process ends anyway). Every file a
+    command writes is complete and closed before it returns (written to a temporary file and renamed). Should
+    flushing fail (a closed pipe), the usual exit reports it."""
     try:
+        for t in threading.enumerate():
+            if t is not threading.current_thread() and not t.daemon:
+                t.join()
         atexit._run_exitfuncs()
         sys.stdout.flush()
         sys.stderr.flush()

@@ -39,6 +39,17 @@ def test_the_script_flushes_its_output_and_runs_the_exit_handlers(tmp_path: Path
     assert json.loads(out.read_text())["metrics"]["AP"] is not None
 
 
+def test_the_script_waits_for_threads_that_are_not_daemons() -> None:
+    before = """import threading, time
+def late():
+    time.sleep(0.5)
+    print("THREAD DONE", flush=True)
+threading.Thread(target=late).start()"""
+    res = _script(["--version"], before=before)
+    assert res.returncode == 0, res.stderr
+    assert "THREAD DONE" in res.stdout
+
+
 def test_the_script_keeps_the_command_s_exit_status_and_json_on_stdout(tmp_path: Path) -> None:
     bad = tmp_path / "gt.json"
     bad.write_text("{not json")
