@@ -104,3 +104,30 @@ def test_results_have_the_models_columns_and_warnings(tmp_path: Path) -> None:
         a, b = getattr(got, name), getattr(want, name)
         assert np.array_equal(a, b) and a.dtype == b.dtype, name
     assert got.segmentations == want.segmentations and len(got) == len(want)
+
+
+def test_the_quick_check_of_result_columns_vouches_only_for_what_the_full_check_passes() -> None:
+    """``_plainly_valid`` (read_result_objects' shortcut) is never True where the full check would refuse: random
+    columns with non-finite, huge, negative and tiny values."""
+    from annokit.io.coco import _ltrb, _plainly_valid
+
+    rng = np.random.default_rng(11)
+    specials = [np.inf, -np.inf, np.nan, 1e308, -1e308, 8.99e307, -0.0, -1e-300, 5e-324, 0.0]
+    vouched = 0
+    for _ in range(400):
+        n = int(rng.integers(1, 6))
+        xywh = rng.uniform(-50, 50, (n, 4))
+        xywh[:, 2:] = np.abs(xywh[:, 2:])
+        scores, area = rng.uniform(0, 1, n), rng.uniform(0, 100, n)
+        for arr in (xywh, scores, area):
+            if rng.random() < 0.5:
+                arr.flat[int(rng.integers(arr.size))] = specials[int(rng.integers(len(specials)))]
+        with np.errstate(over="ignore", invalid="ignore"):
+            boxes = _ltrb(xywh)
+            full = bool(np.isfinite(boxes).all() and (boxes[:, 2:] >= boxes[:, :2]).all()
+                        and np.isfinite(scores).all() and (np.isfinite(area) & (area >= 0)).all())
+        if _plainly_valid(xywh, scores, area):
+            vouched += 1
+            assert full, (xywh, scores, area)
+    assert vouched > 50  # the shortcut is taken for ordinary columns
+    assert not _plainly_valid(np.zeros((0, 4)), np.zeros(0), np.zeros(0))
