@@ -1079,8 +1079,8 @@ def read_result_objects(path: PathLike, gt: InstanceColumns, *, fixed: bool = Fa
     if not checked:
         with np.errstate(over="ignore", invalid="ignore"):  # an overflowing box is refused just below
             boxes = _ltrb(given)  # a mask's box (pycocotools' toBbox) is always valid
-        checked = (np.isfinite(boxes).all() and (boxes[:, 2:] >= boxes[:, :2]).all()
-                   and np.isfinite(cols.scores).all() and (np.isfinite(cols.area) & (cols.area >= 0)).all())
+        checked = bool(np.isfinite(boxes).all() and (boxes[:, 2:] >= boxes[:, :2]).all()
+                       and np.isfinite(cols.scores).all() and (np.isfinite(cols.area) & (cols.area >= 0)).all())
     if not checked:  # the model's own checks say what is wrong, as read_results does
         try:
             cols.instances()
