@@ -162,17 +162,27 @@ class SemanticResult:
 
 def _byte_pair_runs(g: np.ndarray, p: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """The runs of equal (gt, pred) byte pairs along the raster of two uint8 maps: each run's pair as
-    ``gt * 256 + pred`` and its length (three byte-wide passes and the run starts; the rest is per run)."""
+    ``gt * 256 + pred`` and its length.
+
+    The run starts are flagged in a bool array padded to whole 64-bit words, and found in two steps: the words
+    holding a flag, then the flags in those words. ``flatnonzero`` costs about the same per element, hits or
+    not, so on 640x480 maps with ~12,000 runs (a quarter of the words hit) it looks at ~110,000 elements instead
+    of 307,200: the whole function ~15-25 % less CPU (``benchmarks/bench_semantic_parts.py``)."""
     gf = np.ascontiguousarray(g).reshape(-1)
     pf = np.ascontiguousarray(p).reshape(-1)
     n = gf.size
     if n == 0:
         return np.zeros(0, np.uint16), np.zeros(0, np.int32)
-    change = np.empty(n, bool)
+    change = np.empty(-(-n // 8) * 8, bool)
     change[0] = True
-    np.not_equal(gf[1:], gf[:-1], out=change[1:])
-    change[1:] |= pf[1:] != pf[:-1]
-    starts = np.flatnonzero(change)
+    np.not_equal(gf[1:], gf[:-1], out=change[1:n])
+    change[1:n] |= pf[1:] != pf[:-1]
+    change[n:] = False
+    flags = change.view(np.uint64)
+    hit = np.flatnonzero(flags != 0)
+    within = np.flatnonzero(flags[hit].view(bool))  # each hit word's 8 flags, in order
+    starts = np.left_shift(hit, 3)[within >> 3]
+    starts |= within & 7
     keys = np.left_shift(gf[starts], 8, dtype=np.uint16)
     keys |= pf[starts]
     lengths = np.empty(starts.size, np.int32 if n < (1 << 31) else np.int64)

@@ -76,6 +76,33 @@ def test_every_filter_type_equals_pillow(ctype, filters):
     assert got is not None and np.array_equal(got, px) and np.array_equal(got, _pillow(data))
 
 
+@pytest.mark.parametrize("seed", range(6))
+def test_random_filter_mixtures_equal_pillow(seed):
+    """Label-map-like images (flat regions, a few changes a row) with a random filter type per row: Average and
+    Paeth on row 0, runs of consecutive Average / Paeth rows, runs of Up rows longer than 256, widths of whole
+    64-bit words and not, gray and palette."""
+    rng = np.random.default_rng(100 + seed)
+    h = int(rng.choice([1, 2, 40, 300, 530]))
+    w = int(rng.choice([1, 7, 8, 16, 64, 640, 203]))
+    px = np.empty((h, w), np.uint8)
+    row = rng.integers(0, 20, w).repeat(4)[:w].astype(np.uint8)
+    for r in range(h):
+        if rng.random() < 0.3:
+            cut = int(rng.integers(0, w))
+            row = row.copy()
+            row[cut:cut + int(rng.integers(1, 9))] = rng.integers(0, 256)
+        px[r] = row
+    kind = rng.integers(0, 5, h).tolist()
+    kind[0] = int(rng.choice([3, 4, 2, 0]))
+    if h > 260:  # a long run of Up rows, then consecutive Paeth and Average rows
+        kind[5:275] = [2] * 270
+        kind[280:286] = [4, 4, 3, 3, 4, 3]
+    for ctype in (0, 3):
+        data = _png(px, ctype, kind)
+        got = decode_png8(data)
+        assert got is not None and np.array_equal(got, px) and np.array_equal(got, _pillow(data)), (h, w, ctype)
+
+
 @pytest.mark.parametrize("seed", range(3))
 def test_files_pillow_writes_equal_pillow(seed):
     rng = np.random.default_rng(seed)

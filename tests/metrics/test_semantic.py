@@ -202,6 +202,26 @@ def test_byte_pair_counting_equals_the_pixel_path(kw, seed):
     np.testing.assert_array_equal(mixed.confusion, both.confusion)
 
 
+@pytest.mark.parametrize("shape", [(1, 1), (1, 7), (3, 5), (2, 8), (9, 13), (31, 64), (480, 640)])
+def test_byte_pair_runs_are_the_runs_of_the_raster(shape):
+    """The run starts found word by word: every size (padding to whole words), runs over word boundaries, flat
+    maps, maps that change at every pixel, strided inputs."""
+    from annokit.metrics.semantic import _byte_pair_runs
+
+    rng = np.random.default_rng(shape[0] * 1000 + shape[1])
+    cases = [np.zeros(shape, np.uint8), np.zeros(shape, np.uint8)], [rng.integers(0, 256, shape).astype(np.uint8),
+                                                                    rng.integers(0, 256, shape).astype(np.uint8)]
+    g = rng.integers(0, 3, shape).astype(np.uint8).repeat(3, axis=1)[:, :shape[1]]
+    p = np.where(rng.random(shape) < 0.05, 255, g).astype(np.uint8)
+    cases += [g, p], [np.asfortranarray(g), p[::-1]]
+    for g, p in cases:
+        key = g.reshape(-1).astype(np.int64) * 256 + np.ascontiguousarray(p).reshape(-1)
+        starts = np.flatnonzero(np.concatenate([[True], key[1:] != key[:-1]]))
+        keys, lengths = _byte_pair_runs(g, p)
+        assert keys.dtype == np.uint16 and keys.tolist() == key[starts].tolist()
+        assert lengths.tolist() == np.diff(starts, append=key.size).tolist()
+
+
 def _hotcoco_semantic():
     return pytest.importorskip("hotcoco.semantic", reason="hotcoco (test-only oracle) is not installed")
 
