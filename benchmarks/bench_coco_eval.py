@@ -21,6 +21,8 @@ on a shared machine they move less with the load than the wall clock does. Peak 
 its largest child's (annokit forks one to read half of a large results file): an upper bound of what the two held
 at once, as their peaks need not coincide and pages they share are counted in both. Tree MB is the largest sum of
 the process's and its children's RSS seen at one moment (sampled every 5 ms; shared pages still counted twice).
+``--pss`` adds one untimed run of each tool whose process tree's PSS is sampled (every 2 ms): pages shared by the
+parent and its forked child count once in all.
 """
 
 from __future__ import annotations
@@ -112,16 +114,17 @@ RUNNERS["annokit-1thread"] = 'import os\nos.environ["ANNOKIT_THREADS"] = "1"\n' 
 BASELINE = BASELINE.replace("@EPILOGUE@", textwrap.indent(EPILOGUE.strip("\n"), "    "))
 
 
-def run_one(name: str, gt: Path, dt: Path, iou: str, timeout: float) -> dict | None:
+def run_one(name: str, gt: Path, dt: Path, iou: str, timeout: float, pss: bool = False) -> dict | None:
     """One fresh process; ``seconds`` is its wall time from start to exit, ``tree_mb`` the largest sum of the RSS of
-    the process and its children seen by :class:`TreeRSS`."""
+    the process and its children seen by :class:`TreeRSS` (with ``pss``: of their PSS, ``tree_pss_mb``; a run for
+    its memory only, as reading PSS costs the sampler CPU)."""
     code = f"KEYS = {KEYS!r}\n" + PRELUDE + (BASELINE if name == "annokit-baseline" else RUNNERS[name]) + EPILOGUE
     with tempfile.TemporaryDirectory() as tmp, \
             open(Path(tmp) / "out", "w+") as so, open(Path(tmp) / "err", "w+") as se:
         t = time.perf_counter()
         proc = subprocess.Popen([sys.executable, "-c", code, str(gt), str(dt), iou, str(Path(tmp) / "m.json")],
                                 stdout=so, stderr=se, text=True)
-        with TreeRSS(proc.pid) as tree:
+        with TreeRSS(proc.pid, pss=pss) as tree:
             try:
                 proc.wait(timeout=timeout)
             except subprocess.TimeoutExpired:
@@ -140,6 +143,8 @@ def run_one(name: str, gt: Path, dt: Path, iou: str, timeout: float) -> dict | N
     res: dict = json.loads(stdout.strip().splitlines()[-1])
     res["seconds"] = wall
     res["tree_mb"] = tree.peak / 1024
+    if pss:
+        res["tree_pss_mb"] = tree.peak_pss / 1024
     return res
 
 
@@ -147,13 +152,25 @@ class TreeRSS:
     """The largest sum of VmRSS (kB) over a process and its children, read from /proc every 5 ms on a thread while
     the block runs (Linux; 0 elsewhere). Pages the processes share (a forked child's copy-on-write pages, shared
     libraries) count once per process, so for a parent and a forked child it is still an upper bound, but of what
-    they held at the same moment rather than of their two peaks."""
+    they held at the same moment rather than of their two peaks.
 
-    def __init__(self, pid: int) -> None:
+    With ``pss``, also the largest sum of their PSS (``/proc/PID/smaps_rollup``: a page shared by n processes counts
+    1/n in each, so the sum is what the tree holds, shared libraries shared out with the rest of the system), read
+    every 2 ms; reading it walks the page tables (~0.7 ms for 160 MB), so such a run is for memory only."""
+
+    def __init__(self, pid: int, *, pss: bool = False) -> None:
         import threading
 
-        self.pid, self.peak, self._stop = pid, 0, threading.Event()
+        self.pid, self.peak, self.peak_pss, self._stop = pid, 0, 0, threading.Event()
+        self._pss = pss
         self._thread = threading.Thread(target=self._run, daemon=True)
+
+    def _pss_of(self, pid: int) -> int:
+        try:
+            with open(f"/proc/{pid}/smaps_rollup") as f:
+                return next((int(line.split()[1]) for line in f if line.startswith("Pss:")), 0)
+        except OSError:
+            return 0
 
     def _rss(self, pid: int) -> int:
         try:
@@ -171,8 +188,11 @@ class TreeRSS:
 
     def _run(self) -> None:
         while not self._stop.is_set():
-            self.peak = max(self.peak, self._rss(self.pid) + sum(self._rss(k) for k in self._children()))
-            self._stop.wait(0.005)
+            kids = self._children()
+            self.peak = max(self.peak, self._rss(self.pid) + sum(self._rss(k) for k in kids))
+            if self._pss:
+                self.peak_pss = max(self.peak_pss, self._pss_of(self.pid) + sum(self._pss_of(k) for k in kids))
+            self._stop.wait(0.002 if self._pss else 0.005)
 
     def __enter__(self) -> TreeRSS:
         self._thread.start()
@@ -202,9 +222,10 @@ def ensure_data(kind: str, iou: str, images: int, data: Path | None) -> Path:
     return folder
 
 
-def measure(tools: list[str], folder: Path, iou: str, repeat: int, timeout: float, slow_once: set[str]
-            ) -> dict[str, list[dict]]:
-    """Round robin: every tool once per round (those in ``slow_once`` in the first round only)."""
+def measure(tools: list[str], folder: Path, iou: str, repeat: int, timeout: float, slow_once: set[str],
+            pss: bool = False) -> dict[str, list[dict]]:
+    """Round robin: every tool once per round (those in ``slow_once`` in the first round only); with ``pss``, one
+    more run of each for its PSS (``tree_pss_mb`` of its first run)."""
     runs: dict[str, list[dict]] = {t: [] for t in tools}
     dead: set[str] = set()
     for r in range(repeat):
@@ -216,6 +237,11 @@ def measure(tools: list[str], folder: Path, iou: str, repeat: int, timeout: floa
                 dead.add(name)
             else:
                 runs[name].append(res)
+    for name in tools if pss else []:
+        if runs[name] and name not in slow_once:
+            res = run_one(name, folder / "gt.json", folder / "dt.json", iou, timeout, pss=True)
+            if res is not None:
+                runs[name][0]["tree_pss_mb"] = res["tree_pss_mb"]
     return {k: v for k, v in runs.items() if v}
 
 
@@ -235,6 +261,10 @@ def table(runs: dict[str, list[dict]]) -> None:
               f"{cpu / b_cpu:>7.2f}{peak:>9.0f}{tree:>8.0f}{len(rs):>5}{split[0]:>8.2f}{split[1]:>7.2f}"
               f"{split[2]:>7.2f}  {diff:.1e}")
     print("stats (annokit):", [round(x, 4) for x in base[0]["stats"]])
+    pss = {name: rs[0]["tree_pss_mb"] for name, rs in runs.items() if "tree_pss_mb" in rs[0]}
+    if pss:
+        print("tree PSS MB (one more run each, sampled every 2 ms; shared pages shared out): "
+              + ", ".join(f"{name} {v:.0f}" for name, v in pss.items()))
 
 
 def scaling(sizes: list[int], tools: list[str], repeat: int, timeout: float) -> None:
@@ -283,6 +313,8 @@ def main() -> None:
     ap.add_argument("--timeout", type=float, default=900)
     ap.add_argument("--data", type=Path, default=None, help="folder with gt.json and dt.json (default: generated)")
     ap.add_argument("--scaling", default=None, help="comma-separated image counts of Objects365-scale sets")
+    ap.add_argument("--pss", action="store_true",
+                    help="one more run of each tool for the PSS of its process tree (not timed)")
     ap.add_argument("--baseline", type=Path, default=None,
                     help="also annokit from this source tree (a folder holding annokit/), as annokit-baseline")
     a = ap.parse_args()
@@ -299,7 +331,7 @@ def main() -> None:
     print(f"COCO {a.iou_type} evaluation, {n_img} images, files {(folder / 'gt.json').stat().st_size / 1e6:.1f} MB"
           f" + {(folder / 'dt.json').stat().st_size / 1e6:.1f} MB; {a.repeat} rounds, each run a fresh process; "
           f"{os.cpu_count()} CPUs, load {os.getloadavg()[0]:.1f}")
-    runs = measure(tools, folder, a.iou_type, a.repeat, a.timeout, {"pycocotools"})
+    runs = measure(tools, folder, a.iou_type, a.repeat, a.timeout, {"pycocotools"}, pss=a.pss)
     if "annokit" not in runs:
         sys.exit("annokit did not run")
     table(runs)

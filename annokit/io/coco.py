@@ -679,6 +679,8 @@ class ObjectColumns:
     rboxes: None = None
     keypoints: None = None
     extras: None = None
+    xywh_checked: bool = False
+    """Every row of ``xywh`` passed :func:`read_result_objects`' box checks (see :attr:`checked_xywh`)."""
 
     def __len__(self) -> int:
         return len(self.image_ids)
@@ -696,6 +698,13 @@ class ObjectColumns:
     def source_wh(self) -> FloatArray:
         """The file's ``[w, h]``."""
         return np.ascontiguousarray(self._xywh[:, 2:])
+
+    @property
+    def checked_xywh(self) -> FloatArray | None:
+        """The file's ``[x, y, w, h]`` when every row is finite with ``w, h >= 0`` and ``x + w``, ``y + h``
+        finite (what :func:`read_result_objects` checked; box evaluation then works from them without the ltrb
+        copy, :func:`annokit.metrics.coco_engine.box_pair_iou_xywh`); None otherwise."""
+        return self.xywh if self.xywh_checked and isinstance(self.xywh, np.ndarray) else None
 
 
 @dataclass(frozen=True, eq=False)
@@ -1089,7 +1098,8 @@ def read_result_objects(path: PathLike, gt: InstanceColumns, *, fixed: bool = Fa
     return ObjectColumns(ids=np.arange(1, len(cols) + 1, dtype=np.int64), image_ids=cols.image_ids,
                          labels=cols.labels, xywh=cols.xywh if cols.mask_boxes is None else cols.mask_xywh,
                          area=cols.area, iscrowd=np.zeros(len(cols), dtype=bool),
-                         segmentations=cols.segmentations, scores=cols.scores)
+                         segmentations=cols.segmentations, scores=cols.scores,
+                         xywh_checked=checked and cols.mask_boxes is None)
 
 
 def _plainly_valid(xywh: np.ndarray, scores: np.ndarray, area: np.ndarray) -> bool:

@@ -870,6 +870,9 @@ def _row_matches(p: COCOParams, gtg: eng.GTGroups, batch: _Batch, n_dt: int, n_g
 def _pair_iou(p: COCOParams, gt: Dataset, dt: Instances, progress: Progress | None) -> eng.PairIoU:
     ga = gt.annotations
     if p.iou_type == "bbox":
+        xywh = getattr(dt, "checked_xywh", None)  # a results file's rows as read (annokit.io.coco.ObjectColumns)
+        if isinstance(xywh, np.ndarray):
+            return eng.box_pair_iou_xywh(xywh, ga.boxes, ga.source_wh, ga.iscrowd)
         return eng.box_pair_iou(dt.boxes, dt.source_wh, ga.boxes, ga.source_wh, ga.iscrowd)
     if p.iou_type == "keypoints":
         from annokit.metrics.keypoints import keypoint_pair_iou

@@ -103,3 +103,26 @@ def test_ground_truth_with_keypoints_goes_through_the_models(tmp_path: Path, vis
         return
     (got, got_w), (want, want_w) = _both(gt, pred, params, False)
     assert np.array_equal(got.precision, want.precision) and got_w == want_w
+
+
+def test_box_iou_from_checked_xywh_equals_the_ltrb_path_bit_for_bit() -> None:
+    """``box_pair_iou_xywh`` (a results file's rows as read) against ``box_pair_iou`` of the ltrb boxes and source
+    sizes made from the same rows: awkward floats (large offsets, tiny and zero sizes), crowd ground truth."""
+    from annokit.metrics import coco_engine as eng
+
+    rng = np.random.default_rng(5)
+    for _ in range(50):
+        n, m = int(rng.integers(1, 40)), int(rng.integers(1, 20))
+        scale = 10.0 ** rng.integers(-3, 7)
+        d = np.round(rng.uniform(0, 1, (n, 4)) * scale, int(rng.integers(0, 6)))
+        d[rng.random(n) < 0.1, 2] = 0.0
+        d[:, :2] += rng.choice([0.0, 0.1, 1e6 + 0.3])
+        g = np.round(rng.uniform(0, 1, (m, 4)) * scale, 2)
+        g[:, :2] += d[rng.integers(0, n, m), :2]
+        g_ltrb = np.c_[g[:, :2], g[:, :2] + g[:, 2:]]
+        crowd = rng.random(m) < 0.2
+        di, gi = np.repeat(np.arange(n), m), np.tile(np.arange(m), n)
+        want = eng.box_pair_iou(np.c_[d[:, :2], d[:, :2] + d[:, 2:]], np.ascontiguousarray(d[:, 2:]), g_ltrb,
+                                g[:, 2:].copy(), crowd)(di, gi)
+        got = eng.box_pair_iou_xywh(d, g_ltrb, g[:, 2:].copy(), crowd)(di, gi)
+        assert np.array_equal(got, want)
