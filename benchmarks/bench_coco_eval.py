@@ -165,19 +165,21 @@ class TreeRSS:
         self._pss = pss
         self._thread = threading.Thread(target=self._run, daemon=True)
 
-    def _pss_of(self, pid: int) -> int:
+
+    @staticmethod
+    def _kb(pid: int, name: str, key: str) -> int:
+        """The kB of line ``key`` of ``/proc/PID/name`` (0 when the process is gone)."""
         try:
-            with open(f"/proc/{pid}/smaps_rollup") as f:
-                return next((int(line.split()[1]) for line in f if line.startswith("Pss:")), 0)
+            with open(f"/proc/{pid}/{name}") as f:
+                return next((int(line.split()[1]) for line in f if line.startswith(key)), 0)
         except OSError:
             return 0
 
     def _rss(self, pid: int) -> int:
-        try:
-            with open(f"/proc/{pid}/status") as f:
-                return next((int(line.split()[1]) for line in f if line.startswith("VmRSS:")), 0)
-        except OSError:
-            return 0
+        return self._kb(pid, "status", "VmRSS:")
+
+    def _pss_of(self, pid: int) -> int:
+        return self._kb(pid, "smaps_rollup", "Pss:")
 
     def _children(self) -> list[int]:
         try:
