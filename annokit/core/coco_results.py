@@ -464,9 +464,12 @@ _WS = b" \t\n\r"
 _SPLIT_FROM = 8 << 20
 """Mask results files of at least this many bytes are read in two halves at once, the second by a forked child,
 when a second core is idle (:func:`_two_halves`)."""
-_SPLIT_AT = 0.45
-"""Where the second half starts (a fraction of the file's bytes): the child also pickles its half (about 0.16 s
-per 100,000 masks against 0.09 s to unpickle them here), so it takes a little less."""
+_SPLIT_AT = 0.6
+"""Where the second half, the child's, starts (a fraction of the file's bytes). The child also pickles its half
+(about 0.16 s per 100,000 masks against 0.09 s to unpickle them here), so it takes the smaller part: at 0.45 (until
+2026-12-02) this process waited ~0.2 s for it on the 1,000-image segm benchmark; at 0.6 the child's pickling
+overlaps this process's last blocks (read 0.58-0.61 s against 0.63-0.74, in process; the command 1.83 s against
+1.88 and, at 0.55, 1.72 against 1.78, 7 rounds each with --baseline)."""
 
 
 def _mask_file_parts(path: Path, target: ResultsTarget, size: int) -> list[_Part] | None:
