@@ -103,12 +103,19 @@ def fast_checked_parts(p: Path, raw: bytes) -> tuple[ImageColumns, tuple[IntArra
     return ic, (cat_ids, names), ac
 
 
+_GT_BLOCK = 1 << 20
+"""Bytes of the ``annotations`` array parsed at a time. 1 MB rather than the reader's default 4 MB: the parse's
+transient arrays (a copy of the block, number spans and values) are a quarter as large, so the process touches
+~21 MB fewer fresh pages (5,700 page faults fewer on the 5,000-image benchmark's ground truth: 0.11-0.16 s
+against 0.16-0.20 s on one thread, as ``annokit eval`` reads it beside its forked results reader)."""
+
+
 def _columns(text: bytes) -> tuple[np.ndarray, ...] | None:
     """``(ids, image ids, category ids, xywh, iscrowd, area, has_area)`` of the records of the array ``text``, or
     None."""
     parts: list[tuple[np.ndarray, ...]] = []
     try:
-        for blk in read_blocks(text):
+        for blk in read_blocks(text, block_bytes=_GT_BLOCK):
             paths = blk.paths()
             if not _NEEDED <= paths <= _KEYS:
                 return None
