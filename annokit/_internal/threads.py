@@ -63,9 +63,11 @@ _BUSY_TTL = 1.0  # seconds a sample is reused: a command's stages ask several ti
 
 
 def _busy_now() -> float | None:
-    """Runnable threads of other work now: the kernel's count of runnable scheduling entities (``/proc/loadavg``,
-    which counts the thread reading it) less one, the least of three reads 1 ms apart (a kernel worker waking up
-    for a moment is not work to leave a CPU to); None where the count cannot be read. Reused for a second."""
+    """Runnable threads of other work now: the kernel's count of runnable scheduling entities (``/proc/loadavg``)
+    less this process's own running threads (the one reading it, and any other: numpy's OpenBLAS worker spins for
+    ~0.1 s after numpy is imported, which counted as other work and made half of ``annokit eval``'s runs on the
+    benchmark take one thread), the least of three reads 1 ms apart (a kernel worker waking up for a moment is not
+    work to leave a CPU to); None where the count cannot be read. Reused for a second."""
     now = time.monotonic()
     if 0 <= now - _BUSY[0] < _BUSY_TTL:
         return _BUSY[1]
@@ -76,9 +78,27 @@ def _busy_now() -> float | None:
         n = _runnable()
         if n is None:
             return None
-        counts.append(n)
-    _BUSY[:] = [now, float(min(counts) - 1)]
+        counts.append(n - _own_running())
+    _BUSY[:] = [now, float(max(0, min(counts)))]
     return _BUSY[1]
+
+
+def _own_running() -> int:
+    """This process's threads that are running or runnable now (``/proc/self/task/*/stat`` state ``R``; the
+    reading thread is one); 1 where that cannot be read."""
+    try:
+        tasks = os.listdir("/proc/self/task")
+    except OSError:
+        return 1
+    n = 0
+    for t in tasks:
+        try:
+            with open(f"/proc/self/task/{t}/stat", "rb") as f:
+                stat = f.read()
+        except OSError:  # the thread ended meanwhile
+            continue
+        n += stat[stat.rfind(b")") + 2: stat.rfind(b")") + 3] == b"R"
+    return max(1, n)
 
 
 def _runnable() -> int | None:

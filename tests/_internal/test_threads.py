@@ -28,6 +28,7 @@ def test_thread_count_leaves_out_the_busy_cpus(monkeypatch) -> None:
 
     monkeypatch.delenv("ANNOKIT_THREADS", raising=False)
     monkeypatch.setattr(os, "sched_getaffinity", lambda pid: {0, 1, 2, 3})
+    monkeypatch.setattr(th, "_own_running", lambda: 1)  # this thread only
     for runnable, want in ((1, 4), (2, 3), (3, 2), (4, 1), (9, 1)):  # this thread is one of the runnable
         monkeypatch.setattr(th, "_BUSY", [-1.0, 0.0])
         monkeypatch.setattr(th, "_runnable", lambda r=runnable: r)
@@ -44,6 +45,35 @@ def test_thread_count_leaves_out_the_busy_cpus(monkeypatch) -> None:
     for load, want in ((0.0, 4), (1.0, 4), (1.6, 3), (2.4, 3), (3.0, 2), (4.2, 1), (12.0, 1)):
         monkeypatch.setattr(os, "getloadavg", lambda load=load: (load, load, load))
         assert thread_count() == want, load
+
+
+def test_this_process_s_own_running_threads_are_not_other_work(monkeypatch) -> None:
+    """A thread of this process that runs (numpy's OpenBLAS worker spins for ~0.1 s after numpy is imported) is not
+    a CPU taken by other work; ``_own_running`` sees such a thread (a hash of 64 MB, which leaves the lock)."""
+    import hashlib
+    import os
+    import sys
+    import threading
+
+    import annokit._internal.threads as th
+
+    monkeypatch.delenv("ANNOKIT_THREADS", raising=False)
+    monkeypatch.setattr(os, "sched_getaffinity", lambda pid: {0, 1})
+    monkeypatch.setattr(th, "_BUSY", [-1.0, 0.0])
+    monkeypatch.setattr(th, "_runnable", lambda: 2)
+    monkeypatch.setattr(th, "_own_running", lambda: 2)
+    assert thread_count() == 2
+    monkeypatch.undo()
+    if not sys.platform.startswith("linux"):
+        return
+    data = bytes(64 << 20)
+    worker = threading.Thread(target=lambda: [hashlib.sha256(data).digest() for _ in range(4)])
+    worker.start()
+    try:
+        seen = max(th._own_running() for _ in range(50))
+    finally:
+        worker.join()
+    assert seen >= 2
 
 
 def test_runnable_reads_the_kernel_count() -> None:
