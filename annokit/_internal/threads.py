@@ -66,13 +66,14 @@ def _busy_now() -> float | None:
     """Runnable threads of other work now: the kernel's count of runnable scheduling entities (``/proc/loadavg``)
     less this process's own running threads (the one reading it, and any other: numpy's OpenBLAS worker spins for
     ~0.1 s after numpy is imported, which counted as other work and made half of ``annokit eval``'s runs on the
-    benchmark take one thread), the least of three reads 1 ms apart (a kernel worker waking up for a moment is not
-    work to leave a CPU to); None where the count cannot be read. Reused for a second."""
+    benchmark take one thread), the least of five reads 1 ms apart (a kernel worker waking up for a moment is not
+    work to leave a CPU to; three reads still caught one now and then); None where the count cannot be read.
+    Reused for a second."""
     now = time.monotonic()
     if 0 <= now - _BUSY[0] < _BUSY_TTL:
         return _BUSY[1]
     counts = []
-    for k in range(3):
+    for k in range(_READS):
         if k:
             time.sleep(0.001)
         n = _runnable()
@@ -81,6 +82,9 @@ def _busy_now() -> float | None:
         counts.append(n - _own_running())
     _BUSY[:] = [now, float(max(0, min(counts)))]
     return _BUSY[1]
+
+
+_READS = 5
 
 
 def _own_running() -> int:

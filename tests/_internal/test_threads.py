@@ -33,7 +33,7 @@ def test_thread_count_leaves_out_the_busy_cpus(monkeypatch) -> None:
         monkeypatch.setattr(th, "_BUSY", [-1.0, 0.0])
         monkeypatch.setattr(th, "_runnable", lambda r=runnable: r)
         assert thread_count() == want, runnable
-    samples = iter([3, 1, 2])  # a worker woke up for the first read: the least of the three counts
+    samples = iter([3, 1, 2, 2, 3])  # a worker woke up for the first read: the least of the five counts
     monkeypatch.setattr(th, "_BUSY", [-1.0, 0.0])
     monkeypatch.setattr(th, "_runnable", lambda: next(samples))
     assert thread_count() == 4
