@@ -101,7 +101,8 @@ def _own_running() -> int:
                 stat = f.read()
         except OSError:  # the thread ended meanwhile
             continue
-        n += stat[stat.rfind(b")") + 2: stat.rfind(b")") + 3] == b"R"
+        end = stat.rfind(b")")  # the state follows the command name, which may hold anything
+        n += stat[end + 2: end + 3] == b"R"
     return max(1, n)
 
 
