@@ -4,6 +4,8 @@ one process (CPU clock, min over ``--repeat`` passes over the files, the variant
 * decoding a map (``annokit.io.pngfast.decode_png8``) and finding the byte-pair runs of a pair
   (``annokit.metrics.semantic._byte_pair_runs``), this checkout and, with ``--baseline DIR``, another one's
   modules of the same name (e.g. ``git archive main annokit | tar -x -C DIR``), checked to give the same result;
+* ``SemanticAccumulator.update`` of every pair and the count into the table (``_byte_pair_runs`` and the batches
+  of runs counted every ``_FLUSH_RUNS``), this checkout and the baseline's, checked to give the same table;
 * libspng (pyspng) on the stored PNG pngfast rebuilds (Sub rows already unfiltered) of the first 100 maps of
   each folder: as built, with every "Up" row turned into a None row of the same pixels, and with every Average /
   Paeth row so: what each kind of row costs libspng.
@@ -133,6 +135,18 @@ def main() -> None:
     got = _best({name: (lambda m=mod: _each(lambda gp, m=m: m._byte_pair_runs(*gp), pairs))
                  for name, mod in counters.items()}, a.repeat, len(pairs))
     print("_byte_pair_runs, pair: " + ", ".join(f"{k} {v:.3f}" for k, v in got.items()))
+
+    def counted(m: ModuleType) -> np.ndarray:  # SemanticAccumulator.update of every pair, then the table
+        acc = m.SemanticAccumulator(a.classes)
+        for g, p in pairs:
+            acc.update(g, p)
+        return np.asarray(acc.confusion)
+
+    table = counted(semantic)
+    assert all(np.array_equal(counted(m), table) for m in counters.values())
+    got = _best({name: (lambda m=mod: counted(m)) for name, mod in counters.items()}, a.repeat, len(pairs))
+    print("SemanticAccumulator.update + count into the table, pair: "
+          + ", ".join(f"{k} {v:.3f}" for k, v in got.items()))
     mods = pngfast._modules()
     assert mods is not None
     spng = mods[1]

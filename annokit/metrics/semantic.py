@@ -160,12 +160,11 @@ class SemanticResult:
         return out
 
 
-_FLUSH_RUNS = 1 << 18
-"""Byte-pair runs :meth:`SemanticAccumulator.update` keeps before counting them into the 256 x 256 table (about 20
-pairs of 640x480 maps): each count pays a fixed ~0.2 ms (the 65,536 bins made, converted and added), so at 65,536
-runs (every ~5 pairs, until 2026-12-02) it cost 0.42-0.48 ms a pair with the run finding, at 262,144 0.34-0.38
-(300 pairs, min of 7); 1,048,576 was slower again (0.39-0.57: a batch out of cache). Semantic mIoU of 500 pairs
-end to end 0.38 s against 0.42 s (7 interleaved runs, ``benchmarks/bench_semantic.py --baseline``)."""
+_FLUSH_RUNS = 1 << 16
+"""Byte-pair runs :meth:`SemanticAccumulator.update` keeps before counting them into the 256 x 256 table (about 5
+pairs of 640x480 maps, ~0.4 MB). 1 << 18 was tried (2026-12-02): ``python benchmarks/bench_semantic_parts.py
+--images 300 --repeat 7 --baseline DIR`` showed no steady gain (update + count 0.392 / 0.436 ms a pair against
+0.374 / 0.454 in two runs) for 5 MB more peak memory, so the batch stays small."""
 
 
 def _byte_pair_runs(g: np.ndarray, p: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -334,7 +333,7 @@ class SemanticAccumulator:
             keys, lengths = _byte_pair_runs(g, p)
             self._runs8.append((keys, lengths))
             self._n_runs8 += keys.size
-            if self._n_runs8 >= _FLUSH_RUNS:  # a bounded batch of runs (~1.5 MB)
+            if self._n_runs8 >= _FLUSH_RUNS:  # a bounded batch of runs
                 self._flush8()
             return self
         c = self.num_classes
