@@ -263,6 +263,9 @@ def table(runs: dict[str, list[dict]]) -> None:
               f"{cpu / b_cpu:>7.2f}{peak:>9.0f}{tree:>8.0f}{len(rs):>5}{split[0]:>8.2f}{split[1]:>7.2f}"
               f"{split[2]:>7.2f}  {diff:.1e}")
     print("stats (annokit):", [round(x, 4) for x in base[0]["stats"]])
+    forked = {name: sum(r["child_mb"] > 0 for r in rs) for name, rs in runs.items() if name.startswith("annokit")}
+    print("runs with a forked child (annokit's split read / mask IoU; none: it ran in one process): "
+          + ", ".join(f"{name} {k} of {len(runs[name])}" for name, k in forked.items()))
     pss = {name: rs[0]["tree_pss_mb"] for name, rs in runs.items() if "tree_pss_mb" in rs[0]}
     if pss:
         print("tree PSS MB (one more run each, sampled every 2 ms; shared pages shared out): "

@@ -136,13 +136,18 @@ def _children(works: Sequence[Callable[[], object]]) -> Iterator[list[_Kid | Non
                 continue
             if not kid.read:
                 os.close(kid.fd)
-            if not ok:
-                with contextlib.suppress(OSError):
-                    import signal  # here only: its import (~1.5 ms) is not paid on the way in
+            _reap(kid.pid, kill=not ok)
 
-                    os.kill(kid.pid, signal.SIGKILL)
-            with contextlib.suppress(OSError):
-                os.waitpid(kid.pid, 0)
+
+def _reap(pid: int, *, kill: bool) -> None:
+    """Wait for the child ``pid`` to end (killed first with ``kill``); a child already gone is no error."""
+    if kill:
+        with contextlib.suppress(OSError):
+            import signal  # here only: its import (~1.5 ms) is not paid on the way in
+
+            os.kill(pid, signal.SIGKILL)
+    with contextlib.suppress(OSError):
+        os.waitpid(pid, 0)
 
 
 def _collect(kid: _Kid | None) -> tuple[object, object]:
@@ -240,10 +245,7 @@ class Background:
         with contextlib.suppress(OSError):
             pid, _ = os.waitpid(kid.pid, os.WNOHANG)
             if pid == 0:  # still running: its result is not wanted any more
-                import signal  # here only, as in _children
-
-                os.kill(kid.pid, signal.SIGKILL)
-                os.waitpid(kid.pid, 0)
+                _reap(kid.pid, kill=True)
 
     def __enter__(self) -> Background:
         return self

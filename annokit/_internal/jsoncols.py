@@ -24,7 +24,7 @@ from annokit._internal.threads import run_all, thread_count
 from annokit.errors import FormatError
 
 __all__ = ["Block", "Irregular", "NotAList", "ScalarField", "StringField", "json_error", "read_blocks",
-           "read_span_blocks"]
+           "read_span_blocks", "SpanReader"]
 
 _HALVES_FROM = 8192  # records of a block whose value spans are found in two halves at once (two threads)
 _PAD = 32  # spaces in front of every block: number windows read up to 24 bytes before a token's end
@@ -189,13 +189,14 @@ def read_span_blocks(path: Path, start: int, stop: int | None, *, prefix: bytes 
     head) to be read in parallel. Record indices and error positions count from the part's own start."""
     with open(path, "rb") as f:
         f.seek(start)
-        yield from _blocks(_SpanReader(f, None if stop is None else stop - start, prefix, suffix), path, block_bytes)
+        yield from _blocks(SpanReader(f, None if stop is None else stop - start, prefix, suffix), path, block_bytes)
 
 
-class _SpanReader:
-    """``prefix``, then at most ``left`` bytes of ``f`` (None: all), then ``suffix``, through ``read(n)``."""
+class SpanReader:
+    """``prefix``, then at most ``left`` bytes of ``f`` (None: all), then ``suffix``, through ``read(n)``: a part
+    of an open file read as if it were a file of its own."""
 
-    def __init__(self, f: Any, left: int | None, prefix: bytes, suffix: bytes) -> None:
+    def __init__(self, f: Any, left: int | None, prefix: bytes = b"", suffix: bytes = b"") -> None:
         self._f, self._left, self._prefix, self._suffix = f, left, prefix, suffix
 
     def read(self, n: int) -> bytes:

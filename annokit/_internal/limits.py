@@ -7,12 +7,15 @@ from typing import Any
 
 from annokit.errors import FormatError
 
-__all__ = ["MAX_PIXELS", "SPLIT_FROM", "check_pixels"]
+__all__ = ["MASK_SPLIT_FROM", "MAX_PIXELS", "SPLIT_FROM", "check_pixels"]
 
 MAX_PIXELS = 1 << 28  # 268 million pixels (16384 x 16384)
 #: Results files from this size on are read in two processes (:class:`annokit.core.coco_results.SplitRead`); below,
 #: the fork and the columns' transfer (~10 ms) would take most of the gain. Read at run time (tests lower it).
 SPLIT_FROM = 16 << 20
+#: Mask results files (RLE) from this size on are read in two halves at once, the second by a forked child
+#: (:func:`annokit.core.coco_results._two_halves`): a mask costs more to read a byte than a box. Read at run time.
+MASK_SPLIT_FROM = 8 << 20
 
 
 def check_pixels(h: int, w: int, *, max_pixels: int = MAX_PIXELS, source: Any = None, where: str | None = None

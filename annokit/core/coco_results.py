@@ -33,7 +33,7 @@ import numpy as np
 import orjson
 
 from annokit._internal.gc import no_gc
-from annokit._internal.jsoncols import Block, Irregular, NotAList, ScalarField, StringField, read_blocks
+from annokit._internal.jsoncols import Block, Irregular, NotAList, ScalarField, SpanReader, StringField, read_blocks
 from annokit._internal.threads import Prefetch, thread_count
 from annokit.errors import AnnokitWarning, FormatError
 
@@ -462,9 +462,6 @@ def _mask_file(path: Path) -> bool:
 _WS = b" \t\n\r"
 
 
-_SPLIT_FROM = 8 << 20
-"""Mask results files of at least this many bytes are read in two halves at once, the second by a forked child,
-when a second core is idle (:func:`_two_halves`)."""
 _SPLIT_AT = 0.6
 """Where the second half, the child's, starts (a fraction of the file's bytes). The child also pickles its half
 (about 0.16 s per 100,000 masks against 0.09 s to unpickle them here), so it takes the smaller part: at 0.45 (until
@@ -475,13 +472,15 @@ overlaps this process's last blocks (read 0.58-0.61 s against 0.63-0.74, in proc
 
 def _mask_file_parts(path: Path, target: ResultsTarget, size: int) -> list[_Part] | None:
     """The columns of a mask results file, block by block through ``orjson`` and :func:`_general` (whose mask check
-    takes a column of plain compressed RLE dicts at once); in two halves at once from :data:`_SPLIT_FROM` bytes on.
+    takes a column of plain compressed RLE dicts at once); in two halves at once from
+    :data:`annokit._internal.limits.MASK_SPLIT_FROM` bytes on.
     None -- the caller then reads the file the usual way, which reports any problem at its place -- when a block
     does not parse, the file's first record has a box, or a record is refused.
     """
+    from annokit._internal import limits
     from annokit._internal.forked import fork_available
 
-    if os.path.getsize(path) >= _SPLIT_FROM and fork_available() and thread_count() > 1:
+    if os.path.getsize(path) >= limits.MASK_SPLIT_FROM and fork_available() and thread_count() > 1:
         split = _split_point(path, int(os.path.getsize(path) * _SPLIT_AT))
         if split is not None:
             return _two_halves(path, target, size, split)
@@ -501,24 +500,15 @@ def _mask_range(path: Path, target: ResultsTarget, size: int, start: int, stop: 
     base = 0
     with open(path, "rb") as f:
         f.seek(start)
-        left = -1 if stop is None else stop - start
-
-        def read() -> bytes:
-            nonlocal left
-            if left < 0:
-                return f.read(size)
-            data = f.read(min(size, left)) if left else b""
-            left -= len(data)
-            return data
-
-        carry = read()
+        span = SpanReader(f, None if stop is None else stop - start)
+        carry = span.read(size)
         if start == 0:
             carry = carry.lstrip(_WS)
             if carry[:1] != b"[":
                 return None
             carry = carry[1:]
         while True:
-            data = read()
+            data = span.read(size)
             text = carry + data if data else carry
             if data:
                 cut = _last_boundary(text)

@@ -1103,8 +1103,8 @@ def read_result_objects(path: PathLike, gt: InstanceColumns, *, fixed: bool = Fa
 
 
 def _plainly_valid(xywh: np.ndarray, scores: np.ndarray, area: np.ndarray) -> bool:
-    """A quick sufficient condition for :func:`read_result_objects`' full check (7 ms against 33 ms for 500,000
-    boxes): the smallest and largest of the boxes' numbers, the scores and the areas finite (NaN would spread to
+    """A quick sufficient condition for :func:`read_result_objects`' full check (reductions over the columns, no
+    ltrb copy): the smallest and largest of the boxes' numbers, the scores and the areas finite (NaN would spread to
     them), widths, heights and areas not negative, and twice the largest box number finite, so that no ``x + w``
     or ``y + h`` overflows. Then every ltrb box is finite with ``right >= left`` (adding a non-negative number
     never lowers a float). False says nothing: the full check decides."""

@@ -642,16 +642,9 @@ def box_pair_iou(d_boxes: np.ndarray, d_source_wh: np.ndarray | None, g_boxes: n
     detection's area as the union for crowd ground truth."""
 
     def iou(d: np.ndarray, g: np.ndarray) -> np.ndarray:
-        db, gb = d_boxes[d], g_boxes[g]
-        iw = np.minimum(db[:, 2], gb[:, 2]) - np.maximum(db[:, 0], gb[:, 0])
-        ih = np.minimum(db[:, 3], gb[:, 3]) - np.maximum(db[:, 1], gb[:, 1])
-        ok = (iw > 0) & (ih > 0)
-        inter = iw * ih
+        db = d_boxes[d]
         da = _area(db, None if d_source_wh is None else d_source_wh[d])
-        union = np.where(g_crowd[g], da, da + _area(gb, None if g_source_wh is None else g_source_wh[g]) - inter)
-        with np.errstate(divide="ignore", invalid="ignore"):
-            out = np.where(ok, inter / union, 0.0)
-        return np.nan_to_num(out, nan=0.0, posinf=0.0)
+        return _iou_of(db[:, 0], db[:, 1], db[:, 2], db[:, 3], da, g, g_boxes, g_source_wh, g_crowd)
 
     return iou
 
@@ -665,18 +658,27 @@ def box_pair_iou_xywh(d_xywh: np.ndarray, g_boxes: np.ndarray, g_source_wh: np.n
     500,000)."""
 
     def iou(d: np.ndarray, g: np.ndarray) -> np.ndarray:
-        dx, gb = d_xywh[d], g_boxes[g]
-        iw = np.minimum(dx[:, 0] + dx[:, 2], gb[:, 2]) - np.maximum(dx[:, 0], gb[:, 0])
-        ih = np.minimum(dx[:, 1] + dx[:, 3], gb[:, 3]) - np.maximum(dx[:, 1], gb[:, 1])
-        ok = (iw > 0) & (ih > 0)
-        inter = iw * ih
-        da = dx[:, 2] * dx[:, 3]
-        union = np.where(g_crowd[g], da, da + _area(gb, None if g_source_wh is None else g_source_wh[g]) - inter)
-        with np.errstate(divide="ignore", invalid="ignore"):
-            out = np.where(ok, inter / union, 0.0)
-        return np.nan_to_num(out, nan=0.0, posinf=0.0)
+        dx = d_xywh[d]
+        return _iou_of(dx[:, 0], dx[:, 1], dx[:, 0] + dx[:, 2], dx[:, 1] + dx[:, 3], dx[:, 2] * dx[:, 3],
+                       g, g_boxes, g_source_wh, g_crowd)
 
     return iou
+
+
+def _iou_of(left: np.ndarray, top: np.ndarray, right: np.ndarray, bottom: np.ndarray, d_area: np.ndarray,
+            g: np.ndarray, g_boxes: np.ndarray, g_source_wh: np.ndarray | None, g_crowd: np.ndarray) -> np.ndarray:
+    """pycocotools' ``bbIou`` of detections (their ltrb edges and areas, one row a pair) with the ground truth rows
+    ``g``: the intersection over the union, the detection's area for crowd ground truth, 0 where they do not
+    overlap."""
+    gb = g_boxes[g]
+    iw = np.minimum(right, gb[:, 2]) - np.maximum(left, gb[:, 0])
+    ih = np.minimum(bottom, gb[:, 3]) - np.maximum(top, gb[:, 1])
+    ok = (iw > 0) & (ih > 0)
+    inter = iw * ih
+    union = np.where(g_crowd[g], d_area, d_area + _area(gb, None if g_source_wh is None else g_source_wh[g]) - inter)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        out = np.where(ok, inter / union, 0.0)
+    return np.nan_to_num(out, nan=0.0, posinf=0.0)
 
 
 def _area(boxes: np.ndarray, source_wh: np.ndarray | None) -> np.ndarray:

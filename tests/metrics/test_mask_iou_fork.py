@@ -14,6 +14,7 @@ import pytest
 from pycocotools import mask as cmask
 
 import annokit._internal.forked as forked
+import annokit._internal.limits as limits
 import annokit.metrics.coco as coco
 from annokit.api import evaluate_coco_files
 from annokit.errors import FormatError
@@ -128,12 +129,11 @@ def test_mask_files_read_in_halves_equal_the_record_reader(tmp_path: Path, monke
     by a forked child), damaged or not: the per-record reader's columns, or one FormatError where it refuses."""
     import orjson
 
-    import annokit.core.coco_results as cr
     from annokit.core.coco_results import read_result_columns, result_columns
 
     tcr = _records_module()
     monkeypatch.setenv("ANNOKIT_THREADS", "2" if split else "1")
-    monkeypatch.setattr(cr, "_SPLIT_FROM", 0)
+    monkeypatch.setattr(limits, "MASK_SPLIT_FROM", 0)
     rng = random.Random(seed)
     records = tcr._records(seed, rng.randrange(2, 60), segm=True, str_ids=False, extra=rng.random() < 0.3)
     records[0].pop("bbox", None)  # mask mode
@@ -178,12 +178,11 @@ def test_a_boundary_inside_a_string_is_not_taken(tmp_path: Path, monkeypatch: py
                                                  threads: str) -> None:
     """Text that looks like a record boundary inside a string (where blocks are cut, and where the file is split
     in two): the block that ends there does not parse and the file goes through the usual reader, same columns."""
-    import annokit.core.coco_results as cr
     from annokit.core.coco_results import read_result_columns, result_columns
 
     tcr = _records_module()
     monkeypatch.setenv("ANNOKIT_THREADS", threads)
-    monkeypatch.setattr(cr, "_SPLIT_FROM", 0)
+    monkeypatch.setattr(limits, "MASK_SPLIT_FROM", 0)
     records = tcr._records(7, 30, segm=True, str_ids=False, extra=False)
     for r in records:
         r.pop("bbox", None)
