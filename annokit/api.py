@@ -530,11 +530,13 @@ def evaluate_semantic_folders(gt_dir: PathLike, pred_dir: PathLike, num_classes:
 
     Notes
     -----
-    From :data:`annokit.io.labelpairs.COMPILED_FROM_PAIRS` pairs a worker on (or once this process has loaded it), 8-bit
-    gray / palette PNGs are counted from their compressed rows by a compiled loop
-    (:func:`annokit.io.labelpairs.count_label_pairs`: ~0.8 ms of CPU a pair of 640x480 maps, no GIL held,
-    after a one-off ~1.2 s of CPU and ~120 MB to import and load it); smaller folders, and any other PNG, are
-    decoded (:func:`annokit.io.labelmap.read_label_map`) and counted by ``update``. The counts are the same.
+    From :data:`annokit.io.labelpairs.COMPILED_FROM_PAIRS` pairs a worker on where other work keeps every CPU busy,
+    from twice that (:data:`~annokit.io.labelpairs.IDLE_FACTOR`) elsewhere, or once this process has loaded it
+    (:func:`annokit.io.labelpairs.use_compiled_loop`), 8-bit gray / palette PNGs are counted from their compressed
+    rows by a compiled loop (:func:`annokit.io.labelpairs.count_label_pairs`: ~0.8 ms of CPU a pair of 640x480 maps,
+    no GIL held, after a one-off ~1.1 s of CPU and ~120 MB to import and load it); smaller folders, and any other
+    PNG, are decoded (:func:`annokit.io.labelmap.read_label_map`) and counted by ``update``. The counts are the
+    same.
 
     Examples
     --------

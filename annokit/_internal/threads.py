@@ -20,7 +20,7 @@ import time
 from collections.abc import Callable, Iterator, Sequence
 from typing import Any, Generic, TypeVar
 
-__all__ = ["Prefetch", "one_thread", "run_all", "thread_count"]
+__all__ = ["Prefetch", "cpus", "one_thread", "other_work", "run_all", "thread_count"]
 
 T = TypeVar("T")
 _ONE = [0]  # > 0 inside :func:`one_thread`
@@ -45,17 +45,31 @@ def thread_count() -> int:
             return max(1, int(env))
         except ValueError:
             pass
+    n = cpus()
+    busy = other_work()
+    if busy is None:
+        return n
+    return max(1, min(n, int(n - busy + 0.5)))
+
+
+def cpus() -> int:
+    """The CPUs this process may run on (at least 1)."""
     try:
-        cpus = max(1, len(os.sched_getaffinity(0)))
+        return max(1, len(os.sched_getaffinity(0)))
     except (AttributeError, OSError):  # not on Linux
-        cpus = max(1, os.cpu_count() or 1)
+        return max(1, os.cpu_count() or 1)
+
+
+def other_work() -> float | None:
+    """Runnable threads of other work now (:func:`_busy_now`); where the kernel's count is not available, the
+    1-minute load average less this process (about one of the running tasks); None without either."""
     busy = _busy_now()
     if busy is None:
         try:
-            busy = os.getloadavg()[0] - 1  # this process is (about) one of the running tasks
+            busy = os.getloadavg()[0] - 1
         except (AttributeError, OSError):  # no load average on this system
-            return cpus
-    return max(1, min(cpus, int(cpus - busy + 0.5)))
+            return None
+    return busy
 
 
 _BUSY: list[float] = [-1.0, 0.0]  # (when, value) of the last :func:`_busy_now` sample

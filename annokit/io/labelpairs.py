@@ -33,30 +33,59 @@ from annokit.errors import FormatError
 from annokit.io.labelmap import read_file_bytes, scratch_bytes
 from annokit.io.pngfast import _parse
 
-__all__ = ["COMPILED_FROM_PAIRS", "PAIR_BINS", "compiled_loop_loaded", "count_label_pairs", "use_compiled_loop"]
+__all__ = ["COMPILED_FROM_PAIRS", "IDLE_FACTOR", "PAIR_BINS", "compiled_loop_loaded", "count_label_pairs",
+           "machine_loaded", "use_compiled_loop"]
 
 #: Bins of the pair histogram :func:`count_label_pairs` adds to: ``(ground truth << 8) | prediction``.
 PAIR_BINS = 1 << 16
 
-#: Pairs per worker process from which a folder is worth the compiled loop: its one-off cost, paid in the calling
-#: process before the workers start -- numba's import (~0.5 s of CPU) and its first call (~0.65 s, half of it numba
-#: importing scipy.linalg to probe for BLAS) --, against the CPU it saves a pair of 640x480 maps, shared out among
-#: the workers while the one-off cost is not. Measured at 2,000 pairs on 2 workers (benchmarks/bench_semantic.py,
-#: 2026-12-02): at load ~2, 0.7 ms of CPU saved a pair and the two paths level on the clock (1.88 s decoding, 1.95 s
-#: compiled), the decoding path ahead end to end (2.12 s against 2.69 s, 36 MB against 162 MB); at load ~3.6 the
-#: decoding path's CPU grows with the load (5.0 s against 3.4 s) and the compiled loop is ahead (5.2 s against
-#: 7.5 s). Break-even between ~1,200 (loaded) and ~1,700 (light load) pairs a worker; the lower end is taken.
+#: Pairs per worker process from which a folder is worth the compiled loop on a machine whose CPUs other work keeps
+#: busy (:func:`use_compiled_loop`; with CPUs to spare, :data:`IDLE_FACTOR` times as many): its one-off cost, paid
+#: in the calling process before the workers start -- numba's import (~0.5 s of CPU) and its first call (~0.6 s,
+#: a third of it numba importing scipy.linalg to probe for BLAS) --, against the CPU it saves a pair of 640x480
+#: maps (~0.55 ms), shared out among the workers while the one-off cost is not. Measured on 2 workers
+#: (benchmarks/bench_semantic.py, 2026-12-02, with the loop switched off in a ``--baseline`` copy):
+#:
+#: * at load ~3.6 (other work on more than the 2 CPUs), 1,000 pairs a worker: the decoding path's CPU grows with
+#:   the load (5.0 s against 3.4 s) and the compiled loop is ahead (5.2 s against 7.5 s);
+#: * at load ~2, 1,000 pairs a worker: level on the clock (1.88 s decoding, 1.95 s compiled), the decoding path
+#:   ahead end to end (2.12 s against 2.69 s, 36 MB against 162 MB);
+#: * idle (load ~1, the benchmark itself), 1,000 pairs a worker: decoding 1.49 s, compiled 1.65 s; end to end 1.69
+#:   against 2.27 s; 3,000 pairs a worker: decoding 4.39 s, compiled 3.37 s; end to end 4.58 against 3.92 s. A
+#:   line through each path's two points meets the other's at ~1,300 pairs a worker on the clock and ~1,900 end to
+#:   end (what the ``annokit`` command pays: numba's import included).
 COMPILED_FROM_PAIRS = 1000
 
+#: How many times :data:`COMPILED_FROM_PAIRS` pairs a worker the compiled loop waits for where other work leaves
+#: CPUs idle (the measurements above: ~1,900 end to end).
+IDLE_FACTOR = 2
 
-def use_compiled_loop(pairs: int, workers: int = 1) -> bool:
+
+def use_compiled_loop(pairs: int, workers: int = 1, *, loaded: bool | None = None) -> bool:
     """Whether ``pairs`` pairs counted on ``workers`` processes are worth the compiled loop: from
-    :data:`COMPILED_FROM_PAIRS` pairs a worker on, or once this process has loaded it (:func:`compiled_loop_loaded`).
+    :data:`COMPILED_FROM_PAIRS` pairs a worker on where other work keeps every CPU busy (``loaded``; default: what
+    the kernel counts as runnable now, :func:`machine_loaded`), from :data:`IDLE_FACTOR` times that elsewhere; or
+    once this process has loaded it (:func:`compiled_loop_loaded`).
 
-    >>> use_compiled_loop(2000, workers=2)  # 1,000 pairs a worker
+    >>> use_compiled_loop(2000, workers=2, loaded=True)  # 1,000 pairs a worker
+    True
+    >>> use_compiled_loop(4000, workers=2, loaded=False)  # 2,000 pairs a worker: enough on an idle machine too
     True
     """
-    return pairs >= COMPILED_FROM_PAIRS * max(1, workers) or compiled_loop_loaded()
+    if compiled_loop_loaded():
+        return True
+    if loaded is None:
+        loaded = machine_loaded()
+    return pairs >= COMPILED_FROM_PAIRS * (1 if loaded else IDLE_FACTOR) * max(1, workers)
+
+
+def machine_loaded() -> bool:
+    """Whether other work keeps at least as many threads runnable now as this process may use CPUs
+    (:func:`annokit._internal.threads.other_work`); False where that cannot be told."""
+    from annokit._internal.threads import cpus, other_work
+
+    busy = other_work()
+    return busy is not None and busy >= cpus()
 
 
 def compiled_loop_loaded() -> bool:

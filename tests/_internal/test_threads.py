@@ -194,3 +194,28 @@ def test_prefetch_closed_early_stops_the_producer(monkeypatch) -> None:
     time.sleep(0.1)
     assert len(made) == n < 1000
     assert not any(t.name == "annokit-prefetch" for t in threading.enumerate())
+
+
+def test_other_work_falls_back_to_the_load_average(monkeypatch) -> None:
+    import os
+
+    import annokit._internal.threads as th
+
+    monkeypatch.setattr(th, "_BUSY", [-1.0, 0.0])
+    monkeypatch.setattr(th, "_own_running", lambda: 1)
+    monkeypatch.setattr(th, "_runnable", lambda: 3)
+    assert th.other_work() == 2.0  # the runnable count less this thread
+    monkeypatch.setattr(th, "_BUSY", [-1.0, 0.0])
+    monkeypatch.setattr(th, "_runnable", lambda: None)
+    monkeypatch.setattr(os, "getloadavg", lambda: (2.5, 0.0, 0.0))
+    assert th.other_work() == 1.5  # the load average less this process
+
+    def no_load() -> tuple[float, float, float]:
+        raise OSError("no load average")
+
+    monkeypatch.setattr(os, "getloadavg", no_load)
+    assert th.other_work() is None
+    monkeypatch.setattr(os, "sched_getaffinity", lambda pid: {0, 1, 2})
+    assert th.cpus() == 3
+    monkeypatch.delenv("ANNOKIT_THREADS", raising=False)
+    assert th.thread_count() == 3  # nothing known of other work: every CPU

@@ -4,6 +4,7 @@ counts untouched for everything else."""
 
 from __future__ import annotations
 
+import functools
 import io
 import struct
 import zlib
@@ -126,8 +127,28 @@ def test_sizes_must_agree_and_counts_must_fit(tmp_path):
 def test_the_compiled_loop_is_used_from_its_break_even_a_worker(monkeypatch):
     monkeypatch.setattr(labelpairs, "compiled_loop_loaded", lambda: False)
     n = labelpairs.COMPILED_FROM_PAIRS
+    idle = n * labelpairs.IDLE_FACTOR
+    assert idle > n
+    for loaded, at in ((True, n), (False, idle)):
+        use = functools.partial(labelpairs.use_compiled_loop, loaded=loaded)
+        assert use(at) and not use(at - 1)
+        assert not use(2 * at - 1, 2) and use(2 * at, 2)
+        assert use(at, 0)  # 0 workers: this process alone
+    monkeypatch.setattr(labelpairs, "machine_loaded", lambda: True)  # the default asks the machine
     assert labelpairs.use_compiled_loop(n) and not labelpairs.use_compiled_loop(n - 1)
-    assert not labelpairs.use_compiled_loop(2 * n - 1, 2) and labelpairs.use_compiled_loop(2 * n, 2)
-    assert labelpairs.use_compiled_loop(n, 0)  # 0 workers: this process alone
+    monkeypatch.setattr(labelpairs, "machine_loaded", lambda: False)
+    assert not labelpairs.use_compiled_loop(n) and labelpairs.use_compiled_loop(idle)
     monkeypatch.setattr(labelpairs, "compiled_loop_loaded", lambda: True)  # loaded: nothing more to pay
-    assert labelpairs.use_compiled_loop(1, 4)
+    assert labelpairs.use_compiled_loop(1, 4) and labelpairs.use_compiled_loop(1, 4, loaded=False)
+
+
+def test_the_machine_is_loaded_when_other_work_takes_every_cpu(monkeypatch):
+    import annokit._internal.threads as th
+
+    monkeypatch.setattr(th, "cpus", lambda: 2)
+    for other, want in ((None, False), (0.0, False), (1.0, False), (1.9, False), (2.0, True), (5.0, True)):
+        monkeypatch.setattr(th, "other_work", lambda o=other: o)
+        assert labelpairs.machine_loaded() is want, other
+    # the real machine: an answer either way
+    monkeypatch.undo()
+    assert labelpairs.machine_loaded() in (True, False)
