@@ -63,3 +63,46 @@ print("RESULT" + json.dumps(info))
     info = json.loads(found)
     assert info["numpy"] and info["frozen"] > 10_000
     assert info["collections"] <= 3, info
+
+
+def test_objects_are_kept_until_the_exit_only_where_the_process_ends_without_teardown(monkeypatch) -> None:
+    import annokit._internal.gc as agc
+
+    monkeypatch.setattr(agc, "_KEPT", [])
+    for flag, kept in ((False, False), (True, True)):
+        monkeypatch.setattr(agc, "_ENDS_WITHOUT_TEARDOWN", flag)
+        obj = {"counts": "x"}
+        agc.keep_until_exit(obj)
+        assert any(k is obj for k in agc._KEPT) is kept
+    monkeypatch.setattr(agc, "_ENDS_WITHOUT_TEARDOWN", True)
+    from annokit.cli import main
+
+    try:  # main(argv): a caller's process, whose references go as usual
+        main(["--help"])
+    except SystemExit:
+        pass
+    assert not agc._ENDS_WITHOUT_TEARDOWN
+
+
+def test_the_script_s_mask_evaluation_keeps_its_masks_until_the_exit() -> None:
+    """``annokit eval --iou-type segm`` through ``main()`` without argv (the script): the results' segmentations are
+    handed to keep_until_exit, not freed one by one; the numbers are printed and the status is 0."""
+    gt, pred = ROOT / "sample_data" / "scenes" / "gt.json", ROOT / "sample_data" / "scenes" / "pred.json"
+    code = f"""
+import os, sys
+import annokit._internal.gc as agc
+from annokit.cli import main
+real_exit = os._exit
+def report(code):
+    sys.stdout.write("KEPT %d\\n" % len(agc._KEPT))
+    sys.stdout.flush()
+    real_exit(code)
+os._exit = report
+sys.argv = ["annokit", "eval", "--gt", {str(gt)!r}, "--pred", {str(pred)!r}, "--iou-type", "segm"]
+main()
+"""
+    res = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT,
+                         env={"PYTHONPATH": str(ROOT), "PATH": "/usr/bin:/bin"})
+    assert res.returncode == 0, res.stderr
+    assert "Average Precision  (AP) @[ IoU=0.50:0.95 | area=   all | maxDets=100 ]" in res.stdout
+    assert "KEPT 2" in res.stdout, res.stdout[-500:]
