@@ -74,9 +74,10 @@ def use_compiled_loop(pairs: int, workers: int = 1, *, loaded: bool | None = Non
     """
     if compiled_loop_loaded():
         return True
-    if loaded is None:
-        loaded = machine_loaded()
-    return pairs >= COMPILED_FROM_PAIRS * (1 if loaded else IDLE_FACTOR) * max(1, workers)
+    low = COMPILED_FROM_PAIRS * max(1, workers)
+    if pairs < low or pairs >= low * IDLE_FACTOR:  # the same answer either way: the machine is not asked (~5 ms)
+        return pairs >= low
+    return machine_loaded() if loaded is None else loaded
 
 
 def machine_loaded() -> bool:

@@ -138,6 +138,10 @@ def test_the_compiled_loop_is_used_from_its_break_even_a_worker(monkeypatch):
     assert labelpairs.use_compiled_loop(n) and not labelpairs.use_compiled_loop(n - 1)
     monkeypatch.setattr(labelpairs, "machine_loaded", lambda: False)
     assert not labelpairs.use_compiled_loop(n) and labelpairs.use_compiled_loop(idle)
+    # only between the two thresholds, where the answer depends on it
+    monkeypatch.setattr(labelpairs, "machine_loaded", lambda: pytest.fail("asked where the answer is known"))
+    assert not labelpairs.use_compiled_loop(n - 1) and not labelpairs.use_compiled_loop(3, 4)
+    assert labelpairs.use_compiled_loop(idle) and labelpairs.use_compiled_loop(2 * idle, 2)
     monkeypatch.setattr(labelpairs, "compiled_loop_loaded", lambda: True)  # loaded: nothing more to pay
     assert labelpairs.use_compiled_loop(1, 4) and labelpairs.use_compiled_loop(1, 4, loaded=False)
 
