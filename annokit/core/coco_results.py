@@ -27,7 +27,7 @@ import warnings
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, BinaryIO
+from typing import TYPE_CHECKING, Any, BinaryIO, cast
 
 import numpy as np
 import orjson
@@ -35,6 +35,7 @@ import orjson
 from annokit._internal.gc import no_gc
 from annokit._internal.jsoncols import Block, Irregular, NotAList, ScalarField, SpanReader, StringField, read_blocks
 from annokit._internal.threads import Prefetch, thread_count
+from annokit.core.packed_rles import PackedRLEs
 from annokit.errors import AnnokitWarning, FormatError
 
 if TYPE_CHECKING:
@@ -84,7 +85,7 @@ class ResultColumns:
     scores: np.ndarray
     xywh: np.ndarray
     area: np.ndarray
-    segmentations: list[Any] | None
+    segmentations: Sequence[Any] | None
     unknown: int
     first_unknown: tuple[int, int] | None
     mask_boxes: np.ndarray | None = None
@@ -124,7 +125,9 @@ class ResultColumns:
         cols: dict[str, Any] = {"image_ids": self.image_ids, "boxes": boxes, "labels": self.labels,
                                 "scores": self.scores, "area": self.area,
                                 "ids": np.arange(1, len(self) + 1, dtype=np.int64),
-                                "segmentations": self.segmentations,
+                                "segmentations": (list(self.segmentations) if self.segmentations is not None
+                                                  and not isinstance(self.segmentations, list) else
+                                                  self.segmentations),
                                 "source_wh": np.ascontiguousarray(self.xywh[:, 2:])}
         checked = (np.isfinite(boxes).all() and (boxes[:, 2:] >= boxes[:, :2]).all()
                    and np.isfinite(self.scores).all() and (np.isfinite(self.area) & (self.area >= 0)).all())
@@ -152,7 +155,7 @@ class _Part:
     score: np.ndarray
     xywh: np.ndarray
     area: np.ndarray
-    segs: list[Any] | None
+    segs: Sequence[Any] | None
     mask_box: np.ndarray | None = None
     """``(n,)`` bool: the rows whose box is their mask's (NaN in ``xywh`` until :func:`_finish`); None: none."""
 
@@ -414,8 +417,10 @@ def _finish(parts: list[_Part], target: ResultsTarget, path: Path, fixed: bool, 
                           AnnokitWarning, stacklevel=4)
         z = np.zeros(0)
         return ResultColumns(np.zeros(0, np.int64), np.zeros(0, np.int64), z, np.zeros((0, 4)), z, None, 0, None)
-    segs: list[Any] | None = None
-    if any(p.segs is not None for p in parts):
+    segs: Sequence[Any] | None = None
+    if all(isinstance(p.segs, PackedRLEs) for p in parts):
+        segs = PackedRLEs.concat([cast(PackedRLEs, p.segs) for p in parts])
+    elif any(p.segs is not None for p in parts):
         segs = [s for p in parts for s in (p.segs if p.segs is not None else [None] * len(p.score))]
     mask_boxes = None
     if any(p.mask_box is not None for p in parts):
@@ -647,7 +652,7 @@ def _fast_images(f: ScalarField | StringField | None, target: ResultsTarget) -> 
 
 
 def _fast_rles(f: dict[tuple[str, ...], ScalarField | StringField | None], h: np.ndarray, w: np.ndarray
-               ) -> list[Any] | None:
+               ) -> PackedRLEs | None:
     """Compressed RLE segmentations ``{"size": [h, w], "counts": str}`` (their size checked against the image)."""
     size, counts = f[("segmentation", "size")], f[("segmentation", "counts")]
     if size is None and counts is None:
@@ -661,8 +666,7 @@ def _fast_rles(f: dict[tuple[str, ...], ScalarField | StringField | None], h: np
         text = _unescape(counts.raw) if counts.escaped else [c.decode("ascii") for c in counts.raw]
     except (orjson.JSONDecodeError, UnicodeDecodeError):
         raise Irregular from None
-    return [{"size": [int(a), int(b)], "counts": c}
-            for a, b, c in zip(size.ints[:, 0].tolist(), size.ints[:, 1].tolist(), text)]
+    return PackedRLEs.of(text, size.ints[:, 0], size.ints[:, 1])
 
 
 def _unescape(raw: list[bytes]) -> list[str]:
@@ -681,7 +685,7 @@ def _all_ints_k(f: ScalarField | StringField | None, k: int) -> bool:
     return isinstance(f, ScalarField) and f.values.shape[1] == k and bool(f.is_int.all())
 
 
-def _rle_area_box(rles: list[Any], boxes: np.ndarray | None) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
+def _rle_area_box(rles: Sequence[Any], boxes: np.ndarray | None) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
     """Mask areas, and the boxes the detections give (segmentation mode); without them, NaN boxes and every row
     marked as having its mask's box (computed by :func:`_finish` when asked for)."""
     from annokit.core.masks import rle_area
@@ -693,11 +697,16 @@ def _rle_area_box(rles: list[Any], boxes: np.ndarray | None) -> tuple[np.ndarray
 
 
 def _mask_boxes(rles: list[Any]) -> np.ndarray:
-    """``(n, 4)`` xywh boxes of compressed RLEs (pycocotools' ``toBbox``, as ``loadRes`` sets a mask's box)."""
+    """``(n, 4)`` xywh boxes of RLE masks (pycocotools' ``toBbox``, as ``loadRes`` sets a mask's box); an
+    uncompressed one (``counts`` a list of run lengths, checked by the reader) is compressed first."""
     from pycocotools import mask as cmask
 
     if not rles:
         return np.zeros((0, 4))
+    if not all(r["counts"].__class__ in _STRINGS for r in rles):
+        from annokit.core.masks import segmentation_to_rle
+
+        rles = [r if r["counts"].__class__ in _STRINGS else segmentation_to_rle(r, *r["size"]) for r in rles]
     return np.asarray(cmask.toBbox(rles), dtype=np.float64).reshape(-1, 4)
 
 
@@ -727,14 +736,19 @@ def _general(items: list[Any], base: int, target: ResultsTarget, box_mode: bool,
                 _check_segmentation(path, f"[{base + i}]", s, (hs[i], ws[i]))
         area = xywh[:, 2] * xywh[:, 3]
         lazy = None
+        kept: Sequence[Any] | None = segs if any(s is not None for s in segs) else None
     else:
-        area, xywh, lazy = _mask_columns(items, segs, base, hs, ws, path, boxes)
-    return _Part(img=img, cat=cat, score=score, xywh=xywh, area=area,
-                 segs=segs if any(s is not None for s in segs) else None, mask_box=lazy)
+        area, xywh, lazy, kept = _mask_columns(items, segs, base, hs, ws, path, boxes)
+        if kept is segs:  # every detection's mask a compressed RLE of its image's size: packed
+            with contextlib.suppress(TypeError):  # a bytes counts: kept as it is
+                kept = PackedRLEs.of([d["counts"] for d in segs], target.heights[pos], target.widths[pos])
+    return _Part(img=img, cat=cat, score=score, xywh=xywh, area=area, segs=kept, mask_box=lazy)
 
 
 def _mask_columns(items: list[Any], segs: list[Any], base: int, hs: list[int], ws: list[int], path: Path,
-                  boxes: bool = True) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
+                  boxes: bool = True) -> tuple[np.ndarray, np.ndarray, np.ndarray | None, list[Any]]:
+    """Areas, boxes (NaN where the mask gives it), the rows whose box is their mask's, and the masks as read
+    (``segs`` itself when every one is a compressed RLE of its image's size)."""
     from annokit.core.masks import segmentation_kind, segmentation_to_rle
 
     rles = segs if _plain_rles(segs, hs, ws) else []
@@ -751,7 +765,7 @@ def _mask_columns(items: list[Any], segs: list[Any], base: int, hs: list[int], w
         xywh[have] = _box_column([items[i] for i in have], base, path, rows=have)
         assert lazy is not None
         lazy[have] = False
-    return area, xywh, lazy
+    return area, xywh, lazy, segs
 
 
 def _plain_rles(segs: list[Any], hs: list[int], ws: list[int]) -> bool:

@@ -15,7 +15,7 @@ import functools
 import math
 import os
 import reprlib
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from itertools import chain
 from pathlib import Path
@@ -674,7 +674,7 @@ class ObjectColumns:
     area: FloatArray
     iscrowd: BoolArray
     ignore: BoolArray | None = None
-    segmentations: list[Any] | None = None
+    segmentations: Sequence[Any] | None = None
     scores: FloatArray | None = None
     rboxes: None = None
     keypoints: None = None

@@ -916,10 +916,11 @@ def mask_pair_iou(gt: Dataset, dt: Instances, *, crowd: np.ndarray | None = None
     without a segmentation is its box). ``crowd``: the ground truth's crowd flags (default ``iscrowd``; LVIS has no
     crowd regions)."""
     from annokit.core.masks import mask_iou, segmentation_to_rle, segmentations_to_rles
+    from annokit.core.packed_rles import PackedRLEs
 
     ga = gt.annotations
     g_crowd = ga.iscrowd if crowd is None else np.asarray(crowd, dtype=bool)
-    d_segs = dt.segmentations
+    d_segs: Sequence[Any] | None = dt.segmentations  # a mask results file's: packed (PackedRLEs)
 
     def one(j: int, h: int, w: int) -> Any:
         seg = d_segs[j] if d_segs is not None else None
@@ -943,7 +944,10 @@ def mask_pair_iou(gt: Dataset, dt: Instances, *, crowd: np.ndarray | None = None
             s, e, h, w = cuts[c], cuts[c + 1], heights[c], widths[c]
             dj, gj = ud[d_cut[c]: d_cut[c + 1]], ug[g_cut[c]: g_cut[c + 1]]
             d_list, g_list = dj.tolist(), gj.tolist()
-            d_rles = [d_segs[j] for j in d_list] if d_segs is not None else []
+            if d_segs is None:
+                d_rles: list[Any] = []
+            else:  # packed masks (a mask results file's) made into dicts for these detections only
+                d_rles = d_segs.dicts(d_list) if isinstance(d_segs, PackedRLEs) else [d_segs[j] for j in d_list]
             if len(d_rles) != len(d_list) or not _compressed_rles(d_rles):  # else: as they are (what files hold)
                 d_rles = [one(j, h, w) for j in d_list]
             if g_segs is None or any(g_segs[j] is None for j in g_list):
