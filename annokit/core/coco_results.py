@@ -666,7 +666,16 @@ def _fast_rles(f: dict[tuple[str, ...], ScalarField | StringField | None], h: np
         text = _unescape(counts.raw) if counts.escaped else [c.decode("ascii") for c in counts.raw]
     except (orjson.JSONDecodeError, UnicodeDecodeError):
         raise Irregular from None
-    return PackedRLEs.of(text, size.ints[:, 0], size.ints[:, 1])
+    packed = PackedRLEs.of(text, size.ints[:, 0], size.ints[:, 1])
+    from annokit.core.rle_check import rle_text_ok
+
+    try:
+        raw = packed.text.encode("ascii")
+    except UnicodeEncodeError:
+        raise Irregular from None
+    if not rle_text_ok(raw, np.diff(packed.ends, prepend=0), packed.heights * packed.widths).all():
+        raise Irregular  # the per-record reader names the string that is not an RLE of its image
+    return packed
 
 
 def _unescape(raw: list[bytes]) -> list[str]:
@@ -738,34 +747,69 @@ def _general(items: list[Any], base: int, target: ResultsTarget, box_mode: bool,
         lazy = None
         kept: Sequence[Any] | None = segs if any(s is not None for s in segs) else None
     else:
-        area, xywh, lazy, kept = _mask_columns(items, segs, base, hs, ws, path, boxes)
-        if kept is segs:  # every detection's mask a compressed RLE of its image's size: packed
-            with contextlib.suppress(TypeError):  # a bytes counts: kept as it is
-                kept = PackedRLEs.of([d["counts"] for d in segs], target.heights[pos], target.widths[pos])
+        area, xywh, lazy, kept = _mask_columns(items, segs, base, (target.heights[pos], target.widths[pos]), path,
+                                               boxes)
     return _Part(img=img, cat=cat, score=score, xywh=xywh, area=area, segs=kept, mask_box=lazy)
 
 
-def _mask_columns(items: list[Any], segs: list[Any], base: int, hs: list[int], ws: list[int], path: Path,
-                  boxes: bool = True) -> tuple[np.ndarray, np.ndarray, np.ndarray | None, list[Any]]:
-    """Areas, boxes (NaN where the mask gives it), the rows whose box is their mask's, and the masks as read
-    (``segs`` itself when every one is a compressed RLE of its image's size)."""
+def _mask_columns(items: list[Any], segs: list[Any], base: int, hw: tuple[np.ndarray, np.ndarray], path: Path,
+                  boxes: bool = True) -> tuple[np.ndarray, np.ndarray, np.ndarray | None, Sequence[Any]]:
+    """Areas, boxes (NaN where the mask gives it), the rows whose box is their mask's, and the masks: packed
+    (:class:`~annokit.core.packed_rles.PackedRLEs`) when every one is a compressed RLE string of its image's size,
+    else as read. Every compressed string is checked to be an RLE of its image's pixels
+    (:func:`annokit.core.rle_check.rle_areas`: pycocotools would write past its buffer, or loop without end in
+    ``iou``, on one that is not)."""
     from annokit.core.masks import segmentation_kind, segmentation_to_rle
 
-    rles = segs if _plain_rles(segs, hs, ws) else []
-    for i, s in enumerate(segs if not rles else ()):
-        if s is None:
-            raise FormatError(path, f"[{base + i}]", "detection has neither 'bbox' nor 'segmentation'")
-        _check_segmentation(path, f"[{base + i}]", s, (hs[i], ws[i]))
-        if segmentation_kind(s) == "polygon":
-            raise FormatError(path, f"[{base + i}].segmentation", "results take RLE masks, not polygons")
-        rles.append(segmentation_to_rle(s, hs[i], ws[i]))
+    hs, ws = hw[0].tolist(), hw[1].tolist()
     have = [i for i, d in enumerate(items) if "bbox" in d] if boxes else []
-    area, xywh, lazy = _rle_area_box(rles, None)
+    kept: Sequence[Any] = segs
+    if _plain_rles(segs, hs, ws):
+        area = _checked_strings(segs, hw, base, path)
+        xywh = np.full((len(segs), 4), np.nan)
+        lazy: np.ndarray | None = np.ones(len(segs), bool)
+        with contextlib.suppress(TypeError):  # a bytes counts: the list is kept as it is
+            kept = PackedRLEs.of([d["counts"] for d in segs], hw[0], hw[1])
+    else:
+        rles = []
+        for i, s in enumerate(segs):
+            if s is None:
+                raise FormatError(path, f"[{base + i}]", "detection has neither 'bbox' nor 'segmentation'")
+            _check_segmentation(path, f"[{base + i}]", s, (hs[i], ws[i]))
+            if segmentation_kind(s) == "polygon":
+                raise FormatError(path, f"[{base + i}].segmentation", "results take RLE masks, not polygons")
+            rles.append(segmentation_to_rle(s, hs[i], ws[i]))
+        area, xywh, lazy = _rle_area_box(rles, None)
     if have:
         xywh[have] = _box_column([items[i] for i in have], base, path, rows=have)
         assert lazy is not None
         lazy[have] = False
-    return area, xywh, lazy, segs
+    return area, xywh, lazy, kept
+
+
+_BAD_RLE = "compressed counts are not a valid RLE string of height*width pixels"
+
+
+def _checked_strings(segs: list[Any], hw: tuple[np.ndarray, np.ndarray], base: int, path: Path) -> np.ndarray:
+    """The mask areas of compressed RLE dicts of their images' sizes, each string checked
+    (:func:`annokit.core.rle_check.rle_areas`); the first that is not an RLE of ``h * w`` pixels: FormatError."""
+    from annokit.core.rle_check import rle_areas
+
+    counts = [d["counts"] for d in segs]
+    lens = np.fromiter(map(len, counts), np.int64, len(counts))
+    try:
+        text = "".join(counts).encode("ascii")  # the usual case: str counts, ASCII
+        plain = True
+    except (TypeError, UnicodeEncodeError):  # bytes among them, or a non-ASCII string (refused)
+        raw = [c.encode("ascii", "replace") if c.__class__ is str else c for c in counts]
+        text, lens, plain = b"".join(raw), np.fromiter(map(len, raw), np.int64, len(raw)), False
+    ok, area = rle_areas(text, lens, hw[0] * hw[1])
+    if not plain:
+        ok &= np.array([c.__class__ is not str or c.isascii() for c in counts], dtype=bool)
+    if not ok.all():
+        i = int(np.flatnonzero(~ok)[0])
+        raise FormatError(path, f"[{base + i}].segmentation.counts", _BAD_RLE)
+    return area.astype(np.float64)
 
 
 def _plain_rles(segs: list[Any], hs: list[int], ws: list[int]) -> bool:
@@ -902,8 +946,16 @@ def check_rle(path: Path, where: str, seg: dict[str, Any], hw: tuple[int, int] |
         raise FormatError(path, f"{where}.segmentation.size",
                           f"RLE size {size} differs from the image size [{hw[0]}, {hw[1]}]")
     if isinstance(counts, list):
+        if not all(_is_int(c) and c >= 0 for c in counts):
+            raise FormatError(path, f"{where}.segmentation.counts", "uncompressed counts must be non-negative integers")
         if sum(counts) != size[0] * size[1]:
             raise FormatError(path, f"{where}.segmentation.counts",
                               f"uncompressed counts sum to {sum(counts)}, not height*width = {size[0] * size[1]}")
-    elif not isinstance(counts, (str, bytes)):
+    elif isinstance(counts, (str, bytes)):
+        from annokit.core.rle_check import rle_strings_ok
+
+        raw = counts.encode("ascii", "replace") if isinstance(counts, str) else counts
+        if (isinstance(counts, str) and not counts.isascii()) or not rle_strings_ok([raw], [size[0] * size[1]])[0]:
+            raise FormatError(path, f"{where}.segmentation.counts", _BAD_RLE)
+    else:
         raise FormatError(path, f"{where}.segmentation.counts", "expected a string or a list of run lengths")

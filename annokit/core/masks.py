@@ -29,6 +29,8 @@ __all__ = [
     "merge_rles",
     "counts_to_strings",
     "rles_from_runs",
+    "check_rle_strings",
+    "first_bad_rle_string",
 ]
 
 RLE = dict[str, Any]
@@ -149,12 +151,54 @@ def rle_to_ltrb(rles: Sequence[RLE]) -> np.ndarray:
     return out
 
 
-def mask_iou(a: Sequence[RLE], b: Sequence[RLE], crowd: Sequence[bool] | np.ndarray | None = None) -> np.ndarray:
-    """Pairwise mask IoU ``(len(a), len(b))``; where ``crowd[j]`` the union is ``area(a[i])`` (COCO rule)."""
+def mask_iou(a: Sequence[RLE], b: Sequence[RLE], crowd: Sequence[bool] | np.ndarray | None = None, *,
+             checked: bool = False) -> np.ndarray:
+    """Pairwise mask IoU ``(len(a), len(b))``; where ``crowd[j]`` the union is ``area(a[i])`` (COCO rule).
+
+    Compressed RLE strings are checked first (:func:`check_rle_strings`; not with ``checked``: the caller did):
+    on a string that is not an RLE of its ``size``, pycocotools' ``iou`` loops without end. Such a string raises
+    :class:`~annokit.errors.ValidationError`."""
     if len(a) == 0 or len(b) == 0:
         return np.zeros((len(a), len(b)))
+    if not checked:
+        check_rle_strings("a", a)
+        check_rle_strings("b", b)
     c = [0] * len(b) if crowd is None else [int(x) for x in crowd]
     return np.asarray(_cmask.iou(list(a), list(b), c), dtype=np.float64).reshape(len(a), len(b))
+
+
+def check_rle_strings(side: str, rles: Sequence[RLE]) -> None:
+    """The compressed RLE strings among ``rles`` checked to be RLEs of their ``size``; else a ValidationError naming
+    the first that is not (``{side}[i]``). Other entries (uncompressed RLEs, boxes) are left alone."""
+    bad = first_bad_rle_string(rles)
+    if bad is not None:
+        raise ValidationError(f"mask {side}[{bad}]: compressed counts are not a valid RLE string of height*width "
+                              "pixels")
+
+
+def first_bad_rle_string(rles: Sequence[Any]) -> int | None:
+    """The index of the first entry of ``rles`` that is a dict with string ``counts`` that is not a compressed RLE of
+    its ``size`` (:func:`annokit.core.rle_check.rle_strings_ok`), or None."""
+    from annokit.core.rle_check import rle_strings_ok
+
+    idx, raw, total = [], [], []
+    for i, r in enumerate(rles):
+        c = r.get("counts") if isinstance(r, dict) else None
+        if c.__class__ is str or c.__class__ is bytes:
+            size: Any = r.get("size")
+            try:
+                t = int(size[0]) * int(size[1])
+                s = c.encode("ascii") if isinstance(c, str) else c
+            except (TypeError, ValueError, IndexError, UnicodeEncodeError):
+                return i
+            idx.append(i)
+            raw.append(s)
+            total.append(t)
+    if raw:
+        ok = rle_strings_ok(raw, total)
+        if not ok.all():
+            return idx[int(np.flatnonzero(~ok)[0])]
+    return None
 
 
 def counts_to_strings(counts: np.ndarray, lengths: np.ndarray) -> list[bytes]:

@@ -921,6 +921,9 @@ def mask_pair_iou(gt: Dataset, dt: Instances, *, crowd: np.ndarray | None = None
     ga = gt.annotations
     g_crowd = ga.iscrowd if crowd is None else np.asarray(crowd, dtype=bool)
     d_segs: Sequence[Any] | None = dt.segmentations  # a mask results file's: packed (PackedRLEs)
+    # every compressed RLE string checked once, here, not per image (packed ones were, by the reader); polygons
+    # and run lengths become strings through pycocotools' encoder
+    _check_strings(None if isinstance(d_segs, PackedRLEs) else d_segs, ga.segmentations, dt, ga)
 
     def one(j: int, h: int, w: int) -> Any:
         seg = d_segs[j] if d_segs is not None else None
@@ -954,7 +957,7 @@ def mask_pair_iou(gt: Dataset, dt: Instances, *, crowd: np.ndarray | None = None
                 j = next(j for j in g_list if g_segs is None or g_segs[j] is None)
                 raise FormatError(None, f"annotation id {int(ga.ids[j])}", "no segmentation for mask evaluation")
             g_rles = segmentations_to_rles([g_segs[j] for j in g_list], h, w)
-            v: np.ndarray = mask_iou(d_rles, g_rles, g_crowd[gj])[d_loc[s:e], g_loc[s:e]]
+            v: np.ndarray = mask_iou(d_rles, g_rles, g_crowd[gj], checked=True)[d_loc[s:e], g_loc[s:e]]
             return v
 
         n_img = len(cuts) - 1
@@ -969,6 +972,18 @@ def mask_pair_iou(gt: Dataset, dt: Instances, *, crowd: np.ndarray | None = None
         return out
 
     return iou
+
+
+def _check_strings(d_segs: Sequence[Any] | None, g_segs: Sequence[Any] | None, dt: Instances, ga: Any) -> None:
+    """The compressed RLE strings among the detections' and the ground truth's segmentations checked to be RLEs of
+    their sizes (:func:`annokit.core.masks.first_bad_rle_string`); the first that is not: FormatError naming it."""
+    from annokit.core.masks import first_bad_rle_string
+
+    for what, segs, ids in (("detection", d_segs, dt.ids), ("annotation", g_segs, ga.ids)):
+        bad = None if segs is None else first_bad_rle_string(segs)
+        if bad is not None:
+            raise FormatError(None, f"{what} id {int(ids[bad])}", "segmentation: compressed counts are not a valid "
+                                    "RLE string of height*width pixels")
 
 
 def _compressed_rles(segs: list[Any]) -> bool:

@@ -81,7 +81,15 @@ def merge(rleObjs: list[Any], intersect: int = 0) -> Any:
 
 def iou(dt: Any, gt: Any, pyiscrowd: Any) -> Any:
     """IoU of every (dt, gt) pair, ``(len(dt), len(gt))`` float64; ``dt`` / ``gt`` are lists of RLEs or ``(n, 4)``
-    ``[x, y, w, h]`` boxes; where ``pyiscrowd[j]`` the union is the dt's own area. Empty input gives ``[]``."""
+    ``[x, y, w, h]`` boxes; where ``pyiscrowd[j]`` the union is the dt's own area. Empty input gives ``[]``.
+
+    Unlike pycocotools, a compressed string that is not an RLE of its ``size`` raises
+    :class:`~annokit.errors.ValidationError` (pycocotools' ``iou`` loops without end on one)."""
+    from annokit.core.masks import check_rle_strings
+
+    for side, objs in (("dt", dt), ("gt", gt)):
+        if isinstance(objs, list):
+            check_rle_strings(side, objs)
     return _c.iou(dt, gt, pyiscrowd)
 
 
