@@ -41,8 +41,9 @@ def keep_until_exit(*objs: object) -> None:
     """In a process that ends without the interpreter's teardown (:func:`command_process`), keep ``objs`` alive
     until it ends, so that nothing frees them one by one (their memory is already counted in the peak): dropping the
     100,000 dicts, lists and strings of a mask results file's segmentations cost ~0.05-0.08 s, before those were
-    kept packed (:class:`annokit.core.packed_rles.PackedRLEs`); what is left is the ground truth's objects. Anywhere else (a library caller's process, ``annokit.cli.main(argv)``) it does nothing: the caller's
-    references go as usual."""
+    kept packed (:class:`annokit.core.packed_rles.PackedRLEs`); what is left is the ground truth's objects.
+    Anywhere else (a library caller's process, ``annokit.cli.main(argv)``) it does nothing: the caller's references
+    go as usual."""
     if _ENDS_WITHOUT_TEARDOWN:
         _KEPT.extend(objs)
 

@@ -740,9 +740,10 @@ def _general(items: list[Any], base: int, target: ResultsTarget, box_mode: bool,
     hs, ws = target.heights[pos].tolist(), target.widths[pos].tolist()
     if box_mode:
         xywh = _box_column(items, base, path)
+        _check_strings_at_once(segs, base, path)
         for i, s in enumerate(segs):
             if s is not None:
-                _check_segmentation(path, f"[{base + i}]", s, (hs[i], ws[i]))
+                _check_segmentation(path, f"[{base + i}]", s, (hs[i], ws[i]), strings_checked=True)
         area = xywh[:, 2] * xywh[:, 3]
         lazy = None
         kept: Sequence[Any] | None = segs if any(s is not None for s in segs) else None
@@ -772,10 +773,11 @@ def _mask_columns(items: list[Any], segs: list[Any], base: int, hw: tuple[np.nda
             kept = PackedRLEs.of([d["counts"] for d in segs], hw[0], hw[1])
     else:
         rles = []
+        _check_strings_at_once(segs, base, path)
         for i, s in enumerate(segs):
             if s is None:
                 raise FormatError(path, f"[{base + i}]", "detection has neither 'bbox' nor 'segmentation'")
-            _check_segmentation(path, f"[{base + i}]", s, (hs[i], ws[i]))
+            _check_segmentation(path, f"[{base + i}]", s, (hs[i], ws[i]), strings_checked=True)
             if segmentation_kind(s) == "polygon":
                 raise FormatError(path, f"[{base + i}].segmentation", "results take RLE masks, not polygons")
             rles.append(segmentation_to_rle(s, hs[i], ws[i]))
@@ -788,6 +790,23 @@ def _mask_columns(items: list[Any], segs: list[Any], base: int, hw: tuple[np.nda
 
 
 _BAD_RLE = "compressed counts are not a valid RLE string of height*width pixels"
+
+
+def _check_strings_at_once(segs: list[Any], base: int, path: Path) -> None:
+    """The compressed RLE strings among ``segs`` (dicts whose ``size`` is two ints) checked in one pass
+    (:func:`annokit.core.masks.first_bad_rle_string`), before the per-record checks, which then skip them: the
+    first bad one raises FormatError. Anything else malformed is left to the per-record checks, which name it."""
+    from annokit.core.masks import first_bad_rle_string
+
+    rows = [i for i, g in enumerate(segs) if g.__class__ is dict and g.get("counts").__class__ in _STRINGS
+            and _sized(g.get("size"))]
+    bad = first_bad_rle_string([segs[i] for i in rows]) if rows else None
+    if bad is not None:
+        raise FormatError(path, f"[{base + rows[bad]}].segmentation.counts", _BAD_RLE)
+
+
+def _sized(size: Any) -> bool:
+    return size.__class__ is list and len(size) == 2 and all(_is_int(v) and v >= 0 for v in size)
 
 
 def _checked_strings(segs: list[Any], hw: tuple[np.ndarray, np.ndarray], base: int, path: Path) -> np.ndarray:
@@ -915,7 +934,8 @@ def _box_column(items: list[Any], base: int, path: Path, *, rows: list[int] | No
     return np.array(vals, dtype=np.float64).reshape(-1, 4)
 
 
-def _check_segmentation(path: Path, where: str, seg: Any, hw: tuple[int, int]) -> None:
+def _check_segmentation(path: Path, where: str, seg: Any, hw: tuple[int, int], *,
+                        strings_checked: bool = False) -> None:
     """A segmentation of a detection: polygons (each at least 3 points of finite numbers) or an RLE dict of the
     image's size."""
     if isinstance(seg, list):
@@ -933,12 +953,14 @@ def _check_segmentation(path: Path, where: str, seg: Any, hw: tuple[int, int]) -
         return
     if not isinstance(seg, dict):
         raise FormatError(path, f"{where}.segmentation", f"expected polygons or an RLE dict, got {type(seg).__name__}")
-    check_rle(path, where, seg, hw)
+    check_rle(path, where, seg, hw, string_checked=strings_checked)
 
 
-def check_rle(path: Path, where: str, seg: dict[str, Any], hw: tuple[int, int] | None) -> None:
+def check_rle(path: Path, where: str, seg: dict[str, Any], hw: tuple[int, int] | None, *,
+              string_checked: bool = False) -> None:
     """An RLE segmentation dict: ``size`` ``[height, width]`` (the image's, when ``hw`` is given), ``counts`` a
-    string or run lengths adding up to ``height * width``; else a :class:`FormatError` at ``where``."""
+    string or run lengths adding up to ``height * width``; else a :class:`FormatError` at ``where``.
+    ``string_checked``: a string ``counts`` was checked already (:func:`_check_strings_at_once`)."""
     size, counts = seg.get("size"), seg.get("counts")
     if not (isinstance(size, list) and len(size) == 2 and all(_is_int(s) and s >= 0 for s in size)):
         raise FormatError(path, f"{where}.segmentation.size", f"expected [height, width], got {size!r}")
@@ -952,6 +974,8 @@ def check_rle(path: Path, where: str, seg: dict[str, Any], hw: tuple[int, int] |
             raise FormatError(path, f"{where}.segmentation.counts",
                               f"uncompressed counts sum to {sum(counts)}, not height*width = {size[0] * size[1]}")
     elif isinstance(counts, (str, bytes)):
+        if string_checked:
+            return
         from annokit.core.rle_check import rle_strings_ok
 
         raw = counts.encode("ascii", "replace") if isinstance(counts, str) else counts

@@ -120,6 +120,23 @@ def test_the_results_reader_refuses_a_string_that_is_not_an_rle_of_its_image(tmp
         read_result_objects(d, read_instance_columns(g))
 
 
+def test_box_results_with_masks_and_the_per_record_path_check_strings_too(tmp_path: Path) -> None:
+    """A box results file whose records also carry masks, and a mask file read record by record (an uncompressed
+    RLE among compressed ones): a bad string is refused there too, named by its record."""
+    from annokit.io.coco import read_instance_columns, read_result_objects
+
+    g, d = _gt_and_results(tmp_path, ["0`0"])
+    dets = json.loads(d.read_text())
+    for r in dets:
+        r["bbox"] = [0, 0, 3, 3]
+    d.write_text(json.dumps(dets))
+    with pytest.raises(FormatError, match=r"\[1\]\.segmentation\.counts: compressed counts are not"):
+        read_result_objects(d, read_instance_columns(g))
+    g, d = _gt_and_results(tmp_path, [[0, 120], "0`0"])
+    with pytest.raises(FormatError, match=r"\[2\]\.segmentation\.counts: compressed counts are not"):
+        read_result_objects(d, read_instance_columns(g))
+
+
 @pytest.mark.parametrize("threads", ["1", "2"])
 def test_the_command_says_so_in_one_line_instead_of_hanging(tmp_path: Path, threads: str) -> None:
     """pycocotools' iou loops without end on "0`0" as a 10 x 12 mask; annokit eval stops at reading (exit 2),
