@@ -740,7 +740,7 @@ def _general(items: list[Any], base: int, target: ResultsTarget, box_mode: bool,
     hs, ws = target.heights[pos].tolist(), target.widths[pos].tolist()
     if box_mode:
         xywh = _box_column(items, base, path)
-        _check_strings_at_once(segs, base, path)
+        _check_strings_at_once(segs, hs, ws, base, path)
         for i, s in enumerate(segs):
             if s is not None:
                 _check_segmentation(path, f"[{base + i}]", s, (hs[i], ws[i]), strings_checked=True)
@@ -773,7 +773,7 @@ def _mask_columns(items: list[Any], segs: list[Any], base: int, hw: tuple[np.nda
             kept = PackedRLEs.of([d["counts"] for d in segs], hw[0], hw[1])
     else:
         rles = []
-        _check_strings_at_once(segs, base, path)
+        _check_strings_at_once(segs, hs, ws, base, path)
         for i, s in enumerate(segs):
             if s is None:
                 raise FormatError(path, f"[{base + i}]", "detection has neither 'bbox' nor 'segmentation'")
@@ -792,14 +792,15 @@ def _mask_columns(items: list[Any], segs: list[Any], base: int, hw: tuple[np.nda
 _BAD_RLE = "compressed counts are not a valid RLE string of height*width pixels"
 
 
-def _check_strings_at_once(segs: list[Any], base: int, path: Path) -> None:
-    """The compressed RLE strings among ``segs`` (dicts whose ``size`` is two ints) checked in one pass
+def _check_strings_at_once(segs: list[Any], hs: list[int], ws: list[int], base: int, path: Path) -> None:
+    """The compressed RLE strings among ``segs`` (dicts whose ``size`` is their image's) checked in one pass
     (:func:`annokit.core.masks.first_bad_rle_string`), before the per-record checks, which then skip them: the
-    first bad one raises FormatError. Anything else malformed is left to the per-record checks, which name it."""
+    first bad one raises FormatError. Anything else malformed (a size that differs, first) is left to the
+    per-record checks, which name it."""
     from annokit.core.masks import first_bad_rle_string
 
     rows = [i for i, g in enumerate(segs) if g.__class__ is dict and g.get("counts").__class__ in _STRINGS
-            and _sized(g.get("size"))]
+            and _sized(g.get("size")) and g["size"][0] == hs[i] and g["size"][1] == ws[i]]
     bad = first_bad_rle_string([segs[i] for i in rows]) if rows else None
     if bad is not None:
         raise FormatError(path, f"[{base + rows[bad]}].segmentation.counts", _BAD_RLE)
