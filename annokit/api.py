@@ -22,7 +22,7 @@ from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal, TypeVar, cast
 
-from annokit._internal.gc import freeze_imports, keep_until_exit, no_gc
+from annokit._internal.gc import freeze_imports, no_gc
 from annokit._internal.progress import Progress
 from annokit.errors import AnnokitWarning, FormatError, ValidationError
 
@@ -293,7 +293,6 @@ def evaluate_coco_files(gt_path: PathLike, pred_path: PathLike, *, params: COCOP
             # the collector resumes once they are gone.
             res = coco_evaluate(cast("Dataset", gt), cast("Instances", dt), params=prm, fixed=fixed,
                                 progress=progress)
-            keep_until_exit(gt, dt)  # the annokit script's process: not freed one by one, as it ends right after
             del gt, dt
             return res
     if dt is None:

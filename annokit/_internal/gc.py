@@ -7,11 +7,9 @@ import contextlib
 import gc
 from collections.abc import Iterator
 
-__all__ = ["command_process", "freeze_imports", "importing", "keep_until_exit", "no_gc"]
+__all__ = ["command_process", "freeze_imports", "importing", "no_gc"]
 
 _COMMAND_PROCESS = False
-_ENDS_WITHOUT_TEARDOWN = False
-_KEPT: list[object] = []
 
 
 @contextlib.contextmanager
@@ -28,24 +26,11 @@ def no_gc() -> Iterator[None]:
             gc.enable()
 
 
-def command_process(*, ends_without_teardown: bool = False) -> None:
+def command_process() -> None:
     """Mark this process as the ``annokit`` command's own (called by :func:`annokit.cli.main` only, never on import),
-    so that :func:`freeze_imports` acts; ``ends_without_teardown``: the process ends by ``os._exit`` once the command
-    has returned (:func:`annokit.cli._common.leave`), so that :func:`keep_until_exit` acts."""
-    global _COMMAND_PROCESS, _ENDS_WITHOUT_TEARDOWN
+    so that :func:`freeze_imports` acts."""
+    global _COMMAND_PROCESS
     _COMMAND_PROCESS = True
-    _ENDS_WITHOUT_TEARDOWN = ends_without_teardown
-
-
-def keep_until_exit(*objs: object) -> None:
-    """In a process that ends without the interpreter's teardown (:func:`command_process`), keep ``objs`` alive
-    until it ends, so that nothing frees them one by one (their memory is already counted in the peak): dropping the
-    100,000 dicts, lists and strings of a mask results file's segmentations cost ~0.05-0.08 s, before those were
-    kept packed (:class:`annokit.core.packed_rles.PackedRLEs`); what is left is the ground truth's objects.
-    Anywhere else (a library caller's process, ``annokit.cli.main(argv)``) it does nothing: the caller's references
-    go as usual."""
-    if _ENDS_WITHOUT_TEARDOWN:
-        _KEPT.extend(objs)
 
 
 def freeze_imports() -> None:

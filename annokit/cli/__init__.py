@@ -135,7 +135,7 @@ def main(argv: list[str] | None = None) -> None:
     the ``annokit`` script and ``python -m annokit`` call it), it ends the process by
     :func:`annokit.cli._common.leave` once the command has returned; with ``argv`` (a caller's process), by
     ``SystemExit`` as usual."""
-    command_process(ends_without_teardown=argv is None)
+    command_process()
     freeze_imports()
     code = run_cli(cli, argv)
     if argv is None:  # the script's own process: nothing runs after the command

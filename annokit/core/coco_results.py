@@ -605,7 +605,8 @@ def _fast(blk: Block, target: ResultsTarget, box_mode: bool | None, path: Path) 
     cat, score, bbox = _fast_columns(f)
     if box_mode is None:
         box_mode = bbox is not None and bbox.values.shape[1] > 0
-    rles = _fast_rles(f, target.heights[pos], target.widths[pos])
+    got = _fast_rles(f, target.heights[pos], target.widths[pos])
+    rles = None if got is None else got[0]
     if box_mode:
         if bbox is None:
             raise Irregular
@@ -613,9 +614,9 @@ def _fast(blk: Block, target: ResultsTarget, box_mode: bool | None, path: Path) 
         area = xywh[:, 2] * xywh[:, 3]
         lazy = None
     else:
-        if rles is None:
+        if got is None:
             raise Irregular
-        area, xywh, lazy = _rle_area_box(rles, bbox.values if bbox is not None else None)
+        area, xywh, lazy = _rle_area_box(got[0], bbox.values if bbox is not None else None, area=got[1])
     return _Part(img=img, cat=cat, score=score, xywh=xywh, area=area, segs=rles, mask_box=lazy), box_mode
 
 
@@ -652,8 +653,9 @@ def _fast_images(f: ScalarField | StringField | None, target: ResultsTarget) -> 
 
 
 def _fast_rles(f: dict[tuple[str, ...], ScalarField | StringField | None], h: np.ndarray, w: np.ndarray
-               ) -> PackedRLEs | None:
-    """Compressed RLE segmentations ``{"size": [h, w], "counts": str}`` (their size checked against the image)."""
+               ) -> tuple[PackedRLEs, np.ndarray] | None:
+    """Compressed RLE segmentations ``{"size": [h, w], "counts": str}`` (their size checked against the image, each
+    string checked to be an RLE of it), packed, and their areas."""
     size, counts = f[("segmentation", "size")], f[("segmentation", "counts")]
     if size is None and counts is None:
         return None
@@ -666,16 +668,12 @@ def _fast_rles(f: dict[tuple[str, ...], ScalarField | StringField | None], h: np
         text = _unescape(counts.raw) if counts.escaped else [c.decode("ascii") for c in counts.raw]
     except (orjson.JSONDecodeError, UnicodeDecodeError):
         raise Irregular from None
-    packed = PackedRLEs.of(text, size.ints[:, 0], size.ints[:, 1])
-    from annokit.core.rle_check import rle_text_ok
+    from annokit.core.rle_check import counts_areas
 
-    try:
-        raw = packed.text.encode("ascii")
-    except UnicodeEncodeError:
-        raise Irregular from None
-    if not rle_text_ok(raw, np.diff(packed.ends, prepend=0), packed.heights * packed.widths).all():
+    ok, area = counts_areas(text, size.ints[:, 0] * size.ints[:, 1])
+    if not ok.all():
         raise Irregular  # the per-record reader names the string that is not an RLE of its image
-    return packed
+    return PackedRLEs.of(text, size.ints[:, 0], size.ints[:, 1]), area.astype(np.float64)
 
 
 def _unescape(raw: list[bytes]) -> list[str]:
@@ -694,12 +692,14 @@ def _all_ints_k(f: ScalarField | StringField | None, k: int) -> bool:
     return isinstance(f, ScalarField) and f.values.shape[1] == k and bool(f.is_int.all())
 
 
-def _rle_area_box(rles: Sequence[Any], boxes: np.ndarray | None) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
-    """Mask areas, and the boxes the detections give (segmentation mode); without them, NaN boxes and every row
-    marked as having its mask's box (computed by :func:`_finish` when asked for)."""
+def _rle_area_box(rles: Sequence[Any], boxes: np.ndarray | None, *, area: np.ndarray | None = None
+                  ) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
+    """Mask areas (``area`` when the check gave them, else pycocotools'), and the boxes the detections give
+    (segmentation mode); without them, NaN boxes and every row marked as having its mask's box (computed by
+    :func:`_finish` when asked for)."""
     from annokit.core.masks import rle_area
 
-    area = rle_area(rles)
+    area = rle_area(rles) if area is None else area
     if boxes is not None:
         return area, boxes, None
     return area, np.full((len(rles), 4), np.nan), np.ones(len(rles), bool)
@@ -758,8 +758,8 @@ def _mask_columns(items: list[Any], segs: list[Any], base: int, hw: tuple[np.nda
     """Areas, boxes (NaN where the mask gives it), the rows whose box is their mask's, and the masks: packed
     (:class:`~annokit.core.packed_rles.PackedRLEs`) when every one is a compressed RLE string of its image's size,
     else as read. Every compressed string is checked to be an RLE of its image's pixels
-    (:func:`annokit.core.rle_check.rle_areas`: pycocotools would write past its buffer, or loop without end in
-    ``iou``, on one that is not)."""
+    (:func:`annokit.core.rle_check.counts_areas`: on one that is not, pycocotools' decoder leaves pixels unset or
+    writes past the mask, and its ``iou`` can loop without end)."""
     from annokit.core.masks import segmentation_kind, segmentation_to_rle
 
     hs, ws = hw[0].tolist(), hw[1].tolist()
@@ -812,20 +812,10 @@ def _sized(size: Any) -> bool:
 
 def _checked_strings(segs: list[Any], hw: tuple[np.ndarray, np.ndarray], base: int, path: Path) -> np.ndarray:
     """The mask areas of compressed RLE dicts of their images' sizes, each string checked
-    (:func:`annokit.core.rle_check.rle_areas`); the first that is not an RLE of ``h * w`` pixels: FormatError."""
-    from annokit.core.rle_check import rle_areas
+    (:func:`annokit.core.rle_check.counts_areas`); the first that is not an RLE of ``h * w`` pixels: FormatError."""
+    from annokit.core.rle_check import counts_areas
 
-    counts = [d["counts"] for d in segs]
-    lens = np.fromiter(map(len, counts), np.int64, len(counts))
-    try:
-        text = "".join(counts).encode("ascii")  # the usual case: str counts, ASCII
-        plain = True
-    except (TypeError, UnicodeEncodeError):  # bytes among them, or a non-ASCII string (refused)
-        raw = [c.encode("ascii", "replace") if c.__class__ is str else c for c in counts]
-        text, lens, plain = b"".join(raw), np.fromiter(map(len, raw), np.int64, len(raw)), False
-    ok, area = rle_areas(text, lens, hw[0] * hw[1])
-    if not plain:
-        ok &= np.array([c.__class__ is not str or c.isascii() for c in counts], dtype=bool)
+    ok, area = counts_areas([d["counts"] for d in segs], hw[0] * hw[1])
     if not ok.all():
         i = int(np.flatnonzero(~ok)[0])
         raise FormatError(path, f"[{base + i}].segmentation.counts", _BAD_RLE)
@@ -977,10 +967,9 @@ def check_rle(path: Path, where: str, seg: dict[str, Any], hw: tuple[int, int] |
     elif isinstance(counts, (str, bytes)):
         if string_checked:
             return
-        from annokit.core.rle_check import rle_strings_ok
+        from annokit.core.rle_check import counts_areas
 
-        raw = counts.encode("ascii", "replace") if isinstance(counts, str) else counts
-        if (isinstance(counts, str) and not counts.isascii()) or not rle_strings_ok([raw], [size[0] * size[1]])[0]:
+        if not counts_areas([counts], [size[0] * size[1]])[0][0]:
             raise FormatError(path, f"{where}.segmentation.counts", _BAD_RLE)
     else:
         raise FormatError(path, f"{where}.segmentation.counts", "expected a string or a list of run lengths")

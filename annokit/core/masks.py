@@ -178,24 +178,22 @@ def check_rle_strings(side: str, rles: Sequence[RLE]) -> None:
 
 def first_bad_rle_string(rles: Sequence[Any]) -> int | None:
     """The index of the first entry of ``rles`` that is a dict with string ``counts`` that is not a compressed RLE of
-    its ``size`` (:func:`annokit.core.rle_check.rle_strings_ok`), or None."""
-    from annokit.core.rle_check import rle_strings_ok
+    its ``size`` (:func:`annokit.core.rle_check.counts_areas`), or None."""
+    from annokit.core.rle_check import counts_areas
 
-    idx, raw, total = [], [], []
+    idx, counts, total = [], [], []
     for i, r in enumerate(rles):
         c = r.get("counts") if isinstance(r, dict) else None
         if c.__class__ is str or c.__class__ is bytes:
             size: Any = r.get("size")
             try:
-                t = int(size[0]) * int(size[1])
-                s = c.encode("ascii") if isinstance(c, str) else c
-            except (TypeError, ValueError, IndexError, UnicodeEncodeError):
+                total.append(int(size[0]) * int(size[1]))
+            except (TypeError, ValueError, IndexError):
                 return i
             idx.append(i)
-            raw.append(s)
-            total.append(t)
-    if raw:
-        ok = rle_strings_ok(raw, total)
+            counts.append(c)
+    if counts:
+        ok = counts_areas(counts, total)[0]
         if not ok.all():
             return idx[int(np.flatnonzero(~ok)[0])]
     return None

@@ -95,12 +95,6 @@ class PackedRLEs(Sequence[dict[str, Any]]):
         return [{"size": [h, w], "counts": text[s:e]} for s, e, h, w in
                 zip(starts.tolist(), ends.tolist(), self.heights[idx].tolist(), self.widths[idx].tolist())]
 
-    def take(self, rows: Iterable[int]) -> PackedRLEs:
-        """The masks ``rows``, packed."""
-        got = self.dicts(rows)
-        return PackedRLEs.of([d["counts"] for d in got], np.array([d["size"][0] for d in got], np.int64),
-                             np.array([d["size"][1] for d in got], np.int64))
-
     def __iter__(self) -> Iterator[dict[str, Any]]:
         return iter(self.dicts(range(len(self.ends))))
 

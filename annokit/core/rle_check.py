@@ -3,9 +3,10 @@
 pycocotools' compressed ``counts`` is a string of characters ``'0'``..``'o'`` holding the run lengths, 5 bits a
 character (``0x20`` continues a number, ``0x10`` on its last character makes it negative), each run from the
 fourth on stored as the difference from the run two before. A string that is not such a text, or whose runs are
-negative or do not add up to ``height * width``, is not a mask: pycocotools' decoder then writes past its buffer,
-and its ``iou`` can loop without end. :func:`rle_text_ok` finds such strings among many, in numpy passes over the
-characters (uint8) and the numbers (int64), a bounded number of characters at a time.
+negative or do not add up to ``height * width``, is not a mask: pycocotools' decoder then leaves pixels unset
+(runs short of the mask) or writes past it (runs beyond), and its ``iou`` can loop without end.
+:func:`counts_areas` / :func:`rle_areas` find such strings among many, in numpy passes over the characters (uint8)
+and the numbers (int64), a bounded number of characters at a time.
 
 >>> rle_strings_ok([b"0`h9", b"0`h9", b"#"], [100 * 100, 7, 1]).tolist()
 [True, False, False]
@@ -14,12 +15,13 @@ characters (uint8) and the numbers (int64), a bounded number of characters at a 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import cast
 
 import numpy as np
 
 from annokit.core.arrays import BoolArray
 
-__all__ = ["rle_areas", "rle_strings_ok", "rle_text_ok"]
+__all__ = ["counts_areas", "rle_areas", "rle_strings_ok", "rle_text_ok"]
 
 _MAX_CHARS = 7
 """Characters of one number at most (35 bits): every run or difference of an image of up to 2**34 pixels fits, and
@@ -34,6 +36,20 @@ def rle_strings_ok(counts: Sequence[bytes], totals: Sequence[int] | np.ndarray) 
     (``height * width``)."""
     lens = np.fromiter(map(len, counts), np.int64, len(counts))
     return rle_text_ok(b"".join(counts), lens, totals)
+
+
+def counts_areas(counts: Sequence[str | bytes], totals: Sequence[int] | np.ndarray) -> tuple[BoolArray, np.ndarray]:
+    """:func:`rle_areas` of RLE ``counts`` as JSON gives them (``str``) or as pycocotools makes them (``bytes``); a
+    string with a character outside ASCII is not an RLE."""
+    try:
+        text = "".join(cast(Sequence[str], counts)).encode("ascii")  # the usual case: str counts, ASCII
+        lens = np.fromiter(map(len, counts), np.int64, len(counts))
+        return rle_areas(text, lens, totals)
+    except (TypeError, UnicodeEncodeError):  # bytes among them, or a string outside ASCII
+        raw = [c.encode("ascii", "replace") if isinstance(c, str) else c for c in counts]
+        ok, area = rle_areas(b"".join(raw), np.fromiter(map(len, raw), np.int64, len(raw)), totals)
+        ok &= np.array([not isinstance(c, str) or c.isascii() for c in counts], dtype=bool)
+        return ok, area
 
 
 def rle_text_ok(text: bytes, lens: np.ndarray, totals: Sequence[int] | np.ndarray) -> BoolArray:

@@ -29,8 +29,8 @@ from annokit._internal.files import write_bytes_atomic
 from annokit._internal.jsonfile import load_json, parse_json, read_json_bytes
 from annokit._internal.paths import safe_name
 from annokit.core.arrays import BoolArray, FloatArray, IntArray
+from annokit.core.rle_check import rle_strings_ok
 from annokit.errors import FormatError, ValidationError
-from annokit.io._rle import rle_strings_ok
 from annokit.io.coco_keypoints import NO_KEYPOINTS, keypoints_from_records, keypoints_to_lists
 from annokit.io.validation import FieldError, Problem, Problems
 
@@ -389,7 +389,7 @@ def _ann_cols(p: Path, anns: list[dict[str, Any]], id_map: dict[Any, int] | None
 
 def _segmentations(p: Path, anns: list[dict[str, Any]]) -> list[Any] | None:
     """Each annotation's segmentation (None where it has none), checked by the schema; compressed RLE strings are
-    checked all at once (:func:`annokit.io._rle.rle_strings_ok`, the schema's rule for one string)."""
+    checked all at once (:func:`annokit.core.rle_check.rle_strings_ok`, the schema's rule for one string)."""
     if not any("segmentation" in a for a in anns):
         return None
     segs = [a.get("segmentation") for a in anns]

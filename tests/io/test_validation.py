@@ -14,15 +14,15 @@ import numpy as np
 import pytest
 from pycocotools import mask as cmask
 
-import annokit.io._rle
+import annokit.core.rle_check
 import annokit.io.validation
+from annokit.core.rle_check import rle_strings_ok
 from annokit.errors import FormatError
-from annokit.io._rle import rle_strings_ok
 from annokit.io._safe import MAX_XML_BYTES, parse_xml
 from annokit.io.validation import Problem, Problems, format_loc, read_text
 
 
-@pytest.mark.parametrize("module", [annokit.io.validation, annokit.io._rle])
+@pytest.mark.parametrize("module", [annokit.io.validation, annokit.core.rle_check])
 def test_examples_in_docstrings(module) -> None:
     assert doctest.testmod(module, optionflags=doctest.ELLIPSIS).failed == 0
 

@@ -55,7 +55,8 @@ def decode(rleObjs: Any) -> np.ndarray:
     """The ``(h, w)`` mask of one RLE, or the ``(h, w, n)`` masks of a list of RLEs (Fortran-ordered uint8).
 
     Unlike pycocotools, a compressed string that is not an RLE of its ``size`` raises
-    :class:`~annokit.errors.ValidationError` (pycocotools' decoder writes past its buffer on one)."""
+    :class:`~annokit.errors.ValidationError` (pycocotools' decoder leaves pixels unset, or writes past
+    the mask, on one)."""
     from annokit.core.masks import check_rle_strings
 
     check_rle_strings("rle", rleObjs if isinstance(rleObjs, list) else [rleObjs])
