@@ -35,6 +35,7 @@ import subprocess
 import sys
 import tempfile
 import textwrap
+import threading
 import time
 from pathlib import Path
 
@@ -124,15 +125,20 @@ def run_one(name: str, gt: Path, dt: Path, iou: str, timeout: float, pss: bool =
         t = time.perf_counter()
         proc = subprocess.Popen([sys.executable, "-c", code, str(gt), str(dt), iou, str(Path(tmp) / "m.json")],
                                 stdout=so, stderr=se, text=True)
+        # a blocking wait: Popen.wait(timeout=...) polls, every 50 ms once past the first 0.1 s, which rounded
+        # every time up by 0-50 ms (the timer kills a run that takes too long instead)
+        killed = threading.Event()
+        killer = threading.Timer(timeout, lambda: (killed.set(), proc.kill()))
         with TreeRSS(proc.pid, pss=pss) as tree:
+            killer.start()
             try:
-                proc.wait(timeout=timeout)
-            except subprocess.TimeoutExpired:
-                proc.kill()
                 proc.wait()
-                print(f"  {name}: over {timeout:.0f} s, stopped")
-                return None
+            finally:
+                killer.cancel()
             wall = time.perf_counter() - t
+        if killed.is_set():
+            print(f"  {name}: over {timeout:.0f} s, stopped")
+            return None
         so.seek(0)
         se.seek(0)
         stdout, stderr = so.read(), se.read()
@@ -324,6 +330,9 @@ def main() -> None:
                     help="also annokit from this source tree (a folder holding annokit/), as annokit-baseline")
     a = ap.parse_args()
     tools = a.tools.split(",") + (["pycocotools"] if a.with_pycocotools else [])
+    unknown = [t for t in tools if t not in RUNNERS]
+    if unknown:
+        ap.error(f"unknown tool {unknown[0]!r}; choose from {', '.join(RUNNERS)}")
     if a.baseline is not None:
         os.environ["ANNOKIT_BASELINE"] = str(a.baseline.resolve())
         tools.insert(1, "annokit-baseline")

@@ -157,6 +157,9 @@ def main() -> None:
     if a.stages:
         stages(gt, pred)
         return
+    unknown = [t for t in a.tools.split(",") if t not in RUNNERS]
+    if unknown:
+        ap.error(f"unknown tool {unknown[0]!r}; choose from {', '.join(RUNNERS)}")
     tools = [t for t in a.tools.split(",") if t != "panopticapi" or os.environ.get("PANOPTICAPI_DIR")]
     if a.baseline:
         RUNNERS["baseline"] = f"sys.path.insert(0, {str(Path(a.baseline).resolve())!r})" + RUNNERS["annokit"]

@@ -139,6 +139,9 @@ def main() -> None:
         print(f"generated {a.images} pairs in {time.perf_counter() - t:.1f} s under {root}")
     args = [str(root / "gt"), str(root / "pred"), str(a.classes)]
     tools = a.tools.split(",")
+    unknown = [t for t in tools if t not in RUNNERS]
+    if unknown:
+        ap.error(f"unknown tool {unknown[0]!r}; choose from {', '.join(RUNNERS)}")
     if a.baseline:
         RUNNERS["baseline"] = f"sys.path.insert(0, {str(Path(a.baseline).resolve())!r})" + RUNNERS["annokit"]
         tools.insert(1, "baseline")
