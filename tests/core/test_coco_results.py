@@ -338,3 +338,45 @@ def test_value_spans_found_in_two_halves_on_two_threads(tmp_path: Path, monkeypa
     monkeypatch.setattr(jc, "_FIRST", 1024)
     _same(read_result_columns(path, _target(), block_bytes=4096), result_columns(records, _target()))
     assert "annokit-helper-1" in names
+
+
+def _plain_reference(segs: list, hs: list[int], ws: list[int]) -> bool:
+    """What ``_plain_rles`` must answer: every segmentation a dict with ``counts`` a str / bytes and
+    ``size`` a list of two ints (not bools) equal to its image's height and width."""
+    if not segs:
+        return False
+    for s, h, w in zip(segs, hs, ws):
+        if type(s) is not dict or "size" not in s or "counts" not in s:
+            return False
+        size = s["size"]
+        if type(size) is not list or len(size) != 2 or any(type(v) is not int for v in size):
+            return False
+        if size != [h, w] or type(s["counts"]) not in (str, bytes):
+            return False
+    return True
+
+
+@pytest.mark.parametrize("seed", range(120))
+def test_plain_rle_check_equals_its_rule(seed: int) -> None:
+    """The quick check of a block's segmentations (which decides that no record needs the per-record checks)
+    answers as the rule it stands for, on plain blocks with one record changed in one of many ways."""
+    from annokit.core.coco_results import _plain_rles
+
+    rng = random.Random(seed)
+    n = rng.randrange(1, 6)
+    hs = [rng.choice([20, 30, 40]) for _ in range(n)]
+    ws = [rng.choice([20, 30, 60]) for _ in range(n)]
+    segs: list = [{"size": [h, w], "counts": "0a0"} for h, w in zip(hs, ws)]
+    if seed % 3:  # one record changed in one of many ways (a third of the blocks stay plain)
+        i = rng.randrange(n)
+        h, w = hs[i], ws[i]
+        segs[i] = rng.choice([
+            None, [h, w], "x", {"counts": "0a0"}, {"size": [h, w]}, {"size": [h, w], "counts": [1, 2]},
+            {"size": [h, w], "counts": b"0a0"}, {"size": (h, w), "counts": "0a0"}, {"size": [h], "counts": "0a0"},
+            {"size": [h, w, 1], "counts": "0a0"}, {"size": [float(h), w], "counts": "0a0"},
+            {"size": [h, w + 1], "counts": "0a0"}, {"size": [w, h], "counts": "0a0"},
+            {"size": [True, w], "counts": "0a0"}, {"size": [h, w], "counts": None},
+            {"size": [h, w], "counts": "0a0", "extra": 1}, {"size": [str(h), w], "counts": "0a0"},
+            {"size": [h, np.int64(w)], "counts": "0a0"},
+        ])
+    assert _plain_rles(segs, hs, ws) == _plain_reference(segs, hs, ws)
