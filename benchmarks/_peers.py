@@ -3,12 +3,13 @@ interleaved, and the table of medians, spread, CPU, peak memory and ratios (priv
 
 from __future__ import annotations
 
+import argparse
 import json
 import os
 import statistics
 import subprocess
 import sys
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
 #: Code defining ``peak_mb()`` for a runner: this process's peak resident memory. Linux's ``VmHWM`` belongs to
@@ -22,6 +23,14 @@ def peak_mb():
         import resource
         return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 """
+
+
+def check_tools(ap: argparse.ArgumentParser, tools: Sequence[str], known: Iterable[str]) -> None:
+    """A usage error (exit 2) naming the first of ``tools`` not among ``known``, and the choices."""
+    known = list(known)
+    unknown = [t for t in tools if t not in known]
+    if unknown:
+        ap.error(f"unknown tool {unknown[0]!r}; choose from {', '.join(known)}")
 
 
 def run_fresh(code: str, args: Sequence[str], name: str, timeout: float) -> dict[str, Any] | None:

@@ -40,6 +40,9 @@ import time
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE))
+from _peers import check_tools
+
 KEYS = ["AP", "AP50", "AP75", "APs", "APm", "APl", "AR1", "AR10", "AR100", "ARs", "ARm", "ARl"]
 
 PRELUDE = """
@@ -330,9 +333,7 @@ def main() -> None:
                     help="also annokit from this source tree (a folder holding annokit/), as annokit-baseline")
     a = ap.parse_args()
     tools = a.tools.split(",") + (["pycocotools"] if a.with_pycocotools else [])
-    unknown = [t for t in tools if t not in RUNNERS]
-    if unknown:
-        ap.error(f"unknown tool {unknown[0]!r}; choose from {', '.join(RUNNERS)}")
+    check_tools(ap, tools, RUNNERS)
     if a.baseline is not None:
         os.environ["ANNOKIT_BASELINE"] = str(a.baseline.resolve())
         tools.insert(1, "annokit-baseline")

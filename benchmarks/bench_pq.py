@@ -28,7 +28,7 @@ from typing import Any
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 
-from _peers import PEAK_MB, interleaved, print_table, run_fresh
+from _peers import PEAK_MB, check_tools, interleaved, print_table, run_fresh
 
 RUNNERS = {
     "annokit": """
@@ -157,9 +157,7 @@ def main() -> None:
     if a.stages:
         stages(gt, pred)
         return
-    unknown = [t for t in a.tools.split(",") if t not in RUNNERS]
-    if unknown:
-        ap.error(f"unknown tool {unknown[0]!r}; choose from {', '.join(RUNNERS)}")
+    check_tools(ap, a.tools.split(","), RUNNERS)
     tools = [t for t in a.tools.split(",") if t != "panopticapi" or os.environ.get("PANOPTICAPI_DIR")]
     if a.baseline:
         RUNNERS["baseline"] = f"sys.path.insert(0, {str(Path(a.baseline).resolve())!r})" + RUNNERS["annokit"]

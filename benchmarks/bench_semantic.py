@@ -28,7 +28,7 @@ from typing import Any
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _peers import PEAK_MB, interleaved, print_table, run_fresh
+from _peers import PEAK_MB, check_tools, interleaved, print_table, run_fresh
 
 RUNNERS = {
     "annokit": """
@@ -139,9 +139,7 @@ def main() -> None:
         print(f"generated {a.images} pairs in {time.perf_counter() - t:.1f} s under {root}")
     args = [str(root / "gt"), str(root / "pred"), str(a.classes)]
     tools = a.tools.split(",")
-    unknown = [t for t in tools if t not in RUNNERS]
-    if unknown:
-        ap.error(f"unknown tool {unknown[0]!r}; choose from {', '.join(RUNNERS)}")
+    check_tools(ap, tools, RUNNERS)
     if a.baseline:
         RUNNERS["baseline"] = f"sys.path.insert(0, {str(Path(a.baseline).resolve())!r})" + RUNNERS["annokit"]
         tools.insert(1, "baseline")
